@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine, builds ad-connect and runs every test: unit and
+# integration tests on a normal build, then again on a build with AddressSanitizer and
+# UndefinedBehaviorSanitizer.
+#   scripts/test.sh            everything (what CI runs)
+#   scripts/test.sh --quick    the normal build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+scripts/install-deps.sh
+
+run_suite() { # build-dir, meson setup options...
+  local dir=$1; shift
+  if [ -d "$dir" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  ninja -C "$dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 2
+}
+
+echo "== build and test"
+run_suite build
+
+if [ $quick -eq 0 ]; then
+  echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+  run_suite build-sanitize -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+fi
+echo "== all tests passed"

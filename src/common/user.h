@@ -1,0 +1,37 @@
+/* A user as both sides see it: read from the directory by adc, or held by adc-server. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct adc_user {
+    char *user_name;    /* SCIM userName; from backend.ldap.authentication.username_attribute */
+    char *external_id;  /* immutable directory identifier (entryUUID, objectGUID, nsUniqueId) */
+    char *display_name;
+    char *given_name;
+    char *family_name;
+    char *email;
+    bool active;
+    /* Directory side only. */
+    char *dn;
+    /* Cloud side only. */
+    char *id;       /* SCIM id */
+    char *provider; /* "local" or the owning Application ID */
+    char *version;  /* SCIM meta.version (ETag) */
+};
+
+struct adc_user_list {
+    struct adc_user *items;
+    size_t n;
+    size_t cap;
+};
+
+/* Frees the strings of an embedded user (not the struct itself). */
+void adc_user_done(struct adc_user *u);
+void adc_user_free(struct adc_user *u);
+
+void adc_user_list_init(struct adc_user_list *l);
+void adc_user_list_done(struct adc_user_list *l);
+/* Appends a zeroed user and returns it, or NULL when out of memory. The pointer is valid until
+ * the next append. */
+struct adc_user *adc_user_list_append(struct adc_user_list *l);

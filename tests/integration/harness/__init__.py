@@ -1,0 +1,1 @@
+"""Test harness: starts real peers (slapd, adc-server, Samba AD) and runs the real programs."""
