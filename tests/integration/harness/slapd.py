@@ -1,0 +1,360 @@
+"""A real OpenLDAP slapd in a temporary directory, for tests and the benchmark.
+
+    with Slapd(ldif=path_or_text, tls=True) as s:
+        s.url, s.ldaps_url, s.base_dn, s.ca_file
+        s.service_dn, s.service_password      # read-only account for adc's bind_dn
+        s.admin_dn, s.admin_password          # rootdn
+        s.ldapmodify(text); s.ldapadd(text); s.ldapdelete(dn); s.ldapsearch(...)
+        s.pause(); s.resume(); s.kill(); s.stop(); s.start()
+
+The database is loaded with slapadd before slapd starts (much faster than ldapadd for many
+thousands of entries, and it can write operational attributes such as entryUUID and the ppolicy
+lock). Backend mdb; schemas core, cosine, inetorgperson, nis; the ppolicy overlay. slapd listens
+only on 127.0.0.1, on free ports. Everything is removed on exit, whatever happened.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from . import ldif as ldif_mod
+
+SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
+SLAPADD = shutil.which("slapadd") or "/usr/sbin/slapadd"
+SCHEMA_DIR = "/etc/ldap/schema"
+MODULE_DIR = "/usr/lib/ldap"
+
+
+def free_port():
+    """A TCP port nobody listens on right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(argv, stdin=None, check=True, timeout=600):
+    r = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def make_ca(directory, name="adc test CA"):
+    """A self-signed CA: returns (cert path, key path). EC keys: fast to make."""
+    os.makedirs(directory, exist_ok=True)
+    cert = os.path.join(directory, "ca.pem")
+    key = os.path.join(directory, "ca.key")
+    _run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes", "-keyout", key, "-out", cert, "-days", "3", "-subj", f"/CN={name}",
+          "-addext", "basicConstraints=critical,CA:TRUE",
+          "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    return cert, key
+
+
+def make_server_cert(directory, ca_cert, ca_key, names=("localhost",), ips=("127.0.0.1",)):
+    """A server certificate signed by the CA, valid for the given DNS names and IPs."""
+    cert = os.path.join(directory, "server.pem")
+    key = os.path.join(directory, "server.key")
+    csr = os.path.join(directory, "server.csr")
+    ext = os.path.join(directory, "server.ext")
+    san = ",".join([f"DNS:{n}" for n in names] + [f"IP:{i}" for i in ips])
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=serverAuth\n")
+    _run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={names[0]}"])
+    _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key,
+          "-CAcreateserial", "-out", cert, "-days", "3", "-extfile", ext])
+    return cert, key
+
+
+class Slapd:
+    """One slapd instance. Arguments:
+    ldif         path of an LDIF file, or LDIF text, or a list of ldif.User (loaded with slapadd
+                 together with the base entries); None = only the base entries
+    base_dn      suffix, default dc=example,dc=org
+    tls          also listen on ldaps:// and offer StartTLS, with a fresh CA
+    size_limit   slapd's size limit for the service account (None = unlimited)
+    time_limit   slapd's time limit in seconds for the service account (None = unlimited)
+    ppolicy      load the ppolicy overlay with a default policy (pwdLockout)
+    log_level    slapd loglevel (e.g. "stats" while debugging; the log is self.log_path)
+    """
+
+    admin_password = "admin-secret"
+    service_password = "reader-secret"
+
+    def __init__(self, ldif=None, base_dn=ldif_mod.BASE_DN, tls=False, size_limit=None,
+                 time_limit=None, ppolicy=True, log_level="none"):
+        self.base_dn = base_dn
+        self.tls = tls
+        self.size_limit = size_limit
+        self.time_limit = time_limit
+        self.ppolicy = ppolicy
+        self.log_level = log_level
+        self._ldif = ldif
+        self.dir = None
+        self.proc = None
+        self.port = None
+        self.tls_port = None
+        self.ca_file = None
+        self.ca_key = None
+        self.admin_dn = f"cn=admin,{base_dn}"
+        self.service_dn = f"cn=reader,{base_dn}"
+
+    # --- addresses ---------------------------------------------------------------------------
+    @property
+    def url(self):
+        return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_url(self):
+        if not self.tls:
+            raise RuntimeError("this slapd was started without tls=True")
+        return f"ldaps://127.0.0.1:{self.tls_port}"
+
+    @property
+    def people_dn(self):
+        return f"{ldif_mod.PEOPLE_OU},{self.base_dn}"
+
+    @property
+    def log_path(self):
+        return os.path.join(self.dir, "slapd.log")
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self):
+        try:
+            self.setup()
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def setup(self):
+        """Creates the directory, configuration, certificates and the database."""
+        self.dir = tempfile.mkdtemp(prefix="adc-slapd-")
+        os.makedirs(os.path.join(self.dir, "db"))
+        self.port = free_port()
+        if self.tls:
+            self.tls_port = free_port()
+            self.ca_file, self.ca_key = make_ca(os.path.join(self.dir, "ca"))
+            self.cert_file, self.key_file = make_server_cert(self.dir, self.ca_file, self.ca_key)
+        self.conf = os.path.join(self.dir, "slapd.conf")
+        with open(self.conf, "w") as f:
+            f.write(self._config())
+        self._load()
+
+    def _config(self):
+        b = self.base_dn
+        lines = [f"include {SCHEMA_DIR}/{s}.schema"
+                 for s in ("core", "cosine", "inetorgperson", "nis")]
+        lines += [
+            f"modulepath {MODULE_DIR}",
+            "moduleload back_mdb",
+            f"pidfile {self.dir}/slapd.pid",
+            f"argsfile {self.dir}/slapd.args",
+            f"loglevel {self.log_level}",
+            # The limits apply to everyone but the rootdn; tests of limits set them lower.
+            "sizelimit unlimited",
+            "timelimit unlimited",
+        ]
+        if self.ppolicy:
+            lines.append("moduleload ppolicy")
+        if self.tls:
+            lines += [f"TLSCACertificateFile {self.ca_file}",
+                      f"TLSCertificateFile {self.cert_file}",
+                      f"TLSCertificateKeyFile {self.key_file}"]
+        lines += [
+            "database mdb",
+            # mdb's default map is 10 MB; 100,000 users need more. The file is sparse.
+            "maxsize 4294967296",
+            f'suffix "{b}"',
+            f'rootdn "{self.admin_dn}"',
+            f"rootpw {self.admin_password}",
+            f"directory {self.dir}/db",
+            "index objectClass eq",
+            "index uid,mail,cn eq",
+            "index entryUUID eq",
+        ]
+        limits = []
+        if self.size_limit is not None:
+            n = self.size_limit
+            limits.append(f"size.soft={n} size.hard={n} size.prtotal={n}")
+        if self.time_limit is not None:
+            limits.append(f"time.soft={self.time_limit} time.hard={self.time_limit}")
+        if limits:
+            lines.append(f'limits dn.exact="{self.service_dn}" ' + " ".join(limits))
+        if self.ppolicy:
+            lines += ["overlay ppolicy",
+                      f'ppolicy_default "cn=default,ou=policies,{b}"']
+        # Access: the service account reads everything but passwords; anybody may bind
+        # (auth); users read themselves. The root DSE and schema are public, as on real servers.
+        lines += [
+            'access to dn.base="" by * read',
+            'access to dn.base="cn=Subschema" by * read',
+            "access to attrs=userPassword",
+            "  by self write",
+            "  by anonymous auth",
+            "  by * none",
+            "access to *",
+            f'  by dn.exact="{self.service_dn}" read',
+            "  by self read",
+            "  by anonymous auth",
+            "  by * none",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _base_ldif(self):
+        b = self.base_dn
+        text = ldif_mod.base_entries(b)
+        text += (f"dn: {self.service_dn}\nobjectClass: organizationalRole\n"
+                 f"objectClass: simpleSecurityObject\ncn: reader\n"
+                 f"userPassword: {self.service_password}\n\n")
+        if self.ppolicy:
+            # pwdMaxFailure 0: failed binds never lock (tests and the benchmark try wrong
+            # passwords on purpose); locks are set by hand with pwdAccountLockedTime.
+            text += (f"dn: ou=policies,{b}\nobjectClass: organizationalUnit\nou: policies\n\n"
+                     f"dn: cn=default,ou=policies,{b}\nobjectClass: organizationalRole\n"
+                     f"objectClass: pwdPolicy\ncn: default\npwdAttribute: userPassword\n"
+                     f"pwdLockout: TRUE\npwdMaxFailure: 0\n\n")
+        return text
+
+    def _load(self):
+        base = os.path.join(self.dir, "base.ldif")
+        with open(base, "w") as f:
+            f.write(self._base_ldif())
+        files = [base]
+        data = self._ldif
+        if isinstance(data, list):
+            path = os.path.join(self.dir, "users.ldif")
+            ldif_mod.write(path, data, self.base_dn, include_base=False)
+            files.append(path)
+        elif isinstance(data, str) and "\n" in data:
+            path = os.path.join(self.dir, "data.ldif")
+            with open(path, "w") as f:
+                f.write(data)
+            files.append(path)
+        elif data is not None:
+            files.append(data)
+        for path in files:
+            # -q: no consistency checks, the fast path for trusted fixtures.
+            _run([SLAPADD, "-q", "-f", self.conf, "-l", path])
+
+    def start(self, timeout=30):
+        """Starts slapd (again, on the same ports and data after stop() or kill())."""
+        urls = [self.url]
+        if self.tls:
+            urls.append(self.ldaps_url)
+        log = open(self.log_path, "a")
+        # -d 0: stay in the foreground (we own the process) without debug output.
+        self.proc = subprocess.Popen([SLAPD, "-d", "0", "-f", self.conf, "-h", " ".join(urls)],
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"slapd exited with {self.proc.returncode}: {self._log_tail()}")
+            if all(self._listening(p) for p in [self.port] + ([self.tls_port] if self.tls else [])):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"slapd did not start within {timeout}s: {self._log_tail()}")
+            time.sleep(0.02)
+
+    def _listening(self, port):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def _log_tail(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout=20):
+        """SIGTERM and wait (slapd flushes and exits)."""
+        if self.proc and self.proc.poll() is None:
+            self.resume()
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self):
+        """SIGKILL: the server disappears mid-operation, connections are reset."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def pause(self):
+        """SIGSTOP: the server stops answering but connections stay open (a hung server)."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def close(self):
+        try:
+            self.kill()
+        finally:
+            if self.dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                self.dir = None
+
+    # --- the OpenLDAP command-line tools, as the rootdn by default ---------------------------
+    def _auth(self, as_service=False):
+        if as_service:
+            return ["-x", "-D", self.service_dn, "-w", self.service_password]
+        return ["-x", "-D", self.admin_dn, "-w", self.admin_password]
+
+    def ldapmodify(self, text, relax=False, check=True):
+        """Applies LDIF change records. relax=True sends the relax control, which lets the
+        rootdn write operational attributes such as pwdAccountLockedTime."""
+        argv = ["ldapmodify", "-H", self.url] + self._auth()
+        if relax:
+            argv += ["-e", "relax"]
+        return _run(argv, stdin=text, check=check)
+
+    def ldapadd(self, text, check=True):
+        return _run(["ldapadd", "-H", self.url] + self._auth(), stdin=text, check=check)
+
+    def ldapdelete(self, *dns, check=True):
+        return _run(["ldapdelete", "-H", self.url] + self._auth() + list(dns), check=check)
+
+    def ldapsearch(self, filt="(objectClass=*)", *attrs, base=None, scope="sub", paged=None,
+                   as_service=False, check=True):
+        argv = ["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-H", self.url,
+                "-b", base or self.base_dn, "-s", scope] + self._auth(as_service)
+        if paged:
+            argv += ["-E", f"pr={paged}/noprompt"]
+        return _run(argv + [filt] + list(attrs), check=check)
+
+    def lock(self, dn):
+        """Locks an account the ppolicy way (pwdAccountLockedTime)."""
+        self.ldapmodify(f"dn: {dn}\nchangetype: modify\nreplace: pwdAccountLockedTime\n"
+                        f"pwdAccountLockedTime: {ldif_mod.LOCKED_FOREVER}\n", relax=True)
+
+    def unlock(self, dn):
+        self.ldapmodify(f"dn: {dn}\nchangetype: modify\ndelete: pwdAccountLockedTime\n",
+                        relax=True)
