@@ -36,6 +36,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 SAMBA = shutil.which("samba") or "/usr/sbin/samba"
@@ -136,6 +137,8 @@ class SambaDC:
         self.proc = None
         self.timings = {}
         self._lock = None
+        self._prev_sigterm = None
+        self._sigterm_caught = False
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -152,6 +155,7 @@ class SambaDC:
 
     def start(self):
         self._take_lock()
+        self._catch_sigterm()
         busy = [p for p in PORTS if _port_open(p)]
         if busy:
             raise SambaError(f"something already listens on {HOST} port(s) "
@@ -195,6 +199,23 @@ class SambaDC:
         if self._lock is not None:
             self._lock.close()  # releases the flock
             self._lock = None
+        if self._sigterm_caught:
+            prev = self._prev_sigterm
+            signal.signal(signal.SIGTERM, prev if prev is not None else signal.SIG_DFL)
+            self._sigterm_caught = False
+
+    def _catch_sigterm(self):
+        """meson ends a test that runs too long with SIGTERM, which would skip every cleanup:
+        stop Samba and remove its directory first, then die of the signal as intended."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum, frame):
+            self.stop()  # restores the previous handler
+            os.kill(os.getpid(), signum)
+
+        self._prev_sigterm = signal.signal(signal.SIGTERM, handler)
+        self._sigterm_caught = True
 
     def log_tail(self, n=40):
         if not self.log_path or not os.path.exists(self.log_path):
