@@ -12,7 +12,14 @@ packages=(
   # real peers for the tests, the demo and the benchmark
   slapd ldap-utils samba samba-ad-dc samba-ad-provision winbind krb5-user
   sqlite3 curl openssl python3 valgrind procps psmisc iproute2 hyperfine
+  # the web console: password hashing (yescrypt) and its browser tests (Playwright drives
+  # Debian's chromium; `npx playwright install` is not used)
+  libcrypt-dev chromium
 )
+# Node.js and npm for the browser tests (npm ci of playwright-core): Debian's packages unless a
+# node with npm is installed already (e.g. from NodeSource, whose nodejs conflicts with
+# Debian's npm).
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo -E)
