@@ -9,17 +9,6 @@ static int pending(const char *what) {
     return ADC_EXIT_FAILURE;
 }
 
-int adc_context_load(struct adc_context *ctx, unsigned need) {
-    (void)ctx;
-    (void)need;
-    return pending("configuration loading");
-}
-void adc_context_done(struct adc_context *ctx) { (void)ctx; }
-
-int adc_cmd_check(struct adc_context *ctx, int argc, char **argv) {
-    (void)ctx, (void)argc, (void)argv;
-    return pending("check");
-}
 int adc_cmd_users(struct adc_context *ctx, int argc, char **argv) {
     (void)ctx, (void)argc, (void)argv;
     return pending("users");

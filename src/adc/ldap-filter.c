@@ -274,6 +274,21 @@ static int parse_filter(struct parser *p, unsigned depth) {
     return fail(p, p->pos, "expected ')'");
 }
 
+int adc_ldap_filter_attr_validate(const char *attr, size_t *err_offset, const char **err_msg) {
+    struct parser p = {.s = attr ? attr : ""};
+    int r = parse_attr(&p);
+    if (r == 0 && attr[p.pos] != '\0')
+        r = fail(&p, p.pos, "attribute names contain only letters, digits and '-' "
+                            "(options after ';')");
+    if (r < 0) {
+        if (err_offset)
+            *err_offset = p.err_pos;
+        if (err_msg)
+            *err_msg = p.err_msg;
+    }
+    return r;
+}
+
 int adc_ldap_filter_validate(const char *filter, size_t *err_offset, const char **err_msg) {
     struct parser p = {.s = filter};
     int r;

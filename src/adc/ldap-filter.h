@@ -8,6 +8,10 @@
  * description ("unbalanced parentheses", "missing attribute description", ...). */
 int adc_ldap_filter_validate(const char *filter, size_t *err_offset, const char **err_msg);
 
+/* Checks that `attr` is an attribute description (RFC 4512 section 2.5: a name or numeric OID,
+ * then ;options). Same contract as adc_ldap_filter_validate. */
+int adc_ldap_filter_attr_validate(const char *attr, size_t *err_offset, const char **err_msg);
+
 /* Escapes a value for use inside a filter (RFC 4515 section 3: '*', '(', ')', '\\', NUL and
  * every byte >= 0x80 that does not form valid UTF-8 become \XX). Returns a new string or NULL. */
 char *adc_ldap_filter_escape(const char *value);
