@@ -1,0 +1,677 @@
+/* SCIM 2.0 (RFC 7644) and the agent API of adc-server, from the sync's side.
+ *
+ * Writes are made safe to repeat, so that a lost answer never turns into a wrong state: a PUT
+ * of the whole resource and a PATCH of active=false give the same result twice; a DELETE
+ * answered 404 was done before; a create answered 409 (uniqueness) is looked up by its
+ * externalId, and when that user is ours the create happened before its answer was lost. */
+#include "scim-client.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http-client.h"
+#include "log.h"
+#include "macros.h"
+#include "scim-user.h"
+
+#define BULK_REQUEST_SCHEMA "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+#define PATCH_SCHEMA "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+/* Largest page asked for; the server may answer fewer (its filter.maxResults). */
+#define LIST_PAGE 5000
+/* Rounds for the operations of a Bulk answer that failed transiently (429, 5xx). */
+#define OP_ATTEMPTS 5
+
+struct adc_scim {
+    struct adc_http *http;
+    char *app_id;
+    char *server_url;
+};
+
+int adc_scim_new(const struct adc_service_config *svc, struct adc_scim **ret, char **err) {
+    const char *missing = !svc                                    ? "adc.cfg"
+                          : !svc->server_url || !*svc->server_url ? "server"
+                          : !svc->app_id || !*svc->app_id         ? "app_id"
+                          : !svc->secret || !*svc->secret         ? "secret"
+                                                                  : NULL;
+    if (missing) {
+        if (err && asprintf(err, "no '%s' in the service configuration (adc.cfg)", missing) < 0)
+            *err = NULL;
+        return -EINVAL;
+    }
+    struct adc_scim *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    struct adc_http_options o = {
+        .base_url = svc->server_url,
+        .user = svc->app_id,
+        .password = svc->secret,
+        .ca_file = svc->ca_file,
+        .proxy = svc->proxy,
+        .tls_verify = svc->tls_verify,
+    };
+    /* Tests shorten the retry schedule; the defaults are for real outages. */
+    const char *e = getenv("ADC_HTTP_BACKOFF_MS");
+    if (e)
+        o.backoff_ms = atol(e);
+    if ((e = getenv("ADC_HTTP_ATTEMPTS")))
+        o.max_attempts = atoi(e);
+    int r = adc_http_new(&o, &s->http);
+    if (r < 0 || !(s->app_id = strdup(svc->app_id)) || !(s->server_url = strdup(svc->server_url))) {
+        adc_scim_free(s);
+        return r < 0 ? r : -ENOMEM;
+    }
+    *ret = s;
+    return 0;
+}
+
+void adc_scim_free(struct adc_scim *s) {
+    if (!s)
+        return;
+    adc_http_free(s->http);
+    free(s->app_id);
+    free(s->server_url);
+    free(s);
+}
+
+static void set_err(char **err, const char *fmt, ...) _printf_(2, 3);
+static void set_err(char **err, const char *fmt, ...) {
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(err, fmt, ap) < 0)
+        *err = NULL;
+    va_end(ap);
+}
+
+static json_t *parse(const struct adc_http_response *resp) {
+    if (!resp->body || !resp->len)
+        return NULL;
+    return json_loadb(resp->body, resp->len, JSON_REJECT_DUPLICATES, NULL);
+}
+
+/* The message for an unexpected HTTP status, with what the user can do about the common ones. */
+static void status_err(struct adc_scim *s, char **err, const char *method, const char *path,
+                       const struct adc_http_response *resp) {
+    json_t *body = parse(resp);
+    const char *detail = body ? adc_scim_error_detail(body) : NULL;
+    if (resp->status == 401)
+        set_err(err,
+                "%s refused the credentials of application '%s' (HTTP 401); check app_id and "
+                "secret in adc.cfg (the secret may have been rotated)",
+                s->server_url, s->app_id);
+    else if (resp->status == 404 && !detail)
+        set_err(err, "%s %s%s: not found (HTTP 404); is '%s' an adc-server?", method, s->server_url,
+                path, s->server_url);
+    else
+        set_err(err, "%s %s%s: HTTP %ld%s%s", method, s->server_url, path, resp->status,
+                detail ? ": " : "", detail ? detail : "");
+    json_decref(body);
+}
+
+/* A request safe to repeat whose answer must be 2xx JSON. */
+static int call_json(struct adc_scim *s, const char *method, const char *path, const char *body,
+                     json_t **out, char **err) {
+    struct adc_http_response resp = {.retry_after = -1};
+    int r =
+        adc_http_request_retry(s->http, method, path, body, body ? strlen(body) : 0, &resp, err);
+    if (r < 0)
+        return r;
+    if (resp.status < 200 || resp.status > 299) {
+        status_err(s, err, method, path, &resp);
+        r = resp.status == 401 || resp.status == 403 ? -EACCES : -EIO;
+        goto out;
+    }
+    json_t *j = parse(&resp);
+    if (!j && resp.status != 204) {
+        set_err(err, "%s %s%s: the answer is not JSON", method, s->server_url, path);
+        r = -EBADMSG;
+        goto out;
+    }
+    *out = j;
+    r = 0;
+out:
+    adc_http_response_done(&resp);
+    return r;
+}
+
+int adc_scim_get_settings(struct adc_scim *s, struct adc_server_settings *out, char **err) {
+    json_t *j = NULL;
+    int r = call_json(s, "GET", "/api/v1/agent/config", NULL, &j, err);
+    if (r < 0)
+        return r;
+    struct adc_server_settings st = {0};
+    for (int i = 0; i < ADC_SETTING_COUNT; i++)
+        st.settings[i] = ADC_UNSET;
+    const json_t *settings = json_object_get(j, "settings");
+    r = -EBADMSG;
+    if (!json_is_object(j) || (settings && !json_is_object(settings))) {
+        set_err(err, "GET %s/api/v1/agent/config: unexpected answer", s->server_url);
+        goto out;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)settings, key, v) {
+        int i = adc_setting_from_name(key);
+        if (i < 0) {
+            /* A newer server may know more settings; this client cannot honour them. */
+            log_warning("the server sets '%s', which this version of adc does not know", key);
+            continue;
+        }
+        if (json_is_null(v))
+            continue;
+        if (!json_is_boolean(v)) {
+            set_err(err, "GET %s/api/v1/agent/config: setting '%s' is not a boolean", s->server_url,
+                    key);
+            goto out;
+        }
+        st.settings[i] = json_is_true(v) ? ADC_TRUE : ADC_FALSE;
+    }
+    const char *app_id = json_string_value(json_object_get(j, "app_id"));
+    const char *name = json_string_value(json_object_get(j, "name"));
+    r = -ENOMEM;
+    if ((app_id && !(st.app_id = strdup(app_id))) || (name && !(st.name = strdup(name)))) {
+        adc_server_settings_done(&st);
+        goto out;
+    }
+    *out = st;
+    r = 0;
+out:
+    json_decref(j);
+    return r;
+}
+
+void adc_server_settings_done(struct adc_server_settings *st) {
+    if (!st)
+        return;
+    free(st->app_id);
+    free(st->name);
+    st->app_id = st->name = NULL;
+}
+
+int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **err) {
+    json_t *j = NULL;
+    int r = call_json(s, "GET", "/scim/v2/ServiceProviderConfig", NULL, &j, err);
+    if (r < 0)
+        return r;
+    const json_t *bulk = json_object_get(j, "bulk");
+    json_int_t ops = json_integer_value(json_object_get(bulk, "maxOperations"));
+    json_int_t payload = json_integer_value(json_object_get(bulk, "maxPayloadSize"));
+    *out = (struct adc_scim_limits){
+        .bulk = json_is_true(json_object_get(bulk, "supported")) && ops > 0 && payload > 1024,
+        .max_operations = ops > 0 ? (size_t)ops : 1,
+        .max_payload = payload > 0 ? (size_t)payload : 0,
+    };
+    json_decref(j);
+    return 0;
+}
+
+int adc_scim_list_users(struct adc_scim *s, struct adc_user_list *out, adc_progress_fn progress,
+                        void *userdata, char **err) {
+    size_t start = 1, total = 0;
+    for (;;) {
+        char path[96];
+        snprintf(path, sizeof(path), "/scim/v2/Users?startIndex=%zu&count=%d", start, LIST_PAGE);
+        json_t *j = NULL;
+        int r = call_json(s, "GET", path, NULL, &j, err);
+        if (r < 0)
+            return r;
+        const json_t *res = json_object_get(j, "Resources");
+        const json_t *tr = json_object_get(j, "totalResults");
+        if (!json_is_integer(tr) || (res && !json_is_array(res))) {
+            set_err(err, "GET %s%s: not a SCIM ListResponse", s->server_url, path);
+            json_decref(j);
+            return -EBADMSG;
+        }
+        total = (size_t)json_integer_value(tr);
+        size_t i, n = json_array_size(res);
+        const json_t *item;
+        json_array_foreach(res, i, item) {
+            struct adc_user *u = adc_user_list_append(out);
+            if (!u) {
+                json_decref(j);
+                return -ENOMEM;
+            }
+            if ((r = adc_scim_user_from_json(item, u)) < 0) {
+                out->n--; /* the zeroed slot is not a user */
+                set_err(err, "GET %s%s: resource %zu is not a valid User", s->server_url, path,
+                        start + i);
+                json_decref(j);
+                return r;
+            }
+        }
+        json_decref(j);
+        if (progress)
+            progress(userdata, out->n, total);
+        if (n == 0 || start + n > total)
+            return 0;
+        start += n;
+    }
+}
+
+/* A string literal inside a SCIM filter: JSON string rules (RFC 7644 3.4.2.2). */
+static char *filter_eq(const char *attr, const char *value) {
+    json_t *v = json_string(value);
+    char *lit = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL, *f = NULL;
+    json_decref(v);
+    if (lit && asprintf(&f, "%s eq %s", attr, lit) < 0)
+        f = NULL;
+    free(lit);
+    return f;
+}
+
+/* After a create got 409: is the user with this externalId already ours? Then the create
+ * happened (its answer was lost, or a previous run made it). */
+static bool created_before(struct adc_scim *s, const char *external_id) {
+    if (!external_id)
+        return false;
+    _cleanup_free_ char *f = filter_eq("externalId", external_id);
+    _cleanup_free_ char *q = f ? adc_http_escape(s->http, f) : NULL;
+    _cleanup_free_ char *path = NULL;
+    if (!q || asprintf(&path, "/scim/v2/Users?filter=%s", q) < 0)
+        return false;
+    json_t *j = NULL;
+    _cleanup_free_ char *e = NULL;
+    if (call_json(s, "GET", path, NULL, &j, &e) < 0)
+        return false;
+    bool ours = false;
+    size_t i;
+    const json_t *item;
+    json_array_foreach(json_object_get(j, "Resources"), i, item) {
+        const json_t *ext = json_object_get(item, ADC_SCIM_SCHEMA_SYNC);
+        if (adc_streq(json_string_value(json_object_get(item, "externalId")), external_id) &&
+            adc_streq(json_string_value(json_object_get(ext, "provider")), s->app_id))
+            ours = true;
+    }
+    json_decref(j);
+    return ours;
+}
+
+static const char *method_of(enum adc_scim_write_kind k) {
+    switch (k) {
+    case ADC_SCIM_CREATE: return "POST";
+    case ADC_SCIM_REPLACE: return "PUT";
+    case ADC_SCIM_DISABLE: return "PATCH";
+    case ADC_SCIM_DELETE: return "DELETE";
+    }
+    return "?";
+}
+
+/* The path (relative to /scim/v2) and the body of one write. */
+static int describe_write(const struct adc_scim_write *w, char **path, json_t **data) {
+    *data = NULL;
+    if (w->kind == ADC_SCIM_CREATE) {
+        *path = strdup("/Users");
+    } else if (asprintf(path, "/Users/%s", w->id ? w->id : "") < 0) {
+        *path = NULL;
+    }
+    if (!*path)
+        return -ENOMEM;
+    if (w->kind == ADC_SCIM_CREATE || w->kind == ADC_SCIM_REPLACE)
+        *data = json_incref(w->resource);
+    else if (w->kind == ADC_SCIM_DISABLE)
+        *data = json_pack("{s:[s], s:[{s:s, s:s, s:b}]}", "schemas", PATCH_SCHEMA, "Operations",
+                          "op", "replace", "path", "active", "value", 0);
+    if ((w->kind != ADC_SCIM_DELETE) && !*data) {
+        free(*path);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+enum outcome { OUT_DONE, OUT_FAILED, OUT_RETRY, OUT_CONFLICT };
+
+static enum outcome classify(struct adc_scim_write *w, long status, const json_t *response) {
+    if (status >= 200 && status <= 299)
+        return OUT_DONE;
+    if (w->kind == ADC_SCIM_DELETE && status == 404)
+        return OUT_DONE; /* gone already: a retried delete, or deleted by someone else */
+    if (w->kind == ADC_SCIM_CREATE && status == 409)
+        return OUT_CONFLICT;
+    if (adc_http_status_transient(status))
+        return OUT_RETRY;
+    const char *detail = response ? adc_scim_error_detail(response) : NULL;
+    free(w->error);
+    if (asprintf(&w->error, "HTTP %ld%s%s", status, detail ? ": " : "", detail ? detail : "") < 0)
+        w->error = NULL;
+    return OUT_FAILED;
+}
+
+static void fail_write(struct adc_scim_write *w, const char *why) {
+    if (w->done || w->error)
+        return;
+    w->error = strdup(why ? why : "not written");
+}
+
+static void settle(struct adc_scim *s, struct adc_scim_write *w, enum outcome o, long status,
+                   const json_t *response) {
+    switch (o) {
+    case OUT_DONE: w->done = true; break;
+    case OUT_FAILED: break;
+    case OUT_RETRY:
+        free(w->error);
+        if (asprintf(&w->error, "HTTP %ld, still after %d attempts", status, OP_ATTEMPTS) < 0)
+            w->error = NULL;
+        break;
+    case OUT_CONFLICT:
+        if (created_before(s, w->external_id)) {
+            w->done = true;
+        } else {
+            const char *detail = response ? adc_scim_error_detail(response) : NULL;
+            free(w->error);
+            if (asprintf(&w->error, "HTTP 409: %s",
+                         detail ? detail : "userName already exists in the cloud") < 0)
+                w->error = NULL;
+        }
+        break;
+    }
+}
+
+static int write_one_by_one(struct adc_scim *s, struct adc_scim_write *w, size_t n, char **err) {
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *rel = NULL, *path = NULL, *body = NULL;
+        json_t *data = NULL;
+        if (describe_write(&w[i], &rel, &data) < 0 || asprintf(&path, "/scim/v2%s", rel) < 0) {
+            json_decref(data);
+            fail_write(&w[i], "out of memory");
+            continue;
+        }
+        body = data ? json_dumps(data, JSON_COMPACT) : NULL;
+        json_decref(data);
+        struct adc_http_response resp = {.retry_after = -1};
+        int r = adc_http_request_retry(s->http, method_of(w[i].kind), path, body,
+                                       body ? strlen(body) : 0, &resp, err);
+        if (r < 0) {
+            for (size_t k = i; k < n; k++)
+                fail_write(&w[k], err && *err ? *err : "server unreachable");
+            return r;
+        }
+        if (resp.status == 401) {
+            status_err(s, err, method_of(w[i].kind), path, &resp);
+            adc_http_response_done(&resp);
+            for (size_t k = i; k < n; k++)
+                fail_write(&w[k], err && *err ? *err : "credentials refused");
+            return -EACCES;
+        }
+        json_t *j = parse(&resp);
+        settle(s, &w[i], classify(&w[i], resp.status, j), resp.status, j);
+        json_decref(j);
+        adc_http_response_done(&resp);
+    }
+    return 0;
+}
+
+static long bulk_status(const json_t *op) {
+    const json_t *st = json_object_get(op, "status");
+    if (json_is_integer(st))
+        return (long)json_integer_value(st);
+    if (json_is_string(st))
+        return strtol(json_string_value(st), NULL, 10);
+    if (json_is_object(st)) /* draft-era servers: {"code": 201} */
+        return (long)json_integer_value(json_object_get(st, "code"));
+    return 0;
+}
+
+/* Sends the writes idx[0..m) as one Bulk request and settles each. Returns 0, or a negative
+ * errno with *err when the request as a whole failed after its retries. *retry gets the
+ * positions that failed transiently. */
+static int send_bulk(struct adc_scim *s, struct adc_scim_write *w, const size_t *idx, size_t m,
+                     char *const *texts, size_t body_len, size_t *retry, size_t *n_retry,
+                     char **err) {
+    static const char head[] = "{\"schemas\":[\"" BULK_REQUEST_SCHEMA "\"],\"Operations\":[";
+    _cleanup_free_ char *body = malloc(body_len + 1);
+    if (!body)
+        return -ENOMEM;
+    size_t len = 0;
+    memcpy(body, head, sizeof(head) - 1);
+    len = sizeof(head) - 1;
+    for (size_t k = 0; k < m; k++) {
+        if (k)
+            body[len++] = ',';
+        size_t tl = strlen(texts[k]);
+        memcpy(body + len, texts[k], tl);
+        len += tl;
+    }
+    memcpy(body + len, "]}", 3);
+    len += 2;
+
+    struct adc_http_response resp = {.retry_after = -1};
+    int r = adc_http_request_retry(s->http, "POST", "/scim/v2/Bulk", body, len, &resp, err);
+    if (r < 0)
+        return r;
+    json_t *j = parse(&resp);
+    if (resp.status != 200) {
+        status_err(s, err, "POST", "/scim/v2/Bulk", &resp);
+        r = resp.status == 401 || resp.status == 403 ? -EACCES : -EIO;
+        goto out;
+    }
+    const json_t *ops = json_object_get(j, "Operations");
+    if (!json_is_array(ops)) {
+        set_err(err, "POST %s/scim/v2/Bulk: not a BulkResponse", s->server_url);
+        r = -EBADMSG;
+        goto out;
+    }
+    bool *seen = calloc(m ? m : 1, sizeof(bool));
+    if (!seen) {
+        r = -ENOMEM;
+        goto out;
+    }
+    size_t pos;
+    const json_t *op;
+    json_array_foreach(ops, pos, op) {
+        /* Our bulkId is "b<index into w>"; fall back to the position for servers that do
+         * not echo it on other methods than POST. */
+        size_t k = pos;
+        const char *bid = json_string_value(json_object_get(op, "bulkId"));
+        if (bid && bid[0] == 'b') {
+            char *end;
+            unsigned long wi = strtoul(bid + 1, &end, 10);
+            for (size_t t = 0; !*end && t < m; t++)
+                if (idx[t] == wi) {
+                    k = t;
+                    break;
+                }
+        }
+        if (k >= m || seen[k])
+            continue;
+        seen[k] = true;
+        struct adc_scim_write *wr = &w[idx[k]];
+        long status = bulk_status(op);
+        const json_t *response = json_object_get(op, "response");
+        enum outcome o = classify(wr, status, response);
+        if (o == OUT_RETRY)
+            retry[(*n_retry)++] = idx[k];
+        else
+            settle(s, wr, o, status, response);
+    }
+    /* An operation the answer does not mention was not performed (RFC 7644 3.7.3 allows a
+     * server to stop after errors): it is safe to send again. */
+    for (size_t k = 0; k < m; k++)
+        if (!seen[k])
+            retry[(*n_retry)++] = idx[k];
+    free(seen);
+    r = 0;
+out:
+    json_decref(j);
+    adc_http_response_done(&resp);
+    return r;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* One round over the writes idx[0..n): packs them into Bulk requests within the limits. */
+static int bulk_round(struct adc_scim *s, const struct adc_scim_limits *lim,
+                      struct adc_scim_write *w, const size_t *idx, size_t n, size_t *retry,
+                      size_t *n_retry, char **err) {
+    /* {"schemas":[...],"Operations":[ ... ]} around the operations, and a comma between. */
+    const size_t overhead = 128;
+    size_t max_ops = lim->max_operations, max_payload = lim->max_payload;
+    char **texts = calloc(max_ops ? max_ops : 1, sizeof(char *));
+    size_t *chunk = calloc(max_ops ? max_ops : 1, sizeof(size_t));
+    int r = -ENOMEM;
+    if (!texts || !chunk)
+        goto out;
+
+    size_t i = 0;
+    while (i < n) {
+        size_t m = 0, bytes = overhead;
+        for (; i < n && m < max_ops; i++) {
+            struct adc_scim_write *wr = &w[idx[i]];
+            _cleanup_free_ char *rel = NULL;
+            json_t *data = NULL, *op = NULL;
+            char bid[32];
+            snprintf(bid, sizeof(bid), "b%zu", idx[i]);
+            if (describe_write(wr, &rel, &data) < 0 ||
+                !(op = json_pack("{s:s, s:s, s:s}", "method", method_of(wr->kind), "path", rel,
+                                 "bulkId", bid)) ||
+                (data && json_object_set_new(op, "data", data) < 0)) {
+                if (!op)
+                    json_decref(data);
+                json_decref(op);
+                goto out;
+            }
+            char *t = json_dumps(op, JSON_COMPACT);
+            json_decref(op);
+            if (!t)
+                goto out;
+            size_t tl = strlen(t) + 1;
+            if (overhead + tl > max_payload) {
+                free(t);
+                fail_write(wr, "the user's resource exceeds the server's maxPayloadSize");
+                continue;
+            }
+            if (bytes + tl > max_payload) {
+                free(t);
+                break; /* starts the next request */
+            }
+            texts[m] = t;
+            chunk[m++] = idx[i];
+            bytes += tl;
+        }
+        if (m == 0)
+            continue;
+        r = send_bulk(s, w, chunk, m, texts, bytes, retry, n_retry, err);
+        for (size_t k = 0; k < m; k++) {
+            free(texts[k]);
+            texts[k] = NULL;
+        }
+        if (r < 0) {
+            /* Unreachable or refused: what was not sent or not answered is not done. */
+            for (size_t k = 0; k < n; k++)
+                fail_write(&w[idx[k]], err && *err ? *err : "server unreachable");
+            goto out;
+        }
+    }
+    r = 0;
+out:
+    if (texts)
+        for (size_t k = 0; k < max_ops; k++)
+            free(texts[k]);
+    free(texts);
+    free(chunk);
+    return r;
+}
+
+int adc_scim_write(struct adc_scim *s, const struct adc_scim_limits *limits,
+                   struct adc_scim_write *w, size_t n, char **err) {
+    if (!limits->bulk)
+        return write_one_by_one(s, w, n, err);
+
+    size_t *idx = malloc((n ? n : 1) * sizeof(size_t)),
+           *retry = malloc((n ? n : 1) * sizeof(size_t));
+    int r = -ENOMEM;
+    if (!idx || !retry)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    size_t m = n;
+    for (int attempt = 1; m > 0; attempt++) {
+        size_t n_retry = 0;
+        if ((r = bulk_round(s, limits, w, idx, m, retry, &n_retry, err)) < 0)
+            goto out;
+        if (n_retry && attempt >= OP_ATTEMPTS) {
+            for (size_t k = 0; k < n_retry; k++)
+                settle(s, &w[retry[k]], OUT_RETRY, 503, NULL);
+            break;
+        }
+        if (n_retry)
+            sleep_ms(adc_http_backoff_ms(attempt, -1, 500, 8000, 60));
+        memcpy(idx, retry, n_retry * sizeof(size_t));
+        m = n_retry;
+    }
+    r = 0;
+out:
+    free(idx);
+    free(retry);
+    return r;
+}
+
+void adc_scim_write_done(struct adc_scim_write *w) {
+    if (!w)
+        return;
+    free(w->error);
+    w->error = NULL;
+}
+
+int adc_scim_run_start(struct adc_scim *s, bool dry_run, const char *source, char **run_id,
+                       char **err) {
+    json_t *req = json_pack("{s:b, s:s}", "dry_run", dry_run, "source", source);
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!body)
+        return -ENOMEM;
+    /* Not retried: a repeated POST would leave a second run record behind. */
+    struct adc_http_response resp = {.retry_after = -1};
+    int r = adc_http_request(s->http, "POST", "/api/v1/agent/runs", body, strlen(body), &resp, err);
+    free(body);
+    if (r < 0)
+        return r;
+    json_t *j = NULL;
+    if (resp.status < 200 || resp.status > 299) {
+        status_err(s, err, "POST", "/api/v1/agent/runs", &resp);
+        r = -EIO;
+        goto out;
+    }
+    j = parse(&resp);
+    const char *id = json_string_value(json_object_get(j, "run_id"));
+    if (!id) {
+        set_err(err, "POST %s/api/v1/agent/runs: no run_id in the answer", s->server_url);
+        r = -EBADMSG;
+        goto out;
+    }
+    r = (*run_id = strdup(id)) ? 0 : -ENOMEM;
+out:
+    json_decref(j);
+    adc_http_response_done(&resp);
+    return r;
+}
+
+int adc_scim_run_update(struct adc_scim *s, const char *run_id, const char *status, json_t *stats,
+                        json_t *errors, char **err) {
+    json_t *req = json_pack("{s:s}", "status", status);
+    if (req && stats)
+        json_object_set(req, "stats", stats);
+    if (req && errors)
+        json_object_set(req, "errors", errors);
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    _cleanup_free_ char *rid = adc_http_escape(s->http, run_id);
+    _cleanup_free_ char *path = NULL;
+    if (!body || !rid || asprintf(&path, "/api/v1/agent/runs/%s", rid) < 0) {
+        free(body);
+        return -ENOMEM;
+    }
+    json_t *j = NULL;
+    int r = call_json(s, "PUT", path, body, &j, err);
+    json_decref(j);
+    free(body);
+    return r;
+}
