@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void adc_diag_init(struct adc_diag *d, const char *file, FILE *out) {
     *d = (struct adc_diag){.file = file, .out = out};
@@ -122,6 +123,16 @@ const char *adc_diag_suggest(const char *word, const char *const *candidates, si
         if (dist < best_d) {
             best_d = dist;
             best = candidates[i];
+        }
+    }
+    /* A truncated or extended key ("address" for addr, "username_filter" for
+     * username_filter_template) is a typo too, however many letters differ. */
+    if (best_d > 0) {
+        for (size_t i = 0; i < n; i++) {
+            size_t lw = strlen(word), lc = strlen(candidates[i]);
+            size_t shorter = lw < lc ? lw : lc;
+            if (shorter >= 4 && strncasecmp(word, candidates[i], shorter) == 0)
+                return candidates[i];
         }
     }
     /* Up to a third of the word may be wrong (at least one edit, at most three). */

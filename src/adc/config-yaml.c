@@ -226,9 +226,17 @@ static struct pos value_offset_pos(const struct walk *w, const yaml_node_t *n, s
         } else if (style == YAML_DOUBLE_QUOTED_SCALAR_STYLE && c == '\\' && i + 1 < w->src_len) {
             char e = w->src[i + 1];
             raw = e == 'x' ? 4 : e == 'u' ? 6 : e == 'U' ? 10 : 2;
-            /* \x80.. and \u.. produce UTF-8 of several bytes; \N \_ \L \P too */
-            produced = (e == 'x' || e == 'u' || e == 'U' || e == 'N' || e == '_' || e == 'L' ||
-                        e == 'P') ? 2 : 1;
+            if (raw > 2) {
+                /* the code point, as UTF-8, is how many bytes of the value? */
+                char hex[9] = {0};
+                memcpy(hex, w->src + i + 2, raw - 2 <= w->src_len - i - 2 ? raw - 2 : 0);
+                unsigned long cp = strtoul(hex, NULL, 16);
+                produced = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+            } else if (e == 'N' || e == '_') {
+                produced = 2; /* U+0085, U+00A0 */
+            } else if (e == 'L' || e == 'P') {
+                produced = 3; /* U+2028, U+2029 */
+            }
         } else if (c >= 0x80) {
             /* one character: all its bytes belong to the value and to one column */
             while (i + raw < w->src_len && ((unsigned char)w->src[i + raw] & 0xC0) == 0x80)
