@@ -155,6 +155,17 @@ class GoodConfigs(TempDir):
         r = self.check_ok("-C", self.path("adc.cfg"))
         self.assertEqual(r.stderr, "")
 
+    def test_man_page_example(self):
+        page = lines_of(os.path.join(SOURCE_ROOT, "docs", "adc.yaml.5"))
+        example = page.split("\n.SH EXAMPLE\n.nf\n", 1)[1].split("\n.fi\n", 1)[0] + "\n"
+        self.assertIn("username_filter_template", example)
+        example = example.replace("/etc/adc/", self.tmp + "/")
+        write(self.path("adc.yaml"), example)
+        write(self.path("ldap-ca.pem"), "ca\n")
+        write(self.path("ldap.password"), "pw\n")
+        r = self.check_ok("-c", self.path("adc.yaml"))
+        self.assertEqual(r.stderr, "")
+
     def test_good_fixtures(self):
         work = self.path("good")
         shutil.copytree(GOOD, work)
