@@ -1,0 +1,708 @@
+#!/usr/bin/env python3
+"""The ad-connect benchmark (SPEC.md section 8, docs/BENCHMARKS.md). Usually started by
+bench/run.sh, which installs the packages and builds a release build first.
+
+    bench/bench.py --build build-bench [--users 100000] [--runs 3] [--scaling] [--json FILE]
+
+What it does, in one run:
+  - generates N users (tests/integration/harness/ldif.py) and slapadds them into a temporary
+    slapd (tests/integration/harness/slapd.py);
+  - floor: `ldapsearch` paging (-E pr=<page>/noprompt) the same users and attributes adc asks
+    for, as the same account, to /dev/null;
+  - first: `adc imp` into an empty adc-server (a fresh database for every repetition);
+  - unchanged: `adc imp` again, nothing changed;
+  - changed: `adc imp` after 1% of the users changed (a quarter each renamed, edited, removed,
+    added); slapd's and adc-server's databases are restored between repetitions;
+  - logins: POST /api/v1/login through `adc run` with several concurrent clients
+    (bench/login-load.c), idle and while full syncs run;
+  - memory: peak RSS of adc (imp and run) and adc-server, and the database size.
+Every step checks its outcome (exit status 0, the counts in `adc imp --json`, every login
+answered as expected); --smoke does only that (small N, no timing targets). Timings are printed
+as median and spread (min..max) with the ratio to the floor and the SPEC target beside them.
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+from harness import ldif  # noqa: E402
+from harness.slapd import Slapd, free_port  # noqa: E402
+
+# What adc asks the directory for with the benchmark's adc.yaml (src/adc/user-map.c: the
+# username attribute, the identity candidates, the mapped attributes, the three lock markers).
+# The floor asks for exactly these, so the ratio compares equal work on the directory's side.
+ADC_ATTRIBUTES = ["mail", "entryUUID", "objectGUID", "nsUniqueId", "displayName", "cn",
+                  "givenName", "sn", "userAccountControl", "nsAccountLock",
+                  "pwdAccountLockedTime"]
+USER_FILTER = "(objectClass=inetOrgPerson)"
+
+# SPEC.md section 8.
+TARGETS = {
+    "first": 4.0,        # x floor
+    "unchanged": 2.5,
+    "changed": 3.0,
+    "logins_per_s": 1000,
+    "p99_idle_ms": 20,
+    "p99_sync_ms": 50,
+    "adc_rss_mb": 120,
+}
+
+ALL_STEPS = ("floor", "first", "unchanged", "changed", "logins")
+
+
+class BenchError(RuntimeError):
+    """A step did not do what it must: the benchmark stops and says which and why."""
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --- running programs -------------------------------------------------------------------------
+
+def run_measured(argv, stdout_path, stderr_path, timeout, env=None):
+    """Runs a program to completion with its output in files. Returns (exit status, wall seconds,
+    peak RSS in bytes). os.wait4 gives the rusage of exactly this child (Popen.wait would not)."""
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        timer = threading.Timer(timeout, p.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(p.pid, 0)
+        finally:
+            timer.cancel()
+        elapsed = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if elapsed >= timeout:
+        raise BenchError(f"{' '.join(argv)} did not finish within {timeout}s")
+    return p.returncode, elapsed, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+
+
+def tail(path, n=30):
+    try:
+        with open(path, "rb") as f:
+            return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def peak_rss(pid):
+    """VmHWM (peak resident set) of a running process, in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def http(method, url, body=None, token=None, basic=None, timeout=30):
+    """One JSON request; returns (status, parsed body or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        status = e.code
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+# --- adc-server -------------------------------------------------------------------------------
+
+class Server:
+    """adc-server on a temporary SQLite file: init (admin token), serve on a free port, one sync
+    configuration for the benchmark."""
+
+    def __init__(self, binary, workdir):
+        self.binary = binary
+        self.dir = workdir
+        self.db = os.path.join(workdir, "adc-server.db")
+        self.proc = None
+        self.port = None
+        self.token = None
+        self.app_id = None
+        self.secret = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def init(self):
+        for f in os.listdir(self.dir):
+            if f.startswith("adc-server.db"):
+                os.unlink(os.path.join(self.dir, f))
+        r = subprocess.run([self.binary, "--db", self.db, "init"], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise BenchError(f"adc-server init failed ({r.returncode}): {r.stderr.strip()}")
+        self.token = _token_from(r.stdout)
+        if not self.token:
+            raise BenchError(f"adc-server init printed no token: {r.stdout!r}")
+
+    def start(self):
+        self.port = self.port or free_port()
+        self.log_path = os.path.join(self.dir, "adc-server.log")
+        log_f = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.binary, "--db", self.db, "serve", "--listen",
+                                      f"127.0.0.1:{self.port}"],
+                                     stdout=log_f, stderr=log_f, stdin=subprocess.DEVNULL)
+        log_f.close()
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise BenchError(f"adc-server exited with {self.proc.returncode}:\n"
+                                 f"{tail(self.log_path)}")
+            try:
+                status, _ = http("GET", f"{self.url}/scim/v2/ServiceProviderConfig",
+                                 token=self.token, timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BenchError(f"adc-server did not answer within 30s:\n{tail(self.log_path)}")
+            time.sleep(0.05)
+
+    def create_sync_config(self, name="bench"):
+        status, body = http("POST", f"{self.url}/api/v1/sync-configs", {"name": name},
+                            token=self.token)
+        if status != 201 or not isinstance(body, dict):
+            raise BenchError(f"POST /api/v1/sync-configs answered {status}: {body}")
+        self.app_id, self.secret = body["app_id"], body["secret"]
+
+    def peak_rss(self):
+        return peak_rss(self.proc.pid) if self.proc and self.proc.poll() is None else 0
+
+    def db_size(self):
+        return sum(os.path.getsize(os.path.join(self.dir, f)) for f in os.listdir(self.dir)
+                   if f.startswith("adc-server.db"))
+
+    def stop(self):
+        """SIGTERM and wait: adc-server finishes requests and closes the database cleanly."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def snapshot(self, dest):
+        """Copies the database files (server stopped) to dest."""
+        os.makedirs(dest, exist_ok=True)
+        for f in os.listdir(self.dir):
+            if f.startswith("adc-server.db"):
+                shutil.copy2(os.path.join(self.dir, f), dest)
+
+    def restore(self, src):
+        for f in os.listdir(self.dir):
+            if f.startswith("adc-server.db"):
+                os.unlink(os.path.join(self.dir, f))
+        for f in os.listdir(src):
+            shutil.copy2(os.path.join(src, f), self.dir)
+
+
+def _token_from(text):
+    """The admin token from `adc-server init` output: the last whitespace-separated word of the
+    first line that looks like one (init prints it once, maybe with an explanation around)."""
+    for line in text.splitlines():
+        words = line.strip().split()
+        if words and len(words[-1]) >= 20 and " " not in words[-1]:
+            return words[-1]
+    return None
+
+
+# --- the directory side -----------------------------------------------------------------------
+
+def snapshot_slapd(slapd, dest):
+    """Copies slapd's mdb files (slapd stopped) to dest; mdb's file is sparse, keep it so."""
+    os.makedirs(dest, exist_ok=True)
+    src = os.path.join(slapd.dir, "db")
+    for f in os.listdir(src):
+        subprocess.run(["cp", "--sparse=always", os.path.join(src, f), dest], check=True)
+
+
+def restore_slapd(slapd, src):
+    dst = os.path.join(slapd.dir, "db")
+    for f in os.listdir(dst):
+        os.unlink(os.path.join(dst, f))
+    for f in os.listdir(src):
+        subprocess.run(["cp", "--sparse=always", os.path.join(src, f), dst], check=True)
+
+
+def change_set(n):
+    """1% of n users changed: a quarter each renamed (new mail = new userName, new sn, cn and
+    displayName: a person who married), edited (displayName, givenName), removed and added.
+    Returns (ldif text, expected counts). Users are spread over the whole directory."""
+    k = max(4, n // 100)
+    q = k // 4
+    stride = n // k
+    picked = [i * stride + stride // 2 for i in range(k)]
+    renamed, edited, removed = picked[0::4][:q], picked[1::4][:q], picked[2::4][:q]
+    people = f"{ldif.PEOPLE_OU},{ldif.BASE_DN}"
+    out = []
+    for i in renamed:
+        u = ldif.regular_user(i)
+        out.append(f"dn: uid={u.uid},{people}\nchangetype: modify\n"
+                   f"replace: mail\nmail: {u.uid}.renamed@{ldif.MAIL_DOMAIN}\n-\n"
+                   f"replace: sn\nsn: Renamed{i}\n-\n"
+                   f"replace: cn\ncn: Given{i} Renamed{i}\n-\n"
+                   f"replace: displayName\ndisplayName: Given{i} Renamed{i}\n-\n\n")
+    for i in edited:
+        u = ldif.regular_user(i)
+        out.append(f"dn: uid={u.uid},{people}\nchangetype: modify\n"
+                   f"replace: displayName\ndisplayName: Edited {i}\n-\n"
+                   f"replace: givenName\ngivenName: Edited{i}\n-\n\n")
+    for i in removed:
+        out.append(f"dn: uid={ldif.regular_user(i).uid},{people}\nchangetype: delete\n\n")
+    for j in range(q):
+        # New people: entryUUID comes from slapd, as it does for any added entry.
+        u = ldif.regular_user(n + j)
+        out.append("changetype: add\n".join(ldif.entry(u, operational=False).split("\n", 1)))
+    expected = {"created": q, "updated": 2 * q, "disabled": q, "deleted": 0,
+                "unchanged": n - 3 * q, "skipped": 0, "failed": 0}
+    untouched = sorted(set(range(n)) - set(renamed) - set(edited) - set(removed))
+    return "".join(out), expected, untouched
+
+
+# --- adc --------------------------------------------------------------------------------------
+
+class Adc:
+    def __init__(self, binary, workdir, slapd, page_size):
+        self.binary = binary
+        self.dir = workdir
+        self.slapd = slapd
+        self.page_size = page_size
+        self.yaml = os.path.join(workdir, "adc.yaml")
+        self.cfg = os.path.join(workdir, "adc.cfg")
+
+    def write_config(self, server, n_users):
+        s = self.slapd
+        with open(self.yaml, "w") as f:
+            f.write(f"""settings:
+  dry-run: false
+  no-update: false
+  no-create: false
+  no-delete: false
+  delete-disables: true
+  no-update-provider-mismatch: true
+  create-as-disabled: false
+  max-delete: {max(500, n_users)}
+backend:
+  ldap:
+    addr: {s.url}
+    bind_dn: {s.service_dn}
+    bind_password: {s.service_password}
+    base_dn: {s.base_dn}
+    scope: sub
+    sync:
+      page_size: {self.page_size}
+      filter: "{USER_FILTER}"
+    authentication:
+      username_attribute: mail
+      username_filter_template: "(&(objectClass=inetOrgPerson)(mail=%s))"
+      timeout: 5
+""")
+        with open(self.cfg, "w") as f:
+            f.write(f"server = {server.url}\napp_id = {server.app_id}\n"
+                    f"secret = {server.secret}\nyaml = {self.yaml}\n")
+        # Both hold secrets: readable by their owner only (adc warns otherwise).
+        os.chmod(self.yaml, 0o600)
+        os.chmod(self.cfg, 0o600)
+
+    def imp(self, label, expected, timeout):
+        """adc imp --json; checks exit status 0 and the counts. Returns (seconds, peak RSS)."""
+        out = os.path.join(self.dir, f"imp-{label}.json")
+        err = os.path.join(self.dir, f"imp-{label}.err")
+        status, secs, rss = run_measured([self.binary, "-C", self.cfg, "imp", "--json"], out, err,
+                                         timeout)
+        if status != 0:
+            raise BenchError(f"adc imp ({label}) exited with {status}:\n{tail(err)}")
+        with open(out) as f:
+            try:
+                doc = json.load(f)
+            except ValueError as e:
+                raise BenchError(f"adc imp --json ({label}) printed no JSON document: {e}")
+        stats = doc.get("stats", {})
+        if doc.get("dry_run") is not False:
+            raise BenchError(f"adc imp ({label}) ran as a dry run: {doc.get('settings')}")
+        wrong = {k: (stats.get(k), v) for k, v in expected.items() if stats.get(k) != v}
+        if wrong:
+            raise BenchError(f"adc imp ({label}) counts differ (got, expected): {wrong}")
+        return secs, rss
+
+
+# --- statistics and the table -----------------------------------------------------------------
+
+def summary(samples):
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
+            "runs": len(samples), "samples": samples}
+
+
+def fmt_time(s):
+    return f"{s['median']:.2f} s ({s['min']:.2f}..{s['max']:.2f}, n={s['runs']})"
+
+
+def mb(n):
+    return n / (1024 * 1024)
+
+
+def table(res):
+    """The result table: [(what, measured, ratio to floor, target, met)]."""
+    rows = []
+    floor = res.get("floor")
+    for key, what in (("floor", "floor: ldapsearch paged"), ("first", "adc imp, first import"),
+                      ("unchanged", "adc imp, unchanged"), ("changed", "adc imp, 1% changed")):
+        s = res.get(key)
+        if not s:
+            continue
+        if key == "floor":
+            rows.append((what, fmt_time(s), "1.00x", "", ""))
+            continue
+        ratio = s["median"] / floor["median"] if floor else None
+        target = TARGETS[key]
+        rows.append((what, fmt_time(s), f"{ratio:.2f}x" if ratio else "-", f"<= {target}x",
+                     ("yes" if ratio <= target else "NO") if ratio else ""))
+    lg = res.get("logins")
+    if lg:
+        for mode, p99 in (("idle", TARGETS["p99_idle_ms"]), ("sync", TARGETS["p99_sync_ms"])):
+            m = lg.get(mode)
+            if not m:
+                continue
+            label = "logins idle" if mode == "idle" else "logins during sync"
+            rows.append((f"{label}: throughput", f"{m['per_second']:.0f}/s ({m['requests']} req, "
+                         f"{lg['clients']} clients)", "", f">= {TARGETS['logins_per_s']}/s",
+                         "yes" if m["per_second"] >= TARGETS["logins_per_s"] else "NO"))
+            rows.append((f"{label}: p50 / p99", f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f} ms", "",
+                         f"p99 < {p99} ms", "yes" if m["p99_ms"] < p99 else "NO"))
+    mem = res.get("memory", {})
+    if "adc_imp" in mem:
+        rows.append(("adc imp peak RSS", f"{mb(mem['adc_imp']):.1f} MB", "",
+                     f"< {TARGETS['adc_rss_mb']} MB",
+                     "yes" if mb(mem["adc_imp"]) < TARGETS["adc_rss_mb"] else "NO"))
+    if "adc_run" in mem:
+        rows.append(("adc run peak RSS", f"{mb(mem['adc_run']):.1f} MB", "", "", ""))
+    if "server" in mem:
+        rows.append(("adc-server peak RSS", f"{mb(mem['server']):.1f} MB", "", "", ""))
+    if "db_bytes" in mem:
+        rows.append(("adc-server database", f"{mb(mem['db_bytes']):.1f} MB", "", "", ""))
+    return rows
+
+
+def print_table(res, f=sys.stdout):
+    rows = [("step", "measured: median (min..max)", "x floor", "target", "met")] + table(res)
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    f.write(f"\n{res['users']:,} users, page size {res['page_size']}, build {res['buildtype']}\n")
+    for j, r in enumerate(rows):
+        f.write("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |\n")
+        if j == 0:
+            f.write("|" + "|".join("-" * (w + 2) for w in widths) + "|\n")
+    f.flush()
+
+
+# --- the steps --------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args, n_users, workdir):
+        self.a = args
+        self.n = n_users
+        self.dir = workdir
+        self.res = {"users": n_users, "page_size": args.page_size, "memory": {},
+                    "buildtype": buildtype(args.build)}
+        self.adc_bin = os.path.join(args.build, "src", "adc", "adc")
+        self.server_bin = os.path.join(args.build, "src", "server", "adc-server")
+        self.load_bin = os.path.join(args.build, "bench", "adc-bench-login")
+        # Generous bounds: a run that takes longer than this is broken, not slow.
+        self.timeout = max(300, self.n // 100)
+        self.slapd = None
+        self.server = None
+        self.adc = None
+
+    def runs(self, step):
+        if self.n >= 1_000_000:
+            return max(1, min(self.a.runs, 2))
+        return self.a.runs
+
+    def setup_directory(self):
+        path = os.path.join(self.dir, "users.ldif")
+        t0 = time.monotonic()
+        ldif.write(path, ldif.generate(self.n, special=False), include_base=False)
+        t1 = time.monotonic()
+        self.slapd = Slapd(ldif=path)
+        self.slapd.setup()
+        t2 = time.monotonic()
+        self.slapd.start()
+        os.unlink(path)
+        log(f"{self.n:,} users: LDIF written in {t1 - t0:.1f}s, slapadd {t2 - t1:.1f}s")
+
+    def floor(self):
+        s = self.slapd
+        argv = ["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", s.url, "-D",
+                s.service_dn, "-w", s.service_password, "-b", s.base_dn, "-s", "sub",
+                "-E", f"pr={self.a.page_size}/noprompt", USER_FILTER, *ADC_ATTRIBUTES]
+        # An untimed first run warms slapd's cache (adc's runs find it warm too) and proves the
+        # search returns every user.
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
+        if r.returncode != 0:
+            raise BenchError(f"ldapsearch failed ({r.returncode}): {r.stderr.strip()}")
+        got = sum(1 for line in r.stdout.splitlines() if line.startswith("dn:"))
+        if got != self.n:
+            raise BenchError(f"ldapsearch returned {got} entries, expected {self.n}")
+        samples = []
+        for _ in range(self.runs("floor")):
+            out = os.path.join(self.dir, "floor.out")
+            status, secs, _ = run_measured(argv, os.devnull, out, self.timeout)
+            if status != 0:
+                raise BenchError(f"ldapsearch failed ({status}): {tail(out)}")
+            samples.append(secs)
+        self.res["floor"] = summary(samples)
+        log(f"floor: {fmt_time(self.res['floor'])}")
+
+    def start_server(self):
+        self.server = Server(self.server_bin, self.dir)
+        self.adc = Adc(self.adc_bin, self.dir, self.slapd, self.a.page_size)
+
+    def fresh_server(self):
+        self.server.stop()
+        self.server.init()
+        self.server.start()
+        self.server.create_sync_config()
+        self.adc.write_config(self.server, self.n)
+
+    def first(self):
+        expected = {"created": self.n, "updated": 0, "deleted": 0, "disabled": 0,
+                    "unchanged": 0, "skipped": 0, "failed": 0}
+        samples, rss, srv = [], 0, 0
+        for i in range(self.runs("first")):
+            self.fresh_server()
+            secs, r = self.adc.imp(f"first{i}", expected, self.timeout)
+            samples.append(secs)
+            rss = max(rss, r)
+            srv = max(srv, self.server.peak_rss())
+            log(f"first import {i + 1}: {secs:.2f}s, adc peak RSS {mb(r):.1f} MB")
+        self.res["first"] = summary(samples)
+        self.res["memory"]["adc_imp"] = rss
+        self.res["memory"]["server"] = max(srv, self.res["memory"].get("server", 0))
+        self.res["memory"]["db_bytes"] = self.server.db_size()
+
+    def unchanged(self):
+        expected = {"created": 0, "updated": 0, "deleted": 0, "disabled": 0,
+                    "unchanged": self.n, "skipped": 0, "failed": 0}
+        samples = []
+        for i in range(self.runs("unchanged")):
+            secs, r = self.adc.imp(f"unchanged{i}", expected, self.timeout)
+            samples.append(secs)
+            self.res["memory"]["adc_imp"] = max(self.res["memory"].get("adc_imp", 0), r)
+            log(f"unchanged {i + 1}: {secs:.2f}s")
+        self.res["unchanged"] = summary(samples)
+        self.res["memory"]["server"] = max(self.server.peak_rss(),
+                                           self.res["memory"].get("server", 0))
+
+    def changed(self):
+        text, expected, _ = change_set(self.n)
+        snap = os.path.join(self.dir, "snapshot")
+        # The state after the first import, to return to before each repetition.
+        self.server.stop()
+        self.server.snapshot(os.path.join(snap, "server"))
+        self.slapd.stop()
+        snapshot_slapd(self.slapd, os.path.join(snap, "slapd"))
+        samples = []
+        for i in range(self.runs("changed")):
+            if i > 0:
+                self.server.stop()
+                self.slapd.stop()
+                restore_slapd(self.slapd, os.path.join(snap, "slapd"))
+                self.server.restore(os.path.join(snap, "server"))
+            self.slapd.start()
+            self.server.start()
+            self.slapd.ldapmodify(text)
+            secs, r = self.adc.imp(f"changed{i}", expected, self.timeout)
+            samples.append(secs)
+            self.res["memory"]["adc_imp"] = max(self.res["memory"].get("adc_imp", 0), r)
+            log(f"1% changed {i + 1}: {secs:.2f}s")
+        self.res["changed"] = summary(samples)
+        self.res["changes"] = expected
+        self.res["memory"]["server"] = max(self.server.peak_rss(),
+                                           self.res["memory"].get("server", 0))
+        # Back to the unchanged directory for what follows.
+        self.server.stop()
+        self.slapd.stop()
+        restore_slapd(self.slapd, os.path.join(snap, "slapd"))
+        self.server.restore(os.path.join(snap, "server"))
+        self.slapd.start()
+        self.server.start()
+        shutil.rmtree(snap)
+
+    def logins(self):
+        raise BenchError("the login step needs `adc run` and POST /api/v1/login (not built yet)")
+
+    def close(self):
+        if self.server:
+            self.server.stop()
+        if self.slapd:
+            self.slapd.close()
+
+
+def buildtype(build):
+    """The build type of a meson build directory, from its introspection data."""
+    try:
+        with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as f:
+            for o in json.load(f):
+                if o["name"] == "buildtype":
+                    return o["value"]
+    except (OSError, ValueError, KeyError):
+        pass
+    return "unknown"
+
+
+def run_size(args, n, steps):
+    workdir = tempfile.mkdtemp(prefix="adc-bench-")
+    b = Bench(args, n, workdir)
+    try:
+        b.setup_directory()
+        if "floor" in steps:
+            b.floor()
+        if any(s in steps for s in ("first", "unchanged", "changed", "logins")):
+            b.start_server()
+            b.first()  # the later steps need the users in the server
+            if "unchanged" in steps:
+                b.unchanged()
+            if "changed" in steps:
+                b.changed()
+            if "logins" in steps:
+                b.logins()
+        return b.res
+    finally:
+        b.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def machine():
+    def cmd(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return ""
+    model = ""
+    for line in cmd(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    debian = ""
+    try:
+        with open("/etc/debian_version") as f:
+            debian = f.read().strip()
+    except OSError:
+        pass
+    return {"cpu": model, "cpus": os.cpu_count(), "memory_gb": round(mem / 2**30, 1),
+            "debian": debian, "kernel": platform.release(),
+            "load": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--build", default=os.path.join(ROOT, "build-bench"),
+                   help="meson build directory holding adc, adc-server, adc-bench-login")
+    p.add_argument("--users", type=int, default=100_000)
+    p.add_argument("--runs", type=int, default=3, help="repetitions of each timed step")
+    p.add_argument("--page-size", type=int, default=500,
+                   help="LDAP page size, for adc and the floor alike (adc's default is 500)")
+    p.add_argument("--clients", type=int, default=8, help="concurrent login clients")
+    p.add_argument("--login-seconds", type=float, default=10)
+    p.add_argument("--steps", default=",".join(ALL_STEPS),
+                   help="comma-separated subset of " + ",".join(ALL_STEPS))
+    p.add_argument("--scaling", action="store_true",
+                   help="also run floor and imp at 10,000 and 100,000 users (see --million)")
+    p.add_argument("--million", action="store_true", help="add 1,000,000 users to --scaling")
+    p.add_argument("--smoke", action="store_true",
+                   help="check that every step works; print the table but judge no timing")
+    p.add_argument("--json", help="write all results to this file")
+    args = p.parse_args()
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    bad = [s for s in steps if s not in ALL_STEPS]
+    if bad or args.users < 100 or args.runs < 1:
+        p.error(f"unknown steps {bad}" if bad else "--users must be >= 100, --runs >= 1")
+    for b in ("src/adc/adc", "src/server/adc-server", "bench/adc-bench-login"):
+        if not os.access(os.path.join(args.build, b), os.X_OK):
+            p.error(f"{os.path.join(args.build, b)} is missing: build first (bench/run.sh does)")
+
+    results = {"machine": machine(), "main": None, "scaling": []}
+    try:
+        results["main"] = run_size(args, args.users, steps)
+        print_table(results["main"])
+        if args.scaling:
+            sizes = [10_000, 100_000] + ([1_000_000] if args.million else [])
+            for n in sizes:
+                if n == args.users:
+                    r = results["main"]
+                else:
+                    r = run_size(args, n, [s for s in steps if s != "logins"])
+                results["scaling"].append(r)
+            print_scaling(results["scaling"])
+    except BenchError as e:
+        log(f"FAILED: {e}")
+        return 1
+    finally:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+    if args.smoke:
+        log("smoke run: every step worked (timings not judged)")
+    return 0
+
+
+def print_scaling(rows, f=sys.stdout):
+    f.write("\nScaling (medians; per 1,000 users in brackets)\n")
+    head = ("users", "floor", "first import", "unchanged", "1% changed", "adc peak RSS",
+            "server peak RSS", "database")
+    lines = [head]
+    for r in rows:
+        n = r["users"]
+
+        def t(key):
+            s = r.get(key)
+            return f"{s['median']:.2f} s [{s['median'] * 1000 / n * 1000:.1f} ms]" if s else "-"
+        m = r.get("memory", {})
+
+        def sz(key):
+            return f"{mb(m[key]):.1f} MB" if key in m else "-"
+        lines.append((f"{n:,}", t("floor"), t("first"), t("unchanged"), t("changed"),
+                      sz("adc_imp"), sz("server"), sz("db_bytes")))
+    widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
+    for j, x in enumerate(lines):
+        f.write("| " + " | ".join(c.ljust(w) for c, w in zip(x, widths)) + " |\n")
+        if j == 0:
+            f.write("|" + "|".join("-" * (w + 2) for w in widths) + "|\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
