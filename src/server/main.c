@@ -1,9 +1,20 @@
 /* adc-server: the cloud side. main() only parses the command line and dispatches. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 
+#include "auth.h"
+#include "http.h"
 #include "log.h"
+#include "secret.h"
+#include "server.h"
+#include "store-configs.h"
+#include "store-runs.h"
+#include "store.h"
 
 static void usage(FILE *f) {
     fputs("Usage: adc-server --db FILE COMMAND [ARGS]\n"
@@ -13,15 +24,155 @@ static void usage(FILE *f) {
           "                                token (shown once)\n"
           "  serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
           "                                serve the HTTP API, SCIM 2.0 and the agent channel\n"
+          "                                (default 127.0.0.1:8080; port 0 picks a free port)\n"
           "  token create --name NAME      another System Administrator token (shown once)\n"
           "  version                       print the version\n"
           "\n"
           "Options:\n"
-          "  --db FILE   the SQLite database\n"
+          "  --db FILE   the SQLite database (or $ADC_SERVER_DB)\n"
           "  -v          more output (twice for debug)\n"
           "  -q          errors only\n"
           "  -h, --help  this text\n",
           f);
+}
+
+/* Creates an admin token, stores its hash and prints it on stdout (alone, so that scripts can
+ * capture it: TOKEN=$(adc-server --db F init)). */
+static int new_admin_token(struct adc_store *store, const char *name) {
+    char *token = adc_auth_token_new(ADC_TOKEN_PREFIX_ADMIN);
+    if (!token) {
+        log_error("cannot generate a token: no randomness");
+        return 1;
+    }
+    char hash[ADC_TOKEN_HASH_SIZE], now[24];
+    adc_auth_hash(token, hash);
+    adc_store_now(now);
+    struct adc_db *db = adc_store_acquire(store);
+    int r = db ? adc_db_begin(db, true) : -EIO;
+    if (r == 0)
+        r = adc_store_token_insert(db, name, hash, now);
+    if (r == 0)
+        r = adc_store_audit(db, "cli", "token.create", name, NULL);
+    if (r == 0)
+        r = adc_db_commit(db);
+    else if (db)
+        adc_db_rollback(db);
+    adc_store_release(db);
+    if (r < 0) {
+        log_error("cannot store the token: database error");
+        adc_secret_free(token);
+        return 1;
+    }
+    fprintf(stderr, "System Administrator token '%s' (shown only now; keep it safe):\n", name);
+    printf("%s\n", token);
+    fflush(stdout);
+    adc_secret_free(token);
+    return 0;
+}
+
+static int cmd_init(const char *db_path, int argc, char **argv) {
+    if (argc > 1) {
+        log_error("init takes no arguments");
+        return 2;
+    }
+    (void)argv;
+    struct adc_store *store;
+    if (adc_store_open(db_path, true, &store) < 0)
+        return 1;
+    log_notice("created database '%s' (schema version %d)", db_path, adc_store_schema_version());
+    int r = new_admin_token(store, "admin");
+    adc_store_free(store);
+    return r;
+}
+
+static int cmd_token(const char *db_path, int argc, char **argv) {
+    static const struct option options[] = {
+        {"name", required_argument, NULL, 'n'},
+        {0},
+    };
+    if (argc < 2 || strcmp(argv[1], "create") != 0) {
+        log_error("usage: adc-server --db FILE token create --name NAME");
+        return 2;
+    }
+    const char *name = NULL;
+    optind = 1;
+    for (int c; (c = getopt_long(argc - 1, argv + 1, "n:", options, NULL)) != -1;) {
+        if (c == 'n')
+            name = optarg;
+        else
+            return 2;
+    }
+    if (!name || !*name || strlen(name) > 100) {
+        log_error("token create needs --name NAME (1 to 100 characters)");
+        return 2;
+    }
+    struct adc_store *store;
+    if (adc_store_open(db_path, false, &store) < 0)
+        return 1;
+    int r = new_admin_token(store, name);
+    adc_store_free(store);
+    return r;
+}
+
+static int cmd_serve(const char *db_path, int argc, char **argv) {
+    static const struct option options[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
+        {"max-connections", required_argument, NULL, 'm'},
+        {0},
+    };
+    struct adc_http_options opts = {.listen = "127.0.0.1:8080"};
+    optind = 1;
+    for (int c; (c = getopt_long(argc, argv, "l:", options, NULL)) != -1;) {
+        switch (c) {
+        case 'l': opts.listen = optarg; break;
+        case 'c': opts.tls_cert_file = optarg; break;
+        case 'k': opts.tls_key_file = optarg; break;
+        case 'm': opts.max_connections = (unsigned)strtoul(optarg, NULL, 10); break;
+        default: return 2;
+        }
+    }
+    if (optind < argc) {
+        log_error("serve: unexpected argument '%s'", argv[optind]);
+        return 2;
+    }
+    /* Block the stop signals in every thread; this one waits for them with sigwait. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct adc_server srv = {0};
+    int ret = 1;
+    struct MHD_Daemon *d = NULL;
+    if (adc_store_open(db_path, false, &srv.store) < 0)
+        goto out;
+    if (adc_auth_new(&srv.auth) < 0)
+        goto out;
+    if (adc_http_start(&srv, &opts, &d) < 0)
+        goto out;
+    /* The address as given (without its port), and the port actually bound (port 0). */
+    const char *colon = strrchr(opts.listen, ':');
+    int host_len = colon ? (int)(colon - opts.listen) : 0;
+    log_notice("listening on %s://%.*s:%u", srv.tls ? "https" : "http", colon ? host_len : 9,
+               colon ? opts.listen : "127.0.0.1", adc_http_port(d));
+    sd_notify(0, "READY=1");
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_notice("stopping (signal %d)", sig);
+    sd_notify(0, "STOPPING=1");
+    srv.stopping = true;
+    ret = 0;
+out:
+    adc_http_stop(d);
+    adc_auth_free(srv.auth);
+    adc_store_free(srv.store);
+    free(srv.tls_cert_pem);
+    adc_secret_free(srv.tls_key_pem);
+    return ret;
 }
 
 int main(int argc, char **argv) {
@@ -31,19 +182,45 @@ int main(int argc, char **argv) {
         {0},
     };
     adc_log_set_program("adc-server");
+    const char *db_path = getenv("ADC_SERVER_DB");
+    int verbosity = 0;
     for (int c; (c = getopt_long(argc, argv, "+d:vqh", options, NULL)) != -1;) {
         switch (c) {
-        case 'd': break;
-        case 'v': adc_log_set_level(ADC_LOG_DEBUG); break;
+        case 'd': db_path = optarg; break;
+        case 'v':
+            verbosity++;
+            adc_log_set_level(verbosity > 1 ? ADC_LOG_DEBUG : ADC_LOG_INFO);
+            break;
         case 'q': adc_log_set_level(ADC_LOG_ERROR); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc && strcmp(argv[optind], "version") == 0) {
+    if (optind >= argc) {
+        log_error("no command given");
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind];
+    if (strcmp(cmd, "version") == 0) {
         printf("adc-server %s\n", ADC_VERSION);
         return 0;
     }
-    usage(stderr);
-    return 2;
+    bool known = !strcmp(cmd, "init") || !strcmp(cmd, "serve") || !strcmp(cmd, "token");
+    if (!known) {
+        log_error("unknown command '%s'", cmd);
+        usage(stderr);
+        return 2;
+    }
+    if (!db_path || !*db_path) {
+        log_error("%s needs the database: --db FILE", cmd);
+        return 2;
+    }
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    if (!strcmp(cmd, "init"))
+        return cmd_init(db_path, sub_argc, sub_argv);
+    if (!strcmp(cmd, "token"))
+        return cmd_token(db_path, sub_argc, sub_argv);
+    return cmd_serve(db_path, sub_argc, sub_argv);
 }

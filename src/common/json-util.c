@@ -1,0 +1,53 @@
+#include "json-util.h"
+
+#include <stdio.h>
+
+int adc_json_depth(const char *buf, size_t len, int max_depth) {
+    int depth = 0, deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (in_string) {
+            if (c == '\\')
+                i++; /* the escaped character cannot end the string */
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        switch (c) {
+        case '"': in_string = true; break;
+        case '{':
+        case '[':
+            if (++depth > max_depth)
+                return -1;
+            if (depth > deepest)
+                deepest = depth;
+            break;
+        case '}':
+        case ']':
+            if (depth > 0)
+                depth--;
+            break;
+        default: break;
+        }
+    }
+    return deepest;
+}
+
+json_t *adc_json_parse(const char *buf, size_t len, int max_depth, char *err, size_t err_size) {
+    if (adc_json_depth(buf, len, max_depth) < 0) {
+        snprintf(err, err_size, "JSON nested deeper than %d levels", max_depth);
+        return NULL;
+    }
+    json_error_t je;
+    /* JSON_DECODE_ANY: callers check the type and say what they expected. */
+    json_t *j = json_loadb(buf, len, JSON_DECODE_ANY, &je);
+    if (!j)
+        snprintf(err, err_size, "invalid JSON at line %d, column %d: %s", je.line, je.column,
+                 je.text);
+    return j;
+}
+
+const char *adc_json_str(const json_t *obj, const char *key) {
+    return json_string_value(json_object_get(obj, key));
+}

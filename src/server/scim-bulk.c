@@ -1,0 +1,166 @@
+/* POST /scim/v2/Bulk (RFC 7644 section 3.7). All operations of one request run in one SQLite
+ * transaction: a first import of 100,000 users is 100 requests of 1,000 creates, each one
+ * commit (one fsync of the WAL) instead of 1,000. Operations stay independent as the RFC wants:
+ * a failing operation changes nothing (each store call is one statement, which SQLite undoes on
+ * a constraint error) and the others go on, up to failOnErrors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "scim.h"
+#include "server.h"
+#include "store.h"
+
+static json_t *op_result(const char *method, const char *bulk_id, const char *base,
+                         const struct adc_scim_result *r) {
+    char status[8];
+    snprintf(status, sizeof(status), "%u", r->status);
+    json_t *o = json_pack("{s:s,s:s}", "method", method, "status", status);
+    if (bulk_id)
+        json_object_set_new(o, "bulkId", json_string(bulk_id));
+    if (r->id[0]) {
+        char loc[400];
+        snprintf(loc, sizeof(loc), "%s/scim/v2/Users/%s", base, r->id);
+        json_object_set_new(o, "location", json_string(loc));
+    }
+    if (r->status < 300 && r->status != 204) {
+        char etag[32];
+        adc_scim_etag(r->version, etag, sizeof(etag));
+        json_object_set_new(o, "version", json_string(etag));
+    }
+    if (r->status >= 400)
+        json_object_set_new(o, "response", adc_scim_result_error(r));
+    return o;
+}
+
+static int bad(struct adc_scim_result *r, const char *scim_type, const char *detail) {
+    r->status = 400;
+    r->scim_type = scim_type;
+    snprintf(r->detail, sizeof(r->detail), "%s", detail);
+    return -1;
+}
+
+/* Runs one operation. bulk_ids maps the bulkIds of earlier creates to their ids. */
+static int run_op(struct adc_scim_ctx *ctx, const json_t *op, json_t *bulk_ids, const char **method,
+                  const char **bulk_id, struct adc_scim_result *r) {
+    if (!json_is_object(op))
+        return bad(r, "invalidSyntax", "an operation must be an object");
+    *method = json_string_value(json_object_get(op, "method"));
+    *bulk_id = json_string_value(json_object_get(op, "bulkId"));
+    const char *path = json_string_value(json_object_get(op, "path"));
+    const char *version = json_string_value(json_object_get(op, "version"));
+    json_t *data = json_object_get(op, "data");
+    if (!*method)
+        return bad(r, "invalidSyntax", "method is required (POST, PUT, PATCH or DELETE)");
+    if (!path)
+        return bad(r, "invalidSyntax", "path is required");
+    if (strcasecmp(*method, "POST") == 0) {
+        *method = "POST";
+        if (strcmp(path, "/Users") != 0)
+            return bad(r, "invalidPath", "POST path must be /Users");
+        if (!*bulk_id)
+            return bad(r, "invalidSyntax", "bulkId is required for POST (RFC 7644 3.7)");
+        int rc = adc_scim_user_create(ctx, data, false, r);
+        if (rc == 0)
+            json_object_set_new(bulk_ids, *bulk_id, json_string(r->id));
+        return rc;
+    }
+    if (strncmp(path, "/Users/", 7) != 0 || !path[7] || strchr(path + 7, '/'))
+        return bad(r, "invalidPath", "path must be /Users/{id}");
+    const char *id = path + 7;
+    if (strncmp(id, "bulkId:", 7) == 0) {
+        id = json_string_value(json_object_get(bulk_ids, id + 7));
+        if (!id)
+            return bad(r, "invalidValue", "unknown bulkId in path");
+    }
+    if (strcasecmp(*method, "PUT") == 0) {
+        *method = "PUT";
+        return adc_scim_user_replace(ctx, id, data, version, false, r);
+    }
+    if (strcasecmp(*method, "PATCH") == 0) {
+        *method = "PATCH";
+        return adc_scim_user_patch(ctx, id, data, version, false, r);
+    }
+    if (strcasecmp(*method, "DELETE") == 0) {
+        *method = "DELETE";
+        return adc_scim_user_delete(ctx, id, version, r);
+    }
+    return bad(r, "invalidSyntax", "method must be POST, PUT, PATCH or DELETE");
+}
+
+void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) {
+    if (req->body_len > ADC_SCIM_BULK_MAX_PAYLOAD) {
+        adc_http_error(res, 413, NULL, "bulk request larger than maxPayloadSize (%u bytes)",
+                       ADC_SCIM_BULK_MAX_PAYLOAD);
+        return;
+    }
+    json_t *body = adc_http_body_object(req, res);
+    if (!body)
+        return;
+    struct adc_db *db = NULL;
+    json_t *bulk_ids = NULL, *results = NULL;
+    json_t *schemas = json_object_get(body, "schemas");
+    bool schema_ok = !schemas;
+    size_t i;
+    json_t *s;
+    json_array_foreach(schemas, i, s) {
+        if (json_is_string(s) && strcmp(json_string_value(s), ADC_SCIM_SCHEMA_BULK_REQUEST) == 0)
+            schema_ok = true;
+    }
+    if (!schema_ok) {
+        adc_http_error(res, 400, "invalidSyntax", "schemas must be [\"%s\"]",
+                       ADC_SCIM_SCHEMA_BULK_REQUEST);
+        goto out;
+    }
+    json_t *ops = json_object_get(body, "Operations");
+    if (!json_is_array(ops)) {
+        adc_http_error(res, 400, "invalidSyntax", "Operations must be an array");
+        goto out;
+    }
+    if (json_array_size(ops) > ADC_SCIM_BULK_MAX_OPS) {
+        adc_http_error(res, 413, NULL, "%zu operations; maxOperations is %d",
+                       json_array_size(ops), ADC_SCIM_BULK_MAX_OPS);
+        goto out;
+    }
+    json_t *foe = json_object_get(body, "failOnErrors");
+    if (foe && (!json_is_integer(foe) || json_integer_value(foe) < 1)) {
+        adc_http_error(res, 400, "invalidValue", "failOnErrors must be an integer of at least 1");
+        goto out;
+    }
+    json_int_t fail_on = foe ? json_integer_value(foe) : 0;
+    db = adc_store_acquire(req->server->store);
+    if (!db || adc_db_begin(db, true) < 0) {
+        adc_http_error(res, 503, NULL, "database busy; retry");
+        goto out;
+    }
+    char base[300];
+    adc_http_base_url(req, base, sizeof(base));
+    struct adc_scim_ctx ctx = {.db = db, .who = &req->principal, .base_url = base};
+    bulk_ids = json_object();
+    results = json_array();
+    json_int_t errors = 0;
+    json_t *op;
+    json_array_foreach(ops, i, op) {
+        struct adc_scim_result r = {0};
+        const char *method = NULL, *bulk_id = NULL;
+        if (run_op(&ctx, op, bulk_ids, &method, &bulk_id, &r) < 0)
+            errors++;
+        json_array_append_new(results, op_result(method ? method : "", bulk_id, base, &r));
+        adc_scim_result_done(&r);
+        if (fail_on && errors >= fail_on)
+            break; /* the rest is not attempted (RFC 7644 section 3.7.3) */
+    }
+    if (adc_db_commit(db) < 0) {
+        adc_http_error(res, 503, NULL, "database error on commit; nothing of this bulk was saved");
+        goto out;
+    }
+    adc_http_json(res, 200,
+                  json_pack("{s:[s],s:O}", "schemas", ADC_SCIM_SCHEMA_BULK_RESPONSE, "Operations",
+                            results));
+out:
+    adc_store_release(db);
+    json_decref(results);
+    json_decref(bulk_ids);
+    json_decref(body);
+}

@@ -1,0 +1,63 @@
+/* User resources of SCIM 2.0 (RFC 7643 section 4.1) with the provider extension, and the
+ * operations on them shared by the single-resource endpoints and Bulk. Each operation runs
+ * inside the caller's write transaction and applies the server-side settings of the sync
+ * configuration that sent it (SPEC.md section 4, rule 7). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "store-users.h"
+
+#define ADC_SCIM_SCHEMA_USER "urn:ietf:params:scim:schemas:core:2.0:User"
+#define ADC_SCIM_SCHEMA_PROVIDER "urn:adconnect:scim:schemas:extension:sync:2.0:User"
+#define ADC_SCIM_SCHEMA_ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+#define ADC_SCIM_SCHEMA_ERROR "urn:ietf:params:scim:api:messages:2.0:Error"
+#define ADC_SCIM_SCHEMA_LIST "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+#define ADC_SCIM_SCHEMA_PATCH "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+#define ADC_SCIM_SCHEMA_BULK_REQUEST "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+#define ADC_SCIM_SCHEMA_BULK_RESPONSE "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+#define ADC_PROVIDER_LOCAL "local"
+
+struct adc_scim_ctx {
+    struct adc_db *db;
+    const struct adc_principal *who;
+    const char *base_url; /* "https://host", for meta.location */
+};
+
+/* The outcome of one operation: a status, and either the resource (when asked for) or an
+ * error with SCIM scimType and detail. */
+struct adc_scim_result {
+    unsigned status;
+    const char *scim_type;
+    char detail[400];
+    json_t *resource;
+    char id[40];
+    int64_t version;
+};
+
+void adc_scim_result_done(struct adc_scim_result *r);
+/* The SCIM error object for a failed result. */
+json_t *adc_scim_result_error(const struct adc_scim_result *r);
+
+/* The full SCIM resource of a stored user. */
+json_t *adc_scim_user_render(const struct adc_store_user *u, const char *base_url);
+/* "W/\"N\"" */
+void adc_scim_etag(int64_t version, char *buf, size_t size);
+
+/* Returns 0 on success (r->status 200/201/204), -1 with the error in r. */
+int adc_scim_user_create(struct adc_scim_ctx *ctx, const json_t *body, bool want_resource,
+                         struct adc_scim_result *r);
+int adc_scim_user_replace(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
+                          const char *if_match, bool want_resource, struct adc_scim_result *r);
+int adc_scim_user_patch(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
+                        const char *if_match, bool want_resource, struct adc_scim_result *r);
+int adc_scim_user_delete(struct adc_scim_ctx *ctx, const char *id, const char *if_match,
+                         struct adc_scim_result *r);
+
+/* Applies a PatchOp body (RFC 7644 section 3.5.2) to a rendered resource in place. Returns 0,
+ * or -1 with a reason in err and the scimType in *scim_type. (scim-patch.c) */
+int adc_scim_patch_apply(json_t *resource, const json_t *body, const char **scim_type, char *err,
+                         size_t err_size);

@@ -1,0 +1,377 @@
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macros.h"
+
+#define POOL_SIZE 8
+#define STMT_CACHE 64
+
+struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *st;
+};
+
+struct adc_db {
+    struct adc_store *store;
+    sqlite3 *h;
+    bool in_use;
+    bool holds_writer_lock;
+    struct stmt_slot stmts[STMT_CACHE];
+    size_t n_stmts;
+};
+
+struct adc_store {
+    char *path;
+    pthread_mutex_t lock; /* guards the pool */
+    pthread_cond_t freed;
+    pthread_mutex_t writer;
+    struct adc_db pool[POOL_SIZE];
+    size_t n_open;
+};
+
+/* Schema migrations: migrations[i] brings version i to version i+1. Append only; never edit a
+ * released step. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE admin_tokens("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  created TEXT NOT NULL,"
+    "  last_used TEXT);"
+    "CREATE TABLE sync_configs("
+    "  app_id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  secret_hash TEXT NOT NULL UNIQUE,"
+    "  settings TEXT NOT NULL DEFAULT '{}',"
+    "  created TEXT NOT NULL,"
+    "  modified TEXT NOT NULL,"
+    "  secret_rotated TEXT);"
+    /* userName is unique ignoring (ASCII) case: the column's NOCASE collation makes the index,
+     * the uniqueness and every comparison in filters case-insensitive. */
+    "CREATE TABLE users("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  user_name TEXT NOT NULL COLLATE NOCASE,"
+    "  external_id TEXT,"
+    "  provider TEXT NOT NULL,"
+    "  active INTEGER NOT NULL,"
+    "  data TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  created TEXT NOT NULL,"
+    "  modified TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX users_user_name ON users(user_name);"
+    "CREATE INDEX users_external_id ON users(external_id);"
+    "CREATE INDEX users_provider ON users(provider, external_id);"
+    "CREATE TABLE runs("
+    "  seq INTEGER PRIMARY KEY,"
+    "  run_id TEXT NOT NULL UNIQUE,"
+    "  app_id TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  dry_run INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  stats TEXT NOT NULL DEFAULT '{}',"
+    "  errors TEXT NOT NULL DEFAULT '[]',"
+    "  error_count INTEGER NOT NULL DEFAULT 0,"
+    "  created TEXT NOT NULL,"
+    "  started TEXT,"
+    "  finished TEXT,"
+    "  updated TEXT NOT NULL,"
+    "  agent_id TEXT);"
+    "CREATE INDEX runs_app_id ON runs(app_id, seq);"
+    "CREATE TABLE audit("
+    "  seq INTEGER PRIMARY KEY,"
+    "  at TEXT NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT,"
+    "  detail TEXT);",
+};
+
+int adc_store_schema_version(void) { return (int)ADC_ARRAY_SIZE(migrations); }
+
+void adc_store_now(char buf[static 24]) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *adc_db_column_strdup(sqlite3_stmt *st, int col) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static int exec(sqlite3 *h, const char *sql, const char *path) {
+    char *err = NULL;
+    if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK) {
+        log_error("database '%s': %s", path, err ? err : "error");
+        sqlite3_free(err);
+        return -EIO;
+    }
+    return 0;
+}
+
+static int open_handle(const char *path, bool create, sqlite3 **out) {
+    sqlite3 *h = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &h, flags, NULL) != SQLITE_OK) {
+        log_error("cannot open database '%s': %s", path, h ? sqlite3_errmsg(h) : "out of memory");
+        sqlite3_close(h);
+        return -EIO;
+    }
+    /* WAL: readers never block the writer. synchronous=NORMAL is durable across application
+     * crashes and loses at most the last transactions on power loss, which a re-sync repairs;
+     * FULL would fsync every commit. */
+    sqlite3_busy_timeout(h, 10000);
+    if (exec(h,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+             "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+             path) < 0) {
+        sqlite3_close(h);
+        return -EIO;
+    }
+    *out = h;
+    return 0;
+}
+
+static int user_version(sqlite3 *h) {
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int migrate(sqlite3 *h, const char *path) {
+    int v = user_version(h);
+    int target = adc_store_schema_version();
+    if (v < 0) {
+        log_error("database '%s': cannot read the schema version: %s", path, sqlite3_errmsg(h));
+        return -EIO;
+    }
+    if (v > target) {
+        log_error("database '%s' has schema version %d; this adc-server knows up to %d: "
+                  "use a newer adc-server",
+                  path, v, target);
+        return -EPROTO;
+    }
+    for (; v < target; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", v + 1);
+        /* Each step and its version bump commit together: a crash leaves a clean version. */
+        if (exec(h, "BEGIN IMMEDIATE", path) < 0)
+            return -EIO;
+        if (exec(h, migrations[v], path) < 0 || exec(h, pragma, path) < 0) {
+            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+            return -EIO;
+        }
+        if (exec(h, "COMMIT", path) < 0)
+            return -EIO;
+        log_debug("database '%s' migrated to schema version %d", path, v + 1);
+    }
+    return 0;
+}
+
+int adc_store_open(const char *path, bool create, struct adc_store **out) {
+    struct stat sb;
+    bool exists = stat(path, &sb) == 0;
+    if (create && exists && sb.st_size > 0) {
+        log_error("database '%s' exists already; init creates a new one", path);
+        return -EEXIST;
+    }
+    if (!create && !exists) {
+        log_error("database '%s' does not exist; create it with: adc-server --db %s init", path,
+                  path);
+        return -ENOENT;
+    }
+    struct adc_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->path = strdup(path);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->freed, NULL);
+    pthread_mutex_init(&s->writer, NULL);
+    int r;
+    sqlite3 *h = NULL;
+    if (create) {
+        /* The database holds hashes only, but still: nobody else needs to read it. */
+        mode_t old = umask(077);
+        r = open_handle(path, true, &h);
+        umask(old);
+    } else {
+        r = open_handle(path, false, &h);
+    }
+    if (r < 0)
+        goto fail;
+    r = migrate(h, path);
+    if (r < 0) {
+        sqlite3_close(h);
+        goto fail;
+    }
+    s->pool[0].h = h;
+    s->pool[0].store = s;
+    s->n_open = 1;
+    *out = s;
+    return 0;
+fail:
+    adc_store_free(s);
+    return r;
+}
+
+static void db_close(struct adc_db *db) {
+    for (size_t i = 0; i < db->n_stmts; i++)
+        sqlite3_finalize(db->stmts[i].st);
+    db->n_stmts = 0;
+    sqlite3_close(db->h);
+    db->h = NULL;
+}
+
+void adc_store_free(struct adc_store *s) {
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_open; i++)
+        db_close(&s->pool[i]);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->freed);
+    pthread_mutex_destroy(&s->writer);
+    free(s->path);
+    free(s);
+}
+
+struct adc_db *adc_store_acquire(struct adc_store *s) {
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        for (size_t i = 0; i < s->n_open; i++)
+            if (!s->pool[i].in_use) {
+                s->pool[i].in_use = true;
+                pthread_mutex_unlock(&s->lock);
+                return &s->pool[i];
+            }
+        if (s->n_open < POOL_SIZE) {
+            struct adc_db *db = &s->pool[s->n_open];
+            if (open_handle(s->path, false, &db->h) == 0) {
+                db->store = s;
+                db->in_use = true;
+                s->n_open++;
+                pthread_mutex_unlock(&s->lock);
+                return db;
+            }
+            if (s->n_open == 0) {
+                pthread_mutex_unlock(&s->lock);
+                return NULL;
+            }
+        }
+        pthread_cond_wait(&s->freed, &s->lock);
+    }
+}
+
+void adc_store_release(struct adc_db *db) {
+    if (!db)
+        return;
+    struct adc_store *s = db->store;
+    if (db->holds_writer_lock || !sqlite3_get_autocommit(db->h))
+        adc_db_rollback(db); /* a handler returned inside a transaction: do not leak it */
+    pthread_mutex_lock(&s->lock);
+    db->in_use = false;
+    pthread_cond_signal(&s->freed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+sqlite3 *adc_db_handle(struct adc_db *db) { return db->h; }
+
+sqlite3_stmt *adc_db_stmt(struct adc_db *db, const char *sql) {
+    for (size_t i = 0; i < db->n_stmts; i++)
+        if (db->stmts[i].sql == sql) {
+            sqlite3_reset(db->stmts[i].st);
+            sqlite3_clear_bindings(db->stmts[i].st);
+            return db->stmts[i].st;
+        }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        log_error("database: cannot prepare statement: %s", sqlite3_errmsg(db->h));
+        return NULL;
+    }
+    if (db->n_stmts == STMT_CACHE) {
+        /* A programming error (more distinct statements than slots), not an input problem. */
+        log_error("database: statement cache full; raise STMT_CACHE");
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    db->stmts[db->n_stmts++] = (struct stmt_slot){sql, st};
+    return st;
+}
+
+int adc_db_begin(struct adc_db *db, bool write) {
+    if (write) {
+        pthread_mutex_lock(&db->store->writer);
+        db->holds_writer_lock = true;
+    }
+    int rc = sqlite3_exec(db->h, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        if (write) {
+            db->holds_writer_lock = false;
+            pthread_mutex_unlock(&db->store->writer);
+        }
+        return adc_db_errno(db, rc);
+    }
+    return 0;
+}
+
+static void drop_writer(struct adc_db *db) {
+    if (db->holds_writer_lock) {
+        db->holds_writer_lock = false;
+        pthread_mutex_unlock(&db->store->writer);
+    }
+}
+
+int adc_db_commit(struct adc_db *db) {
+    int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int r = adc_db_errno(db, rc);
+        adc_db_rollback(db);
+        return r;
+    }
+    drop_writer(db);
+    return 0;
+}
+
+void adc_db_rollback(struct adc_db *db) {
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    drop_writer(db);
+}
+
+int adc_db_bind_args(sqlite3_stmt *st, int first, const struct adc_sql_arg *args, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int rc = args[i].type == ADC_SQL_TEXT
+                     ? sqlite3_bind_text(st, first + (int)i, args[i].text, -1, SQLITE_STATIC)
+                     : sqlite3_bind_int64(st, first + (int)i, args[i].i);
+        if (rc != SQLITE_OK)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+int adc_db_errno(struct adc_db *db, int rc) {
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT: return -EEXIST;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return -EBUSY;
+    default:
+        log_debug("database: %s", sqlite3_errmsg(db->h));
+        return -EIO;
+    }
+}

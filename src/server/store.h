@@ -1,0 +1,56 @@
+/* The SQLite store: one database file in WAL mode, a schema version (PRAGMA user_version) with
+ * migrations, and a small pool of connections shared by the request threads.
+ *
+ * Threads: adc_store_acquire() lends a connection for one request; give it back with
+ * adc_store_release() before blocking on anything else (a long poll must not hold one).
+ * Writers are serialized by a mutex around BEGIN IMMEDIATE ... COMMIT: SQLite allows one writer
+ * anyway, and waiting on a mutex is faster and fairer than SQLite's sleeping busy handler. */
+#pragma once
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct adc_store;
+struct adc_db;
+
+/* Opens (create=false) or creates (create=true) the database and brings its schema up to date.
+ * Creating refuses an existing database (-EEXIST); opening refuses a missing one (-ENOENT) and
+ * one from a newer adc-server (-EPROTO). Errors are logged with the file name. */
+int adc_store_open(const char *path, bool create, struct adc_store **out);
+void adc_store_free(struct adc_store *s);
+/* The schema version this build writes. */
+int adc_store_schema_version(void);
+
+struct adc_db *adc_store_acquire(struct adc_store *s);
+void adc_store_release(struct adc_db *db);
+sqlite3 *adc_db_handle(struct adc_db *db);
+
+/* A prepared statement for sql, cached per connection and keyed by the pointer: pass string
+ * literals only. Returned reset with no bindings; callers sqlite3_reset() it when done so that
+ * no read stays open. NULL on error (logged). */
+sqlite3_stmt *adc_db_stmt(struct adc_db *db, const char *sql);
+
+/* Transactions. write=true takes the store's writer lock and BEGIN IMMEDIATE. */
+int adc_db_begin(struct adc_db *db, bool write);
+int adc_db_commit(struct adc_db *db);
+void adc_db_rollback(struct adc_db *db);
+
+/* A bound value of dynamically built SQL (SCIM filters). */
+enum adc_sql_type { ADC_SQL_TEXT, ADC_SQL_INT };
+struct adc_sql_arg {
+    enum adc_sql_type type;
+    char *text; /* owned */
+    int64_t i;
+};
+int adc_db_bind_args(sqlite3_stmt *st, int first, const struct adc_sql_arg *args, size_t n);
+
+/* Maps a SQLite result code to a negative errno: constraint -> -EEXIST, busy -> -EBUSY,
+ * else -EIO (and logs the SQLite message at debug level). */
+int adc_db_errno(struct adc_db *db, int rc);
+
+/* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339; sorts as text). */
+void adc_store_now(char buf[static 24]);
+/* Column text copied into a malloc'd string (NULL stays NULL). */
+char *adc_db_column_strdup(sqlite3_stmt *st, int col);

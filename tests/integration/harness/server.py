@@ -1,0 +1,217 @@
+"""A real adc-server on a temporary SQLite database and a free port, for tests.
+
+    with AdcServer() as srv:
+        cfg = srv.create_sync_config("corp", settings={"no-delete": True})
+        status, body = srv.scim(cfg, "POST", "/Users", {"userName": "alice", ...})
+        status, body = srv.admin("GET", "/api/v1/sync-configs")
+
+Standard library only. The server binary is $ADC_SERVER_BIN (set by meson test).
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from harness.programs import ADC_SERVER
+
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+SCIM_PROVIDER = "urn:adconnect:scim:schemas:extension:sync:2.0:User"
+SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SCIM_BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+SCIM_LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+class Response:
+    """status, headers (case-insensitive lookup via .header()), body (parsed JSON or None),
+    raw (bytes)."""
+
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        try:
+            self.body = json.loads(raw) if raw else None
+        except ValueError:
+            self.body = None
+
+    def header(self, name):
+        return self.headers.get(name) if self.headers else None
+
+    def __iter__(self):  # allows: status, body = srv.request(...)
+        return iter((self.status, self.body))
+
+    def __repr__(self):
+        return "<Response %s %r>" % (self.status, self.raw[:300])
+
+
+def basic_auth(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+class AdcServer:
+    def __init__(self, tls=False, args=(), env=None):
+        self.tls = tls
+        self.args = list(args)
+        self.env = env
+        self.dir = None
+        self.proc = None
+        self.port = None
+        self.admin_token = None
+        self.ssl_context = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="adc-server-test-")
+        self.db = os.path.join(self.dir, "adc.sqlite")
+        self.log_path = os.path.join(self.dir, "server.log")
+        r = subprocess.run([ADC_SERVER, "--db", self.db, "init"], capture_output=True, text=True,
+                           timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("adc-server init failed: %s" % r.stderr)
+        self.admin_token = r.stdout.strip()
+        self.init_stderr = r.stderr
+        argv = [ADC_SERVER, "--db", self.db, "-v", "serve", "--listen", "127.0.0.1:0"]
+        if self.tls:
+            self._make_cert()
+            argv += ["--tls-cert", self.cert, "--tls-key", self.key]
+        argv += self.args
+        full_env = dict(os.environ)
+        if self.env:
+            full_env.update(self.env)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log, env=full_env)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with open(self.log_path) as f:
+                for line in f:
+                    if "listening on" in line:
+                        self.port = int(line.rsplit(":", 1)[1])
+                        return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("adc-server exited: %s" % self.read_log())
+            time.sleep(0.02)
+        raise RuntimeError("adc-server did not start: %s" % self.read_log())
+
+    def _make_cert(self):
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", self.key,
+                        "-out", self.cert], check=True, capture_output=True, timeout=60)
+        self.ssl_context = ssl.create_default_context(cafile=self.cert)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.returncode = self.proc.returncode if self.proc else None
+        if self.proc:
+            self.log.close()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def read_log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # -- HTTP -----------------------------------------------------------------------------
+    @property
+    def url(self):
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
+
+    def request(self, method, path, body=None, auth=None, headers=None, raw=None, timeout=60):
+        """One HTTP request. auth: a full Authorization value (see basic_auth), or None.
+        body: JSON-encoded unless raw (bytes) is given. Never raises on HTTP errors."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/scim+json" if path.startswith("/scim")
+                           else "application/json")
+        if auth:
+            req.add_header("Authorization", auth)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, e.headers, e.read())
+
+    def admin(self, method, path, body=None, **kw):
+        return self.request(method, path, body, auth="Bearer " + self.admin_token, **kw)
+
+    def create_sync_config(self, name="corp", settings=None):
+        """Creates a sync configuration; returns the answer (app_id, secret, ...)."""
+        body = {"name": name}
+        if settings is not None:
+            body["settings"] = settings
+        r = self.admin("POST", "/api/v1/sync-configs", body)
+        if r.status != 201:
+            raise RuntimeError("cannot create sync config: %r" % (r,))
+        return r.body
+
+    def set_settings(self, cfg, settings):
+        r = self.admin("PATCH", "/api/v1/sync-configs/" + cfg["app_id"], {"settings": settings})
+        if r.status != 200:
+            raise RuntimeError("cannot change settings: %r" % (r,))
+        return r.body
+
+    @staticmethod
+    def sync_auth(cfg):
+        return basic_auth(cfg["app_id"], cfg["secret"])
+
+    def scim(self, who, method, path, body=None, **kw):
+        """A SCIM request under /scim/v2. who: a sync config (dict from create_sync_config)
+        or "admin"."""
+        auth = ("Bearer " + self.admin_token) if who == "admin" else self.sync_auth(who)
+        return self.request(method, "/scim/v2" + path, body, auth=auth, **kw)
+
+
+def user(user_name, external_id=None, active=True, **attrs):
+    """A SCIM User resource for requests."""
+    u = {"schemas": [SCIM_USER], "userName": user_name, "active": active}
+    if external_id is not None:
+        u["externalId"] = external_id
+    u.update(attrs)
+    return u
+
+
+def patch(*ops):
+    """A PatchOp body from (op, path, value) tuples; path or value may be None."""
+    out = []
+    for op, path, value in ops:
+        o = {"op": op}
+        if path is not None:
+            o["path"] = path
+        if value is not None:
+            o["value"] = value
+        out.append(o)
+    return {"schemas": [SCIM_PATCH], "Operations": out}

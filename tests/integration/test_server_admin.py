@@ -1,0 +1,245 @@
+"""adc-server's command line and System Administrator API (SPEC.md section 6): init, tokens,
+sync configurations with their secrets and settings, deletion, run records, the audit log."""
+import os
+import sqlite3
+import subprocess
+import unittest
+
+from harness.programs import ADC_SERVER, adc_server
+from harness.server import AdcServer, basic_auth, user
+
+
+class CommandLine(unittest.TestCase):
+    def setUp(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="adc-server-cli-")
+        self.db = os.path.join(self.dir, "x.sqlite")
+
+    def tearDown(self):
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_init_prints_token_once_and_refuses_existing_db(self):
+        r = adc_server("--db", self.db, "init")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^adca_[A-Za-z0-9_-]{43}\n$")
+        self.assertIn("shown only now", r.stderr)
+        self.assertEqual(os.stat(self.db).st_mode & 0o077, 0, "database readable by others")
+        again = adc_server("--db", self.db, "init")
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("exists already", again.stderr)
+
+    def test_token_create(self):
+        self.assertEqual(adc_server("--db", self.db, "init").returncode, 0)
+        r = adc_server("--db", self.db, "token", "create", "--name", "ci")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^adca_")
+        self.assertEqual(adc_server("--db", self.db, "token", "create").returncode, 2)
+
+    def test_usage_errors(self):
+        self.assertEqual(adc_server("init").returncode, 2)  # no --db
+        r = adc_server("--db", self.db, "frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'frobnicate'", r.stderr)
+        r = adc_server("--db", self.db, "serve")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("does not exist", r.stderr)
+
+    def test_serve_bad_listen(self):
+        adc_server("--db", self.db, "init")
+        r = adc_server("--db", self.db, "serve", "--listen", "nowhere:http")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("invalid --listen 'nowhere:http'", r.stderr)
+
+
+class AdminApi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = AdcServer().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def test_health_is_public(self):
+        r = self.srv.request("GET", "/api/v1/health")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body["status"], "ok")
+
+    def test_admin_api_needs_admin_token(self):
+        self.assertEqual(self.srv.request("GET", "/api/v1/sync-configs").status, 401)
+        r = self.srv.request("GET", "/api/v1/sync-configs", auth="Bearer adca_wrong")
+        self.assertEqual(r.status, 401)
+        self.assertIn("urn:ietf:params:scim:api:messages:2.0:Error", r.body["schemas"])
+        self.assertIn("Basic", r.header("WWW-Authenticate"))
+        cfg = self.srv.create_sync_config("not-an-admin")
+        r = self.srv.request("GET", "/api/v1/sync-configs", auth=self.srv.sync_auth(cfg))
+        self.assertEqual(r.status, 403)
+        self.assertIn("System Administrator", r.body["detail"])
+
+    def test_create_show_list_patch(self):
+        cfg = self.srv.create_sync_config("Head office", settings={"no-delete": True})
+        self.assertRegex(cfg["app_id"], r"^[0-9a-f-]{36}$")
+        self.assertRegex(cfg["secret"], r"^adcs_[A-Za-z0-9_-]{43}$")
+        self.assertEqual(cfg["settings"], {"no-delete": True})
+        self.assertEqual(cfg["name"], "Head office")
+        r = self.srv.admin("GET", "/api/v1/sync-configs/" + cfg["app_id"])
+        self.assertEqual(r.status, 200)
+        self.assertNotIn("secret", r.body)
+        self.assertNotIn(cfg["secret"], r.raw.decode())
+        self.assertIsNone(r.body["last_run"])
+        r = self.srv.admin("GET", "/api/v1/sync-configs")
+        self.assertEqual(r.status, 200)
+        self.assertIn(cfg["app_id"], [c["app_id"] for c in r.body["sync_configs"]])
+        self.assertNotIn(cfg["secret"], r.raw.decode())
+        # settings: true/false set, null = the client decides again
+        r = self.srv.admin("PATCH", "/api/v1/sync-configs/" + cfg["app_id"],
+                           {"name": "HQ", "settings": {"dry-run": True, "no-delete": None,
+                                                        "create-as-disabled": False}})
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertEqual(r.body["name"], "HQ")
+        self.assertEqual(r.body["settings"], {"dry-run": True, "create-as-disabled": False})
+
+    def test_create_validation(self):
+        for body, word in [({}, "name"), ({"name": ""}, "name"), ({"name": 3}, "name"),
+                           ({"name": "x", "settings": {"dry_run": True}}, "unknown setting"),
+                           ({"name": "x", "settings": {"dry-run": "yes"}}, "true, false"),
+                           ({"name": "x", "settings": []}, "object")]:
+            r = self.srv.admin("POST", "/api/v1/sync-configs", body)
+            self.assertEqual(r.status, 400, body)
+            self.assertIn(word, r.body["detail"])
+        r = self.srv.admin("POST", "/api/v1/sync-configs", raw=b"{not json")
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.body["scimType"], "invalidSyntax")
+        cfg = self.srv.create_sync_config("p")
+        r = self.srv.admin("PATCH", "/api/v1/sync-configs/" + cfg["app_id"], {"app_id": "x"})
+        self.assertEqual(r.status, 400)
+        r = self.srv.admin("PATCH", "/api/v1/sync-configs/nope", {"name": "x"})
+        self.assertEqual(r.status, 404)
+
+    def test_secret_never_readable_and_rotation(self):
+        cfg = self.srv.create_sync_config("rotating")
+        old = self.srv.sync_auth(cfg)
+        self.assertEqual(self.srv.request("GET", "/api/v1/agent/config", auth=old).status, 200)
+        r = self.srv.admin("POST", "/api/v1/sync-configs/%s/secret" % cfg["app_id"])
+        self.assertEqual(r.status, 200)
+        new_secret = r.body["secret"]
+        self.assertNotEqual(new_secret, cfg["secret"])
+        self.assertEqual(self.srv.request("GET", "/api/v1/agent/config", auth=old).status, 401)
+        self.assertEqual(self.srv.request("GET", "/api/v1/agent/config",
+                                          auth=basic_auth(cfg["app_id"], new_secret)).status, 200)
+        self.assertEqual(self.srv.request("GET", "/api/v1/agent/config",
+                                          auth="Bearer " + new_secret).status, 200)
+        # Neither secret nor admin token is in the database file in clear.
+        with open(self.srv.db, "rb") as f:
+            data = f.read()
+        for wal in (self.srv.db + "-wal",):
+            if os.path.exists(wal):
+                with open(wal, "rb") as f:
+                    data += f.read()
+        for s in (cfg["secret"], new_secret, self.srv.admin_token):
+            self.assertNotIn(s.encode(), data)
+            self.assertNotIn(s[5:].encode(), data)
+        self.assertNotIn(new_secret, self.srv.read_log())
+
+    def test_delete_leaves_users_as_local(self):
+        cfg = self.srv.create_sync_config("going away")
+        r = self.srv.scim(cfg, "POST", "/Users", user("leaver@example.com", "ext-leaver"))
+        self.assertEqual(r.status, 201)
+        uid = r.body["id"]
+        r = self.srv.admin("DELETE", "/api/v1/sync-configs/" + cfg["app_id"])
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body["users_released"], 1)
+        self.assertEqual(r.body["users_provider"], "local")
+        self.assertEqual(self.srv.admin("GET", "/api/v1/sync-configs/" + cfg["app_id"]).status,
+                         404)
+        r = self.srv.scim("admin", "GET", "/Users/" + uid)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body["urn:adconnect:scim:schemas:extension:sync:2.0:User"]["provider"],
+                         "local")
+        # The deleted configuration's secret is dead.
+        r = self.srv.request("GET", "/api/v1/agent/config", auth=self.srv.sync_auth(cfg))
+        self.assertEqual(r.status, 401)
+        self.assertEqual(self.srv.admin("DELETE", "/api/v1/sync-configs/" + cfg["app_id"]).status,
+                         404)
+
+    def test_runs_recorded_by_imp(self):
+        cfg = self.srv.create_sync_config("runner")
+        auth = self.srv.sync_auth(cfg)
+        r = self.srv.request("POST", "/api/v1/agent/runs", {"dry_run": False, "source": "imp"},
+                             auth=auth)
+        self.assertEqual(r.status, 201)
+        run_id = r.body["run_id"]
+        r = self.srv.request("PUT", "/api/v1/agent/runs/" + run_id,
+                             {"status": "running", "stats": {"created": 5}}, auth=auth)
+        self.assertEqual(r.status, 204)
+        stats = {"created": 10, "updated": 2, "deleted": 0, "disabled": 1, "unchanged": 7,
+                 "skipped": 1, "failed": 1}
+        r = self.srv.request("PUT", "/api/v1/agent/runs/" + run_id,
+                             {"status": "failed", "stats": stats, "errors": ["bob: 409"]},
+                             auth=auth)
+        self.assertEqual(r.status, 204)
+        r = self.srv.admin("GET", "/api/v1/runs/" + run_id)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body["status"], "failed")
+        self.assertEqual(r.body["stats"], stats)
+        self.assertEqual(r.body["errors"], ["bob: 409"])
+        self.assertFalse(r.body["dry_run"])
+        self.assertIsNotNone(r.body["finished"])
+        r = self.srv.admin("GET", "/api/v1/sync-configs/%s/runs" % cfg["app_id"])
+        self.assertEqual([x["run_id"] for x in r.body["runs"]], [run_id])
+        r = self.srv.admin("GET", "/api/v1/sync-configs/" + cfg["app_id"])
+        self.assertEqual(r.body["last_run"]["run_id"], run_id)
+        # finished runs stay finished; bad reports are refused
+        r = self.srv.request("PUT", "/api/v1/agent/runs/" + run_id, {"status": "running"},
+                             auth=auth)
+        self.assertEqual(r.status, 409)
+        r2 = self.srv.request("POST", "/api/v1/agent/runs", {"dry_run": True}, auth=auth)
+        for bad in ({"status": "done"}, {"status": "running", "stats": {"created": -1}},
+                    {"status": "running", "stats": {"bogus": 1}},
+                    {"status": "running", "errors": "x"}):
+            r = self.srv.request("PUT", "/api/v1/agent/runs/" + r2.body["run_id"], bad, auth=auth)
+            self.assertEqual(r.status, 400, bad)
+        # another configuration cannot touch this run
+        other = self.srv.create_sync_config("other")
+        r = self.srv.request("PUT", "/api/v1/agent/runs/" + r2.body["run_id"],
+                             {"status": "failed"}, auth=self.srv.sync_auth(other))
+        self.assertEqual(r.status, 404)
+        self.assertEqual(self.srv.admin("GET", "/api/v1/runs/nope").status, 404)
+
+    def test_agent_config_shows_only_server_settings(self):
+        cfg = self.srv.create_sync_config("cfgview", settings={"no-create": True,
+                                                               "delete-disables": False})
+        r = self.srv.request("GET", "/api/v1/agent/config", auth=self.srv.sync_auth(cfg))
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, {"app_id": cfg["app_id"], "name": "cfgview",
+                                  "settings": {"no-create": True, "delete-disables": False}})
+        r = self.srv.admin("GET", "/api/v1/agent/config")
+        self.assertEqual(r.status, 403)
+
+    def test_audit_log(self):
+        cfg = self.srv.create_sync_config("audited")
+        self.srv.scim(cfg, "POST", "/Users", user("audited-user", "ext-aud"))
+        self.srv.admin("POST", "/api/v1/sync-configs/%s/secret" % cfg["app_id"])
+        r = self.srv.admin("GET", "/api/v1/audit?limit=1000")
+        self.assertEqual(r.status, 200)
+        actions = [(e["actor"], e["action"]) for e in r.body["entries"]]
+        self.assertIn(("admin:admin", "sync-config.create"), actions)
+        self.assertIn(("sync:" + cfg["app_id"], "user.create"), actions)
+        self.assertIn(("admin:admin", "sync-config.rotate-secret"), actions)
+        self.assertIn(("cli", "token.create"), actions)
+        r = self.srv.admin("GET", "/api/v1/audit?limit=2")
+        self.assertEqual(len(r.body["entries"]), 2)
+        r2 = self.srv.admin("GET", "/api/v1/audit?limit=2&before=%d" % r.body["next_before"])
+        self.assertLess(r2.body["entries"][0]["seq"], r.body["entries"][-1]["seq"])
+        self.assertEqual(self.srv.admin("GET", "/api/v1/audit?limit=x").status, 400)
+
+    def test_unknown_endpoint_and_method(self):
+        r = self.srv.admin("GET", "/api/v1/nothing")
+        self.assertEqual(r.status, 404)
+        r = self.srv.admin("PUT", "/api/v1/sync-configs")
+        self.assertEqual(r.status, 405)
+
+
+if __name__ == "__main__":
+    unittest.main()
