@@ -9,14 +9,6 @@ static int pending(const char *what) {
     return ADC_EXIT_FAILURE;
 }
 
-int adc_cmd_users(struct adc_context *ctx, int argc, char **argv) {
-    (void)ctx, (void)argc, (void)argv;
-    return pending("users");
-}
-int adc_cmd_auth(struct adc_context *ctx, int argc, char **argv) {
-    (void)ctx, (void)argc, (void)argv;
-    return pending("auth");
-}
 int adc_cmd_imp(struct adc_context *ctx, int argc, char **argv) {
     (void)ctx, (void)argc, (void)argv;
     return pending("imp");

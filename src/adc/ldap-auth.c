@@ -1,0 +1,379 @@
+/* The password check of SPEC.md section 5: find exactly one entry with the username filter
+ * template (the name escaped per RFC 4515), refuse disabled accounts, then bind as that entry's
+ * DN with the password on a connection of its own. All within authentication.timeout.
+ *
+ * The lookups use a small pool of connections bound as bind_dn: a fresh connect + bind per check
+ * would double the round trips, and the agent answers a thousand checks a second. The user's
+ * own bind always gets a new connection: a bind changes the identity of a connection, and a
+ * pooled connection must never carry a user's identity into the next lookup. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ldap-conn.h"
+#include "ldap-filter.h"
+#include "ldap-source.h"
+#include "log.h"
+#include "macros.h"
+#include "user-map.h"
+
+/* Idle service connections kept; more may be open while checks run in parallel, the extra
+ * ones are closed when returned. */
+#define POOL_IDLE_MAX 16
+
+/* The settings a pooled connection was made with; a configuration reload that changes any of
+ * them empties the pool. */
+struct pool_key {
+    char *addr, *bind_dn, *bind_password, *ca_file;
+    bool starttls, tls_verify, follow_referrals;
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    struct pool_key key;
+    bool keyed;
+    unsigned generation;
+    LDAP *idle[POOL_IDLE_MAX];
+    size_t n_idle;
+} pool;
+
+static bool str_same(const char *a, const char *b) {
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool key_matches(const struct pool_key *k, const struct adc_ldap_config *cfg) {
+    return str_same(k->addr, cfg->addr) && str_same(k->bind_dn, cfg->bind_dn) &&
+           str_same(k->bind_password, cfg->bind_password) && str_same(k->ca_file, cfg->ca_file) &&
+           k->starttls == cfg->starttls && k->tls_verify == cfg->tls_verify &&
+           k->follow_referrals == cfg->follow_referrals;
+}
+
+static void key_done(struct pool_key *k) {
+    free(k->addr);
+    free(k->bind_dn);
+    if (k->bind_password) {
+        explicit_bzero(k->bind_password, strlen(k->bind_password));
+        free(k->bind_password);
+    }
+    free(k->ca_file);
+    memset(k, 0, sizeof(*k));
+}
+
+static char *dup_or_null(const char *s, bool *failed) {
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *failed = true;
+    return d;
+}
+
+/* Under pool_lock: moves the idle connections to `out` (closed by the caller, outside the lock:
+ * unbind writes to the socket). */
+static size_t drain_locked(LDAP **out) {
+    size_t n = pool.n_idle;
+    memcpy(out, pool.idle, n * sizeof(*out));
+    pool.n_idle = 0;
+    return n;
+}
+
+/* A pooled service connection for cfg, or NULL when none is idle (then open one). *gen gets
+ * the pool generation to hand back with it. */
+static LDAP *pool_take(const struct adc_ldap_config *cfg, unsigned *gen) {
+    LDAP *stale[POOL_IDLE_MAX];
+    size_t n_stale = 0;
+    LDAP *ld = NULL;
+
+    pthread_mutex_lock(&pool_lock);
+    if (!pool.keyed || !key_matches(&pool.key, cfg)) {
+        n_stale = drain_locked(stale);
+        key_done(&pool.key);
+        bool failed = false;
+        pool.key = (struct pool_key){
+            .addr = dup_or_null(cfg->addr, &failed),
+            .bind_dn = dup_or_null(cfg->bind_dn, &failed),
+            .bind_password = dup_or_null(cfg->bind_password, &failed),
+            .ca_file = dup_or_null(cfg->ca_file, &failed),
+            .starttls = cfg->starttls,
+            .tls_verify = cfg->tls_verify,
+            .follow_referrals = cfg->follow_referrals,
+        };
+        /* Out of memory: an unkeyed pool keeps nothing, every check opens its own. */
+        pool.keyed = !failed;
+        pool.generation++;
+    }
+    if (pool.n_idle > 0)
+        ld = pool.idle[--pool.n_idle];
+    *gen = pool.generation;
+    pthread_mutex_unlock(&pool_lock);
+
+    for (size_t i = 0; i < n_stale; i++)
+        adc_ldap_conn_close(stale[i]);
+    return ld;
+}
+
+static void pool_give(LDAP *ld, unsigned gen) {
+    pthread_mutex_lock(&pool_lock);
+    if (pool.keyed && gen == pool.generation && pool.n_idle < POOL_IDLE_MAX) {
+        pool.idle[pool.n_idle++] = ld;
+        ld = NULL; /* owned by the pool now */
+    }
+    pthread_mutex_unlock(&pool_lock);
+    adc_ldap_conn_close(ld);
+}
+
+void adc_ldap_auth_pool_flush(void) {
+    LDAP *stale[POOL_IDLE_MAX];
+    pthread_mutex_lock(&pool_lock);
+    size_t n = drain_locked(stale);
+    key_done(&pool.key);
+    pool.keyed = false;
+    pool.generation++;
+    pthread_mutex_unlock(&pool_lock);
+    for (size_t i = 0; i < n; i++)
+        adc_ldap_conn_close(stale[i]);
+}
+
+struct lookup {
+    int n_entries;
+    char *dn;
+    bool disabled;
+};
+
+enum lookup_status {
+    LOOKUP_OK,          /* the server answered: see struct lookup */
+    LOOKUP_CONN_FAILED, /* the connection broke (a pooled one may have been closed idle) */
+    LOOKUP_FAILED,      /* timeout or an error the server reported: *why says which */
+};
+
+/* The search for the user's entry, size limit 2: one entry is the answer, two are enough to
+ * know the name is ambiguous. Asks only for the attributes that tell "disabled". */
+static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, const char *filter,
+                                 double deadline, struct lookup *out, char **why) {
+    static char *attrs[] = {"userAccountControl", "nsAccountLock", "pwdAccountLockedTime", NULL};
+    struct adc_user_map map = {0};
+    int msgid, rc;
+
+    map.attr[ADC_FIELD_UAC] = attrs[0];
+    map.attr[ADC_FIELD_NSLOCK] = attrs[1];
+    map.attr[ADC_FIELD_PWDLOCK] = attrs[2];
+    int timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5;
+    struct timeval limit = {timeout, 0};
+    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "",
+                         cfg->scope == ADC_SCOPE_BASE  ? LDAP_SCOPE_BASE
+                         : cfg->scope == ADC_SCOPE_ONE ? LDAP_SCOPE_ONELEVEL
+                                                       : LDAP_SCOPE_SUBTREE,
+                         filter, attrs, 0, NULL, NULL, &limit, 2, &msgid);
+    if (rc != LDAP_SUCCESS)
+        return LOOKUP_CONN_FAILED;
+    for (;;) {
+        LDAPMessage *msg = NULL;
+        struct timeval tv = adc_ldap_remaining(deadline);
+        rc = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg);
+        if (rc == 0) {
+            (void)ldap_abandon_ext(ld, msgid, NULL, NULL);
+            *why = adc_strdup_printf("the directory did not answer the lookup within %d s "
+                                     "(authentication.timeout)",
+                                     timeout);
+            return LOOKUP_FAILED;
+        }
+        if (rc < 0)
+            return LOOKUP_CONN_FAILED;
+        if (rc == LDAP_RES_SEARCH_ENTRY) {
+            if (++out->n_entries == 1) {
+                struct adc_entry_values v = {0};
+                BerElement *ber = NULL;
+                struct berval dnv = {0, NULL}, attr = {0, NULL}, *vals = NULL;
+                if (ldap_get_dn_ber(ld, msg, &ber, &dnv) == LDAP_SUCCESS) {
+                    out->dn = strndup(dnv.bv_val, dnv.bv_len);
+                    while (ldap_get_attribute_ber(ld, msg, ber, &attr, &vals) == LDAP_SUCCESS &&
+                           attr.bv_val) {
+                        char name[64];
+                        unsigned count = 0;
+                        while (vals && vals[count].bv_val)
+                            count++;
+                        if (attr.bv_len < sizeof(name) && count > 0) {
+                            memcpy(name, attr.bv_val, attr.bv_len);
+                            name[attr.bv_len] = '\0';
+                            struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
+                            adc_entry_values_add(&v, adc_user_map_fields(&map, name), &first,
+                                                 count);
+                        }
+                        ber_memfree(vals);
+                        vals = NULL;
+                    }
+                    ber_free(ber, 0);
+                }
+                out->disabled = adc_user_map_disabled(&v);
+            }
+            ldap_msgfree(msg);
+            continue;
+        }
+        if (rc != LDAP_RES_SEARCH_RESULT) {
+            ldap_msgfree(msg); /* references (AD) and anything else: not the user */
+            continue;
+        }
+        int code = LDAP_OTHER;
+        rc = ldap_parse_result(ld, msg, &code, NULL, NULL, NULL, NULL, 1);
+        if (rc != LDAP_SUCCESS)
+            return LOOKUP_CONN_FAILED;
+        if (code == LDAP_SUCCESS || (code == LDAP_SIZELIMIT_EXCEEDED && out->n_entries >= 2))
+            return LOOKUP_OK;
+        char *e = adc_ldap_conn_strerror(ld, code);
+        *why = adc_strdup_printf("the lookup failed: %s", e ? e : "out of memory");
+        free(e);
+        return LOOKUP_FAILED;
+    }
+}
+
+/* Result codes of the user's bind that mean "no" rather than "could not ask". */
+static bool bind_code_denies(int code) {
+    switch (code) {
+    case LDAP_INVALID_CREDENTIALS:
+    case LDAP_INSUFFICIENT_ACCESS:
+    case LDAP_UNWILLING_TO_PERFORM:
+    case LDAP_CONSTRAINT_VIOLATION:
+    case LDAP_INVALID_DN_SYNTAX:
+    case LDAP_NO_SUCH_OBJECT:
+    case LDAP_INAPPROPRIATE_AUTH:
+        return true;
+    default:
+        return false;
+    }
+}
+
+enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
+                                              const char *user_name, const char *password,
+                                              char **reason) {
+    enum adc_auth_outcome outcome = ADC_AUTH_UNAVAILABLE;
+    struct lookup found = {0};
+    char *filter = NULL, *why = NULL;
+    LDAP *ld = NULL, *user_ld = NULL;
+    unsigned gen = 0;
+    int timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5;
+    double deadline = adc_ldap_now() + timeout;
+    char timeout_desc[64];
+
+    *reason = NULL;
+    snprintf(timeout_desc, sizeof(timeout_desc), "%d s (authentication.timeout)", timeout);
+    /* An LDAP simple bind with an empty password is an unauthenticated bind (RFC 4513 section
+     * 5.1.2) that many servers answer with success: never ask. */
+    if (!password || !*password) {
+        outcome = ADC_AUTH_DENIED;
+        why = strdup("empty password");
+        goto out;
+    }
+    if (!user_name || !*user_name || strlen(user_name) > ADC_USER_VALUE_MAX ||
+        !adc_utf8_valid(user_name, strlen(user_name))) {
+        outcome = ADC_AUTH_DENIED;
+        why = strdup("the user name is empty, too long or not UTF-8");
+        goto out;
+    }
+    if (!cfg->username_filter_template) {
+        why = strdup("backend.ldap.authentication.username_filter_template is not set");
+        goto out;
+    }
+    filter = adc_ldap_filter_from_template(cfg->username_filter_template, user_name);
+    if (!filter) {
+        why = strdup("cannot build the lookup filter (out of memory)");
+        goto out;
+    }
+
+    /* A pooled connection may have been closed by the server while idle: one retry on a
+     * fresh connection before calling the directory unavailable. */
+    for (int attempt = 0;; attempt++) {
+        bool pooled = false;
+        ld = pool_take(cfg, &gen);
+        if (ld) {
+            pooled = true;
+        } else {
+            int r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, &why);
+            if (r < 0)
+                goto out;
+        }
+        memset(&found, 0, sizeof(found));
+        enum lookup_status st = lookup(cfg, ld, filter, deadline, &found, &why);
+        if (st == LOOKUP_OK) {
+            pool_give(TAKE_PTR(ld), gen);
+            break;
+        }
+        free(found.dn);
+        found.dn = NULL;
+        if (st == LOOKUP_CONN_FAILED && pooled && attempt == 0 && adc_ldap_now() < deadline) {
+            adc_ldap_conn_close(TAKE_PTR(ld));
+            continue;
+        }
+        if (st == LOOKUP_CONN_FAILED) {
+            char *e = adc_ldap_conn_strerror(ld, adc_ldap_conn_last_error(ld));
+            why = adc_strdup_printf("the connection to %s failed during the lookup: %s",
+                                    cfg->addr, e ? e : "out of memory");
+            free(e);
+        }
+        goto out;
+    }
+
+    if (found.n_entries == 0) {
+        outcome = ADC_AUTH_DENIED;
+        why = adc_strdup_printf("no directory entry matches '%s'", user_name);
+        goto out;
+    }
+    if (found.n_entries > 1) {
+        outcome = ADC_AUTH_DENIED;
+        why = adc_strdup_printf("several directory entries match '%s'", user_name);
+        goto out;
+    }
+    if (!found.dn || !*found.dn) {
+        outcome = ADC_AUTH_DENIED;
+        why = adc_strdup_printf("the entry of '%s' has no usable DN", user_name);
+        goto out;
+    }
+    if (found.disabled) {
+        outcome = ADC_AUTH_DENIED;
+        why = adc_strdup_printf("the account '%s' is disabled or locked in the directory",
+                                user_name);
+        goto out;
+    }
+
+    int r = adc_ldap_conn_open(cfg, deadline, &user_ld, &why);
+    if (r < 0)
+        goto out;
+    int code = LDAP_OTHER;
+    r = adc_ldap_conn_bind(user_ld, found.dn, password, deadline, &code);
+    if (r == -ETIMEDOUT) {
+        why = adc_strdup_printf("the directory did not answer the bind of '%s' within %s",
+                                found.dn, timeout_desc);
+        goto out;
+    }
+    if (r < 0) {
+        char *e = adc_ldap_conn_strerror(user_ld, code);
+        why = adc_strdup_printf("the connection to %s failed during the bind: %s", cfg->addr,
+                                e ? e : "out of memory");
+        free(e);
+        goto out;
+    }
+    if (code == LDAP_SUCCESS) {
+        outcome = ADC_AUTH_ACCEPTED;
+        why = adc_strdup_printf("password accepted for '%s'", found.dn);
+        goto out;
+    }
+    char *e = adc_ldap_conn_strerror(user_ld, code);
+    if (bind_code_denies(code)) {
+        outcome = ADC_AUTH_DENIED;
+        why = adc_strdup_printf("the directory refused the password of '%s': %s", found.dn,
+                                e ? e : "out of memory");
+    } else {
+        why = adc_strdup_printf("the directory could not check the password of '%s': %s",
+                                found.dn, e ? e : "out of memory");
+    }
+    free(e);
+out:
+    adc_ldap_conn_close(ld);
+    adc_ldap_conn_close(user_ld);
+    free(found.dn);
+    free(filter);
+    *reason = why ? why : strdup("out of memory");
+    return outcome;
+}
