@@ -13,7 +13,3 @@ int adc_cmd_imp(struct adc_context *ctx, int argc, char **argv) {
     (void)ctx, (void)argc, (void)argv;
     return pending("imp");
 }
-int adc_cmd_run(struct adc_context *ctx, int argc, char **argv) {
-    (void)ctx, (void)argc, (void)argv;
-    return pending("run");
-}

@@ -1,0 +1,186 @@
+"""`adc run` as systemd would run it: in a temporary directory with its adc.cfg and adc.yaml,
+under a NOTIFY_SOCKET the harness listens on (sd_notify messages: READY=1, RELOADING=1,
+STOPPING=1, STATUS=...), with its log in a file.
+
+    with Agent(server_url, app_id, secret, slapd) as a:
+        a.wait_notify("READY=1")
+        a.hup(); a.term(); a.wait()
+        a.log()                      # everything adc printed so far
+"""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+from .programs import ADC
+
+
+def yaml_text(slapd, username_attribute="mail", dry_run=False, extra_settings=None,
+              filter_="(objectClass=inetOrgPerson)"):
+    """An adc.yaml for a harness.slapd.Slapd, with the documented keys."""
+    settings = {"dry-run": dry_run, "delete-disables": False}
+    settings.update(extra_settings or {})
+    lines = ["settings:"]
+    lines += [f"  {k}: {'true' if v else 'false'}" for k, v in settings.items()]
+    lines += [
+        "backend:",
+        "  ldap:",
+        f"    addr: {slapd.url}",
+        f"    bind_dn: {slapd.service_dn}",
+        f"    bind_password: {slapd.service_password}",
+        f"    base_dn: {slapd.base_dn}",
+        "    scope: sub",
+        "    sync:",
+        "      page_size: 200",
+        f"      filter: \"{filter_}\"",
+        "    authentication:",
+        f"      username_attribute: {username_attribute}",
+        f"      username_filter_template: \"(&(objectClass=inetOrgPerson)({username_attribute}=%s))\"",
+        "      timeout: 5",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def cfg_text(server_url, app_id, secret, yaml_path=None, extra=""):
+    text = f"# adc.cfg written by the test harness\nserver = {server_url}\napp_id = {app_id}\nsecret = {secret}\n"
+    if yaml_path:
+        text += f"yaml = {yaml_path}\n"
+    return text + extra
+
+
+class NotifyListener:
+    """A datagram socket standing in for systemd's notify socket."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+        self.cond = threading.Condition()
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self._stop:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            with self.cond:
+                self.messages.append(data.decode("utf-8", "replace"))
+                self.cond.notify_all()
+
+    def wait_for(self, needle, timeout=30, start=0):
+        """Waits until a message (from index `start` on) contains the line `needle`; returns its
+        index."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for i in range(start, len(self.messages)):
+                    if needle in self.messages[i].split("\n"):
+                        return i
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no sd_notify {needle!r} within {timeout} s; got {self.messages!r}")
+                self.cond.wait(left)
+
+    def close(self):
+        self._stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+class Agent:
+    """One `adc run`. yaml/cfg: text of the files (cfg_text/yaml_text)."""
+
+    def __init__(self, cfg, yaml, args=(), env=None, notify=True):
+        self.dir = tempfile.mkdtemp(prefix="adc-agent-")
+        self.cfg_path = os.path.join(self.dir, "adc.cfg")
+        self.yaml_path = os.path.join(self.dir, "adc.yaml")
+        self.write_cfg(cfg)
+        self.write_yaml(yaml)
+        self.args = list(args)
+        self.env = env or {}
+        self.notify = NotifyListener(self.dir) if notify else None
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "adc.log")
+
+    def write_cfg(self, text):
+        with open(self.cfg_path, "w") as f:
+            f.write(text)
+        os.chmod(self.cfg_path, 0o600)
+
+    def write_yaml(self, text):
+        with open(self.yaml_path, "w") as f:
+            f.write(text)
+        os.chmod(self.yaml_path, 0o600)
+
+    def start(self):
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)
+        env.pop("ADC_CFG", None)
+        if self.notify:
+            env["NOTIFY_SOCKET"] = self.notify.path
+        env.update(self.env)
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([ADC, "-v", "-C", self.cfg_path, "run", *self.args],
+                                     stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, needle, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log():
+                return
+            if self.proc.poll() is not None and needle not in self.log():
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{needle!r} not in the log of adc run within {timeout} s:\n{self.log()}")
+
+    def wait_notify(self, needle, timeout=30, start=0):
+        return self.notify.wait_for(needle, timeout, start)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def hup(self):
+        self.signal(signal.SIGHUP)
+
+    def term(self):
+        self.signal(signal.SIGTERM)
+
+    def wait(self, timeout=60):
+        return self.proc.wait(timeout)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._log.close()
+        if self.notify:
+            self.notify.close()
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)
