@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "channel.h"
 #include "http.h"
 #include "runs.h"
 #include "secret.h"
@@ -159,11 +160,14 @@ out:
 struct list_ctx {
     struct adc_db *db;
     json_t *items;
+    struct adc_server *srv;
 };
 
 static int list_cb(const struct adc_store_config *c, void *ctx) {
     struct list_ctx *l = ctx;
-    json_array_append_new(l->items, adc_api_config_render(l->db, c));
+    json_t *j = adc_api_config_render(l->db, c);
+    adc_channel_describe(l->srv, j);
+    json_array_append_new(l->items, j);
     return 0;
 }
 
@@ -171,7 +175,7 @@ static void config_list(struct adc_http_request *req, struct adc_http_response *
     struct adc_db *db = acquire(req, res);
     if (!db)
         return;
-    struct list_ctx l = {db, json_array()};
+    struct list_ctx l = {db, json_array(), req->server};
     if (adc_store_config_list(db, list_cb, &l) < 0) {
         json_decref(l.items);
         adc_http_error(res, 500, NULL, "database error");
@@ -198,7 +202,9 @@ static void config_get(struct adc_http_request *req, struct adc_http_response *r
         return;
     struct adc_store_config c;
     if (load_config(db, req->params[0], &c, res) == 0) {
-        adc_http_json(res, 200, adc_api_config_render(db, &c));
+        json_t *j = adc_api_config_render(db, &c);
+        adc_channel_describe(req->server, j);
+        adc_http_json(res, 200, j);
         adc_store_config_done(&c);
     }
     adc_store_release(db);

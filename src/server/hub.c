@@ -595,9 +595,10 @@ json_t *adc_hub_agents(struct adc_hub *h, const char *app_id) {
         rfc3339(a->connected_since, since);
         /* While a poll is open the agent is there right now. */
         rfc3339(a->polls_open ? time(NULL) : a->last_seen, seen);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "agent_id", a->id,
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "agent_id", a->id,
                                              "host", a->host, "version", a->version,
-                                             "connected_since", since, "last_seen", seen));
+                                             "connected_since", since, "last_seen", seen,
+                                             "connected", 1));
     }
     pthread_mutex_unlock(&h->lock);
     return arr;

@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "auth.h"
+#include "channel.h"
 #include "http.h"
 #include "log.h"
 #include "secret.h"
@@ -25,6 +26,7 @@ static void usage(FILE *f) {
           "  serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
           "                                serve the HTTP API, SCIM 2.0 and the agent channel\n"
           "                                (default 127.0.0.1:8080; port 0 picks a free port)\n"
+          "        [--login-timeout S]     seconds a sign-in waits for the agent (default 10)\n"
           "  token create --name NAME      another System Administrator token (shown once)\n"
           "  version                       print the version\n"
           "\n"
@@ -120,9 +122,11 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"max-connections", required_argument, NULL, 'm'},
+        {"login-timeout", required_argument, NULL, 't'},
         {0},
     };
     struct adc_http_options opts = {.listen = "127.0.0.1:8080"};
+    int login_timeout = 10;
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "l:", options, NULL)) != -1;) {
         switch (c) {
@@ -130,6 +134,16 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         case 'c': opts.tls_cert_file = optarg; break;
         case 'k': opts.tls_key_file = optarg; break;
         case 'm': opts.max_connections = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 't': {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+            if (*end || t < 1 || t > 300) {
+                log_error("serve: --login-timeout must be 1 to 300 seconds, not '%s'", optarg);
+                return 2;
+            }
+            login_timeout = (int)t;
+            break;
+        }
         default: return 2;
         }
     }
@@ -145,12 +159,14 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct adc_server srv = {0};
+    struct adc_server srv = {.login_timeout = login_timeout};
     int ret = 1;
     struct MHD_Daemon *d = NULL;
     if (adc_store_open(db_path, false, &srv.store) < 0)
         goto out;
     if (adc_auth_new(&srv.auth) < 0)
+        goto out;
+    if (adc_channel_start(&srv) < 0)
         goto out;
     if (adc_http_start(&srv, &opts, &d) < 0)
         goto out;
@@ -165,9 +181,11 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
     log_notice("stopping (signal %d)", sig);
     sd_notify(0, "STOPPING=1");
     srv.stopping = true;
+    adc_channel_stop(&srv); /* long polls and waiting sign-ins return, so HTTP can stop */
     ret = 0;
 out:
     adc_http_stop(d);
+    adc_channel_free(&srv);
     adc_auth_free(srv.auth);
     adc_store_free(srv.store);
     free(srv.tls_cert_pem);

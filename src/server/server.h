@@ -5,6 +5,7 @@
 
 struct adc_store;
 struct adc_auth;
+struct adc_hub;
 
 /* Hard limits on what a client may send (SPEC.md section 6, "bounded inputs"). The SCIM ones
  * are advertised in ServiceProviderConfig. */
@@ -22,4 +23,6 @@ struct adc_server {
     char *tls_cert_pem, *tls_key_pem; /* kept while the daemon runs; the key is wiped on free */
     /* Set when SIGTERM arrives: blocking handlers (long polls) return early. */
     volatile bool stopping;
+    struct adc_hub *hub; /* the agent channel (channel.c) */
+    int login_timeout;   /* seconds POST /api/v1/login waits for the agent (--login-timeout) */
 };
