@@ -195,10 +195,10 @@ static int ensure_channel(struct agent *a) {
 }
 
 static void secret_rejected(struct agent *a) {
-    log_error("the Secret Token was rejected by %s (rotated or wrong); update adc.cfg "
-              "('%s') with the current secret of Application ID '%s' and restart adc",
-              adc_channel_url(a->ch), a->cfg->service->path ? a->cfg->service->path : "adc.cfg",
-              a->cfg->service->app_id);
+    log_error("the Secret Token was rejected (rotated or wrong); update adc.cfg ('%s') with "
+              "the current secret of Application ID '%s' on %s, then restart adc",
+              a->cfg->service->path ? a->cfg->service->path : "adc.cfg", a->cfg->service->app_id,
+              adc_channel_url(a->ch));
     sd_notify(0, "STATUS=the Secret Token was rejected; update adc.cfg");
     a->fatal = true;
 }

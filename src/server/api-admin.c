@@ -291,6 +291,7 @@ static void config_delete(struct adc_http_request *req, struct adc_http_response
         adc_http_error(res, 500, NULL, "database error");
         goto out;
     }
+    adc_channel_forget(req->server, c.app_id, "the sync configuration was deleted");
     adc_http_json(res, 200,
                   json_pack("{s:s,s:b,s:i,s:s}", "app_id", c.app_id, "deleted", 1,
                             "users_released", released, "users_provider",
@@ -326,6 +327,7 @@ static void config_rotate(struct adc_http_request *req, struct adc_http_response
         adc_http_error(res, 500, NULL, "database error");
         goto out;
     }
+    adc_channel_forget(req->server, c.app_id, "the secret of the sync configuration was rotated");
     adc_http_json(res, 200, json_pack("{s:s,s:s,s:s}", "app_id", c.app_id, "secret", secret,
                                       "secret_rotated", now));
 out:

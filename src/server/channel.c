@@ -143,6 +143,11 @@ json_t *adc_channel_agents(struct adc_server *srv, const char *app_id) {
     return srv->hub ? adc_hub_agents(srv->hub, app_id) : json_array();
 }
 
+void adc_channel_forget(struct adc_server *srv, const char *app_id, const char *why) {
+    if (srv->hub)
+        adc_hub_drop(srv->hub, app_id, why);
+}
+
 void adc_channel_describe(struct adc_server *srv, json_t *config) {
     const char *app_id = json_string_value(json_object_get(config, "app_id"));
     if (!app_id)

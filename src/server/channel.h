@@ -24,5 +24,8 @@ json_t *adc_channel_agents(struct adc_server *srv, const char *app_id);
 /* Adds "connected" and "agents" to a rendered sync configuration (keyed by its "app_id"). */
 void adc_channel_describe(struct adc_server *srv, json_t *config);
 
+/* After a secret rotation or deletion of app_id: its agents are dropped (see adc_hub_drop). */
+void adc_channel_forget(struct adc_server *srv, const char *app_id, const char *why);
+
 /* POST /api/v1/login (login.c). */
 void adc_login_handle(struct adc_http_request *req, struct adc_http_response *res);

@@ -385,6 +385,18 @@ int adc_hub_disconnect(struct adc_hub *h, const char *app_id, const char *agent_
     return a ? 0 : -ENOENT;
 }
 
+void adc_hub_drop(struct adc_hub *h, const char *app_id, const char *why) {
+    struct failed_runs failed = {0};
+    pthread_mutex_lock(&h->lock);
+    for (struct agent *a = h->agents, *next; a; a = next) {
+        next = a->next;
+        if (strcmp(a->app_id, app_id) == 0)
+            agent_remove(h, a, why, &failed);
+    }
+    pthread_mutex_unlock(&h->lock);
+    failed_flush(h, &failed);
+}
+
 static json_t *command_json(const struct cmd *c) {
     if (c->type == CMD_CHECK)
         return json_pack("{s:s, s:s, s:s, s:s}", "id", c->id, "type", "check_password", "username",

@@ -41,6 +41,11 @@ int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, con
 /* POST /api/v1/agent/disconnect: 0, or -ENOENT when app_id has no such agent. */
 int adc_hub_disconnect(struct adc_hub *h, const char *app_id, const char *agent_id);
 
+/* Drops every agent of app_id (its secret was rotated, or it was deleted): open polls return at
+ * once, so each agent's next request meets the new credentials (401) instead of waiting out its
+ * poll; what they held fails with `why`. */
+void adc_hub_drop(struct adc_hub *h, const char *app_id, const char *why);
+
 /* Whether the client of a long poll is still there; checked while waiting and right before
  * commands are handed to it, so a dead connection does not swallow them. */
 typedef bool (*adc_hub_alive_fn)(void *userdata);

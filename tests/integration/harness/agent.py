@@ -184,3 +184,33 @@ class Agent:
             self.notify.close()
         import shutil
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def restart_server(srv, kill=False, down_seconds=0.0):
+    """Stops a harness.server.AdcServer (SIGTERM, or SIGKILL with kill=True) and starts it again
+    on the same database and the same port, as a service manager would after a crash or an
+    upgrade; agents configured with its URL must find it again by themselves."""
+    import subprocess as sp
+    from .programs import ADC_SERVER
+    port = srv.port
+    if kill:
+        srv.proc.kill()
+        srv.proc.wait()
+        srv.log.close()
+        srv.proc = None
+    else:
+        srv.stop()
+    time.sleep(down_seconds)
+    before = srv.read_log().count("listening on")
+    srv.log = open(srv.log_path, "a")
+    srv.proc = sp.Popen([ADC_SERVER, "--db", srv.db, "-v", "serve", "--listen",
+                         f"127.0.0.1:{port}", *srv.args],
+                        stdout=sp.DEVNULL, stderr=srv.log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if srv.read_log().count("listening on") > before:
+            return srv
+        if srv.proc.poll() is not None:
+            raise RuntimeError("adc-server did not restart: " + srv.read_log()[-2000:])
+        time.sleep(0.02)
+    raise RuntimeError("adc-server did not restart in time")
