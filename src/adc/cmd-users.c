@@ -28,7 +28,7 @@ static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_nul
 static int dump(FILE *out, json_t *v, const char *sep) {
     if (!v)
         return -ENOMEM;
-    int r = json_dumpf(v, out, JSON_COMPACT) < 0 ? -EIO : 0;
+    int r = json_dumpf(v, out, JSON_COMPACT | JSON_ENCODE_ANY) < 0 ? -EIO : 0;
     json_decref(v);
     fputs(sep, out);
     return r;

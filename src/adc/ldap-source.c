@@ -349,6 +349,60 @@ out:
     return r;
 }
 
+int adc_ldap_probe(const struct adc_ldap_config *cfg, bool *found, char **err) {
+    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
+    LDAP *ld = NULL;
+    LDAPMessage *res = NULL;
+    char timeout_desc[64];
+    int timeout = timeout_of(cfg), r, rc, code = LDAP_OTHER, n = 0;
+
+    snprintf(timeout_desc, sizeof(timeout_desc), "%d s (backend.ldap.timeout)", timeout);
+    double deadline = adc_ldap_now() + timeout + (cfg->network_timeout > 0 ? cfg->network_timeout
+                                                                           : 10);
+    r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, err);
+    if (r < 0)
+        return r;
+    struct timeval limit = {timeout, 0};
+    int msgid;
+    const char *filter = cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)";
+    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope), filter,
+                         no_attrs, 0, NULL, NULL, &limit, 1, &msgid);
+    if (rc == LDAP_SUCCESS) {
+        struct timeval tv = adc_ldap_remaining(adc_ldap_now() + timeout);
+        rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res);
+        if (rc == 0) {
+            *err = adc_strdup_printf("search of '%s' with filter '%s': no answer within %s",
+                                     cfg->base_dn, filter, timeout_desc);
+            r = -ETIMEDOUT;
+            goto out;
+        }
+        rc = rc < 0 ? adc_ldap_conn_last_error(ld) : LDAP_SUCCESS;
+    }
+    if (rc == LDAP_SUCCESS) {
+        n = ldap_count_entries(ld, res);
+        LDAPMessage *done = ldap_first_message(ld, res);
+        while (done && ldap_msgtype(done) != LDAP_RES_SEARCH_RESULT)
+            done = ldap_next_message(ld, done);
+        rc = done ? ldap_parse_result(ld, done, &code, NULL, NULL, NULL, NULL, 0) : LDAP_OTHER;
+    }
+    if (rc != LDAP_SUCCESS ||
+        (code != LDAP_SUCCESS && code != LDAP_SIZELIMIT_EXCEEDED)) {
+        char *why = adc_ldap_conn_strerror(ld, rc != LDAP_SUCCESS ? rc : code);
+        *err = adc_strdup_printf("search of '%s' with filter '%s' failed: %s%s", cfg->base_dn,
+                                 filter, why ? why : "out of memory",
+                                 code == LDAP_NO_SUCH_OBJECT ? "; check backend.ldap.base_dn" : "");
+        free(why);
+        r = -EIO;
+        goto out;
+    }
+    *found = n > 0;
+    r = 0;
+out:
+    ldap_msgfree(res);
+    adc_ldap_conn_close(ld);
+    return r;
+}
+
 void adc_read_result_done(struct adc_read_result *r) {
     if (!r)
         return;

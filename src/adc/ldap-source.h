@@ -48,3 +48,8 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
  * idle ones: call it when the configuration is reloaded (a changed addr, bind_dn, password or
  * TLS setting also empties the pool by itself) and before exit. */
 void adc_ldap_auth_pool_flush(void);
+
+/* For `adc check`: connects and binds as adc_ldap_read_users would, then asks whether
+ * sync.filter matches anything under base_dn (one entry is enough). Returns 0 with *found set,
+ * or a negative errno with *err saying which step failed. */
+int adc_ldap_probe(const struct adc_ldap_config *cfg, bool *found, char **err);

@@ -28,6 +28,8 @@ def adc(*args, cwd=None, env=None, binary=ADC):
     into the lookup order."""
     full = {k: v for k, v in os.environ.items() if k != "ADC_CFG"}
     full.update(env or {})
+    # These tests are about the files: no directory or cloud behind them (--offline).
+    args = [a for arg in args for a in ([arg, "--offline"] if arg == "check" else [arg])]
     return subprocess.run([binary, *args], capture_output=True, text=True, cwd=cwd, env=full,
                           timeout=30)
 

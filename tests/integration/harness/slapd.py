@@ -79,19 +79,24 @@ class Slapd:
     base_dn      suffix, default dc=example,dc=org
     tls          also listen on ldaps:// and offer StartTLS, with a fresh CA
     size_limit   slapd's size limit for the service account (None = unlimited)
+    paged_limit  the total a paged search of the service account may return (slapd's
+                 size.prtotal; default: size_limit). size_limit=500, paged_limit="unlimited"
+                 makes a server where only a paged search can read more than 500 entries
     time_limit   slapd's time limit in seconds for the service account (None = unlimited)
     ppolicy      load the ppolicy overlay with a default policy (pwdLockout)
-    log_level    slapd loglevel (e.g. "stats" while debugging; the log is self.log_path)
+    log_level    slapd log level (e.g. "stats": connections, operations and results, which
+                 tests can wait for with wait_log); the log is self.log_path
     """
 
     admin_password = "admin-secret"
     service_password = "reader-secret"
 
     def __init__(self, ldif=None, base_dn=ldif_mod.BASE_DN, tls=False, size_limit=None,
-                 time_limit=None, ppolicy=True, log_level="none"):
+                 time_limit=None, ppolicy=True, log_level="none", paged_limit=None):
         self.base_dn = base_dn
         self.tls = tls
         self.size_limit = size_limit
+        self.paged_limit = paged_limit
         self.time_limit = time_limit
         self.ppolicy = ppolicy
         self.log_level = log_level
@@ -187,7 +192,8 @@ class Slapd:
         limits = []
         if self.size_limit is not None:
             n = self.size_limit
-            limits.append(f"size.soft={n} size.hard={n} size.prtotal={n}")
+            total = self.paged_limit if self.paged_limit is not None else n
+            limits.append(f"size.soft={n} size.hard={n} size.prtotal={total}")
         if self.time_limit is not None:
             limits.append(f"time.soft={self.time_limit} time.hard={self.time_limit}")
         if limits:
@@ -254,8 +260,10 @@ class Slapd:
         if self.tls:
             urls.append(self.ldaps_url)
         log = open(self.log_path, "a")
-        # -d 0: stay in the foreground (we own the process) without debug output.
-        self.proc = subprocess.Popen([SLAPD, "-d", "0", "-f", self.conf, "-h", " ".join(urls)],
+        # -d: stay in the foreground (we own the process); the level given to -d is what goes
+        # to stderr, i.e. our log file ("0": nothing).
+        level = "0" if self.log_level == "none" else self.log_level
+        self.proc = subprocess.Popen([SLAPD, "-d", level, "-f", self.conf, "-h", " ".join(urls)],
                                      stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
@@ -274,6 +282,49 @@ class Slapd:
                 return True
         except OSError:
             return False
+
+    def log(self):
+        """The slapd log so far (needs log_level, e.g. "stats")."""
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, needle, count=1, timeout=30):
+        """Waits until `needle` occurs `count` times in the log; returns the log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log()
+            if text.count(needle) >= count:
+                return text
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{needle!r} did not appear {count} times in the slapd log")
+            time.sleep(0.005)
+
+    def adc_yaml(self, path, addr=None, page_size=100, username_attribute="mail",
+                 username_filter_template="(&(objectClass=inetOrgPerson)(mail=%s))",
+                 extra_ldap="", extra_sync="", auth_timeout=5, bind_password=None, base_dn=None,
+                 scope="sub", filt="(objectClass=inetOrgPerson)"):
+        """Writes an adc.yaml (mode 600) that reads this directory as the service account."""
+        text = f"""settings:
+  dry-run: true
+backend:
+  ldap:
+    addr: {addr or self.url}
+    bind_dn: "{self.service_dn}"
+    bind_password: "{bind_password if bind_password is not None else self.service_password}"
+    base_dn: "{base_dn or self.base_dn}"
+    scope: {scope}
+{extra_ldap}    sync:
+      page_size: {page_size}
+      filter: "{filt}"
+{extra_sync}    authentication:
+      username_attribute: {username_attribute}
+      username_filter_template: "{username_filter_template}"
+      timeout: {auth_timeout}
+"""
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o600)
+        return path
 
     def _log_tail(self):
         try:
