@@ -81,6 +81,26 @@ out:
     return r;
 }
 
+/* Notes in the run record which agent took it (shown by GET /api/v1/runs/{id}). */
+static void run_taken(struct adc_store *store, const char *run_id, const char *agent_id) {
+    struct adc_db *db = adc_store_acquire(store);
+    if (!db)
+        return;
+    struct adc_store_run run = {0};
+    if (adc_db_begin(db, true) == 0) {
+        if (adc_store_run_get(db, run_id, &run) == 0 && !is_final(run.status)) {
+            snprintf(run.agent_id, sizeof(run.agent_id), "%s", agent_id);
+            adc_store_now(run.updated);
+            if (adc_store_run_update(db, &run) == 0 && adc_db_commit(db) == 0)
+                goto out;
+        }
+        adc_db_rollback(db);
+    }
+out:
+    adc_store_run_done(&run);
+    adc_store_release(db);
+}
+
 static void on_run_failed(void *userdata, const char *run_id, const char *why) {
     struct adc_server *srv = userdata;
     run_fail(srv->store, run_id, why);
@@ -236,6 +256,12 @@ static void handle_poll(struct adc_http_request *req, struct adc_http_response *
         adc_http_error(res, 500, NULL, "cannot poll: %s", strerror(-r));
         return;
     }
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(out, "commands"), i, c)
+        if (adc_streq(json_string_value(json_object_get(c, "type")), "sync"))
+            run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")),
+                      agent_id);
     adc_http_json(res, 200, out);
 }
 

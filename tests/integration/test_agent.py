@@ -7,7 +7,7 @@ import time
 import unittest
 
 from harness import ldif
-from harness.agent import Agent, cfg_text, restart_server, yaml_text
+from harness.agent import Agent, ForwardProxy, cfg_text, restart_server, yaml_text
 from harness.server import AdcServer, user
 from harness.slapd import Slapd
 
@@ -239,6 +239,40 @@ class Service(AgentFixture):
         self.assertEqual(a.wait(15), 3, a.log())
         self.assertIn("the Secret Token was rejected (rotated or wrong); update adc.cfg", a.log())
         self.assertNotIn(cfg["secret"], a.log())
+
+    def test_https_with_ca_file_and_through_a_proxy(self):
+        srv = AdcServer(tls=True).start()
+        self.addCleanup(srv.cleanup)
+        cfg = srv.create_sync_config("tls")
+        self.assertEqual(srv.scim(cfg, "POST", "/Users", user("user000001@example.org")).status,
+                         201)
+        # Without the CA the server's certificate is refused: no connection, no READY.
+        a = Agent(cfg_text(srv.url, cfg["app_id"], cfg["secret"]), yaml_text(self.slapd))
+        self.addCleanup(a.close)
+        a.start()
+        a.wait_log("cannot connect", timeout=10)
+        self.assertRegex(a.log(), r"(?i)certificate")
+        a.close()
+        b = Agent(cfg_text(srv.url, cfg["app_id"], cfg["secret"],
+                           extra=f"ca_file = {srv.cert}\n"), yaml_text(self.slapd))
+        self.addCleanup(b.close)
+        b.start()
+        b.wait_notify("READY=1", timeout=15)
+        self.assertEqual(login(srv, "user000001@example.org", "pw-user000001").status, 200)
+
+        # Plain HTTP through a forward proxy named in adc.cfg.
+        proxy = ForwardProxy()
+        self.addCleanup(proxy.close)
+        c = Agent(cfg_text(self.srv.url, self.cfg["app_id"], self.cfg["secret"],
+                           extra=f"proxy = {proxy.url}\n"), yaml_text(self.slapd))
+        self.addCleanup(c.close)
+        c.start()
+        c.wait_notify("READY=1", timeout=15)
+        self.assertEqual(login(self.srv, "user000001@example.org", "pw-user000001").status, 200)
+        paths = [p for _, p in proxy.requests]
+        self.assertIn("/api/v1/agent/connect", paths)
+        self.assertIn("/api/v1/agent/commands", paths)
+        self.assertTrue(any(p.endswith("/result") for p in paths), paths)
 
     def test_wrong_secret_at_start(self):
         a = self.agent(cfg={"app_id": self.cfg["app_id"], "secret": "adcs_wrong"})

@@ -214,3 +214,66 @@ def restart_server(srv, kill=False, down_seconds=0.0):
             raise RuntimeError("adc-server did not restart: " + srv.read_log()[-2000:])
         time.sleep(0.02)
     raise RuntimeError("adc-server did not restart in time")
+
+
+class ForwardProxy:
+    """A small HTTP forward proxy (absolute-URI requests, RFC 9112 section 3.2.2) on a free
+    port, counting what passes through it: stands in for a company proxy between adc and the
+    cloud."""
+
+    def __init__(self):
+        import http.client
+        import http.server
+        import urllib.parse
+        outer = self
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _forward(self):
+                u = urllib.parse.urlsplit(self.path)
+                if u.scheme != "http" or not u.hostname:
+                    self.send_error(400, "absolute http:// URI expected")
+                    return
+                outer.requests.append((self.command, u.path))
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("proxy-connection", "connection", "host")}
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+                try:
+                    c.request(self.command, u.path + ("?" + u.query if u.query else ""), body,
+                              headers)
+                    r = c.getresponse()
+                    data = r.read()
+                except OSError as e:
+                    self.send_error(502, str(e))
+                    return
+                finally:
+                    c.close()
+                try:
+                    self.send_response(r.status)
+                    for k, v in r.getheaders():
+                        if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the agent went away (stopped) while its poll was forwarded
+
+            do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
