@@ -159,8 +159,9 @@ class Server:
                            text=True, timeout=60)
         if r.returncode != 0:
             raise BenchError(f"adc-server init failed ({r.returncode}): {r.stderr.strip()}")
-        self.token = _token_from(r.stdout)
-        if not self.token:
+        # init prints the token alone on stdout (the explanation goes to stderr).
+        self.token = r.stdout.strip()
+        if not self.token or len(self.token.split()) != 1:
             raise BenchError(f"adc-server init printed no token: {r.stdout!r}")
 
     def start(self):
@@ -177,8 +178,8 @@ class Server:
                 raise BenchError(f"adc-server exited with {self.proc.returncode}:\n"
                                  f"{tail(self.log_path)}")
             try:
-                status, _ = http("GET", f"{self.url}/scim/v2/ServiceProviderConfig",
-                                 token=self.token, timeout=2)
+                status, _ = http("GET", f"{self.url}/api/v1/sync-configs", token=self.token,
+                                 timeout=2)
                 if status == 200:
                     return
             except OSError:
@@ -188,11 +189,13 @@ class Server:
             time.sleep(0.05)
 
     def create_sync_config(self, name="bench"):
-        status, body = http("POST", f"{self.url}/api/v1/sync-configs", {"name": name},
-                            token=self.token)
+        status, body = self.admin("POST", "/api/v1/sync-configs", {"name": name})
         if status != 201 or not isinstance(body, dict):
             raise BenchError(f"POST /api/v1/sync-configs answered {status}: {body}")
         self.app_id, self.secret = body["app_id"], body["secret"]
+
+    def admin(self, method, path, body=None):
+        return http(method, self.url + path, body, token=self.token)
 
     def peak_rss(self):
         return peak_rss(self.proc.pid) if self.proc and self.proc.poll() is None else 0
@@ -225,16 +228,6 @@ class Server:
                 os.unlink(os.path.join(self.dir, f))
         for f in os.listdir(src):
             shutil.copy2(os.path.join(src, f), self.dir)
-
-
-def _token_from(text):
-    """The admin token from `adc-server init` output: the last whitespace-separated word of the
-    first line that looks like one (init prints it once, maybe with an explanation around)."""
-    for line in text.splitlines():
-        words = line.strip().split()
-        if words and len(words[-1]) >= 20 and " " not in words[-1]:
-            return words[-1]
-    return None
 
 
 # --- the directory side -----------------------------------------------------------------------
@@ -558,10 +551,171 @@ class Bench:
         self.server.start()
         shutil.rmtree(snap)
 
+    # --- password checks through the agent ---------------------------------------------------
+    def start_agent(self):
+        """`adc run` for the benchmark's configuration; returns when the server shows it
+        connected."""
+        self.agent_log = os.path.join(self.dir, "adc-run.log")
+        log_f = open(self.agent_log, "ab")
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)
+        self.agent = subprocess.Popen([self.adc_bin, "-C", self.adc.cfg, "run"], stdout=log_f,
+                                      stderr=log_f, stdin=subprocess.DEVNULL, env=env)
+        log_f.close()
+        deadline = time.monotonic() + 30
+        while True:
+            if self.agent.poll() is not None:
+                raise BenchError(f"adc run exited with {self.agent.returncode}:\n"
+                                 f"{tail(self.agent_log)}")
+            status, body = self.server.admin("GET", f"/api/v1/sync-configs/{self.server.app_id}")
+            if status == 200 and isinstance(body, dict) and (
+                    body.get("connected") is True or body.get("agent_connected") is True):
+                return
+            if time.monotonic() > deadline:
+                raise BenchError(f"adc run did not connect within 30s (last answer {status} "
+                                 f"{body}):\n{tail(self.agent_log)}")
+            time.sleep(0.1)
+
+    def stop_agent(self):
+        a = getattr(self, "agent", None)
+        if a and a.poll() is None:
+            a.terminate()
+            try:
+                a.wait(30)
+            except subprocess.TimeoutExpired:
+                a.kill()
+                a.wait()
+                raise BenchError("adc run did not stop within 30s of SIGTERM")
+            if a.returncode != 0:
+                raise BenchError(f"adc run exited with {a.returncode} on SIGTERM:\n"
+                                 f"{tail(self.agent_log)}")
+        self.agent = None
+
+    def login(self, username, password):
+        return http("POST", f"{self.server.url}/api/v1/login",
+                    {"username": username, "password": password})
+
+    def login_load(self, users_file, label, seconds, stop_event=None):
+        """Runs the load generator; returns its per-request records [(start, latency, status,
+        expected)] and its summary. With stop_event, stops early when the event is set."""
+        records = os.path.join(self.dir, f"logins-{label}.txt")
+        argv = [self.load_bin, "--url", f"{self.server.url}/api/v1/login", "--users", users_file,
+                "--clients", str(self.a.clients), "--duration", str(seconds), "--out", records]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if stop_event is not None:
+            while p.poll() is None:
+                if stop_event.wait(0.1):
+                    p.send_signal(signal.SIGINT)
+                    break
+        out, err = p.communicate(timeout=seconds + 120)
+        try:
+            summary_doc = json.loads(out)
+        except ValueError:
+            raise BenchError(f"adc-bench-login ({label}) failed ({p.returncode}): {err.strip()}")
+        if p.returncode != 0:
+            raise BenchError(f"logins ({label}): not every login got its expected answer: "
+                             f"{summary_doc}\nagent log:\n{tail(self.agent_log)}")
+        with open(records) as f:
+            recs = [(float(a), float(b), int(c), int(d))
+                    for a, b, c, d in (line.split() for line in f)]
+        os.unlink(records)
+        return recs, summary_doc
+
+    @staticmethod
+    def login_stats(recs, seconds):
+        lat = sorted(r[1] for r in recs)
+        if not lat:
+            raise BenchError("no login was measured")
+
+        def pct(p):
+            return lat[min(len(lat) - 1, int(p * (len(lat) - 1) + 0.5))] * 1000
+        return {"requests": len(lat), "seconds": seconds, "per_second": len(lat) / seconds,
+                "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": lat[-1] * 1000}
+
+    def sync_loop(self, stop, windows, errors, min_seconds):
+        """Full syncs through the agent, one after the other, until at least min_seconds of
+        sync time have passed; windows gets (start, end) of each (time.monotonic())."""
+        url = f"/api/v1/sync-configs/{self.server.app_id}/sync"
+        try:
+            while sum(e - s for s, e in windows) < min_seconds:
+                t0 = time.monotonic()
+                status, body = self.server.admin("POST", url, {"dry_run": False})
+                if status != 202:
+                    errors.append(f"POST {url} answered {status}: {body}")
+                    return
+                run_id = body["run_id"]
+                while True:
+                    status, run = self.server.admin("GET", f"/api/v1/runs/{run_id}")
+                    if status != 200:
+                        errors.append(f"GET /api/v1/runs/{run_id} answered {status}: {run}")
+                        return
+                    if run.get("status") in ("succeeded", "failed"):
+                        break
+                    if time.monotonic() - t0 > self.timeout:
+                        errors.append(f"sync {run_id} did not finish within {self.timeout}s")
+                        return
+                    time.sleep(0.02)
+                windows.append((t0, time.monotonic()))
+                stats = run.get("stats") or {}
+                if run["status"] != "succeeded" or stats.get("unchanged") != self.n:
+                    errors.append(f"sync {run_id} through the agent: {run}")
+                    return
+        except Exception as e:  # reported by the caller, which stops the load
+            errors.append(f"sync loop: {e!r}")
+        finally:
+            stop.set()
+
     def logins(self):
-        raise BenchError("the login step needs `adc run` and POST /api/v1/login (not built yet)")
+        self.start_agent()
+        # Correctness first: accepted, wrong password, unknown user, empty password.
+        u = ldif.regular_user(self.n // 3)
+        for name, pw, want in ((u.mail[0], u.password, 200), (u.mail[0], "wrong", 401),
+                               ("nobody@example.org", "x", 401), (u.mail[0], "", 401)):
+            status, body = self.login(name, pw)
+            if status != want:
+                raise BenchError(f"login {name!r} with {'the right' if want == 200 else 'a bad'} "
+                                 f"password answered {status} (expected {want}): {body}\n"
+                                 f"agent log:\n{tail(self.agent_log)}")
+        # The load: right passwords only. A denied login is slowed down on purpose (200 ms
+        # in adc-server), which would measure that pause, not the path.
+        users_file = os.path.join(self.dir, "logins.tsv")
+        step = max(1, self.n // 20000)
+        with open(users_file, "w") as f:
+            for i in range(0, self.n, step):
+                v = ldif.regular_user(i)
+                f.write(f"{v.mail[0]}\t{v.password}\t200\n")
+        secs = self.a.login_seconds
+        res = {"clients": self.a.clients}
+        recs, _ = self.login_load(users_file, "idle", secs)
+        res["idle"] = self.login_stats(recs, secs)
+        log(f"logins idle: {res['idle']}")
+        # During full syncs: the load runs while the agent syncs, back to back, for at least
+        # login_seconds; only requests that started while a sync ran count.
+        stop, windows, errors = threading.Event(), [], []
+        t = threading.Thread(target=self.sync_loop, args=(stop, windows, errors, secs))
+        t.start()
+        try:
+            recs, _ = self.login_load(users_file, "sync", secs * 20 + self.timeout, stop)
+        finally:
+            stop.set()
+            t.join()
+        if errors:
+            raise BenchError("; ".join(errors))
+        inside = [r for r in recs if any(s <= r[0] < e for s, e in windows)]
+        res["sync"] = self.login_stats(inside, sum(e - s for s, e in windows))
+        res["sync"]["syncs"] = len(windows)
+        log(f"logins during {len(windows)} sync(s): {res['sync']}")
+        self.res["logins"] = res
+        self.res["memory"]["adc_run"] = peak_rss(self.agent.pid)
+        self.res["memory"]["server"] = max(self.server.peak_rss(),
+                                           self.res["memory"].get("server", 0))
+        self.stop_agent()
 
     def close(self):
+        a = getattr(self, "agent", None)
+        if a and a.poll() is None:
+            a.kill()
+            a.wait()
         if self.server:
             self.server.stop()
         if self.slapd:
