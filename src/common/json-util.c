@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "buf.h"
+
 int adc_json_depth(const char *buf, size_t len, int max_depth) {
     int depth = 0, deepest = 0;
     bool in_string = false;
@@ -50,4 +52,24 @@ json_t *adc_json_parse(const char *buf, size_t len, int max_depth, char *err, si
 
 const char *adc_json_str(const json_t *obj, const char *key) {
     return json_string_value(json_object_get(obj, key));
+}
+
+int adc_json_append_string(struct adc_buf *b, const char *s) {
+    adc_buf_append(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        adc_buf_append(b, run, s - run);
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            adc_buf_append(b, esc, 2);
+        } else {
+            adc_buf_printf(b, "\\u%04x", c);
+        }
+        run = s + 1;
+    }
+    adc_buf_append(b, run, s - run);
+    return adc_buf_append(b, "\"", 1);
 }

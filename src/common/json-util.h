@@ -20,3 +20,7 @@ json_t *adc_json_parse(const char *buf, size_t len, int max_depth, char *err, si
 
 /* Accessors that return a default when the key is missing or of another type. */
 const char *adc_json_str(const json_t *obj, const char *key);
+
+struct adc_buf;
+/* Appends s as a JSON string literal (quoted, escaped). */
+int adc_json_append_string(struct adc_buf *b, const char *s);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -18,11 +19,15 @@
 #include "secret.h"
 #include "server.h"
 
+/* The most of an oversized body we read (and drop) to be able to answer 413. */
+#define DRAIN_MAX (64u * 1024 * 1024)
+
 /* Per-request state kept by MHD between calls of the access handler. */
 struct conn_state {
     char *body;
     size_t len, cap;
     bool too_large;
+    size_t drained; /* bytes of an oversized body read and dropped */
     struct timespec start;
 };
 
@@ -247,8 +252,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *con_cls = st;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_EXPECT);
         if (cl && strtoull(cl, NULL, 10) > ADC_HTTP_MAX_BODY) {
-            /* Answer at once instead of reading megabytes we will refuse anyway. */
+            /* A client that waits for "100 Continue" (curl does for large bodies) gets the
+             * answer before sending anything. Others are sending already: closing on them
+             * would hand them a broken pipe instead of our 413, so their body is read and
+             * dropped (up to DRAIN_MAX) and answered at the end. */
+            st->too_large = true;
+            if (!expect || strcasecmp(expect, "100-continue") != 0)
+                return MHD_YES;
             struct adc_http_response res = {.scim = strncmp(url, "/scim/", 6) == 0};
             adc_http_error(&res, 413, NULL, "request body larger than %u bytes",
                            ADC_HTTP_MAX_BODY);
@@ -261,8 +274,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->too_large)
-            return MHD_YES;
+        if (st->too_large) {
+            st->drained += n;
+            return st->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
+        }
         if (st->len + n > ADC_HTTP_MAX_BODY) {
             st->too_large = true;
             free(st->body);

@@ -8,6 +8,8 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "buf.h"
+#include "json-util.h"
 #include "scim-filter.h"
 #include "store-configs.h"
 #include "store-runs.h"
@@ -93,6 +95,34 @@ json_t *adc_scim_user_render(const struct adc_store_user *u, const char *base_ur
                                   u->created, "lastModified", u->modified, "location", location,
                                   "version", etag));
     return res;
+}
+
+int adc_scim_user_render_text(const struct adc_store_user *u, const char *base_url,
+                              struct adc_buf *out) {
+    /* The stored attributes are a compact JSON object written by us (prepare() keeps userName,
+     * externalId and active in it equal to the columns); splice its members in. */
+    size_t dlen = strlen(u->data);
+    if (dlen < 2 || u->data[0] != '{' || u->data[dlen - 1] != '}')
+        return -EINVAL;
+    adc_buf_puts(out, "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER "\",\"" ADC_SCIM_SCHEMA_PROVIDER "\"");
+    if (strstr(u->data, "\"" ADC_SCIM_SCHEMA_ENTERPRISE "\":"))
+        adc_buf_puts(out, ",\"" ADC_SCIM_SCHEMA_ENTERPRISE "\"");
+    adc_buf_puts(out, "],\"id\":");
+    adc_json_append_string(out, u->id);
+    if (dlen > 2) {
+        adc_buf_puts(out, ",");
+        adc_buf_append(out, u->data + 1, dlen - 2);
+    }
+    adc_buf_puts(out, ",\"" ADC_SCIM_SCHEMA_PROVIDER "\":{\"provider\":");
+    adc_json_append_string(out, u->provider);
+    adc_buf_printf(out,
+                   "},\"meta\":{\"resourceType\":\"User\",\"created\":\"%s\",\"lastModified\":"
+                   "\"%s\",\"location\":",
+                   u->created, u->modified);
+    char location[512];
+    snprintf(location, sizeof(location), "%s/scim/v2/Users/%s", base_url ? base_url : "", u->id);
+    adc_json_append_string(out, location);
+    return adc_buf_printf(out, ",\"version\":\"W/\\\"%lld\\\"\"}}", (long long)u->version);
 }
 
 static bool etag_matches(const char *if_match, int64_t version) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "log.h"
 #include "scim-filter.h"
 #include "server.h"
@@ -270,7 +271,9 @@ static void project(json_t *res, const struct projection *p) {
 }
 
 struct page {
-    json_t *items;
+    json_t *items;      /* with a projection */
+    struct adc_buf *text; /* without: the resources as JSON text, comma-separated */
+    size_t n;
     const char *base_url;
     const struct projection *proj;
     int64_t last_seq;
@@ -278,12 +281,18 @@ struct page {
 
 static int add_item(const struct adc_store_user *u, void *ctx) {
     struct page *pg = ctx;
+    pg->last_seq = u->seq;
+    if (pg->text) {
+        if (pg->n++ > 0)
+            adc_buf_append(pg->text, ",", 1);
+        return adc_scim_user_render_text(u, pg->base_url, pg->text);
+    }
     json_t *r = adc_scim_user_render(u, pg->base_url);
     if (!r)
         return -ENOMEM;
     project(r, pg->proj);
     json_array_append_new(pg->items, r);
-    pg->last_seq = u->seq;
+    pg->n++;
     return 0;
 }
 
@@ -355,7 +364,10 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
     char base[300];
     adc_http_base_url(req, base, sizeof(base));
     items = json_array();
-    struct page pg = {.items = items, .base_url = base, .proj = &proj, .last_seq = -1};
+    struct adc_buf text;
+    adc_buf_init(&text, 0);
+    struct page pg = {.items = items, .text = proj.attrs ? NULL : &text, .base_url = base,
+                      .proj = &proj, .last_seq = -1};
     const char *fkey = filter ? filter : "";
     if (count > 0 && start <= total) {
         int64_t after = cursor_find(fkey, start);
@@ -365,6 +377,7 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
                     : adc_store_user_list(db, where.sql, where.args, where.n, -1, start - 1, count,
                                           add_item, &pg);
         if (n < 0) {
+            adc_buf_done(&text);
             adc_http_error(res, 500, NULL, "database error while listing users");
             goto out;
         }
@@ -372,7 +385,28 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
             cursor_save(fkey, start + count, pg.last_seq);
     }
     adc_db_commit(db);
-    size_t n_items = json_array_size(items);
+    size_t n_items = pg.n;
+    if (pg.text) {
+        /* Built as text: no parse and re-serialization of every stored user. */
+        struct adc_buf out;
+        adc_buf_init(&out, 0);
+        adc_buf_printf(&out,
+                       "{\"schemas\":[\"" ADC_SCIM_SCHEMA_LIST "\"],\"totalResults\":%lld,"
+                       "\"itemsPerPage\":%zu,\"startIndex\":%lld,\"Resources\":[",
+                       (long long)total, n_items, (long long)start);
+        adc_buf_append(&out, text.data ? text.data : "", text.len);
+        adc_buf_puts(&out, "]}");
+        adc_buf_done(&text);
+        res->raw = adc_buf_take(&out, &res->raw_len);
+        if (!res->raw) {
+            adc_http_error(res, 500, NULL, "out of memory");
+            goto out;
+        }
+        res->content_type = "application/scim+json";
+        res->status = 200;
+        goto out;
+    }
+    adc_buf_done(&text);
     adc_http_json(res, 200,
                   json_pack("{s:[s],s:I,s:I,s:I,s:O}", "schemas", ADC_SCIM_SCHEMA_LIST,
                             "totalResults", (json_int_t)total, "itemsPerPage", (json_int_t)n_items,

@@ -69,28 +69,36 @@ class AdcServer:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self):
+        """Creates the database (capturing the admin token) and serves it."""
         self.dir = tempfile.mkdtemp(prefix="adc-server-test-")
         self.db = os.path.join(self.dir, "adc.sqlite")
-        self.log_path = os.path.join(self.dir, "server.log")
         r = subprocess.run([ADC_SERVER, "--db", self.db, "init"], capture_output=True, text=True,
                            timeout=30)
         if r.returncode != 0:
             raise RuntimeError("adc-server init failed: %s" % r.stderr)
         self.admin_token = r.stdout.strip()
         self.init_stderr = r.stderr
-        argv = [ADC_SERVER, "--db", self.db, "-v", "serve", "--listen", "127.0.0.1:0"]
         if self.tls:
             self._make_cert()
+        return self.serve()
+
+    def serve(self):
+        """Starts `adc-server serve` on the database (again, after stop())."""
+        self.log_path = os.path.join(self.dir, "server.log")
+        argv = [ADC_SERVER, "--db", self.db, "-v", "serve", "--listen", "127.0.0.1:0"]
+        if self.tls:
             argv += ["--tls-cert", self.cert, "--tls-key", self.key]
         argv += self.args
         full_env = dict(os.environ)
         if self.env:
             full_env.update(self.env)
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "a")
+        start_offset = self.log.tell()
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log, env=full_env)
         deadline = time.time() + 20
         while time.time() < deadline:
             with open(self.log_path) as f:
+                f.seek(start_offset)
                 for line in f:
                     if "listening on" in line:
                         self.port = int(line.rsplit(":", 1)[1])
@@ -99,6 +107,10 @@ class AdcServer:
                 raise RuntimeError("adc-server exited: %s" % self.read_log())
             time.sleep(0.02)
         raise RuntimeError("adc-server did not start: %s" % self.read_log())
+
+    def restart(self):
+        self.stop()
+        return self.serve()
 
     def _make_cert(self):
         self.cert = os.path.join(self.dir, "cert.pem")
