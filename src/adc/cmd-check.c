@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check-steps.h"
 #include "commands.h"
 #include "exit-codes.h"
 #include "ldap-source.h"
@@ -68,7 +69,7 @@ static int check_directory(struct adc_context *ctx) {
 static const struct check_step check_steps[] = {
     {"configuration", check_configuration, true, false},
     {"directory", check_directory, false, true},
-    /* {"cloud", adc_check_step_cloud, false, true}, */
+    {"cloud", adc_check_step_cloud, false, true},
 };
 
 int adc_cmd_check(struct adc_context *ctx, int argc, char **argv) {
