@@ -20,6 +20,7 @@ int adc_check_step_cloud(struct adc_context *ctx) {
         log_error("cloud: %s", err ? err : "cannot create the client");
         return ADC_EXIT_CONFIG;
     }
+    adc_scim_set_attempts(client, 1); /* report at once; imp is the one that waits */
     r = adc_scim_get_settings(client, &st, &err);
     adc_scim_free(client);
     if (r < 0) {

@@ -229,6 +229,10 @@ out:
     return r;
 }
 
+void adc_http_set_attempts(struct adc_http *h, int attempts) {
+    h->max_attempts = attempts > 0 ? attempts : 1;
+}
+
 bool adc_http_status_transient(long status) {
     return status == 429 || status == 502 || status == 503 || status == 504 || status == 500;
 }

@@ -52,6 +52,9 @@ int adc_http_request_retry(struct adc_http *h, const char *method, const char *p
                            const char *body, size_t body_len, struct adc_http_response *resp,
                            char **err);
 
+/* Changes max_attempts (e.g. 1 for `adc check`, which reports rather than waits). */
+void adc_http_set_attempts(struct adc_http *h, int attempts);
+
 /* True for the statuses adc_http_request_retry repeats. */
 bool adc_http_status_transient(long status);
 

@@ -68,6 +68,10 @@ int adc_scim_new(const struct adc_service_config *svc, struct adc_scim **ret, ch
     return 0;
 }
 
+void adc_scim_set_attempts(struct adc_scim *s, int attempts) {
+    adc_http_set_attempts(s->http, attempts);
+}
+
 void adc_scim_free(struct adc_scim *s) {
     if (!s)
         return;

@@ -53,6 +53,8 @@ struct adc_scim_write {
  * credentials: *err says which) or -ENOMEM. */
 int adc_scim_new(const struct adc_service_config *svc, struct adc_scim **ret, char **err);
 void adc_scim_free(struct adc_scim *s);
+/* How often a request safe to repeat is tried (default 5, or $ADC_HTTP_ATTEMPTS). */
+void adc_scim_set_attempts(struct adc_scim *s, int attempts);
 
 /* GET /api/v1/agent/config. Returns 0, or a negative errno with *err saying why (unreachable,
  * credentials refused, unexpected answer). */

@@ -1,0 +1,274 @@
+#include "imp.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exit-codes.h"
+#include "log.h"
+#include "macros.h"
+
+static void fail(struct adc_imp_result *r, int status, char *msg) {
+    r->status = status;
+    free(r->error);
+    r->error = msg ? msg : strdup("out of memory");
+}
+
+static void failf(struct adc_imp_result *r, int status, const char *fmt, ...) _printf_(3, 4);
+static void failf(struct adc_imp_result *r, int status, const char *fmt, ...) {
+    char *m = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&m, fmt, ap) < 0)
+        m = NULL;
+    va_end(ap);
+    fail(r, status, m);
+}
+
+/* The cloud listing runs beside the directory read: the two wait on different servers, and
+ * the sum of both is most of a sync's time. Only this thread touches the client meanwhile. */
+struct cloud_reader {
+    struct adc_scim *client;
+    struct adc_user_list *out;
+    int r;
+    char *err;
+};
+
+static void *read_cloud(void *p) {
+    struct cloud_reader *cr = p;
+    cr->r = adc_scim_list_users(cr->client, cr->out, NULL, NULL, &cr->err);
+    return NULL;
+}
+
+static bool report(const struct adc_imp_options *o, enum adc_imp_phase ph, size_t done,
+                   size_t total) {
+    return o->progress ? o->progress(o->userdata, ph, done, total) : true;
+}
+
+struct apply_progress {
+    const struct adc_imp_options *opt;
+};
+
+static bool on_apply(void *ud, size_t done, size_t total) {
+    struct apply_progress *ap = ud;
+    return report(ap->opt, ADC_IMP_APPLY, done, total);
+}
+
+static void finish_run(struct adc_scim *client, struct adc_imp_result *r) {
+    if (!r->run_id)
+        return;
+    json_t *stats = adc_imp_stats_json(&r->stats);
+    json_t *errors = adc_imp_errors_json(r, 100);
+    const char *status =
+        r->status == ADC_EXIT_OK || r->status == ADC_EXIT_PARTIAL ? "succeeded" : "failed";
+    _cleanup_free_ char *err = NULL;
+    if (adc_scim_run_update(client, r->run_id, status, stats, errors, &err) < 0)
+        log_warning("could not record the run's result: %s", err ? err : "error");
+    json_decref(stats);
+    json_decref(errors);
+}
+
+void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_config *service,
+                 const struct adc_imp_options *opt, struct adc_imp_result *out) {
+    struct adc_imp_result *r = out;
+    struct adc_scim *client = NULL;
+    struct adc_scim_limits limits = {0};
+    char *err = NULL;
+    int k;
+
+    memset(r, 0, sizeof(*r));
+    adc_user_list_init(&r->cloud);
+    r->status = ADC_EXIT_FAILURE;
+    r->max_delete = yaml->max_delete;
+
+    if ((k = adc_scim_new(service, &client, &err)) < 0) {
+        fail(r, k == -EINVAL ? ADC_EXIT_CONFIG : ADC_EXIT_FAILURE, err);
+        return;
+    }
+    /* The server's settings first: they decide whether this run may write at all. */
+    if ((k = adc_scim_get_settings(client, &r->server, &err)) < 0) {
+        fail(r, ADC_EXIT_FAILURE, err);
+        goto out;
+    }
+    adc_settings_merge(yaml->settings, r->server.settings, opt->dry_run, &r->settings);
+    r->have_settings = true;
+    r->dry_run = r->settings.value[ADC_SETTING_DRY_RUN];
+    const char *app_id = r->server.app_id ? r->server.app_id : service->app_id;
+
+    if (opt->record_run && adc_scim_run_start(client, r->dry_run, "imp", &r->run_id, &err) < 0) {
+        log_warning("could not record the run on the server: %s", err ? err : "error");
+        free(err);
+        err = NULL;
+    }
+    if (!r->dry_run && (k = adc_scim_get_limits(client, &limits, &err)) < 0) {
+        fail(r, ADC_EXIT_FAILURE, err);
+        goto out;
+    }
+
+    report(opt, ADC_IMP_READ, 0, 0);
+    struct cloud_reader cr = {.client = client, .out = &r->cloud};
+    pthread_t th;
+    bool threaded = pthread_create(&th, NULL, read_cloud, &cr) == 0;
+    if (!threaded)
+        read_cloud(&cr);
+    _cleanup_free_ char *dir_err = NULL;
+    int dr = adc_ldap_read_users(&yaml->ldap, &r->dir, &dir_err);
+    r->have_dir = dr >= 0;
+    if (threaded)
+        pthread_join(th, NULL);
+    if (dr < 0) {
+        /* Rule 5: no write of any kind after an incomplete enumeration. */
+        failf(r, ADC_EXIT_FAILURE, "reading the directory failed, nothing was changed: %s",
+              dir_err ? dir_err : strerror(-dr));
+        free(cr.err);
+        goto out;
+    }
+    if (cr.r < 0) {
+        failf(r, ADC_EXIT_FAILURE, "reading the cloud users failed, nothing was changed: %s",
+              cr.err ? cr.err : strerror(-cr.r));
+        free(cr.err);
+        goto out;
+    }
+    report(opt, ADC_IMP_READ, r->cloud.n, r->cloud.n);
+
+    struct adc_plan_input in = {
+        .dir = r->dir.users.items,
+        .n_dir = r->dir.users.n,
+        .dir_skipped = r->dir.skipped,
+        .n_dir_skipped = r->dir.n_skipped,
+        .cloud = r->cloud.items,
+        .n_cloud = r->cloud.n,
+        .max_delete = yaml->max_delete,
+        .app_id = app_id,
+    };
+    memcpy(in.settings, r->settings.value, sizeof(in.settings));
+    if ((k = adc_plan_build(&in, &r->plan)) < 0) {
+        fail(r, ADC_EXIT_FAILURE, NULL);
+        goto out;
+    }
+    r->have_plan = true;
+    r->stats = r->plan.stats;
+    report(opt, ADC_IMP_PLAN, r->plan.n_changes, r->plan.n_changes);
+
+    if (r->plan.guard_tripped) {
+        failf(r, ADC_EXIT_GUARD,
+              "stopped by the mass-delete guard: the plan deletes %zu and disables %zu of the "
+              "%zu users of this configuration, more than max-delete allows (%zu); nothing was "
+              "changed. Check the directory and the filter, or raise max-delete in adc.yaml",
+              r->plan.stats.deleted, r->plan.stats.disabled, r->plan.n_owned, r->plan.delete_limit);
+        goto out;
+    }
+    if (r->dry_run) {
+        r->status = ADC_EXIT_OK;
+        goto out;
+    }
+
+    struct apply_progress ap = {.opt = opt};
+    r->applied = true;
+    k = adc_apply_plan(client, &limits, &r->plan, app_id, on_apply, &ap, &r->apply, &err);
+    r->stats = r->apply.stats;
+    if (k < 0) {
+        failf(r, ADC_EXIT_FAILURE, "writing to the cloud failed, the run is incomplete: %s",
+              err ? err : strerror(-k));
+        free(err);
+    } else if (r->apply.aborted) {
+        failf(r, ADC_EXIT_FAILURE, "stopped before all changes were written");
+    } else {
+        r->status = r->apply.n_failed ? ADC_EXIT_PARTIAL : ADC_EXIT_OK;
+    }
+out:
+    finish_run(client, r);
+    adc_scim_free(client);
+}
+
+void adc_imp_result_done(struct adc_imp_result *r) {
+    if (!r)
+        return;
+    /* The plan and the apply result lend from the users: release them first. */
+    adc_apply_result_done(&r->apply, r->plan.n_changes);
+    adc_plan_done(&r->plan);
+    if (r->have_dir)
+        adc_read_result_done(&r->dir);
+    adc_user_list_done(&r->cloud);
+    adc_server_settings_done(&r->server);
+    free(r->error);
+    free(r->run_id);
+    memset(r, 0, sizeof(*r));
+}
+
+json_t *adc_imp_stats_json(const struct adc_plan_stats *s) {
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "created", (json_int_t)s->created,
+                     "updated", (json_int_t)s->updated, "deleted", (json_int_t)s->deleted,
+                     "disabled", (json_int_t)s->disabled, "unchanged", (json_int_t)s->unchanged,
+                     "skipped", (json_int_t)s->skipped, "failed", (json_int_t)s->failed);
+}
+
+json_t *adc_imp_settings_json(const struct adc_imp_result *r) {
+    json_t *o = json_object();
+    for (int i = 0; o && i < ADC_SETTING_COUNT; i++)
+        json_object_set_new(o, adc_setting_name(i), json_boolean(r->settings.value[i]));
+    return o;
+}
+
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+json_t *adc_imp_changes_json(const struct adc_imp_result *r) {
+    json_t *a = json_array();
+    char buf[512];
+    for (size_t i = 0; a && i < r->plan.n_changes; i++) {
+        const struct adc_plan_change *c = &r->plan.changes[i];
+        const char *why = adc_plan_change_describe(c, buf, sizeof(buf));
+        _cleanup_free_ char *failed = NULL;
+        const char *e = r->apply.errors ? r->apply.errors[i] : NULL;
+        if (e && asprintf(&failed, "failed: %s", e) < 0)
+            failed = NULL;
+        json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "op", adc_plan_op_name(c->op), "userName",
+                              str_or_null(c->user_name ? c->user_name : c->dn), "externalId",
+                              str_or_null(c->external_id), "reason",
+                              failed ? json_string(failed)
+                              : *why ? json_string(why)
+                                     : json_null());
+        if (!o || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max) {
+    json_t *a = json_array();
+    size_t n = 0, more = 0;
+    if (a && r->error)
+        json_array_append_new(a, json_string(r->error));
+    for (size_t i = 0; a && r->apply.errors && i < r->plan.n_changes; i++) {
+        const char *e = r->apply.errors[i];
+        if (!e)
+            continue;
+        if (n++ >= max) {
+            more++;
+            continue;
+        }
+        const struct adc_plan_change *c = &r->plan.changes[i];
+        char *m = NULL;
+        if (asprintf(&m, "%s '%s': %s", adc_plan_op_name(c->op), c->user_name ? c->user_name : "?",
+                     e) >= 0) {
+            json_array_append_new(a, json_string(m));
+            free(m);
+        }
+    }
+    if (a && more) {
+        char m[64];
+        snprintf(m, sizeof(m), "... and %zu more failed users", more);
+        json_array_append_new(a, json_string(m));
+    }
+    return a;
+}
+
+json_t *adc_imp_result_json(const struct adc_imp_result *r) {
+    return json_pack("{s:b, s:o, s:o, s:o}", "dry_run", r->dry_run, "settings",
+                     adc_imp_settings_json(r), "stats", adc_imp_stats_json(&r->stats), "changes",
+                     adc_imp_changes_json(r));
+}
