@@ -219,17 +219,20 @@ json_t *adc_imp_changes_json(const struct adc_imp_result *r) {
     char buf[512];
     for (size_t i = 0; a && i < r->plan.n_changes; i++) {
         const struct adc_plan_change *c = &r->plan.changes[i];
-        const char *why = adc_plan_change_describe(c, buf, sizeof(buf));
-        _cleanup_free_ char *failed = NULL;
         const char *e = r->apply.errors ? r->apply.errors[i] : NULL;
-        if (e && asprintf(&failed, "failed: %s", e) < 0)
-            failed = NULL;
+        _cleanup_free_ char *text = NULL;
+        adc_plan_change_describe(c, buf, sizeof(buf));
+        /* A failed change says why it failed; an entry without a name says which entry. */
+        int k = e ? asprintf(&text, "failed: %s", e)
+                : !c->user_name && c->dn
+                    ? asprintf(&text, "%s%sentry %s", buf, *buf ? "; " : "", c->dn)
+                : *buf ? asprintf(&text, "%s", buf)
+                       : 0;
+        if (k < 0)
+            text = NULL;
         json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "op", adc_plan_op_name(c->op), "userName",
-                              str_or_null(c->user_name ? c->user_name : c->dn), "externalId",
-                              str_or_null(c->external_id), "reason",
-                              failed ? json_string(failed)
-                              : *why ? json_string(why)
-                                     : json_null());
+                              str_or_null(c->user_name), "externalId", str_or_null(c->external_id),
+                              "reason", str_or_null(text));
         if (!o || json_array_append_new(a, o) < 0) {
             json_decref(a);
             return NULL;
