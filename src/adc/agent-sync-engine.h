@@ -11,9 +11,9 @@ struct adc_sync_engine_params {
     const struct adc_yaml_config *yaml;
     const struct adc_service_config *service;
     bool dry_run;
-    /* Called between steps with the counts so far (lent); returning false stops the run
-     * before its next write. */
-    bool (*progress)(void *userdata, json_t *stats);
+    /* Called between steps with {"phase": "read"|"plan"|"apply", "done", "total"} (lent);
+     * returning false stops the run before its next write. */
+    bool (*progress)(void *userdata, json_t *progress);
     void *userdata;
 };
 

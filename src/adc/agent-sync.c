@@ -33,8 +33,10 @@ struct adc_sync {
     struct timespec last_progress;
 };
 
+/* `progress` ({"phase","done","total"}) keeps the run record fresh on long runs; servers that
+ * do not show it ignore it. */
 static int put_run(struct adc_channel *ch, const char *run_id, const char *status, json_t *stats,
-                   json_t *errors) {
+                   json_t *errors, json_t *progress) {
     char path[256];
     snprintf(path, sizeof(path), "/api/v1/agent/runs/%s", run_id);
     json_t *body = json_pack("{s:s}", "status", status);
@@ -44,6 +46,8 @@ static int put_run(struct adc_channel *ch, const char *run_id, const char *statu
         json_object_set(body, "stats", stats);
     if (errors)
         json_object_set(body, "errors", errors);
+    if (progress)
+        json_object_set(body, "progress", progress);
     struct adc_channel_reply rep;
     int r = adc_channel_request(ch, "PUT", path, body, 30, &rep);
     json_decref(body);
@@ -67,12 +71,12 @@ static long long ms_since(const struct timespec *t) {
 
 /* Called by the engine between steps: reports progress now and then, and tells it to stop when
  * the agent is stopping. */
-static bool on_progress(void *userdata, json_t *stats) {
+static bool on_progress(void *userdata, json_t *progress) {
     struct adc_sync *s = userdata;
     if (atomic_load(&s->cancel))
         return false;
-    if (stats && ms_since(&s->last_progress) >= PROGRESS_INTERVAL_MS) {
-        put_run(s->ch, s->run_id, "running", stats, NULL);
+    if (ms_since(&s->last_progress) >= PROGRESS_INTERVAL_MS) {
+        put_run(s->ch, s->run_id, "running", NULL, NULL, progress);
         clock_gettime(CLOCK_MONOTONIC, &s->last_progress);
     }
     return !atomic_load(&s->cancel);
@@ -87,7 +91,7 @@ static void *sync_main(void *userdata) {
         goto out;
     }
     log_notice("sync run %s started%s", s->run_id, s->dry_run ? " (dry run)" : "");
-    put_run(s->ch, s->run_id, "running", NULL, NULL);
+    put_run(s->ch, s->run_id, "running", NULL, NULL, NULL);
     clock_gettime(CLOCK_MONOTONIC, &s->last_progress);
 
     struct adc_sync_engine_params p = {
@@ -108,7 +112,7 @@ static void *sync_main(void *userdata) {
         log_notice("sync run %s succeeded", s->run_id);
     else
         log_error("sync run %s failed", s->run_id);
-    put_run(s->ch, s->run_id, status, stats, errors);
+    put_run(s->ch, s->run_id, status, stats, errors, NULL);
 out:
     json_decref(stats);
     json_decref(errors);
@@ -189,7 +193,7 @@ void adc_sync_report_refused(struct adc_agent_config *cfg, const char *run_id, c
     if (adc_channel_new(cfg->service, &ch) < 0)
         return;
     json_t *errors = json_pack("[s]", why);
-    put_run(ch, run_id, "failed", NULL, errors);
+    put_run(ch, run_id, "failed", NULL, errors, NULL);
     json_decref(errors);
     adc_channel_free(ch);
 }

@@ -19,8 +19,9 @@ from .programs import ADC
 
 
 def yaml_text(slapd, username_attribute="mail", dry_run=False, extra_settings=None,
-              filter_="(objectClass=inetOrgPerson)"):
-    """An adc.yaml for a harness.slapd.Slapd, with the documented keys."""
+              filter_="(objectClass=inetOrgPerson)", ldap_extra=None):
+    """An adc.yaml for a harness.slapd.Slapd, with the documented keys; ldap_extra adds keys
+    under backend.ldap (e.g. {"timeout": 3})."""
     settings = {"dry-run": dry_run, "delete-disables": False}
     settings.update(extra_settings or {})
     lines = ["settings:"]
@@ -33,6 +34,7 @@ def yaml_text(slapd, username_attribute="mail", dry_run=False, extra_settings=No
         f"    bind_password: {slapd.service_password}",
         f"    base_dn: {slapd.base_dn}",
         "    scope: sub",
+        *[f"    {k}: {v}" for k, v in (ldap_extra or {}).items()],
         "    sync:",
         "      page_size: 200",
         f"      filter: \"{filter_}\"",
