@@ -134,11 +134,23 @@ class AdcServer:
             self.log.close()
         self.proc = None
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+    def sanitizer_report(self):
+        """What AddressSanitizer/UBSan said in the server's log (empty when nothing)."""
+        log = self.read_log()
+        return log if any(m in log for m in self.SANITIZER_MARKS) else ""
+
     def cleanup(self):
+        """Stops the server and removes its files; raises when a sanitizer complained, so that
+        memory errors fail the test that provoked them."""
         self.stop()
+        report = self.sanitizer_report() if self.dir else ""
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+        if report:
+            raise AssertionError("adc-server sanitizer report:\n" + report[-6000:])
 
     def __enter__(self):
         return self.start()
