@@ -125,6 +125,16 @@ static void pool_give(LDAP *ld, unsigned gen) {
     adc_ldap_conn_close(ld);
 }
 
+/* Closes the idle connections, keeping the pool's settings. */
+static void pool_drop_idle(void) {
+    LDAP *stale[POOL_IDLE_MAX];
+    pthread_mutex_lock(&pool_lock);
+    size_t n = drain_locked(stale);
+    pthread_mutex_unlock(&pool_lock);
+    for (size_t i = 0; i < n; i++)
+        adc_ldap_conn_close(stale[i]);
+}
+
 void adc_ldap_auth_pool_flush(void) {
     LDAP *stale[POOL_IDLE_MAX];
     pthread_mutex_lock(&pool_lock);
@@ -135,6 +145,7 @@ void adc_ldap_auth_pool_flush(void) {
     pthread_mutex_unlock(&pool_lock);
     for (size_t i = 0; i < n; i++)
         adc_ldap_conn_close(stale[i]);
+    adc_ldap_conn_tls_flush();
 }
 
 struct lookup {
@@ -282,11 +293,15 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         goto out;
     }
 
-    /* A pooled connection may have been closed by the server while idle: one retry on a
-     * fresh connection before calling the directory unavailable. */
+    /* A pooled connection may have been closed by the server while idle (or the server was
+     * restarted, and then all idle ones are dead): on failure the idle connections are
+     * dropped and the lookup is retried once on a fresh connection before calling the
+     * directory unavailable. */
     for (int attempt = 0;; attempt++) {
         bool pooled = false;
-        ld = pool_take(cfg, &gen);
+        ld = attempt == 0 ? pool_take(cfg, &gen) : NULL;
+        if (attempt > 0)
+            pool_drop_idle();
         if (ld) {
             pooled = true;
         } else {

@@ -213,8 +213,36 @@ static int set_option(LDAP *ld, int option, const void *value, const char *what,
     return -EINVAL;
 }
 
-/* Per-handle TLS: verification as configured, the CA file, TLS 1.2 at least, and a fresh
- * context that holds exactly these settings. */
+/* libldap's own release of a TLS context reference: exported by libldap 2.5 and 2.6
+ * (OPENLDAP_2.5 symbol version) but declared only in its private ldap_pvt.h. */
+extern void ldap_pvt_tls_ctx_free(void *ctx);
+
+/* The TLS context (CA certificates, verification mode) is shared by all connections with the
+ * same settings. A fresh context per connection parses the CA file again every time - with
+ * the system bundle that is over a hundred certificates per password check. */
+static pthread_mutex_t tls_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *ctx; /* one reference held by the cache */
+    char *ca_file;
+    bool verify;
+} tls_cache;
+
+static bool same_str(const char *a, const char *b) {
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+void adc_ldap_conn_tls_flush(void) {
+    pthread_mutex_lock(&tls_cache_lock);
+    void *ctx = tls_cache.ctx;
+    free(tls_cache.ca_file);
+    memset(&tls_cache, 0, sizeof(tls_cache));
+    pthread_mutex_unlock(&tls_cache_lock);
+    if (ctx)
+        ldap_pvt_tls_ctx_free(ctx);
+}
+
+/* Per-handle TLS: verification as configured, the CA file, TLS 1.2 at least, and a context
+ * that holds exactly these settings (shared, or new and then shared). */
 static int setup_tls(LDAP *ld, const struct adc_ldap_config *cfg, bool verify, char **err) {
     int require = verify ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER;
     int min_proto = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
@@ -228,6 +256,15 @@ static int setup_tls(LDAP *ld, const struct adc_ldap_config *cfg, bool verify, c
         return r;
     if ((r = set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min_proto, "the TLS version", err)) < 0)
         return r;
+
+    pthread_mutex_lock(&tls_cache_lock);
+    bool shared = tls_cache.ctx && tls_cache.verify == verify &&
+                  same_str(tls_cache.ca_file, cfg->ca_file) &&
+                  ldap_set_option(ld, LDAP_OPT_X_TLS_CTX, tls_cache.ctx) == LDAP_OPT_SUCCESS;
+    pthread_mutex_unlock(&tls_cache_lock);
+    if (shared)
+        return 0;
+
     if (ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server) != LDAP_OPT_SUCCESS) {
         /* With GnuTLS this is where an unreadable or malformed CA file shows up. */
         if (cfg->ca_file)
@@ -238,6 +275,24 @@ static int setup_tls(LDAP *ld, const struct adc_ldap_config *cfg, bool verify, c
             *err = adc_strdup_printf("cannot set up TLS with the system's CA certificates");
         return -EINVAL;
     }
+    void *ctx = NULL;
+    char *ca_copy = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+    if (ldap_get_option(ld, LDAP_OPT_X_TLS_CTX, &ctx) != LDAP_OPT_SUCCESS || !ctx ||
+        (cfg->ca_file && !ca_copy)) {
+        free(ca_copy);
+        if (ctx)
+            ldap_pvt_tls_ctx_free(ctx);
+        return 0; /* this handle has its context; it just is not shared */
+    }
+    pthread_mutex_lock(&tls_cache_lock);
+    void *old = tls_cache.ctx;
+    free(tls_cache.ca_file);
+    tls_cache.ctx = ctx; /* the reference from ldap_get_option is the cache's now */
+    tls_cache.ca_file = ca_copy;
+    tls_cache.verify = verify;
+    pthread_mutex_unlock(&tls_cache_lock);
+    if (old)
+        ldap_pvt_tls_ctx_free(old);
     return 0;
 }
 

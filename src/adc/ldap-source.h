@@ -44,9 +44,11 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
                                               const char *user_name, const char *password,
                                               char **reason);
 
-/* The password check keeps a few connections bound as bind_dn for its lookups. This closes the
- * idle ones: call it when the configuration is reloaded (a changed addr, bind_dn, password or
- * TLS setting also empties the pool by itself) and before exit. */
+/* The password check keeps a few connections bound as bind_dn for its lookups, and all
+ * connections share a TLS context per CA file. This closes the idle connections and drops the
+ * context: call it when the configuration is reloaded (a changed addr, bind_dn, password or TLS
+ * setting also empties the pool by itself; a CA file changed on disk needs this) and before
+ * exit. */
 void adc_ldap_auth_pool_flush(void);
 
 /* For `adc check`: connects and binds as adc_ldap_read_users would, then asks whether
