@@ -135,7 +135,7 @@ static void resolve_path(struct adc_diag *d, const char *cfg_path, char **f, con
         int r = adc_config_check_readable(p);
         if (r < 0)
             adc_diag_error(d, at->line, at->value_col, "cannot read %s '%s': %s", key, p,
-                           strerror(-r));
+                           adc_config_file_error(r));
     }
 }
 
@@ -171,7 +171,7 @@ static void check_whole(struct adc_service_config *c, struct adc_diag *d, const 
                            "secret_file '%s' is too large for a secret file", c->secret_file);
         else if (r < 0)
             adc_diag_error(d, at->line, at->value_col, "cannot read secret_file '%s': %s",
-                           c->secret_file, strerror(-r));
+                           c->secret_file, adc_config_file_error(r));
         else {
             c->secret = s; /* owned by the config now */
             if (adc_config_readable_by_others(c->secret_file))

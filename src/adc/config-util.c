@@ -66,9 +66,19 @@ char *adc_config_path_resolve(const char *base_file, const char *path) {
 int adc_config_read_secret_file(const char *path, char **ret) {
     char buf[SECRET_FILE_MAX + 2];
     int r;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO or device named by mistake must not hang adc (it is refused below). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        goto out;
+    }
     size_t n = 0;
     while (n < sizeof buf - 1) {
         ssize_t k = read(fd, buf + n, sizeof buf - 1 - n);
@@ -114,11 +124,18 @@ bool adc_config_readable_by_others(const char *path) {
 }
 
 int adc_config_check_readable(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -errno;
     struct stat st;
-    int r = fstat(fd, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : 0;
+    int r = fstat(fd, &st) < 0        ? -errno
+            : S_ISDIR(st.st_mode)     ? -EISDIR
+            : !S_ISREG(st.st_mode)    ? -EINVAL
+                                      : 0;
     close(fd);
     return r;
+}
+
+const char *adc_config_file_error(int r) {
+    return r == -EINVAL ? "not a regular file" : strerror(-r);
 }

@@ -625,7 +625,8 @@ static void check_cross(struct walk *w, const char *path) {
                      "bind_password_file '%s' is too large for a password file", p);
         else if (r < 0)
             error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
-                     "cannot read bind_password_file '%s': %s", p ? p : "", strerror(-r));
+                     "cannot read bind_password_file '%s': %s", p ? p : "",
+                     adc_config_file_error(r));
         else {
             l->bind_password = pw; /* owned by the config now; wiped by adc_yaml_config_free */
             if (adc_config_readable_by_others(p))
@@ -647,7 +648,7 @@ static void check_cross(struct walk *w, const char *path) {
         int r = p ? adc_config_check_readable(p) : -ENOMEM;
         if (r < 0)
             error_at(w, w->value_pos[SLOT_CA_FILE], "cannot read ca_file '%s': %s", p ? p : "",
-                     strerror(-r));
+                     adc_config_file_error(r));
         if (p) {
             free(l->ca_file);
             l->ca_file = p;

@@ -544,6 +544,15 @@ static void value_helpers(void **state) {
     free(f);
     assert_int_equal(adc_config_read_secret_file("/nonexistent", &s), -ENOENT);
     assert_int_equal(adc_config_read_secret_file(tmpdir, &s), -EISDIR);
+    /* a FIFO would block a read forever: refused at once */
+    char *fifo = NULL;
+    assert_true(asprintf(&fifo, "%s/fifo", tmpdir) > 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(adc_config_read_secret_file(fifo, &s), -EINVAL);
+    assert_int_equal(adc_config_check_readable(fifo), -EINVAL);
+    assert_string_equal(adc_config_file_error(-EINVAL), "not a regular file");
+    assert_int_equal(adc_config_check_readable(tmpdir), -EISDIR);
+    free(fifo);
 }
 
 int main(void) {
