@@ -75,7 +75,7 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     struct adc_imp_result *r = out;
     struct adc_scim *client = NULL;
     struct adc_scim_limits limits = {0};
-    char *err = NULL;
+    char *err = NULL, *dir_err = NULL;
     int k;
 
     memset(r, 0, sizeof(*r));
@@ -113,7 +113,6 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     bool threaded = pthread_create(&th, NULL, read_cloud, &cr) == 0;
     if (!threaded)
         read_cloud(&cr);
-    _cleanup_free_ char *dir_err = NULL;
     int dr = adc_ldap_read_users(&yaml->ldap, &r->dir, &dir_err);
     r->have_dir = dr >= 0;
     if (threaded)
@@ -179,6 +178,7 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
         r->status = r->apply.n_failed ? ADC_EXIT_PARTIAL : ADC_EXIT_OK;
     }
 out:
+    free(dir_err);
     finish_run(client, r);
     adc_scim_free(client);
 }

@@ -1,0 +1,183 @@
+"""adc imp when things go wrong (SPEC.md section 4 rules 5 and 6, section 3 exit codes): the
+mass-delete guard, a directory that fails half-way, a server that dies mid-run, a user the
+server refuses, wrong credentials."""
+import os
+import subprocess
+import time
+import unittest
+
+from harness import ldif
+from harness.programs import ADC
+from harness.sync import SyncSetup
+
+
+def mail(i):
+    return f"user{i:06d}@example.org"
+
+
+class Guard(unittest.TestCase):
+    def setUp(self):
+        self.users = ldif.generate(10, special=False)
+        self.env = SyncSetup(self.users).__enter__()
+        self.assertEqual(self.env.imp().returncode, 0)
+        self.before = self.env.cloud()
+
+    def tearDown(self):
+        self.env.close()
+
+    def test_count_guard_stops_with_exit_4_and_writes_nothing(self):
+        self.env.write_yaml({}, max_delete=3)
+        self.env.delete_users(self.users[:4])
+        self.env.add_users([ldif.regular_user(50)])  # a create must not happen either
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("mass-delete guard", r.stderr)
+        self.assertIn("deletes 4 and disables 0 of the 10 users", r.stderr)
+        self.assertIn("nothing was changed", r.stderr)
+        self.assertEqual(self.env.cloud(), self.before)
+        # At the limit it goes through.
+        self.env.add_users(self.users[:1])
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # users 1-3 deleted, user 0 linked to its new entry, user 50 created
+        self.assertEqual(len(self.env.cloud()), 10 - 3 + 1)
+
+    def test_disables_count_too(self):
+        self.env.write_yaml({"delete-disables": True}, max_delete=2)
+        self.env.delete_users(self.users[:3])
+        r, doc = self.env.imp_json()
+        self.assertEqual(r.returncode, 4)
+        self.assertEqual(doc["stats"]["disabled"], 3)  # the plan is still shown
+        self.assertTrue(all(u["active"] for u in self.env.cloud().values()))
+
+    def test_percentage_of_this_configurations_users(self):
+        self.env.add_cloud_user("someone-local@example.org", "local")  # not counted
+        self.env.write_yaml({}, max_delete="20%")
+        self.env.delete_users(self.users[:3])
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("(2)", r.stderr)
+        self.env.add_users(self.users[:1])
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_a_directory_that_finds_nobody_deletes_nobody(self):
+        # The classic accident: a wrong filter; the default guard (500) would not stop 10.
+        self.env.write_yaml({}, max_delete=0)
+        self.env.delete_users(self.users)
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 4)
+        self.assertEqual(self.env.cloud(), self.before)
+
+
+class DirectoryFailure(unittest.TestCase):
+    def test_incomplete_enumeration_writes_nothing(self):
+        users = ldif.generate(30, special=False)
+        # The service account may read 40 entries in all: the first sync is complete.
+        with SyncSetup(users, slapd_kw={"size_limit": 40}, page_size=10) as env:
+            self.assertEqual(env.imp().returncode, 0)
+            before = env.cloud()
+            self.assertEqual(len(before), 30)
+            # 50 entries now: the read stops part-way, after four full pages. A sync that took
+            # the partial list would delete the users it did not see and create the new ones.
+            env.delete_users(users[:5])
+            env.add_users([ldif.regular_user(i) for i in range(100, 125)])
+            r = env.imp()
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("reading the directory failed, nothing was changed", r.stderr)
+            self.assertEqual(env.cloud(), before)
+
+    def test_directory_down_writes_nothing(self):
+        users = ldif.generate(5, special=False)
+        with SyncSetup(users) as env:
+            self.assertEqual(env.imp().returncode, 0)
+            before = env.cloud()
+            env.slapd.kill()
+            r = env.imp()
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("reading the directory failed", r.stderr)
+            self.assertEqual(env.cloud(), before)
+            runs = env.server.admin("GET", f"/api/v1/sync-configs/{env.cfg['app_id']}/runs").body
+            runs = runs if isinstance(runs, list) else runs.get("runs", runs.get("Resources"))
+            self.assertIn("failed", {run["status"] for run in runs})
+
+
+class ServerFailure(unittest.TestCase):
+    def test_server_killed_mid_run_then_rerun_converges_without_duplicates(self):
+        users = ldif.generate(20000, special=False)
+        with SyncSetup(users) as env:
+            env_vars = {"ADC_HTTP_BACKOFF_MS": "100", "ADC_HTTP_ATTEMPTS": "3"}
+            full = dict(os.environ, **env_vars)
+            p = subprocess.Popen([ADC, "-C", env.cfg_path, "imp"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=full)
+            # Kill the server once the first Bulk request has landed, before the last.
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                r = env.server.scim("admin", "GET", "/Users?count=1")
+                if r.status == 200 and r.body["totalResults"] > 0:
+                    break
+                time.sleep(0.01)
+            env.kill_server()
+            out, err = p.communicate(timeout=120)
+            self.assertIn(p.returncode, (1, 5), err)
+            self.assertIn("writing to the cloud failed", err)
+            env.restart_server()
+            partial = len(env.cloud_list())
+            self.assertLess(partial, 20000, "the server was killed too late to test anything")
+            r = env.imp()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            listed = env.cloud_list()
+            self.assertEqual(len(listed), 20000)
+            self.assertEqual(len({u["externalId"] for u in listed}), 20000)
+            self.assertEqual(len({u["userName"].lower() for u in listed}), 20000)
+            r, doc = env.imp_json()
+            self.assertEqual(doc["stats"]["unchanged"], 20000)
+            self.assertEqual(len(doc["changes"]), 0)
+
+
+class RefusedUsers(unittest.TestCase):
+    def test_a_user_the_server_refuses_is_reported_and_the_rest_go_on(self):
+        users = ldif.generate(5, special=False)
+        with SyncSetup(users) as env:
+            self.assertEqual(env.imp().returncode, 0)
+            # A name taken by a hand-made cloud user: user 1's rename cannot be written.
+            env.add_cloud_user("taken@example.org", "local")
+            env.rename(users[1], "taken@example.org")
+            env.rename(users[2], "fine@example.org")
+            env.add_users([ldif.regular_user(9)])
+            r, doc = env.imp_json()
+            self.assertEqual(r.returncode, 5, r.stderr)
+            self.assertEqual(doc["stats"]["failed"], 1)
+            self.assertEqual(doc["stats"]["created"], 1)
+            self.assertEqual(doc["stats"]["updated"], 1)
+            failed = [c for c in doc["changes"] if (c["reason"] or "").startswith("failed: ")]
+            self.assertEqual([c["userName"] for c in failed], ["taken@example.org"])
+            self.assertIn("HTTP 409", failed[0]["reason"])
+            cloud = env.cloud()
+            self.assertIn("fine@example.org", cloud)
+            self.assertIn(mail(9), cloud)
+            self.assertIn(mail(1), cloud)
+            self.assertIn("1 users could not be written", r.stderr)
+
+    def test_wrong_secret_is_a_runtime_failure_without_the_secret(self):
+        with SyncSetup(ldif.generate(2, special=False)) as env:
+            secret = env.cfg["secret"]
+            r = env.server.admin("POST", f"/api/v1/sync-configs/{env.cfg['app_id']}/secret")
+            self.assertIn(r.status, (200, 201), r)
+            r = env.imp()
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("refused the credentials", r.stderr)
+            self.assertIn("secret may have been rotated", r.stderr)
+            self.assertNotIn(secret, r.stderr + r.stdout)
+            self.assertEqual(env.cloud(), {})
+
+    def test_server_unreachable(self):
+        with SyncSetup(ldif.generate(2, special=False)) as env:
+            env.kill_server()
+            r = env.imp()
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(env.server.url, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

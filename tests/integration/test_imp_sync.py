@@ -1,0 +1,206 @@
+"""adc imp end to end against a real slapd and a real adc-server (SPEC.md sections 3 and 4):
+first import, a second run that changes nothing, renames, disabled accounts, users leaving and
+coming back, duplicate names, the output (text and --json), and adc check's cloud step."""
+import unittest
+
+from harness import ldif
+from harness.sync import SyncSetup
+
+
+def mail(i):
+    return f"user{i:06d}@example.org"
+
+
+# Entries of ldif.special_users() that cannot become cloud users (rule 8).
+UNUSABLE = {"nomail", "twomail", "dup1", "dup2"}
+
+
+class FirstImport(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.users = ldif.generate(12)
+        cls.env = SyncSetup(cls.users).__enter__()
+        cls.dry = cls.env.imp("--dry-run")
+        cls.dry_cloud = cls.env.cloud()
+        cls.first = cls.env.imp()
+        cls.cloud = cls.env.cloud()
+        cls.second, cls.second_doc = cls.env.imp_json()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def test_dry_run_shows_the_plan_and_changes_nothing(self):
+        self.assertEqual(self.dry.returncode, 0, self.dry.stderr)
+        self.assertEqual(self.dry_cloud, {})
+        self.assertIn("  dry-run                      true   (command line)", self.dry.stdout)
+        self.assertRegex(self.dry.stdout, r"\n  create +user000003@example.org")
+        self.assertIn("Summary (dry run, would be): created 22, updated 0, deleted 0, "
+                      "disabled 0, unchanged 0, skipped 4, failed 0", self.dry.stdout)
+
+    def test_first_import_creates_every_usable_user(self):
+        self.assertEqual(self.first.returncode, 0, self.first.stderr)
+        self.assertIn("Summary: created 22, updated 0, deleted 0, disabled 0, unchanged 0, "
+                      "skipped 4, failed 0", self.first.stdout)
+        want = {u.mail[0] for u in self.users if u.uid not in UNUSABLE}
+        self.assertEqual(set(self.cloud), want)
+
+    def test_cloud_users_carry_identity_owner_and_attributes(self):
+        by_uid = {u.uid: u for u in self.users}
+        u = by_uid["user000007"]
+        c = self.cloud[mail(7)]
+        self.assertEqual(c["externalId"], u.entry_uuid)
+        self.assertEqual(SyncSetup.provider(c), self.env.cfg["app_id"])
+        self.assertEqual(c["displayName"], "Given7 Family7")
+        self.assertEqual(c["name"]["givenName"], "Given7")
+        self.assertEqual(c["name"]["familyName"], "Family7")
+        self.assertEqual(c["emails"][0]["value"], mail(7))
+        self.assertTrue(c["active"])
+        # Non-ASCII survives the whole way.
+        self.assertEqual(self.cloud["zoe@example.org"]["displayName"], "Zoë Ångström")
+        # A ppolicy-locked account is a disabled cloud user (rule 4).
+        self.assertFalse(self.cloud["locked@example.org"]["active"])
+
+    def test_second_run_changes_nothing(self):
+        self.assertEqual(self.second.returncode, 0, self.second.stderr)
+        self.assertEqual(self.second_doc["stats"], {"created": 0, "updated": 0, "deleted": 0,
+                                                    "disabled": 0, "unchanged": 22, "skipped": 4,
+                                                    "failed": 0})
+        self.assertEqual({c["op"] for c in self.second_doc["changes"]}, {"skip"})
+
+    def test_json_document_shape(self):
+        doc = self.second_doc
+        self.assertEqual(set(doc), {"dry_run", "settings", "stats", "changes"})
+        self.assertIs(doc["dry_run"], False)
+        self.assertEqual(set(doc["settings"]), {
+            "dry-run", "no-update", "no-create", "no-delete", "delete-disables",
+            "no-update-provider-mismatch", "create-as-disabled"})
+        self.assertTrue(all(isinstance(v, bool) for v in doc["settings"].values()))
+        for c in doc["changes"]:
+            self.assertEqual(set(c), {"op", "userName", "externalId", "reason"})
+        reasons = {c["userName"]: c["reason"] for c in doc["changes"]}
+        self.assertIn("duplicate", reasons["dup.user@example.org"])
+        nameless = [c for c in doc["changes"] if c["userName"] is None]
+        self.assertEqual(len(nameless), 2)  # nomail, twomail
+        self.assertTrue(any("uid=nomail" in c["reason"] for c in nameless))
+
+    def test_run_records_on_the_server(self):
+        r = self.env.server.admin("GET", f"/api/v1/sync-configs/{self.env.cfg['app_id']}/runs")
+        self.assertEqual(r.status, 200, r)
+        runs = r.body if isinstance(r.body, list) else r.body.get("runs", r.body.get("Resources"))
+        self.assertGreaterEqual(len(runs), 3)
+        statuses = {run["status"] for run in runs}
+        self.assertEqual(statuses, {"succeeded"})
+        self.assertTrue(any(run.get("dry_run") for run in runs))
+
+
+class Changes(unittest.TestCase):
+    def setUp(self):
+        self.users = ldif.generate(10, special=False)
+        self.env = SyncSetup(self.users).__enter__()
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.before = self.env.cloud()
+
+    def tearDown(self):
+        self.env.close()
+
+    def test_rename_is_an_update_of_the_same_user(self):
+        self.env.rename(self.users[3], "renamed@example.org")
+        r, doc = self.env.imp_json()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["stats"]["updated"], 1)
+        self.assertEqual(doc["stats"]["created"] + doc["stats"]["deleted"], 0)
+        self.assertEqual(doc["changes"][0]["op"], "update")
+        self.assertIn("userName", doc["changes"][0]["reason"])
+        after = self.env.cloud()
+        self.assertNotIn(mail(3), after)
+        self.assertEqual(after["renamed@example.org"]["id"], self.before[mail(3)]["id"])
+        self.assertEqual(after["renamed@example.org"]["externalId"], self.users[3].entry_uuid)
+
+    def test_disabled_account_is_disabled_and_enabled_again(self):
+        self.env.slapd.lock(self.users[2].dn)
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"update +user000002@example.org +changes active=false")
+        self.assertFalse(self.env.cloud()[mail(2)]["active"])
+        self.env.slapd.unlock(self.users[2].dn)
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(self.env.cloud()[mail(2)]["active"])
+
+    def test_user_leaving_is_deleted_and_coming_back_is_created(self):
+        self.env.delete_users([self.users[5]])
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"delete +user000005@example.org +not in the directory")
+        self.assertNotIn(mail(5), self.env.cloud())
+        self.env.add_users([self.users[5]])  # a new entry: a new entryUUID
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("created 1,", r.stdout)
+        self.assertIn(mail(5), self.env.cloud())
+
+    def test_user_coming_back_after_delete_disables_is_linked_and_enabled(self):
+        self.env.write_yaml({"delete-disables": True})
+        self.env.delete_users([self.users[5]])
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"disable +user000005@example.org")
+        self.assertFalse(self.env.cloud()[mail(5)]["active"])
+        # Coming back as a new entry with the same name: the same cloud user, active again.
+        self.env.add_users([self.users[5]])
+        new_uuid = self.env.slapd.ldapsearch(f"(uid=user000005)", "entryUUID").stdout
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("matched by userName", r.stdout)
+        c = self.env.cloud()[mail(5)]
+        self.assertEqual(c["id"], self.before[mail(5)]["id"])
+        self.assertTrue(c["active"])
+        self.assertIn(c["externalId"], new_uuid)
+        self.assertEqual(len(self.env.cloud()), 10)
+
+    def test_name_becoming_duplicate_is_skipped_and_not_deleted(self):
+        dup = ldif.regular_user(100)
+        dup.mail = [mail(1).upper()]
+        self.env.add_users([dup])
+        r, doc = self.env.imp_json()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        skips = [c for c in doc["changes"] if c["op"] == "skip"]
+        self.assertEqual(len(skips), 2)
+        self.assertEqual(doc["stats"]["deleted"], 0)
+        self.assertIn(mail(1), self.env.cloud())
+
+    def test_swapped_names_and_a_freed_name_reused(self):
+        # user 4 takes a new name, a new entry takes user 4's old name.
+        self.env.rename(self.users[4], "moved@example.org")
+        newcomer = ldif.regular_user(200)
+        newcomer.mail = [mail(4)]
+        self.env.add_users([newcomer])
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        after = self.env.cloud()
+        self.assertEqual(after["moved@example.org"]["id"], self.before[mail(4)]["id"])
+        self.assertNotEqual(after[mail(4)]["id"], self.before[mail(4)]["id"])
+        self.assertEqual(len(after), 11)
+
+
+class Check(unittest.TestCase):
+    def test_check_tries_the_cloud_credentials(self):
+        with SyncSetup(ldif.generate(2, special=False)) as env:
+            r = env.adc("check")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"cloud: {env.server.url} accepts application '{env.cfg['app_id']}'",
+                          r.stdout)
+            secret = env.cfg["secret"]
+            with open(env.cfg_path, "w") as f:
+                f.write(f"server = {env.server.url}\napp_id = {env.cfg['app_id']}\n"
+                        f"secret = wrong-{secret}\n")
+            r = env.adc("check")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("refused the credentials", r.stderr)
+            self.assertNotIn(secret, r.stderr + r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
