@@ -2,10 +2,14 @@
  * password read from the first line of stdin (never from the command line, where every user of
  * the machine can read it). Exit 0 accepted, 1 denied or directory unavailable; one word on
  * stdout, the reason on stderr. The password is never printed and is wiped after use. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "exit-codes.h"
@@ -23,25 +27,48 @@ static void usage(FILE *f) {
           f);
 }
 
-/* Reads the first line of stdin into buf; 0, or -1 when it is too long or unreadable. */
+/* Reads the first line of stdin into buf; 0, or -1 when it is too long or unreadable. Reads
+ * the file descriptor byte by byte rather than through stdio, so that no buffer we do not wipe
+ * keeps a copy of the password (and nothing after the first line is consumed). On a terminal
+ * it asks, without echo. */
 static int read_password(char *buf, size_t size) {
+    struct termios old, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
     size_t n = 0;
-    int c;
-    while ((c = getchar()) != EOF && c != '\n') {
-        if (n + 1 >= size) {
-            /* drain the rest of the line so nothing of it stays in a buffer we own */
-            while ((c = getchar()) != EOF && c != '\n')
-                ;
-            return -1;
-        }
-        buf[n++] = (char)c;
+    int r = 0;
+
+    if (tty) {
+        fputs("Password: ", stderr);
+        fflush(stderr);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     }
-    if (ferror(stdin))
-        return -1;
+    for (;;) {
+        char c;
+        ssize_t k = read(STDIN_FILENO, &c, 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            r = -1;
+            break;
+        }
+        if (k == 0 || c == '\n')
+            break;
+        if (n + 1 >= size) {
+            r = -1; /* too long: refused, not truncated */
+            break;
+        }
+        buf[n++] = c;
+    }
+    if (tty) {
+        (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
     if (n > 0 && buf[n - 1] == '\r')
         n--;
     buf[n] = '\0';
-    return 0;
+    return r;
 }
 
 int adc_cmd_auth(struct adc_context *ctx, int argc, char **argv) {

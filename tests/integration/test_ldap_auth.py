@@ -105,6 +105,12 @@ class PasswordCheck(unittest.TestCase):
         self.assertIn(self.slapd.service_dn, r.stderr)
         self.assertIn("Invalid credentials (49)", r.stderr)
 
+    def test_only_the_first_line_is_the_password(self):
+        self.accepted(auth(self.yaml, "user000008@example.org", "pw-user000008\nsecond line\n"))
+        r = auth(self.yaml, "user000008@example.org", "x" * 5000 + "\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("at most 1024 bytes", r.stderr)
+
     def test_usage(self):
         env = {k: v for k, v in os.environ.items() if k != "ADC_CFG"}
         r = subprocess.run([ADC, "-c", self.yaml, "auth"], capture_output=True, text=True,
