@@ -154,6 +154,14 @@ class SambaDC:
         self.stop()
 
     def start(self):
+        if os.geteuid() != 0:
+            raise SambaError("the Samba AD domain controller must run as root (it binds ports "
+                             "389 and 636 and insists on root-owned private files); run the "
+                             "AD tests as root, as scripts/test.sh does in CI")
+        for tool in (SAMBA, SAMBA_TOOL):
+            if not os.access(tool, os.X_OK):
+                raise SambaError(f"{tool} not found: run scripts/install-deps.sh (packages samba, "
+                                 "samba-ad-dc, samba-ad-provision)")
         self._take_lock()
         self._catch_sigterm()
         busy = [p for p in PORTS if _port_open(p)]
