@@ -1,0 +1,415 @@
+"""adc against a real Active Directory: a Samba AD domain controller over LDAPS (issue 3).
+
+One domain is provisioned for the whole module (a few seconds) and seeded with the users of
+tests/data/ad/people.ldif plus STAFF_COUNT generated ones, more than AD's 1000-entry page, so
+reading them all needs the paged-results control. What adc reports is compared with what
+ldapsearch reads from the same server, with objectGUID converted here, independently of adc:
+AD's canonical GUID string reads the first three fields little-endian ([MS-DTYP] 2.3.4), which
+is uuid.UUID(bytes_le=...).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+from harness.programs import ADC, DATA
+from harness.samba import SambaDC, ldif_value
+
+STAFF_COUNT = 1200
+USER_FILTER = "(&(objectClass=user)(objectCategory=person))"
+SVC_DN = "CN=svc-adc,CN=Users,DC=adc,DC=test"
+SVC_PASSWORD = "Sync-Reader-Passw0rd"
+PASSWORDS = {  # sAMAccountName -> password set by the test
+    "svc-adc": SVC_PASSWORD,
+    "ada.lovelace": "Analytical-Engine-1843",
+    "dora.disabled": "Was-Valid-Until-2025",
+    "jürgen.weiß": "Grüße-aus-Köln-7",
+}
+# The accounts every new domain has; Guest and krbtgt are disabled.
+BUILTIN = {"Administrator", "Guest", "krbtgt"}
+SPECIAL = {"svc-adc", "ada.lovelace", "dora.disabled", "jürgen.weiß", "tanaka.taro",
+           "sean.obrien", "nora.nomail", "dup.one", "dup.two"}
+FIELDS = ("userName", "externalId", "displayName", "givenName", "familyName", "email",
+          "active", "dn")
+
+DC = None
+TMP = None
+
+
+def staff_ldif(n):
+    """n regular users in OU=Staff, enabled, without a password (AD allows that for 512)."""
+    out = []
+    for i in range(n):
+        name = f"staff{i:04d}"
+        out.append(f"dn: CN=Staff Member {i:04d},OU=Staff,DC=adc,DC=test\n"
+                   f"objectClass: user\nsAMAccountName: {name}\n"
+                   f"userPrincipalName: {name}@adc.test\ngivenName: Staff\n"
+                   f"sn: Member {i:04d}\ndisplayName: Staff Member {i:04d}\n"
+                   f"mail: {name}@adc.test\nuserAccountControl: 512\n\n")
+    return "".join(out)
+
+
+def seed(dc):
+    with open(os.path.join(DATA, "ad", "people.ldif"), encoding="utf-8") as f:
+        dc.ldapadd(f.read())
+    dc.ldapadd(staff_ldif(STAFF_COUNT))
+    for name, password in PASSWORDS.items():
+        entries, _ = dc.ldapsearch(f"(sAMAccountName={name})", ["dn"])
+        dc.set_password(entries[0]["dn"], password)
+    # The way an administrator does it; sets userAccountControl to 514.
+    dc.samba_tool("user", "disable", "dora.disabled")
+
+
+def setUpModule():
+    global DC, TMP
+    TMP = tempfile.mkdtemp(prefix="adc-test-ad-")
+    unittest.addModuleCleanup(shutil.rmtree, TMP, ignore_errors=True)
+    DC = SambaDC()
+    unittest.addModuleCleanup(DC.stop)
+    DC.start()
+    t0 = time.monotonic()
+    seed(DC)
+    seeding = time.monotonic() - t0
+    print(f"\nsamba: provision {DC.timings['provision']:.1f}s, start {DC.timings['start']:.1f}s, "
+          f"seed {STAFF_COUNT + len(SPECIAL)} users {seeding:.1f}s", file=sys.stderr)
+
+
+# --- what the directory holds, read with ldapsearch -------------------------------------------
+
+_DIRECTORY = {}
+
+
+def directory(base=None, scope="sub"):
+    """{dn: entry} of every user under base, as ldapsearch (paged) reads them as svc-adc."""
+    key = (base, scope)
+    if key not in _DIRECTORY:
+        entries, refs = DC.ldapsearch(
+            USER_FILTER, ["objectGUID", "sAMAccountName", "userPrincipalName", "cn",
+                          "displayName", "givenName", "sn", "mail", "userAccountControl"],
+            base=base, scope=scope, page_size=1000, bind=(SVC_DN, SVC_PASSWORD))
+        _DIRECTORY[key] = ({e["dn"]: e for e in entries}, refs)
+    return _DIRECTORY[key]
+
+
+def first(entry, attr):
+    values = entry.get(attr.lower())
+    return values[0].decode("utf-8") if values else None
+
+
+def guid_string(entry):
+    return str(uuid.UUID(bytes_le=entry["objectguid"][0]))
+
+
+def expected_user(entry, name_attr="sAMAccountName"):
+    uac = int(first(entry, "userAccountControl"))
+    return {
+        "userName": first(entry, name_attr),
+        "externalId": guid_string(entry),
+        "displayName": first(entry, "displayName") or first(entry, "cn"),
+        "givenName": first(entry, "givenName"),
+        "familyName": first(entry, "sn"),
+        "email": first(entry, "mail"),
+        "active": not uac & 0x2,  # ADS_UF_ACCOUNTDISABLE
+        "dn": entry["dn"],
+    }
+
+
+def normalized(users):
+    """adc's users keyed by userName, each with exactly FIELDS (absent = None)."""
+    out = {}
+    for u in users:
+        out[u["userName"]] = {k: u.get(k) for k in FIELDS}
+    return out
+
+
+# --- running adc -------------------------------------------------------------------------------
+
+def yaml_scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    return json.dumps(v, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+
+
+def yaml_lines(d, indent=0):
+    out = []
+    for k, v in d.items():
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            out.append(" " * indent + f"{k}:")
+            out += yaml_lines(v, indent + 2)
+        else:
+            out.append(" " * indent + f"{k}: {yaml_scalar(v)}")
+    return out
+
+
+def merge(base, over):
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out.get(k) or {}, v) if isinstance(v, dict) else v
+    return out
+
+
+def config(name_attr="sAMAccountName", **ldap):
+    """Writes an adc.yaml for this domain (mode 0600: it holds a password); keyword arguments
+    override backend.ldap keys (nested dicts for sync/authentication, None removes a key)."""
+    base = {
+        "addr": DC.uri,
+        "bind_dn": SVC_DN,
+        "bind_password": SVC_PASSWORD,
+        "base_dn": DC.base_dn,
+        "scope": "sub",
+        "ca_file": DC.ca_file,
+        "sync": {"page_size": 1000, "filter": USER_FILTER},
+        "authentication": {
+            "username_attribute": name_attr,
+            "username_filter_template": f"(&{USER_FILTER[2:-1]}({name_attr}=%s))",
+            "timeout": 5,
+        },
+    }
+    doc = {"backend": {"ldap": merge(base, ldap)}}
+    fd, path = tempfile.mkstemp(prefix="adc-", suffix=".yaml", dir=TMP)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(yaml_lines(doc)) + "\n")
+    return path
+
+
+def run_adc(cfg, *args, stdin=None):
+    # No LDAPTLS_* from the caller's environment: what adc trusts must come from adc.yaml.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LDAP")}
+    env["LDAPRC"] = os.devnull
+    return subprocess.run([ADC, "-c", cfg, *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def users_json(testcase, cfg):
+    r = run_adc(cfg, "users", "--json")
+    testcase.assertEqual(r.returncode, 0, f"adc users failed: {r.stderr}")
+    try:
+        return json.loads(r.stdout)
+    except ValueError as e:
+        testcase.fail(f"adc users --json printed no JSON ({e}): {r.stdout[:500]!r}")
+
+
+def assert_no_secret(testcase, r, *secrets):
+    for s in secrets:
+        testcase.assertNotIn(s, r.stdout)
+        testcase.assertNotIn(s, r.stderr)
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+class Directory(unittest.TestCase):
+    """The conditions the other tests rely on, read with ldapsearch."""
+
+    def test_more_users_than_one_page_and_search_references(self):
+        entries, refs = directory()
+        self.assertGreater(len(entries), 1000)
+        names = {first(e, "sAMAccountName") for e in entries.values()}
+        self.assertEqual(names, BUILTIN | SPECIAL | {f"staff{i:04d}" for i in range(STAFF_COUNT)})
+        # A subtree search from the domain root returns continuation references to the
+        # application partitions, as on Windows (RFC 4511 4.5.3).
+        self.assertTrue(any("DomainDnsZones" in r for r in refs), refs)
+        self.assertTrue(any("ForestDnsZones" in r for r in refs), refs)
+
+    def test_disabled_account(self):
+        entries, _ = directory()
+        dora = [e for e in entries.values() if first(e, "sAMAccountName") == "dora.disabled"]
+        self.assertEqual(int(first(dora[0], "userAccountControl")), 514)
+
+
+class Users(unittest.TestCase):
+    def check_users(self, doc, base=None, scope="sub", name_attr="sAMAccountName"):
+        """doc is exactly the directory's users under base, mapped; nothing skipped."""
+        entries, _ = directory(base, scope)
+        expected = {first(e, name_attr): expected_user(e, name_attr) for e in entries.values()}
+        got = normalized(doc["users"])
+        self.assertEqual(len(doc["users"]), len(got), "a userName appears twice")
+        self.assertEqual(set(got), set(expected))
+        for name, want in expected.items():
+            self.assertEqual(got[name], want, name)
+        self.assertEqual(doc.get("skipped"), [])
+        self.assertEqual(doc["id_attribute"], "objectGUID")
+
+    def test_all_users_with_full_pages(self):
+        doc = users_json(self, config())
+        self.check_users(doc)
+        self.assertEqual(len(doc["users"]), len(BUILTIN) + len(SPECIAL) + STAFF_COUNT)
+
+    def test_all_users_with_small_pages(self):
+        self.check_users(users_json(self, config(sync={"page_size": 97})))
+
+    def test_the_values_users_see(self):
+        got = normalized(users_json(self, config())["users"])
+        ada = got["ada.lovelace"]
+        self.assertEqual((ada["displayName"], ada["givenName"], ada["familyName"], ada["email"],
+                          ada["active"]),
+                         ("Ada Lovelace", "Ada", "Lovelace", "ada.lovelace@adc.test", True))
+        self.assertRegex(ada["externalId"], r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                                            r"[0-9a-f]{4}-[0-9a-f]{12}$")
+        j = got["jürgen.weiß"]
+        self.assertEqual((j["displayName"], j["givenName"], j["familyName"]),
+                         ("Jürgen Weiß", "Jürgen", "Weiß"))
+        self.assertEqual(j["dn"], "CN=Jürgen Weiß,OU=Berlin,OU=People,DC=adc,DC=test")
+        self.assertEqual(got["tanaka.taro"]["displayName"], "田中 太郎")
+        self.assertEqual(got["sean.obrien"]["dn"], "CN=O'Brien\\, Seán,OU=People,DC=adc,DC=test")
+        nora = got["nora.nomail"]
+        self.assertIsNone(nora["email"])
+        self.assertEqual(nora["displayName"], "Nora Nomail")  # cn, as there is no displayName
+        self.assertEqual(got["dup.one"]["email"], "Shared@adc.test")
+        self.assertEqual(got["dup.two"]["email"], "shared@adc.test")
+        for name in ("dora.disabled", "Guest", "krbtgt"):
+            self.assertIs(got[name]["active"], False, name)
+        for name in ("Administrator", "svc-adc", "staff0000", "staff1199"):
+            self.assertIs(got[name]["active"], True, name)
+
+    def test_external_id_is_the_canonical_object_guid(self):
+        entries, _ = directory()
+        by_dn = {u["dn"]: u for u in users_json(self, config())["users"]}
+        mixed = 0
+        for dn, e in entries.items():
+            raw = e["objectguid"][0]
+            self.assertEqual(by_dn[dn]["externalId"], str(uuid.UUID(bytes_le=raw)), dn)
+            mixed += str(uuid.UUID(bytes_le=raw)) != str(uuid.UUID(bytes=raw))
+        self.assertGreater(mixed, 0)  # the byte order matters for these GUIDs
+
+    def test_explicit_id_attribute(self):
+        doc = users_json(self, config(sync={"id_attribute": "objectGUID"}))
+        self.check_users(doc)
+
+    def test_one_level_scope(self):
+        base = "OU=People,DC=adc,DC=test"
+        doc = users_json(self, config(base_dn=base, scope="one"))
+        self.check_users(doc, base=base, scope="one")
+        names = {u["userName"] for u in doc["users"]}
+        self.assertIn("ada.lovelace", names)
+        self.assertNotIn("jürgen.weiß", names)  # one level further down, in OU=Berlin
+
+    def test_user_principal_name_as_name(self):
+        doc = users_json(self, config(name_attr="userPrincipalName"))
+        entries, _ = directory()
+        with_upn = {first(e, "userPrincipalName"): expected_user(e, "userPrincipalName")
+                    for e in entries.values() if first(e, "userPrincipalName")}
+        without = {dn.lower() for dn, e in entries.items() if not first(e, "userPrincipalName")}
+        self.assertEqual(normalized(doc["users"]), with_upn)
+        self.assertIn("ada.lovelace@adc.test", with_upn)
+        # The built-in accounts have no userPrincipalName: no usable name, skipped (rule 8).
+        self.assertEqual({s["dn"].lower() for s in doc["skipped"]}, without)
+        self.assertTrue(without)
+        for s in doc["skipped"]:
+            self.assertTrue(s.get("reason"), s)
+
+    def test_mail_as_name_skips_missing_and_duplicates(self):
+        doc = users_json(self, config(name_attr="mail"))
+        skipped = {s["dn"]: s for s in doc["skipped"]}
+        for dn in ("CN=Dup One,OU=People,DC=adc,DC=test", "CN=Dup Two,OU=People,DC=adc,DC=test",
+                   "CN=Nora Nomail,OU=People,DC=adc,DC=test"):
+            self.assertIn(dn, skipped)
+            self.assertTrue(skipped[dn].get("reason"), skipped[dn])
+        names = {u["userName"] for u in doc["users"]}
+        self.assertIn("ada.lovelace@adc.test", names)
+        self.assertNotIn("shared@adc.test", {n.lower() for n in names})
+        self.assertEqual(len(names) + len(skipped), len(directory()[0]))
+
+    def test_table_output(self):
+        r = run_adc(config(), "users")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in ("ada.lovelace", "jürgen.weiß", "staff1199"):
+            self.assertIn(name, r.stdout)
+
+
+class Connection(unittest.TestCase):
+    def test_certificate_not_trusted_without_ca_file(self):
+        r = run_adc(config(ca_file=None), "users", "--json")
+        self.assertEqual(r.returncode, 1, r.stdout[:300])
+        self.assertRegex(r.stderr, r"(?i)certificate|tls")
+        self.assertIn("127.0.0.1", r.stderr)
+        self.assertEqual(r.stdout.strip(), "")
+
+    def test_verification_can_be_turned_off(self):
+        doc = users_json(self, config(ca_file=None, tls_verify=False))
+        self.check_count(doc)
+
+    def test_starttls_on_389(self):
+        doc = users_json(self, config(addr=DC.ldap_uri, starttls=True))
+        self.check_count(doc)
+
+    def test_plain_simple_bind_refused(self):
+        # Like AD with LDAP signing required, Samba refuses a simple bind without TLS.
+        r = run_adc(config(addr=DC.ldap_uri), "users", "--json")
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"(?i)strong|confidentiality|\(8\)|\(13\)")
+        assert_no_secret(self, r, SVC_PASSWORD)
+
+    def test_wrong_bind_password(self):
+        r = run_adc(config(bind_password="Not-The-Password-1"), "users", "--json")
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"(?i)invalid credentials")
+        self.assertIn("svc-adc", r.stderr)
+        assert_no_secret(self, r, "Not-The-Password-1")
+
+    def check_count(self, doc):
+        self.assertEqual(len(doc["users"]), len(directory()[0]))
+
+
+class Auth(unittest.TestCase):
+    def auth(self, name, password, cfg=None):
+        r = run_adc(cfg or config(), "auth", name, stdin=password + "\n")
+        if password:
+            assert_no_secret(self, r, password)
+        return r
+
+    def assert_accepted(self, r):
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def assert_denied(self, r):
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertTrue(r.stderr.strip(), "a denial says why")
+
+    def test_right_password(self):
+        self.assert_accepted(self.auth("ada.lovelace", PASSWORDS["ada.lovelace"]))
+
+    def test_wrong_password(self):
+        self.assert_denied(self.auth("ada.lovelace", "Analytical-Engine-1842"))
+
+    def test_empty_password(self):
+        # An empty simple bind is an anonymous bind, which AD lets "succeed".
+        self.assert_denied(self.auth("ada.lovelace", ""))
+
+    def test_disabled_account(self):
+        self.assert_denied(self.auth("dora.disabled", PASSWORDS["dora.disabled"]))
+
+    def test_unknown_user(self):
+        self.assert_denied(self.auth("nobody.here", PASSWORDS["ada.lovelace"]))
+
+    def test_filter_injection(self):
+        for name in ("*)(sAMAccountName=*", "*", "ada*", "ada.lovelace)(|(a=*"):
+            with self.subTest(name=name):
+                self.assert_denied(self.auth(name, PASSWORDS["ada.lovelace"]))
+
+    def test_non_ascii_name_and_password(self):
+        self.assert_accepted(self.auth("jürgen.weiß", PASSWORDS["jürgen.weiß"]))
+        self.assert_denied(self.auth("jürgen.weiß", "Grusse-aus-Koln-7"))
+
+    def test_user_principal_name(self):
+        cfg = config(name_attr="userPrincipalName")
+        self.assert_accepted(self.auth("ada.lovelace@adc.test", PASSWORDS["ada.lovelace"], cfg))
+        self.assert_denied(self.auth("ada.lovelace@adc.test", "wrong-Passw0rd", cfg))
+        self.assert_denied(self.auth("*@adc.test", PASSWORDS["ada.lovelace"], cfg))
+
+    def test_staff_without_password_cannot_sign_in(self):
+        # Accounts created without a password (PASSWD_NOTREQD is not set, but AD allowed it):
+        # no password, empty or not, opens them.
+        self.assert_denied(self.auth("staff0001", ""))
+        self.assert_denied(self.auth("staff0001", "anything-1A"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
