@@ -411,5 +411,34 @@ class Auth(unittest.TestCase):
         self.assert_denied(self.auth("staff0001", "anything-1A"))
 
 
+class Check(unittest.TestCase):
+    def test_check_binds_and_finds_users(self):
+        r = run_adc(config(), "check")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("configuration OK", r.stdout)
+        self.assertIn(f"bound to {DC.uri} as '{SVC_DN}'", r.stdout)
+        self.assertRegex(r.stdout, r"finds users under 'DC=adc,DC=test'")
+        assert_no_secret(self, r, SVC_PASSWORD)
+
+    def test_check_reports_a_filter_that_finds_nobody(self):
+        r = run_adc(config(sync={"filter": "(&(objectClass=user)(sAMAccountName=nobody.here))"}),
+                    "check")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("finds no entry", r.stderr)
+        self.assertIn("nobody.here", r.stderr)
+
+    def test_check_reports_a_failed_bind(self):
+        r = run_adc(config(bind_password="Not-The-Password-1"), "check")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, r"(?i)invalid credentials")
+        self.assertIn("svc-adc", r.stderr)
+        assert_no_secret(self, r, "Not-The-Password-1")
+
+    def test_check_without_the_ca(self):
+        r = run_adc(config(ca_file=None), "check")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, r"(?i)certificate")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
