@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "user-map.h"
 
@@ -59,6 +60,37 @@ static void guid_known_vector(void **state) {
     char s[37];
     adc_guid_format(g, s);
     assert_string_equal(s, "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
+}
+
+/* Values as an LDIF file carries them ("attr:: base64", RFC 2849): decoded, they are the bytes
+ * the server sends. */
+static size_t from_base64(const char *b64, unsigned char *out) {
+    int n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)strlen(b64));
+    assert_true(n > 0);
+    size_t len = (size_t)n;
+    for (const char *p = b64 + strlen(b64); p > b64 && p[-1] == '='; p--)
+        len--; /* EVP_DecodeBlock counts the padding */
+    return len;
+}
+
+static void base64_ldif_values(void **state) {
+    (void)state;
+    struct adc_ldap_config cfg = base_cfg();
+    cfg.username_attribute = "cn";
+    struct adc_user_map m;
+    adc_user_map_init(&m, &cfg);
+    unsigned char guid[32], name[64];
+    size_t guid_len = from_base64("4AQlP4lP0xGaDAMF6CwzAQ==", guid);
+    size_t name_len = from_base64("Wm/DqyDDhW5nc3Ryw7Zt", name);
+    assert_int_equal(guid_len, 16);
+    struct adc_entry_values v = {0};
+    put_bytes(&m, &v, "cn", name, name_len);
+    put_bytes(&m, &v, "objectGUID", guid, guid_len);
+    struct mapped x = map(&m, &v);
+    assert_int_equal(x.r, 0);
+    assert_string_equal(x.u.user_name, "Zo\xc3\xab \xc3\x85ngstr\xc3\xb6m");
+    assert_string_equal(x.u.external_id, "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
+    mapped_done(&x);
 }
 
 static void request_list_has_each_attribute_once(void **state) {
@@ -315,6 +347,7 @@ static void duplicates_are_all_skipped(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(guid_known_vector),
+        cmocka_unit_test(base64_ldif_values),
         cmocka_unit_test(request_list_has_each_attribute_once),
         cmocka_unit_test(maps_a_regular_openldap_entry),
         cmocka_unit_test(object_guid_and_ns_unique_id_are_detected),
