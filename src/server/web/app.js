@@ -132,6 +132,11 @@ function listOf(data, ...keys) {
 }
 
 function configId(c) { return c.app_id || c.id; }
+/* The first of several names a time field may have (created_at or created ...). */
+function pick(o, ...keys) {
+  for (const k of keys) if (o && o[k] !== undefined && o[k] !== null && o[k] !== '') return o[k];
+  return undefined;
+}
 function runId(r) { return r.run_id || r.id; }
 function runStats(r) { return r.stats || r.counts || {}; }
 
@@ -239,7 +244,7 @@ function agentBadge(c) {
 
 function lastRunCell(run) {
   if (!run) return h('span', { class: 'muted' }, 'never');
-  return h('span', {}, runBadge(run.status), ' ', fmtTime(run.finished_at || run.started_at || run.created_at));
+  return h('span', {}, runBadge(run.status), ' ', fmtTime(pick(run, 'finished', 'finished_at', 'started', 'started_at', 'created', 'created_at')));
 }
 
 async function viewConfigs(seq) {
@@ -376,7 +381,7 @@ function settingsForm(c, onSaved) {
   } },
   h('label', { for: 'cfg-name' }, 'Name'), nameIn,
   h('p', { class: 'hint' }, 'Each setting: "Client decides" uses adc.yaml of the connected client; On or Off overrides it, and the server enforces it on every request.'),
-  fields, err, h('div', { class: 'actions' }, btn));
+  h('div', { class: 'settings-grid' }, fields), err, h('div', { class: 'actions' }, btn));
   return form;
 }
 
@@ -401,8 +406,8 @@ function runsTable(runs) {
       ['Created', 'Updated', 'Deleted', 'Disabled', 'Unchanged', 'Skipped', 'Failed'].map((t) => h('th', { scope: 'col', class: 'num' }, t)),
       h('th', { scope: 'col' }, 'Errors'))),
     h('tbody', {}, runs.map((r) => h('tr', { 'data-run-id': runId(r) },
-      h('td', {}, runBadge(r.status)), h('td', {}, fmtTime(r.started_at || r.created_at)),
-      h('td', {}, fmtTime(r.finished_at)), h('td', {}, r.dry_run ? 'yes' : 'no'),
+      h('td', {}, runBadge(r.status)), h('td', {}, fmtTime(pick(r, 'started', 'started_at', 'created', 'created_at'))),
+      h('td', {}, fmtTime(pick(r, 'finished', 'finished_at'))), h('td', {}, r.dry_run ? 'yes' : 'no'),
       statsCells(r), h('td', {}, runErrors(r))))));
 }
 
@@ -426,6 +431,8 @@ async function viewConfig(appId, seq) {
   const c = await api('GET', base);
   const runs = listOf(await api('GET', base + '/runs'), 'runs', 'items');
 
+  let running = false, connected = !!c.connected;
+  const syncHint = h('p', { class: 'hint', id: 'sync-hint' });
   const status = h('span', { id: 'agent-status' }, agentBadge(c));
   const agentsBox = h('div', { id: 'agents' });
   const drawAgents = (cfg) => {
@@ -437,7 +444,9 @@ async function viewConfig(appId, seq) {
         h('tbody', {}, agents.map((a) => h('tr', {}, h('td', {}, a.host || '—'), h('td', {}, a.version || '—'),
           h('td', {}, fmtTime(a.connected_since)), h('td', {}, fmtTime(a.last_seen)),
           h('td', {}, a.connected === false ? badge('Disconnected', 'bad') : badge('Connected', 'ok')))))));
-    syncBtn.disabled = !cfg.connected;
+    connected = !!cfg.connected;
+    syncBtn.disabled = running || !connected;
+    syncHint.textContent = connected ? '' : 'No ad-connect client is connected: start adc run with this Application ID first.';
   };
 
   /* Sync now: POST .../sync, then poll GET /api/v1/runs/{id} until it ends. */
@@ -462,7 +471,8 @@ async function viewConfig(appId, seq) {
       const r = await api('GET', '/api/v1/runs/' + encodeURIComponent(id));
       drawRun(r);
       if (r.status === 'succeeded' || r.status === 'failed') {
-        syncBtn.disabled = !c.connected;
+        running = false;
+        syncBtn.disabled = !connected;
         await refreshRuns();
         return;
       }
@@ -472,8 +482,9 @@ async function viewConfig(appId, seq) {
     }
     later(() => pollRun(id), RUN_POLL_MS, seq);
   };
-  const syncBtn = h('button', { type: 'button', id: 'sync-now', onclick: async () => {
+  const syncBtn = h('button', { type: 'button', id: 'sync-now', 'aria-describedby': 'sync-hint', onclick: async () => {
     syncBtn.disabled = true;
+    running = true;
     try {
       const r = await api('POST', base + '/sync', { dry_run: dry.checked });
       drawRun({ run_id: runId(r), status: r.status || 'queued', dry_run: dry.checked });
@@ -481,16 +492,14 @@ async function viewConfig(appId, seq) {
     } catch (e) {
       if (e.status === 401) return;
       runBox.replaceChildren(h('p', { class: 'error-text', role: 'alert' }, e.message));
-      syncBtn.disabled = false;
+      running = false;
+      syncBtn.disabled = !connected;
     }
   } }, 'Sync now');
 
   const refreshStatus = async () => {
     try {
-      const cfg = await api('GET', base);
-      c.connected = cfg.connected;
-      if (!runBox.textContent || /succeeded|failed/.test(runBox.textContent)) drawAgents(cfg);
-      else status.replaceChildren(agentBadge(cfg));
+      drawAgents(await api('GET', base));
     } catch (e) { if (e.status === 401) return; }
     later(refreshStatus, STATUS_REFRESH_MS, seq);
   };
@@ -498,7 +507,7 @@ async function viewConfig(appId, seq) {
   later(refreshStatus, STATUS_REFRESH_MS, seq);
   /* A run already in progress (started elsewhere) is followed too. */
   const active = runs.find((r) => r.status === 'queued' || r.status === 'running');
-  if (active) { syncBtn.disabled = true; drawRun(active); later(() => pollRun(runId(active)), RUN_POLL_MS, seq); }
+  if (active) { running = true; syncBtn.disabled = true; drawRun(active); later(() => pollRun(runId(active)), RUN_POLL_MS, seq); }
 
   const secretBox = h('div', { id: 'rotated' });
   const rotate = () => confirmDialog('Rotate the Secret Token?',
@@ -520,10 +529,10 @@ async function viewConfig(appId, seq) {
     h('dl', { class: 'props' },
       h('dt', {}, 'Application ID'), h('dd', {}, copyRow('Application ID', appId, 'app-id')),
       h('dt', {}, 'Client'), h('dd', {}, status),
-      h('dt', {}, 'Created'), h('dd', {}, fmtTime(c.created_at))),
+      h('dt', {}, 'Created'), h('dd', {}, fmtTime(pick(c, 'created', 'created_at')))),
     h('section', { 'aria-labelledby': 'sync-h' }, h('h2', { id: 'sync-h' }, 'Sync now'),
       h('div', { class: 'actions' }, syncBtn, h('span', {}, dry, ' ', h('label', { for: 'sync-dry' }, 'Preview only (dry run)'))),
-      runBox),
+      syncHint, runBox),
     h('section', { 'aria-labelledby': 'agents-h' }, h('h2', { id: 'agents-h' }, 'Clients'), agentsBox),
     h('section', { 'aria-labelledby': 'settings-h' }, h('h2', { id: 'settings-h' }, 'Settings'),
       settingsForm(c, () => {})),
@@ -602,6 +611,11 @@ async function viewUsers(seq) {
 
 /* ---------- audit log ---------- */
 
+function detailText(d) {
+  if (d === undefined || d === null) return '';
+  return typeof d === 'string' ? d : JSON.stringify(d);
+}
+
 async function viewAudit(seq) {
   setNav('audit');
   const q = new URLSearchParams(location.hash.split('?')[1] || '');
@@ -614,14 +628,14 @@ async function viewAudit(seq) {
     : h('table', { id: 'audit' },
       h('thead', {}, h('tr', {}, ['When', 'Who', 'What', 'Target', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, entries.map((e) => h('tr', {},
-        h('td', {}, fmtTime(e.time || e.at || e.created_at)), h('td', {}, e.actor || e.who || '—'),
+        h('td', {}, fmtTime(pick(e, 'at', 'time', 'created'))), h('td', {}, e.actor || e.who || '—'),
         h('td', {}, e.action || e.what || '—'), h('td', { class: 'mono' }, e.target || e.object || '—'),
-        h('td', {}, typeof e.details === 'string' ? e.details : e.details ? JSON.stringify(e.details) : '')))));
+        h('td', {}, detailText(pick(e, 'detail', 'details')))))));
   const last = entries[entries.length - 1];
   const pager = h('div', { class: 'pager' },
     before ? h('a', { href: '#/audit' }, 'Newest') : null,
-    entries.length === PAGE_SIZE && last && last.id !== undefined
-      ? h('a', { href: '#/audit?before=' + encodeURIComponent(last.id) }, 'Older') : null);
+    entries.length === PAGE_SIZE && last && pick(last, 'seq', 'id') !== undefined
+      ? h('a', { href: '#/audit?before=' + encodeURIComponent(pick(last, 'seq', 'id')) }, 'Older') : null);
   void seq;
   return render('Audit log', h('p', { class: 'hint' }, 'Every change to users and synchronizations: who, what, when. Newest first.'), table, pager);
 }
