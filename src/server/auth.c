@@ -13,6 +13,7 @@
 #include "log.h"
 #include "secret.h"
 #include "server.h"
+#include "sessions.h"
 #include "store-configs.h"
 
 /* Failed attempts per client address. A small table is enough: it only needs to slow down a
@@ -232,6 +233,12 @@ unsigned adc_auth_check(struct adc_http_request *req, const char *authorization,
                         enum adc_auth_kind need, char *why, size_t why_size) {
     struct adc_principal *p = &req->principal;
     memset(p, 0, sizeof(*p));
+    if ((!authorization || !*authorization) && need != ADC_AUTH_SYNC) {
+        /* The web console: a session cookie (and its CSRF token) stands for an admin token. */
+        int s = adc_session_authenticate(req, why, why_size);
+        if (s != -ENOENT)
+            return (unsigned)s;
+    }
     if (!authorization || !*authorization) {
         snprintf(why, why_size, "%s",
                  need == ADC_AUTH_ADMIN

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "secret.h"
 #include "server.h"
+#include "sessions.h"
 
 /* The most of an oversized body we read (and drop) to be able to answer 413. */
 #define DRAIN_MAX (64u * 1024 * 1024)
@@ -36,6 +37,7 @@ static const struct adc_route *const route_tables[] = {
     adc_api_agent_routes,
     adc_channel_routes,
     adc_scim_routes,
+    adc_session_routes,
 };
 
 /* Matches path against pattern; fills params. Both start with '/'. */
@@ -172,7 +174,9 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_htt
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
     if (res->etag[0])
         MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, res->etag);
-    if (res->status == 401)
+    if (res->set_cookie)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->set_cookie);
+    if (res->status == 401 && !res->no_challenge)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"adc-server\", Bearer realm=\"adc-server\"");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -185,6 +189,7 @@ static void response_done(struct adc_http_response *res) {
     json_decref(res->json);
     free(res->location);
     free(res->raw);
+    free(res->set_cookie);
 }
 
 static void dispatch(struct adc_server *srv, struct MHD_Connection *conn, const char *url,
@@ -228,6 +233,7 @@ static void dispatch(struct adc_server *srv, struct MHD_Connection *conn, const 
         unsigned status = adc_auth_check(&req, adc_http_header(&req, "Authorization"),
                                          found->auth, why, sizeof(why));
         if (status) {
+            res->no_challenge = adc_session_cookie_present(&req);
             adc_http_error(res, status, NULL, "%s", why);
             return;
         }

@@ -61,6 +61,8 @@ struct adc_http_response {
     char *raw;                /* owned; sent instead of json when set */
     size_t raw_len;
     const char *content_type; /* for raw */
+    char *set_cookie;         /* owned; Set-Cookie header (console sessions) */
+    bool no_challenge;        /* a 401 without WWW-Authenticate: see sessions.h */
 };
 
 typedef void (*adc_http_handler)(struct adc_http_request *req, struct adc_http_response *res);
@@ -112,3 +114,4 @@ extern const struct adc_route adc_api_admin_routes[];
 extern const struct adc_route adc_api_agent_routes[];
 extern const struct adc_route adc_channel_routes[]; /* channel.c: agent channel, sync now, login */
 extern const struct adc_route adc_scim_routes[];
+extern const struct adc_route adc_session_routes[];

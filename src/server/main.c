@@ -7,12 +7,14 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "admin-accounts.h"
 #include "auth.h"
 #include "channel.h"
 #include "http.h"
 #include "log.h"
 #include "secret.h"
 #include "server.h"
+#include "sessions.h"
 #include "store-configs.h"
 #include "store-runs.h"
 #include "store.h"
@@ -27,7 +29,12 @@ static void usage(FILE *f) {
           "                                serve the HTTP API, SCIM 2.0 and the agent channel\n"
           "                                (default 127.0.0.1:8080; port 0 picks a free port)\n"
           "        [--login-timeout S]     seconds a sign-in waits for the agent (default 10)\n"
+          "        [--session-idle S] [--session-max S]\n"
+          "                                web console sessions end after S seconds without a\n"
+          "                                request (default 1800) or S after sign-in (43200)\n"
           "  token create --name NAME      another System Administrator token (shown once)\n"
+          "  admin create|password NAME    a web console account, or its new password (read\n"
+          "                                from stdin); admin delete NAME; admin list\n"
           "  version                       print the version\n"
           "\n"
           "Options:\n"
@@ -123,6 +130,8 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         {"tls-key", required_argument, NULL, 'k'},
         {"max-connections", required_argument, NULL, 'm'},
         {"login-timeout", required_argument, NULL, 't'},
+        {"session-idle", required_argument, NULL, 'I'},
+        {"session-max", required_argument, NULL, 'M'},
         {0},
     };
     struct adc_http_options opts = {.listen = "127.0.0.1:8080"};
@@ -142,6 +151,18 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
                 return 2;
             }
             login_timeout = (int)t;
+            break;
+        }
+        case 'I':
+        case 'M': {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+            if (*end || t < 1 || t > 30L * 86400) {
+                log_error("serve: --session-%s must be 1 to 2592000 seconds, not '%s'",
+                          c == 'I' ? "idle" : "max", optarg);
+                return 2;
+            }
+            adc_session_set_limits(c == 'I' ? t : 0, c == 'M' ? t : 0);
             break;
         }
         default: return 2;
@@ -224,7 +245,8 @@ int main(int argc, char **argv) {
         printf("adc-server %s\n", ADC_VERSION);
         return 0;
     }
-    bool known = !strcmp(cmd, "init") || !strcmp(cmd, "serve") || !strcmp(cmd, "token");
+    bool known = !strcmp(cmd, "init") || !strcmp(cmd, "serve") || !strcmp(cmd, "token") ||
+                 !strcmp(cmd, "admin");
     if (!known) {
         log_error("unknown command '%s'", cmd);
         usage(stderr);
@@ -240,5 +262,7 @@ int main(int argc, char **argv) {
         return cmd_init(db_path, sub_argc, sub_argv);
     if (!strcmp(cmd, "token"))
         return cmd_token(db_path, sub_argc, sub_argv);
+    if (!strcmp(cmd, "admin"))
+        return adc_admin_command(db_path, sub_argc - 1, sub_argv + 1);
     return cmd_serve(db_path, sub_argc, sub_argv);
 }

@@ -95,6 +95,22 @@ static const char *const migrations[] = {
     "  action TEXT NOT NULL,"
     "  target TEXT,"
     "  detail TEXT);",
+    /* 1 -> 2: the web console's administrator accounts (sessions.h, admin-accounts.h). Times
+     * of sessions are Unix seconds: they are compared with the idle and absolute limits. */
+    "CREATE TABLE admin_accounts("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  password_hash TEXT NOT NULL,"
+    "  created TEXT NOT NULL,"
+    "  password_changed TEXT NOT NULL,"
+    "  last_sign_in TEXT);"
+    "CREATE TABLE console_sessions("
+    "  token_hash TEXT PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  client TEXT);"
+    "CREATE INDEX console_sessions_account ON console_sessions(account_id);",
 };
 
 int adc_store_schema_version(void) { return (int)ADC_ARRAY_SIZE(migrations); }

@@ -61,7 +61,9 @@ function badge(text, kind) { return h('span', { class: 'badge ' + kind }, text);
 
 function runBadge(status) {
   const kind = status === 'succeeded' ? 'ok' : status === 'failed' ? 'bad' : 'neutral';
-  return badge(status || 'unknown', kind);
+  const b = badge(status || 'unknown', kind);
+  b.dataset.runStatus = status || 'unknown';
+  return b;
 }
 
 /* Copies text to the clipboard; the Clipboard API needs a secure context (https or
@@ -521,7 +523,9 @@ async function viewConfig(appId, seq) {
     'The synchronization, its credentials and its run history are deleted. Its users stay in the directory service, owned by no synchronization. This cannot be undone.',
     'Delete', async () => {
       const r = await api('DELETE', base);
-      flash(`"${c.name}" was deleted.` + (r && r.message ? ' ' + r.message : ''));
+      const kept = r && typeof r.users_released === 'number'
+        ? ` Its ${r.users_released} user${r.users_released === 1 ? '' : 's'} stay, now owned by no synchronization (provider ${r.users_provider || 'local'}).` : '';
+      flash(`"${c.name}" was deleted.` + kept);
       location.hash = '#/configs';
     });
 
