@@ -32,6 +32,7 @@ static void usage(FILE *f) {
           "        [--session-idle S] [--session-max S]\n"
           "                                web console sessions end after S seconds without a\n"
           "                                request (default 1800) or S after sign-in (43200)\n"
+          "        [--max-connections N]   simultaneous connections (default 256)\n"
           "  token create --name NAME      another System Administrator token (shown once)\n"
           "  admin create|password NAME    a web console account, or its new password (read\n"
           "                                from stdin); admin delete NAME; admin list\n"
@@ -142,7 +143,16 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         case 'l': opts.listen = optarg; break;
         case 'c': opts.tls_cert_file = optarg; break;
         case 'k': opts.tls_key_file = optarg; break;
-        case 'm': opts.max_connections = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'm': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 10000) {
+                log_error("serve: --max-connections must be 1 to 10000, not '%s'", optarg);
+                return 2;
+            }
+            opts.max_connections = (unsigned)n;
+            break;
+        }
         case 't': {
             char *end;
             long t = strtol(optarg, &end, 10);
