@@ -4,6 +4,7 @@
  * stdout, the reason on stderr. The password is never printed and is wiped after use. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,10 @@ int adc_cmd_auth(struct adc_context *ctx, int argc, char **argv) {
         return ADC_EXIT_USAGE;
     }
     const char *user_name = argv[optind];
+
+    /* A directory that drops the connection must end in an error message, not in death by
+     * SIGPIPE when libldap writes to the dead socket (a closed stdout then gives EPIPE). */
+    signal(SIGPIPE, SIG_IGN);
 
     r = adc_context_load(ctx, ADC_NEED_YAML);
     if (r != ADC_EXIT_OK)

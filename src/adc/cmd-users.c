@@ -4,6 +4,7 @@
  * need a second copy of themselves as a JSON tree. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,10 @@ int adc_cmd_users(struct adc_context *ctx, int argc, char **argv) {
         usage(stderr);
         return ADC_EXIT_USAGE;
     }
+
+    /* A directory that drops the connection must end in an error message, not in death by
+     * SIGPIPE when libldap writes to the dead socket (a closed stdout then gives EPIPE). */
+    signal(SIGPIPE, SIG_IGN);
 
     r = adc_context_load(ctx, ADC_NEED_YAML);
     if (r != ADC_EXIT_OK)
