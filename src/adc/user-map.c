@@ -9,6 +9,7 @@
  *   pwdAccountLockedTime present (rule 4). */
 #include "user-map.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,8 +61,12 @@ void adc_user_map_init(struct adc_user_map *m, const struct adc_ldap_config *cfg
 
 unsigned adc_user_map_fields(const struct adc_user_map *m, const char *attr) {
     unsigned mask = 0;
+    /* Called for every attribute of every entry: the first letter rules out most fields
+     * before the full case-insensitive comparison. */
+    int first = tolower((unsigned char)attr[0]);
     for (size_t f = 0; f < ADC_FIELD_COUNT; f++)
-        if (m->attr[f] && strcasecmp(m->attr[f], attr) == 0)
+        if (m->attr[f] && tolower((unsigned char)m->attr[f][0]) == first &&
+            strcasecmp(m->attr[f], attr) == 0)
             mask |= 1u << f;
     return mask;
 }
