@@ -74,23 +74,33 @@ def log(msg):
 
 # --- running programs -------------------------------------------------------------------------
 
+GNU_TIME = "/usr/bin/time"
+
+
 def run_measured(argv, stdout_path, stderr_path, timeout, env=None):
     """Runs a program to completion with its output in files. Returns (exit status, wall seconds,
-    peak RSS in bytes). os.wait4 gives the rusage of exactly this child (Popen.wait would not)."""
+    peak RSS in bytes).
+
+    The peak comes from GNU time, which forks the program from its own small process. Our own
+    wait4() would not do: Linux carries the high-water mark of a process over exec, and this
+    driver (holding the generated users) forks the child, so its RSS would count as adc's."""
+    rss_path = stderr_path + ".rss"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         t0 = time.monotonic()
-        p = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
-        timer = threading.Timer(timeout, p.kill)
-        timer.start()
+        p = subprocess.Popen([GNU_TIME, "-q", "-f", "%M", "-o", rss_path, *argv], stdout=out,
+                             stderr=err, stdin=subprocess.DEVNULL, env=env)
         try:
-            _, status, usage = os.wait4(p.pid, 0)
-        finally:
-            timer.cancel()
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise BenchError(f"{' '.join(argv)} did not finish within {timeout}s")
         elapsed = time.monotonic() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if elapsed >= timeout:
-        raise BenchError(f"{' '.join(argv)} did not finish within {timeout}s")
-    return p.returncode, elapsed, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+    with open(rss_path) as f:
+        # "Command exited with non-zero status N" may come first; the figure is last.
+        rss_kib = int(f.read().split()[-1])
+    os.unlink(rss_path)
+    return p.returncode, elapsed, rss_kib * 1024
 
 
 def tail(path, n=30):

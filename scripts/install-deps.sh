@@ -12,6 +12,8 @@ packages=(
   # real peers for the tests, the demo and the benchmark
   slapd ldap-utils samba samba-ad-dc samba-ad-provision winbind krb5-user
   sqlite3 curl openssl python3 valgrind procps psmisc iproute2 hyperfine
+  # the benchmark: GNU time for the peak memory of adc (bench/bench.py)
+  time
   # the web console: password hashing (yescrypt) and its browser tests (Playwright drives
   # Debian's chromium; `npx playwright install` is not used)
   libcrypt-dev chromium
