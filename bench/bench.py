@@ -286,7 +286,8 @@ def change_set(n):
     for j in range(q):
         # New people: entryUUID comes from slapd, as it does for any added entry.
         u = ldif.regular_user(n + j)
-        out.append("changetype: add\n".join(ldif.entry(u, operational=False).split("\n", 1)))
+        dn_line, rest = ldif.entry(u, operational=False).split("\n", 1)
+        out.append(f"{dn_line}\nchangetype: add\n{rest}")
     expected = {"created": q, "updated": 2 * q, "disabled": q, "deleted": 0,
                 "unchanged": n - 3 * q, "skipped": 0, "failed": 0}
     untouched = sorted(set(range(n)) - set(renamed) - set(edited) - set(removed))
@@ -832,7 +833,7 @@ def main():
                     r = run_size(args, n, [s for s in steps if s != "logins"])
                 results["scaling"].append(r)
             print_scaling(results["scaling"])
-    except BenchError as e:
+    except (BenchError, RuntimeError) as e:  # RuntimeError: the slapd harness
         log(f"FAILED: {e}")
         return 1
     finally:
