@@ -111,6 +111,13 @@ static const char *const migrations[] = {
     "  last_seen INTEGER NOT NULL,"
     "  client TEXT);"
     "CREATE INDEX console_sessions_account ON console_sessions(account_id);",
+    /* 2 -> 3: the provider index without external_id. Each commit rewrites every index page it
+     * touches into the WAL; (provider, external_id) takes entries in random order (entryUUIDs),
+     * so a Bulk of 1,000 creates touched ~1,000 of its pages. (provider) alone is ordered by
+     * rowid, so new users append to its last page. Lookups by provider and externalId use
+     * users_external_id, which is as selective. */
+    "DROP INDEX users_provider;"
+    "CREATE INDEX users_provider ON users(provider);",
 };
 
 int adc_store_schema_version(void) { return (int)ADC_ARRAY_SIZE(migrations); }
