@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,23 @@ void adc_auth_uuid(char buf[static 37]) {
         abort(); /* no randomness: ids would collide; nothing sensible to do */
     r[6] = (r[6] & 0x0f) | 0x40; /* RFC 4122 version 4 */
     r[8] = (r[8] & 0x3f) | 0x80;
+    snprintf(buf, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+             r[15]);
+}
+
+void adc_auth_uuid7(char buf[static 37]) {
+    unsigned char r[16];
+    if (RAND_bytes(r + 6, sizeof(r) - 6) != 1)
+        abort(); /* as adc_auth_uuid */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (int i = 0; i < 6; i++)
+        r[i] = (unsigned char)(ms >> (40 - 8 * i));
+    r[6] = (r[6] & 0x0f) | 0x70; /* version 7 */
+    r[8] = (r[8] & 0x3f) | 0x80; /* variant */
     snprintf(buf, 37,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
              r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],

@@ -371,7 +371,7 @@ int adc_scim_user_create(struct adc_scim_ctx *ctx, const json_t *body, bool want
         return -1;
     int ret = -1;
     struct adc_store_user u = {0};
-    adc_auth_uuid(u.id);
+    adc_auth_uuid7(u.id);
     if (ctx->who->kind == ADC_PRINCIPAL_SYNC) {
         /* A sync configuration's users are its own, whatever the request says. */
         u.provider = strdup(ctx->who->app_id);
