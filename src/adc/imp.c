@@ -5,10 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "exit-codes.h"
 #include "log.h"
 #include "macros.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void fail(struct adc_imp_result *r, int status, char *msg) {
     r->status = status;
@@ -31,14 +38,17 @@ static void failf(struct adc_imp_result *r, int status, const char *fmt, ...) {
  * the sum of both is most of a sync's time. Only this thread touches the client meanwhile. */
 struct cloud_reader {
     struct adc_scim *client;
-    struct adc_user_list *out;
+    struct adc_cloud_users *out;
     int r;
     char *err;
+    double seconds;
 };
 
 static void *read_cloud(void *p) {
     struct cloud_reader *cr = p;
+    double t0 = now_s();
     cr->r = adc_scim_list_users(cr->client, cr->out, NULL, NULL, &cr->err);
+    cr->seconds = now_s() - t0;
     return NULL;
 }
 
@@ -79,7 +89,7 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     int k;
 
     memset(r, 0, sizeof(*r));
-    adc_user_list_init(&r->cloud);
+    adc_cloud_users_init(&r->cloud);
     r->status = ADC_EXIT_FAILURE;
     r->max_delete = yaml->max_delete;
 
@@ -113,7 +123,9 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     bool threaded = pthread_create(&th, NULL, read_cloud, &cr) == 0;
     if (!threaded)
         read_cloud(&cr);
+    double t0 = now_s();
     int dr = adc_ldap_read_users(&yaml->ldap, &r->dir, &dir_err);
+    double t_dir = now_s() - t0;
     r->have_dir = dr >= 0;
     if (threaded)
         pthread_join(th, NULL);
@@ -131,6 +143,9 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
         goto out;
     }
     report(opt, ADC_IMP_READ, r->cloud.n, r->cloud.n);
+    log_info("read %zu directory users in %.2f s and %zu cloud users in %.2f s", r->dir.users.n,
+             t_dir, r->cloud.n, cr.seconds);
+    t0 = now_s();
 
     struct adc_plan_input in = {
         .dir = r->dir.users.items,
@@ -149,6 +164,7 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     }
     r->have_plan = true;
     r->stats = r->plan.stats;
+    log_info("planned %zu changes in %.2f s", r->plan.n_changes, now_s() - t0);
     report(opt, ADC_IMP_PLAN, r->plan.n_changes, r->plan.n_changes);
 
     if (r->plan.guard_tripped) {
@@ -166,7 +182,10 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
 
     struct apply_progress ap = {.opt = opt};
     r->applied = true;
+    t0 = now_s();
     k = adc_apply_plan(client, &limits, &r->plan, app_id, on_apply, &ap, &r->apply, &err);
+    log_info("wrote %zu changes in %.2f s", r->plan.n_changes - r->plan.stats.skipped,
+             now_s() - t0);
     r->stats = r->apply.stats;
     if (k < 0) {
         failf(r, ADC_EXIT_FAILURE, "writing to the cloud failed, the run is incomplete: %s",
@@ -191,7 +210,7 @@ void adc_imp_result_done(struct adc_imp_result *r) {
     adc_plan_done(&r->plan);
     if (r->have_dir)
         adc_read_result_done(&r->dir);
-    adc_user_list_done(&r->cloud);
+    adc_cloud_users_done(&r->cloud);
     adc_server_settings_done(&r->server);
     free(r->error);
     free(r->run_id);

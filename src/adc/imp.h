@@ -42,7 +42,7 @@ struct adc_imp_result {
     struct adc_max_delete max_delete;
     struct adc_server_settings server;
     struct adc_read_result dir;
-    struct adc_user_list cloud;
+    struct adc_cloud_users cloud;
     struct adc_plan plan;
     struct adc_apply_result apply; /* when applied: per change errors */
     struct adc_plan_stats stats;   /* what was done; the plan's counts in a dry run */

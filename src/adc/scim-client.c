@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,10 @@
 
 #define BULK_REQUEST_SCHEMA "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 #define PATCH_SCHEMA "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-/* Largest page asked for; the server may answer fewer (its filter.maxResults). */
-#define LIST_PAGE 5000
+/* Page size of the listing; the server may answer fewer (its filter.maxResults). 2,000 keeps
+ * the round trips few (the server continues from a cursor, so pages cost the same) and the
+ * parsed page small next to the users kept. */
+#define LIST_PAGE 2000
 /* Rounds for the operations of a Bulk answer that failed transiently (429, 5xx). */
 #define OP_ATTEMPTS 5
 
@@ -214,10 +217,10 @@ int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **
     return 0;
 }
 
-int adc_scim_list_users(struct adc_scim *s, struct adc_user_list *out, adc_progress_fn progress,
+int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_progress_fn progress,
                         void *userdata, char **err) {
     size_t start = 1, total = 0;
-    for (;;) {
+    for (bool first = true;; first = false) {
         char path[96];
         snprintf(path, sizeof(path), "/scim/v2/Users?startIndex=%zu&count=%d", start, LIST_PAGE);
         json_t *j = NULL;
@@ -226,27 +229,35 @@ int adc_scim_list_users(struct adc_scim *s, struct adc_user_list *out, adc_progr
             return r;
         const json_t *res = json_object_get(j, "Resources");
         const json_t *tr = json_object_get(j, "totalResults");
-        if (!json_is_integer(tr) || (res && !json_is_array(res))) {
+        if (!json_is_integer(tr) || json_integer_value(tr) < 0 || (res && !json_is_array(res))) {
             set_err(err, "GET %s%s: not a SCIM ListResponse", s->server_url, path);
             json_decref(j);
             return -EBADMSG;
         }
         total = (size_t)json_integer_value(tr);
+        /* Room for all at once: no doubling slack on 100,000 users. A few more in case users
+         * are added while we page. */
+        if (first && total < SIZE_MAX / 2 && adc_cloud_users_reserve(out, total + 16) < 0) {
+            json_decref(j);
+            return -ENOMEM;
+        }
         size_t i, n = json_array_size(res);
         const json_t *item;
         json_array_foreach(res, i, item) {
-            struct adc_user *u = adc_user_list_append(out);
+            struct adc_user *u = adc_cloud_users_append(out);
             if (!u) {
                 json_decref(j);
                 return -ENOMEM;
             }
-            if ((r = adc_scim_user_from_json(item, u)) < 0) {
-                out->n--; /* the zeroed slot is not a user */
-                set_err(err, "GET %s%s: resource %zu is not a valid User", s->server_url, path,
-                        start + i);
+            if ((r = adc_scim_user_from_json_with(item, u, adc_cloud_users_strdup, out)) < 0) {
+                out->n--; /* not a user */
+                if (r == -EINVAL)
+                    set_err(err, "GET %s%s: resource %zu is not a valid User", s->server_url, path,
+                            start + i);
                 json_decref(j);
                 return r;
             }
+            adc_cloud_users_intern_provider(out, u);
         }
         json_decref(j);
         if (progress)
@@ -474,11 +485,14 @@ static int send_bulk(struct adc_scim *s, struct adc_scim_write *w, const size_t 
         if (bid && bid[0] == 'b') {
             char *end;
             unsigned long wi = strtoul(bid + 1, &end, 10);
-            for (size_t t = 0; !*end && t < m; t++)
-                if (idx[t] == wi) {
-                    k = t;
-                    break;
-                }
+            /* Answers come in request order (RFC 7644 3.7.3 keeps it in practice): look at the
+             * same position first, so matching stays linear. */
+            if (!*end && !(pos < m && idx[pos] == wi))
+                for (size_t t = 0; t < m; t++)
+                    if (idx[t] == wi) {
+                        k = t;
+                        break;
+                    }
         }
         if (k >= m || seen[k])
             continue;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cloud-users.h"
 #include "config.h"
 #include "settings.h"
 #include "user.h"
@@ -67,7 +68,7 @@ int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **
 
 /* Every cloud user the configuration can see, page by page, appended to `out`. Returns 0, or a
  * negative errno with *err: then `out` is incomplete and must not be used for a plan. */
-int adc_scim_list_users(struct adc_scim *s, struct adc_user_list *out, adc_progress_fn progress,
+int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_progress_fn progress,
                         void *userdata, char **err);
 
 /* Performs the writes in order, as few Bulk requests as the limits allow (single requests when

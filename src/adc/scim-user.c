@@ -1,13 +1,25 @@
 #include "scim-user.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
-static int dup_str(const json_t *obj, const char *key, char **out) {
+struct dupper {
+    adc_strdup_fn fn;
+    void *ctx;
+    bool keep_version;
+};
+
+static char *plain_dup(void *ctx, const char *s, size_t len) {
+    (void)ctx;
+    return strndup(s, len);
+}
+
+static int dup_str(const struct dupper *d, const json_t *obj, const char *key, char **out) {
     const json_t *v = json_object_get(obj, key);
     if (!json_is_string(v) || json_string_length(v) == 0)
         return 0;
-    return (*out = strdup(json_string_value(v))) ? 0 : -ENOMEM;
+    return (*out = d->fn(d->ctx, json_string_value(v), json_string_length(v))) ? 0 : -ENOMEM;
 }
 
 static const json_t *primary_email(const json_t *res) {
@@ -26,7 +38,7 @@ static const json_t *primary_email(const json_t *res) {
     return first;
 }
 
-int adc_scim_user_from_json(const json_t *res, struct adc_user *u) {
+static int from_json(const json_t *res, struct adc_user *u, const struct dupper *d) {
     memset(u, 0, sizeof(*u));
     if (!json_is_object(res) || !json_is_string(json_object_get(res, "id")) ||
         !json_is_string(json_object_get(res, "userName")))
@@ -37,19 +49,33 @@ int adc_scim_user_from_json(const json_t *res, struct adc_user *u) {
     const json_t *email = primary_email(res);
     const json_t *active = json_object_get(res, "active");
     int r;
-    if ((r = dup_str(res, "id", &u->id)) < 0 || (r = dup_str(res, "userName", &u->user_name)) < 0 ||
-        (r = dup_str(res, "externalId", &u->external_id)) < 0 ||
-        (r = dup_str(res, "displayName", &u->display_name)) < 0 ||
-        (json_is_object(name) && (r = dup_str(name, "givenName", &u->given_name)) < 0) ||
-        (json_is_object(name) && (r = dup_str(name, "familyName", &u->family_name)) < 0) ||
-        (email && (r = dup_str(email, "value", &u->email)) < 0) ||
-        (json_is_object(meta) && (r = dup_str(meta, "version", &u->version)) < 0) ||
-        (json_is_object(ext) && (r = dup_str(ext, "provider", &u->provider)) < 0)) {
-        adc_user_done(u);
+    if ((r = dup_str(d, res, "id", &u->id)) < 0 ||
+        (r = dup_str(d, res, "userName", &u->user_name)) < 0 ||
+        (r = dup_str(d, res, "externalId", &u->external_id)) < 0 ||
+        (r = dup_str(d, res, "displayName", &u->display_name)) < 0 ||
+        (json_is_object(name) && (r = dup_str(d, name, "givenName", &u->given_name)) < 0) ||
+        (json_is_object(name) && (r = dup_str(d, name, "familyName", &u->family_name)) < 0) ||
+        (email && (r = dup_str(d, email, "value", &u->email)) < 0) ||
+        (d->keep_version && json_is_object(meta) &&
+         (r = dup_str(d, meta, "version", &u->version)) < 0) ||
+        (json_is_object(ext) && (r = dup_str(d, ext, "provider", &u->provider)) < 0))
         return r;
-    }
     u->active = !json_is_false(active);
     return 0;
+}
+
+int adc_scim_user_from_json(const json_t *res, struct adc_user *u) {
+    struct dupper d = {.fn = plain_dup, .keep_version = true};
+    int r = from_json(res, u, &d);
+    if (r < 0)
+        adc_user_done(u);
+    return r;
+}
+
+int adc_scim_user_from_json_with(const json_t *res, struct adc_user *u, adc_strdup_fn dup,
+                                 void *ctx) {
+    struct dupper d = {.fn = dup, .ctx = ctx};
+    return from_json(res, u, &d);
 }
 
 static int set_str(json_t *obj, const char *key, const char *value) {

@@ -16,6 +16,12 @@
  * userName, or -ENOMEM. */
 int adc_scim_user_from_json(const json_t *res, struct adc_user *u);
 
+/* The same with the strings copied by `dup` (e.g. into an arena; then the user must not go
+ * through adc_user_done). `dup` returns NULL when out of memory. meta.version is not kept. */
+typedef char *(*adc_strdup_fn)(void *ctx, const char *s, size_t len);
+int adc_scim_user_from_json_with(const json_t *res, struct adc_user *u, adc_strdup_fn dup,
+                                 void *ctx);
+
 /* The resource to create or replace for a directory user: `active` as the plan decided and,
  * when `provider` is given, the extension claiming the user for that configuration (a takeover
  * says so explicitly). Returns a new reference or NULL. */

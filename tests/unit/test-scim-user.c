@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "cloud-users.h"
 #include "http-client.h"
 #include "scim-user.h"
 
@@ -122,6 +123,35 @@ static void backoff_is_capped_and_honours_retry_after(void **state) {
     assert_false(adc_http_status_transient(401));
 }
 
+static void cloud_users_share_blocks_and_provider(void **state) {
+    (void)state;
+    struct adc_cloud_users c;
+    adc_cloud_users_init(&c);
+    assert_int_equal(adc_cloud_users_reserve(&c, 3), 0);
+    char long_name[300000]; /* larger than a block */
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    for (int i = 0; i < 200; i++) {
+        json_t *j = json_pack("{s:s, s:s, s:{s:s}}", "id", i == 7 ? long_name : "id", "userName",
+                              "u", ADC_SCIM_SCHEMA_SYNC, "provider", i < 150 ? "app-1" : "local");
+        struct adc_user *u = adc_cloud_users_append(&c);
+        assert_non_null(u);
+        assert_int_equal(adc_scim_user_from_json_with(j, u, adc_cloud_users_strdup, &c), 0);
+        adc_cloud_users_intern_provider(&c, u);
+        json_decref(j);
+    }
+    assert_int_equal(c.n, 200);
+    assert_string_equal(c.items[7].id, long_name);
+    assert_string_equal(c.items[0].provider, "app-1");
+    assert_ptr_equal(c.items[149].provider, c.items[0].provider);
+    assert_string_equal(c.items[150].provider, "local");
+    assert_ptr_equal(c.items[199].provider, c.items[150].provider);
+    assert_null(c.items[3].version); /* not kept for the plan */
+    assert_true(c.items[3].active);
+    adc_cloud_users_done(&c);
+    adc_cloud_users_done(NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_a_full_resource),
@@ -130,6 +160,7 @@ int main(void) {
         cmocka_unit_test(writes_a_resource_and_reads_it_back),
         cmocka_unit_test(error_detail),
         cmocka_unit_test(backoff_is_capped_and_honours_retry_after),
+        cmocka_unit_test(cloud_users_share_blocks_and_provider),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
