@@ -6,6 +6,7 @@ import subprocess
 import unittest
 
 from harness import ldif
+from harness.programs import DATA
 from harness.slapd import Slapd
 
 
@@ -27,6 +28,20 @@ def parse_ldif(text):
         if dn:
             entries.append((dn, attrs))
     return entries
+
+
+class Fixtures(unittest.TestCase):
+    def test_special_cases_ldif_matches_the_generator(self):
+        # tests/data/ldif/special-cases.ldif is the generator's output, for people and tools
+        # that want a file; regenerate it (see its header) when ldif.py changes.
+        path = os.path.join(DATA, "ldif", "special-cases.ldif")
+        with open(path, encoding="utf-8") as f:
+            text = "".join(l for l in f if not l.startswith("#")).lstrip("\n")
+        users = ldif.generate(5)
+        self.assertEqual(text, "".join(ldif.entry(u) for u in users))
+        with Slapd(ldif=path) as s:
+            r = s.ldapsearch("(objectClass=inetOrgPerson)", "1.1", as_service=True)
+            self.assertEqual(r.stdout.count("dn:"), len(users))
 
 
 class SlapdHarness(unittest.TestCase):
