@@ -180,12 +180,22 @@ class Agent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        report = None
         if self.proc:
             self._log.close()
+            log = self.log()
+            # Under ASan/UBSan (scripts/test.sh) a report is a failure even when adc went on.
+            if "ERROR: AddressSanitizer" in log or "ERROR: LeakSanitizer" in log or \
+                    "runtime error:" in log:
+                report = log[-6000:]
+            self.proc = None
         if self.notify:
             self.notify.close()
+            self.notify = None
         import shutil
         shutil.rmtree(self.dir, ignore_errors=True)
+        if report:
+            raise AssertionError("sanitizer report in the log of adc run:\n" + report)
 
 
 def restart_server(srv, kill=False, down_seconds=0.0):
