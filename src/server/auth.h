@@ -22,7 +22,8 @@ void adc_auth_free(struct adc_auth *a);
 
 /* A new random token "PREFIX" + 43 base64url characters; free with adc_secret_free(). */
 char *adc_auth_token_new(const char *prefix);
-/* A new Application ID: 32 lowercase hex digits in UUID form. buf must hold 37 bytes. */
+/* A new Application ID or run id: a random UUID (version 4), lowercase. buf must hold 37
+ * bytes. */
 void adc_auth_uuid(char buf[static 37]);
 /* A new user id: a UUID version 7 (RFC 9562: 48 bits of Unix milliseconds, then random bits).
  * Ids made later sort later, so the unique index on users.id grows at its end instead of taking

@@ -45,6 +45,31 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("does not exist", r.stderr)
 
+    def test_schema_migrations(self):
+        self.assertEqual(adc_server("--db", self.db, "init").returncode, 0)
+        con = sqlite3.connect(self.db)
+        latest = con.execute("PRAGMA user_version").fetchone()[0]
+        self.assertGreaterEqual(latest, 3)
+        # Make it a version-2 database (the provider index of then), as an older server left it.
+        con.execute("DROP INDEX users_provider")
+        con.execute("CREATE INDEX users_provider ON users(provider, external_id)")
+        con.execute("PRAGMA user_version=2")
+        con.commit()
+        con.close()
+        r = adc_server("--db", self.db, "token", "create", "--name", "after-upgrade")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        con = sqlite3.connect(self.db)
+        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], latest)
+        cols = [row[2] for row in con.execute("PRAGMA index_info(users_provider)")]
+        self.assertEqual(cols, ["provider"])
+        # A database from a newer adc-server is refused, not damaged.
+        con.execute("PRAGMA user_version=%d" % (latest + 50))
+        con.commit()
+        con.close()
+        r = adc_server("--db", self.db, "serve", "--listen", "127.0.0.1:0")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("use a newer adc-server", r.stderr)
+
     def test_serve_bad_listen(self):
         adc_server("--db", self.db, "init")
         r = adc_server("--db", self.db, "serve", "--listen", "nowhere:http")
@@ -79,7 +104,8 @@ class AdminApi(unittest.TestCase):
 
     def test_create_show_list_patch(self):
         cfg = self.srv.create_sync_config("Head office", settings={"no-delete": True})
-        self.assertRegex(cfg["app_id"], r"^[0-9a-f-]{36}$")
+        self.assertRegex(cfg["app_id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                        r"[0-9a-f]{12}$")
         self.assertRegex(cfg["secret"], r"^adcs_[A-Za-z0-9_-]{43}$")
         self.assertEqual(cfg["settings"], {"no-delete": True})
         self.assertEqual(cfg["name"], "Head office")

@@ -48,6 +48,9 @@ class ScimUsers(unittest.TestCase):
         self.assertEqual(r.header("ETag"), u["meta"]["version"])
         self.assertEqual(r.header("Content-Type"), "application/scim+json")
         self.assertNotEqual(u["id"], "client-chosen")
+        # a time-ordered UUID (version 7): new users append to the id index
+        self.assertRegex(u["id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                  r"[0-9a-f]{12}$")
         self.assertEqual(u["schemas"], [SCIM_USER, SCIM_PROVIDER])
         self.assertEqual(provider(u), self.cfg["app_id"])
         self.assertEqual(u["meta"]["resourceType"], "User")
