@@ -214,10 +214,10 @@ class DirectoryChanges(unittest.TestCase):
         self.assertTrue(users["locked@example.org"]["active"])
 
     def test_killed_half_way(self):
-        # 20 entries per page over 6000 users: 300 round trips. slapd is killed once adc has
-        # asked for the third page.
-        s = self.start(6000, log_level="stats")
-        y = s.adc_yaml(os.path.join(self.tmp, "adc.yaml"), page_size=20)
+        # 10 entries per page over 8000 users: 800 round trips, so the test has time to act
+        # even on a loaded machine. slapd is killed once adc has asked for the third page.
+        s = self.start(8000, log_level="stats")
+        y = s.adc_yaml(os.path.join(self.tmp, "adc.yaml"), page_size=10)
         p = subprocess.Popen([ADC, "-c", y, "users", "--json"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         try:
@@ -233,8 +233,8 @@ class DirectoryChanges(unittest.TestCase):
         self.assertRegex(err, r"failed on page \d+ after \d+ entries: the connection was lost")
 
     def test_hung_half_way(self):
-        s = self.start(6000, log_level="stats")
-        y = s.adc_yaml(os.path.join(self.tmp, "adc.yaml"), page_size=20,
+        s = self.start(8000, log_level="stats")
+        y = s.adc_yaml(os.path.join(self.tmp, "adc.yaml"), page_size=10,
                        extra_ldap="    timeout: 2\n")
         p = subprocess.Popen([ADC, "-c", y, "users", "--json"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
