@@ -34,6 +34,8 @@ static void usage(FILE *f) {
           "                                request (default 1800) or S after sign-in (43200)\n"
           "        [--max-connections N]   simultaneous connections (default 256)\n"
           "  token create --name NAME      another System Administrator token (shown once)\n"
+          "  token list                    the tokens' names and creation times\n"
+          "  token revoke --name NAME      delete a token; it stops working at once\n"
           "  admin create|password NAME    a web console account, or its new password (read\n"
           "                                from stdin); admin delete NAME; admin list\n"
           "  version                       print the version\n"
@@ -95,13 +97,34 @@ static int cmd_init(const char *db_path, int argc, char **argv) {
     return r;
 }
 
+static int print_token(const char *name, const char *created, void *ctx) {
+    (void)ctx;
+    printf("%s\t%s\n", name, created);
+    return 0;
+}
+
+static int token_exists(const char *name, const char *created, void *ctx) {
+    (void)created;
+    struct {
+        const char *name;
+        bool found;
+    } *want = ctx;
+    if (strcmp(name, want->name) == 0)
+        want->found = true;
+    return 0;
+}
+
+/* token create --name NAME | token list | token revoke --name NAME */
 static int cmd_token(const char *db_path, int argc, char **argv) {
     static const struct option options[] = {
         {"name", required_argument, NULL, 'n'},
         {0},
     };
-    if (argc < 2 || strcmp(argv[1], "create") != 0) {
-        log_error("usage: adc-server --db FILE token create --name NAME");
+    const char *sub = argc >= 2 ? argv[1] : "";
+    bool create = !strcmp(sub, "create"), list = !strcmp(sub, "list"),
+         revoke = !strcmp(sub, "revoke");
+    if (!create && !list && !revoke) {
+        log_error("usage: adc-server --db FILE token create|revoke --name NAME | token list");
         return 2;
     }
     const char *name = NULL;
@@ -112,16 +135,60 @@ static int cmd_token(const char *db_path, int argc, char **argv) {
         else
             return 2;
     }
-    if (!name || !*name || strlen(name) > 100) {
-        log_error("token create needs --name NAME (1 to 100 characters)");
+    if (optind < argc - 1) {
+        log_error("token %s: unexpected argument '%s'", sub, argv[optind + 1]);
+        return 2;
+    }
+    if (!list && (!name || !*name || strlen(name) > 100)) {
+        log_error("token %s needs --name NAME (1 to 100 characters)", sub);
         return 2;
     }
     struct adc_store *store;
     if (adc_store_open(db_path, false, &store) < 0)
         return 1;
-    int r = new_admin_token(store, name);
+    int ret = 1;
+    struct adc_db *db = adc_store_acquire(store);
+    if (!db) {
+        log_error("database '%s' unavailable", db_path);
+        goto out;
+    }
+    if (list) {
+        ret = adc_store_token_list(db, print_token, NULL) < 0 ? 1 : 0;
+    } else if (create) {
+        struct {
+            const char *name;
+            bool found;
+        } want = {name, false};
+        if (adc_store_token_list(db, token_exists, &want) < 0)
+            goto out;
+        if (want.found) {
+            log_error("a token named '%s' exists already; revoke it first or choose another name",
+                      name);
+            goto out;
+        }
+        adc_store_release(db);
+        db = NULL;
+        ret = new_admin_token(store, name);
+    } else {
+        int n = -1;
+        if (adc_db_begin(db, true) == 0 && (n = adc_store_token_delete(db, name)) >= 0 &&
+            (n == 0 || adc_store_audit(db, "cli", "token.revoke", name, NULL) == 0) &&
+            adc_db_commit(db) == 0) {
+            if (n == 0) {
+                log_error("no token named '%s' (see: token list)", name);
+            } else {
+                log_notice("token '%s' revoked; requests with it are refused from now on", name);
+                ret = 0;
+            }
+        } else {
+            adc_db_rollback(db);
+            log_error("cannot revoke token '%s': database error", name);
+        }
+    }
+out:
+    adc_store_release(db);
     adc_store_free(store);
-    return r;
+    return ret;
 }
 
 static int cmd_serve(const char *db_path, int argc, char **argv) {

@@ -179,3 +179,34 @@ int adc_store_token_find(struct adc_db *db, const char *hash, char *name, size_t
     sqlite3_reset(st);
     return r;
 }
+
+int adc_store_token_list(struct adc_db *db, adc_store_token_cb cb, void *ctx) {
+    static const char sql[] = "SELECT name, created FROM admin_tokens ORDER BY id";
+    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    int rc, r = 0, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r = cb((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+               ctx);
+        if (r < 0)
+            break;
+        n++;
+    }
+    if (r >= 0)
+        r = rc == SQLITE_DONE ? n : adc_db_errno(db, rc);
+    sqlite3_reset(st);
+    return r;
+}
+
+int adc_store_token_delete(struct adc_db *db, const char *name) {
+    static const char sql[] = "DELETE FROM admin_tokens WHERE name = ?";
+    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int r = rc == SQLITE_DONE ? sqlite3_changes(adc_db_handle(db)) : adc_db_errno(db, rc);
+    sqlite3_reset(st);
+    return r;
+}

@@ -34,6 +34,11 @@ int adc_store_config_delete(struct adc_db *db, const char *app_id);
 
 int adc_store_token_insert(struct adc_db *db, const char *name, const char *hash,
                            const char *created);
+/* Lists admin tokens (name, created), oldest first. */
+typedef int (*adc_store_token_cb)(const char *name, const char *created, void *ctx);
+int adc_store_token_list(struct adc_db *db, adc_store_token_cb cb, void *ctx);
+/* Deletes the admin tokens named name; returns how many, or a negative errno. */
+int adc_store_token_delete(struct adc_db *db, const char *name);
 /* Finds an admin token by hash: 0 with its name and stored hash, or -ENOENT. */
 int adc_store_token_find(struct adc_db *db, const char *hash, char *name, size_t name_size,
                          char stored_hash[static 65]);

@@ -29,12 +29,25 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(again.returncode, 1)
         self.assertIn("exists already", again.stderr)
 
-    def test_token_create(self):
+    def test_token_create_list_revoke(self):
         self.assertEqual(adc_server("--db", self.db, "init").returncode, 0)
         r = adc_server("--db", self.db, "token", "create", "--name", "ci")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"^adca_")
         self.assertEqual(adc_server("--db", self.db, "token", "create").returncode, 2)
+        r = adc_server("--db", self.db, "token", "create", "--name", "ci")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("exists already", r.stderr)
+        r = adc_server("--db", self.db, "token", "list")
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual([line.split("\t")[0] for line in r.stdout.splitlines()], ["admin", "ci"])
+        self.assertNotIn("adca_", r.stdout)
+        r = adc_server("--db", self.db, "token", "revoke", "--name", "ci")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = adc_server("--db", self.db, "token", "revoke", "--name", "ci")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no token named 'ci'", r.stderr)
+        self.assertEqual(adc_server("--db", self.db, "token", "frob").returncode, 2)
 
     def test_usage_errors(self):
         self.assertEqual(adc_server("init").returncode, 2)  # no --db
@@ -85,6 +98,16 @@ class AdminApi(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.cleanup()
+
+    def test_revoked_token_stops_working_at_once(self):
+        r = adc_server("--db", self.srv.db, "token", "create", "--name", "temp")
+        token = r.stdout.strip()
+        self.assertEqual(self.srv.request("GET", "/api/v1/sync-configs",
+                                          auth="Bearer " + token).status, 200)
+        self.assertEqual(adc_server("--db", self.srv.db, "token", "revoke", "--name",
+                                    "temp").returncode, 0)
+        self.assertEqual(self.srv.request("GET", "/api/v1/sync-configs",
+                                          auth="Bearer " + token).status, 401)
 
     def test_health_is_public(self):
         r = self.srv.request("GET", "/api/v1/health")
