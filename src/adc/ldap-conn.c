@@ -182,6 +182,12 @@ static int on_connect(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *
     ber_socket_t fd = -1;
     if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) != 1 || fd < 0)
         return 0;
+    /* Once connected, libldap polls (with our timeouts) before it reads, but over TLS it then
+     * reads a whole record: a server that stops in the middle of one would block that read
+     * forever on a blocking socket. A receive timeout turns it into EAGAIN, which libldap
+     * handles as "not yet" and returns to the poll that honours the deadline. */
+    struct timeval tv = {1, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     pthread_mutex_lock(&wd.lock);
     for (struct watch *w = wd.head; w; w = w->next) {
         if (w->ld == ld && !w->fired) {
