@@ -7,6 +7,7 @@
 #include "scim-client.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 
 struct adc_scim {
     struct adc_http *http;
+    struct adc_http *prefetch; /* a second connection: the next page while this one parses */
     char *app_id;
     char *server_url;
 };
@@ -63,6 +65,8 @@ int adc_scim_new(const struct adc_service_config *svc, struct adc_scim **ret, ch
     if ((e = getenv("ADC_HTTP_ATTEMPTS")))
         o.max_attempts = atoi(e);
     int r = adc_http_new(&o, &s->http);
+    if (r >= 0)
+        r = adc_http_new(&o, &s->prefetch);
     if (r < 0 || !(s->app_id = strdup(svc->app_id)) || !(s->server_url = strdup(svc->server_url))) {
         adc_scim_free(s);
         return r < 0 ? r : -ENOMEM;
@@ -73,12 +77,14 @@ int adc_scim_new(const struct adc_service_config *svc, struct adc_scim **ret, ch
 
 void adc_scim_set_attempts(struct adc_scim *s, int attempts) {
     adc_http_set_attempts(s->http, attempts);
+    adc_http_set_attempts(s->prefetch, attempts);
 }
 
 void adc_scim_free(struct adc_scim *s) {
     if (!s)
         return;
     adc_http_free(s->http);
+    adc_http_free(s->prefetch);
     free(s->app_id);
     free(s->server_url);
     free(s);
@@ -120,12 +126,11 @@ static void status_err(struct adc_scim *s, char **err, const char *method, const
     json_decref(body);
 }
 
-/* A request safe to repeat whose answer must be 2xx JSON. */
-static int call_json(struct adc_scim *s, const char *method, const char *path, const char *body,
-                     json_t **out, char **err) {
+/* A request safe to repeat whose answer must be 2xx JSON, on connection h. */
+static int call_json_on(struct adc_scim *s, struct adc_http *h, const char *method,
+                        const char *path, const char *body, json_t **out, char **err) {
     struct adc_http_response resp = {.retry_after = -1};
-    int r =
-        adc_http_request_retry(s->http, method, path, body, body ? strlen(body) : 0, &resp, err);
+    int r = adc_http_request_retry(h, method, path, body, body ? strlen(body) : 0, &resp, err);
     if (r < 0)
         return r;
     if (resp.status < 200 || resp.status > 299) {
@@ -144,6 +149,11 @@ static int call_json(struct adc_scim *s, const char *method, const char *path, c
 out:
     adc_http_response_done(&resp);
     return r;
+}
+
+static int call_json(struct adc_scim *s, const char *method, const char *path, const char *body,
+                     json_t **out, char **err) {
+    return call_json_on(s, s->http, method, path, body, out, err);
 }
 
 int adc_scim_get_settings(struct adc_scim *s, struct adc_server_settings *out, char **err) {
@@ -217,55 +227,128 @@ int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **
     return 0;
 }
 
+/* One page of the listing, fetched (and parsed) on a thread of its own. */
+struct page {
+    struct adc_scim *s;
+    struct adc_http *h;
+    size_t start;
+    json_t *j;
+    int r;
+    char *err;
+    pthread_t thread;
+    bool running;
+};
+
+static void *fetch_page(void *p) {
+    struct page *pg = p;
+    char path[96];
+    snprintf(path, sizeof(path), "/scim/v2/Users?startIndex=%zu&count=%d", pg->start, LIST_PAGE);
+    pg->r = call_json_on(pg->s, pg->h, "GET", path, NULL, &pg->j, &pg->err);
+    return NULL;
+}
+
+static void page_start(struct page *pg, struct adc_scim *s, struct adc_http *h, size_t start) {
+    *pg = (struct page){.s = s, .h = h, .start = start};
+    pg->running = pthread_create(&pg->thread, NULL, fetch_page, pg) == 0;
+    if (!pg->running)
+        fetch_page(pg);
+}
+
+static void page_wait(struct page *pg) {
+    if (pg->running)
+        pthread_join(pg->thread, NULL);
+    pg->running = false;
+}
+
+static void page_discard(struct page *pg) {
+    page_wait(pg);
+    json_decref(pg->j);
+    free(pg->err);
+    pg->j = NULL;
+    pg->err = NULL;
+}
+
+/* Pages are read in order (the server continues from where the previous page ended). While
+ * one page is turned into users, the next is already being fetched on a second connection:
+ * the server's work and ours overlap. The guess of where it starts is checked; a short page
+ * makes us fetch the right one instead. */
 int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_progress_fn progress,
                         void *userdata, char **err) {
     size_t start = 1, total = 0;
+    /* Two slots, swapped by pointer: a running fetch writes into its own slot. */
+    struct page slots[2] = {0}, *cur = &slots[0], *next = &slots[1];
+    struct adc_http *conns[2] = {s->http, s->prefetch};
+    int which = 0, r;
+
+    page_start(cur, s, conns[which], start);
     for (bool first = true;; first = false) {
-        char path[96];
-        snprintf(path, sizeof(path), "/scim/v2/Users?startIndex=%zu&count=%d", start, LIST_PAGE);
-        json_t *j = NULL;
-        int r = call_json(s, "GET", path, NULL, &j, err);
-        if (r < 0)
-            return r;
+        page_wait(cur);
+        if ((r = cur->r) < 0) {
+            if (err)
+                *err = TAKE_PTR(cur->err);
+            goto out;
+        }
+        json_t *j = cur->j;
         const json_t *res = json_object_get(j, "Resources");
         const json_t *tr = json_object_get(j, "totalResults");
         if (!json_is_integer(tr) || json_integer_value(tr) < 0 || (res && !json_is_array(res))) {
-            set_err(err, "GET %s%s: not a SCIM ListResponse", s->server_url, path);
-            json_decref(j);
-            return -EBADMSG;
+            set_err(err, "GET %s/scim/v2/Users?startIndex=%zu: not a SCIM ListResponse",
+                    s->server_url, start);
+            r = -EBADMSG;
+            goto out;
         }
         total = (size_t)json_integer_value(tr);
+        size_t n = json_array_size(res);
+        if (n > 0 && start + n <= total) {
+            which ^= 1;
+            page_start(next, s, conns[which], start + LIST_PAGE);
+        }
         /* Room for all at once: no doubling slack on 100,000 users. A few more in case users
          * are added while we page. */
         if (first && total < SIZE_MAX / 2 && adc_cloud_users_reserve(out, total + 16) < 0) {
-            json_decref(j);
-            return -ENOMEM;
+            r = -ENOMEM;
+            goto out;
         }
-        size_t i, n = json_array_size(res);
+        size_t i;
         const json_t *item;
         json_array_foreach(res, i, item) {
             struct adc_user *u = adc_cloud_users_append(out);
             if (!u) {
-                json_decref(j);
-                return -ENOMEM;
+                r = -ENOMEM;
+                goto out;
             }
             if ((r = adc_scim_user_from_json_with(item, u, adc_cloud_users_strdup, out)) < 0) {
                 out->n--; /* not a user */
                 if (r == -EINVAL)
-                    set_err(err, "GET %s%s: resource %zu is not a valid User", s->server_url, path,
-                            start + i);
-                json_decref(j);
-                return r;
+                    set_err(err,
+                            "GET %s/scim/v2/Users?startIndex=%zu: resource %zu is not a "
+                            "valid User",
+                            s->server_url, start, start + i);
+                goto out;
             }
             adc_cloud_users_intern_provider(out, u);
         }
-        json_decref(j);
+        page_discard(cur);
         if (progress)
             progress(userdata, out->n, total);
-        if (n == 0 || start + n > total)
-            return 0;
+        if (n == 0 || start + n > total) {
+            r = 0;
+            goto out;
+        }
         start += n;
+        if (next->start != start) {
+            /* A short page: the guess was wrong. */
+            page_discard(next);
+            page_start(next, s, conns[which], start);
+        }
+        struct page *t = cur;
+        cur = next;
+        next = t;
     }
+out:
+    page_discard(cur);
+    page_discard(next);
+    return r;
 }
 
 /* A string literal inside a SCIM filter: JSON string rules (RFC 7644 3.4.2.2). */
