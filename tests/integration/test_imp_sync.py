@@ -1,9 +1,13 @@
 """adc imp end to end against a real slapd and a real adc-server (SPEC.md sections 3 and 4):
 first import, a second run that changes nothing, renames, disabled accounts, users leaving and
 coming back, duplicate names, the output (text and --json), and adc check's cloud step."""
+import os
+import pty
+import subprocess
 import unittest
 
 from harness import ldif
+from harness.programs import ADC
 from harness.sync import SyncSetup
 
 
@@ -183,6 +187,34 @@ class Changes(unittest.TestCase):
         self.assertEqual(after["moved@example.org"]["id"], self.before[mail(4)]["id"])
         self.assertNotEqual(after[mail(4)]["id"], self.before[mail(4)]["id"])
         self.assertEqual(len(after), 11)
+
+
+class Progress(unittest.TestCase):
+    def test_progress_only_on_a_terminal(self):
+        with SyncSetup(ldif.generate(3000, special=False)) as env:
+            master, slave = pty.openpty()
+            p = subprocess.Popen([ADC, "-C", env.cfg_path, "imp"], stdout=subprocess.PIPE,
+                                 stderr=slave, text=True)
+            os.close(slave)
+            out, _ = p.communicate(timeout=120)
+            tty = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                tty += chunk
+            os.close(master)
+            self.assertEqual(p.returncode, 0)
+            self.assertIn(b"\rwriting to the cloud", tty.replace(b"\x1b[K", b""))
+            self.assertNotIn("\r", out)  # stdout stays clean
+            # Not a terminal: no progress lines at all.
+            env.delete_users(env.users[:5])
+            r = env.imp()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr, "")
 
 
 class Check(unittest.TestCase):
