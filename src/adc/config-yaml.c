@@ -407,6 +407,20 @@ static void list_keys(const struct level *lv, char *buf, size_t size) {
 
 static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map, struct pos at);
 
+/* The level where a key of this name lives, for a key indented at the wrong depth. */
+static const struct level *find_level_of(const struct level *lv, const char *name) {
+    for (size_t i = 0; i < lv->n; i++) {
+        if (strcmp(lv->keys[i].name, name) == 0)
+            return lv;
+        if (lv->keys[i].type == T_MAP) {
+            const struct level *found = find_level_of(lv->keys[i].children, name);
+            if (found)
+                return found;
+        }
+    }
+    return NULL;
+}
+
 /* Keys a missing mapping would have had to contain. */
 static void report_missing(struct walk *w, const struct level *lv, struct pos at) {
     for (size_t i = 0; i < lv->n; i++) {
@@ -557,9 +571,13 @@ static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map,
             list_keys(lv, allowed, sizeof allowed);
             char where[128];
             snprintf(where, sizeof where, *lv->path ? "in '%s'" : "at the top level", lv->path);
+            const struct level *home = hint ? NULL : find_level_of(&root_level, name);
             if (hint)
                 error_at(w, node_pos(kn), "unknown key '%s' %s; did you mean '%s'? (allowed: %s)",
                          name, where, hint, allowed);
+            else if (home)
+                error_at(w, node_pos(kn), "unknown key '%s' %s; it belongs in '%s' (check the "
+                                          "indentation)", name, where, home->path);
             else
                 error_at(w, node_pos(kn), "unknown key '%s' %s (allowed: %s)", name, where,
                          allowed);
@@ -827,8 +845,13 @@ int adc_yaml_config_load(const char *path, FILE *diag, struct adc_yaml_config **
     check_cross(&w, path);
     r = d.errors ? -EINVAL : 0;
 out:
-    if (doc_ok)
+    if (doc_ok) {
+        /* The scalars are libyaml's copies of the source, bind_password among them. */
+        for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++)
+            if (n->type == YAML_SCALAR_NODE)
+                explicit_bzero(n->data.scalar.value, n->data.scalar.length);
         yaml_document_delete(&doc);
+    }
     if (parser_ok)
         yaml_parser_delete(&parser);
     if (src) {
