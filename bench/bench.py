@@ -79,7 +79,7 @@ GNU_TIME = "/usr/bin/time"
 
 def run_measured(argv, stdout_path, stderr_path, timeout, env=None):
     """Runs a program to completion with its output in files. Returns (exit status, wall seconds,
-    peak RSS in bytes).
+    peak RSS in bytes, CPU seconds user+system).
 
     The peak comes from GNU time, which forks the program from its own small process. Our own
     wait4() would not do: Linux carries the high-water mark of a process over exec, and this
@@ -87,7 +87,7 @@ def run_measured(argv, stdout_path, stderr_path, timeout, env=None):
     rss_path = stderr_path + ".rss"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         t0 = time.monotonic()
-        p = subprocess.Popen([GNU_TIME, "-q", "-f", "%M", "-o", rss_path, *argv], stdout=out,
+        p = subprocess.Popen([GNU_TIME, "-q", "-f", "%M %U %S", "-o", rss_path, *argv], stdout=out,
                              stderr=err, stdin=subprocess.DEVNULL, env=env)
         try:
             p.wait(timeout)
@@ -97,10 +97,20 @@ def run_measured(argv, stdout_path, stderr_path, timeout, env=None):
             raise BenchError(f"{' '.join(argv)} did not finish within {timeout}s")
         elapsed = time.monotonic() - t0
     with open(rss_path) as f:
-        # "Command exited with non-zero status N" may come first; the figure is last.
-        rss_kib = int(f.read().split()[-1])
+        # The figures are the last line (a message about a signal may come first).
+        rss_kib, user, system = f.read().split()[-3:]
     os.unlink(rss_path)
-    return p.returncode, elapsed, rss_kib * 1024
+    return p.returncode, elapsed, int(rss_kib) * 1024, float(user) + float(system)
+
+
+def proc_cpu(pid):
+    """CPU seconds (user + system) a running process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tail(path, n=30):
@@ -340,11 +350,12 @@ backend:
         os.chmod(self.cfg, 0o600)
 
     def imp(self, label, expected, timeout):
-        """adc imp --json; checks exit status 0 and the counts. Returns (seconds, peak RSS)."""
+        """adc imp --json; checks exit status 0 and the counts. Returns (seconds, peak RSS, CPU
+        seconds)."""
         out = os.path.join(self.dir, f"imp-{label}.json")
         err = os.path.join(self.dir, f"imp-{label}.err")
-        status, secs, rss = run_measured([self.binary, "-C", self.cfg, "imp", "--json"], out, err,
-                                         timeout)
+        status, secs, rss, cpu = run_measured([self.binary, "-C", self.cfg, "imp", "--json"], out,
+                                              err, timeout)
         if status != 0:
             raise BenchError(f"adc imp ({label}) exited with {status}:\n{tail(err)}")
         with open(out) as f:
@@ -358,7 +369,7 @@ backend:
         wrong = {k: (stats.get(k), v) for k, v in expected.items() if stats.get(k) != v}
         if wrong:
             raise BenchError(f"adc imp ({label}) counts differ (got, expected): {wrong}")
-        return secs, rss
+        return secs, rss, cpu
 
 
 # --- statistics and the table -----------------------------------------------------------------
@@ -386,12 +397,15 @@ def table(res):
         if not s:
             continue
         if key == "floor":
-            rows.append((what, fmt_time(s), "1.00x", "", ""))
+            rows.append((what, fmt_time(s), "1.00x", "", "", ""))
             continue
+        c = res.get("cpu", {}).get(key)
+        cpu = (" / ".join(f"{statistics.median(c[k]):.2f}" for k in ("adc", "server", "slapd"))
+               if c else "")
         ratio = s["median"] / floor["median"] if floor else None
         target = TARGETS[key]
         rows.append((what, fmt_time(s), f"{ratio:.2f}x" if ratio else "-", f"<= {target}x",
-                     ("yes" if ratio <= target else "NO") if ratio else ""))
+                     ("yes" if ratio <= target else "NO") if ratio else "", cpu))
     lg = res.get("logins")
     if lg:
         for mode, p99 in (("idle", TARGETS["p99_idle_ms"]), ("sync", TARGETS["p99_sync_ms"])):
@@ -401,27 +415,31 @@ def table(res):
             label = "logins idle" if mode == "idle" else "logins during sync"
             rows.append((f"{label}: throughput", f"{m['per_second']:.0f}/s ({m['requests']} req, "
                          f"{lg['clients']} clients)", "", f">= {TARGETS['logins_per_s']}/s",
-                         "yes" if m["per_second"] >= TARGETS["logins_per_s"] else "NO"))
+                         "yes" if m["per_second"] >= TARGETS["logins_per_s"] else "NO", ""))
             rows.append((f"{label}: p50 / p99", f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f} ms", "",
-                         f"p99 < {p99} ms", "yes" if m["p99_ms"] < p99 else "NO"))
+                         f"p99 < {p99} ms", "yes" if m["p99_ms"] < p99 else "NO", ""))
     mem = res.get("memory", {})
     if "adc_imp" in mem:
         rows.append(("adc imp peak RSS", f"{mb(mem['adc_imp']):.1f} MB", "",
                      f"< {TARGETS['adc_rss_mb']} MB",
-                     "yes" if mb(mem["adc_imp"]) < TARGETS["adc_rss_mb"] else "NO"))
+                     "yes" if mb(mem["adc_imp"]) < TARGETS["adc_rss_mb"] else "NO", ""))
     if "adc_run" in mem:
-        rows.append(("adc run peak RSS", f"{mb(mem['adc_run']):.1f} MB", "", "", ""))
+        rows.append(("adc run peak RSS", f"{mb(mem['adc_run']):.1f} MB", "", "", "", ""))
     if "server" in mem:
-        rows.append(("adc-server peak RSS", f"{mb(mem['server']):.1f} MB", "", "", ""))
+        rows.append(("adc-server peak RSS", f"{mb(mem['server']):.1f} MB", "", "", "", ""))
     if "db_bytes" in mem:
-        rows.append(("adc-server database", f"{mb(mem['db_bytes']):.1f} MB", "", "", ""))
+        rows.append(("adc-server database", f"{mb(mem['db_bytes']):.1f} MB", "", "", "", ""))
     return rows
 
 
 def print_table(res, f=sys.stdout):
-    rows = [("step", "measured: median (min..max)", "x floor", "target", "met")] + table(res)
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    f.write(f"\n{res['users']:,} users, page size {res['page_size']}, build {res['buildtype']}\n")
+    rows = [("step", "measured: median (min..max)", "x floor", "target", "met",
+             "CPU s: adc / server / slapd")] + table(res)
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    load = res.get("load")
+    f.write(f"\n{res['users']:,} users, page size {res['page_size']}, build {res['buildtype']}"
+            + (f", load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end (1/5/15 min)"
+               if load else "") + "\n")
     for j, r in enumerate(rows):
         f.write("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |\n")
         if j == 0:
@@ -480,12 +498,25 @@ class Bench:
         samples = []
         for _ in range(self.runs("floor")):
             out = os.path.join(self.dir, "floor.out")
-            status, secs, _ = run_measured(argv, os.devnull, out, self.timeout)
+            status, secs, _, _ = run_measured(argv, os.devnull, out, self.timeout)
             if status != 0:
                 raise BenchError(f"ldapsearch failed ({status}): {tail(out)}")
             samples.append(secs)
         self.res["floor"] = summary(samples)
         log(f"floor: {fmt_time(self.res['floor'])}")
+
+    def timed_imp(self, step, label, expected):
+        """One adc imp, with the CPU time adc, adc-server and slapd spent on it (on a shared
+        machine CPU time says more about the work than wall time does)."""
+        s0, d0 = proc_cpu(self.server.proc.pid), proc_cpu(self.slapd.pid)
+        secs, rss, cpu = self.adc.imp(label, expected, self.timeout)
+        cpus = self.res.setdefault("cpu", {}).setdefault(step, {"adc": [], "server": [],
+                                                                 "slapd": []})
+        cpus["adc"].append(cpu)
+        cpus["server"].append(proc_cpu(self.server.proc.pid) - s0)
+        cpus["slapd"].append(proc_cpu(self.slapd.pid) - d0)
+        self.res["memory"]["adc_imp"] = max(self.res["memory"].get("adc_imp", 0), rss)
+        return secs, rss
 
     def start_server(self):
         self.server = Server(self.server_bin, self.dir)
@@ -504,13 +535,12 @@ class Bench:
         samples, rss, srv = [], 0, 0
         for i in range(self.runs("first")):
             self.fresh_server()
-            secs, r = self.adc.imp(f"first{i}", expected, self.timeout)
+            secs, r = self.timed_imp("first", f"first{i}", expected)
             samples.append(secs)
             rss = max(rss, r)
             srv = max(srv, self.server.peak_rss())
             log(f"first import {i + 1}: {secs:.2f}s, adc peak RSS {mb(r):.1f} MB")
         self.res["first"] = summary(samples)
-        self.res["memory"]["adc_imp"] = rss
         self.res["memory"]["server"] = max(srv, self.res["memory"].get("server", 0))
         self.res["memory"]["db_bytes"] = self.server.db_size()
 
@@ -519,7 +549,7 @@ class Bench:
                     "unchanged": self.n, "skipped": 0, "failed": 0}
         samples = []
         for i in range(self.runs("unchanged")):
-            secs, r = self.adc.imp(f"unchanged{i}", expected, self.timeout)
+            secs, r = self.timed_imp("unchanged", f"unchanged{i}", expected)
             samples.append(secs)
             self.res["memory"]["adc_imp"] = max(self.res["memory"].get("adc_imp", 0), r)
             log(f"unchanged {i + 1}: {secs:.2f}s")
@@ -545,7 +575,7 @@ class Bench:
             self.slapd.start()
             self.server.start()
             self.slapd.ldapmodify(text)
-            secs, r = self.adc.imp(f"changed{i}", expected, self.timeout)
+            secs, r = self.timed_imp("changed", f"changed{i}", expected)
             samples.append(secs)
             self.res["memory"]["adc_imp"] = max(self.res["memory"].get("adc_imp", 0), r)
             log(f"1% changed {i + 1}: {secs:.2f}s")
@@ -761,6 +791,7 @@ def run_size(args, n, steps):
                 b.changed()
             if "logins" in steps:
                 b.logins()
+        b.res["load"] = os.getloadavg()
         return b.res
     finally:
         b.close()
