@@ -116,8 +116,8 @@ static const char *const migrations[] = {
      * so a Bulk of 1,000 creates touched ~1,000 of its pages. (provider) alone is ordered by
      * rowid, so new users append to its last page. Lookups by provider and externalId use
      * users_external_id, which is as selective. */
-    "DROP INDEX users_provider;"
-    "CREATE INDEX users_provider ON users(provider);",
+    ("DROP INDEX users_provider;"
+     "CREATE INDEX users_provider ON users(provider);"),
 };
 
 int adc_store_schema_version(void) { return (int)ADC_ARRAY_SIZE(migrations); }
