@@ -30,7 +30,7 @@ enum cfg_key {
 };
 
 static const char *const key_names[K_COUNT] = {
-    [K_SERVER] = "server",   [K_APP_ID] = "app_id",         [K_SECRET] = "secret",
+    [K_SERVER] = "server",           [K_APP_ID] = "app_id", [K_SECRET] = "secret",
     [K_SECRET_FILE] = "secret_file", [K_YAML] = "yaml",     [K_CA_FILE] = "ca_file",
     [K_TLS_VERIFY] = "tls_verify",   [K_PROXY] = "proxy",
 };
@@ -77,7 +77,7 @@ static void set(char **f, const char *v, struct adc_diag *d) {
 static void take_value(struct adc_service_config *c, struct adc_diag *d, enum cfg_key k,
                        const char *v, unsigned line, unsigned col) {
     static const char *const http[] = {"http://", "https://", NULL};
-    static const char *const proxies[] = {"http://",   "https://",  "socks4://", "socks4a://",
+    static const char *const proxies[] = {"http://",   "https://",   "socks4://", "socks4a://",
                                           "socks5://", "socks5h://", NULL};
     switch (k) {
     case K_SERVER:
@@ -87,8 +87,10 @@ static void take_value(struct adc_service_config *c, struct adc_diag *d, enum cf
         break;
     case K_APP_ID:
         if (strpbrk(v, " \t"))
-            adc_diag_error(d, line, col, "app_id '%s' contains blanks; copy the Application ID "
-                                         "exactly as adc-server showed it", v);
+            adc_diag_error(d, line, col,
+                           "app_id '%s' contains blanks; copy the Application ID "
+                           "exactly as adc-server showed it",
+                           v);
         set(&c->app_id, v, d);
         break;
     case K_SECRET: {
@@ -111,8 +113,10 @@ static void take_value(struct adc_service_config *c, struct adc_diag *d, enum cf
         break;
     case K_PROXY:
         if (!url_ok(v, proxies))
-            adc_diag_error(d, line, col, "proxy must be a URL like http://proxy:3128 (or https://, "
-                                         "socks5://, socks5h://), not '%s'", v);
+            adc_diag_error(d, line, col,
+                           "proxy must be a URL like http://proxy:3128 (or https://, "
+                           "socks5://, socks5h://), not '%s'",
+                           v);
         set(&c->proxy, v, d);
         break;
     case K_COUNT: break;
@@ -142,14 +146,17 @@ static void resolve_path(struct adc_diag *d, const char *cfg_path, char **f, con
 static void check_whole(struct adc_service_config *c, struct adc_diag *d, const char *path,
                         const struct cfg_seen *seen) {
     if (!seen[K_SERVER].line)
-        adc_diag_error(d, 1, 1, "missing required key 'server' (the URL of adc-server, like "
-                                "https://cloud.example.com)");
+        adc_diag_error(d, 1, 1,
+                       "missing required key 'server' (the URL of adc-server, like "
+                       "https://cloud.example.com)");
     if (!seen[K_APP_ID].line)
-        adc_diag_error(d, 1, 1, "missing required key 'app_id' (the Application ID of the sync "
-                                "configuration)");
+        adc_diag_error(d, 1, 1,
+                       "missing required key 'app_id' (the Application ID of the sync "
+                       "configuration)");
     if (!seen[K_SECRET].line && !seen[K_SECRET_FILE].line)
-        adc_diag_error(d, 1, 1, "missing required key 'secret_file' (or 'secret'): the Secret "
-                                "Token of the sync configuration");
+        adc_diag_error(d, 1, 1,
+                       "missing required key 'secret_file' (or 'secret'): the Secret "
+                       "Token of the sync configuration");
     if (seen[K_SECRET].line && seen[K_SECRET_FILE].line)
         adc_diag_error(d, seen[K_SECRET_FILE].line, seen[K_SECRET_FILE].key_col,
                        "both secret and secret_file are set; keep one");
@@ -196,8 +203,8 @@ static char *trim(char *s, char **end) {
     return s;
 }
 
-static void parse_line(struct adc_service_config *c, struct adc_diag *d, char *line, unsigned lineno,
-                       struct cfg_seen *seen) {
+static void parse_line(struct adc_service_config *c, struct adc_diag *d, char *line,
+                       unsigned lineno, struct cfg_seen *seen) {
     char *end;
     char *s = trim(line, &end);
     if (!*s || *s == '#')
@@ -231,13 +238,17 @@ static void parse_line(struct adc_service_config *c, struct adc_diag *d, char *l
     if (k == K_COUNT) {
         const char *hint = adc_diag_suggest(key, key_names, K_COUNT);
         if (hint)
-            adc_diag_error(d, lineno, key_col, "unknown key '%s'; did you mean '%s'? (allowed: "
-                                               "server, app_id, secret, secret_file, yaml, ca_file, "
-                                               "tls_verify, proxy)", key, hint);
+            adc_diag_error(d, lineno, key_col,
+                           "unknown key '%s'; did you mean '%s'? (allowed: "
+                           "server, app_id, secret, secret_file, yaml, ca_file, "
+                           "tls_verify, proxy)",
+                           key, hint);
         else
-            adc_diag_error(d, lineno, key_col, "unknown key '%s' (allowed: server, app_id, "
-                                               "secret, secret_file, yaml, ca_file, tls_verify, "
-                                               "proxy)", key);
+            adc_diag_error(d, lineno, key_col,
+                           "unknown key '%s' (allowed: server, app_id, "
+                           "secret, secret_file, yaml, ca_file, tls_verify, "
+                           "proxy)",
+                           key);
         return;
     }
     if (seen[k].line) {

@@ -24,15 +24,16 @@ static void add(struct adc_diag *d, unsigned line, unsigned col, bool warning, c
         struct adc_diag_entry *v = realloc(d->v, cap * sizeof *v);
         if (!v) {
             /* Out of memory: print now rather than lose the message (the count still holds). */
-            fprintf(d->out, "%s:%u:%u: %s: %s\n", d->file, line, col,
-                    warning ? "warning" : "error", msg ? msg : "(out of memory)");
+            fprintf(d->out, "%s:%u:%u: %s: %s\n", d->file, line, col, warning ? "warning" : "error",
+                    msg ? msg : "(out of memory)");
             free(msg);
             return;
         }
         d->v = v;
         d->cap = cap;
     }
-    d->v[d->n++] = (struct adc_diag_entry){.line = line, .col = col, .warning = warning, .msg = msg};
+    d->v[d->n++] =
+        (struct adc_diag_entry){.line = line, .col = col, .warning = warning, .msg = msg};
 }
 
 void adc_diag_error(struct adc_diag *d, unsigned line, unsigned col, const char *fmt, ...) {

@@ -128,10 +128,10 @@ int adc_config_check_readable(const char *path) {
     if (fd < 0)
         return -errno;
     struct stat st;
-    int r = fstat(fd, &st) < 0        ? -errno
-            : S_ISDIR(st.st_mode)     ? -EISDIR
-            : !S_ISREG(st.st_mode)    ? -EINVAL
-                                      : 0;
+    int r = fstat(fd, &st) < 0     ? -errno
+            : S_ISDIR(st.st_mode)  ? -EISDIR
+            : !S_ISREG(st.st_mode) ? -EINVAL
+                                   : 0;
     close(fd);
     return r;
 }

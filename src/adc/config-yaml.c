@@ -64,9 +64,9 @@ struct key {
     const char *name;
     enum ktype type;
     bool required;
-    size_t offset;               /* T_BOOL, T_INT, T_STRING: field of struct adc_yaml_config */
-    long min, max;               /* T_INT */
-    const char *unit;            /* T_INT: what the number counts, for messages */
+    size_t offset;    /* T_BOOL, T_INT, T_STRING: field of struct adc_yaml_config */
+    long min, max;    /* T_INT */
+    const char *unit; /* T_INT: what the number counts, for messages */
     /* T_STRING: extra validation of the value; reports its own errors. */
     void (*check)(struct walk *w, yaml_node_t *value, const char *text);
     const struct level *children; /* T_MAP */
@@ -97,16 +97,28 @@ static const struct key settings_keys[] = {
     {.name = "no-create", .type = T_SETTING, .setting = ADC_SETTING_NO_CREATE},
     {.name = "no-delete", .type = T_SETTING, .setting = ADC_SETTING_NO_DELETE},
     {.name = "delete-disables", .type = T_SETTING, .setting = ADC_SETTING_DELETE_DISABLES},
-    {.name = "no-update-provider-mismatch", .type = T_SETTING, .setting = ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH},
+    {.name = "no-update-provider-mismatch",
+     .type = T_SETTING,
+     .setting = ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH},
     {.name = "create-as-disabled", .type = T_SETTING, .setting = ADC_SETTING_CREATE_AS_DISABLED},
     {.name = "max-delete", .type = T_MAX_DELETE},
 };
-static const struct level settings_level = {"settings", settings_keys, ADC_ARRAY_SIZE(settings_keys)};
+static const struct level settings_level = {"settings", settings_keys,
+                                            ADC_ARRAY_SIZE(settings_keys)};
 
 static const struct key attributes_keys[] = {
-    {.name = "displayName", .type = T_STRING, .offset = LDAP_FIELD(display_name_attribute), .check = check_attr},
-    {.name = "givenName", .type = T_STRING, .offset = LDAP_FIELD(given_name_attribute), .check = check_attr},
-    {.name = "familyName", .type = T_STRING, .offset = LDAP_FIELD(family_name_attribute), .check = check_attr},
+    {.name = "displayName",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(display_name_attribute),
+     .check = check_attr},
+    {.name = "givenName",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(given_name_attribute),
+     .check = check_attr},
+    {.name = "familyName",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(family_name_attribute),
+     .check = check_attr},
     {.name = "email", .type = T_STRING, .offset = LDAP_FIELD(email_attribute), .check = check_attr},
 };
 static const struct level attributes_level = {"backend.ldap.sync.attributes", attributes_keys,
@@ -115,39 +127,88 @@ static const struct level attributes_level = {"backend.ldap.sync.attributes", at
 /* AD returns at most 1000 entries per page (MaxPageSize); OpenLDAP's default sizelimit is 500.
  * 100000 bounds the memory of one page. */
 static const struct key sync_keys[] = {
-    {.name = "page_size", .type = T_INT, .offset = LDAP_FIELD(page_size), .min = 1, .max = 100000, .unit = "entries"},
+    {.name = "page_size",
+     .type = T_INT,
+     .offset = LDAP_FIELD(page_size),
+     .min = 1,
+     .max = 100000,
+     .unit = "entries"},
     {.name = "filter", .type = T_STRING, .offset = LDAP_FIELD(filter), .check = check_filter},
-    {.name = "id_attribute", .type = T_STRING, .offset = LDAP_FIELD(id_attribute), .check = check_attr},
+    {.name = "id_attribute",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(id_attribute),
+     .check = check_attr},
     {.name = "attributes", .type = T_MAP, .children = &attributes_level},
 };
 static const struct level sync_level = {"backend.ldap.sync", sync_keys, ADC_ARRAY_SIZE(sync_keys)};
 
 static const struct key auth_keys[] = {
-    {.name = "username_attribute", .type = T_STRING, .required = true, .offset = LDAP_FIELD(username_attribute),
+    {.name = "username_attribute",
+     .type = T_STRING,
+     .required = true,
+     .offset = LDAP_FIELD(username_attribute),
      .check = check_attr},
-    {.name = "username_filter_template", .type = T_STRING, .required = true,
-     .offset = LDAP_FIELD(username_filter_template), .check = check_template},
-    {.name = "timeout", .type = T_INT, .offset = LDAP_FIELD(auth_timeout), .min = 1, .max = 3600, .unit = "seconds"},
+    {.name = "username_filter_template",
+     .type = T_STRING,
+     .required = true,
+     .offset = LDAP_FIELD(username_filter_template),
+     .check = check_template},
+    {.name = "timeout",
+     .type = T_INT,
+     .offset = LDAP_FIELD(auth_timeout),
+     .min = 1,
+     .max = 3600,
+     .unit = "seconds"},
 };
 static const struct level auth_level = {"backend.ldap.authentication", auth_keys,
                                         ADC_ARRAY_SIZE(auth_keys)};
 
 static const struct key ldap_keys[] = {
-    {.name = "addr", .type = T_STRING, .required = true, .offset = LDAP_FIELD(addr), .check = check_addr,
+    {.name = "addr",
+     .type = T_STRING,
+     .required = true,
+     .offset = LDAP_FIELD(addr),
+     .check = check_addr,
      .slot = SLOT_ADDR},
-    {.name = "bind_dn", .type = T_STRING, .offset = LDAP_FIELD(bind_dn), .check = check_not_empty,
+    {.name = "bind_dn",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(bind_dn),
+     .check = check_not_empty,
      .slot = SLOT_BIND_DN},
-    {.name = "bind_password", .type = T_STRING, .offset = LDAP_FIELD(bind_password), .slot = SLOT_BIND_PASSWORD},
-    {.name = "bind_password_file", .type = T_STRING, .offset = LDAP_FIELD(bind_password_file), .check = check_path,
+    {.name = "bind_password",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(bind_password),
+     .slot = SLOT_BIND_PASSWORD},
+    {.name = "bind_password_file",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(bind_password_file),
+     .check = check_path,
      .slot = SLOT_BIND_PASSWORD_FILE},
-    {.name = "base_dn", .type = T_STRING, .required = true, .offset = LDAP_FIELD(base_dn), .check = check_dn},
+    {.name = "base_dn",
+     .type = T_STRING,
+     .required = true,
+     .offset = LDAP_FIELD(base_dn),
+     .check = check_dn},
     {.name = "scope", .type = T_SCOPE},
     {.name = "starttls", .type = T_BOOL, .offset = LDAP_FIELD(starttls), .slot = SLOT_STARTTLS},
-    {.name = "ca_file", .type = T_STRING, .offset = LDAP_FIELD(ca_file), .check = check_path, .slot = SLOT_CA_FILE},
+    {.name = "ca_file",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(ca_file),
+     .check = check_path,
+     .slot = SLOT_CA_FILE},
     {.name = "tls_verify", .type = T_BOOL, .offset = LDAP_FIELD(tls_verify)},
-    {.name = "network_timeout", .type = T_INT, .offset = LDAP_FIELD(network_timeout), .min = 1, .max = 3600,
+    {.name = "network_timeout",
+     .type = T_INT,
+     .offset = LDAP_FIELD(network_timeout),
+     .min = 1,
+     .max = 3600,
      .unit = "seconds"},
-    {.name = "timeout", .type = T_INT, .offset = LDAP_FIELD(timeout), .min = 1, .max = 86400, .unit = "seconds"},
+    {.name = "timeout",
+     .type = T_INT,
+     .offset = LDAP_FIELD(timeout),
+     .min = 1,
+     .max = 86400,
+     .unit = "seconds"},
     {.name = "follow_referrals", .type = T_BOOL, .offset = LDAP_FIELD(follow_referrals)},
     {.name = "sync", .type = T_MAP, .children = &sync_level},
     {.name = "authentication", .type = T_MAP, .children = &auth_level},
@@ -342,8 +403,9 @@ static void check_addr(struct walk *w, yaml_node_t *v, const char *text) {
 static void check_dn(struct walk *w, yaml_node_t *v, const char *text) {
     LDAPDN dn = NULL;
     if (!*text) {
-        error_at(w, node_pos(v), "empty base_dn; write the DN under which the users are, "
-                                 "like dc=example,dc=com");
+        error_at(w, node_pos(v),
+                 "empty base_dn; write the DN under which the users are, "
+                 "like dc=example,dc=com");
         return;
     }
     if (ldap_str2dn(text, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
@@ -371,8 +433,9 @@ static void check_template(struct walk *w, yaml_node_t *v, const char *text) {
     const char *at = strstr(text, "%s");
     if (adc_ldap_filter_template_check(text, &off) < 0) {
         if (!at)
-            error_at(w, node_pos(v), "username_filter_template must contain %%s where the user "
-                                     "name goes, like (&(objectClass=inetOrgPerson)(mail=%%s))");
+            error_at(w, node_pos(v),
+                     "username_filter_template must contain %%s where the user "
+                     "name goes, like (&(objectClass=inetOrgPerson)(mail=%%s))");
         else
             error_at(w, value_offset_pos(w, v, off),
                      "username_filter_template must contain exactly one %%s");
@@ -447,8 +510,7 @@ static void set_string(struct walk *w, const struct key *k, const char *text) {
     *f = copy;
 }
 
-static void walk_value(struct walk *w, const struct level *lv, const struct key *k,
-                       yaml_node_t *key_node, yaml_node_t *v) {
+static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_node, yaml_node_t *v) {
     struct pos kp = node_pos(key_node), vp = node_pos(v);
     const char *name = k->name;
 
@@ -481,7 +543,6 @@ static void walk_value(struct walk *w, const struct level *lv, const struct key 
         return;
     }
     const char *text = scalar(v);
-    (void)lv;
 
     switch (k->type) {
     case T_SETTING:
@@ -527,8 +588,10 @@ static void walk_value(struct walk *w, const struct level *lv, const struct key 
         int r = num ? adc_config_parse_long(num, 0, percent ? 100 : 1000000000L, &n) : -ENOMEM;
         free(num);
         if (r < 0 || text[0] == '+')
-            error_at(w, vp, "max-delete must be a number of users (like 500) or a percentage "
-                            "from 0%% to 100%% (like 10%%), not '%s'", text);
+            error_at(w, vp,
+                     "max-delete must be a number of users (like 500) or a percentage "
+                     "from 0%% to 100%% (like 10%%), not '%s'",
+                     text);
         else
             w->c->max_delete = (struct adc_max_delete){.value = n, .percent = percent};
         return;
@@ -538,8 +601,7 @@ static void walk_value(struct walk *w, const struct level *lv, const struct key 
             k->check(w, v, text);
         set_string(w, k, text);
         return;
-    case T_MAP:
-        break;
+    case T_MAP: break;
     }
 }
 
@@ -576,8 +638,10 @@ static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map,
                 error_at(w, node_pos(kn), "unknown key '%s' %s; did you mean '%s'? (allowed: %s)",
                          name, where, hint, allowed);
             else if (home)
-                error_at(w, node_pos(kn), "unknown key '%s' %s; it belongs in '%s' (check the "
-                                          "indentation)", name, where, home->path);
+                error_at(w, node_pos(kn),
+                         "unknown key '%s' %s; it belongs in '%s' (check the "
+                         "indentation)",
+                         name, where, home->path);
             else
                 error_at(w, node_pos(kn), "unknown key '%s' %s (allowed: %s)", name, where,
                          allowed);
@@ -589,7 +653,7 @@ static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map,
         }
         seen[i] = true;
         first_line[i] = node_pos(kn).line;
-        walk_value(w, lv, &lv->keys[i], kn, vn);
+        walk_value(w, &lv->keys[i], kn, vn);
     }
 
     for (size_t i = 0; i < lv->n; i++) {
@@ -621,8 +685,9 @@ static void check_cross(struct walk *w, const char *path) {
                  "bind_dn is set but no password; add bind_password_file (or bind_password)");
     if (!l->bind_dn && (l->bind_password || l->bind_password_file)) {
         enum slot s = l->bind_password ? SLOT_BIND_PASSWORD : SLOT_BIND_PASSWORD_FILE;
-        error_at(w, w->key_pos[s], "a bind password without bind_dn; add bind_dn, or remove the "
-                                   "password to bind anonymously");
+        error_at(w, w->key_pos[s],
+                 "a bind password without bind_dn; add bind_dn, or remove the "
+                 "password to bind anonymously");
     }
     if (l->bind_dn && l->bind_password && !*l->bind_password)
         /* RFC 4513 section 5.1.2: a simple bind with a DN and an empty password is an
@@ -648,8 +713,10 @@ static void check_cross(struct walk *w, const char *path) {
         else {
             l->bind_password = pw; /* owned by the config now; wiped by adc_yaml_config_free */
             if (adc_config_readable_by_others(p))
-                adc_diag_warning(w->d, 0, 0, "bind_password_file '%s' is readable by others; "
-                                             "chmod 600 %s", p, p);
+                adc_diag_warning(w->d, 0, 0,
+                                 "bind_password_file '%s' is readable by others; "
+                                 "chmod 600 %s",
+                                 p, p);
         }
         if (p) {
             free(l->bind_password_file);
@@ -657,8 +724,8 @@ static void check_cross(struct walk *w, const char *path) {
         }
     } else if (l->bind_password && w->key_pos[SLOT_BIND_PASSWORD].line &&
                adc_config_readable_by_others(path)) {
-        adc_diag_warning(w->d, 0, 0, "contains bind_password and is readable by others; chmod 600 %s",
-                         path);
+        adc_diag_warning(w->d, 0, 0,
+                         "contains bind_password and is readable by others; chmod 600 %s", path);
     }
 
     if (l->ca_file && *l->ca_file) {
@@ -827,8 +894,10 @@ int adc_yaml_config_load(const char *path, FILE *diag, struct adc_yaml_config **
     if (!root || is_null(root))
         report_missing(&w, &root_level, top);
     else if (root->type != YAML_MAPPING_NODE)
-        error_at(&w, node_pos(root), "the file must be a mapping with the keys settings and "
-                                     "backend, not %s", type_name(root));
+        error_at(&w, node_pos(root),
+                 "the file must be a mapping with the keys settings and "
+                 "backend, not %s",
+                 type_name(root));
     else
         walk_level(&w, &root_level, root, top);
 

@@ -57,8 +57,7 @@ int adc_context_load(struct adc_context *ctx, unsigned need) {
     if (adc_yaml_config_load(yaml_path, stderr, &ctx->yaml) < 0) {
         if (!ctx->yaml_path_option && adc_config_check_readable(yaml_path) < 0)
             log_notice("adc.yaml is looked for %s %s; name another with -c FILE",
-                       ctx->service && ctx->service->yaml_path ? "where the yaml key of"
-                                                               : "beside",
+                       ctx->service && ctx->service->yaml_path ? "where the yaml key of" : "beside",
                        cfg_path);
         ret = ADC_EXIT_CONFIG;
     }

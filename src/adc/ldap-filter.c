@@ -127,14 +127,17 @@ static int parse_value(struct parser *p, bool star_ok) {
         if (c == '*') {
             if (star_ok)
                 return 0;
-            return fail(p, p->pos, "'*' is only allowed after '=' (substring or presence); "
-                                   "write \\2a for a literal asterisk");
+            return fail(p, p->pos,
+                        "'*' is only allowed after '=' (substring or presence); "
+                        "write \\2a for a literal asterisk");
         }
         if (c == '(')
             return fail(p, p->pos, "unescaped '(' in value; write \\28");
         if (c == '\\') {
             if (!is_hex(s[p->pos + 1]) || !is_hex(s[p->pos + 2]))
-                return fail(p, p->pos, "'\\' must be followed by two hex digits (\\2a, \\28, \\29, \\5c, \\00)");
+                return fail(
+                    p, p->pos,
+                    "'\\' must be followed by two hex digits (\\2a, \\28, \\29, \\5c, \\00)");
             p->pos += 3;
             continue;
         }
@@ -255,10 +258,8 @@ static int parse_filter(struct parser *p, unsigned depth) {
         if (r < 0)
             return r;
         break;
-    case ')':
-        return fail(p, p->pos, "empty filter '()'");
-    case '\0':
-        return fail(p, p->pos, "unexpected end of filter after '('");
+    case ')': return fail(p, p->pos, "empty filter '()'");
+    case '\0': return fail(p, p->pos, "unexpected end of filter after '('");
     default:
         r = parse_item(p);
         if (r < 0)
@@ -278,8 +279,9 @@ int adc_ldap_filter_attr_validate(const char *attr, size_t *err_offset, const ch
     struct parser p = {.s = attr ? attr : ""};
     int r = parse_attr(&p);
     if (r == 0 && attr[p.pos] != '\0')
-        r = fail(&p, p.pos, "attribute names contain only letters, digits and '-' "
-                            "(options after ';')");
+        r = fail(&p, p.pos,
+                 "attribute names contain only letters, digits and '-' "
+                 "(options after ';')");
     if (r < 0) {
         if (err_offset)
             *err_offset = p.err_pos;
@@ -302,14 +304,16 @@ int adc_ldap_filter_validate(const char *filter, size_t *err_offset, const char 
         goto out;
     }
     if (filter[0] != '(') {
-        r = fail(&p, 0, "a filter starts with '(' (write (objectClass=person), not objectClass=person)");
+        r = fail(&p, 0,
+                 "a filter starts with '(' (write (objectClass=person), not objectClass=person)");
         goto out;
     }
     r = parse_filter(&p, 0);
     if (r == 0 && filter[p.pos] != '\0')
-        r = fail(&p, p.pos, filter[p.pos] == ')' ? "unbalanced parentheses: extra ')'"
-                                                 : "text after the end of the filter; "
-                                                   "combine filters with (&...) or (|...)");
+        r = fail(&p, p.pos,
+                 filter[p.pos] == ')' ? "unbalanced parentheses: extra ')'"
+                                      : "text after the end of the filter; "
+                                        "combine filters with (&...) or (|...)");
 out:
     if (r < 0) {
         if (err_offset)

@@ -255,23 +255,23 @@ static void all_errors_reported_in_order(void **state) {
                                &c, &r);
     assert_int_equal(r, -EINVAL);
     assert_null(c);
-    assert_diag(out,
-                "t.yaml:2:14: error: 'no-delete' must be true or false (or yes/no), not 'sometimes'\n"
-                "t.yaml:4:3: error: duplicate key 'dry-run' (first on line 3)\n"
-                "t.yaml:6:3: error: missing required key 'backend.ldap.addr'\n"
-                "t.yaml:6:3: error: missing required key 'backend.ldap.base_dn'\n"
-                "t.yaml:6:3: error: missing required key "
-                "'backend.ldap.authentication.username_attribute'\n"
-                "t.yaml:6:3: error: missing required key "
-                "'backend.ldap.authentication.username_filter_template'\n"
-                "t.yaml:7:12: error: scope must be base, one or sub, not 'all'\n"
-                "t.yaml:8:5: error: unknown key 'address' in 'backend.ldap'; did you mean 'addr'? "
-                "(allowed: addr, bind_dn, bind_password, bind_password_file, base_dn, scope, "
-                "starttls, ca_file, tls_verify, network_timeout, timeout, follow_referrals, sync, "
-                "authentication)\n"
-                /* value "(cn=A(b)": the '(' is byte 5 of the value, column 24 of the line
-                 * because of the quote and the 4-character escape \x41 */
-                "t.yaml:10:24: error: invalid LDAP filter: unescaped '(' in value; write \\28\n");
+    assert_diag(
+        out, "t.yaml:2:14: error: 'no-delete' must be true or false (or yes/no), not 'sometimes'\n"
+             "t.yaml:4:3: error: duplicate key 'dry-run' (first on line 3)\n"
+             "t.yaml:6:3: error: missing required key 'backend.ldap.addr'\n"
+             "t.yaml:6:3: error: missing required key 'backend.ldap.base_dn'\n"
+             "t.yaml:6:3: error: missing required key "
+             "'backend.ldap.authentication.username_attribute'\n"
+             "t.yaml:6:3: error: missing required key "
+             "'backend.ldap.authentication.username_filter_template'\n"
+             "t.yaml:7:12: error: scope must be base, one or sub, not 'all'\n"
+             "t.yaml:8:5: error: unknown key 'address' in 'backend.ldap'; did you mean 'addr'? "
+             "(allowed: addr, bind_dn, bind_password, bind_password_file, base_dn, scope, "
+             "starttls, ca_file, tls_verify, network_timeout, timeout, follow_referrals, sync, "
+             "authentication)\n"
+             /* value "(cn=A(b)": the '(' is byte 5 of the value, column 24 of the line
+              * because of the quote and the 4-character escape \x41 */
+             "t.yaml:10:24: error: invalid LDAP filter: unescaped '(' in value; write \\28\n");
 }
 
 static void crlf_and_utf8_positions(void **state) {
@@ -323,8 +323,10 @@ static void password_file(void **state) {
     (void)state;
     char *pw = tmp_file("pw", "line one\r\nline two\n", 0600);
     char *yaml = NULL;
-    assert_true(asprintf(&yaml, "backend:\n  ldap:\n    bind_dn: cn=r\n"
-                                "    bind_password_file: pw\n%s", valid_ldap) > 0);
+    assert_true(asprintf(&yaml,
+                         "backend:\n  ldap:\n    bind_dn: cn=r\n"
+                         "    bind_password_file: pw\n%s",
+                         valid_ldap) > 0);
     struct adc_yaml_config *c;
     int r;
     char *out = load_yaml_text(yaml, &c, &r);
@@ -346,8 +348,10 @@ static void password_file(void **state) {
 static void secret_readable_by_others_warns(void **state) {
     (void)state;
     char *yaml = NULL;
-    assert_true(asprintf(&yaml, "backend:\n  ldap:\n    bind_dn: cn=r\n"
-                                "    bind_password: hunter2\n%s", valid_ldap) > 0);
+    assert_true(asprintf(&yaml,
+                         "backend:\n  ldap:\n    bind_dn: cn=r\n"
+                         "    bind_password: hunter2\n%s",
+                         valid_ldap) > 0);
     char *path = tmp_file("w.yaml", yaml, 0644);
     char *out = NULL;
     size_t len = 0;
@@ -374,8 +378,9 @@ static void missing_file(void **state) {
     fclose(diag);
     assert_null(c);
     assert_null(s);
-    assert_string_equal(out, "/nonexistent/adc.yaml: error: cannot open: No such file or directory\n"
-                             "/nonexistent/adc.cfg: error: cannot open: No such file or directory\n");
+    assert_string_equal(out,
+                        "/nonexistent/adc.yaml: error: cannot open: No such file or directory\n"
+                        "/nonexistent/adc.cfg: error: cannot open: No such file or directory\n");
     free(out);
 }
 
@@ -437,12 +442,13 @@ static void service_config_errors(void **state) {
                               &c, &r);
     assert_int_equal(r, -EINVAL);
     assert_null(c);
-    assert_diag(out, "t.cfg:1:10: error: server must be an http:// or https:// URL, not 'https://'\n"
-                     "t.cfg:4:1: error: unknown key 'sever'; did you mean 'server'? (allowed: "
-                     "server, app_id, secret, secret_file, yaml, ca_file, tls_verify, proxy)\n"
-                     "t.cfg:5:9: error: proxy must be a URL like http://proxy:3128 (or https://, "
-                     "socks5://, socks5h://), not 'ftp://p'\n"
-                     "t.cfg:6:1: error: expected 'key = value', got '[section]'\n");
+    assert_diag(out,
+                "t.cfg:1:10: error: server must be an http:// or https:// URL, not 'https://'\n"
+                "t.cfg:4:1: error: unknown key 'sever'; did you mean 'server'? (allowed: "
+                "server, app_id, secret, secret_file, yaml, ca_file, tls_verify, proxy)\n"
+                "t.cfg:5:9: error: proxy must be a URL like http://proxy:3128 (or https://, "
+                "socks5://, socks5h://), not 'ftp://p'\n"
+                "t.cfg:6:1: error: expected 'key = value', got '[section]'\n");
 }
 
 static void find_lookup_order(void **state) {
@@ -475,8 +481,9 @@ static void find_lookup_order(void **state) {
 
 static void suggestions(void **state) {
     (void)state;
-    static const char *const keys[] = {"addr", "bind_dn", "bind_password", "bind_password_file",
-                                       "base_dn", "dry-run", "username_filter_template"};
+    static const char *const keys[] = {
+        "addr",    "bind_dn", "bind_password",           "bind_password_file",
+        "base_dn", "dry-run", "username_filter_template"};
     size_t n = sizeof keys / sizeof *keys;
     assert_string_equal(adc_diag_suggest("adr", keys, n), "addr");
     assert_string_equal(adc_diag_suggest("Addr", keys, n), "addr");

@@ -44,7 +44,8 @@ static void good_filters_accepted(void **state) {
         "(sn=Lu\\c4\\8di\\c4\\87)",
         "(sn=Lučić)",
         "(1.3.6.1.4.1.1466.0=\\04\\02\\48\\69)",
-        "(cn;lang-de=Stra\xc3\x9f" "e)",
+        "(cn;lang-de=Stra\xc3\x9f"
+        "e)",
         "(userCertificate;binary=\\30)",
         "(msDS-UserPasswordExpiryTimeComputed>=1)",
         "(mail=100%@example.com)",
@@ -113,9 +114,9 @@ static void bad_filters_rejected_at_the_right_place(void **state) {
         {"(_cn=x)", 1, "missing attribute"},
         {"(cn=\xff)", 4, "UTF-8"},
         {"(cn=a\xc3)", 5, "UTF-8"},
-        {"(cn=\xc0\xaf)", 4, "UTF-8"},          /* overlong '/' */
-        {"(cn=\xed\xa0\x80)", 4, "UTF-8"},      /* surrogate */
-        {"(cn=\xf4\x90\x80\x80)", 4, "UTF-8"},  /* above U+10FFFF */
+        {"(cn=\xc0\xaf)", 4, "UTF-8"},         /* overlong '/' */
+        {"(cn=\xed\xa0\x80)", 4, "UTF-8"},     /* surrogate */
+        {"(cn=\xf4\x90\x80\x80)", 4, "UTF-8"}, /* above U+10FFFF */
         {"(&(cn=x)(|(sn=y)(ou=(z))))", 20, "'('"},
         {" (cn=x)", 0, "starts with '('"},
     };
@@ -182,8 +183,8 @@ static void escape_special_characters(void **state) {
         {"caf\xe9", "caf\\e9"},                   /* Latin-1 byte is not UTF-8 */
         {"\xc3", "\\c3"},                         /* truncated sequence */
         {"\xc3(", "\\c3\\28"},
-        {"\xc0\xaf", "\\c0\\af"},                 /* overlong */
-        {"\xed\xa0\x80", "\\ed\\a0\\80"},         /* surrogate */
+        {"\xc0\xaf", "\\c0\\af"},         /* overlong */
+        {"\xed\xa0\x80", "\\ed\\a0\\80"}, /* surrogate */
         {"\xff\xfe", "\\ff\\fe"},
         {"a=b,c&d|e!f~g<h>", "a=b,c&d|e!f~g<h>"}, /* legal in values */
     };
