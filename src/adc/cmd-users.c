@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,12 +94,32 @@ static int print_json(FILE *out, const struct adc_read_result *res) {
     return 0;
 }
 
-/* Display width in characters (UTF-8 code points; wide CJK glyphs count as one). */
-static size_t width(const char *s) {
+/* East Asian wide characters take two terminal columns (the main ranges of Unicode's
+ * East_Asian_Width W/F; no locale needed). */
+static bool wide(uint32_t cp) {
+    return (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf && cp != 0x303f) ||
+           (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+           (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+           (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) ||
+           (cp >= 0x20000 && cp <= 0x3fffd);
+}
+
+/* Display width in terminal columns of a UTF-8 string. */
+static size_t width(const char *str) {
+    const unsigned char *s = (const unsigned char *)str;
     size_t w = 0;
-    for (; s && *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80)
-            w++;
+    while (s && *s) {
+        uint32_t cp = *s;
+        size_t len = cp < 0x80 ? 1 : cp < 0xe0 ? 2 : cp < 0xf0 ? 3 : 4;
+        if (len > 1) {
+            cp &= 0x3f >> (len - 1);
+            for (size_t k = 1; k < len && s[k]; k++)
+                cp = (cp << 6) | (s[k] & 0x3f);
+        }
+        w += wide(cp) ? 2 : 1;
+        for (size_t k = 0; k < len && *s; k++)
+            s++;
+    }
     return w;
 }
 
