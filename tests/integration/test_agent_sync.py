@@ -133,6 +133,25 @@ class SyncNow(unittest.TestCase):
         self.assertEqual(statuses, [200] * len(names))
         self.assertIn(running_during, ("running", "succeeded"))
 
+    def test_sighup_during_a_sync_keeps_it(self):
+        a = self.agent()
+        # The directory holds still (SIGSTOP) so that the reload surely lands inside the sync.
+        self.slapd.pause()
+        self.addCleanup(self.slapd.resume)
+        run_id = self.trigger()["run_id"]
+        self.wait_run(run_id, statuses=("running",), timeout=20)
+        start = len(a.notify.messages)
+        a.hup()
+        i = a.wait_notify("RELOADING=1", start=start)
+        a.wait_notify("READY=1", start=i)
+        self.assertEqual(self.run_record(run_id)["status"], "running")
+        self.slapd.resume()
+        run = self.wait_run(run_id)
+        self.assertEqual(run["status"], "succeeded", run)
+        self.assertEqual(run["stats"]["created"], len(self.expected["users"]), run)
+        self.assertIsNone(a.proc.poll())
+        self.assertEqual(len(self.srv.admin("GET", self.base).body["agents"]), 1)
+
     def test_one_sync_at_a_time_and_sigterm_during_a_sync(self):
         # The directory answers nothing (SIGSTOP): the sync stays in its read.
         a = self.agent(ldap_extra={"timeout": 3, "network_timeout": 3})
