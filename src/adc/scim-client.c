@@ -514,50 +514,146 @@ static long bulk_status(const json_t *op) {
     return 0;
 }
 
-/* Sends the writes idx[0..m) as one Bulk request and settles each. Returns 0, or a negative
- * errno with *err when the request as a whole failed after its retries. *retry gets the
- * positions that failed transiently. */
-static int send_bulk(struct adc_scim *s, struct adc_scim_write *w, const size_t *idx, size_t m,
-                     char *const *texts, size_t body_len, size_t *retry, size_t *n_retry,
-                     char **err) {
-    static const char head[] = "{\"schemas\":[\"" BULK_REQUEST_SCHEMA "\"],\"Operations\":[";
-    _cleanup_free_ char *body = malloc(body_len + 1);
-    if (!body)
-        return -ENOMEM;
-    size_t len = 0;
-    memcpy(body, head, sizeof(head) - 1);
-    len = sizeof(head) - 1;
-    for (size_t k = 0; k < m; k++) {
-        if (k)
-            body[len++] = ',';
-        size_t tl = strlen(texts[k]);
-        memcpy(body + len, texts[k], tl);
-        len += tl;
-    }
-    memcpy(body + len, "]}", 3);
-    len += 2;
+static void sleep_ms(long ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
 
-    struct adc_http_response resp = {.retry_after = -1};
-    int r = adc_http_request_retry(s->http, "POST", "/scim/v2/Bulk", body, len, &resp, err);
-    if (r < 0)
-        return r;
-    json_t *j = parse(&resp);
-    if (resp.status != 200) {
-        status_err(s, err, "POST", "/scim/v2/Bulk", &resp);
-        r = resp.status == 401 || resp.status == 403 ? -EACCES : -EIO;
-        goto out;
+/* One Bulk request: the writes w[idx[0..m)], its body, and once sent, the answer. */
+struct bulk {
+    struct adc_scim *s;
+    size_t *idx; /* positions in w; capacity max_operations */
+    size_t m;
+    char *body;
+    size_t len, cap;
+    struct adc_http_response resp;
+    int r;
+    char *err;
+    pthread_t thread;
+    bool running;
+};
+
+static int body_append(struct bulk *b, const char *t, size_t tl) {
+    if (b->len + tl + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + tl + 1)
+            cap *= 2;
+        char *nb = realloc(b->body, cap);
+        if (!nb)
+            return -ENOMEM;
+        b->body = nb;
+        b->cap = cap;
     }
+    memcpy(b->body + b->len, t, tl);
+    b->len += tl;
+    b->body[b->len] = '\0';
+    return 0;
+}
+
+/* Packs writes from idx[*i..n) into b, within maxOperations and maxPayloadSize. A write too
+ * large for any request fails on its own. Returns 0 (b->m may be 0 at the end) or -ENOMEM. */
+static int bulk_build(const struct adc_scim_limits *lim, struct adc_scim_write *w,
+                      const size_t *idx, size_t n, size_t *i, struct bulk *b) {
+    static const char head[] = "{\"schemas\":[\"" BULK_REQUEST_SCHEMA "\"],\"Operations\":[";
+    b->m = 0;
+    b->len = 0;
+    if (body_append(b, head, sizeof(head) - 1) < 0)
+        return -ENOMEM;
+    for (; *i < n && b->m < lim->max_operations; (*i)++) {
+        struct adc_scim_write *wr = &w[idx[*i]];
+        _cleanup_free_ char *rel = NULL, *t = NULL;
+        json_t *data = NULL, *op = NULL;
+        char bid[32];
+        snprintf(bid, sizeof(bid), "b%zu", idx[*i]);
+        if (describe_write(wr, &rel, &data) < 0 ||
+            !(op = json_pack("{s:s, s:s, s:s}", "method", method_of(wr->kind), "path", rel,
+                             "bulkId", bid)) ||
+            (data && json_object_set_new(op, "data", data) < 0)) {
+            if (!op)
+                json_decref(data);
+            json_decref(op);
+            return -ENOMEM;
+        }
+        t = json_dumps(op, JSON_COMPACT);
+        json_decref(op);
+        if (!t)
+            return -ENOMEM;
+        size_t tl = strlen(t);
+        /* head, a comma before each operation but the first, and "]}" */
+        if (sizeof(head) + tl + 3 > lim->max_payload) {
+            fail_write(wr, "the user's resource exceeds the server's maxPayloadSize");
+            continue;
+        }
+        if (b->len + tl + 3 > lim->max_payload)
+            break; /* starts the next request */
+        if ((b->m && body_append(b, ",", 1) < 0) || body_append(b, t, tl) < 0)
+            return -ENOMEM;
+        b->idx[b->m++] = idx[*i];
+    }
+    return body_append(b, "]}", 2);
+}
+
+static void *bulk_send(void *p) {
+    struct bulk *b = p;
+    /* The second connection: the first stays free for the look-ups that settle conflicts. */
+    b->r = adc_http_request_retry(b->s->prefetch, "POST", "/scim/v2/Bulk", b->body, b->len,
+                                  &b->resp, &b->err);
+    return NULL;
+}
+
+static void bulk_start(struct bulk *b) {
+    adc_http_response_done(&b->resp);
+    b->r = 0;
+    b->running = pthread_create(&b->thread, NULL, bulk_send, b) == 0;
+    if (!b->running)
+        bulk_send(b);
+}
+
+/* Waits for the answer. Returns 0 when it is a 200, else a negative errno with *err: the
+ * request as a whole failed (unreachable, refused, or an error status after the retries). */
+static int bulk_wait(struct bulk *b, char **err) {
+    if (b->running)
+        pthread_join(b->thread, NULL);
+    b->running = false;
+    if (b->r < 0) {
+        if (err)
+            *err = TAKE_PTR(b->err);
+        return b->r;
+    }
+    if (b->resp.status != 200) {
+        status_err(b->s, err, "POST", "/scim/v2/Bulk", &b->resp);
+        return b->resp.status == 401 || b->resp.status == 403 ? -EACCES : -EIO;
+    }
+    return 0;
+}
+
+static void bulk_done(struct bulk *b) {
+    if (b->running)
+        pthread_join(b->thread, NULL);
+    b->running = false;
+    adc_http_response_done(&b->resp);
+    free(b->err);
+    free(b->body);
+    free(b->idx);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Settles each write of an answered Bulk request; the ones that failed transiently go to
+ * retry[]. Returns 0, or -EBADMSG / -ENOMEM. */
+static int bulk_settle(struct adc_scim *s, struct adc_scim_write *w, struct bulk *b, size_t *retry,
+                       size_t *n_retry, char **err) {
+    json_t *j = parse(&b->resp);
     const json_t *ops = json_object_get(j, "Operations");
+    int r = -EBADMSG;
+    bool *seen = NULL;
     if (!json_is_array(ops)) {
         set_err(err, "POST %s/scim/v2/Bulk: not a BulkResponse", s->server_url);
-        r = -EBADMSG;
         goto out;
     }
-    bool *seen = calloc(m ? m : 1, sizeof(bool));
-    if (!seen) {
-        r = -ENOMEM;
+    r = -ENOMEM;
+    if (!(seen = calloc(b->m ? b->m : 1, sizeof(bool))))
         goto out;
-    }
     size_t pos;
     const json_t *op;
     json_array_foreach(ops, pos, op) {
@@ -570,114 +666,91 @@ static int send_bulk(struct adc_scim *s, struct adc_scim_write *w, const size_t 
             unsigned long wi = strtoul(bid + 1, &end, 10);
             /* Answers come in request order (RFC 7644 3.7.3 keeps it in practice): look at the
              * same position first, so matching stays linear. */
-            if (!*end && !(pos < m && idx[pos] == wi))
-                for (size_t t = 0; t < m; t++)
-                    if (idx[t] == wi) {
+            if (!*end && !(pos < b->m && b->idx[pos] == wi))
+                for (size_t t = 0; t < b->m; t++)
+                    if (b->idx[t] == wi) {
                         k = t;
                         break;
                     }
         }
-        if (k >= m || seen[k])
+        if (k >= b->m || seen[k])
             continue;
         seen[k] = true;
-        struct adc_scim_write *wr = &w[idx[k]];
+        struct adc_scim_write *wr = &w[b->idx[k]];
         long status = bulk_status(op);
         const json_t *response = json_object_get(op, "response");
         enum outcome o = classify(wr, status, response);
         if (o == OUT_RETRY)
-            retry[(*n_retry)++] = idx[k];
+            retry[(*n_retry)++] = b->idx[k];
         else
             settle(s, wr, o, status, response);
     }
     /* An operation the answer does not mention was not performed (RFC 7644 3.7.3 allows a
      * server to stop after errors): it is safe to send again. */
-    for (size_t k = 0; k < m; k++)
+    for (size_t k = 0; k < b->m; k++)
         if (!seen[k])
-            retry[(*n_retry)++] = idx[k];
-    free(seen);
+            retry[(*n_retry)++] = b->idx[k];
     r = 0;
 out:
+    free(seen);
     json_decref(j);
-    adc_http_response_done(&resp);
     return r;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* One round over the writes idx[0..n): packs them into Bulk requests within the limits. */
+/* One round over the writes idx[0..n): Bulk requests one after the other (a later one may
+ * depend on an earlier: a rename frees a name a create takes), but each is built while the
+ * previous one is with the server, and answered ones are settled while the next one is. */
 static int bulk_round(struct adc_scim *s, const struct adc_scim_limits *lim,
                       struct adc_scim_write *w, const size_t *idx, size_t n, size_t *retry,
                       size_t *n_retry, char **err) {
-    /* {"schemas":[...],"Operations":[ ... ]} around the operations, and a comma between. */
-    const size_t overhead = 128;
-    size_t max_ops = lim->max_operations, max_payload = lim->max_payload;
-    char **texts = calloc(max_ops ? max_ops : 1, sizeof(char *));
-    size_t *chunk = calloc(max_ops ? max_ops : 1, sizeof(size_t));
-    int r = -ENOMEM;
-    if (!texts || !chunk)
-        goto out;
-
+    struct bulk slots[2] = {{.s = s}, {.s = s}};
+    struct bulk *flying = NULL, *ready = NULL;
     size_t i = 0;
-    while (i < n) {
-        size_t m = 0, bytes = overhead;
-        for (; i < n && m < max_ops; i++) {
-            struct adc_scim_write *wr = &w[idx[i]];
-            _cleanup_free_ char *rel = NULL;
-            json_t *data = NULL, *op = NULL;
-            char bid[32];
-            snprintf(bid, sizeof(bid), "b%zu", idx[i]);
-            if (describe_write(wr, &rel, &data) < 0 ||
-                !(op = json_pack("{s:s, s:s, s:s}", "method", method_of(wr->kind), "path", rel,
-                                 "bulkId", bid)) ||
-                (data && json_object_set_new(op, "data", data) < 0)) {
-                if (!op)
-                    json_decref(data);
-                json_decref(op);
+    int r = -ENOMEM;
+    for (int k = 0; k < 2; k++)
+        if (!(slots[k].idx = calloc(lim->max_operations ? lim->max_operations : 1, sizeof(size_t))))
+            goto out;
+    for (;;) {
+        if (!ready && i < n) {
+            struct bulk *b = flying == &slots[0] ? &slots[1] : &slots[0];
+            if ((r = bulk_build(lim, w, idx, n, &i, b)) < 0)
                 goto out;
-            }
-            char *t = json_dumps(op, JSON_COMPACT);
-            json_decref(op);
-            if (!t)
-                goto out;
-            size_t tl = strlen(t) + 1;
-            if (overhead + tl > max_payload) {
-                free(t);
-                fail_write(wr, "the user's resource exceeds the server's maxPayloadSize");
-                continue;
-            }
-            if (bytes + tl > max_payload) {
-                free(t);
-                break; /* starts the next request */
-            }
-            texts[m] = t;
-            chunk[m++] = idx[i];
-            bytes += tl;
+            if (b->m)
+                ready = b;
+            else if (i < n)
+                continue; /* every write of this pack failed on its own: pack the next */
         }
-        if (m == 0)
-            continue;
-        r = send_bulk(s, w, chunk, m, texts, bytes, retry, n_retry, err);
-        for (size_t k = 0; k < m; k++) {
-            free(texts[k]);
-            texts[k] = NULL;
+        if (!flying) {
+            if (!ready)
+                break;
+            flying = ready;
+            ready = NULL;
+            bulk_start(flying);
+            continue; /* build the next one meanwhile */
         }
-        if (r < 0) {
-            /* Unreachable or refused: what was not sent or not answered is not done. */
+        if ((r = bulk_wait(flying, err)) < 0) {
+            /* Unreachable or refused: what was not answered is not done. */
             for (size_t k = 0; k < n; k++)
                 fail_write(&w[idx[k]], err && *err ? *err : "server unreachable");
+            goto out;
+        }
+        struct bulk *answered = flying;
+        flying = NULL;
+        if (ready) {
+            flying = ready;
+            ready = NULL;
+            bulk_start(flying);
+        }
+        if ((r = bulk_settle(s, w, answered, retry, n_retry, err)) < 0) {
+            for (size_t k = 0; k < n; k++)
+                fail_write(&w[idx[k]], err && *err ? *err : "bad answer");
             goto out;
         }
     }
     r = 0;
 out:
-    if (texts)
-        for (size_t k = 0; k < max_ops; k++)
-            free(texts[k]);
-    free(texts);
-    free(chunk);
+    bulk_done(&slots[0]);
+    bulk_done(&slots[1]);
     return r;
 }
 
