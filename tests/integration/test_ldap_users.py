@@ -151,6 +151,23 @@ class Directory(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot connect to ldap://127.0.0.1:1", r.stderr)
 
+    def test_check_binds_and_tries_the_filter(self):
+        r = adc("-c", self.yaml(), "check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("configuration OK\n", r.stdout)
+        self.assertIn(f"directory: bound to {self.slapd.url} as '{self.slapd.service_dn}'",
+                      r.stdout)
+        self.assertIn("finds users under 'dc=example,dc=org'", r.stdout)
+        r = adc("-c", self.yaml(filt="(objectClass=posixAccount)"), "check")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("finds no entry under 'dc=example,dc=org'", r.stderr)
+        r = adc("-c", self.yaml(bind_password="wrong"), "check")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Invalid credentials (49)", r.stderr)
+        self.assertIn(self.slapd.service_dn, r.stderr)
+        r = adc("-c", self.yaml(bind_password="wrong"), "check", "--offline")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_ldaps_with_ca_file(self):
         ca = self.slapd.ca_file
         doc = self.users_json(self.yaml(addr=self.slapd.ldaps_url,
