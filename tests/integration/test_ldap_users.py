@@ -106,6 +106,23 @@ class Directory(unittest.TestCase):
         self.assertIn("twomail", names)         # its two mails no longer matter
         self.assertEqual(doc["skipped"], [])
 
+    def test_configured_identity_and_attribute_mapping(self):
+        extra = ("      id_attribute: uid\n"
+                 "      attributes:\n"
+                 "        displayName: cn\n"
+                 "        givenName: sn\n"
+                 "        familyName: givenName\n"
+                 "        email: uid\n")
+        doc = self.users_json(self.yaml(extra_sync=extra))
+        self.assertEqual(doc["id_attribute"], "uid")
+        by_name = {u["userName"]: u for u in doc["users"]}
+        u = by_name["john.smith@example.org"]
+        self.assertEqual(u["externalId"], "jsmith")
+        self.assertEqual(u["displayName"], "Smith, John")
+        self.assertEqual((u["givenName"], u["familyName"]), ("Smith", "John"))
+        self.assertEqual(u["email"], "jsmith")
+        self.assertEqual(by_name["multigiven@example.org"]["displayName"], "Multi Given")
+
     def test_table_and_warnings(self):
         r = adc("-c", self.yaml(page_size=500), "users")
         self.assertEqual(r.returncode, 0, r.stderr)
