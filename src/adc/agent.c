@@ -322,9 +322,12 @@ static void dispatch(struct agent *a, json_t *cmd) {
             return;
         }
         bool dry_run = json_is_true(json_object_get(cmd, "dry_run"));
-        if (a->sync && adc_sync_running(a->sync)) {
-            /* The server allows one sync at a time per configuration, so this means a server
-             * bug or a clock oddity; say so in the run instead of running two at once. */
+        /* The server allows one sync at a time per configuration, so a new one means it has
+         * seen the previous run's final report: that thread is only closing its connection.
+         * Syncs started back to back (the benchmark does) found it there and were refused. */
+        if (a->sync && !adc_sync_wait(a->sync, 5000)) {
+            /* Still running after that: a server bug or a clock oddity; say so in the run
+             * instead of running two at once. */
             adc_sync_report_refused(a->cfg, run_id, "this agent is already running a sync");
             return;
         }
