@@ -75,7 +75,8 @@ def setUpModule():
     t0 = time.monotonic()
     seed(DC)
     seeding = time.monotonic() - t0
-    print(f"\nsamba: provision {DC.timings['provision']:.1f}s, start {DC.timings['start']:.1f}s, "
+    print(f"\nsamba: waited {DC.timings['lock_wait']:.1f}s for another run, "
+          f"provision {DC.timings['provision']:.1f}s, start {DC.timings['start']:.1f}s, "
           f"seed {STAFF_COUNT + len(SPECIAL)} users {seeding:.1f}s", file=sys.stderr)
 
 
