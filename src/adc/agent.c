@@ -31,7 +31,7 @@
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
 /* Long poll length asked of the server when it does not say; the server may shorten it. */
-#define DEFAULT_POLL_WAIT 20
+#define DEFAULT_POLL_WAIT 15
 /* How long SIGTERM waits for a sync in flight (asked to stop at its next step) before the run
  * is reported failed; below systemd's default TimeoutStopSec (90 s). */
 #define STOP_SYNC_GRACE_S 30

@@ -261,7 +261,7 @@ void adc_hub_expire(struct adc_hub *h, double now) {
     for (struct agent *a = h->agents, *next; a; a = next) {
         next = a->next;
         if (now - a->last_poll_start > ADC_HUB_CONNECTED_TIMEOUT)
-            agent_remove(h, a, "agent disconnected (silent for more than 30 s)", &failed);
+            agent_remove(h, a, "agent disconnected (silent for more than 25 s)", &failed);
     }
     pthread_mutex_unlock(&h->lock);
     failed_flush(h, &failed);
