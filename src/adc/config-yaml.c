@@ -738,6 +738,11 @@ static void check_cross(struct walk *w, const char *path) {
             free(l->ca_file);
             l->ca_file = p;
         }
+        /* Not an error (a StartTLS switch may be coming), but the CA file does nothing now. */
+        if (r == 0 && !l->starttls && l->addr && !strcasestr(l->addr, "ldaps://"))
+            adc_diag_warning(w->d, w->key_pos[SLOT_CA_FILE].line, w->key_pos[SLOT_CA_FILE].col,
+                             "ca_file is set but the connection is not TLS (ldap:// without "
+                             "starttls); use ldaps:// or starttls: true");
     }
 }
 

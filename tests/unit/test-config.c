@@ -366,6 +366,26 @@ static void secret_readable_by_others_warns(void **state) {
     free(yaml);
 }
 
+static void ca_file_without_tls_warns(void **state) {
+    (void)state;
+    free(tmp_file("ca.pem", "x\n", 0600));
+    struct adc_yaml_config *c;
+    int r;
+    char *out = load_yaml_text("backend:\n"
+                               "  ldap:\n"
+                               "    ca_file: ca.pem\n"
+                               "    addr: ldap://127.0.0.1\n"
+                               "    base_dn: dc=example,dc=com\n"
+                               "    authentication:\n"
+                               "      username_attribute: uid\n"
+                               "      username_filter_template: (uid=%s)\n",
+                               &c, &r);
+    assert_int_equal(r, 0);
+    assert_diag(out, "t.yaml:3:5: warning: ca_file is set but the connection is not TLS (ldap:// "
+                     "without starttls); use ldaps:// or starttls: true\n");
+    adc_yaml_config_free(c);
+}
+
 static void missing_file(void **state) {
     (void)state;
     char *out = NULL;
@@ -572,6 +592,7 @@ int main(void) {
         cmocka_unit_test(anchors_and_flow_style),
         cmocka_unit_test(password_file),
         cmocka_unit_test(secret_readable_by_others_warns),
+        cmocka_unit_test(ca_file_without_tls_warns),
         cmocka_unit_test(missing_file),
         cmocka_unit_test(service_config_values),
         cmocka_unit_test(service_config_errors),
