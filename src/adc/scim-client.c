@@ -362,31 +362,66 @@ static char *filter_eq(const char *attr, const char *value) {
     return f;
 }
 
-/* After a create got 409: is the user with this externalId already ours? Then the create
- * happened (its answer was lost, or a previous run made it). */
-static bool created_before(struct adc_scim *s, const char *external_id) {
-    if (!external_id)
-        return false;
-    _cleanup_free_ char *f = filter_eq("externalId", external_id);
-    _cleanup_free_ char *q = f ? adc_http_escape(s->http, f) : NULL;
-    _cleanup_free_ char *path = NULL;
-    if (!q || asprintf(&path, "/scim/v2/Users?filter=%s", q) < 0)
-        return false;
-    json_t *j = NULL;
-    _cleanup_free_ char *e = NULL;
-    if (call_json(s, "GET", path, NULL, &j, &e) < 0)
-        return false;
-    bool ours = false;
-    size_t i;
-    const json_t *item;
-    json_array_foreach(json_object_get(j, "Resources"), i, item) {
-        const json_t *ext = json_object_get(item, ADC_SCIM_SCHEMA_SYNC);
-        if (adc_streq(json_string_value(json_object_get(item, "externalId")), external_id) &&
-            adc_streq(json_string_value(json_object_get(ext, "provider")), s->app_id))
-            ours = true;
+/* Longest filter we send: adc-server accepts 4096 characters. */
+#define CONFLICT_FILTER_MAX 3500
+
+/* After creates got 409 (uniqueness): which of them are already ours, found by externalId?
+ * Those happened before (their answer was lost, or a listing missed them): they are done.
+ * Asks for many at once ("externalId eq .. or externalId eq .."), so that a repeated Bulk
+ * request of 1,000 creates costs a few look-ups, not 1,000. Sets ours[k] for w[pos[k]]. */
+static void created_before(struct adc_scim *s, struct adc_scim_write *w, const size_t *pos,
+                           size_t n, bool *ours) {
+    size_t first = 0;
+    while (first < n) {
+        _cleanup_free_ char *f = NULL;
+        size_t len = 0, last = first;
+        for (; last < n; last++) {
+            const char *ext = w[pos[last]].external_id;
+            if (!ext)
+                continue; /* no identity: cannot be recognized */
+            _cleanup_free_ char *one = filter_eq("externalId", ext);
+            if (!one)
+                return;
+            size_t ol = strlen(one);
+            if (len && len + ol + 4 > CONFLICT_FILTER_MAX)
+                break;
+            char *nf = realloc(f, len + ol + 5);
+            if (!nf)
+                return;
+            f = nf;
+            if (len) {
+                memcpy(f + len, " or ", 4);
+                len += 4;
+            }
+            memcpy(f + len, one, ol + 1);
+            len += ol;
+        }
+        if (!f)
+            return;
+        _cleanup_free_ char *q = adc_http_escape(s->http, f);
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *e = NULL;
+        json_t *j = NULL;
+        if (!q || asprintf(&path, "/scim/v2/Users?filter=%s&count=%zu", q, last - first) < 0) {
+            path = NULL;
+            return;
+        }
+        if (call_json(s, "GET", path, NULL, &j, &e) < 0)
+            return; /* unknown: those stay failed; the next run sees them in its listing */
+        size_t i;
+        const json_t *item;
+        json_array_foreach(json_object_get(j, "Resources"), i, item) {
+            const char *ext = json_string_value(json_object_get(item, "externalId"));
+            const json_t *x = json_object_get(item, ADC_SCIM_SCHEMA_SYNC);
+            if (!ext || !adc_streq(json_string_value(json_object_get(x, "provider")), s->app_id))
+                continue;
+            for (size_t k = first; k < last; k++)
+                if (adc_streq(w[pos[k]].external_id, ext))
+                    ours[k] = true;
+        }
+        json_decref(j);
+        first = last;
     }
-    json_decref(j);
-    return ours;
 }
 
 static const char *method_of(enum adc_scim_write_kind k) {
@@ -445,26 +480,24 @@ static void fail_write(struct adc_scim_write *w, const char *why) {
     w->error = strdup(why ? why : "not written");
 }
 
-static void settle(struct adc_scim *s, struct adc_scim_write *w, enum outcome o, long status,
-                   const json_t *response) {
+static void conflict_failed(struct adc_scim_write *w, const json_t *response) {
+    const char *detail = response ? adc_scim_error_detail(response) : NULL;
+    free(w->error);
+    if (asprintf(&w->error, "HTTP 409: %s",
+                 detail ? detail : "userName already exists in the cloud") < 0)
+        w->error = NULL;
+}
+
+/* Settles a write by its outcome; a conflict is settled by the caller (created_before). */
+static void settle(struct adc_scim_write *w, enum outcome o, long status) {
     switch (o) {
     case OUT_DONE: w->done = true; break;
-    case OUT_FAILED: break;
+    case OUT_FAILED:
+    case OUT_CONFLICT: break;
     case OUT_RETRY:
         free(w->error);
         if (asprintf(&w->error, "HTTP %ld, still after %d attempts", status, OP_ATTEMPTS) < 0)
             w->error = NULL;
-        break;
-    case OUT_CONFLICT:
-        if (created_before(s, w->external_id)) {
-            w->done = true;
-        } else {
-            const char *detail = response ? adc_scim_error_detail(response) : NULL;
-            free(w->error);
-            if (asprintf(&w->error, "HTTP 409: %s",
-                         detail ? detail : "userName already exists in the cloud") < 0)
-                w->error = NULL;
-        }
         break;
     }
 }
@@ -496,7 +529,16 @@ static int write_one_by_one(struct adc_scim *s, struct adc_scim_write *w, size_t
             return -EACCES;
         }
         json_t *j = parse(&resp);
-        settle(s, &w[i], classify(&w[i], resp.status, j), resp.status, j);
+        enum outcome o = classify(&w[i], resp.status, j);
+        settle(&w[i], o, resp.status);
+        if (o == OUT_CONFLICT) {
+            bool ours = false;
+            created_before(s, w, &i, 1, &ours);
+            if (ours)
+                w[i].done = true;
+            else
+                conflict_failed(&w[i], j);
+        }
         json_decref(j);
         adc_http_response_done(&resp);
     }
@@ -646,13 +688,18 @@ static int bulk_settle(struct adc_scim *s, struct adc_scim_write *w, struct bulk
     json_t *j = parse(&b->resp);
     const json_t *ops = json_object_get(j, "Operations");
     int r = -EBADMSG;
-    bool *seen = NULL;
+    bool *seen = NULL, *ours = NULL;
+    size_t *conflicts = NULL, n_conflicts = 0;
+    const json_t **conflict_resp = NULL;
     if (!json_is_array(ops)) {
         set_err(err, "POST %s/scim/v2/Bulk: not a BulkResponse", s->server_url);
         goto out;
     }
     r = -ENOMEM;
-    if (!(seen = calloc(b->m ? b->m : 1, sizeof(bool))))
+    if (!(seen = calloc(b->m ? b->m : 1, sizeof(bool))) ||
+        !(conflicts = calloc(b->m ? b->m : 1, sizeof(size_t))) ||
+        !(conflict_resp = calloc(b->m ? b->m : 1, sizeof(json_t *))) ||
+        !(ours = calloc(b->m ? b->m : 1, sizeof(bool))))
         goto out;
     size_t pos;
     const json_t *op;
@@ -680,10 +727,21 @@ static int bulk_settle(struct adc_scim *s, struct adc_scim_write *w, struct bulk
         long status = bulk_status(op);
         const json_t *response = json_object_get(op, "response");
         enum outcome o = classify(wr, status, response);
-        if (o == OUT_RETRY)
+        if (o == OUT_RETRY) {
             retry[(*n_retry)++] = b->idx[k];
+        } else if (o == OUT_CONFLICT) {
+            conflict_resp[n_conflicts] = response;
+            conflicts[n_conflicts++] = b->idx[k];
+        } else {
+            settle(wr, o, status);
+        }
+    }
+    created_before(s, w, conflicts, n_conflicts, ours);
+    for (size_t c = 0; c < n_conflicts; c++) {
+        if (ours[c])
+            w[conflicts[c]].done = true;
         else
-            settle(s, wr, o, status, response);
+            conflict_failed(&w[conflicts[c]], conflict_resp[c]);
     }
     /* An operation the answer does not mention was not performed (RFC 7644 3.7.3 allows a
      * server to stop after errors): it is safe to send again. */
@@ -693,6 +751,9 @@ static int bulk_settle(struct adc_scim *s, struct adc_scim_write *w, struct bulk
     r = 0;
 out:
     free(seen);
+    free(ours);
+    free(conflicts);
+    free(conflict_resp);
     json_decref(j);
     return r;
 }
@@ -773,7 +834,7 @@ int adc_scim_write(struct adc_scim *s, const struct adc_scim_limits *limits,
             goto out;
         if (n_retry && attempt >= OP_ATTEMPTS) {
             for (size_t k = 0; k < n_retry; k++)
-                settle(s, &w[retry[k]], OUT_RETRY, 503, NULL);
+                settle(&w[retry[k]], OUT_RETRY, 503);
             break;
         }
         if (n_retry)

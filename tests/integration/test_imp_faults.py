@@ -7,6 +7,7 @@ import time
 import unittest
 
 from harness import ldif
+from harness.faulty_proxy import FaultyProxy
 from harness.programs import ADC
 from harness.sync import SyncSetup
 
@@ -133,6 +134,68 @@ class ServerFailure(unittest.TestCase):
             r, doc = env.imp_json()
             self.assertEqual(doc["stats"]["unchanged"], 20000)
             self.assertEqual(len(doc["changes"]), 0)
+
+
+class Retries(unittest.TestCase):
+    """Through a proxy that answers 429/503 or loses answers: every write is safe to repeat."""
+
+    def run_through(self, faults, n=2500):
+        users = ldif.generate(n, special=False)
+        with SyncSetup(users) as env, FaultyProxy(env.server.url, faults) as proxy:
+            with open(env.cfg_path, "w") as f:
+                f.write(f"server = {proxy.url}\napp_id = {env.cfg['app_id']}\n"
+                        f"secret = {env.cfg['secret']}\n")
+            started = time.monotonic()
+            r, doc = env.imp_json()
+            elapsed = time.monotonic() - started
+            listed = env.cloud_list()
+            return r, doc, listed, proxy.seen, elapsed
+
+    def test_429_with_retry_after_is_honoured(self):
+        r, doc, listed, seen, elapsed = self.run_through({"/scim/v2/Bulk": ["429", "503"]})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["stats"]["created"], 2500)
+        self.assertEqual(len(listed), 2500)
+        bulk = [st for m, p, st in seen if p.startswith("/scim/v2/Bulk")]
+        self.assertEqual(bulk[:2], [429, 503])
+        self.assertEqual(set(bulk[2:]), {200})
+        self.assertGreaterEqual(elapsed, 1.0)  # Retry-After: 1
+
+    def test_lost_answers_do_not_duplicate_creates(self):
+        # The second Bulk request is written by the server but its answer is lost: adc sends it
+        # again, gets 409 for each create, finds the users by externalId, and counts them done.
+        r, doc, listed, seen, _ = self.run_through({"/scim/v2/Bulk": ["ok", "drop"]})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["stats"]["created"], 2500)
+        self.assertEqual(doc["stats"]["failed"], 0)
+        self.assertEqual(len(listed), 2500)
+        self.assertEqual(len({u["externalId"] for u in listed}), 2500)
+        self.assertIn("drop", [st for m, p, st in seen])
+        # The 1,000 creates of the repeated request are looked up together, a few dozen at a
+        # time, not one request each.
+        lookups = [p for m, p, st in seen if "filter=externalId" in p]
+        self.assertGreater(len(lookups), 0)
+        self.assertLess(len(lookups), 50)
+
+    def test_lost_answers_of_updates_and_deletes_are_harmless(self):
+        users = ldif.generate(30, special=False)
+        with SyncSetup(users) as env:
+            self.assertEqual(env.imp().returncode, 0)
+            env.delete_users(users[:5])
+            for u in users[5:10]:
+                env.rename(u, "new-" + u.mail[0])
+            env.slapd.lock(users[10].dn)
+            with FaultyProxy(env.server.url, {"/scim/v2/Bulk": ["drop"]}) as proxy:
+                with open(env.cfg_path, "w") as f:
+                    f.write(f"server = {proxy.url}\napp_id = {env.cfg['app_id']}\n"
+                            f"secret = {env.cfg['secret']}\n")
+                r, doc = env.imp_json()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual((doc["stats"]["deleted"], doc["stats"]["updated"]), (5, 6))
+            cloud = env.cloud()
+            self.assertEqual(len(cloud), 25)
+            self.assertFalse(cloud[mail(10)]["active"])
+            self.assertIn("new-" + mail(7), cloud)
 
 
 class RefusedUsers(unittest.TestCase):
