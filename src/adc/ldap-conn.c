@@ -188,6 +188,10 @@ static int on_connect(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *
      * handles as "not yet" and returns to the poll that honours the deadline. */
     struct timeval tv = {1, 0};
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    /* One message from the server is one entry with the few attributes we ask for, or a
+     * result: far below this. A larger one is refused instead of being buffered whole. */
+    ber_len_t max_incoming = ADC_LDAP_MESSAGE_MAX;
+    (void)ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max_incoming);
     pthread_mutex_lock(&wd.lock);
     for (struct watch *w = wd.head; w; w = w->next) {
         if (w->ld == ld && !w->fired) {

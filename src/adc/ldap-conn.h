@@ -10,6 +10,9 @@
 #include "config.h"
 #include "macros.h"
 
+/* The largest LDAP message accepted from a server (bytes). */
+#define ADC_LDAP_MESSAGE_MAX (16u * 1024 * 1024)
+
 /* Monotonic clock in seconds; deadlines below are absolute values of it. */
 double adc_ldap_now(void);
 /* Time left until `deadline` as a timeval for ldap_result() (zero when passed). */
