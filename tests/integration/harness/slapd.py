@@ -12,12 +12,14 @@ thousands of entries, and it can write operational attributes such as entryUUID 
 lock). Backend mdb; schemas core, cosine, inetorgperson, nis; the ppolicy overlay. slapd listens
 only on 127.0.0.1, on free ports. Everything is removed on exit, whatever happened.
 """
+import atexit
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 from . import ldif as ldif_mod
@@ -26,6 +28,36 @@ SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
 SLAPADD = shutil.which("slapadd") or "/usr/sbin/slapadd"
 SCHEMA_DIR = "/etc/ldap/schema"
 MODULE_DIR = "/usr/lib/ldap"
+
+
+# Every instance not yet closed. meson ends a test that runs too long with SIGTERM, which would
+# skip the context managers: the handler closes them all (slapd killed, directory removed), then
+# lets the signal do what it would have done (including an earlier handler, e.g. Samba's).
+_live = set()
+_sigterm_installed = False
+
+
+def _close_all():
+    for s in list(_live):
+        s.close()
+
+
+def _install_sigterm():
+    global _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    prev = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum, frame):
+        _close_all()
+        signal.signal(signal.SIGTERM, prev if prev is not None else signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    _sigterm_installed = True
+
+
+atexit.register(_close_all)
 
 
 def free_port():
@@ -146,6 +178,8 @@ class Slapd:
     def setup(self):
         """Creates the directory, configuration, certificates and the database."""
         self.dir = tempfile.mkdtemp(prefix="adc-slapd-")
+        _live.add(self)
+        _install_sigterm()
         os.makedirs(os.path.join(self.dir, "db"))
         self.port = free_port()
         if self.tls:
@@ -369,6 +403,7 @@ backend:
         try:
             self.kill()
         finally:
+            _live.discard(self)
             if self.dir:
                 shutil.rmtree(self.dir, ignore_errors=True)
                 self.dir = None
