@@ -11,7 +11,8 @@ packages=(
   libsqlite3-dev libsystemd-dev libssl-dev libcmocka-dev
   # real peers for the tests, the demo and the benchmark
   slapd ldap-utils samba samba-ad-dc samba-ad-provision winbind krb5-user
-  sqlite3 curl openssl python3 valgrind procps psmisc iproute2 hyperfine
+  # systemd: systemd-analyze verify of the units in dist/ (tests)
+  sqlite3 curl openssl python3 systemd valgrind procps psmisc iproute2 hyperfine
   # the benchmark: GNU time for the peak memory of adc (bench/bench.py)
   time
   # the web console: password hashing (yescrypt) and its browser tests (Playwright drives

@@ -3,11 +3,16 @@ docs/agent-protocol.md): sign-in through the agent against a real slapd, readine
 after the server restarts, two agents on one configuration, SIGHUP reloads, a rotated secret.
 The syncs the cloud triggers are in test_agent_sync.py."""
 import concurrent.futures
+import os
+import shutil
+import subprocess
+import tempfile
 import time
 import unittest
 
 from harness import ldif
 from harness.agent import Agent, ForwardProxy, cfg_text, restart_server, yaml_text
+from harness.programs import ADC, ADC_SERVER
 from harness.server import AdcServer, user
 from harness.slapd import Slapd
 
@@ -278,6 +283,41 @@ class Service(AgentFixture):
         a = self.agent(cfg={"app_id": self.cfg["app_id"], "secret": "adcs_wrong"})
         self.assertEqual(a.wait(15), 3, a.log())
         self.assertIn("the Secret Token was rejected", a.log())
+
+
+class Units(unittest.TestCase):
+    """dist/adc.service and dist/adc-server.service as systemd reads them."""
+
+    SOURCE = os.environ.get("ADC_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+    def unit(self, name):
+        with open(os.path.join(self.SOURCE, "dist", name)) as f:
+            return f.read()
+
+    def test_adc_unit(self):
+        text = self.unit("adc.service")
+        for line in ("Type=notify", "ExecStart=/opt/exchange4all/ad-connect/bin/adc run",
+                     "ExecReload=/bin/kill -HUP $MAINPID", "ExecStop=/bin/kill -TERM $MAINPID",
+                     "KillSignal=SIGTERM", "Restart=on-failure"):
+            self.assertIn("\n" + line + "\n", text)
+        # A rejected secret or a bad configuration (3) is not retried in a loop.
+        self.assertRegex(text, r"\nRestartPreventExitStatus=.*\b3\b")
+
+    def test_units_verify(self):
+        tool = shutil.which("systemd-analyze")
+        self.assertIsNotNone(tool, "systemd-analyze (package systemd) is needed")
+        d = tempfile.mkdtemp(prefix="adc-units-")
+        self.addCleanup(shutil.rmtree, d, True)
+        for name, binary, real in (("adc.service", "/opt/exchange4all/ad-connect/bin/adc", ADC),
+                                   ("adc-server.service",
+                                    "/opt/exchange4all/ad-connect/bin/adc-server", ADC_SERVER)):
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                # The installed path does not exist here; the unit's syntax is what is checked.
+                f.write(self.unit(name).replace(binary + " ", os.path.abspath(real) + " "))
+            r = subprocess.run([tool, "verify", path], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr.strip(), "", r.stderr)
 
 
 if __name__ == "__main__":
