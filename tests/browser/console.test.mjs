@@ -56,9 +56,9 @@ async function step(name, fn) {
   }
 }
 
-async function shoot(name) {
+async function shoot(name, fullPage = false) {
   fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, name), fullPage });
 }
 
 function basic(appId, secret) {
@@ -164,7 +164,7 @@ async function main() {
     fs.writeFileSync(path.join(AGENT_DIR, 'shown-adc.cfg'), cfg);
     await page.getByRole('button', { name: 'Copy Secret Token' }).click();
     await page.getByText(/Copied to the clipboard|Selected: press Ctrl\+C/).waitFor();
-    await shoot('add-synchronization.png');
+    await shoot('add-synchronization.png', true);
   });
 
   await step('after a reload the secret is gone for good', async () => {
@@ -230,7 +230,7 @@ async function main() {
     const row = page.locator('#runs tbody tr').first();
     await row.locator('[data-run-status="succeeded"]').waitFor();
     assert.equal((await row.locator('[data-stat="created"]').textContent()).trim(), String(EXPECTED_USERS));
-    await shoot('synchronization.png');
+    await shoot('synchronization.png', true);
   });
 
   await step('the list shows connected and the last run', async () => {

@@ -43,18 +43,26 @@ function h(tag, attrs, ...children) {
 
 function $(sel) { return document.querySelector(sel); }
 
+/* Confirmations go away after a while; errors stay until the next navigation. */
 function flash(text, kind) {
   const box = $('#flash');
   box.replaceChildren();
+  clearTimeout(state.flashTimer);
   state.flashKeep = !!text;
-  if (text) box.append(h('p', { class: 'msg ' + (kind || 'ok') }, text));
+  if (!text) return;
+  const msg = h('p', { class: 'msg ' + (kind || 'ok') }, text);
+  box.append(msg);
+  if ((kind || 'ok') === 'ok') state.flashTimer = setTimeout(() => msg.remove(), 10000);
 }
 
 function fmtTime(v) {
   if (v === null || v === undefined || v === '') return '—';
   const d = typeof v === 'number' ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v);
   if (isNaN(d.getTime())) return String(v);
-  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  /* Local time, sortable and unambiguous across locales: 2026-11-25 18:10:34. */
+  const p2 = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ` +
+    `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
 }
 
 function badge(text, kind) { return h('span', { class: 'badge ' + kind }, text); }
@@ -174,7 +182,9 @@ async function route() {
   clearTimers();
   const seq = ++state.routeSeq;
   if (!state.session) { showSignIn(); return; }
-  const parts = (location.hash.replace(/^#\/?/, '') || 'configs').split('/').map(decodeURIComponent);
+  /* #/users?name=... : the query belongs to the view, the path picks it. */
+  const path = location.hash.replace(/^#\/?/, '').split('?')[0];
+  const parts = (path || 'configs').split('/').map(decodeURIComponent);
   let h1;
   try {
     if (parts[0] === 'configs' && parts.length === 1) h1 = await viewConfigs(seq);
@@ -402,15 +412,15 @@ function runErrors(r) {
 
 function runsTable(runs) {
   if (!runs.length) return h('p', { class: 'muted', id: 'runs' }, 'No run yet.');
-  return h('table', { id: 'runs' },
+  return h('div', { class: 'table-wrap' }, h('table', { id: 'runs' },
     h('thead', {}, h('tr', {},
       ['Status', 'Started', 'Finished', 'Dry run'].map((t) => h('th', { scope: 'col' }, t)),
       ['Created', 'Updated', 'Deleted', 'Disabled', 'Unchanged', 'Skipped', 'Failed'].map((t) => h('th', { scope: 'col', class: 'num' }, t)),
       h('th', { scope: 'col' }, 'Errors'))),
     h('tbody', {}, runs.map((r) => h('tr', { 'data-run-id': runId(r) },
-      h('td', {}, runBadge(r.status)), h('td', {}, fmtTime(pick(r, 'started', 'started_at', 'created', 'created_at'))),
-      h('td', {}, fmtTime(pick(r, 'finished', 'finished_at'))), h('td', {}, r.dry_run ? 'yes' : 'no'),
-      statsCells(r), h('td', {}, runErrors(r))))));
+      h('td', {}, runBadge(r.status)), h('td', { class: 'nowrap' }, fmtTime(pick(r, 'started', 'started_at', 'created', 'created_at'))),
+      h('td', { class: 'nowrap' }, fmtTime(pick(r, 'finished', 'finished_at'))), h('td', {}, r.dry_run ? 'yes' : 'no'),
+      statsCells(r), h('td', {}, runErrors(r)))))));
 }
 
 function confirmDialog(title, text, confirmLabel, onConfirm, extra) {
@@ -626,13 +636,22 @@ async function viewAudit(seq) {
   const before = q.get('before');
   const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (before) params.set('before', before);
-  const data = await api('GET', '/api/v1/audit?' + params.toString());
+  const [data, configs] = await Promise.all([
+    api('GET', '/api/v1/audit?' + params.toString()),
+    api('GET', '/api/v1/sync-configs').then((d) => listOf(d, 'sync_configs', 'configs', 'items')),
+  ]);
   const entries = listOf(data, 'entries', 'events', 'items');
+  const cfgName = Object.fromEntries(configs.map((c) => [configId(c), c.name]));
+  /* "sync:<app_id>" reads better as the synchronization's name; the ID stays in the tooltip. */
+  const who = (a) => {
+    const m = /^sync:(.+)$/.exec(a || '');
+    return m && cfgName[m[1]] ? h('span', { title: a }, 'sync: ' + cfgName[m[1]]) : (a || '—');
+  };
   const table = entries.length === 0 ? h('p', { class: 'muted' }, 'Nothing recorded yet.')
     : h('table', { id: 'audit' },
       h('thead', {}, h('tr', {}, ['When', 'Who', 'What', 'Target', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, entries.map((e) => h('tr', {},
-        h('td', {}, fmtTime(pick(e, 'at', 'time', 'created'))), h('td', {}, e.actor || e.who || '—'),
+        h('td', { class: 'nowrap' }, fmtTime(pick(e, 'at', 'time', 'created'))), h('td', {}, who(e.actor || e.who)),
         h('td', {}, e.action || e.what || '—'), h('td', { class: 'mono' }, e.target || e.object || '—'),
         h('td', {}, detailText(pick(e, 'detail', 'details')))))));
   const last = entries[entries.length - 1];
