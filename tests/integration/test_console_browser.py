@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from harness import agent, ldif, programs
@@ -18,6 +19,13 @@ from test_console import ADMIN, PASSWORD, Server
 SOURCE_ROOT = os.environ.get("ADC_SOURCE_ROOT",
                              os.path.join(os.path.dirname(__file__), "..", ".."))
 BROWSER_DIR = os.path.join(SOURCE_ROOT, "tests", "browser")
+# Screenshots of the main pages: into the build tree on every run (a test run must not dirty
+# the source tree: other developers rebase with it), and into the committed docs/screenshots
+# when asked: ADC_UPDATE_SCREENSHOTS=1 meson test -C build console-browser
+BUILD_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(programs.ADC_SERVER))))
+SCREENSHOTS = (os.path.join(SOURCE_ROOT, "docs", "screenshots")
+               if os.environ.get("ADC_UPDATE_SCREENSHOTS") == "1"
+               else os.path.join(BUILD_ROOT, "tests", "browser-screenshots"))
 
 
 def ensure_playwright():
@@ -41,6 +49,7 @@ class ConsoleBrowser(unittest.TestCase):
 
     def test_administrator_flow_in_chromium(self):
         ensure_playwright()
+        started = time.time() - 1
         users = ldif.generate(self.USERS, special=False)
         with Slapd(ldif=users) as directory, Server() as srv, \
                 Server(args=["--session-idle", "2"]) as expiry:
@@ -55,7 +64,7 @@ class ConsoleBrowser(unittest.TestCase):
                            ADC_CONSOLE_ADMIN=ADMIN, ADC_CONSOLE_PASSWORD=PASSWORD,
                            ADC_BIN=programs.ADC, ADC_AGENT_DIR=agent_dir,
                            ADC_EXPECTED_USERS=str(self.USERS),
-                           ADC_SCREENSHOT_DIR=os.path.join(SOURCE_ROOT, "docs", "screenshots"))
+                           ADC_SCREENSHOT_DIR=SCREENSHOTS)
                 r = subprocess.run(["node", "console.test.mjs"], cwd=BROWSER_DIR, env=env,
                                    capture_output=True, text=True, timeout=600)
                 sys.stdout.write(r.stdout)
@@ -67,6 +76,12 @@ class ConsoleBrowser(unittest.TestCase):
                     sys.stdout.write(f"--- adc-server\n{srv.read_log()[-6000:]}\n")
                 self.assertEqual(r.returncode, 0, r.stderr[-4000:])
                 self.assertIn("# all ", r.stdout)
+                for name in ["sign-in", "add-synchronization", "synchronizations",
+                             "synchronization", "users", "audit-log"]:
+                    shot = os.path.join(SCREENSHOTS, name + ".png")
+                    with open(shot, "rb") as f:
+                        self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", shot)
+                    self.assertGreater(os.path.getmtime(shot), started)
                 # What the browser did is what the server holds: the synced users stay (the
                 # configuration was deleted, so they belong to no synchronization now).
                 r = srv.admin("GET", "/scim/v2/Users?count=1")
