@@ -412,6 +412,65 @@ class Auth(unittest.TestCase):
         self.assert_denied(self.auth("staff0001", "anything-1A"))
 
 
+class Changes(unittest.TestCase):
+    """A user that is renamed, moved, disabled and enabled again in AD, in an OU of its own
+    (removed afterwards, so the other tests' view of the directory is unchanged)."""
+    OU = "OU=Changes,DC=adc,DC=test"
+
+    def setUp(self):
+        DC.ldapadd(f"dn: {self.OU}\nobjectClass: organizationalUnit\n\n"
+                   f"dn: OU=Moved,{self.OU}\nobjectClass: organizationalUnit\n\n"
+                   f"dn: CN=Chris Change,{self.OU}\nobjectClass: user\n"
+                   "sAMAccountName: chris.change\ngivenName: Chris\nsn: Change\n"
+                   "displayName: Chris Change\nmail: chris.change@adc.test\n"
+                   "userAccountControl: 512\n")
+        self.addCleanup(DC.ldapdelete, self.OU, recursive=True)
+        DC.set_password(f"CN=Chris Change,{self.OU}", "Chris-Passw0rd-1")
+        self.cfg = config(base_dn=self.OU)
+
+    def only_user(self):
+        users = users_json(self, self.cfg)["users"]
+        self.assertEqual(len(users), 1, users)
+        return users[0]
+
+    def set_uac(self, dn, value):
+        DC.ldapmodify(ldif_value("dn", dn) + "changetype: modify\nreplace: userAccountControl\n"
+                      f"userAccountControl: {value}\n-\n")
+
+    def test_rename_move_disable_enable(self):
+        before = self.only_user()
+        self.assertEqual((before["userName"], before["active"]), ("chris.change", True))
+
+        # Renamed (new CN and sAMAccountName) and moved to another OU: same objectGUID.
+        DC.ldapmodify(f"dn: CN=Chris Change,{self.OU}\nchangetype: modrdn\n"
+                      "newrdn: CN=Christine Change\ndeleteoldrdn: 1\n"
+                      f"newsuperior: OU=Moved,{self.OU}\n\n"
+                      f"dn: CN=Christine Change,OU=Moved,{self.OU}\nchangetype: modify\n"
+                      "replace: sAMAccountName\nsAMAccountName: christine.change\n-\n"
+                      "replace: displayName\ndisplayName: Christine Change\n-\n")
+        moved = self.only_user()
+        self.assertEqual(moved["externalId"], before["externalId"])
+        self.assertEqual((moved["userName"], moved["displayName"], moved["dn"]),
+                         ("christine.change", "Christine Change",
+                          f"CN=Christine Change,OU=Moved,{self.OU}"))
+
+        dn = moved["dn"]
+        self.set_uac(dn, 514)  # ACCOUNTDISABLE
+        self.assertIs(self.only_user()["active"], False)
+        r = run_adc(self.cfg, "auth", "christine.change", stdin="Chris-Passw0rd-1\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+
+        self.set_uac(dn, 512)
+        again = self.only_user()
+        self.assertIs(again["active"], True)
+        self.assertEqual(again["externalId"], before["externalId"])
+        r = run_adc(self.cfg, "auth", "christine.change", stdin="Chris-Passw0rd-1\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The old name no longer finds anyone.
+        r = run_adc(self.cfg, "auth", "chris.change", stdin="Chris-Passw0rd-1\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+
+
 class Check(unittest.TestCase):
     def test_check_binds_and_finds_users(self):
         r = run_adc(config(), "check")

@@ -4,6 +4,7 @@
         dc.uri, dc.ca_file, dc.base_dn          # ldaps://127.0.0.1:636, its CA, DC=adc,DC=test
         dc.admin_dn, dc.admin_password          # CN=Administrator,CN=Users,...
         dc.ldapadd(ldif); dc.ldapmodify(ldif)   # as Administrator, over LDAPS
+        dc.ldapdelete(dn, recursive=True); dc.set_password(dn, password)
         dc.ldapsearch("(objectClass=user)", ["objectGUID"], page_size=1000)
         dc.samba_tool("user", "disable", "someone")
         dc.timings                               # {"lock_wait", "provision", "start"}: seconds
@@ -356,6 +357,11 @@ class SambaDC:
     def ldapmodify(self, ldif):
         data = ldif.encode("utf-8") if isinstance(ldif, str) else ldif
         return self._ldap("ldapmodify", [*self._admin()], stdin=data)
+
+    def ldapdelete(self, *dns, recursive=False):
+        """Deletes entries as Administrator (recursive: with everything below them)."""
+        args = [*self._admin(), *(["-r"] if recursive else []), *dns]
+        return self._ldap("ldapdelete", args)
 
     def ldapsearch(self, filt, attrs=(), base=None, scope="sub", page_size=None,
                    bind=None):
