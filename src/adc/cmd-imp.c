@@ -134,13 +134,10 @@ int adc_cmd_imp(struct adc_context *ctx, int argc, char **argv) {
 
     bool quiet = adc_log_get_level() < ADC_LOG_NOTICE;
     if (json && res.have_settings) {
-        json_t *doc = adc_imp_result_json(&res);
-        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) < 0) {
-            log_error("out of memory");
+        if (adc_imp_write_json(stdout, &res) < 0) {
+            log_error("cannot write the JSON document (out of memory, or stdout closed)");
             res.status = ADC_EXIT_FAILURE;
         }
-        fputc('\n', stdout);
-        json_decref(doc);
     } else if (!json) {
         if (res.have_settings && !quiet)
             print_settings(&res);

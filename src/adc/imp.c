@@ -233,31 +233,22 @@ json_t *adc_imp_settings_json(const struct adc_imp_result *r) {
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
-json_t *adc_imp_changes_json(const struct adc_imp_result *r) {
-    json_t *a = json_array();
+json_t *adc_imp_change_json(const struct adc_imp_result *r, size_t i) {
+    const struct adc_plan_change *c = &r->plan.changes[i];
+    const char *e = r->apply.errors ? r->apply.errors[i] : NULL;
+    _cleanup_free_ char *text = NULL;
     char buf[512];
-    for (size_t i = 0; a && i < r->plan.n_changes; i++) {
-        const struct adc_plan_change *c = &r->plan.changes[i];
-        const char *e = r->apply.errors ? r->apply.errors[i] : NULL;
-        _cleanup_free_ char *text = NULL;
-        adc_plan_change_describe(c, buf, sizeof(buf));
-        /* A failed change says why it failed; an entry without a name says which entry. */
-        int k = e ? asprintf(&text, "failed: %s", e)
-                : !c->user_name && c->dn
-                    ? asprintf(&text, "%s%sentry %s", buf, *buf ? "; " : "", c->dn)
-                : *buf ? asprintf(&text, "%s", buf)
-                       : 0;
-        if (k < 0)
-            text = NULL;
-        json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "op", adc_plan_op_name(c->op), "userName",
-                              str_or_null(c->user_name), "externalId", str_or_null(c->external_id),
-                              "reason", str_or_null(text));
-        if (!o || json_array_append_new(a, o) < 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
+    adc_plan_change_describe(c, buf, sizeof(buf));
+    /* A failed change says why it failed; an entry without a name says which entry. */
+    int k = e                        ? asprintf(&text, "failed: %s", e)
+            : !c->user_name && c->dn ? asprintf(&text, "%s%sentry %s", buf, *buf ? "; " : "", c->dn)
+            : *buf                   ? asprintf(&text, "%s", buf)
+                                     : 0;
+    if (k < 0)
+        text = NULL;
+    return json_pack("{s:s, s:o, s:o, s:o}", "op", adc_plan_op_name(c->op), "userName",
+                     str_or_null(c->user_name), "externalId", str_or_null(c->external_id), "reason",
+                     str_or_null(text));
 }
 
 json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max) {
@@ -289,8 +280,24 @@ json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max) {
     return a;
 }
 
-json_t *adc_imp_result_json(const struct adc_imp_result *r) {
-    return json_pack("{s:b, s:o, s:o, s:o}", "dry_run", r->dry_run, "settings",
-                     adc_imp_settings_json(r), "stats", adc_imp_stats_json(&r->stats), "changes",
-                     adc_imp_changes_json(r));
+/* Streamed: the changes of 100,000 users as one jansson tree would take more memory than the
+ * users themselves. One change per line. */
+int adc_imp_write_json(FILE *f, const struct adc_imp_result *r) {
+    json_t *settings = adc_imp_settings_json(r), *stats = adc_imp_stats_json(&r->stats);
+    int ok = settings && stats;
+    ok = ok &&
+         fprintf(f, "{\n  \"dry_run\": %s,\n  \"settings\": ", r->dry_run ? "true" : "false") > 0;
+    ok = ok && json_dumpf(settings, f, JSON_COMPACT) == 0;
+    ok = ok && fputs(",\n  \"stats\": ", f) >= 0;
+    ok = ok && json_dumpf(stats, f, JSON_COMPACT) == 0;
+    ok = ok && fputs(",\n  \"changes\": [", f) >= 0;
+    json_decref(settings);
+    json_decref(stats);
+    for (size_t i = 0; ok && i < r->plan.n_changes; i++) {
+        json_t *c = adc_imp_change_json(r, i);
+        ok = c && fputs(i ? ",\n    " : "\n    ", f) >= 0 && json_dumpf(c, f, JSON_COMPACT) == 0;
+        json_decref(c);
+    }
+    ok = ok && fputs(r->plan.n_changes ? "\n  ]\n}\n" : "]\n}\n", f) >= 0;
+    return ok ? 0 : -EIO;
 }
