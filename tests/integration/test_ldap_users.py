@@ -218,8 +218,8 @@ class DirectoryChanges(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="adc-ldap-users-")
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
 
-    def start(self, n, **kw):
-        s = Slapd(ldif=ldif.generate(n), **kw)
+    def start(self, n, special=True, **kw):
+        s = Slapd(ldif=ldif.generate(n, special=special), **kw)
         s.__enter__()
         self.addCleanup(s.__exit__, None, None, None)
         return s
@@ -235,6 +235,24 @@ class DirectoryChanges(unittest.TestCase):
         self.assertIn("failed on page 6 after 500 entries", r.stderr)
         self.assertIn("size limit was exceeded", r.stderr)
         self.assertIn("Size limit exceeded (4)", r.stderr)
+
+    def test_oversized_values(self):
+        # Values beyond the mapping's 4096-byte limit: an optional one is dropped (the display
+        # name falls back to cn), a user name that long makes the entry unusable.
+        s = self.start(2, special=False)
+        big = "x" * 5000
+        s.ldapadd(f"dn: uid=bigdisplay,{s.people_dn}\nobjectClass: inetOrgPerson\nuid: bigdisplay\n"
+                  f"cn: Big Display\nsn: Display\ndisplayName: {big}\nmail: big@example.org\n\n"
+                  f"dn: uid=bigmail,{s.people_dn}\nobjectClass: inetOrgPerson\nuid: bigmail\n"
+                  f"cn: Big Mail\nsn: Mail\nmail: {big}@example.org\n")
+        r = adc("-c", s.adc_yaml(os.path.join(self.tmp, "adc.yaml")), "users", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        by_name = {u["userName"]: u for u in doc["users"]}
+        self.assertEqual(by_name["big@example.org"]["displayName"], "Big Display")
+        self.assertEqual(len(doc["users"]), 3)
+        self.assertEqual([x["dn"] for x in doc["skipped"]], [f"uid=bigmail,{s.people_dn}"])
+        self.assertIn("longer than 4096 bytes", doc["skipped"][0]["reason"])
 
     def test_lock_and_unlock_follow_the_directory(self):
         s = self.start(10)
