@@ -35,6 +35,8 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     struct adc_store_user user = {0};
     char *password = NULL;
     json_t *body = adc_http_body_object(req, res);
+    /* The raw body holds the password too; parsed, it is needed no more. */
+    explicit_bzero(req->body, req->body_len);
     if (!body)
         return;
     const char *name = json_string_value(json_object_get(body, "username"));
