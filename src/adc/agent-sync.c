@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent-channel.h"
 #include "agent-sync-engine.h"
@@ -54,7 +55,8 @@ static int put_run(struct adc_channel *ch, const char *run_id, const char *statu
     if (r == 0 && (rep.status < 200 || rep.status >= 300)) {
         log_warning("the server answered %ld to the %s report of run %s", rep.status, status,
                     run_id);
-        r = -EPROTO;
+        /* 5xx may pass; 4xx (unknown run, already ended, rejected secret) will not. */
+        r = rep.status >= 500 ? -EAGAIN : -EPROTO;
     } else if (r < 0) {
         log_warning("cannot report run %s as %s: %s", run_id, status,
                     rep.error ? rep.error : "transfer failed");
@@ -112,7 +114,14 @@ static void *sync_main(void *userdata) {
         log_notice("sync run %s succeeded", s->run_id);
     else
         log_error("sync run %s failed", s->run_id);
-    put_run(s->ch, s->run_id, status, stats, errors, NULL);
+    /* The final report is what keeps the run from looking "running" forever: retried through
+     * a short outage of the server or the network (about half a minute), not while stopping. */
+    for (unsigned attempt = 0, delay = 1;; attempt++, delay *= 2) {
+        int pr = put_run(s->ch, s->run_id, status, stats, errors, NULL);
+        if (pr == 0 || pr == -EPROTO || attempt >= 5 || atomic_load(&s->cancel))
+            break;
+        sleep(delay > 8 ? 8 : delay);
+    }
 out:
     json_decref(stats);
     json_decref(errors);

@@ -106,51 +106,139 @@ static void on_run_failed(void *userdata, const char *run_id, const char *why) {
     run_fail(srv->store, run_id, why);
 }
 
-struct stale_ctx {
+/* Runs left unfinished by the previous server process. A queued one can never start (the
+ * command queue lived in memory); a running one may still be reported by its agent, which keeps
+ * syncing through a restart and connects again: it gets ORPHAN_GRACE_S, then fails if its
+ * record did not move. */
+#define ORPHAN_GRACE_S 60
+
+struct orphan {
+    char run_id[40];
+    char updated[24];
+    bool queued;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+    bool started;
+    pthread_t thread;
+    struct adc_store *store;
+    struct orphan *list;
+    size_t n, cap;
+} orphans = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static int collect_unfinished(const struct adc_store_run *r, void *userdata) {
+    (void)userdata;
+    /* `adc imp` runs belong to no agent: imp reports them itself. */
+    if (adc_streq(r->source, "imp") || is_final(r->status))
+        return 0;
+    if (orphans.n == orphans.cap) {
+        size_t cap = orphans.cap ? orphans.cap * 2 : 16;
+        void *p = realloc(orphans.list, cap * sizeof(*orphans.list));
+        if (!p)
+            return -ENOMEM;
+        orphans.list = p;
+        orphans.cap = cap;
+    }
+    struct orphan *o = &orphans.list[orphans.n++];
+    snprintf(o->run_id, sizeof(o->run_id), "%s", r->run_id);
+    snprintf(o->updated, sizeof(o->updated), "%s", r->updated);
+    o->queued = adc_streq(r->status, "queued");
+    return 0;
+}
+
+struct app_ids {
     char (*ids)[40];
     size_t n, cap;
 };
 
-static int collect_unfinished(const struct adc_store_run *r, void *userdata) {
-    struct stale_ctx *c = userdata;
-    if (adc_streq(r->source, "imp") || is_final(r->status))
-        return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        void *p = realloc(c->ids, cap * sizeof(*c->ids));
+static int collect_config(const struct adc_store_config *c, void *userdata) {
+    struct app_ids *a = userdata;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        void *p = realloc(a->ids, cap * sizeof(*a->ids));
         if (!p)
             return -ENOMEM;
-        c->ids = p;
-        c->cap = cap;
+        a->ids = p;
+        a->cap = cap;
     }
-    snprintf(c->ids[c->n++], sizeof(c->ids[0]), "%s", r->run_id);
+    snprintf(a->ids[a->n++], sizeof(a->ids[0]), "%s", c->app_id);
     return 0;
+}
+
+static void *orphan_main(void *userdata) {
+    (void)userdata;
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += ORPHAN_GRACE_S;
+    pthread_mutex_lock(&orphans.lock);
+    while (!orphans.stop)
+        if (pthread_cond_timedwait(&orphans.cond, &orphans.lock, &at) == ETIMEDOUT)
+            break;
+    bool stop = orphans.stop;
+    pthread_mutex_unlock(&orphans.lock);
+    for (size_t i = 0; i < orphans.n && !stop; i++) {
+        struct orphan *o = &orphans.list[i];
+        if (o->queued)
+            continue;
+        struct adc_db *db = adc_store_acquire(orphans.store);
+        struct adc_store_run run = {0};
+        bool moved = true;
+        if (db && adc_store_run_get(db, o->run_id, &run) == 0)
+            moved = is_final(run.status) || strcmp(run.updated, o->updated) != 0;
+        adc_store_run_done(&run);
+        adc_store_release(db);
+        if (!moved)
+            run_fail(orphans.store, o->run_id,
+                     "adc-server restarted while the run was in progress, and no agent reported "
+                     "on it since");
+    }
+    return NULL;
 }
 
 int adc_channel_start(struct adc_server *srv) {
     int r = adc_hub_new(on_run_failed, srv, &srv->hub);
     if (r < 0)
         return r;
-    /* Agents live in memory: runs an agent was carrying when this server stopped can never be
-     * reported (the agent gets 404 and connects again as a new agent). */
-    struct stale_ctx stale = {0};
+    struct app_ids apps = {0};
     struct adc_db *db = adc_store_acquire(srv->store);
     if (db) {
-        adc_store_run_list(db, NULL, 1000, collect_unfinished, &stale);
+        adc_store_config_list(db, collect_config, &apps);
+        for (size_t i = 0; i < apps.n; i++)
+            adc_store_run_list(db, apps.ids[i], 200, collect_unfinished, NULL);
         adc_store_release(db);
     }
-    for (size_t i = 0; i < stale.n; i++)
-        run_fail(srv->store, stale.ids[i], "adc-server restarted while the run was in progress");
-    free(stale.ids);
+    free(apps.ids);
+    for (size_t i = 0; i < orphans.n; i++)
+        if (orphans.list[i].queued)
+            run_fail(srv->store, orphans.list[i].run_id,
+                     "adc-server restarted before an agent took the run");
+    orphans.store = srv->store;
+    orphans.stop = false;
+    if (orphans.n > 0 && pthread_create(&orphans.thread, NULL, orphan_main, NULL) == 0)
+        orphans.started = true;
     return 0;
 }
 
 void adc_channel_stop(struct adc_server *srv) {
     if (srv->hub)
         adc_hub_shutdown(srv->hub);
+    pthread_mutex_lock(&orphans.lock);
+    orphans.stop = true;
+    pthread_cond_broadcast(&orphans.cond);
+    pthread_mutex_unlock(&orphans.lock);
 }
 
 void adc_channel_free(struct adc_server *srv) {
+    adc_channel_stop(srv);
+    if (orphans.started)
+        pthread_join(orphans.thread, NULL);
+    orphans.started = false;
+    free(orphans.list);
+    orphans.list = NULL;
+    orphans.n = orphans.cap = 0;
     adc_hub_free(srv->hub);
     srv->hub = NULL;
 }
@@ -322,8 +410,9 @@ static int find_busy(const struct adc_store_run *r, void *userdata) {
     time_t updated = parse_time(r->updated[0] ? r->updated : r->created);
     if (updated && c->now - updated > STALE_RUN_S)
         return 0;
-    snprintf(c->run_id, sizeof(c->run_id), "%s", r->run_id);
-    return 1; /* stop listing */
+    if (!c->run_id[0]) /* the newest one */
+        snprintf(c->run_id, sizeof(c->run_id), "%s", r->run_id);
+    return 0;
 }
 
 static void handle_sync(struct adc_http_request *req, struct adc_http_response *res) {

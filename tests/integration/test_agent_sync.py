@@ -8,7 +8,7 @@ import time
 import unittest
 
 from harness import ldif
-from harness.agent import Agent, cfg_text, yaml_text
+from harness.agent import Agent, cfg_text, restart_server, yaml_text
 from harness.server import AdcServer
 from harness.slapd import Slapd
 
@@ -151,6 +151,19 @@ class SyncNow(unittest.TestCase):
         self.assertEqual(run["stats"]["created"], len(self.expected["users"]), run)
         self.assertIsNone(a.proc.poll())
         self.assertEqual(len(self.srv.admin("GET", self.base).body["agents"]), 1)
+
+    def test_server_restart_during_a_sync(self):
+        a = self.agent()
+        self.slapd.pause()
+        self.addCleanup(self.slapd.resume)
+        run_id = self.trigger()["run_id"]
+        self.wait_run(run_id, statuses=("running",), timeout=20)
+        restart_server(self.srv)
+        self.slapd.resume()
+        # The agent reconnects, finishes the sync and reports it: the record is its report.
+        run = self.wait_run(run_id, timeout=60)
+        self.assertEqual(run["status"], "succeeded", (run, a.log()))
+        self.assertEqual(run["stats"]["created"], len(self.expected["users"]), run)
 
     def test_one_sync_at_a_time_and_sigterm_during_a_sync(self):
         # The directory answers nothing (SIGSTOP): the sync stays in its read.
