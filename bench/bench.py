@@ -819,7 +819,9 @@ def machine():
             debian = f.read().strip()
     except OSError:
         pass
-    return {"cpu": model, "cpus": os.cpu_count(), "memory_gb": round(mem / 2**30, 1),
+    commit = cmd(["git", "-C", ROOT, "describe", "--always", "--dirty"])
+    return {"commit": commit, "cpu": model, "cpus": os.cpu_count(),
+            "memory_gb": round(mem / 2**30, 1),
             "debian": debian, "kernel": platform.release(),
             "load": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
@@ -852,6 +854,9 @@ def main():
             p.error(f"{os.path.join(args.build, b)} is missing: build first (bench/run.sh does)")
 
     results = {"machine": machine(), "main": None, "scaling": []}
+    m = results["machine"]
+    print(f"ad-connect {m['commit']} on {m['cpus']} x {m['cpu']}, {m['memory_gb']} GB, "
+          f"Debian {m['debian']}, {m['date']}", flush=True)
     try:
         results["main"] = run_size(args, args.users, steps)
         print_table(results["main"])
@@ -878,8 +883,8 @@ def main():
 
 def print_scaling(rows, f=sys.stdout):
     f.write("\nScaling (medians; per 1,000 users in brackets)\n")
-    head = ("users", "floor", "first import", "unchanged", "1% changed", "adc peak RSS",
-            "server peak RSS", "database")
+    head = ("users", "floor", "first import", "unchanged", "1% changed",
+            "first import CPU adc / server", "adc peak RSS", "server peak RSS", "database")
     lines = [head]
     for r in rows:
         n = r["users"]
@@ -891,7 +896,10 @@ def print_scaling(rows, f=sys.stdout):
 
         def sz(key):
             return f"{mb(m[key]):.1f} MB" if key in m else "-"
-        lines.append((f"{n:,}", t("floor"), t("first"), t("unchanged"), t("changed"),
+        c = r.get("cpu", {}).get("first")
+        cpu = (f"{statistics.median(c['adc']):.2f} / {statistics.median(c['server']):.2f} s"
+               if c else "-")
+        lines.append((f"{n:,}", t("floor"), t("first"), t("unchanged"), t("changed"), cpu,
                       sz("adc_imp"), sz("server"), sz("db_bytes")))
     widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
     for j, x in enumerate(lines):
