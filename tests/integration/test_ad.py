@@ -18,7 +18,9 @@ import unittest
 import uuid
 
 from harness.programs import ADC, DATA
+from harness.agent import Agent, cfg_text
 from harness.samba import SambaDC, ldif_value
+from harness.server import SCIM_PROVIDER, AdcServer
 
 STAFF_COUNT = 1200
 USER_FILTER = "(&(objectClass=user)(objectCategory=person))"
@@ -158,9 +160,10 @@ def merge(base, over):
     return out
 
 
-def config(name_attr="sAMAccountName", **ldap):
+def config(name_attr="sAMAccountName", settings=None, **ldap):
     """Writes an adc.yaml for this domain (mode 0600: it holds a password); keyword arguments
-    override backend.ldap keys (nested dicts for sync/authentication, None removes a key)."""
+    override backend.ldap keys (nested dicts for sync/authentication, None removes a key);
+    settings is the `settings:` block ({"dry-run": False, ...})."""
     base = {
         "addr": DC.uri,
         "bind_dn": SVC_DN,
@@ -175,7 +178,7 @@ def config(name_attr="sAMAccountName", **ldap):
             "timeout": 5,
         },
     }
-    doc = {"backend": {"ldap": merge(base, ldap)}}
+    doc = {"settings": settings, "backend": {"ldap": merge(base, ldap)}}
     fd, path = tempfile.mkstemp(prefix="adc-", suffix=".yaml", dir=TMP)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("\n".join(yaml_lines(doc)) + "\n")
@@ -183,11 +186,12 @@ def config(name_attr="sAMAccountName", **ldap):
 
 
 def run_adc(cfg, *args, stdin=None):
+    """adc -c CFG ARGS... (ARGS may start with more global options, such as -C adc.cfg)."""
     # No LDAPTLS_* from the caller's environment: what adc trusts must come from adc.yaml.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LDAP")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LDAP") and k != "ADC_CFG"}
     env["LDAPRC"] = os.devnull
     return subprocess.run([ADC, "-c", cfg, *args], input=stdin, capture_output=True, text=True,
-                          timeout=120, env=env)
+                          timeout=300, env=env)
 
 
 def users_json(testcase, cfg):
@@ -206,6 +210,82 @@ def assert_no_secret(testcase, r, *secrets):
 
 
 # --- the tests ---------------------------------------------------------------------------------
+
+class Cloud(unittest.TestCase):
+    """The whole way: every AD user into a real adc-server with adc imp (more than one page,
+    identities, disabled accounts), then sign-in through adc run checking passwords against AD."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = AdcServer(args=["--login-timeout", "10"]).start()
+        cls.addClassCleanup(cls.srv.cleanup)
+        cls.sync = cls.srv.create_sync_config("ad")
+        cls.yaml = config(settings={"dry-run": False})
+        cls.cfg = os.path.join(TMP, "adc.cfg")
+        with open(cls.cfg, "w") as f:
+            f.write(cfg_text(cls.srv.url, cls.sync["app_id"], cls.sync["secret"], cls.yaml))
+        os.chmod(cls.cfg, 0o600)
+
+    def imp(self):
+        r = run_adc(self.yaml, "-C", self.cfg, "imp", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        return json.loads(r.stdout)
+
+    def cloud(self):
+        out, start = {}, 1
+        while True:
+            r = self.srv.scim("admin", "GET", f"/Users?startIndex={start}&count=1000")
+            self.assertEqual(r.status, 200, r)
+            res = r.body.get("Resources", [])
+            for u in res:
+                self.assertNotIn(u["userName"], out)
+                out[u["userName"]] = u
+            if not res or start + len(res) > r.body["totalResults"]:
+                return out
+            start += len(res)
+
+    def test_import_then_sign_in(self):
+        entries, _ = directory()
+        first_run = self.imp()
+        self.assertEqual(first_run["stats"]["created"], len(entries), first_run["stats"])
+        self.assertEqual(first_run["stats"]["failed"], 0)
+        cloud = self.cloud()
+        self.assertEqual(len(cloud), len(entries))
+        for e in entries.values():
+            want = expected_user(e)
+            got = cloud[want["userName"]]
+            self.assertEqual(got["externalId"], want["externalId"], want["userName"])
+            self.assertEqual(got["active"], want["active"], want["userName"])
+            self.assertEqual(got[SCIM_PROVIDER]["provider"], self.sync["app_id"])
+        self.assertIs(cloud["dora.disabled"]["active"], False)
+        self.assertEqual(cloud["jürgen.weiß"]["displayName"], "Jürgen Weiß")
+
+        second_run = self.imp()
+        self.assertEqual(second_run["stats"]["unchanged"], len(entries), second_run["stats"])
+        self.assertEqual(second_run["stats"]["created"] + second_run["stats"]["updated"], 0)
+
+        with open(self.yaml, encoding="utf-8") as f:
+            agent = Agent(cfg_text(self.srv.url, self.sync["app_id"], self.sync["secret"]),
+                          f.read())
+        self.addCleanup(agent.close)
+        agent.start()
+        deadline = time.monotonic() + 30
+        while not self.srv.admin("GET", "/api/v1/sync-configs/" + self.sync["app_id"]).body \
+                .get("agents"):
+            self.assertLess(time.monotonic(), deadline, agent.log())
+            time.sleep(0.1)
+
+        def login(name, password):
+            return self.srv.request("POST", "/api/v1/login",
+                                    {"username": name, "password": password}, timeout=30).status
+
+        self.assertEqual(login("ada.lovelace", PASSWORDS["ada.lovelace"]), 200, agent.log())
+        self.assertEqual(login("jürgen.weiß", PASSWORDS["jürgen.weiß"]), 200, agent.log())
+        self.assertEqual(login("ada.lovelace", "Analytical-Engine-1842"), 401)
+        self.assertEqual(login("ada.lovelace", ""), 401)
+        self.assertEqual(login("dora.disabled", PASSWORDS["dora.disabled"]), 401)
+        self.assertNotIn(PASSWORDS["ada.lovelace"], agent.log())
+
 
 class Directory(unittest.TestCase):
     """The conditions the other tests rely on, read with ldapsearch."""
