@@ -40,8 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct adc_user u;
     char *name = NULL, *reason = NULL;
     const char *id_attr = NULL;
-    int r = adc_user_map_entry(&m, "uid=fuzz,dc=example,dc=org", &v, &u, &name, &reason,
-                               &id_attr);
+    int r = adc_user_map_entry(&m, "uid=fuzz,dc=example,dc=org", &v, &u, &name, &reason, &id_attr);
     if (r == 0) {
         check_text(u.user_name, true);
         if (!u.external_id || !*u.external_id || !id_attr)

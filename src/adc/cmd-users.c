@@ -18,10 +18,11 @@
 #include "user-map.h"
 
 static void usage(FILE *f) {
-    fputs("Usage: adc users [--json]\n"
-          "List the users as read and mapped from the directory (no cloud contact).\n"
-          "  --json   one JSON document: {\"id_attribute\", \"users\": [...], \"skipped\": [...]}\n",
-          f);
+    fputs(
+        "Usage: adc users [--json]\n"
+        "List the users as read and mapped from the directory (no cloud contact).\n"
+        "  --json   one JSON document: {\"id_attribute\", \"users\": [...], \"skipped\": [...]}\n",
+        f);
 }
 
 /* JSON is written by hand: one jansson object per user cost a third of the run time for

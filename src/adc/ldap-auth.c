@@ -249,10 +249,8 @@ static bool bind_code_denies(int code) {
     case LDAP_CONSTRAINT_VIOLATION:
     case LDAP_INVALID_DN_SYNTAX:
     case LDAP_NO_SUCH_OBJECT:
-    case LDAP_INAPPROPRIATE_AUTH:
-        return true;
-    default:
-        return false;
+    case LDAP_INAPPROPRIATE_AUTH: return true;
+    default: return false;
     }
 }
 
@@ -323,8 +321,8 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         }
         if (st == LOOKUP_CONN_FAILED) {
             char *e = adc_ldap_conn_strerror(ld, adc_ldap_conn_last_error(ld));
-            why = adc_strdup_printf("the connection to %s failed during the lookup: %s",
-                                    cfg->addr, e ? e : "out of memory");
+            why = adc_strdup_printf("the connection to %s failed during the lookup: %s", cfg->addr,
+                                    e ? e : "out of memory");
             free(e);
         }
         goto out;
@@ -347,8 +345,8 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
     }
     if (found.disabled) {
         outcome = ADC_AUTH_DENIED;
-        why = adc_strdup_printf("the account '%s' is disabled or locked in the directory",
-                                user_name);
+        why =
+            adc_strdup_printf("the account '%s' is disabled or locked in the directory", user_name);
         goto out;
     }
 
@@ -358,8 +356,8 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
     int code = LDAP_OTHER;
     r = adc_ldap_conn_bind(user_ld, found.dn, password, deadline, &code);
     if (r == -ETIMEDOUT) {
-        why = adc_strdup_printf("the directory did not answer the bind of '%s' within %s",
-                                found.dn, timeout_desc);
+        why = adc_strdup_printf("the directory did not answer the bind of '%s' within %s", found.dn,
+                                timeout_desc);
         goto out;
     }
     if (r < 0) {
@@ -380,8 +378,8 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         why = adc_strdup_printf("the directory refused the password of '%s': %s", found.dn,
                                 e ? e : "out of memory");
     } else {
-        why = adc_strdup_printf("the directory could not check the password of '%s': %s",
-                                found.dn, e ? e : "out of memory");
+        why = adc_strdup_printf("the directory could not check the password of '%s': %s", found.dn,
+                                e ? e : "out of memory");
     }
     free(e);
 out:

@@ -87,7 +87,7 @@ void adc_ldap_conn_close(LDAP *ld) {
  * the connection closed and returns an error, which open_handle reports as a timeout. */
 struct watch {
     LDAP *ld;
-    int fd;         /* learned from the connect callback; -1 until then */
+    int fd; /* learned from the connect callback; -1 until then */
     double deadline;
     bool fired;
     struct watch *next;
@@ -312,16 +312,16 @@ static char *connect_error(const struct adc_ldap_config *cfg, LDAP *ld, int rc, 
     const char *hint = "";
     bool tls = is_ldaps(cfg->addr) || cfg->starttls;
     if (tls && why &&
-        (strcasestr(why, "certificate") || strcasestr(why, "issuer") ||
-         strcasestr(why, "verif") || strcasestr(why, "trust")))
+        (strcasestr(why, "certificate") || strcasestr(why, "issuer") || strcasestr(why, "verif") ||
+         strcasestr(why, "trust")))
         hint = cfg->ca_file ? "; the server's certificate is not trusted by backend.ldap.ca_file"
                             : "; the server's certificate is not trusted: set backend.ldap.ca_file "
                               "to the CA that signed it";
     else if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
         hint = tls ? "; check backend.ldap.addr and that the server speaks TLS there"
                    : "; check backend.ldap.addr";
-    char *s = adc_strdup_printf("cannot %s %s: %s%s", step, cfg->addr,
-                                why ? why : "out of memory", hint);
+    char *s =
+        adc_strdup_printf("cannot %s %s: %s%s", step, cfg->addr, why ? why : "out of memory", hint);
     free(why);
     return s;
 }
@@ -372,8 +372,7 @@ static int open_handle(const struct adc_ldap_config *cfg, double deadline, bool 
     }
     rc = ldap_initialize(&ld, cfg->addr);
     if (rc != LDAP_SUCCESS) {
-        *err = adc_strdup_printf("invalid LDAP address '%s': %s", cfg->addr,
-                                 ldap_err2string(rc));
+        *err = adc_strdup_printf("invalid LDAP address '%s': %s", cfg->addr, ldap_err2string(rc));
         r = -EINVAL;
         goto out;
     }
@@ -393,8 +392,8 @@ static int open_handle(const struct adc_ldap_config *cfg, double deadline, bool 
         (r = set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON, "restart on EINTR", err)) < 0 ||
         (r = set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net, "the network timeout", err)) < 0 ||
         (r = set_option(ld, LDAP_OPT_TIMEOUT, &api, "the operation timeout", err)) < 0 ||
-        (r = set_option(ld, LDAP_OPT_CONNECT_CB, &connect_callbacks, "the connect callback",
-                        err)) < 0)
+        (r = set_option(ld, LDAP_OPT_CONNECT_CB, &connect_callbacks, "the connect callback", err)) <
+            0)
         goto out;
 
     if ((is_ldaps(cfg->addr) || cfg->starttls) && (r = setup_tls(ld, cfg, verify, err)) < 0)
@@ -429,16 +428,15 @@ out:
         free(*err);
         *err = adc_strdup_printf("cannot connect to %s: the server accepted the connection but "
                                  "did not complete the %s handshake in time",
-                                 cfg->addr, cfg->starttls && !is_ldaps(cfg->addr) ? "StartTLS"
-                                                                                   : "TLS");
+                                 cfg->addr,
+                                 cfg->starttls && !is_ldaps(cfg->addr) ? "StartTLS" : "TLS");
         r = -ETIMEDOUT;
     }
     adc_ldap_conn_close(ld);
     return r;
 }
 
-int adc_ldap_conn_open(const struct adc_ldap_config *cfg, double deadline, LDAP **ret,
-                       char **err) {
+int adc_ldap_conn_open(const struct adc_ldap_config *cfg, double deadline, LDAP **ret, char **err) {
     char *probe_err = NULL;
     LDAP *probe = NULL;
 

@@ -52,8 +52,8 @@ static void fail(struct reader *rd, const char *fmt, const char *detail) {
     rd->err = adc_strdup_printf("search of '%s' with filter '%s' failed on page %u after %zu "
                                 "entries: %s",
                                 rd->cfg->base_dn ? rd->cfg->base_dn : "",
-                                rd->cfg->filter ? rd->cfg->filter : "", rd->page,
-                                rd->res.n_entries, what ? what : "out of memory");
+                                rd->cfg->filter ? rd->cfg->filter : "", rd->page, rd->res.n_entries,
+                                what ? what : "out of memory");
     free(what);
 }
 
@@ -120,8 +120,8 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
         goto out;
     }
     if (r == 1) {
-        r = adc_skipped_append(&rd->res.skipped, &rd->res.n_skipped, TAKE_PTR(dn),
-                               TAKE_PTR(name), TAKE_PTR(reason));
+        r = adc_skipped_append(&rd->res.skipped, &rd->res.n_skipped, TAKE_PTR(dn), TAKE_PTR(name),
+                               TAKE_PTR(reason));
         if (r < 0)
             fail(rd, "%s", "out of memory");
         goto out;
@@ -173,23 +173,23 @@ static int handle_done(struct reader *rd, LDAPMessage *msg, struct berval *cooki
             break;
         case LDAP_TIMELIMIT_EXCEEDED:
         case LDAP_ADMINLIMIT_EXCEEDED:
-            fail(rd, "the server's time or administrative limit was exceeded, %s; the list would "
-                     "be incomplete",
+            fail(rd,
+                 "the server's time or administrative limit was exceeded, %s; the list would "
+                 "be incomplete",
                  why);
             r = -ETIMEDOUT;
             break;
         case LDAP_REFERRAL:
-            fail(rd, "the server refers elsewhere, %s; referrals are not followed: point "
-                     "backend.ldap.addr and base_dn at the server that holds the users",
+            fail(rd,
+                 "the server refers elsewhere, %s; referrals are not followed: point "
+                 "backend.ldap.addr and base_dn at the server that holds the users",
                  why);
             break;
         case LDAP_NO_SUCH_OBJECT:
             fail(rd, "the base DN does not exist, %s; check backend.ldap.base_dn", why);
             r = -ENOENT;
             break;
-        default:
-            fail(rd, "%s", why);
-            break;
+        default: fail(rd, "%s", why); break;
         }
         free(why);
         goto out;
@@ -239,8 +239,8 @@ static int read_page(struct reader *rd, struct berval *cookie, struct berval *ne
     /* The time limit also goes to the server, which then stops with timeLimitExceeded. */
     struct timeval limit = {timeout, 0};
     rc = ldap_search_ext(rd->ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope),
-                         cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)",
-                         rd->map.request, 0, ctrls, NULL, &limit, LDAP_NO_LIMIT, &msgid);
+                         cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)", rd->map.request,
+                         0, ctrls, NULL, &limit, LDAP_NO_LIMIT, &msgid);
     ldap_control_free(page_ctrl);
     if (rc != LDAP_SUCCESS) {
         char *why = adc_ldap_conn_strerror(rd->ld, rc);
@@ -306,8 +306,8 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     }
     adc_user_map_init(&rd.map, cfg);
     snprintf(timeout_desc, sizeof(timeout_desc), "%d s (backend.ldap.timeout)", timeout_of(cfg));
-    double deadline = adc_ldap_now() + timeout_of(cfg) +
-                      (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
+    double deadline =
+        adc_ldap_now() + timeout_of(cfg) + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
     r = adc_ldap_conn_open_service(cfg, deadline, timeout_of(cfg), timeout_desc, &rd.ld, &rd.err);
     if (r < 0)
         goto out;
@@ -332,8 +332,8 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     if (rd.n_references > 0)
         log_debug("ignored %zu search references (referrals are not followed)", rd.n_references);
     if (!rd.res.id_attribute)
-        rd.res.id_attribute = cfg->id_attribute && *cfg->id_attribute ? cfg->id_attribute
-                                                                      : "entryUUID";
+        rd.res.id_attribute =
+            cfg->id_attribute && *cfg->id_attribute ? cfg->id_attribute : "entryUUID";
     *out = rd.res;
     memset(&rd.res, 0, sizeof(rd.res)); /* owned by the caller now */
     r = 0;
@@ -357,8 +357,8 @@ int adc_ldap_probe(const struct adc_ldap_config *cfg, bool *found, char **err) {
     int timeout = timeout_of(cfg), r, rc, code = LDAP_OTHER, n = 0;
 
     snprintf(timeout_desc, sizeof(timeout_desc), "%d s (backend.ldap.timeout)", timeout);
-    double deadline = adc_ldap_now() + timeout + (cfg->network_timeout > 0 ? cfg->network_timeout
-                                                                           : 10);
+    double deadline =
+        adc_ldap_now() + timeout + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
     r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, err);
     if (r < 0)
         return r;
@@ -385,8 +385,7 @@ int adc_ldap_probe(const struct adc_ldap_config *cfg, bool *found, char **err) {
             done = ldap_next_message(ld, done);
         rc = done ? ldap_parse_result(ld, done, &code, NULL, NULL, NULL, NULL, 0) : LDAP_OTHER;
     }
-    if (rc != LDAP_SUCCESS ||
-        (code != LDAP_SUCCESS && code != LDAP_SIZELIMIT_EXCEEDED)) {
+    if (rc != LDAP_SUCCESS || (code != LDAP_SUCCESS && code != LDAP_SIZELIMIT_EXCEEDED)) {
         char *why = adc_ldap_conn_strerror(ld, rc != LDAP_SUCCESS ? rc : code);
         *err = adc_strdup_printf("search of '%s' with filter '%s' failed: %s%s", cfg->base_dn,
                                  filter, why ? why : "out of memory",

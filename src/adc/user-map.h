@@ -16,19 +16,19 @@
 #define ADC_USER_VALUE_MAX 4096
 
 enum adc_user_field {
-    ADC_FIELD_NAME,        /* authentication.username_attribute */
-    ADC_FIELD_ID,          /* sync.id_attribute when configured */
-    ADC_FIELD_ENTRYUUID,   /* detected identifiers, in order of preference */
+    ADC_FIELD_NAME,      /* authentication.username_attribute */
+    ADC_FIELD_ID,        /* sync.id_attribute when configured */
+    ADC_FIELD_ENTRYUUID, /* detected identifiers, in order of preference */
     ADC_FIELD_OBJECTGUID,
     ADC_FIELD_NSUNIQUEID,
     ADC_FIELD_DISPLAY,
-    ADC_FIELD_CN,          /* display name fallback */
+    ADC_FIELD_CN, /* display name fallback */
     ADC_FIELD_GIVEN,
     ADC_FIELD_FAMILY,
     ADC_FIELD_EMAIL,
-    ADC_FIELD_UAC,         /* AD userAccountControl, bit 0x2 = disabled */
-    ADC_FIELD_NSLOCK,      /* 389 nsAccountLock */
-    ADC_FIELD_PWDLOCK,     /* OpenLDAP ppolicy pwdAccountLockedTime (operational) */
+    ADC_FIELD_UAC,     /* AD userAccountControl, bit 0x2 = disabled */
+    ADC_FIELD_NSLOCK,  /* 389 nsAccountLock */
+    ADC_FIELD_PWDLOCK, /* OpenLDAP ppolicy pwdAccountLockedTime (operational) */
     ADC_FIELD_COUNT
 };
 

@@ -68,8 +68,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     cfg = (struct adc_ldap_config){
-        .addr = argv[1], .bind_dn = argv[2], .bind_password = argv[3], .base_dn = argv[4],
-        .scope = ADC_SCOPE_SUB, .tls_verify = true, .network_timeout = 5, .timeout = 10,
+        .addr = argv[1],
+        .bind_dn = argv[2],
+        .bind_password = argv[3],
+        .base_dn = argv[4],
+        .scope = ADC_SCOPE_SUB,
+        .tls_verify = true,
+        .network_timeout = 5,
+        .timeout = 10,
         .username_attribute = "mail",
         .username_filter_template = "(&(objectClass=inetOrgPerson)(mail=%s))",
         .auth_timeout = 5,

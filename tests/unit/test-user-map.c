@@ -281,9 +281,9 @@ static void disabled_flags(void **state) {
     (void)state;
     struct adc_entry_values none = {0};
     assert_false(adc_user_map_disabled(&none));
-    assert_false(disabled_with("userAccountControl", "512"));   /* NORMAL_ACCOUNT */
-    assert_true(disabled_with("userAccountControl", "514"));    /* + ACCOUNTDISABLE */
-    assert_true(disabled_with("userAccountControl", "66050"));  /* + DONT_EXPIRE_PASSWORD */
+    assert_false(disabled_with("userAccountControl", "512"));  /* NORMAL_ACCOUNT */
+    assert_true(disabled_with("userAccountControl", "514"));   /* + ACCOUNTDISABLE */
+    assert_true(disabled_with("userAccountControl", "66050")); /* + DONT_EXPIRE_PASSWORD */
     assert_false(disabled_with("userAccountControl", "66048"));
     assert_true(disabled_with("userAccountControl", "-2147483646")); /* signed 32-bit form */
     assert_true(disabled_with("userAccountControl", "garbage"));     /* unreadable: fail closed */
@@ -298,12 +298,12 @@ static void utf8_validation(void **state) {
     (void)state;
     assert_true(adc_utf8_valid("plain", 5));
     assert_true(adc_utf8_valid("Zo\xc3\xab", 4));
-    assert_true(adc_utf8_valid("\xf0\x9f\x98\x80", 4));         /* U+1F600 */
-    assert_false(adc_utf8_valid("\xc0\x80", 2));                /* overlong NUL */
-    assert_false(adc_utf8_valid("\xed\xa0\x80", 3));            /* surrogate */
-    assert_false(adc_utf8_valid("\xf4\x90\x80\x80", 4));        /* > U+10FFFF */
-    assert_false(adc_utf8_valid("\xc3", 1));                    /* truncated */
-    assert_false(adc_utf8_valid("a\0b", 3));                    /* embedded NUL */
+    assert_true(adc_utf8_valid("\xf0\x9f\x98\x80", 4));  /* U+1F600 */
+    assert_false(adc_utf8_valid("\xc0\x80", 2));         /* overlong NUL */
+    assert_false(adc_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(adc_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    assert_false(adc_utf8_valid("\xc3", 1));             /* truncated */
+    assert_false(adc_utf8_valid("a\0b", 3));             /* embedded NUL */
 }
 
 static void add_user(struct adc_user_list *l, const char *name, const char *dn) {
