@@ -136,8 +136,22 @@ async function main() {
     assert.equal(cookies.length, 0, 'no cookie after a failed sign-in');
   });
 
-  await step('sign in: HttpOnly SameSite=Strict session cookie', async () => {
-    await signIn(BASE, ADMIN, PASSWORD);
+  await step('sign in with the keyboard alone: HttpOnly SameSite=Strict session cookie', async () => {
+    await page.goto(BASE + '/');
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    // The name field has the focus; Tab reaches the password, Enter submits.
+    await page.keyboard.type(ADMIN);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Synchronizations' }).waitFor();
+    // The focus moves to the new page's heading, for screen readers.
+    assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1');
+    // The skip link (the first thing Tab reaches on a fresh page) moves the focus to the
+    // content and stays on this page.
+    await page.locator('.skip').focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
     await page.getByRole('heading', { name: 'Synchronizations' }).waitFor();
     const [c] = await context.cookies(BASE);
     assert.equal(c.name, 'adc_session');

@@ -667,6 +667,8 @@ async function viewAudit(seq) {
 
 async function start() {
   $('#signout').addEventListener('click', signOut);
+  /* The skip link must not become a route (#main): move the focus instead. */
+  $('.skip').addEventListener('click', (ev) => { ev.preventDefault(); $('#main').focus(); });
   /* A message survives the navigation it announces ("deleted" shown on the list), then goes. */
   window.addEventListener('hashchange', () => {
     if (state.flashKeep) state.flashKeep = false; else flash('');
