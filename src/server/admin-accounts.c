@@ -116,8 +116,10 @@ int adc_admin_account_set_password(struct adc_store *s, const char *name, const 
         goto rollback;
     }
     /* A new password ends the sessions opened with the old one (a stolen session included). */
-    r = exec_name(db, "DELETE FROM console_sessions WHERE account_id = "
-                      "(SELECT id FROM admin_accounts WHERE name = ?)", name);
+    r = exec_name(db,
+                  "DELETE FROM console_sessions WHERE account_id = "
+                  "(SELECT id FROM admin_accounts WHERE name = ?)",
+                  name);
     if (r < 0)
         goto rollback;
     r = adc_store_audit(db, actor, "admin_account.password", name, NULL);
@@ -138,8 +140,10 @@ int adc_admin_account_delete(struct adc_store *s, const char *name, const char *
     int r = adc_db_begin(db, true);
     if (r < 0)
         goto out;
-    r = exec_name(db, "DELETE FROM console_sessions WHERE account_id = "
-                      "(SELECT id FROM admin_accounts WHERE name = ?)", name);
+    r = exec_name(db,
+                  "DELETE FROM console_sessions WHERE account_id = "
+                  "(SELECT id FROM admin_accounts WHERE name = ?)",
+                  name);
     if (r < 0)
         goto rollback;
     r = exec_name(db, "DELETE FROM admin_accounts WHERE name = ?", name);
@@ -179,7 +183,8 @@ int adc_admin_account_check(struct adc_store *s, const char *name, const char *p
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             found_id = sqlite3_column_int64(st, 0);
-            snprintf(found_name, sizeof(found_name), "%s", (const char *)sqlite3_column_text(st, 1));
+            snprintf(found_name, sizeof(found_name), "%s",
+                     (const char *)sqlite3_column_text(st, 1));
             hash = adc_db_column_strdup(st, 2);
         }
         sqlite3_reset(st);
@@ -283,13 +288,14 @@ static int cmd_list(struct adc_store *s) {
 }
 
 static void admin_usage(FILE *f) {
-    fprintf(f, "Usage: adc-server --db FILE admin create NAME     (password on stdin)\n"
-               "       adc-server --db FILE admin password NAME   (new password on stdin)\n"
-               "       adc-server --db FILE admin delete NAME\n"
-               "       adc-server --db FILE admin list\n"
-               "NAME: 1-%d characters of letters, digits and . _ @ -; the password: at least %d "
-               "characters.\n",
-               ADC_ADMIN_NAME_MAX, ADC_PASSWORD_MIN);
+    fprintf(f,
+            "Usage: adc-server --db FILE admin create NAME     (password on stdin)\n"
+            "       adc-server --db FILE admin password NAME   (new password on stdin)\n"
+            "       adc-server --db FILE admin delete NAME\n"
+            "       adc-server --db FILE admin list\n"
+            "NAME: 1-%d characters of letters, digits and . _ @ -; the password: at least %d "
+            "characters.\n",
+            ADC_ADMIN_NAME_MAX, ADC_PASSWORD_MIN);
 }
 
 int adc_admin_command(const char *db_path, int argc, char **argv) {
@@ -341,7 +347,8 @@ int adc_admin_command(const char *db_path, int argc, char **argv) {
         r = adc_admin_account_create(s, name, pw, "cli");
         if (r == -EEXIST)
             log_error("an administrator account '%s' exists already; change its password with "
-                      "'admin password %s'", name, name);
+                      "'admin password %s'",
+                      name, name);
         else if (r < 0)
             log_error("cannot create the administrator account '%s': %s", name, strerror(-r));
         else {

@@ -30,10 +30,10 @@ static void add_security_headers(struct MHD_Response *resp) {
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 }
 
-static enum MHD_Result answer_text(struct MHD_Connection *conn, unsigned status,
-                                   const char *text, const char *allow) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
-                                                                MHD_RESPMEM_PERSISTENT);
+static enum MHD_Result answer_text(struct MHD_Connection *conn, unsigned status, const char *text,
+                                   const char *allow) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
@@ -52,7 +52,8 @@ enum MHD_Result adc_console_handle(struct MHD_Connection *conn, const char *meth
         return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "GET, HEAD");
 
     if (adc_streq(url, "/console")) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (!resp)
             return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/console/");
@@ -68,14 +69,14 @@ enum MHD_Result adc_console_handle(struct MHD_Connection *conn, const char *meth
 
     /* Cache-Control no-cache + a strong ETag: the browser keeps a copy but asks every time,
      * so an upgraded server never runs with yesterday's script, and the answer is a tiny 304. */
-    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *inm =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     bool not_modified = inm && (strstr(inm, a->etag) || adc_streq(inm, "*"));
 
     struct MHD_Response *resp =
-        not_modified ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
-                     : MHD_create_response_from_buffer(a->size, (void *)a->data,
-                                                       MHD_RESPMEM_PERSISTENT);
+        not_modified
+            ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(a->size, (void *)a->data, MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
     if (!not_modified)
@@ -83,8 +84,8 @@ enum MHD_Result adc_console_handle(struct MHD_Connection *conn, const char *meth
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     add_security_headers(resp);
-    enum MHD_Result r = MHD_queue_response(conn, not_modified ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK,
-                                           resp);
+    enum MHD_Result r =
+        MHD_queue_response(conn, not_modified ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return r;
 }

@@ -78,8 +78,8 @@ static bool verify(const char *password, const char *hash) {
     slot_take();
     const char *h = crypt_r(password, hash, data);
     slot_give();
-    bool ok = h && h[0] != '*' && strlen(h) == strlen(hash) &&
-              CRYPTO_memcmp(h, hash, strlen(hash)) == 0;
+    bool ok =
+        h && h[0] != '*' && strlen(h) == strlen(hash) && CRYPTO_memcmp(h, hash, strlen(hash)) == 0;
     OPENSSL_cleanse(data, sizeof(*data));
     free(data);
     return ok;

@@ -163,8 +163,7 @@ out:
  * negative errno. token_hash receives the stored key. */
 static int session_lookup(struct adc_http_request *req, struct session *out,
                           char token_hash[static ADC_TOKEN_HASH_SIZE]) {
-    const char *token =
-        MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, cookie_name(req));
+    const char *token = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, cookie_name(req));
     if (!token || !*token)
         return -ENOENT;
     if (strncmp(token, SESSION_TOKEN_PREFIX, strlen(SESSION_TOKEN_PREFIX)) != 0 ||
@@ -234,8 +233,7 @@ out:
 }
 
 bool adc_session_cookie_present(const struct adc_http_request *req) {
-    const char *token =
-        MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, cookie_name(req));
+    const char *token = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, cookie_name(req));
     return token && *token;
 }
 
@@ -263,8 +261,10 @@ int adc_session_authenticate(struct adc_http_request *req, char *why, size_t why
     if (!safe_method(req->method)) {
         const char *h = adc_http_header(req, ADC_SESSION_CSRF_HEADER);
         if (!h || !adc_secret_equal(h, s.csrf)) {
-            snprintf(why, why_size, "missing or wrong %s header on a %s made with the session "
-                                    "cookie", ADC_SESSION_CSRF_HEADER, req->method);
+            snprintf(why, why_size,
+                     "missing or wrong %s header on a %s made with the session "
+                     "cookie",
+                     ADC_SESSION_CSRF_HEADER, req->method);
             return 403;
         }
     }
@@ -349,8 +349,10 @@ static void session_create(struct adc_http_request *req, struct adc_http_respons
         goto out;
     }
     if (failures_add(req->client) > MAX_FAILURES) {
-        adc_http_error(res, 429, NULL, "too many failed sign-ins from this address; try again "
-                                       "in %d minutes", FAILURE_WINDOW / 60);
+        adc_http_error(res, 429, NULL,
+                       "too many failed sign-ins from this address; try again "
+                       "in %d minutes",
+                       FAILURE_WINDOW / 60);
         goto out;
     }
     int64_t id;
@@ -403,9 +405,10 @@ static void session_get(struct adc_http_request *req, struct adc_http_response *
     if (r == -ENOENT || r == -EACCES) {
         if (r == -EACCES) /* drop the dead cookie */
             res->set_cookie = cookie_header(req, "", 0);
-        adc_http_error(res, 401, NULL, r == -ENOENT ? "not signed in"
-                                                    : "the console session has expired; sign "
-                                                      "in again");
+        adc_http_error(res, 401, NULL,
+                       r == -ENOENT ? "not signed in"
+                                    : "the console session has expired; sign "
+                                      "in again");
         return;
     }
     if (r < 0) {

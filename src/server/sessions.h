@@ -16,7 +16,7 @@
 #define ADC_SESSION_COOKIE_TLS "__Host-adc_session"
 #define ADC_SESSION_CSRF_HEADER "X-CSRF-Token"
 
-#define ADC_SESSION_IDLE_DEFAULT 1800     /* 30 minutes without a request */
+#define ADC_SESSION_IDLE_DEFAULT 1800       /* 30 minutes without a request */
 #define ADC_SESSION_MAX_DEFAULT (12 * 3600) /* a working day, however active */
 
 /* Sets the limits in seconds (serve --session-idle / --session-max). */

@@ -48,7 +48,7 @@ static void test_limits(void **state) {
     big[sizeof(big) - 1] = '\0';
     assert_int_equal(adc_password_hash(big, &h), -EINVAL);
     assert_string_equal(h, "untouched"); /* output written only on success */
-    big[ADC_PASSWORD_MAX] = '\0';         /* exactly the maximum is fine */
+    big[ADC_PASSWORD_MAX] = '\0';        /* exactly the maximum is fine */
     assert_int_equal(adc_password_hash(big, &h), 0);
     assert_true(adc_password_verify(big, h));
     adc_secret_free(h);
