@@ -18,6 +18,7 @@
 #include "http-client.h"
 #include "log.h"
 #include "macros.h"
+#include "scim-list-parse.h"
 #include "scim-user.h"
 
 #define BULK_REQUEST_SCHEMA "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -227,12 +228,12 @@ int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **
     return 0;
 }
 
-/* One page of the listing, fetched (and parsed) on a thread of its own. */
+/* One page of the listing, fetched on a thread of its own. */
 struct page {
     struct adc_scim *s;
     struct adc_http *h;
     size_t start;
-    json_t *j;
+    struct adc_http_response resp;
     int r;
     char *err;
     pthread_t thread;
@@ -243,12 +244,12 @@ static void *fetch_page(void *p) {
     struct page *pg = p;
     char path[96];
     snprintf(path, sizeof(path), "/scim/v2/Users?startIndex=%zu&count=%d", pg->start, LIST_PAGE);
-    pg->r = call_json_on(pg->s, pg->h, "GET", path, NULL, &pg->j, &pg->err);
+    pg->r = adc_http_request_retry(pg->h, "GET", path, NULL, 0, &pg->resp, &pg->err);
     return NULL;
 }
 
 static void page_start(struct page *pg, struct adc_scim *s, struct adc_http *h, size_t start) {
-    *pg = (struct page){.s = s, .h = h, .start = start};
+    *pg = (struct page){.s = s, .h = h, .start = start, .resp = {.retry_after = -1}};
     pg->running = pthread_create(&pg->thread, NULL, fetch_page, pg) == 0;
     if (!pg->running)
         fetch_page(pg);
@@ -262,9 +263,8 @@ static void page_wait(struct page *pg) {
 
 static void page_discard(struct page *pg) {
     page_wait(pg);
-    json_decref(pg->j);
+    adc_http_response_done(&pg->resp);
     free(pg->err);
-    pg->j = NULL;
     pg->err = NULL;
 }
 
@@ -274,7 +274,7 @@ static void page_discard(struct page *pg) {
  * makes us fetch the right one instead. */
 int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_progress_fn progress,
                         void *userdata, char **err) {
-    size_t start = 1, total = 0;
+    size_t start = 1;
     /* Two slots, swapped by pointer: a running fetch writes into its own slot. */
     struct page slots[2] = {0}, *cur = &slots[0], *next = &slots[1];
     struct adc_http *conns[2] = {s->http, s->prefetch};
@@ -288,45 +288,37 @@ int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_pro
                 *err = TAKE_PTR(cur->err);
             goto out;
         }
-        json_t *j = cur->j;
-        const json_t *res = json_object_get(j, "Resources");
-        const json_t *tr = json_object_get(j, "totalResults");
-        if (!json_is_integer(tr) || json_integer_value(tr) < 0 || (res && !json_is_array(res))) {
-            set_err(err, "GET %s/scim/v2/Users?startIndex=%zu: not a SCIM ListResponse",
-                    s->server_url, start);
-            r = -EBADMSG;
+        char path[96];
+        snprintf(path, sizeof(path), "/scim/v2/Users?startIndex=%zu", start);
+        if (cur->resp.status != 200) {
+            status_err(s, err, "GET", path, &cur->resp);
+            r = cur->resp.status == 401 || cur->resp.status == 403 ? -EACCES : -EIO;
             goto out;
         }
-        total = (size_t)json_integer_value(tr);
-        size_t n = json_array_size(res);
-        if (n > 0 && start + n <= total) {
-            which ^= 1;
-            page_start(next, s, conns[which], start + LIST_PAGE);
-        }
-        /* Room for all at once: no doubling slack on 100,000 users. A few more in case users
-         * are added while we page. */
-        if (first && total < SIZE_MAX / 2 && adc_cloud_users_reserve(out, total + 16) < 0) {
+        /* The first page says how many there are: room for all at once, no doubling slack on
+         * 100,000 users (a few more in case users are added while we page). Then the
+         * resources go straight into the list. */
+        size_t total = 0, n = 0;
+        char why[160];
+        /* totalResults comes first in the answer: a guess, checked by the parse below, that
+         * sizes the list and lets the next page be fetched while this one is parsed. */
+        const char *tr = cur->resp.body ? strstr(cur->resp.body, "\"totalResults\":") : NULL;
+        unsigned long long guess = tr ? strtoull(tr + 15, NULL, 10) : 0;
+        if (first && guess < SIZE_MAX / 4 && adc_cloud_users_reserve(out, (size_t)guess + 16) < 0) {
             r = -ENOMEM;
             goto out;
         }
-        size_t i;
-        const json_t *item;
-        json_array_foreach(res, i, item) {
-            struct adc_user *u = adc_cloud_users_append(out);
-            if (!u) {
-                r = -ENOMEM;
-                goto out;
-            }
-            if ((r = adc_scim_user_from_json_with(item, u, adc_cloud_users_strdup, out)) < 0) {
-                out->n--; /* not a user */
-                if (r == -EINVAL)
-                    set_err(err,
-                            "GET %s/scim/v2/Users?startIndex=%zu: resource %zu is not a "
-                            "valid User",
-                            s->server_url, start, start + i);
-                goto out;
-            }
-            adc_cloud_users_intern_provider(out, u);
+        bool prefetched = start + LIST_PAGE <= guess;
+        if (prefetched) {
+            which ^= 1;
+            page_start(next, s, conns[which], start + LIST_PAGE);
+        }
+        if ((r = adc_scim_list_parse(cur->resp.body ? cur->resp.body : "", cur->resp.len, out,
+                                     &total, &n, why, sizeof(why))) < 0) {
+            if (r == -EBADMSG)
+                set_err(err, "GET %s%s: not a SCIM ListResponse of Users: %s", s->server_url, path,
+                        why);
+            goto out;
         }
         page_discard(cur);
         if (progress)
@@ -336,9 +328,10 @@ int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_pro
             goto out;
         }
         start += n;
-        if (next->start != start) {
-            /* A short page: the guess was wrong. */
+        if (!prefetched || next->start != start) {
+            /* The guess was wrong (a short page, or a total that changed). */
             page_discard(next);
+            which ^= 1;
             page_start(next, s, conns[which], start);
         }
         struct page *t = cur;
