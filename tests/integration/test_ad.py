@@ -9,7 +9,6 @@ is uuid.UUID(bytes_le=...).
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,11 +68,11 @@ def seed(dc):
 
 def setUpModule():
     global DC, TMP
-    TMP = tempfile.mkdtemp(prefix="adc-test-ad-")
-    unittest.addModuleCleanup(shutil.rmtree, TMP, ignore_errors=True)
     DC = SambaDC()
     unittest.addModuleCleanup(DC.stop)
     DC.start()
+    # Inside Samba's directory: removed with it, also when meson stops the test (SIGTERM).
+    TMP = tempfile.mkdtemp(prefix="adc-test-ad-", dir=DC.dir)
     t0 = time.monotonic()
     seed(DC)
     seeding = time.monotonic() - t0
