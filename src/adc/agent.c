@@ -400,6 +400,7 @@ static void stop_sync(struct agent *a) {
         if (!adc_sync_wait(a->sync, STOP_SYNC_GRACE_S * 1000)) {
             /* Exiting kills the thread; the run must not look like it is still going. */
             adc_sync_report_abandoned(a->sync, "adc was stopped (SIGTERM) before the sync ended");
+            disconnect(a);
             _exit(ADC_EXIT_FAILURE);
         }
     }
