@@ -33,8 +33,9 @@
 /* Long poll length asked of the server when it does not say; the server may shorten it. */
 #define DEFAULT_POLL_WAIT 15
 /* How long SIGTERM waits for a sync in flight (asked to stop at its next step) before the run
- * is reported failed; below systemd's default TimeoutStopSec (90 s). */
-#define STOP_SYNC_GRACE_S 30
+ * is reported failed: below the server's 25 s after which a silent agent is gone (so the run
+ * carries this agent's own reason), and well below the unit's TimeoutStopSec. */
+#define STOP_SYNC_GRACE_S 20
 
 struct adc_agent_config *adc_agent_config_new(struct adc_yaml_config *yaml,
                                               struct adc_service_config *service,

@@ -184,6 +184,20 @@ class SyncNow(unittest.TestCase):
         self.assertEqual(self.srv.admin("GET", self.base).body["agents"], [])
         self.assertEqual(self.trigger(want=409)["status"], "409")
 
+    def test_sigterm_with_a_sync_that_does_not_stop(self):
+        # The directory holds the sync longer than the agent's 20 s stop grace.
+        a = self.agent(ldap_extra={"timeout": 120, "network_timeout": 120})
+        self.slapd.pause()
+        self.addCleanup(self.slapd.resume)
+        run_id = self.trigger()["run_id"]
+        self.wait_run(run_id, statuses=("running",), timeout=20)
+        a.term()
+        self.assertEqual(a.wait(60), 1, a.log())
+        run = self.run_record(run_id)
+        self.assertEqual(run["status"], "failed", run)
+        self.assertIn("adc was stopped (SIGTERM) before the sync ended", run["errors"])
+        self.assertFalse(self.srv.admin("GET", self.base).body["connected"])
+
     def test_run_of_a_vanished_agent_is_failed(self):
         a = self.agent(ldap_extra={"timeout": 30})
         self.slapd.pause()
