@@ -428,6 +428,11 @@ class Connection(unittest.TestCase):
         self.assertRegex(r.stderr, r"(?i)strong|confidentiality|\(8\)|\(13\)")
         assert_no_secret(self, r, SVC_PASSWORD)
 
+    def test_bind_as_user_principal_name(self):
+        # AD also accepts the bind account's UPN (or DOMAIN\name) where a DN is expected.
+        doc = users_json(self, config(bind_dn="svc-adc@adc.test"))
+        self.check_count(doc)
+
     def test_wrong_bind_password(self):
         r = run_adc(config(bind_password="Not-The-Password-1"), "users", "--json")
         self.assertEqual(r.returncode, 1)
