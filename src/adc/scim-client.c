@@ -451,7 +451,7 @@ static int describe_write(const struct adc_scim_write *w, char **path, json_t **
 
 enum outcome { OUT_DONE, OUT_FAILED, OUT_RETRY, OUT_CONFLICT };
 
-static enum outcome classify(struct adc_scim_write *w, long status, const json_t *response) {
+static enum outcome classify(struct adc_scim_write *w, long status, const char *detail) {
     if (status >= 200 && status <= 299)
         return OUT_DONE;
     if (w->kind == ADC_SCIM_DELETE && status == 404)
@@ -460,7 +460,6 @@ static enum outcome classify(struct adc_scim_write *w, long status, const json_t
         return OUT_CONFLICT;
     if (adc_http_status_transient(status))
         return OUT_RETRY;
-    const char *detail = response ? adc_scim_error_detail(response) : NULL;
     free(w->error);
     if (asprintf(&w->error, "HTTP %ld%s%s", status, detail ? ": " : "", detail ? detail : "") < 0)
         w->error = NULL;
@@ -473,8 +472,7 @@ static void fail_write(struct adc_scim_write *w, const char *why) {
     w->error = strdup(why ? why : "not written");
 }
 
-static void conflict_failed(struct adc_scim_write *w, const json_t *response) {
-    const char *detail = response ? adc_scim_error_detail(response) : NULL;
+static void conflict_failed(struct adc_scim_write *w, const char *detail) {
     free(w->error);
     if (asprintf(&w->error, "HTTP 409: %s",
                  detail ? detail : "userName already exists in the cloud") < 0)
@@ -522,7 +520,8 @@ static int write_one_by_one(struct adc_scim *s, struct adc_scim_write *w, size_t
             return -EACCES;
         }
         json_t *j = parse(&resp);
-        enum outcome o = classify(&w[i], resp.status, j);
+        const char *detail = j ? adc_scim_error_detail(j) : NULL;
+        enum outcome o = classify(&w[i], resp.status, detail);
         settle(&w[i], o, resp.status);
         if (o == OUT_CONFLICT) {
             bool ours = false;
@@ -530,22 +529,11 @@ static int write_one_by_one(struct adc_scim *s, struct adc_scim_write *w, size_t
             if (ours)
                 w[i].done = true;
             else
-                conflict_failed(&w[i], j);
+                conflict_failed(&w[i], detail);
         }
         json_decref(j);
         adc_http_response_done(&resp);
     }
-    return 0;
-}
-
-static long bulk_status(const json_t *op) {
-    const json_t *st = json_object_get(op, "status");
-    if (json_is_integer(st))
-        return (long)json_integer_value(st);
-    if (json_is_string(st))
-        return strtol(json_string_value(st), NULL, 10);
-    if (json_is_object(st)) /* draft-era servers: {"code": 201} */
-        return (long)json_integer_value(json_object_get(st, "code"));
     return 0;
 }
 
@@ -676,78 +664,84 @@ static void bulk_done(struct bulk *b) {
 
 /* Settles each write of an answered Bulk request; the ones that failed transiently go to
  * retry[]. Returns 0, or -EBADMSG / -ENOMEM. */
+struct settle_ctx {
+    struct adc_scim_write *w;
+    struct bulk *b;
+    bool *seen;
+    size_t *retry, *n_retry;
+    size_t *conflicts, n_conflicts;
+};
+
+static void on_bulk_op(void *ud, size_t pos, const char *bid, long status, const char *detail) {
+    struct settle_ctx *sc = ud;
+    struct bulk *b = sc->b;
+    /* Our bulkId is "b<index into w>"; fall back to the position for servers that do not
+     * echo it on other methods than POST. */
+    size_t k = pos;
+    if (bid && bid[0] == 'b') {
+        char *end;
+        unsigned long wi = strtoul(bid + 1, &end, 10);
+        /* Answers come in request order (RFC 7644 3.7.3 keeps it in practice): look at the
+         * same position first, so matching stays linear. */
+        if (!*end && !(pos < b->m && b->idx[pos] == wi))
+            for (size_t t = 0; t < b->m; t++)
+                if (b->idx[t] == wi) {
+                    k = t;
+                    break;
+                }
+    }
+    if (k >= b->m || sc->seen[k])
+        return;
+    sc->seen[k] = true;
+    struct adc_scim_write *wr = &sc->w[b->idx[k]];
+    enum outcome o = classify(wr, status, detail);
+    if (o == OUT_RETRY) {
+        sc->retry[(*sc->n_retry)++] = b->idx[k];
+    } else if (o == OUT_CONFLICT) {
+        conflict_failed(wr, detail); /* unless created_before finds it ours */
+        sc->conflicts[sc->n_conflicts++] = b->idx[k];
+    } else {
+        settle(wr, o, status);
+    }
+}
+
+/* Settles each write of an answered Bulk request; the ones that failed transiently go to
+ * retry[]. Returns 0, or -EBADMSG / -ENOMEM. */
 static int bulk_settle(struct adc_scim *s, struct adc_scim_write *w, struct bulk *b, size_t *retry,
                        size_t *n_retry, char **err) {
-    json_t *j = parse(&b->resp);
-    const json_t *ops = json_object_get(j, "Operations");
-    int r = -EBADMSG;
-    bool *seen = NULL, *ours = NULL;
-    size_t *conflicts = NULL, n_conflicts = 0;
-    const json_t **conflict_resp = NULL;
-    if (!json_is_array(ops)) {
-        set_err(err, "POST %s/scim/v2/Bulk: not a BulkResponse", s->server_url);
+    size_t m = b->m ? b->m : 1;
+    struct settle_ctx sc = {.w = w, .b = b, .retry = retry, .n_retry = n_retry};
+    bool *ours = NULL;
+    int r = -ENOMEM;
+    if (!(sc.seen = calloc(m, sizeof(bool))) || !(sc.conflicts = calloc(m, sizeof(size_t))) ||
+        !(ours = calloc(m, sizeof(bool))))
+        goto out;
+    char why[160];
+    r = adc_scim_bulk_parse(b->resp.body ? b->resp.body : "", b->resp.len, on_bulk_op, &sc, why,
+                            sizeof(why));
+    if (r < 0) {
+        if (r == -EBADMSG)
+            set_err(err, "POST %s/scim/v2/Bulk: not a BulkResponse: %s", s->server_url, why);
         goto out;
     }
-    r = -ENOMEM;
-    if (!(seen = calloc(b->m ? b->m : 1, sizeof(bool))) ||
-        !(conflicts = calloc(b->m ? b->m : 1, sizeof(size_t))) ||
-        !(conflict_resp = calloc(b->m ? b->m : 1, sizeof(json_t *))) ||
-        !(ours = calloc(b->m ? b->m : 1, sizeof(bool))))
-        goto out;
-    size_t pos;
-    const json_t *op;
-    json_array_foreach(ops, pos, op) {
-        /* Our bulkId is "b<index into w>"; fall back to the position for servers that do
-         * not echo it on other methods than POST. */
-        size_t k = pos;
-        const char *bid = json_string_value(json_object_get(op, "bulkId"));
-        if (bid && bid[0] == 'b') {
-            char *end;
-            unsigned long wi = strtoul(bid + 1, &end, 10);
-            /* Answers come in request order (RFC 7644 3.7.3 keeps it in practice): look at the
-             * same position first, so matching stays linear. */
-            if (!*end && !(pos < b->m && b->idx[pos] == wi))
-                for (size_t t = 0; t < b->m; t++)
-                    if (b->idx[t] == wi) {
-                        k = t;
-                        break;
-                    }
+    created_before(s, w, sc.conflicts, sc.n_conflicts, ours);
+    for (size_t c = 0; c < sc.n_conflicts; c++)
+        if (ours[c]) {
+            struct adc_scim_write *wr = &w[sc.conflicts[c]];
+            wr->done = true;
+            free(wr->error);
+            wr->error = NULL;
         }
-        if (k >= b->m || seen[k])
-            continue;
-        seen[k] = true;
-        struct adc_scim_write *wr = &w[b->idx[k]];
-        long status = bulk_status(op);
-        const json_t *response = json_object_get(op, "response");
-        enum outcome o = classify(wr, status, response);
-        if (o == OUT_RETRY) {
-            retry[(*n_retry)++] = b->idx[k];
-        } else if (o == OUT_CONFLICT) {
-            conflict_resp[n_conflicts] = response;
-            conflicts[n_conflicts++] = b->idx[k];
-        } else {
-            settle(wr, o, status);
-        }
-    }
-    created_before(s, w, conflicts, n_conflicts, ours);
-    for (size_t c = 0; c < n_conflicts; c++) {
-        if (ours[c])
-            w[conflicts[c]].done = true;
-        else
-            conflict_failed(&w[conflicts[c]], conflict_resp[c]);
-    }
     /* An operation the answer does not mention was not performed (RFC 7644 3.7.3 allows a
      * server to stop after errors): it is safe to send again. */
     for (size_t k = 0; k < b->m; k++)
-        if (!seen[k])
+        if (!sc.seen[k])
             retry[(*n_retry)++] = b->idx[k];
     r = 0;
 out:
-    free(seen);
+    free(sc.seen);
+    free(sc.conflicts);
     free(ours);
-    free(conflicts);
-    free(conflict_resp);
-    json_decref(j);
     return r;
 }
 

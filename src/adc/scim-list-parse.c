@@ -508,3 +508,114 @@ int adc_scim_list_parse(const char *buf, size_t len, struct adc_cloud_users *out
     *n_items = lc.n_items;
     return 0;
 }
+
+/* ---- BulkResponse (RFC 7644 section 3.7.3) --------------------------------------------- */
+
+struct bulk_op_ctx {
+    char *bulk_id;
+    long status;
+    char *detail, *scim_type;
+};
+
+/* Strings of a Bulk answer are decoded into a scratch list whose blocks are dropped after
+ * each answer: only bulkId and the error's detail are kept, never the resources. */
+static int response_member(struct parser *ps, const char *key, void *ctx) {
+    struct bulk_op_ctx *oc = ctx;
+    if (strcmp(key, "detail") == 0)
+        return opt_string(ps, &oc->detail);
+    if (strcmp(key, "scimType") == 0)
+        return opt_string(ps, &oc->scim_type);
+    return skip_value(ps);
+}
+
+static int status_member(struct parser *ps, const char *key, void *ctx) {
+    struct bulk_op_ctx *oc = ctx;
+    if (strcmp(key, "code") == 0) {
+        long long v;
+        int r = number(ps, &v);
+        oc->status = r == 0 && v >= 0 && v < 1000 ? (long)v : 0;
+        return r;
+    }
+    return skip_value(ps);
+}
+
+static int op_member(struct parser *ps, const char *key, void *ctx) {
+    struct bulk_op_ctx *oc = ctx;
+    if (strcmp(key, "bulkId") == 0)
+        return opt_string(ps, &oc->bulk_id);
+    if (strcmp(key, "status") == 0) {
+        /* "201" as RFC 7644 writes it, 201, or a draft-era {"code": 201} */
+        if (ps->p < ps->end && *ps->p == '"') {
+            char *s = NULL;
+            int r = string(ps, &s, NULL, 0);
+            oc->status = s ? strtol(s, NULL, 10) : 0;
+            return r;
+        }
+        if (ps->p < ps->end && *ps->p == '{')
+            return object(ps, status_member, oc);
+        if (ps->p < ps->end && (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))) {
+            long long v;
+            int r = number(ps, &v);
+            oc->status = r == 0 && v >= 0 && v < 1000 ? (long)v : 0;
+            return r;
+        }
+        return skip_value(ps);
+    }
+    if (strcmp(key, "response") == 0 && ps->p < ps->end && *ps->p == '{')
+        return object(ps, response_member, oc);
+    return skip_value(ps);
+}
+
+struct bulk_ctx {
+    adc_scim_bulk_op_fn fn;
+    void *userdata;
+    bool has_ops;
+};
+
+static int bulk_member(struct parser *ps, const char *key, void *ctx) {
+    struct bulk_ctx *bc = ctx;
+    if (strcmp(key, "Operations") != 0)
+        return skip_value(ps);
+    bc->has_ops = true;
+    if (!eat(ps, '['))
+        return fail(ps, "Operations must be an array");
+    if (eat(ps, ']'))
+        return 0;
+    for (size_t pos = 0;; pos++) {
+        struct bulk_op_ctx oc = {0};
+        ws(ps);
+        int r = object(ps, op_member, &oc);
+        if (r < 0)
+            return r;
+        bc->fn(bc->userdata, pos, oc.bulk_id, oc.status, oc.detail ? oc.detail : oc.scim_type);
+        if (eat(ps, ','))
+            continue;
+        if (eat(ps, ']'))
+            return 0;
+        return fail(ps, "',' or ']' was expected");
+    }
+}
+
+int adc_scim_bulk_parse(const char *buf, size_t len, adc_scim_bulk_op_fn fn, void *userdata,
+                        char *err, size_t err_size) {
+    struct adc_cloud_users scratch;
+    adc_cloud_users_init(&scratch);
+    struct parser ps = {.s = buf, .p = buf, .end = buf + len, .out = &scratch};
+    struct bulk_ctx bc = {.fn = fn, .userdata = userdata};
+    int r = object(&ps, bulk_member, &bc);
+    if (r == 0) {
+        ws(&ps);
+        if (ps.p != ps.end)
+            r = fail(&ps, "text after the document");
+        else if (!bc.has_ops)
+            r = fail(&ps, "no Operations");
+    }
+    if (r < 0 && err && err_size)
+        snprintf(err, err_size, "%s at byte %zu",
+                 r == -ENOMEM ? "out of memory"
+                 : ps.why     ? ps.why
+                              : "invalid JSON",
+                 (size_t)(ps.p - ps.s));
+    adc_cloud_users_done(&scratch);
+    return r;
+}
