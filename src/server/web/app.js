@@ -259,25 +259,35 @@ function lastRunCell(run) {
   return h('span', {}, runBadge(run.status), ' ', fmtTime(pick(run, 'finished', 'finished_at', 'started', 'started_at', 'created', 'created_at')));
 }
 
+function configsTable(configs) {
+  if (configs.length === 0) {
+    return h('p', { class: 'muted', id: 'configs' }, 'No synchronization yet. Add one, then install ad-connect (adc) next to your directory.');
+  }
+  return h('table', { id: 'configs' },
+    h('caption', { class: 'muted' }, `${configs.length} synchronization${configs.length === 1 ? '' : 's'}`),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Application ID'),
+      h('th', { scope: 'col' }, 'Client'), h('th', { scope: 'col' }, 'Last run'))),
+    h('tbody', {}, configs.map((c) => h('tr', { 'data-app-id': configId(c) },
+      h('td', {}, h('a', { href: '#/configs/' + encodeURIComponent(configId(c)) }, c.name || configId(c))),
+      h('td', { class: 'mono' }, configId(c)),
+      h('td', {}, agentBadge(c)),
+      h('td', {}, lastRunCell(c.last_run))))));
+}
+
 async function viewConfigs(seq) {
-  const configs = listOf(await api('GET', '/api/v1/sync-configs'), 'sync_configs', 'configs', 'items');
-  const body = configs.length === 0
-    ? h('p', { class: 'muted' }, 'No synchronization yet. Add one, then install ad-connect (adc) next to your directory.')
-    : h('table', {},
-      h('caption', { class: 'muted' }, `${configs.length} synchronization${configs.length === 1 ? '' : 's'}`),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Application ID'),
-        h('th', { scope: 'col' }, 'Client'), h('th', { scope: 'col' }, 'Last run'))),
-      h('tbody', {}, configs.map((c) => h('tr', { 'data-app-id': configId(c) },
-        h('td', {}, h('a', { href: '#/configs/' + encodeURIComponent(configId(c)) }, c.name || configId(c))),
-        h('td', { class: 'mono' }, configId(c)),
-        h('td', {}, agentBadge(c)),
-        h('td', {}, lastRunCell(c.last_run))))));
-  /* The connected/disconnected state changes on its own (agents come and go). */
-  later(() => route(), 10 * STATUS_REFRESH_MS, seq);
+  const load = async () => listOf(await api('GET', '/api/v1/sync-configs'), 'sync_configs', 'configs', 'items');
+  const box = h('div', {}, configsTable(await load()));
+  /* Agents come and go: the table is redrawn in place, the rest of the page (and the
+   * keyboard focus outside the table) stays. */
+  const refresh = async () => {
+    try { box.replaceChildren(configsTable(await load())); } catch (e) { if (e.status === 401) return; }
+    later(refresh, 5 * STATUS_REFRESH_MS, seq);
+  };
+  later(refresh, 5 * STATUS_REFRESH_MS, seq);
   setNav('configs');
   return render('Synchronizations',
     h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/configs/new' }, 'Add synchronization')),
-    body);
+    box);
 }
 
 function viewNewConfig() {
