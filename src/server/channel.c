@@ -289,6 +289,13 @@ static void handle_connect(struct adc_http_request *req, struct adc_http_respons
     }
     char agent_id[ADC_HUB_ID_SIZE];
     int r = adc_hub_connect(req->server->hub, req->principal.app_id, host, version, agent_id);
+    if (r == -EUSERS) {
+        adc_http_error(res, 503, NULL,
+                       "%d agents of this sync configuration are connected already; stop one",
+                       ADC_HUB_MAX_AGENTS);
+        json_decref(body);
+        return;
+    }
     if (r < 0) {
         adc_http_error(res, 500, NULL, "cannot register the agent: %s", strerror(-r));
         json_decref(body);

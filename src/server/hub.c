@@ -361,10 +361,10 @@ int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, con
     a->last_poll_start = mono_now();
     pthread_mutex_lock(&h->lock);
     struct queue *q = queue_get(h, app_id, true);
-    if (!q) {
+    if (!q || q->n_agents >= ADC_HUB_MAX_AGENTS) {
         pthread_mutex_unlock(&h->lock);
         free(a);
-        return -ENOMEM;
+        return q ? -EUSERS : -ENOMEM;
     }
     q->n_agents++;
     a->next = h->agents;

@@ -20,6 +20,9 @@
 #define ADC_HUB_CONNECTED_TIMEOUT 25  /* seconds after the last poll began */
 #define ADC_HUB_MAX_BATCH 256         /* commands per poll answer */
 #define ADC_HUB_MAX_QUEUE 20000       /* queued commands per configuration */
+/* Agents per configuration: a few hosts for redundancy; a client connecting in a loop must not
+ * grow the server's memory. */
+#define ADC_HUB_MAX_AGENTS 32
 
 struct adc_hub;
 
@@ -38,7 +41,8 @@ void adc_hub_shutdown(struct adc_hub *h);
 void adc_hub_expire(struct adc_hub *h, double now);
 
 /* POST /api/v1/agent/connect: registers an agent of app_id. host and version are shown to
- * admins (truncated to sane lengths). Writes the new agent id. 0 or -ENOMEM. */
+ * admins (truncated to sane lengths). Writes the new agent id. 0, -EUSERS (ADC_HUB_MAX_AGENTS
+ * are connected already), or -ENOMEM. */
 int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, const char *version,
                     char agent_id[static ADC_HUB_ID_SIZE]);
 /* POST /api/v1/agent/disconnect: 0, or -ENOENT when app_id has no such agent. */

@@ -237,6 +237,12 @@ static void silent_agent_expires(void **state) {
     json_t *out = NULL;
     assert_int_equal(adc_hub_poll(h, "app1", agent, 0, NULL, NULL, &out), -ENOENT);
     assert_int_equal(adc_hub_answer(h, "app1", "nope", "bogus", ""), -EINVAL);
+
+    /* A client connecting in a loop meets a limit. */
+    for (int i = 0; i < ADC_HUB_MAX_AGENTS; i++)
+        assert_int_equal(adc_hub_connect(h, "app2", "dc", "0.1.0", agent), 0);
+    assert_int_equal(adc_hub_connect(h, "app2", "dc", "0.1.0", agent), -EUSERS);
+    assert_int_equal(adc_hub_connect(h, "app3", "dc", "0.1.0", agent), 0);
 }
 
 int main(void) {
