@@ -119,7 +119,7 @@ async function main() {
   const cspViolations = [];
   page.on('console', (msg) => { if (/Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text()); });
 
-  let appId, secret;
+  let appId, secret, agent;
 
   await step('the console asks to sign in', async () => {
     await page.goto(BASE + '/');
@@ -227,7 +227,7 @@ async function main() {
   });
 
   await step('a connected agent is shown as connected', async () => {
-    startAgent(appId, secret);
+    agent = startAgent(appId, secret);
     await page.locator('#agent-status').getByText('Connected', { exact: true }).waitFor({ timeout: 30000 });
     await page.locator('#agents').getByRole('cell', { name: os.hostname() }).waitFor();
   });
@@ -253,6 +253,28 @@ async function main() {
     await row.getByText('Connected', { exact: true }).waitFor();
     await row.locator('[data-run-status="succeeded"]').waitFor();
     await shoot('synchronizations.png');
+  });
+
+  await step('a failed run shows its errors in the run history', async () => {
+    // The directory refuses the agent's bind from now on: adc.yaml gets a wrong password and
+    // the agent reloads it (SIGHUP).
+    await page.locator(`tr[data-app-id="${appId}"]`).getByRole('link', { name: 'Head office' }).click();
+    const yamlPath = path.join(AGENT_DIR, 'adc.yaml');
+    const good = fs.readFileSync(yamlPath, 'utf8');
+    fs.writeFileSync(yamlPath, good.replace(/^(\s*bind_password:).*$/m, '$1 not-the-password'), { mode: 0o600 });
+    agent.kill('SIGHUP');
+    await new Promise((res) => setTimeout(res, 1500));
+    await page.getByRole('button', { name: 'Sync now' }).click();
+    await page.locator('#run-status [data-run-status="failed"]').waitFor({ timeout: 60000 });
+    const row = page.locator('#runs tbody tr').first();
+    await row.locator('[data-run-status="failed"]').waitFor();
+    await row.getByText(/\d+ errors?/).click();
+    await row.locator('ul.errors li').first().waitFor();
+    const text = await row.locator('ul.errors').textContent();
+    assert.match(text, /bind|credentials/i, text);
+    assert.equal(await page.locator('#runs tbody tr').count(), 2);
+    fs.writeFileSync(yamlPath, good, { mode: 0o600 });
+    agent.kill('SIGHUP');
   });
 
   await step('users: search by name, provider and enabled', async () => {
