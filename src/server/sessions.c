@@ -133,7 +133,10 @@ static time_t expires_at(const struct session *s) {
     return idle < abs ? idle : abs;
 }
 
-static int delete_session(struct adc_server *srv, const char *token_hash) {
+/* Deletes a session; with an actor (sign-out) the audit log records it, an expired session
+ * dropped on sight is not an event worth a line. */
+static int delete_session(struct adc_server *srv, const char *token_hash, const char *actor,
+                          const char *name) {
     struct adc_db *db = adc_store_acquire(srv->store);
     int r = adc_db_begin(db, true);
     if (r < 0)
@@ -149,6 +152,10 @@ static int delete_session(struct adc_server *srv, const char *token_hash) {
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         r = adc_db_errno(db, rc);
+        adc_db_rollback(db);
+        goto out;
+    }
+    if (actor && (r = adc_store_audit(db, actor, "console.sign_out", name, NULL)) < 0) {
         adc_db_rollback(db);
         goto out;
     }
@@ -226,7 +233,7 @@ static int session_lookup(struct adc_http_request *req, struct session *out,
 out:
     adc_store_release(db);
     if (r == -ETIMEDOUT) {
-        delete_session(req->server, token_hash);
+        delete_session(req->server, token_hash, NULL, NULL);
         r = -EACCES;
     }
     return r;
@@ -433,7 +440,7 @@ static void session_delete(struct adc_http_request *req, struct adc_http_respons
     const char *token = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, cookie_name(req));
     char th[ADC_TOKEN_HASH_SIZE];
     adc_auth_hash(token, th);
-    r = delete_session(req->server, th);
+    r = delete_session(req->server, th, req->principal.actor, req->principal.name);
     if (r < 0) {
         adc_http_error(res, 500, NULL, "cannot end the session: %s", strerror(-r));
         return;

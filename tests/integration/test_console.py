@@ -151,6 +151,9 @@ class ConsoleHttp(unittest.TestCase):
         self.assertIn("Max-Age=0", out.header("Set-Cookie"))
         self.assertEqual(self.srv.get("/api/v1/sync-configs", Cookie=cookie).status, 401)
         self.assertEqual(self.srv.get("/api/v1/session", Cookie=cookie).status, 401)
+        entries = self.srv.admin("GET", "/api/v1/audit").body["entries"]
+        self.assertEqual((entries[0]["action"], entries[0]["actor"]),
+                         ("console.sign_out", f"console:{ADMIN}"))
 
     def test_wrong_password_is_slow_and_says_nothing_about_the_name(self):
         for name, password in [(ADMIN, "wrong password here"), ("nobody", PASSWORD),
