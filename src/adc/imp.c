@@ -165,7 +165,7 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     r->have_plan = true;
     r->stats = r->plan.stats;
     log_info("planned %zu changes in %.2f s", r->plan.n_changes, now_s() - t0);
-    report(opt, ADC_IMP_PLAN, r->plan.n_changes, r->plan.n_changes);
+    bool go_on = report(opt, ADC_IMP_PLAN, r->plan.n_changes, r->plan.n_changes);
 
     if (r->plan.guard_tripped) {
         failf(r, ADC_EXIT_GUARD,
@@ -177,6 +177,10 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     }
     if (r->dry_run) {
         r->status = ADC_EXIT_OK;
+        goto out;
+    }
+    if (!go_on) {
+        failf(r, ADC_EXIT_FAILURE, "stopped before the first write; nothing was changed");
         goto out;
     }
 
