@@ -108,6 +108,20 @@ class SyncNow(unittest.TestCase):
         cfg = self.srv.admin("GET", self.base).body
         self.assertEqual(cfg["last_run"]["run_id"], run["run_id"])
 
+    def test_two_agents_one_run(self):
+        a1, a2 = self.agent(), self.agent()
+        deadline = time.monotonic() + 15
+        while len(self.srv.admin("GET", self.base).body["agents"]) < 2:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        run_id = self.trigger()["run_id"]
+        run = self.wait_run(run_id)
+        self.assertEqual(run["status"], "succeeded", run)
+        started = [x.log().count(f"sync run {run_id} started") for x in (a1, a2)]
+        self.assertEqual(sorted(started), [0, 1], started)
+        self.assertIn(run["agent_id"], [x["agent_id"] for x in
+                                        self.srv.admin("GET", self.base).body["agents"]])
+
     def test_password_checks_answered_while_a_sync_runs(self):
         a = self.agent()
         run_id = self.trigger()["run_id"]
