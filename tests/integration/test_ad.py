@@ -286,6 +286,42 @@ class Cloud(unittest.TestCase):
         self.assertNotIn(PASSWORDS["ada.lovelace"], agent.log())
 
 
+class CreateAsDisabled(unittest.TestCase):
+    """adc imp with create-as-disabled and an account disabled in AD (userAccountControl 0x2):
+    every new cloud user starts disabled, the disabled account with its own reason; a user the
+    cloud then activates stays active on the next sync, the AD-disabled one stays disabled."""
+
+    def test_create_as_disabled_with_an_ad_disabled_account(self):
+        srv = AdcServer().start()
+        self.addCleanup(srv.cleanup)
+        sync = srv.create_sync_config("ad-cad", settings={"create-as-disabled": True})
+        yaml = config(settings={"dry-run": False})
+        cfg = os.path.join(TMP, "adc-cad.cfg")
+        with open(cfg, "w") as f:
+            f.write(cfg_text(srv.url, sync["app_id"], sync["secret"], yaml))
+        os.chmod(cfg, 0o600)
+        r = run_adc(yaml, "-C", cfg, "imp", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        doc = json.loads(r.stdout)
+        reasons = {c["userName"]: c["reason"] for c in doc["changes"] if c["op"] == "create"}
+        self.assertEqual(reasons["dora.disabled"], "disabled in the directory")
+        self.assertEqual(reasons["ada.lovelace"], "created disabled (create-as-disabled)")
+        users = srv.scim("admin", "GET", "/Users?count=5000").body["Resources"]
+        by_name = {u["userName"]: u for u in users}
+        self.assertEqual({u["active"] for u in users}, {False})
+        r = srv.scim("admin", "PATCH", "/Users/" + by_name["ada.lovelace"]["id"], {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": True}]})
+        self.assertEqual(r.status, 200, r)
+        r = run_adc(yaml, "-C", cfg, "imp", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertEqual(json.loads(r.stdout)["stats"]["updated"], 0)
+        users = {u["userName"]: u for u in
+                 srv.scim("admin", "GET", "/Users?count=5000").body["Resources"]}
+        self.assertIs(users["ada.lovelace"]["active"], True)
+        self.assertIs(users["dora.disabled"]["active"], False)
+
+
 class Directory(unittest.TestCase):
     """The conditions the other tests rely on, read with ldapsearch."""
 
