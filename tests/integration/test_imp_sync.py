@@ -217,6 +217,21 @@ class Progress(unittest.TestCase):
             self.assertEqual(r.stderr, "")
 
 
+class Https(unittest.TestCase):
+    def test_imp_over_https_verifies_the_server_with_ca_file(self):
+        users = ldif.generate(3, special=False)
+        with SyncSetup(users, server_tls=True) as env:
+            env.write_cfg(ca_file=False)  # the system's CAs do not know this server
+            r = env.imp()
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("certificate", r.stderr)
+            self.assertEqual(env.cloud(), {})
+            env.write_cfg()
+            r = env.imp()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(set(env.cloud()), {mail(i) for i in range(3)})
+
+
 class Check(unittest.TestCase):
     def test_check_tries_the_cloud_credentials(self):
         with SyncSetup(ldif.generate(2, special=False)) as env:

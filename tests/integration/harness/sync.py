@@ -33,7 +33,8 @@ class SyncSetup:
     """
 
     def __init__(self, users, yaml_settings=None, server_settings=None, max_delete=None,
-                 slapd_kw=None, page_size=100):
+                 slapd_kw=None, page_size=100, server_tls=False):
+        self.server_tls = server_tls
         self.users = users
         self.yaml_settings = yaml_settings or {}
         self.server_settings = server_settings
@@ -48,7 +49,7 @@ class SyncSetup:
         try:
             self.dir = tempfile.mkdtemp(prefix="adc-sync-")
             self.slapd = Slapd(ldif=self.users, **self.slapd_kw).__enter__()
-            self.server = AdcServer().__enter__()
+            self.server = AdcServer(tls=self.server_tls).__enter__()
             self.cfg = self.server.create_sync_config("corp", settings=self.server_settings)
             self.cfg_path = os.path.join(self.dir, "adc.cfg")
             self.yaml_path = os.path.join(self.dir, "adc.yaml")
@@ -76,10 +77,12 @@ class SyncSetup:
             self.dir = None
 
     # --- configuration -------------------------------------------------------------------
-    def write_cfg(self):
+    def write_cfg(self, ca_file=True):
         with open(self.cfg_path, "w") as f:
             f.write(f"server = {self.server.url}\napp_id = {self.cfg['app_id']}\n"
                     f"secret = {self.cfg['secret']}\nyaml = adc.yaml\n")
+            if self.server_tls and ca_file:
+                f.write(f"ca_file = {self.server.cert}\n")
         os.chmod(self.cfg_path, 0o600)
 
     def write_yaml(self, settings=None, max_delete="keep"):
