@@ -108,6 +108,19 @@ static json_t *parse(const struct adc_http_response *resp) {
     return json_loadb(resp->body, resp->len, JSON_REJECT_DUPLICATES, NULL);
 }
 
+/* How much of a server's error detail goes into a message: the detail comes from the network
+ * and may be megabytes. Cut at a character boundary (UTF-8). */
+#define DETAIL_MAX 500
+static int detail_len(const char *d) {
+    size_t n = strlen(d);
+    if (n <= DETAIL_MAX)
+        return (int)n;
+    n = DETAIL_MAX;
+    while (n > 0 && ((unsigned char)d[n] & 0xc0) == 0x80)
+        n--;
+    return (int)n;
+}
+
 /* The message for an unexpected HTTP status, with what the user can do about the common ones. */
 static void status_err(struct adc_scim *s, char **err, const char *method, const char *path,
                        const struct adc_http_response *resp) {
@@ -122,8 +135,9 @@ static void status_err(struct adc_scim *s, char **err, const char *method, const
         set_err(err, "%s %s%s: not found (HTTP 404); is '%s' an adc-server?", method, s->server_url,
                 path, s->server_url);
     else
-        set_err(err, "%s %s%s: HTTP %ld%s%s", method, s->server_url, path, resp->status,
-                detail ? ": " : "", detail ? detail : "");
+        set_err(err, "%s %s%s: HTTP %ld%s%.*s%s", method, s->server_url, path, resp->status,
+                detail ? ": " : "", detail ? detail_len(detail) : 0, detail ? detail : "",
+                detail && detail[detail_len(detail)] ? "..." : "");
     json_decref(body);
 }
 
@@ -461,7 +475,8 @@ static enum outcome classify(struct adc_scim_write *w, long status, const char *
     if (adc_http_status_transient(status))
         return OUT_RETRY;
     free(w->error);
-    if (asprintf(&w->error, "HTTP %ld%s%s", status, detail ? ": " : "", detail ? detail : "") < 0)
+    if (asprintf(&w->error, "HTTP %ld%s%.*s", status, detail ? ": " : "",
+                 detail ? detail_len(detail) : 0, detail ? detail : "") < 0)
         w->error = NULL;
     return OUT_FAILED;
 }
@@ -474,8 +489,9 @@ static void fail_write(struct adc_scim_write *w, const char *why) {
 
 static void conflict_failed(struct adc_scim_write *w, const char *detail) {
     free(w->error);
-    if (asprintf(&w->error, "HTTP 409: %s",
-                 detail ? detail : "userName already exists in the cloud") < 0)
+    if (!detail)
+        detail = "userName already exists in the cloud";
+    if (asprintf(&w->error, "HTTP 409: %.*s", detail_len(detail), detail) < 0)
         w->error = NULL;
 }
 

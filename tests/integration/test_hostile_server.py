@@ -172,7 +172,7 @@ class Imp(unittest.TestCase):
 
     def imp(self, *args, timeout=120, env=None):
         full = {k: v for k, v in os.environ.items() if k != "ADC_CFG"}
-        full.update({"ADC_HTTP_BACKOFF_MS": "50", "ADC_HTTP_ATTEMPTS": "2"})
+        full.update({"ADC_HTTP_BACKOFF_MS": "50", "ADC_HTTP_ATTEMPTS": "2", "ADC_HTTP_STALL_S": "3"})
         full.update(env or {})
         return subprocess.run([ADC, "-C", self.cfg, "imp", *args], capture_output=True,
                               text=True, timeout=timeout, env=full)
