@@ -40,8 +40,9 @@ static const json_t *primary_email(const json_t *res) {
 
 static int from_json(const json_t *res, struct adc_user *u, const struct dupper *d) {
     memset(u, 0, sizeof(*u));
-    if (!json_is_object(res) || !json_is_string(json_object_get(res, "id")) ||
-        !json_is_string(json_object_get(res, "userName")))
+    /* An empty id or userName is none: the user would be one nobody can address or match. */
+    if (!json_is_object(res) || json_string_length(json_object_get(res, "id")) == 0 ||
+        json_string_length(json_object_get(res, "userName")) == 0)
         return -EINVAL;
     const json_t *name = json_object_get(res, "name");
     const json_t *meta = json_object_get(res, "meta");

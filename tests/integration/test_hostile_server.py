@@ -206,6 +206,8 @@ class Imp(unittest.TestCase):
                      b'{"totalResults":1,"Resources":{"id":"1"}}',
                      b'{"totalResults":2,"Resources":[{"id":1,"userName":"a"}]}',
                      b'{"totalResults":2,"Resources":[null, 5, "x"]}',
+                     b'{"totalResults":2,"Resources":[{"id":"","userName":""},'
+                     b'{"id":"x","userName":""}]}',
                      b'{"totalResults":-1}', b'{"totalResults":99999999999999999999}',
                      b'{"totalResults":9223372036854775807,"Resources":[]}',
                      b'{"totalResults":3,"Resources":[{"id":"1","userName":"u","emails":7,'

@@ -56,11 +56,18 @@ static void minimal_resource_defaults(void **state) {
 static void rejects_what_is_not_a_user(void **state) {
     (void)state;
     const char *bad[] = {"[]", "{\"id\":\"1\"}", "{\"userName\":\"x\"}",
-                         "{\"id\":1,\"userName\":\"x\"}"};
+                         "{\"id\":1,\"userName\":\"x\"}",
+                         /* empty strings are no id and no name (found by fuzz-scim-answers) */
+                         "{\"id\":\"\",\"userName\":\"x\"}", "{\"id\":\"1\",\"userName\":\"\"}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *j = json_loads(bad[i], 0, NULL);
         struct adc_user u;
         assert_int_equal(adc_scim_user_from_json(j, &u), -EINVAL);
+        struct adc_cloud_users cu;
+        adc_cloud_users_init(&cu);
+        assert_int_equal(adc_scim_user_from_json_with(j, &u, adc_cloud_users_strdup, &cu),
+                         -EINVAL);
+        adc_cloud_users_done(&cu);
         json_decref(j);
     }
 }
