@@ -1,0 +1,70 @@
+/* What adc reads from adc-server (or from whatever answers at the server URL): SCIM
+ * ListResponses of users, SCIM errors and ServiceProviderConfig. The same calls as
+ * scim-client.c's listing make on each page: the ListResponse shape check, every resource
+ * through adc_scim_user_from_json_with into the cloud users' blocks with the provider interned,
+ * and adc_scim_error_detail for error bodies; plus adc_scim_user_from_json on each resource.
+ * Whatever the bytes: no crash, no leak; a user that parsed has an id and a userName. The
+ * whole path through HTTP (garbage, wrong types, huge and hung answers) is tested in
+ * tests/integration/test_hostile_server.py. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cloud-users.h"
+#include "scim-user.h"
+#include "user.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+    if (!j)
+        return 0;
+    const char *detail = adc_scim_error_detail(j);
+    if (detail && strlen(detail) > size)
+        __builtin_trap();
+    /* ServiceProviderConfig, as adc_scim_get_limits reads it. */
+    const json_t *bulk = json_object_get(j, "bulk");
+    json_int_t ops = json_integer_value(json_object_get(bulk, "maxOperations"));
+    json_int_t payload = json_integer_value(json_object_get(bulk, "maxPayloadSize"));
+    (void)(json_is_true(json_object_get(bulk, "supported")) && ops > 0 && payload > 1024);
+
+    const json_t *res = json_object_get(j, "Resources");
+    const json_t *tr = json_object_get(j, "totalResults");
+    if (json_is_integer(tr) && json_integer_value(tr) >= 0 && (!res || json_is_array(res))) {
+        struct adc_cloud_users cu;
+        adc_cloud_users_init(&cu);
+        json_int_t total = json_integer_value(tr);
+        /* the client reserves what the server announces: bounded here as there */
+        if (total < 100000 && adc_cloud_users_reserve(&cu, (size_t)total + 16) < 0)
+            __builtin_trap();
+        size_t i;
+        const json_t *item;
+        json_array_foreach(res, i, item) {
+            struct adc_user *u = adc_cloud_users_append(&cu);
+            if (!u)
+                __builtin_trap();
+            int r = adc_scim_user_from_json_with(item, u, adc_cloud_users_strdup, &cu);
+            if (r < 0) {
+                cu.n--;
+                if (r != -EINVAL)
+                    __builtin_trap();
+                continue;
+            }
+            if (!u->user_name || !u->id)
+                __builtin_trap();
+            adc_cloud_users_intern_provider(&cu, u);
+
+            struct adc_user plain;
+            if (adc_scim_user_from_json(item, &plain) < 0)
+                __builtin_trap(); /* both readers agree */
+            if (strcmp(plain.user_name, u->user_name) || strcmp(plain.id, u->id))
+                __builtin_trap();
+            adc_user_done(&plain);
+        }
+        adc_cloud_users_done(&cu);
+    }
+    json_decref(j);
+    return 0;
+}
