@@ -216,7 +216,14 @@ int adc_http_request(struct adc_http *h, const char *method, const char *path, c
             const char *why = sink.too_big     ? "answer too large"
                               : h->curl_err[0] ? h->curl_err
                                                : curl_easy_strerror(cc);
-            if (asprintf(err, "%s %s%s: %s", method, h->base_url, path, why) < 0)
+            /* The usual cause: a server certificate from a private CA. Say which option fixes
+             * it, not only what OpenSSL saw. */
+            const char *hint =
+                cc != CURLE_PEER_FAILED_VERIFICATION ? ""
+                : h->ca_file ? " (the certificate is not signed by the CA in adc.cfg's ca_file)"
+                             : "; set ca_file in adc.cfg to the CA that signed the server's "
+                               "certificate";
+            if (asprintf(err, "%s %s%s: %s%s", method, h->base_url, path, why, hint) < 0)
                 *err = NULL;
         }
         goto out;
