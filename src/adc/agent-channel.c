@@ -240,7 +240,14 @@ int adc_channel_request(struct adc_channel *ch, const char *method, const char *
         const char *msg = in.too_big ? "answer larger than the limit"
                           : ch->errbuf[0] ? ch->errbuf
                                           : curl_easy_strerror(code);
-        reply->error = strdup(msg);
+        /* A private CA is the usual cause: name the option that fixes it. */
+        if (code == CURLE_PEER_FAILED_VERIFICATION && !in.too_big) {
+            if (asprintf(&reply->error, "%s; set ca_file in adc.cfg to the CA that signed the "
+                         "server's certificate", msg) < 0)
+                reply->error = NULL;
+        } else {
+            reply->error = strdup(msg);
+        }
         r = -EIO;
         goto out;
     }

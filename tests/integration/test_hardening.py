@@ -332,6 +332,14 @@ class TlsByDefault(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertRegex(r.stderr, r"certificate")
             self.assertIn("ca_file", r.stderr)
+            # adc run says the same in its log, and keeps trying.
+            a = Agent(cfg_text(srv.url, cfg["app_id"], cfg["secret"]), yaml_text(s))
+            self.addCleanup(a.close)
+            a.start()
+            a.wait_log("ca_file")
+            self.assertRegex(a.log(), r"certificate")
+            self.assertIsNone(a.proc.poll())
+            a.close()
             with open(c, "a") as f:
                 f.write(f"ca_file = {srv.cert}\n")
             r = subprocess.run([ADC, "-C", c, "imp"], capture_output=True, text=True,
