@@ -257,7 +257,7 @@ class Secrets(unittest.TestCase):
                 f.write(ytext.replace(bind_pw, bind_pw + "-wrong"))
             r = env.adc("-v", "-v", "imp")
             self.assertEqual(r.returncode, 1)
-            self.assertIn("invalid credentials", r.stderr)
+            self.assertIn("Invalid credentials (49)", r.stderr)
             outputs["wrong bind password"] = r.stdout + r.stderr
             with open(env.yaml_path, "w") as f:
                 f.write(ytext)
