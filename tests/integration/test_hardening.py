@@ -295,6 +295,95 @@ class Secrets(unittest.TestCase):
                 self.assertNotIn(value, text, f"{what} appears in {where}")
 
 
+def raw_request(port, data, timeout=20):
+    """Sends bytes, returns the status of the answer (0: the server closed without one)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        try:
+            c.sendall(data)
+        except OSError:
+            pass  # the server may answer and close before reading all of it
+        buf = b""
+        try:
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            pass
+    return int(buf[9:12]) if buf.startswith(b"HTTP/1.") else 0
+
+
+class InputLimits(unittest.TestCase):
+    """The limits not covered by test_server_robustness.py (body size, JSON depth, filter
+    length): page size, header and URL sizes, number of connections. Never a 500, never a crash,
+    and the server serves on afterwards."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = AdcServer(args=["--max-connections", "8"]).start()
+        cls.cfg = cls.srv.create_sync_config("limits")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def tearDown(self):
+        self.assertIsNone(self.srv.proc.poll(), "adc-server died")
+        self.assertEqual(self.srv.admin("GET", "/api/v1/sync-configs").status, 200)
+
+    def test_page_size(self):
+        r = self.srv.request("GET", "/scim/v2/ServiceProviderConfig")
+        self.assertEqual(r.body["filter"]["maxResults"], 5000)
+        for q in ("count=100000000000000000000000", "count=-5", "count=abc", "startIndex=-1",
+                  "startIndex=99999999999999999999999", "count=5001"):
+            with self.subTest(q):
+                r = self.srv.scim(self.cfg, "GET", "/Users?" + q)
+                self.assertIn(r.status, (200, 400), r)
+                if r.status == 200:
+                    self.assertLessEqual(r.body["itemsPerPage"], 5000)
+
+    def test_header_and_url_sizes(self):
+        port = self.srv.port
+        cases = {
+            "one 1 MB header": b"GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                               b"a" * (1 << 20) + b"\r\n\r\n",
+            "10,000 headers": b"GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\n" +
+                              b"".join(b"X-%d: y\r\n" % i for i in range(10000)) + b"\r\n",
+            "1 MB URL": b"GET /scim/v2/Users?filter=" + b"a" * (1 << 20) +
+                        b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            "1 MB Authorization": b"GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                                  b"Basic " + b"QQ" * (1 << 19) + b"\r\n\r\n",
+            "Content-Length beyond the limit": b"POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\n"
+                                               b"Content-Length: 99999999999\r\n\r\n{}",
+            "negative Content-Length": b"POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\n"
+                                       b"Content-Length: -1\r\n\r\n{}",
+        }
+        for what, data in cases.items():
+            with self.subTest(what):
+                status = raw_request(port, data)
+                # refused (4xx) or the connection closed without an answer; never 5xx
+                self.assertTrue(status == 0 or 400 <= status < 500, (what, status))
+
+    def test_number_of_connections(self):
+        import socket
+        held = []
+        try:
+            for _ in range(8):
+                held.append(socket.create_connection(("127.0.0.1", self.srv.port), timeout=5))
+            time.sleep(0.5)
+            # the ninth is accepted by the kernel but closed by the server without an answer
+            status = raw_request(self.srv.port, b"GET /scim/v2/ServiceProviderConfig HTTP/1.1"
+                                 b"\r\nHost: x\r\n\r\n", timeout=10)
+            self.assertEqual(status, 0)
+        finally:
+            for c in held:
+                c.close()
+        time.sleep(0.5)
+        self.assertEqual(self.srv.request("GET", "/scim/v2/ServiceProviderConfig").status, 200)
+
+
 class TlsByDefault(unittest.TestCase):
     def test_ldap_self_signed_without_ca_file(self):
         with Slapd(ldif=ldif.generate(2, special=False), tls=True) as s, \
