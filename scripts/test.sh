@@ -31,5 +31,16 @@ if [ $quick -eq 0 ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   run_suite build-sanitize -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+  # The corpora are replayed above in both builds (suite 'fuzz'). Here the libFuzzer targets
+  # themselves are built with clang and each runs for a short while from its corpus: new
+  # inputs that crash, leak or trip a sanitizer fail CI. Long runs are done by hand
+  # (docs/RELIABILITY.md).
+  echo "== fuzz targets (clang, libFuzzer, ${ADC_FUZZ_SECONDS:-20} s each)"
+  scripts/fuzz.sh build-fuzz "${ADC_FUZZ_SECONDS:-20}"
+
+  # A representative subset of the integration tests with the programs under valgrind.
+  echo "== integration tests under valgrind (memcheck)"
+  scripts/valgrind-tests.sh build
 fi
 echo "== all tests passed"
