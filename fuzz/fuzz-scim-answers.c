@@ -1,10 +1,10 @@
-/* What adc reads from adc-server (or from whatever answers at the server URL): SCIM
- * ListResponses of users, SCIM errors and ServiceProviderConfig. The same calls as
- * scim-client.c's listing make on each page: the ListResponse shape check, every resource
- * through adc_scim_user_from_json_with into the cloud users' blocks with the provider interned,
- * and adc_scim_error_detail for error bodies; plus adc_scim_user_from_json on each resource.
- * Whatever the bytes: no crash, no leak; a user that parsed has an id and a userName. The
- * whole path through HTTP (garbage, wrong types, huge and hung answers) is tested in
+/* What adc reads from adc-server (or from whatever answers at the server URL) through
+ * jansson: SCIM errors (adc_scim_error_detail), ServiceProviderConfig (as adc_scim_get_limits
+ * reads it) and User resources (adc_scim_user_from_json and _with into the cloud users' blocks
+ * with the provider interned). Pages of users and Bulk answers go through the tree-less parser
+ * of scim-list-parse.c, fuzzed by fuzz-scim-list. Whatever the bytes: no crash, no leak; a user
+ * that parsed has a non-empty id and userName, and both readers agree. The whole path through
+ * HTTP (garbage, wrong types, huge, cut and hung answers) is tested by
  * tests/integration/test_hostile_server.py. */
 #include <errno.h>
 #include <stdint.h>
