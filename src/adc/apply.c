@@ -28,7 +28,7 @@ static int to_write(const struct adc_plan_change *c, const char *app_id, struct 
     if (c->op == ADC_PLAN_CREATE || c->op == ADC_PLAN_UPDATE) {
         /* The whole resource: a PUT is idempotent, so a retry cannot do harm. The provider
          * extension names this configuration (explicit for a takeover). */
-        if (!(w->resource = adc_scim_user_to_json(c->dir, c->active, app_id)))
+        if (!(w->resource = adc_scim_user_to_text(c->dir, c->active, app_id)))
             return -ENOMEM;
     }
     return 0;
@@ -86,7 +86,7 @@ int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits
         done += m;
     out_slice:
         for (size_t k = 0; k < m; k++) {
-            json_decref(w[k].resource);
+            free((char *)w[k].resource); /* made by to_write */
             adc_scim_write_done(&w[k]);
         }
         if (r < 0)

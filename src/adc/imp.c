@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "exit-codes.h"
+#include "json-text.h"
 #include "log.h"
 #include "macros.h"
 
@@ -235,24 +236,30 @@ json_t *adc_imp_settings_json(const struct adc_imp_result *r) {
     return o;
 }
 
-static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
-
-json_t *adc_imp_change_json(const struct adc_imp_result *r, size_t i) {
+/* Change i as one line of `adc imp --json`: {"op","userName","externalId","reason"}, with its
+ * failure when it failed. Written as text: 100,000 of them need no tree of values. */
+static void change_text(const struct adc_imp_result *r, size_t i, struct adc_json_text *t) {
     const struct adc_plan_change *c = &r->plan.changes[i];
     const char *e = r->apply.errors ? r->apply.errors[i] : NULL;
-    _cleanup_free_ char *text = NULL;
     char buf[512];
     adc_plan_change_describe(c, buf, sizeof(buf));
+    adc_json_text_lit(t, "{\"op\":\"");
+    adc_json_text_lit(t, adc_plan_op_name(c->op));
+    adc_json_text_lit(t, "\",\"userName\":");
+    adc_json_text_str(t, c->user_name);
+    adc_json_text_lit(t, ",\"externalId\":");
+    adc_json_text_str(t, c->external_id);
+    adc_json_text_lit(t, ",\"reason\":");
     /* A failed change says why it failed; an entry without a name says which entry. */
+    _cleanup_free_ char *text = NULL;
     int k = e                        ? asprintf(&text, "failed: %s", e)
             : !c->user_name && c->dn ? asprintf(&text, "%s%sentry %s", buf, *buf ? "; " : "", c->dn)
             : *buf                   ? asprintf(&text, "%s", buf)
                                      : 0;
     if (k < 0)
         text = NULL;
-    return json_pack("{s:s, s:o, s:o, s:o}", "op", adc_plan_op_name(c->op), "userName",
-                     str_or_null(c->user_name), "externalId", str_or_null(c->external_id), "reason",
-                     str_or_null(text));
+    adc_json_text_str(t, text);
+    adc_json_text_lit(t, "}");
 }
 
 json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max) {
@@ -297,11 +304,14 @@ int adc_imp_write_json(FILE *f, const struct adc_imp_result *r) {
     ok = ok && fputs(",\n  \"changes\": [", f) >= 0;
     json_decref(settings);
     json_decref(stats);
+    struct adc_json_text t = {0};
     for (size_t i = 0; ok && i < r->plan.n_changes; i++) {
-        json_t *c = adc_imp_change_json(r, i);
-        ok = c && fputs(i ? ",\n    " : "\n    ", f) >= 0 && json_dumpf(c, f, JSON_COMPACT) == 0;
-        json_decref(c);
+        t.len = 0; /* one buffer for every line */
+        adc_json_text_lit(&t, i ? ",\n    " : "\n    ");
+        change_text(r, i, &t);
+        ok = !t.oom && fwrite(t.buf, 1, t.len, f) == t.len;
     }
+    adc_json_text_done(&t);
     ok = ok && fputs(r->plan.n_changes ? "\n  ]\n}\n" : "]\n}\n", f) >= 0;
     return ok ? 0 : -EIO;
 }

@@ -59,8 +59,6 @@ void adc_imp_result_done(struct adc_imp_result *r);
 /* The pieces of `adc imp --json` (SPEC.md section 3), also what the run record carries. */
 json_t *adc_imp_stats_json(const struct adc_plan_stats *s);
 json_t *adc_imp_settings_json(const struct adc_imp_result *r);
-/* Change i of the plan as in `adc imp --json`, with its failure when it failed. */
-json_t *adc_imp_change_json(const struct adc_imp_result *r, size_t i);
 /* The errors of the run: the run's own failure and each failed user ("name: why"), at most
  * `max` entries (a summary entry says how many more). */
 json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "http-client.h"
+#include "json-text.h"
 #include "log.h"
 #include "macros.h"
 #include "scim-list-parse.h"
@@ -442,8 +443,14 @@ static const char *method_of(enum adc_scim_write_kind k) {
 }
 
 /* The path (relative to /scim/v2) and the body of one write. */
-static int describe_write(const struct adc_scim_write *w, char **path, json_t **data) {
-    *data = NULL;
+static const char DISABLE_BODY[] = "{\"schemas\":[\"" PATCH_SCHEMA "\"],\"Operations\":[{\"op\":"
+                                   "\"replace\",\"path\":\"active\",\"value\":false}]}";
+
+/* The path (relative to /scim/v2) and the body (lent; NULL for a delete) of one write. The
+ * SCIM id in the path comes from the server; escaped like any JSON string where it goes into
+ * one. */
+static int describe_write(const struct adc_scim_write *w, char **path, const char **body) {
+    *body = NULL;
     if (w->kind == ADC_SCIM_CREATE) {
         *path = strdup("/Users");
     } else if (asprintf(path, "/Users/%s", w->id ? w->id : "") < 0) {
@@ -452,13 +459,12 @@ static int describe_write(const struct adc_scim_write *w, char **path, json_t **
     if (!*path)
         return -ENOMEM;
     if (w->kind == ADC_SCIM_CREATE || w->kind == ADC_SCIM_REPLACE)
-        *data = json_incref(w->resource);
+        *body = w->resource;
     else if (w->kind == ADC_SCIM_DISABLE)
-        *data = json_pack("{s:[s], s:[{s:s, s:s, s:b}]}", "schemas", PATCH_SCHEMA, "Operations",
-                          "op", "replace", "path", "active", "value", 0);
-    if ((w->kind != ADC_SCIM_DELETE) && !*data) {
+        *body = DISABLE_BODY;
+    if (w->kind != ADC_SCIM_DELETE && !*body) {
         free(*path);
-        return -ENOMEM;
+        return -EINVAL;
     }
     return 0;
 }
@@ -511,15 +517,13 @@ static void settle(struct adc_scim_write *w, enum outcome o, long status) {
 
 static int write_one_by_one(struct adc_scim *s, struct adc_scim_write *w, size_t n, char **err) {
     for (size_t i = 0; i < n; i++) {
-        _cleanup_free_ char *rel = NULL, *path = NULL, *body = NULL;
-        json_t *data = NULL;
-        if (describe_write(&w[i], &rel, &data) < 0 || asprintf(&path, "/scim/v2%s", rel) < 0) {
-            json_decref(data);
+        _cleanup_free_ char *rel = NULL, *path = NULL;
+        const char *body = NULL;
+        if (describe_write(&w[i], &rel, &body) < 0 || asprintf(&path, "/scim/v2%s", rel) < 0) {
+            path = NULL;
             fail_write(&w[i], "out of memory");
             continue;
         }
-        body = data ? json_dumps(data, JSON_COMPACT) : NULL;
-        json_decref(data);
         struct adc_http_response resp = {.retry_after = -1};
         int r = adc_http_request_retry(s->http, method_of(w[i].kind), path, body,
                                        body ? strlen(body) : 0, &resp, err);
@@ -602,21 +606,25 @@ static int bulk_build(const struct adc_scim_limits *lim, struct adc_scim_write *
     for (; *i < n && b->m < lim->max_operations; (*i)++) {
         struct adc_scim_write *wr = &w[idx[*i]];
         _cleanup_free_ char *rel = NULL, *t = NULL;
-        json_t *data = NULL, *op = NULL;
+        const char *data = NULL;
+        if (describe_write(wr, &rel, &data) < 0)
+            return -ENOMEM;
+        /* {"method":"POST","path":"/Users","bulkId":"b12","data":{...}}, written directly: the
+         * resource is JSON text already. */
+        struct adc_json_text op = {0};
         char bid[32];
         snprintf(bid, sizeof(bid), "b%zu", idx[*i]);
-        if (describe_write(wr, &rel, &data) < 0 ||
-            !(op = json_pack("{s:s, s:s, s:s}", "method", method_of(wr->kind), "path", rel,
-                             "bulkId", bid)) ||
-            (data && json_object_set_new(op, "data", data) < 0)) {
-            if (!op)
-                json_decref(data);
-            json_decref(op);
-            return -ENOMEM;
-        }
-        t = json_dumps(op, JSON_COMPACT);
-        json_decref(op);
-        if (!t)
+        adc_json_text_lit(&op, "{\"method\":\"");
+        adc_json_text_lit(&op, method_of(wr->kind));
+        adc_json_text_lit(&op, "\",\"path\":");
+        adc_json_text_str(&op, rel);
+        adc_json_text_lit(&op, ",\"bulkId\":\"");
+        adc_json_text_lit(&op, bid);
+        adc_json_text_lit(&op, data ? "\",\"data\":" : "\"");
+        if (data)
+            adc_json_text_lit(&op, data);
+        adc_json_text_lit(&op, "}");
+        if (!(t = adc_json_text_take(&op)))
             return -ENOMEM;
         size_t tl = strlen(t);
         /* head, a comma before each operation but the first, and "]}" */

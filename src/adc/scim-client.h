@@ -44,7 +44,7 @@ struct adc_scim_write {
     const char *id;          /* replace, disable, delete: the cloud user's SCIM id */
     const char *external_id; /* create: finds a create that already happened (retry after a
                               * lost answer) */
-    json_t *resource;        /* create, replace; a reference the caller owns */
+    const char *resource;    /* create, replace: the User resource as JSON text (lent) */
     /* result */
     bool done;
     char *error; /* when not done: why (new string, freed by adc_scim_write_done) */

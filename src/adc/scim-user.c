@@ -1,5 +1,7 @@
 #include "scim-user.h"
 
+#include "json-text.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -79,50 +81,49 @@ int adc_scim_user_from_json_with(const json_t *res, struct adc_user *u, adc_strd
     return from_json(res, u, &d);
 }
 
-static int set_str(json_t *obj, const char *key, const char *value) {
+static void member(struct adc_json_text *t, const char *key, const char *value) {
     if (!value || !*value)
-        return 0;
-    return json_object_set_new(obj, key, json_string(value));
+        return;
+    adc_json_text_lit(t, ",\"");
+    adc_json_text_lit(t, key);
+    adc_json_text_lit(t, "\":");
+    adc_json_text_str(t, value);
 }
 
-json_t *adc_scim_user_to_json(const struct adc_user *d, bool active, const char *provider) {
-    json_t *res = json_object(), *schemas = json_array();
-    if (!res || !schemas)
-        goto fail;
-    if (json_object_set_new(res, "schemas", schemas) < 0) {
-        schemas = NULL;
-        goto fail;
-    }
-    if (json_array_append_new(schemas, json_string(ADC_SCIM_SCHEMA_USER)) < 0 ||
-        set_str(res, "userName", d->user_name) < 0 ||
-        set_str(res, "externalId", d->external_id) < 0 ||
-        set_str(res, "displayName", d->display_name) < 0 ||
-        json_object_set_new(res, "active", json_boolean(active)) < 0)
-        goto fail;
-    if ((d->given_name && *d->given_name) || (d->family_name && *d->family_name)) {
-        json_t *name = json_object();
-        if (json_object_set_new(res, "name", name) < 0 ||
-            set_str(name, "givenName", d->given_name) < 0 ||
-            set_str(name, "familyName", d->family_name) < 0)
-            goto fail;
+char *adc_scim_user_to_text(const struct adc_user *d, bool active, const char *provider) {
+    struct adc_json_text t = {0};
+    adc_json_text_lit(&t, provider ? "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER
+                                     "\",\"" ADC_SCIM_SCHEMA_SYNC "\"]"
+                                   : "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER "\"]");
+    member(&t, "userName", d->user_name);
+    member(&t, "externalId", d->external_id);
+    member(&t, "displayName", d->display_name);
+    adc_json_text_lit(&t, active ? ",\"active\":true" : ",\"active\":false");
+    bool given = d->given_name && *d->given_name, family = d->family_name && *d->family_name;
+    if (given || family) {
+        adc_json_text_lit(&t, ",\"name\":{");
+        if (given) {
+            adc_json_text_lit(&t, "\"givenName\":");
+            adc_json_text_str(&t, d->given_name);
+        }
+        if (family) {
+            adc_json_text_lit(&t, given ? ",\"familyName\":" : "\"familyName\":");
+            adc_json_text_str(&t, d->family_name);
+        }
+        adc_json_text_lit(&t, "}");
     }
     if (d->email && *d->email) {
-        json_t *e = json_pack("[{s:s, s:s, s:b}]", "value", d->email, "type", "work", "primary", 1);
-        if (json_object_set_new(res, "emails", e) < 0)
-            goto fail;
+        adc_json_text_lit(&t, ",\"emails\":[{\"value\":");
+        adc_json_text_str(&t, d->email);
+        adc_json_text_lit(&t, ",\"type\":\"work\",\"primary\":true}]");
     }
     if (provider) {
-        if (json_array_append_new(schemas, json_string(ADC_SCIM_SCHEMA_SYNC)) < 0 ||
-            json_object_set_new(res, ADC_SCIM_SCHEMA_SYNC,
-                                json_pack("{s:s}", "provider", provider)) < 0)
-            goto fail;
+        adc_json_text_lit(&t, ",\"" ADC_SCIM_SCHEMA_SYNC "\":{\"provider\":");
+        adc_json_text_str(&t, provider);
+        adc_json_text_lit(&t, "}");
     }
-    return res;
-fail:
-    json_decref(res);
-    if (!res)
-        json_decref(schemas);
-    return NULL;
+    adc_json_text_lit(&t, "}");
+    return adc_json_text_take(&t);
 }
 
 const char *adc_scim_error_detail(const json_t *body) {

@@ -22,10 +22,10 @@ typedef char *(*adc_strdup_fn)(void *ctx, const char *s, size_t len);
 int adc_scim_user_from_json_with(const json_t *res, struct adc_user *u, adc_strdup_fn dup,
                                  void *ctx);
 
-/* The resource to create or replace for a directory user: `active` as the plan decided and,
- * when `provider` is given, the extension claiming the user for that configuration (a takeover
- * says so explicitly). Returns a new reference or NULL. */
-json_t *adc_scim_user_to_json(const struct adc_user *d, bool active, const char *provider);
+/* The resource to create or replace for a directory user, as JSON text: `active` as the plan
+ * decided and, when `provider` is given, the extension claiming the user for that
+ * configuration (a takeover says so explicitly). Returns a new string or NULL. */
+char *adc_scim_user_to_text(const struct adc_user *d, bool active, const char *provider);
 
 /* The "detail" (else "scimType") of a SCIM error body, or NULL. Lent from `body`. */
 const char *adc_scim_error_detail(const json_t *body);

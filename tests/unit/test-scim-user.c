@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -72,6 +73,30 @@ static void rejects_what_is_not_a_user(void **state) {
     }
 }
 
+/* The resource as adc sends it, read back by jansson: it must be valid JSON. */
+static json_t *to_json(const struct adc_user *d, bool active, const char *provider) {
+    char *text = adc_scim_user_to_text(d, active, provider);
+    assert_non_null(text);
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+    if (!j)
+        fail_msg("not JSON: %s in %s", e.text, text);
+    free(text);
+    return j;
+}
+
+static void escapes_what_json_requires(void **state) {
+    (void)state;
+    struct adc_user d = {.user_name = "q\"uote\\back\nline\ttab\x01ctl/é",
+                         .external_id = "e",
+                         .display_name = "日本"};
+    json_t *j = to_json(&d, true, "app");
+    assert_string_equal(json_string_value(json_object_get(j, "userName")),
+                        "q\"uote\\back\nline\ttab\x01ctl/é");
+    assert_string_equal(json_string_value(json_object_get(j, "displayName")), "日本");
+    json_decref(j);
+}
+
 static void writes_a_resource_and_reads_it_back(void **state) {
     (void)state;
     struct adc_user d = {.user_name = "ćirilo",
@@ -80,7 +105,7 @@ static void writes_a_resource_and_reads_it_back(void **state) {
                          .given_name = "Ćirilo",
                          .family_name = NULL,
                          .email = "c@e.org"};
-    json_t *j = adc_scim_user_to_json(&d, false, "app-9");
+    json_t *j = to_json(&d, false, "app-9");
     assert_non_null(j);
     assert_int_equal(json_array_size(json_object_get(j, "schemas")), 2);
     struct adc_user u;
@@ -97,7 +122,7 @@ static void writes_a_resource_and_reads_it_back(void **state) {
     json_decref(j);
 
     struct adc_user bare = {.user_name = "z", .external_id = "e"};
-    j = adc_scim_user_to_json(&bare, true, NULL);
+    j = to_json(&bare, true, NULL);
     assert_null(json_object_get(j, "name"));
     assert_null(json_object_get(j, "emails"));
     assert_null(json_object_get(j, ADC_SCIM_SCHEMA_SYNC));
@@ -165,6 +190,7 @@ int main(void) {
         cmocka_unit_test(minimal_resource_defaults),
         cmocka_unit_test(rejects_what_is_not_a_user),
         cmocka_unit_test(writes_a_resource_and_reads_it_back),
+        cmocka_unit_test(escapes_what_json_requires),
         cmocka_unit_test(error_detail),
         cmocka_unit_test(backoff_is_capped_and_honours_retry_after),
         cmocka_unit_test(cloud_users_share_blocks_and_provider),
