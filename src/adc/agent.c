@@ -476,20 +476,25 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
             adc_backoff_reset(&bo);
         }
         r = poll_once(&a);
-        if (r == 0)
+        if (r == 0) {
+            adc_backoff_reset(&bo);
             continue;
+        }
         if (r == -ECANCELED)
             break;
         if (r == -EPERM) {
             secret_rejected(&a);
             break;
         }
-        free(a.agent_id);
-        a.agent_id = NULL;
-        if (r == -ENOENT)
+        if (r == -ENOENT) {
+            free(a.agent_id);
+            a.agent_id = NULL;
             continue; /* connect again at once */
+        }
+        /* A failed poll keeps the agent id: after a short outage (or a 5xx) the server still
+         * knows this agent and the sync it carries; one that forgot it answers 404. */
         unsigned ms = adc_backoff_next_ms(&bo);
-        log_notice("reconnecting in %.1f s", ms / 1000.0);
+        log_notice("polling again in %.1f s", ms / 1000.0);
         backoff_sleep(&a, ms);
     }
 
