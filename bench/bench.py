@@ -224,16 +224,26 @@ class Server:
         return sum(os.path.getsize(os.path.join(self.dir, f)) for f in os.listdir(self.dir)
                    if f.startswith("adc-server.db"))
 
-    def stop(self):
-        """SIGTERM and wait: adc-server finishes requests and closes the database cleanly."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+    def stop(self, check=True):
+        """SIGTERM and wait: adc-server finishes requests and closes the database cleanly. With
+        check, it must exit 0 and its log must hold no sanitizer report (the smoke run also runs
+        under ASan+UBSan in scripts/test.sh)."""
+        p, self.proc = self.proc, None
+        if not p:
+            return
+        if p.poll() is None:
+            p.terminate()
             try:
-                self.proc.wait(30)
+                p.wait(30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+                p.kill()
+                p.wait()
+                if check:
+                    raise BenchError("adc-server did not stop within 30s of SIGTERM")
+        if check and p.returncode != 0:
+            raise BenchError(f"adc-server exited with {p.returncode}:\n{tail(self.log_path)}")
+        if check and "Sanitizer" in tail(self.log_path, 100000):
+            raise BenchError(f"adc-server's log has a sanitizer report:\n{tail(self.log_path)}")
 
     def snapshot(self, dest):
         """Copies the database files (server stopped) to dest."""
@@ -358,6 +368,8 @@ backend:
                                               err, timeout)
         if status != 0:
             raise BenchError(f"adc imp ({label}) exited with {status}:\n{tail(err)}")
+        if "Sanitizer" in tail(err, 100000):
+            raise BenchError(f"adc imp ({label}) reported a sanitizer error:\n{tail(err)}")
         with open(out) as f:
             try:
                 doc = json.load(f)
@@ -630,6 +642,8 @@ class Bench:
             if a.returncode != 0:
                 raise BenchError(f"adc run exited with {a.returncode} on SIGTERM:\n"
                                  f"{tail(self.agent_log)}")
+            if "Sanitizer" in tail(self.agent_log, 100000):
+                raise BenchError(f"adc run's log has a sanitizer report:\n{tail(self.agent_log)}")
         self.agent = None
 
     def login(self, username, password):
@@ -758,7 +772,7 @@ class Bench:
             a.kill()
             a.wait()
         if self.server:
-            self.server.stop()
+            self.server.stop(check=False)  # cleaning up after a failure: say nothing more
         if self.slapd:
             self.slapd.close()
 
@@ -792,6 +806,8 @@ def run_size(args, n, steps):
             if "logins" in steps:
                 b.logins()
         b.res["load"] = os.getloadavg()
+        if b.server:
+            b.server.stop()  # checked: exit 0, no sanitizer report
         return b.res
     finally:
         b.close()
