@@ -279,6 +279,29 @@ class Service(AgentFixture):
         self.assertIn("/api/v1/agent/commands", paths)
         self.assertTrue(any(p.endswith("/result") for p in paths), paths)
 
+    def test_short_outage_keeps_the_agent(self):
+        proxy = ForwardProxy()
+        port = int(proxy.url.rsplit(":", 1)[1])
+        a = Agent(cfg_text(self.srv.url, self.cfg["app_id"], self.cfg["secret"],
+                           extra=f"proxy = {proxy.url}\n"), yaml_text(self.slapd))
+        self.addCleanup(a.close)
+        a.start()
+        a.wait_notify("READY=1", timeout=15)
+        before = [x["agent_id"] for x in self.wait_connected()["agents"]]
+        # The network between agent and server goes away (the proxy stops), then comes back.
+        proxy.close()
+        a.wait_log("polling again", timeout=30)
+        proxy = ForwardProxy(port)
+        self.addCleanup(proxy.close)
+        deadline = time.monotonic() + 20
+        while not any(p == "/api/v1/agent/commands" for _, p in proxy.requests):
+            self.assertLess(time.monotonic(), deadline, a.log())
+            time.sleep(0.1)
+        self.assertEqual(login(self.srv, "user000001@example.org", "pw-user000001").status, 200)
+        # The same agent, not a second registration.
+        self.assertEqual([x["agent_id"] for x in self.config()["agents"]], before)
+        self.assertEqual(a.log().count("connected to"), 1, a.log())
+
     def test_wrong_secret_at_start(self):
         a = self.agent(cfg={"app_id": self.cfg["app_id"], "secret": "adcs_wrong"})
         self.assertEqual(a.wait(15), 3, a.log())

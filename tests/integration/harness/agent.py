@@ -233,18 +233,27 @@ class ForwardProxy:
     port, counting what passes through it: stands in for a company proxy between adc and the
     cloud."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         import http.client
         import http.server
         import urllib.parse
         outer = self
         self.requests = []
+        self.connections = set()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                super().setup()
+                outer.connections.add(self.connection)
+
+            def finish(self):
+                outer.connections.discard(self.connection)
+                super().finish()
 
             def _forward(self):
                 u = urllib.parse.urlsplit(self.path)
@@ -280,12 +289,19 @@ class ForwardProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = _forward
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def close(self):
+        """Stops, cutting the connections in use too (as a network failure would)."""
+        import socket as socket_mod
         self.httpd.shutdown()
         self.httpd.server_close()
+        for c in list(self.connections):
+            try:
+                c.shutdown(socket_mod.SHUT_RDWR)
+            except OSError:
+                pass
