@@ -261,7 +261,7 @@ long adc_http_backoff_ms(int attempt, long retry_after, long first_ms, long max_
     return ms < max_ms ? ms : max_ms;
 }
 
-static void sleep_ms(long ms) {
+void adc_http_sleep_ms(long ms) {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
@@ -292,7 +292,7 @@ int adc_http_request_retry(struct adc_http *h, const char *method, const char *p
         else
             log_debug("%s %s: HTTP %ld; retrying in %ld ms", method, path, rr.status, wait);
         adc_http_response_done(&rr);
-        sleep_ms(wait);
+        adc_http_sleep_ms(wait);
     }
 }
 

@@ -63,6 +63,9 @@ void adc_http_response_done(struct adc_http_response *r);
 /* Percent-encodes a string for a URL query (new string, NULL on failure). */
 char *adc_http_escape(struct adc_http *h, const char *s);
 
+/* Sleeps ms milliseconds (through signals). */
+void adc_http_sleep_ms(long ms);
+
 /* The wait before attempt `attempt` (1 = the first retry) in milliseconds: the server's
  * Retry-After when given (capped), else backoff doubling from first_ms up to max_ms. */
 long adc_http_backoff_ms(int attempt, long retry_after, long first_ms, long max_ms,

@@ -557,12 +557,6 @@ static int write_one_by_one(struct adc_scim *s, struct adc_scim_write *w, size_t
     return 0;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 /* One Bulk request: the writes w[idx[0..m)], its body, and once sent, the answer. */
 struct bulk {
     struct adc_scim *s;
@@ -849,7 +843,7 @@ int adc_scim_write(struct adc_scim *s, const struct adc_scim_limits *limits,
             break;
         }
         if (n_retry)
-            sleep_ms(adc_http_backoff_ms(attempt, -1, 500, 8000, 60));
+            adc_http_sleep_ms(adc_http_backoff_ms(attempt, -1, 500, 8000, 60));
         memcpy(idx, retry, n_retry * sizeof(size_t));
         m = n_retry;
     }
