@@ -226,6 +226,10 @@ void adc_server_settings_done(struct adc_server_settings *st) {
     st->app_id = st->name = NULL;
 }
 
+/* The most adc puts in one Bulk request, whatever a server allows (adc-server: 1,000 and 4 MiB). */
+#define BULK_MAX_OPERATIONS 10000
+#define BULK_MAX_PAYLOAD (64 * 1024 * 1024)
+
 int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **err) {
     json_t *j = NULL;
     int r = call_json(s, "GET", "/scim/v2/ServiceProviderConfig", NULL, &j, err);
@@ -234,6 +238,12 @@ int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **
     const json_t *bulk = json_object_get(j, "bulk");
     json_int_t ops = json_integer_value(json_object_get(bulk, "maxOperations"));
     json_int_t payload = json_integer_value(json_object_get(bulk, "maxPayloadSize"));
+    /* The server's word sizes our buffers (an array per Bulk request of max_operations):
+     * never more than we would send anyway, whatever it advertises. */
+    if (ops > BULK_MAX_OPERATIONS)
+        ops = BULK_MAX_OPERATIONS;
+    if (payload > BULK_MAX_PAYLOAD)
+        payload = BULK_MAX_PAYLOAD;
     *out = (struct adc_scim_limits){
         .bulk = json_is_true(json_object_get(bulk, "supported")) && ops > 0 && payload > 1024,
         .max_operations = ops > 0 ? (size_t)ops : 1,
