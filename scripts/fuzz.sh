@@ -31,7 +31,12 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/corpus"
   cp fuzz/corpus/"$t"/* "$work/corpus/"
   # the config loaders also start from the test configurations (as their replay tests do)
-  case $t in config-*) cp tests/data/config/good/* tests/data/config/bad/* "$work/corpus/" ;; esac
+  case $t in
+    config-*)
+      for f in tests/data/config/good/* tests/data/config/bad/*; do
+        cp "$f" "$work/corpus/$(basename "$(dirname "$f")")-$(basename "$f")"
+      done ;;
+  esac
   if (cd "$work" && "$bin/fuzz-$t" -max_total_time="$secs" \
       -timeout=30 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
       -artifact_prefix="$work/" corpus >"$work/log" 2>&1); then
