@@ -17,35 +17,21 @@ void adc_store_config_done(struct adc_store_config *c) {
     memset(c, 0, sizeof(*c));
 }
 
-static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col) {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, size, "%s", t ? (const char *)t : "");
-}
-
 static int read_row(sqlite3_stmt *st, struct adc_store_config *c, char *hash_out) {
     memset(c, 0, sizeof(*c));
-    copy_text(c->app_id, sizeof(c->app_id), st, 0);
+    adc_db_column_copy(st, 0, c->app_id, sizeof(c->app_id));
     c->name = adc_db_column_strdup(st, 1);
     c->settings = adc_db_column_strdup(st, 2);
-    copy_text(c->created, sizeof(c->created), st, 3);
-    copy_text(c->modified, sizeof(c->modified), st, 4);
-    copy_text(c->secret_rotated, sizeof(c->secret_rotated), st, 5);
+    adc_db_column_copy(st, 3, c->created, sizeof(c->created));
+    adc_db_column_copy(st, 4, c->modified, sizeof(c->modified));
+    adc_db_column_copy(st, 5, c->secret_rotated, sizeof(c->secret_rotated));
     if (hash_out)
-        copy_text(hash_out, 65, st, 6);
+        adc_db_column_copy(st, 6, hash_out, 65);
     if (!c->name || !c->settings) {
         adc_store_config_done(c);
         return -ENOMEM;
     }
     return 0;
-}
-
-static int step_done(struct adc_db *db, sqlite3_stmt *st, bool need_change) {
-    int rc = sqlite3_step(st);
-    int r = rc == SQLITE_DONE ? 0 : adc_db_errno(db, rc);
-    if (r == 0 && need_change && sqlite3_changes(adc_db_handle(db)) == 0)
-        r = -ENOENT;
-    sqlite3_reset(st);
-    return r;
 }
 
 int adc_store_config_insert(struct adc_db *db, const struct adc_store_config *c,
@@ -61,7 +47,7 @@ int adc_store_config_insert(struct adc_db *db, const struct adc_store_config *c,
     sqlite3_bind_text(st, 4, c->settings, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, c->created, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, c->modified, -1, SQLITE_STATIC);
-    return step_done(db, st, false);
+    return adc_db_step_done(db, st, false);
 }
 
 static int get_one(struct adc_db *db, const char *sql, const char *key,
@@ -70,11 +56,10 @@ static int get_one(struct adc_db *db, const char *sql, const char *key,
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), r;
-    if (rc == SQLITE_ROW)
-        r = read_row(st, out, hash_out);
-    else
-        r = rc == SQLITE_DONE ? -ENOENT : adc_db_errno(db, rc);
+    int r = adc_db_step_row(db, st);
+    if (r < 0)
+        return r;
+    r = read_row(st, out, hash_out);
     sqlite3_reset(st);
     return r;
 }
@@ -124,7 +109,7 @@ int adc_store_config_update(struct adc_db *db, const struct adc_store_config *c)
     sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, c->settings, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, c->modified, -1, SQLITE_STATIC);
-    return step_done(db, st, true);
+    return adc_db_step_done(db, st, true);
 }
 
 int adc_store_config_set_secret(struct adc_db *db, const char *app_id, const char *hash,
@@ -137,7 +122,7 @@ int adc_store_config_set_secret(struct adc_db *db, const char *app_id, const cha
     sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, when, -1, SQLITE_STATIC);
-    return step_done(db, st, true);
+    return adc_db_step_done(db, st, true);
 }
 
 int adc_store_config_delete(struct adc_db *db, const char *app_id) {
@@ -146,7 +131,7 @@ int adc_store_config_delete(struct adc_db *db, const char *app_id) {
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
-    return step_done(db, st, true);
+    return adc_db_step_done(db, st, true);
 }
 
 int adc_store_token_insert(struct adc_db *db, const char *name, const char *hash,
@@ -158,7 +143,7 @@ int adc_store_token_insert(struct adc_db *db, const char *name, const char *hash
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, created, -1, SQLITE_STATIC);
-    return step_done(db, st, false);
+    return adc_db_step_done(db, st, false);
 }
 
 int adc_store_token_find(struct adc_db *db, const char *hash, char *name, size_t name_size,
@@ -168,16 +153,13 @@ int adc_store_token_find(struct adc_db *db, const char *hash, char *name, size_t
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), r;
-    if (rc == SQLITE_ROW) {
-        copy_text(name, name_size, st, 0);
-        copy_text(stored_hash, 65, st, 1);
-        r = 0;
-    } else {
-        r = rc == SQLITE_DONE ? -ENOENT : adc_db_errno(db, rc);
-    }
+    int r = adc_db_step_row(db, st);
+    if (r < 0)
+        return r;
+    adc_db_column_copy(st, 0, name, name_size);
+    adc_db_column_copy(st, 1, stored_hash, 65);
     sqlite3_reset(st);
-    return r;
+    return 0;
 }
 
 int adc_store_token_list(struct adc_db *db, adc_store_token_cb cb, void *ctx) {
@@ -205,8 +187,6 @@ int adc_store_token_delete(struct adc_db *db, const char *name) {
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int r = rc == SQLITE_DONE ? sqlite3_changes(adc_db_handle(db)) : adc_db_errno(db, rc);
-    sqlite3_reset(st);
-    return r;
+    int r = adc_db_step_done(db, st, false);
+    return r < 0 ? r : sqlite3_changes(adc_db_handle(db));
 }

@@ -17,11 +17,6 @@ void adc_store_run_done(struct adc_store_run *r) {
     memset(r, 0, sizeof(*r));
 }
 
-static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col) {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, size, "%s", t ? (const char *)t : "");
-}
-
 static void bind_opt(sqlite3_stmt *st, int i, const char *s) {
     if (s && *s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
@@ -31,19 +26,19 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *s) {
 
 static int read_row(sqlite3_stmt *st, struct adc_store_run *r) {
     memset(r, 0, sizeof(*r));
-    copy_text(r->run_id, sizeof(r->run_id), st, 0);
-    copy_text(r->app_id, sizeof(r->app_id), st, 1);
-    copy_text(r->source, sizeof(r->source), st, 2);
+    adc_db_column_copy(st, 0, r->run_id, sizeof(r->run_id));
+    adc_db_column_copy(st, 1, r->app_id, sizeof(r->app_id));
+    adc_db_column_copy(st, 2, r->source, sizeof(r->source));
     r->dry_run = sqlite3_column_int(st, 3) != 0;
-    copy_text(r->status, sizeof(r->status), st, 4);
+    adc_db_column_copy(st, 4, r->status, sizeof(r->status));
     r->stats = adc_db_column_strdup(st, 5);
     r->errors = adc_db_column_strdup(st, 6);
     r->error_count = sqlite3_column_int64(st, 7);
-    copy_text(r->created, sizeof(r->created), st, 8);
-    copy_text(r->started, sizeof(r->started), st, 9);
-    copy_text(r->finished, sizeof(r->finished), st, 10);
-    copy_text(r->updated, sizeof(r->updated), st, 11);
-    copy_text(r->agent_id, sizeof(r->agent_id), st, 12);
+    adc_db_column_copy(st, 8, r->created, sizeof(r->created));
+    adc_db_column_copy(st, 9, r->started, sizeof(r->started));
+    adc_db_column_copy(st, 10, r->finished, sizeof(r->finished));
+    adc_db_column_copy(st, 11, r->updated, sizeof(r->updated));
+    adc_db_column_copy(st, 12, r->agent_id, sizeof(r->agent_id));
     if (!r->stats || !r->errors) {
         adc_store_run_done(r);
         return -ENOMEM;
@@ -69,10 +64,7 @@ int adc_store_run_insert(struct adc_db *db, const struct adc_store_run *r) {
     bind_opt(st, 11, r->finished);
     sqlite3_bind_text(st, 12, r->updated, -1, SQLITE_STATIC);
     bind_opt(st, 13, r->agent_id);
-    int rc = sqlite3_step(st);
-    int ret = rc == SQLITE_DONE ? 0 : adc_db_errno(db, rc);
-    sqlite3_reset(st);
-    return ret;
+    return adc_db_step_done(db, st, false);
 }
 
 int adc_store_run_update(struct adc_db *db, const struct adc_store_run *r) {
@@ -91,12 +83,7 @@ int adc_store_run_update(struct adc_db *db, const struct adc_store_run *r) {
     bind_opt(st, 7, r->finished);
     sqlite3_bind_text(st, 8, r->updated, -1, SQLITE_STATIC);
     bind_opt(st, 9, r->agent_id);
-    int rc = sqlite3_step(st);
-    int ret = rc == SQLITE_DONE ? 0 : adc_db_errno(db, rc);
-    if (ret == 0 && sqlite3_changes(adc_db_handle(db)) == 0)
-        ret = -ENOENT;
-    sqlite3_reset(st);
-    return ret;
+    return adc_db_step_done(db, st, true);
 }
 
 int adc_store_run_get(struct adc_db *db, const char *run_id, struct adc_store_run *out) {
@@ -105,11 +92,10 @@ int adc_store_run_get(struct adc_db *db, const char *run_id, struct adc_store_ru
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), r;
-    if (rc == SQLITE_ROW)
-        r = read_row(st, out);
-    else
-        r = rc == SQLITE_DONE ? -ENOENT : adc_db_errno(db, rc);
+    int r = adc_db_step_row(db, st);
+    if (r < 0)
+        return r;
+    r = read_row(st, out);
     sqlite3_reset(st);
     return r;
 }
@@ -155,10 +141,7 @@ int adc_store_audit(struct adc_db *db, const char *actor, const char *action, co
     sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
     bind_opt(st, 4, target);
     bind_opt(st, 5, detail);
-    int rc = sqlite3_step(st);
-    int r = rc == SQLITE_DONE ? 0 : adc_db_errno(db, rc);
-    sqlite3_reset(st);
-    return r;
+    return adc_db_step_done(db, st, false);
 }
 
 int adc_store_audit_list(struct adc_db *db, int64_t before, int64_t limit, adc_store_audit_cb cb,

@@ -21,22 +21,18 @@ void adc_store_user_done(struct adc_store_user *u) {
     memset(u, 0, sizeof(*u));
 }
 
-static void copy_fixed(char *dst, size_t size, const unsigned char *src) {
-    snprintf(dst, size, "%s", src ? (const char *)src : "");
-}
-
 static int read_row(sqlite3_stmt *st, struct adc_store_user *u) {
     memset(u, 0, sizeof(*u));
     u->seq = sqlite3_column_int64(st, 0);
-    copy_fixed(u->id, sizeof(u->id), sqlite3_column_text(st, 1));
+    adc_db_column_copy(st, 1, u->id, sizeof(u->id));
     u->user_name = adc_db_column_strdup(st, 2);
     u->external_id = adc_db_column_strdup(st, 3);
     u->provider = adc_db_column_strdup(st, 4);
     u->active = sqlite3_column_int(st, 5) != 0;
     u->data = adc_db_column_strdup(st, 6);
     u->version = sqlite3_column_int64(st, 7);
-    copy_fixed(u->created, sizeof(u->created), sqlite3_column_text(st, 8));
-    copy_fixed(u->modified, sizeof(u->modified), sqlite3_column_text(st, 9));
+    adc_db_column_copy(st, 8, u->created, sizeof(u->created));
+    adc_db_column_copy(st, 9, u->modified, sizeof(u->modified));
     if (!u->user_name || !u->provider || !u->data) {
         adc_store_user_done(u);
         return -ENOMEM;
@@ -50,13 +46,10 @@ static int get_one(struct adc_db *db, const char *sql, const char *key,
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), r;
-    if (rc == SQLITE_ROW)
-        r = read_row(st, out);
-    else if (rc == SQLITE_DONE)
-        r = -ENOENT;
-    else
-        r = adc_db_errno(db, rc);
+    int r = adc_db_step_row(db, st);
+    if (r < 0)
+        return r;
+    r = read_row(st, out);
     sqlite3_reset(st);
     return r;
 }
@@ -94,11 +87,9 @@ int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u) {
     if (!st)
         return -EIO;
     bind_user(st, u);
-    int rc = sqlite3_step(st);
-    int r = rc == SQLITE_DONE ? 0 : adc_db_errno(db, rc);
+    int r = adc_db_step_done(db, st, false);
     if (r == 0)
         u->seq = sqlite3_last_insert_rowid(adc_db_handle(db));
-    sqlite3_reset(st);
     return r;
 }
 
@@ -110,12 +101,7 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
     if (!st)
         return -EIO;
     bind_user(st, u);
-    int rc = sqlite3_step(st);
-    int r = rc == SQLITE_DONE ? 0 : adc_db_errno(db, rc);
-    if (r == 0 && sqlite3_changes(adc_db_handle(db)) == 0)
-        r = -ENOENT;
-    sqlite3_reset(st);
-    return r;
+    return adc_db_step_done(db, st, true);
 }
 
 int adc_store_user_delete(struct adc_db *db, const char *id) {
@@ -124,12 +110,7 @@ int adc_store_user_delete(struct adc_db *db, const char *id) {
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int r = rc == SQLITE_DONE ? 0 : adc_db_errno(db, rc);
-    if (r == 0 && sqlite3_changes(adc_db_handle(db)) == 0)
-        r = -ENOENT;
-    sqlite3_reset(st);
-    return r;
+    return adc_db_step_done(db, st, true);
 }
 
 int adc_store_users_reassign(struct adc_db *db, const char *from, const char *to) {
@@ -140,10 +121,8 @@ int adc_store_users_reassign(struct adc_db *db, const char *from, const char *to
         return -EIO;
     sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int r = rc == SQLITE_DONE ? sqlite3_changes(adc_db_handle(db)) : adc_db_errno(db, rc);
-    sqlite3_reset(st);
-    return r;
+    int r = adc_db_step_done(db, st, false);
+    return r < 0 ? r : sqlite3_changes(adc_db_handle(db));
 }
 
 int adc_store_user_list(struct adc_db *db, const char *where, const struct adc_sql_arg *args,

@@ -134,6 +134,29 @@ char *adc_db_column_strdup(sqlite3_stmt *st, int col) {
     return t ? strdup((const char *)t) : NULL;
 }
 
+void adc_db_column_copy(sqlite3_stmt *st, int col, char *dst, size_t size) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+int adc_db_step_done(struct adc_db *db, sqlite3_stmt *st, bool need_change) {
+    int rc = sqlite3_step(st);
+    int r = rc == SQLITE_DONE ? 0 : adc_db_errno(db, rc);
+    if (r == 0 && need_change && sqlite3_changes(db->h) == 0)
+        r = -ENOENT;
+    sqlite3_reset(st);
+    return r;
+}
+
+int adc_db_step_row(struct adc_db *db, sqlite3_stmt *st) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    int r = rc == SQLITE_DONE ? -ENOENT : adc_db_errno(db, rc);
+    sqlite3_reset(st);
+    return r;
+}
+
 static int exec(sqlite3 *h, const char *sql, const char *path) {
     char *err = NULL;
     if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK) {

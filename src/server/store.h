@@ -54,3 +54,13 @@ int adc_db_errno(struct adc_db *db, int rc);
 void adc_store_now(char buf[static 24]);
 /* Column text copied into a malloc'd string (NULL stays NULL). */
 char *adc_db_column_strdup(sqlite3_stmt *st, int col);
+/* Column text copied into a fixed buffer, truncated to fit; NULL becomes "". */
+void adc_db_column_copy(sqlite3_stmt *st, int col, char *dst, size_t size);
+
+/* Steps a statement that returns no rows, then resets it. 0 on success; -ENOENT when
+ * need_change and no row was changed (an UPDATE or DELETE of a missing key); else a negative
+ * errno from adc_db_errno(). sqlite3_changes() still tells the count afterwards. */
+int adc_db_step_done(struct adc_db *db, sqlite3_stmt *st, bool need_change);
+/* Steps a statement expected to return at most one row. 0 with the row current (read its
+ * columns, then sqlite3_reset()), or -ENOENT / a negative errno with the statement reset. */
+int adc_db_step_row(struct adc_db *db, sqlite3_stmt *st);
