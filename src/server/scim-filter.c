@@ -81,7 +81,8 @@ static struct adc_scim_filter *node(enum adc_scim_filter_op op) {
     return f;
 }
 
-static struct adc_scim_filter *parse_or(struct parser *p, bool in_brackets);
+static struct adc_scim_filter *parse_chain(struct parser *p, bool in_brackets,
+                                           enum adc_scim_filter_op op);
 
 static json_t *parse_value(struct parser *p) {
     const char *s = p->s + p->i;
@@ -154,7 +155,7 @@ static struct adc_scim_filter *parse_primary(struct parser *p, bool in_brackets)
             goto out;
         }
         p->i++;
-        struct adc_scim_filter *inner = parse_or(p, in_brackets);
+        struct adc_scim_filter *inner = parse_chain(p, in_brackets, ADC_SCIM_OR);
         if (!inner)
             goto out;
         skip_ws(p);
@@ -173,7 +174,7 @@ static struct adc_scim_filter *parse_primary(struct parser *p, bool in_brackets)
     }
     if (p->s[p->i] == '(') {
         p->i++;
-        f = parse_or(p, in_brackets);
+        f = parse_chain(p, in_brackets, ADC_SCIM_OR);
         if (!f)
             goto out;
         skip_ws(p);
@@ -202,7 +203,7 @@ static struct adc_scim_filter *parse_primary(struct parser *p, bool in_brackets)
             goto out;
         }
         p->i++;
-        struct adc_scim_filter *inner = parse_or(p, true);
+        struct adc_scim_filter *inner = parse_chain(p, true, ADC_SCIM_OR);
         if (!inner) {
             free(attr);
             goto out;
@@ -266,42 +267,28 @@ out:
     return f;
 }
 
-static struct adc_scim_filter *parse_and(struct parser *p, bool in_brackets) {
-    struct adc_scim_filter *l = parse_primary(p, in_brackets);
-    while (l) {
-        size_t save = p->i;
-        skip_ws(p);
-        if (!keyword(p, "and")) {
-            p->i = save;
-            break;
-        }
-        p->i += 3;
-        struct adc_scim_filter *r = parse_primary(p, in_brackets);
-        struct adc_scim_filter *n = r ? node(ADC_SCIM_AND) : NULL;
-        if (!n) {
-            adc_scim_filter_free(l);
-            adc_scim_filter_free(r);
-            return NULL;
-        }
-        n->left = l;
-        n->right = r;
-        l = n;
-    }
-    return l;
+/* One loop for both binary levels: "and" binds tighter than "or" (RFC 7644 3.4.2.2), so the
+ * operands of an "or" chain are "and" chains and those of an "and" chain are primaries. */
+static struct adc_scim_filter *operand(struct parser *p, bool in_brackets,
+                                       enum adc_scim_filter_op op) {
+    return op == ADC_SCIM_OR ? parse_chain(p, in_brackets, ADC_SCIM_AND)
+                             : parse_primary(p, in_brackets);
 }
 
-static struct adc_scim_filter *parse_or(struct parser *p, bool in_brackets) {
-    struct adc_scim_filter *l = parse_and(p, in_brackets);
+static struct adc_scim_filter *parse_chain(struct parser *p, bool in_brackets,
+                                           enum adc_scim_filter_op op) {
+    const char *word = op == ADC_SCIM_OR ? "or" : "and";
+    struct adc_scim_filter *l = operand(p, in_brackets, op);
     while (l) {
         size_t save = p->i;
         skip_ws(p);
-        if (!keyword(p, "or")) {
+        if (!keyword(p, word)) {
             p->i = save;
             break;
         }
-        p->i += 2;
-        struct adc_scim_filter *r = parse_and(p, in_brackets);
-        struct adc_scim_filter *n = r ? node(ADC_SCIM_OR) : NULL;
+        p->i += strlen(word);
+        struct adc_scim_filter *r = operand(p, in_brackets, op);
+        struct adc_scim_filter *n = r ? node(op) : NULL;
         if (!n) {
             adc_scim_filter_free(l);
             adc_scim_filter_free(r);
@@ -321,7 +308,7 @@ int adc_scim_filter_parse(const char *text, struct adc_scim_filter **out, char *
         snprintf(err, err_size, "empty filter");
         return -EINVAL;
     }
-    struct adc_scim_filter *f = parse_or(&p, false);
+    struct adc_scim_filter *f = parse_chain(&p, false, ADC_SCIM_OR);
     if (f) {
         skip_ws(&p);
         if (p.s[p.i]) {
