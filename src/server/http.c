@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "buf.h"
 #include "console.h"
 #include "json-util.h"
 #include "log.h"
@@ -73,6 +74,16 @@ void adc_http_json(struct adc_http_response *res, unsigned status, json_t *j) {
     json_decref(res->json);
     res->status = status;
     res->json = j;
+}
+
+void adc_http_scim_text(struct adc_http_response *res, struct adc_buf *b) {
+    res->raw = adc_buf_take(b, &res->raw_len);
+    if (!res->raw) {
+        adc_http_error(res, 500, NULL, "out of memory");
+        return;
+    }
+    res->content_type = "application/scim+json";
+    res->status = 200;
 }
 
 void adc_http_error(struct adc_http_response *res, unsigned status, const char *scim_type,

@@ -103,6 +103,10 @@ json_t *adc_http_body_object(struct adc_http_request *req, struct adc_http_respo
 
 /* Response helpers. adc_http_json takes ownership of j. */
 void adc_http_json(struct adc_http_response *res, unsigned status, json_t *j);
+/* A 200 whose body is the buffer's text as application/scim+json (large answers are built as
+ * text, without a JSON tree); a 500 when the buffer failed. Takes the buffer's data. */
+struct adc_buf;
+void adc_http_scim_text(struct adc_http_response *res, struct adc_buf *b);
 /* An error in the SCIM error schema (RFC 7644 section 3.12), used by every endpoint so that
  * clients parse one format: {"schemas":[...Error], "status":"400", "scimType":..., "detail":...}.
  * scim_type may be NULL. */

@@ -170,13 +170,7 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
         goto out;
     }
     adc_buf_puts(&out, "]}");
-    res->raw = adc_buf_take(&out, &res->raw_len);
-    if (!res->raw) {
-        adc_http_error(res, 500, NULL, "out of memory");
-        goto out;
-    }
-    res->content_type = "application/scim+json";
-    res->status = 200;
+    adc_http_scim_text(res, &out);
 out:
     adc_buf_done(&out);
     adc_store_release(db);

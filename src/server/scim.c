@@ -397,13 +397,7 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
         adc_buf_append(&out, text.data ? text.data : "", text.len);
         adc_buf_puts(&out, "]}");
         adc_buf_done(&text);
-        res->raw = adc_buf_take(&out, &res->raw_len);
-        if (!res->raw) {
-            adc_http_error(res, 500, NULL, "out of memory");
-            goto out;
-        }
-        res->content_type = "application/scim+json";
-        res->status = 200;
+        adc_http_scim_text(res, &out);
         goto out;
     }
     adc_buf_done(&text);
