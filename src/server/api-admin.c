@@ -196,6 +196,16 @@ static int load_config(struct adc_db *db, const char *app_id, struct adc_store_c
     return e;
 }
 
+/* Opens the write transaction first, so that the change is made to the configuration as read. */
+static int load_config_for_write(struct adc_db *db, const char *app_id,
+                                 struct adc_store_config *c, struct adc_http_response *res) {
+    if (adc_db_begin(db, true) < 0) {
+        adc_http_error(res, 503, NULL, "database busy; retry");
+        return -EBUSY;
+    }
+    return load_config(db, app_id, c, res);
+}
+
 static void config_get(struct adc_http_request *req, struct adc_http_response *res) {
     struct adc_db *db = acquire(req, res);
     if (!db)
@@ -228,11 +238,7 @@ static void config_patch(struct adc_http_request *req, struct adc_http_response 
             goto out;
         }
     }
-    if (adc_db_begin(db, true) < 0) {
-        adc_http_error(res, 503, NULL, "database busy; retry");
-        goto out;
-    }
-    if (load_config(db, req->params[0], &c, res) < 0)
+    if (load_config_for_write(db, req->params[0], &c, res) < 0)
         goto out;
     json_t *name = json_object_get(body, "name");
     if (name) {
@@ -273,11 +279,7 @@ static void config_delete(struct adc_http_request *req, struct adc_http_response
     if (!db)
         return;
     struct adc_store_config c = {0};
-    if (adc_db_begin(db, true) < 0) {
-        adc_http_error(res, 503, NULL, "database busy; retry");
-        goto out;
-    }
-    if (load_config(db, req->params[0], &c, res) < 0)
+    if (load_config_for_write(db, req->params[0], &c, res) < 0)
         goto out;
     /* The users stay; they are owned by no configuration any more, i.e. "local" cloud users
      * (SPEC.md section 4, rule 3 knows only these two kinds of provider). */
@@ -312,11 +314,7 @@ static void config_rotate(struct adc_http_request *req, struct adc_http_response
         adc_http_error(res, 500, NULL, "cannot make a secret");
         goto out;
     }
-    if (adc_db_begin(db, true) < 0) {
-        adc_http_error(res, 503, NULL, "database busy; retry");
-        goto out;
-    }
-    if (load_config(db, req->params[0], &c, res) < 0)
+    if (load_config_for_write(db, req->params[0], &c, res) < 0)
         goto out;
     char hash[ADC_TOKEN_HASH_SIZE], now[24];
     adc_auth_hash(secret, hash);
