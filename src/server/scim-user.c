@@ -482,12 +482,18 @@ out:
     return ret;
 }
 
-int adc_scim_user_replace(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
-                          const char *if_match, bool want_resource, struct adc_scim_result *r) {
+/* PUT and PATCH: updates are allowed here, the user exists and If-Match agrees. */
+static int load_for_update(struct adc_scim_ctx *ctx, const char *id, const char *if_match,
+                           struct adc_store_user *u, struct adc_scim_result *r) {
     if (enforce(ctx, "update", ADC_SETTING_NO_UPDATE, r) < 0)
         return -1;
+    return load_for_write(ctx, id, if_match, u, r);
+}
+
+int adc_scim_user_replace(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
+                          const char *if_match, bool want_resource, struct adc_scim_result *r) {
     struct adc_store_user old;
-    if (load_for_write(ctx, id, if_match, &old, r) < 0)
+    if (load_for_update(ctx, id, if_match, &old, r) < 0)
         return -1;
     int ret = replace_with(ctx, &old, body, "user.replace", want_resource, r);
     adc_store_user_done(&old);
@@ -496,10 +502,8 @@ int adc_scim_user_replace(struct adc_scim_ctx *ctx, const char *id, const json_t
 
 int adc_scim_user_patch(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
                         const char *if_match, bool want_resource, struct adc_scim_result *r) {
-    if (enforce(ctx, "update", ADC_SETTING_NO_UPDATE, r) < 0)
-        return -1;
     struct adc_store_user old;
-    if (load_for_write(ctx, id, if_match, &old, r) < 0)
+    if (load_for_update(ctx, id, if_match, &old, r) < 0)
         return -1;
     int ret = -1;
     /* PATCH edits the resource as the client sees it, then stores it like a PUT: one path for
