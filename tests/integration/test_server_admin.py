@@ -6,7 +6,7 @@ import subprocess
 import unittest
 
 from harness.programs import ADC_SERVER, adc_server
-from harness.server import AdcServer, basic_auth, user
+from harness.server import ServerTestCase, basic_auth, user
 
 
 class CommandLine(unittest.TestCase):
@@ -90,14 +90,7 @@ class CommandLine(unittest.TestCase):
         self.assertIn("invalid --listen 'nowhere:http'", r.stderr)
 
 
-class AdminApi(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = AdcServer().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.cleanup()
+class AdminApi(ServerTestCase):
 
     def test_revoked_token_stops_working_at_once(self):
         r = adc_server("--db", self.srv.db, "token", "create", "--name", "temp")

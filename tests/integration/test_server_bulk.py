@@ -5,7 +5,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness.server import AdcServer, SCIM_BULK, patch, user
+from harness.server import SCIM_BULK, ServerTestCase, patch, user
 
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 
@@ -17,18 +17,15 @@ def bulk(*ops, fail_on_errors=None):
     return b
 
 
-class Bulk(unittest.TestCase):
+class Bulk(ServerTestCase):
+    sync_config = "bulk"
+
     @classmethod
     def setUpClass(cls):
-        cls.srv = AdcServer().start()
-        cls.cfg = cls.srv.create_sync_config("bulk")
+        super().setUpClass()
         spc = cls.srv.request("GET", "/scim/v2/ServiceProviderConfig").body
         cls.max_ops = spc["bulk"]["maxOperations"]
         cls.max_payload = spc["bulk"]["maxPayloadSize"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.cleanup()
 
     def test_mixed_operations_and_bulk_ids(self):
         r = self.srv.scim(self.cfg, "POST", "/Bulk", bulk(

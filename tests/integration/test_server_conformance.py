@@ -3,26 +3,23 @@ against the real adc-server. Each test names the section it checks."""
 import unittest
 import urllib.parse
 
-from harness.server import (AdcServer, SCIM_ERROR, SCIM_LIST, SCIM_PATCH, SCIM_USER, patch,
-                            user)
+from harness.server import (SCIM_ERROR, SCIM_LIST, SCIM_PATCH, SCIM_USER, ServerTestCase,
+                            patch, user)
 
 SPC = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 SCIM_TYPES = {"invalidFilter", "tooMany", "uniqueness", "mutability", "invalidSyntax",
               "invalidPath", "noTarget", "invalidValue", "invalidVers", "sensitive"}
 
 
-class Conformance(unittest.TestCase):
+class Conformance(ServerTestCase):
+    sync_config = "conformance"
+
     @classmethod
     def setUpClass(cls):
-        cls.srv = AdcServer().start()
-        cls.cfg = cls.srv.create_sync_config("conformance")
+        super().setUpClass()
         for i in range(7):
             r = cls.srv.scim(cls.cfg, "POST", "/Users", user("conf-%d" % i, "conf-ext-%d" % i))
             assert r.status == 201, r
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.cleanup()
 
     def scim(self, method, path, body=None, **kw):
         return self.srv.scim(self.cfg, method, path, body, **kw)

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.parse
 
 from harness.programs import ADC_SERVER
-from harness.server import AdcServer, SCIM_BULK, basic_auth, patch, user
+from harness.server import SCIM_BULK, AdcServer, ServerTestCase, basic_auth, patch, user
 
 
 class Concurrency(unittest.TestCase):
@@ -145,15 +145,8 @@ class Https(unittest.TestCase):
             self.assertIn("cannot listen", r.stderr)
 
 
-class Limits(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = AdcServer().start()
-        cls.cfg = cls.srv.create_sync_config("limits")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.cleanup()
+class Limits(ServerTestCase):
+    sync_config = "limits"
 
     def test_body_limit_with_expect_continue(self):
         if not shutil.which("curl"):

@@ -3,23 +3,16 @@ the provider extension (SPEC.md section 6)."""
 import unittest
 import urllib.parse
 
-from harness.server import (AdcServer, SCIM_ERROR, SCIM_LIST, SCIM_PROVIDER, SCIM_USER, patch,
-                            user)
+from harness.server import (SCIM_ERROR, SCIM_LIST, SCIM_PROVIDER, SCIM_USER, ServerTestCase,
+                            patch, user)
 
 
 def provider(u):
     return u[SCIM_PROVIDER]["provider"]
 
 
-class ScimUsers(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = AdcServer().start()
-        cls.cfg = cls.srv.create_sync_config("scim")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.cleanup()
+class ScimUsers(ServerTestCase):
+    sync_config = "scim"
 
     def create(self, user_name, ext=None, who=None, **attrs):
         r = self.srv.scim(who or self.cfg, "POST", "/Users", user(user_name, ext, **attrs))

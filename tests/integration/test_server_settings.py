@@ -4,18 +4,14 @@ kind of write, and the provider (ownership) rules of rule 3."""
 import unittest
 import urllib.parse
 
-from harness.server import AdcServer, SCIM_BULK, SCIM_PROVIDER, patch, user
+from harness.server import SCIM_BULK, SCIM_PROVIDER, ServerTestCase, patch, user
 
 
-class Enforcement(unittest.TestCase):
+class Enforcement(ServerTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = AdcServer().start()
+        super().setUpClass()
         cls.n = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.cleanup()
 
     def setUp(self):
         self.cfg = self.srv.create_sync_config("enforced-" + self._testMethodName)

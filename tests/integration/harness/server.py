@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -217,6 +218,19 @@ class AdcServer:
         or "admin"."""
         auth = ("Bearer " + self.admin_token) if who == "admin" else self.sync_auth(who)
         return self.request(method, "/scim/v2" + path, body, auth=auth, **kw)
+
+
+class ServerTestCase(unittest.TestCase):
+    """One adc-server (cls.srv) for all tests of a class: starting one per test would cost a
+    second each. With sync_config set, cls.cfg is a sync configuration of that name."""
+    sync_config = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = AdcServer().start()
+        cls.addClassCleanup(cls.srv.cleanup)
+        if cls.sync_config:
+            cls.cfg = cls.srv.create_sync_config(cls.sync_config)
 
 
 def user(user_name, external_id=None, active=True, **attrs):
