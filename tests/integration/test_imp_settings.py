@@ -3,7 +3,7 @@
 import unittest
 
 from harness import ldif
-from harness.sync import SyncSetup
+from harness.sync import SyncSetup, imported
 
 
 def mail(i):
@@ -15,14 +15,9 @@ class Settings(unittest.TestCase):
     user 2 deleted, user 100 added."""
 
     def setUp(self):
-        self.users = ldif.generate(6, special=False)
-        self.env = SyncSetup(self.users).__enter__()
-        r = self.env.imp()
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.env = imported(self, 6)
+        self.users = self.env.users
         self.before = self.env.cloud()
-
-    def tearDown(self):
-        self.env.close()
 
     def change_directory(self):
         self.env.rename(self.users[0], "renamed@example.org")

@@ -8,7 +8,7 @@ import unittest
 
 from harness import ldif
 from harness.programs import ADC
-from harness.sync import SyncSetup
+from harness.sync import SyncSetup, imported
 
 
 def mail(i):
@@ -100,14 +100,9 @@ class FirstImport(unittest.TestCase):
 
 class Changes(unittest.TestCase):
     def setUp(self):
-        self.users = ldif.generate(10, special=False)
-        self.env = SyncSetup(self.users).__enter__()
-        r = self.env.imp()
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.env = imported(self, 10)
+        self.users = self.env.users
         self.before = self.env.cloud()
-
-    def tearDown(self):
-        self.env.close()
 
     def test_rename_is_an_update_of_the_same_user(self):
         self.env.rename(self.users[3], "renamed@example.org")

@@ -20,7 +20,7 @@ from harness.programs import ADC, ADC_SERVER
 from harness.server import SCIM_PROVIDER, SCIM_USER, AdcServer, user
 from harness.slapd import Slapd
 
-__all__ = ["SyncSetup", "SCIM_PROVIDER", "SCIM_USER", "user", "ldif_mod"]
+__all__ = ["SyncSetup", "imported", "SCIM_PROVIDER", "SCIM_USER", "user", "ldif_mod"]
 
 
 class SyncSetup:
@@ -189,3 +189,13 @@ class SyncSetup:
                 raise RuntimeError("adc-server exited: " + srv.read_log())
             time.sleep(0.05)
         raise RuntimeError("adc-server did not restart")
+
+
+def imported(test, count):
+    """A SyncSetup with `count` plain users, all imported by a first `adc imp`; closed when the
+    test ends. The starting point of the tests of what a later run changes."""
+    env = SyncSetup(ldif_mod.generate(count, special=False)).__enter__()
+    test.addCleanup(env.close)
+    r = env.imp()
+    test.assertEqual(r.returncode, 0, r.stderr)
+    return env
