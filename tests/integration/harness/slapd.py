@@ -23,6 +23,7 @@ import threading
 import time
 
 from . import ldif as ldif_mod
+from .lifecycle import Managed
 
 SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
 SLAPADD = shutil.which("slapadd") or "/usr/sbin/slapadd"
@@ -104,7 +105,7 @@ def make_server_cert(directory, ca_cert, ca_key, names=("localhost",), ips=("127
     return cert, key
 
 
-class Slapd:
+class Slapd(Managed):
     """One slapd instance. Arguments:
     ldif         path of an LDIF file, or LDIF text, or a list of ldif.User (loaded with slapadd
                  together with the base entries); None = only the base entries
@@ -162,18 +163,9 @@ class Slapd:
         return os.path.join(self.dir, "slapd.log")
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self):
-        try:
-            self.setup()
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+    def open(self):
+        self.setup()
+        self.start()
 
     def setup(self):
         """Creates the directory, configuration, certificates and the database."""

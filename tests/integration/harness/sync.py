@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from harness import ldif as ldif_mod
+from harness.lifecycle import Managed
 from harness.programs import ADC, ADC_SERVER
 from harness.server import SCIM_PROVIDER, SCIM_USER, AdcServer, user
 from harness.slapd import Slapd
@@ -23,7 +24,7 @@ from harness.slapd import Slapd
 __all__ = ["SyncSetup", "imported", "SCIM_PROVIDER", "SCIM_USER", "user", "ldif_mod"]
 
 
-class SyncSetup:
+class SyncSetup(Managed):
     """slapd + adc-server + adc configuration. Arguments:
     users           list of ldif.User loaded into slapd
     yaml_settings   the `settings:` of adc.yaml ({"delete-disables": True, ...})
@@ -45,24 +46,15 @@ class SyncSetup:
         self.server = None
         self.dir = None
 
-    def __enter__(self):
-        try:
-            self.dir = tempfile.mkdtemp(prefix="adc-sync-")
-            self.slapd = Slapd(ldif=self.users, **self.slapd_kw).__enter__()
-            self.server = AdcServer(tls=self.server_tls).__enter__()
-            self.cfg = self.server.create_sync_config("corp", settings=self.server_settings)
-            self.cfg_path = os.path.join(self.dir, "adc.cfg")
-            self.yaml_path = os.path.join(self.dir, "adc.yaml")
-            self.write_cfg()
-            self.write_yaml()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+    def open(self):
+        self.dir = tempfile.mkdtemp(prefix="adc-sync-")
+        self.slapd = Slapd(ldif=self.users, **self.slapd_kw).__enter__()
+        self.server = AdcServer(tls=self.server_tls).__enter__()
+        self.cfg = self.server.create_sync_config("corp", settings=self.server_settings)
+        self.cfg_path = os.path.join(self.dir, "adc.cfg")
+        self.yaml_path = os.path.join(self.dir, "adc.yaml")
+        self.write_cfg()
+        self.write_yaml()
 
     def close(self):
         for part in (self.server, self.slapd):
