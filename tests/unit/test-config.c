@@ -55,17 +55,24 @@ static char *copy_to_tmp(const char *rel, const char *name) {
     return tmp_file(name, buf, 0600);
 }
 
-/* Loads adc.yaml from text; returns the diagnostics printed, and the result in *r. */
-/* noinline: inlined, gcc 12 -O3 mistakes the open_memstream buffer for the local `out` itself
+/* Loads adc.yaml from a file; returns the diagnostics printed, and the result in *r.
+ * noinline: inlined, gcc 12 -O3 mistakes the open_memstream buffer for the local `out` itself
  * and reports a dangling pointer in assert_diag (-Wdangling-pointer false positive). */
-__attribute__((noinline)) static char *load_yaml_text(const char *text, struct adc_yaml_config **c, int *r) {
-    char *path = tmp_file("t.yaml", text, 0600);
+__attribute__((noinline)) static char *load_yaml_path(const char *path,
+                                                      struct adc_yaml_config **c, int *r) {
     char *out = NULL;
     size_t len = 0;
     FILE *diag = open_memstream(&out, &len);
     *c = NULL;
     *r = adc_yaml_config_load(path, diag, c);
     fclose(diag);
+    return out;
+}
+
+/* The same from text, written to t.yaml in the temporary directory. */
+static char *load_yaml_text(const char *text, struct adc_yaml_config **c, int *r) {
+    char *path = tmp_file("t.yaml", text, 0600);
+    char *out = load_yaml_path(path, c, r);
     free(path);
     return out;
 }
@@ -108,13 +115,11 @@ static int teardown(void **state) {
 static void documented_example(void **state) {
     (void)state;
     char *path = data_path("../../dist/adc.yaml");
-    struct adc_yaml_config *c = NULL;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *diag = open_memstream(&out, &len);
+    struct adc_yaml_config *c;
+    int r;
     /* dist/adc.yaml holds bind_password inline; its checkout mode decides a warning only. */
-    assert_int_equal(adc_yaml_config_load(path, diag, &c), 0);
-    fclose(diag);
+    char *out = load_yaml_path(path, &c, &r);
+    assert_int_equal(r, 0);
     assert_null(strstr(out, "error"));
     free(out);
 
@@ -186,12 +191,10 @@ static void every_key(void **state) {
     char *path = copy_to_tmp("config/good/full.yaml", "full.yaml");
     char *pw = copy_to_tmp("config/good/bind.pw", "bind.pw");
     char *ca = copy_to_tmp("config/good/ca.pem", "ca.pem");
-    struct adc_yaml_config *c = NULL;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *diag = open_memstream(&out, &len);
-    assert_int_equal(adc_yaml_config_load(path, diag, &c), 0);
-    fclose(diag);
+    struct adc_yaml_config *c;
+    int r;
+    char *out = load_yaml_path(path, &c, &r);
+    assert_int_equal(r, 0);
     assert_string_equal(out, "");
     free(out);
 
@@ -355,12 +358,10 @@ static void secret_readable_by_others_warns(void **state) {
                          "    bind_password: hunter2\n%s",
                          valid_ldap) > 0);
     char *path = tmp_file("w.yaml", yaml, 0644);
-    char *out = NULL;
-    size_t len = 0;
-    FILE *diag = open_memstream(&out, &len);
-    struct adc_yaml_config *c = NULL;
-    assert_int_equal(adc_yaml_config_load(path, diag, &c), 0);
-    fclose(diag);
+    struct adc_yaml_config *c;
+    int r;
+    char *out = load_yaml_path(path, &c, &r);
+    assert_int_equal(r, 0);
     assert_diag(out, "w.yaml: warning: contains bind_password and is readable by others; "
                      "chmod 600 w.yaml\n");
     adc_yaml_config_free(c);
