@@ -57,6 +57,13 @@ static void fail(struct reader *rd, const char *fmt, const char *detail) {
     free(what);
 }
 
+/* fail() with the LDAP library's words for rc. */
+static void fail_rc(struct reader *rd, const char *fmt, int rc) {
+    char *why = adc_ldap_conn_strerror(rd->ld, rc);
+    fail(rd, fmt, why);
+    free(why);
+}
+
 static int handle_entry(struct reader *rd, LDAPMessage *e) {
     struct adc_entry_values v;
     BerElement *ber = NULL;
@@ -76,9 +83,7 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
      * copies while the entry is decoded. */
     rc = ldap_get_dn_ber(rd->ld, e, &ber, &dnv);
     if (rc != LDAP_SUCCESS) {
-        char *why = adc_ldap_conn_strerror(rd->ld, rc);
-        fail(rd, "cannot decode an entry: %s", why);
-        free(why);
+        fail_rc(rd, "cannot decode an entry: %s", rc);
         r = -EBADMSG;
         goto out;
     }
@@ -103,9 +108,7 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
         vals = NULL;
     }
     if (rc != LDAP_SUCCESS) {
-        char *why = adc_ldap_conn_strerror(rd->ld, rc);
-        fail(rd, "cannot decode an entry: %s", why);
-        free(why);
+        fail_rc(rd, "cannot decode an entry: %s", rc);
         r = -EBADMSG;
         goto out;
     }
@@ -154,9 +157,7 @@ static int handle_done(struct reader *rd, LDAPMessage *msg, struct berval *cooki
 
     rc = ldap_parse_result(rd->ld, msg, &code, NULL, &diag, NULL, &ctrls, 0);
     if (rc != LDAP_SUCCESS) {
-        char *why = adc_ldap_conn_strerror(rd->ld, rc);
-        fail(rd, "cannot decode the result: %s", why);
-        free(why);
+        fail_rc(rd, "cannot decode the result: %s", rc);
         goto out;
     }
     if (code != LDAP_SUCCESS) {
@@ -201,9 +202,7 @@ static int handle_done(struct reader *rd, LDAPMessage *msg, struct berval *cooki
         ber_int_t estimate = 0;
         rc = ldap_parse_pageresponse_control(rd->ld, page, &estimate, cookie);
         if (rc != LDAP_SUCCESS) {
-            char *why = adc_ldap_conn_strerror(rd->ld, rc);
-            fail(rd, "cannot decode the paged-results control: %s", why);
-            free(why);
+            fail_rc(rd, "cannot decode the paged-results control: %s", rc);
             goto out;
         }
     }
@@ -243,9 +242,7 @@ static int read_page(struct reader *rd, struct berval *cookie, struct berval *ne
                          0, ctrls, NULL, &limit, LDAP_NO_LIMIT, &msgid);
     ldap_control_free(page_ctrl);
     if (rc != LDAP_SUCCESS) {
-        char *why = adc_ldap_conn_strerror(rd->ld, rc);
-        fail(rd, rc == LDAP_SERVER_DOWN ? "the connection was lost: %s" : "%s", why);
-        free(why);
+        fail_rc(rd, rc == LDAP_SERVER_DOWN ? "the connection was lost: %s" : "%s", rc);
         return -EIO;
     }
 
@@ -262,9 +259,7 @@ static int read_page(struct reader *rd, struct berval *cookie, struct berval *ne
             return -ETIMEDOUT;
         }
         if (rc < 0) {
-            char *why = adc_ldap_conn_strerror(rd->ld, adc_ldap_conn_last_error(rd->ld));
-            fail(rd, "the connection was lost: %s", why);
-            free(why);
+            fail_rc(rd, "the connection was lost: %s", adc_ldap_conn_last_error(rd->ld));
             return -EIO;
         }
         switch (rc) {
