@@ -50,10 +50,6 @@ json_t *adc_json_parse(const char *buf, size_t len, int max_depth, char *err, si
     return j;
 }
 
-const char *adc_json_str(const json_t *obj, const char *key) {
-    return json_string_value(json_object_get(obj, key));
-}
-
 int adc_json_append_string(struct adc_buf *b, const char *s) {
     adc_buf_append(b, "\"", 1);
     const char *run = s;

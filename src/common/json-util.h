@@ -18,9 +18,6 @@ int adc_json_depth(const char *buf, size_t len, int max_depth);
  * reason (with line and column) into err. */
 json_t *adc_json_parse(const char *buf, size_t len, int max_depth, char *err, size_t err_size);
 
-/* Accessors that return a default when the key is missing or of another type. */
-const char *adc_json_str(const json_t *obj, const char *key);
-
 struct adc_buf;
 /* Appends s as a JSON string literal (quoted, escaped). */
 int adc_json_append_string(struct adc_buf *b, const char *s);

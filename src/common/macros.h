@@ -24,7 +24,3 @@ static inline void adc_freep(void *p) { free(*(void **)p); }
 static inline bool adc_streq(const char *a, const char *b) {
     return a && b && strcmp(a, b) == 0;
 }
-
-static inline bool adc_strcaseeq(const char *a, const char *b) {
-    return a && b && strcasecmp(a, b) == 0;
-}

@@ -19,11 +19,6 @@ void adc_user_done(struct adc_user *u) {
     memset(u, 0, sizeof(*u));
 }
 
-void adc_user_free(struct adc_user *u) {
-    adc_user_done(u);
-    free(u);
-}
-
 void adc_user_list_init(struct adc_user_list *l) { memset(l, 0, sizeof(*l)); }
 
 void adc_user_list_done(struct adc_user_list *l) {

@@ -28,7 +28,6 @@ struct adc_user_list {
 
 /* Frees the strings of an embedded user (not the struct itself). */
 void adc_user_done(struct adc_user *u);
-void adc_user_free(struct adc_user *u);
 
 void adc_user_list_init(struct adc_user_list *l);
 void adc_user_list_done(struct adc_user_list *l);
