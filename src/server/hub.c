@@ -61,6 +61,7 @@ struct agent {
     time_t last_seen;
     double last_poll_start; /* monotonic */
     unsigned polls_open;
+    unsigned long poll_gen; /* bumped by each poll; only the newest one takes commands */
     bool gone;              /* unlinked; the last poll to return frees it */
     char run_id[RUN_ID_MAX]; /* the sync handed to it last, "" when none */
 };
@@ -427,8 +428,13 @@ int adc_hub_poll(struct adc_hub *h, const char *app_id, const char *agent_id, in
     a->last_poll_start = start;
     a->last_seen = time(NULL);
     a->polls_open++;
+    /* An agent runs one poll at a time: an older one still open is a connection that died
+     * somewhere the server cannot see (e.g. behind a proxy). It must not take commands. */
+    unsigned long gen = ++a->poll_gen;
+    if (q)
+        pthread_cond_broadcast(&q->ready);
     for (;;) {
-        if (h->shutdown || a->gone || !q)
+        if (h->shutdown || a->gone || !q || a->poll_gen != gen)
             break;
         if (q->cmds.head) {
             /* A command handed to a dead connection would be lost: look before handing out. */

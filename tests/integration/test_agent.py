@@ -301,6 +301,7 @@ class Service(AgentFixture):
         # The same agent, not a second registration.
         self.assertEqual([x["agent_id"] for x in self.config()["agents"]], before)
         self.assertEqual(a.log().count("connected to"), 1, a.log())
+        a.close()  # while the proxy still carries its goodbye
 
     def test_wrong_secret_at_start(self):
         a = self.agent(cfg={"app_id": self.cfg["app_id"], "secret": "adcs_wrong"})
