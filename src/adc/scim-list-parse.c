@@ -83,6 +83,28 @@ static size_t put_utf8(char *o, unsigned cp) {
     return 4;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF), or 0. jansson refuses the same; a user name from the server must be
+ * text we can print and send back. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0], n, cp;
+    if (c < 0xC2 || c > 0xF4)
+        return 0;
+    n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if ((size_t)(end - p) < n)
+        return 0;
+    cp = c & (0x3F >> (n - 1));
+    for (unsigned i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
 /* A string at ps->p (after whitespace). With `out`, its decoded value is copied into the list's
  * blocks (or, with `tmp`, into tmp[0..tmp_size) for keys; a longer key decodes as ""). */
 static int string(struct parser *ps, char **out, char *tmp, size_t tmp_size) {
@@ -94,6 +116,13 @@ static int string(struct parser *ps, char **out, char *tmp, size_t tmp_size) {
         unsigned char c = (unsigned char)*ps->p;
         if (c < 0x20)
             return fail(ps, "control character in a string");
+        if (c >= 0x80) {
+            size_t n = utf8_len((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+            if (!n)
+                return fail(ps, "invalid UTF-8 in a string");
+            ps->p += n;
+            continue;
+        }
         if (c == '\\') {
             escaped = true;
             if (ps->p + 1 >= ps->end)
