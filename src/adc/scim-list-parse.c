@@ -128,6 +128,19 @@ static int string(struct parser *ps, char **out, char *tmp, size_t tmp_size) {
             if (ps->p + 1 >= ps->end)
                 return fail(ps, "unterminated string");
             ps->p++;
+            /* Checked here too, so that strings that are skipped (not decoded) are JSON. */
+            unsigned cp;
+            if (!strchr("\"\\/bfnrtu", *ps->p) || !*ps->p ||
+                (*ps->p == 'u' && (ps->end - ps->p < 5 || hex4(ps->p + 1, &cp) < 0)))
+                return fail(ps, "invalid escape in a string");
+            if (*ps->p == 'u' && cp >= 0xD800 && cp <= 0xDFFF) {
+                /* a surrogate only as the first half of a pair (RFC 8259 section 7) */
+                unsigned lo;
+                if (cp > 0xDBFF || ps->end - ps->p < 11 || ps->p[5] != '\\' ||
+                    ps->p[6] != 'u' || hex4(ps->p + 7, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+                    return fail(ps, "invalid escape in a string");
+                ps->p += 6; /* the second half is checked */
+            }
         }
         ps->p++;
     }
