@@ -245,6 +245,45 @@ static void silent_agent_expires(void **state) {
     assert_int_equal(adc_hub_connect(h, "app3", "dc", "0.1.0", agent), 0);
 }
 
+struct stale_poll {
+    struct adc_hub *h;
+    const char *agent;
+    json_t *out;
+    double seconds;
+};
+
+static void *stale_poll_main(void *userdata) {
+    struct stale_poll *p = userdata;
+    double t0 = now_mono();
+    adc_hub_poll(p->h, "app1", p->agent, 10, NULL, NULL, &p->out);
+    p->seconds = now_mono() - t0;
+    return NULL;
+}
+
+/* An agent polls again while an older poll of its own is still open (that connection died
+ * where the server cannot see it): the older one returns at once, empty, and the command goes
+ * to the new one. */
+static void newer_poll_supersedes_older(void **state) {
+    struct adc_hub *h = *state;
+    char agent[ADC_HUB_ID_SIZE];
+    assert_int_equal(adc_hub_connect(h, "app1", "dc1", "0.1.0", agent), 0);
+    struct stale_poll old = {.h = h, .agent = agent};
+    pthread_t t;
+    pthread_create(&t, NULL, stale_poll_main, &old);
+    usleep(200000);
+    struct stale_poll fresh = {.h = h, .agent = agent};
+    pthread_t t2;
+    pthread_create(&t2, NULL, stale_poll_main, &fresh);
+    pthread_join(t, NULL);
+    assert_true(old.seconds < 5);
+    assert_int_equal(json_array_size(json_object_get(old.out, "commands")), 0);
+    assert_int_equal(adc_hub_sync(h, "app1", "run10", false), 0);
+    pthread_join(t2, NULL);
+    assert_int_equal(json_array_size(json_object_get(fresh.out, "commands")), 1);
+    json_decref(old.out);
+    json_decref(fresh.out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(sync_needs_agent_and_reaches_it, setup, teardown),
@@ -252,6 +291,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(check_without_agent_or_answer_is_unavailable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(silent_agent_expires, setup, teardown),
+        cmocka_unit_test_setup_teardown(newer_poll_supersedes_older, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
