@@ -391,7 +391,14 @@ struct user_ctx {
     struct adc_user *u;
     char *first_email, *primary_email;
     bool has_id, has_name;
+    unsigned seen; /* members read so far (bits of USER_KEYS) */
 };
+
+/* The members of a User we read. One of them twice is refused, as the client refused
+ * duplicate keys when it parsed with jansson (JSON_REJECT_DUPLICATES): with two "name"
+ * objects, which one counts is a guess, and a server that sends them is broken. */
+static const char *const USER_KEYS[] = {"id",     "userName", "externalId", "displayName",
+                                        "active", "emails",   "name",       ADC_SCIM_SCHEMA_SYNC};
 
 static int emails(struct parser *ps, struct user_ctx *uc) {
     if (literal(ps, "null"))
@@ -441,6 +448,13 @@ static int sync_member(struct parser *ps, const char *key, void *ctx) {
 static int user_member(struct parser *ps, const char *key, void *ctx) {
     struct user_ctx *uc = ctx;
     struct adc_user *u = uc->u;
+    for (unsigned i = 0; i < sizeof(USER_KEYS) / sizeof(USER_KEYS[0]); i++)
+        if (strcmp(key, USER_KEYS[i]) == 0) {
+            if (uc->seen & (1u << i))
+                return fail(ps, "a member of a User appears twice");
+            uc->seen |= 1u << i;
+            break;
+        }
     /* Objects only where an object is due; anything else in those places is skipped, as
      * scim-user.c ignores it. */
     bool is_object = ps->p < ps->end && *ps->p == '{';
@@ -474,7 +488,7 @@ static int user_member(struct parser *ps, const char *key, void *ctx) {
 struct list_ctx {
     long long total;
     size_t n_items;
-    bool has_total;
+    bool has_total, has_resources;
 };
 
 static int resources(struct parser *ps, struct list_ctx *lc) {
@@ -518,8 +532,12 @@ static int list_member(struct parser *ps, const char *key, void *ctx) {
             return fail(ps, "totalResults must be a non-negative integer");
         return r;
     }
-    if (strcmp(key, "Resources") == 0)
+    if (strcmp(key, "Resources") == 0) {
+        if (lc->has_resources)
+            return fail(ps, "Resources appears twice");
+        lc->has_resources = true;
         return resources(ps, lc);
+    }
     return skip_value(ps);
 }
 
@@ -618,6 +636,8 @@ static int bulk_member(struct parser *ps, const char *key, void *ctx) {
     struct bulk_ctx *bc = ctx;
     if (strcmp(key, "Operations") != 0)
         return skip_value(ps);
+    if (bc->has_ops)
+        return fail(ps, "Operations appears twice");
     bc->has_ops = true;
     if (!eat(ps, '['))
         return fail(ps, "Operations must be an array");
