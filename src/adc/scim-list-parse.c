@@ -390,7 +390,7 @@ static int email_member(struct parser *ps, const char *key, void *ctx) {
 struct user_ctx {
     struct adc_user *u;
     char *first_email, *primary_email;
-    bool has_id, has_name;
+    bool has_id, has_name, first_seen, primary_seen;
     unsigned seen; /* members read so far (bits of USER_KEYS) */
 };
 
@@ -414,10 +414,16 @@ static int emails(struct parser *ps, struct user_ctx *uc) {
         if (ps->p < ps->end && *ps->p == '{') {
             if ((r = object(ps, email_member, &e)) < 0)
                 return r;
-            if (e.value && !uc->first_email)
+            /* As scim-user.c: the first primary email object, else the first object, even
+             * when that one has no value (then the user has no email). */
+            if (!uc->first_seen) {
+                uc->first_seen = true;
                 uc->first_email = e.value;
-            if (e.value && e.primary && !uc->primary_email)
+            }
+            if (e.primary && !uc->primary_seen) {
+                uc->primary_seen = true;
                 uc->primary_email = e.value;
+            }
         } else if ((r = skip_value(ps)) < 0) {
             return r;
         }
@@ -512,7 +518,7 @@ static int resources(struct parser *ps, struct list_ctx *lc) {
             ps->out->n--;
             return fail(ps, "a User without an id or a userName");
         }
-        u->email = uc.primary_email ? uc.primary_email : uc.first_email;
+        u->email = uc.primary_seen ? uc.primary_email : uc.first_email;
         adc_cloud_users_intern_provider(ps->out, u);
         lc->n_items++;
         if (eat(ps, ','))
