@@ -6,6 +6,9 @@ ADC = os.environ.get("ADC_BIN", "build/src/adc/adc")
 ADC_SERVER = os.environ.get("ADC_SERVER_BIN", "build/src/server/adc-server")
 
 
+SUPPRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "valgrind.supp")
+
+
 def _under_valgrind(binary):
     """With $ADC_VALGRIND set, every test runs the program under valgrind's memcheck: a wrapper
     script takes the binary's place (so tests that build argv from ADC/ADC_SERVER need no
@@ -25,6 +28,7 @@ def _under_valgrind(binary):
         f.write("#!/bin/sh\n"
                 "exec valgrind -q --error-exitcode=99 --leak-check=full "
                 "--errors-for-leak-kinds=definite --show-leak-kinds=definite "
+                f"--suppressions='{SUPPRESSIONS}' "
                 f"--log-file='{logs}/{name}.%p.log' '{real}' \"$@\"\n")
     os.chmod(path + ".tmp", 0o755)
     os.replace(path + ".tmp", path)
