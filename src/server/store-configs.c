@@ -81,8 +81,8 @@ int adc_store_config_list(struct adc_db *db, adc_store_config_cb cb, void *ctx) 
     sqlite3_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    int rc, r = 0, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r, n = 0;
+    while ((r = adc_db_step_next(db, st)) > 0) {
         struct adc_store_config c;
         r = read_row(st, &c, NULL);
         if (r < 0)
@@ -93,10 +93,8 @@ int adc_store_config_list(struct adc_db *db, adc_store_config_cb cb, void *ctx) 
             break;
         n++;
     }
-    if (r >= 0)
-        r = rc == SQLITE_DONE ? n : adc_db_errno(db, rc);
     sqlite3_reset(st);
-    return r;
+    return r < 0 ? r : n;
 }
 
 int adc_store_config_update(struct adc_db *db, const struct adc_store_config *c) {
@@ -167,18 +165,16 @@ int adc_store_token_list(struct adc_db *db, adc_store_token_cb cb, void *ctx) {
     sqlite3_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    int rc, r = 0, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r, n = 0;
+    while ((r = adc_db_step_next(db, st)) > 0) {
         r = cb((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
                ctx);
         if (r < 0)
             break;
         n++;
     }
-    if (r >= 0)
-        r = rc == SQLITE_DONE ? n : adc_db_errno(db, rc);
     sqlite3_reset(st);
-    return r;
+    return r < 0 ? r : n;
 }
 
 int adc_store_token_delete(struct adc_db *db, const char *name) {

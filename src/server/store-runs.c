@@ -109,8 +109,8 @@ int adc_store_run_list(struct adc_db *db, const char *app_id, int64_t limit, adc
         return -EIO;
     sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, limit);
-    int rc, r = 0, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r, n = 0;
+    while ((r = adc_db_step_next(db, st)) > 0) {
         struct adc_store_run run;
         r = read_row(st, &run);
         if (r < 0)
@@ -121,10 +121,8 @@ int adc_store_run_list(struct adc_db *db, const char *app_id, int64_t limit, adc
             break;
         n++;
     }
-    if (r >= 0)
-        r = rc == SQLITE_DONE ? n : adc_db_errno(db, rc);
     sqlite3_reset(st);
-    return r;
+    return r < 0 ? r : n;
 }
 
 int adc_store_audit(struct adc_db *db, const char *actor, const char *action, const char *target,
@@ -153,8 +151,8 @@ int adc_store_audit_list(struct adc_db *db, int64_t before, int64_t limit, adc_s
         return -EIO;
     sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
     sqlite3_bind_int64(st, 2, limit);
-    int rc, r = 0, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r, n = 0;
+    while ((r = adc_db_step_next(db, st)) > 0) {
         struct adc_store_audit_entry e = {
             .seq = sqlite3_column_int64(st, 0),
             .at = (const char *)sqlite3_column_text(st, 1),
@@ -168,8 +166,6 @@ int adc_store_audit_list(struct adc_db *db, int64_t before, int64_t limit, adc_s
             break;
         n++;
     }
-    if (r >= 0)
-        r = rc == SQLITE_DONE ? n : adc_db_errno(db, rc);
     sqlite3_reset(st);
-    return r;
+    return r < 0 ? r : n;
 }

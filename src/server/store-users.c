@@ -150,8 +150,8 @@ int adc_store_user_list(struct adc_db *db, const char *where, const struct adc_s
     }
     sqlite3_bind_int64(st, 2 + (int)n_args, limit);
     sqlite3_bind_int64(st, 3 + (int)n_args, offset);
-    int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int n = 0;
+    while ((r = adc_db_step_next(db, st)) > 0) {
         struct adc_store_user u;
         r = read_row(st, &u);
         if (r < 0)
@@ -162,7 +162,8 @@ int adc_store_user_list(struct adc_db *db, const char *where, const struct adc_s
             goto out;
         n++;
     }
-    r = rc == SQLITE_DONE ? n : adc_db_errno(db, rc);
+    if (r == 0)
+        r = n;
 out:
     sqlite3_finalize(st);
     free(sql);

@@ -148,6 +148,13 @@ int adc_db_step_done(struct adc_db *db, sqlite3_stmt *st, bool need_change) {
     return r;
 }
 
+int adc_db_step_next(struct adc_db *db, sqlite3_stmt *st) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : adc_db_errno(db, rc);
+}
+
 int adc_db_step_row(struct adc_db *db, sqlite3_stmt *st) {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)

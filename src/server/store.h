@@ -64,3 +64,6 @@ int adc_db_step_done(struct adc_db *db, sqlite3_stmt *st, bool need_change);
 /* Steps a statement expected to return at most one row. 0 with the row current (read its
  * columns, then sqlite3_reset()), or -ENOENT / a negative errno with the statement reset. */
 int adc_db_step_row(struct adc_db *db, sqlite3_stmt *st);
+/* Steps a statement through its rows: 1 with a row current, 0 after the last one, or a negative
+ * errno. The caller resets the statement when done (also when it stops early). */
+int adc_db_step_next(struct adc_db *db, sqlite3_stmt *st);
