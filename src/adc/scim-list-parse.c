@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "scim-user.h"
@@ -259,6 +260,23 @@ static int number(struct parser *ps, long long *value) {
         if (ps->p == e)
             return fail(ps, "invalid number");
     }
+    /* What jansson refuses we refuse, skipped or not: an integer beyond 64 bits, a real
+     * beyond a double. */
+    char *text = strndup(start, (size_t)(ps->p - start));
+    if (!text)
+        return -ENOMEM;
+    errno = 0;
+    bool overflow;
+    if (integer) {
+        (void)strtoll(text, NULL, 10);
+        overflow = errno == ERANGE;
+    } else {
+        double d = strtod(text, NULL);
+        overflow = errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL);
+    }
+    free(text);
+    if (overflow)
+        return fail(ps, "number out of range");
     if (value) {
         *value = -1;
         if (integer && *start != '-' && ps->p - start <= 18) {
