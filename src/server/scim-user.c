@@ -293,11 +293,12 @@ static int prepare(const json_t *in, struct prepared *p, struct adc_scim_result 
 }
 
 static bool effective(const struct adc_principal *who, enum adc_setting s) {
-    if (who->settings[s] != ADC_UNSET)
-        return who->settings[s] == ADC_TRUE;
-    /* Defaults of SPEC.md section 2; taking over another provider's users needs the server
-     * to say so explicitly. */
-    return s == ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH;
+    /* Unset means the client decides (SPEC.md section 6): the server then refuses nothing on
+     * that setting's account. For no-update-provider-mismatch this lets the client's own
+     * setting (adc.yaml) decide a takeover: its plan writes another provider's user only when
+     * that setting is false there. An administrator who wants takeovers refused whatever the
+     * client says sets it to true on the server. */
+    return who->settings[s] == ADC_TRUE;
 }
 
 /* Refuses a write a sync configuration's server-side settings forbid. */
@@ -441,7 +442,7 @@ static int replace_with(struct adc_scim_ctx *ctx, struct adc_store_user *old, co
             if (effective(ctx->who, ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH)) {
                 fail(r, 403, NULL,
                      "user '%s' belongs to provider '%s', not to sync configuration %s; taking it "
-                     "over needs the server setting no-update-provider-mismatch=false",
+                     "over is refused by the server setting no-update-provider-mismatch=true",
                      old->user_name, old->provider, ctx->who->app_id);
                 goto out;
             }

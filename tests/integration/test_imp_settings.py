@@ -173,6 +173,23 @@ class ProviderMismatch(unittest.TestCase):
 
     def test_takeover_when_the_server_allows_it(self):
         self.env.server.set_settings(self.env.cfg, {"no-update-provider-mismatch": False})
+        self.assert_takeover()
+
+    def test_takeover_decided_by_adc_yaml_when_the_server_leaves_it_open(self):
+        self.env.write_yaml({"no-update-provider-mismatch": False})
+        self.assert_takeover()
+
+    def test_server_refusal_wins_over_adc_yaml(self):
+        self.env.write_yaml({"no-update-provider-mismatch": False})
+        self.env.server.set_settings(self.env.cfg, {"no-update-provider-mismatch": True})
+        r, doc = self.env.imp_json()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["settings"]["no-update-provider-mismatch"], True)
+        skips = {c["userName"] for c in doc["changes"] if c["op"] == "skip"}
+        self.assertEqual(skips, {mail(1), mail(2)})
+        self.assertEqual(SyncSetup.provider(self.env.cloud()[mail(1).upper()]), "local")
+
+    def assert_takeover(self):
         r, doc = self.env.imp_json()
         self.assertEqual(r.returncode, 0, r.stderr)
         updates = {c["userName"]: c["reason"] for c in doc["changes"] if c["op"] == "update"}

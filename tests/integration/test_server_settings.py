@@ -126,7 +126,8 @@ class Enforcement(ServerTestCase):
                               urllib.parse.quote('userName eq "%s"' % u["userName"]))
             self.assertEqual(r.body["totalResults"], 1)
             self.assertEqual(self.srv.scim(self.cfg, "GET", "/Users/" + u["id"]).status, 200)
-        # writing: default (unset) no-update-provider-mismatch = refuse
+        # writing: the server setting no-update-provider-mismatch=true refuses takeovers
+        self.srv.set_settings(self.cfg, {"no-update-provider-mismatch": True})
         for u in (theirs, local):
             r = self.srv.scim(self.cfg, "PATCH", "/Users/" + u["id"],
                               patch(("replace", "title", "x")))
@@ -139,10 +140,18 @@ class Enforcement(ServerTestCase):
             self.assertEqual(r.status, 403)
             self.assertEqual(self.srv.scim("admin", "GET", "/Users/" + u["id"]).body["meta"]
                              ["version"], 'W/"1"')
-        self.srv.set_settings(self.cfg, {"no-update-provider-mismatch": True})
-        r = self.srv.scim(self.cfg, "PATCH", "/Users/" + local["id"],
-                          patch(("replace", "title", "x")))
-        self.assertEqual(r.status, 403)
+
+    def test_takeover_unset_on_server_is_the_clients_choice(self):
+        # Unset = the client decides (SPEC.md section 6): adc only sends this write when its
+        # own no-update-provider-mismatch is false, so the server lets it through.
+        local = self.owned_user(provider="local")
+        r = self.srv.scim(self.cfg, "PUT", "/Users/" + local["id"],
+                          user(local["userName"], "my-uuid-3"))
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertEqual(r.body[SCIM_PROVIDER]["provider"], self.cfg["app_id"])
+        # ... but never a delete of another provider's user
+        again = self.owned_user(provider="local")
+        self.assertEqual(self.srv.scim(self.cfg, "DELETE", "/Users/" + again["id"]).status, 403)
 
     def test_takeover_when_server_allows(self):
         local = self.owned_user(provider="local")
