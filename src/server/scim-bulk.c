@@ -51,9 +51,38 @@ static int bad(struct adc_scim_result *r, const char *scim_type, const char *det
     return -1;
 }
 
-/* Runs one operation. bulk_ids maps the bulkIds of earlier creates to their ids. */
-static int run_op(struct adc_scim_ctx *ctx, const json_t *op, json_t *bulk_ids, const char **method,
-                  const char **bulk_id, struct adc_scim_result *r) {
+/* A create checked and rendered before the write lock is taken (see prepare_creates). */
+struct pre_create {
+    bool has; /* the operation is a well-formed POST: run_op uses rc, nu and r */
+    int rc;
+    struct adc_scim_new_user nu; /* rc == 0 */
+    struct adc_scim_result r;    /* rc < 0: the error */
+};
+
+/* The part of each create that needs no database (settings, validation, the JSON text to
+ * store) done for all creates of the request before it takes the write lock: with two
+ * requests at the server, this part of one overlaps the other's writes. run_op checks the
+ * same conditions in the same order, so errors come out as before. */
+static void prepare_creates(struct adc_scim_ctx *ctx, const json_t *ops, struct pre_create *pre) {
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op) {
+        const char *method = json_string_value(json_object_get(op, "method"));
+        const char *path = json_string_value(json_object_get(op, "path"));
+        if (!json_is_object(op) || !method || strcasecmp(method, "POST") != 0 || !path ||
+            strcmp(path, "/Users") != 0 || !json_string_value(json_object_get(op, "bulkId")))
+            continue;
+        pre[i].has = true;
+        pre[i].rc = adc_scim_user_create_prepare(ctx, json_object_get(op, "data"), &pre[i].nu,
+                                                 &pre[i].r);
+    }
+}
+
+/* Runs one operation. bulk_ids maps the bulkIds of earlier creates to their ids; pre is its
+ * prepared create, if any. */
+static int run_op(struct adc_scim_ctx *ctx, const json_t *op, json_t *bulk_ids,
+                  struct pre_create *pre, const char **method, const char **bulk_id,
+                  struct adc_scim_result *r) {
     if (!json_is_object(op))
         return bad(r, "invalidSyntax", "an operation must be an object");
     *method = json_string_value(json_object_get(op, "method"));
@@ -71,7 +100,15 @@ static int run_op(struct adc_scim_ctx *ctx, const json_t *op, json_t *bulk_ids, 
             return bad(r, "invalidPath", "POST path must be /Users");
         if (!*bulk_id)
             return bad(r, "invalidSyntax", "bulkId is required for POST (RFC 7644 3.7)");
-        int rc = adc_scim_user_create(ctx, data, false, r);
+        int rc;
+        if (pre->has && pre->rc < 0) {
+            *r = pre->r;
+            rc = -1;
+        } else if (pre->has) {
+            rc = adc_scim_user_create_commit(ctx, &pre->nu, false, r);
+        } else {
+            rc = adc_scim_user_create(ctx, data, false, r);
+        }
         if (rc == 0)
             json_object_set_new(bulk_ids, *bulk_id, json_string(r->id));
         return rc;
@@ -110,6 +147,8 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
         return;
     struct adc_db *db = NULL;
     json_t *bulk_ids = NULL;
+    struct pre_create *pre = NULL;
+    size_t n_pre = 0;
     struct adc_buf out;
     adc_buf_init(&out, 0);
     json_t *schemas = json_object_get(body, "schemas");
@@ -141,6 +180,13 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
         goto out;
     }
     json_int_t fail_on = foe ? json_integer_value(foe) : 0;
+    n_pre = json_array_size(ops);
+    if (!(pre = calloc(n_pre ? n_pre : 1, sizeof(*pre)))) {
+        adc_http_error(res, 500, NULL, "out of memory");
+        goto out;
+    }
+    struct adc_scim_ctx pctx = {.db = NULL, .who = &req->principal};
+    prepare_creates(&pctx, ops, pre);
     db = adc_store_acquire(req->server->store);
     if (!db || adc_db_begin(db, true) < 0) {
         adc_http_error(res, 503, NULL, "database busy; retry");
@@ -156,7 +202,7 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
     json_array_foreach(ops, i, op) {
         struct adc_scim_result r = {0};
         const char *method = NULL, *bulk_id = NULL;
-        if (run_op(&ctx, op, bulk_ids, &method, &bulk_id, &r) < 0)
+        if (run_op(&ctx, op, bulk_ids, &pre[i], &method, &bulk_id, &r) < 0)
             errors++;
         if (i > 0)
             adc_buf_puts(&out, ",");
@@ -174,6 +220,10 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
 out:
     adc_buf_done(&out);
     adc_store_release(db);
+    for (size_t k = 0; pre && k < n_pre; k++)
+        if (pre[k].has && pre[k].rc == 0)
+            adc_scim_new_user_done(&pre[k].nu);
+    free(pre);
     json_decref(bulk_ids);
     json_decref(body);
 }

@@ -363,53 +363,70 @@ static int finish(struct adc_scim_ctx *ctx, const struct adc_store_user *u, unsi
     return 0;
 }
 
-int adc_scim_user_create(struct adc_scim_ctx *ctx, const json_t *body, bool want_resource,
-                         struct adc_scim_result *r) {
+int adc_scim_user_create_prepare(struct adc_scim_ctx *ctx, const json_t *body,
+                                 struct adc_scim_new_user *nu, struct adc_scim_result *r) {
+    memset(nu, 0, sizeof(*nu));
     if (enforce(ctx, "create", ADC_SETTING_NO_CREATE, r) < 0)
         return -1;
     struct prepared p;
     if (prepare(body, &p, r) < 0)
         return -1;
-    int ret = -1;
-    struct adc_store_user u = {0};
-    adc_auth_uuid7(u.id);
+    struct adc_store_user *u = &nu->u;
     if (ctx->who->kind == ADC_PRINCIPAL_SYNC) {
         /* A sync configuration's users are its own, whatever the request says. */
-        u.provider = strdup(ctx->who->app_id);
+        u->provider = strdup(ctx->who->app_id);
         if (effective(ctx->who, ADC_SETTING_CREATE_AS_DISABLED)) {
             p.active = false;
             json_object_set_new(p.data, "active", json_false());
         }
     } else {
-        const char *prov = p.provider ? p.provider : ADC_PROVIDER_LOCAL;
-        if (check_provider_value(ctx, prov, r) < 0)
-            goto out;
-        u.provider = strdup(prov);
+        u->provider = strdup(p.provider ? p.provider : ADC_PROVIDER_LOCAL);
+        nu->check_provider = true;
     }
-    u.user_name = strdup(p.user_name);
-    u.external_id = p.external_id ? strdup(p.external_id) : NULL;
-    u.active = p.active;
-    u.data = json_dumps(p.data, JSON_COMPACT);
-    u.version = 1;
-    adc_store_now(u.created);
-    memcpy(u.modified, u.created, sizeof(u.modified));
-    if (!u.provider || !u.user_name || !u.data || (p.external_id && !u.external_id)) {
-        fail(r, 500, NULL, "out of memory");
-        goto out;
-    }
-    int e = adc_store_user_insert(ctx->db, &u);
-    if (e < 0) {
-        store_failure(e, u.user_name, r);
-        goto out;
-    }
-    if (audit(ctx, "user.create", &u) < 0) {
-        fail(r, 500, NULL, "database error");
-        goto out;
-    }
-    ret = finish(ctx, &u, 201, want_resource, r);
-out:
-    adc_store_user_done(&u);
+    u->user_name = strdup(p.user_name);
+    u->external_id = p.external_id ? strdup(p.external_id) : NULL;
+    u->active = p.active;
+    u->data = json_dumps(p.data, JSON_COMPACT);
+    u->version = 1;
+    bool oom = !u->provider || !u->user_name || !u->data || (p.external_id && !u->external_id);
     json_decref(p.data);
+    if (oom) {
+        adc_scim_new_user_done(nu);
+        return fail(r, 500, NULL, "out of memory");
+    }
+    return 0;
+}
+
+int adc_scim_user_create_commit(struct adc_scim_ctx *ctx, struct adc_scim_new_user *nu,
+                                bool want_resource, struct adc_scim_result *r) {
+    struct adc_store_user *u = &nu->u;
+    if (nu->check_provider && check_provider_value(ctx, u->provider, r) < 0)
+        return -1;
+    adc_auth_uuid7(u->id);
+    adc_store_now(u->created);
+    memcpy(u->modified, u->created, sizeof(u->modified));
+    int e = adc_store_user_insert(ctx->db, u);
+    if (e < 0) {
+        store_failure(e, u->user_name, r);
+        return -1;
+    }
+    if (audit(ctx, "user.create", u) < 0)
+        return fail(r, 500, NULL, "database error");
+    return finish(ctx, u, 201, want_resource, r);
+}
+
+void adc_scim_new_user_done(struct adc_scim_new_user *nu) {
+    adc_store_user_done(&nu->u);
+    nu->check_provider = false;
+}
+
+int adc_scim_user_create(struct adc_scim_ctx *ctx, const json_t *body, bool want_resource,
+                         struct adc_scim_result *r) {
+    struct adc_scim_new_user nu;
+    if (adc_scim_user_create_prepare(ctx, body, &nu, r) < 0)
+        return -1;
+    int ret = adc_scim_user_create_commit(ctx, &nu, want_resource, r);
+    adc_scim_new_user_done(&nu);
     return ret;
 }
 

@@ -55,6 +55,19 @@ void adc_scim_etag(int64_t version, char *buf, size_t size);
 /* Returns 0 on success (r->status 200/201/204), -1 with the error in r. */
 int adc_scim_user_create(struct adc_scim_ctx *ctx, const json_t *body, bool want_resource,
                          struct adc_scim_result *r);
+/* A create in two halves, so that a Bulk request does the first for all its creates before it
+ * takes the write lock: _prepare checks the settings and the resource and renders what will be
+ * stored (no database: ctx->db may be NULL); _commit stores it. Each returns 0, or -1 with the
+ * error in r. adc_scim_new_user_done frees what _prepare made (after a commit or instead). */
+struct adc_scim_new_user {
+    struct adc_store_user u;
+    bool check_provider; /* not a sync configuration: the provider must be checked in the db */
+};
+int adc_scim_user_create_prepare(struct adc_scim_ctx *ctx, const json_t *body,
+                                 struct adc_scim_new_user *nu, struct adc_scim_result *r);
+int adc_scim_user_create_commit(struct adc_scim_ctx *ctx, struct adc_scim_new_user *nu,
+                                bool want_resource, struct adc_scim_result *r);
+void adc_scim_new_user_done(struct adc_scim_new_user *nu);
 int adc_scim_user_replace(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
                           const char *if_match, bool want_resource, struct adc_scim_result *r);
 int adc_scim_user_patch(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
