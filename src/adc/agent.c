@@ -22,6 +22,7 @@
 
 #include "agent-backoff.h"
 #include "agent-channel.h"
+#include "agent-message.h"
 #include "agent-sync.h"
 #include "agent-workers.h"
 #include "exit-codes.h"
@@ -30,8 +31,7 @@
 
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
-/* Long poll length asked of the server when it does not say; the server may shorten it. */
-#define DEFAULT_POLL_WAIT 15
+#define DEFAULT_POLL_WAIT ADC_AGENT_DEFAULT_POLL_WAIT
 /* How long SIGTERM waits for a sync in flight (asked to stop at its next step) before the run
  * is reported failed: below the server's 25 s after which a silent agent is gone (so the run
  * carries this agent's own reason), and well below the unit's TimeoutStopSec. */
@@ -256,20 +256,18 @@ static int connect_agent(struct agent *a) {
     }
     char why[512];
     if (r == 0 && (rep.status == 201 || rep.status == 200)) {
-        const char *id = json_string_value(json_object_get(rep.body, "agent_id"));
-        if (!id || !adc_agent_id_valid(id)) {
+        char *id;
+        int wait;
+        int pr = adc_agent_connect_answer_parse(rep.body, &id, &wait);
+        adc_channel_reply_done(&rep);
+        if (pr == -EINVAL) {
             log_warning("%s answered the connect without a usable agent_id", adc_channel_url(a->ch));
-            adc_channel_reply_done(&rep);
             return -EAGAIN;
         }
-        json_t *w = json_object_get(rep.body, "poll_wait");
-        a->poll_wait = json_is_integer(w) && json_integer_value(w) > 0 && json_integer_value(w) <= 300
-                           ? (int)json_integer_value(w)
-                           : DEFAULT_POLL_WAIT;
-        a->agent_id = strdup(id);
-        adc_channel_reply_done(&rep);
-        if (!a->agent_id)
-            return -ENOMEM;
+        if (pr < 0)
+            return pr;
+        a->agent_id = id;
+        a->poll_wait = wait;
         log_notice("connected to %s as Application ID '%s' (agent %s)", adc_channel_url(a->ch),
                    a->cfg->service->app_id, a->agent_id);
         /* READY=1 after the first connect: before it the service does nothing useful. Later
@@ -296,53 +294,42 @@ static void refuse_command(struct agent *a, const char *id, const char *why) {
 }
 
 static void dispatch(struct agent *a, json_t *cmd) {
-    const char *type = json_string_value(json_object_get(cmd, "type"));
-    const char *id = json_string_value(json_object_get(cmd, "id"));
-    if (!adc_agent_id_valid(id)) {
-        log_warning("ignoring a command without a valid id");
+    struct adc_agent_command c;
+    const char *why;
+    if (adc_agent_command_parse(cmd, &c, &why) < 0) {
+        /* Never the password; the id only once it is known to be harmless. */
+        log_warning("ignoring command %s: %s", c.id ? c.id : "(without a valid id)", why);
+        /* A sync without a run has nothing to report to; others get an answer. */
+        if (c.id && c.type != ADC_AGENT_CMD_SYNC)
+            refuse_command(a, c.id, why);
         return;
     }
-    if (adc_streq(type, "check_password")) {
-        const char *user = json_string_value(json_object_get(cmd, "username"));
-        const char *password = json_string_value(json_object_get(cmd, "password"));
-        if (!user || !password) {
-            refuse_command(a, id, "malformed check_password command");
-            return;
-        }
-        int r = adc_workers_submit(a->workers, a->cfg, id, user, password);
+    if (c.type == ADC_AGENT_CMD_CHECK_PASSWORD) {
+        int r = adc_workers_submit(a->workers, a->cfg, c.id, c.username, c.password);
         if (r == -EAGAIN)
-            refuse_command(a, id, "the agent is overloaded");
+            refuse_command(a, c.id, "the agent is overloaded");
         else if (r < 0)
-            refuse_command(a, id, "the agent is out of memory");
+            refuse_command(a, c.id, "the agent is out of memory");
         return;
     }
-    if (adc_streq(type, "sync")) {
-        const char *run_id = json_string_value(json_object_get(cmd, "run_id"));
-        if (!adc_agent_id_valid(run_id)) {
-            log_warning("ignoring sync command %s without a valid run_id", id);
-            return;
-        }
-        bool dry_run = json_is_true(json_object_get(cmd, "dry_run"));
-        /* The server allows one sync at a time per configuration, so a new one means it has
-         * seen the previous run's final report: that thread is only closing its connection.
-         * Syncs started back to back (the benchmark does) found it there and were refused. */
-        if (a->sync && !adc_sync_wait(a->sync, 5000)) {
-            /* Still running after that: a server bug or a clock oddity; say so in the run
-             * instead of running two at once. */
-            adc_sync_report_refused(a->cfg, run_id, "this agent is already running a sync");
-            return;
-        }
-        adc_sync_free(a->sync);
-        a->sync = NULL;
-        int r = adc_sync_start(a->cfg, run_id, dry_run, &a->sync);
-        if (r < 0) {
-            log_error("cannot start sync run %s: %s", run_id, strerror(-r));
-            adc_sync_report_refused(a->cfg, run_id, "the agent could not start the sync");
-        }
+    /* c.type == ADC_AGENT_CMD_SYNC: the parser knows no other type. */
+    const char *run_id = c.run_id;
+    /* The server allows one sync at a time per configuration, so a new one means it has
+     * seen the previous run's final report: that thread is only closing its connection.
+     * Syncs started back to back (the benchmark does) found it there and were refused. */
+    if (a->sync && !adc_sync_wait(a->sync, 5000)) {
+        /* Still running after that: a server bug or a clock oddity; say so in the run
+         * instead of running two at once. */
+        adc_sync_report_refused(a->cfg, run_id, "this agent is already running a sync");
         return;
     }
-    log_warning("ignoring command %s of unknown type '%s'", id, type ? type : "");
-    refuse_command(a, id, "unknown command type");
+    adc_sync_free(a->sync);
+    a->sync = NULL;
+    int r = adc_sync_start(a->cfg, run_id, c.dry_run, &a->sync);
+    if (r < 0) {
+        log_error("cannot start sync run %s: %s", run_id, strerror(-r));
+        adc_sync_report_refused(a->cfg, run_id, "the agent could not start the sync");
+    }
 }
 
 /* One long poll. Returns 0 to poll again at once, -EAGAIN after a failure that needs a pause,
