@@ -39,8 +39,7 @@ static void check_command(const json_t *cmd) {
         if (!adc_agent_id_valid(c.run_id) || c.username || c.password)
             __builtin_trap();
         break;
-    default:
-        __builtin_trap();
+    default: __builtin_trap();
     }
 }
 

@@ -55,8 +55,7 @@ int adc_agent_command_parse(const json_t *cmd, struct adc_agent_command *out, co
         }
         out->dry_run = json_is_true(json_object_get(cmd, "dry_run"));
         return 0;
-    case ADC_AGENT_CMD_UNKNOWN:
-        break;
+    case ADC_AGENT_CMD_UNKNOWN: break;
     }
     *why = "unknown command type";
     return -EINVAL;

@@ -72,21 +72,19 @@ struct agent {
     struct adc_agent_config *cfg;
     unsigned generation;
     int sigfd;
-    struct adc_channel *ch;      /* the main thread's client: connect, poll, disconnect */
+    struct adc_channel *ch; /* the main thread's client: connect, poll, disconnect */
     unsigned ch_generation;
     char *agent_id;
     int poll_wait;
     bool ready_sent;
     bool stopping;
-    bool reconnect;              /* a reload changed the server connection */
-    bool fatal;                  /* the secret was rejected */
+    bool reconnect; /* a reload changed the server connection */
+    bool fatal;     /* the secret was rejected */
     struct adc_workers *workers;
-    struct adc_sync *sync;       /* the sync in flight or finished, NULL when none */
+    struct adc_sync *sync; /* the sync in flight or finished, NULL when none */
 };
 
-static bool str_same(const char *a, const char *b) {
-    return (!a && !b) || adc_streq(a, b);
-}
+static bool str_same(const char *a, const char *b) { return (!a && !b) || adc_streq(a, b); }
 
 /* Whether two adc.cfg files lead to the same channel (URL, credentials, TLS, proxy). */
 static bool same_connection(const struct adc_service_config *a,
@@ -147,9 +145,7 @@ static int handle_signals(struct agent *a) {
         if (n != (ssize_t)sizeof(si))
             break;
         switch (si.ssi_signo) {
-        case SIGHUP:
-            reload(a);
-            break;
+        case SIGHUP: reload(a); break;
         case SIGTERM:
         case SIGINT:
             if (!a->stopping) {
@@ -158,8 +154,7 @@ static int handle_signals(struct agent *a) {
             }
             a->stopping = true;
             break;
-        default:
-            break;
+        default: break;
         }
     }
     return a->stopping ? -ECANCELED : 0;
@@ -173,7 +168,8 @@ static void backoff_sleep(struct agent *a, unsigned ms) {
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long long elapsed = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
+        long long elapsed =
+            (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (elapsed >= ms || a->stopping)
             return;
         struct pollfd p = {.fd = a->sigfd, .events = POLLIN};
@@ -261,7 +257,8 @@ static int connect_agent(struct agent *a) {
         int pr = adc_agent_connect_answer_parse(rep.body, &id, &wait);
         adc_channel_reply_done(&rep);
         if (pr == -EINVAL) {
-            log_warning("%s answered the connect without a usable agent_id", adc_channel_url(a->ch));
+            log_warning("%s answered the connect without a usable agent_id",
+                        adc_channel_url(a->ch));
             return -EAGAIN;
         }
         if (pr < 0)
@@ -433,7 +430,8 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
     }
 
     struct adc_backoff bo;
-    adc_backoff_init(&bo, BACKOFF_BASE_MS, BACKOFF_CAP_MS, (unsigned)getpid() ^ (unsigned)time(NULL));
+    adc_backoff_init(&bo, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
+                     (unsigned)getpid() ^ (unsigned)time(NULL));
     log_notice("adc %s starting: server %s, Application ID '%s'", ADC_VERSION,
                a.cfg->service->server_url, a.cfg->service->app_id);
 

@@ -73,8 +73,8 @@ static void prepare_creates(struct adc_scim_ctx *ctx, const json_t *ops, struct 
             strcmp(path, "/Users") != 0 || !json_string_value(json_object_get(op, "bulkId")))
             continue;
         pre[i].has = true;
-        pre[i].rc = adc_scim_user_create_prepare(ctx, json_object_get(op, "data"), &pre[i].nu,
-                                                 &pre[i].r);
+        pre[i].rc =
+            adc_scim_user_create_prepare(ctx, json_object_get(op, "data"), &pre[i].nu, &pre[i].r);
     }
 }
 
@@ -170,8 +170,8 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
         goto out;
     }
     if (json_array_size(ops) > ADC_SCIM_BULK_MAX_OPS) {
-        adc_http_error(res, 413, NULL, "%zu operations; maxOperations is %d",
-                       json_array_size(ops), ADC_SCIM_BULK_MAX_OPS);
+        adc_http_error(res, 413, NULL, "%zu operations; maxOperations is %d", json_array_size(ops),
+                       ADC_SCIM_BULK_MAX_OPS);
         goto out;
     }
     json_t *foe = json_object_get(body, "failOnErrors");

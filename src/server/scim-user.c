@@ -20,17 +20,19 @@
  * are "groups" (read-only, we have no groups) and "password" (sign-in goes to the directory
  * through the agent; a password is never stored). */
 static const char *const core_attrs[] = {
-    "userName", "name", "displayName", "nickName", "profileUrl", "title", "userType",
-    "preferredLanguage", "locale", "timezone", "active", "emails", "phoneNumbers", "ims",
-    "photos", "addresses", "entitlements", "roles", "x509Certificates", "externalId",
+    "userName",     "name",     "displayName",      "nickName",
+    "profileUrl",   "title",    "userType",         "preferredLanguage",
+    "locale",       "timezone", "active",           "emails",
+    "phoneNumbers", "ims",      "photos",           "addresses",
+    "entitlements", "roles",    "x509Certificates", "externalId",
 };
 static const char *const string_attrs[] = {
-    "displayName", "nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale",
-    "timezone", "externalId",
+    "displayName",       "nickName", "profileUrl", "title",      "userType",
+    "preferredLanguage", "locale",   "timezone",   "externalId",
 };
 static const char *const multi_attrs[] = {
-    "emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
-    "x509Certificates",
+    "emails",    "phoneNumbers", "ims",   "photos",
+    "addresses", "entitlements", "roles", "x509Certificates",
 };
 
 void adc_scim_result_done(struct adc_scim_result *r) {
@@ -40,10 +42,10 @@ void adc_scim_result_done(struct adc_scim_result *r) {
     memset(r, 0, sizeof(*r));
 }
 
-static int fail(struct adc_scim_result *r, unsigned status, const char *scim_type,
-                const char *fmt, ...) _printf_(4, 5);
-static int fail(struct adc_scim_result *r, unsigned status, const char *scim_type,
-                const char *fmt, ...) {
+static int fail(struct adc_scim_result *r, unsigned status, const char *scim_type, const char *fmt,
+                ...) _printf_(4, 5);
+static int fail(struct adc_scim_result *r, unsigned status, const char *scim_type, const char *fmt,
+                ...) {
     r->status = status;
     r->scim_type = scim_type;
     va_list ap;
@@ -104,7 +106,8 @@ int adc_scim_user_render_text(const struct adc_store_user *u, const char *base_u
     size_t dlen = strlen(u->data);
     if (dlen < 2 || u->data[0] != '{' || u->data[dlen - 1] != '}')
         return -EINVAL;
-    adc_buf_puts(out, "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER "\",\"" ADC_SCIM_SCHEMA_PROVIDER "\"");
+    adc_buf_puts(out,
+                 "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER "\",\"" ADC_SCIM_SCHEMA_PROVIDER "\"");
     if (strstr(u->data, "\"" ADC_SCIM_SCHEMA_ENTERPRISE "\":"))
         adc_buf_puts(out, ",\"" ADC_SCIM_SCHEMA_ENTERPRISE "\"");
     adc_buf_puts(out, "],\"id\":");
@@ -312,8 +315,7 @@ static int enforce(struct adc_scim_ctx *ctx, const char *what, enum adc_setting 
                     "%s refused, nothing changed",
                     ctx->who->app_id, what);
     if ((int)s >= 0 && effective(ctx->who, s))
-        return fail(r, 403, NULL,
-                    "server setting %s=true of sync configuration %s: %s refused",
+        return fail(r, 403, NULL, "server setting %s=true of sync configuration %s: %s refused",
                     adc_setting_name(s), ctx->who->app_id, what);
     return 0;
 }
@@ -348,8 +350,8 @@ static int store_failure(int e, const char *user_name, struct adc_scim_result *r
 
 static int audit(struct adc_scim_ctx *ctx, const char *action, const struct adc_store_user *u) {
     char detail[600];
-    snprintf(detail, sizeof(detail), "userName=%s provider=%s active=%s", u->user_name,
-             u->provider, u->active ? "true" : "false");
+    snprintf(detail, sizeof(detail), "userName=%s provider=%s active=%s", u->user_name, u->provider,
+             u->active ? "true" : "false");
     return adc_store_audit(ctx->db, ctx->who->actor, action, u->id, detail);
 }
 
@@ -544,8 +546,7 @@ int adc_scim_user_delete(struct adc_scim_ctx *ctx, const char *id, const char *i
                          struct adc_scim_result *r) {
     if (enforce(ctx, "delete", ADC_SETTING_NO_DELETE, r) < 0)
         return -1;
-    if (ctx->who->kind == ADC_PRINCIPAL_SYNC &&
-        effective(ctx->who, ADC_SETTING_DELETE_DISABLES))
+    if (ctx->who->kind == ADC_PRINCIPAL_SYNC && effective(ctx->who, ADC_SETTING_DELETE_DISABLES))
         return fail(r, 403, NULL,
                     "server setting delete-disables=true of sync configuration %s: delete "
                     "refused; disable the user instead (active=false)",

@@ -63,17 +63,17 @@ static void valid_sync(void **state) {
     (void)state;
     struct adc_agent_command c;
     const char *why;
-    assert_int_equal(parse("{\"type\":\"sync\",\"id\":\"c2\",\"run_id\":\"r-9\",\"dry_run\":true}", &c,
-                           &why),
-                     0);
+    assert_int_equal(
+        parse("{\"type\":\"sync\",\"id\":\"c2\",\"run_id\":\"r-9\",\"dry_run\":true}", &c, &why),
+        0);
     assert_int_equal(c.type, ADC_AGENT_CMD_SYNC);
     assert_string_equal(c.id, "c2");
     assert_string_equal(c.run_id, "r-9");
     assert_true(c.dry_run);
     done(&c);
     /* dry_run only when it is JSON true */
-    assert_int_equal(parse("{\"type\":\"sync\",\"id\":\"c2\",\"run_id\":\"r\",\"dry_run\":1}", &c, &why),
-                     0);
+    assert_int_equal(
+        parse("{\"type\":\"sync\",\"id\":\"c2\",\"run_id\":\"r\",\"dry_run\":1}", &c, &why), 0);
     assert_false(c.dry_run);
     done(&c);
     assert_int_equal(parse("{\"type\":\"sync\",\"id\":\"c2\",\"run_id\":\"r\"}", &c, &why), 0);
@@ -96,9 +96,9 @@ static void invalid_commands(void **state) {
     assert_string_equal(why, "unknown command type");
     done(&c);
 
-    assert_int_equal(parse("{\"type\":\"check_password\",\"id\":\"c4\",\"username\":\"bob\"}", &c,
-                           &why),
-                     -EINVAL);
+    assert_int_equal(
+        parse("{\"type\":\"check_password\",\"id\":\"c4\",\"username\":\"bob\"}", &c, &why),
+        -EINVAL);
     assert_string_equal(why, "malformed check_password command");
     assert_int_equal(c.type, ADC_AGENT_CMD_CHECK_PASSWORD);
     assert_string_equal(c.id, "c4");
@@ -106,8 +106,9 @@ static void invalid_commands(void **state) {
     assert_null(c.password);
     done(&c);
 
-    assert_int_equal(parse("{\"type\":\"check_password\",\"id\":\"c4\",\"password\":\"pw\"}", &c, &why),
-                     -EINVAL);
+    assert_int_equal(
+        parse("{\"type\":\"check_password\",\"id\":\"c4\",\"password\":\"pw\"}", &c, &why),
+        -EINVAL);
     assert_null(c.password);
     done(&c);
 
@@ -157,8 +158,8 @@ static void hostile_ids(void **state) {
     char long_id[130];
     memset(long_id, 'a', sizeof(long_id) - 1);
     long_id[129] = '\0'; /* 129 characters: one too many */
-    const char *bad[] = {"", "../admin", "a/b", "a?b=c", "a&agent_id=x", "a b", "a%2f", "é",
-                         "a\nb", long_id};
+    const char *bad[] = {"",    "../admin", "a/b", "a?b=c", "a&agent_id=x",
+                         "a b", "a%2f",     "é",   "a\nb",  long_id};
     struct adc_agent_command c;
     const char *why;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -211,7 +212,8 @@ static void connect_answer(void **state) {
     free(id);
     json_decref(j);
 
-    const char *defaulted[] = {"{\"agent_id\":\"a\"}", "{\"agent_id\":\"a\",\"poll_wait\":0}",
+    const char *defaulted[] = {"{\"agent_id\":\"a\"}",
+                               "{\"agent_id\":\"a\",\"poll_wait\":0}",
                                "{\"agent_id\":\"a\",\"poll_wait\":301}",
                                "{\"agent_id\":\"a\",\"poll_wait\":-5}",
                                "{\"agent_id\":\"a\",\"poll_wait\":\"20\"}",
