@@ -51,12 +51,9 @@ int adc_admin_account_create(struct adc_store *s, const char *name, const char *
     sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        r = adc_db_errno(db, rc); /* the NOCASE unique index gives -EEXIST */
+    r = adc_db_step_done(db, st, false); /* the NOCASE unique index gives -EEXIST */
+    if (r < 0)
         goto rollback;
-    }
     r = adc_store_audit(db, actor, "admin_account.create", name, NULL);
     if (r < 0)
         goto rollback;
@@ -77,11 +74,8 @@ static int exec_name(struct adc_db *db, const char *sql, const char *name) {
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return adc_db_errno(db, rc);
-    return sqlite3_changes(adc_db_handle(db));
+    int r = adc_db_step_done(db, st, false);
+    return r < 0 ? r : sqlite3_changes(adc_db_handle(db));
 }
 
 int adc_admin_account_set_password(struct adc_store *s, const char *name, const char *password,
@@ -105,16 +99,9 @@ int adc_admin_account_set_password(struct adc_store *s, const char *name, const 
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        r = adc_db_errno(db, rc);
+    r = adc_db_step_done(db, st, true); /* -ENOENT: no such account */
+    if (r < 0)
         goto rollback;
-    }
-    if (sqlite3_changes(adc_db_handle(db)) == 0) {
-        r = -ENOENT;
-        goto rollback;
-    }
     /* A new password ends the sessions opened with the old one (a stolen session included). */
     r = exec_name(db,
                   "DELETE FROM console_sessions WHERE account_id = "
