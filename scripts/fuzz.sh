@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (fuzz/fuzz-*.c) with clang, AddressSanitizer and
 # UndefinedBehaviorSanitizer, and runs each for SECONDS from a copy of its corpus (the
 # repository's corpus is not changed; new crashing inputs are left in BUILD_DIR/fuzz-out).
-#   scripts/fuzz.sh [BUILD_DIR [SECONDS [TARGET...]]]
+#   [FUZZ_SEED=N] scripts/fuzz.sh [BUILD_DIR [SECONDS [TARGET...]]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-fuzz}
@@ -20,6 +20,10 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for f in fuzz/fuzz-*.c; do t=${f#fuzz/fuzz-}; targets+=("${t%.c}"); done
 fi
+# A fixed seed makes a run repeatable: CI's short run retraces the start of a longer local run
+# with the same seed, so what it could find was found (and fixed) before landing. FUZZ_SEED=0
+# lets libFuzzer pick a new seed, for exploring.
+seed=${FUZZ_SEED:-1}
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 bin=$(realpath "$dir")/fuzz
@@ -37,7 +41,7 @@ for t in "${targets[@]}"; do
         cp "$f" "$work/corpus/$(basename "$(dirname "$f")")-$(basename "$f")"
       done ;;
   esac
-  if (cd "$work" && "$bin/fuzz-$t" -max_total_time="$secs" \
+  if (cd "$work" && "$bin/fuzz-$t" -max_total_time="$secs" -seed="$seed" \
       -timeout=30 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
       -artifact_prefix="$work/" corpus >"$work/log" 2>&1); then
     echo "fuzz-$t: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" |

@@ -613,6 +613,20 @@ static void gen_multi(struct sql_builder *b, const char *array_path,
     emit(b, ")");
 }
 
+/* The operands of a chain of one operator, without brackets around the inner links: the
+ * parser builds "a and b and c" as ((a and b) and c), and a bracket per link would nest as
+ * deep as the chain is long, past SQLite's parser stack (100) for a long but legal filter. */
+static void gen_chain(struct sql_builder *b, const struct adc_scim_filter *f,
+                      enum adc_scim_filter_op op, bool element) {
+    if (f->op != op) {
+        gen(b, f, element);
+        return;
+    }
+    gen_chain(b, f->left, op, element);
+    emit(b, op == ADC_SCIM_AND ? " AND " : " OR ");
+    gen_chain(b, f->right, op, element);
+}
+
 static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool element) {
     if (b->r < 0)
         return;
@@ -620,9 +634,7 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
     case ADC_SCIM_AND:
     case ADC_SCIM_OR:
         emit(b, "(");
-        gen(b, f->left, element);
-        emit(b, f->op == ADC_SCIM_AND ? " AND " : " OR ");
-        gen(b, f->right, element);
+        gen_chain(b, f, f->op, element);
         emit(b, ")");
         return;
     case ADC_SCIM_NOT:

@@ -180,6 +180,28 @@ static void sql_matches(void **state) {
     assert_string_equal(match_sql("userName eq \"x' OR 1=1 --\""), "");
 }
 
+/* A long chain is legal (the server bounds only the filter's length): its SQL must not nest a
+ * bracket per link, which overflowed SQLite's parser stack at about 100 (found by fuzzing). */
+static void sql_long_chains(void **state) {
+    (void)state;
+    char text[8192];
+    size_t n = 0;
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "%sdisplayName pr", i ? " and " : "");
+    assert_string_equal(match_sql(text), "Alice@Example.com,bob");
+    n = 0;
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "%suserName eq \"u%d\"",
+                              i ? " or " : "", i);
+    snprintf(text + n, sizeof(text) - n, " or userName eq \"bob\"");
+    assert_string_equal(match_sql(text), "bob");
+    n = (size_t)snprintf(text, sizeof(text), "emails[");
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "%stype eq \"home\"", i ? " and " : "");
+    snprintf(text + n, sizeof(text) - n, "]");
+    assert_string_equal(match_sql(text), "Alice@Example.com");
+}
+
 static void sql_rejects(void **state) {
     (void)state;
     const char *bad[][2] = {
@@ -235,6 +257,7 @@ int main(void) {
         cmocka_unit_test(values_and_case),
         cmocka_unit_test(syntax_errors),
         cmocka_unit_test_setup_teardown(sql_matches, setup, teardown),
+        cmocka_unit_test_setup_teardown(sql_long_chains, setup, teardown),
         cmocka_unit_test(sql_rejects),
         cmocka_unit_test(json_evaluation),
     };
