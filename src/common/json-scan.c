@@ -8,8 +8,7 @@
 #include <string.h>
 
 void adc_json_scan_init(struct adc_json_scan *s, const char *buf, size_t len, int max_depth) {
-    *s = (struct adc_json_scan){
-        .start = buf, .p = buf, .end = buf + len, .max_depth = max_depth};
+    *s = (struct adc_json_scan){.start = buf, .p = buf, .end = buf + len, .max_depth = max_depth};
 }
 
 int adc_json_scan_fail(struct adc_json_scan *s, const char *why) {
@@ -290,8 +289,8 @@ static int skip_container(struct adc_json_scan *s, char close, bool object) {
             s->depth--;
             return 0;
         }
-        return adc_json_scan_fail(s, object ? "',' or '}' was expected"
-                                            : "',' or ']' was expected");
+        return adc_json_scan_fail(s,
+                                  object ? "',' or '}' was expected" : "',' or ']' was expected");
     }
 }
 
@@ -303,10 +302,12 @@ int adc_json_scan_skip(struct adc_json_scan *s) {
     case '"': return adc_json_scan_string(s, NULL, NULL, NULL);
     case '{': s->p++; return skip_container(s, '}', true);
     case '[': s->p++; return skip_container(s, ']', false);
-    case 't': return adc_json_scan_literal(s, "true") ? 0 : adc_json_scan_fail(s, "invalid literal");
+    case 't':
+        return adc_json_scan_literal(s, "true") ? 0 : adc_json_scan_fail(s, "invalid literal");
     case 'f':
         return adc_json_scan_literal(s, "false") ? 0 : adc_json_scan_fail(s, "invalid literal");
-    case 'n': return adc_json_scan_literal(s, "null") ? 0 : adc_json_scan_fail(s, "invalid literal");
+    case 'n':
+        return adc_json_scan_literal(s, "null") ? 0 : adc_json_scan_fail(s, "invalid literal");
     default: return adc_json_scan_number(s, NULL);
     }
 }

@@ -36,8 +36,7 @@ bool adc_json_scan_literal(struct adc_json_scan *s, const char *word);
 
 /* A string after whitespace, checked. *raw and *raw_len (either may be NULL) get the bytes
  * between the quotes, still escaped; *escaped whether they hold a backslash. */
-int adc_json_scan_string(struct adc_json_scan *s, const char **raw, size_t *raw_len,
-                         bool *escaped);
+int adc_json_scan_string(struct adc_json_scan *s, const char **raw, size_t *raw_len, bool *escaped);
 
 /* Decodes the bytes of a string that adc_json_scan_string accepted into out, which needs
  * raw_len + 1 bytes (decoding never lengthens); returns the decoded length (out ends in
