@@ -10,6 +10,8 @@
 
 #include "buf.h"
 #include "json-util.h"
+#include "scim-bulk-read.h"
+#include "scim-user-scan.h"
 #include "scim.h"
 #include "server.h"
 #include "store.h"
@@ -59,81 +61,93 @@ struct pre_create {
     struct adc_scim_result r;    /* rc < 0: the error */
 };
 
+static bool is_create(const struct adc_bulk_op *op) {
+    return op->is_object && op->method && strcasecmp(op->method, "POST") == 0 && op->path &&
+           strcmp(op->path, "/Users") == 0 && op->bulk_id;
+}
+
 /* The part of each create that needs no database (settings, validation, the JSON text to
  * store) done for all creates of the request before it takes the write lock: with two
  * requests at the server, this part of one overlaps the other's writes. run_op checks the
- * same conditions in the same order, so errors come out as before. */
-static void prepare_creates(struct adc_scim_ctx *ctx, const json_t *ops, struct pre_create *pre) {
-    size_t i;
-    json_t *op;
-    json_array_foreach(ops, i, op) {
-        const char *method = json_string_value(json_object_get(op, "method"));
-        const char *path = json_string_value(json_object_get(op, "path"));
-        if (!json_is_object(op) || !method || strcasecmp(method, "POST") != 0 || !path ||
-            strcmp(path, "/Users") != 0 || !json_string_value(json_object_get(op, "bulkId")))
+ * same conditions in the same order, so errors come out as before. A create the text reader
+ * read is prepared from its text when scim-user-scan.c can, else from a tree. */
+static void prepare_creates(struct adc_scim_ctx *ctx, const struct adc_bulk_request *br,
+                            struct pre_create *pre) {
+    for (size_t i = 0; i < br->n_ops; i++) {
+        const struct adc_bulk_op *op = &br->ops[i];
+        if (!is_create(op))
             continue;
         pre[i].has = true;
-        pre[i].rc =
-            adc_scim_user_create_prepare(ctx, json_object_get(op, "data"), &pre[i].nu, &pre[i].r);
+        if (op->data_text &&
+            adc_scim_user_create_prepare_text(ctx, op->data_text, op->data_len, &pre[i].nu) == 0)
+            continue; /* rc 0 */
+        json_t *owned;
+        json_t *data = adc_bulk_op_data(op, &owned);
+        pre[i].rc = adc_scim_user_create_prepare(ctx, data, &pre[i].nu, &pre[i].r);
+        json_decref(owned);
     }
 }
 
-/* Runs one operation. bulk_ids maps the bulkIds of earlier creates to their ids; pre is its
- * prepared create, if any. */
-static int run_op(struct adc_scim_ctx *ctx, const json_t *op, json_t *bulk_ids,
-                  struct pre_create *pre, const char **method, const char **bulk_id,
+/* The id of the latest successful create of this request with that bulkId, or NULL. */
+static const char *created_id(const struct adc_bulk_request *br, const char (*ids)[40],
+                              size_t before, const char *bulk_id) {
+    for (size_t i = before; i-- > 0;)
+        if (ids[i][0] && strcmp(br->ops[i].bulk_id, bulk_id) == 0)
+            return ids[i];
+    return NULL;
+}
+
+/* Runs operation i. ids[k] is the id made by operation k if it was a successful create. */
+static int run_op(struct adc_scim_ctx *ctx, const struct adc_bulk_request *br, size_t i,
+                  char (*ids)[40], struct pre_create *pre, const char **method,
                   struct adc_scim_result *r) {
-    if (!json_is_object(op))
+    const struct adc_bulk_op *op = &br->ops[i];
+    if (!op->is_object)
         return bad(r, "invalidSyntax", "an operation must be an object");
-    *method = json_string_value(json_object_get(op, "method"));
-    *bulk_id = json_string_value(json_object_get(op, "bulkId"));
-    const char *path = json_string_value(json_object_get(op, "path"));
-    const char *version = json_string_value(json_object_get(op, "version"));
-    json_t *data = json_object_get(op, "data");
-    if (!*method)
+    *method = op->method;
+    if (!op->method)
         return bad(r, "invalidSyntax", "method is required (POST, PUT, PATCH or DELETE)");
-    if (!path)
+    if (!op->path)
         return bad(r, "invalidSyntax", "path is required");
-    if (strcasecmp(*method, "POST") == 0) {
+    if (strcasecmp(op->method, "POST") == 0) {
         *method = "POST";
-        if (strcmp(path, "/Users") != 0)
+        if (strcmp(op->path, "/Users") != 0)
             return bad(r, "invalidPath", "POST path must be /Users");
-        if (!*bulk_id)
+        if (!op->bulk_id)
             return bad(r, "invalidSyntax", "bulkId is required for POST (RFC 7644 3.7)");
         int rc;
-        if (pre->has && pre->rc < 0) {
+        if (pre->rc < 0) {
             *r = pre->r;
             rc = -1;
-        } else if (pre->has) {
-            rc = adc_scim_user_create_commit(ctx, &pre->nu, false, r);
         } else {
-            rc = adc_scim_user_create(ctx, data, false, r);
+            rc = adc_scim_user_create_commit(ctx, &pre->nu, false, r);
         }
         if (rc == 0)
-            json_object_set_new(bulk_ids, *bulk_id, json_string(r->id));
+            snprintf(ids[i], sizeof(ids[i]), "%s", r->id);
         return rc;
     }
-    if (strncmp(path, "/Users/", 7) != 0 || !path[7] || strchr(path + 7, '/'))
+    if (strncmp(op->path, "/Users/", 7) != 0 || !op->path[7] || strchr(op->path + 7, '/'))
         return bad(r, "invalidPath", "path must be /Users/{id}");
-    const char *id = path + 7;
+    const char *id = op->path + 7;
     if (strncmp(id, "bulkId:", 7) == 0) {
-        id = json_string_value(json_object_get(bulk_ids, id + 7));
+        id = created_id(br, ids, i, id + 7);
         if (!id)
             return bad(r, "invalidValue", "unknown bulkId in path");
     }
-    if (strcasecmp(*method, "PUT") == 0) {
-        *method = "PUT";
-        return adc_scim_user_replace(ctx, id, data, version, false, r);
-    }
-    if (strcasecmp(*method, "PATCH") == 0) {
-        *method = "PATCH";
-        return adc_scim_user_patch(ctx, id, data, version, false, r);
-    }
-    if (strcasecmp(*method, "DELETE") == 0) {
+    if (strcasecmp(op->method, "DELETE") == 0) {
         *method = "DELETE";
-        return adc_scim_user_delete(ctx, id, version, r);
+        return adc_scim_user_delete(ctx, id, op->version, r);
     }
-    return bad(r, "invalidSyntax", "method must be POST, PUT, PATCH or DELETE");
+    bool put = strcasecmp(op->method, "PUT") == 0;
+    if (!put && strcasecmp(op->method, "PATCH") != 0)
+        return bad(r, "invalidSyntax", "method must be POST, PUT, PATCH or DELETE");
+    *method = put ? "PUT" : "PATCH";
+    json_t *owned;
+    json_t *data = adc_bulk_op_data(op, &owned);
+    int rc = put ? adc_scim_user_replace(ctx, id, data, op->version, false, r)
+                 : adc_scim_user_patch(ctx, id, data, op->version, false, r);
+    json_decref(owned);
+    return rc;
 }
 
 void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) {
@@ -142,51 +156,22 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
                        ADC_SCIM_BULK_MAX_PAYLOAD);
         return;
     }
-    json_t *body = adc_http_body_object(req, res);
-    if (!body)
+    struct adc_bulk_request br;
+    if (adc_bulk_read_text(req->body, req->body_len, &br) < 0 &&
+        adc_bulk_read_tree(req, res, &br) < 0)
         return;
     struct adc_db *db = NULL;
-    json_t *bulk_ids = NULL;
-    struct pre_create *pre = NULL;
-    size_t n_pre = 0;
     struct adc_buf out;
     adc_buf_init(&out, 0);
-    json_t *schemas = json_object_get(body, "schemas");
-    bool schema_ok = !schemas;
-    size_t i;
-    json_t *s;
-    json_array_foreach(schemas, i, s) {
-        if (json_is_string(s) && strcmp(json_string_value(s), ADC_SCIM_SCHEMA_BULK_REQUEST) == 0)
-            schema_ok = true;
-    }
-    if (!schema_ok) {
-        adc_http_error(res, 400, "invalidSyntax", "schemas must be [\"%s\"]",
-                       ADC_SCIM_SCHEMA_BULK_REQUEST);
-        goto out;
-    }
-    json_t *ops = json_object_get(body, "Operations");
-    if (!json_is_array(ops)) {
-        adc_http_error(res, 400, "invalidSyntax", "Operations must be an array");
-        goto out;
-    }
-    if (json_array_size(ops) > ADC_SCIM_BULK_MAX_OPS) {
-        adc_http_error(res, 413, NULL, "%zu operations; maxOperations is %d", json_array_size(ops),
-                       ADC_SCIM_BULK_MAX_OPS);
-        goto out;
-    }
-    json_t *foe = json_object_get(body, "failOnErrors");
-    if (foe && (!json_is_integer(foe) || json_integer_value(foe) < 1)) {
-        adc_http_error(res, 400, "invalidValue", "failOnErrors must be an integer of at least 1");
-        goto out;
-    }
-    json_int_t fail_on = foe ? json_integer_value(foe) : 0;
-    n_pre = json_array_size(ops);
-    if (!(pre = calloc(n_pre ? n_pre : 1, sizeof(*pre)))) {
+    size_t n = br.n_ops ? br.n_ops : 1;
+    struct pre_create *pre = calloc(n, sizeof(*pre));
+    char(*ids)[40] = calloc(n, sizeof(*ids));
+    if (!pre || !ids) {
         adc_http_error(res, 500, NULL, "out of memory");
         goto out;
     }
     struct adc_scim_ctx pctx = {.db = NULL, .who = &req->principal};
-    prepare_creates(&pctx, ops, pre);
+    prepare_creates(&pctx, &br, pre);
     db = adc_store_acquire(req->server->store);
     if (!db || adc_db_begin(db, true) < 0) {
         adc_http_error(res, 503, NULL, "database busy; retry");
@@ -195,20 +180,18 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
     char base[300];
     adc_http_base_url(req, base, sizeof(base));
     struct adc_scim_ctx ctx = {.db = db, .who = &req->principal, .base_url = base};
-    bulk_ids = json_object();
     adc_buf_puts(&out, "{\"schemas\":[\"" ADC_SCIM_SCHEMA_BULK_RESPONSE "\"],\"Operations\":[");
-    json_int_t errors = 0;
-    json_t *op;
-    json_array_foreach(ops, i, op) {
+    long long errors = 0;
+    for (size_t i = 0; i < br.n_ops; i++) {
         struct adc_scim_result r = {0};
-        const char *method = NULL, *bulk_id = NULL;
-        if (run_op(&ctx, op, bulk_ids, &pre[i], &method, &bulk_id, &r) < 0)
+        const char *method = NULL;
+        if (run_op(&ctx, &br, i, ids, &pre[i], &method, &r) < 0)
             errors++;
         if (i > 0)
             adc_buf_puts(&out, ",");
-        op_result(&out, method ? method : "", bulk_id, base, &r);
+        op_result(&out, method ? method : "", br.ops[i].bulk_id, base, &r);
         adc_scim_result_done(&r);
-        if (fail_on && errors >= fail_on)
+        if (br.fail_on && errors >= br.fail_on)
             break; /* the rest is not attempted (RFC 7644 section 3.7.3) */
     }
     if (adc_db_commit(db) < 0) {
@@ -220,10 +203,10 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
 out:
     adc_buf_done(&out);
     adc_store_release(db);
-    for (size_t k = 0; pre && k < n_pre; k++)
+    for (size_t k = 0; pre && k < br.n_ops; k++)
         if (pre[k].has && pre[k].rc == 0)
             adc_scim_new_user_done(&pre[k].nu);
     free(pre);
-    json_decref(bulk_ids);
-    json_decref(body);
+    free(ids);
+    adc_bulk_request_done(&br);
 }

@@ -10,30 +10,10 @@
 #include "auth.h"
 #include "buf.h"
 #include "json-util.h"
+#include "scim-attrs.h"
 #include "scim-filter.h"
 #include "store-configs.h"
 #include "store-runs.h"
-
-#define MAX_NAME_LEN 256
-
-/* Attributes of the core User schema (RFC 7643 section 4.1). Others are dropped on write, as
- * are "groups" (read-only, we have no groups) and "password" (sign-in goes to the directory
- * through the agent; a password is never stored). */
-static const char *const core_attrs[] = {
-    "userName",     "name",     "displayName",      "nickName",
-    "profileUrl",   "title",    "userType",         "preferredLanguage",
-    "locale",       "timezone", "active",           "emails",
-    "phoneNumbers", "ims",      "photos",           "addresses",
-    "entitlements", "roles",    "x509Certificates", "externalId",
-};
-static const char *const string_attrs[] = {
-    "displayName",       "nickName", "profileUrl", "title",      "userType",
-    "preferredLanguage", "locale",   "timezone",   "externalId",
-};
-static const char *const multi_attrs[] = {
-    "emails",    "phoneNumbers", "ims",   "photos",
-    "addresses", "entitlements", "roles", "x509Certificates",
-};
 
 void adc_scim_result_done(struct adc_scim_result *r) {
     if (!r)
@@ -152,24 +132,6 @@ static bool etag_matches(const char *if_match, int64_t version) {
     return false;
 }
 
-static bool is_one_of(const char *const *list, size_t n, const char *key, const char **canon) {
-    for (size_t i = 0; i < n; i++)
-        if (strcasecmp(list[i], key) == 0) {
-            if (canon)
-                *canon = list[i];
-            return true;
-        }
-    return false;
-}
-
-static bool valid_text(const char *s, size_t max) {
-    size_t n = 0;
-    for (; s[n]; n++)
-        if ((unsigned char)s[n] < 0x20)
-            return false;
-    return n > 0 && n <= max;
-}
-
 /* A boolean, accepting the strings some clients send ("True", "false"). */
 static int as_bool(const json_t *v, bool *out) {
     if (json_is_boolean(v)) {
@@ -219,7 +181,6 @@ static int prepare(const json_t *in, struct prepared *p, struct adc_scim_result 
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)in, key, v) {
-        const char *canon;
         if (strncasecmp(key, "urn:", 4) == 0) {
             if (strcasecmp(key, ADC_SCIM_SCHEMA_PROVIDER) == 0) {
                 json_t *prov = adc_scim_json_get(v, "provider", NULL);
@@ -239,24 +200,25 @@ static int prepare(const json_t *in, struct prepared *p, struct adc_scim_result 
             }
             continue; /* other extensions are not ours to keep */
         }
-        if (!is_one_of(core_attrs, ADC_ARRAY_SIZE(core_attrs), key, &canon))
+        enum adc_scim_attr_type type;
+        const char *canon = adc_scim_core_attr(key, &type);
+        if (!canon)
             continue; /* id, meta, schemas, groups, password, unknown: not stored */
         if (json_is_null(v))
             continue; /* null is the same as absent (RFC 7643 section 2.5) */
-        if (is_one_of(string_attrs, ADC_ARRAY_SIZE(string_attrs), canon, NULL) &&
-            !json_is_string(v)) {
+        if (type == ADC_SCIM_ATTR_STRING && !json_is_string(v)) {
             json_decref(data);
             return fail(r, 400, "invalidValue", "%s must be a string", canon);
         }
-        if (is_one_of(multi_attrs, ADC_ARRAY_SIZE(multi_attrs), canon, NULL) && !json_is_array(v)) {
+        if (type == ADC_SCIM_ATTR_MULTI && !json_is_array(v)) {
             json_decref(data);
             return fail(r, 400, "invalidValue", "%s must be an array", canon);
         }
-        if (!strcmp(canon, "name") && !json_is_object(v)) {
+        if (type == ADC_SCIM_ATTR_NAME && !json_is_object(v)) {
             json_decref(data);
             return fail(r, 400, "invalidValue", "name must be an object");
         }
-        if (!strcmp(canon, "active")) {
+        if (type == ADC_SCIM_ATTR_ACTIVE) {
             bool b;
             if (as_bool(v, &b) < 0) {
                 json_decref(data);
@@ -272,18 +234,19 @@ static int prepare(const json_t *in, struct prepared *p, struct adc_scim_result 
         json_decref(data);
         return fail(r, 400, "invalidValue", "userName is required");
     }
-    if (!json_is_string(un) || !valid_text(json_string_value(un), MAX_NAME_LEN)) {
+    if (!json_is_string(un) || !adc_scim_valid_text(json_string_value(un), ADC_SCIM_MAX_NAME_LEN)) {
         json_decref(data);
         return fail(r, 400, "invalidValue",
                     "userName must be a non-empty string of at most %d characters without "
                     "control characters",
-                    MAX_NAME_LEN);
+                    ADC_SCIM_MAX_NAME_LEN);
     }
     json_t *ext = json_object_get(data, "externalId");
-    if (ext && !valid_text(json_string_value(ext), MAX_NAME_LEN)) {
+    if (ext && !adc_scim_valid_text(json_string_value(ext), ADC_SCIM_MAX_NAME_LEN)) {
         json_decref(data);
         return fail(r, 400, "invalidValue",
-                    "externalId must be a non-empty string of at most %d characters", MAX_NAME_LEN);
+                    "externalId must be a non-empty string of at most %d characters",
+                    ADC_SCIM_MAX_NAME_LEN);
     }
     json_t *act = json_object_get(data, "active");
     /* Absent means active: a PUT that omits it clears it to its default. */
@@ -365,38 +328,55 @@ static int finish(struct adc_scim_ctx *ctx, const struct adc_store_user *u, unsi
     return 0;
 }
 
-int adc_scim_user_create_prepare(struct adc_scim_ctx *ctx, const json_t *body,
-                                 struct adc_scim_new_user *nu, struct adc_scim_result *r) {
+int adc_scim_create_allowed(struct adc_scim_ctx *ctx, struct adc_scim_result *r) {
+    return enforce(ctx, "create", ADC_SETTING_NO_CREATE, r);
+}
+
+bool adc_scim_create_forced_disabled(const struct adc_scim_ctx *ctx) {
+    return ctx->who->kind == ADC_PRINCIPAL_SYNC &&
+           effective(ctx->who, ADC_SETTING_CREATE_AS_DISABLED);
+}
+
+int adc_scim_new_user_fill(const struct adc_scim_ctx *ctx, const char *user_name,
+                           const char *external_id, bool active, const char *provider, char *data,
+                           struct adc_scim_new_user *nu, struct adc_scim_result *r) {
     memset(nu, 0, sizeof(*nu));
-    if (enforce(ctx, "create", ADC_SETTING_NO_CREATE, r) < 0)
-        return -1;
-    struct prepared p;
-    if (prepare(body, &p, r) < 0)
-        return -1;
     struct adc_store_user *u = &nu->u;
+    u->data = data;
     if (ctx->who->kind == ADC_PRINCIPAL_SYNC) {
         /* A sync configuration's users are its own, whatever the request says. */
         u->provider = strdup(ctx->who->app_id);
-        if (effective(ctx->who, ADC_SETTING_CREATE_AS_DISABLED)) {
-            p.active = false;
-            json_object_set_new(p.data, "active", json_false());
-        }
     } else {
-        u->provider = strdup(p.provider ? p.provider : ADC_PROVIDER_LOCAL);
+        u->provider = strdup(provider ? provider : ADC_PROVIDER_LOCAL);
         nu->check_provider = true;
     }
-    u->user_name = strdup(p.user_name);
-    u->external_id = p.external_id ? strdup(p.external_id) : NULL;
-    u->active = p.active;
-    u->data = json_dumps(p.data, JSON_COMPACT);
+    u->user_name = strdup(user_name);
+    u->external_id = external_id ? strdup(external_id) : NULL;
+    u->active = active;
     u->version = 1;
-    bool oom = !u->provider || !u->user_name || !u->data || (p.external_id && !u->external_id);
-    json_decref(p.data);
-    if (oom) {
+    if (!u->provider || !u->user_name || !u->data || (external_id && !u->external_id)) {
         adc_scim_new_user_done(nu);
         return fail(r, 500, NULL, "out of memory");
     }
     return 0;
+}
+
+int adc_scim_user_create_prepare(struct adc_scim_ctx *ctx, const json_t *body,
+                                 struct adc_scim_new_user *nu, struct adc_scim_result *r) {
+    memset(nu, 0, sizeof(*nu));
+    if (adc_scim_create_allowed(ctx, r) < 0)
+        return -1;
+    struct prepared p;
+    if (prepare(body, &p, r) < 0)
+        return -1;
+    if (adc_scim_create_forced_disabled(ctx)) {
+        p.active = false;
+        json_object_set_new(p.data, "active", json_false());
+    }
+    int ret = adc_scim_new_user_fill(ctx, p.user_name, p.external_id, p.active, p.provider,
+                                     json_dumps(p.data, JSON_COMPACT), nu, r);
+    json_decref(p.data);
+    return ret;
 }
 
 int adc_scim_user_create_commit(struct adc_scim_ctx *ctx, struct adc_scim_new_user *nu,

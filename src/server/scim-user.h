@@ -68,6 +68,16 @@ int adc_scim_user_create_prepare(struct adc_scim_ctx *ctx, const json_t *body,
 int adc_scim_user_create_commit(struct adc_scim_ctx *ctx, struct adc_scim_new_user *nu,
                                 bool want_resource, struct adc_scim_result *r);
 void adc_scim_new_user_done(struct adc_scim_new_user *nu);
+/* The parts of _prepare that do not depend on how the resource was read, for the tree-less
+ * reader of Bulk creates (scim-user-scan.h): whether this client may create at all (0, or -1
+ * with the 403 in r); whether its creates are stored disabled (create-as-disabled); and the
+ * new user from the checked values (data: the attributes to store as JSON text, malloc'd,
+ * owned by nu from here on, even on failure). */
+int adc_scim_create_allowed(struct adc_scim_ctx *ctx, struct adc_scim_result *r);
+bool adc_scim_create_forced_disabled(const struct adc_scim_ctx *ctx);
+int adc_scim_new_user_fill(const struct adc_scim_ctx *ctx, const char *user_name,
+                           const char *external_id, bool active, const char *provider, char *data,
+                           struct adc_scim_new_user *nu, struct adc_scim_result *r);
 int adc_scim_user_replace(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
                           const char *if_match, bool want_resource, struct adc_scim_result *r);
 int adc_scim_user_patch(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
