@@ -172,7 +172,7 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
     }
     struct adc_scim_ctx pctx = {.db = NULL, .who = &req->principal};
     prepare_creates(&pctx, &br, pre);
-    db = adc_store_acquire(req->server->store);
+    db = adc_store_acquire_writer(req->server->store);
     if (!db || adc_db_begin(db, true) < 0) {
         adc_http_error(res, 503, NULL, "database busy; retry");
         goto out;

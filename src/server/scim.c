@@ -21,26 +21,20 @@ void adc_scim_respond_error(struct adc_http_response *res, const struct adc_scim
 
 static void service_provider_config(struct adc_http_request *req, struct adc_http_response *res) {
     (void)req;
-    json_t *j = json_pack(
-        "{s:[s],s:s,s:{s:b},s:{s:b,s:i,s:i},s:{s:b,s:i},s:{s:b},s:{s:b},s:{s:b},"
-        "s:[{s:s,s:s,s:s,s:b},{s:s,s:s,s:s,s:b}],s:{s:s}}",
-        "schemas", "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
-        "documentationUri", "https://github.com/ad-connect/ad-connect#adc-server",
-        "patch", "supported", 1,
-        "bulk", "supported", 1, "maxOperations", ADC_SCIM_BULK_MAX_OPS, "maxPayloadSize",
-        (int)ADC_SCIM_BULK_MAX_PAYLOAD,
-        "filter", "supported", 1, "maxResults", ADC_SCIM_MAX_RESULTS,
-        "changePassword", "supported", 0,
-        "sort", "supported", 0,
-        "etag", "supported", 1,
-        "authenticationSchemes",
-        "type", "httpbasic", "name", "HTTP Basic",
-        "description", "A sync configuration: Application ID as user name, Secret Token as password",
-        "primary", 1,
-        "type", "oauthbearertoken", "name", "Bearer token",
-        "description", "A System Administrator token, or a sync configuration's Secret Token",
-        "primary", 0,
-        "meta", "resourceType", "ServiceProviderConfig");
+    json_t *j =
+        json_pack("{s:[s],s:s,s:{s:b},s:{s:b,s:i,s:i},s:{s:b,s:i},s:{s:b},s:{s:b},s:{s:b},"
+                  "s:[{s:s,s:s,s:s,s:b},{s:s,s:s,s:s,s:b}],s:{s:s}}",
+                  "schemas", "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
+                  "documentationUri", "https://github.com/ad-connect/ad-connect#adc-server",
+                  "patch", "supported", 1, "bulk", "supported", 1, "maxOperations",
+                  ADC_SCIM_BULK_MAX_OPS, "maxPayloadSize", (int)ADC_SCIM_BULK_MAX_PAYLOAD, "filter",
+                  "supported", 1, "maxResults", ADC_SCIM_MAX_RESULTS, "changePassword", "supported",
+                  0, "sort", "supported", 0, "etag", "supported", 1, "authenticationSchemes",
+                  "type", "httpbasic", "name", "HTTP Basic", "description",
+                  "A sync configuration: Application ID as user name, Secret Token as password",
+                  "primary", 1, "type", "oauthbearertoken", "name", "Bearer token", "description",
+                  "A System Administrator token, or a sync configuration's Secret Token", "primary",
+                  0, "meta", "resourceType", "ServiceProviderConfig");
     /* Not in RFC 7643's schema, but useful and harmless: what the filter parser accepts. */
     json_object_set_new(json_object_get(j, "filter"), "operators",
                         json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s]", "eq", "ne", "co", "sw", "ew", "gt",
@@ -79,9 +73,9 @@ static void resource_type(struct adc_http_request *req, struct adc_http_response
 
 static json_t *attr(const char *name, const char *type, bool multi, bool required,
                     const char *mutability, const char *uniqueness, bool case_exact) {
-    return json_pack("{s:s,s:s,s:b,s:b,s:b,s:s,s:s,s:s}", "name", name, "type", type,
-                     "multiValued", multi, "required", required, "caseExact", case_exact,
-                     "mutability", mutability, "returned", "default", "uniqueness", uniqueness);
+    return json_pack("{s:s,s:s,s:b,s:b,s:b,s:s,s:s,s:s}", "name", name, "type", type, "multiValued",
+                     multi, "required", required, "caseExact", case_exact, "mutability", mutability,
+                     "returned", "default", "uniqueness", uniqueness);
 }
 
 static json_t *schema_user(void) {
@@ -89,20 +83,21 @@ static json_t *schema_user(void) {
     json_array_append_new(attrs, attr("userName", "string", 0, 1, "readWrite", "server", 0));
     json_t *name = attr("name", "complex", 0, 0, "readWrite", "none", 0);
     json_t *subs = json_array();
-    static const char *const name_subs[] = {"formatted", "familyName", "givenName", "middleName",
-                                            "honorificPrefix", "honorificSuffix"};
+    static const char *const name_subs[] = {"formatted",  "familyName",      "givenName",
+                                            "middleName", "honorificPrefix", "honorificSuffix"};
     for (size_t i = 0; i < ADC_ARRAY_SIZE(name_subs); i++)
         json_array_append_new(subs, attr(name_subs[i], "string", 0, 0, "readWrite", "none", 0));
     json_object_set_new(name, "subAttributes", subs);
     json_array_append_new(attrs, name);
-    static const char *const strings[] = {"displayName", "nickName", "profileUrl", "title",
-                                          "userType", "preferredLanguage", "locale", "timezone"};
+    static const char *const strings[] = {"displayName", "nickName", "profileUrl",
+                                          "title",       "userType", "preferredLanguage",
+                                          "locale",      "timezone"};
     for (size_t i = 0; i < ADC_ARRAY_SIZE(strings); i++)
         json_array_append_new(attrs, attr(strings[i], "string", 0, 0, "readWrite", "none", 0));
     json_array_append_new(attrs, attr("active", "boolean", 0, 0, "readWrite", "none", 0));
     json_array_append_new(attrs, attr("externalId", "string", 0, 0, "readWrite", "none", 1));
-    static const char *const multis[] = {"emails", "phoneNumbers", "ims", "photos", "addresses",
-                                         "entitlements", "roles", "x509Certificates"};
+    static const char *const multis[] = {"emails",    "phoneNumbers", "ims",   "photos",
+                                         "addresses", "entitlements", "roles", "x509Certificates"};
     for (size_t i = 0; i < ADC_ARRAY_SIZE(multis); i++) {
         json_t *m = attr(multis[i], "complex", 1, 0, "readWrite", "none", 0);
         json_t *ms = json_array();
@@ -116,7 +111,8 @@ static json_t *schema_user(void) {
     return json_pack("{s:[s],s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "schemas",
                      "urn:ietf:params:scim:schemas:core:2.0:Schema", "id", ADC_SCIM_SCHEMA_USER,
                      "name", "User", "description", "User Account", "attributes", attrs, "meta",
-                     "resourceType", "Schema", "location", "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_USER);
+                     "resourceType", "Schema", "location",
+                     "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_USER);
 }
 
 static json_t *schema_provider(void) {
@@ -125,10 +121,9 @@ static json_t *schema_provider(void) {
                         json_string("'local' or the Application ID of the sync configuration "
                                     "that owns the user; set by the server for sync clients"));
     return json_pack("{s:[s],s:s,s:s,s:s,s:[o],s:{s:s,s:s}}", "schemas",
-                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id",
-                     ADC_SCIM_SCHEMA_PROVIDER, "name", "SyncProvider", "description",
-                     "Which sync configuration owns a user", "attributes", p, "meta",
-                     "resourceType", "Schema", "location",
+                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id", ADC_SCIM_SCHEMA_PROVIDER,
+                     "name", "SyncProvider", "description", "Which sync configuration owns a user",
+                     "attributes", p, "meta", "resourceType", "Schema", "location",
                      "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_PROVIDER);
 }
 
@@ -271,7 +266,7 @@ static void project(json_t *res, const struct projection *p) {
 }
 
 struct page {
-    json_t *items;      /* with a projection */
+    json_t *items;        /* with a projection */
     struct adc_buf *text; /* without: the resources as JSON text, comma-separated */
     size_t n;
     const char *base_url;
@@ -366,16 +361,18 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
     items = json_array();
     struct adc_buf text;
     adc_buf_init(&text, 0);
-    struct page pg = {.items = items, .text = proj.attrs ? NULL : &text, .base_url = base,
-                      .proj = &proj, .last_seq = -1};
+    struct page pg = {.items = items,
+                      .text = proj.attrs ? NULL : &text,
+                      .base_url = base,
+                      .proj = &proj,
+                      .last_seq = -1};
     const char *fkey = filter ? filter : "";
     if (count > 0 && start <= total) {
         int64_t after = cursor_find(fkey, start);
-        int n = after >= 0
-                    ? adc_store_user_list(db, where.sql, where.args, where.n, after, 0, count,
-                                          add_item, &pg)
-                    : adc_store_user_list(db, where.sql, where.args, where.n, -1, start - 1, count,
-                                          add_item, &pg);
+        int n = after >= 0 ? adc_store_user_list(db, where.sql, where.args, where.n, after, 0,
+                                                 count, add_item, &pg)
+                           : adc_store_user_list(db, where.sql, where.args, where.n, -1, start - 1,
+                                                 count, add_item, &pg);
         if (n < 0) {
             adc_buf_done(&text);
             adc_http_error(res, 500, NULL, "database error while listing users");
@@ -490,7 +487,8 @@ static void user_get(struct adc_http_request *req, struct adc_http_response *res
     adc_http_base_url(req, base, sizeof(base));
     json_t *r = adc_scim_user_render(&u, base);
     struct projection proj;
-    const char *a = adc_http_query(req, "attributes"), *x = adc_http_query(req, "excludedAttributes");
+    const char *a = adc_http_query(req, "attributes"),
+               *x = adc_http_query(req, "excludedAttributes");
     if (projection_parse(a ? a : x, !a, &proj) == 0)
         project(r, &proj);
     projection_done(&proj);
@@ -505,7 +503,7 @@ static void user_write(struct adc_http_request *req, struct adc_http_response *r
     json_t *body = NULL;
     if (kind != W_DELETE && !(body = adc_http_body_object(req, res)))
         return;
-    struct adc_db *db = adc_store_acquire(req->server->store);
+    struct adc_db *db = adc_store_acquire_writer(req->server->store);
     if (!db) {
         json_decref(body);
         adc_http_error(res, 503, NULL, "database unavailable");

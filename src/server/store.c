@@ -25,6 +25,7 @@ struct adc_db {
     sqlite3 *h;
     bool in_use;
     bool holds_writer_lock;
+    bool dedicated_writer; /* the store's writer_db: the writer mutex is held while lent */
     struct stmt_slot stmts[STMT_CACHE];
     size_t n_stmts;
 };
@@ -36,6 +37,11 @@ struct adc_store {
     pthread_mutex_t writer;
     struct adc_db pool[POOL_SIZE];
     size_t n_open;
+    /* The connection adc_store_acquire_writer lends. In WAL mode a connection empties its whole
+     * page cache when it finds that another connection committed, so write transactions that
+     * take turns on two pooled connections each start cold and read the indexes again from
+     * the file: SCIM writes go through this one connection, which keeps them warm. */
+    struct adc_db writer_db;
 };
 
 /* Schema migrations: migrations[i] brings version i to version i+1. Append only; never edit a
@@ -303,6 +309,8 @@ void adc_store_free(struct adc_store *s) {
         return;
     for (size_t i = 0; i < s->n_open; i++)
         db_close(&s->pool[i]);
+    if (s->writer_db.h)
+        db_close(&s->writer_db);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
     pthread_mutex_destroy(&s->writer);
@@ -337,12 +345,32 @@ struct adc_db *adc_store_acquire(struct adc_store *s) {
     }
 }
 
+struct adc_db *adc_store_acquire_writer(struct adc_store *s) {
+    pthread_mutex_lock(&s->writer);
+    struct adc_db *db = &s->writer_db;
+    if (!db->h) {
+        if (open_handle(s->path, false, &db->h) < 0) {
+            pthread_mutex_unlock(&s->writer);
+            return NULL;
+        }
+        db->store = s;
+        db->dedicated_writer = true;
+    }
+    db->in_use = true;
+    return db;
+}
+
 void adc_store_release(struct adc_db *db) {
     if (!db)
         return;
     struct adc_store *s = db->store;
     if (db->holds_writer_lock || !sqlite3_get_autocommit(db->h))
         adc_db_rollback(db); /* a handler returned inside a transaction: do not leak it */
+    if (db->dedicated_writer) {
+        db->in_use = false;
+        pthread_mutex_unlock(&s->writer);
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     db->in_use = false;
     pthread_cond_signal(&s->freed);
@@ -374,13 +402,13 @@ sqlite3_stmt *adc_db_stmt(struct adc_db *db, const char *sql) {
 }
 
 int adc_db_begin(struct adc_db *db, bool write) {
-    if (write) {
+    if (write && !db->dedicated_writer) {
         pthread_mutex_lock(&db->store->writer);
         db->holds_writer_lock = true;
     }
     int rc = sqlite3_exec(db->h, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        if (write) {
+        if (db->holds_writer_lock) {
             db->holds_writer_lock = false;
             pthread_mutex_unlock(&db->store->writer);
         }
@@ -429,8 +457,6 @@ int adc_db_errno(struct adc_db *db, int rc) {
     case SQLITE_CONSTRAINT: return -EEXIST;
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return -EBUSY;
-    default:
-        log_debug("database: %s", sqlite3_errmsg(db->h));
-        return -EIO;
+    default: log_debug("database: %s", sqlite3_errmsg(db->h)); return -EIO;
     }
 }

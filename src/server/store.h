@@ -24,6 +24,9 @@ void adc_store_free(struct adc_store *s);
 int adc_store_schema_version(void);
 
 struct adc_db *adc_store_acquire(struct adc_store *s);
+/* The one connection for SCIM's writes (see writer_db in store.c), lent with the writer mutex
+ * held: other writers wait until adc_store_release. Use it for requests that write. */
+struct adc_db *adc_store_acquire_writer(struct adc_store *s);
 void adc_store_release(struct adc_db *db);
 sqlite3 *adc_db_handle(struct adc_db *db);
 
