@@ -457,6 +457,10 @@ int adc_db_errno(struct adc_db *db, int rc) {
     case SQLITE_CONSTRAINT: return -EEXIST;
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return -EBUSY;
-    default: log_debug("database: %s", sqlite3_errmsg(db->h)); return -EIO;
+    default:
+        /* Disk full, I/O errors, a damaged or read-only file: the administrator needs the
+         * cause, the client only gets "database error". */
+        log_error("database: %s (%s)", sqlite3_errmsg(db->h), sqlite3_errstr(rc));
+        return -EIO;
     }
 }

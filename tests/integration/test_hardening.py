@@ -146,6 +146,8 @@ class ServerStorage(unittest.TestCase):
         self.assertIn("nothing of this bulk was saved", r.body["detail"])
         self.assertEqual(self.total(), created)
         self.assertIsNone(self.srv.proc.poll())  # still serving
+        # the administrator reads the cause in the log, not only the 503
+        self.assertIn("database or disk is full", self.srv.read_log())
         self.srv.stop()
         self.assertFalse(self.srv.sanitizer_report())
         self.assertEqual(integrity(self.srv.db), "ok")
