@@ -158,9 +158,13 @@ int adc_json_scan_string(struct adc_json_scan *s, const char **raw, size_t *raw_
         }
         if (c == '\\') {
             esc = true;
+            if (s->end - s->p < 2)
+                return adc_json_scan_fail(s, "unterminated string"); /* cut after the backslash */
             size_t n = escape_len(s->p + 1, s->end, NULL);
-            if (!n)
+            if (!n) {
+                s->p++; /* the error is at the escaped character, as adc always said */
                 return adc_json_scan_fail(s, "invalid escape in a string");
+            }
             s->p += 1 + n;
             continue;
         }
