@@ -182,6 +182,24 @@ int adc_json_scan_string(struct adc_json_scan *s, const char **raw, size_t *raw_
     return 0;
 }
 
+int adc_json_scan_string_dup(struct adc_json_scan *s, char **out) {
+    const char *raw;
+    size_t len;
+    bool escaped;
+    int r = adc_json_scan_string(s, &raw, &len, &escaped);
+    if (r < 0)
+        return r;
+    if (!(*out = malloc(len + 1)))
+        return -ENOMEM;
+    if (escaped) {
+        adc_json_unescape(raw, len, *out);
+    } else {
+        memcpy(*out, raw, len);
+        (*out)[len] = '\0';
+    }
+    return 0;
+}
+
 size_t adc_json_unescape(const char *raw, size_t raw_len, char *out) {
     const char *q = raw, *stop = raw + raw_len;
     char *o = out;

@@ -38,6 +38,10 @@ bool adc_json_scan_literal(struct adc_json_scan *s, const char *word);
  * between the quotes, still escaped; *escaped whether they hold a backslash. */
 int adc_json_scan_string(struct adc_json_scan *s, const char **raw, size_t *raw_len, bool *escaped);
 
+/* A string after whitespace, checked and decoded into a new allocation (*out, freed by the
+ * caller). */
+int adc_json_scan_string_dup(struct adc_json_scan *s, char **out);
+
 /* Decodes the bytes of a string that adc_json_scan_string accepted into out, which needs
  * raw_len + 1 bytes (decoding never lengthens); returns the decoded length (out ends in
  * '\0'). */

@@ -33,28 +33,9 @@ struct user_scan {
     char *provider; /* decoded, or NULL */
 };
 
-/* A string value decoded into a new allocation. */
-static int decoded(struct adc_json_scan *s, char **out) {
-    const char *raw;
-    size_t len;
-    bool escaped;
-    int r = adc_json_scan_string(s, &raw, &len, &escaped);
-    if (r < 0)
-        return r;
-    if (!(*out = malloc(len + 1)))
-        return -ENOMEM;
-    if (escaped) {
-        adc_json_unescape(raw, len, *out);
-    } else {
-        memcpy(*out, raw, len);
-        (*out)[len] = '\0';
-    }
-    return 0;
-}
-
 static int string_is(struct adc_json_scan *s, const char *want, bool *is) {
     char *v = NULL;
-    int r = decoded(s, &v);
+    int r = adc_json_scan_string_dup(s, &v);
     if (r == 0)
         *is = strcasecmp(v, want) == 0;
     free(v);
@@ -145,7 +126,7 @@ static int provider_member(struct adc_json_scan *s, const char *key, void *ctx) 
         return adc_json_scan_skip(s);
     if (us->provider || !adc_json_scan_next_is(s, '"'))
         return DECLINE; /* twice, null or not a string: jansson's reader decides */
-    return decoded(s, &us->provider);
+    return adc_json_scan_string_dup(s, &us->provider);
 }
 
 static int add_member(struct user_scan *us, const char *canon, enum adc_scim_attr_type type,
@@ -244,7 +225,7 @@ static char *checked_text(const struct member *m) {
     struct adc_json_scan s;
     adc_json_scan_init(&s, m->from, (size_t)(m->to - m->from), 1);
     char *v = NULL;
-    if (decoded(&s, &v) < 0 || !adc_scim_valid_text(v, ADC_SCIM_MAX_NAME_LEN)) {
+    if (adc_json_scan_string_dup(&s, &v) < 0 || !adc_scim_valid_text(v, ADC_SCIM_MAX_NAME_LEN)) {
         free(v);
         return NULL;
     }
