@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -40,6 +41,13 @@ static void string_ok(const char *json, const char *want, size_t want_len, bool 
     adc_json_scan_init(&s, json, strlen(json), 8);
     assert_int_equal(adc_json_scan_skip(&s), 0);
     assert_ptr_equal(s.p, json + strlen(json));
+
+    char *dup = NULL;
+    adc_json_scan_init(&s, json, strlen(json), 8);
+    assert_int_equal(adc_json_scan_string_dup(&s, &dup), 0);
+    assert_memory_equal(dup, want, want_len);
+    assert_int_equal(dup[want_len], '\0');
+    free(dup);
 }
 
 /* json (len bytes) is refused with want, whether it is read as a string or skipped. */
