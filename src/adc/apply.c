@@ -75,10 +75,14 @@ int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits
         wr = adc_scim_write(client, limits, w, m, err);
         for (size_t k = 0; k < m; k++) {
             const struct adc_plan_change *c = &plan->changes[which[k]];
+            /* A temporary step of a rename cycle is not a user: the user is counted by its
+             * final update (which cannot succeed when this step failed). */
             if (w[k].done) {
-                count_done(&res.stats, c->op);
+                if (!c->temporary)
+                    count_done(&res.stats, c->op);
             } else {
-                res.stats.failed++;
+                if (!c->temporary)
+                    res.stats.failed++;
                 res.n_failed++;
                 res.errors[which[k]] = w[k].error ? TAKE_PTR(w[k].error) : strdup("not written");
             }

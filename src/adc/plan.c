@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "macros.h"
+#include "plan-renames.h"
 #include "str-index.h"
 
 /* Reasons, shown by `adc imp` and in its JSON. Kept short and stable: tests and scripts match
@@ -374,6 +375,12 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
 
     if (b.n > 1)
         qsort(b.v, b.n, sizeof(*b.v), compare_changes);
+    /* Name order is not enough for renames that depend on each other: see plan-renames.c. */
+    struct adc_plan_temp *temps = NULL;
+    size_t n_temps = 0;
+    if ((r = adc_plan_order_renames(&b.v, &b.n, in->cloud, in->n_cloud, &cloud_name, &dir_name,
+                                    &temps, &n_temps)) < 0)
+        goto out;
 
     *out = (struct adc_plan){
         .changes = TAKE_PTR(b.v),
@@ -381,6 +388,8 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
         .stats = b.stats,
         .n_owned = n_owned,
         .delete_limit = adc_plan_delete_limit(in->max_delete, n_owned),
+        .temps = temps, /* owned by the plan now */
+        .n_temps = n_temps,
     };
     out->guard_tripped = b.stats.deleted + b.stats.disabled > out->delete_limit;
     r = 0;
@@ -400,6 +409,7 @@ void adc_plan_done(struct adc_plan *p) {
     if (!p)
         return;
     free(p->changes);
+    adc_plan_temps_free(p->temps, p->n_temps);
     memset(p, 0, sizeof(*p));
 }
 

@@ -37,7 +37,9 @@ enum adc_plan_field {
 
 struct adc_plan_change {
     enum adc_plan_op op;
-    const struct adc_user *dir;   /* lent; the directory user, NULL for delete/disable */
+    const struct adc_user *dir;   /* lent; the directory user, NULL for delete/disable; for a
+                                   * temporary step the plan's copy of the cloud user under the
+                                   * temporary name */
     const struct adc_user *cloud; /* lent; the matched cloud user, NULL for create */
     const char *user_name;        /* lent; the name to show (directory side when there is one) */
     const char *external_id;      /* lent; may be NULL */
@@ -46,6 +48,10 @@ struct adc_plan_change {
     const char *reason_detail;    /* lent; e.g. the other provider's name; may be NULL */
     unsigned fields;              /* update: the ADC_FIELD_* that differ */
     bool active;                  /* create/update: the `active` value to write */
+    bool temporary;               /* an update that moves a user of a rename cycle to a
+                                   * temporary userName (plan-renames.c): one more step for a
+                                   * user counted by its final update, so it is not counted in
+                                   * the stats */
 };
 
 struct adc_plan_stats {
@@ -64,17 +70,24 @@ struct adc_plan_input {
     const char *app_id; /* this configuration's provider name */
 };
 
+struct adc_plan_temp;
+
 struct adc_plan {
-    struct adc_plan_change *changes; /* sorted: op (apply order), then userName */
-    size_t n_changes;
-    struct adc_plan_stats stats; /* planned counts; `failed` is 0 */
-    size_t n_owned;              /* cloud users of this configuration */
-    size_t delete_limit;         /* max-delete resolved to a count of users */
-    bool guard_tripped;          /* deletes + disables > delete_limit: apply nothing */
+    struct adc_plan_change *changes; /* sorted: op (apply order), then userName; among the
+                                      * updates a rename comes after the rename that frees its
+                                      * target name (plan-renames.c) */
+    size_t n_changes;                /* stats + the temporary steps of rename cycles */
+    struct adc_plan_stats stats;     /* planned counts; `failed` is 0 */
+    size_t n_owned;                  /* cloud users of this configuration */
+    size_t delete_limit;             /* max-delete resolved to a count of users */
+    bool guard_tripped;              /* deletes + disables > delete_limit: apply nothing */
+    struct adc_plan_temp *temps;     /* owned: the temporary names and reasons of rename cycles */
+    size_t n_temps;
 };
 
 /* Builds the plan. Returns 0, or -ENOMEM (then *out is untouched). The plan lends pointers
- * into the inputs: they must outlive it. */
+ * into the inputs: they must outlive it. What it owns (the changes, the temporary steps of
+ * rename cycles) adc_plan_done frees. */
 int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out);
 void adc_plan_done(struct adc_plan *p);
 

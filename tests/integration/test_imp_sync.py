@@ -183,6 +183,46 @@ class Changes(unittest.TestCase):
         self.assertNotEqual(after[mail(4)]["id"], self.before[mail(4)]["id"])
         self.assertEqual(len(after), 11)
 
+    def test_renames_onto_each_others_names_in_one_run(self):
+        # Users 1 and 2 swap names; user 3 takes user 4's name while user 4 takes a new one
+        # that sorts after it. adc-server keeps userName unique after every single write.
+        self.env.rename(self.users[1], mail(2))
+        self.env.rename(self.users[2], mail(1))
+        self.env.rename(self.users[3], mail(4))
+        self.env.rename(self.users[4], "zz.moved@example.org")
+        dry, dry_doc = self.env.imp_json("--dry-run")
+        self.assertEqual(dry.returncode, 0, dry.stderr)
+        self.assertEqual(self.env.cloud(), self.before)
+        temps = [c for c in dry_doc["changes"] if "temporary userName" in (c["reason"] or "")]
+        self.assertEqual(len(temps), 1)
+        self.assertEqual(temps[0]["op"], "update")
+        self.assertIn("for a rename cycle", temps[0]["reason"])
+        self.assertEqual(dry_doc["stats"]["updated"], 4)
+        self.assertEqual(len(dry_doc["changes"]), 5)
+
+        r, doc = self.env.imp_json()
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        self.assertEqual(doc["stats"], {"created": 0, "updated": 4, "deleted": 0, "disabled": 0,
+                                        "unchanged": 6, "skipped": 0, "failed": 0})
+        self.assertEqual([c["op"] for c in doc["changes"]], ["update"] * 5)
+        after = self.env.cloud()
+        self.assertEqual(len(after), 10)
+        ids = {name: u["id"] for name, u in self.before.items()}
+        self.assertEqual(after[mail(2)]["id"], ids[mail(1)])
+        self.assertEqual(after[mail(1)]["id"], ids[mail(2)])
+        self.assertEqual(after[mail(4)]["id"], ids[mail(3)])
+        self.assertEqual(after["zz.moved@example.org"]["id"], ids[mail(4)])
+        by_ext = {u["externalId"]: name for name, u in after.items()}
+        self.assertEqual(by_ext[self.users[1].entry_uuid], mail(2))
+        self.assertEqual(by_ext[self.users[4].entry_uuid], "zz.moved@example.org")
+
+        again, again_doc = self.env.imp_json()
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(again_doc["stats"]["updated"], 0)
+        self.assertEqual(again_doc["stats"]["unchanged"], 10)
+        self.assertEqual(again_doc["changes"], [])
+        self.assertEqual(self.env.cloud(), after)
+
 
 class Progress(unittest.TestCase):
     def test_progress_only_on_a_terminal(self):

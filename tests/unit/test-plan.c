@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -589,6 +591,237 @@ static void describe_updates(void **state) {
     assert_string_equal(adc_plan_op_name(ADC_PLAN_DISABLE), "disable");
 }
 
+/* Plays the plan's writes in order against the cloud's names under the server's rule (userName
+ * unique ignoring case after every write) and fails at the first write it would refuse. */
+static void applies_without_conflict(const struct fx *f) {
+    const char *names[16];
+    for (size_t k = 0; k < f->n_cloud; k++)
+        names[k] = f->cloud[k].user_name;
+    for (size_t i = 0; i < f->plan.n_changes; i++) {
+        const struct adc_plan_change *c = &f->plan.changes[i];
+        size_t self = c->cloud ? (size_t)(c->cloud - f->cloud) : SIZE_MAX;
+        if (c->op == ADC_PLAN_DELETE) {
+            names[self] = NULL;
+            continue;
+        }
+        if (c->op != ADC_PLAN_UPDATE && c->op != ADC_PLAN_CREATE)
+            continue;
+        for (size_t k = 0; k < f->n_cloud; k++)
+            if (k != self && names[k] && strcasecmp(names[k], c->dir->user_name) == 0)
+                fail_msg("change %zu: '%s' still held by cloud user %zu", i, c->dir->user_name, k);
+        if (c->op == ADC_PLAN_UPDATE)
+            names[self] = c->dir->user_name;
+    }
+}
+
+static size_t n_temporary(const struct fx *f) {
+    size_t n = 0;
+    for (size_t i = 0; i < f->plan.n_changes; i++)
+        n += f->plan.changes[i].temporary;
+    return n;
+}
+
+static void chain_of_renames_in_dependency_order(void **state) {
+    struct fx *f = *state;
+    /* e1 takes e2's name, e2 takes e3's, e3 a new one: name order would be the worst. */
+    dir_user(f, "bea", "e1", true);
+    dir_user(f, "cid", "e2", true);
+    dir_user(f, "dan", "e3", true);
+    cloud_user(f, "c1", "amy", "e1", APP, true);
+    cloud_user(f, "c2", "bea", "e2", APP, true);
+    cloud_user(f, "c3", "cid", "e3", APP, true);
+    build(f);
+    expect_stats(f, 0, 3, 0, 0, 0, 0);
+    assert_int_equal(n_temporary(f), 0);
+    assert_null(f->plan.temps);
+    assert_string_equal(f->plan.changes[0].user_name, "dan");
+    assert_string_equal(f->plan.changes[1].user_name, "cid");
+    assert_string_equal(f->plan.changes[2].user_name, "bea");
+    applies_without_conflict(f);
+}
+
+static void swap_of_two_names_goes_through_a_temporary_name(void **state) {
+    struct fx *f = *state;
+    dir_user(f, "bea", "e1", true);
+    dir_user(f, "amy", "e2", true);
+    dir_user(f, "zed", "e9", true); /* a create: still last */
+    cloud_user(f, "c1", "amy", "e1", APP, true);
+    cloud_user(f, "c2", "bea", "e2", APP, false);
+    cloud_user(f, "c3", "old", "e3", APP, true); /* a delete: still first */
+    build(f);
+    /* Two users updated, one step more. */
+    assert_int_equal(f->plan.stats.updated, 2);
+    assert_int_equal(f->plan.stats.created, 1);
+    assert_int_equal(f->plan.stats.deleted, 1);
+    assert_int_equal(f->plan.n_changes, 5);
+    assert_int_equal(f->plan.n_temps, 1);
+    assert_int_equal(f->plan.changes[0].op, ADC_PLAN_DELETE);
+    /* The cycle is broken at its first member in name order: "amy", now "bea" (e2). */
+    const struct adc_plan_change *t = &f->plan.changes[1];
+    assert_int_equal(t->op, ADC_PLAN_UPDATE);
+    assert_true(t->temporary);
+    assert_string_equal(t->user_name, "adc-rename-e2");
+    assert_string_equal(t->dir->user_name, "adc-rename-e2");
+    assert_ptr_equal(t->cloud, &f->cloud[1]);
+    assert_string_equal(t->external_id, "e2");
+    /* The cloud user as it is, only renamed. */
+    assert_string_equal(t->dir->external_id, "e2");
+    assert_false(t->active);
+    assert_int_equal(t->fields, ADC_FIELD_USER_NAME);
+    char buf[200];
+    assert_string_equal(adc_plan_change_describe(t, buf, sizeof(buf)),
+                        "temporary userName to free 'bea' for a rename cycle; changes userName");
+    assert_string_equal(f->plan.changes[2].user_name, "bea");
+    assert_false(f->plan.changes[2].temporary);
+    assert_string_equal(f->plan.changes[3].user_name, "amy");
+    assert_ptr_equal(f->plan.changes[3].dir, &f->dir[1]);
+    assert_true(f->plan.changes[3].active);
+    assert_false(f->plan.changes[3].temporary);
+    assert_int_equal(f->plan.changes[4].op, ADC_PLAN_CREATE);
+    applies_without_conflict(f);
+    /* The same inputs, the same plan. */
+    build(f);
+    assert_string_equal(f->plan.changes[1].user_name, "adc-rename-e2");
+    assert_string_equal(f->plan.changes[2].user_name, "bea");
+}
+
+static void cycle_of_three_names(void **state) {
+    struct fx *f = *state;
+    dir_user(f, "bea", "e1", true); /* amy -> bea */
+    dir_user(f, "CID", "e2", true); /* bea -> CID (the case of the target does not matter) */
+    dir_user(f, "amy", "e3", true); /* cid -> amy */
+    dir_user(f, "kim", "e4", true); /* unrelated rename, keeps its place in name order */
+    cloud_user(f, "c1", "amy", "e1", APP, true);
+    cloud_user(f, "c2", "bea", "e2", APP, true);
+    cloud_user(f, "c3", "cid", "e3", APP, true);
+    cloud_user(f, "c4", "ken", "e4", APP, true);
+    build(f);
+    assert_int_equal(f->plan.stats.updated, 4);
+    assert_int_equal(f->plan.n_changes, 5);
+    assert_int_equal(n_temporary(f), 1);
+    /* amy (e3) waits for bea (e1), which waits for CID (e2), which waits for amy: e3 moves
+     * away first, then e2, e1, and e3 to its name. */
+    assert_true(f->plan.changes[0].temporary);
+    assert_string_equal(f->plan.changes[0].external_id, "e3");
+    assert_string_equal(f->plan.changes[0].reason,
+                        "temporary userName to free 'cid' for a rename cycle");
+    assert_string_equal(f->plan.changes[1].user_name, "CID");
+    assert_string_equal(f->plan.changes[2].user_name, "bea");
+    assert_string_equal(f->plan.changes[3].user_name, "amy");
+    assert_string_equal(f->plan.changes[4].user_name, "kim");
+    applies_without_conflict(f);
+}
+
+static void change_of_case_only_depends_on_nothing(void **state) {
+    struct fx *f = *state;
+    dir_user(f, "Bea", "e1", true);
+    dir_user(f, "amy", "e2", true);
+    cloud_user(f, "c1", "bea", "e1", APP, true);
+    cloud_user(f, "c2", "ann", "e2", APP, true);
+    build(f);
+    expect_stats(f, 0, 2, 0, 0, 0, 0);
+    assert_int_equal(n_temporary(f), 0);
+    assert_string_equal(f->plan.changes[0].user_name, "amy");
+    assert_string_equal(f->plan.changes[1].user_name, "Bea");
+    applies_without_conflict(f);
+}
+
+static void rename_onto_a_name_held_outside_the_plan(void **state) {
+    struct fx *f = *state;
+    /* "zoe" is a local user the plan does not touch: e1's rename stays where name order puts
+     * it and will be refused for that user alone, as before. */
+    dir_user(f, "zoe", "e1", true);
+    dir_user(f, "bob", "e2", true);
+    dir_user(f, "ann", "e3", true);
+    cloud_user(f, "c1", "amy", "e1", APP, true);
+    cloud_user(f, "c2", "ann", "e2", APP, true);
+    cloud_user(f, "c3", "cid", "e3", APP, true);
+    cloud_user(f, "c9", "ZOE", NULL, "local", true);
+    build(f);
+    expect_stats(f, 0, 3, 0, 0, 0, 0);
+    assert_int_equal(n_temporary(f), 0);
+    /* ann waits for bob (who holds "ann"); zoe keeps its place. */
+    assert_string_equal(f->plan.changes[0].user_name, "bob");
+    assert_string_equal(f->plan.changes[1].user_name, "ann");
+    assert_string_equal(f->plan.changes[2].user_name, "zoe");
+}
+
+static void temporary_name_is_free_and_valid(void **state) {
+    struct fx *f = *state;
+    static char long_ext[300];
+    memset(long_ext, 'x', sizeof(long_ext) - 1);
+    dir_user(f, "bea", "e1", true);
+    dir_user(f, "amy", "e2", true);
+    dir_user(f, "dan", long_ext, true);
+    dir_user(f, "cid", "e 4", true);
+    cloud_user(f, "c1", "amy", "e1", APP, true);
+    cloud_user(f, "c2", "bea", "e2", APP, true);
+    cloud_user(f, "c3", "cid", long_ext, APP, true);
+    cloud_user(f, "c4", "dan", "e 4", APP, true);
+    cloud_user(f, "c5", "ADC-RENAME-e2", NULL, "local", true); /* taken, ignoring case */
+    build(f);
+    assert_int_equal(f->plan.stats.updated, 4);
+    assert_int_equal(n_temporary(f), 2);
+    assert_string_equal(f->plan.changes[0].user_name, "adc-rename-e2-2");
+    /* Too long, or not plain: a hash of the externalId. */
+    const char *t = f->plan.changes[3].user_name;
+    assert_true(f->plan.changes[3].temporary);
+    assert_int_equal(strlen(t), strlen("adc-rename-") + 16);
+    assert_int_equal(strncmp(t, "adc-rename-", 11), 0);
+    assert_string_equal(f->plan.changes[4].user_name, "dan");
+    assert_string_equal(f->plan.changes[5].user_name, "cid");
+    applies_without_conflict(f);
+}
+
+/* 50,000 swaps: the reordering is linear too. */
+static void fifty_thousand_swaps_in_linear_time(void **state) {
+    (void)state;
+    enum { N = 100000 };
+    struct adc_user *dir = calloc(N, sizeof(*dir)), *cloud = calloc(N, sizeof(*cloud));
+    char(*names)[24] = calloc(N, sizeof(*names)), (*exts)[24] = calloc(N, sizeof(*exts));
+    assert_non_null(dir);
+    assert_non_null(cloud);
+    assert_non_null(names);
+    assert_non_null(exts);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "user%06zu", i);
+        snprintf(exts[i], sizeof(exts[i]), "uuid-%zu", i * 7919);
+        dir[i] =
+            (struct adc_user){.user_name = names[i ^ 1], .external_id = exts[i], .active = true};
+        cloud[i] = (struct adc_user){.user_name = names[i],
+                                     .external_id = exts[i],
+                                     .id = exts[i],
+                                     .provider = (char *)APP,
+                                     .active = true};
+    }
+    struct adc_plan_input in = {.dir = dir,
+                                .n_dir = N,
+                                .cloud = cloud,
+                                .n_cloud = N,
+                                .max_delete = {500, false},
+                                .app_id = APP};
+    struct adc_plan plan;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(adc_plan_build(&in, &plan), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_int_equal(plan.stats.updated, N);
+    assert_int_equal(plan.n_temps, N / 2);
+    assert_int_equal(plan.n_changes, N + N / 2);
+    /* Each swap: temporary step, the other member, the final step. */
+    assert_true(plan.changes[0].temporary);
+    assert_false(plan.changes[1].temporary);
+    assert_false(plan.changes[2].temporary);
+    assert_true(plan.changes[3].temporary);
+    assert_true(secs < 5.0);
+    adc_plan_done(&plan);
+    free(dir);
+    free(cloud);
+    free(names);
+    free(exts);
+}
+
 /* SPEC.md section 8: 100,000 users must not take quadratic time. */
 static void hundred_thousand_users_in_linear_time(void **state) {
     (void)state;
@@ -674,7 +907,14 @@ int main(void) {
         T(guard_counts_disables),
         T(guard_by_percent_of_own_users),
         T(describe_updates),
+        T(chain_of_renames_in_dependency_order),
+        T(swap_of_two_names_goes_through_a_temporary_name),
+        T(cycle_of_three_names),
+        T(change_of_case_only_depends_on_nothing),
+        T(rename_onto_a_name_held_outside_the_plan),
+        T(temporary_name_is_free_and_valid),
         cmocka_unit_test(hundred_thousand_users_in_linear_time),
+        cmocka_unit_test(fifty_thousand_swaps_in_linear_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
