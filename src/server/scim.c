@@ -147,24 +147,29 @@ static void schema(struct adc_http_request *req, struct adc_http_response *res) 
  * startIndex = previous startIndex + count with the same filter; continuing after the last seen
  * row instead of skipping startIndex-1 rows keeps a full listing linear, not quadratic. Rows
  * inserted meanwhile come last; rows deleted meanwhile do not shift the pages (RFC 7644 section
- * 3.4.2.4 leaves consistency across pages to the server). */
+ * 3.4.2.4 leaves consistency across pages to the server). The continuation also keeps the
+ * first page's totalResults: counting a million users for each of 500 pages made a full
+ * listing quadratic again (a listing is a snapshot as of its first page, give or take the rows
+ * added or removed meanwhile, which the pages show). */
 #define CURSORS 32
 static struct {
     char filter[ADC_SCIM_MAX_FILTER_LEN + 1];
     int64_t next_index;
     int64_t last_seq;
+    int64_t total;
     unsigned long used;
 } cursors[CURSORS];
 static unsigned long cursor_clock;
 static pthread_mutex_t cursor_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int64_t cursor_find(const char *filter, int64_t start_index) {
+static int64_t cursor_find(const char *filter, int64_t start_index, int64_t *total) {
     int64_t seq = -1;
     pthread_mutex_lock(&cursor_lock);
     for (size_t i = 0; i < CURSORS; i++)
         if (cursors[i].used && cursors[i].next_index == start_index &&
             strcmp(cursors[i].filter, filter) == 0) {
             seq = cursors[i].last_seq;
+            *total = cursors[i].total;
             cursors[i].used = ++cursor_clock;
             break;
         }
@@ -172,7 +177,7 @@ static int64_t cursor_find(const char *filter, int64_t start_index) {
     return seq;
 }
 
-static void cursor_save(const char *filter, int64_t next_index, int64_t last_seq) {
+static void cursor_save(const char *filter, int64_t next_index, int64_t last_seq, int64_t total) {
     pthread_mutex_lock(&cursor_lock);
     size_t slot = 0;
     for (size_t i = 0; i < CURSORS; i++) {
@@ -187,6 +192,7 @@ static void cursor_save(const char *filter, int64_t next_index, int64_t last_seq
     snprintf(cursors[slot].filter, sizeof(cursors[slot].filter), "%s", filter);
     cursors[slot].next_index = next_index;
     cursors[slot].last_seq = last_seq;
+    cursors[slot].total = total;
     cursors[slot].used = ++cursor_clock;
     pthread_mutex_unlock(&cursor_lock);
 }
@@ -351,7 +357,10 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
         adc_http_error(res, 503, NULL, "database unavailable");
         goto out;
     }
-    int64_t total = adc_store_user_count(db, where.sql, where.args, where.n);
+    const char *fkey = filter ? filter : "";
+    int64_t total = -1, after = count > 0 ? cursor_find(fkey, start, &total) : -1;
+    if (after < 0)
+        total = adc_store_user_count(db, where.sql, where.args, where.n);
     if (total < 0) {
         adc_http_error(res, 500, NULL, "database error while counting users");
         goto out;
@@ -366,9 +375,7 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
                       .base_url = base,
                       .proj = &proj,
                       .last_seq = -1};
-    const char *fkey = filter ? filter : "";
     if (count > 0 && start <= total) {
-        int64_t after = cursor_find(fkey, start);
         int n = after >= 0 ? adc_store_user_list(db, where.sql, where.args, where.n, after, 0,
                                                  count, add_item, &pg)
                            : adc_store_user_list(db, where.sql, where.args, where.n, -1, start - 1,
@@ -379,7 +386,7 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
             goto out;
         }
         if (n == count)
-            cursor_save(fkey, start + count, pg.last_seq);
+            cursor_save(fkey, start + count, pg.last_seq, total);
     }
     adc_db_commit(db);
     size_t n_items = pg.n;

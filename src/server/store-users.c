@@ -173,7 +173,10 @@ out:
 int64_t adc_store_user_count(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
                              size_t n_args) {
     char *sql = NULL;
-    if (asprintf(&sql, "SELECT count(*) FROM users WHERE %s", where && *where ? where : "1") < 0)
+    /* Without a filter, no WHERE at all: SQLite then counts the smallest index's entries
+     * without looking at rows. */
+    if (asprintf(&sql, "SELECT count(*) FROM users%s%s", where && *where ? " WHERE " : "",
+                 where && *where ? where : "") < 0)
         return -ENOMEM;
     sqlite3_stmt *st = NULL;
     int64_t r = -EIO;

@@ -260,6 +260,29 @@ class ScimUsers(ServerTestCase):
         r = self.srv.scim(self.cfg, "GET", "/Users?count=999999")
         self.assertEqual(r.status, 200)
         self.assertLessEqual(r.body["itemsPerPage"], 5000)
+
+    def test_paging_while_users_change(self):
+        # A listing continues after the last row it showed and keeps its first page's total:
+        # users deleted meanwhile do not shift the pages (nobody is skipped), users added
+        # meanwhile come at the end.
+        flt = 'userName sw "chg-"'
+        ids = {n: self.create(n, "ext-" + n)["id"]
+               for n in ["chg-%02d" % i for i in range(10)]}
+
+        def page(start):
+            r = self.srv.scim(self.cfg, "GET", "/Users?" + urllib.parse.urlencode(
+                {"filter": flt, "startIndex": start, "count": 4}))
+            self.assertEqual(r.status, 200)
+            return r.body["totalResults"], [u["userName"] for u in r.body["Resources"]]
+
+        self.assertEqual(page(1), (10, ["chg-00", "chg-01", "chg-02", "chg-03"]))
+        for gone in ("chg-00", "chg-01"):
+            self.assertEqual(self.srv.scim(self.cfg, "DELETE", "/Users/" + ids[gone]).status, 204)
+        self.create("chg-new", "ext-chg-new")
+        self.assertEqual(page(5), (10, ["chg-04", "chg-05", "chg-06", "chg-07"]))
+        self.assertEqual(page(9), (10, ["chg-08", "chg-09", "chg-new"]))
+        # a new listing counts again
+        self.assertEqual(page(1)[0], 9)
         for bad in ("count=x", "startIndex=1.5"):
             self.assertScimError(self.srv.scim(self.cfg, "GET", "/Users?" + bad), 400,
                                  "invalidValue")
