@@ -3,6 +3,7 @@
 bench/run.sh, which installs the packages and builds a release build first.
 
     bench/bench.py --build build-bench [--users 100000] [--runs 3] [--scaling] [--json FILE]
+                   [--ldaps]
 
 What it does, in one run:
   - generates N users (tests/integration/harness/ldif.py) and slapadds them into a temporary
@@ -16,6 +17,9 @@ What it does, in one run:
   - logins: POST /api/v1/login through `adc run` with several concurrent clients
     (bench/login-load.c), idle and while full syncs run;
   - memory: peak RSS of adc (imp and run) and adc-server, and the database size.
+With --ldaps, slapd also listens on ldaps:// with a certificate of a CA made for the run, and
+adc (backend.ldap.addr, ca_file) and the floor's ldapsearch use that address: Active Directory
+allows simple binds only over LDAPS or StartTLS, so that is what password checks cost there.
 Every step checks its outcome (exit status 0, the counts in `adc imp --json`, every login
 answered as expected); --smoke does only that (small N, no timing targets). Timings are printed
 as median and spread (min..max) with the ratio to the floor and the SPEC target beside them.
@@ -317,16 +321,19 @@ def change_set(n):
 # --- adc --------------------------------------------------------------------------------------
 
 class Adc:
-    def __init__(self, binary, workdir, slapd, page_size):
+    def __init__(self, binary, workdir, slapd, page_size, ldaps=False):
         self.binary = binary
         self.dir = workdir
         self.slapd = slapd
         self.page_size = page_size
+        self.ldaps = ldaps
         self.yaml = os.path.join(workdir, "adc.yaml")
         self.cfg = os.path.join(workdir, "adc.cfg")
 
     def write_config(self, server, n_users):
         s = self.slapd
+        addr = s.ldaps_url if self.ldaps else s.url
+        ca = f"    ca_file: {s.ca_file}\n" if self.ldaps else ""
         with open(self.yaml, "w") as f:
             f.write(f"""settings:
   dry-run: false
@@ -339,12 +346,12 @@ class Adc:
   max-delete: {max(500, n_users)}
 backend:
   ldap:
-    addr: {s.url}
+    addr: {addr}
     bind_dn: {s.service_dn}
     bind_password: {s.service_password}
     base_dn: {s.base_dn}
     scope: sub
-    sync:
+{ca}    sync:
       page_size: {self.page_size}
       filter: "{USER_FILTER}"
     authentication:
@@ -450,6 +457,7 @@ def print_table(res, f=sys.stdout):
     widths = [max(len(r[i]) for r in rows) for i in range(6)]
     load = res.get("load")
     f.write(f"\n{res['users']:,} users, page size {res['page_size']}, build {res['buildtype']}"
+            + (", over ldaps://" if res.get("ldaps") else "")
             + (f", load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end (1/5/15 min)"
                if load else "") + "\n")
     for j, r in enumerate(rows):
@@ -467,7 +475,7 @@ class Bench:
         self.n = n_users
         self.dir = workdir
         self.res = {"users": n_users, "page_size": args.page_size, "memory": {},
-                    "buildtype": buildtype(args.build)}
+                    "buildtype": buildtype(args.build), "ldaps": args.ldaps}
         self.adc_bin = os.path.join(args.build, "src", "adc", "adc")
         self.server_bin = os.path.join(args.build, "src", "server", "adc-server")
         self.load_bin = os.path.join(args.build, "bench", "adc-bench-login")
@@ -487,7 +495,7 @@ class Bench:
         t0 = time.monotonic()
         ldif.write(path, ldif.generate(self.n, special=False), include_base=False)
         t1 = time.monotonic()
-        self.slapd = Slapd(ldif=path)
+        self.slapd = Slapd(ldif=path, tls=self.a.ldaps)
         self.slapd.setup()
         t2 = time.monotonic()
         self.slapd.start()
@@ -496,12 +504,14 @@ class Bench:
 
     def floor(self):
         s = self.slapd
-        argv = ["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", s.url, "-D",
+        url = s.ldaps_url if self.a.ldaps else s.url
+        argv = ["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", url, "-D",
                 s.service_dn, "-w", s.service_password, "-b", s.base_dn, "-s", "sub",
                 "-E", f"pr={self.a.page_size}/noprompt", USER_FILTER, *ADC_ATTRIBUTES]
         # An untimed first run warms slapd's cache (adc's runs find it warm too) and proves the
         # search returns every user.
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
+        env = dict(os.environ, LDAPTLS_CACERT=s.ca_file) if self.a.ldaps else None
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, env=env)
         if r.returncode != 0:
             raise BenchError(f"ldapsearch failed ({r.returncode}): {r.stderr.strip()}")
         got = sum(1 for line in r.stdout.splitlines() if line.startswith("dn:"))
@@ -510,7 +520,7 @@ class Bench:
         samples = []
         for _ in range(self.runs("floor")):
             out = os.path.join(self.dir, "floor.out")
-            status, secs, _, _ = run_measured(argv, os.devnull, out, self.timeout)
+            status, secs, _, _ = run_measured(argv, os.devnull, out, self.timeout, env=env)
             if status != 0:
                 raise BenchError(f"ldapsearch failed ({status}): {tail(out)}")
             samples.append(secs)
@@ -532,7 +542,7 @@ class Bench:
 
     def start_server(self):
         self.server = Server(self.server_bin, self.dir)
-        self.adc = Adc(self.adc_bin, self.dir, self.slapd, self.a.page_size)
+        self.adc = Adc(self.adc_bin, self.dir, self.slapd, self.a.page_size, self.a.ldaps)
 
     def fresh_server(self):
         self.server.stop()
@@ -860,6 +870,8 @@ def main():
     p.add_argument("--smoke", action="store_true",
                    help="check that every step works; print the table but judge no timing")
     p.add_argument("--json", help="write all results to this file")
+    p.add_argument("--ldaps", action="store_true",
+                   help="adc and the floor talk to slapd over ldaps:// (a CA made for the run)")
     args = p.parse_args()
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     bad = [s for s in steps if s not in ALL_STEPS]

@@ -26,6 +26,7 @@
 #include "agent-sync.h"
 #include "agent-workers.h"
 #include "exit-codes.h"
+#include "ldap-source.h"
 #include "log.h"
 #include "macros.h"
 
@@ -133,6 +134,10 @@ static void reload(struct agent *a) {
     }
     adc_agent_config_unref(a->cfg);
     a->cfg = next; /* the agent's reference now; in-flight work holds its own */
+    /* The password check's idle directory connections (lookups and binds) and the TLS
+     * context: the next checks connect again, reading a CA file replaced on disk; checks in
+     * flight close theirs when done. */
+    adc_ldap_auth_pool_flush();
     log_notice("configuration reloaded");
     sd_notify(0, "READY=1\nSTATUS=configuration reloaded");
 }
@@ -496,6 +501,7 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
         log_notice("stopped");
 out:
     adc_workers_free(a.workers);
+    adc_ldap_auth_pool_flush(); /* no check runs any more: close the pooled connections */
     adc_sync_free(a.sync);
     free(a.agent_id);
     adc_channel_free(a.ch);

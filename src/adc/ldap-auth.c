@@ -1,11 +1,21 @@
 /* The password check of SPEC.md section 5: find exactly one entry with the username filter
  * template (the name escaped per RFC 4515), refuse disabled accounts, then bind as that entry's
- * DN with the password on a connection of its own. All within authentication.timeout.
+ * DN with the password on a connection that is not the lookup's. All within
+ * authentication.timeout.
  *
  * The lookups use a small pool of connections bound as bind_dn: a fresh connect + bind per check
- * would double the round trips, and the agent answers a thousand checks a second. The user's
- * own bind always gets a new connection: a bind changes the identity of a connection, and a
- * pooled connection must never carry a user's identity into the next lookup. */
+ * would double the round trips, and the agent answers a thousand checks a second. The users'
+ * binds use a second pool, because a fresh connection per check costs a TCP connect and, over
+ * ldaps:// or StartTLS (which Active Directory requires for simple binds), a full TLS handshake:
+ * about 300 checks a second instead of over a thousand.
+ *
+ * The invariant that keeps identities apart: a connection of the bind pool is used for nothing
+ * but users' binds, never for a lookup or any other operation, and a connection of the service
+ * pool never for a user's bind. A bind changes the identity of its connection (a refused one
+ * leaves it anonymous, RFC 4511 section 4.2.1), so the identity a user's bind leaves behind is
+ * only ever replaced by the next user's bind, never used. A bind connection goes back to its
+ * pool only after the server gave a definite answer (accepted, or one of the denials below);
+ * after a timeout, a broken connection or an unexpected result it is closed. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,33 +30,44 @@
 #include "macros.h"
 #include "user-map.h"
 
-/* Idle service connections kept; more may be open while checks run in parallel, the extra
+/* Idle connections kept per pool; more may be open while checks run in parallel, the extra
  * ones are closed when returned. */
 #define POOL_IDLE_MAX 16
 
 /* The settings a pooled connection was made with; a configuration reload that changes any of
- * them empties the pool. */
+ * them empties the pool. bind_dn and bind_password only for a pool of service connections. */
 struct pool_key {
     char *addr, *bind_dn, *bind_password, *ca_file;
     bool starttls, tls_verify, follow_referrals;
 };
 
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
+/* Idle connections made with the same settings, shared by the worker threads; a connection is
+ * used by one thread at a time: taken out, used, given back (or closed). */
+struct conn_pool {
+    pthread_mutex_t lock;
+    bool service; /* bound as bind_dn: the credentials are part of the key */
     struct pool_key key;
     bool keyed;
     unsigned generation;
     LDAP *idle[POOL_IDLE_MAX];
     size_t n_idle;
-} pool;
+};
+
+/* Bound as bind_dn, for the lookups. */
+static struct conn_pool service_pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .service = true};
+/* Only ever used for users' binds (see the file comment). */
+static struct conn_pool bind_pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .service = false};
 
 static bool str_same(const char *a, const char *b) {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static bool key_matches(const struct pool_key *k, const struct adc_ldap_config *cfg) {
-    return str_same(k->addr, cfg->addr) && str_same(k->bind_dn, cfg->bind_dn) &&
-           str_same(k->bind_password, cfg->bind_password) && str_same(k->ca_file, cfg->ca_file) &&
+static bool key_matches(const struct conn_pool *p, const struct adc_ldap_config *cfg) {
+    const struct pool_key *k = &p->key;
+    if (p->service &&
+        !(str_same(k->bind_dn, cfg->bind_dn) && str_same(k->bind_password, cfg->bind_password)))
+        return false;
+    return str_same(k->addr, cfg->addr) && str_same(k->ca_file, cfg->ca_file) &&
            k->starttls == cfg->starttls && k->tls_verify == cfg->tls_verify &&
            k->follow_referrals == cfg->follow_referrals;
 }
@@ -71,80 +92,91 @@ static char *dup_or_null(const char *s, bool *failed) {
     return d;
 }
 
-/* Under pool_lock: moves the idle connections to `out` (closed by the caller, outside the lock:
+/* Under p->lock: moves the idle connections to `out` (closed by the caller, outside the lock:
  * unbind writes to the socket). */
-static size_t drain_locked(LDAP **out) {
-    size_t n = pool.n_idle;
-    memcpy(out, pool.idle, n * sizeof(*out));
-    pool.n_idle = 0;
+static size_t drain_locked(struct conn_pool *p, LDAP **out) {
+    size_t n = p->n_idle;
+    memcpy(out, p->idle, n * sizeof(*out));
+    p->n_idle = 0;
     return n;
 }
 
-/* A pooled service connection for cfg, or NULL when none is idle (then open one). *gen gets
- * the pool generation to hand back with it. */
-static LDAP *pool_take(const struct adc_ldap_config *cfg, unsigned *gen) {
+static void close_all(LDAP **lds, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        adc_ldap_conn_close(lds[i]);
+}
+
+/* An idle connection of p made for cfg, or NULL when none is (then open one). *gen gets the
+ * pool generation to hand back with it. */
+static LDAP *pool_take(struct conn_pool *p, const struct adc_ldap_config *cfg, unsigned *gen) {
     LDAP *stale[POOL_IDLE_MAX];
     size_t n_stale = 0;
     LDAP *ld = NULL;
 
-    pthread_mutex_lock(&pool_lock);
-    if (!pool.keyed || !key_matches(&pool.key, cfg)) {
-        n_stale = drain_locked(stale);
-        key_done(&pool.key);
+    pthread_mutex_lock(&p->lock);
+    if (!p->keyed || !key_matches(p, cfg)) {
+        n_stale = drain_locked(p, stale);
+        key_done(&p->key);
         bool failed = false;
-        pool.key = (struct pool_key){
+        p->key = (struct pool_key){
             .addr = dup_or_null(cfg->addr, &failed),
-            .bind_dn = dup_or_null(cfg->bind_dn, &failed),
-            .bind_password = dup_or_null(cfg->bind_password, &failed),
+            .bind_dn = p->service ? dup_or_null(cfg->bind_dn, &failed) : NULL,
+            .bind_password = p->service ? dup_or_null(cfg->bind_password, &failed) : NULL,
             .ca_file = dup_or_null(cfg->ca_file, &failed),
             .starttls = cfg->starttls,
             .tls_verify = cfg->tls_verify,
             .follow_referrals = cfg->follow_referrals,
         };
         /* Out of memory: an unkeyed pool keeps nothing, every check opens its own. */
-        pool.keyed = !failed;
-        pool.generation++;
+        p->keyed = !failed;
+        p->generation++;
     }
-    if (pool.n_idle > 0)
-        ld = pool.idle[--pool.n_idle];
-    *gen = pool.generation;
-    pthread_mutex_unlock(&pool_lock);
+    if (p->n_idle > 0)
+        ld = p->idle[--p->n_idle];
+    *gen = p->generation;
+    pthread_mutex_unlock(&p->lock);
 
-    for (size_t i = 0; i < n_stale; i++)
-        adc_ldap_conn_close(stale[i]);
+    close_all(stale, n_stale);
     return ld;
 }
 
-static void pool_give(LDAP *ld, unsigned gen) {
-    pthread_mutex_lock(&pool_lock);
-    if (pool.keyed && gen == pool.generation && pool.n_idle < POOL_IDLE_MAX) {
-        pool.idle[pool.n_idle++] = ld;
+/* Gives a healthy connection back to p; closes it when the pool was flushed or re-keyed since
+ * it was taken (gen), or when POOL_IDLE_MAX are idle already. */
+static void pool_give(struct conn_pool *p, LDAP *ld, unsigned gen) {
+    pthread_mutex_lock(&p->lock);
+    if (p->keyed && gen == p->generation && p->n_idle < POOL_IDLE_MAX) {
+        p->idle[p->n_idle++] = ld;
         ld = NULL; /* owned by the pool now */
     }
-    pthread_mutex_unlock(&pool_lock);
+    pthread_mutex_unlock(&p->lock);
     adc_ldap_conn_close(ld);
 }
 
 /* Closes the idle connections, keeping the pool's settings. */
-static void pool_drop_idle(void) {
+static void pool_drop_idle(struct conn_pool *p) {
     LDAP *stale[POOL_IDLE_MAX];
-    pthread_mutex_lock(&pool_lock);
-    size_t n = drain_locked(stale);
-    pthread_mutex_unlock(&pool_lock);
-    for (size_t i = 0; i < n; i++)
-        adc_ldap_conn_close(stale[i]);
+    pthread_mutex_lock(&p->lock);
+    size_t n = drain_locked(p, stale);
+    pthread_mutex_unlock(&p->lock);
+    close_all(stale, n);
+}
+
+/* Closes the idle connections and forgets the settings; connections in use are closed when
+ * they come back (the generation changed). */
+static void pool_flush(struct conn_pool *p) {
+    LDAP *stale[POOL_IDLE_MAX];
+    pthread_mutex_lock(&p->lock);
+    size_t n = drain_locked(p, stale);
+    key_done(&p->key);
+    p->keyed = false;
+    p->generation++;
+    pthread_mutex_unlock(&p->lock);
+    close_all(stale, n);
 }
 
 void adc_ldap_auth_pool_flush(void) {
-    LDAP *stale[POOL_IDLE_MAX];
-    pthread_mutex_lock(&pool_lock);
-    size_t n = drain_locked(stale);
-    key_done(&pool.key);
-    pool.keyed = false;
-    pool.generation++;
-    pthread_mutex_unlock(&pool_lock);
-    for (size_t i = 0; i < n; i++)
-        adc_ldap_conn_close(stale[i]);
+    pool_flush(&service_pool);
+    pool_flush(&bind_pool);
     adc_ldap_conn_tls_flush();
 }
 
@@ -261,7 +293,7 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
     struct lookup found = {0};
     char *filter = NULL, *why = NULL;
     LDAP *ld = NULL, *user_ld = NULL;
-    unsigned gen = 0;
+    unsigned gen = 0, user_gen = 0;
     int timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5;
     double deadline = adc_ldap_now() + timeout;
     char timeout_desc[64];
@@ -297,9 +329,9 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
      * directory unavailable. */
     for (int attempt = 0;; attempt++) {
         bool pooled = false;
-        ld = attempt == 0 ? pool_take(cfg, &gen) : NULL;
+        ld = attempt == 0 ? pool_take(&service_pool, cfg, &gen) : NULL;
         if (attempt > 0)
-            pool_drop_idle();
+            pool_drop_idle(&service_pool);
         if (ld) {
             pooled = true;
         } else {
@@ -310,7 +342,7 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         memset(&found, 0, sizeof(found));
         enum lookup_status st = lookup(cfg, ld, filter, deadline, &found, &why);
         if (st == LOOKUP_OK) {
-            pool_give(TAKE_PTR(ld), gen);
+            pool_give(&service_pool, TAKE_PTR(ld), gen);
             break;
         }
         free(found.dn);
@@ -350,11 +382,29 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         goto out;
     }
 
-    int r = adc_ldap_conn_open(cfg, deadline, &user_ld, &why);
-    if (r < 0)
-        goto out;
-    int code = LDAP_OTHER;
-    r = adc_ldap_conn_bind(user_ld, found.dn, password, deadline, &code);
+    /* The user's bind, on a connection of the bind pool. As with the lookup, a pooled one may
+     * have been closed by the server while idle: a bind that fails on the connection itself
+     * (no answer at all, not a timeout) is tried once more on a fresh connection, so that a
+     * restarted directory does not turn a right password into "unavailable". */
+    int r, code = LDAP_OTHER;
+    for (int attempt = 0;; attempt++) {
+        user_ld = attempt == 0 ? pool_take(&bind_pool, cfg, &user_gen) : NULL;
+        bool pooled = user_ld != NULL;
+        if (attempt > 0)
+            pool_drop_idle(&bind_pool);
+        if (!user_ld && (r = adc_ldap_conn_open(cfg, deadline, &user_ld, &why)) < 0)
+            goto out;
+        /* The previous user's answer must not show up in this check's reason. */
+        if (pooled)
+            (void)ldap_set_option(user_ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, NULL);
+        code = LDAP_OTHER;
+        r = adc_ldap_conn_bind(user_ld, found.dn, password, deadline, &code);
+        if (r == -EIO && pooled && attempt == 0 && adc_ldap_now() < deadline) {
+            adc_ldap_conn_close(TAKE_PTR(user_ld));
+            continue;
+        }
+        break;
+    }
     if (r == -ETIMEDOUT) {
         why = adc_strdup_printf("the directory did not answer the bind of '%s' within %s", found.dn,
                                 timeout_desc);
@@ -370,6 +420,7 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
     if (code == LDAP_SUCCESS) {
         outcome = ADC_AUTH_ACCEPTED;
         why = adc_strdup_printf("password accepted for '%s'", found.dn);
+        pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
         goto out;
     }
     char *e = adc_ldap_conn_strerror(user_ld, code);
@@ -377,6 +428,7 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         outcome = ADC_AUTH_DENIED;
         why = adc_strdup_printf("the directory refused the password of '%s': %s", found.dn,
                                 e ? e : "out of memory");
+        pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
     } else {
         why = adc_strdup_printf("the directory could not check the password of '%s': %s", found.dn,
                                 e ? e : "out of memory");

@@ -4,6 +4,7 @@ after the server restarts, two agents on one configuration, SIGHUP reloads, a ro
 The syncs the cloud triggers are in test_agent_sync.py."""
 import concurrent.futures
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -30,10 +31,12 @@ class AgentFixture(unittest.TestCase):
     """One slapd, one adc-server with one sync configuration and its cloud users (created over
     SCIM as the configuration, so sign-in does not depend on the sync engine)."""
 
+    slapd_args = {}
+
     @classmethod
     def setUpClass(cls):
         cls.users = ldif.generate(5, special=True) + [META]
-        cls.slapd = Slapd(ldif=cls.users).__enter__()
+        cls.slapd = Slapd(ldif=cls.users, **cls.slapd_args).__enter__()
         cls.srv = AdcServer(args=["--login-timeout", "4"]).start()
         cls.cfg = cls.srv.create_sync_config("hq")
         for name, active in (("user000001@example.org", True), ("user000002@example.org", True),
@@ -153,6 +156,121 @@ class SignIn(AgentFixture):
         self.assertEqual(c1 + c2, n, (c1, c2))
         self.assertGreater(c1, 0)
         self.assertGreater(c2, 0)
+
+
+class PooledConnections(AgentFixture):
+    """Sign-in over ldaps:// reuses the agent's directory connections (src/adc/ldap-auth.c:
+    a pool of service connections for the lookups, a separate one for the users' binds), so a
+    check does not pay a TCP connect and a TLS handshake. Counted in slapd's log: the
+    connections it accepted on its ldaps port, and on which one each user's bind arrived."""
+
+    slapd_args = {"tls": True, "log_level": "stats"}
+    RIGHT = {"user000001@example.org": "pw-user000001", "user000002@example.org": "pw-user000002"}
+
+    def ldaps_agent(self):
+        s = self.slapd
+        a = self.agent(yaml=yaml_text(s, addr=s.ldaps_url, ldap_extra={"ca_file": s.ca_file}))
+        a.wait_notify("READY=1")
+        self.wait_connected()
+        return a
+
+    def log_since(self, offset):
+        # slapd writes each line as it happens; give the last one a moment.
+        time.sleep(0.2)
+        return self.slapd.log()[offset:]
+
+    def accepted(self, log):
+        """New connections: those whose first operation (op=0) is a bind, as every one of
+        adc's is (not counting the harness's readiness probes when slapd starts)."""
+        return len(set(re.findall(r"conn=(\d+) op=0 BIND", log)))
+
+    def user_binds(self, log):
+        """[(connection, DN)] of the binds other than the service account's, in order."""
+        return [(c, dn) for c, dn in re.findall(r'conn=(\d+) op=\d+ BIND dn="([^"]*)" method=', log)
+                if dn and dn != self.slapd.service_dn]
+
+    def test_consecutive_checks_reuse_connections(self):
+        self.ldaps_agent()
+        offset = len(self.slapd.log())
+        names = list(self.RIGHT) * 50
+        for name in names:
+            self.assertEqual(login(self.srv, name, self.RIGHT[name]).status, 200)
+        log = self.log_since(offset)
+        self.assertEqual(len(self.user_binds(log)), len(names))
+        # One lookup connection and one bind connection, opened by the first check.
+        self.assertLessEqual(self.accepted(log), 2, log[-3000:])
+
+        # Concurrent sign-ins: each check holds at most one connection of each pool.
+        offset = len(self.slapd.log())
+        names = list(self.RIGHT) * 150
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            statuses = list(ex.map(lambda u: login(self.srv, u, self.RIGHT[u]).status, names))
+        self.assertEqual(statuses, [200] * len(names))
+        log = self.log_since(offset)
+        n = self.accepted(log)
+        self.assertLessEqual(n, 2 * 8, log[-3000:])
+        print(f"\n  {len(names)} concurrent sign-ins over ldaps://: {n} new connections")
+
+    def test_denied_bind_does_not_poison_the_next_check(self):
+        self.ldaps_agent()
+        offset = len(self.slapd.log())
+        u1, u2 = self.RIGHT
+        steps = [(u1, self.RIGHT[u1], 200), (u1, self.RIGHT[u2], 401), (u1, self.RIGHT[u1], 200),
+                 (u2, self.RIGHT[u2], 200), (u2, self.RIGHT[u1], 401), (u2, "", 401),
+                 (u2, self.RIGHT[u2], 200), (u1, self.RIGHT[u1], 200),
+                 # Denied before any bind: disabled in the directory, and a name that would
+                 # match user000001 if it reached the filter unescaped (RFC 4515).
+                 ("locked@example.org", "pw-locked", 401),
+                 ("user000001@example.org)(uid=*", self.RIGHT[u1], 401),
+                 (u1, self.RIGHT[u1], 200)]
+        for i, (name, pw, want) in enumerate(steps):
+            with self.subTest(step=i, name=name, want=want):
+                self.assertEqual(login(self.srv, name, pw).status, want)
+        log = self.log_since(offset)
+        binds = self.user_binds(log)
+        # The empty password, the locked account and the injected name never reach a bind.
+        self.assertEqual(len(binds), 8, binds)
+        # Sequential checks: every user's bind, refused or not, on the same connection.
+        self.assertEqual(len({c for c, _ in binds}), 1, binds)
+        conn = binds[0][0]
+        self.assertRegex(log, rf"conn={conn} op=\d+ RESULT tag=97 err=49")
+        # Never anything but binds on it: a user's identity cannot reach a lookup.
+        self.assertNotRegex(log, rf"conn={conn} op=\d+ SRCH")
+
+    def test_reload_renews_the_connections(self):
+        # SIGHUP flushes both pools (and the TLS context: a CA file replaced on disk is read
+        # again); the next check connects anew, and stop closes them.
+        a = self.ldaps_agent()
+        u1 = "user000001@example.org"
+        self.assertEqual(login(self.srv, u1, self.RIGHT[u1]).status, 200)
+        start = len(a.notify.messages)
+        offset = len(self.slapd.log())
+        a.hup()
+        i = a.wait_notify("RELOADING=1", start=start)
+        a.wait_notify("READY=1", start=i)
+        self.assertEqual(login(self.srv, u1, self.RIGHT[u1]).status, 200)
+        log = self.log_since(offset)
+        self.assertEqual(self.accepted(log), 2, log[-3000:])
+        self.assertEqual(len(re.findall(r"conn=\d+ fd=\d+ closed", log)), 2, log[-3000:])
+        a.term()
+        self.assertEqual(a.wait(30), 0, a.log())
+        log = self.log_since(offset)
+        self.assertEqual(len(re.findall(r"conn=\d+ fd=\d+ closed", log)), 4, log[-3000:])
+
+    def test_directory_restarted_between_checks(self):
+        a = self.ldaps_agent()
+        u1, u2 = self.RIGHT
+        self.assertEqual(login(self.srv, u1, self.RIGHT[u1]).status, 200)
+        self.assertEqual(login(self.srv, u2, self.RIGHT[u1]).status, 401)
+        # Every pooled connection, of both pools, now points at a server that is gone.
+        for restart in ("stop", "kill"):
+            with self.subTest(restart=restart):
+                getattr(self.slapd, restart)()
+                self.slapd.start()
+                self.assertEqual(login(self.srv, u1, self.RIGHT[u1]).status, 200, a.log())
+                self.assertEqual(login(self.srv, u2, self.RIGHT[u1]).status, 401, a.log())
+                self.assertEqual(login(self.srv, u2, self.RIGHT[u2]).status, 200, a.log())
+        self.assertNotIn(self.RIGHT[u1], a.log())
 
 
 class Service(AgentFixture):

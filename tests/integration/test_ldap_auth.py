@@ -4,6 +4,7 @@ as that entry on its own connection, empty passwords and disabled accounts denie
 directory that is down or hung reported as unavailable - never as accepted."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -154,35 +155,73 @@ class DirectoryDown(unittest.TestCase):
 
 class Concurrent(unittest.TestCase):
     """Many threads at once, as the agent answers sign-ins: every answer right, the pooled
-    service connections shared safely, and rebuilt after the directory restarts."""
+    connections (lookups and users' binds) shared safely, and rebuilt after the directory
+    restarts."""
 
-    def test_threads_and_a_restart(self):
+    def run_threads(self, s, url, env=None):
+        """Two rounds of 8 threads x 100 checks, slapd restarted between them. Returns the two
+        rounds' summaries and the slapd log of each."""
         n = 300
-        with Slapd(ldif=ldif.generate(n, special=False)) as s:
-            p = subprocess.Popen([AUTH_THREADS, s.url, s.service_dn, s.service_password,
-                                  s.base_dn, str(n), "8", "100", "2"],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-            try:
-                first = json.loads(p.stdout.readline())
-                # Every pooled connection now points at a server that is gone.
-                s.stop()
-                s.start()
-                p.stdin.write("go\n")
-                p.stdin.flush()
-                second = json.loads(p.stdout.readline())
-                p.stdin.close()
-                self.assertEqual(p.wait(60), 0, p.stderr.read())
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+        p = subprocess.Popen([AUTH_THREADS, url, s.service_dn, s.service_password,
+                              s.base_dn, str(n), "8", "100", "2"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            offset = len(s.log())
+            first = json.loads(p.stdout.readline())
+            log1 = s.log()[offset:]
+            # Every pooled connection now points at a server that is gone.
+            s.stop()
+            offset = len(s.log())
+            s.start()
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            second = json.loads(p.stdout.readline())
+            log2 = s.log()[offset:]
+            p.stdin.close()
+            self.assertEqual(p.wait(60), 0, p.stderr.read())
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
         for r in (first, second):
             self.assertEqual(r["checks"], 800)
             self.assertEqual(r["wrong_answers"], 0)
             self.assertEqual(r["unavailable"], 0)
+        return first, second, log1, log2
+
+    def test_threads_and_a_restart(self):
+        with Slapd(ldif=ldif.generate(300, special=False)) as s:
+            first, second, _, _ = self.run_threads(s, s.url)
         print(f"\n  password checks, 8 threads: {first['per_second']}/s, "
               f"p99 {first['p99_ms']} ms; after a restart {second['per_second']}/s")
+
+    def test_threads_over_ldaps_reuse_connections(self):
+        # A TLS handshake per check would cap the rate at a few hundred a second: the binds
+        # have their own pool. 8 threads hold at most 8 lookup and 8 bind connections.
+        with Slapd(ldif=ldif.generate(300, special=False), tls=True, log_level="stats") as s:
+            env = dict(os.environ, ADC_TEST_CA_FILE=s.ca_file)
+            first, second, log1, log2 = self.run_threads(s, s.ldaps_url, env)
+            time.sleep(0.2)  # the last log lines
+            # New connections: those whose first operation (op=0) is a bind, as every one of
+            # adc's is (not counting the harness's readiness probes at start).
+            n1, n2 = (len(set(re.findall(r"conn=(\d+) op=0 BIND", log))) for log in (log1, log2))
+            self.assertLessEqual(n1, 16, log1[-2000:])
+            # After the restart some threads may find a dead pooled connection each before the
+            # idle ones are dropped; still nothing like one per check.
+            self.assertLessEqual(n2, 40, log2[-2000:])
+            # Binds that were refused (every fourth check) left their connection usable: the
+            # connections that saw a refusal also saw later accepted binds.
+            ok = re.findall(r"conn=(\d+) op=(\d+) RESULT tag=97 err=0", log1)
+            refused = re.findall(r"conn=(\d+) op=(\d+) RESULT tag=97 err=49", log1)
+            self.assertTrue(refused)
+            self.assertTrue(any(any(c2 == c and int(o2) > int(o) for c2, o2 in ok)
+                                for c, o in refused))
+        print(f"\n  password checks over ldaps://, 8 threads: {first['per_second']}/s, "
+              f"p99 {first['p99_ms']} ms, {n1} connections; after a restart "
+              f"{second['per_second']}/s, {n2} connections")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ from .programs import ADC
 
 
 def yaml_text(slapd, username_attribute="mail", dry_run=False, extra_settings=None,
-              filter_="(objectClass=inetOrgPerson)", ldap_extra=None):
+              filter_="(objectClass=inetOrgPerson)", ldap_extra=None, addr=None):
     """An adc.yaml for a harness.slapd.Slapd, with the documented keys; ldap_extra adds keys
-    under backend.ldap (e.g. {"timeout": 3})."""
+    under backend.ldap (e.g. {"timeout": 3}); addr replaces slapd.url (e.g. slapd.ldaps_url,
+    with ldap_extra={"ca_file": slapd.ca_file})."""
     settings = {"dry-run": dry_run, "delete-disables": False}
     settings.update(extra_settings or {})
     lines = ["settings:"]
@@ -29,7 +30,7 @@ def yaml_text(slapd, username_attribute="mail", dry_run=False, extra_settings=No
     lines += [
         "backend:",
         "  ldap:",
-        f"    addr: {slapd.url}",
+        f"    addr: {addr or slapd.url}",
         f"    bind_dn: {slapd.service_dn}",
         f"    bind_password: {slapd.service_password}",
         f"    base_dn: {slapd.base_dn}",
