@@ -17,9 +17,19 @@ static int same(const char *a, const char *b) {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* The operations as the parser reported them. They are compared with jansson's reading only
+ * once the parse has succeeded: the parser may report operations before the byte that makes
+ * it fail (scim-list-parse.h), and a document jansson accepts (with "Operations" twice, say)
+ * can still fail the parser later. */
+struct op_seen {
+    size_t pos;
+    char *bulk_id;
+    long status;
+};
+
 struct ops_seen {
-    const json_t *ops;
-    size_t n;
+    struct op_seen *v;
+    size_t n, cap;
 };
 
 static long status_of(const json_t *op) {
@@ -34,33 +44,41 @@ static long status_of(const json_t *op) {
 static void on_op(void *ud, size_t pos, const char *bulk_id, long status, const char *detail) {
     struct ops_seen *os = ud;
     (void)detail;
-    /* Not JSON for jansson: nothing to compare with, and the parser may report the operations
-     * before the byte that makes it fail (scim-list-parse.h). */
-    if (!os->ops)
-        return;
-    const json_t *op = json_array_get(os->ops, pos);
-    if (!op || pos != os->n++)
-        __builtin_trap();
-    const char *bid = json_string_value(json_object_get(op, "bulkId"));
-    if (bid && *bid && !same(bid, bulk_id))
-        __builtin_trap();
-    long want = status_of(op);
-    if (want >= 0 && want != status)
-        __builtin_trap();
+    if (os->n == os->cap) {
+        os->cap = os->cap ? os->cap * 2 : 16;
+        os->v = realloc(os->v, os->cap * sizeof(*os->v));
+        if (!os->v)
+            abort();
+    }
+    os->v[os->n++] = (struct op_seen){pos, bulk_id ? strdup(bulk_id) : NULL, status};
 }
 
 static void bulk(const uint8_t *data, size_t size) {
     json_t *j = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    struct ops_seen os = {.ops = json_object_get(j, "Operations")};
+    const json_t *ops = json_object_get(j, "Operations");
+    struct ops_seen os = {0};
     char err[160];
-    if (j && json_is_array(os.ops)) {
-        if (adc_scim_bulk_parse((const char *)data, size, on_op, &os, err, sizeof(err)) == 0 &&
-            os.n != json_array_size(os.ops))
-            __builtin_trap();
-    } else if (adc_scim_bulk_parse((const char *)data, size, on_op, &os, err, sizeof(err)) == 0 &&
-               !j) {
+    int r = adc_scim_bulk_parse((const char *)data, size, on_op, &os, err, sizeof(err));
+    if (r == 0 && !j)
         __builtin_trap(); /* accepted what is not JSON */
+    if (r == 0 && json_is_array(ops)) {
+        if (os.n != json_array_size(ops))
+            __builtin_trap();
+        for (size_t i = 0; i < os.n; i++) {
+            const json_t *op = json_array_get(ops, i);
+            if (os.v[i].pos != i)
+                __builtin_trap();
+            const char *bid = json_string_value(json_object_get(op, "bulkId"));
+            if (bid && *bid && !same(bid, os.v[i].bulk_id))
+                __builtin_trap();
+            long want = status_of(op);
+            if (want >= 0 && want != os.v[i].status)
+                __builtin_trap();
+        }
     }
+    for (size_t i = 0; i < os.n; i++)
+        free(os.v[i].bulk_id);
+    free(os.v);
     json_decref(j);
 }
 
