@@ -97,38 +97,34 @@ struct user_ctx {
 static const char *const USER_KEYS[] = {"id",     "userName", "externalId", "displayName",
                                         "active", "emails",   "name",       ADC_SCIM_SCHEMA_SYNC};
 
+static int email_element(struct adc_json_scan *s, size_t index, void *ctx) {
+    struct user_ctx *uc = ctx;
+    (void)index;
+    if (!adc_json_scan_next_is(s, '{'))
+        return adc_json_scan_skip(s);
+    struct email e = {0};
+    int r = adc_json_scan_object(s, email_member, &e);
+    if (r < 0)
+        return r;
+    /* As scim-user.c: the first primary email object, else the first object, even when that
+     * one has no value (then the user has no email). */
+    if (!uc->first_seen) {
+        uc->first_seen = true;
+        uc->first_email = e.value;
+    }
+    if (e.primary && !uc->primary_seen) {
+        uc->primary_seen = true;
+        uc->primary_email = e.value;
+    }
+    return 0;
+}
+
 static int emails(struct adc_json_scan *s, struct user_ctx *uc) {
     if (adc_json_scan_literal(s, "null"))
         return 0;
     if (!adc_json_scan_eat(s, '['))
         return adc_json_scan_fail(s, "emails must be an array");
-    if (adc_json_scan_eat(s, ']'))
-        return 0;
-    for (;;) {
-        struct email e = {0};
-        int r;
-        if (adc_json_scan_next_is(s, '{')) {
-            if ((r = adc_json_scan_object(s, email_member, &e)) < 0)
-                return r;
-            /* As scim-user.c: the first primary email object, else the first object, even
-             * when that one has no value (then the user has no email). */
-            if (!uc->first_seen) {
-                uc->first_seen = true;
-                uc->first_email = e.value;
-            }
-            if (e.primary && !uc->primary_seen) {
-                uc->primary_seen = true;
-                uc->primary_email = e.value;
-            }
-        } else if ((r = adc_json_scan_skip(s)) < 0) {
-            return r;
-        }
-        if (adc_json_scan_eat(s, ','))
-            continue;
-        if (adc_json_scan_eat(s, ']'))
-            return 0;
-        return adc_json_scan_fail(s, "',' or ']' was expected");
-    }
+    return adc_json_scan_elements(s, email_element, uc);
 }
 
 static int name_member(struct adc_json_scan *s, const char *key, void *ctx) {
@@ -193,36 +189,34 @@ struct list_ctx {
     bool has_total, has_resources;
 };
 
+static int resource_element(struct adc_json_scan *s, size_t index, void *ctx) {
+    struct list_ctx *lc = ctx;
+    (void)index;
+    struct adc_cloud_users *out = out_of(s);
+    struct adc_user *u = adc_cloud_users_append(out);
+    if (!u)
+        return -ENOMEM;
+    u->active = true; /* absent means active */
+    struct user_ctx uc = {.u = u};
+    int r = adc_json_scan_object(s, user_member, &uc);
+    if (r < 0) {
+        out->n--;
+        return r;
+    }
+    if (!uc.has_id || !uc.has_name || !u->id || !u->user_name) {
+        out->n--;
+        return adc_json_scan_fail(s, "a User without an id or a userName");
+    }
+    u->email = uc.primary_seen ? uc.primary_email : uc.first_email;
+    adc_cloud_users_intern_provider(out, u);
+    lc->n_items++;
+    return 0;
+}
+
 static int resources(struct adc_json_scan *s, struct list_ctx *lc) {
     if (!adc_json_scan_eat(s, '['))
         return adc_json_scan_fail(s, "Resources must be an array");
-    if (adc_json_scan_eat(s, ']'))
-        return 0;
-    for (;;) {
-        struct adc_cloud_users *out = out_of(s);
-        struct adc_user *u = adc_cloud_users_append(out);
-        if (!u)
-            return -ENOMEM;
-        u->active = true; /* absent means active */
-        struct user_ctx uc = {.u = u};
-        int r = adc_json_scan_object(s, user_member, &uc);
-        if (r < 0) {
-            out->n--;
-            return r;
-        }
-        if (!uc.has_id || !uc.has_name || !u->id || !u->user_name) {
-            out->n--;
-            return adc_json_scan_fail(s, "a User without an id or a userName");
-        }
-        u->email = uc.primary_seen ? uc.primary_email : uc.first_email;
-        adc_cloud_users_intern_provider(out, u);
-        lc->n_items++;
-        if (adc_json_scan_eat(s, ','))
-            continue;
-        if (adc_json_scan_eat(s, ']'))
-            return 0;
-        return adc_json_scan_fail(s, "',' or ']' was expected");
-    }
+    return adc_json_scan_elements(s, resource_element, lc);
 }
 
 static int list_member(struct adc_json_scan *s, const char *key, void *ctx) {
@@ -325,6 +319,15 @@ struct bulk_ctx {
     bool has_ops;
 };
 
+static int op_element(struct adc_json_scan *s, size_t pos, void *ctx) {
+    struct bulk_ctx *bc = ctx;
+    struct bulk_op_ctx oc = {0};
+    int r = adc_json_scan_object(s, op_member, &oc);
+    if (r == 0)
+        bc->fn(bc->userdata, pos, oc.bulk_id, oc.status, oc.detail ? oc.detail : oc.scim_type);
+    return r;
+}
+
 static int bulk_member(struct adc_json_scan *s, const char *key, void *ctx) {
     struct bulk_ctx *bc = ctx;
     if (strcmp(key, "Operations") != 0)
@@ -334,20 +337,7 @@ static int bulk_member(struct adc_json_scan *s, const char *key, void *ctx) {
     bc->has_ops = true;
     if (!adc_json_scan_eat(s, '['))
         return adc_json_scan_fail(s, "Operations must be an array");
-    if (adc_json_scan_eat(s, ']'))
-        return 0;
-    for (size_t pos = 0;; pos++) {
-        struct bulk_op_ctx oc = {0};
-        int r = adc_json_scan_object(s, op_member, &oc);
-        if (r < 0)
-            return r;
-        bc->fn(bc->userdata, pos, oc.bulk_id, oc.status, oc.detail ? oc.detail : oc.scim_type);
-        if (adc_json_scan_eat(s, ','))
-            continue;
-        if (adc_json_scan_eat(s, ']'))
-            return 0;
-        return adc_json_scan_fail(s, "',' or ']' was expected");
-    }
+    return adc_json_scan_elements(s, op_element, bc);
 }
 
 int adc_scim_bulk_parse(const char *buf, size_t len, adc_scim_bulk_op_fn fn, void *userdata,

@@ -379,6 +379,22 @@ int adc_json_scan_object(struct adc_json_scan *s, adc_json_member_fn member, voi
     }
 }
 
+int adc_json_scan_elements(struct adc_json_scan *s, adc_json_element_fn element, void *ctx) {
+    if (adc_json_scan_eat(s, ']'))
+        return 0;
+    for (size_t i = 0;; i++) {
+        adc_json_scan_ws(s);
+        int r = element(s, i, ctx);
+        if (r < 0)
+            return r;
+        if (adc_json_scan_eat(s, ','))
+            continue;
+        if (adc_json_scan_eat(s, ']'))
+            return 0;
+        return adc_json_scan_fail(s, "',' or ']' was expected");
+    }
+}
+
 int adc_json_scan_end(struct adc_json_scan *s) {
     adc_json_scan_ws(s);
     return s->p == s->end ? 0 : adc_json_scan_fail(s, "text after the document");

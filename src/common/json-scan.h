@@ -60,6 +60,12 @@ int adc_json_scan_skip(struct adc_json_scan *s);
 typedef int (*adc_json_member_fn)(struct adc_json_scan *s, const char *key, void *ctx);
 int adc_json_scan_object(struct adc_json_scan *s, adc_json_member_fn member, void *ctx);
 
+/* Walks the elements of an array whose '[' the caller has consumed (so that it can say what
+ * it expected there): element(s, index, ctx) is called positioned at each element (after
+ * whitespace) and must consume it; then ',' or ']' must follow. */
+typedef int (*adc_json_element_fn)(struct adc_json_scan *s, size_t index, void *ctx);
+int adc_json_scan_elements(struct adc_json_scan *s, adc_json_element_fn element, void *ctx);
+
 /* Checks that only whitespace is left. */
 int adc_json_scan_end(struct adc_json_scan *s);
 

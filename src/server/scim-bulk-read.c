@@ -18,7 +18,8 @@
 struct text_reader {
     struct adc_bulk_request *req;
     char *next; /* where the next decoded string goes in req->strings */
-    bool schemas, operations, fail_on;
+    size_t cap_ops;
+    bool schemas, schema_ok, operations, fail_on;
 };
 
 /* A string decoded into req->strings, which has room for all of them: a decoded string and its
@@ -65,60 +66,50 @@ static int op_member(struct adc_json_scan *s, const char *key, void *ctx) {
     return r;
 }
 
-static int operations(struct adc_json_scan *s, struct text_reader *tr) {
+static int operation(struct adc_json_scan *s, size_t index, void *ctx) {
+    struct text_reader *tr = ctx;
     struct adc_bulk_request *req = tr->req;
+    (void)index;
+    if (req->n_ops == ADC_SCIM_BULK_MAX_OPS || !adc_json_scan_next_is(s, '{'))
+        return DECLINE; /* too many, or not an operation: the tree reader says why */
+    if (req->n_ops == tr->cap_ops) {
+        size_t cap = tr->cap_ops ? tr->cap_ops * 2 : 64;
+        struct adc_bulk_op *ops = realloc(req->ops, cap * sizeof(*ops));
+        if (!ops)
+            return -ENOMEM;
+        req->ops = ops;
+        tr->cap_ops = cap;
+    }
+    req->ops[req->n_ops++] = (struct adc_bulk_op){.is_object = true};
+    return adc_json_scan_object(s, op_member, tr);
+}
+
+static int operations(struct adc_json_scan *s, struct text_reader *tr) {
     if (tr->operations || !adc_json_scan_eat(s, '['))
         return DECLINE;
     tr->operations = true;
-    if (adc_json_scan_eat(s, ']'))
-        return 0;
-    size_t cap = 0;
-    for (;;) {
-        if (req->n_ops == ADC_SCIM_BULK_MAX_OPS || !adc_json_scan_next_is(s, '{'))
-            return DECLINE; /* too many, or not an operation: the tree reader says why */
-        if (req->n_ops == cap) {
-            cap = cap ? cap * 2 : 64;
-            struct adc_bulk_op *ops = realloc(req->ops, cap * sizeof(*ops));
-            if (!ops)
-                return -ENOMEM;
-            req->ops = ops;
-        }
-        req->ops[req->n_ops++] = (struct adc_bulk_op){.is_object = true};
-        int r = adc_json_scan_object(s, op_member, tr);
-        if (r < 0)
-            return r;
-        if (adc_json_scan_eat(s, ','))
-            continue;
-        if (adc_json_scan_eat(s, ']'))
-            return 0;
-        return DECLINE;
-    }
+    return adc_json_scan_elements(s, operation, tr);
 }
 
+static int schema(struct adc_json_scan *s, size_t index, void *ctx) {
+    struct text_reader *tr = ctx;
+    (void)index;
+    if (!adc_json_scan_next_is(s, '"'))
+        return adc_json_scan_skip(s);
+    const char *v;
+    int r = string_copy(s, tr, &v);
+    if (r == 0 && strcmp(v, ADC_SCIM_SCHEMA_BULK_REQUEST) == 0)
+        tr->schema_ok = true;
+    return r;
+}
+
+/* schemas must hold the BulkRequest URI (an empty array does not). */
 static int schemas(struct adc_json_scan *s, struct text_reader *tr) {
-    bool ok = false;
     if (tr->schemas || !adc_json_scan_eat(s, '['))
         return DECLINE;
     tr->schemas = true;
-    if (adc_json_scan_eat(s, ']'))
-        return DECLINE;
-    for (;;) {
-        int r;
-        if (adc_json_scan_next_is(s, '"')) {
-            const char *v;
-            r = string_copy(s, tr, &v);
-            ok = ok || (r == 0 && strcmp(v, ADC_SCIM_SCHEMA_BULK_REQUEST) == 0);
-        } else {
-            r = adc_json_scan_skip(s);
-        }
-        if (r < 0)
-            return r;
-        if (adc_json_scan_eat(s, ','))
-            continue;
-        if (adc_json_scan_eat(s, ']'))
-            return ok ? 0 : DECLINE;
-        return DECLINE;
-    }
+    int r = adc_json_scan_elements(s, schema, tr);
+    return r < 0 ? r : tr->schema_ok ? 0 : DECLINE;
 }
 
 static int request_member(struct adc_json_scan *s, const char *key, void *ctx) {

@@ -29,7 +29,7 @@ struct user_scan {
     size_t n;
     const char *seen[MAX_MEMBERS]; /* canonical names met, null values included */
     size_t n_seen;
-    bool schemas, provider_ext, enterprise, has_active, active;
+    bool schemas, core_schema, provider_ext, enterprise, has_active, active;
     char *provider; /* decoded, or NULL */
 };
 
@@ -93,31 +93,23 @@ static int plain_value(struct adc_json_scan *s) {
     }
 }
 
+static int schema(struct adc_json_scan *s, size_t index, void *ctx) {
+    struct user_scan *us = ctx;
+    (void)index;
+    if (!adc_json_scan_next_is(s, '"'))
+        return adc_json_scan_skip(s);
+    bool is = false;
+    int r = string_is(s, ADC_SCIM_SCHEMA_USER, &is);
+    us->core_schema = us->core_schema || is;
+    return r;
+}
+
 static int schemas_member(struct adc_json_scan *s, struct user_scan *us) {
-    bool core = false;
     if (us->schemas || !adc_json_scan_eat(s, '['))
         return DECLINE;
     us->schemas = true;
-    if (!adc_json_scan_eat(s, ']')) {
-        for (;;) {
-            int r;
-            if (adc_json_scan_next_is(s, '"')) {
-                bool is = false;
-                r = string_is(s, ADC_SCIM_SCHEMA_USER, &is);
-                core = core || is;
-            } else {
-                r = adc_json_scan_skip(s);
-            }
-            if (r < 0)
-                return r;
-            if (adc_json_scan_eat(s, ','))
-                continue;
-            if (adc_json_scan_eat(s, ']'))
-                break;
-            return DECLINE;
-        }
-    }
-    return core ? 0 : DECLINE;
+    int r = adc_json_scan_elements(s, schema, us);
+    return r < 0 ? r : us->core_schema ? 0 : DECLINE;
 }
 
 static int provider_member(struct adc_json_scan *s, const char *key, void *ctx) {
