@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The ad-connect benchmark (SPEC.md section 8, docs/BENCHMARKS.md). Usually started by
+"""The ad-connect benchmark (docs/product.md section 8, docs/BENCHMARKS.md). Usually started by
 bench/run.sh, which installs the packages and builds a release build first.
 
     bench/bench.py --build build-bench [--users 100000] [--runs 3] [--scaling] [--json FILE]
@@ -54,7 +54,7 @@ ADC_ATTRIBUTES = ["mail", "entryUUID", "objectGUID", "nsUniqueId", "displayName"
                   "pwdAccountLockedTime"]
 USER_FILTER = "(objectClass=inetOrgPerson)"
 
-# SPEC.md section 8.
+# docs/product.md section 8.
 TARGETS = {
     "first": 4.0,        # x floor
     "unchanged": 2.5,

@@ -1,4 +1,4 @@
-/* adc-bench-login: a closed-loop load generator for POST /api/v1/login (SPEC.md section 8).
+/* adc-bench-login: a closed-loop load generator for POST /api/v1/login (docs/product.md section 8).
  *
  *   adc-bench-login --url http://127.0.0.1:PORT/api/v1/login --users FILE
  *                   [--clients 8] [--duration 10] [--out RECORDS]

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent-channel.h"
-#include "agent-message.h"
-#include "agent-workers.h"
+#include "agent/agent-channel.h"
+#include "agent/agent-message.h"
+#include "agent/agent-workers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

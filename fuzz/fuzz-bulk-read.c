@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json-util.h"
-#include "scim-bulk-read.h"
-#include "scim-user-scan.h"
+#include "common/json-util.h"
+#include "scim/scim-bulk-read.h"
+#include "scim/scim-user-scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ldap-filter.h"
+#include "directory/ldap-filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

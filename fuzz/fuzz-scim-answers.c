@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cloud-users.h"
-#include "scim-user.h"
-#include "user.h"
+#include "sync/cloud-users.h"
+#include "cloud/scim-user.h"
+#include "common/user.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

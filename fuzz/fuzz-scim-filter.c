@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scim-filter.h"
+#include "scim/scim-filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cloud-users.h"
-#include "scim-list-parse.h"
-#include "scim-user.h"
+#include "sync/cloud-users.h"
+#include "cloud/scim-list-parse.h"
+#include "cloud/scim-user.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

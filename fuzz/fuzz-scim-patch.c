@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json-util.h"
-#include "scim-user.h"
+#include "common/json-util.h"
+#include "scim/scim-user.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

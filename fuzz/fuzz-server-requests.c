@@ -20,13 +20,13 @@
 
 #include <jansson.h>
 
-#include "auth.h"
-#include "channel.h"
-#include "http.h"
-#include "log.h"
+#include "http/auth.h"
+#include "api/channel.h"
+#include "http/http.h"
+#include "common/log.h"
 #include "server.h"
-#include "store-configs.h"
-#include "store.h"
+#include "store/store-configs.h"
+#include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

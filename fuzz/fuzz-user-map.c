@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "user-map.h"
+#include "directory/user-map.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

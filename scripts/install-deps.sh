@@ -8,9 +8,12 @@ packages=(
   build-essential meson ninja-build pkg-config clang llvm
   # libraries
   libldap2-dev libyaml-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev
-  libsqlite3-dev libsystemd-dev libssl-dev libcmocka-dev
+  libsqlite3-dev libsystemd-dev libssl-dev libcmocka-dev libpq-dev
   # real peers for the tests, the demo and the benchmark
   slapd ldap-utils samba samba-ad-dc samba-ad-provision winbind krb5-user
+  389-ds-base postgresql haproxy
+  # packages (scripts/release.sh): Debian packages, lintian, chroots for the install tests
+  debhelper devscripts lintian mmdebstrap fakeroot
   # systemd: systemd-analyze verify of the units in dist/ (tests)
   sqlite3 curl openssl python3 systemd valgrind procps psmisc iproute2 hyperfine
   # the benchmark: GNU time for the peak memory of adc (bench/bench.py)

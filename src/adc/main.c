@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
-#include "exit-codes.h"
-#include "log.h"
+#include "cli/commands.h"
+#include "cli/exit-codes.h"
+#include "common/log.h"
 
 static void usage(FILE *f) {
     fputs("Usage: adc [-C adc.cfg] [-c adc.yaml] [-v|-q] COMMAND [ARGS]\n"

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "macros.h"
+#include "common/macros.h"
 
 struct adc_buf {
     char *data; /* NUL-terminated while not failed */

@@ -1,5 +1,5 @@
 /* The strict tree-less JSON reader of json-scan.h. */
-#include "json-scan.h"
+#include "common/json-scan.h"
 
 #include <errno.h>
 #include <math.h>

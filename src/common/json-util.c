@@ -1,8 +1,8 @@
-#include "json-util.h"
+#include "common/json-util.h"
 
 #include <stdio.h>
 
-#include "buf.h"
+#include "common/buf.h"
 
 int adc_json_depth(const char *buf, size_t len, int max_depth) {
     int depth = 0, deepest = 0;

@@ -4,7 +4,7 @@
 
 #include <stdarg.h>
 
-#include "macros.h"
+#include "common/macros.h"
 
 enum adc_log_level {
     ADC_LOG_ERROR = 3, /* syslog priorities, so the journald prefix is the level itself */

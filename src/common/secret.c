@@ -1,4 +1,4 @@
-#include "secret.h"
+#include "common/secret.h"
 
 #include <openssl/crypto.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
-#include "settings.h"
+#include "common/settings.h"
 
 #include <string.h>
 
-#include "macros.h"
+#include "common/macros.h"
 
 static const char *const names[ADC_SETTING_COUNT] = {
     [ADC_SETTING_DRY_RUN] = "dry-run",

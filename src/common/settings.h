@@ -1,4 +1,4 @@
-/* The seven synchronization settings of SPEC.md section 2, shared by adc (adc.yaml, command
+/* The seven synchronization settings of docs/product.md section 2, shared by adc (adc.yaml, command
  * line) and adc-server (server-side settings of a sync configuration). */
 #pragma once
 

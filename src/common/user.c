@@ -1,4 +1,4 @@
-#include "user.h"
+#include "common/user.h"
 
 #include <stdlib.h>
 #include <string.h>

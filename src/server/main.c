@@ -7,17 +7,17 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#include "admin-accounts.h"
-#include "auth.h"
-#include "channel.h"
-#include "http.h"
-#include "log.h"
-#include "secret.h"
+#include "api/admin-accounts.h"
+#include "http/auth.h"
+#include "api/channel.h"
+#include "http/http.h"
+#include "common/log.h"
+#include "common/secret.h"
 #include "server.h"
-#include "sessions.h"
-#include "store-configs.h"
-#include "store-runs.h"
-#include "store.h"
+#include "http/sessions.h"
+#include "store/store-configs.h"
+#include "store/store-runs.h"
+#include "store/store.h"
 
 static void usage(FILE *f) {
     fputs("Usage: adc-server --db FILE COMMAND [ARGS]\n"

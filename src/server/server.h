@@ -7,7 +7,7 @@ struct adc_store;
 struct adc_auth;
 struct adc_hub;
 
-/* Hard limits on what a client may send (SPEC.md section 6, "bounded inputs"). The SCIM ones
+/* Hard limits on what a client may send (docs/product.md section 6, "bounded inputs"). The SCIM ones
  * are advertised in ServiceProviderConfig. */
 #define ADC_HTTP_MAX_BODY (8u * 1024 * 1024)
 #define ADC_SCIM_MAX_RESULTS 5000      /* filter.maxResults: largest page */

@@ -1,4 +1,4 @@
-"""`adc run` and the agent channel with the real programs (SPEC.md sections 5, 6, 7;
+"""`adc run` and the agent channel with the real programs (docs/product.md sections 5, 6, 7;
 docs/agent-protocol.md): sign-in through the agent against a real slapd, readiness, reconnects
 after the server restarts, two agents on one configuration, SIGHUP reloads, a rotated secret.
 The syncs the cloud triggers are in test_agent_sync.py."""

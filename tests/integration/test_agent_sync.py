@@ -1,4 +1,4 @@
-"""Syncs the cloud asks for (SPEC.md section 6, docs/agent-protocol.md): POST
+"""Syncs the cloud asks for (docs/product.md section 6, docs/agent-protocol.md): POST
 /api/v1/sync-configs/{app_id}/sync reaches a connected `adc run`, which runs `adc imp`'s engine
 and reports the run; one sync at a time per configuration; a run never stays "running" when its
 agent stops or dies; password checks are answered while a sync runs."""

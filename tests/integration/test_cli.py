@@ -1,4 +1,4 @@
-"""The command lines of adc and adc-server: help, version, usage errors (SPEC.md section 3)."""
+"""The command lines of adc and adc-server: help, version, usage errors (docs/product.md section 3)."""
 import unittest
 
 from harness.programs import adc, adc_server

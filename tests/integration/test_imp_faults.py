@@ -1,4 +1,4 @@
-"""adc imp when things go wrong (SPEC.md section 4 rules 5 and 6, section 3 exit codes): the
+"""adc imp when things go wrong (docs/product.md section 4 rules 5 and 6, section 3 exit codes): the
 mass-delete guard, a directory that fails half-way, a server that dies mid-run, a user the
 server refuses, wrong credentials."""
 import os

@@ -1,5 +1,5 @@
 """Every synchronization setting of adc imp alone and in the combinations that interact
-(SPEC.md section 2 and rule 7), with a real slapd and a real adc-server."""
+(docs/product.md section 2 and rule 7), with a real slapd and a real adc-server."""
 import unittest
 
 from harness import ldif

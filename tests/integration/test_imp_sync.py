@@ -1,4 +1,4 @@
-"""adc imp end to end against a real slapd and a real adc-server (SPEC.md sections 3 and 4):
+"""adc imp end to end against a real slapd and a real adc-server (docs/product.md sections 3 and 4):
 first import, a second run that changes nothing, renames, disabled accounts, users leaving and
 coming back, duplicate names, the output (text and --json), and adc check's cloud step."""
 import os

@@ -1,4 +1,4 @@
-"""adc auth against a real slapd: the password check of SPEC.md section 5. Exactly one entry
+"""adc auth against a real slapd: the password check of docs/product.md section 5. Exactly one entry
 found by the username filter template (the name escaped per RFC 4515, so no injection), a bind
 as that entry on its own connection, empty passwords and disabled accounts denied, and a
 directory that is down or hung reported as unavailable - never as accepted."""

@@ -1,4 +1,4 @@
-"""adc users against a real slapd (SPEC.md sections 3 and 4, issue 3): several thousand users
+"""adc users against a real slapd (docs/product.md sections 3 and 4, issue 3): several thousand users
 read page by page, non-ASCII names, DNs with escaped characters, missing and multi-valued
 attributes, duplicates, the ppolicy lock, TLS (ldaps://, StartTLS, an untrusted CA), and the
 failures that must never give a short list: a size limit, a wrong bind password, a server

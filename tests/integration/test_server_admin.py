@@ -1,4 +1,4 @@
-"""adc-server's command line and System Administrator API (SPEC.md section 6): init, tokens,
+"""adc-server's command line and System Administrator API (docs/product.md section 6): init, tokens,
 sync configurations with their secrets and settings, deletion, run records, the audit log."""
 import os
 import sqlite3

@@ -1,5 +1,5 @@
 """SCIM 2.0 Users on adc-server: every operation and its error cases, filters, paging, ETags,
-the provider extension (SPEC.md section 6)."""
+the provider extension (docs/product.md section 6)."""
 import unittest
 import urllib.parse
 

@@ -1,5 +1,5 @@
 """The server enforces a sync configuration's server-side settings on every request itself
-(SPEC.md section 4, rule 7), whatever the client sends: the matrix of each setting against each
+(docs/product.md section 4, rule 7), whatever the client sends: the matrix of each setting against each
 kind of write, and the provider (ownership) rules of rule 3."""
 import unittest
 import urllib.parse
@@ -142,7 +142,7 @@ class Enforcement(ServerTestCase):
                              ["version"], 'W/"1"')
 
     def test_takeover_unset_on_server_is_the_clients_choice(self):
-        # Unset = the client decides (SPEC.md section 6): adc only sends this write when its
+        # Unset = the client decides (docs/product.md section 6): adc only sends this write when its
         # own no-update-provider-mismatch is false, so the server lets it through.
         local = self.owned_user(provider="local")
         r = self.srv.scim(self.cfg, "PUT", "/Users/" + local["id"],

@@ -1,0 +1,88 @@
+/* The client of adc-server for a sync: the configuration's server-side settings, the cloud
+ * users (SCIM list, paged), writes through SCIM Bulk within the server's advertised limits with
+ * retries that are safe to repeat, and run records. Authenticates as the sync configuration
+ * (HTTP Basic app_id:secret from adc.cfg). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sync/cloud-users.h"
+#include "config/config.h"
+#include "common/settings.h"
+#include "common/user.h"
+
+struct adc_scim;
+
+/* Called now and then during long operations: `done` of `total` (0 when unknown). */
+typedef void (*adc_progress_fn)(void *userdata, size_t done, size_t total);
+
+/* What GET /api/v1/agent/config says about this configuration. */
+struct adc_server_settings {
+    char *app_id;
+    char *name;
+    enum adc_tristate settings[ADC_SETTING_COUNT]; /* ADC_UNSET: the client decides */
+};
+
+struct adc_scim_limits {
+    bool bulk;             /* Bulk supported */
+    size_t max_operations; /* per Bulk request */
+    size_t max_payload;    /* bytes per Bulk request */
+};
+
+enum adc_scim_write_kind {
+    ADC_SCIM_CREATE,  /* POST /Users */
+    ADC_SCIM_REPLACE, /* PUT /Users/{id} */
+    ADC_SCIM_DISABLE, /* PATCH /Users/{id} active=false */
+    ADC_SCIM_DELETE,  /* DELETE /Users/{id} */
+};
+
+/* One write. The caller fills the first block; adc_scim_write fills the result. */
+struct adc_scim_write {
+    enum adc_scim_write_kind kind;
+    const char *id;          /* replace, disable, delete: the cloud user's SCIM id */
+    const char *external_id; /* create: finds a create that already happened (retry after a
+                              * lost answer) */
+    const char *resource;    /* create, replace: the User resource as JSON text (lent) */
+    /* result */
+    bool done;
+    char *error; /* when not done: why (new string, freed by adc_scim_write_done) */
+};
+
+/* Creates the client from adc.cfg's connection settings. Returns 0, -EINVAL (no server URL or
+ * credentials: *err says which) or -ENOMEM. */
+int adc_scim_new(const struct adc_service_config *svc, struct adc_scim **ret, char **err);
+void adc_scim_free(struct adc_scim *s);
+/* How often a request safe to repeat is tried (default 5, or $ADC_HTTP_ATTEMPTS). */
+void adc_scim_set_attempts(struct adc_scim *s, int attempts);
+
+/* GET /api/v1/agent/config. Returns 0, or a negative errno with *err saying why (unreachable,
+ * credentials refused, unexpected answer). */
+int adc_scim_get_settings(struct adc_scim *s, struct adc_server_settings *out, char **err);
+void adc_server_settings_done(struct adc_server_settings *st);
+
+/* GET /scim/v2/ServiceProviderConfig (bulk support and limits). A server that does not answer
+ * it gets conservative defaults (no Bulk). */
+int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **err);
+
+/* Every cloud user the configuration can see, page by page, appended to `out`. Returns 0, or a
+ * negative errno with *err: then `out` is incomplete and must not be used for a plan. */
+int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_progress_fn progress,
+                        void *userdata, char **err);
+
+/* Performs the writes in order, as few Bulk requests as the limits allow (single requests when
+ * the server has no Bulk). A write the server refuses gets its `error` and the others go on.
+ * Returns 0 when every write was tried, or a negative errno with *err when the server became
+ * unreachable or refused the credentials: the writes not done then carry that error too. */
+int adc_scim_write(struct adc_scim *s, const struct adc_scim_limits *limits,
+                   struct adc_scim_write *w, size_t n, char **err);
+void adc_scim_write_done(struct adc_scim_write *w);
+
+/* Run records (docs/product.md section 6). adc_scim_run_start: POST /api/v1/agent/runs; *run_id gets
+ * a new string. adc_scim_run_update: PUT /api/v1/agent/runs/{id}; `stats` and `errors` may
+ * be NULL. */
+int adc_scim_run_start(struct adc_scim *s, bool dry_run, const char *source, char **run_id,
+                       char **err);
+int adc_scim_run_update(struct adc_scim *s, const char *run_id, const char *status, json_t *stats,
+                        json_t *errors, char **err);

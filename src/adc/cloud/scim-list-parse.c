@@ -1,0 +1,357 @@
+/* A SCIM ListResponse of Users (RFC 7644 section 3.4.2) straight into cloud users.
+ *
+ * Why not jansson: building a tree of every page and copying out of it was three quarters of
+ * adc's CPU time in an unchanged re-sync of 100,000 users (docs/product.md section 8). This parser
+ * reads the bytes once and copies only the strings a plan needs, into the list's blocks. It is
+ * strict JSON (RFC 8259): anything else is an error with its byte offset, never a guess. */
+#include "cloud/scim-list-parse.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json-scan.h"
+#include "cloud/scim-user.h"
+
+#define MAX_DEPTH 32
+
+/* Every scan of this file is the `s` of a parser: the member callbacks of json-scan get the
+ * scanner, and reach the list that strings are copied into through it. */
+struct parser {
+    struct adc_json_scan s;
+    struct adc_cloud_users *out;
+};
+
+static struct adc_cloud_users *out_of(struct adc_json_scan *s) {
+    return ((struct parser *)((char *)s - offsetof(struct parser, s)))->out;
+}
+
+/* A string after whitespace, decoded into the list's blocks. */
+static int string(struct adc_json_scan *s, char **out) {
+    const char *raw;
+    size_t len;
+    bool escaped;
+    int r = adc_json_scan_string(s, &raw, &len, &escaped);
+    if (r < 0)
+        return r;
+    if (!escaped)
+        return (*out = adc_cloud_users_strdup(out_of(s), raw, len)) ? 0 : -ENOMEM;
+    /* Decoding never makes a string longer than its escaped form. */
+    char *buf = malloc(len + 1);
+    if (!buf)
+        return -ENOMEM;
+    size_t n = adc_json_unescape(raw, len, buf);
+    *out = adc_cloud_users_strdup(out_of(s), buf, n);
+    free(buf);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* A string member, or null (absent); an empty string is absent too, as in scim-user.c. */
+static int opt_string(struct adc_json_scan *s, char **out) {
+    if (adc_json_scan_literal(s, "null"))
+        return 0;
+    if (!adc_json_scan_next_is(s, '"'))
+        return adc_json_scan_fail(s, "a string was expected");
+    char *v = NULL;
+    int r = string(s, &v);
+    if (r == 0 && v && *v)
+        *out = v;
+    return r;
+}
+
+static int boolean(struct adc_json_scan *s, bool *out) {
+    if (adc_json_scan_literal(s, "true"))
+        *out = true;
+    else if (adc_json_scan_literal(s, "false"))
+        *out = false;
+    else if (!adc_json_scan_literal(s, "null"))
+        return adc_json_scan_fail(s, "true or false was expected");
+    return 0;
+}
+
+struct email {
+    char *value;
+    bool primary;
+};
+
+static int email_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct email *e = ctx;
+    if (strcmp(key, "value") == 0)
+        return opt_string(s, &e->value);
+    if (strcmp(key, "primary") == 0)
+        return boolean(s, &e->primary);
+    return adc_json_scan_skip(s);
+}
+
+struct user_ctx {
+    struct adc_user *u;
+    char *first_email, *primary_email;
+    bool has_id, has_name, first_seen, primary_seen;
+    unsigned seen; /* members read so far (bits of USER_KEYS) */
+};
+
+/* The members of a User we read. One of them twice is refused, as the client refused
+ * duplicate keys when it parsed with jansson (JSON_REJECT_DUPLICATES): with two "name"
+ * objects, which one counts is a guess, and a server that sends them is broken. */
+static const char *const USER_KEYS[] = {"id",     "userName", "externalId", "displayName",
+                                        "active", "emails",   "name",       ADC_SCIM_SCHEMA_SYNC};
+
+static int email_element(struct adc_json_scan *s, size_t index, void *ctx) {
+    struct user_ctx *uc = ctx;
+    (void)index;
+    if (!adc_json_scan_next_is(s, '{'))
+        return adc_json_scan_skip(s);
+    struct email e = {0};
+    int r = adc_json_scan_object(s, email_member, &e);
+    if (r < 0)
+        return r;
+    /* As scim-user.c: the first primary email object, else the first object, even when that
+     * one has no value (then the user has no email). */
+    if (!uc->first_seen) {
+        uc->first_seen = true;
+        uc->first_email = e.value;
+    }
+    if (e.primary && !uc->primary_seen) {
+        uc->primary_seen = true;
+        uc->primary_email = e.value;
+    }
+    return 0;
+}
+
+static int emails(struct adc_json_scan *s, struct user_ctx *uc) {
+    if (adc_json_scan_literal(s, "null"))
+        return 0;
+    if (!adc_json_scan_eat(s, '['))
+        return adc_json_scan_fail(s, "emails must be an array");
+    return adc_json_scan_elements(s, email_element, uc);
+}
+
+static int name_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct adc_user *u = ctx;
+    if (strcmp(key, "givenName") == 0)
+        return opt_string(s, &u->given_name);
+    if (strcmp(key, "familyName") == 0)
+        return opt_string(s, &u->family_name);
+    return adc_json_scan_skip(s);
+}
+
+static int sync_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct adc_user *u = ctx;
+    if (strcmp(key, "provider") == 0)
+        return opt_string(s, &u->provider);
+    return adc_json_scan_skip(s);
+}
+
+static int user_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct user_ctx *uc = ctx;
+    struct adc_user *u = uc->u;
+    for (unsigned i = 0; i < sizeof(USER_KEYS) / sizeof(USER_KEYS[0]); i++)
+        if (strcmp(key, USER_KEYS[i]) == 0) {
+            if (uc->seen & (1u << i))
+                return adc_json_scan_fail(s, "a member of a User appears twice");
+            uc->seen |= 1u << i;
+            break;
+        }
+    /* Objects only where an object is due; anything else in those places is skipped, as
+     * scim-user.c ignores it. */
+    bool is_object = adc_json_scan_next_is(s, '{');
+    if (strcmp(key, "id") == 0) {
+        uc->has_id = adc_json_scan_next_is(s, '"');
+        return opt_string(s, &u->id);
+    }
+    if (strcmp(key, "userName") == 0) {
+        uc->has_name = adc_json_scan_next_is(s, '"');
+        return opt_string(s, &u->user_name);
+    }
+    if (strcmp(key, "externalId") == 0)
+        return opt_string(s, &u->external_id);
+    if (strcmp(key, "displayName") == 0)
+        return opt_string(s, &u->display_name);
+    if (strcmp(key, "active") == 0) {
+        bool active = true;
+        int r = boolean(s, &active);
+        u->active = active;
+        return r;
+    }
+    if (strcmp(key, "emails") == 0)
+        return emails(s, uc);
+    if (strcmp(key, "name") == 0 && is_object)
+        return adc_json_scan_object(s, name_member, u);
+    if (strcmp(key, ADC_SCIM_SCHEMA_SYNC) == 0 && is_object)
+        return adc_json_scan_object(s, sync_member, u);
+    return adc_json_scan_skip(s);
+}
+
+struct list_ctx {
+    long long total;
+    size_t n_items;
+    bool has_total, has_resources;
+};
+
+static int resource_element(struct adc_json_scan *s, size_t index, void *ctx) {
+    struct list_ctx *lc = ctx;
+    (void)index;
+    struct adc_cloud_users *out = out_of(s);
+    struct adc_user *u = adc_cloud_users_append(out);
+    if (!u)
+        return -ENOMEM;
+    u->active = true; /* absent means active */
+    struct user_ctx uc = {.u = u};
+    int r = adc_json_scan_object(s, user_member, &uc);
+    if (r < 0) {
+        out->n--;
+        return r;
+    }
+    if (!uc.has_id || !uc.has_name || !u->id || !u->user_name) {
+        out->n--;
+        return adc_json_scan_fail(s, "a User without an id or a userName");
+    }
+    u->email = uc.primary_seen ? uc.primary_email : uc.first_email;
+    adc_cloud_users_intern_provider(out, u);
+    lc->n_items++;
+    return 0;
+}
+
+static int resources(struct adc_json_scan *s, struct list_ctx *lc) {
+    if (!adc_json_scan_eat(s, '['))
+        return adc_json_scan_fail(s, "Resources must be an array");
+    return adc_json_scan_elements(s, resource_element, lc);
+}
+
+static int list_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct list_ctx *lc = ctx;
+    if (strcmp(key, "totalResults") == 0) {
+        lc->has_total = true;
+        int r = adc_json_scan_number(s, &lc->total);
+        if (r == 0 && lc->total < 0)
+            return adc_json_scan_fail(s, "totalResults must be a non-negative integer");
+        return r;
+    }
+    if (strcmp(key, "Resources") == 0) {
+        if (lc->has_resources)
+            return adc_json_scan_fail(s, "Resources appears twice");
+        lc->has_resources = true;
+        return resources(s, lc);
+    }
+    return adc_json_scan_skip(s);
+}
+
+int adc_scim_list_parse(const char *buf, size_t len, struct adc_cloud_users *out, size_t *total,
+                        size_t *n_items, char *err, size_t err_size) {
+    struct parser ps = {.out = out};
+    struct list_ctx lc = {0};
+    size_t n_before = out->n;
+    adc_json_scan_init(&ps.s, buf, len, MAX_DEPTH);
+    int r = adc_json_scan_object(&ps.s, list_member, &lc);
+    if (r == 0 && (r = adc_json_scan_end(&ps.s)) == 0 && !lc.has_total)
+        r = adc_json_scan_fail(&ps.s, "no totalResults");
+    if (r < 0) {
+        out->n = n_before; /* nothing of a bad page is kept */
+        adc_json_scan_error(&ps.s, r, err, err_size);
+        return r;
+    }
+    *total = (size_t)lc.total;
+    *n_items = lc.n_items;
+    return 0;
+}
+
+/* ---- BulkResponse (RFC 7644 section 3.7.3) --------------------------------------------- */
+
+struct bulk_op_ctx {
+    char *bulk_id;
+    long status;
+    char *detail, *scim_type;
+};
+
+/* Strings of a Bulk answer are decoded into a scratch list whose blocks are dropped after
+ * each answer: only bulkId and the error's detail are kept, never the resources. */
+static int response_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct bulk_op_ctx *oc = ctx;
+    if (strcmp(key, "detail") == 0)
+        return opt_string(s, &oc->detail);
+    if (strcmp(key, "scimType") == 0)
+        return opt_string(s, &oc->scim_type);
+    return adc_json_scan_skip(s);
+}
+
+static int status_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct bulk_op_ctx *oc = ctx;
+    if (strcmp(key, "code") == 0) {
+        long long v;
+        int r = adc_json_scan_number(s, &v);
+        oc->status = r == 0 && v >= 0 && v < 1000 ? (long)v : 0;
+        return r;
+    }
+    return adc_json_scan_skip(s);
+}
+
+static int op_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct bulk_op_ctx *oc = ctx;
+    if (strcmp(key, "bulkId") == 0)
+        return opt_string(s, &oc->bulk_id);
+    if (strcmp(key, "status") == 0) {
+        /* "201" as RFC 7644 writes it, 201, or a draft-era {"code": 201} */
+        if (adc_json_scan_next_is(s, '"')) {
+            char *str = NULL;
+            int r = string(s, &str);
+            oc->status = str ? strtol(str, NULL, 10) : 0;
+            return r;
+        }
+        if (adc_json_scan_next_is(s, '{'))
+            return adc_json_scan_object(s, status_member, oc);
+        if (s->p < s->end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
+            long long v;
+            int r = adc_json_scan_number(s, &v);
+            oc->status = r == 0 && v >= 0 && v < 1000 ? (long)v : 0;
+            return r;
+        }
+        return adc_json_scan_skip(s);
+    }
+    if (strcmp(key, "response") == 0 && adc_json_scan_next_is(s, '{'))
+        return adc_json_scan_object(s, response_member, oc);
+    return adc_json_scan_skip(s);
+}
+
+struct bulk_ctx {
+    adc_scim_bulk_op_fn fn;
+    void *userdata;
+    bool has_ops;
+};
+
+static int op_element(struct adc_json_scan *s, size_t pos, void *ctx) {
+    struct bulk_ctx *bc = ctx;
+    struct bulk_op_ctx oc = {0};
+    int r = adc_json_scan_object(s, op_member, &oc);
+    if (r == 0)
+        bc->fn(bc->userdata, pos, oc.bulk_id, oc.status, oc.detail ? oc.detail : oc.scim_type);
+    return r;
+}
+
+static int bulk_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct bulk_ctx *bc = ctx;
+    if (strcmp(key, "Operations") != 0)
+        return adc_json_scan_skip(s);
+    if (bc->has_ops)
+        return adc_json_scan_fail(s, "Operations appears twice");
+    bc->has_ops = true;
+    if (!adc_json_scan_eat(s, '['))
+        return adc_json_scan_fail(s, "Operations must be an array");
+    return adc_json_scan_elements(s, op_element, bc);
+}
+
+int adc_scim_bulk_parse(const char *buf, size_t len, adc_scim_bulk_op_fn fn, void *userdata,
+                        char *err, size_t err_size) {
+    struct adc_cloud_users scratch;
+    adc_cloud_users_init(&scratch);
+    struct parser ps = {.out = &scratch};
+    struct bulk_ctx bc = {.fn = fn, .userdata = userdata};
+    adc_json_scan_init(&ps.s, buf, len, MAX_DEPTH);
+    int r = adc_json_scan_object(&ps.s, bulk_member, &bc);
+    if (r == 0 && (r = adc_json_scan_end(&ps.s)) == 0 && !bc.has_ops)
+        r = adc_json_scan_fail(&ps.s, "no Operations");
+    if (r < 0)
+        adc_json_scan_error(&ps.s, r, err, err_size);
+    adc_cloud_users_done(&scratch);
+    return r;
+}

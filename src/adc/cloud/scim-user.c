@@ -1,0 +1,135 @@
+#include "cloud/scim-user.h"
+
+#include "cloud/json-text.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+struct dupper {
+    adc_strdup_fn fn;
+    void *ctx;
+    bool keep_version;
+};
+
+static char *plain_dup(void *ctx, const char *s, size_t len) {
+    (void)ctx;
+    return strndup(s, len);
+}
+
+static int dup_str(const struct dupper *d, const json_t *obj, const char *key, char **out) {
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return 0;
+    return (*out = d->fn(d->ctx, json_string_value(v), json_string_length(v))) ? 0 : -ENOMEM;
+}
+
+static const json_t *primary_email(const json_t *res) {
+    const json_t *emails = json_object_get(res, "emails"), *first = NULL, *e;
+    size_t i;
+    if (!json_is_array(emails))
+        return NULL;
+    json_array_foreach(emails, i, e) {
+        if (!json_is_object(e))
+            continue;
+        if (json_is_true(json_object_get(e, "primary")))
+            return e;
+        if (!first)
+            first = e;
+    }
+    return first;
+}
+
+static int from_json(const json_t *res, struct adc_user *u, const struct dupper *d) {
+    memset(u, 0, sizeof(*u));
+    /* An empty id or userName is none: the user would be one nobody can address or match. */
+    if (!json_is_object(res) || json_string_length(json_object_get(res, "id")) == 0 ||
+        json_string_length(json_object_get(res, "userName")) == 0)
+        return -EINVAL;
+    const json_t *name = json_object_get(res, "name");
+    const json_t *meta = json_object_get(res, "meta");
+    const json_t *ext = json_object_get(res, ADC_SCIM_SCHEMA_SYNC);
+    const json_t *email = primary_email(res);
+    const json_t *active = json_object_get(res, "active");
+    int r;
+    if ((r = dup_str(d, res, "id", &u->id)) < 0 ||
+        (r = dup_str(d, res, "userName", &u->user_name)) < 0 ||
+        (r = dup_str(d, res, "externalId", &u->external_id)) < 0 ||
+        (r = dup_str(d, res, "displayName", &u->display_name)) < 0 ||
+        (json_is_object(name) && (r = dup_str(d, name, "givenName", &u->given_name)) < 0) ||
+        (json_is_object(name) && (r = dup_str(d, name, "familyName", &u->family_name)) < 0) ||
+        (email && (r = dup_str(d, email, "value", &u->email)) < 0) ||
+        (d->keep_version && json_is_object(meta) &&
+         (r = dup_str(d, meta, "version", &u->version)) < 0) ||
+        (json_is_object(ext) && (r = dup_str(d, ext, "provider", &u->provider)) < 0))
+        return r;
+    u->active = !json_is_false(active);
+    return 0;
+}
+
+int adc_scim_user_from_json(const json_t *res, struct adc_user *u) {
+    struct dupper d = {.fn = plain_dup, .keep_version = true};
+    int r = from_json(res, u, &d);
+    if (r < 0)
+        adc_user_done(u);
+    return r;
+}
+
+int adc_scim_user_from_json_with(const json_t *res, struct adc_user *u, adc_strdup_fn dup,
+                                 void *ctx) {
+    struct dupper d = {.fn = dup, .ctx = ctx};
+    return from_json(res, u, &d);
+}
+
+static void member(struct adc_json_text *t, const char *key, const char *value) {
+    if (!value || !*value)
+        return;
+    adc_json_text_lit(t, ",\"");
+    adc_json_text_lit(t, key);
+    adc_json_text_lit(t, "\":");
+    adc_json_text_str(t, value);
+}
+
+char *adc_scim_user_to_text(const struct adc_user *d, bool active, const char *provider) {
+    struct adc_json_text t = {0};
+    adc_json_text_lit(&t, provider ? "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER
+                                     "\",\"" ADC_SCIM_SCHEMA_SYNC "\"]"
+                                   : "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER "\"]");
+    member(&t, "userName", d->user_name);
+    member(&t, "externalId", d->external_id);
+    member(&t, "displayName", d->display_name);
+    adc_json_text_lit(&t, active ? ",\"active\":true" : ",\"active\":false");
+    bool given = d->given_name && *d->given_name, family = d->family_name && *d->family_name;
+    if (given || family) {
+        adc_json_text_lit(&t, ",\"name\":{");
+        if (given) {
+            adc_json_text_lit(&t, "\"givenName\":");
+            adc_json_text_str(&t, d->given_name);
+        }
+        if (family) {
+            adc_json_text_lit(&t, given ? ",\"familyName\":" : "\"familyName\":");
+            adc_json_text_str(&t, d->family_name);
+        }
+        adc_json_text_lit(&t, "}");
+    }
+    if (d->email && *d->email) {
+        adc_json_text_lit(&t, ",\"emails\":[{\"value\":");
+        adc_json_text_str(&t, d->email);
+        adc_json_text_lit(&t, ",\"type\":\"work\",\"primary\":true}]");
+    }
+    if (provider) {
+        adc_json_text_lit(&t, ",\"" ADC_SCIM_SCHEMA_SYNC "\":{\"provider\":");
+        adc_json_text_str(&t, provider);
+        adc_json_text_lit(&t, "}");
+    }
+    adc_json_text_lit(&t, "}");
+    return adc_json_text_take(&t);
+}
+
+const char *adc_scim_error_detail(const json_t *body) {
+    const json_t *v = json_object_get(body, "detail");
+    if (json_is_string(v))
+        return json_string_value(v);
+    v = json_object_get(body, "scimType");
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}

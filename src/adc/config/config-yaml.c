@@ -1,0 +1,941 @@
+/* adc.yaml: loaded with libyaml's document loader so every node keeps its line:col mark, then
+ * walked against a schema table (below) that lists every key exactly as nested in docs/product.md
+ * section 2. The walk never stops at the first problem: each one is recorded with its position
+ * and all are printed together (config-diag.c). */
+#include <errno.h>
+#include <ldap.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "config/config-diag.h"
+#include "config/config-util.h"
+#include "config/config.h"
+#include "directory/ldap-filter.h"
+#include "common/macros.h"
+#include "common/secret.h"
+
+/* A configuration file is a few hundred bytes; a megabyte is the wrong file. */
+#define YAML_FILE_MAX (1024 * 1024)
+
+struct pos {
+    unsigned line, col; /* 1-based; line 0 = not present */
+};
+
+/* Positions the cross-key checks need after the walk (bind_dn without a password, ...). */
+enum slot {
+    SLOT_NONE,
+    SLOT_ADDR,
+    SLOT_STARTTLS,
+    SLOT_BIND_DN,
+    SLOT_BIND_PASSWORD,
+    SLOT_BIND_PASSWORD_FILE,
+    SLOT_CA_FILE,
+    SLOT_COUNT,
+};
+
+struct walk {
+    struct adc_diag *d;
+    yaml_document_t *doc;
+    const char *src; /* the raw text, to map a byte offset inside a value to a column */
+    size_t src_len;
+    struct adc_yaml_config *c;
+    struct pos key_pos[SLOT_COUNT];
+    struct pos value_pos[SLOT_COUNT];
+    yaml_node_t *value_node[SLOT_COUNT];
+};
+
+enum ktype {
+    T_MAP,
+    T_SETTING, /* one of the seven booleans of settings */
+    T_BOOL,
+    T_INT,
+    T_STRING,
+    T_SCOPE,
+    T_MAX_DELETE,
+};
+
+struct level;
+struct key {
+    const char *name;
+    enum ktype type;
+    bool required;
+    size_t offset;    /* T_BOOL, T_INT, T_STRING: field of struct adc_yaml_config */
+    long min, max;    /* T_INT */
+    const char *unit; /* T_INT: what the number counts, for messages */
+    /* T_STRING: extra validation of the value; reports its own errors. */
+    void (*check)(struct walk *w, yaml_node_t *value, const char *text);
+    const struct level *children; /* T_MAP */
+    int setting;                  /* T_SETTING */
+    enum slot slot;
+};
+
+struct level {
+    const char *path; /* dotted, for messages; "" at the top */
+    const struct key *keys;
+    size_t n;
+};
+
+#define FIELD(f) offsetof(struct adc_yaml_config, f)
+#define LDAP_FIELD(f) (offsetof(struct adc_yaml_config, ldap) + offsetof(struct adc_ldap_config, f))
+
+static void check_addr(struct walk *w, yaml_node_t *v, const char *text);
+static void check_dn(struct walk *w, yaml_node_t *v, const char *text);
+static void check_filter(struct walk *w, yaml_node_t *v, const char *text);
+static void check_attr(struct walk *w, yaml_node_t *v, const char *text);
+static void check_template(struct walk *w, yaml_node_t *v, const char *text);
+static void check_path(struct walk *w, yaml_node_t *v, const char *text);
+static void check_not_empty(struct walk *w, yaml_node_t *v, const char *text);
+
+static const struct key settings_keys[] = {
+    {.name = "dry-run", .type = T_SETTING, .setting = ADC_SETTING_DRY_RUN},
+    {.name = "no-update", .type = T_SETTING, .setting = ADC_SETTING_NO_UPDATE},
+    {.name = "no-create", .type = T_SETTING, .setting = ADC_SETTING_NO_CREATE},
+    {.name = "no-delete", .type = T_SETTING, .setting = ADC_SETTING_NO_DELETE},
+    {.name = "delete-disables", .type = T_SETTING, .setting = ADC_SETTING_DELETE_DISABLES},
+    {.name = "no-update-provider-mismatch",
+     .type = T_SETTING,
+     .setting = ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH},
+    {.name = "create-as-disabled", .type = T_SETTING, .setting = ADC_SETTING_CREATE_AS_DISABLED},
+    {.name = "max-delete", .type = T_MAX_DELETE},
+};
+static const struct level settings_level = {"settings", settings_keys,
+                                            ADC_ARRAY_SIZE(settings_keys)};
+
+static const struct key attributes_keys[] = {
+    {.name = "displayName",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(display_name_attribute),
+     .check = check_attr},
+    {.name = "givenName",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(given_name_attribute),
+     .check = check_attr},
+    {.name = "familyName",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(family_name_attribute),
+     .check = check_attr},
+    {.name = "email", .type = T_STRING, .offset = LDAP_FIELD(email_attribute), .check = check_attr},
+};
+static const struct level attributes_level = {"backend.ldap.sync.attributes", attributes_keys,
+                                              ADC_ARRAY_SIZE(attributes_keys)};
+
+/* AD returns at most 1000 entries per page (MaxPageSize); OpenLDAP's default sizelimit is 500.
+ * 100000 bounds the memory of one page. */
+static const struct key sync_keys[] = {
+    {.name = "page_size",
+     .type = T_INT,
+     .offset = LDAP_FIELD(page_size),
+     .min = 1,
+     .max = 100000,
+     .unit = "entries"},
+    {.name = "filter", .type = T_STRING, .offset = LDAP_FIELD(filter), .check = check_filter},
+    {.name = "id_attribute",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(id_attribute),
+     .check = check_attr},
+    {.name = "attributes", .type = T_MAP, .children = &attributes_level},
+};
+static const struct level sync_level = {"backend.ldap.sync", sync_keys, ADC_ARRAY_SIZE(sync_keys)};
+
+static const struct key auth_keys[] = {
+    {.name = "username_attribute",
+     .type = T_STRING,
+     .required = true,
+     .offset = LDAP_FIELD(username_attribute),
+     .check = check_attr},
+    {.name = "username_filter_template",
+     .type = T_STRING,
+     .required = true,
+     .offset = LDAP_FIELD(username_filter_template),
+     .check = check_template},
+    {.name = "timeout",
+     .type = T_INT,
+     .offset = LDAP_FIELD(auth_timeout),
+     .min = 1,
+     .max = 3600,
+     .unit = "seconds"},
+};
+static const struct level auth_level = {"backend.ldap.authentication", auth_keys,
+                                        ADC_ARRAY_SIZE(auth_keys)};
+
+static const struct key ldap_keys[] = {
+    {.name = "addr",
+     .type = T_STRING,
+     .required = true,
+     .offset = LDAP_FIELD(addr),
+     .check = check_addr,
+     .slot = SLOT_ADDR},
+    {.name = "bind_dn",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(bind_dn),
+     .check = check_not_empty,
+     .slot = SLOT_BIND_DN},
+    {.name = "bind_password",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(bind_password),
+     .slot = SLOT_BIND_PASSWORD},
+    {.name = "bind_password_file",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(bind_password_file),
+     .check = check_path,
+     .slot = SLOT_BIND_PASSWORD_FILE},
+    {.name = "base_dn",
+     .type = T_STRING,
+     .required = true,
+     .offset = LDAP_FIELD(base_dn),
+     .check = check_dn},
+    {.name = "scope", .type = T_SCOPE},
+    {.name = "starttls", .type = T_BOOL, .offset = LDAP_FIELD(starttls), .slot = SLOT_STARTTLS},
+    {.name = "ca_file",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(ca_file),
+     .check = check_path,
+     .slot = SLOT_CA_FILE},
+    {.name = "tls_verify", .type = T_BOOL, .offset = LDAP_FIELD(tls_verify)},
+    {.name = "network_timeout",
+     .type = T_INT,
+     .offset = LDAP_FIELD(network_timeout),
+     .min = 1,
+     .max = 3600,
+     .unit = "seconds"},
+    {.name = "timeout",
+     .type = T_INT,
+     .offset = LDAP_FIELD(timeout),
+     .min = 1,
+     .max = 86400,
+     .unit = "seconds"},
+    {.name = "follow_referrals", .type = T_BOOL, .offset = LDAP_FIELD(follow_referrals)},
+    {.name = "sync", .type = T_MAP, .children = &sync_level},
+    {.name = "authentication", .type = T_MAP, .children = &auth_level},
+};
+static const struct level ldap_level = {"backend.ldap", ldap_keys, ADC_ARRAY_SIZE(ldap_keys)};
+
+static const struct key backend_keys[] = {
+    {.name = "ldap", .type = T_MAP, .children = &ldap_level},
+};
+static const struct level backend_level = {"backend", backend_keys, ADC_ARRAY_SIZE(backend_keys)};
+
+static const struct key root_keys[] = {
+    {.name = "settings", .type = T_MAP, .children = &settings_level},
+    {.name = "backend", .type = T_MAP, .children = &backend_level},
+};
+static const struct level root_level = {"", root_keys, ADC_ARRAY_SIZE(root_keys)};
+
+/* ---- positions ---- */
+
+static struct pos node_pos(const yaml_node_t *n) {
+    return (struct pos){(unsigned)n->start_mark.line + 1, (unsigned)n->start_mark.column + 1};
+}
+
+/* Byte offset in the source where (0-based) line `line`, character `column` starts. libyaml
+ * counts characters, not bytes, and treats \r\n and lone \r as one line break. */
+static size_t text_offset(const char *src, size_t src_len, size_t line, size_t column) {
+    size_t i = 0;
+    while (line > 0 && i < src_len) {
+        if (src[i] == '\r') {
+            line--;
+            i += (i + 1 < src_len && src[i + 1] == '\n') ? 2 : 1;
+        } else if (src[i] == '\n') {
+            line--;
+            i++;
+        } else {
+            i++;
+        }
+    }
+    while (column > 0 && i < src_len) {
+        i++;
+        while (i < src_len && ((unsigned char)src[i] & 0xC0) == 0x80)
+            i++;
+        column--;
+    }
+    return i;
+}
+
+static size_t src_offset(const struct walk *w, size_t line, size_t column) {
+    return text_offset(w->src, w->src_len, line, column);
+}
+
+/* The position of byte `offset` of a scalar's value, for errors inside a filter. Quoting and
+ * escapes make the source longer than the value; a value that spans lines gets the position
+ * of its start (good enough: nobody folds a filter they expect to read in an error). */
+static struct pos value_offset_pos(const struct walk *w, const yaml_node_t *n, size_t offset) {
+    struct pos start = node_pos(n);
+    struct pos p = start;
+    size_t i = src_offset(w, n->start_mark.line, n->start_mark.column);
+    yaml_scalar_style_t style = n->data.scalar.style;
+    size_t v = 0; /* bytes of the value consumed */
+
+    if (style == YAML_SINGLE_QUOTED_SCALAR_STYLE || style == YAML_DOUBLE_QUOTED_SCALAR_STYLE) {
+        i++;
+        p.col++;
+    } else if (style != YAML_PLAIN_SCALAR_STYLE) {
+        return start; /* block scalars: the value starts on a later line */
+    }
+    while (v < offset) {
+        if (i >= w->src_len || w->src[i] == '\n' || w->src[i] == '\r')
+            return start;
+        unsigned char c = (unsigned char)w->src[i];
+        size_t raw = 1, produced = 1;
+        if (style == YAML_SINGLE_QUOTED_SCALAR_STYLE && c == '\'' && i + 1 < w->src_len &&
+            w->src[i + 1] == '\'') {
+            raw = 2;
+        } else if (style == YAML_DOUBLE_QUOTED_SCALAR_STYLE && c == '\\' && i + 1 < w->src_len) {
+            char e = w->src[i + 1];
+            raw = e == 'x' ? 4 : e == 'u' ? 6 : e == 'U' ? 10 : 2;
+            if (raw > 2) {
+                /* the code point, as UTF-8, is how many bytes of the value? */
+                char hex[9] = {0};
+                memcpy(hex, w->src + i + 2, raw - 2 <= w->src_len - i - 2 ? raw - 2 : 0);
+                unsigned long cp = strtoul(hex, NULL, 16);
+                produced = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+            } else if (e == 'N' || e == '_') {
+                produced = 2; /* U+0085, U+00A0 */
+            } else if (e == 'L' || e == 'P') {
+                produced = 3; /* U+2028, U+2029 */
+            }
+        } else if (c >= 0x80) {
+            /* one character: all its bytes belong to the value and to one column */
+            while (i + raw < w->src_len && ((unsigned char)w->src[i + raw] & 0xC0) == 0x80)
+                raw++;
+            produced = raw;
+            if (v + produced > offset)
+                break;
+            i += raw;
+            v += produced;
+            p.col++;
+            continue;
+        }
+        i += raw;
+        v += produced;
+        p.col += (unsigned)raw;
+    }
+    return p;
+}
+
+/* ---- scalars ---- */
+
+static const char *type_name(const yaml_node_t *n) {
+    switch (n->type) {
+    case YAML_MAPPING_NODE: return "a mapping";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_SCALAR_NODE: return "a single value";
+    default: return "nothing";
+    }
+}
+
+/* A plain scalar spelling YAML's null ("key:" with nothing after it). */
+static bool is_null(const yaml_node_t *n) {
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *s = (const char *)n->data.scalar.value;
+    return !*s || strcmp(s, "~") == 0 || strcasecmp(s, "null") == 0;
+}
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static void *field(struct walk *w, size_t offset) { return (char *)w->c + offset; }
+
+static void error_at(struct walk *w, struct pos p, const char *fmt, ...) _printf_(3, 4);
+static void error_at(struct walk *w, struct pos p, const char *fmt, ...) {
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    adc_diag_error(w->d, p.line, p.col, "%s", msg ? msg : "out of memory");
+    free(msg);
+}
+
+/* ---- value checks ---- */
+
+static void check_not_empty(struct walk *w, yaml_node_t *v, const char *text) {
+    if (!*text)
+        error_at(w, node_pos(v), "empty value; remove the key or give it a value");
+}
+
+static void check_path(struct walk *w, yaml_node_t *v, const char *text) {
+    check_not_empty(w, v, text);
+}
+
+static void check_addr(struct walk *w, yaml_node_t *v, const char *text) {
+    /* Several URLs separated by spaces are tried in turn by libldap (failover). */
+    const char *p = text;
+    bool any = false;
+    while (*p) {
+        size_t sp = strspn(p, " \t");
+        p += sp;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, " \t");
+        struct pos at = value_offset_pos(w, v, (size_t)(p - text));
+        char *url = strndup(p, len);
+        any = true;
+        if (!url)
+            return;
+        if (strncasecmp(url, "ldap://", 7) != 0 && strncasecmp(url, "ldaps://", 8) != 0) {
+            error_at(w, at, "addr '%s' must start with ldap:// or ldaps://", url);
+        } else {
+            const char *host = strstr(url, "://") + 3;
+            LDAPURLDesc *lud = NULL;
+            if (strchr(host, '/') && strchr(host, '/')[1] != '\0')
+                error_at(w, at, "addr '%s' takes only scheme, host and port; put the DN in base_dn",
+                         url);
+            else if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS)
+                error_at(w, at, "addr '%s' is not a valid LDAP URL (ldap://host:port)", url);
+            else if (!lud->lud_host || !*lud->lud_host)
+                error_at(w, at, "addr '%s' names no host", url);
+            if (lud)
+                ldap_free_urldesc(lud);
+        }
+        free(url);
+        p += len;
+    }
+    if (!any)
+        error_at(w, node_pos(v), "empty addr; write ldap://host or ldaps://host");
+}
+
+static void check_dn(struct walk *w, yaml_node_t *v, const char *text) {
+    LDAPDN dn = NULL;
+    if (!*text) {
+        error_at(w, node_pos(v),
+                 "empty base_dn; write the DN under which the users are, "
+                 "like dc=example,dc=com");
+        return;
+    }
+    if (ldap_str2dn(text, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+        error_at(w, node_pos(v), "'%s' is not a valid DN (like ou=people,dc=example,dc=com)", text);
+    ldap_dnfree(dn);
+}
+
+static void check_filter(struct walk *w, yaml_node_t *v, const char *text) {
+    size_t off;
+    const char *msg;
+    if (adc_ldap_filter_validate(text, &off, &msg) < 0)
+        error_at(w, value_offset_pos(w, v, off), "invalid LDAP filter: %s", msg);
+}
+
+static void check_attr(struct walk *w, yaml_node_t *v, const char *text) {
+    size_t off;
+    const char *msg;
+    if (adc_ldap_filter_attr_validate(text, &off, &msg) < 0)
+        error_at(w, value_offset_pos(w, v, off), "'%s' is not an attribute name: %s", text, msg);
+}
+
+static void check_template(struct walk *w, yaml_node_t *v, const char *text) {
+    size_t off;
+    const char *msg;
+    const char *at = strstr(text, "%s");
+    if (adc_ldap_filter_template_check(text, &off) < 0) {
+        if (!at)
+            error_at(w, node_pos(v),
+                     "username_filter_template must contain %%s where the user "
+                     "name goes, like (&(objectClass=inetOrgPerson)(mail=%%s))");
+        else
+            error_at(w, value_offset_pos(w, v, off),
+                     "username_filter_template must contain exactly one %%s");
+        return;
+    }
+    /* Filled with a name that is only valid as a value: "(%s=x)" must fail, not pass as
+     * "(name=x)". */
+    static const char probe[] = "a b";
+    size_t idx = (size_t)(at - text), plen = sizeof probe - 1;
+    char *filled = adc_ldap_filter_from_template(text, probe);
+    if (!filled)
+        return;
+    if (adc_ldap_filter_validate(filled, &off, &msg) < 0) {
+        if (off >= idx + plen)
+            off = off - plen + 2;
+        else if (off > idx)
+            off = idx;
+        error_at(w, value_offset_pos(w, v, off), "invalid LDAP filter once %%s is filled in: %s",
+                 msg);
+    }
+    free(filled);
+}
+
+/* ---- the walk ---- */
+
+static void list_keys(const struct level *lv, char *buf, size_t size) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < lv->n && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", lv->keys[i].name);
+}
+
+static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map, struct pos at);
+
+/* The level where a key of this name lives, for a key indented at the wrong depth. */
+static const struct level *find_level_of(const struct level *lv, const char *name) {
+    for (size_t i = 0; i < lv->n; i++) {
+        if (strcmp(lv->keys[i].name, name) == 0)
+            return lv;
+        if (lv->keys[i].type == T_MAP) {
+            const struct level *found = find_level_of(lv->keys[i].children, name);
+            if (found)
+                return found;
+        }
+    }
+    return NULL;
+}
+
+/* Keys a missing mapping would have had to contain. */
+static void report_missing(struct walk *w, const struct level *lv, struct pos at) {
+    for (size_t i = 0; i < lv->n; i++) {
+        const struct key *k = &lv->keys[i];
+        if (k->type == T_MAP)
+            report_missing(w, k->children, at);
+        else if (k->required)
+            error_at(w, at, "missing required key '%s%s%s'", lv->path, *lv->path ? "." : "",
+                     k->name);
+    }
+}
+
+static void set_string(struct walk *w, const struct key *k, const char *text) {
+    char **f = field(w, k->offset);
+    char *copy = strdup(text);
+    if (!copy) {
+        adc_diag_error(w->d, 0, 0, "out of memory");
+        return;
+    }
+    if (k->slot == SLOT_BIND_PASSWORD)
+        adc_secret_free(*f);
+    else
+        free(*f);
+    *f = copy;
+}
+
+static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_node, yaml_node_t *v) {
+    struct pos kp = node_pos(key_node), vp = node_pos(v);
+    const char *name = k->name;
+
+    if (k->slot != SLOT_NONE) {
+        w->key_pos[k->slot] = kp;
+        w->value_pos[k->slot] = vp;
+        w->value_node[k->slot] = v;
+    }
+
+    if (k->type == T_MAP) {
+        if (is_null(v)) {
+            report_missing(w, k->children, kp);
+            return;
+        }
+        if (v->type != YAML_MAPPING_NODE) {
+            error_at(w, vp, "'%s' must be a mapping of keys, not %s", name, type_name(v));
+            report_missing(w, k->children, kp);
+            return;
+        }
+        walk_level(w, k->children, v, kp);
+        return;
+    }
+
+    if (v->type != YAML_SCALAR_NODE) {
+        error_at(w, vp, "'%s' must be a single value, not %s", name, type_name(v));
+        return;
+    }
+    if (is_null(v)) {
+        error_at(w, kp, "'%s' has no value; remove the key or give it a value", name);
+        return;
+    }
+    const char *text = scalar(v);
+
+    switch (k->type) {
+    case T_SETTING:
+    case T_BOOL: {
+        bool b;
+        if (adc_config_parse_bool(text, &b) < 0) {
+            error_at(w, vp, "'%s' must be true or false (or yes/no), not '%s'", name, text);
+            return;
+        }
+        if (k->type == T_SETTING)
+            w->c->settings[k->setting] = b ? ADC_TRUE : ADC_FALSE;
+        else
+            *(bool *)field(w, k->offset) = b;
+        return;
+    }
+    case T_INT: {
+        long n;
+        int r = adc_config_parse_long(text, k->min, k->max, &n);
+        if (r == -EINVAL)
+            error_at(w, vp, "'%s' must be a whole number of %s, not '%s'", name, k->unit, text);
+        else if (r < 0)
+            error_at(w, vp, "'%s' must be from %ld to %ld %s, not %s", name, k->min, k->max,
+                     k->unit, text);
+        else
+            *(int *)field(w, k->offset) = (int)n;
+        return;
+    }
+    case T_SCOPE:
+        if (strcmp(text, "base") == 0)
+            w->c->ldap.scope = ADC_SCOPE_BASE;
+        else if (strcmp(text, "one") == 0)
+            w->c->ldap.scope = ADC_SCOPE_ONE;
+        else if (strcmp(text, "sub") == 0)
+            w->c->ldap.scope = ADC_SCOPE_SUB;
+        else
+            error_at(w, vp, "scope must be base, one or sub, not '%s'", text);
+        return;
+    case T_MAX_DELETE: {
+        long n;
+        size_t len = strlen(text);
+        bool percent = len > 1 && text[len - 1] == '%';
+        char *num = strndup(text, percent ? len - 1 : len);
+        int r = num ? adc_config_parse_long(num, 0, percent ? 100 : 1000000000L, &n) : -ENOMEM;
+        free(num);
+        if (r < 0 || text[0] == '+')
+            error_at(w, vp,
+                     "max-delete must be a number of users (like 500) or a percentage "
+                     "from 0%% to 100%% (like 10%%), not '%s'",
+                     text);
+        else
+            w->c->max_delete = (struct adc_max_delete){.value = n, .percent = percent};
+        return;
+    }
+    case T_STRING:
+        if (k->check)
+            k->check(w, v, text);
+        set_string(w, k, text);
+        return;
+    case T_MAP: break;
+    }
+}
+
+static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map, struct pos at) {
+    unsigned first_line[32] = {0};
+    bool seen[32] = {false};
+    char allowed[512];
+
+    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top;
+         pair++) {
+        yaml_node_t *kn = yaml_document_get_node(w->doc, pair->key);
+        yaml_node_t *vn = yaml_document_get_node(w->doc, pair->value);
+        if (!kn || !vn)
+            continue;
+        if (kn->type != YAML_SCALAR_NODE) {
+            error_at(w, node_pos(kn), "keys must be plain names, not %s", type_name(kn));
+            continue;
+        }
+        const char *name = scalar(kn);
+        size_t i;
+        for (i = 0; i < lv->n; i++)
+            if (strcmp(lv->keys[i].name, name) == 0)
+                break;
+        if (i == lv->n) {
+            const char *names[32];
+            for (size_t j = 0; j < lv->n; j++)
+                names[j] = lv->keys[j].name;
+            const char *hint = adc_diag_suggest(name, names, lv->n);
+            list_keys(lv, allowed, sizeof allowed);
+            char where[128];
+            snprintf(where, sizeof where, *lv->path ? "in '%s'" : "at the top level", lv->path);
+            const struct level *home = hint ? NULL : find_level_of(&root_level, name);
+            if (hint)
+                error_at(w, node_pos(kn), "unknown key '%s' %s; did you mean '%s'? (allowed: %s)",
+                         name, where, hint, allowed);
+            else if (home)
+                error_at(w, node_pos(kn),
+                         "unknown key '%s' %s; it belongs in '%s' (check the "
+                         "indentation)",
+                         name, where, home->path);
+            else
+                error_at(w, node_pos(kn), "unknown key '%s' %s (allowed: %s)", name, where,
+                         allowed);
+            continue;
+        }
+        if (seen[i]) {
+            error_at(w, node_pos(kn), "duplicate key '%s' (first on line %u)", name, first_line[i]);
+            continue;
+        }
+        seen[i] = true;
+        first_line[i] = node_pos(kn).line;
+        walk_value(w, &lv->keys[i], kn, vn);
+    }
+
+    for (size_t i = 0; i < lv->n; i++) {
+        if (seen[i])
+            continue;
+        const struct key *k = &lv->keys[i];
+        if (k->type == T_MAP)
+            report_missing(w, k->children, at);
+        else if (k->required)
+            error_at(w, at, "missing required key '%s%s%s'", lv->path, *lv->path ? "." : "",
+                     k->name);
+    }
+}
+
+/* Rules that involve several keys, checked after the walk so each key's own errors come first. */
+static void check_cross(struct walk *w, const char *path) {
+    struct adc_ldap_config *l = &w->c->ldap;
+
+    if (l->starttls && l->addr && strcasestr(l->addr, "ldaps://"))
+        error_at(w, w->key_pos[SLOT_STARTTLS],
+                 "starttls: true with an ldaps:// addr; ldaps:// is TLS already, use ldap:// "
+                 "with starttls or ldaps:// without");
+
+    if (l->bind_password && l->bind_password_file)
+        error_at(w, w->key_pos[SLOT_BIND_PASSWORD_FILE],
+                 "both bind_password and bind_password_file are set; keep one");
+    if (l->bind_dn && *l->bind_dn && !l->bind_password && !l->bind_password_file)
+        error_at(w, w->key_pos[SLOT_BIND_DN],
+                 "bind_dn is set but no password; add bind_password_file (or bind_password)");
+    if (!l->bind_dn && (l->bind_password || l->bind_password_file)) {
+        enum slot s = l->bind_password ? SLOT_BIND_PASSWORD : SLOT_BIND_PASSWORD_FILE;
+        error_at(w, w->key_pos[s],
+                 "a bind password without bind_dn; add bind_dn, or remove the "
+                 "password to bind anonymously");
+    }
+    if (l->bind_dn && l->bind_password && !*l->bind_password)
+        /* RFC 4513 section 5.1.2: a simple bind with a DN and an empty password is an
+         * unauthenticated bind, which servers answer with success. */
+        error_at(w, w->value_pos[SLOT_BIND_PASSWORD],
+                 "empty bind_password would bind anonymously; give the password, or remove "
+                 "bind_dn and bind_password to bind anonymously on purpose");
+
+    if (l->bind_password_file && *l->bind_password_file && !l->bind_password) {
+        char *p = adc_config_path_resolve(path, l->bind_password_file);
+        char *pw = NULL;
+        int r = p ? adc_config_read_secret_file(p, &pw) : -ENOMEM;
+        if (r == -ENODATA)
+            error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
+                     "bind_password_file '%s' is empty (the password is its first line)", p);
+        else if (r == -EFBIG)
+            error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
+                     "bind_password_file '%s' is too large for a password file", p);
+        else if (r < 0)
+            error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
+                     "cannot read bind_password_file '%s': %s", p ? p : "",
+                     adc_config_file_error(r));
+        else {
+            l->bind_password = pw; /* owned by the config now; wiped by adc_yaml_config_free */
+            if (adc_config_readable_by_others(p))
+                adc_diag_warning(w->d, 0, 0,
+                                 "bind_password_file '%s' is readable by others; "
+                                 "chmod 600 %s",
+                                 p, p);
+        }
+        if (p) {
+            free(l->bind_password_file);
+            l->bind_password_file = p;
+        }
+    } else if (l->bind_password && w->key_pos[SLOT_BIND_PASSWORD].line &&
+               adc_config_readable_by_others(path)) {
+        adc_diag_warning(w->d, 0, 0,
+                         "contains bind_password and is readable by others; chmod 600 %s", path);
+    }
+
+    if (l->ca_file && *l->ca_file) {
+        char *p = adc_config_path_resolve(path, l->ca_file);
+        int r = p ? adc_config_check_readable(p) : -ENOMEM;
+        if (r < 0)
+            error_at(w, w->value_pos[SLOT_CA_FILE], "cannot read ca_file '%s': %s", p ? p : "",
+                     adc_config_file_error(r));
+        if (p) {
+            free(l->ca_file);
+            l->ca_file = p;
+        }
+        /* Not an error (a StartTLS switch may be coming), but the CA file does nothing now. */
+        if (r == 0 && !l->starttls && l->addr && !strcasestr(l->addr, "ldaps://"))
+            adc_diag_warning(w->d, w->key_pos[SLOT_CA_FILE].line, w->key_pos[SLOT_CA_FILE].col,
+                             "ca_file is set but the connection is not TLS (ldap:// without "
+                             "starttls); use ldaps:// or starttls: true");
+    }
+}
+
+static int set_defaults(struct adc_yaml_config *c) {
+    for (int i = 0; i < ADC_SETTING_COUNT; i++)
+        c->settings[i] = ADC_UNSET;
+    c->max_delete = (struct adc_max_delete){.value = 500};
+    struct adc_ldap_config *l = &c->ldap;
+    l->scope = ADC_SCOPE_SUB;
+    l->tls_verify = true;
+    l->network_timeout = 10;
+    l->timeout = 30;
+    l->page_size = 500;
+    l->auth_timeout = 5;
+    l->filter = strdup("(objectClass=inetOrgPerson)");
+    l->display_name_attribute = strdup("displayName");
+    l->given_name_attribute = strdup("givenName");
+    l->family_name_attribute = strdup("sn");
+    l->email_attribute = strdup("mail");
+    if (!l->filter || !l->display_name_attribute || !l->given_name_attribute ||
+        !l->family_name_attribute || !l->email_attribute)
+        return -ENOMEM;
+    return 0;
+}
+
+void adc_yaml_config_free(struct adc_yaml_config *c) {
+    if (!c)
+        return;
+    struct adc_ldap_config *l = &c->ldap;
+    free(c->path);
+    free(l->addr);
+    free(l->bind_dn);
+    adc_secret_free(l->bind_password);
+    free(l->bind_password_file);
+    free(l->base_dn);
+    free(l->ca_file);
+    free(l->filter);
+    free(l->id_attribute);
+    free(l->display_name_attribute);
+    free(l->given_name_attribute);
+    free(l->family_name_attribute);
+    free(l->email_attribute);
+    free(l->username_attribute);
+    free(l->username_filter_template);
+    free(c);
+}
+
+/* Reads the whole file; reports and returns a negative errno when it cannot. */
+static int read_file(const char *path, struct adc_diag *d, char **ret, size_t *len) {
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    int r;
+    if (!f) {
+        r = -errno;
+        adc_diag_error(d, 0, 0, "cannot open: %s", strerror(-r));
+        return r;
+    }
+    buf = malloc(YAML_FILE_MAX + 1);
+    if (!buf) {
+        r = -ENOMEM;
+        goto out;
+    }
+    size_t n = fread(buf, 1, YAML_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        r = errno ? -errno : -EIO;
+        adc_diag_error(d, 0, 0, "cannot read: %s", strerror(-r));
+        goto out;
+    }
+    if (n > YAML_FILE_MAX) {
+        r = -EFBIG;
+        adc_diag_error(d, 0, 0, "larger than %d bytes; is this the right file?", YAML_FILE_MAX);
+        goto out;
+    }
+    buf[n] = '\0';
+    *ret = TAKE_PTR(buf);
+    *len = n;
+    r = 0;
+out:
+    free(buf);
+    fclose(f);
+    return r;
+}
+
+/* libyaml's reader reports a byte offset instead of a mark. */
+static struct pos pos_of_offset(const char *src, size_t len, size_t offset) {
+    struct pos p = {1, 1};
+    for (size_t i = 0; i < offset && i < len; i++) {
+        if (src[i] == '\n')
+            p.line++, p.col = 1;
+        else if (((unsigned char)src[i] & 0xC0) != 0x80)
+            p.col++;
+    }
+    return p;
+}
+
+static void report_syntax(struct adc_diag *d, yaml_parser_t *parser, const char *src, size_t len) {
+    struct pos p;
+    if (parser->error == YAML_READER_ERROR)
+        p = pos_of_offset(src, len, parser->problem_offset);
+    else
+        p = (struct pos){(unsigned)parser->problem_mark.line + 1,
+                         (unsigned)parser->problem_mark.column + 1};
+    const char *problem = parser->problem ? parser->problem : "cannot parse";
+    size_t at = text_offset(src, len, parser->problem_mark.line, parser->problem_mark.column);
+    if (parser->error == YAML_SCANNER_ERROR && at < len && src[at] == '\t')
+        /* The most common YAML mistake, and libyaml's message does not name it. */
+        adc_diag_error(d, p.line, p.col, "YAML syntax error: a tab; indent with spaces");
+    else if (parser->context)
+        adc_diag_error(d, p.line, p.col, "YAML syntax error: %s (%s on line %zu)", problem,
+                       parser->context, parser->context_mark.line + 1);
+    else
+        adc_diag_error(d, p.line, p.col, "YAML syntax error: %s", problem);
+}
+
+int adc_yaml_config_load(const char *path, FILE *diag, struct adc_yaml_config **ret) {
+    struct adc_diag d;
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    bool parser_ok = false, doc_ok = false;
+    char *src = NULL;
+    size_t len = 0;
+    struct adc_yaml_config *c = NULL;
+    int r;
+
+    adc_diag_init(&d, path, diag);
+    r = read_file(path, &d, &src, &len);
+    if (r < 0)
+        goto out;
+
+    c = calloc(1, sizeof *c);
+    if (!c || set_defaults(c) < 0 || !(c->path = strdup(path))) {
+        r = -ENOMEM;
+        adc_diag_error(&d, 0, 0, "out of memory");
+        goto out;
+    }
+
+    if (!yaml_parser_initialize(&parser)) {
+        r = -ENOMEM;
+        adc_diag_error(&d, 0, 0, "out of memory");
+        goto out;
+    }
+    parser_ok = true;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)src, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        report_syntax(&d, &parser, src, len);
+        r = -EINVAL;
+        goto out;
+    }
+    doc_ok = true;
+
+    struct walk w = {.d = &d, .doc = &doc, .src = src, .src_len = len, .c = c};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    struct pos top = {1, 1};
+    if (!root || is_null(root))
+        report_missing(&w, &root_level, top);
+    else if (root->type != YAML_MAPPING_NODE)
+        error_at(&w, node_pos(root),
+                 "the file must be a mapping with the keys settings and "
+                 "backend, not %s",
+                 type_name(root));
+    else
+        walk_level(&w, &root_level, root, top);
+
+    /* A second document ("---" then more keys) would be silently ignored otherwise. */
+    if (!yaml_parser_load(&parser, &extra)) {
+        report_syntax(&d, &parser, src, len);
+    } else {
+        yaml_node_t *more = yaml_document_get_root_node(&extra);
+        if (more)
+            error_at(&w, node_pos(more), "a second YAML document; adc.yaml holds exactly one");
+        yaml_document_delete(&extra);
+    }
+
+    check_cross(&w, path);
+    r = d.errors ? -EINVAL : 0;
+out:
+    if (doc_ok) {
+        /* The scalars are libyaml's copies of the source, bind_password among them. */
+        for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++)
+            if (n->type == YAML_SCALAR_NODE)
+                explicit_bzero(n->data.scalar.value, n->data.scalar.length);
+        yaml_document_delete(&doc);
+    }
+    if (parser_ok)
+        yaml_parser_delete(&parser);
+    if (src) {
+        /* The source may hold bind_password. */
+        explicit_bzero(src, len);
+        free(src);
+    }
+    adc_diag_flush(&d);
+    if (r == 0)
+        *ret = TAKE_PTR(c);
+    adc_yaml_config_free(c);
+    return r;
+}

@@ -1,0 +1,444 @@
+/* The password check of docs/product.md section 5: find exactly one entry with the username filter
+ * template (the name escaped per RFC 4515), refuse disabled accounts, then bind as that entry's
+ * DN with the password on a connection that is not the lookup's. All within
+ * authentication.timeout.
+ *
+ * The lookups use a small pool of connections bound as bind_dn: a fresh connect + bind per check
+ * would double the round trips, and the agent answers a thousand checks a second. The users'
+ * binds use a second pool, because a fresh connection per check costs a TCP connect and, over
+ * ldaps:// or StartTLS (which Active Directory requires for simple binds), a full TLS handshake:
+ * about 300 checks a second instead of over a thousand.
+ *
+ * The invariant that keeps identities apart: a connection of the bind pool is used for nothing
+ * but users' binds, never for a lookup or any other operation, and a connection of the service
+ * pool never for a user's bind. A bind changes the identity of its connection (a refused one
+ * leaves it anonymous, RFC 4511 section 4.2.1), so the identity a user's bind leaves behind is
+ * only ever replaced by the next user's bind, never used. A bind connection goes back to its
+ * pool only after the server gave a definite answer (accepted, or one of the denials below);
+ * after a timeout, a broken connection or an unexpected result it is closed. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "directory/ldap-conn.h"
+#include "directory/ldap-filter.h"
+#include "directory/ldap-source.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "directory/user-map.h"
+
+/* Idle connections kept per pool; more may be open while checks run in parallel, the extra
+ * ones are closed when returned. */
+#define POOL_IDLE_MAX 16
+
+/* The settings a pooled connection was made with; a configuration reload that changes any of
+ * them empties the pool. bind_dn and bind_password only for a pool of service connections. */
+struct pool_key {
+    char *addr, *bind_dn, *bind_password, *ca_file;
+    bool starttls, tls_verify, follow_referrals;
+};
+
+/* Idle connections made with the same settings, shared by the worker threads; a connection is
+ * used by one thread at a time: taken out, used, given back (or closed). */
+struct conn_pool {
+    pthread_mutex_t lock;
+    bool service; /* bound as bind_dn: the credentials are part of the key */
+    struct pool_key key;
+    bool keyed;
+    unsigned generation;
+    LDAP *idle[POOL_IDLE_MAX];
+    size_t n_idle;
+};
+
+/* Bound as bind_dn, for the lookups. */
+static struct conn_pool service_pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .service = true};
+/* Only ever used for users' binds (see the file comment). */
+static struct conn_pool bind_pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .service = false};
+
+static bool str_same(const char *a, const char *b) {
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool key_matches(const struct conn_pool *p, const struct adc_ldap_config *cfg) {
+    const struct pool_key *k = &p->key;
+    if (p->service &&
+        !(str_same(k->bind_dn, cfg->bind_dn) && str_same(k->bind_password, cfg->bind_password)))
+        return false;
+    return str_same(k->addr, cfg->addr) && str_same(k->ca_file, cfg->ca_file) &&
+           k->starttls == cfg->starttls && k->tls_verify == cfg->tls_verify &&
+           k->follow_referrals == cfg->follow_referrals;
+}
+
+static void key_done(struct pool_key *k) {
+    free(k->addr);
+    free(k->bind_dn);
+    if (k->bind_password) {
+        explicit_bzero(k->bind_password, strlen(k->bind_password));
+        free(k->bind_password);
+    }
+    free(k->ca_file);
+    memset(k, 0, sizeof(*k));
+}
+
+static char *dup_or_null(const char *s, bool *failed) {
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *failed = true;
+    return d;
+}
+
+/* Under p->lock: moves the idle connections to `out` (closed by the caller, outside the lock:
+ * unbind writes to the socket). */
+static size_t drain_locked(struct conn_pool *p, LDAP **out) {
+    size_t n = p->n_idle;
+    memcpy(out, p->idle, n * sizeof(*out));
+    p->n_idle = 0;
+    return n;
+}
+
+static void close_all(LDAP **lds, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        adc_ldap_conn_close(lds[i]);
+}
+
+/* An idle connection of p made for cfg, or NULL when none is (then open one). *gen gets the
+ * pool generation to hand back with it. */
+static LDAP *pool_take(struct conn_pool *p, const struct adc_ldap_config *cfg, unsigned *gen) {
+    LDAP *stale[POOL_IDLE_MAX];
+    size_t n_stale = 0;
+    LDAP *ld = NULL;
+
+    pthread_mutex_lock(&p->lock);
+    if (!p->keyed || !key_matches(p, cfg)) {
+        n_stale = drain_locked(p, stale);
+        key_done(&p->key);
+        bool failed = false;
+        p->key = (struct pool_key){
+            .addr = dup_or_null(cfg->addr, &failed),
+            .bind_dn = p->service ? dup_or_null(cfg->bind_dn, &failed) : NULL,
+            .bind_password = p->service ? dup_or_null(cfg->bind_password, &failed) : NULL,
+            .ca_file = dup_or_null(cfg->ca_file, &failed),
+            .starttls = cfg->starttls,
+            .tls_verify = cfg->tls_verify,
+            .follow_referrals = cfg->follow_referrals,
+        };
+        /* Out of memory: an unkeyed pool keeps nothing, every check opens its own. */
+        p->keyed = !failed;
+        p->generation++;
+    }
+    if (p->n_idle > 0)
+        ld = p->idle[--p->n_idle];
+    *gen = p->generation;
+    pthread_mutex_unlock(&p->lock);
+
+    close_all(stale, n_stale);
+    return ld;
+}
+
+/* Gives a healthy connection back to p; closes it when the pool was flushed or re-keyed since
+ * it was taken (gen), or when POOL_IDLE_MAX are idle already. */
+static void pool_give(struct conn_pool *p, LDAP *ld, unsigned gen) {
+    pthread_mutex_lock(&p->lock);
+    if (p->keyed && gen == p->generation && p->n_idle < POOL_IDLE_MAX) {
+        p->idle[p->n_idle++] = ld;
+        ld = NULL; /* owned by the pool now */
+    }
+    pthread_mutex_unlock(&p->lock);
+    adc_ldap_conn_close(ld);
+}
+
+/* Closes the idle connections, keeping the pool's settings. */
+static void pool_drop_idle(struct conn_pool *p) {
+    LDAP *stale[POOL_IDLE_MAX];
+    pthread_mutex_lock(&p->lock);
+    size_t n = drain_locked(p, stale);
+    pthread_mutex_unlock(&p->lock);
+    close_all(stale, n);
+}
+
+/* Closes the idle connections and forgets the settings; connections in use are closed when
+ * they come back (the generation changed). */
+static void pool_flush(struct conn_pool *p) {
+    LDAP *stale[POOL_IDLE_MAX];
+    pthread_mutex_lock(&p->lock);
+    size_t n = drain_locked(p, stale);
+    key_done(&p->key);
+    p->keyed = false;
+    p->generation++;
+    pthread_mutex_unlock(&p->lock);
+    close_all(stale, n);
+}
+
+void adc_ldap_auth_pool_flush(void) {
+    pool_flush(&service_pool);
+    pool_flush(&bind_pool);
+    adc_ldap_conn_tls_flush();
+}
+
+struct lookup {
+    int n_entries;
+    char *dn;
+    bool disabled;
+};
+
+enum lookup_status {
+    LOOKUP_OK,          /* the server answered: see struct lookup */
+    LOOKUP_CONN_FAILED, /* the connection broke (a pooled one may have been closed idle) */
+    LOOKUP_FAILED,      /* timeout or an error the server reported: *why says which */
+};
+
+/* The search for the user's entry, size limit 2: one entry is the answer, two are enough to
+ * know the name is ambiguous. Asks only for the attributes that tell "disabled". */
+static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, const char *filter,
+                                 double deadline, struct lookup *out, char **why) {
+    static char *attrs[] = {"userAccountControl", "nsAccountLock", "pwdAccountLockedTime", NULL};
+    struct adc_user_map map = {0};
+    int msgid, rc;
+
+    map.attr[ADC_FIELD_UAC] = attrs[0];
+    map.attr[ADC_FIELD_NSLOCK] = attrs[1];
+    map.attr[ADC_FIELD_PWDLOCK] = attrs[2];
+    int timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5;
+    struct timeval limit = {timeout, 0};
+    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "",
+                         cfg->scope == ADC_SCOPE_BASE  ? LDAP_SCOPE_BASE
+                         : cfg->scope == ADC_SCOPE_ONE ? LDAP_SCOPE_ONELEVEL
+                                                       : LDAP_SCOPE_SUBTREE,
+                         filter, attrs, 0, NULL, NULL, &limit, 2, &msgid);
+    if (rc != LDAP_SUCCESS)
+        return LOOKUP_CONN_FAILED;
+    for (;;) {
+        LDAPMessage *msg = NULL;
+        struct timeval tv = adc_ldap_remaining(deadline);
+        rc = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg);
+        if (rc == 0) {
+            (void)ldap_abandon_ext(ld, msgid, NULL, NULL);
+            *why = adc_strdup_printf("the directory did not answer the lookup within %d s "
+                                     "(authentication.timeout)",
+                                     timeout);
+            return LOOKUP_FAILED;
+        }
+        if (rc < 0)
+            return LOOKUP_CONN_FAILED;
+        if (rc == LDAP_RES_SEARCH_ENTRY) {
+            if (++out->n_entries == 1) {
+                struct adc_entry_values v = {0};
+                BerElement *ber = NULL;
+                struct berval dnv = {0, NULL}, attr = {0, NULL}, *vals = NULL;
+                if (ldap_get_dn_ber(ld, msg, &ber, &dnv) == LDAP_SUCCESS) {
+                    out->dn = strndup(dnv.bv_val, dnv.bv_len);
+                    while (ldap_get_attribute_ber(ld, msg, ber, &attr, &vals) == LDAP_SUCCESS &&
+                           attr.bv_val) {
+                        char name[64];
+                        unsigned count = 0;
+                        while (vals && vals[count].bv_val)
+                            count++;
+                        if (attr.bv_len < sizeof(name) && count > 0) {
+                            memcpy(name, attr.bv_val, attr.bv_len);
+                            name[attr.bv_len] = '\0';
+                            struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
+                            adc_entry_values_add(&v, adc_user_map_fields(&map, name), &first,
+                                                 count);
+                        }
+                        ber_memfree(vals);
+                        vals = NULL;
+                    }
+                    ber_free(ber, 0);
+                }
+                out->disabled = adc_user_map_disabled(&v);
+            }
+            ldap_msgfree(msg);
+            continue;
+        }
+        if (rc != LDAP_RES_SEARCH_RESULT) {
+            ldap_msgfree(msg); /* references (AD) and anything else: not the user */
+            continue;
+        }
+        int code = LDAP_OTHER;
+        rc = ldap_parse_result(ld, msg, &code, NULL, NULL, NULL, NULL, 1);
+        if (rc != LDAP_SUCCESS)
+            return LOOKUP_CONN_FAILED;
+        if (code == LDAP_SUCCESS || (code == LDAP_SIZELIMIT_EXCEEDED && out->n_entries >= 2))
+            return LOOKUP_OK;
+        char *e = adc_ldap_conn_strerror(ld, code);
+        *why = adc_strdup_printf("the lookup failed: %s", e ? e : "out of memory");
+        free(e);
+        return LOOKUP_FAILED;
+    }
+}
+
+/* Result codes of the user's bind that mean "no" rather than "could not ask". */
+static bool bind_code_denies(int code) {
+    switch (code) {
+    case LDAP_INVALID_CREDENTIALS:
+    case LDAP_INSUFFICIENT_ACCESS:
+    case LDAP_UNWILLING_TO_PERFORM:
+    case LDAP_CONSTRAINT_VIOLATION:
+    case LDAP_INVALID_DN_SYNTAX:
+    case LDAP_NO_SUCH_OBJECT:
+    case LDAP_INAPPROPRIATE_AUTH: return true;
+    default: return false;
+    }
+}
+
+enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
+                                              const char *user_name, const char *password,
+                                              char **reason) {
+    enum adc_auth_outcome outcome = ADC_AUTH_UNAVAILABLE;
+    struct lookup found = {0};
+    char *filter = NULL, *why = NULL;
+    LDAP *ld = NULL, *user_ld = NULL;
+    unsigned gen = 0, user_gen = 0;
+    int timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5;
+    double deadline = adc_ldap_now() + timeout;
+    char timeout_desc[64];
+
+    *reason = NULL;
+    snprintf(timeout_desc, sizeof(timeout_desc), "%d s (authentication.timeout)", timeout);
+    /* An LDAP simple bind with an empty password is an unauthenticated bind (RFC 4513 section
+     * 5.1.2) that many servers answer with success: never ask. */
+    if (!password || !*password) {
+        outcome = ADC_AUTH_DENIED;
+        why = strdup("empty password");
+        goto out;
+    }
+    if (!user_name || !*user_name || strlen(user_name) > ADC_USER_VALUE_MAX ||
+        !adc_utf8_valid(user_name, strlen(user_name))) {
+        outcome = ADC_AUTH_DENIED;
+        why = strdup("the user name is empty, too long or not UTF-8");
+        goto out;
+    }
+    if (!cfg->username_filter_template) {
+        why = strdup("backend.ldap.authentication.username_filter_template is not set");
+        goto out;
+    }
+    filter = adc_ldap_filter_from_template(cfg->username_filter_template, user_name);
+    if (!filter) {
+        why = strdup("cannot build the lookup filter (out of memory)");
+        goto out;
+    }
+
+    /* A pooled connection may have been closed by the server while idle (or the server was
+     * restarted, and then all idle ones are dead): on failure the idle connections are
+     * dropped and the lookup is retried once on a fresh connection before calling the
+     * directory unavailable. */
+    for (int attempt = 0;; attempt++) {
+        bool pooled = false;
+        ld = attempt == 0 ? pool_take(&service_pool, cfg, &gen) : NULL;
+        if (attempt > 0)
+            pool_drop_idle(&service_pool);
+        if (ld) {
+            pooled = true;
+        } else {
+            int r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, &why);
+            if (r < 0)
+                goto out;
+        }
+        memset(&found, 0, sizeof(found));
+        enum lookup_status st = lookup(cfg, ld, filter, deadline, &found, &why);
+        if (st == LOOKUP_OK) {
+            pool_give(&service_pool, TAKE_PTR(ld), gen);
+            break;
+        }
+        free(found.dn);
+        found.dn = NULL;
+        if (st == LOOKUP_CONN_FAILED && pooled && attempt == 0 && adc_ldap_now() < deadline) {
+            adc_ldap_conn_close(TAKE_PTR(ld));
+            continue;
+        }
+        if (st == LOOKUP_CONN_FAILED) {
+            char *e = adc_ldap_conn_strerror(ld, adc_ldap_conn_last_error(ld));
+            why = adc_strdup_printf("the connection to %s failed during the lookup: %s", cfg->addr,
+                                    e ? e : "out of memory");
+            free(e);
+        }
+        goto out;
+    }
+
+    if (found.n_entries == 0) {
+        outcome = ADC_AUTH_DENIED;
+        why = adc_strdup_printf("no directory entry matches '%s'", user_name);
+        goto out;
+    }
+    if (found.n_entries > 1) {
+        outcome = ADC_AUTH_DENIED;
+        why = adc_strdup_printf("several directory entries match '%s'", user_name);
+        goto out;
+    }
+    if (!found.dn || !*found.dn) {
+        outcome = ADC_AUTH_DENIED;
+        why = adc_strdup_printf("the entry of '%s' has no usable DN", user_name);
+        goto out;
+    }
+    if (found.disabled) {
+        outcome = ADC_AUTH_DENIED;
+        why =
+            adc_strdup_printf("the account '%s' is disabled or locked in the directory", user_name);
+        goto out;
+    }
+
+    /* The user's bind, on a connection of the bind pool. As with the lookup, a pooled one may
+     * have been closed by the server while idle: a bind that fails on the connection itself
+     * (no answer at all, not a timeout) is tried once more on a fresh connection, so that a
+     * restarted directory does not turn a right password into "unavailable". */
+    int r, code = LDAP_OTHER;
+    for (int attempt = 0;; attempt++) {
+        user_ld = attempt == 0 ? pool_take(&bind_pool, cfg, &user_gen) : NULL;
+        bool pooled = user_ld != NULL;
+        if (attempt > 0)
+            pool_drop_idle(&bind_pool);
+        if (!user_ld && (r = adc_ldap_conn_open(cfg, deadline, &user_ld, &why)) < 0)
+            goto out;
+        /* The previous user's answer must not show up in this check's reason. */
+        if (pooled)
+            (void)ldap_set_option(user_ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, NULL);
+        code = LDAP_OTHER;
+        r = adc_ldap_conn_bind(user_ld, found.dn, password, deadline, &code);
+        if (r == -EIO && pooled && attempt == 0 && adc_ldap_now() < deadline) {
+            adc_ldap_conn_close(TAKE_PTR(user_ld));
+            continue;
+        }
+        break;
+    }
+    if (r == -ETIMEDOUT) {
+        why = adc_strdup_printf("the directory did not answer the bind of '%s' within %s", found.dn,
+                                timeout_desc);
+        goto out;
+    }
+    if (r < 0) {
+        char *e = adc_ldap_conn_strerror(user_ld, code);
+        why = adc_strdup_printf("the connection to %s failed during the bind: %s", cfg->addr,
+                                e ? e : "out of memory");
+        free(e);
+        goto out;
+    }
+    if (code == LDAP_SUCCESS) {
+        outcome = ADC_AUTH_ACCEPTED;
+        why = adc_strdup_printf("password accepted for '%s'", found.dn);
+        pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
+        goto out;
+    }
+    char *e = adc_ldap_conn_strerror(user_ld, code);
+    if (bind_code_denies(code)) {
+        outcome = ADC_AUTH_DENIED;
+        why = adc_strdup_printf("the directory refused the password of '%s': %s", found.dn,
+                                e ? e : "out of memory");
+        pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
+    } else {
+        why = adc_strdup_printf("the directory could not check the password of '%s': %s", found.dn,
+                                e ? e : "out of memory");
+    }
+    free(e);
+out:
+    adc_ldap_conn_close(ld);
+    adc_ldap_conn_close(user_ld);
+    free(found.dn);
+    free(filter);
+    *reason = why ? why : strdup("out of memory");
+    return outcome;
+}

@@ -1,0 +1,532 @@
+/* Connections to the directory. Every option is set on the handle, never globally: the agent
+ * runs enumerations and password checks in parallel, possibly against differently configured
+ * servers after a reload, and libldap's global options are shared by all of them. TLS gets a
+ * context of its own per handle (LDAP_OPT_X_TLS_NEWCTX) for the same reason. Every network wait
+ * is bounded: the TCP connect by network_timeout, every answer by the caller's deadline. */
+#include "directory/ldap-conn.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/log.h"
+
+char *adc_strdup_printf(const char *fmt, ...) {
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+double adc_ldap_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct timeval adc_ldap_remaining(double deadline) {
+    double left = deadline - adc_ldap_now();
+    struct timeval tv = {0, 0};
+    if (left > 0) {
+        tv.tv_sec = (time_t)left;
+        tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
+        /* ldap_result() treats {0,0} as "poll once": keep a live deadline non-zero. */
+        if (tv.tv_sec == 0 && tv.tv_usec == 0)
+            tv.tv_usec = 1;
+    }
+    return tv;
+}
+
+/* libldap initialises its global defaults (reading ldap.conf) on first use without a lock in
+ * every path; doing it once here, before any thread opens a connection, keeps that race away. */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static void global_init(void) {
+    int version = 0;
+    (void)ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &version);
+}
+
+int adc_ldap_conn_last_error(LDAP *ld) {
+    int rc = LDAP_OTHER;
+    if (!ld || ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc) != LDAP_OPT_SUCCESS)
+        return LDAP_OTHER;
+    return rc;
+}
+
+char *adc_ldap_conn_strerror(LDAP *ld, int ldap_rc) {
+    char *diag = NULL;
+    char *s;
+    if (ld)
+        (void)ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+    if (diag && *diag)
+        s = adc_strdup_printf("%s (%d): %s", ldap_err2string(ldap_rc), ldap_rc, diag);
+    else
+        s = adc_strdup_printf("%s (%d)", ldap_err2string(ldap_rc), ldap_rc);
+    ldap_memfree(diag);
+    return s;
+}
+
+void adc_ldap_conn_close(LDAP *ld) {
+    if (ld)
+        (void)ldap_unbind_ext(ld, NULL, NULL);
+}
+
+/* The TLS handshake watchdog. libldap does the handshake (ldaps:// inside ldap_connect,
+ * StartTLS inside ldap_install_tls) in a loop that ignores the network timeout: against a
+ * server that accepted the TCP connection and then hangs, it spins on EAGAIN forever. Our
+ * deadlines must hold there too, so while a connection is being set up it is registered here,
+ * and one background thread shuts the socket down when its deadline passes; libldap then sees
+ * the connection closed and returns an error, which open_handle reports as a timeout. */
+struct watch {
+    LDAP *ld;
+    int fd; /* learned from the connect callback; -1 until then */
+    double deadline;
+    bool fired;
+    struct watch *next;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct watch *head;
+    double wakeup; /* when the thread wakes next (0 = waiting for work) */
+    bool started;
+} wd = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void fire_locked(struct watch *w) {
+    if (w->fd >= 0)
+        (void)shutdown(w->fd, SHUT_RDWR);
+    w->fired = true;
+}
+
+static void *watchdog_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&wd.lock);
+    for (;;) {
+        double now = adc_ldap_now(), next = 0;
+        for (struct watch *w = wd.head; w; w = w->next) {
+            if (w->fired)
+                continue;
+            if (w->deadline <= now && w->fd >= 0)
+                fire_locked(w);
+            else if (w->deadline > now && (next == 0 || w->deadline < next))
+                next = w->deadline;
+        }
+        wd.wakeup = next;
+        if (next == 0) {
+            pthread_cond_wait(&wd.cond, &wd.lock);
+        } else {
+            struct timespec ts;
+            ts.tv_sec = (time_t)next;
+            ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
+            pthread_cond_timedwait(&wd.cond, &wd.lock, &ts);
+        }
+    }
+    return NULL;
+}
+
+static void watchdog_start(void) {
+    pthread_condattr_t attr;
+    pthread_t t;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* adc_ldap_now()'s clock */
+    pthread_cond_init(&wd.cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (pthread_create(&t, NULL, watchdog_main, NULL) == 0) {
+        pthread_detach(t);
+        wd.started = true;
+    }
+}
+
+static pthread_once_t watchdog_once = PTHREAD_ONCE_INIT;
+
+static void watch_arm(struct watch *w, LDAP *ld, double deadline) {
+    pthread_once(&watchdog_once, watchdog_start);
+    *w = (struct watch){.ld = ld, .fd = -1, .deadline = deadline};
+    pthread_mutex_lock(&wd.lock);
+    w->next = wd.head;
+    wd.head = w;
+    /* Wake the thread only when it would sleep past this deadline. */
+    if (wd.started && (wd.wakeup == 0 || deadline < wd.wakeup))
+        pthread_cond_signal(&wd.cond);
+    pthread_mutex_unlock(&wd.lock);
+}
+
+/* Returns whether the watchdog cut the connection. */
+static bool watch_disarm(struct watch *w) {
+    pthread_mutex_lock(&wd.lock);
+    for (struct watch **p = &wd.head; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    bool fired = w->fired;
+    pthread_mutex_unlock(&wd.lock);
+    return fired;
+}
+
+/* Called by libldap once the TCP connection is up, before any TLS: tells the watchdog which
+ * socket belongs to the handle being set up. */
+static int on_connect(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+                      struct ldap_conncb *ctx) {
+    (void)srv, (void)addr, (void)ctx;
+    ber_socket_t fd = -1;
+    if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) != 1 || fd < 0)
+        return 0;
+    /* Once connected, libldap polls (with our timeouts) before it reads, but over TLS it then
+     * reads a whole record: a server that stops in the middle of one would block that read
+     * forever on a blocking socket. A receive timeout turns it into EAGAIN, which libldap
+     * handles as "not yet" and returns to the poll that honours the deadline. */
+    struct timeval tv = {1, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    /* One message from the server is one entry with the few attributes we ask for, or a
+     * result: far below this. A larger one is refused instead of being buffered whole. */
+    ber_len_t max_incoming = ADC_LDAP_MESSAGE_MAX;
+    (void)ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max_incoming);
+    pthread_mutex_lock(&wd.lock);
+    for (struct watch *w = wd.head; w; w = w->next) {
+        if (w->ld == ld && !w->fired) {
+            w->fd = fd;
+            if (adc_ldap_now() >= w->deadline)
+                fire_locked(w);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&wd.lock);
+    return 0;
+}
+
+static void on_close(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx) {
+    (void)ld, (void)sb, (void)ctx;
+}
+
+/* Static: libldap keeps the pointer for the life of the handle. */
+static const struct ldap_conncb connect_callbacks = {on_connect, on_close, NULL};
+
+static bool is_ldaps(const char *url) { return url && strncasecmp(url, "ldaps://", 8) == 0; }
+
+static int set_option(LDAP *ld, int option, const void *value, const char *what, char **err) {
+    if (ldap_set_option(ld, option, value) == LDAP_OPT_SUCCESS)
+        return 0;
+    char *why = adc_ldap_conn_strerror(ld, adc_ldap_conn_last_error(ld));
+    *err = adc_strdup_printf("cannot set %s: %s", what, why ? why : "out of memory");
+    free(why);
+    return -EINVAL;
+}
+
+/* libldap's own release of a TLS context reference: exported by libldap 2.5 and 2.6
+ * (OPENLDAP_2.5 symbol version) but declared only in its private ldap_pvt.h. */
+extern void ldap_pvt_tls_ctx_free(void *ctx);
+
+/* The TLS context (CA certificates, verification mode) is shared by all connections with the
+ * same settings. A fresh context per connection parses the CA file again every time - with
+ * the system bundle that is over a hundred certificates per password check. */
+static pthread_mutex_t tls_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *ctx; /* one reference held by the cache */
+    char *ca_file;
+    bool verify;
+} tls_cache;
+
+static bool same_str(const char *a, const char *b) {
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+void adc_ldap_conn_tls_flush(void) {
+    pthread_mutex_lock(&tls_cache_lock);
+    void *ctx = tls_cache.ctx;
+    free(tls_cache.ca_file);
+    memset(&tls_cache, 0, sizeof(tls_cache));
+    pthread_mutex_unlock(&tls_cache_lock);
+    if (ctx)
+        ldap_pvt_tls_ctx_free(ctx);
+}
+
+/* Per-handle TLS: verification as configured, the CA file, TLS 1.2 at least, and a context
+ * that holds exactly these settings (shared, or new and then shared). */
+static int setup_tls(LDAP *ld, const struct adc_ldap_config *cfg, bool verify, char **err) {
+    int require = verify ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER;
+    int min_proto = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
+    int is_server = 0;
+    int r;
+
+    if ((r = set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require, "TLS verification", err)) < 0)
+        return r;
+    if (cfg->ca_file &&
+        (r = set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, cfg->ca_file, "the CA file", err)) < 0)
+        return r;
+    if ((r = set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min_proto, "the TLS version", err)) < 0)
+        return r;
+
+    pthread_mutex_lock(&tls_cache_lock);
+    bool shared = tls_cache.ctx && tls_cache.verify == verify &&
+                  same_str(tls_cache.ca_file, cfg->ca_file) &&
+                  ldap_set_option(ld, LDAP_OPT_X_TLS_CTX, tls_cache.ctx) == LDAP_OPT_SUCCESS;
+    pthread_mutex_unlock(&tls_cache_lock);
+    if (shared)
+        return 0;
+
+    if (ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server) != LDAP_OPT_SUCCESS) {
+        /* With GnuTLS this is where an unreadable or malformed CA file shows up. */
+        if (cfg->ca_file)
+            *err = adc_strdup_printf("cannot set up TLS with CA file '%s'; check "
+                                     "backend.ldap.ca_file (a readable PEM file)",
+                                     cfg->ca_file);
+        else
+            *err = adc_strdup_printf("cannot set up TLS with the system's CA certificates");
+        return -EINVAL;
+    }
+    void *ctx = NULL;
+    char *ca_copy = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+    if (ldap_get_option(ld, LDAP_OPT_X_TLS_CTX, &ctx) != LDAP_OPT_SUCCESS || !ctx ||
+        (cfg->ca_file && !ca_copy)) {
+        free(ca_copy);
+        if (ctx)
+            ldap_pvt_tls_ctx_free(ctx);
+        return 0; /* this handle has its context; it just is not shared */
+    }
+    pthread_mutex_lock(&tls_cache_lock);
+    void *old = tls_cache.ctx;
+    free(tls_cache.ca_file);
+    tls_cache.ctx = ctx; /* the reference from ldap_get_option is the cache's now */
+    tls_cache.ca_file = ca_copy;
+    tls_cache.verify = verify;
+    pthread_mutex_unlock(&tls_cache_lock);
+    if (old)
+        ldap_pvt_tls_ctx_free(old);
+    return 0;
+}
+
+/* A message for a failed connect or StartTLS, with a hint when it looks like the certificate. */
+static char *connect_error(const struct adc_ldap_config *cfg, LDAP *ld, int rc, const char *step) {
+    char *why = adc_ldap_conn_strerror(ld, rc);
+    const char *hint = "";
+    bool tls = is_ldaps(cfg->addr) || cfg->starttls;
+    if (tls && why &&
+        (strcasestr(why, "certificate") || strcasestr(why, "issuer") || strcasestr(why, "verif") ||
+         strcasestr(why, "trust")))
+        hint = cfg->ca_file ? "; the server's certificate is not trusted by backend.ldap.ca_file"
+                            : "; the server's certificate is not trusted: set backend.ldap.ca_file "
+                              "to the CA that signed it";
+    else if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
+        hint = tls ? "; check backend.ldap.addr and that the server speaks TLS there"
+                   : "; check backend.ldap.addr";
+    char *s =
+        adc_strdup_printf("cannot %s %s: %s%s", step, cfg->addr, why ? why : "out of memory", hint);
+    free(why);
+    return s;
+}
+
+static int start_tls(LDAP *ld, const struct adc_ldap_config *cfg, double deadline, char **err) {
+    LDAPMessage *res = NULL;
+    int msgid, rc, code = LDAP_OTHER;
+
+    rc = ldap_start_tls(ld, NULL, NULL, &msgid);
+    if (rc != LDAP_SUCCESS) {
+        *err = connect_error(cfg, ld, rc, "send StartTLS to");
+        return -EIO;
+    }
+    struct timeval tv = adc_ldap_remaining(deadline);
+    rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res);
+    if (rc == 0) {
+        *err = adc_strdup_printf("no answer to StartTLS from %s within the timeout", cfg->addr);
+        return -ETIMEDOUT;
+    }
+    if (rc < 0) {
+        *err = connect_error(cfg, ld, adc_ldap_conn_last_error(ld), "send StartTLS to");
+        return -EIO;
+    }
+    rc = ldap_parse_result(ld, res, &code, NULL, NULL, NULL, NULL, 1);
+    if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS) {
+        *err = connect_error(cfg, ld, rc != LDAP_SUCCESS ? rc : code, "start TLS with");
+        return -EIO;
+    }
+    rc = ldap_install_tls(ld);
+    if (rc != LDAP_SUCCESS) {
+        *err = connect_error(cfg, ld, rc, "start TLS with");
+        return -EIO;
+    }
+    return 0;
+}
+
+static int open_handle(const struct adc_ldap_config *cfg, double deadline, bool verify, LDAP **ret,
+                       char **err) {
+    struct watch watch;
+    bool armed = false;
+    LDAP *ld = NULL;
+    int r = -EIO, rc;
+
+    pthread_once(&global_once, global_init);
+    if (!cfg->addr) {
+        *err = strdup("backend.ldap.addr is not set");
+        return -EINVAL;
+    }
+    rc = ldap_initialize(&ld, cfg->addr);
+    if (rc != LDAP_SUCCESS) {
+        *err = adc_strdup_printf("invalid LDAP address '%s': %s", cfg->addr, ldap_err2string(rc));
+        r = -EINVAL;
+        goto out;
+    }
+
+    int version = LDAP_VERSION3;
+    /* Referrals are not chased: libldap would rebind anonymously (or with our credentials) to
+     * servers the configuration never named. */
+    const void *referrals = cfg->follow_referrals ? LDAP_OPT_ON : LDAP_OPT_OFF;
+    struct timeval net = {cfg->network_timeout > 0 ? cfg->network_timeout : 10, 0};
+    struct timeval left = adc_ldap_remaining(deadline);
+    if (timercmp(&left, &net, <))
+        net = left;
+    /* The synchronous-call timeout is a safety net only: every wait below has its own bound. */
+    struct timeval api = {cfg->timeout > 0 ? cfg->timeout : 30, 0};
+    if ((r = set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version, "LDAPv3", err)) < 0 ||
+        (r = set_option(ld, LDAP_OPT_REFERRALS, referrals, "referral handling", err)) < 0 ||
+        (r = set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON, "restart on EINTR", err)) < 0 ||
+        (r = set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net, "the network timeout", err)) < 0 ||
+        (r = set_option(ld, LDAP_OPT_TIMEOUT, &api, "the operation timeout", err)) < 0 ||
+        (r = set_option(ld, LDAP_OPT_CONNECT_CB, &connect_callbacks, "the connect callback", err)) <
+            0)
+        goto out;
+
+    if ((is_ldaps(cfg->addr) || cfg->starttls) && (r = setup_tls(ld, cfg, verify, err)) < 0)
+        goto out;
+
+    /* Connect now (and for ldaps:// do the handshake) so that an unreachable server or an
+     * untrusted certificate is reported as such, not as a failed bind. */
+    double net_deadline = adc_ldap_now() + (double)net.tv_sec + (double)net.tv_usec / 1e6;
+    watch_arm(&watch, ld, net_deadline < deadline ? net_deadline : deadline);
+    armed = true;
+    rc = ldap_connect(ld);
+    if (rc != LDAP_SUCCESS) {
+        *err = connect_error(cfg, ld, rc, "connect to");
+        r = rc == LDAP_TIMEOUT ? -ETIMEDOUT : -EIO;
+        goto out;
+    }
+    if (cfg->starttls && !is_ldaps(cfg->addr) && (r = start_tls(ld, cfg, deadline, err)) < 0)
+        goto out;
+    armed = false;
+    if (watch_disarm(&watch)) {
+        /* cut just as the handshake finished: the connection is unusable */
+        *err = adc_strdup_printf("cannot connect to %s: no answer in time", cfg->addr);
+        r = -ETIMEDOUT;
+        goto out;
+    }
+
+    *ret = ld;
+    ld = NULL; /* owned by the caller now */
+    r = 0;
+out:
+    if (armed && watch_disarm(&watch)) {
+        free(*err);
+        *err = adc_strdup_printf("cannot connect to %s: the server accepted the connection but "
+                                 "did not complete the %s handshake in time",
+                                 cfg->addr,
+                                 cfg->starttls && !is_ldaps(cfg->addr) ? "StartTLS" : "TLS");
+        r = -ETIMEDOUT;
+    }
+    adc_ldap_conn_close(ld);
+    return r;
+}
+
+int adc_ldap_conn_open(const struct adc_ldap_config *cfg, double deadline, LDAP **ret, char **err) {
+    char *probe_err = NULL;
+    LDAP *probe = NULL;
+
+    int r = open_handle(cfg, deadline, cfg->tls_verify, ret, err);
+    if (r >= 0 || r == -ETIMEDOUT || !(is_ldaps(cfg->addr) || cfg->starttls) || !cfg->tls_verify)
+        return r;
+    /* libldap (GnuTLS) reports a rejected certificate as a bare connect error. To say what
+     * happened, connect once more without verification: if that works, the certificate was the
+     * problem. Nothing is sent on the probe connection, it is closed at once. */
+    if (open_handle(cfg, deadline, false, &probe, &probe_err) == 0) {
+        free(*err);
+        *err = adc_strdup_printf(
+            "cannot connect to %s: TLS certificate verification failed: the server's certificate "
+            "is not signed by %s%s%s, or is not valid for the host name in the address; check "
+            "backend.ldap.ca_file (tls_verify: false turns verification off, for tests only)",
+            cfg->addr, cfg->ca_file ? "the CA in '" : "a CA the system trusts",
+            cfg->ca_file ? cfg->ca_file : "", cfg->ca_file ? "'" : "");
+        r = -EPERM;
+    }
+    adc_ldap_conn_close(probe);
+    free(probe_err);
+    return r;
+}
+
+int adc_ldap_conn_bind(LDAP *ld, const char *dn, const char *password, double deadline,
+                       int *ldap_rc) {
+    struct berval cred = {password ? strlen(password) : 0, (char *)password};
+    LDAPMessage *res = NULL;
+    int msgid, rc, code = LDAP_OTHER;
+
+    rc = ldap_sasl_bind(ld, dn ? dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL, &msgid);
+    if (rc != LDAP_SUCCESS) {
+        *ldap_rc = rc;
+        return -EIO;
+    }
+    struct timeval tv = adc_ldap_remaining(deadline);
+    rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res);
+    if (rc == 0) {
+        (void)ldap_abandon_ext(ld, msgid, NULL, NULL);
+        *ldap_rc = LDAP_TIMEOUT;
+        return -ETIMEDOUT;
+    }
+    if (rc < 0) {
+        *ldap_rc = adc_ldap_conn_last_error(ld);
+        return -EIO;
+    }
+    rc = ldap_parse_result(ld, res, &code, NULL, NULL, NULL, NULL, 1);
+    if (rc != LDAP_SUCCESS) {
+        *ldap_rc = rc;
+        return -EIO;
+    }
+    *ldap_rc = code;
+    return 0;
+}
+
+int adc_ldap_conn_open_service(const struct adc_ldap_config *cfg, double deadline, int op_timeout,
+                               const char *timeout_desc, LDAP **ret, char **err) {
+    LDAP *ld = NULL;
+    int r, code;
+
+    r = adc_ldap_conn_open(cfg, deadline, &ld, err);
+    if (r < 0)
+        return r;
+    double bind_deadline = adc_ldap_now() + op_timeout;
+    if (bind_deadline > deadline)
+        bind_deadline = deadline;
+    r = adc_ldap_conn_bind(ld, cfg->bind_dn, cfg->bind_password, bind_deadline, &code);
+    if (r == -ETIMEDOUT) {
+        *err = adc_strdup_printf("cannot bind to %s as '%s': no answer within %s", cfg->addr,
+                                 cfg->bind_dn ? cfg->bind_dn : "(anonymous)", timeout_desc);
+        goto out;
+    }
+    if (r < 0 || code != LDAP_SUCCESS) {
+        char *why = adc_ldap_conn_strerror(ld, code);
+        const char *hint = "";
+        if (code == LDAP_INVALID_CREDENTIALS || code == LDAP_INVALID_DN_SYNTAX)
+            hint = "; check backend.ldap.bind_dn and bind_password";
+        else if (code == LDAP_CONFIDENTIALITY_REQUIRED || code == LDAP_STRONG_AUTH_REQUIRED)
+            hint = "; the server requires TLS: use ldaps:// or starttls";
+        *err = adc_strdup_printf("cannot bind to %s as '%s': %s%s", cfg->addr,
+                                 cfg->bind_dn ? cfg->bind_dn : "(anonymous)",
+                                 why ? why : "out of memory", hint);
+        free(why);
+        r = r < 0 ? r : code == LDAP_INVALID_CREDENTIALS ? -EACCES : -EIO;
+        goto out;
+    }
+    *ret = ld;
+    ld = NULL; /* owned by the caller now */
+    r = 0;
+out:
+    adc_ldap_conn_close(ld);
+    return r;
+}

@@ -1,0 +1,411 @@
+/* The complete enumeration of the directory's users (docs/product.md section 4, rule 5: deletes happen
+ * only after a complete, successful enumeration). Paged results (RFC 2696) with
+ * sync.page_size; every entry is mapped as it arrives (ldap_result with LDAP_MSG_ONE) and its
+ * message freed at once, so memory holds the users, not the search results. Only the attributes
+ * the mapping needs are requested. Any failure - a page that fails, a size or time limit, a
+ * dropped connection, a server that stops answering - fails the whole read: a short list is
+ * never returned. */
+#include "directory/ldap-source.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "directory/ldap-conn.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "directory/user-map.h"
+
+/* A hard bound on what one read may hold: ten million entries is far beyond any directory
+ * ad-connect serves, and stops a runaway server from exhausting memory. */
+#define MAX_ENTRIES 10000000u
+
+struct reader {
+    const struct adc_ldap_config *cfg;
+    struct adc_user_map map;
+    LDAP *ld;
+    struct adc_read_result res;
+    unsigned page;
+    size_t n_references;
+    char *err;
+};
+
+static int scope_of(enum adc_ldap_scope s) {
+    switch (s) {
+    case ADC_SCOPE_BASE: return LDAP_SCOPE_BASE;
+    case ADC_SCOPE_ONE: return LDAP_SCOPE_ONELEVEL;
+    case ADC_SCOPE_SUB: break;
+    }
+    return LDAP_SCOPE_SUBTREE;
+}
+
+static int timeout_of(const struct adc_ldap_config *cfg) {
+    return cfg->timeout > 0 ? cfg->timeout : 30;
+}
+
+/* "search of 'dc=x' failed on page 3 after 1000 entries: ..." */
+static void fail(struct reader *rd, const char *fmt, const char *detail) {
+    char *what = adc_strdup_printf(fmt, detail ? detail : "out of memory");
+    free(rd->err);
+    rd->err = adc_strdup_printf("search of '%s' with filter '%s' failed on page %u after %zu "
+                                "entries: %s",
+                                rd->cfg->base_dn ? rd->cfg->base_dn : "",
+                                rd->cfg->filter ? rd->cfg->filter : "", rd->page, rd->res.n_entries,
+                                what ? what : "out of memory");
+    free(what);
+}
+
+/* fail() with the LDAP library's words for rc. */
+static void fail_rc(struct reader *rd, const char *fmt, int rc) {
+    char *why = adc_ldap_conn_strerror(rd->ld, rc);
+    fail(rd, fmt, why);
+    free(why);
+}
+
+static int handle_entry(struct reader *rd, LDAPMessage *e) {
+    struct adc_entry_values v;
+    BerElement *ber = NULL;
+    struct berval dnv = {0, NULL};
+    struct berval attr = {0, NULL};
+    struct berval *vals = NULL;
+    char *dn = NULL, *name = NULL, *reason = NULL;
+    const char *id_attr = NULL;
+    int r = -ENOMEM, rc;
+
+    memset(&v, 0, sizeof(v));
+    if (++rd->res.n_entries > MAX_ENTRIES) {
+        fail(rd, "%s", "more entries than ad-connect reads at once (10,000,000)");
+        return -E2BIG;
+    }
+    /* ldap_get_dn_ber and ldap_get_attribute_ber lend the bytes of the message itself: no
+     * copies while the entry is decoded. */
+    rc = ldap_get_dn_ber(rd->ld, e, &ber, &dnv);
+    if (rc != LDAP_SUCCESS) {
+        fail_rc(rd, "cannot decode an entry: %s", rc);
+        r = -EBADMSG;
+        goto out;
+    }
+    for (rc = ldap_get_attribute_ber(rd->ld, e, ber, &attr, &vals); rc == LDAP_SUCCESS;
+         rc = ldap_get_attribute_ber(rd->ld, e, ber, &attr, &vals)) {
+        if (!attr.bv_val)
+            break; /* end of the attributes */
+        char name_buf[128];
+        if (attr.bv_len < sizeof(name_buf)) {
+            memcpy(name_buf, attr.bv_val, attr.bv_len);
+            name_buf[attr.bv_len] = '\0';
+            unsigned mask = adc_user_map_fields(&rd->map, name_buf);
+            unsigned count = 0;
+            while (vals && vals[count].bv_val)
+                count++;
+            if (mask && count > 0) {
+                struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
+                adc_entry_values_add(&v, mask, &first, count);
+            }
+        }
+        ber_memfree(vals);
+        vals = NULL;
+    }
+    if (rc != LDAP_SUCCESS) {
+        fail_rc(rd, "cannot decode an entry: %s", rc);
+        r = -EBADMSG;
+        goto out;
+    }
+    dn = strndup(dnv.bv_val, dnv.bv_len);
+    if (!dn)
+        goto out;
+
+    struct adc_user u;
+    r = adc_user_map_entry(&rd->map, dn, &v, &u, &name, &reason, &id_attr);
+    if (r < 0) {
+        fail(rd, "%s", "out of memory");
+        goto out;
+    }
+    if (r == 1) {
+        r = adc_skipped_append(&rd->res.skipped, &rd->res.n_skipped, TAKE_PTR(dn), TAKE_PTR(name),
+                               TAKE_PTR(reason));
+        if (r < 0)
+            fail(rd, "%s", "out of memory");
+        goto out;
+    }
+    struct adc_user *slot = adc_user_list_append(&rd->res.users);
+    if (!slot) {
+        adc_user_done(&u);
+        fail(rd, "%s", "out of memory");
+        r = -ENOMEM;
+        goto out;
+    }
+    *slot = u; /* owned by the list now */
+    if (!rd->res.id_attribute)
+        rd->res.id_attribute = id_attr;
+    r = 0;
+out:
+    if (ber)
+        ber_free(ber, 0);
+    free(dn);
+    free(name);
+    free(reason);
+    return r;
+}
+
+/* The final result of one page: 0 with the next cookie (empty when done), or an error. */
+static int handle_done(struct reader *rd, LDAPMessage *msg, struct berval *cookie) {
+    LDAPControl **ctrls = NULL;
+    char *diag = NULL;
+    int code = LDAP_OTHER, r = -EIO, rc;
+
+    rc = ldap_parse_result(rd->ld, msg, &code, NULL, &diag, NULL, &ctrls, 0);
+    if (rc != LDAP_SUCCESS) {
+        fail_rc(rd, "cannot decode the result: %s", rc);
+        goto out;
+    }
+    if (code != LDAP_SUCCESS) {
+        char *why = diag && *diag
+                        ? adc_strdup_printf("%s (%d): %s", ldap_err2string(code), code, diag)
+                        : adc_strdup_printf("%s (%d)", ldap_err2string(code), code);
+        switch (code) {
+        case LDAP_SIZELIMIT_EXCEEDED:
+            fail(rd,
+                 "the server's size limit was exceeded, %s; the list would be incomplete: raise "
+                 "the limit for backend.ldap.bind_dn on the server, or use a page size below it",
+                 why);
+            r = -E2BIG;
+            break;
+        case LDAP_TIMELIMIT_EXCEEDED:
+        case LDAP_ADMINLIMIT_EXCEEDED:
+            fail(rd,
+                 "the server's time or administrative limit was exceeded, %s; the list would "
+                 "be incomplete",
+                 why);
+            r = -ETIMEDOUT;
+            break;
+        case LDAP_REFERRAL:
+            fail(rd,
+                 "the server refers elsewhere, %s; referrals are not followed: point "
+                 "backend.ldap.addr and base_dn at the server that holds the users",
+                 why);
+            break;
+        case LDAP_NO_SUCH_OBJECT:
+            fail(rd, "the base DN does not exist, %s; check backend.ldap.base_dn", why);
+            r = -ENOENT;
+            break;
+        default: fail(rd, "%s", why); break;
+        }
+        free(why);
+        goto out;
+    }
+    cookie->bv_val = NULL;
+    cookie->bv_len = 0;
+    LDAPControl *page = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL);
+    if (page) {
+        ber_int_t estimate = 0;
+        rc = ldap_parse_pageresponse_control(rd->ld, page, &estimate, cookie);
+        if (rc != LDAP_SUCCESS) {
+            fail_rc(rd, "cannot decode the paged-results control: %s", rc);
+            goto out;
+        }
+    }
+    /* No control in the answer: the server did not page (it ignored the non-critical control)
+     * and sent everything at once. */
+    r = 0;
+out:
+    ldap_memfree(diag);
+    ldap_controls_free(ctrls);
+    return r;
+}
+
+/* One page: sends the search with `cookie` (none on the first page) and consumes its messages
+ * as they arrive; *next gets the server's cookie for the next page (empty when done). */
+static int read_page(struct reader *rd, struct berval *cookie, struct berval *next) {
+    const struct adc_ldap_config *cfg = rd->cfg;
+    LDAPControl *page_ctrl = NULL;
+    LDAPControl *ctrls[2] = {NULL, NULL};
+    int msgid, rc, r = -EIO;
+    int timeout = timeout_of(cfg);
+
+    if (cfg->page_size > 0) {
+        /* Not critical: a server without paging answers with everything at once (and its own
+         * size limit, which is then reported as such), rather than refusing to search. */
+        rc = ldap_create_page_control(rd->ld, (ber_int_t)cfg->page_size,
+                                      cookie->bv_val ? cookie : NULL, 0, &page_ctrl);
+        if (rc != LDAP_SUCCESS) {
+            fail(rd, "cannot create the paged-results control: %s", ldap_err2string(rc));
+            return -ENOMEM;
+        }
+        ctrls[0] = page_ctrl;
+    }
+    /* The time limit also goes to the server, which then stops with timeLimitExceeded. */
+    struct timeval limit = {timeout, 0};
+    rc = ldap_search_ext(rd->ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope),
+                         cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)", rd->map.request,
+                         0, ctrls, NULL, &limit, LDAP_NO_LIMIT, &msgid);
+    ldap_control_free(page_ctrl);
+    if (rc != LDAP_SUCCESS) {
+        fail_rc(rd, rc == LDAP_SERVER_DOWN ? "the connection was lost: %s" : "%s", rc);
+        return -EIO;
+    }
+
+    double deadline = adc_ldap_now() + timeout;
+    for (;;) {
+        LDAPMessage *msg = NULL;
+        struct timeval tv = adc_ldap_remaining(deadline);
+        rc = ldap_result(rd->ld, msgid, LDAP_MSG_ONE, &tv, &msg);
+        if (rc == 0) {
+            (void)ldap_abandon_ext(rd->ld, msgid, NULL, NULL);
+            char *why = adc_strdup_printf("%d s (backend.ldap.timeout)", timeout);
+            fail(rd, "timed out: the server did not answer within %s", why);
+            free(why);
+            return -ETIMEDOUT;
+        }
+        if (rc < 0) {
+            fail_rc(rd, "the connection was lost: %s", adc_ldap_conn_last_error(rd->ld));
+            return -EIO;
+        }
+        switch (rc) {
+        case LDAP_RES_SEARCH_ENTRY:
+            r = handle_entry(rd, msg);
+            ldap_msgfree(msg);
+            if (r < 0)
+                return r;
+            break;
+        case LDAP_RES_SEARCH_REFERENCE:
+            /* Active Directory returns continuation references to other naming contexts
+             * (DomainDnsZones, ...): not followed, not users. */
+            rd->n_references++;
+            ldap_msgfree(msg);
+            break;
+        case LDAP_RES_SEARCH_RESULT:
+            r = handle_done(rd, msg, next);
+            ldap_msgfree(msg);
+            return r;
+        default:
+            ldap_msgfree(msg); /* intermediate responses: nothing for us */
+            break;
+        }
+    }
+}
+
+int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_result *out,
+                        char **err) {
+    struct reader rd = {.cfg = cfg};
+    struct berval cookie = {0, NULL};
+    char timeout_desc[64];
+    int r;
+
+    adc_user_list_init(&rd.res.users);
+    if (!cfg->username_attribute) {
+        rd.err = strdup("backend.ldap.authentication.username_attribute is not set");
+        r = -EINVAL;
+        goto out;
+    }
+    adc_user_map_init(&rd.map, cfg);
+    snprintf(timeout_desc, sizeof(timeout_desc), "%d s (backend.ldap.timeout)", timeout_of(cfg));
+    double deadline =
+        adc_ldap_now() + timeout_of(cfg) + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
+    r = adc_ldap_conn_open_service(cfg, deadline, timeout_of(cfg), timeout_desc, &rd.ld, &rd.err);
+    if (r < 0)
+        goto out;
+
+    for (rd.page = 1;; rd.page++) {
+        struct berval next = {0, NULL};
+        r = read_page(&rd, &cookie, &next);
+        ber_memfree(cookie.bv_val);
+        cookie = next;
+        if (r < 0)
+            goto out;
+        if (!cookie.bv_val || cookie.bv_len == 0)
+            break;
+    }
+
+    r = adc_user_map_drop_duplicates(&rd.res.users, &rd.res.skipped, &rd.res.n_skipped);
+    if (r < 0) {
+        free(rd.err);
+        rd.err = strdup("out of memory");
+        goto out;
+    }
+    if (rd.n_references > 0)
+        log_debug("ignored %zu search references (referrals are not followed)", rd.n_references);
+    if (!rd.res.id_attribute)
+        rd.res.id_attribute =
+            cfg->id_attribute && *cfg->id_attribute ? cfg->id_attribute : "entryUUID";
+    *out = rd.res;
+    memset(&rd.res, 0, sizeof(rd.res)); /* owned by the caller now */
+    r = 0;
+out:
+    ber_memfree(cookie.bv_val);
+    adc_ldap_conn_close(rd.ld);
+    adc_read_result_done(&rd.res);
+    if (r < 0) {
+        *err = rd.err ? rd.err : strdup("cannot read the directory: out of memory");
+        rd.err = NULL;
+    }
+    free(rd.err);
+    return r;
+}
+
+int adc_ldap_probe(const struct adc_ldap_config *cfg, bool *found, char **err) {
+    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
+    LDAP *ld = NULL;
+    LDAPMessage *res = NULL;
+    char timeout_desc[64];
+    int timeout = timeout_of(cfg), r, rc, code = LDAP_OTHER, n = 0;
+
+    snprintf(timeout_desc, sizeof(timeout_desc), "%d s (backend.ldap.timeout)", timeout);
+    double deadline =
+        adc_ldap_now() + timeout + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
+    r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, err);
+    if (r < 0)
+        return r;
+    struct timeval limit = {timeout, 0};
+    int msgid;
+    const char *filter = cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)";
+    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope), filter,
+                         no_attrs, 0, NULL, NULL, &limit, 1, &msgid);
+    if (rc == LDAP_SUCCESS) {
+        struct timeval tv = adc_ldap_remaining(adc_ldap_now() + timeout);
+        rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res);
+        if (rc == 0) {
+            *err = adc_strdup_printf("search of '%s' with filter '%s': no answer within %s",
+                                     cfg->base_dn, filter, timeout_desc);
+            r = -ETIMEDOUT;
+            goto out;
+        }
+        rc = rc < 0 ? adc_ldap_conn_last_error(ld) : LDAP_SUCCESS;
+    }
+    if (rc == LDAP_SUCCESS) {
+        n = ldap_count_entries(ld, res);
+        LDAPMessage *done = ldap_first_message(ld, res);
+        while (done && ldap_msgtype(done) != LDAP_RES_SEARCH_RESULT)
+            done = ldap_next_message(ld, done);
+        rc = done ? ldap_parse_result(ld, done, &code, NULL, NULL, NULL, NULL, 0) : LDAP_OTHER;
+    }
+    if (rc != LDAP_SUCCESS || (code != LDAP_SUCCESS && code != LDAP_SIZELIMIT_EXCEEDED)) {
+        char *why = adc_ldap_conn_strerror(ld, rc != LDAP_SUCCESS ? rc : code);
+        *err = adc_strdup_printf("search of '%s' with filter '%s' failed: %s%s", cfg->base_dn,
+                                 filter, why ? why : "out of memory",
+                                 code == LDAP_NO_SUCH_OBJECT ? "; check backend.ldap.base_dn" : "");
+        free(why);
+        r = -EIO;
+        goto out;
+    }
+    *found = n > 0;
+    r = 0;
+out:
+    ldap_msgfree(res);
+    adc_ldap_conn_close(ld);
+    return r;
+}
+
+void adc_read_result_done(struct adc_read_result *r) {
+    if (!r)
+        return;
+    adc_user_list_done(&r->users);
+    for (size_t i = 0; i < r->n_skipped; i++) {
+        free(r->skipped[i].dn);
+        free(r->skipped[i].user_name);
+        free(r->skipped[i].reason);
+    }
+    free(r->skipped);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,348 @@
+/* Entry -> user. The rules (docs/product.md section 4):
+ * - the user name is the single value of username_attribute; none or several values, or bytes
+ *   that are not UTF-8, make the entry unusable (rule 8), since guessing which of two names a
+ *   person signs in with would hand one person's cloud account to another;
+ * - the identity is the configured id_attribute, else the first of entryUUID, objectGUID,
+ *   nsUniqueId the entry has (rule 1);
+ * - other attributes take their first value; a value that is not UTF-8 or too long is dropped;
+ * - disabled: AD userAccountControl bit 0x2, 389 nsAccountLock=true, OpenLDAP ppolicy
+ *   pwdAccountLockedTime present (rule 4). */
+#include "directory/user-map.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "directory/ldap-conn.h"
+#include "common/macros.h"
+
+static const char *default_or(const char *value, const char *fallback) {
+    return value && *value ? value : fallback;
+}
+
+void adc_user_map_init(struct adc_user_map *m, const struct adc_ldap_config *cfg) {
+    memset(m, 0, sizeof(*m));
+    m->attr[ADC_FIELD_NAME] = cfg->username_attribute;
+    m->id_configured = cfg->id_attribute && *cfg->id_attribute;
+    if (m->id_configured) {
+        m->attr[ADC_FIELD_ID] = cfg->id_attribute;
+    } else {
+        m->attr[ADC_FIELD_ENTRYUUID] = "entryUUID";
+        m->attr[ADC_FIELD_OBJECTGUID] = "objectGUID";
+        m->attr[ADC_FIELD_NSUNIQUEID] = "nsUniqueId";
+    }
+    m->attr[ADC_FIELD_DISPLAY] = default_or(cfg->display_name_attribute, "displayName");
+    m->attr[ADC_FIELD_CN] = "cn";
+    m->attr[ADC_FIELD_GIVEN] = default_or(cfg->given_name_attribute, "givenName");
+    m->attr[ADC_FIELD_FAMILY] = default_or(cfg->family_name_attribute, "sn");
+    m->attr[ADC_FIELD_EMAIL] = default_or(cfg->email_attribute, "mail");
+    m->attr[ADC_FIELD_UAC] = "userAccountControl";
+    m->attr[ADC_FIELD_NSLOCK] = "nsAccountLock";
+    /* Operational: servers return it only when asked by name. */
+    m->attr[ADC_FIELD_PWDLOCK] = "pwdAccountLockedTime";
+
+    size_t n = 0;
+    for (size_t f = 0; f < ADC_FIELD_COUNT; f++) {
+        const char *a = m->attr[f];
+        if (!a)
+            continue;
+        bool seen = false;
+        for (size_t i = 0; i < n && !seen; i++)
+            seen = strcasecmp(m->request[i], a) == 0;
+        if (!seen)
+            m->request[n++] = (char *)a; /* ldap_search_ext wants char **, never writes */
+    }
+    m->request[n] = NULL;
+}
+
+unsigned adc_user_map_fields(const struct adc_user_map *m, const char *attr) {
+    unsigned mask = 0;
+    /* Called for every attribute of every entry: the first letter rules out most fields
+     * before the full case-insensitive comparison. */
+    int first = tolower((unsigned char)attr[0]);
+    for (size_t f = 0; f < ADC_FIELD_COUNT; f++)
+        if (m->attr[f] && tolower((unsigned char)m->attr[f][0]) == first &&
+            strcasecmp(m->attr[f], attr) == 0)
+            mask |= 1u << f;
+    return mask;
+}
+
+void adc_entry_values_add(struct adc_entry_values *v, unsigned mask, const struct adc_bytes *first,
+                          unsigned count) {
+    for (size_t f = 0; f < ADC_FIELD_COUNT; f++) {
+        if (!(mask & (1u << f)))
+            continue;
+        /* An attribute returned twice (it cannot be, but a broken server could) adds up. */
+        if (v->count[f] == 0)
+            v->first[f] = *first;
+        v->count[f] += count;
+    }
+}
+
+bool adc_utf8_valid(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        /* overlong forms, UTF-16 surrogates, beyond U+10FFFF */
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+void adc_guid_format(const unsigned char g[16], char out[37]) {
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[3],
+             g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13],
+             g[14], g[15]);
+}
+
+/* A usable text value of a field: present, non-empty, UTF-8, not too long. */
+static bool text_ok(const struct adc_entry_values *v, enum adc_user_field f) {
+    const struct adc_bytes *b = &v->first[f];
+    return v->count[f] > 0 && b->n > 0 && b->n <= ADC_USER_VALUE_MAX && adc_utf8_valid(b->p, b->n);
+}
+
+static int dup_field(const struct adc_entry_values *v, enum adc_user_field f, char **ret) {
+    *ret = NULL;
+    if (!text_ok(v, f))
+        return 0;
+    *ret = strndup(v->first[f].p, v->first[f].n);
+    return *ret ? 0 : -ENOMEM;
+}
+
+bool adc_user_map_disabled(const struct adc_entry_values *v) {
+    if (v->count[ADC_FIELD_UAC] > 0) {
+        const struct adc_bytes *b = &v->first[ADC_FIELD_UAC];
+        char buf[32];
+        char *end = NULL;
+        if (b->n == 0 || b->n >= sizeof(buf))
+            return true; /* unreadable state: fail closed */
+        memcpy(buf, b->p, b->n);
+        buf[b->n] = '\0';
+        errno = 0;
+        long long uac = strtoll(buf, &end, 10);
+        if (errno || *end)
+            return true;
+        /* AD stores the flags as a signed 32-bit integer; bit 0x2 is ACCOUNTDISABLE. */
+        if ((uint32_t)uac & 0x2)
+            return true;
+    }
+    if (v->count[ADC_FIELD_NSLOCK] > 0) {
+        const struct adc_bytes *b = &v->first[ADC_FIELD_NSLOCK];
+        if (b->n == 4 && strncasecmp(b->p, "true", 4) == 0)
+            return true;
+    }
+    /* ppolicy sets pwdAccountLockedTime when it locks an account and removes it on unlock;
+     * "000001010000Z" is the administrative, permanent lock. */
+    if (v->count[ADC_FIELD_PWDLOCK] > 0)
+        return true;
+    return false;
+}
+
+/* The identity: returns 0 with *ret (new string) and *attr, 1 when there is none usable (with
+ * *reason), -ENOMEM. */
+static int map_identity(const struct adc_user_map *m, const struct adc_entry_values *v, char **ret,
+                        const char **attr, char **reason) {
+    static const enum adc_user_field detected[] = {ADC_FIELD_ENTRYUUID, ADC_FIELD_OBJECTGUID,
+                                                   ADC_FIELD_NSUNIQUEID};
+    enum adc_user_field f = ADC_FIELD_COUNT;
+
+    if (m->id_configured) {
+        f = ADC_FIELD_ID;
+    } else {
+        for (size_t i = 0; i < ADC_ARRAY_SIZE(detected) && f == ADC_FIELD_COUNT; i++)
+            if (v->count[detected[i]] > 0)
+                f = detected[i];
+    }
+    if (f == ADC_FIELD_COUNT || v->count[f] == 0) {
+        *reason = m->id_configured
+                      ? adc_strdup_printf("no value of '%s' (sync.id_attribute) to identify it",
+                                          m->attr[ADC_FIELD_ID])
+                      : strdup("no identifier (entryUUID, objectGUID or nsUniqueId)");
+        return *reason ? 1 : -ENOMEM;
+    }
+    if (v->count[f] > 1) {
+        *reason = adc_strdup_printf("%u values of the identifier '%s'", v->count[f], m->attr[f]);
+        return *reason ? 1 : -ENOMEM;
+    }
+    const struct adc_bytes *b = &v->first[f];
+    if (strcasecmp(m->attr[f], "objectGUID") == 0) {
+        if (b->n != 16) {
+            *reason = adc_strdup_printf("objectGUID is %zu bytes long, not 16", b->n);
+            return *reason ? 1 : -ENOMEM;
+        }
+        char s[37];
+        adc_guid_format((const unsigned char *)b->p, s);
+        *ret = strdup(s);
+    } else {
+        if (!text_ok(v, f)) {
+            *reason = adc_strdup_printf("the identifier '%s' is empty, too long or not UTF-8",
+                                        m->attr[f]);
+            return *reason ? 1 : -ENOMEM;
+        }
+        *ret = strndup(b->p, b->n);
+    }
+    if (!*ret)
+        return -ENOMEM;
+    *attr = m->attr[f];
+    return 0;
+}
+
+int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
+                       const struct adc_entry_values *v, struct adc_user *u, char **name,
+                       char **reason, const char **id_attr) {
+    struct adc_user tmp = {0};
+    const char *name_attr = m->attr[ADC_FIELD_NAME];
+    const struct adc_bytes *nb = &v->first[ADC_FIELD_NAME];
+    int r;
+
+    *name = NULL;
+    *reason = NULL;
+    if (v->count[ADC_FIELD_NAME] == 0) {
+        *reason = adc_strdup_printf("no value of '%s' (username_attribute)", name_attr);
+        return *reason ? 1 : -ENOMEM;
+    }
+    if (v->count[ADC_FIELD_NAME] > 1) {
+        *reason = adc_strdup_printf("%u values of '%s' (username_attribute): several values make "
+                                    "the user name ambiguous",
+                                    v->count[ADC_FIELD_NAME], name_attr);
+        return *reason ? 1 : -ENOMEM;
+    }
+    if (!text_ok(v, ADC_FIELD_NAME)) {
+        *reason = adc_strdup_printf("the value of '%s' (username_attribute) is empty, longer than "
+                                    "%d bytes or not UTF-8",
+                                    name_attr, ADC_USER_VALUE_MAX);
+        return *reason ? 1 : -ENOMEM;
+    }
+    tmp.user_name = strndup(nb->p, nb->n);
+    if (!tmp.user_name)
+        return -ENOMEM;
+
+    r = map_identity(m, v, &tmp.external_id, id_attr, reason);
+    if (r != 0) {
+        if (r == 1)
+            *name = TAKE_PTR(tmp.user_name);
+        goto out;
+    }
+    if ((r = dup_field(v, ADC_FIELD_DISPLAY, &tmp.display_name)) < 0 ||
+        (!tmp.display_name && (r = dup_field(v, ADC_FIELD_CN, &tmp.display_name)) < 0) ||
+        (r = dup_field(v, ADC_FIELD_GIVEN, &tmp.given_name)) < 0 ||
+        (r = dup_field(v, ADC_FIELD_FAMILY, &tmp.family_name)) < 0 ||
+        (r = dup_field(v, ADC_FIELD_EMAIL, &tmp.email)) < 0)
+        goto out;
+    tmp.dn = strdup(dn);
+    if (!tmp.dn) {
+        r = -ENOMEM;
+        goto out;
+    }
+    tmp.active = !adc_user_map_disabled(v);
+    *u = tmp;
+    memset(&tmp, 0, sizeof(tmp)); /* owned by *u now */
+    r = 0;
+out:
+    adc_user_done(&tmp);
+    return r;
+}
+
+int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, char *dn,
+                       char *user_name, char *reason) {
+    size_t n = *n_skipped;
+    /* Capacity is the next power of two: grow when n is one (or zero). */
+    if ((n & (n - 1)) == 0) {
+        size_t cap = n ? n * 2 : 8;
+        struct adc_skipped_entry *a = realloc(*skipped, cap * sizeof(*a));
+        if (!a) {
+            free(dn);
+            free(user_name);
+            free(reason);
+            return -ENOMEM;
+        }
+        *skipped = a;
+    }
+    (*skipped)[n] = (struct adc_skipped_entry){.dn = dn, .user_name = user_name, .reason = reason};
+    *n_skipped = n + 1;
+    return 0;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    const struct adc_user *x = a, *y = b;
+    int c = strcasecmp(x->user_name, y->user_name);
+    /* Then by DN, so the order (and the output) does not depend on the server's order. */
+    return c ? c : strcmp(x->dn ? x->dn : "", y->dn ? y->dn : "");
+}
+
+int adc_user_map_drop_duplicates(struct adc_user_list *users, struct adc_skipped_entry **skipped,
+                                 size_t *n_skipped) {
+    size_t n = users->n, kept = 0;
+    int moved = 0;
+
+    if (n > 1)
+        qsort(users->items, n, sizeof(users->items[0]), cmp_name);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && strcasecmp(users->items[i].user_name, users->items[j].user_name) == 0)
+            j++;
+        if (j - i == 1) {
+            if (kept != i)
+                users->items[kept] = users->items[i];
+            kept++;
+        } else {
+            for (size_t k = i; k < j; k++) {
+                struct adc_user *u = &users->items[k];
+                char *reason = adc_strdup_printf("%zu entries share the user name '%s' "
+                                                 "(compared case-insensitively): duplicate",
+                                                 j - i, u->user_name);
+                int r = adc_skipped_append(skipped, n_skipped, TAKE_PTR(u->dn),
+                                           TAKE_PTR(u->user_name), reason);
+                adc_user_done(u);
+                if (r < 0) {
+                    /* Keep the list consistent: drop the rest of this group too. */
+                    for (size_t l = k + 1; l < j; l++)
+                        adc_user_done(&users->items[l]);
+                    for (size_t l = j; l < n; l++)
+                        users->items[kept++] = users->items[l];
+                    users->n = kept;
+                    return r;
+                }
+                moved++;
+            }
+        }
+        i = j;
+    }
+    users->n = kept;
+    return moved;
+}

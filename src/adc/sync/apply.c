@@ -1,0 +1,125 @@
+#include "sync/apply.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macros.h"
+#include "cloud/scim-user.h"
+
+/* Changes turned into SCIM writes at a time: several Bulk requests' worth, so that the round
+ * trips stay few, while the JSON of 100,000 users is never built at once. */
+#define SLICE 4000
+
+static int to_write(const struct adc_plan_change *c, const char *app_id, struct adc_scim_write *w) {
+    memset(w, 0, sizeof(*w));
+    switch (c->op) {
+    case ADC_PLAN_CREATE:
+        w->kind = ADC_SCIM_CREATE;
+        w->external_id = c->external_id;
+        break;
+    case ADC_PLAN_UPDATE: w->kind = ADC_SCIM_REPLACE; break;
+    case ADC_PLAN_DISABLE: w->kind = ADC_SCIM_DISABLE; break;
+    case ADC_PLAN_DELETE: w->kind = ADC_SCIM_DELETE; break;
+    case ADC_PLAN_SKIP: return -EINVAL;
+    }
+    if (c->cloud)
+        w->id = c->cloud->id;
+    if (c->op == ADC_PLAN_CREATE || c->op == ADC_PLAN_UPDATE) {
+        /* The whole resource: a PUT is idempotent, so a retry cannot do harm. The provider
+         * extension names this configuration (explicit for a takeover). */
+        if (!(w->resource = adc_scim_user_to_text(c->dir, c->active, app_id)))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static void count_done(struct adc_plan_stats *s, enum adc_plan_op op) {
+    switch (op) {
+    case ADC_PLAN_CREATE: s->created++; break;
+    case ADC_PLAN_UPDATE: s->updated++; break;
+    case ADC_PLAN_DELETE: s->deleted++; break;
+    case ADC_PLAN_DISABLE: s->disabled++; break;
+    case ADC_PLAN_SKIP: break;
+    }
+}
+
+int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits,
+                   const struct adc_plan *plan, const char *app_id, adc_apply_progress_fn progress,
+                   void *userdata, struct adc_apply_result *result, char **err) {
+    struct adc_apply_result res = {
+        .stats = {.unchanged = plan->stats.unchanged, .skipped = plan->stats.skipped},
+    };
+    struct adc_scim_write *w = calloc(SLICE, sizeof(*w));
+    size_t *which = calloc(SLICE, sizeof(*which));
+    int r = -ENOMEM;
+
+    res.errors = calloc(plan->n_changes ? plan->n_changes : 1, sizeof(char *));
+    if (!w || !which || !res.errors)
+        goto out;
+    size_t total = plan->n_changes - plan->stats.skipped, done = 0;
+    size_t i = 0;
+    int wr = 0;
+    while (i < plan->n_changes) {
+        size_t m = 0;
+        for (; i < plan->n_changes && m < SLICE; i++) {
+            const struct adc_plan_change *c = &plan->changes[i];
+            if (c->op == ADC_PLAN_SKIP)
+                continue;
+            if ((r = to_write(c, app_id, &w[m])) < 0)
+                goto out_slice;
+            which[m++] = i;
+        }
+        if (m == 0)
+            break;
+        wr = adc_scim_write(client, limits, w, m, err);
+        for (size_t k = 0; k < m; k++) {
+            const struct adc_plan_change *c = &plan->changes[which[k]];
+            /* A temporary step of a rename cycle is not a user: the user is counted by its
+             * final update (which cannot succeed when this step failed). */
+            if (w[k].done) {
+                if (!c->temporary)
+                    count_done(&res.stats, c->op);
+            } else {
+                if (!c->temporary)
+                    res.stats.failed++;
+                res.n_failed++;
+                res.errors[which[k]] = w[k].error ? TAKE_PTR(w[k].error) : strdup("not written");
+            }
+        }
+        done += m;
+    out_slice:
+        for (size_t k = 0; k < m; k++) {
+            free((char *)w[k].resource); /* made by to_write */
+            adc_scim_write_done(&w[k]);
+        }
+        if (r < 0)
+            goto out;
+        if (wr < 0) {
+            /* Nothing more can be written; the rest is neither done nor tried. */
+            res.aborted = true;
+            r = wr;
+            goto out;
+        }
+        if (progress && !progress(userdata, done, total) && i < plan->n_changes) {
+            res.aborted = true;
+            break;
+        }
+    }
+    r = 0;
+out:
+    free(w);
+    free(which);
+    *result = res;
+    return r;
+}
+
+void adc_apply_result_done(struct adc_apply_result *r, size_t n_changes) {
+    if (!r)
+        return;
+    if (r->errors)
+        for (size_t i = 0; i < n_changes; i++)
+            free(r->errors[i]);
+    free(r->errors);
+    memset(r, 0, sizeof(*r));
+}

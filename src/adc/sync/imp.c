@@ -1,0 +1,317 @@
+#include "sync/imp.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/exit-codes.h"
+#include "cloud/json-text.h"
+#include "common/log.h"
+#include "common/macros.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fail(struct adc_imp_result *r, int status, char *msg) {
+    r->status = status;
+    free(r->error);
+    r->error = msg ? msg : strdup("out of memory");
+}
+
+static void failf(struct adc_imp_result *r, int status, const char *fmt, ...) _printf_(3, 4);
+static void failf(struct adc_imp_result *r, int status, const char *fmt, ...) {
+    char *m = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&m, fmt, ap) < 0)
+        m = NULL;
+    va_end(ap);
+    fail(r, status, m);
+}
+
+/* The cloud listing runs beside the directory read: the two wait on different servers, and
+ * the sum of both is most of a sync's time. Only this thread touches the client meanwhile. */
+struct cloud_reader {
+    struct adc_scim *client;
+    struct adc_cloud_users *out;
+    int r;
+    char *err;
+    double seconds;
+};
+
+static void *read_cloud(void *p) {
+    struct cloud_reader *cr = p;
+    double t0 = now_s();
+    cr->r = adc_scim_list_users(cr->client, cr->out, NULL, NULL, &cr->err);
+    cr->seconds = now_s() - t0;
+    return NULL;
+}
+
+static bool report(const struct adc_imp_options *o, enum adc_imp_phase ph, size_t done,
+                   size_t total) {
+    return o->progress ? o->progress(o->userdata, ph, done, total) : true;
+}
+
+struct apply_progress {
+    const struct adc_imp_options *opt;
+};
+
+static bool on_apply(void *ud, size_t done, size_t total) {
+    struct apply_progress *ap = ud;
+    return report(ap->opt, ADC_IMP_APPLY, done, total);
+}
+
+static void finish_run(struct adc_scim *client, struct adc_imp_result *r) {
+    if (!r->run_id)
+        return;
+    json_t *stats = adc_imp_stats_json(&r->stats);
+    json_t *errors = adc_imp_errors_json(r, 100);
+    const char *status =
+        r->status == ADC_EXIT_OK || r->status == ADC_EXIT_PARTIAL ? "succeeded" : "failed";
+    _cleanup_free_ char *err = NULL;
+    if (adc_scim_run_update(client, r->run_id, status, stats, errors, &err) < 0)
+        log_warning("could not record the run's result: %s", err ? err : "error");
+    json_decref(stats);
+    json_decref(errors);
+}
+
+void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_config *service,
+                 const struct adc_imp_options *opt, struct adc_imp_result *out) {
+    struct adc_imp_result *r = out;
+    struct adc_scim *client = NULL;
+    struct adc_scim_limits limits = {0};
+    char *err = NULL, *dir_err = NULL;
+    int k;
+
+    memset(r, 0, sizeof(*r));
+    adc_cloud_users_init(&r->cloud);
+    r->status = ADC_EXIT_FAILURE;
+    r->max_delete = yaml->max_delete;
+
+    if ((k = adc_scim_new(service, &client, &err)) < 0) {
+        fail(r, k == -EINVAL ? ADC_EXIT_CONFIG : ADC_EXIT_FAILURE, err);
+        return;
+    }
+    /* The server's settings first: they decide whether this run may write at all. */
+    if ((k = adc_scim_get_settings(client, &r->server, &err)) < 0) {
+        fail(r, ADC_EXIT_FAILURE, err);
+        goto out;
+    }
+    adc_settings_merge(yaml->settings, r->server.settings, opt->dry_run, &r->settings);
+    r->have_settings = true;
+    r->dry_run = r->settings.value[ADC_SETTING_DRY_RUN];
+    const char *app_id = r->server.app_id ? r->server.app_id : service->app_id;
+
+    if (opt->record_run && adc_scim_run_start(client, r->dry_run, "imp", &r->run_id, &err) < 0) {
+        log_warning("could not record the run on the server: %s", err ? err : "error");
+        free(err);
+        err = NULL;
+    }
+    if (!r->dry_run && (k = adc_scim_get_limits(client, &limits, &err)) < 0) {
+        fail(r, ADC_EXIT_FAILURE, err);
+        goto out;
+    }
+
+    report(opt, ADC_IMP_READ, 0, 0);
+    struct cloud_reader cr = {.client = client, .out = &r->cloud};
+    pthread_t th;
+    bool threaded = pthread_create(&th, NULL, read_cloud, &cr) == 0;
+    if (!threaded)
+        read_cloud(&cr);
+    double t0 = now_s();
+    int dr = adc_ldap_read_users(&yaml->ldap, &r->dir, &dir_err);
+    double t_dir = now_s() - t0;
+    r->have_dir = dr >= 0;
+    if (threaded)
+        pthread_join(th, NULL);
+    if (dr < 0) {
+        /* Rule 5: no write of any kind after an incomplete enumeration. */
+        failf(r, ADC_EXIT_FAILURE, "reading the directory failed, nothing was changed: %s",
+              dir_err ? dir_err : strerror(-dr));
+        free(cr.err);
+        goto out;
+    }
+    if (cr.r < 0) {
+        failf(r, ADC_EXIT_FAILURE, "reading the cloud users failed, nothing was changed: %s",
+              cr.err ? cr.err : strerror(-cr.r));
+        free(cr.err);
+        goto out;
+    }
+    report(opt, ADC_IMP_READ, r->cloud.n, r->cloud.n);
+    log_info("read %zu directory users in %.2f s and %zu cloud users in %.2f s", r->dir.users.n,
+             t_dir, r->cloud.n, cr.seconds);
+    t0 = now_s();
+
+    struct adc_plan_input in = {
+        .dir = r->dir.users.items,
+        .n_dir = r->dir.users.n,
+        .dir_skipped = r->dir.skipped,
+        .n_dir_skipped = r->dir.n_skipped,
+        .cloud = r->cloud.items,
+        .n_cloud = r->cloud.n,
+        .max_delete = yaml->max_delete,
+        .app_id = app_id,
+    };
+    memcpy(in.settings, r->settings.value, sizeof(in.settings));
+    if ((k = adc_plan_build(&in, &r->plan)) < 0) {
+        fail(r, ADC_EXIT_FAILURE, NULL);
+        goto out;
+    }
+    r->have_plan = true;
+    r->stats = r->plan.stats;
+    log_info("planned %zu changes in %.2f s", r->plan.n_changes, now_s() - t0);
+    bool go_on = report(opt, ADC_IMP_PLAN, r->plan.n_changes, r->plan.n_changes);
+
+    if (r->plan.guard_tripped) {
+        failf(r, ADC_EXIT_GUARD,
+              "stopped by the mass-delete guard: the plan deletes %zu and disables %zu of the "
+              "%zu users of this configuration, more than max-delete allows (%zu); nothing was "
+              "changed. Check the directory and the filter, or raise max-delete in adc.yaml",
+              r->plan.stats.deleted, r->plan.stats.disabled, r->plan.n_owned, r->plan.delete_limit);
+        goto out;
+    }
+    if (r->dry_run) {
+        r->status = ADC_EXIT_OK;
+        goto out;
+    }
+    if (!go_on) {
+        failf(r, ADC_EXIT_FAILURE, "stopped before the first write; nothing was changed");
+        goto out;
+    }
+
+    struct apply_progress ap = {.opt = opt};
+    r->applied = true;
+    t0 = now_s();
+    k = adc_apply_plan(client, &limits, &r->plan, app_id, on_apply, &ap, &r->apply, &err);
+    log_info("wrote %zu changes in %.2f s", r->plan.n_changes - r->plan.stats.skipped,
+             now_s() - t0);
+    r->stats = r->apply.stats;
+    if (k < 0) {
+        failf(r, ADC_EXIT_FAILURE, "writing to the cloud failed, the run is incomplete: %s",
+              err ? err : strerror(-k));
+        free(err);
+    } else if (r->apply.aborted) {
+        failf(r, ADC_EXIT_FAILURE, "stopped before all changes were written");
+    } else {
+        r->status = r->apply.n_failed ? ADC_EXIT_PARTIAL : ADC_EXIT_OK;
+    }
+out:
+    free(dir_err);
+    finish_run(client, r);
+    adc_scim_free(client);
+}
+
+void adc_imp_result_done(struct adc_imp_result *r) {
+    if (!r)
+        return;
+    /* The plan and the apply result lend from the users: release them first. */
+    adc_apply_result_done(&r->apply, r->plan.n_changes);
+    adc_plan_done(&r->plan);
+    if (r->have_dir)
+        adc_read_result_done(&r->dir);
+    adc_cloud_users_done(&r->cloud);
+    adc_server_settings_done(&r->server);
+    free(r->error);
+    free(r->run_id);
+    memset(r, 0, sizeof(*r));
+}
+
+json_t *adc_imp_stats_json(const struct adc_plan_stats *s) {
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "created", (json_int_t)s->created,
+                     "updated", (json_int_t)s->updated, "deleted", (json_int_t)s->deleted,
+                     "disabled", (json_int_t)s->disabled, "unchanged", (json_int_t)s->unchanged,
+                     "skipped", (json_int_t)s->skipped, "failed", (json_int_t)s->failed);
+}
+
+json_t *adc_imp_settings_json(const struct adc_imp_result *r) {
+    json_t *o = json_object();
+    for (int i = 0; o && i < ADC_SETTING_COUNT; i++)
+        json_object_set_new(o, adc_setting_name(i), json_boolean(r->settings.value[i]));
+    return o;
+}
+
+/* Change i as one line of `adc imp --json`: {"op","userName","externalId","reason"}, with its
+ * failure when it failed. Written as text: 100,000 of them need no tree of values. */
+static void change_text(const struct adc_imp_result *r, size_t i, struct adc_json_text *t) {
+    const struct adc_plan_change *c = &r->plan.changes[i];
+    const char *e = r->apply.errors ? r->apply.errors[i] : NULL;
+    char buf[512];
+    adc_plan_change_describe(c, buf, sizeof(buf));
+    adc_json_text_lit(t, "{\"op\":\"");
+    adc_json_text_lit(t, adc_plan_op_name(c->op));
+    adc_json_text_lit(t, "\",\"userName\":");
+    adc_json_text_str(t, c->user_name);
+    adc_json_text_lit(t, ",\"externalId\":");
+    adc_json_text_str(t, c->external_id);
+    adc_json_text_lit(t, ",\"reason\":");
+    /* A failed change says why it failed; an entry without a name says which entry. */
+    _cleanup_free_ char *text = NULL;
+    int k = e                        ? asprintf(&text, "failed: %s", e)
+            : !c->user_name && c->dn ? asprintf(&text, "%s%sentry %s", buf, *buf ? "; " : "", c->dn)
+            : *buf                   ? asprintf(&text, "%s", buf)
+                                     : 0;
+    if (k < 0)
+        text = NULL;
+    adc_json_text_str(t, text);
+    adc_json_text_lit(t, "}");
+}
+
+json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max) {
+    json_t *a = json_array();
+    size_t n = 0, more = 0;
+    if (a && r->error)
+        json_array_append_new(a, json_string(r->error));
+    for (size_t i = 0; a && r->apply.errors && i < r->plan.n_changes; i++) {
+        const char *e = r->apply.errors[i];
+        if (!e)
+            continue;
+        if (n++ >= max) {
+            more++;
+            continue;
+        }
+        const struct adc_plan_change *c = &r->plan.changes[i];
+        char *m = NULL;
+        if (asprintf(&m, "%s '%s': %s", adc_plan_op_name(c->op), c->user_name ? c->user_name : "?",
+                     e) >= 0) {
+            json_array_append_new(a, json_string(m));
+            free(m);
+        }
+    }
+    if (a && more) {
+        char m[64];
+        snprintf(m, sizeof(m), "... and %zu more failed users", more);
+        json_array_append_new(a, json_string(m));
+    }
+    return a;
+}
+
+/* Streamed: the changes of 100,000 users as one jansson tree would take more memory than the
+ * users themselves. One change per line. */
+int adc_imp_write_json(FILE *f, const struct adc_imp_result *r) {
+    json_t *settings = adc_imp_settings_json(r), *stats = adc_imp_stats_json(&r->stats);
+    int ok = settings && stats;
+    ok = ok &&
+         fprintf(f, "{\n  \"dry_run\": %s,\n  \"settings\": ", r->dry_run ? "true" : "false") > 0;
+    ok = ok && json_dumpf(settings, f, JSON_COMPACT) == 0;
+    ok = ok && fputs(",\n  \"stats\": ", f) >= 0;
+    ok = ok && json_dumpf(stats, f, JSON_COMPACT) == 0;
+    ok = ok && fputs(",\n  \"changes\": [", f) >= 0;
+    json_decref(settings);
+    json_decref(stats);
+    struct adc_json_text t = {0};
+    for (size_t i = 0; ok && i < r->plan.n_changes; i++) {
+        t.len = 0; /* one buffer for every line */
+        adc_json_text_lit(&t, i ? ",\n    " : "\n    ");
+        change_text(r, i, &t);
+        ok = !t.oom && fwrite(t.buf, 1, t.len, f) == t.len;
+    }
+    adc_json_text_done(&t);
+    ok = ok && fputs(r->plan.n_changes ? "\n  ]\n}\n" : "]\n}\n", f) >= 0;
+    return ok ? 0 : -EIO;
+}

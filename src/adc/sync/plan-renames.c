@@ -1,0 +1,231 @@
+/* Why this pass exists: the plan sorts updates by name, but adc-server checks userName
+ * uniqueness after every write, not at the end of a Bulk request. When directory user A is
+ * renamed to B's current cloud name while B is renamed too, A's PUT is refused (409) if it goes
+ * first; when A and B swap names (or A, B, C rotate them) every PUT is refused in every run and
+ * the sync never converges. So, after the sort: a rename comes after the rename that frees its
+ * target name, and one member of each cycle first moves to a temporary name.
+ *
+ * The dependencies form simple paths and cycles only: a rename's target is held by at most one
+ * cloud user (the server's uniqueness), and is the target of at most one rename (the plan skips
+ * directory names used twice). The pass is O(n) in the number of updates and deterministic: a
+ * rename with no dependency keeps its place in name order, a chain is pulled in front of its
+ * first dependent, and a cycle is broken at its first member in name order.
+ *
+ * A step that fails (e.g. a user outside the plan holds a target name) fails the renames that
+ * wait for it, as a 409 reported for those users; the next run, matching by externalId, takes
+ * up where this one stopped, also a user left under its temporary name. */
+#include "sync/plan-renames.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macros.h"
+
+/* adc-server refuses a userName longer than this (bytes) or with control characters
+ * (src/server/scim-attrs.h, ADC_SCIM_MAX_NAME_LEN). */
+#define MAX_NAME_LEN 256
+#define TEMP_PREFIX "adc-rename-"
+/* Room left for the "-<n>" that makes a taken temporary name unique. */
+#define SUFFIX_ROOM 11
+
+enum { UNSEEN, ON_PATH, PLACED };
+
+static bool is_rename(const struct adc_plan_change *c) {
+    return c->op == ADC_PLAN_UPDATE && (c->fields & ADC_FIELD_USER_NAME) && c->dir && c->cloud &&
+           c->dir->user_name && *c->dir->user_name && !c->temporary;
+}
+
+/* The externalId as is when it is short and plain (the usual entryUUID or objectGUID), else a
+ * hash of it: a temporary name is always valid for the server and readable in the plan. */
+static void temp_base(const char *ext, char *buf, size_t size) {
+    size_t n = ext ? strlen(ext) : 0;
+    bool plain = n > 0 && sizeof(TEMP_PREFIX) - 1 + n <= MAX_NAME_LEN - SUFFIX_ROOM;
+    for (size_t i = 0; plain && i < n; i++) {
+        char ch = ext[i];
+        plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                ch == '-' || ch == '_' || ch == '.';
+    }
+    if (plain) {
+        snprintf(buf, size, TEMP_PREFIX "%s", ext);
+        return;
+    }
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)ext[i];
+        h *= 0x100000001b3ULL;
+    }
+    snprintf(buf, size, TEMP_PREFIX "%016llx", (unsigned long long)h);
+}
+
+static bool name_free(const char *s, const struct adc_strindex *cloud_name,
+                      const struct adc_strindex *dir_name, const struct adc_strindex *temps) {
+    return adc_strindex_get(cloud_name, s) == ADC_STRINDEX_NONE &&
+           adc_strindex_get(dir_name, s) == ADC_STRINDEX_NONE &&
+           adc_strindex_get(temps, s) == ADC_STRINDEX_NONE;
+}
+
+/* The temporary step of cycle member `c`: the cloud user as it is, under a userName no cloud
+ * user, directory user or other temporary step has. */
+static int make_temp(const struct adc_plan_change *c, const struct adc_strindex *cloud_name,
+                     const struct adc_strindex *dir_name, struct adc_strindex *temp_ix,
+                     struct adc_plan_temp *t, size_t k, struct adc_plan_change *out) {
+    /* The base leaves room for the suffix: base + "-" + 10 digits fits MAX_NAME_LEN. */
+    char base[MAX_NAME_LEN - SUFFIX_ROOM + 1], name[MAX_NAME_LEN + 1];
+    temp_base(c->external_id, base, sizeof(base));
+    snprintf(name, sizeof(name), "%s", base);
+    for (unsigned i = 2; !name_free(name, cloud_name, dir_name, temp_ix); i++)
+        snprintf(name, sizeof(name), "%s-%u", base, i);
+
+    memset(t, 0, sizeof(*t));
+    t->user = *c->cloud;
+    t->user.user_name = strdup(name);
+    if (!t->user.user_name ||
+        asprintf(&t->reason, "temporary userName to free '%s' for a rename cycle",
+                 c->cloud->user_name ? c->cloud->user_name : "") < 0) {
+        free(t->user.user_name);
+        t->reason = NULL;
+        return -ENOMEM;
+    }
+    adc_strindex_put(temp_ix, t->user.user_name, k);
+
+    *out = *c;
+    out->dir = &t->user;
+    out->user_name = t->user.user_name;
+    out->reason = t->reason;
+    out->reason_detail = NULL;
+    /* Only the name moves; a takeover already claims the user at this step. */
+    out->fields = ADC_FIELD_USER_NAME | (c->fields & ADC_FIELD_PROVIDER);
+    out->active = c->cloud->active;
+    out->temporary = true;
+    return 0;
+}
+
+void adc_plan_temps_free(struct adc_plan_temp *temps, size_t n) {
+    if (!temps)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(temps[i].user.user_name);
+        free(temps[i].reason);
+    }
+    free(temps);
+}
+
+int adc_plan_order_renames(struct adc_plan_change **changes, size_t *n_changes,
+                           const struct adc_user *cloud, size_t n_cloud,
+                           const struct adc_strindex *cloud_name,
+                           const struct adc_strindex *dir_name, struct adc_plan_temp **temps,
+                           size_t *n_temps) {
+    struct adc_plan_change *v = *changes, *out = NULL;
+    size_t n = *n_changes, lo = 0, hi, n_ren = 0, n_dep = 0, nt = 0;
+    size_t *renamer = NULL, *dep = NULL, *path = NULL;
+    uint8_t *state = NULL;
+    struct adc_plan_temp *t = NULL;
+    struct adc_strindex temp_ix = {0};
+    int r = -ENOMEM;
+
+    *temps = NULL;
+    *n_temps = 0;
+    while (lo < n && v[lo].op < ADC_PLAN_UPDATE)
+        lo++;
+    for (hi = lo; hi < n && v[hi].op == ADC_PLAN_UPDATE; hi++)
+        if (is_rename(&v[hi]))
+            n_ren++;
+    if (n_ren < 2)
+        return 0;
+
+    size_t m = hi - lo;
+    if (!(renamer = malloc(n_cloud * sizeof(*renamer))) || !(dep = malloc(m * sizeof(*dep))))
+        goto out;
+    for (size_t i = 0; i < n_cloud; i++)
+        renamer[i] = ADC_STRINDEX_NONE;
+    for (size_t i = 0; i < m; i++)
+        if (is_rename(&v[lo + i]))
+            renamer[v[lo + i].cloud - cloud] = i;
+    /* dep[i]: the update that must come first because its cloud user holds i's target name.
+     * Compared ignoring case as the server does; a change of case only depends on nothing. */
+    for (size_t i = 0; i < m; i++) {
+        dep[i] = ADC_STRINDEX_NONE;
+        const struct adc_plan_change *c = &v[lo + i];
+        if (!is_rename(c))
+            continue;
+        size_t holder = adc_strindex_get(cloud_name, c->dir->user_name);
+        if (holder == ADC_STRINDEX_NONE || &cloud[holder] == c->cloud)
+            continue;
+        if ((dep[i] = renamer[holder]) != ADC_STRINDEX_NONE)
+            n_dep++;
+    }
+    if (n_dep == 0) {
+        r = 0;
+        goto out;
+    }
+
+    /* Every cycle has two members at least: n_ren / 2 temporary steps at most. */
+    size_t cap_t = n_ren / 2;
+    if (!(state = calloc(m, 1)) || !(path = malloc(m * sizeof(*path))) ||
+        !(out = malloc((n + cap_t) * sizeof(*out))) || !(t = calloc(cap_t, sizeof(*t))) ||
+        adc_strindex_init(&temp_ix, cap_t, true) < 0)
+        goto out;
+
+    memcpy(out, v, lo * sizeof(*out));
+    size_t w = lo;
+    for (size_t i = 0; i < m; i++) {
+        if (state[i] == PLACED)
+            continue;
+        /* Follow what i waits for until something already placed, nothing, or i's own path
+         * again (a cycle). */
+        size_t len = 0, x = i;
+        while (x != ADC_STRINDEX_NONE && state[x] == UNSEEN) {
+            state[x] = ON_PATH;
+            path[len++] = x;
+            x = dep[x];
+        }
+        size_t n_path = len;
+        if (x != ADC_STRINDEX_NONE && state[x] == ON_PATH) {
+            /* path[j] waits for path[j+1], and path[len-1] for path[c0] = x: move x out of
+             * the way, place the rest of the cycle, then x under its final name. */
+            size_t c0 = 0;
+            while (path[c0] != x)
+                c0++;
+            if ((r = make_temp(&v[lo + x], cloud_name, dir_name, &temp_ix, &t[nt], nt, &out[w])) <
+                0)
+                goto out;
+            nt++;
+            w++;
+            for (size_t j = len; j-- > c0 + 1;)
+                out[w++] = v[lo + path[j]];
+            out[w++] = v[lo + x];
+            len = c0; /* what led into the cycle, if anything, comes after it */
+        }
+        /* path[len-1] waits for nothing unplaced: place the path backwards. */
+        for (size_t j = len; j-- > 0;)
+            out[w++] = v[lo + path[j]];
+        for (size_t j = 0; j < n_path; j++)
+            state[path[j]] = PLACED;
+    }
+    memcpy(out + w, v + hi, (n - hi) * sizeof(*out));
+    w += n - hi;
+
+    free(v);
+    *changes = TAKE_PTR(out); /* owned by the plan now */
+    *n_changes = w;
+    if (nt) {
+        *temps = TAKE_PTR(t);
+        *n_temps = nt;
+    }
+    r = 0;
+out:
+    if (r < 0)
+        adc_plan_temps_free(t, nt);
+    else
+        free(t); /* NULL when handed out, or empty */
+    free(out);
+    free(renamer);
+    free(dep);
+    free(path);
+    free(state);
+    adc_strindex_done(&temp_ix);
+    return r;
+}

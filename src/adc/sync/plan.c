@@ -1,0 +1,469 @@
+/* docs/product.md section 4 as a pure function. Matching (rule 2): by externalId among this
+ * configuration's cloud users, else by userName (case-insensitive) among all cloud users, where
+ * the provider rule (3) decides between skip and takeover. Users of this configuration that no
+ * directory user claims have left the directory: delete, disable, or leave them, by the settings.
+ * The mass-delete guard (rule 6) is evaluated here; its enforcement is the caller's. */
+#include "sync/plan.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/macros.h"
+#include "sync/plan-renames.h"
+#include "sync/str-index.h"
+
+/* Reasons, shown by `adc imp` and in its JSON. Kept short and stable: tests and scripts match
+ * on them. */
+static const char R_NO_NAME[] = "no usable userName";
+static const char R_NO_ID[] = "no identifier (externalId)";
+static const char R_DUP_NAME[] = "userName used by several directory entries";
+static const char R_DUP_ID[] = "identifier used by several directory entries";
+static const char R_OTHER_PROVIDER[] = "owned by another provider";
+static const char R_TAKEOVER[] = "takeover from another provider";
+static const char R_RELINK[] = "matched by userName";
+static const char R_NO_CREATE[] = "no-create is set";
+static const char R_NO_UPDATE[] = "no-update is set";
+static const char R_LEFT[] = "not in the directory";
+static const char R_LEFT_NO_DELETE[] = "not in the directory; no-delete is set";
+
+enum dir_state { DIR_OK, DIR_NO_NAME, DIR_NO_ID, DIR_DUP_NAME, DIR_DUP_ID };
+
+enum cloud_flag {
+    CLOUD_IGNORED = 1 << 0,   /* a second copy of an id the list already returned */
+    CLOUD_OWNED = 1 << 1,     /* provider is this configuration */
+    CLOUD_CLAIMED = 1 << 2,   /* a directory user maps to it */
+    CLOUD_PROTECTED = 1 << 3, /* its directory entry exists but was skipped: no proof it left */
+};
+
+const char *adc_plan_op_name(enum adc_plan_op op) {
+    switch (op) {
+    case ADC_PLAN_CREATE: return "create";
+    case ADC_PLAN_UPDATE: return "update";
+    case ADC_PLAN_DELETE: return "delete";
+    case ADC_PLAN_DISABLE: return "disable";
+    case ADC_PLAN_SKIP: return "skip";
+    }
+    return "?";
+}
+
+size_t adc_plan_delete_limit(struct adc_max_delete max_delete, size_t n_owned) {
+    if (max_delete.value < 0)
+        return 0;
+    if (max_delete.percent)
+        return (size_t)(((unsigned long long)n_owned * (unsigned long long)max_delete.value) / 100);
+    return (size_t)max_delete.value;
+}
+
+static bool empty(const char *s) { return !s || !*s; }
+
+/* Absent and empty are the same value in the cloud. */
+static bool same_value(const char *a, const char *b) {
+    if (empty(a) || empty(b))
+        return empty(a) && empty(b);
+    return strcmp(a, b) == 0;
+}
+
+static unsigned diff(const struct adc_user *d, const struct adc_user *c, bool active) {
+    unsigned f = 0;
+    /* Exact comparison: a change of case only is a rename too. */
+    if (!same_value(d->user_name, c->user_name))
+        f |= ADC_FIELD_USER_NAME;
+    if (!same_value(d->external_id, c->external_id))
+        f |= ADC_FIELD_EXTERNAL_ID;
+    if (!same_value(d->display_name, c->display_name))
+        f |= ADC_FIELD_DISPLAY_NAME;
+    if (!same_value(d->given_name, c->given_name))
+        f |= ADC_FIELD_GIVEN_NAME;
+    if (!same_value(d->family_name, c->family_name))
+        f |= ADC_FIELD_FAMILY_NAME;
+    if (!same_value(d->email, c->email))
+        f |= ADC_FIELD_EMAIL;
+    if (active != c->active)
+        f |= ADC_FIELD_ACTIVE;
+    return f;
+}
+
+/* The `active` a cloud user should have. A disabled directory account always disables (rule
+ * 4). An enabled one enables, except under create-as-disabled: there the cloud's administrator
+ * activates new users, and the sync must not undo that decision on its next run. */
+static bool wanted_active(const struct adc_user *d, const struct adc_user *c,
+                          const bool *settings) {
+    if (!d->active)
+        return false;
+    if (c && !c->active && settings[ADC_SETTING_CREATE_AS_DISABLED])
+        return false;
+    return true;
+}
+
+struct builder {
+    struct adc_plan_change *v;
+    size_t n, cap;
+    struct adc_plan_stats stats;
+};
+
+static struct adc_plan_change *add(struct builder *b, enum adc_plan_op op, const char *reason) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct adc_plan_change *v = realloc(b->v, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        b->v = v;
+        b->cap = cap;
+    }
+    struct adc_plan_change *c = &b->v[b->n++];
+    memset(c, 0, sizeof(*c));
+    c->op = op;
+    c->reason = reason;
+    switch (op) {
+    case ADC_PLAN_CREATE: b->stats.created++; break;
+    case ADC_PLAN_UPDATE: b->stats.updated++; break;
+    case ADC_PLAN_DELETE: b->stats.deleted++; break;
+    case ADC_PLAN_DISABLE: b->stats.disabled++; break;
+    case ADC_PLAN_SKIP: b->stats.skipped++; break;
+    }
+    return c;
+}
+
+static void set_dir(struct adc_plan_change *c, const struct adc_user *d) {
+    c->dir = d;
+    c->user_name = d->user_name;
+    c->external_id = d->external_id;
+    c->dn = d->dn;
+}
+
+static int compare_changes(const void *pa, const void *pb) {
+    const struct adc_plan_change *a = pa, *b = pb;
+    if (a->op != b->op)
+        return a->op < b->op ? -1 : 1;
+    const char *na = a->user_name ? a->user_name : "", *nb = b->user_name ? b->user_name : "";
+    int r = strcasecmp(na, nb);
+    if (r)
+        return r;
+    if ((r = strcmp(na, nb)))
+        return r;
+    const char *ea = a->external_id ? a->external_id : a->dn ? a->dn : "";
+    const char *eb = b->external_id ? b->external_id : b->dn ? b->dn : "";
+    return strcmp(ea, eb);
+}
+
+/* One directory user in state DIR_OK: find its cloud user and decide. */
+static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, size_t i,
+                         const struct adc_strindex *own_ext, const struct adc_strindex *cloud_name,
+                         const struct adc_strindex *dir_ext, uint8_t *cflags) {
+    const struct adc_user *d = &in->dir[i];
+    const bool *s = in->settings;
+    struct adc_plan_change *ch;
+    const char *reason = NULL, *detail = NULL;
+    unsigned extra = 0;
+
+    size_t ci = adc_strindex_get(own_ext, d->external_id);
+    if (ci == ADC_STRINDEX_NONE) {
+        size_t ni = adc_strindex_get(cloud_name, d->user_name);
+        const struct adc_user *n = ni == ADC_STRINDEX_NONE ? NULL : &in->cloud[ni];
+        if (n && (cflags[ni] & CLOUD_OWNED) && !empty(n->external_id) &&
+            adc_strindex_get(dir_ext, n->external_id) != ADC_STRINDEX_NONE)
+            /* Ours and still claimed by the directory user it belongs to, which was renamed
+             * away from this name: that rename is applied before this create. */
+            n = NULL;
+        if (!n) {
+            if (s[ADC_SETTING_NO_CREATE]) {
+                if (!(ch = add(b, ADC_PLAN_SKIP, R_NO_CREATE)))
+                    return -ENOMEM;
+                set_dir(ch, d);
+                return 0;
+            }
+            if (!(ch = add(b, ADC_PLAN_CREATE, NULL)))
+                return -ENOMEM;
+            set_dir(ch, d);
+            ch->active = d->active && !s[ADC_SETTING_CREATE_AS_DISABLED];
+            return 0;
+        }
+        if (cflags[ni] & CLOUD_OWNED) {
+            /* Ours, but its directory identity is gone or was never recorded (e.g. the entry
+             * was deleted and re-created under the same name): link it to this entry. */
+            reason = R_RELINK;
+        } else if (s[ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH]) {
+            if (!(ch = add(b, ADC_PLAN_SKIP, R_OTHER_PROVIDER)))
+                return -ENOMEM;
+            set_dir(ch, d);
+            ch->cloud = n;
+            ch->reason_detail = n->provider ? n->provider : "none";
+            return 0;
+        } else {
+            reason = R_TAKEOVER;
+            detail = n->provider ? n->provider : "none";
+            extra = ADC_FIELD_PROVIDER;
+        }
+        ci = ni;
+    }
+
+    const struct adc_user *c = &in->cloud[ci];
+    cflags[ci] |= CLOUD_CLAIMED;
+    bool active = wanted_active(d, c, s);
+    unsigned fields = diff(d, c, active) | extra;
+    if (!fields) {
+        b->stats.unchanged++;
+        return 0;
+    }
+    if (s[ADC_SETTING_NO_UPDATE]) {
+        reason = R_NO_UPDATE;
+        detail = NULL;
+    }
+    if (!(ch = add(b, s[ADC_SETTING_NO_UPDATE] ? ADC_PLAN_SKIP : ADC_PLAN_UPDATE, reason)))
+        return -ENOMEM;
+    set_dir(ch, d);
+    ch->cloud = c;
+    ch->reason_detail = detail;
+    ch->fields = fields;
+    ch->active = active;
+    return 0;
+}
+
+/* A user of this configuration that no directory user claims has left the directory. Only
+ * called after a complete enumeration (rule 5 is the caller's: no plan without one). */
+static int plan_leaver(struct builder *b, const struct adc_plan_input *in, size_t ci) {
+    const struct adc_user *c = &in->cloud[ci];
+    const bool *s = in->settings;
+    enum adc_plan_op op;
+    const char *reason = R_LEFT;
+
+    if (s[ADC_SETTING_NO_DELETE]) {
+        /* no-delete wins over delete-disables: neither deleted nor disabled. An already
+         * disabled user under delete-disables is where it would be anyway. */
+        if (s[ADC_SETTING_DELETE_DISABLES] && !c->active) {
+            b->stats.unchanged++;
+            return 0;
+        }
+        op = ADC_PLAN_SKIP;
+        reason = R_LEFT_NO_DELETE;
+    } else if (s[ADC_SETTING_DELETE_DISABLES]) {
+        if (!c->active) {
+            b->stats.unchanged++;
+            return 0;
+        }
+        op = ADC_PLAN_DISABLE;
+    } else {
+        op = ADC_PLAN_DELETE;
+    }
+    struct adc_plan_change *ch = add(b, op, reason);
+    if (!ch)
+        return -ENOMEM;
+    ch->cloud = c;
+    ch->user_name = c->user_name;
+    ch->external_id = c->external_id;
+    if (op == ADC_PLAN_DISABLE) {
+        ch->fields = ADC_FIELD_ACTIVE;
+        ch->active = false;
+    }
+    return 0;
+}
+
+int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
+    int r = -ENOMEM;
+    struct adc_strindex cloud_id = {0}, cloud_name = {0}, own_ext = {0}, dir_name = {0},
+                        dir_ext = {0};
+    struct builder b = {0};
+    uint8_t *cflags = calloc(in->n_cloud ? in->n_cloud : 1, 1);
+    uint8_t *dstate = calloc(in->n_dir ? in->n_dir : 1, 1);
+    size_t n_owned = 0;
+
+    if (!cflags || !dstate)
+        goto out;
+    if (adc_strindex_init(&cloud_id, in->n_cloud, false) < 0 ||
+        adc_strindex_init(&cloud_name, in->n_cloud, true) < 0 ||
+        adc_strindex_init(&own_ext, in->n_cloud, false) < 0 ||
+        adc_strindex_init(&dir_name, in->n_dir, true) < 0 ||
+        adc_strindex_init(&dir_ext, in->n_dir, false) < 0)
+        goto out;
+
+    /* The cloud side. A paged listing can return a user twice when the list shifts between
+     * pages; the second copy must not look like a user nobody claims (it would be deleted). */
+    for (size_t i = 0; i < in->n_cloud; i++) {
+        const struct adc_user *c = &in->cloud[i];
+        if (!empty(c->id) && adc_strindex_put(&cloud_id, c->id, i) != ADC_STRINDEX_NONE) {
+            cflags[i] |= CLOUD_IGNORED;
+            continue;
+        }
+        if (!empty(c->user_name))
+            adc_strindex_put(&cloud_name, c->user_name, i);
+        if (adc_streq(c->provider, in->app_id)) {
+            cflags[i] |= CLOUD_OWNED;
+            n_owned++;
+            if (!empty(c->external_id))
+                adc_strindex_put(&own_ext, c->external_id, i);
+        }
+    }
+
+    /* The directory side: rule 8, no usable name or a name (or identifier) used twice. */
+    for (size_t i = 0; i < in->n_dir; i++) {
+        const struct adc_user *d = &in->dir[i];
+        if (!empty(d->external_id)) {
+            size_t j = adc_strindex_put(&dir_ext, d->external_id, i);
+            if (j != ADC_STRINDEX_NONE) {
+                if (dstate[j] == DIR_OK || dstate[j] == DIR_DUP_NAME)
+                    dstate[j] = DIR_DUP_ID;
+                dstate[i] = DIR_DUP_ID;
+            }
+        } else {
+            dstate[i] = DIR_NO_ID;
+        }
+        if (empty(d->user_name)) {
+            dstate[i] = DIR_NO_NAME;
+            continue;
+        }
+        size_t j = adc_strindex_put(&dir_name, d->user_name, i);
+        if (j != ADC_STRINDEX_NONE) {
+            if (dstate[j] == DIR_OK)
+                dstate[j] = DIR_DUP_NAME;
+            if (dstate[i] == DIR_OK)
+                dstate[i] = DIR_DUP_NAME;
+        }
+    }
+    /* Entries the reader skipped still exist: their cloud users must not be taken as gone. */
+    for (size_t k = 0; k < in->n_dir_skipped; k++) {
+        const struct adc_skipped_entry *e = &in->dir_skipped[k];
+        size_t ci = adc_strindex_get(&cloud_name, e->user_name);
+        if (ci != ADC_STRINDEX_NONE)
+            cflags[ci] |= CLOUD_PROTECTED;
+        struct adc_plan_change *ch = add(&b, ADC_PLAN_SKIP, e->reason);
+        if (!ch)
+            goto out; /* r is still -ENOMEM */
+        ch->user_name = e->user_name;
+        ch->dn = e->dn;
+    }
+
+    for (size_t i = 0; i < in->n_dir; i++) {
+        const struct adc_user *d = &in->dir[i];
+        if (dstate[i] == DIR_OK) {
+            if ((r = plan_dir_user(&b, in, i, &own_ext, &cloud_name, &dir_ext, cflags)) < 0)
+                goto out;
+            continue;
+        }
+        /* Skipped, but present: whichever cloud user it maps to by identifier or by name
+         * (of two entries sharing a name, either could own it) has certainly not left. */
+        size_t ci = adc_strindex_get(&own_ext, d->external_id);
+        if (ci != ADC_STRINDEX_NONE)
+            cflags[ci] |= CLOUD_PROTECTED;
+        ci = adc_strindex_get(&cloud_name, d->user_name);
+        if (ci != ADC_STRINDEX_NONE)
+            cflags[ci] |= CLOUD_PROTECTED;
+        static const char *const reasons[] = {
+            [DIR_NO_NAME] = R_NO_NAME,
+            [DIR_NO_ID] = R_NO_ID,
+            [DIR_DUP_NAME] = R_DUP_NAME,
+            [DIR_DUP_ID] = R_DUP_ID,
+        };
+        struct adc_plan_change *ch = add(&b, ADC_PLAN_SKIP, reasons[dstate[i]]);
+        if (!ch) {
+            r = -ENOMEM;
+            goto out;
+        }
+        set_dir(ch, d);
+    }
+
+    for (size_t i = 0; i < in->n_cloud; i++) {
+        if ((cflags[i] & (CLOUD_OWNED | CLOUD_IGNORED | CLOUD_CLAIMED | CLOUD_PROTECTED)) !=
+            CLOUD_OWNED)
+            continue;
+        if ((r = plan_leaver(&b, in, i)) < 0)
+            goto out;
+    }
+
+    if (b.n > 1)
+        qsort(b.v, b.n, sizeof(*b.v), compare_changes);
+    /* Name order is not enough for renames that depend on each other: see plan-renames.c. */
+    struct adc_plan_temp *temps = NULL;
+    size_t n_temps = 0;
+    if ((r = adc_plan_order_renames(&b.v, &b.n, in->cloud, in->n_cloud, &cloud_name, &dir_name,
+                                    &temps, &n_temps)) < 0)
+        goto out;
+
+    *out = (struct adc_plan){
+        .changes = TAKE_PTR(b.v),
+        .n_changes = b.n,
+        .stats = b.stats,
+        .n_owned = n_owned,
+        .delete_limit = adc_plan_delete_limit(in->max_delete, n_owned),
+        .temps = temps, /* owned by the plan now */
+        .n_temps = n_temps,
+    };
+    out->guard_tripped = b.stats.deleted + b.stats.disabled > out->delete_limit;
+    r = 0;
+out:
+    free(b.v);
+    free(cflags);
+    free(dstate);
+    adc_strindex_done(&cloud_id);
+    adc_strindex_done(&cloud_name);
+    adc_strindex_done(&own_ext);
+    adc_strindex_done(&dir_name);
+    adc_strindex_done(&dir_ext);
+    return r;
+}
+
+void adc_plan_done(struct adc_plan *p) {
+    if (!p)
+        return;
+    free(p->changes);
+    adc_plan_temps_free(p->temps, p->n_temps);
+    memset(p, 0, sizeof(*p));
+}
+
+static void append(char *buf, size_t size, size_t *len, const char *s) {
+    if (*len >= size)
+        return;
+    int n = snprintf(buf + *len, size - *len, "%s", s);
+    if (n > 0)
+        *len += (size_t)n;
+}
+
+const char *adc_plan_change_describe(const struct adc_plan_change *c, char *buf, size_t size) {
+    static const struct {
+        unsigned field;
+        const char *name;
+    } names[] = {
+        {ADC_FIELD_USER_NAME, "userName"},
+        {ADC_FIELD_EXTERNAL_ID, "externalId"},
+        {ADC_FIELD_DISPLAY_NAME, "displayName"},
+        {ADC_FIELD_GIVEN_NAME, "givenName"},
+        {ADC_FIELD_FAMILY_NAME, "familyName"},
+        {ADC_FIELD_EMAIL, "email"},
+        {ADC_FIELD_ACTIVE, "active"},
+        {ADC_FIELD_PROVIDER, "provider"},
+    };
+    size_t len = 0;
+
+    if (!size)
+        return buf;
+    buf[0] = '\0';
+    if (c->reason)
+        append(buf, size, &len, c->reason);
+    else if (c->op == ADC_PLAN_CREATE && !c->active)
+        append(buf, size, &len,
+               c->dir && !c->dir->active ? "disabled in the directory"
+                                         : "created disabled (create-as-disabled)");
+    if (c->reason_detail) {
+        append(buf, size, &len, " (");
+        append(buf, size, &len, c->reason_detail);
+        append(buf, size, &len, ")");
+    }
+    if (c->fields && c->op != ADC_PLAN_DISABLE) {
+        append(buf, size, &len, len ? "; " : "");
+        append(buf, size, &len, c->op == ADC_PLAN_SKIP ? "would change " : "changes ");
+        bool first = true;
+        for (size_t i = 0; i < ADC_ARRAY_SIZE(names); i++) {
+            if (!(c->fields & names[i].field))
+                continue;
+            append(buf, size, &len, first ? "" : ", ");
+            append(buf, size, &len, names[i].name);
+            if (names[i].field == ADC_FIELD_ACTIVE)
+                append(buf, size, &len, c->active ? "=true" : "=false");
+            first = false;
+        }
+    }
+    return buf;
+}

@@ -1,0 +1,116 @@
+/* What a sync configuration's client (adc imp, adc run) calls besides SCIM: its effective
+ * server settings and its run records. The agent channel (long polls, commands) joins these
+ * routes later. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http.h"
+#include "api/runs.h"
+#include "server.h"
+#include "store/store-configs.h"
+#include "store/store-runs.h"
+
+/* GET /api/v1/agent/config: only the settings the server sets; the client merges them over
+ * adc.yaml (docs/product.md section 4, rule 7). */
+static void agent_config(struct adc_http_request *req, struct adc_http_response *res) {
+    const struct adc_principal *p = &req->principal;
+    json_t *settings = json_object();
+    for (int i = 0; i < ADC_SETTING_COUNT; i++)
+        if (p->settings[i] != ADC_UNSET)
+            json_object_set_new(settings, adc_setting_name(i), json_boolean(p->settings[i]));
+    adc_http_json(res, 200, json_pack("{s:s,s:s,s:o}", "app_id", p->app_id, "name", p->name,
+                                      "settings", settings));
+}
+
+static void agent_run_create(struct adc_http_request *req, struct adc_http_response *res) {
+    json_t *body = adc_http_body_object(req, res);
+    if (!body)
+        return;
+    struct adc_db *db = NULL;
+    json_t *dry = json_object_get(body, "dry_run");
+    const char *source = json_string_value(json_object_get(body, "source"));
+    if (dry && !json_is_boolean(dry)) {
+        adc_http_error(res, 400, "invalidValue", "dry_run must be true or false");
+        goto out;
+    }
+    if (!source)
+        source = "imp";
+    if (strcmp(source, "imp") != 0 && strcmp(source, "agent") != 0) {
+        adc_http_error(res, 400, "invalidValue", "source must be \"imp\" or \"agent\"");
+        goto out;
+    }
+    /* A dry-run-only configuration still records its previews, flagged as such. */
+    bool dry_run = json_is_true(dry) || req->principal.settings[ADC_SETTING_DRY_RUN] == ADC_TRUE;
+    db = adc_store_acquire(req->server->store);
+    char run_id[40];
+    if (!db || adc_db_begin(db, true) < 0 ||
+        adc_run_create(db, req->principal.app_id, source, dry_run, "running",
+                       req->principal.actor, run_id) < 0 ||
+        adc_db_commit(db) < 0) {
+        adc_http_error(res, 503, NULL, "database error; retry");
+        goto out;
+    }
+    if (asprintf(&res->location, "/api/v1/runs/%s", run_id) < 0)
+        res->location = NULL;
+    adc_http_json(res, 201, json_pack("{s:s,s:s,s:b}", "run_id", run_id, "status", "running",
+                                      "dry_run", dry_run));
+out:
+    if (db)
+        adc_db_rollback(db);
+    adc_store_release(db);
+    json_decref(body);
+}
+
+/* PUT /api/v1/agent/runs/{run_id}: progress and result of a run of this configuration. */
+static void agent_run_update(struct adc_http_request *req, struct adc_http_response *res) {
+    json_t *body = adc_http_body_object(req, res);
+    if (!body)
+        return;
+    struct adc_store_run run = {0};
+    struct adc_db *db = adc_store_acquire(req->server->store);
+    if (!db || adc_db_begin(db, true) < 0) {
+        adc_http_error(res, 503, NULL, "database busy; retry");
+        goto out;
+    }
+    int e = adc_store_run_get(db, req->params[0], &run);
+    /* Another configuration's run is as good as absent. */
+    if (e == -ENOENT || (e == 0 && strcmp(run.app_id, req->principal.app_id) != 0)) {
+        adc_http_error(res, 404, NULL, "no run '%s' of this sync configuration", req->params[0]);
+        goto out;
+    }
+    if (e < 0) {
+        adc_http_error(res, 500, NULL, "database error");
+        goto out;
+    }
+    char why[300];
+    unsigned status = adc_run_apply_report(&run, body, why, sizeof(why));
+    if (status) {
+        adc_http_error(res, status, status == 400 ? "invalidValue" : NULL, "%s", why);
+        goto out;
+    }
+    bool final = run.finished[0] != '\0';
+    char detail[200];
+    snprintf(detail, sizeof(detail), "status=%s", run.status);
+    if (adc_store_run_update(db, &run) < 0 ||
+        (final && adc_store_audit(db, req->principal.actor, "run.finish", run.run_id, detail) < 0) ||
+        adc_db_commit(db) < 0) {
+        adc_http_error(res, 500, NULL, "database error");
+        goto out;
+    }
+    res->status = 204;
+out:
+    if (db)
+        adc_db_rollback(db);
+    adc_store_release(db);
+    adc_store_run_done(&run);
+    json_decref(body);
+}
+
+const struct adc_route adc_api_agent_routes[] = {
+    {"GET", "/api/v1/agent/config", ADC_AUTH_SYNC, agent_config},
+    {"POST", "/api/v1/agent/runs", ADC_AUTH_SYNC, agent_run_create},
+    {"PUT", "/api/v1/agent/runs/{}", ADC_AUTH_SYNC, agent_run_update},
+    {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,623 @@
+#include "api/hub.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/macros.h"
+#include "common/secret.h"
+
+#define APP_ID_MAX 64
+#define RUN_ID_MAX 64
+
+enum cmd_type { CMD_CHECK, CMD_SYNC };
+enum cmd_state { CMD_QUEUED, CMD_DELIVERED, CMD_DONE };
+
+/* A command is in at most one list at a time: its configuration's queue, or the hub's list of
+ * checks handed out and awaiting an answer. A check belongs to the login thread waiting for it
+ * (it frees it); a sync belongs to the hub until it is handed out. */
+struct cmd {
+    struct cmd *prev, *next;
+    enum cmd_type type;
+    enum cmd_state state;
+    char id[ADC_HUB_ID_SIZE];
+    char app_id[APP_ID_MAX];
+    char agent_id[ADC_HUB_ID_SIZE]; /* who took it */
+    /* check_password */
+    char *user_name;
+    char *password; /* wiped once handed out */
+    enum adc_hub_outcome outcome;
+    char *reason;
+    pthread_cond_t done;
+    /* sync */
+    char run_id[RUN_ID_MAX];
+    bool dry_run;
+};
+
+struct list {
+    struct cmd *head, *tail;
+    size_t n;
+};
+
+struct queue {
+    struct queue *next;
+    char app_id[APP_ID_MAX];
+    struct list cmds;
+    pthread_cond_t ready; /* commands arrived, or an agent of this configuration left */
+    unsigned n_agents;
+};
+
+struct agent {
+    struct agent *next;
+    char id[ADC_HUB_ID_SIZE];
+    char app_id[APP_ID_MAX];
+    char host[256];
+    char version[64];
+    time_t connected_since;
+    time_t last_seen;
+    double last_poll_start; /* monotonic */
+    unsigned polls_open;
+    unsigned long poll_gen; /* bumped by each poll; only the newest one takes commands */
+    bool gone;              /* unlinked; the last poll to return frees it */
+    char run_id[RUN_ID_MAX]; /* the sync handed to it last, "" when none */
+};
+
+/* Run ids to fail once the lock is released. */
+struct failed_runs {
+    char (*ids)[RUN_ID_MAX];
+    const char **why;
+    size_t n, cap;
+};
+
+struct adc_hub {
+    pthread_mutex_t lock;
+    pthread_condattr_t condattr;
+    struct agent *agents;
+    struct queue *queues;
+    struct list inflight;
+    bool shutdown;
+    adc_hub_run_failed_fn run_failed;
+    void *userdata;
+    pthread_t reaper;
+    bool reaper_started;
+    pthread_cond_t reaper_wake;
+};
+
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct timespec mono_at(double t) {
+    struct timespec ts = {.tv_sec = (time_t)t};
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    return ts;
+}
+
+static void random_id(char out[static ADC_HUB_ID_SIZE]) {
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        /* RAND_bytes only fails without entropy at all; ids must still be unique. */
+        static unsigned long long counter;
+        unsigned long long c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+        double t = mono_now();
+        memcpy(raw, &c, sizeof(c));
+        memcpy(raw + 8, &t, sizeof(t));
+    }
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+static void copy_str(char *dst, size_t size, const char *src) {
+    snprintf(dst, size, "%s", src ? src : "");
+}
+
+static void list_push(struct list *l, struct cmd *c) {
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->n++;
+}
+
+static void list_remove(struct list *l, struct cmd *c) {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    l->n--;
+}
+
+static void cmd_free(struct cmd *c) {
+    if (!c)
+        return;
+    free(c->user_name);
+    adc_secret_free(c->password);
+    free(c->reason);
+    if (c->type == CMD_CHECK)
+        pthread_cond_destroy(&c->done);
+    free(c);
+}
+
+/* Finishes a check with an outcome and wakes its login thread (which frees it). */
+static void check_finish(struct cmd *c, enum adc_hub_outcome o, const char *reason) {
+    c->state = CMD_DONE;
+    c->outcome = o;
+    free(c->reason);
+    c->reason = reason ? strdup(reason) : NULL;
+    adc_secret_free(c->password);
+    c->password = NULL;
+    pthread_cond_signal(&c->done);
+}
+
+static void failed_add(struct failed_runs *f, const char *run_id, const char *why) {
+    if (!run_id || !run_id[0])
+        return;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 4;
+        void *ids = realloc(f->ids, cap * sizeof(*f->ids));
+        if (!ids)
+            return;
+        f->ids = ids;
+        void *why_arr = realloc(f->why, cap * sizeof(*f->why));
+        if (!why_arr)
+            return;
+        f->why = why_arr;
+        f->cap = cap;
+    }
+    copy_str(f->ids[f->n], RUN_ID_MAX, run_id);
+    f->why[f->n] = why;
+    f->n++;
+}
+
+static void failed_flush(struct adc_hub *h, struct failed_runs *f) {
+    for (size_t i = 0; i < f->n; i++)
+        if (h->run_failed)
+            h->run_failed(h->userdata, f->ids[i], f->why[i]);
+    free(f->ids);
+    free(f->why);
+    *f = (struct failed_runs){0};
+}
+
+static struct queue *queue_get(struct adc_hub *h, const char *app_id, bool create) {
+    for (struct queue *q = h->queues; q; q = q->next)
+        if (strcmp(q->app_id, app_id) == 0)
+            return q;
+    if (!create)
+        return NULL;
+    struct queue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    copy_str(q->app_id, sizeof(q->app_id), app_id);
+    pthread_cond_init(&q->ready, &h->condattr);
+    q->next = h->queues;
+    h->queues = q;
+    return q;
+}
+
+static struct agent *agent_find(struct adc_hub *h, const char *app_id, const char *agent_id) {
+    for (struct agent *a = h->agents; a; a = a->next)
+        if (strcmp(a->id, agent_id) == 0 && strcmp(a->app_id, app_id) == 0)
+            return a;
+    return NULL;
+}
+
+/* Removes an agent: what it holds fails now rather than at the login timeout, and when it was
+ * its configuration's last agent, so does everything still queued (no one will take it). */
+static void agent_remove(struct adc_hub *h, struct agent *a, const char *why,
+                         struct failed_runs *failed) {
+    for (struct agent **p = &h->agents; *p; p = &(*p)->next)
+        if (*p == a) {
+            *p = a->next;
+            break;
+        }
+    a->gone = true;
+    for (struct cmd *c = h->inflight.head, *next; c; c = next) {
+        next = c->next;
+        if (strcmp(c->agent_id, a->id) == 0) {
+            list_remove(&h->inflight, c);
+            check_finish(c, ADC_HUB_UNAVAILABLE, why);
+        }
+    }
+    failed_add(failed, a->run_id, why);
+    struct queue *q = queue_get(h, a->app_id, false);
+    if (q) {
+        if (q->n_agents > 0)
+            q->n_agents--;
+        if (q->n_agents == 0) {
+            while (q->cmds.head) {
+                struct cmd *c = q->cmds.head;
+                list_remove(&q->cmds, c);
+                if (c->type == CMD_CHECK) {
+                    check_finish(c, ADC_HUB_UNAVAILABLE, "no agent connected");
+                } else {
+                    failed_add(failed, c->run_id, "no agent connected to run it");
+                    cmd_free(c);
+                }
+            }
+        }
+        /* The agent's own poll, if open, returns now. */
+        pthread_cond_broadcast(&q->ready);
+    }
+    if (a->polls_open == 0)
+        free(a);
+}
+
+void adc_hub_expire(struct adc_hub *h, double now) {
+    struct failed_runs failed = {0};
+    pthread_mutex_lock(&h->lock);
+    for (struct agent *a = h->agents, *next; a; a = next) {
+        next = a->next;
+        if (now - a->last_poll_start > ADC_HUB_CONNECTED_TIMEOUT)
+            agent_remove(h, a, "agent disconnected (silent for more than 25 s)", &failed);
+    }
+    pthread_mutex_unlock(&h->lock);
+    failed_flush(h, &failed);
+}
+
+static void *reaper_main(void *userdata) {
+    struct adc_hub *h = userdata;
+    pthread_mutex_lock(&h->lock);
+    while (!h->shutdown) {
+        struct timespec at = mono_at(mono_now() + 1.0);
+        pthread_cond_timedwait(&h->reaper_wake, &h->lock, &at);
+        if (h->shutdown)
+            break;
+        pthread_mutex_unlock(&h->lock);
+        adc_hub_expire(h, mono_now());
+        pthread_mutex_lock(&h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+int adc_hub_new(adc_hub_run_failed_fn run_failed, void *userdata, struct adc_hub **out) {
+    struct adc_hub *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_condattr_init(&h->condattr);
+    pthread_condattr_setclock(&h->condattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->reaper_wake, &h->condattr);
+    h->run_failed = run_failed;
+    h->userdata = userdata;
+    int e = pthread_create(&h->reaper, NULL, reaper_main, h);
+    if (e != 0) {
+        adc_hub_free(h);
+        return -e;
+    }
+    h->reaper_started = true;
+    *out = h;
+    return 0;
+}
+
+void adc_hub_shutdown(struct adc_hub *h) {
+    pthread_mutex_lock(&h->lock);
+    h->shutdown = true;
+    for (struct queue *q = h->queues; q; q = q->next)
+        pthread_cond_broadcast(&q->ready);
+    for (struct cmd *c = h->inflight.head; c; c = c->next)
+        pthread_cond_signal(&c->done);
+    for (struct queue *q = h->queues; q; q = q->next)
+        for (struct cmd *c = q->cmds.head; c; c = c->next)
+            if (c->type == CMD_CHECK)
+                pthread_cond_signal(&c->done);
+    pthread_cond_broadcast(&h->reaper_wake);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Call only when no request thread uses the hub any more (after the HTTP daemon stopped). */
+void adc_hub_free(struct adc_hub *h) {
+    if (!h)
+        return;
+    adc_hub_shutdown(h);
+    if (h->reaper_started)
+        pthread_join(h->reaper, NULL);
+    while (h->agents) {
+        struct agent *a = h->agents;
+        h->agents = a->next;
+        free(a);
+    }
+    while (h->queues) {
+        struct queue *q = h->queues;
+        h->queues = q->next;
+        while (q->cmds.head) {
+            struct cmd *c = q->cmds.head;
+            list_remove(&q->cmds, c);
+            if (c->type == CMD_SYNC)
+                cmd_free(c);
+        }
+        pthread_cond_destroy(&q->ready);
+        free(q);
+    }
+    pthread_cond_destroy(&h->reaper_wake);
+    pthread_condattr_destroy(&h->condattr);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, const char *version,
+                    char agent_id[static ADC_HUB_ID_SIZE]) {
+    struct agent *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    random_id(a->id);
+    copy_str(a->app_id, sizeof(a->app_id), app_id);
+    copy_str(a->host, sizeof(a->host), host);
+    copy_str(a->version, sizeof(a->version), version);
+    a->connected_since = a->last_seen = time(NULL);
+    a->last_poll_start = mono_now();
+    pthread_mutex_lock(&h->lock);
+    struct queue *q = queue_get(h, app_id, true);
+    if (!q || q->n_agents >= ADC_HUB_MAX_AGENTS) {
+        pthread_mutex_unlock(&h->lock);
+        free(a);
+        return q ? -EUSERS : -ENOMEM;
+    }
+    q->n_agents++;
+    a->next = h->agents;
+    h->agents = a;
+    memcpy(agent_id, a->id, ADC_HUB_ID_SIZE);
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+int adc_hub_disconnect(struct adc_hub *h, const char *app_id, const char *agent_id) {
+    struct failed_runs failed = {0};
+    pthread_mutex_lock(&h->lock);
+    struct agent *a = agent_find(h, app_id, agent_id);
+    if (a)
+        agent_remove(h, a, "agent disconnected", &failed);
+    pthread_mutex_unlock(&h->lock);
+    failed_flush(h, &failed);
+    return a ? 0 : -ENOENT;
+}
+
+void adc_hub_drop(struct adc_hub *h, const char *app_id, const char *why) {
+    struct failed_runs failed = {0};
+    pthread_mutex_lock(&h->lock);
+    for (struct agent *a = h->agents, *next; a; a = next) {
+        next = a->next;
+        if (strcmp(a->app_id, app_id) == 0)
+            agent_remove(h, a, why, &failed);
+    }
+    pthread_mutex_unlock(&h->lock);
+    failed_flush(h, &failed);
+}
+
+static json_t *command_json(const struct cmd *c) {
+    if (c->type == CMD_CHECK)
+        return json_pack("{s:s, s:s, s:s, s:s}", "id", c->id, "type", "check_password", "username",
+                         c->user_name, "password", c->password ? c->password : "");
+    return json_pack("{s:s, s:s, s:s, s:b}", "id", c->id, "type", "sync", "run_id", c->run_id,
+                     "dry_run", c->dry_run);
+}
+
+int adc_hub_poll(struct adc_hub *h, const char *app_id, const char *agent_id, int wait_s,
+                 adc_hub_alive_fn alive, void *alive_userdata, json_t **out) {
+    json_t *cmds = json_array();
+    if (!cmds)
+        return -ENOMEM;
+    if (wait_s < 0)
+        wait_s = 0;
+    if (wait_s > ADC_HUB_POLL_WAIT)
+        wait_s = ADC_HUB_POLL_WAIT;
+
+    pthread_mutex_lock(&h->lock);
+    struct agent *a = agent_find(h, app_id, agent_id);
+    if (!a) {
+        pthread_mutex_unlock(&h->lock);
+        json_decref(cmds);
+        return -ENOENT;
+    }
+    struct queue *q = queue_get(h, app_id, false); /* exists: the agent's connect made it */
+    double start = mono_now(), deadline = start + wait_s;
+    a->last_poll_start = start;
+    a->last_seen = time(NULL);
+    a->polls_open++;
+    /* An agent runs one poll at a time: an older one still open is a connection that died
+     * somewhere the server cannot see (e.g. behind a proxy). It must not take commands. */
+    unsigned long gen = ++a->poll_gen;
+    if (q)
+        pthread_cond_broadcast(&q->ready);
+    for (;;) {
+        if (h->shutdown || a->gone || !q || a->poll_gen != gen)
+            break;
+        if (q->cmds.head) {
+            /* A command handed to a dead connection would be lost: look before handing out. */
+            if (alive && !alive(alive_userdata))
+                break;
+            for (size_t n = 0; q->cmds.head && n < ADC_HUB_MAX_BATCH; n++) {
+                struct cmd *c = q->cmds.head;
+                json_t *j = command_json(c);
+                if (!j || json_array_append_new(cmds, j) < 0)
+                    break;
+                list_remove(&q->cmds, c);
+                if (c->type == CMD_CHECK) {
+                    c->state = CMD_DELIVERED;
+                    copy_str(c->agent_id, sizeof(c->agent_id), a->id);
+                    /* The only copy left is in the answer being sent. */
+                    adc_secret_free(c->password);
+                    c->password = NULL;
+                    list_push(&h->inflight, c);
+                } else {
+                    copy_str(a->run_id, sizeof(a->run_id), c->run_id);
+                    cmd_free(c);
+                }
+            }
+            break;
+        }
+        double now = mono_now();
+        if (now >= deadline)
+            break;
+        /* Wake at least once a second to notice a client that went away. */
+        struct timespec at = mono_at(now + 1.0 < deadline ? now + 1.0 : deadline);
+        pthread_cond_timedwait(&q->ready, &h->lock, &at);
+        if (!q->cmds.head && alive && !alive(alive_userdata))
+            break;
+    }
+    a->polls_open--;
+    a->last_seen = time(NULL);
+    if (a->gone && a->polls_open == 0)
+        free(a);
+    pthread_mutex_unlock(&h->lock);
+
+    json_t *body = json_pack("{s:o}", "commands", cmds);
+    if (!body)
+        return -ENOMEM;
+    *out = body;
+    return 0;
+}
+
+int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *user_name,
+                           const char *password, int timeout_ms, enum adc_hub_outcome *outcome,
+                           char **reason) {
+    struct cmd *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->type = CMD_CHECK;
+    pthread_cond_init(&c->done, &h->condattr);
+    random_id(c->id);
+    copy_str(c->app_id, sizeof(c->app_id), app_id);
+    c->user_name = strdup(user_name);
+    c->password = strdup(password);
+    if (!c->user_name || !c->password) {
+        cmd_free(c);
+        return -ENOMEM;
+    }
+
+    const char *why = NULL;
+    pthread_mutex_lock(&h->lock);
+    struct queue *q = queue_get(h, app_id, false);
+    if (h->shutdown)
+        why = "the server is stopping";
+    else if (!q || q->n_agents == 0)
+        why = "no agent connected";
+    else if (q->cmds.n >= ADC_HUB_MAX_QUEUE)
+        why = "too many password checks waiting for the agent";
+    if (why) {
+        pthread_mutex_unlock(&h->lock);
+        cmd_free(c);
+        *outcome = ADC_HUB_UNAVAILABLE;
+        *reason = strdup(why);
+        return 0;
+    }
+    list_push(&q->cmds, c);
+    pthread_cond_broadcast(&q->ready);
+
+    struct timespec at = mono_at(mono_now() + timeout_ms / 1000.0);
+    while (c->state != CMD_DONE && !h->shutdown)
+        if (pthread_cond_timedwait(&c->done, &h->lock, &at) == ETIMEDOUT)
+            break;
+    if (c->state == CMD_DONE) {
+        *outcome = c->outcome;
+        *reason = c->reason ? strdup(c->reason) : NULL;
+    } else {
+        /* Not answered in time: withdraw it, so a late answer finds nothing (-ENOENT). */
+        if (c->state == CMD_QUEUED)
+            list_remove(&q->cmds, c);
+        else
+            list_remove(&h->inflight, c);
+        *outcome = ADC_HUB_UNAVAILABLE;
+        *reason = strdup(h->shutdown ? "the server is stopping"
+                         : c->state == CMD_QUEUED ? "no agent took the check in time"
+                                                  : "the agent did not answer in time");
+    }
+    pthread_mutex_unlock(&h->lock);
+    cmd_free(c);
+    return 0;
+}
+
+int adc_hub_answer(struct adc_hub *h, const char *app_id, const char *command_id,
+                   const char *outcome, const char *reason) {
+    enum adc_hub_outcome o;
+    if (adc_streq(outcome, "accepted"))
+        o = ADC_HUB_ACCEPTED;
+    else if (adc_streq(outcome, "denied"))
+        o = ADC_HUB_DENIED;
+    else if (adc_streq(outcome, "unavailable"))
+        o = ADC_HUB_UNAVAILABLE;
+    else
+        return -EINVAL;
+    int r = -ENOENT;
+    pthread_mutex_lock(&h->lock);
+    for (struct cmd *c = h->inflight.head; c; c = c->next)
+        if (strcmp(c->id, command_id) == 0 && strcmp(c->app_id, app_id) == 0) {
+            list_remove(&h->inflight, c);
+            check_finish(c, o, reason);
+            r = 0;
+            break;
+        }
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+int adc_hub_sync(struct adc_hub *h, const char *app_id, const char *run_id, bool dry_run) {
+    struct cmd *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->type = CMD_SYNC;
+    random_id(c->id);
+    copy_str(c->app_id, sizeof(c->app_id), app_id);
+    copy_str(c->run_id, sizeof(c->run_id), run_id);
+    c->dry_run = dry_run;
+    pthread_mutex_lock(&h->lock);
+    struct queue *q = queue_get(h, app_id, false);
+    if (!q || q->n_agents == 0 || h->shutdown) {
+        pthread_mutex_unlock(&h->lock);
+        cmd_free(c);
+        return -ENOTCONN;
+    }
+    list_push(&q->cmds, c);
+    pthread_cond_broadcast(&q->ready);
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+bool adc_hub_connected(struct adc_hub *h, const char *app_id) {
+    pthread_mutex_lock(&h->lock);
+    struct queue *q = queue_get(h, app_id, false);
+    bool r = q && q->n_agents > 0;
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+static void rfc3339(time_t t, char buf[static 24]) {
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+json_t *adc_hub_agents(struct adc_hub *h, const char *app_id) {
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    pthread_mutex_lock(&h->lock);
+    for (struct agent *a = h->agents; a; a = a->next) {
+        if (strcmp(a->app_id, app_id) != 0)
+            continue;
+        char since[24], seen[24];
+        rfc3339(a->connected_since, since);
+        /* While a poll is open the agent is there right now. */
+        rfc3339(a->polls_open ? time(NULL) : a->last_seen, seen);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "agent_id", a->id,
+                                             "host", a->host, "version", a->version,
+                                             "connected_since", since, "last_seen", seen,
+                                             "connected", 1));
+    }
+    pthread_mutex_unlock(&h->lock);
+    return arr;
+}

@@ -1,0 +1,94 @@
+/* The server's side of the agent channel (docs/agent-protocol.md), in memory: the connected
+ * agents, one command queue per sync configuration, and the commands handed out and not yet
+ * answered. No HTTP and no SQL here, so every rule is unit-testable:
+ *   - a command is handed to exactly one poll (of any agent of its configuration);
+ *   - an agent whose last poll began more than ADC_HUB_CONNECTED_TIMEOUT seconds ago is gone;
+ *     what it held is failed at once (password checks "unavailable", its sync run failed);
+ *   - when the last agent of a configuration goes, its queued commands fail too.
+ * Agents live only in memory: after a restart of adc-server every agent gets 404 on its next
+ * poll and connects again. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#define ADC_HUB_ID_SIZE 33            /* 32 hex digits + NUL: agent and command ids */
+/* A healthy agent starts a poll at least every ADC_HUB_POLL_WAIT seconds (plus a round trip);
+ * 10 s of slack before it counts as gone covers a slow network or proxy, and the reaper (every
+ * second) shows a silent agent disconnected within 26 s, inside docs/product.md's 30. */
+#define ADC_HUB_POLL_WAIT 15          /* seconds a poll is held open at most */
+#define ADC_HUB_CONNECTED_TIMEOUT 25  /* seconds after the last poll began */
+#define ADC_HUB_MAX_BATCH 256         /* commands per poll answer */
+#define ADC_HUB_MAX_QUEUE 20000       /* queued commands per configuration */
+/* Agents per configuration: a few hosts for redundancy; a client connecting in a loop must not
+ * grow the server's memory. */
+#define ADC_HUB_MAX_AGENTS 32
+
+struct adc_hub;
+
+/* Called (outside the hub's lock, from whatever thread noticed) when a sync run can no longer
+ * finish: its agent left or vanished, or no agent is left to take it. The callee records the
+ * run failed unless it already ended. */
+typedef void (*adc_hub_run_failed_fn)(void *userdata, const char *run_id, const char *why);
+
+int adc_hub_new(adc_hub_run_failed_fn run_failed, void *userdata, struct adc_hub **out);
+/* Wakes every waiter (long polls return empty, password checks "unavailable") and frees. */
+void adc_hub_free(struct adc_hub *h);
+/* Wakes every waiter; later calls return at once. For a server that is stopping. */
+void adc_hub_shutdown(struct adc_hub *h);
+/* Forgets agents that went silent; called about once a second (adc_hub_new starts a thread
+ * that does it; exposed for tests with a clock of their own). now: CLOCK_MONOTONIC seconds. */
+void adc_hub_expire(struct adc_hub *h, double now);
+
+/* POST /api/v1/agent/connect: registers an agent of app_id. host and version are shown to
+ * admins (truncated to sane lengths). Writes the new agent id. 0, -EUSERS (ADC_HUB_MAX_AGENTS
+ * are connected already), or -ENOMEM. */
+int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, const char *version,
+                    char agent_id[static ADC_HUB_ID_SIZE]);
+/* POST /api/v1/agent/disconnect: 0, or -ENOENT when app_id has no such agent. */
+int adc_hub_disconnect(struct adc_hub *h, const char *app_id, const char *agent_id);
+
+/* Drops every agent of app_id (its secret was rotated, or it was deleted): open polls return at
+ * once, so each agent's next request meets the new credentials (401) instead of waiting out its
+ * poll; what they held fails with `why`. */
+void adc_hub_drop(struct adc_hub *h, const char *app_id, const char *why);
+
+/* Whether the client of a long poll is still there; checked while waiting and right before
+ * commands are handed to it, so a dead connection does not swallow them. */
+typedef bool (*adc_hub_alive_fn)(void *userdata);
+
+/* GET /api/v1/agent/commands: waits up to wait_s (capped at ADC_HUB_POLL_WAIT) for commands of
+ * the agent's configuration and returns {"commands": [...]} (a new reference) in *out.
+ * -ENOENT: unknown agent (or not of app_id). */
+int adc_hub_poll(struct adc_hub *h, const char *app_id, const char *agent_id, int wait_s,
+                 adc_hub_alive_fn alive, void *alive_userdata, json_t **out);
+
+enum adc_hub_outcome {
+    ADC_HUB_ACCEPTED,
+    ADC_HUB_DENIED,
+    ADC_HUB_UNAVAILABLE, /* no agent, the agent said so, it left, or no answer in time */
+};
+
+/* POST /api/v1/login's question to an agent of app_id: queues a check_password command and
+ * waits up to timeout_ms for the answer. The password is copied, handed to one agent, and wiped.
+ * *reason gets a new string (why, for logs and the 503 body), never the password.
+ * Returns 0, or -ENOMEM. */
+int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *user_name,
+                           const char *password, int timeout_ms, enum adc_hub_outcome *outcome,
+                           char **reason);
+
+/* POST /api/v1/agent/commands/{id}/result. outcome: "accepted", "denied" or "unavailable".
+ * 0; -ENOENT (no such command of app_id waiting: answered already, timed out, or another
+ * configuration's); -EINVAL (unknown outcome). */
+int adc_hub_answer(struct adc_hub *h, const char *app_id, const char *command_id,
+                   const char *outcome, const char *reason);
+
+/* Queues a sync command for run_id. 0, -ENOTCONN when no agent of app_id is connected,
+ * -ENOMEM. */
+int adc_hub_sync(struct adc_hub *h, const char *app_id, const char *run_id, bool dry_run);
+
+/* Whether an agent of app_id is connected. */
+bool adc_hub_connected(struct adc_hub *h, const char *app_id);
+/* The agents of app_id: [{"agent_id","host","version","connected_since","last_seen"}] with
+ * RFC 3339 UTC times; a new reference, or NULL when out of memory. */
+json_t *adc_hub_agents(struct adc_hub *h, const char *app_id);

@@ -1,0 +1,161 @@
+#include "api/runs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/auth.h"
+#include "common/macros.h"
+
+const char *const adc_run_stat_keys[7] = {"created", "updated",   "deleted", "disabled",
+                                          "unchanged", "skipped", "failed"};
+
+int adc_run_create(struct adc_db *db, const char *app_id, const char *source, bool dry_run,
+                   const char *status, const char *actor, char run_id[static 40]) {
+    struct adc_store_run r = {.dry_run = dry_run};
+    adc_auth_uuid(r.run_id);
+    snprintf(r.app_id, sizeof(r.app_id), "%s", app_id);
+    snprintf(r.source, sizeof(r.source), "%s", source);
+    snprintf(r.status, sizeof(r.status), "%s", status);
+    adc_store_now(r.created);
+    memcpy(r.updated, r.created, sizeof(r.updated));
+    if (strcmp(status, "running") == 0)
+        memcpy(r.started, r.created, sizeof(r.started));
+    int e = adc_store_run_insert(db, &r);
+    if (e < 0)
+        return e;
+    char detail[100];
+    snprintf(detail, sizeof(detail), "app_id=%s source=%s dry_run=%s", app_id, source,
+             dry_run ? "true" : "false");
+    e = adc_store_audit(db, actor, "run.create", r.run_id, detail);
+    if (e < 0)
+        return e;
+    memcpy(run_id, r.run_id, 40);
+    return 0;
+}
+
+static bool finished(const char *status) {
+    return strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0;
+}
+
+unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, char *why,
+                              size_t why_size) {
+    const char *status = json_string_value(json_object_get(report, "status"));
+    if (!status || !(strcmp(status, "running") == 0 || finished(status))) {
+        snprintf(why, why_size, "status must be \"running\", \"succeeded\" or \"failed\"");
+        return 400;
+    }
+    if (finished(run->status)) {
+        snprintf(why, why_size, "run %s has already %s", run->run_id, run->status);
+        return 409;
+    }
+    json_t *stats = json_object_get(report, "stats");
+    if (stats && !json_is_object(stats)) {
+        snprintf(why, why_size, "stats must be an object");
+        return 400;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(stats, key, v) {
+        bool known = false;
+        for (size_t i = 0; i < ADC_ARRAY_SIZE(adc_run_stat_keys); i++)
+            known |= strcmp(key, adc_run_stat_keys[i]) == 0;
+        if (!known) {
+            snprintf(why, why_size,
+                     "unknown stats key '%.40s' (known: created updated deleted disabled "
+                     "unchanged skipped failed)",
+                     key);
+            return 400;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            snprintf(why, why_size, "stats.%s must be a non-negative integer", key);
+            return 400;
+        }
+    }
+    json_t *errors = json_object_get(report, "errors");
+    if (errors && !json_is_array(errors)) {
+        snprintf(why, why_size, "errors must be an array of strings");
+        return 400;
+    }
+    json_t *kept = json_array();
+    size_t i;
+    json_array_foreach(errors, i, v) {
+        if (!json_is_string(v)) {
+            json_decref(kept);
+            snprintf(why, why_size, "errors must be an array of strings");
+            return 400;
+        }
+        if (i < ADC_RUN_MAX_ERRORS)
+            json_array_append_new(kept, json_stringn(json_string_value(v),
+                                                     json_string_length(v) > ADC_RUN_MAX_ERROR_LEN
+                                                         ? ADC_RUN_MAX_ERROR_LEN
+                                                         : json_string_length(v)));
+    }
+    json_int_t count = (json_int_t)json_array_size(errors);
+    json_t *ec = json_object_get(report, "error_count");
+    if (ec) {
+        if (!json_is_integer(ec) || json_integer_value(ec) < count) {
+            json_decref(kept);
+            snprintf(why, why_size, "error_count must be an integer, at least the number of errors");
+            return 400;
+        }
+        count = json_integer_value(ec);
+    }
+    char *stats_text = stats ? json_dumps(stats, JSON_COMPACT) : strdup("{}");
+    char *errors_text = json_dumps(kept, JSON_COMPACT);
+    json_decref(kept);
+    if (!stats_text || !errors_text) {
+        free(stats_text);
+        free(errors_text);
+        snprintf(why, why_size, "out of memory");
+        return 500;
+    }
+    /* A report without stats or errors keeps the ones reported before. */
+    if (stats) {
+        free(run->stats);
+        run->stats = stats_text;
+    } else {
+        free(stats_text);
+    }
+    if (errors) {
+        free(run->errors);
+        run->errors = errors_text;
+        run->error_count = count;
+    } else {
+        free(errors_text);
+    }
+    snprintf(run->status, sizeof(run->status), "%s", status);
+    adc_store_now(run->updated);
+    if (!run->started[0])
+        memcpy(run->started, run->updated, sizeof(run->started));
+    if (finished(status))
+        memcpy(run->finished, run->updated, sizeof(run->finished));
+    return 0;
+}
+
+static json_t *str_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
+
+json_t *adc_run_render(const struct adc_store_run *run) {
+    json_t *stats = json_loads(run->stats, 0, NULL);
+    json_t *full = json_object();
+    /* Every key present, 0 when not reported, so clients need no special case. */
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(adc_run_stat_keys); i++) {
+        json_t *v = json_object_get(stats, adc_run_stat_keys[i]);
+        json_object_set_new(full, adc_run_stat_keys[i],
+                            json_integer(json_is_integer(v) ? json_integer_value(v) : 0));
+    }
+    json_decref(stats);
+    json_t *errors = json_loads(run->errors, 0, NULL);
+    if (!json_is_array(errors)) {
+        json_decref(errors);
+        errors = json_array();
+    }
+    return json_pack("{s:s,s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:s,s:o,s:o,s:s,s:o}", "run_id",
+                     run->run_id, "app_id", run->app_id, "source", run->source, "dry_run",
+                     run->dry_run, "status", run->status, "stats", full, "errors", errors,
+                     "error_count", (json_int_t)run->error_count, "created", run->created,
+                     "started", str_or_null(run->started), "finished",
+                     str_or_null(run->finished), "updated", run->updated, "agent_id",
+                     str_or_null(run->agent_id));
+}

@@ -1,0 +1,121 @@
+/* HTTP on libmicrohttpd: one thread per connection (so handlers may block, as the agent
+ * channel's long polls do), bodies collected up to ADC_HTTP_MAX_BODY, routing by method and
+ * path pattern, authentication per route, JSON responses. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/macros.h"
+#include "common/settings.h"
+
+struct MHD_Connection;
+struct MHD_Daemon;
+struct adc_server;
+
+enum adc_auth_kind {
+    ADC_AUTH_NONE,  /* public */
+    ADC_AUTH_ADMIN, /* Bearer admin token */
+    ADC_AUTH_SYNC,  /* Basic app_id:secret or Bearer secret of a sync configuration */
+    ADC_AUTH_ANY,   /* either of the two (SCIM) */
+};
+
+enum adc_principal_kind {
+    ADC_PRINCIPAL_NONE,
+    ADC_PRINCIPAL_ADMIN,
+    ADC_PRINCIPAL_SYNC,
+};
+
+/* Who sent a request, resolved before the handler runs. */
+struct adc_principal {
+    enum adc_principal_kind kind;
+    char name[128];   /* admin token name, or the sync configuration's name */
+    char app_id[64];  /* sync configurations only */
+    /* Server-side settings of the sync configuration (ADC_UNSET = client decides). */
+    signed char settings[ADC_SETTING_COUNT];
+    char actor[200];  /* for the audit log: "admin:NAME" or "sync:APP_ID" */
+};
+
+#define ADC_HTTP_MAX_PARAMS 4
+
+struct adc_http_request {
+    struct MHD_Connection *conn;
+    struct adc_server *server;
+    const char *method;
+    const char *path;                        /* URL path, already %-decoded, no query */
+    const char *params[ADC_HTTP_MAX_PARAMS]; /* the {} segments of the route pattern */
+    char *body;                              /* NUL-terminated */
+    size_t body_len;
+    struct adc_principal principal;
+    char client[64];                         /* peer address, for throttling */
+};
+
+struct adc_http_response {
+    unsigned status;
+    json_t *json;             /* owned; sent when set */
+    bool scim;                /* Content-Type application/scim+json instead of application/json */
+    char *location;           /* owned; Location header */
+    char etag[48];            /* ETag header when not empty */
+    char *raw;                /* owned; sent instead of json when set */
+    size_t raw_len;
+    const char *content_type; /* for raw */
+    char *set_cookie;         /* owned; Set-Cookie header (console sessions) */
+    bool no_challenge;        /* a 401 without WWW-Authenticate: see sessions.h */
+};
+
+typedef void (*adc_http_handler)(struct adc_http_request *req, struct adc_http_response *res);
+
+/* One entry of a route table. pattern: segments separated by '/', "{}" matches exactly one
+ * non-empty segment, which the handler finds in req->params in order. Tables end with an
+ * entry whose method is NULL. */
+struct adc_route {
+    const char *method;
+    const char *pattern;
+    enum adc_auth_kind auth;
+    adc_http_handler handler;
+};
+
+struct adc_http_options {
+    const char *listen; /* "ADDR:PORT", "[v6]:PORT" or "PORT" */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    unsigned max_connections;
+};
+
+/* Starts serving; returns 0 and the daemon, or a negative errno with a message logged. */
+int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
+                   struct MHD_Daemon **out);
+void adc_http_stop(struct MHD_Daemon *d);
+/* The port actually bound (useful with port 0). */
+unsigned adc_http_port(struct MHD_Daemon *d);
+
+/* Request helpers. */
+const char *adc_http_query(const struct adc_http_request *req, const char *key);
+const char *adc_http_header(const struct adc_http_request *req, const char *name);
+/* "http(s)://host" of this request, for SCIM meta.location; written into buf. */
+void adc_http_base_url(const struct adc_http_request *req, char *buf, size_t size);
+
+/* Parses the request body as a JSON object. On failure fills res with a 400 (invalidSyntax)
+ * and returns NULL. */
+json_t *adc_http_body_object(struct adc_http_request *req, struct adc_http_response *res);
+
+/* Response helpers. adc_http_json takes ownership of j. */
+void adc_http_json(struct adc_http_response *res, unsigned status, json_t *j);
+/* A 200 whose body is the buffer's text as application/scim+json (large answers are built as
+ * text, without a JSON tree); a 500 when the buffer failed. Takes the buffer's data. */
+struct adc_buf;
+void adc_http_scim_text(struct adc_http_response *res, struct adc_buf *b);
+/* An error in the SCIM error schema (RFC 7644 section 3.12), used by every endpoint so that
+ * clients parse one format: {"schemas":[...Error], "status":"400", "scimType":..., "detail":...}.
+ * scim_type may be NULL. */
+void adc_http_error(struct adc_http_response *res, unsigned status, const char *scim_type,
+                    const char *fmt, ...) _printf_(4, 5);
+
+/* Route tables of the modules; http.c tries them in order. */
+extern const struct adc_route adc_api_admin_routes[];
+extern const struct adc_route adc_api_agent_routes[];
+extern const struct adc_route adc_channel_routes[]; /* channel.c: agent channel, sync now, login */
+extern const struct adc_route adc_scim_routes[];
+extern const struct adc_route adc_session_routes[];

@@ -1,0 +1,459 @@
+/* Console sessions: sign-in, the session cookie, expiry, CSRF, sign-out. */
+#include "http/sessions.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api/admin-accounts.h"
+#include "http/auth.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/secret.h"
+#include "server.h"
+#include "store/store-runs.h"
+#include "store/store.h"
+
+#define SESSION_TOKEN_PREFIX "adcw_"
+/* last_seen is written at most this often per session (or every quarter of a shorter idle
+ * limit): a page polling a run every second must not turn every read into a database write. */
+#define TOUCH_INTERVAL 10
+
+static long idle_limit = ADC_SESSION_IDLE_DEFAULT;
+static long max_limit = ADC_SESSION_MAX_DEFAULT;
+
+void adc_session_set_limits(long idle_seconds, long max_seconds) {
+    if (idle_seconds > 0)
+        idle_limit = idle_seconds;
+    if (max_seconds > 0)
+        max_limit = max_seconds;
+}
+
+/* ---- failed sign-ins per client address ----
+ * Every attempt counts as a failure until it succeeds (so a burst of parallel guesses cannot
+ * all pass the check before the first one fails); a failure costs its client one second; after
+ * MAX_FAILURES within FAILURE_WINDOW the address gets 429 until the window passes, which bounds
+ * an online guesser to 10 guesses per 15 minutes per address. Kept in memory: a restart
+ * forgets, which only helps someone who can restart the server anyway. */
+#define FAILURE_SLOTS 256
+#define FAILURE_WINDOW 900
+#define MAX_FAILURES 10
+#define FAILURE_DELAY 1
+
+struct failures {
+    char client[64];
+    int count;
+    time_t last;
+};
+static struct failures failure_table[FAILURE_SLOTS];
+static pthread_mutex_t failure_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct failures *failure_slot(const char *client, time_t now, bool create) {
+    struct failures *oldest = &failure_table[0];
+    for (size_t i = 0; i < FAILURE_SLOTS; i++) {
+        struct failures *f = &failure_table[i];
+        if (f->count && now - f->last > FAILURE_WINDOW)
+            f->count = 0; /* expired */
+        if (f->count && strcmp(f->client, client) == 0)
+            return f;
+        if (!f->count || (oldest->count && f->last < oldest->last))
+            oldest = f;
+    }
+    if (!create)
+        return NULL;
+    snprintf(oldest->client, sizeof(oldest->client), "%s", client);
+    oldest->count = 0;
+    return oldest;
+}
+
+static int failures_add(const char *client) {
+    time_t now = time(NULL);
+    pthread_mutex_lock(&failure_lock);
+    struct failures *f = failure_slot(client, now, true);
+    f->count++;
+    f->last = now;
+    int n = f->count;
+    pthread_mutex_unlock(&failure_lock);
+    return n;
+}
+
+static void failures_clear(const char *client) {
+    pthread_mutex_lock(&failure_lock);
+    struct failures *f = failure_slot(client, time(NULL), false);
+    if (f)
+        f->count = 0;
+    pthread_mutex_unlock(&failure_lock);
+}
+
+/* ---- tokens ---- */
+
+/* The CSRF token is derived from the session token, so it needs no storage and dies with the
+ * session; without the HttpOnly cookie's value nobody can compute it. */
+static void csrf_token(const char *session_token, char out[static ADC_TOKEN_HASH_SIZE]) {
+    char buf[256];
+    snprintf(buf, sizeof(buf), "csrf:%s", session_token);
+    adc_auth_hash(buf, out);
+    explicit_bzero(buf, sizeof(buf));
+}
+
+static void rfc3339(time_t t, char buf[static 24]) {
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *cookie_name(const struct adc_http_request *req) {
+    return req->server->tls ? ADC_SESSION_COOKIE_TLS : ADC_SESSION_COOKIE;
+}
+
+/* Set-Cookie for a new session (max_age > 0) or one that ends (max_age 0). */
+static char *cookie_header(const struct adc_http_request *req, const char *value, long max_age) {
+    char *s = NULL;
+    if (asprintf(&s, "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Strict%s", cookie_name(req),
+                 value, max_age, req->server->tls ? "; Secure" : "") < 0)
+        return NULL;
+    return s;
+}
+
+struct session {
+    int64_t account_id;
+    char name[ADC_ADMIN_NAME_MAX + 1];
+    time_t created, last_seen;
+    char csrf[ADC_TOKEN_HASH_SIZE];
+};
+
+static time_t expires_at(const struct session *s) {
+    time_t idle = s->last_seen + idle_limit, abs = s->created + max_limit;
+    return idle < abs ? idle : abs;
+}
+
+/* Deletes a session; with an actor (sign-out) the audit log records it, an expired session
+ * dropped on sight is not an event worth a line. */
+static int delete_session(struct adc_server *srv, const char *token_hash, const char *actor,
+                          const char *name) {
+    struct adc_db *db = adc_store_acquire(srv->store);
+    int r = adc_db_begin(db, true);
+    if (r < 0)
+        goto out;
+    sqlite3_stmt *st = adc_db_stmt(db, "DELETE FROM console_sessions WHERE token_hash = ?");
+    if (!st) {
+        adc_db_rollback(db);
+        r = -EIO;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        r = adc_db_errno(db, rc);
+        adc_db_rollback(db);
+        goto out;
+    }
+    if (actor && (r = adc_store_audit(db, actor, "console.sign_out", name, NULL)) < 0) {
+        adc_db_rollback(db);
+        goto out;
+    }
+    r = adc_db_commit(db);
+out:
+    adc_store_release(db);
+    return r;
+}
+
+/* Finds the session of the request's cookie. Returns 0 with *s filled (and last_seen
+ * refreshed), -ENOENT without a cookie, -EACCES for an unknown or expired one, or another
+ * negative errno. token_hash receives the stored key. */
+static int session_lookup(struct adc_http_request *req, struct session *out,
+                          char token_hash[static ADC_TOKEN_HASH_SIZE]) {
+    const char *token = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, cookie_name(req));
+    if (!token || !*token)
+        return -ENOENT;
+    if (strncmp(token, SESSION_TOKEN_PREFIX, strlen(SESSION_TOKEN_PREFIX)) != 0 ||
+        strlen(token) > 128)
+        return -EACCES;
+    adc_auth_hash(token, token_hash);
+
+    struct session s = {0};
+    struct adc_db *db = adc_store_acquire(req->server->store);
+    sqlite3_stmt *st = adc_db_stmt(db, "SELECT s.account_id, a.name, s.created, s.last_seen "
+                                       "FROM console_sessions s JOIN admin_accounts a "
+                                       "ON a.id = s.account_id WHERE s.token_hash = ?");
+    int r = -EIO;
+    if (!st)
+        goto out;
+    sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        s.account_id = sqlite3_column_int64(st, 0);
+        snprintf(s.name, sizeof(s.name), "%s", (const char *)sqlite3_column_text(st, 1));
+        s.created = (time_t)sqlite3_column_int64(st, 2);
+        s.last_seen = (time_t)sqlite3_column_int64(st, 3);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        r = -EACCES;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        r = adc_db_errno(db, rc);
+        goto out;
+    }
+    /* Whole seconds: a session lives at least its limits and less than a second more. */
+    time_t now = time(NULL);
+    if (now > expires_at(&s)) {
+        r = -ETIMEDOUT;
+        goto out;
+    }
+    long touch = idle_limit / 4 < TOUCH_INTERVAL ? idle_limit / 4 : TOUCH_INTERVAL;
+    if (now - s.last_seen >= touch) {
+        if (adc_db_begin(db, true) == 0) {
+            sqlite3_stmt *u =
+                adc_db_stmt(db, "UPDATE console_sessions SET last_seen = ? WHERE token_hash = ?");
+            if (u) {
+                sqlite3_bind_int64(u, 1, now);
+                sqlite3_bind_text(u, 2, token_hash, -1, SQLITE_TRANSIENT);
+                rc = sqlite3_step(u);
+                sqlite3_reset(u);
+            }
+            if (u && rc == SQLITE_DONE)
+                adc_db_commit(db);
+            else
+                adc_db_rollback(db);
+        }
+        s.last_seen = now; /* a failed touch only shortens the session */
+    }
+    csrf_token(token, s.csrf);
+    *out = s;
+    r = 0;
+out:
+    adc_store_release(db);
+    if (r == -ETIMEDOUT) {
+        delete_session(req->server, token_hash, NULL, NULL);
+        r = -EACCES;
+    }
+    return r;
+}
+
+bool adc_session_cookie_present(const struct adc_http_request *req) {
+    const char *token = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, cookie_name(req));
+    return token && *token;
+}
+
+static bool safe_method(const char *m) {
+    return adc_streq(m, "GET") || adc_streq(m, "HEAD") || adc_streq(m, "OPTIONS");
+}
+
+int adc_session_authenticate(struct adc_http_request *req, char *why, size_t why_size) {
+    struct session s;
+    char th[ADC_TOKEN_HASH_SIZE];
+    int r = session_lookup(req, &s, th);
+    if (r == -ENOENT)
+        return -ENOENT;
+    if (r == -EACCES) {
+        snprintf(why, why_size, "the console session has expired or was ended; sign in again");
+        return 401;
+    }
+    if (r < 0) {
+        snprintf(why, why_size, "cannot check the console session: %s", strerror(-r));
+        return 500;
+    }
+    /* SameSite=Strict already keeps other sites' requests from carrying the cookie; the
+     * header is the second lock: a cross-site form cannot set it, and a cross-origin script
+     * cannot read the token or send the header without a CORS grant we never give. */
+    if (!safe_method(req->method)) {
+        const char *h = adc_http_header(req, ADC_SESSION_CSRF_HEADER);
+        if (!h || !adc_secret_equal(h, s.csrf)) {
+            snprintf(why, why_size,
+                     "missing or wrong %s header on a %s made with the session "
+                     "cookie",
+                     ADC_SESSION_CSRF_HEADER, req->method);
+            return 403;
+        }
+    }
+    memset(&req->principal, 0, sizeof(req->principal));
+    req->principal.kind = ADC_PRINCIPAL_ADMIN;
+    snprintf(req->principal.name, sizeof(req->principal.name), "%s", s.name);
+    snprintf(req->principal.actor, sizeof(req->principal.actor), "console:%s", s.name);
+    for (size_t i = 0; i < ADC_SETTING_COUNT; i++)
+        req->principal.settings[i] = ADC_UNSET;
+    return 0;
+}
+
+/* ---- the endpoints ---- */
+
+static json_t *session_json(const struct session *s) {
+    char exp[24];
+    rfc3339(expires_at(s), exp);
+    return json_pack("{s:s, s:s, s:I, s:I, s:s}", "name", s->name, "csrf_token", s->csrf,
+                     "idle_timeout", (json_int_t)idle_limit, "max_lifetime", (json_int_t)max_limit,
+                     "expires_at", exp);
+}
+
+static int insert_session(struct adc_server *srv, int64_t account_id, const char *token_hash,
+                          const char *client, time_t now, const char *actor, const char *name) {
+    struct adc_db *db = adc_store_acquire(srv->store);
+    int r = adc_db_begin(db, true);
+    if (r < 0)
+        goto out;
+    char at[24];
+    adc_store_now(at);
+    sqlite3_stmt *st = adc_db_stmt(db, "INSERT INTO console_sessions(token_hash, account_id, "
+                                       "created, last_seen, client) VALUES(?,?,?,?,?)");
+    sqlite3_stmt *old = adc_db_stmt(db, "DELETE FROM console_sessions WHERE last_seen < ? OR "
+                                        "created < ?");
+    sqlite3_stmt *acc = adc_db_stmt(db, "UPDATE admin_accounts SET last_sign_in = ? WHERE id = ?");
+    if (!st || !old || !acc) {
+        r = -EIO;
+        goto rollback;
+    }
+    sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, account_id);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_text(st, 5, client, -1, SQLITE_TRANSIENT);
+    /* Housekeeping: sessions past either limit are gone for good. */
+    sqlite3_bind_int64(old, 1, now - idle_limit);
+    sqlite3_bind_int64(old, 2, now - max_limit);
+    sqlite3_bind_text(acc, 1, at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(acc, 2, account_id);
+    sqlite3_stmt *all[] = {old, st, acc};
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(all); i++) {
+        int rc = sqlite3_step(all[i]);
+        sqlite3_reset(all[i]);
+        if (rc != SQLITE_DONE) {
+            r = adc_db_errno(db, rc);
+            goto rollback;
+        }
+    }
+    char detail[100];
+    snprintf(detail, sizeof(detail), "from %s", client);
+    r = adc_store_audit(db, actor, "console.sign_in", name, detail);
+    if (r < 0)
+        goto rollback;
+    r = adc_db_commit(db);
+    goto out;
+rollback:
+    adc_db_rollback(db);
+out:
+    adc_store_release(db);
+    return r;
+}
+
+static void session_create(struct adc_http_request *req, struct adc_http_response *res) {
+    res->no_challenge = true; /* the console shows its own sign-in form */
+    json_t *body = adc_http_body_object(req, res);
+    if (!body)
+        return;
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *password = json_string_value(json_object_get(body, "password"));
+    if (!name || !password) {
+        adc_http_error(res, 400, "invalidValue", "give \"name\" and \"password\" as strings");
+        goto out;
+    }
+    if (failures_add(req->client) > MAX_FAILURES) {
+        adc_http_error(res, 429, NULL,
+                       "too many failed sign-ins from this address; try again "
+                       "in %d minutes",
+                       FAILURE_WINDOW / 60);
+        goto out;
+    }
+    int64_t id;
+    char stored[ADC_ADMIN_NAME_MAX + 1];
+    int r = adc_admin_account_check(req->server->store, name, password, &id, stored);
+    if (r == -EACCES) {
+        /* Only a well-formed name is echoed into the log: no control characters from outside. */
+        log_notice("console sign-in failed for '%s' from %s",
+                   adc_admin_name_valid(name) ? name : "(invalid name)", req->client);
+        sleep(FAILURE_DELAY); /* a thread per connection: sleeping is cheap */
+        adc_http_error(res, 401, NULL, "wrong name or password");
+        goto out;
+    }
+    if (r < 0) {
+        adc_http_error(res, 500, NULL, "cannot check the password: %s", strerror(-r));
+        goto out;
+    }
+    failures_clear(req->client);
+
+    char *token = adc_auth_token_new(SESSION_TOKEN_PREFIX);
+    if (!token) {
+        adc_http_error(res, 500, NULL, "out of memory");
+        goto out;
+    }
+    char th[ADC_TOKEN_HASH_SIZE], actor[200];
+    adc_auth_hash(token, th);
+    snprintf(actor, sizeof(actor), "console:%s", stored);
+    time_t now = time(NULL);
+    r = insert_session(req->server, id, th, req->client, now, actor, stored);
+    if (r < 0) {
+        adc_secret_free(token);
+        adc_http_error(res, 500, NULL, "cannot store the session: %s", strerror(-r));
+        goto out;
+    }
+    struct session s = {.account_id = id, .created = now, .last_seen = now};
+    memcpy(s.name, stored, sizeof(stored));
+    csrf_token(token, s.csrf);
+    res->set_cookie = cookie_header(req, token, max_limit);
+    adc_secret_free(token);
+    adc_http_json(res, 201, session_json(&s));
+out:
+    json_decref(body);
+}
+
+static void session_get(struct adc_http_request *req, struct adc_http_response *res) {
+    res->no_challenge = true; /* the console shows its own sign-in form */
+    struct session s;
+    char th[ADC_TOKEN_HASH_SIZE];
+    int r = session_lookup(req, &s, th);
+    if (r == -ENOENT || r == -EACCES) {
+        if (r == -EACCES) /* drop the dead cookie */
+            res->set_cookie = cookie_header(req, "", 0);
+        adc_http_error(res, 401, NULL,
+                       r == -ENOENT ? "not signed in"
+                                    : "the console session has expired; sign "
+                                      "in again");
+        return;
+    }
+    if (r < 0) {
+        adc_http_error(res, 500, NULL, "cannot check the session: %s", strerror(-r));
+        return;
+    }
+    adc_http_json(res, 200, session_json(&s));
+}
+
+static void session_delete(struct adc_http_request *req, struct adc_http_response *res) {
+    res->no_challenge = true; /* the console shows its own sign-in form */
+    char why[200];
+    int r = adc_session_authenticate(req, why, sizeof(why));
+    if (r == -ENOENT) {
+        adc_http_error(res, 401, NULL, "not signed in");
+        return;
+    }
+    if (r > 0) {
+        adc_http_error(res, (unsigned)r, NULL, "%s", why);
+        return;
+    }
+    const char *token = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, cookie_name(req));
+    char th[ADC_TOKEN_HASH_SIZE];
+    adc_auth_hash(token, th);
+    r = delete_session(req->server, th, req->principal.actor, req->principal.name);
+    if (r < 0) {
+        adc_http_error(res, 500, NULL, "cannot end the session: %s", strerror(-r));
+        return;
+    }
+    res->set_cookie = cookie_header(req, "", 0);
+    res->status = 204;
+}
+
+const struct adc_route adc_session_routes[] = {
+    /* Public: sign-in has no credentials yet; GET and DELETE check the cookie themselves, so
+     * that "not signed in" is an answer rather than a Bearer challenge. */
+    {"POST", "/api/v1/session", ADC_AUTH_NONE, session_create},
+    {"GET", "/api/v1/session", ADC_AUTH_NONE, session_get},
+    {"DELETE", "/api/v1/session", ADC_AUTH_NONE, session_delete},
+    {NULL, NULL, ADC_AUTH_NONE, NULL},
+};

@@ -1,0 +1,591 @@
+#include "scim/scim.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "scim/scim-filter.h"
+#include "server.h"
+#include "store/store-users.h"
+
+void adc_scim_respond_error(struct adc_http_response *res, const struct adc_scim_result *r) {
+    adc_http_json(res, r->status, adc_scim_result_error(r));
+}
+
+/* ---- discovery (RFC 7644 section 4) ------------------------------------------------------ */
+
+static void service_provider_config(struct adc_http_request *req, struct adc_http_response *res) {
+    (void)req;
+    json_t *j =
+        json_pack("{s:[s],s:s,s:{s:b},s:{s:b,s:i,s:i},s:{s:b,s:i},s:{s:b},s:{s:b},s:{s:b},"
+                  "s:[{s:s,s:s,s:s,s:b},{s:s,s:s,s:s,s:b}],s:{s:s}}",
+                  "schemas", "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
+                  "documentationUri", "https://github.com/ad-connect/ad-connect#adc-server",
+                  "patch", "supported", 1, "bulk", "supported", 1, "maxOperations",
+                  ADC_SCIM_BULK_MAX_OPS, "maxPayloadSize", (int)ADC_SCIM_BULK_MAX_PAYLOAD, "filter",
+                  "supported", 1, "maxResults", ADC_SCIM_MAX_RESULTS, "changePassword", "supported",
+                  0, "sort", "supported", 0, "etag", "supported", 1, "authenticationSchemes",
+                  "type", "httpbasic", "name", "HTTP Basic", "description",
+                  "A sync configuration: Application ID as user name, Secret Token as password",
+                  "primary", 1, "type", "oauthbearertoken", "name", "Bearer token", "description",
+                  "A System Administrator token, or a sync configuration's Secret Token", "primary",
+                  0, "meta", "resourceType", "ServiceProviderConfig");
+    /* Not in RFC 7643's schema, but useful and harmless: what the filter parser accepts. */
+    json_object_set_new(json_object_get(j, "filter"), "operators",
+                        json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s]", "eq", "ne", "co", "sw", "ew", "gt",
+                                  "ge", "lt", "le", "pr", "and", "or", "not"));
+    adc_http_json(res, 200, j);
+}
+
+static json_t *resource_type_user(void) {
+    return json_pack("{s:[s],s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:b}],s:{s:s,s:s}}", "schemas",
+                     "urn:ietf:params:scim:schemas:core:2.0:ResourceType", "id", "User", "name",
+                     "User", "endpoint", "/Users", "description", "User Account", "schema",
+                     ADC_SCIM_SCHEMA_USER, "schemaExtensions", "schema", ADC_SCIM_SCHEMA_PROVIDER,
+                     "required", 1, "meta", "resourceType", "ResourceType", "location",
+                     "/scim/v2/ResourceTypes/User");
+}
+
+static json_t *list_of(json_t *items) {
+    return json_pack("{s:[s],s:I,s:I,s:i,s:o}", "schemas", ADC_SCIM_SCHEMA_LIST, "totalResults",
+                     (json_int_t)json_array_size(items), "itemsPerPage",
+                     (json_int_t)json_array_size(items), "startIndex", 1, "Resources", items);
+}
+
+static void resource_types(struct adc_http_request *req, struct adc_http_response *res) {
+    (void)req;
+    adc_http_json(res, 200, list_of(json_pack("[o]", resource_type_user())));
+}
+
+static void resource_type(struct adc_http_request *req, struct adc_http_response *res) {
+    if (strcmp(req->params[0], "User") != 0) {
+        adc_http_error(res, 404, NULL, "no resource type '%s' (this server has User)",
+                       req->params[0]);
+        return;
+    }
+    adc_http_json(res, 200, resource_type_user());
+}
+
+static json_t *attr(const char *name, const char *type, bool multi, bool required,
+                    const char *mutability, const char *uniqueness, bool case_exact) {
+    return json_pack("{s:s,s:s,s:b,s:b,s:b,s:s,s:s,s:s}", "name", name, "type", type, "multiValued",
+                     multi, "required", required, "caseExact", case_exact, "mutability", mutability,
+                     "returned", "default", "uniqueness", uniqueness);
+}
+
+static json_t *schema_user(void) {
+    json_t *attrs = json_array();
+    json_array_append_new(attrs, attr("userName", "string", 0, 1, "readWrite", "server", 0));
+    json_t *name = attr("name", "complex", 0, 0, "readWrite", "none", 0);
+    json_t *subs = json_array();
+    static const char *const name_subs[] = {"formatted",  "familyName",      "givenName",
+                                            "middleName", "honorificPrefix", "honorificSuffix"};
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(name_subs); i++)
+        json_array_append_new(subs, attr(name_subs[i], "string", 0, 0, "readWrite", "none", 0));
+    json_object_set_new(name, "subAttributes", subs);
+    json_array_append_new(attrs, name);
+    static const char *const strings[] = {"displayName", "nickName", "profileUrl",
+                                          "title",       "userType", "preferredLanguage",
+                                          "locale",      "timezone"};
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(strings); i++)
+        json_array_append_new(attrs, attr(strings[i], "string", 0, 0, "readWrite", "none", 0));
+    json_array_append_new(attrs, attr("active", "boolean", 0, 0, "readWrite", "none", 0));
+    json_array_append_new(attrs, attr("externalId", "string", 0, 0, "readWrite", "none", 1));
+    static const char *const multis[] = {"emails",    "phoneNumbers", "ims",   "photos",
+                                         "addresses", "entitlements", "roles", "x509Certificates"};
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(multis); i++) {
+        json_t *m = attr(multis[i], "complex", 1, 0, "readWrite", "none", 0);
+        json_t *ms = json_array();
+        json_array_append_new(ms, attr("value", "string", 0, 0, "readWrite", "none", 0));
+        json_array_append_new(ms, attr("display", "string", 0, 0, "readWrite", "none", 0));
+        json_array_append_new(ms, attr("type", "string", 0, 0, "readWrite", "none", 0));
+        json_array_append_new(ms, attr("primary", "boolean", 0, 0, "readWrite", "none", 0));
+        json_object_set_new(m, "subAttributes", ms);
+        json_array_append_new(attrs, m);
+    }
+    return json_pack("{s:[s],s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "schemas",
+                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id", ADC_SCIM_SCHEMA_USER,
+                     "name", "User", "description", "User Account", "attributes", attrs, "meta",
+                     "resourceType", "Schema", "location",
+                     "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_USER);
+}
+
+static json_t *schema_provider(void) {
+    json_t *p = attr("provider", "string", 0, 0, "readWrite", "none", 1);
+    json_object_set_new(p, "description",
+                        json_string("'local' or the Application ID of the sync configuration "
+                                    "that owns the user; set by the server for sync clients"));
+    return json_pack("{s:[s],s:s,s:s,s:s,s:[o],s:{s:s,s:s}}", "schemas",
+                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id", ADC_SCIM_SCHEMA_PROVIDER,
+                     "name", "SyncProvider", "description", "Which sync configuration owns a user",
+                     "attributes", p, "meta", "resourceType", "Schema", "location",
+                     "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_PROVIDER);
+}
+
+static void schemas(struct adc_http_request *req, struct adc_http_response *res) {
+    (void)req;
+    adc_http_json(res, 200, list_of(json_pack("[o,o]", schema_user(), schema_provider())));
+}
+
+static void schema(struct adc_http_request *req, struct adc_http_response *res) {
+    if (strcmp(req->params[0], ADC_SCIM_SCHEMA_USER) == 0)
+        adc_http_json(res, 200, schema_user());
+    else if (strcmp(req->params[0], ADC_SCIM_SCHEMA_PROVIDER) == 0)
+        adc_http_json(res, 200, schema_provider());
+    else
+        adc_http_error(res, 404, NULL, "no schema '%s'", req->params[0]);
+}
+
+/* ---- listing ----------------------------------------------------------------------------- */
+
+/* Where the previous page of a listing ended. A client paging through all users asks for
+ * startIndex = previous startIndex + count with the same filter; continuing after the last seen
+ * row instead of skipping startIndex-1 rows keeps a full listing linear, not quadratic. Rows
+ * inserted meanwhile come last; rows deleted meanwhile do not shift the pages (RFC 7644 section
+ * 3.4.2.4 leaves consistency across pages to the server). The continuation also keeps the
+ * first page's totalResults: counting a million users for each of 500 pages made a full
+ * listing quadratic again (a listing is a snapshot as of its first page, give or take the rows
+ * added or removed meanwhile, which the pages show). */
+#define CURSORS 32
+static struct {
+    char filter[ADC_SCIM_MAX_FILTER_LEN + 1];
+    int64_t next_index;
+    int64_t last_seq;
+    int64_t total;
+    unsigned long used;
+} cursors[CURSORS];
+static unsigned long cursor_clock;
+static pthread_mutex_t cursor_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t cursor_find(const char *filter, int64_t start_index, int64_t *total) {
+    int64_t seq = -1;
+    pthread_mutex_lock(&cursor_lock);
+    for (size_t i = 0; i < CURSORS; i++)
+        if (cursors[i].used && cursors[i].next_index == start_index &&
+            strcmp(cursors[i].filter, filter) == 0) {
+            seq = cursors[i].last_seq;
+            *total = cursors[i].total;
+            cursors[i].used = ++cursor_clock;
+            break;
+        }
+    pthread_mutex_unlock(&cursor_lock);
+    return seq;
+}
+
+static void cursor_save(const char *filter, int64_t next_index, int64_t last_seq, int64_t total) {
+    pthread_mutex_lock(&cursor_lock);
+    size_t slot = 0;
+    for (size_t i = 0; i < CURSORS; i++) {
+        if (cursors[i].used && cursors[i].next_index == next_index &&
+            strcmp(cursors[i].filter, filter) == 0) {
+            slot = i;
+            break;
+        }
+        if (cursors[i].used < cursors[slot].used)
+            slot = i;
+    }
+    snprintf(cursors[slot].filter, sizeof(cursors[slot].filter), "%s", filter);
+    cursors[slot].next_index = next_index;
+    cursors[slot].last_seq = last_seq;
+    cursors[slot].total = total;
+    cursors[slot].used = ++cursor_clock;
+    pthread_mutex_unlock(&cursor_lock);
+}
+
+struct projection {
+    char **attrs; /* NULL-terminated; NULL when all */
+    bool exclude;
+};
+
+static void projection_done(struct projection *p) {
+    if (p->attrs)
+        for (char **a = p->attrs; *a; a++)
+            free(*a);
+    free(p->attrs);
+}
+
+/* Parses "a,b.c,urn:...:x" into top-level attribute names (a sub-attribute keeps its parent). */
+static int projection_parse(const char *list, bool exclude, struct projection *p) {
+    memset(p, 0, sizeof(*p));
+    p->exclude = exclude;
+    if (!list || !*list)
+        return 0;
+    size_t n = 1;
+    for (const char *c = list; *c; c++)
+        n += *c == ',';
+    if (n > 100)
+        return -EINVAL;
+    p->attrs = calloc(n + 1, sizeof(char *));
+    if (!p->attrs)
+        return -ENOMEM;
+    size_t k = 0;
+    for (const char *c = list; *c;) {
+        size_t len = strcspn(c, ",");
+        char *name = strndup(c, len);
+        if (!name)
+            return -ENOMEM;
+        /* Strip the core URN; keep extension URNs whole; cut sub-attributes. */
+        char *s = name;
+        while (*s == ' ')
+            s++;
+        if (strncasecmp(s, ADC_SCIM_SCHEMA_USER ":", strlen(ADC_SCIM_SCHEMA_USER) + 1) == 0)
+            s += strlen(ADC_SCIM_SCHEMA_USER) + 1;
+        if (strncasecmp(s, "urn:", 4) == 0) {
+            char *colon = strrchr(s, ':');
+            if (colon && strcasecmp(s, ADC_SCIM_SCHEMA_PROVIDER) != 0 &&
+                strcasecmp(s, ADC_SCIM_SCHEMA_ENTERPRISE) != 0)
+                *colon = '\0';
+        } else {
+            s[strcspn(s, ". ")] = '\0';
+        }
+        p->attrs[k++] = strdup(s);
+        free(name);
+        c += len;
+        if (*c == ',')
+            c++;
+    }
+    return 0;
+}
+
+static void project(json_t *res, const struct projection *p) {
+    if (!p->attrs)
+        return;
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(res, tmp, key, v) {
+        /* id and schemas are always returned (RFC 7643 section 7, "returned": "always"). */
+        if (!strcmp(key, "id") || !strcmp(key, "schemas"))
+            continue;
+        bool listed = false;
+        for (char **a = p->attrs; *a; a++)
+            if (strcasecmp(*a, key) == 0)
+                listed = true;
+        if (listed == p->exclude)
+            json_object_del(res, key);
+    }
+}
+
+struct page {
+    json_t *items;        /* with a projection */
+    struct adc_buf *text; /* without: the resources as JSON text, comma-separated */
+    size_t n;
+    const char *base_url;
+    const struct projection *proj;
+    int64_t last_seq;
+};
+
+static int add_item(const struct adc_store_user *u, void *ctx) {
+    struct page *pg = ctx;
+    pg->last_seq = u->seq;
+    if (pg->text) {
+        if (pg->n++ > 0)
+            adc_buf_append(pg->text, ",", 1);
+        return adc_scim_user_render_text(u, pg->base_url, pg->text);
+    }
+    json_t *r = adc_scim_user_render(u, pg->base_url);
+    if (!r)
+        return -ENOMEM;
+    project(r, pg->proj);
+    json_array_append_new(pg->items, r);
+    pg->n++;
+    return 0;
+}
+
+static int parse_int(const char *s, int64_t *out) {
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -EINVAL;
+    *out = v;
+    return 1;
+}
+
+static void list_users(struct adc_http_response *res, struct adc_http_request *req,
+                       const char *filter, const char *start_s, const char *count_s,
+                       const char *attributes, const char *excluded) {
+    int64_t start = 1, count = ADC_SCIM_DEFAULT_COUNT;
+    if (parse_int(start_s, &start) < 0) {
+        adc_http_error(res, 400, "invalidValue", "startIndex must be an integer");
+        return;
+    }
+    if (parse_int(count_s, &count) < 0) {
+        adc_http_error(res, 400, "invalidValue", "count must be an integer");
+        return;
+    }
+    /* RFC 7644 section 3.4.2.4: startIndex below 1 means 1; a negative count means 0. */
+    if (start < 1)
+        start = 1;
+    if (count < 0)
+        count = 0;
+    if (count > ADC_SCIM_MAX_RESULTS)
+        count = ADC_SCIM_MAX_RESULTS;
+    struct adc_sql_where where = {0};
+    struct adc_scim_filter *f = NULL;
+    struct projection proj = {0};
+    struct adc_db *db = NULL;
+    json_t *items = NULL;
+    if (filter) {
+        char err[300];
+        if (strlen(filter) > ADC_SCIM_MAX_FILTER_LEN) {
+            adc_http_error(res, 400, "invalidFilter", "filter longer than %d characters",
+                           ADC_SCIM_MAX_FILTER_LEN);
+            goto out;
+        }
+        if (adc_scim_filter_parse(filter, &f, err, sizeof(err)) < 0 ||
+            adc_scim_filter_sql(f, &where, err, sizeof(err)) < 0) {
+            adc_http_error(res, 400, "invalidFilter", "%s", err);
+            goto out;
+        }
+    }
+    if ((attributes && excluded) ||
+        projection_parse(attributes ? attributes : excluded, !attributes, &proj) < 0) {
+        adc_http_error(res, 400, "invalidValue",
+                       "attributes or excludedAttributes: a comma-separated list, not both");
+        goto out;
+    }
+    db = adc_store_acquire(req->server->store);
+    if (!db || adc_db_begin(db, false) < 0) {
+        adc_http_error(res, 503, NULL, "database unavailable");
+        goto out;
+    }
+    const char *fkey = filter ? filter : "";
+    int64_t total = -1, after = count > 0 ? cursor_find(fkey, start, &total) : -1;
+    if (after < 0)
+        total = adc_store_user_count(db, where.sql, where.args, where.n);
+    if (total < 0) {
+        adc_http_error(res, 500, NULL, "database error while counting users");
+        goto out;
+    }
+    char base[300];
+    adc_http_base_url(req, base, sizeof(base));
+    items = json_array();
+    struct adc_buf text;
+    adc_buf_init(&text, 0);
+    struct page pg = {.items = items,
+                      .text = proj.attrs ? NULL : &text,
+                      .base_url = base,
+                      .proj = &proj,
+                      .last_seq = -1};
+    if (count > 0 && start <= total) {
+        int n = after >= 0 ? adc_store_user_list(db, where.sql, where.args, where.n, after, 0,
+                                                 count, add_item, &pg)
+                           : adc_store_user_list(db, where.sql, where.args, where.n, -1, start - 1,
+                                                 count, add_item, &pg);
+        if (n < 0) {
+            adc_buf_done(&text);
+            adc_http_error(res, 500, NULL, "database error while listing users");
+            goto out;
+        }
+        if (n == count)
+            cursor_save(fkey, start + count, pg.last_seq, total);
+    }
+    adc_db_commit(db);
+    size_t n_items = pg.n;
+    if (pg.text) {
+        /* Built as text: no parse and re-serialization of every stored user. */
+        struct adc_buf out;
+        adc_buf_init(&out, 0);
+        adc_buf_printf(&out,
+                       "{\"schemas\":[\"" ADC_SCIM_SCHEMA_LIST "\"],\"totalResults\":%lld,"
+                       "\"itemsPerPage\":%zu,\"startIndex\":%lld,\"Resources\":[",
+                       (long long)total, n_items, (long long)start);
+        adc_buf_append(&out, text.data ? text.data : "", text.len);
+        adc_buf_puts(&out, "]}");
+        adc_buf_done(&text);
+        adc_http_scim_text(res, &out);
+        goto out;
+    }
+    adc_buf_done(&text);
+    adc_http_json(res, 200,
+                  json_pack("{s:[s],s:I,s:I,s:I,s:O}", "schemas", ADC_SCIM_SCHEMA_LIST,
+                            "totalResults", (json_int_t)total, "itemsPerPage", (json_int_t)n_items,
+                            "startIndex", (json_int_t)start, "Resources", items));
+out:
+    json_decref(items);
+    adc_store_release(db);
+    adc_sql_where_done(&where);
+    adc_scim_filter_free(f);
+    projection_done(&proj);
+}
+
+static void users_list(struct adc_http_request *req, struct adc_http_response *res) {
+    list_users(res, req, adc_http_query(req, "filter"), adc_http_query(req, "startIndex"),
+               adc_http_query(req, "count"), adc_http_query(req, "attributes"),
+               adc_http_query(req, "excludedAttributes"));
+}
+
+/* POST /Users/.search (RFC 7644 section 3.4.3): the query in the body. */
+static void users_search(struct adc_http_request *req, struct adc_http_response *res) {
+    json_t *b = adc_http_body_object(req, res);
+    if (!b)
+        return;
+    char start[32] = "", count[32] = "";
+    json_t *sv = json_object_get(b, "startIndex"), *cv = json_object_get(b, "count");
+    if ((sv && !json_is_integer(sv)) || (cv && !json_is_integer(cv))) {
+        adc_http_error(res, 400, "invalidValue", "startIndex and count must be integers");
+        json_decref(b);
+        return;
+    }
+    snprintf(start, sizeof(start), "%lld", (long long)json_integer_value(sv));
+    snprintf(count, sizeof(count), "%lld", (long long)json_integer_value(cv));
+    json_t *fv = json_object_get(b, "filter");
+    if (fv && !json_is_string(fv)) {
+        adc_http_error(res, 400, "invalidFilter", "filter must be a string");
+        json_decref(b);
+        return;
+    }
+    /* attributes: an array of names in the body */
+    char *attrs = NULL;
+    json_t *av = json_object_get(b, "attributes");
+    if (json_is_array(av)) {
+        size_t i, len = 0;
+        json_t *a;
+        json_array_foreach(av, i, a) len += json_string_length(a) + 1;
+        attrs = calloc(len + 1, 1);
+        json_array_foreach(av, i, a) {
+            if (attrs && json_is_string(a)) {
+                if (*attrs)
+                    strcat(attrs, ",");
+                strcat(attrs, json_string_value(a));
+            }
+        }
+    }
+    list_users(res, req, json_string_value(fv), sv ? start : NULL, cv ? count : NULL, attrs, NULL);
+    free(attrs);
+    json_decref(b);
+}
+
+/* ---- single users ------------------------------------------------------------------------ */
+
+static void user_get(struct adc_http_request *req, struct adc_http_response *res) {
+    struct adc_db *db = adc_store_acquire(req->server->store);
+    if (!db) {
+        adc_http_error(res, 503, NULL, "database unavailable");
+        return;
+    }
+    struct adc_store_user u;
+    int e = adc_store_user_get(db, req->params[0], &u);
+    adc_store_release(db);
+    if (e == -ENOENT) {
+        adc_http_error(res, 404, NULL, "no user with id '%s'", req->params[0]);
+        return;
+    }
+    if (e < 0) {
+        adc_http_error(res, 500, NULL, "database error");
+        return;
+    }
+    adc_scim_etag(u.version, res->etag, sizeof(res->etag));
+    const char *inm = adc_http_header(req, "If-None-Match");
+    if (inm && strstr(inm, res->etag + 2)) { /* compare the quoted part of W/"n" */
+        res->status = 304;
+        adc_store_user_done(&u);
+        return;
+    }
+    char base[300];
+    adc_http_base_url(req, base, sizeof(base));
+    json_t *r = adc_scim_user_render(&u, base);
+    struct projection proj;
+    const char *a = adc_http_query(req, "attributes"),
+               *x = adc_http_query(req, "excludedAttributes");
+    if (projection_parse(a ? a : x, !a, &proj) == 0)
+        project(r, &proj);
+    projection_done(&proj);
+    adc_store_user_done(&u);
+    adc_http_json(res, 200, r);
+}
+
+enum write_kind { W_CREATE, W_REPLACE, W_PATCH, W_DELETE };
+
+static void user_write(struct adc_http_request *req, struct adc_http_response *res,
+                       enum write_kind kind) {
+    json_t *body = NULL;
+    if (kind != W_DELETE && !(body = adc_http_body_object(req, res)))
+        return;
+    struct adc_db *db = adc_store_acquire_writer(req->server->store);
+    if (!db) {
+        json_decref(body);
+        adc_http_error(res, 503, NULL, "database unavailable");
+        return;
+    }
+    char base[300];
+    adc_http_base_url(req, base, sizeof(base));
+    struct adc_scim_ctx ctx = {.db = db, .who = &req->principal, .base_url = base};
+    struct adc_scim_result r = {0};
+    const char *if_match = adc_http_header(req, "If-Match");
+    int rc = adc_db_begin(db, true);
+    if (rc < 0) {
+        r.status = 503;
+        snprintf(r.detail, sizeof(r.detail), "database busy; retry");
+    } else {
+        switch (kind) {
+        case W_CREATE: rc = adc_scim_user_create(&ctx, body, true, &r); break;
+        case W_REPLACE:
+            rc = adc_scim_user_replace(&ctx, req->params[0], body, if_match, true, &r);
+            break;
+        case W_PATCH:
+            rc = adc_scim_user_patch(&ctx, req->params[0], body, if_match, true, &r);
+            break;
+        case W_DELETE: rc = adc_scim_user_delete(&ctx, req->params[0], if_match, &r); break;
+        }
+        if (rc == 0 && adc_db_commit(db) < 0) {
+            rc = -1;
+            adc_scim_result_done(&r);
+            r.status = 503;
+            snprintf(r.detail, sizeof(r.detail), "database error on commit; retry");
+        } else if (rc < 0) {
+            adc_db_rollback(db);
+        }
+    }
+    adc_store_release(db);
+    json_decref(body);
+    if (rc < 0) {
+        adc_scim_respond_error(res, &r);
+    } else if (kind == W_DELETE) {
+        res->status = 204;
+    } else {
+        adc_scim_etag(r.version, res->etag, sizeof(res->etag));
+        if (kind == W_CREATE && asprintf(&res->location, "%s/scim/v2/Users/%s", base, r.id) < 0)
+            res->location = NULL;
+        adc_http_json(res, r.status, TAKE_PTR(r.resource));
+    }
+    adc_scim_result_done(&r);
+}
+
+static void user_create(struct adc_http_request *req, struct adc_http_response *res) {
+    user_write(req, res, W_CREATE);
+}
+static void user_replace(struct adc_http_request *req, struct adc_http_response *res) {
+    user_write(req, res, W_REPLACE);
+}
+static void user_patch(struct adc_http_request *req, struct adc_http_response *res) {
+    user_write(req, res, W_PATCH);
+}
+static void user_delete(struct adc_http_request *req, struct adc_http_response *res) {
+    user_write(req, res, W_DELETE);
+}
+
+const struct adc_route adc_scim_routes[] = {
+    {"GET", "/scim/v2/ServiceProviderConfig", ADC_AUTH_NONE, service_provider_config},
+    {"GET", "/scim/v2/ResourceTypes", ADC_AUTH_NONE, resource_types},
+    {"GET", "/scim/v2/ResourceTypes/{}", ADC_AUTH_NONE, resource_type},
+    {"GET", "/scim/v2/Schemas", ADC_AUTH_NONE, schemas},
+    {"GET", "/scim/v2/Schemas/{}", ADC_AUTH_NONE, schema},
+    {"GET", "/scim/v2/Users", ADC_AUTH_ANY, users_list},
+    {"POST", "/scim/v2/Users", ADC_AUTH_ANY, user_create},
+    {"POST", "/scim/v2/Users/.search", ADC_AUTH_ANY, users_search},
+    {"GET", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_get},
+    {"PUT", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_replace},
+    {"PATCH", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_patch},
+    {"DELETE", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_delete},
+    {"POST", "/scim/v2/Bulk", ADC_AUTH_ANY, adc_scim_bulk},
+    {NULL, NULL, 0, NULL},
+};

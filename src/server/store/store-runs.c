@@ -1,0 +1,171 @@
+#include "store/store-runs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RUN_COLUMNS                                                                                \
+    "run_id, app_id, source, dry_run, status, stats, errors, error_count, created, started, "     \
+    "finished, updated, agent_id"
+
+void adc_store_run_done(struct adc_store_run *r) {
+    if (!r)
+        return;
+    free(r->stats);
+    free(r->errors);
+    memset(r, 0, sizeof(*r));
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *s) {
+    if (s && *s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int read_row(sqlite3_stmt *st, struct adc_store_run *r) {
+    memset(r, 0, sizeof(*r));
+    adc_db_column_copy(st, 0, r->run_id, sizeof(r->run_id));
+    adc_db_column_copy(st, 1, r->app_id, sizeof(r->app_id));
+    adc_db_column_copy(st, 2, r->source, sizeof(r->source));
+    r->dry_run = sqlite3_column_int(st, 3) != 0;
+    adc_db_column_copy(st, 4, r->status, sizeof(r->status));
+    r->stats = adc_db_column_strdup(st, 5);
+    r->errors = adc_db_column_strdup(st, 6);
+    r->error_count = sqlite3_column_int64(st, 7);
+    adc_db_column_copy(st, 8, r->created, sizeof(r->created));
+    adc_db_column_copy(st, 9, r->started, sizeof(r->started));
+    adc_db_column_copy(st, 10, r->finished, sizeof(r->finished));
+    adc_db_column_copy(st, 11, r->updated, sizeof(r->updated));
+    adc_db_column_copy(st, 12, r->agent_id, sizeof(r->agent_id));
+    if (!r->stats || !r->errors) {
+        adc_store_run_done(r);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int adc_store_run_insert(struct adc_db *db, const struct adc_store_run *r) {
+    static const char sql[] = "INSERT INTO runs(" RUN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, r->run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->app_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->source, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, r->dry_run);
+    sqlite3_bind_text(st, 5, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->stats ? r->stats : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, r->errors ? r->errors : "[]", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, r->error_count);
+    sqlite3_bind_text(st, 9, r->created, -1, SQLITE_STATIC);
+    bind_opt(st, 10, r->started);
+    bind_opt(st, 11, r->finished);
+    sqlite3_bind_text(st, 12, r->updated, -1, SQLITE_STATIC);
+    bind_opt(st, 13, r->agent_id);
+    return adc_db_step_done(db, st, false);
+}
+
+int adc_store_run_update(struct adc_db *db, const struct adc_store_run *r) {
+    static const char sql[] = "UPDATE runs SET status = ?2, stats = ?3, errors = ?4, "
+                              "error_count = ?5, started = ?6, finished = ?7, updated = ?8, "
+                              "agent_id = ?9 WHERE run_id = ?1";
+    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, r->run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->stats ? r->stats : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->errors ? r->errors : "[]", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, r->error_count);
+    bind_opt(st, 6, r->started);
+    bind_opt(st, 7, r->finished);
+    sqlite3_bind_text(st, 8, r->updated, -1, SQLITE_STATIC);
+    bind_opt(st, 9, r->agent_id);
+    return adc_db_step_done(db, st, true);
+}
+
+int adc_store_run_get(struct adc_db *db, const char *run_id, struct adc_store_run *out) {
+    static const char sql[] = "SELECT " RUN_COLUMNS " FROM runs WHERE run_id = ?";
+    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    int r = adc_db_step_row(db, st);
+    if (r < 0)
+        return r;
+    r = read_row(st, out);
+    sqlite3_reset(st);
+    return r;
+}
+
+int adc_store_run_list(struct adc_db *db, const char *app_id, int64_t limit, adc_store_run_cb cb,
+                       void *ctx) {
+    static const char sql[] =
+        "SELECT " RUN_COLUMNS " FROM runs WHERE app_id = ? ORDER BY seq DESC LIMIT ?";
+    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit);
+    int r, n = 0;
+    while ((r = adc_db_step_next(db, st)) > 0) {
+        struct adc_store_run run;
+        r = read_row(st, &run);
+        if (r < 0)
+            break;
+        r = cb(&run, ctx);
+        adc_store_run_done(&run);
+        if (r < 0)
+            break;
+        n++;
+    }
+    sqlite3_reset(st);
+    return r < 0 ? r : n;
+}
+
+int adc_store_audit(struct adc_db *db, const char *actor, const char *action, const char *target,
+                    const char *detail) {
+    static const char sql[] =
+        "INSERT INTO audit(at, actor, action, target, detail) VALUES (?,?,?,?,?)";
+    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    char now[24];
+    adc_store_now(now);
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+    bind_opt(st, 4, target);
+    bind_opt(st, 5, detail);
+    return adc_db_step_done(db, st, false);
+}
+
+int adc_store_audit_list(struct adc_db *db, int64_t before, int64_t limit, adc_store_audit_cb cb,
+                         void *ctx) {
+    static const char sql[] = "SELECT seq, at, actor, action, target, detail FROM audit "
+                              "WHERE seq < ? ORDER BY seq DESC LIMIT ?";
+    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
+    sqlite3_bind_int64(st, 2, limit);
+    int r, n = 0;
+    while ((r = adc_db_step_next(db, st)) > 0) {
+        struct adc_store_audit_entry e = {
+            .seq = sqlite3_column_int64(st, 0),
+            .at = (const char *)sqlite3_column_text(st, 1),
+            .actor = (const char *)sqlite3_column_text(st, 2),
+            .action = (const char *)sqlite3_column_text(st, 3),
+            .target = (const char *)sqlite3_column_text(st, 4),
+            .detail = (const char *)sqlite3_column_text(st, 5),
+        };
+        r = cb(&e, ctx);
+        if (r < 0)
+            break;
+        n++;
+    }
+    sqlite3_reset(st);
+    return r < 0 ? r : n;
+}

@@ -1,0 +1,47 @@
+/* Users in the store. The indexed attributes (userName, externalId, provider, active) have
+ * columns; the whole SCIM resource minus id, meta and the provider extension is kept as JSON
+ * text in `data`. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct adc_store_user {
+    int64_t seq; /* insertion order: the stable order of listings */
+    char id[40];
+    char *user_name;
+    char *external_id; /* may be NULL */
+    char *provider;
+    bool active;
+    char *data; /* JSON object text */
+    int64_t version;
+    char created[24];
+    char modified[24];
+};
+
+void adc_store_user_done(struct adc_store_user *u);
+
+/* 0, -ENOENT, or -EIO. */
+int adc_store_user_get(struct adc_db *db, const char *id, struct adc_store_user *out);
+int adc_store_user_get_by_name(struct adc_db *db, const char *user_name,
+                               struct adc_store_user *out);
+/* Inserts u (id, created, modified and version set by the caller). -EEXIST: userName taken. */
+int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u);
+/* Rewrites the user with u->id. -ENOENT, -EEXIST (new userName taken). */
+int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u);
+int adc_store_user_delete(struct adc_db *db, const char *id);
+/* Moves every user of provider `from` to `to`; returns the count or a negative errno. */
+int adc_store_users_reassign(struct adc_db *db, const char *from, const char *to);
+
+/* Lists users matching `where` (SQL over the users table, may be NULL = all) in seq order:
+ * those with seq > after_seq, skipping `offset` more, at most `limit`. Calls cb for each; a
+ * negative return of cb stops and is returned. Returns the number listed. */
+typedef int (*adc_store_user_cb)(const struct adc_store_user *u, void *ctx);
+int adc_store_user_list(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
+                        size_t n_args, int64_t after_seq, int64_t offset, int64_t limit,
+                        adc_store_user_cb cb, void *ctx);
+/* Number of users matching where. */
+int64_t adc_store_user_count(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
+                             size_t n_args);

@@ -1,0 +1,199 @@
+/* SCIM User resources both ways, and the retry schedule of the HTTP client. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sync/cloud-users.h"
+#include "cloud/http-client.h"
+#include "cloud/scim-user.h"
+
+static void parses_a_full_resource(void **state) {
+    (void)state;
+    json_t *j = json_loads(
+        "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER "\"],\"id\":\"42\",\"userName\":\"ana\","
+        "\"externalId\":\"uuid-1\",\"displayName\":\"Ana A\",\"name\":{\"givenName\":\"Ana\","
+        "\"familyName\":\"A\"},\"emails\":[{\"value\":\"x@e.org\"},{\"value\":\"ana@e.org\","
+        "\"primary\":true}],\"active\":false,\"meta\":{\"version\":\"W/\\\"3\\\"\"},"
+        "\"" ADC_SCIM_SCHEMA_SYNC "\":{\"provider\":\"app-1\"}}",
+        0, NULL);
+    assert_non_null(j);
+    struct adc_user u;
+    assert_int_equal(adc_scim_user_from_json(j, &u), 0);
+    assert_string_equal(u.id, "42");
+    assert_string_equal(u.user_name, "ana");
+    assert_string_equal(u.external_id, "uuid-1");
+    assert_string_equal(u.display_name, "Ana A");
+    assert_string_equal(u.given_name, "Ana");
+    assert_string_equal(u.family_name, "A");
+    assert_string_equal(u.email, "ana@e.org"); /* the primary one */
+    assert_false(u.active);
+    assert_string_equal(u.version, "W/\"3\"");
+    assert_string_equal(u.provider, "app-1");
+    adc_user_done(&u);
+    json_decref(j);
+}
+
+static void minimal_resource_defaults(void **state) {
+    (void)state;
+    json_t *j = json_loads("{\"id\":\"1\",\"userName\":\"bo\",\"emails\":[{\"value\":\"b@e\"}],"
+                           "\"name\":\"not an object\"}",
+                           0, NULL);
+    struct adc_user u;
+    assert_int_equal(adc_scim_user_from_json(j, &u), 0);
+    assert_true(u.active); /* absent means active */
+    assert_null(u.external_id);
+    assert_null(u.provider);
+    assert_null(u.given_name);
+    assert_string_equal(u.email, "b@e"); /* first when none is primary */
+    adc_user_done(&u);
+    json_decref(j);
+}
+
+static void rejects_what_is_not_a_user(void **state) {
+    (void)state;
+    const char *bad[] = {"[]", "{\"id\":\"1\"}", "{\"userName\":\"x\"}",
+                         "{\"id\":1,\"userName\":\"x\"}",
+                         /* empty strings are no id and no name (found by fuzz-scim-answers) */
+                         "{\"id\":\"\",\"userName\":\"x\"}", "{\"id\":\"1\",\"userName\":\"\"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *j = json_loads(bad[i], 0, NULL);
+        struct adc_user u;
+        assert_int_equal(adc_scim_user_from_json(j, &u), -EINVAL);
+        struct adc_cloud_users cu;
+        adc_cloud_users_init(&cu);
+        assert_int_equal(adc_scim_user_from_json_with(j, &u, adc_cloud_users_strdup, &cu),
+                         -EINVAL);
+        adc_cloud_users_done(&cu);
+        json_decref(j);
+    }
+}
+
+/* The resource as adc sends it, read back by jansson: it must be valid JSON. */
+static json_t *to_json(const struct adc_user *d, bool active, const char *provider) {
+    char *text = adc_scim_user_to_text(d, active, provider);
+    assert_non_null(text);
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+    if (!j)
+        fail_msg("not JSON: %s in %s", e.text, text);
+    free(text);
+    return j;
+}
+
+static void escapes_what_json_requires(void **state) {
+    (void)state;
+    struct adc_user d = {.user_name = "q\"uote\\back\nline\ttab\x01ctl/é",
+                         .external_id = "e",
+                         .display_name = "日本"};
+    json_t *j = to_json(&d, true, "app");
+    assert_string_equal(json_string_value(json_object_get(j, "userName")),
+                        "q\"uote\\back\nline\ttab\x01ctl/é");
+    assert_string_equal(json_string_value(json_object_get(j, "displayName")), "日本");
+    json_decref(j);
+}
+
+static void writes_a_resource_and_reads_it_back(void **state) {
+    (void)state;
+    struct adc_user d = {.user_name = "ćirilo",
+                         .external_id = "uuid-2",
+                         .display_name = "Ćirilo",
+                         .given_name = "Ćirilo",
+                         .family_name = NULL,
+                         .email = "c@e.org"};
+    json_t *j = to_json(&d, false, "app-9");
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "schemas")), 2);
+    struct adc_user u;
+    assert_int_equal(adc_scim_user_from_json(j, &u), -EINVAL); /* no id yet: not stored */
+    json_object_set_new(j, "id", json_string("7"));
+    assert_int_equal(adc_scim_user_from_json(j, &u), 0);
+    assert_string_equal(u.user_name, "ćirilo");
+    assert_string_equal(u.given_name, "Ćirilo");
+    assert_null(u.family_name);
+    assert_string_equal(u.email, "c@e.org");
+    assert_false(u.active);
+    assert_string_equal(u.provider, "app-9");
+    adc_user_done(&u);
+    json_decref(j);
+
+    struct adc_user bare = {.user_name = "z", .external_id = "e"};
+    j = to_json(&bare, true, NULL);
+    assert_null(json_object_get(j, "name"));
+    assert_null(json_object_get(j, "emails"));
+    assert_null(json_object_get(j, ADC_SCIM_SCHEMA_SYNC));
+    assert_true(json_is_true(json_object_get(j, "active")));
+    json_decref(j);
+}
+
+static void error_detail(void **state) {
+    (void)state;
+    json_t *j = json_loads("{\"status\":\"409\",\"scimType\":\"uniqueness\",\"detail\":\"taken\"}",
+                           0, NULL);
+    assert_string_equal(adc_scim_error_detail(j), "taken");
+    json_object_del(j, "detail");
+    assert_string_equal(adc_scim_error_detail(j), "uniqueness");
+    assert_null(adc_scim_error_detail(NULL));
+    json_decref(j);
+}
+
+static void backoff_is_capped_and_honours_retry_after(void **state) {
+    (void)state;
+    assert_int_equal(adc_http_backoff_ms(1, -1, 500, 8000, 60), 500);
+    assert_int_equal(adc_http_backoff_ms(2, -1, 500, 8000, 60), 1000);
+    assert_int_equal(adc_http_backoff_ms(4, -1, 500, 8000, 60), 4000);
+    assert_int_equal(adc_http_backoff_ms(30, -1, 500, 8000, 60), 8000);
+    assert_int_equal(adc_http_backoff_ms(1, 3, 500, 8000, 60), 3000);
+    assert_int_equal(adc_http_backoff_ms(1, 3600, 500, 8000, 60), 60000);
+    assert_true(adc_http_status_transient(429));
+    assert_true(adc_http_status_transient(503));
+    assert_false(adc_http_status_transient(409));
+    assert_false(adc_http_status_transient(401));
+}
+
+static void cloud_users_share_blocks_and_provider(void **state) {
+    (void)state;
+    struct adc_cloud_users c;
+    adc_cloud_users_init(&c);
+    assert_int_equal(adc_cloud_users_reserve(&c, 3), 0);
+    char long_name[300000]; /* larger than a block */
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    for (int i = 0; i < 200; i++) {
+        json_t *j = json_pack("{s:s, s:s, s:{s:s}}", "id", i == 7 ? long_name : "id", "userName",
+                              "u", ADC_SCIM_SCHEMA_SYNC, "provider", i < 150 ? "app-1" : "local");
+        struct adc_user *u = adc_cloud_users_append(&c);
+        assert_non_null(u);
+        assert_int_equal(adc_scim_user_from_json_with(j, u, adc_cloud_users_strdup, &c), 0);
+        adc_cloud_users_intern_provider(&c, u);
+        json_decref(j);
+    }
+    assert_int_equal(c.n, 200);
+    assert_string_equal(c.items[7].id, long_name);
+    assert_string_equal(c.items[0].provider, "app-1");
+    assert_ptr_equal(c.items[149].provider, c.items[0].provider);
+    assert_string_equal(c.items[150].provider, "local");
+    assert_ptr_equal(c.items[199].provider, c.items[150].provider);
+    assert_null(c.items[3].version); /* not kept for the plan */
+    assert_true(c.items[3].active);
+    adc_cloud_users_done(&c);
+    adc_cloud_users_done(NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parses_a_full_resource),
+        cmocka_unit_test(minimal_resource_defaults),
+        cmocka_unit_test(rejects_what_is_not_a_user),
+        cmocka_unit_test(writes_a_resource_and_reads_it_back),
+        cmocka_unit_test(escapes_what_json_requires),
+        cmocka_unit_test(error_detail),
+        cmocka_unit_test(backoff_is_capped_and_honours_retry_after),
+        cmocka_unit_test(cloud_users_share_blocks_and_provider),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
