@@ -16,6 +16,7 @@
 #include "api/hub.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/wire.h"
 #include "server.h"
 #include "store/store-configs.h"
 #include "api/runs-lifecycle.h"
@@ -163,7 +164,7 @@ static void handle_poll(struct adc_http_request *req, struct adc_http_response *
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(out, "commands"), i, c)
-        if (adc_streq(json_string_value(json_object_get(c, "type")), "sync"))
+        if (adc_streq(json_string_value(json_object_get(c, "type")), ADC_CMD_SYNC))
             adc_run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")),
                       agent_id);
     adc_http_json(res, 200, out);

@@ -15,11 +15,8 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/wire.h"
 #include "store/store-runs.h"
-
-bool adc_run_is_final(const char *status) {
-    return adc_streq(status, "succeeded") || adc_streq(status, "failed");
-}
 
 int adc_run_fail(struct adc_store *store, const char *run_id, const char *why) {
     struct adc_db *db = adc_store_acquire(store);
@@ -31,7 +28,7 @@ int adc_run_fail(struct adc_store *store, const char *run_id, const char *why) {
     if (r < 0)
         goto out;
     r = adc_store_run_get(db, run_id, &run);
-    if (r == 0 && adc_run_is_final(run.status))
+    if (r == 0 && adc_run_status_finished(run.status))
         r = -EALREADY;
     if (r < 0) {
         adc_db_rollback(db);
@@ -95,7 +92,7 @@ static time_t parse_time(const char *s) {
 
 static int find_busy(const struct adc_store_run *r, void *userdata) {
     struct busy_ctx *c = userdata;
-    if (adc_run_is_final(r->status))
+    if (adc_run_status_finished(r->status))
         return 0;
     time_t updated = parse_time(r->updated[0] ? r->updated : r->created);
     if (updated && c->now - updated > ADC_RUN_STALE_S)
@@ -167,7 +164,7 @@ static void *orphan_main(void *userdata) {
         struct adc_store_run run = {0};
         bool moved = true;
         if (db && adc_store_run_get(db, o->run_id, &run) == 0)
-            moved = adc_run_is_final(run.status) || strcmp(run.updated, o->updated) != 0;
+            moved = adc_run_status_finished(run.status) || strcmp(run.updated, o->updated) != 0;
         adc_store_run_done(&run);
         adc_store_release(db);
         if (!moved)

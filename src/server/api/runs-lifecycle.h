@@ -13,8 +13,6 @@
  * every few seconds, and the hub fails an agent's run as soon as the agent goes. */
 #define ADC_RUN_STALE_S (15 * 60)
 
-bool adc_run_is_final(const char *status);
-
 /* Records a run failed unless it already ended, keeping the errors it reported before, with
  * an audit line. Returns 0, -ENOENT, -EALREADY (already ended), or -EIO. */
 int adc_run_fail(struct adc_store *store, const char *run_id, const char *why);
