@@ -9,6 +9,7 @@
 
 #include "api/admin-accounts.h"
 #include "http/auth.h"
+#include "http/downloads.h"
 #include "api/channel.h"
 #include "http/http.h"
 #include "common/log.h"
@@ -33,6 +34,8 @@ static void usage(FILE *f) {
           "                                web console sessions end after S seconds without a\n"
           "                                request (default 1800) or S after sign-in (43200)\n"
           "        [--max-connections N]   simultaneous connections (default 256)\n"
+          "        [--downloads DIR]       offer the files of DIR at /downloads/NAME (the\n"
+          "                                ad-connect archive the console links to)\n"
           "  token create --name NAME      another System Administrator token (shown once)\n"
           "  token list                    the tokens' names and creation times\n"
           "  token revoke --name NAME      delete a token; it stops working at once\n"
@@ -200,16 +203,23 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         {"login-timeout", required_argument, NULL, 't'},
         {"session-idle", required_argument, NULL, 'I'},
         {"session-max", required_argument, NULL, 'M'},
+        {"downloads", required_argument, NULL, 'D'},
         {0},
     };
     struct adc_http_options opts = {.listen = "127.0.0.1:8080"};
     int login_timeout = 10;
+    const char *downloads_dir = NULL;
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "l:", options, NULL)) != -1;) {
         switch (c) {
         case 'l': opts.listen = optarg; break;
         case 'c': opts.tls_cert_file = optarg; break;
         case 'k': opts.tls_key_file = optarg; break;
+        case 'D':
+            if (adc_downloads_check_dir(optarg) < 0)
+                return 2;
+            downloads_dir = optarg;
+            break;
         case 'm': {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -257,7 +267,7 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct adc_server srv = {.login_timeout = login_timeout};
+    struct adc_server srv = {.login_timeout = login_timeout, .downloads_dir = downloads_dir};
     int ret = 1;
     struct MHD_Daemon *d = NULL;
     if (adc_store_open(db_path, false, &srv.store) < 0)
