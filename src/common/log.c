@@ -1,6 +1,7 @@
 #include "common/log.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,7 @@ static size_t utf8_len(const unsigned char *p, unsigned *cp) {
     return n;
 }
 
-const char *adc_log_quote(const char *s, char *buf, size_t size) {
+static const char *escape(const char *s, char *buf, size_t size, bool quotes) {
     if (size < 16) {
         if (size > 0)
             buf[0] = '\0';
@@ -100,7 +101,8 @@ const char *adc_log_quote(const char *s, char *buf, size_t size) {
     }
     /* Room kept for the closing quote, "..." and the NUL. */
     size_t o = 0, limit = size - 5;
-    buf[o++] = '"';
+    if (quotes)
+        buf[o++] = '"';
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         char piece[16];
@@ -129,14 +131,23 @@ const char *adc_log_quote(const char *s, char *buf, size_t size) {
             out = in;
         }
         if (o + out > limit) {
-            memcpy(buf + o, "\"...", 5);
+            memcpy(buf + o, quotes ? "\"..." : "...", quotes ? 5 : 4);
             return buf;
         }
         memcpy(buf + o, piece, out);
         o += out;
         p += in;
     }
-    buf[o++] = '"';
+    if (quotes)
+        buf[o++] = '"';
     buf[o] = '\0';
     return buf;
+}
+
+const char *adc_log_quote(const char *s, char *buf, size_t size) {
+    return escape(s, buf, size, true);
+}
+
+const char *adc_log_escape(const char *s, char *buf, size_t size) {
+    return escape(s, buf, size, false);
 }

@@ -38,7 +38,11 @@ void adc_logv(enum adc_log_level level, const char *fmt, va_list ap) _printf_(2,
  * does not fit is cut at a character boundary and ends with "..." after the closing quote. NULL
  * is written as (null) without quotes. Returns buf (always NUL-terminated; size >= 16). */
 const char *adc_log_quote(const char *s, char *buf, size_t size);
+/* The same escapes without the quotes, for a value whose place in the line is clear (a URL path
+ * after the method); a cut value ends with "...". */
+const char *adc_log_escape(const char *s, char *buf, size_t size);
 /* adc_log_quote into a buffer that lives until the end of the enclosing block, for use inside
  * a log call's arguments: log_info("login %s", ADC_LOG_Q(name)). */
 #define ADC_LOG_QUOTE_SIZE 256
 #define ADC_LOG_Q(s) adc_log_quote((s), (char[ADC_LOG_QUOTE_SIZE]){0}, ADC_LOG_QUOTE_SIZE)
+#define ADC_LOG_E(s) adc_log_escape((s), (char[ADC_LOG_QUOTE_SIZE]){0}, ADC_LOG_QUOTE_SIZE)

@@ -483,7 +483,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     clock_gettime(CLOCK_MONOTONIC, &end);
     double ms = (end.tv_sec - st->start.tv_sec) * 1e3 + (end.tv_nsec - st->start.tv_nsec) / 1e6;
     /* The URL path holds ids and names, never credentials; the query is not logged. */
-    log_info("%s %s -> %u (%.1f ms) from %s", method, ADC_LOG_Q(url), res.status, ms, st->client);
+    log_info("%s %s -> %u (%.1f ms) from %s", method, ADC_LOG_E(url), res.status, ms, st->client);
     enum MHD_Result r = send_response(conn, &res);
     response_done(&res);
     return r;

@@ -62,6 +62,7 @@ static void long_values_are_cut_visibly(void **state) {
     assert_int_equal((strlen(q) - 5) % 2, 0);
     const char *macro = ADC_LOG_Q("new\nline");
     assert_string_equal(macro, "\"new\\nline\"");
+    assert_string_equal(ADC_LOG_E("/scim/v2/Users\nfake"), "/scim/v2/Users\\nfake");
 }
 
 int main(void) {
