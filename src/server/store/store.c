@@ -42,6 +42,7 @@ void adc_store_free(struct adc_store *s) {
 int adc_store_schema_version(void) { return adc_schema_steps; }
 
 enum adc_sql_dialect adc_db_dialect(struct adc_db *db) { return db->engine->dialect; }
+enum adc_sql_dialect adc_store_dialect(struct adc_store *s) { return s->engine->dialect; }
 
 struct adc_db *adc_store_acquire(struct adc_store *s) {
     return s->engine->acquire(s, false);

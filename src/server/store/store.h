@@ -36,6 +36,7 @@ bool adc_store_target_is_postgresql(const char *target);
 /* The SQL dialect of a connection, for the few statements built at run time (SCIM filters). */
 enum adc_sql_dialect { ADC_SQL_SQLITE, ADC_SQL_POSTGRESQL };
 enum adc_sql_dialect adc_db_dialect(struct adc_db *db);
+enum adc_sql_dialect adc_store_dialect(struct adc_store *s);
 
 /* Lends a connection (NULL when none can be opened, logged). */
 struct adc_db *adc_store_acquire(struct adc_store *s);
