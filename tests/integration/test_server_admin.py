@@ -66,6 +66,8 @@ class CommandLine(unittest.TestCase):
         # Make it a version-2 database (the provider index of then), as an older server left it.
         con.execute("DROP INDEX users_provider")
         con.execute("CREATE INDEX users_provider ON users(provider, external_id)")
+        con.execute("DROP TABLE group_members")  # groups came with version 4
+        con.execute("DROP TABLE groups")
         con.execute("PRAGMA user_version=2")
         con.commit()
         con.close()
@@ -75,6 +77,8 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], latest)
         cols = [row[2] for row in con.execute("PRAGMA index_info(users_provider)")]
         self.assertEqual(cols, ["provider"])
+        cols = [row[2] for row in con.execute("PRAGMA index_info(group_members_member)")]
+        self.assertEqual(cols, ["member_id", "group_id"])
         # A database from a newer adc-server is refused, not damaged.
         con.execute("PRAGMA user_version=%d" % (latest + 50))
         con.commit()

@@ -14,6 +14,7 @@
 #include "common/settings.h"
 #include "store/store-runs.h"
 #include "scim/scim-user.h"
+#include "store/store-groups.h"
 #include "store/store-users.h"
 
 #define MAX_CONFIG_NAME 200
@@ -197,8 +198,8 @@ static int load_config(struct adc_db *db, const char *app_id, struct adc_store_c
 }
 
 /* Opens the write transaction first, so that the change is made to the configuration as read. */
-static int load_config_for_write(struct adc_db *db, const char *app_id,
-                                 struct adc_store_config *c, struct adc_http_response *res) {
+static int load_config_for_write(struct adc_db *db, const char *app_id, struct adc_store_config *c,
+                                 struct adc_http_response *res) {
     if (adc_db_begin(db, true) < 0) {
         adc_http_error(res, 503, NULL, "database busy; retry");
         return -EBUSY;
@@ -284,10 +285,12 @@ static void config_delete(struct adc_http_request *req, struct adc_http_response
     /* The users stay; they are owned by no configuration any more, i.e. "local" cloud users
      * (docs/product.md section 4, rule 3 knows only these two kinds of provider). */
     int released = adc_store_users_reassign(db, c.app_id, ADC_PROVIDER_LOCAL);
+    int groups = adc_store_groups_reassign(db, c.app_id, ADC_PROVIDER_LOCAL); /* and its groups */
     char detail[300];
-    snprintf(detail, sizeof(detail), "name=%s users_released=%d (now provider local)", c.name,
-             released);
-    if (released < 0 || adc_store_config_delete(db, c.app_id) < 0 ||
+    snprintf(detail, sizeof(detail),
+             "name=%s users_released=%d groups_released=%d (now provider local)", c.name, released,
+             groups);
+    if (released < 0 || groups < 0 || adc_store_config_delete(db, c.app_id) < 0 ||
         adc_store_audit(db, req->principal.actor, "sync-config.delete", c.app_id, detail) < 0 ||
         adc_db_commit(db) < 0) {
         adc_http_error(res, 500, NULL, "database error");
@@ -295,9 +298,9 @@ static void config_delete(struct adc_http_request *req, struct adc_http_response
     }
     adc_channel_forget(req->server, c.app_id, "the sync configuration was deleted");
     adc_http_json(res, 200,
-                  json_pack("{s:s,s:b,s:i,s:s}", "app_id", c.app_id, "deleted", 1,
-                            "users_released", released, "users_provider",
-                            ADC_PROVIDER_LOCAL));
+                  json_pack("{s:s,s:b,s:i,s:s,s:i}", "app_id", c.app_id, "deleted", 1,
+                            "users_released", released, "users_provider", ADC_PROVIDER_LOCAL,
+                            "groups_released", groups));
 out:
     adc_db_rollback(db);
     adc_store_release(db);
@@ -320,14 +323,16 @@ static void config_rotate(struct adc_http_request *req, struct adc_http_response
     adc_auth_hash(secret, hash);
     adc_store_now(now);
     if (adc_store_config_set_secret(db, c.app_id, hash, now) < 0 ||
-        adc_store_audit(db, req->principal.actor, "sync-config.rotate-secret", c.app_id, NULL) < 0 ||
+        adc_store_audit(db, req->principal.actor, "sync-config.rotate-secret", c.app_id, NULL) <
+            0 ||
         adc_db_commit(db) < 0) {
         adc_http_error(res, 500, NULL, "database error");
         goto out;
     }
     adc_channel_forget(req->server, c.app_id, "the secret of the sync configuration was rotated");
-    adc_http_json(res, 200, json_pack("{s:s,s:s,s:s}", "app_id", c.app_id, "secret", secret,
-                                      "secret_rotated", now));
+    adc_http_json(
+        res, 200,
+        json_pack("{s:s,s:s,s:s}", "app_id", c.app_id, "secret", secret, "secret_rotated", now));
 out:
     adc_db_rollback(db);
     adc_store_release(db);
@@ -421,10 +426,9 @@ static void audit_list(struct adc_http_request *req, struct adc_http_response *r
     } else {
         /* The next page: ?before=<seq of the last entry>. */
         size_t n = json_array_size(items);
-        json_t *next = n == (size_t)limit
-                           ? json_integer(json_integer_value(
-                                 json_object_get(json_array_get(items, n - 1), "seq")))
-                           : json_null();
+        json_t *next = n == (size_t)limit ? json_integer(json_integer_value(json_object_get(
+                                                json_array_get(items, n - 1), "seq")))
+                                          : json_null();
         adc_http_json(res, 200, json_pack("{s:o,s:o}", "entries", items, "next_before", next));
     }
     adc_store_release(db);

@@ -13,6 +13,8 @@
 #define CORE_USER_URN "urn:ietf:params:scim:schemas:core:2.0:User:"
 #define PROVIDER_ATTR "urn:adconnect:scim:schemas:extension:sync:2.0:User:provider"
 #define ENTERPRISE_URN "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+#define CORE_GROUP_URN "urn:ietf:params:scim:schemas:core:2.0:Group:"
+#define GROUP_PROVIDER_ATTR "urn:adconnect:scim:schemas:extension:sync:2.0:Group:provider"
 
 void adc_scim_filter_free(struct adc_scim_filter *f) {
     if (!f)
@@ -116,8 +118,9 @@ static json_t *parse_value(struct parser *p) {
         lit[n] = '\0';
         if (!strcmp(lit, "true") || !strcmp(lit, "false") || !strcmp(lit, "null")) {
             p->i += n;
-            return !strcmp(lit, "true") ? json_true() : !strcmp(lit, "false") ? json_false()
-                                                                                : json_null();
+            return !strcmp(lit, "true")    ? json_true()
+                   : !strcmp(lit, "false") ? json_false()
+                                           : json_null();
         }
     }
     json_error_t je;
@@ -339,19 +342,35 @@ struct sql_attr {
 };
 
 static const char *const string_attrs[] = {
-    "displayName", "nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale",
-    "timezone", "name.formatted", "name.familyName", "name.givenName", "name.middleName",
-    "name.honorificPrefix", "name.honorificSuffix",
+    "displayName",
+    "nickName",
+    "profileUrl",
+    "title",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "name.formatted",
+    "name.familyName",
+    "name.givenName",
+    "name.middleName",
+    "name.honorificPrefix",
+    "name.honorificSuffix",
 };
 static const char *const multi_attrs[] = {
-    "emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
-    "x509Certificates", "groups",
+    "emails", "phoneNumbers",     "ims",    "photos", "addresses", "entitlements",
+    "roles",  "x509Certificates", "groups",
 };
 static const char *const enterprise_attrs[] = {
     "employeeNumber", "costCenter", "organization", "division", "department", "manager.value",
 };
 
+/* What a filter is over: users (the users table), groups (the groups table, members through
+ * group_members) or the members of one group (group_members rows, aliased m). */
+enum sql_target { TARGET_USERS, TARGET_GROUPS, TARGET_MEMBERS };
+
 struct sql_builder {
+    enum sql_target target;
     struct adc_sql_where *w;
     char *buf;
     size_t len, cap;
@@ -474,6 +493,43 @@ static bool resolve_attr(const char *attr, struct sql_attr *a, const char **sub_
     return true;
 }
 
+/* Resolves an attribute of a Group (RFC 7643 section 4.2); false when unknown. "members"
+ * comes back as T_MULTI with the sub-attribute in *sub_out. */
+static bool resolve_group_attr(const char *attr, struct sql_attr *a, const char **sub_out) {
+    memset(a, 0, sizeof(*a));
+    *sub_out = NULL;
+    if (strncasecmp(attr, CORE_GROUP_URN, strlen(CORE_GROUP_URN)) == 0)
+        attr += strlen(CORE_GROUP_URN);
+    if (strcasecmp(attr, "displayName") == 0)
+        *a = (struct sql_attr){T_STRING, "display_name", true, ""};
+    else if (strcasecmp(attr, "externalId") == 0)
+        *a = (struct sql_attr){T_EXACT, "external_id", false, ""};
+    else if (strcasecmp(attr, "id") == 0)
+        *a = (struct sql_attr){T_EXACT, "id", false, ""};
+    else if (strcasecmp(attr, "meta.created") == 0)
+        *a = (struct sql_attr){T_EXACT, "created", false, ""};
+    else if (strcasecmp(attr, "meta.lastModified") == 0)
+        *a = (struct sql_attr){T_EXACT, "modified", false, ""};
+    else if (strcasecmp(attr, GROUP_PROVIDER_ATTR) == 0)
+        *a = (struct sql_attr){T_EXACT, "provider", false, ""};
+    else if (strncasecmp(attr, "members", 7) == 0 && (attr[7] == '\0' || attr[7] == '.')) {
+        a->type = T_MULTI;
+        *sub_out = attr[7] == '.' ? attr + 8 : "value";
+    } else
+        return false;
+    return true;
+}
+
+/* A sub-attribute of a group's member as a column of group_members (alias m): value and
+ * type are stored; display and $ref are derived, not filterable. */
+static const char *member_column(const char *sub) {
+    if (strcasecmp(sub, "value") == 0)
+        return "m.member_id";
+    if (strcasecmp(sub, "type") == 0)
+        return "m.type";
+    return NULL;
+}
+
 /* Sub-attributes of multi-valued attributes: only simple names. */
 static bool valid_sub(const char *sub) {
     if (!*sub || strlen(sub) > 64)
@@ -576,10 +632,22 @@ static void compare(struct sql_builder *b, const char *expr, enum attr_type type
             arg_text(b, s);
         }
         break;
-    case ADC_SCIM_GT: emit(b, "(%s > %s)", lhs, rhs); arg_text(b, s); break;
-    case ADC_SCIM_GE: emit(b, "(%s >= %s)", lhs, rhs); arg_text(b, s); break;
-    case ADC_SCIM_LT: emit(b, "(%s < %s)", lhs, rhs); arg_text(b, s); break;
-    case ADC_SCIM_LE: emit(b, "(%s <= %s)", lhs, rhs); arg_text(b, s); break;
+    case ADC_SCIM_GT:
+        emit(b, "(%s > %s)", lhs, rhs);
+        arg_text(b, s);
+        break;
+    case ADC_SCIM_GE:
+        emit(b, "(%s >= %s)", lhs, rhs);
+        arg_text(b, s);
+        break;
+    case ADC_SCIM_LT:
+        emit(b, "(%s < %s)", lhs, rhs);
+        arg_text(b, s);
+        break;
+    case ADC_SCIM_LE:
+        emit(b, "(%s <= %s)", lhs, rhs);
+        arg_text(b, s);
+        break;
     default: sql_fail(b, "internal: bad operator"); break;
     }
 }
@@ -627,6 +695,42 @@ static void gen_chain(struct sql_builder *b, const struct adc_scim_filter *f,
     gen_chain(b, f->right, op, element);
 }
 
+/* A condition on a group: a column, or on its members an EXISTS over group_members through
+ * its primary key (group_id, member_id), so "members.value eq X" is one index lookup. */
+static void gen_group(struct sql_builder *b, const struct adc_scim_filter *f,
+                      const struct sql_attr *a, const char *sub) {
+    if (a->type != T_MULTI) {
+        if (f->op == ADC_SCIM_VALUE_PATH) {
+            sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
+            return;
+        }
+        char expr[100];
+        snprintf(expr, sizeof(expr), "groups.%s", a->column);
+        compare(b, expr, a->type, a->nocase_column, f);
+        return;
+    }
+    if (f->op == ADC_SCIM_PR && !strchr(f->attr, '.')) {
+        emit(b, "(groups.member_count > 0)");
+        return;
+    }
+    emit(b, "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = groups.id AND ");
+    if (f->op == ADC_SCIM_VALUE_PATH) {
+        if (strchr(f->attr, '.')) {
+            sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
+            return;
+        }
+        gen(b, f->left, true);
+    } else {
+        const char *col = member_column(sub);
+        if (!col) {
+            sql_fail(b, "members can be filtered by value and type, not '%s'", f->attr);
+            return;
+        }
+        compare(b, col, T_EXACT, false, f);
+    }
+    emit(b, ")");
+}
+
 static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool element) {
     if (b->r < 0)
         return;
@@ -652,6 +756,15 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
             sql_fail(b, "invalid sub-attribute '%s' in a value filter", f->attr);
             return;
         }
+        if (b->target != TARGET_USERS) {
+            const char *col = member_column(f->attr);
+            if (!col) {
+                sql_fail(b, "members can be filtered by value and type, not '%s'", f->attr);
+                return;
+            }
+            compare(b, col, T_EXACT, false, f);
+            return;
+        }
         char path[100], expr[200];
         snprintf(path, sizeof(path), "$.%s", f->attr);
         json_expr(expr, sizeof(expr), "e.value", path);
@@ -660,8 +773,13 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
     }
     struct sql_attr a;
     const char *sub;
-    if (!resolve_attr(f->attr, &a, &sub)) {
+    if (b->target == TARGET_GROUPS ? !resolve_group_attr(f->attr, &a, &sub)
+                                   : !resolve_attr(f->attr, &a, &sub)) {
         sql_fail(b, "unsupported attribute '%s' in filter", f->attr);
+        return;
+    }
+    if (b->target == TARGET_GROUPS) {
+        gen_group(b, f, &a, sub);
         return;
     }
     if (f->op == ADC_SCIM_VALUE_PATH) {
@@ -698,11 +816,12 @@ void adc_sql_where_done(struct adc_sql_where *w) {
     memset(w, 0, sizeof(*w));
 }
 
-int adc_scim_filter_sql(const struct adc_scim_filter *f, struct adc_sql_where *out, char *err,
-                        size_t err_size) {
+static int filter_sql(enum sql_target target, const struct adc_scim_filter *f,
+                      struct adc_sql_where *out, char *err, size_t err_size) {
     struct adc_sql_where w = {0};
-    struct sql_builder b = {.w = &w, .err = err, .err_size = err_size};
-    gen(&b, f, false);
+    struct sql_builder b = {.target = target, .w = &w, .err = err, .err_size = err_size};
+    /* The members of one group: the filter is on the elements themselves. */
+    gen(&b, f, target == TARGET_MEMBERS);
     if (b.r < 0) {
         free(b.buf);
         adc_sql_where_done(&w);
@@ -713,6 +832,21 @@ int adc_scim_filter_sql(const struct adc_scim_filter *f, struct adc_sql_where *o
     w.sql = b.buf;
     *out = w;
     return 0;
+}
+
+int adc_scim_filter_sql(const struct adc_scim_filter *f, struct adc_sql_where *out, char *err,
+                        size_t err_size) {
+    return filter_sql(TARGET_USERS, f, out, err, err_size);
+}
+
+int adc_scim_filter_sql_groups(const struct adc_scim_filter *f, struct adc_sql_where *out,
+                               char *err, size_t err_size) {
+    return filter_sql(TARGET_GROUPS, f, out, err, err_size);
+}
+
+int adc_scim_filter_sql_members(const struct adc_scim_filter *f, struct adc_sql_where *out,
+                                char *err, size_t err_size) {
+    return filter_sql(TARGET_MEMBERS, f, out, err, err_size);
 }
 
 /* ---- evaluation on JSON ------------------------------------------------------------------ */
@@ -748,7 +882,8 @@ static bool compare_json(const json_t *have, const struct adc_scim_filter *f) {
                !(json_is_array(have) && json_array_size(have) == 0);
     const json_t *want = f->value;
     if (!have || json_is_null(have))
-        return f->op == ADC_SCIM_NE ? !json_is_null(want) : json_is_null(want) && f->op == ADC_SCIM_EQ;
+        return f->op == ADC_SCIM_NE ? !json_is_null(want)
+                                    : json_is_null(want) && f->op == ADC_SCIM_EQ;
     if (json_is_boolean(want) || json_is_boolean(have)) {
         bool eq = json_is_boolean(want) && json_is_boolean(have) &&
                   json_is_true(want) == json_is_true(have);
@@ -786,8 +921,10 @@ static bool compare_json(const json_t *have, const struct adc_scim_filter *f) {
 
 bool adc_scim_filter_match(const struct adc_scim_filter *f, const json_t *obj) {
     switch (f->op) {
-    case ADC_SCIM_AND: return adc_scim_filter_match(f->left, obj) && adc_scim_filter_match(f->right, obj);
-    case ADC_SCIM_OR: return adc_scim_filter_match(f->left, obj) || adc_scim_filter_match(f->right, obj);
+    case ADC_SCIM_AND:
+        return adc_scim_filter_match(f->left, obj) && adc_scim_filter_match(f->right, obj);
+    case ADC_SCIM_OR:
+        return adc_scim_filter_match(f->left, obj) || adc_scim_filter_match(f->right, obj);
     case ADC_SCIM_NOT: return !adc_scim_filter_match(f->left, obj);
     case ADC_SCIM_VALUE_PATH: {
         json_t *arr = get_path(obj, f->attr);

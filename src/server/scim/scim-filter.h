@@ -30,8 +30,8 @@ enum adc_scim_filter_op {
 
 struct adc_scim_filter {
     enum adc_scim_filter_op op;
-    char *attr;     /* attribute path as written ("name.familyName", "urn:...:User:provider") */
-    json_t *value;  /* comparison value: string, number, true, false or null */
+    char *attr;    /* attribute path as written ("name.familyName", "urn:...:User:provider") */
+    json_t *value; /* comparison value: string, number, true, false or null */
     struct adc_scim_filter *left, *right;
 };
 
@@ -54,6 +54,15 @@ void adc_sql_where_done(struct adc_sql_where *w);
  * know, or a value of the wrong type, is an error with a reason in err (-EINVAL). */
 int adc_scim_filter_sql(const struct adc_scim_filter *f, struct adc_sql_where *out, char *err,
                         size_t err_size);
+
+/* The same over the groups table (columns display_name, external_id, id, provider, created,
+ * modified; members.value and members.type through group_members). */
+int adc_scim_filter_sql_groups(const struct adc_scim_filter *f, struct adc_sql_where *out,
+                               char *err, size_t err_size);
+/* A filter on the members of one group, as in the PATCH path members[value eq "..."]: SQL
+ * over the group_members row aliased m (value is m.member_id, type is m.type). */
+int adc_scim_filter_sql_members(const struct adc_scim_filter *f, struct adc_sql_where *out,
+                                char *err, size_t err_size);
 
 /* Evaluates a filter against a JSON object: attribute names are matched case-insensitively and
  * strings compared case-insensitively (the sub-attributes of multi-valued attributes, as used in

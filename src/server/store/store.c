@@ -124,6 +124,30 @@ static const char *const migrations[] = {
      * users_external_id, which is as selective. */
     ("DROP INDEX users_provider;"
      "CREATE INDEX users_provider ON users(provider);"),
+    /* 3 -> 4: groups (docs/product.md section 10). Members live in a table of their own, one
+     * row per membership, keyed both ways: by group (the members of a group, a PATCH that adds
+     * or removes one) and by member (the groups of a user, forgetting a deleted user), so a
+     * change to a group of 100,000 members touches its one row, never the whole group.
+     * member_count is kept with every change so that a listing needs no count per group. */
+    ("CREATE TABLE groups("
+     "  seq INTEGER PRIMARY KEY,"
+     "  id TEXT NOT NULL UNIQUE,"
+     "  display_name TEXT NOT NULL COLLATE NOCASE,"
+     "  external_id TEXT,"
+     "  provider TEXT NOT NULL,"
+     "  member_count INTEGER NOT NULL DEFAULT 0,"
+     "  version INTEGER NOT NULL,"
+     "  created TEXT NOT NULL,"
+     "  modified TEXT NOT NULL);"
+     "CREATE INDEX groups_display_name ON groups(display_name);"
+     "CREATE INDEX groups_external_id ON groups(external_id);"
+     "CREATE INDEX groups_provider ON groups(provider);"
+     "CREATE TABLE group_members("
+     "  group_id TEXT NOT NULL,"
+     "  member_id TEXT NOT NULL,"
+     "  type TEXT NOT NULL,"
+     "  PRIMARY KEY(group_id, member_id)) WITHOUT ROWID;"
+     "CREATE INDEX group_members_member ON group_members(member_id, group_id);"),
 };
 
 int adc_store_schema_version(void) { return (int)ADC_ARRAY_SIZE(migrations); }
@@ -463,4 +487,16 @@ int adc_db_errno(struct adc_db *db, int rc) {
         log_error("database: %s (%s)", sqlite3_errmsg(db->h), sqlite3_errstr(rc));
         return -EIO;
     }
+}
+
+int adc_db_savepoint(struct adc_db *db) {
+    int rc = sqlite3_exec(db->h, "SAVEPOINT op", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : adc_db_errno(db, rc);
+}
+
+int adc_db_savepoint_end(struct adc_db *db, bool undo) {
+    int rc = undo ? sqlite3_exec(db->h, "ROLLBACK TO op", NULL, NULL, NULL) : SQLITE_OK;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db->h, "RELEASE op", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : adc_db_errno(db, rc);
 }

@@ -70,3 +70,10 @@ int adc_db_step_row(struct adc_db *db, sqlite3_stmt *st);
 /* Steps a statement through its rows: 1 with a row current, 0 after the last one, or a negative
  * errno. The caller resets the statement when done (also when it stops early). */
 int adc_db_step_next(struct adc_db *db, sqlite3_stmt *st);
+
+/* A savepoint inside the current write transaction: an operation of several statements (a
+ * group with its members) inside a Bulk request that must leave nothing behind when it fails
+ * while the request goes on. adc_db_savepoint_end releases it, after rolling back to it when
+ * `undo`. 0 or a negative errno. */
+int adc_db_savepoint(struct adc_db *db);
+int adc_db_savepoint_end(struct adc_db *db, bool undo);
