@@ -118,13 +118,16 @@ static void config_create(struct adc_http_request *req, struct adc_http_response
                        MAX_CONFIG_NAME);
         goto out;
     }
+    /* docs/product.md section 11: a new configuration refuses takeovers until an administrator
+     * decides otherwise (false, or null for "the client decides"); the request may say so at
+     * once. */
+    c.settings = strdup("{\"no-update-provider-mismatch\":true}");
     json_t *settings = json_object_get(body, "settings");
-    if (settings && adc_api_settings_merge(&c.settings, settings, false, why, sizeof(why)) < 0) {
+    if (c.settings && settings &&
+        adc_api_settings_merge(&c.settings, settings, true, why, sizeof(why)) < 0) {
         adc_http_error(res, 400, "invalidValue", "%s", why);
         goto out;
     }
-    if (!c.settings)
-        c.settings = strdup("{}");
     c.name = strdup(json_string_value(name));
     adc_auth_uuid(c.app_id);
     adc_store_now(c.created);

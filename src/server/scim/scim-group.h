@@ -11,11 +11,11 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "common/wire.h"
 #include "scim/scim-user.h"
 #include "store/store-groups.h"
 
-#define ADC_SCIM_SCHEMA_GROUP "urn:ietf:params:scim:schemas:core:2.0:Group"
-#define ADC_SCIM_SCHEMA_GROUP_PROVIDER "urn:adconnect:scim:schemas:extension:sync:2.0:Group"
+/* The URNs (ADC_SCIM_SCHEMA_GROUP, ADC_SCIM_SCHEMA_GROUP_PROVIDER) are in common/wire.h. */
 
 /* The group as SCIM JSON text appended to out, with its members when `members` (read from the
  * store row by row). 0 or a negative errno. */
