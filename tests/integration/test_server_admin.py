@@ -63,11 +63,15 @@ class CommandLine(unittest.TestCase):
         con = sqlite3.connect(self.db)
         latest = con.execute("PRAGMA user_version").fetchone()[0]
         self.assertGreaterEqual(latest, 3)
-        # Make it a version-2 database (the provider index of then), as an older server left it.
+        # Make it a version-2 database (the provider index of then, none of the tables later
+        # versions added), as an older server left it.
+        v2_tables = {"admin_tokens", "sync_configs", "users", "runs", "audit", "admin_accounts",
+                     "console_sessions"}
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            if table not in v2_tables and not table.startswith("sqlite_"):
+                con.execute("DROP TABLE %s" % table)
         con.execute("DROP INDEX users_provider")
         con.execute("CREATE INDEX users_provider ON users(provider, external_id)")
-        con.execute("DROP TABLE group_members")  # groups came with version 4
-        con.execute("DROP TABLE groups")
         con.execute("PRAGMA user_version=2")
         con.commit()
         con.close()

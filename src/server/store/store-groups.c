@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-
 #define GROUP_COLUMNS                                                                              \
     "seq, id, display_name, external_id, provider, member_count, version, created, modified"
 
@@ -19,15 +17,15 @@ void adc_store_group_done(struct adc_store_group *g) {
     memset(g, 0, sizeof(*g));
 }
 
-static int read_row(sqlite3_stmt *st, struct adc_store_group *g) {
+static int read_row(struct adc_stmt *st, struct adc_store_group *g) {
     memset(g, 0, sizeof(*g));
-    g->seq = sqlite3_column_int64(st, 0);
+    g->seq = adc_stmt_int(st, 0);
     adc_db_column_copy(st, 1, g->id, sizeof(g->id));
     g->display_name = adc_db_column_strdup(st, 2);
     g->external_id = adc_db_column_strdup(st, 3);
     g->provider = adc_db_column_strdup(st, 4);
-    g->member_count = sqlite3_column_int64(st, 5);
-    g->version = sqlite3_column_int64(st, 6);
+    g->member_count = adc_stmt_int(st, 5);
+    g->version = adc_stmt_int(st, 6);
     adc_db_column_copy(st, 7, g->created, sizeof(g->created));
     adc_db_column_copy(st, 8, g->modified, sizeof(g->modified));
     if (!g->display_name || !g->provider) {
@@ -39,42 +37,47 @@ static int read_row(sqlite3_stmt *st, struct adc_store_group *g) {
 
 int adc_store_group_get(struct adc_db *db, const char *id, struct adc_store_group *out) {
     static const char sql[] = "SELECT " GROUP_COLUMNS " FROM groups WHERE id = ?";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, id);
     int r = adc_db_step_row(db, st);
     if (r < 0)
         return r;
     r = read_row(st, out);
-    sqlite3_reset(st);
+    adc_stmt_reset(st);
     return r;
 }
 
-static void bind_group(sqlite3_stmt *st, const struct adc_store_group *g) {
-    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, g->display_name, -1, SQLITE_STATIC);
+static void bind_group(struct adc_stmt *st, const struct adc_store_group *g) {
+    adc_stmt_bind_text(st, 1, g->id);
+    adc_stmt_bind_text(st, 2, g->display_name);
     if (g->external_id)
-        sqlite3_bind_text(st, 3, g->external_id, -1, SQLITE_STATIC);
+        adc_stmt_bind_text(st, 3, g->external_id);
     else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_text(st, 4, g->provider, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, g->member_count);
-    sqlite3_bind_int64(st, 6, g->version);
-    sqlite3_bind_text(st, 7, g->created, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, g->modified, -1, SQLITE_STATIC);
+        adc_stmt_bind_text(st, 3, NULL);
+    adc_stmt_bind_text(st, 4, g->provider);
+    adc_stmt_bind_int(st, 5, g->member_count);
+    adc_stmt_bind_int(st, 6, g->version);
+    adc_stmt_bind_text(st, 7, g->created);
+    adc_stmt_bind_text(st, 8, g->modified);
 }
 
 int adc_store_group_insert(struct adc_db *db, struct adc_store_group *g) {
     static const char sql[] = "INSERT INTO groups(id, display_name, external_id, provider, "
-                              "member_count, version, created, modified) VALUES (?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+                              "member_count, version, created, modified) VALUES (?,?,?,?,?,?,?,?) "
+                              "RETURNING seq";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     bind_group(st, g);
-    int r = adc_db_step_done(db, st, false);
-    if (r == 0)
-        g->seq = sqlite3_last_insert_rowid(adc_db_handle(db));
+    int r = adc_db_step_row(db, st);
+    if (r == -ENOENT)
+        r = -EIO; /* RETURNING always gives the row */
+    if (r == 0) {
+        g->seq = adc_stmt_int(st, 0);
+        adc_stmt_reset(st);
+    }
     return r;
 }
 
@@ -82,7 +85,7 @@ int adc_store_group_update(struct adc_db *db, const struct adc_store_group *g) {
     static const char sql[] = "UPDATE groups SET display_name = ?2, external_id = ?3, "
                               "provider = ?4, member_count = ?5, version = ?6, created = ?7, "
                               "modified = ?8 WHERE id = ?1";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     bind_group(st, g);
@@ -92,14 +95,14 @@ int adc_store_group_update(struct adc_db *db, const struct adc_store_group *g) {
 /* Runs a statement bound to one or two texts; returns the rows changed or a negative errno. */
 static int64_t exec_texts(struct adc_db *db, const char *sql, const char *a, const char *b,
                           bool need_change) {
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, a);
     if (b)
-        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+        adc_stmt_bind_text(st, 2, b);
     int r = adc_db_step_done(db, st, need_change);
-    return r < 0 ? r : sqlite3_changes(adc_db_handle(db));
+    return r < 0 ? r : adc_db_changes(db);
 }
 
 int64_t adc_store_member_forget(struct adc_db *db, const char *member_id, const char *now) {
@@ -132,16 +135,12 @@ int adc_store_groups_reassign(struct adc_db *db, const char *from, const char *t
     return (int)r;
 }
 
-/* A statement built at run time around a filter's WHERE clause. */
-static sqlite3_stmt *prepare_where(struct adc_db *db, const char *fmt, const char *where) {
+/* A statement built at run time around a filter's WHERE clause (free it with adc_stmt_free). */
+static struct adc_stmt *prepare_where(struct adc_db *db, const char *fmt, const char *where) {
     char *sql = NULL;
-    if (asprintf(&sql, fmt, where && *where ? where : "1") < 0)
+    if (asprintf(&sql, fmt, where && *where ? where : "TRUE") < 0)
         return NULL;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(adc_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK) {
-        log_debug("database: %s in '%s'", sqlite3_errmsg(adc_db_handle(db)), sql);
-        st = NULL;
-    }
+    struct adc_stmt *st = adc_db_prepare(db, sql);
     free(sql);
     return st;
 }
@@ -149,20 +148,21 @@ static sqlite3_stmt *prepare_where(struct adc_db *db, const char *fmt, const cha
 int adc_store_group_list(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
                          size_t n_args, int64_t after_seq, int64_t offset, int64_t limit,
                          adc_store_group_cb cb, void *ctx) {
-    sqlite3_stmt *st = prepare_where(db,
-                                     "SELECT " GROUP_COLUMNS " FROM groups WHERE seq > ? AND (%s) "
-                                     "ORDER BY seq LIMIT ? OFFSET ?",
-                                     where);
+    struct adc_stmt *st =
+        prepare_where(db,
+                      "SELECT " GROUP_COLUMNS " FROM groups WHERE seq > ? AND (%s) "
+                      "ORDER BY seq LIMIT ? OFFSET ?",
+                      where);
     if (!st)
         return -EIO;
     int r;
-    sqlite3_bind_int64(st, 1, after_seq);
-    if (adc_db_bind_args(st, 2, args, n_args) < 0) {
+    adc_stmt_bind_int(st, 1, after_seq);
+    if (adc_stmt_bind_args(st, 2, args, n_args) < 0) {
         r = -EINVAL;
         goto out;
     }
-    sqlite3_bind_int64(st, 2 + (int)n_args, limit);
-    sqlite3_bind_int64(st, 3 + (int)n_args, offset);
+    adc_stmt_bind_int(st, 2 + (int)n_args, limit);
+    adc_stmt_bind_int(st, 3 + (int)n_args, offset);
     int n = 0;
     while ((r = adc_db_step_next(db, st)) > 0) {
         struct adc_store_group g;
@@ -178,34 +178,34 @@ int adc_store_group_list(struct adc_db *db, const char *where, const struct adc_
     if (r == 0)
         r = n;
 out:
-    sqlite3_finalize(st);
+    adc_stmt_free(st);
     return r;
 }
 
 int64_t adc_store_group_count(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
                               size_t n_args) {
-    sqlite3_stmt *st = prepare_where(db, "SELECT count(*) FROM groups WHERE %s", where);
+    struct adc_stmt *st = prepare_where(db, "SELECT count(*) FROM groups WHERE %s", where);
     if (!st)
         return -EIO;
     int64_t r = -EIO;
-    if (adc_db_bind_args(st, 1, args, n_args) == 0 && adc_db_step_next(db, st) > 0)
-        r = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    if (adc_stmt_bind_args(st, 1, args, n_args) == 0 && adc_db_step_next(db, st) > 0)
+        r = adc_stmt_int(st, 0);
+    adc_stmt_free(st);
     return r;
 }
 
 int adc_store_member_type(struct adc_db *db, const char *id, const char **type) {
     static const char sql[] = "SELECT 1 FROM users WHERE id = ?1 UNION ALL "
                               "SELECT 2 FROM groups WHERE id = ?1";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, id);
     int r = adc_db_step_row(db, st);
     if (r < 0)
         return r;
-    *type = sqlite3_column_int(st, 0) == 1 ? ADC_MEMBER_USER : ADC_MEMBER_GROUP;
-    sqlite3_reset(st);
+    *type = adc_stmt_int(st, 0) == 1 ? ADC_MEMBER_USER : ADC_MEMBER_GROUP;
+    adc_stmt_reset(st);
     return 0;
 }
 
@@ -213,14 +213,14 @@ int adc_store_group_member_add(struct adc_db *db, const char *group_id, const ch
                                const char *type) {
     static const char sql[] = "INSERT INTO group_members(group_id, member_id, type) "
                               "VALUES (?,?,?) ON CONFLICT DO NOTHING";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, member_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, group_id);
+    adc_stmt_bind_text(st, 2, member_id);
+    adc_stmt_bind_text(st, 3, type);
     int r = adc_db_step_done(db, st, false);
-    return r < 0 ? r : sqlite3_changes(adc_db_handle(db));
+    return r < 0 ? r : adc_db_changes(db);
 }
 
 int adc_store_group_member_remove(struct adc_db *db, const char *group_id, const char *member_id) {
@@ -232,17 +232,17 @@ int adc_store_group_member_remove(struct adc_db *db, const char *group_id, const
 int64_t adc_store_group_members_remove_where(struct adc_db *db, const char *group_id,
                                              const char *where, const struct adc_sql_arg *args,
                                              size_t n_args) {
-    sqlite3_stmt *st =
+    struct adc_stmt *st =
         prepare_where(db, "DELETE FROM group_members AS m WHERE m.group_id = ? AND (%s)", where);
     if (!st)
         return -EIO;
     int64_t r = -EINVAL;
-    sqlite3_bind_text(st, 1, group_id, -1, SQLITE_STATIC);
-    if (adc_db_bind_args(st, 2, args, n_args) == 0) {
+    adc_stmt_bind_text(st, 1, group_id);
+    if (adc_stmt_bind_args(st, 2, args, n_args) == 0) {
         int rc = adc_db_step_next(db, st);
-        r = rc < 0 ? rc : sqlite3_changes(adc_db_handle(db));
+        r = rc < 0 ? rc : adc_db_changes(db);
     }
-    sqlite3_finalize(st);
+    adc_stmt_free(st);
     return r;
 }
 
@@ -253,19 +253,18 @@ int64_t adc_store_group_members_list(struct adc_db *db, const char *group_id,
         "LEFT JOIN users u ON m.type = 'User' AND u.id = m.member_id "
         "LEFT JOIN groups g ON m.type = 'Group' AND g.id = m.member_id "
         "WHERE m.group_id = ? ORDER BY m.member_id";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, group_id, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, group_id);
     int64_t n = 0;
     int r;
     while ((r = adc_db_step_next(db, st)) > 0) {
-        r = cb((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-               (const char *)sqlite3_column_text(st, 2), ctx);
+        r = cb(adc_stmt_text(st, 0), adc_stmt_text(st, 1), adc_stmt_text(st, 2), ctx);
         if (r < 0)
             break;
         n++;
     }
-    sqlite3_reset(st);
+    adc_stmt_reset(st);
     return r < 0 ? r : n;
 }
