@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "scim/scim-filter.h"
+#include "store/store-filter.h"
 
 /* Binds a filter's values to a raw SQLite statement (the store's own binding needs a store
  * connection; these tests run the generated SQL on a bare in-memory database). */
@@ -51,12 +52,12 @@ static void open_db(void) {
 /* Generated SQL that SQLite rejects would be a 500 for the client: a bug. A refusal must say
  * why. */
 static void check_sql(const struct adc_scim_filter *f,
-                      int (*to_sql)(const struct adc_scim_filter *, struct adc_sql_where *, char *,
-                                    size_t),
+                      int (*to_sql)(const struct adc_scim_filter *, enum adc_sql_dialect,
+                                    struct adc_sql_where *, char *, size_t),
                       const char *query) {
     struct adc_sql_where w;
     char err[300] = "";
-    if (to_sql(f, &w, err, sizeof(err)) < 0) {
+    if (to_sql(f, ADC_SQL_SQLITE, &w, err, sizeof(err)) < 0) {
         if (!err[0])
             __builtin_trap();
         return;
@@ -90,9 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(s);
         return 0;
     }
-    check_sql(f, adc_scim_filter_sql, "SELECT count(*) FROM users WHERE %s");
-    check_sql(f, adc_scim_filter_sql_groups, "SELECT count(*) FROM groups WHERE %s");
-    check_sql(f, adc_scim_filter_sql_members,
+    check_sql(f, adc_store_filter_sql, "SELECT count(*) FROM users WHERE %s");
+    check_sql(f, adc_store_filter_sql_groups, "SELECT count(*) FROM groups WHERE %s");
+    check_sql(f, adc_store_filter_sql_members,
               "SELECT count(*) FROM group_members AS m WHERE m.group_id = 'g' AND (%s)");
     json_t *obj =
         json_pack("{s:s,s:b,s:[{s:s,s:s,s:b}],s:{s:s}}", "userName", "Ann", "active", 1, "emails",

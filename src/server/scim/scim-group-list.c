@@ -11,6 +11,7 @@
 #include "scim/scim-filter.h"
 #include "scim/scim-group.h"
 #include "scim/scim.h"
+#include "store/store-filter.h"
 #include "server.h"
 
 struct group_page {
@@ -71,7 +72,8 @@ static void list_groups(struct adc_http_request *req, struct adc_http_response *
             goto out;
         }
         if (adc_scim_filter_parse(filter, &f, err, sizeof(err)) < 0 ||
-            adc_scim_filter_sql_groups(f, &where, err, sizeof(err)) < 0) {
+            adc_store_filter_sql_groups(f, adc_store_dialect(req->server->store), &where, err,
+                                        sizeof(err)) < 0) {
             adc_http_error(res, 400, "invalidFilter", "%s", err);
             goto out;
         }

@@ -11,6 +11,7 @@
 #include "http/auth.h"
 #include "scim/scim-attrs.h"
 #include "scim/scim-filter.h"
+#include "store/store-filter.h"
 #include "store/store-runs.h"
 
 #define fail adc_scim_fail
@@ -254,7 +255,7 @@ static int remove_where(struct adc_scim_ctx *ctx, const char *group_id,
                         struct adc_scim_result *r) {
     struct adc_sql_where w = {0};
     char err[300];
-    if (f && adc_scim_filter_sql_members(f, &w, err, sizeof(err)) < 0)
+    if (f && adc_store_filter_sql_members(f, adc_db_dialect(ctx->db), &w, err, sizeof(err)) < 0)
         return fail(r, 400, "invalidFilter", "%s", err);
     int64_t n = adc_store_group_members_remove_where(ctx->db, group_id, w.sql, w.args, w.n);
     adc_sql_where_done(&w);
