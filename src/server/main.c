@@ -33,6 +33,8 @@ static void usage(FILE *f) {
           "                                web console sessions end after S seconds without a\n"
           "                                request (default 1800) or S after sign-in (43200)\n"
           "        [--max-connections N]   simultaneous connections (default 256)\n"
+          "        [--schedule-minute S]   for tests: a minute of sync_interval_minutes lasts S\n"
+          "                                seconds (default 60)\n"
           "  token create --name NAME      another System Administrator token (shown once)\n"
           "  token list                    the tokens' names and creation times\n"
           "  token revoke --name NAME      delete a token; it stops working at once\n"
@@ -200,10 +202,11 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         {"login-timeout", required_argument, NULL, 't'},
         {"session-idle", required_argument, NULL, 'I'},
         {"session-max", required_argument, NULL, 'M'},
+        {"schedule-minute", required_argument, NULL, 'S'},
         {0},
     };
     struct adc_http_options opts = {.listen = "127.0.0.1:8080"};
-    int login_timeout = 10;
+    int login_timeout = 10, schedule_minute = 60;
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "l:", options, NULL)) != -1;) {
         switch (c) {
@@ -228,6 +231,16 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
                 return 2;
             }
             login_timeout = (int)t;
+            break;
+        }
+        case 'S': {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+            if (*end || t < 1 || t > 60) {
+                log_error("serve: --schedule-minute must be 1 to 60 seconds, not '%s'", optarg);
+                return 2;
+            }
+            schedule_minute = (int)t;
             break;
         }
         case 'I':
@@ -257,7 +270,7 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct adc_server srv = {.login_timeout = login_timeout};
+    struct adc_server srv = {.login_timeout = login_timeout, .schedule_minute = schedule_minute};
     int ret = 1;
     struct MHD_Daemon *d = NULL;
     if (adc_store_open(db_path, false, &srv.store) < 0)

@@ -25,4 +25,7 @@ struct adc_server {
     volatile bool stopping;
     struct adc_hub *hub; /* the agent channel (channel.c) */
     int login_timeout;   /* seconds POST /api/v1/login waits for the agent (--login-timeout) */
+    /* Seconds in a minute of sync_interval_minutes: 60, or less for tests (--schedule-minute);
+     * 0 counts as 60. */
+    int schedule_minute;
 };

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api/hub.h"
+#include "api/schedule.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "server.h"
@@ -219,10 +220,11 @@ int adc_channel_start(struct adc_server *srv) {
     orphans.stop = false;
     if (orphans.n > 0 && pthread_create(&orphans.thread, NULL, orphan_main, NULL) == 0)
         orphans.started = true;
-    return 0;
+    return adc_schedule_start(srv);
 }
 
 void adc_channel_stop(struct adc_server *srv) {
+    adc_schedule_stop();
     if (srv->hub)
         adc_hub_shutdown(srv->hub);
     pthread_mutex_lock(&orphans.lock);
@@ -233,6 +235,7 @@ void adc_channel_stop(struct adc_server *srv) {
 
 void adc_channel_free(struct adc_server *srv) {
     adc_channel_stop(srv);
+    adc_schedule_join();
     if (orphans.started)
         pthread_join(orphans.thread, NULL);
     orphans.started = false;
@@ -261,8 +264,16 @@ void adc_channel_describe(struct adc_server *srv, json_t *config) {
     if (!app_id)
         return;
     json_t *agents = adc_channel_agents(srv, app_id);
-    json_object_set_new(config, "connected", json_boolean(json_array_size(agents) > 0));
+    bool connected = json_array_size(agents) > 0;
+    json_object_set_new(config, "connected", json_boolean(connected));
     json_object_set_new(config, "agents", agents ? agents : json_array());
+    /* Live changes flow while an agent is connected and its watcher says it streams. */
+    json_t *live = json_object_get(config, "live");
+    if (json_is_object(live))
+        json_object_set_new(
+            live, "flowing",
+            json_boolean(connected && adc_streq(json_string_value(json_object_get(live, "state")),
+                                                "streaming")));
 }
 
 /* Strings from the agent are shown to admins: bounded and printable. */
@@ -303,6 +314,7 @@ static void handle_connect(struct adc_http_request *req, struct adc_http_respons
     }
     log_notice("agent %s connected for '%s' from %s (host '%s', adc %s)", agent_id,
                req->principal.app_id, req->client, host, version);
+    adc_schedule_poke(); /* a sync that fell due while no agent was connected runs now */
     adc_http_json(res, 201,
                   json_pack("{s:s, s:i, s:i}", "agent_id", agent_id, "poll_wait", ADC_HUB_POLL_WAIT,
                             "connected_timeout", ADC_HUB_CONNECTED_TIMEOUT));
@@ -353,10 +365,9 @@ static void handle_poll(struct adc_http_request *req, struct adc_http_response *
     }
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(out, "commands"), i, c)
-        if (adc_streq(json_string_value(json_object_get(c, "type")), "sync"))
-            run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")),
-                      agent_id);
+    json_array_foreach(json_object_get(out, "commands"), i,
+                       c) if (adc_streq(json_string_value(json_object_get(c, "type")), "sync"))
+        run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")), agent_id);
     adc_http_json(res, 200, out);
 }
 
@@ -368,8 +379,8 @@ static void handle_result(struct adc_http_request *req, struct adc_http_response
     const char *reason = json_string_value(json_object_get(body, "reason"));
     char clipped[256];
     snprintf(clipped, sizeof(clipped), "%s", reason ? reason : "");
-    int r = adc_hub_answer(req->server->hub, req->principal.app_id, req->params[0], outcome,
-                           clipped);
+    int r =
+        adc_hub_answer(req->server->hub, req->principal.app_id, req->params[0], outcome, clipped);
     if (r == -EINVAL)
         adc_http_error(res, 400, "invalidValue",
                        "outcome must be \"accepted\", \"denied\" or \"unavailable\"");
@@ -422,8 +433,63 @@ static int find_busy(const struct adc_store_run *r, void *userdata) {
     return 0;
 }
 
+int adc_channel_queue_sync(struct adc_server *srv, const char *app_id, bool dry_run,
+                           const char *trigger, const char *actor, char run_id[static 40],
+                           char busy_run_id[static 40]) {
+    pthread_mutex_lock(&sync_trigger_lock);
+    struct adc_db *db = adc_store_acquire(srv->store);
+    struct adc_store_config cfg = {0};
+    char id[40] = "";
+    int r;
+    busy_run_id[0] = '\0';
+    if (!db) {
+        r = -EAGAIN;
+        goto out;
+    }
+    if ((r = adc_store_config_get(db, app_id, &cfg, NULL)) < 0)
+        goto out;
+    if (!adc_hub_connected(srv->hub, app_id)) {
+        r = -ENOTCONN;
+        goto out;
+    }
+    struct busy_ctx busy = {.now = time(NULL)};
+    adc_store_run_list(db, app_id, 50, find_busy, &busy);
+    if (busy.run_id[0]) {
+        memcpy(busy_run_id, busy.run_id, 40);
+        r = -EBUSY;
+        goto out;
+    }
+    r = adc_db_begin(db, true);
+    if (r == 0)
+        r = adc_run_create(db, app_id, "server", trigger, dry_run, "queued", actor, id);
+    if (r == 0)
+        r = adc_db_commit(db);
+    else
+        adc_db_rollback(db);
+    if (r < 0) {
+        r = -EIO;
+        goto out;
+    }
+    adc_store_release(db);
+    db = NULL;
+    if (adc_hub_sync(srv->hub, app_id, id, dry_run) < 0) {
+        /* The last agent left between the check and now. */
+        run_fail(srv->store, id, "no agent connected to run it");
+        r = -ENOTCONN;
+        goto out;
+    }
+    log_notice("sync of '%s' queued as run %s%s (%s, by %s)", app_id, id,
+               dry_run ? " (dry run)" : "", trigger, actor);
+    memcpy(run_id, id, 40);
+    r = 0;
+out:
+    adc_store_release(db);
+    pthread_mutex_unlock(&sync_trigger_lock);
+    adc_store_config_done(&cfg);
+    return r;
+}
+
 static void handle_sync(struct adc_http_request *req, struct adc_http_response *res) {
-    struct adc_server *srv = req->server;
     const char *app_id = req->params[0];
     bool dry_run = false;
     if (req->body_len > 0) {
@@ -439,70 +505,27 @@ static void handle_sync(struct adc_http_request *req, struct adc_http_response *
         dry_run = json_is_true(d);
         json_decref(body);
     }
-
-    pthread_mutex_lock(&sync_trigger_lock);
-    struct adc_db *db = adc_store_acquire(srv->store);
-    struct adc_store_config cfg = {0};
-    struct adc_store_run run = {0};
-    if (!db) {
-        adc_http_error(res, 503, NULL, "the store is busy; try again");
-        goto out;
-    }
-    int r = adc_store_config_get(db, app_id, &cfg, NULL);
-    if (r == -ENOENT) {
-        adc_http_error(res, 404, NULL, "no sync configuration '%s'", app_id);
-        goto out;
-    }
-    if (r < 0) {
-        adc_http_error(res, 500, NULL, "cannot read sync configuration '%s'", app_id);
-        goto out;
-    }
-    if (!adc_hub_connected(srv->hub, app_id)) {
+    char run_id[40], busy[40];
+    int r = adc_channel_queue_sync(req->server, app_id, dry_run, "manual", req->principal.actor,
+                                   run_id, busy);
+    switch (r) {
+    case 0:
+        adc_http_json(res, 202, json_pack("{s:s, s:s}", "run_id", run_id, "status", "queued"));
+        break;
+    case -EAGAIN: adc_http_error(res, 503, NULL, "the store is busy; try again"); break;
+    case -ENOENT: adc_http_error(res, 404, NULL, "no sync configuration '%s'", app_id); break;
+    case -ENOTCONN:
         adc_http_error(res, 409, NULL,
                        "no agent of sync configuration '%s' is connected; start `adc run` next "
                        "to the directory",
                        app_id);
-        goto out;
-    }
-    struct busy_ctx busy = {.now = time(NULL)};
-    adc_store_run_list(db, app_id, 50, find_busy, &busy);
-    if (busy.run_id[0]) {
+        break;
+    case -EBUSY:
         adc_http_error(res, 409, NULL, "a sync of '%s' is already queued or running (run %s)",
-                       app_id, busy.run_id);
-        goto out;
+                       app_id, busy);
+        break;
+    default: adc_http_error(res, 500, NULL, "cannot record the run: %s", strerror(-r)); break;
     }
-
-    r = adc_db_begin(db, true);
-    if (r == 0)
-        r = adc_run_create(db, app_id, "server", dry_run, "queued", req->principal.actor,
-                           run.run_id);
-    if (r == 0)
-        r = adc_db_commit(db);
-    else
-        adc_db_rollback(db);
-    if (r < 0) {
-        adc_http_error(res, 500, NULL, "cannot record the run: %s", strerror(-r));
-        goto out;
-    }
-    adc_store_release(db);
-    db = NULL;
-    r = adc_hub_sync(srv->hub, app_id, run.run_id, dry_run);
-    if (r < 0) {
-        /* The last agent left between the check and now. */
-        run_fail(srv->store, run.run_id, "no agent connected to run it");
-        adc_http_error(res, 409, NULL, "no agent of sync configuration '%s' is connected",
-                       app_id);
-        goto out;
-    }
-    log_notice("sync of '%s' queued as run %s%s by %s", app_id, run.run_id,
-               dry_run ? " (dry run)" : "", req->principal.actor);
-    adc_http_json(res, 202, json_pack("{s:s, s:s}", "run_id", run.run_id, "status", "queued"));
-out:
-    if (db)
-        adc_store_release(db);
-    pthread_mutex_unlock(&sync_trigger_lock);
-    adc_store_config_done(&cfg);
-    adc_store_run_done(&run);
 }
 
 const struct adc_route adc_channel_routes[] = {

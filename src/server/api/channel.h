@@ -27,5 +27,13 @@ void adc_channel_describe(struct adc_server *srv, json_t *config);
 /* After a secret rotation or deletion of app_id: its agents are dropped (see adc_hub_drop). */
 void adc_channel_forget(struct adc_server *srv, const char *app_id, const char *why);
 
+/* Queues a sync of app_id for its agents, as "Sync now" and the schedule do: 0 with the new
+ * run's id in run_id; -ENOENT (no such configuration), -ENOTCONN (no agent connected), -EBUSY
+ * (a sync is queued or running already: its id in busy_run_id), -EAGAIN (store busy), -EIO.
+ * trigger: "manual" or "schedule" (runs.h). One at a time per server process. */
+int adc_channel_queue_sync(struct adc_server *srv, const char *app_id, bool dry_run,
+                           const char *trigger, const char *actor, char run_id[static 40],
+                           char busy_run_id[static 40]);
+
 /* POST /api/v1/login (login.c). */
 void adc_login_handle(struct adc_http_request *req, struct adc_http_response *res);

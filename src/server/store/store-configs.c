@@ -7,7 +7,9 @@
 
 #include "common/macros.h"
 
-#define CONFIG_COLUMNS "app_id, name, settings, created, modified, secret_rotated, secret_hash"
+#define CONFIG_COLUMNS                                                                             \
+    "app_id, name, settings, created, modified, secret_rotated, secret_hash, "                     \
+    "sync_interval_minutes, next_sync_at"
 
 void adc_store_config_done(struct adc_store_config *c) {
     if (!c)
@@ -27,6 +29,8 @@ static int read_row(sqlite3_stmt *st, struct adc_store_config *c, char *hash_out
     adc_db_column_copy(st, 5, c->secret_rotated, sizeof(c->secret_rotated));
     if (hash_out)
         adc_db_column_copy(st, 6, hash_out, 65);
+    c->sync_interval_minutes = sqlite3_column_int64(st, 7);
+    c->next_sync_at = sqlite3_column_int64(st, 8); /* NULL reads as 0 */
     if (!c->name || !c->settings) {
         adc_store_config_done(c);
         return -ENOMEM;
@@ -37,7 +41,8 @@ static int read_row(sqlite3_stmt *st, struct adc_store_config *c, char *hash_out
 int adc_store_config_insert(struct adc_db *db, const struct adc_store_config *c,
                             const char *secret_hash) {
     static const char sql[] = "INSERT INTO sync_configs(app_id, name, secret_hash, settings, "
-                              "created, modified) VALUES (?,?,?,?,?,?)";
+                              "created, modified, sync_interval_minutes, next_sync_at) "
+                              "VALUES (?,?,?,?,?,?,?,?)";
     sqlite3_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
@@ -47,6 +52,11 @@ int adc_store_config_insert(struct adc_db *db, const struct adc_store_config *c,
     sqlite3_bind_text(st, 4, c->settings, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, c->created, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, c->modified, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, c->sync_interval_minutes);
+    if (c->next_sync_at)
+        sqlite3_bind_int64(st, 8, c->next_sync_at);
+    else
+        sqlite3_bind_null(st, 8);
     return adc_db_step_done(db, st, false);
 }
 
@@ -98,8 +108,8 @@ int adc_store_config_list(struct adc_db *db, adc_store_config_cb cb, void *ctx) 
 }
 
 int adc_store_config_update(struct adc_db *db, const struct adc_store_config *c) {
-    static const char sql[] =
-        "UPDATE sync_configs SET name = ?2, settings = ?3, modified = ?4 WHERE app_id = ?1";
+    static const char sql[] = "UPDATE sync_configs SET name = ?2, settings = ?3, modified = ?4, "
+                              "sync_interval_minutes = ?5, next_sync_at = ?6 WHERE app_id = ?1";
     sqlite3_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
@@ -107,6 +117,11 @@ int adc_store_config_update(struct adc_db *db, const struct adc_store_config *c)
     sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, c->settings, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, c->modified, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, c->sync_interval_minutes);
+    if (c->next_sync_at)
+        sqlite3_bind_int64(st, 6, c->next_sync_at);
+    else
+        sqlite3_bind_null(st, 6);
     return adc_db_step_done(db, st, true);
 }
 

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #define RUN_COLUMNS                                                                                \
-    "run_id, app_id, source, dry_run, status, stats, errors, error_count, created, started, "     \
-    "finished, updated, agent_id"
+    "run_id, app_id, source, dry_run, status, stats, errors, error_count, created, started, "      \
+    "finished, updated, agent_id, run_trigger"
 
 void adc_store_run_done(struct adc_store_run *r) {
     if (!r)
@@ -39,6 +39,7 @@ static int read_row(sqlite3_stmt *st, struct adc_store_run *r) {
     adc_db_column_copy(st, 10, r->finished, sizeof(r->finished));
     adc_db_column_copy(st, 11, r->updated, sizeof(r->updated));
     adc_db_column_copy(st, 12, r->agent_id, sizeof(r->agent_id));
+    adc_db_column_copy(st, 13, r->trigger, sizeof(r->trigger));
     if (!r->stats || !r->errors) {
         adc_store_run_done(r);
         return -ENOMEM;
@@ -47,7 +48,8 @@ static int read_row(sqlite3_stmt *st, struct adc_store_run *r) {
 }
 
 int adc_store_run_insert(struct adc_db *db, const struct adc_store_run *r) {
-    static const char sql[] = "INSERT INTO runs(" RUN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    static const char sql[] =
+        "INSERT INTO runs(" RUN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     sqlite3_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
@@ -64,6 +66,7 @@ int adc_store_run_insert(struct adc_db *db, const struct adc_store_run *r) {
     bind_opt(st, 11, r->finished);
     sqlite3_bind_text(st, 12, r->updated, -1, SQLITE_STATIC);
     bind_opt(st, 13, r->agent_id);
+    sqlite3_bind_text(st, 14, r->trigger[0] ? r->trigger : "manual", -1, SQLITE_STATIC);
     return adc_db_step_done(db, st, false);
 }
 

@@ -124,6 +124,25 @@ static const char *const migrations[] = {
      * users_external_id, which is as selective. */
     ("DROP INDEX users_provider;"
      "CREATE INDEX users_provider ON users(provider);"),
+    /* 3 -> 4: the full-sync schedule and live changes (docs/product.md section 9).
+     * next_sync_at (Unix seconds, NULL = not computed yet) is claimed with a compare-and-set
+     * (store-schedule.h), so that of several adc-server instances on one database exactly one
+     * queues a due sync. run_trigger says why a run started; earlier runs get the trigger
+     * their source implies. live_status holds what the agent last reported about live changes. */
+    ("ALTER TABLE sync_configs ADD COLUMN sync_interval_minutes INTEGER NOT NULL DEFAULT 60;"
+     "ALTER TABLE sync_configs ADD COLUMN next_sync_at INTEGER;"
+     "ALTER TABLE runs ADD COLUMN run_trigger TEXT NOT NULL DEFAULT 'manual';"
+     "UPDATE runs SET run_trigger = CASE source WHEN 'imp' THEN 'imp' WHEN 'agent' THEN "
+     "'startup' ELSE 'manual' END;"
+     "CREATE TABLE live_status("
+     "  app_id TEXT PRIMARY KEY,"
+     "  watch TEXT NOT NULL,"
+     "  state TEXT NOT NULL,"
+     "  changes_applied INTEGER NOT NULL DEFAULT 0,"
+     "  last_change TEXT,"
+     "  last_change_at TEXT,"
+     "  detail TEXT,"
+     "  reported TEXT NOT NULL);"),
 };
 
 int adc_store_schema_version(void) { return (int)ADC_ARRAY_SIZE(migrations); }
