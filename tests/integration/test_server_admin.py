@@ -63,9 +63,14 @@ class CommandLine(unittest.TestCase):
         con = sqlite3.connect(self.db)
         latest = con.execute("PRAGMA user_version").fetchone()[0]
         self.assertGreaterEqual(latest, 3)
-        # Make it a version-2 database (the provider index of then), as an older server left it.
+        # Make it a version-2 database (the provider index of then, no schedule, no run
+        # trigger, no live status), as an older server left it.
         con.execute("DROP INDEX users_provider")
         con.execute("CREATE INDEX users_provider ON users(provider, external_id)")
+        con.execute("DROP TABLE live_status")
+        con.execute("ALTER TABLE sync_configs DROP COLUMN sync_interval_minutes")
+        con.execute("ALTER TABLE sync_configs DROP COLUMN next_sync_at")
+        con.execute("ALTER TABLE runs DROP COLUMN run_trigger")
         con.execute("PRAGMA user_version=2")
         con.commit()
         con.close()
@@ -75,6 +80,11 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], latest)
         cols = [row[2] for row in con.execute("PRAGMA index_info(users_provider)")]
         self.assertEqual(cols, ["provider"])
+        cols = [row[1] for row in con.execute("PRAGMA table_info(sync_configs)")]
+        self.assertIn("sync_interval_minutes", cols)
+        self.assertIn("next_sync_at", cols)
+        cols = [row[1] for row in con.execute("PRAGMA table_info(runs)")]
+        self.assertIn("run_trigger", cols)
         # A database from a newer adc-server is refused, not damaged.
         con.execute("PRAGMA user_version=%d" % (latest + 50))
         con.commit()
