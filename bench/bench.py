@@ -22,7 +22,7 @@ adc (backend.ldap.addr, ca_file) and the floor's ldapsearch use that address: Ac
 allows simple binds only over LDAPS or StartTLS, so that is what password checks cost there.
 Every step checks its outcome (exit status 0, the counts in `adc imp --json`, every login
 answered as expected); --smoke does only that (small N, no timing targets). Timings are printed
-as median and spread (min..max) with the ratio to the floor and the SPEC target beside them.
+as median and spread (min..max) with the ratio to the floor and the target of docs/product.md section 8 beside them.
 """
 import argparse
 import json

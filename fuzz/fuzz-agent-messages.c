@@ -3,7 +3,7 @@
  * (adc_agent_command_parse), parsed as agent-channel.c parses answers (jansson, flags 0, at most
  * ADC_CHANNEL_MAX_BODY bytes), and again with NULs allowed inside strings to exercise the
  * parser's refusal of them. Whatever the bytes: no crash, no leak; every id, run id and agent id
- * that passes is one that is safe in a URL (adc_agent_id_valid); a refused command has a reason
+ * that passes is one that is safe in a URL (adc_wire_id_valid); a refused command has a reason
  * and never hands out its password; poll_wait is within 1..300. The whole HTTP path is tested
  * with the real program by tests/integration/test_hostile_server.py. */
 #include <errno.h>
@@ -12,8 +12,9 @@
 #include <string.h>
 
 #include "agent/agent-channel.h"
+#include "agent/agent-channel.h"
 #include "agent/agent-message.h"
-#include "agent/agent-workers.h"
+#include "common/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,7 +22,7 @@ static void check_command(const json_t *cmd) {
     struct adc_agent_command c;
     const char *why = NULL;
     int r = adc_agent_command_parse(cmd, &c, &why);
-    if (c.id && !adc_agent_id_valid(c.id))
+    if (c.id && !adc_wire_id_valid(c.id))
         __builtin_trap();
     if (r < 0) {
         if (r != -EINVAL || !why || c.password || c.username || c.run_id)
@@ -36,7 +37,7 @@ static void check_command(const json_t *cmd) {
             __builtin_trap();
         break;
     case ADC_AGENT_CMD_SYNC:
-        if (!adc_agent_id_valid(c.run_id) || c.username || c.password)
+        if (!adc_wire_id_valid(c.run_id) || c.username || c.password)
             __builtin_trap();
         break;
     default: __builtin_trap();
@@ -48,7 +49,7 @@ static void check_message(const json_t *j) {
     int wait = -1;
     int r = adc_agent_connect_answer_parse(j, &agent_id, &wait);
     if (r == 0) {
-        if (!adc_agent_id_valid(agent_id) || wait < 1 || wait > 300)
+        if (!adc_wire_id_valid(agent_id) || wait < 1 || wait > 300)
             __builtin_trap();
     } else if (r != -EINVAL || agent_id) {
         __builtin_trap();

@@ -35,6 +35,10 @@ static void usage(FILE *f) {
           "        [--max-connections N]   simultaneous connections (default 256)\n"
           "        [--schedule-minute S]   for tests: a minute of sync_interval_minutes lasts S\n"
           "                                seconds (default 60)\n"
+          "        [--trusted-proxy ADDR]  a reverse proxy (address or network, repeatable):\n"
+          "                                the client address comes from its X-Forwarded-For\n"
+          "        [--public-url URL]      the address users reach; https:// makes the console's\n"
+          "                                cookies Secure and __Host- (TLS ends at a proxy)\n"
           "  token create --name NAME      another System Administrator token (shown once)\n"
           "  token list                    the tokens' names and creation times\n"
           "  token revoke --name NAME      delete a token; it stops working at once\n"
@@ -203,10 +207,13 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         {"session-idle", required_argument, NULL, 'I'},
         {"session-max", required_argument, NULL, 'M'},
         {"schedule-minute", required_argument, NULL, 'S'},
+        {"trusted-proxy", required_argument, NULL, 'P'},
+        {"public-url", required_argument, NULL, 'U'},
         {0},
     };
     struct adc_http_options opts = {.listen = "127.0.0.1:8080"};
     int login_timeout = 10, schedule_minute = 60;
+    const char *public_url = NULL;
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "l:", options, NULL)) != -1;) {
         switch (c) {
@@ -255,6 +262,24 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
             adc_session_set_limits(c == 'I' ? t : 0, c == 'M' ? t : 0);
             break;
         }
+        case 'P':
+            if (opts.n_trusted_proxies == ADC_HTTP_MAX_TRUSTED_PROXIES) {
+                log_error("serve: at most %d --trusted-proxy (give networks: 10.0.0.0/8)",
+                          ADC_HTTP_MAX_TRUSTED_PROXIES);
+                return 2;
+            }
+            if (adc_http_trusted_proxy_valid(optarg) < 0)
+                return 2;
+            opts.trusted_proxies[opts.n_trusted_proxies++] = optarg;
+            break;
+        case 'U':
+            if (strncmp(optarg, "https://", 8) != 0 && strncmp(optarg, "http://", 7) != 0) {
+                log_error("serve: --public-url must start with https:// or http://, not '%s'",
+                          optarg);
+                return 2;
+            }
+            public_url = optarg;
+            break;
         default: return 2;
         }
     }
@@ -281,6 +306,7 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         goto out;
     if (adc_http_start(&srv, &opts, &d) < 0)
         goto out;
+    srv.secure_cookies = srv.tls || (public_url && strncmp(public_url, "https://", 8) == 0);
     /* The address as given (without its port), and the port actually bound (port 0). */
     const char *colon = strrchr(opts.listen, ':');
     int host_len = colon ? (int)(colon - opts.listen) : 0;

@@ -176,6 +176,7 @@ class ProviderMismatch(unittest.TestCase):
         self.assert_takeover()
 
     def test_takeover_decided_by_adc_yaml_when_the_server_leaves_it_open(self):
+        self.env.server.set_settings(self.env.cfg, {"no-update-provider-mismatch": None})
         self.env.write_yaml({"no-update-provider-mismatch": False})
         self.assert_takeover()
 
@@ -200,10 +201,18 @@ class ProviderMismatch(unittest.TestCase):
         self.assertEqual(taken["id"], self.local["id"])
         self.assertEqual(SyncSetup.provider(taken), me)
         self.assertEqual(taken["externalId"], self.users[1].entry_uuid)
-        self.assertEqual(SyncSetup.provider(cloud[mail(2)]), me)
+        # Another sync configuration's user is never taken (docs/product.md section 11): it is
+        # skipped, untouched.
+        skips = {c["userName"]: c["reason"] for c in doc["changes"] if c["op"] == "skip"}
+        self.assertEqual(skips[mail(2)],
+                         f"owned by another provider ({self.other_cfg['app_id']})")
+        self.assertEqual(SyncSetup.provider(cloud[mail(2)]), self.other_cfg["app_id"])
+        self.assertEqual(cloud[mail(2)]["externalId"], "foreign-id")
         self.assertEqual(len(cloud), 3)
         r, doc = self.env.imp_json()
-        self.assertEqual(doc["stats"]["unchanged"], 3)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["stats"]["unchanged"], 2)
+        self.assertEqual(doc["stats"]["skipped"], 1)
 
 
 if __name__ == "__main__":

@@ -133,7 +133,9 @@ class AdminApi(ServerTestCase):
         self.assertRegex(cfg["app_id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                                         r"[0-9a-f]{12}$")
         self.assertRegex(cfg["secret"], r"^adcs_[A-Za-z0-9_-]{43}$")
-        self.assertEqual(cfg["settings"], {"no-delete": True})
+        # no-update-provider-mismatch is true unless the request says otherwise
+        # (docs/product.md section 11)
+        self.assertEqual(cfg["settings"], {"no-delete": True, "no-update-provider-mismatch": True})
         self.assertEqual(cfg["name"], "Head office")
         r = self.srv.admin("GET", "/api/v1/sync-configs/" + cfg["app_id"])
         self.assertEqual(r.status, 200)
@@ -150,7 +152,12 @@ class AdminApi(ServerTestCase):
                                                         "create-as-disabled": False}})
         self.assertEqual(r.status, 200, r.raw)
         self.assertEqual(r.body["name"], "HQ")
-        self.assertEqual(r.body["settings"], {"dry-run": True, "create-as-disabled": False})
+        self.assertEqual(r.body["settings"], {"dry-run": True, "create-as-disabled": False,
+                                              "no-update-provider-mismatch": True})
+        r = self.srv.admin("POST", "/api/v1/sync-configs",
+                           {"name": "open", "settings": {"no-update-provider-mismatch": None}})
+        self.assertEqual(r.status, 201, r.raw)
+        self.assertEqual(r.body["settings"], {})
 
     def test_create_validation(self):
         for body, word in [({}, "name"), ({"name": ""}, "name"), ({"name": 3}, "name"),
@@ -265,7 +272,8 @@ class AdminApi(ServerTestCase):
         r = self.srv.request("GET", "/api/v1/agent/config", auth=self.srv.sync_auth(cfg))
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, {"app_id": cfg["app_id"], "name": "cfgview",
-                                  "settings": {"no-create": True, "delete-disables": False}})
+                                  "settings": {"no-create": True, "delete-disables": False,
+                                               "no-update-provider-mismatch": True}})
         r = self.srv.admin("GET", "/api/v1/agent/config")
         self.assertEqual(r.status, 403)
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent-workers.h"
+#include "common/wire.h"
 
 /* A string member, or NULL when absent, of another type, or holding a NUL (which would cut the
  * C string: a password or an id other than the one sent). */
@@ -26,12 +26,12 @@ int adc_agent_command_parse(const json_t *cmd, struct adc_agent_command *out, co
     }
     const char *id = string_member(cmd, "id");
     const char *type = string_member(cmd, "type");
-    if (type && !strcmp(type, "check_password"))
+    if (type && !strcmp(type, ADC_CMD_CHECK_PASSWORD))
         out->type = ADC_AGENT_CMD_CHECK_PASSWORD;
-    else if (type && !strcmp(type, "sync"))
+    else if (type && !strcmp(type, ADC_CMD_SYNC))
         out->type = ADC_AGENT_CMD_SYNC;
     /* Ids go into URL paths: anything else is refused before it is used. */
-    if (!adc_agent_id_valid(id)) {
+    if (!adc_wire_id_valid(id)) {
         *why = "the command has no valid id";
         return -EINVAL;
     }
@@ -48,7 +48,7 @@ int adc_agent_command_parse(const json_t *cmd, struct adc_agent_command *out, co
         return 0;
     case ADC_AGENT_CMD_SYNC:
         out->run_id = string_member(cmd, "run_id");
-        if (!adc_agent_id_valid(out->run_id)) {
+        if (!adc_wire_id_valid(out->run_id)) {
             out->run_id = NULL;
             *why = "sync command without a valid run_id";
             return -EINVAL;
@@ -65,7 +65,7 @@ int adc_agent_connect_answer_parse(const json_t *body, char **agent_id, int *pol
     *agent_id = NULL;
     *poll_wait = ADC_AGENT_DEFAULT_POLL_WAIT;
     const char *id = string_member(body, "agent_id");
-    if (!adc_agent_id_valid(id))
+    if (!adc_wire_id_valid(id))
         return -EINVAL;
     json_t *w = json_object_get(body, "poll_wait");
     if (json_is_integer(w) && json_integer_value(w) > 0 && json_integer_value(w) <= 300)

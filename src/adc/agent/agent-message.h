@@ -18,10 +18,10 @@ enum adc_agent_command_type {
 /* Every string is borrowed from the command's JSON and lives as long as it does. */
 struct adc_agent_command {
     enum adc_agent_command_type type;
-    const char *id;       /* valid (adc_agent_id_valid), or NULL */
+    const char *id;       /* valid (adc_wire_id_valid), or NULL */
     const char *username; /* check_password */
     const char *password; /* check_password: never log it */
-    const char *run_id;   /* sync: valid (adc_agent_id_valid) */
+    const char *run_id;   /* sync: valid (adc_wire_id_valid) */
     bool dry_run;         /* sync */
 };
 

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/secret.h"
+#include "common/wire.h"
 
 /* A burst beyond this is answered "unavailable" at once instead of queueing for longer than any
  * login would wait (1000 checks/s is the target; the server's login timeout is seconds). */
@@ -52,21 +53,6 @@ static void job_free(struct job *j) {
     free(j);
 }
 
-bool adc_agent_id_valid(const char *id) {
-    if (!id)
-        return false;
-    size_t n = strlen(id);
-    if (n == 0 || n > 128)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
-            return false;
-    }
-    return true;
-}
-
 int adc_agent_post_result(struct adc_channel *ch, const char *command_id, const char *outcome,
                           const char *reason) {
     char path[256];
@@ -88,11 +74,11 @@ int adc_agent_post_result(struct adc_channel *ch, const char *command_id, const 
 
 static const char *outcome_word(enum adc_auth_outcome o) {
     switch (o) {
-    case ADC_AUTH_ACCEPTED: return "accepted";
-    case ADC_AUTH_DENIED: return "denied";
-    case ADC_AUTH_UNAVAILABLE: return "unavailable";
+    case ADC_AUTH_ACCEPTED: return ADC_OUTCOME_ACCEPTED;
+    case ADC_AUTH_DENIED: return ADC_OUTCOME_DENIED;
+    case ADC_AUTH_UNAVAILABLE: return ADC_OUTCOME_UNAVAILABLE;
     }
-    return "unavailable";
+    return ADC_OUTCOME_UNAVAILABLE;
 }
 
 static void run_job(struct worker *w, struct job *j) {

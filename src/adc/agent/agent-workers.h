@@ -21,5 +21,3 @@ void adc_workers_free(struct adc_workers *w);
 struct adc_channel;
 int adc_agent_post_result(struct adc_channel *ch, const char *command_id, const char *outcome,
                           const char *reason);
-/* Command ids go into URL paths: only [A-Za-z0-9._-], 1..128 characters. */
-bool adc_agent_id_valid(const char *id);

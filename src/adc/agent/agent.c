@@ -29,6 +29,7 @@
 #include "directory/ldap-source.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/wire.h"
 
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
@@ -291,8 +292,8 @@ static int connect_agent(struct agent *a) {
 }
 
 static void refuse_command(struct agent *a, const char *id, const char *why) {
-    if (adc_agent_id_valid(id))
-        adc_agent_post_result(a->ch, id, "unavailable", why);
+    if (adc_wire_id_valid(id))
+        adc_agent_post_result(a->ch, id, ADC_OUTCOME_UNAVAILABLE, why);
 }
 
 static void dispatch(struct agent *a, json_t *cmd) {

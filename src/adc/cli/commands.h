@@ -16,7 +16,7 @@ enum adc_context_need {
     ADC_NEED_SERVICE = 1 << 1, /* adc.cfg must load (cloud contact) */
 };
 
-/* Finds and loads what the command needs: adc.cfg by the SPEC lookup order, then adc.yaml from
+/* Finds and loads what the command needs: adc.cfg by the lookup order of docs/product.md section 2, then adc.yaml from
  * -c, else the `yaml` key of adc.cfg, else adc.yaml beside adc.cfg. Reports problems on stderr
  * and returns an exit status: ADC_EXIT_OK, or ADC_EXIT_CONFIG. */
 int adc_context_load(struct adc_context *ctx, unsigned need);

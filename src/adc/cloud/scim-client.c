@@ -21,9 +21,8 @@
 #include "common/macros.h"
 #include "cloud/scim-list-parse.h"
 #include "cloud/scim-user.h"
+#include "common/wire.h"
 
-#define BULK_REQUEST_SCHEMA "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-#define PATCH_SCHEMA "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 /* Page size of the listing; the server may answer fewer (its filter.maxResults). 2,000 keeps
  * the round trips few (the server continues from a cursor, so pages cost the same) and the
  * parsed page small next to the users kept. */
@@ -435,7 +434,7 @@ static void created_before(struct adc_scim *s, struct adc_scim_write *w, const s
         const json_t *item;
         json_array_foreach(json_object_get(j, "Resources"), i, item) {
             const char *ext = json_string_value(json_object_get(item, "externalId"));
-            const json_t *x = json_object_get(item, ADC_SCIM_SCHEMA_SYNC);
+            const json_t *x = json_object_get(item, ADC_SCIM_SCHEMA_PROVIDER);
             if (!ext || !adc_streq(json_string_value(json_object_get(x, "provider")), s->app_id))
                 continue;
             for (size_t k = first; k < last; k++)
@@ -458,8 +457,9 @@ static const char *method_of(enum adc_scim_write_kind k) {
 }
 
 /* The path (relative to /scim/v2) and the body of one write. */
-static const char DISABLE_BODY[] = "{\"schemas\":[\"" PATCH_SCHEMA "\"],\"Operations\":[{\"op\":"
-                                   "\"replace\",\"path\":\"active\",\"value\":false}]}";
+static const char DISABLE_BODY[] =
+    "{\"schemas\":[\"" ADC_SCIM_SCHEMA_PATCH "\"],\"Operations\":[{\"op\":"
+    "\"replace\",\"path\":\"active\",\"value\":false}]}";
 
 /* The path (relative to /scim/v2) and the body (lent; NULL for a delete) of one write. The
  * SCIM id in the path comes from the server; escaped like any JSON string where it goes into
@@ -609,7 +609,8 @@ static int body_append(struct bulk *b, const char *t, size_t tl) {
  * large for any request fails on its own. Returns 0 (b->m may be 0 at the end) or -ENOMEM. */
 static int bulk_build(const struct adc_scim_limits *lim, struct adc_scim_write *w,
                       const size_t *idx, size_t n, size_t *i, struct bulk *b) {
-    static const char head[] = "{\"schemas\":[\"" BULK_REQUEST_SCHEMA "\"],\"Operations\":[";
+    static const char head[] =
+        "{\"schemas\":[\"" ADC_SCIM_SCHEMA_BULK_REQUEST "\"],\"Operations\":[";
     b->m = 0;
     b->len = 0;
     b->creates_only = true;

@@ -94,8 +94,9 @@ struct user_ctx {
 /* The members of a User we read. One of them twice is refused, as the client refused
  * duplicate keys when it parsed with jansson (JSON_REJECT_DUPLICATES): with two "name"
  * objects, which one counts is a guess, and a server that sends them is broken. */
-static const char *const USER_KEYS[] = {"id",     "userName", "externalId", "displayName",
-                                        "active", "emails",   "name",       ADC_SCIM_SCHEMA_SYNC};
+static const char *const USER_KEYS[] = {
+    "id",     "userName", "externalId", "displayName",
+    "active", "emails",   "name",       ADC_SCIM_SCHEMA_PROVIDER};
 
 static int email_element(struct adc_json_scan *s, size_t index, void *ctx) {
     struct user_ctx *uc = ctx;
@@ -178,7 +179,7 @@ static int user_member(struct adc_json_scan *s, const char *key, void *ctx) {
         return emails(s, uc);
     if (strcmp(key, "name") == 0 && is_object)
         return adc_json_scan_object(s, name_member, u);
-    if (strcmp(key, ADC_SCIM_SCHEMA_SYNC) == 0 && is_object)
+    if (strcmp(key, ADC_SCIM_SCHEMA_PROVIDER) == 0 && is_object)
         return adc_json_scan_object(s, sync_member, u);
     return adc_json_scan_skip(s);
 }

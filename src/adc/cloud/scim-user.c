@@ -48,7 +48,7 @@ static int from_json(const json_t *res, struct adc_user *u, const struct dupper 
         return -EINVAL;
     const json_t *name = json_object_get(res, "name");
     const json_t *meta = json_object_get(res, "meta");
-    const json_t *ext = json_object_get(res, ADC_SCIM_SCHEMA_SYNC);
+    const json_t *ext = json_object_get(res, ADC_SCIM_SCHEMA_PROVIDER);
     const json_t *email = primary_email(res);
     const json_t *active = json_object_get(res, "active");
     int r;
@@ -93,7 +93,7 @@ static void member(struct adc_json_text *t, const char *key, const char *value) 
 char *adc_scim_user_to_text(const struct adc_user *d, bool active, const char *provider) {
     struct adc_json_text t = {0};
     adc_json_text_lit(&t, provider ? "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER
-                                     "\",\"" ADC_SCIM_SCHEMA_SYNC "\"]"
+                                     "\",\"" ADC_SCIM_SCHEMA_PROVIDER "\"]"
                                    : "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER "\"]");
     member(&t, "userName", d->user_name);
     member(&t, "externalId", d->external_id);
@@ -118,7 +118,7 @@ char *adc_scim_user_to_text(const struct adc_user *d, bool active, const char *p
         adc_json_text_lit(&t, ",\"type\":\"work\",\"primary\":true}]");
     }
     if (provider) {
-        adc_json_text_lit(&t, ",\"" ADC_SCIM_SCHEMA_SYNC "\":{\"provider\":");
+        adc_json_text_lit(&t, ",\"" ADC_SCIM_SCHEMA_PROVIDER "\":{\"provider\":");
         adc_json_text_str(&t, provider);
         adc_json_text_lit(&t, "}");
     }

@@ -6,9 +6,7 @@
 #include <stdbool.h>
 
 #include "common/user.h"
-
-#define ADC_SCIM_SCHEMA_USER "urn:ietf:params:scim:schemas:core:2.0:User"
-#define ADC_SCIM_SCHEMA_SYNC "urn:adconnect:scim:schemas:extension:sync:2.0:User"
+#include "common/wire.h" /* the URNs (ADC_SCIM_SCHEMA_*) */
 
 /* Fills *u (zeroed first) from a User resource: id, userName, externalId, displayName,
  * name.givenName/familyName, the primary (else first) email, active (absent = true), meta.version

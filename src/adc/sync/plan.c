@@ -186,7 +186,10 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
             /* Ours, but its directory identity is gone or was never recorded (e.g. the entry
              * was deleted and re-created under the same name): link it to this entry. */
             reason = R_RELINK;
-        } else if (s[ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH]) {
+        } else if (s[ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH] ||
+                   (n->provider && strcmp(n->provider, "local") != 0)) {
+            /* Another sync configuration's user is never ours to take (docs/product.md section
+             * 11: adc-server refuses the write); only a `local` one may be taken over. */
             if (!(ch = add(b, ADC_PLAN_SKIP, R_OTHER_PROVIDER)))
                 return -ENOMEM;
             set_dir(ch, d);

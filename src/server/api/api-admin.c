@@ -157,13 +157,16 @@ static void config_create(struct adc_http_request *req, struct adc_http_response
                        MAX_CONFIG_NAME);
         goto out;
     }
+    /* docs/product.md section 11: a new configuration refuses takeovers until an administrator
+     * decides otherwise (false, or null for "the client decides"); the request may say so at
+     * once. */
+    c.settings = strdup("{\"no-update-provider-mismatch\":true}");
     json_t *settings = json_object_get(body, "settings");
-    if (settings && adc_api_settings_merge(&c.settings, settings, false, why, sizeof(why)) < 0) {
+    if (c.settings && settings &&
+        adc_api_settings_merge(&c.settings, settings, true, why, sizeof(why)) < 0) {
         adc_http_error(res, 400, "invalidValue", "%s", why);
         goto out;
     }
-    if (!c.settings)
-        c.settings = strdup("{}");
     json_t *interval = json_object_get(body, "sync_interval_minutes");
     if (interval && !valid_interval(interval)) {
         adc_http_error(res, 400, "invalidValue",

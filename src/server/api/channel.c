@@ -17,6 +17,7 @@
 #include "api/schedule.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/wire.h"
 #include "server.h"
 #include "store/store-configs.h"
 #include "api/runs.h"
@@ -31,10 +32,6 @@ static pthread_mutex_t sync_trigger_lock = PTHREAD_MUTEX_INITIALIZER;
  * every few seconds, and the hub fails an agent's run as soon as the agent goes. */
 #define STALE_RUN_S (15 * 60)
 
-static bool is_final(const char *status) {
-    return adc_streq(status, "succeeded") || adc_streq(status, "failed");
-}
-
 /* Records a run failed unless it already ended, keeping the errors it reported before.
  * Returns 0, -ENOENT, -EALREADY (already ended), or -EIO. */
 static int run_fail(struct adc_store *store, const char *run_id, const char *why) {
@@ -47,7 +44,7 @@ static int run_fail(struct adc_store *store, const char *run_id, const char *why
     if (r < 0)
         goto out;
     r = adc_store_run_get(db, run_id, &run);
-    if (r == 0 && is_final(run.status))
+    if (r == 0 && adc_run_status_finished(run.status))
         r = -EALREADY;
     if (r < 0) {
         adc_db_rollback(db);
@@ -89,7 +86,7 @@ static void run_taken(struct adc_store *store, const char *run_id, const char *a
         return;
     struct adc_store_run run = {0};
     if (adc_db_begin(db, true) == 0) {
-        if (adc_store_run_get(db, run_id, &run) == 0 && !is_final(run.status)) {
+        if (adc_store_run_get(db, run_id, &run) == 0 && !adc_run_status_finished(run.status)) {
             snprintf(run.agent_id, sizeof(run.agent_id), "%s", agent_id);
             adc_store_now(run.updated);
             if (adc_store_run_update(db, &run) == 0 && adc_db_commit(db) == 0)
@@ -133,7 +130,7 @@ static struct {
 static int collect_unfinished(const struct adc_store_run *r, void *userdata) {
     (void)userdata;
     /* `adc imp` runs belong to no agent: imp reports them itself. */
-    if (adc_streq(r->source, "imp") || is_final(r->status))
+    if (adc_streq(r->source, "imp") || adc_run_status_finished(r->status))
         return 0;
     if (orphans.n == orphans.cap) {
         size_t cap = orphans.cap ? orphans.cap * 2 : 16;
@@ -188,7 +185,7 @@ static void *orphan_main(void *userdata) {
         struct adc_store_run run = {0};
         bool moved = true;
         if (db && adc_store_run_get(db, o->run_id, &run) == 0)
-            moved = is_final(run.status) || strcmp(run.updated, o->updated) != 0;
+            moved = adc_run_status_finished(run.status) || strcmp(run.updated, o->updated) != 0;
         adc_store_run_done(&run);
         adc_store_release(db);
         if (!moved)
@@ -365,8 +362,9 @@ static void handle_poll(struct adc_http_request *req, struct adc_http_response *
     }
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(out, "commands"), i,
-                       c) if (adc_streq(json_string_value(json_object_get(c, "type")), "sync"))
+    json_array_foreach(
+        json_object_get(out, "commands"), i,
+        c) if (adc_streq(json_string_value(json_object_get(c, "type")), ADC_CMD_SYNC))
         run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")), agent_id);
     adc_http_json(res, 200, out);
 }
@@ -423,7 +421,7 @@ static time_t parse_time(const char *s) {
 
 static int find_busy(const struct adc_store_run *r, void *userdata) {
     struct busy_ctx *c = userdata;
-    if (is_final(r->status))
+    if (adc_run_status_finished(r->status))
         return 0;
     time_t updated = parse_time(r->updated[0] ? r->updated : r->created);
     if (updated && c->now - updated > STALE_RUN_S)

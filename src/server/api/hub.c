@@ -10,6 +10,7 @@
 
 #include "common/macros.h"
 #include "common/secret.h"
+#include "common/wire.h"
 
 #define APP_ID_MAX 64
 #define RUN_ID_MAX 64
@@ -400,9 +401,9 @@ void adc_hub_drop(struct adc_hub *h, const char *app_id, const char *why) {
 
 static json_t *command_json(const struct cmd *c) {
     if (c->type == CMD_CHECK)
-        return json_pack("{s:s, s:s, s:s, s:s}", "id", c->id, "type", "check_password", "username",
-                         c->user_name, "password", c->password ? c->password : "");
-    return json_pack("{s:s, s:s, s:s, s:b}", "id", c->id, "type", "sync", "run_id", c->run_id,
+        return json_pack("{s:s, s:s, s:s, s:s}", "id", c->id, "type", ADC_CMD_CHECK_PASSWORD,
+                         "username", c->user_name, "password", c->password ? c->password : "");
+    return json_pack("{s:s, s:s, s:s, s:b}", "id", c->id, "type", ADC_CMD_SYNC, "run_id", c->run_id,
                      "dry_run", c->dry_run);
 }
 
@@ -544,11 +545,11 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
 int adc_hub_answer(struct adc_hub *h, const char *app_id, const char *command_id,
                    const char *outcome, const char *reason) {
     enum adc_hub_outcome o;
-    if (adc_streq(outcome, "accepted"))
+    if (adc_streq(outcome, ADC_OUTCOME_ACCEPTED))
         o = ADC_HUB_ACCEPTED;
-    else if (adc_streq(outcome, "denied"))
+    else if (adc_streq(outcome, ADC_OUTCOME_DENIED))
         o = ADC_HUB_DENIED;
-    else if (adc_streq(outcome, "unavailable"))
+    else if (adc_streq(outcome, ADC_OUTCOME_UNAVAILABLE))
         o = ADC_HUB_UNAVAILABLE;
     else
         return -EINVAL;

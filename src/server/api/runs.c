@@ -7,6 +7,7 @@
 
 #include "http/auth.h"
 #include "common/macros.h"
+#include "common/wire.h"
 
 const char *const adc_run_stat_keys[7] = {"created",   "updated", "deleted", "disabled",
                                           "unchanged", "skipped", "failed"};
@@ -44,18 +45,14 @@ int adc_run_create(struct adc_db *db, const char *app_id, const char *source, co
     return 0;
 }
 
-static bool finished(const char *status) {
-    return strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0;
-}
-
 unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, char *why,
                               size_t why_size) {
     const char *status = json_string_value(json_object_get(report, "status"));
-    if (!status || !(strcmp(status, "running") == 0 || finished(status))) {
+    if (!status || !(strcmp(status, "running") == 0 || adc_run_status_finished(status))) {
         snprintf(why, why_size, "status must be \"running\", \"succeeded\" or \"failed\"");
         return 400;
     }
-    if (finished(run->status)) {
+    if (adc_run_status_finished(run->status)) {
         snprintf(why, why_size, "run %s has already %s", run->run_id, run->status);
         return 409;
     }
@@ -139,7 +136,7 @@ unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, c
     adc_store_now(run->updated);
     if (!run->started[0])
         memcpy(run->started, run->updated, sizeof(run->started));
-    if (finished(status))
+    if (adc_run_status_finished(status))
         memcpy(run->finished, run->updated, sizeof(run->finished));
     return 0;
 }

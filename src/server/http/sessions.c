@@ -109,14 +109,14 @@ static void rfc3339(time_t t, char buf[static 24]) {
 }
 
 static const char *cookie_name(const struct adc_http_request *req) {
-    return req->server->tls ? ADC_SESSION_COOKIE_TLS : ADC_SESSION_COOKIE;
+    return req->server->secure_cookies ? ADC_SESSION_COOKIE_TLS : ADC_SESSION_COOKIE;
 }
 
 /* Set-Cookie for a new session (max_age > 0) or one that ends (max_age 0). */
 static char *cookie_header(const struct adc_http_request *req, const char *value, long max_age) {
     char *s = NULL;
     if (asprintf(&s, "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Strict%s", cookie_name(req),
-                 value, max_age, req->server->tls ? "; Secure" : "") < 0)
+                 value, max_age, req->server->secure_cookies ? "; Secure" : "") < 0)
         return NULL;
     return s;
 }

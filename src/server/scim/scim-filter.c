@@ -9,10 +9,11 @@
 #include <strings.h>
 
 #include "common/macros.h"
+#include "common/wire.h"
 
-#define CORE_USER_URN "urn:ietf:params:scim:schemas:core:2.0:User:"
-#define PROVIDER_ATTR "urn:adconnect:scim:schemas:extension:sync:2.0:User:provider"
-#define ENTERPRISE_URN "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+#define CORE_USER_URN ADC_SCIM_SCHEMA_USER ":"
+#define PROVIDER_ATTR ADC_SCIM_SCHEMA_PROVIDER ":provider"
+#define ENTERPRISE_URN ADC_SCIM_SCHEMA_ENTERPRISE
 
 void adc_scim_filter_free(struct adc_scim_filter *f) {
     if (!f)

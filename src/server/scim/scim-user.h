@@ -8,17 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/wire.h" /* the URNs (ADC_SCIM_SCHEMA_*) */
 #include "http/http.h"
 #include "store/store-users.h"
 
-#define ADC_SCIM_SCHEMA_USER "urn:ietf:params:scim:schemas:core:2.0:User"
-#define ADC_SCIM_SCHEMA_PROVIDER "urn:adconnect:scim:schemas:extension:sync:2.0:User"
-#define ADC_SCIM_SCHEMA_ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-#define ADC_SCIM_SCHEMA_ERROR "urn:ietf:params:scim:api:messages:2.0:Error"
-#define ADC_SCIM_SCHEMA_LIST "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-#define ADC_SCIM_SCHEMA_PATCH "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-#define ADC_SCIM_SCHEMA_BULK_REQUEST "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-#define ADC_SCIM_SCHEMA_BULK_RESPONSE "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 #define ADC_PROVIDER_LOCAL "local"
 
 struct adc_scim_ctx {

@@ -24,13 +24,13 @@ static void service_provider_config(struct adc_http_request *req, struct adc_htt
     json_t *j =
         json_pack("{s:[s],s:s,s:{s:b},s:{s:b,s:i,s:i},s:{s:b,s:i},s:{s:b},s:{s:b},s:{s:b},"
                   "s:[{s:s,s:s,s:s,s:b},{s:s,s:s,s:s,s:b}],s:{s:s}}",
-                  "schemas", "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
-                  "documentationUri", "https://github.com/ad-connect/ad-connect#adc-server",
-                  "patch", "supported", 1, "bulk", "supported", 1, "maxOperations",
-                  ADC_SCIM_BULK_MAX_OPS, "maxPayloadSize", (int)ADC_SCIM_BULK_MAX_PAYLOAD, "filter",
-                  "supported", 1, "maxResults", ADC_SCIM_MAX_RESULTS, "changePassword", "supported",
-                  0, "sort", "supported", 0, "etag", "supported", 1, "authenticationSchemes",
-                  "type", "httpbasic", "name", "HTTP Basic", "description",
+                  "schemas", ADC_SCIM_SCHEMA_SPC, "documentationUri",
+                  "https://github.com/ad-connect/ad-connect#adc-server", "patch", "supported", 1,
+                  "bulk", "supported", 1, "maxOperations", ADC_SCIM_BULK_MAX_OPS, "maxPayloadSize",
+                  (int)ADC_SCIM_BULK_MAX_PAYLOAD, "filter", "supported", 1, "maxResults",
+                  ADC_SCIM_MAX_RESULTS, "changePassword", "supported", 0, "sort", "supported", 0,
+                  "etag", "supported", 1, "authenticationSchemes", "type", "httpbasic", "name",
+                  "HTTP Basic", "description",
                   "A sync configuration: Application ID as user name, Secret Token as password",
                   "primary", 1, "type", "oauthbearertoken", "name", "Bearer token", "description",
                   "A System Administrator token, or a sync configuration's Secret Token", "primary",
@@ -44,11 +44,10 @@ static void service_provider_config(struct adc_http_request *req, struct adc_htt
 
 static json_t *resource_type_user(void) {
     return json_pack("{s:[s],s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:b}],s:{s:s,s:s}}", "schemas",
-                     "urn:ietf:params:scim:schemas:core:2.0:ResourceType", "id", "User", "name",
-                     "User", "endpoint", "/Users", "description", "User Account", "schema",
-                     ADC_SCIM_SCHEMA_USER, "schemaExtensions", "schema", ADC_SCIM_SCHEMA_PROVIDER,
-                     "required", 1, "meta", "resourceType", "ResourceType", "location",
-                     "/scim/v2/ResourceTypes/User");
+                     ADC_SCIM_SCHEMA_RESOURCE_TYPE, "id", "User", "name", "User", "endpoint",
+                     "/Users", "description", "User Account", "schema", ADC_SCIM_SCHEMA_USER,
+                     "schemaExtensions", "schema", ADC_SCIM_SCHEMA_PROVIDER, "required", 1, "meta",
+                     "resourceType", "ResourceType", "location", "/scim/v2/ResourceTypes/User");
 }
 
 static json_t *list_of(json_t *items) {
@@ -108,10 +107,9 @@ static json_t *schema_user(void) {
         json_object_set_new(m, "subAttributes", ms);
         json_array_append_new(attrs, m);
     }
-    return json_pack("{s:[s],s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "schemas",
-                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id", ADC_SCIM_SCHEMA_USER,
-                     "name", "User", "description", "User Account", "attributes", attrs, "meta",
-                     "resourceType", "Schema", "location",
+    return json_pack("{s:[s],s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "schemas", ADC_SCIM_SCHEMA_SCHEMA, "id",
+                     ADC_SCIM_SCHEMA_USER, "name", "User", "description", "User Account",
+                     "attributes", attrs, "meta", "resourceType", "Schema", "location",
                      "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_USER);
 }
 
@@ -120,10 +118,10 @@ static json_t *schema_provider(void) {
     json_object_set_new(p, "description",
                         json_string("'local' or the Application ID of the sync configuration "
                                     "that owns the user; set by the server for sync clients"));
-    return json_pack("{s:[s],s:s,s:s,s:s,s:[o],s:{s:s,s:s}}", "schemas",
-                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id", ADC_SCIM_SCHEMA_PROVIDER,
-                     "name", "SyncProvider", "description", "Which sync configuration owns a user",
-                     "attributes", p, "meta", "resourceType", "Schema", "location",
+    return json_pack("{s:[s],s:s,s:s,s:s,s:[o],s:{s:s,s:s}}", "schemas", ADC_SCIM_SCHEMA_SCHEMA,
+                     "id", ADC_SCIM_SCHEMA_PROVIDER, "name", "SyncProvider", "description",
+                     "Which sync configuration owns a user", "attributes", p, "meta",
+                     "resourceType", "Schema", "location",
                      "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_PROVIDER);
 }
 

@@ -226,6 +226,18 @@ static void other_provider_taken_over_without_mismatch_rule(void **state) {
     assert_string_equal(c->reason_detail, "local");
 }
 
+static void other_configurations_user_never_taken_over(void **state) {
+    struct fx *f = *state;
+    dir_user(f, "dave", "e2", true);
+    cloud_user(f, "c2", "dave", "e9", "app-other", true);
+    build(f);
+    expect_stats(f, 0, 0, 0, 0, 0, 1);
+    const struct adc_plan_change *c = find(f, "dave");
+    assert_int_equal(c->op, ADC_PLAN_SKIP);
+    assert_string_equal(c->reason, "owned by another provider");
+    assert_string_equal(c->reason_detail, "app-other");
+}
+
 static void takeover_under_no_update_is_skipped(void **state) {
     struct fx *f = *state;
     f->settings[ADC_SETTING_NO_UPDATE] = true;
@@ -880,6 +892,7 @@ int main(void) {
         T(own_user_without_external_id_is_linked),
         T(other_provider_skipped_under_mismatch_rule),
         T(other_provider_taken_over_without_mismatch_rule),
+        T(other_configurations_user_never_taken_over),
         T(takeover_under_no_update_is_skipped),
         T(other_providers_users_are_never_deleted),
         T(disabled_directory_account_disables),

@@ -19,7 +19,7 @@ static void parses_a_full_resource(void **state) {
         "\"externalId\":\"uuid-1\",\"displayName\":\"Ana A\",\"name\":{\"givenName\":\"Ana\","
         "\"familyName\":\"A\"},\"emails\":[{\"value\":\"x@e.org\"},{\"value\":\"ana@e.org\","
         "\"primary\":true}],\"active\":false,\"meta\":{\"version\":\"W/\\\"3\\\"\"},"
-        "\"" ADC_SCIM_SCHEMA_SYNC "\":{\"provider\":\"app-1\"}}",
+        "\"" ADC_SCIM_SCHEMA_PROVIDER "\":{\"provider\":\"app-1\"}}",
         0, NULL);
     assert_non_null(j);
     struct adc_user u;
@@ -125,7 +125,7 @@ static void writes_a_resource_and_reads_it_back(void **state) {
     j = to_json(&bare, true, NULL);
     assert_null(json_object_get(j, "name"));
     assert_null(json_object_get(j, "emails"));
-    assert_null(json_object_get(j, ADC_SCIM_SCHEMA_SYNC));
+    assert_null(json_object_get(j, ADC_SCIM_SCHEMA_PROVIDER));
     assert_true(json_is_true(json_object_get(j, "active")));
     json_decref(j);
 }
@@ -164,8 +164,9 @@ static void cloud_users_share_blocks_and_provider(void **state) {
     memset(long_name, 'x', sizeof(long_name) - 1);
     long_name[sizeof(long_name) - 1] = '\0';
     for (int i = 0; i < 200; i++) {
-        json_t *j = json_pack("{s:s, s:s, s:{s:s}}", "id", i == 7 ? long_name : "id", "userName",
-                              "u", ADC_SCIM_SCHEMA_SYNC, "provider", i < 150 ? "app-1" : "local");
+        json_t *j =
+            json_pack("{s:s, s:s, s:{s:s}}", "id", i == 7 ? long_name : "id", "userName", "u",
+                      ADC_SCIM_SCHEMA_PROVIDER, "provider", i < 150 ? "app-1" : "local");
         struct adc_user *u = adc_cloud_users_append(&c);
         assert_non_null(u);
         assert_int_equal(adc_scim_user_from_json_with(j, u, adc_cloud_users_strdup, &c), 0);

@@ -1,0 +1,59 @@
+/* The wire contract between adc and adc-server, written once for both programs: the SCIM URNs
+ * (RFC 7643, RFC 7644 and our provider extension), the API paths, the run statuses, the syntax
+ * of the ids that travel in URL paths, and the words of the agent channel's messages
+ * (docs/agent-protocol.md). A change here is a change of the protocol: both sides see it at
+ * once, and an older peer may still send the previous words. */
+#pragma once
+
+#include <stdbool.h>
+
+/* SCIM schemas (RFC 7643 section 8.7, RFC 7644 section 3). */
+#define ADC_SCIM_SCHEMA_USER "urn:ietf:params:scim:schemas:core:2.0:User"
+#define ADC_SCIM_SCHEMA_ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+/* Our extension: which sync configuration ("provider", its Application ID) owns a user, or
+ * "local" (docs/product.md section 4). */
+#define ADC_SCIM_SCHEMA_PROVIDER "urn:adconnect:scim:schemas:extension:sync:2.0:User"
+#define ADC_SCIM_SCHEMA_SPC "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+#define ADC_SCIM_SCHEMA_RESOURCE_TYPE "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+#define ADC_SCIM_SCHEMA_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:Schema"
+#define ADC_SCIM_SCHEMA_ERROR "urn:ietf:params:scim:api:messages:2.0:Error"
+#define ADC_SCIM_SCHEMA_LIST "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+#define ADC_SCIM_SCHEMA_PATCH "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+#define ADC_SCIM_SCHEMA_BULK_REQUEST "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+#define ADC_SCIM_SCHEMA_BULK_RESPONSE "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+
+/* SCIM endpoints (RFC 7644 section 3.2). */
+#define ADC_WIRE_SCIM_USERS "/scim/v2/Users"
+#define ADC_WIRE_SCIM_BULK "/scim/v2/Bulk"
+#define ADC_WIRE_SCIM_SPC "/scim/v2/ServiceProviderConfig"
+
+/* The agent API (docs/agent-protocol.md), authenticated as a sync configuration. */
+#define ADC_WIRE_AGENT_CONFIG "/api/v1/agent/config"         /* GET: server-side settings */
+#define ADC_WIRE_AGENT_RUNS "/api/v1/agent/runs"             /* POST; PUT .../{run_id} */
+#define ADC_WIRE_AGENT_CONNECT "/api/v1/agent/connect"       /* POST */
+#define ADC_WIRE_AGENT_DISCONNECT "/api/v1/agent/disconnect" /* POST */
+#define ADC_WIRE_AGENT_COMMANDS                                                                    \
+    "/api/v1/agent/commands" /* GET (long poll); POST .../{id}/result                              \
+                              */
+
+/* Run statuses (docs/product.md section 6). "queued" is the server's own, before an agent
+ * takes the run; an agent reports only the other three. */
+#define ADC_RUN_QUEUED "queued"
+#define ADC_RUN_RUNNING "running"
+#define ADC_RUN_SUCCEEDED "succeeded"
+#define ADC_RUN_FAILED "failed"
+
+/* True for a status after which a run never changes again (succeeded, failed). NULL: false. */
+bool adc_run_status_finished(const char *status);
+
+/* Command types of a poll answer and outcomes of a password check. */
+#define ADC_CMD_CHECK_PASSWORD "check_password"
+#define ADC_CMD_SYNC "sync"
+#define ADC_OUTCOME_ACCEPTED "accepted"
+#define ADC_OUTCOME_DENIED "denied"
+#define ADC_OUTCOME_UNAVAILABLE "unavailable"
+
+/* Ids that go into URL paths (command ids, run ids, agent ids): 1..ADC_WIRE_ID_MAX characters of
+ * [A-Za-z0-9._-], so that they never need escaping and cannot change the path. NULL: false. */
+#define ADC_WIRE_ID_MAX 128
+bool adc_wire_id_valid(const char *id);
