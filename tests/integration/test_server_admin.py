@@ -63,11 +63,16 @@ class CommandLine(unittest.TestCase):
         con = sqlite3.connect(self.db)
         latest = con.execute("PRAGMA user_version").fetchone()[0]
         self.assertGreaterEqual(latest, 3)
-        # Make it a version-2 database (the provider index of then, no schedule, no run
-        # trigger, no live status), as an older server left it.
+        # Make it a version-2 database (the provider index of then, none of the tables later
+        # versions added), as an older server left it.
+        v2_tables = {"admin_tokens", "sync_configs", "users", "runs", "audit", "admin_accounts",
+                     "console_sessions"}
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            if table not in v2_tables and not table.startswith("sqlite_"):
+                con.execute("DROP TABLE %s" % table)
         con.execute("DROP INDEX users_provider")
         con.execute("CREATE INDEX users_provider ON users(provider, external_id)")
-        con.execute("DROP TABLE live_status")
+        # ... and none of the columns later versions added (the schedule, the run trigger).
         con.execute("ALTER TABLE sync_configs DROP COLUMN sync_interval_minutes")
         con.execute("ALTER TABLE sync_configs DROP COLUMN next_sync_at")
         con.execute("ALTER TABLE runs DROP COLUMN run_trigger")

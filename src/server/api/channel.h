@@ -1,5 +1,5 @@
-/* The agent channel in adc-server: the /api/v1/agent endpoints, "sync now", and sign-in through
- * the agent (login.c). Routes: adc_channel_routes (http.h). */
+/* The agent channel in adc-server: the /api/v1/agent endpoints, queueing "sync now" for an
+ * agent, and sign-in through the agent (login.c). Routes: adc_channel_routes (http.h). */
 #pragma once
 
 #include <jansson.h>
@@ -24,16 +24,12 @@ json_t *adc_channel_agents(struct adc_server *srv, const char *app_id);
 /* Adds "connected" and "agents" to a rendered sync configuration (keyed by its "app_id"). */
 void adc_channel_describe(struct adc_server *srv, json_t *config);
 
+/* Queues a sync of app_id (run run_id, recorded by the caller) for one of its agents.
+ * -ENOENT when no agent is connected. */
+int adc_channel_sync(struct adc_server *srv, const char *app_id, const char *run_id, bool dry_run);
+
 /* After a secret rotation or deletion of app_id: its agents are dropped (see adc_hub_drop). */
 void adc_channel_forget(struct adc_server *srv, const char *app_id, const char *why);
-
-/* Queues a sync of app_id for its agents, as "Sync now" and the schedule do: 0 with the new
- * run's id in run_id; -ENOENT (no such configuration), -ENOTCONN (no agent connected), -EBUSY
- * (a sync is queued or running already: its id in busy_run_id), -EAGAIN (store busy), -EIO.
- * trigger: "manual" or "schedule" (runs.h). One at a time per server process. */
-int adc_channel_queue_sync(struct adc_server *srv, const char *app_id, bool dry_run,
-                           const char *trigger, const char *actor, char run_id[static 40],
-                           char busy_run_id[static 40]);
 
 /* POST /api/v1/login (login.c). */
 void adc_login_handle(struct adc_http_request *req, struct adc_http_response *res);

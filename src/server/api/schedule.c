@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/api-admin.h"
 #include "api/channel.h"
 #include "api/hub.h"
 #include "common/log.h"
@@ -77,7 +78,7 @@ int adc_schedule_tick(struct adc_server *srv, int64_t now) {
         if (claim(srv, d, next) != 1)
             continue; /* another instance (or a poke racing this tick) took it */
         char run_id[40], busy[40];
-        int q = adc_channel_queue_sync(srv, d->app_id, false, "schedule", "schedule", run_id, busy);
+        int q = adc_api_queue_sync(srv, d->app_id, false, "schedule", "schedule", run_id, busy);
         if (q == 0)
             queued++;
         else if (q == -EBUSY)
