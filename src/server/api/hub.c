@@ -63,8 +63,8 @@ struct agent {
     time_t last_seen;
     double last_poll_start; /* monotonic */
     unsigned polls_open;
-    unsigned long poll_gen;  /* bumped by each poll; only the newest one takes commands */
-    bool gone;               /* unlinked; the last poll to return frees it */
+    unsigned long poll_gen; /* bumped by each poll; only the newest one takes commands */
+    bool gone;              /* unlinked; the last poll to return frees it */
     char run_id[RUN_ID_MAX]; /* the sync handed to it last, "" when none */
 };
 
@@ -73,7 +73,7 @@ struct failed_runs {
     struct failed_run {
         char id[RUN_ID_MAX];
         const char *why;
-    } * runs;
+    } *runs;
     size_t n, cap;
 };
 
@@ -525,7 +525,7 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
         else
             list_remove(&h->inflight, c);
         *outcome = ADC_HUB_UNAVAILABLE;
-        *reason = strdup(h->shutdown              ? "the server is stopping"
+        *reason = strdup(h->shutdown ? "the server is stopping"
                          : c->state == CMD_QUEUED ? "no agent took the check in time"
                                                   : "the agent did not answer in time");
     }
@@ -606,10 +606,10 @@ json_t *adc_hub_agents(struct adc_hub *h, const char *app_id) {
         rfc3339(a->connected_since, since);
         /* While a poll is open the agent is there right now. */
         rfc3339(a->polls_open ? time(NULL) : a->last_seen, seen);
-        json_array_append_new(arr,
-                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "agent_id", a->id, "host",
-                                        a->host, "version", a->version, "connected_since", since,
-                                        "last_seen", seen, "connected", 1));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "agent_id", a->id,
+                                             "host", a->host, "version", a->version,
+                                             "connected_since", since, "last_seen", seen,
+                                             "connected", 1));
     }
     pthread_mutex_unlock(&h->lock);
     return arr;

@@ -1,7 +1,7 @@
-/* POST /api/v1/login: sign-in through the agent (docs/product.md section 5,
- * docs/agent-protocol.md). The server never sees a directory password at rest: it hands the check
- * to one connected agent of the configuration that owns the user and relays the answer. It does not
- * guess: no agent or no answer in time is 503, never 200 or 401. */
+/* POST /api/v1/login: sign-in through the agent (docs/product.md section 5, docs/agent-protocol.md).
+ * The server never sees a directory password at rest: it hands the check to one connected agent
+ * of the configuration that owns the user and relays the answer. It does not guess: no agent or
+ * no answer in time is 503, never 200 or 401. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +42,7 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     const char *name = json_string_value(json_object_get(body, "username"));
     const char *pw = json_string_value(json_object_get(body, "password"));
     if (!name || !pw) {
-        adc_http_error(res, 400, "invalidValue",
-                       "\"username\" and \"password\" are required strings");
+        adc_http_error(res, 400, "invalidValue", "\"username\" and \"password\" are required strings");
         goto out;
     }
     if (strlen(name) == 0 || strlen(name) > MAX_USER_NAME || strlen(pw) > MAX_PASSWORD) {
@@ -71,12 +70,12 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     }
     int r = adc_store_user_get_by_name(db, name, &user);
     adc_store_release(db); /* never held while waiting for the agent */
-    if (r == -ENOENT ||
-        (r == 0 && (!user.active || !user.provider || adc_streq(user.provider, "local")))) {
+    if (r == -ENOENT || (r == 0 && (!user.active || !user.provider ||
+                                    adc_streq(user.provider, "local")))) {
         log_info("login '%s': denied (%s)", name,
-                 r == -ENOENT   ? "no such user"
-                 : !user.active ? "user disabled"
-                                : "user not owned by a sync configuration");
+                 r == -ENOENT      ? "no such user"
+                 : !user.active    ? "user disabled"
+                                   : "user not owned by a sync configuration");
         denied(res);
         goto out;
     }
