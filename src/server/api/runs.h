@@ -11,7 +11,7 @@
 #define ADC_RUN_MAX_ERROR_LEN 1000  /* characters kept of one error message */
 
 /* The stats keys of `adc imp --json`. */
-extern const char *const adc_run_stat_keys[7];
+extern const char *const adc_run_stat_keys[8];
 
 /* Why a run started (docs/product.md section 9): "manual" (Sync now), "schedule", "imp"
  * (`adc imp`), "startup" (`adc run` starting without a position it can resume from). */
