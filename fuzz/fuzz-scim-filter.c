@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "scim/scim-filter.h"
+#include "store/store-filter.h"
 
 /* Binds a filter's values to a raw SQLite statement (the store's own binding needs a store
  * connection; these tests run the generated SQL on a bare in-memory database). */
@@ -59,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     struct adc_sql_where w;
-    if (adc_scim_filter_sql(f, &w, err, sizeof(err)) == 0) {
+    if (adc_store_filter_sql(f, ADC_SQL_SQLITE, &w, err, sizeof(err)) == 0) {
         char *sql = sqlite3_mprintf("SELECT count(*) FROM users WHERE %s", w.sql);
         sqlite3_stmt *st = NULL;
         /* Generated SQL that SQLite rejects would be a 500 for the client: a bug. */

@@ -67,12 +67,9 @@ int adc_store_config_insert(struct adc_db *db, const struct adc_store_config *c,
 
 static int get_one(struct adc_db *db, const char *sql, const char *key,
                    struct adc_store_config *out, char *hash_out) {
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", key);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, key);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     r = read_row(st, out, hash_out);
     adc_stmt_reset(st);
@@ -131,45 +128,26 @@ int adc_store_config_set_secret(struct adc_db *db, const char *app_id, const cha
                                 const char *when) {
     static const char sql[] = "UPDATE sync_configs SET secret_hash = ?2, secret_rotated = ?3, "
                               "modified = ?3 WHERE app_id = ?1";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, app_id);
-    adc_stmt_bind_text(st, 2, hash);
-    adc_stmt_bind_text(st, 3, when);
-    return adc_db_step_done(db, st, true);
+    return adc_db_exec(db, sql, true, "ttt", app_id, hash, when);
 }
 
 int adc_store_config_delete(struct adc_db *db, const char *app_id) {
     static const char sql[] = "DELETE FROM sync_configs WHERE app_id = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, app_id);
-    return adc_db_step_done(db, st, true);
+    return adc_db_exec(db, sql, true, "t", app_id);
 }
 
 int adc_store_token_insert(struct adc_db *db, const char *name, const char *hash,
                            const char *created) {
     static const char sql[] = "INSERT INTO admin_tokens(name, token_hash, created) VALUES (?,?,?)";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, name);
-    adc_stmt_bind_text(st, 2, hash);
-    adc_stmt_bind_text(st, 3, created);
-    return adc_db_step_done(db, st, false);
+    return adc_db_exec(db, sql, false, "ttt", name, hash, created);
 }
 
 int adc_store_token_find(struct adc_db *db, const char *hash, char *name, size_t name_size,
                          char stored_hash[static 65]) {
     static const char sql[] = "SELECT name, token_hash FROM admin_tokens WHERE token_hash = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", hash);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, hash);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     adc_db_column_copy(st, 0, name, name_size);
     adc_db_column_copy(st, 1, stored_hash, 65);

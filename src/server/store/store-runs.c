@@ -110,12 +110,9 @@ int adc_store_run_update(struct adc_db *db, const struct adc_store_run *r) {
 
 int adc_store_run_get(struct adc_db *db, const char *run_id, struct adc_store_run *out) {
     static const char sql[] = "SELECT " RUN_COLUMNS " FROM runs WHERE run_id = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", run_id);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, run_id);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     r = read_row(st, out);
     adc_stmt_reset(st);
@@ -147,13 +144,7 @@ int adc_store_run_set_agent(struct adc_db *db, const char *run_id, const char *a
                             const char *now) {
     static const char sql[] = "UPDATE runs SET agent_id = ?, updated = ? WHERE run_id = ? AND "
                               "status NOT IN ('succeeded', 'failed')";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, agent_id);
-    adc_stmt_bind_text(st, 2, now);
-    adc_stmt_bind_text(st, 3, run_id);
-    return adc_db_step_done(db, st, true);
+    return adc_db_exec(db, sql, true, "ttt", agent_id, now, run_id);
 }
 
 int adc_store_audit(struct adc_db *db, const char *actor, const char *action, const char *target,

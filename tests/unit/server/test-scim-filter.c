@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "scim/scim-filter.h"
+#include "store/store-filter.h"
 
 /* Binds a filter's values to a raw SQLite statement (the store's own binding needs a store
  * connection; these tests run the generated SQL on a bare in-memory database). */
@@ -136,7 +137,7 @@ static const char *match_sql(const char *text) {
     struct adc_scim_filter *f = parse_ok(text);
     struct adc_sql_where w;
     char err[200];
-    if (adc_scim_filter_sql(f, &w, err, sizeof(err)) < 0)
+    if (adc_store_filter_sql(f, ADC_SQL_SQLITE, &w, err, sizeof(err)) < 0)
         fail_msg("'%s': %s", text, err);
     char *sql = sqlite3_mprintf("SELECT group_concat(user_name, ',') FROM (SELECT user_name "
                                 "FROM users WHERE %s ORDER BY seq)",
@@ -231,7 +232,7 @@ static void sql_rejects(void **state) {
         struct adc_scim_filter *f = parse_ok(bad[i][0]);
         struct adc_sql_where w;
         char err[200] = "";
-        assert_int_equal(adc_scim_filter_sql(f, &w, err, sizeof(err)), -EINVAL);
+        assert_int_equal(adc_store_filter_sql(f, ADC_SQL_SQLITE, &w, err, sizeof(err)), -EINVAL);
         if (!strstr(err, bad[i][1]))
             fail_msg("'%s': reason '%s' lacks '%s'", bad[i][0], err, bad[i][1]);
         adc_scim_filter_free(f);
