@@ -195,11 +195,13 @@ class AdcServer:
     def admin(self, method, path, body=None, **kw):
         return self.request(method, path, body, auth="Bearer " + self.admin_token, **kw)
 
-    def create_sync_config(self, name="corp", settings=None):
+    def create_sync_config(self, name="corp", settings=None, sync_interval_minutes=None):
         """Creates a sync configuration; returns the answer (app_id, secret, ...)."""
         body = {"name": name}
         if settings is not None:
             body["settings"] = settings
+        if sync_interval_minutes is not None:
+            body["sync_interval_minutes"] = sync_interval_minutes
         r = self.admin("POST", "/api/v1/sync-configs", body)
         if r.status != 201:
             raise RuntimeError("cannot create sync config: %r" % (r,))
