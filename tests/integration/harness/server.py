@@ -63,19 +63,21 @@ def basic_auth(user, password):
 
 
 class AdcServer:
-    def __init__(self, tls=False, args=(), env=None, db=None):
-        """db: a database to serve (a PostgreSQL URI shared with another instance); None
-        creates a new one."""
+    def __init__(self, tls=False, args=(), env=None, db=None, admin_token=None, engine=None):
+        """db, admin_token: a database to serve and its token (another instance's: two
+        instances on one PostgreSQL database); None creates a new database. engine:
+        "postgresql" or "sqlite" for a new one (default: $ADC_TEST_DB, else sqlite)."""
         self.tls = tls
         self.shared_db = db
         self.engine = ("postgresql" if (db or "").startswith("postgres") or
-                       (not db and postgres.wanted()) else "sqlite")
+                       (not db and (engine == "postgresql" or
+                                    (engine is None and postgres.wanted()))) else "sqlite")
         self.args = list(args)
         self.env = env
         self.dir = None
         self.proc = None
         self.port = None
-        self.admin_token = None
+        self.admin_token = admin_token
         self.ssl_context = None
 
     # -- lifecycle ------------------------------------------------------------------------
