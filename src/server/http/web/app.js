@@ -459,16 +459,59 @@ function runErrors(r) {
     h('ul', { class: 'errors' }, errs.map((e) => h('li', {}, typeof e === 'string' ? e : (e.message || JSON.stringify(e))))));
 }
 
+/* Why a run started (docs/product.md section 9). */
+const TRIGGERS = { manual: 'Sync now', schedule: 'Schedule', imp: 'adc imp', startup: 'Client start' };
+
+/* The full-sync schedule and whether live changes flow: interval, next full sync, the client's
+ * watcher and its last applied change. */
+function scheduleBox(c, onSaved) {
+  const live = h('dl', { class: 'props', id: 'live-status' });
+  const draw = (cfg) => {
+    const l = cfg.live;
+    const flowing = l && l.flowing;
+    live.replaceChildren(
+      h('dt', {}, 'Next full sync'), h('dd', { id: 'next-sync' }, cfg.sync_interval_minutes > 0 ? fmtTime(cfg.next_sync) : 'no schedule'),
+      h('dt', {}, 'Live changes'), h('dd', { id: 'live-flowing' },
+        flowing ? badge('Flowing', 'ok') : badge(l ? (l.state === 'paused' ? 'Paused' : 'Not flowing') : 'Not reported', l && l.state === 'paused' ? 'bad' : 'neutral'),
+        l ? ` (${l.watch})` : '', l && l.detail ? h('span', { class: 'hint' }, ' ', l.detail) : null),
+      h('dt', {}, 'Last change applied'), h('dd', { id: 'live-last' },
+        l && l.last_change ? `${l.last_change}, ${fmtTime(l.last_change_at)} (${l.changes_applied} since the client started)` : 'none yet'));
+  };
+  draw(c);
+  const input = h('input', { type: 'number', id: 'sync-interval', min: '0', max: String(31 * 24 * 60), step: '1', value: String(c.sync_interval_minutes ?? 60) });
+  const err = h('p', { class: 'error-text', role: 'alert' });
+  const btn = h('button', { type: 'submit', class: 'secondary' }, 'Save interval');
+  const form = h('form', { class: 'actions', id: 'schedule-form', onsubmit: async (ev) => {
+    ev.preventDefault();
+    err.textContent = '';
+    btn.disabled = true;
+    try {
+      const r = await api('PATCH', '/api/v1/sync-configs/' + encodeURIComponent(configId(c)), { sync_interval_minutes: parseInt(input.value, 10) });
+      draw(r);
+      flash(r.sync_interval_minutes > 0 ? `A full sync runs every ${r.sync_interval_minutes} minutes.` : 'No scheduled full sync.');
+      onSaved();
+    } catch (e) {
+      if (e.status !== 401) err.textContent = e.message;
+    } finally {
+      btn.disabled = false;
+    }
+  } }, h('label', { for: 'sync-interval' }, 'Full sync every (minutes, 0 = never)'), ' ', input, ' ', btn);
+  const box = h('div', {}, form, err, live);
+  box.draw = draw;
+  return box;
+}
+
 function runsTable(runs) {
   if (!runs.length) return h('p', { class: 'muted', id: 'runs' }, 'No run yet.');
   return h('div', { class: 'table-wrap' }, h('table', { id: 'runs' },
     h('thead', {}, h('tr', {},
-      ['Status', 'Started', 'Finished', 'Dry run'].map((t) => h('th', { scope: 'col' }, t)),
+      ['Status', 'Started', 'Finished', 'Dry run', 'Trigger'].map((t) => h('th', { scope: 'col' }, t)),
       ['Created', 'Updated', 'Deleted', 'Disabled', 'Unchanged', 'Skipped', 'Failed'].map((t) => h('th', { scope: 'col', class: 'num' }, t)),
       h('th', { scope: 'col' }, 'Errors'))),
     h('tbody', {}, runs.map((r) => h('tr', { 'data-run-id': runId(r) },
       h('td', {}, runBadge(r.status)), h('td', { class: 'nowrap' }, fmtTime(pick(r, 'started', 'started_at', 'created', 'created_at'))),
       h('td', { class: 'nowrap' }, fmtTime(pick(r, 'finished', 'finished_at'))), h('td', {}, r.dry_run ? 'yes' : 'no'),
+      h('td', { 'data-trigger': r.trigger || '' }, TRIGGERS[r.trigger] || r.trigger || '—'),
       statsCells(r), h('td', {}, runErrors(r)))))));
 }
 
@@ -496,8 +539,10 @@ async function viewConfig(appId, seq) {
   const syncHint = h('p', { class: 'hint', id: 'sync-hint' });
   const status = h('span', { id: 'agent-status' }, agentBadge(c));
   const agentsBox = h('div', { id: 'agents' });
+  const schedule = scheduleBox(c, () => {});
   const drawAgents = (cfg) => {
     const agents = cfg.agents || [];
+    schedule.draw(cfg);
     status.replaceChildren(agentBadge(cfg));
     agentsBox.replaceChildren(agents.length === 0
       ? h('p', { class: 'muted' }, 'No ad-connect client is connected. Install and start adc with this Application ID (see below).')
@@ -597,6 +642,7 @@ async function viewConfig(appId, seq) {
       h('div', { class: 'actions' }, syncBtn, h('span', {}, dry, ' ', h('label', { for: 'sync-dry' }, 'Preview only (dry run)'))),
       syncHint, runBox),
     h('section', { 'aria-labelledby': 'agents-h' }, h('h2', { id: 'agents-h' }, 'Clients'), agentsBox),
+    h('section', { 'aria-labelledby': 'schedule-h' }, h('h2', { id: 'schedule-h' }, 'Schedule and live changes'), schedule),
     h('section', { 'aria-labelledby': 'settings-h' }, h('h2', { id: 'settings-h' }, 'Settings'),
       settingsForm(c, () => {})),
     h('section', { 'aria-labelledby': 'runs-h' }, h('h2', { id: 'runs-h' }, 'Run history'), runsBox),
