@@ -19,6 +19,7 @@
 #include "http/auth.h"
 #include "common/buf.h"
 #include "http/console.h"
+#include "http/downloads.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -76,7 +77,7 @@ struct conn_state {
 
 static const struct adc_route *const route_tables[] = {
     adc_api_admin_routes, adc_api_agent_routes, adc_channel_routes,
-    adc_scim_routes,      adc_session_routes,
+    adc_scim_routes,      adc_session_routes,   adc_downloads_routes,
 };
 
 /* Matches path against pattern; fills params. Both start with '/'. */
@@ -808,6 +809,10 @@ static enum MHD_Result headers_arrived(struct conn_state *st) {
         st->phase = PHASE_SENT;
         return adc_console_handle(conn, st->method, st->url); /* static pages, no credentials */
     }
+    if (adc_downloads_owns(st->url)) {
+        st->phase = PHASE_SENT;
+        return adc_downloads_handle(st->srv, conn, st->method, st->url); /* serve --downloads */
+    }
     st->res.scim = strncmp(st->url, "/scim/", 6) == 0;
     bool path_known;
     st->route = find_route(st, &path_known);
@@ -1143,7 +1148,8 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         /* Idle connections (no bytes either way) are closed; suspended ones (long polls) are not
          * idle in MHD's sense. */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ADC_HTTP_IDLE_TIMEOUT, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_logger, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        mhd_logger, NULL, MHD_OPTION_UNESCAPE_CALLBACK, adc_http_unescape_keep_nul, NULL,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!d) {
         log_error("cannot listen on %s (address in use, or TLS certificate and key not valid)",
                   listen);
