@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,14 @@ void adc_buf_init(struct adc_buf *b, size_t max) {
     b->max = max ? max : (size_t)1 << 30;
 }
 
+void adc_buf_init_secret(struct adc_buf *b, size_t max) {
+    adc_buf_init(b, max);
+    b->wipe = true;
+}
+
 void adc_buf_done(struct adc_buf *b) {
+    if (b->wipe && b->data)
+        explicit_bzero(b->data, b->cap);
     free(b->data);
     memset(b, 0, sizeof(*b));
 }
@@ -28,13 +36,24 @@ char *adc_buf_take(struct adc_buf *b, size_t *len) {
         *len = b->len;
     b->data = NULL;
     b->len = b->cap = 0;
+    b->failed = false;
     return d;
+}
+
+void adc_buf_clear(struct adc_buf *b) {
+    if (b->data) {
+        if (b->wipe)
+            explicit_bzero(b->data, b->cap);
+        b->data[0] = '\0';
+    }
+    b->len = 0;
+    b->failed = false;
 }
 
 static int grow(struct adc_buf *b, size_t need) {
     if (b->failed)
         return -ENOMEM;
-    if (need > b->max) {
+    if (need > (b->max ? b->max : (size_t)1 << 30)) {
         b->failed = true;
         return -E2BIG;
     }
@@ -43,13 +62,37 @@ static int grow(struct adc_buf *b, size_t need) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need + 1)
         cap *= 2;
-    char *d = realloc(b->data, cap);
+    char *d = b->wipe ? malloc(cap) : realloc(b->data, cap);
     if (!d) {
         b->failed = true;
         return -ENOMEM;
     }
+    if (b->wipe && b->data) {
+        memcpy(d, b->data, b->len + 1);
+        explicit_bzero(b->data, b->cap);
+        free(b->data);
+    }
     b->data = d;
     b->cap = cap;
+    return 0;
+}
+
+int adc_grow(void **items, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return -ENOMEM;
+        c *= 2;
+    }
+    if (size && c > SIZE_MAX / size)
+        return -ENOMEM;
+    void *p = realloc(*items, c * size);
+    if (!p)
+        return -ENOMEM;
+    *items = p;
+    *cap = c;
     return 0;
 }
 

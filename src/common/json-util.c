@@ -51,6 +51,8 @@ json_t *adc_json_parse(const char *buf, size_t len, int max_depth, char *err, si
 }
 
 int adc_json_append_string(struct adc_buf *b, const char *s) {
+    if (!s)
+        return adc_buf_append(b, "null", 4);
     adc_buf_append(b, "\"", 1);
     const char *run = s;
     for (; *s; s++) {

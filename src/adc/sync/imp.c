@@ -8,9 +8,11 @@
 #include <time.h>
 
 #include "cli/exit-codes.h"
-#include "cloud/json-text.h"
+#include "common/buf.h"
+#include "common/json-util.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/wire.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -72,10 +74,12 @@ static void finish_run(struct adc_scim *client, struct adc_imp_result *r) {
         return;
     json_t *stats = adc_imp_stats_json(&r->stats);
     json_t *errors = adc_imp_errors_json(r, 100);
-    const char *status =
-        r->status == ADC_EXIT_OK || r->status == ADC_EXIT_PARTIAL ? "succeeded" : "failed";
+    const char *status = r->status == ADC_EXIT_OK || r->status == ADC_EXIT_PARTIAL
+                             ? ADC_RUN_SUCCEEDED
+                             : ADC_RUN_FAILED;
     _cleanup_free_ char *err = NULL;
-    if (adc_scim_run_update(client, r->run_id, status, stats, errors, &err) < 0)
+    if (adc_agent_api_run_update(adc_scim_transport(client), r->run_id, status, stats, errors, NULL,
+                                 true, &err) < 0)
         log_warning("could not record the run's result: %s", err ? err : "error");
     json_decref(stats);
     json_decref(errors);
@@ -99,7 +103,7 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
         return;
     }
     /* The server's settings first: they decide whether this run may write at all. */
-    if ((k = adc_scim_get_settings(client, &r->server, &err)) < 0) {
+    if ((k = adc_agent_api_get_settings(adc_scim_transport(client), &r->server, &err)) < 0) {
         fail(r, ADC_EXIT_FAILURE, err);
         goto out;
     }
@@ -108,7 +112,8 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     r->dry_run = r->settings.value[ADC_SETTING_DRY_RUN];
     const char *app_id = r->server.app_id ? r->server.app_id : service->app_id;
 
-    if (opt->record_run && adc_scim_run_start(client, r->dry_run, "imp", &r->run_id, &err) < 0) {
+    if (opt->record_run && adc_agent_api_run_start(adc_scim_transport(client), r->dry_run, "imp",
+                                                   &r->run_id, &err) < 0) {
         log_warning("could not record the run on the server: %s", err ? err : "error");
         free(err);
         err = NULL;
@@ -238,18 +243,18 @@ json_t *adc_imp_settings_json(const struct adc_imp_result *r) {
 
 /* Change i as one line of `adc imp --json`: {"op","userName","externalId","reason"}, with its
  * failure when it failed. Written as text: 100,000 of them need no tree of values. */
-static void change_text(const struct adc_imp_result *r, size_t i, struct adc_json_text *t) {
+static void change_text(const struct adc_imp_result *r, size_t i, struct adc_buf *t) {
     const struct adc_plan_change *c = &r->plan.changes[i];
     const char *e = r->apply.errors ? r->apply.errors[i] : NULL;
     char buf[512];
     adc_plan_change_describe(c, buf, sizeof(buf));
-    adc_json_text_lit(t, "{\"op\":\"");
-    adc_json_text_lit(t, adc_plan_op_name(c->op));
-    adc_json_text_lit(t, "\",\"userName\":");
-    adc_json_text_str(t, c->user_name);
-    adc_json_text_lit(t, ",\"externalId\":");
-    adc_json_text_str(t, c->external_id);
-    adc_json_text_lit(t, ",\"reason\":");
+    adc_buf_puts(t, "{\"op\":\"");
+    adc_buf_puts(t, adc_plan_op_name(c->op));
+    adc_buf_puts(t, "\",\"userName\":");
+    adc_json_append_string(t, c->user_name);
+    adc_buf_puts(t, ",\"externalId\":");
+    adc_json_append_string(t, c->external_id);
+    adc_buf_puts(t, ",\"reason\":");
     /* A failed change says why it failed; an entry without a name says which entry. */
     _cleanup_free_ char *text = NULL;
     int k = e                        ? asprintf(&text, "failed: %s", e)
@@ -258,8 +263,8 @@ static void change_text(const struct adc_imp_result *r, size_t i, struct adc_jso
                                      : 0;
     if (k < 0)
         text = NULL;
-    adc_json_text_str(t, text);
-    adc_json_text_lit(t, "}");
+    adc_json_append_string(t, text);
+    adc_buf_puts(t, "}");
 }
 
 json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max) {
@@ -304,14 +309,14 @@ int adc_imp_write_json(FILE *f, const struct adc_imp_result *r) {
     ok = ok && fputs(",\n  \"changes\": [", f) >= 0;
     json_decref(settings);
     json_decref(stats);
-    struct adc_json_text t = {0};
+    struct adc_buf t = {0};
     for (size_t i = 0; ok && i < r->plan.n_changes; i++) {
-        t.len = 0; /* one buffer for every line */
-        adc_json_text_lit(&t, i ? ",\n    " : "\n    ");
+        adc_buf_clear(&t); /* one buffer for every line */
+        adc_buf_puts(&t, i ? ",\n    " : "\n    ");
         change_text(r, i, &t);
-        ok = !t.oom && fwrite(t.buf, 1, t.len, f) == t.len;
+        ok = !t.failed && fwrite(t.data, 1, t.len, f) == t.len;
     }
-    adc_json_text_done(&t);
+    adc_buf_done(&t);
     ok = ok && fputs(r->plan.n_changes ? "\n  ]\n}\n" : "]\n}\n", f) >= 0;
     return ok ? 0 : -EIO;
 }
