@@ -124,3 +124,23 @@ int adc_buf_printf(struct adc_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
     return 0;
 }
+
+char *adc_strdup_printf(const char *fmt, ...) {
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+void adc_set_error(char **err, const char *fmt, ...) {
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(err, fmt, ap) < 0)
+        *err = NULL;
+    va_end(ap);
+}

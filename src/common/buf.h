@@ -30,6 +30,11 @@ int adc_buf_append(struct adc_buf *b, const void *data, size_t len);
 int adc_buf_puts(struct adc_buf *b, const char *s);
 int adc_buf_printf(struct adc_buf *b, const char *fmt, ...) _printf_(2, 3);
 
+/* printf into a new string (NULL when out of memory): for messages built once. */
+char *adc_strdup_printf(const char *fmt, ...) _printf_(1, 2);
+/* The same into *err, for the "char **err" out-parameters; nothing when err is NULL. */
+void adc_set_error(char **err, const char *fmt, ...) _printf_(2, 3);
+
 /* Makes room for `need` items of `size` bytes in the array *items of capacity *cap, doubling
  * from 16 items: the one growth rule for arrays filled an item at a time. Returns 0, or
  * -ENOMEM (the array and *cap unchanged) when out of memory or when the size overflows. Use

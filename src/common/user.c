@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+
 void adc_user_done(struct adc_user *u) {
     if (!u)
         return;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cloud/agent-api.h"
-#include "directory/ldap-source.h"
+#include "directory/ldap-auth.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/secret.h"

@@ -26,7 +26,7 @@
 #include "agent/agent-workers.h"
 #include "cli/exit-codes.h"
 #include "cloud/agent-api.h"
-#include "directory/ldap-source.h"
+#include "directory/ldap-auth.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/wire.h"
@@ -349,15 +349,10 @@ static void stop_sync(struct agent *a) {
     a->sync = NULL;
 }
 
-int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
-    struct agent a = {.ctx = ctx, .sigfd = -1, .poll_wait = DEFAULT_POLL_WAIT};
-    int status = ADC_EXIT_FAILURE;
+/* Blocks the signals before any thread starts, so every thread inherits the mask and only the
+ * returned signalfd sees them. Returns the descriptor, or -1 after logging why. */
+static int open_signalfd(void) {
     sigset_t mask;
-
-    json_set_alloc_funcs(malloc, wiping_free);
-
-    /* Blocked before any thread starts, so every thread inherits the mask and only the
-     * signalfd sees them. */
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
@@ -365,14 +360,78 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
     sigaddset(&mask, SIGPIPE);
     if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0) {
         log_error("cannot block signals");
-        return ADC_EXIT_FAILURE;
+        return -1;
     }
     sigdelset(&mask, SIGPIPE);
-    a.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (a.sigfd < 0) {
+    int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
         log_error("cannot create a signalfd: %s", strerror(errno));
-        return ADC_EXIT_FAILURE;
+    return fd;
+}
+
+/* Connect, poll, dispatch, until stopping or the secret is rejected; failures wait a backoff.
+ * Returns 0, or -ENOMEM when the HTTP client cannot be created. */
+static int serve(struct agent *a) {
+    struct adc_backoff bo;
+    adc_backoff_init(&bo, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
+                     (unsigned)getpid() ^ (unsigned)time(NULL));
+    while (!a->stopping) {
+        if (a->reconnect) {
+            disconnect(a); /* with the old client, whose credentials the server knows */
+            a->reconnect = false;
+        }
+        if (ensure_channel(a) < 0) {
+            log_error("cannot create the HTTP client");
+            return -ENOMEM;
+        }
+        if (!a->agent_id) {
+            int r = connect_agent(a);
+            if (r == -EPERM) {
+                secret_rejected(a);
+                break;
+            }
+            if (r == -ECANCELED)
+                break;
+            if (r < 0) {
+                unsigned ms = adc_backoff_next_ms(&bo);
+                log_notice("retrying in %.1f s", ms / 1000.0);
+                backoff_sleep(a, ms);
+                continue;
+            }
+            adc_backoff_reset(&bo);
+        }
+        int r = poll_once(a);
+        if (r == 0) {
+            adc_backoff_reset(&bo);
+            continue;
+        }
+        if (r == -ECANCELED)
+            break;
+        if (r == -EPERM) {
+            secret_rejected(a);
+            break;
+        }
+        if (r == -ENOENT) {
+            free(a->agent_id);
+            a->agent_id = NULL;
+            continue; /* connect again at once */
+        }
+        /* A failed poll keeps the agent id: after a short outage (or a 5xx) the server still
+         * knows this agent and the sync it carries; one that forgot it answers 404. */
+        unsigned ms = adc_backoff_next_ms(&bo);
+        log_notice("polling again in %.1f s", ms / 1000.0);
+        backoff_sleep(a, ms);
     }
+    return 0;
+}
+
+int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
+    struct agent a = {.ctx = ctx, .sigfd = -1, .poll_wait = DEFAULT_POLL_WAIT};
+    int status = ADC_EXIT_FAILURE;
+
+    json_set_alloc_funcs(malloc, wiping_free);
+    if ((a.sigfd = open_signalfd()) < 0)
+        return ADC_EXIT_FAILURE;
 
     a.cfg = adc_agent_config_new(TAKE_PTR(ctx->yaml), TAKE_PTR(ctx->service), 0);
     if (!a.cfg) {
@@ -385,59 +444,10 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
         goto out;
     }
 
-    struct adc_backoff bo;
-    adc_backoff_init(&bo, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
-                     (unsigned)getpid() ^ (unsigned)time(NULL));
     log_notice("adc %s starting: server %s, Application ID '%s'", ADC_VERSION,
                a.cfg->service->server_url, a.cfg->service->app_id);
-
-    while (!a.stopping) {
-        if (a.reconnect) {
-            disconnect(&a); /* with the old client, whose credentials the server knows */
-            a.reconnect = false;
-        }
-        if (ensure_channel(&a) < 0) {
-            log_error("cannot create the HTTP client");
-            goto out;
-        }
-        if (!a.agent_id) {
-            r = connect_agent(&a);
-            if (r == -EPERM) {
-                secret_rejected(&a);
-                break;
-            }
-            if (r == -ECANCELED)
-                break;
-            if (r < 0) {
-                unsigned ms = adc_backoff_next_ms(&bo);
-                log_notice("retrying in %.1f s", ms / 1000.0);
-                backoff_sleep(&a, ms);
-                continue;
-            }
-            adc_backoff_reset(&bo);
-        }
-        r = poll_once(&a);
-        if (r == 0) {
-            adc_backoff_reset(&bo);
-            continue;
-        }
-        if (r == -ECANCELED)
-            break;
-        if (r == -EPERM) {
-            secret_rejected(&a);
-            break;
-        }
-        if (r == -ENOENT) {
-            free(a.agent_id);
-            a.agent_id = NULL;
-            continue; /* connect again at once */
-        }
-        /* A failed poll keeps the agent id: after a short outage (or a 5xx) the server still
-         * knows this agent and the sync it carries; one that forgot it answers 404. */
-        unsigned ms = adc_backoff_next_ms(&bo);
-        log_notice("polling again in %.1f s", ms / 1000.0);
-        backoff_sleep(&a, ms);
-    }
+    if (serve(&a) < 0)
+        goto out;
 
     /* Stop: answer the checks already queued, end the sync, then say goodbye. */
     if (a.fatal)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/agent-message.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/wire.h"
@@ -19,11 +20,6 @@
 #define DISCONNECT_TIMEOUT_S 5
 /* A long poll's answer comes within its `wait`; this margin covers a slow network, no more. */
 #define POLL_MARGIN_S 15
-
-static void set_err(char **err, const char *fmt, const char *a, const char *b) {
-    if (err && asprintf(err, fmt, a, b) < 0)
-        *err = NULL;
-}
 
 /* Sends a JSON body (may be NULL), once or with retries. Returns what the transport returns. */
 static int send_json(struct adc_transport *t, const char *method, const char *path, json_t *body,
@@ -51,7 +47,7 @@ static int read_settings(const json_t *j, struct adc_server_settings *st, const 
         st->settings[i] = ADC_UNSET;
     const json_t *settings = json_object_get(j, "settings");
     if (!json_is_object(j) || (settings && !json_is_object(settings))) {
-        set_err(err, "GET %s%s: unexpected answer", url, ADC_WIRE_AGENT_CONFIG);
+        adc_set_error(err, "GET %s%s: unexpected answer", url, ADC_WIRE_AGENT_CONFIG);
         return -EBADMSG;
     }
     const char *key;
@@ -66,10 +62,8 @@ static int read_settings(const json_t *j, struct adc_server_settings *st, const 
         if (json_is_null(v))
             continue;
         if (!json_is_boolean(v)) {
-            if (err &&
-                asprintf(err, "GET %s" ADC_WIRE_AGENT_CONFIG ": setting '%s' is not a boolean", url,
-                         key) < 0)
-                *err = NULL;
+            adc_set_error(err, "GET %s" ADC_WIRE_AGENT_CONFIG ": setting '%s' is not a boolean",
+                          url, key);
             return -EBADMSG;
         }
         st->settings[i] = json_is_true(v) ? ADC_TRUE : ADC_FALSE;
@@ -98,8 +92,8 @@ int adc_agent_api_get_settings(struct adc_transport *t, struct adc_server_settin
         goto out;
     }
     if (!(j = adc_transport_reply_json(&rep))) {
-        set_err(err, "GET %s%s: the answer is not JSON", adc_transport_url(t),
-                ADC_WIRE_AGENT_CONFIG);
+        adc_set_error(err, "GET %s%s: the answer is not JSON", adc_transport_url(t),
+                      ADC_WIRE_AGENT_CONFIG);
         r = -EBADMSG;
         goto out;
     }
@@ -145,8 +139,8 @@ int adc_agent_api_run_start(struct adc_transport *t, bool dry_run, const char *s
     j = adc_transport_reply_json(&rep);
     const char *id = json_string_value(json_object_get(j, "run_id"));
     if (!adc_wire_id_valid(id)) {
-        set_err(err, "POST %s%s: no valid run_id in the answer", adc_transport_url(t),
-                ADC_WIRE_AGENT_RUNS);
+        adc_set_error(err, "POST %s%s: no valid run_id in the answer", adc_transport_url(t),
+                      ADC_WIRE_AGENT_RUNS);
         r = -EBADMSG;
         goto out;
     }

@@ -183,8 +183,8 @@ static int bulk_settle(struct adc_scim *s, struct adc_scim_write *w, struct bulk
                             sizeof(why));
     if (r < 0) {
         if (r == -EBADMSG)
-            adc_scim_err(err, "POST %s" ADC_WIRE_SCIM_BULK ": not a BulkResponse: %s",
-                         adc_transport_url(s->http), why);
+            adc_set_error(err, "POST %s" ADC_WIRE_SCIM_BULK ": not a BulkResponse: %s",
+                          adc_transport_url(s->http), why);
         goto out;
     }
     adc_scim_created_before(s, w, sc.conflicts, sc.n_conflicts, ours);

@@ -3,12 +3,12 @@
 #include "cloud/scim-client.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cloud/scim-internal.h"
+#include "common/buf.h"
 #include "common/macros.h"
 #include "common/wire.h"
 
@@ -48,16 +48,6 @@ void adc_scim_free(struct adc_scim *s) {
     free(s);
 }
 
-void adc_scim_err(char **err, const char *fmt, ...) {
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(err, fmt, ap) < 0)
-        *err = NULL;
-    va_end(ap);
-}
-
 int adc_scim_call_json(struct adc_scim *s, struct adc_transport *h, const char *method,
                        const char *path, const char *body, json_t **out, char **err) {
     (void)s;
@@ -76,7 +66,7 @@ int adc_scim_call_json(struct adc_scim *s, struct adc_transport *h, const char *
     }
     j = adc_transport_reply_json(&resp);
     if (!j && resp.status != 204) {
-        adc_scim_err(err, "%s %s%s: the answer is not JSON", method, adc_transport_url(h), path);
+        adc_set_error(err, "%s %s%s: the answer is not JSON", method, adc_transport_url(h), path);
         r = -EBADMSG;
         goto out;
     }

@@ -19,9 +19,6 @@ struct adc_scim {
 /* Rounds for the operations of a Bulk answer that failed transiently (429, 5xx). */
 #define ADC_SCIM_OP_ATTEMPTS 5
 
-/* Writes a formatted message to *err when err is not NULL. */
-void adc_scim_err(char **err, const char *fmt, ...) _printf_(2, 3);
-
 /* A request safe to repeat, on connection h, whose answer must be 2xx JSON (or 204). Returns 0
  * with *out (a new reference, NULL for 204), or -EACCES / -EIO / -EBADMSG / the transport's
  * errno with *err. */

@@ -9,6 +9,7 @@
 
 #include "cloud/scim-internal.h"
 #include "cloud/scim-list-parse.h"
+#include "common/buf.h"
 #include "common/macros.h"
 #include "common/wire.h"
 
@@ -103,8 +104,8 @@ int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_pro
         if ((r = adc_scim_list_parse(cur->resp.body ? cur->resp.body : "", cur->resp.len, out,
                                      &total, &n, why, sizeof(why))) < 0) {
             if (r == -EBADMSG)
-                adc_scim_err(err, "GET %s%s: not a SCIM ListResponse of Users: %s",
-                             adc_transport_url(s->http), path, why);
+                adc_set_error(err, "GET %s%s: not a SCIM ListResponse of Users: %s",
+                              adc_transport_url(s->http), path, why);
             goto out;
         }
         page_discard(cur);

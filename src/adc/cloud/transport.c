@@ -60,8 +60,7 @@ int adc_transport_new(const struct adc_service_config *svc, const struct adc_tra
                           : !svc->secret || !*svc->secret         ? "secret"
                                                                   : NULL;
     if (missing) {
-        if (err && asprintf(err, "no '%s' in the service configuration (adc.cfg)", missing) < 0)
-            *err = NULL;
+        adc_set_error(err, "no '%s' in the service configuration (adc.cfg)", missing);
         return -EINVAL;
     }
     static const struct adc_transport_options defaults = {0};
@@ -291,8 +290,7 @@ static void set_error(struct adc_transport *t, const char *method, const char *p
                            ? " (the certificate is not signed by the CA in adc.cfg's ca_file)"
                            : "; set ca_file in adc.cfg to the CA that signed the server's "
                              "certificate";
-    if (asprintf(&reply->error, "%s %s%s: %s%s", method, t->url, path, why, hint) < 0)
-        reply->error = NULL;
+    reply->error = adc_strdup_printf("%s %s%s: %s%s", method, t->url, path, why, hint);
 }
 
 static const char *content_type(const char *path) {
@@ -404,9 +402,8 @@ int adc_transport_request_retry(struct adc_transport *t, const char *method, con
         if (w == 0 && t->retry_check)
             w = t->retry_check(t->retry_check_userdata);
         if (w < 0) {
-            if (asprintf(&reply->error, "%s %s%s: stopped before the next attempt", method, t->url,
-                         path) < 0)
-                reply->error = NULL;
+            reply->error =
+                adc_strdup_printf("%s %s%s: stopped before the next attempt", method, t->url, path);
             return w;
         }
     }
@@ -436,11 +433,9 @@ static char *why_of(const struct adc_transport_reply *r, const char **detail_out
     const char *detail = adc_scim_error_detail(body); /* "detail", else "scimType" */
     if (!detail)
         detail = json_string_value(json_object_get(body, "error"));
-    char *s = NULL;
-    if (asprintf(&s, "HTTP %ld%s%.*s%s", r->status, detail ? ": " : "",
-                 detail ? adc_transport_detail_len(detail) : 0, detail ? detail : "",
-                 detail && detail[adc_transport_detail_len(detail)] ? "..." : "") < 0)
-        s = NULL;
+    char *s = adc_strdup_printf("HTTP %ld%s%.*s%s", r->status, detail ? ": " : "",
+                                detail ? adc_transport_detail_len(detail) : 0, detail ? detail : "",
+                                detail && detail[adc_transport_detail_len(detail)] ? "..." : "");
     if (detail_out)
         *detail_out = detail ? "" : NULL; /* only whether there was one */
     json_decref(body);
@@ -464,19 +459,17 @@ void adc_transport_status_error(const struct adc_transport *t, const char *metho
     }
     const char *had_detail = NULL;
     _cleanup_free_ char *why = why_of(r, &had_detail);
-    int n;
     if (r->status == 401)
-        n = asprintf(err,
-                     "%s refused the credentials of application '%s' (HTTP 401); check app_id and "
-                     "secret in adc.cfg (the secret may have been rotated)",
-                     t->url, t->app_id);
+        *err = adc_strdup_printf(
+            "%s refused the credentials of application '%s' (HTTP 401); check app_id and secret "
+            "in adc.cfg (the secret may have been rotated)",
+            t->url, t->app_id);
     else if (r->status == 404 && !had_detail)
-        n = asprintf(err, "%s %s%s: not found (HTTP 404); is '%s' an adc-server?", method, t->url,
-                     path, t->url);
+        *err = adc_strdup_printf("%s %s%s: not found (HTTP 404); is '%s' an adc-server?", method,
+                                 t->url, path, t->url);
     else
-        n = asprintf(err, "%s %s%s: %s", method, t->url, path, why ? why : "unexpected answer");
-    if (n < 0)
-        *err = NULL;
+        *err =
+            adc_strdup_printf("%s %s%s: %s", method, t->url, path, why ? why : "unexpected answer");
 }
 
 int adc_transport_status_errno(long status) {
