@@ -1,6 +1,7 @@
 /* A growable byte buffer with a hard limit (curl's dynbuf): responses built piece by piece. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -29,15 +30,23 @@ void adc_buf_clear(struct adc_buf *b);
 int adc_buf_append(struct adc_buf *b, const void *data, size_t len);
 int adc_buf_puts(struct adc_buf *b, const char *s);
 int adc_buf_printf(struct adc_buf *b, const char *fmt, ...) _printf_(2, 3);
+int adc_buf_vprintf(struct adc_buf *b, const char *fmt, va_list ap) _printf_(2, 0);
 
 /* printf into a new string (NULL when out of memory): for messages built once. */
 char *adc_strdup_printf(const char *fmt, ...) _printf_(1, 2);
 /* The same into *err, for the "char **err" out-parameters; nothing when err is NULL. */
 void adc_set_error(char **err, const char *fmt, ...) _printf_(2, 3);
 
-/* Makes room for `need` items of `size` bytes in the array *items of capacity *cap, doubling
- * from 16 items: the one growth rule for arrays filled an item at a time. Returns 0, or
- * -ENOMEM (the array and *cap unchanged) when out of memory or when the size overflows. Use
- * through ADC_GROW(array, cap, need). */
-int adc_grow(void **items, size_t *cap, size_t need, size_t size);
-#define ADC_GROW(items, cap, need) adc_grow((void **)&(items), &(cap), (need), sizeof(*(items)))
+/* Makes room for one more element in a growable array (the one growth rule for arrays, beside
+ * adc_buf for bytes): when n == *cap, doubles *cap (to `first` when 0) and reallocs *items to
+ * *cap elements of `size` bytes. Returns 0, or -ENOMEM with *items and *cap unchanged (the
+ * elements held stay valid). Doubling keeps appends amortized O(1). */
+int adc_grow(void **items, size_t *cap, size_t n, size_t size, size_t first);
+/* adc_grow for a typed array: `if (adc_grow_array(list, cap, n, 16) < 0) return -ENOMEM;`. */
+#define adc_grow_array(arr, cap, n, first)                                                         \
+    ({                                                                                             \
+        void *_p = (arr);                                                                          \
+        int _r = adc_grow(&_p, &(cap), (n), sizeof(*(arr)), (first));                              \
+        (arr) = _p;                                                                                \
+        _r;                                                                                        \
+    })

@@ -23,3 +23,5 @@ struct adc_buf;
  * (\" and \\, control characters as \u00XX; UTF-8 passes through as it is). The one JSON
  * escaper of both programs. */
 int adc_json_append_string(struct adc_buf *b, const char *s);
+/* The same for s[0..n), which need not be NUL-terminated (a NUL byte is escaped). */
+int adc_json_append_stringn(struct adc_buf *b, const char *s, size_t n);

@@ -1,8 +1,10 @@
 #include "common/log.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static enum adc_log_level max_level = ADC_LOG_NOTICE;
 static const char *program = "adc";
@@ -53,4 +55,99 @@ void adc_log(enum adc_log_level level, const char *fmt, ...) {
     va_start(ap, fmt);
     adc_logv(level, fmt, ap);
     va_end(ap);
+}
+
+/* Length of the valid UTF-8 sequence at p (2 to 4), or 0 when it is not one (overlong forms and
+ * surrogates included). */
+static size_t utf8_len(const unsigned char *p, unsigned *cp) {
+    unsigned c = p[0];
+    size_t n;
+    unsigned min;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        c &= 0x1f;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        c &= 0x0f;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        c &= 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+static const char *escape(const char *s, char *buf, size_t size, bool quotes) {
+    if (size < 16) {
+        if (size > 0)
+            buf[0] = '\0';
+        return buf;
+    }
+    if (!s) {
+        snprintf(buf, size, "(null)");
+        return buf;
+    }
+    /* Room kept for the closing quote, "..." and the NUL. */
+    size_t o = 0, limit = size - 5;
+    if (quotes)
+        buf[o++] = '"';
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        char piece[16];
+        size_t in = 1, out;
+        unsigned cp = 0;
+        if (*p == '"' || *p == '\\') {
+            piece[0] = '\\';
+            piece[1] = (char)*p;
+            out = 2;
+        } else if (*p == '\n' || *p == '\r' || *p == '\t') {
+            piece[0] = '\\';
+            piece[1] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+            out = 2;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            out = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", *p);
+        } else if (*p < 0x80) {
+            piece[0] = (char)*p;
+            out = 1;
+        } else if ((in = utf8_len(p, &cp)) == 0) {
+            in = 1;
+            out = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", *p);
+        } else if (cp < 0xa0 || cp == 0x2028 || cp == 0x2029) {
+            out = (size_t)snprintf(piece, sizeof(piece), "\\u{%04x}", cp);
+        } else {
+            memcpy(piece, p, in);
+            out = in;
+        }
+        if (o + out > limit) {
+            memcpy(buf + o, quotes ? "\"..." : "...", quotes ? 5 : 4);
+            return buf;
+        }
+        memcpy(buf + o, piece, out);
+        o += out;
+        p += in;
+    }
+    if (quotes)
+        buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
+const char *adc_log_quote(const char *s, char *buf, size_t size) {
+    return escape(s, buf, size, true);
+}
+
+const char *adc_log_escape(const char *s, char *buf, size_t size) {
+    return escape(s, buf, size, false);
 }

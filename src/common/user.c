@@ -14,6 +14,7 @@ void adc_user_done(struct adc_user *u) {
     free(u->given_name);
     free(u->family_name);
     free(u->email);
+    free(u->other_emails);
     free(u->dn);
     free(u->id);
     free(u->provider);
@@ -31,14 +32,8 @@ void adc_user_list_done(struct adc_user_list *l) {
 }
 
 struct adc_user *adc_user_list_append(struct adc_user_list *l) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct adc_user *items = realloc(l->items, cap * sizeof(*items));
-        if (!items)
-            return NULL;
-        l->items = items;
-        l->cap = cap;
-    }
+    if (adc_grow_array(l->items, l->cap, l->n, 64) < 0)
+        return NULL;
     struct adc_user *u = &l->items[l->n++];
     memset(u, 0, sizeof(*u));
     return u;

@@ -20,9 +20,13 @@ struct adc_server {
     struct adc_store *store;
     struct adc_auth *auth;
     bool tls;
+    /* Console cookies are Secure and __Host- prefixed: TLS here, or --public-url https://...
+     * (TLS ends at a proxy in front). */
+    bool secure_cookies;
     char *tls_cert_pem, *tls_key_pem; /* kept while the daemon runs; the key is wiped on free */
     /* Set when SIGTERM arrives: blocking handlers (long polls) return early. */
     volatile bool stopping;
     struct adc_hub *hub; /* the agent channel (channel.c) */
+    const char *downloads_dir; /* serve --downloads DIR, or NULL (http/downloads.h) */
     int login_timeout;   /* seconds POST /api/v1/login waits for the agent (--login-timeout) */
 };

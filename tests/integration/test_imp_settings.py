@@ -42,7 +42,9 @@ class Settings(unittest.TestCase):
         r, doc, cloud = self.run_with()
         self.assertEqual(r.returncode, 0, r.stderr)
         s = doc["stats"]
-        self.assertEqual((s["created"], s["updated"], s["deleted"], s["disabled"]), (1, 2, 1, 0))
+        # The rename is an update; the directory's lock of user 1 counts as a disable.
+        self.assertEqual((s["created"], s["updated"], s["deleted"], s["disabled"], s["enabled"]),
+                         (1, 1, 1, 1, 0))
         self.assertIn("renamed@example.org", cloud)
         self.assertFalse(cloud[mail(1)]["active"])
         self.assertNotIn(mail(2), cloud)
@@ -88,7 +90,10 @@ class Settings(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.reasons(doc)[mail(2)][0], "skip")
         self.assertTrue(cloud[mail(2)]["active"])
-        self.assertEqual(doc["stats"]["disabled"] + doc["stats"]["deleted"], 0)
+        # Only the directory's lock of user 1 disables; the leaver is neither disabled nor
+        # deleted.
+        self.assertEqual((doc["stats"]["disabled"], doc["stats"]["deleted"]), (1, 0))
+        self.assertEqual(self.reasons(doc)[mail(1)][0], "update")
 
     def test_create_as_disabled_with_a_disabled_account(self):
         self.env.write_yaml({"create-as-disabled": True})
@@ -176,6 +181,7 @@ class ProviderMismatch(unittest.TestCase):
         self.assert_takeover()
 
     def test_takeover_decided_by_adc_yaml_when_the_server_leaves_it_open(self):
+        self.env.server.set_settings(self.env.cfg, {"no-update-provider-mismatch": None})
         self.env.write_yaml({"no-update-provider-mismatch": False})
         self.assert_takeover()
 
@@ -200,10 +206,18 @@ class ProviderMismatch(unittest.TestCase):
         self.assertEqual(taken["id"], self.local["id"])
         self.assertEqual(SyncSetup.provider(taken), me)
         self.assertEqual(taken["externalId"], self.users[1].entry_uuid)
-        self.assertEqual(SyncSetup.provider(cloud[mail(2)]), me)
+        # Another sync configuration's user is never taken (docs/product.md section 11): it is
+        # skipped, untouched.
+        skips = {c["userName"]: c["reason"] for c in doc["changes"] if c["op"] == "skip"}
+        self.assertEqual(skips[mail(2)],
+                         f"owned by another provider ({self.other_cfg['app_id']})")
+        self.assertEqual(SyncSetup.provider(cloud[mail(2)]), self.other_cfg["app_id"])
+        self.assertEqual(cloud[mail(2)]["externalId"], "foreign-id")
         self.assertEqual(len(cloud), 3)
         r, doc = self.env.imp_json()
-        self.assertEqual(doc["stats"]["unchanged"], 3)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(doc["stats"]["unchanged"], 2)
+        self.assertEqual(doc["stats"]["skipped"], 1)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,13 @@ class CommandLine(unittest.TestCase):
         con = sqlite3.connect(self.db)
         latest = con.execute("PRAGMA user_version").fetchone()[0]
         self.assertGreaterEqual(latest, 3)
-        # Make it a version-2 database (the provider index of then), as an older server left it.
+        # Make it a version-2 database (the provider index of then, none of the tables later
+        # versions added), as an older server left it.
+        v2_tables = {"admin_tokens", "sync_configs", "users", "runs", "audit", "admin_accounts",
+                     "console_sessions"}
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            if table not in v2_tables and not table.startswith("sqlite_"):
+                con.execute("DROP TABLE %s" % table)
         con.execute("DROP INDEX users_provider")
         con.execute("CREATE INDEX users_provider ON users(provider, external_id)")
         con.execute("PRAGMA user_version=2")
@@ -123,7 +129,9 @@ class AdminApi(ServerTestCase):
         self.assertRegex(cfg["app_id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                                         r"[0-9a-f]{12}$")
         self.assertRegex(cfg["secret"], r"^adcs_[A-Za-z0-9_-]{43}$")
-        self.assertEqual(cfg["settings"], {"no-delete": True})
+        # no-update-provider-mismatch is true unless the request says otherwise
+        # (docs/product.md section 11)
+        self.assertEqual(cfg["settings"], {"no-delete": True, "no-update-provider-mismatch": True})
         self.assertEqual(cfg["name"], "Head office")
         r = self.srv.admin("GET", "/api/v1/sync-configs/" + cfg["app_id"])
         self.assertEqual(r.status, 200)
@@ -140,7 +148,12 @@ class AdminApi(ServerTestCase):
                                                         "create-as-disabled": False}})
         self.assertEqual(r.status, 200, r.raw)
         self.assertEqual(r.body["name"], "HQ")
-        self.assertEqual(r.body["settings"], {"dry-run": True, "create-as-disabled": False})
+        self.assertEqual(r.body["settings"], {"dry-run": True, "create-as-disabled": False,
+                                              "no-update-provider-mismatch": True})
+        r = self.srv.admin("POST", "/api/v1/sync-configs",
+                           {"name": "open", "settings": {"no-update-provider-mismatch": None}})
+        self.assertEqual(r.status, 201, r.raw)
+        self.assertEqual(r.body["settings"], {})
 
     def test_create_validation(self):
         for body, word in [({}, "name"), ({"name": ""}, "name"), ({"name": 3}, "name"),
@@ -224,7 +237,7 @@ class AdminApi(ServerTestCase):
         r = self.srv.admin("GET", "/api/v1/runs/" + run_id)
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body["status"], "failed")
-        self.assertEqual(r.body["stats"], stats)
+        self.assertEqual(r.body["stats"], dict(stats, enabled=0))  # every key, 0 if unreported
         self.assertEqual(r.body["errors"], ["bob: 409"])
         self.assertFalse(r.body["dry_run"])
         self.assertIsNotNone(r.body["finished"])
@@ -255,7 +268,8 @@ class AdminApi(ServerTestCase):
         r = self.srv.request("GET", "/api/v1/agent/config", auth=self.srv.sync_auth(cfg))
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, {"app_id": cfg["app_id"], "name": "cfgview",
-                                  "settings": {"no-create": True, "delete-disables": False}})
+                                  "settings": {"no-create": True, "delete-disables": False,
+                                               "no-update-provider-mismatch": True}})
         r = self.srv.admin("GET", "/api/v1/agent/config")
         self.assertEqual(r.status, 403)
 

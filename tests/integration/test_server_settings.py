@@ -144,6 +144,9 @@ class Enforcement(ServerTestCase):
     def test_takeover_unset_on_server_is_the_clients_choice(self):
         # Unset = the client decides (docs/product.md section 6): adc only sends this write when its
         # own no-update-provider-mismatch is false, so the server lets it through.
+        # New configurations refuse takeovers (docs/product.md section 11); the administrator
+        # leaves the decision to the client:
+        self.srv.set_settings(self.cfg, {"no-update-provider-mismatch": None})
         local = self.owned_user(provider="local")
         r = self.srv.scim(self.cfg, "PUT", "/Users/" + local["id"],
                           user(local["userName"], "my-uuid-3"))
@@ -162,13 +165,19 @@ class Enforcement(ServerTestCase):
                           patch(("replace", "externalId", "my-uuid")))
         self.assertEqual(r.status, 200, r.raw)
         self.assertEqual(r.body[SCIM_PROVIDER]["provider"], self.cfg["app_id"])
-        r = self.srv.scim(self.cfg, "PUT", "/Users/" + theirs["id"],
-                          user(theirs["userName"], "my-uuid-2"))
-        self.assertEqual(r.status, 200, r.raw)
-        self.assertEqual(r.body[SCIM_PROVIDER]["provider"], self.cfg["app_id"])
         audit = self.srv.admin("GET", "/api/v1/audit?limit=20").body["entries"]
-        self.assertIn(("sync:" + self.cfg["app_id"], "user.takeover", theirs["id"]),
+        self.assertIn(("sync:" + self.cfg["app_id"], "user.takeover", local["id"]),
                       [(e["actor"], e["action"], e["target"]) for e in audit])
+        # another configuration's user: never written, whatever the settings say
+        # (docs/product.md section 11)
+        for method, body in (("PUT", user(theirs["userName"], "my-uuid-2")),
+                             ("PATCH", patch(("replace", "title", "x")))):
+            r = self.srv.scim(self.cfg, method, "/Users/" + theirs["id"], body)
+            self.assertEqual(r.status, 403, r.raw)
+            self.assertIn("another sync configuration", r.body["detail"])
+        r = self.srv.scim("admin", "GET", "/Users/" + theirs["id"])
+        self.assertEqual(r.body[SCIM_PROVIDER]["provider"], other["app_id"])
+        self.assertEqual(r.body["meta"]["version"], 'W/"1"')
         # delete of another provider's user: never, even with takeover allowed
         again = self.owned_user(provider="local")
         self.assertEqual(self.srv.scim(self.cfg, "DELETE", "/Users/" + again["id"]).status, 403)

@@ -21,7 +21,7 @@ static void add(struct adc_diag *d, unsigned line, unsigned col, bool warning, c
         d->errors++;
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = NULL;
-    if (ADC_GROW(d->v, d->cap, d->n + 1) < 0) {
+    if (adc_grow_array(d->v, d->cap, d->n, 16) < 0) {
         /* Out of memory: print now rather than lose the message (the count still holds). */
         fprintf(d->out, "%s:%u:%u: %s: %s\n", d->file, line, col, warning ? "warning" : "error",
                 msg ? msg : "(out of memory)");

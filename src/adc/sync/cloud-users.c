@@ -42,7 +42,7 @@ int adc_cloud_users_reserve(struct adc_cloud_users *c, size_t n) {
 }
 
 struct adc_user *adc_cloud_users_append(struct adc_cloud_users *c) {
-    if (ADC_GROW(c->items, c->cap, c->n + 1) < 0)
+    if (adc_grow_array(c->items, c->cap, c->n, 64) < 0)
         return NULL;
     struct adc_user *u = &c->items[c->n++];
     memset(u, 0, sizeof(*u));

@@ -15,6 +15,7 @@
 #include "http/auth.h"
 #include "common/buf.h"
 #include "http/console.h"
+#include "http/downloads.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -31,14 +32,12 @@ struct conn_state {
     bool too_large;
     size_t drained; /* bytes of an oversized body read and dropped */
     struct timespec start;
+    char client[64]; /* adc_http_client_addr */
 };
 
 static const struct adc_route *const route_tables[] = {
-    adc_api_admin_routes,
-    adc_api_agent_routes,
-    adc_channel_routes,
-    adc_scim_routes,
-    adc_session_routes,
+    adc_api_admin_routes, adc_api_agent_routes, adc_channel_routes,
+    adc_scim_routes,      adc_session_routes,   adc_downloads_routes,
 };
 
 /* Matches path against pattern; fills params. Both start with '/'. */
@@ -95,8 +94,9 @@ void adc_http_error(struct adc_http_response *res, unsigned status, const char *
     va_end(ap);
     char status_str[8];
     snprintf(status_str, sizeof(status_str), "%u", status);
-    json_t *j = json_pack("{s:[s],s:s,s:s}", "schemas", "urn:ietf:params:scim:api:messages:2.0:Error",
-                          "status", status_str, "detail", detail);
+    json_t *j =
+        json_pack("{s:[s],s:s,s:s}", "schemas", "urn:ietf:params:scim:api:messages:2.0:Error",
+                  "status", status_str, "detail", detail);
     if (scim_type)
         json_object_set_new(j, "scimType", json_string(scim_type));
     adc_http_json(res, status, j);
@@ -142,17 +142,177 @@ json_t *adc_http_body_object(struct adc_http_request *req, struct adc_http_respo
     return j;
 }
 
-static void peer_address(struct MHD_Connection *conn, char *buf, size_t size) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(buf, size, "?");
-    if (!ci || !ci->client_addr)
-        return;
-    socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                           : sizeof(struct sockaddr_in);
-    if (getnameinfo(ci->client_addr, len, buf, size, NULL, 0, NI_NUMERICHOST) != 0)
+/* ---- client addresses and trusted proxies ----
+ * Addresses are compared as 16 bytes, IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), so that a
+ * proxy given as "10.0.0.5" matches a peer seen on an IPv6 socket as ::ffff:10.0.0.5. */
+struct net {
+    unsigned char addr[16];
+    unsigned prefix; /* bits, of the 128 */
+};
+
+static struct net trusted[ADC_HTTP_MAX_TRUSTED_PROXIES];
+static size_t n_trusted;
+
+/* Parses a numeric address (no port, no brackets) of len bytes. */
+static bool parse_addr(const char *s, size_t len, unsigned char out[16]) {
+    char tmp[INET6_ADDRSTRLEN + 1];
+    if (len == 0 || len >= sizeof(tmp))
+        return false;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    struct in_addr v4;
+    if (inet_pton(AF_INET, tmp, &v4) == 1) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &v4, 4);
+        return true;
+    }
+    return inet_pton(AF_INET6, tmp, out) == 1;
+}
+
+static bool is_v4_mapped(const unsigned char a[16]) {
+    static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a, prefix, 12) == 0;
+}
+
+static void format_addr(const unsigned char a[16], char *buf, size_t size) {
+    if (!inet_ntop(is_v4_mapped(a) ? AF_INET : AF_INET6, is_v4_mapped(a) ? a + 12 : a, buf,
+                   (socklen_t)size))
         snprintf(buf, size, "?");
 }
+
+static bool parse_net(const char *spec, struct net *n) {
+    const char *slash = strchr(spec, '/');
+    size_t len = slash ? (size_t)(slash - spec) : strlen(spec);
+    if (!parse_addr(spec, len, n->addr))
+        return false;
+    unsigned max = is_v4_mapped(n->addr) ? 32 : 128;
+    n->prefix = 128;
+    if (slash) {
+        char *end;
+        errno = 0;
+        unsigned long p = strtoul(slash + 1, &end, 10);
+        if (errno || slash[1] == '\0' || *end || p > max)
+            return false;
+        n->prefix = (unsigned)p + (128 - max);
+    }
+    return true;
+}
+
+int adc_http_trusted_proxy_valid(const char *spec) {
+    struct net n;
+    if (!spec || !parse_net(spec, &n)) {
+        log_error("--trusted-proxy %s: give a numeric address (192.0.2.1, 2001:db8::1) or a "
+                  "network (10.0.0.0/8)",
+                  ADC_LOG_Q(spec));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static bool is_trusted(const unsigned char a[16]) {
+    for (size_t i = 0; i < n_trusted; i++) {
+        unsigned bits = trusted[i].prefix, full = bits / 8, rest = bits % 8;
+        if (memcmp(a, trusted[i].addr, full) != 0)
+            continue;
+        if (rest && ((a[full] ^ trusted[i].addr[full]) & (0xff << (8 - rest)) & 0xff))
+            continue;
+        return true;
+    }
+    return false;
+}
+
+static bool peer_addr(struct MHD_Connection *conn, unsigned char out[16]) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return false;
+    if (ci->client_addr->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ci->client_addr;
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &in->sin_addr, 4);
+        return true;
+    }
+    if (ci->client_addr->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, 16);
+        return true;
+    }
+    return false;
+}
+
+/* The X-Forwarded-For headers of a request, in order (a proxy may add a header of its own
+ * instead of extending the one it received). */
+struct xff {
+    const char *values[8];
+    size_t n;
+    bool overflow;
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+    (void)kind;
+    struct xff *x = cls;
+    if (strcasecmp(key, "X-Forwarded-For") != 0 || !value)
+        return MHD_YES;
+    if (x->n == ADC_ARRAY_SIZE(x->values)) {
+        /* Only the rightmost entries count: keep the last headers. */
+        memmove(x->values, x->values + 1, sizeof(x->values) - sizeof(x->values[0]));
+        x->n--;
+        x->overflow = true;
+    }
+    x->values[x->n++] = value;
+    return MHD_YES;
+}
+
+/* Walks the X-Forwarded-For entries from the right: each trusted proxy vouches for the entry to
+ * its left. The first entry that is not a trusted proxy is the client; an entry that is not an
+ * address (a client can write anything left of what the proxies added) ends the walk at the
+ * last address vouched for. */
+static void client_address(struct MHD_Connection *conn, char *buf, size_t size) {
+    unsigned char peer[16];
+    if (!peer_addr(conn, peer)) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    unsigned char client[16];
+    memcpy(client, peer, 16);
+    if (n_trusted > 0 && is_trusted(peer)) {
+        struct xff x = {0};
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_xff, &x);
+        bool done = false;
+        for (size_t h = x.n; h-- > 0 && !done;) {
+            const char *v = x.values[h];
+            size_t end = strlen(v);
+            while (!done) {
+                size_t start = end;
+                while (start > 0 && v[start - 1] != ',')
+                    start--;
+                size_t a = start, b = end;
+                while (a < b && (v[a] == ' ' || v[a] == '\t'))
+                    a++;
+                while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+                    b--;
+                unsigned char e[16];
+                if (!parse_addr(v + a, b - a, e)) {
+                    done = true;
+                    break;
+                }
+                memcpy(client, e, 16);
+                if (!is_trusted(e)) {
+                    done = true;
+                    break;
+                }
+                if (start == 0)
+                    break;
+                end = start - 1;
+            }
+        }
+    }
+    format_addr(client, buf, size);
+}
+
+const char *adc_http_client_addr(const struct adc_http_request *req) { return req->client; }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_http_response *res) {
     char *body = NULL;
@@ -172,9 +332,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_htt
         len = body ? strlen(body) : 0;
         type = res->scim ? "application/scim+json" : "application/json";
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"",
-                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(body);
         return MHD_NO;
@@ -213,7 +372,8 @@ static void dispatch(struct adc_server *srv, struct MHD_Connection *conn, const 
         .body = st->body ? st->body : (char *)"",
         .body_len = st->len,
     };
-    peer_address(conn, req.client, sizeof(req.client));
+    client_address(conn, req.client, sizeof(req.client));
+    memcpy(st->client, req.client, sizeof(st->client));
     char scratch[1024];
     const struct adc_route *found = NULL;
     bool path_known = false;
@@ -241,8 +401,8 @@ static void dispatch(struct adc_server *srv, struct MHD_Connection *conn, const 
     }
     if (found->auth != ADC_AUTH_NONE) {
         char why[200];
-        unsigned status = adc_auth_check(&req, adc_http_header(&req, "Authorization"),
-                                         found->auth, why, sizeof(why));
+        unsigned status = adc_auth_check(&req, adc_http_header(&req, "Authorization"), found->auth,
+                                         why, sizeof(why));
         if (status) {
             res->no_challenge = adc_session_cookie_present(&req);
             adc_http_error(res, status, NULL, "%s", why);
@@ -267,10 +427,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         *con_cls = st;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_EXPECT);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *expect =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
         if (cl && strtoull(cl, NULL, 10) > ADC_HTTP_MAX_BODY) {
             /* A client that waits for "100 Continue" (curl does for large bodies) gets the
              * answer before sending anything. Others are sending already: closing on them
@@ -280,8 +440,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             if (!expect || strcasecmp(expect, "100-continue") != 0)
                 return MHD_YES;
             struct adc_http_response res = {.scim = strncmp(url, "/scim/", 6) == 0};
-            adc_http_error(&res, 413, NULL, "request body larger than %u bytes",
-                           ADC_HTTP_MAX_BODY);
+            adc_http_error(&res, 413, NULL, "request body larger than %u bytes", ADC_HTTP_MAX_BODY);
             enum MHD_Result r = send_response(conn, &res);
             response_done(&res);
             return r;
@@ -319,13 +478,15 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     if (adc_console_owns(url))
         return adc_console_handle(conn, method, url); /* static pages, no authentication */
+    if (adc_downloads_owns(url))
+        return adc_downloads_handle(srv, conn, method, url); /* serve --downloads DIR */
     struct adc_http_response res = {0};
     dispatch(srv, conn, url, method, st, &res);
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
     double ms = (end.tv_sec - st->start.tv_sec) * 1e3 + (end.tv_nsec - st->start.tv_nsec) / 1e6;
     /* The URL path holds ids and names, never credentials; the query is not logged. */
-    log_info("%s %s -> %u (%.1f ms)", method, url, res.status, ms);
+    log_info("%s %s -> %u (%.1f ms) from %s", method, ADC_LOG_E(url), res.status, ms, st->client);
     enum MHD_Result r = send_response(conn, &res);
     response_done(&res);
     return r;
@@ -436,8 +597,8 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         log_error("invalid --listen '%s'; use ADDR:PORT, [IPV6]:PORT or PORT", listen);
         return -EINVAL;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
     char *cert = NULL, *key = NULL;
@@ -464,6 +625,14 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         flags |= MHD_USE_TLS;
         srv->tls = true;
     }
+    n_trusted = 0;
+    for (size_t i = 0; i < opts->n_trusted_proxies && i < ADC_HTTP_MAX_TRUSTED_PROXIES; i++) {
+        if (!parse_net(opts->trusted_proxies[i], &trusted[n_trusted])) {
+            adc_http_trusted_proxy_valid(opts->trusted_proxies[i]);
+            goto out;
+        }
+        n_trusted++;
+    }
     unsigned max_conn = opts->max_connections ? opts->max_connections : 256;
     struct MHD_OptionItem tls_opts[] = {
         {MHD_OPTION_HTTPS_MEM_CERT, 0, cert},
@@ -474,12 +643,12 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         tls_opts[0].option = MHD_OPTION_END;
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        max_conn,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, max_conn,
         /* Idle keep-alive connections hold a thread each: close them after a minute. A long
          * poll is not idle (its handler is running), so this does not cut it. */
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
-        NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, adc_http_unescape_keep_nul, NULL, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
     if (!d) {
         log_error("cannot listen on %s (address in use, or TLS certificate and key not valid)",
                   listen);

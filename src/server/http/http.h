@@ -31,11 +31,11 @@ enum adc_principal_kind {
 /* Who sent a request, resolved before the handler runs. */
 struct adc_principal {
     enum adc_principal_kind kind;
-    char name[128];   /* admin token name, or the sync configuration's name */
-    char app_id[64];  /* sync configurations only */
+    char name[128];  /* admin token name, or the sync configuration's name */
+    char app_id[64]; /* sync configurations only */
     /* Server-side settings of the sync configuration (ADC_UNSET = client decides). */
     signed char settings[ADC_SETTING_COUNT];
-    char actor[200];  /* for the audit log: "admin:NAME" or "sync:APP_ID" */
+    char actor[200]; /* for the audit log: "admin:NAME" or "sync:APP_ID" */
 };
 
 #define ADC_HTTP_MAX_PARAMS 4
@@ -49,16 +49,16 @@ struct adc_http_request {
     char *body;                              /* NUL-terminated */
     size_t body_len;
     struct adc_principal principal;
-    char client[64];                         /* peer address, for throttling */
+    char client[64]; /* client address (adc_http_client_addr), for throttling and logs */
 };
 
 struct adc_http_response {
     unsigned status;
-    json_t *json;             /* owned; sent when set */
-    bool scim;                /* Content-Type application/scim+json instead of application/json */
-    char *location;           /* owned; Location header */
-    char etag[48];            /* ETag header when not empty */
-    char *raw;                /* owned; sent instead of json when set */
+    json_t *json;   /* owned; sent when set */
+    bool scim;      /* Content-Type application/scim+json instead of application/json */
+    char *location; /* owned; Location header */
+    char etag[48];  /* ETag header when not empty */
+    char *raw;      /* owned; sent instead of json when set */
     size_t raw_len;
     const char *content_type; /* for raw */
     char *set_cookie;         /* owned; Set-Cookie header (console sessions) */
@@ -77,12 +77,20 @@ struct adc_route {
     adc_http_handler handler;
 };
 
+#define ADC_HTTP_MAX_TRUSTED_PROXIES 16
+
 struct adc_http_options {
     const char *listen; /* "ADDR:PORT", "[v6]:PORT" or "PORT" */
     const char *tls_cert_file;
     const char *tls_key_file;
     unsigned max_connections;
+    /* --trusted-proxy: addresses ("ADDR" or "ADDR/PREFIX") whose X-Forwarded-For is believed. */
+    const char *trusted_proxies[ADC_HTTP_MAX_TRUSTED_PROXIES];
+    size_t n_trusted_proxies;
 };
+
+/* Checks one --trusted-proxy value: 0, or -EINVAL (message logged). */
+int adc_http_trusted_proxy_valid(const char *spec);
 
 /* Starts serving; returns 0 and the daemon, or a negative errno with a message logged. */
 int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
@@ -90,6 +98,12 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
 void adc_http_stop(struct MHD_Daemon *d);
 /* The port actually bound (useful with port 0). */
 unsigned adc_http_port(struct MHD_Daemon *d);
+
+/* The client's address, numeric ("192.0.2.7", "2001:db8::1"): the peer of the connection, or,
+ * when the peer is a --trusted-proxy, the rightmost address of X-Forwarded-For that is not a
+ * trusted proxy (the leftmost when all are). Use it for everything that is per client
+ * (throttling, logs), never the raw peer or the raw header. Valid as long as req. */
+const char *adc_http_client_addr(const struct adc_http_request *req);
 
 /* Request helpers. */
 const char *adc_http_query(const struct adc_http_request *req, const char *key);
@@ -119,3 +133,4 @@ extern const struct adc_route adc_api_agent_routes[];
 extern const struct adc_route adc_channel_routes[]; /* channel.c: agent channel, sync now, login */
 extern const struct adc_route adc_scim_routes[];
 extern const struct adc_route adc_session_routes[];
+extern const struct adc_route adc_downloads_routes[]; /* downloads.c: GET /api/v1/downloads */

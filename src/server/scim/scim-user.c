@@ -259,11 +259,10 @@ static int prepare(const json_t *in, struct prepared *p, struct adc_scim_result 
 }
 
 static bool effective(const struct adc_principal *who, enum adc_setting s) {
-    /* Unset means the client decides (docs/product.md section 6): the server then refuses nothing on
-     * that setting's account. For no-update-provider-mismatch this lets the client's own
-     * setting (adc.yaml) decide a takeover: its plan writes another provider's user only when
-     * that setting is false there. An administrator who wants takeovers refused whatever the
-     * client says sets it to true on the server. */
+    /* Unset means the client decides (docs/product.md section 6): the server then refuses nothing
+     * on that setting's account. For no-update-provider-mismatch this lets the client's own setting
+     * (adc.yaml) decide the takeover of a `local` user: its plan writes one only when that setting
+     * is false there. New configurations start with it true (docs/product.md section 11). */
     return who->settings[s] == ADC_TRUE;
 }
 
@@ -438,6 +437,19 @@ static int replace_with(struct adc_scim_ctx *ctx, struct adc_store_user *old, co
     const char *provider = old->provider;
     if (ctx->who->kind == ADC_PRINCIPAL_SYNC) {
         if (strcmp(old->provider, ctx->who->app_id) != 0) {
+            /* docs/product.md section 11: a configuration writes only its own users. Reading
+             * another's is fine (matching by name), but writing one would make it this
+             * configuration's, and its password checks would then go to this configuration's
+             * agents: whoever holds one secret could capture another tenant's passwords. Only
+             * a `local` user (made by hand, owned by no directory) may be taken over. */
+            if (strcmp(old->provider, ADC_PROVIDER_LOCAL) != 0) {
+                fail(r, 403, NULL,
+                     "user '%s' belongs to provider '%s', another sync configuration: sync "
+                     "configuration %s may not write it (only 'local' users can be taken over, "
+                     "and only when no-update-provider-mismatch is not true)",
+                     old->user_name, old->provider, ctx->who->app_id);
+                goto out;
+            }
             if (effective(ctx->who, ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH)) {
                 fail(r, 403, NULL,
                      "user '%s' belongs to provider '%s', not to sync configuration %s; taking it "

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "scim/scim-filter.h"
+#include "store/store-filter.h"
 #include "server.h"
 #include "store/store-users.h"
 
@@ -339,7 +340,8 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
             goto out;
         }
         if (adc_scim_filter_parse(filter, &f, err, sizeof(err)) < 0 ||
-            adc_scim_filter_sql(f, &where, err, sizeof(err)) < 0) {
+            adc_store_filter_sql(f, adc_store_dialect(req->server->store), &where, err,
+                                 sizeof(err)) < 0) {
             adc_http_error(res, 400, "invalidFilter", "%s", err);
             goto out;
         }

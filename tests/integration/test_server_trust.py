@@ -1,0 +1,170 @@
+"""Attacks on adc-server's trust boundaries (docs/product.md section 11), done as an attacker would:
+with a second sync configuration's secret, a rogue agent that speaks the agent channel
+(docs/agent-protocol.md) from Python, and guessing loops from one loopback address while the real
+user signs in from another (127.0.0.0/8 is all loopback). Each test names the threat it checks;
+docs/RELIABILITY.md (SECURITY) lists them."""
+import json
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from harness.server import (SCIM_BULK, SCIM_PROVIDER, AdcServer, basic_auth, patch, user)
+
+
+class RogueAgent:
+    """A program speaking the agent channel with a configuration's secret: it connects, polls
+    in a thread and records every command it is handed; password checks are answered with
+    `answer` (None: left unanswered)."""
+
+    def __init__(self, srv, cfg, answer="accepted"):
+        self.srv, self.cfg, self.answer = srv, cfg, answer
+        self.auth = basic_auth(cfg["app_id"], cfg["secret"])
+        r = srv.request("POST", "/api/v1/agent/connect", {"host": "rogue", "version": "0.1.0"},
+                        auth=self.auth)
+        assert r.status == 201, r
+        self.agent_id = r.body["agent_id"]
+        self.commands = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            r = self.srv.request("GET", "/api/v1/agent/commands?wait=1&agent_id=" + self.agent_id,
+                                 auth=self.auth, timeout=30)
+            if r.status != 200:
+                time.sleep(0.1)
+                continue
+            for c in r.body["commands"]:
+                self.commands.append(c)
+                if c["type"] == "check_password" and self.answer:
+                    self.result(c["id"], self.answer)
+
+    def result(self, command_id, outcome):
+        return self.srv.request("POST", "/api/v1/agent/commands/%s/result" % command_id,
+                                {"outcome": outcome, "reason": "rogue"}, auth=self.auth)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(10)
+        self.srv.request("POST", "/api/v1/agent/disconnect", {"agent_id": self.agent_id},
+                         auth=self.auth)
+
+
+def login(srv, name, password, source="127.0.0.1", timeout=30):
+    """POST /api/v1/login from a given loopback address (the client side binds to it)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout,
+                                   source_address=(source, 0))
+    try:
+        c.request("POST", "/api/v1/login", json.dumps({"username": name, "password": password}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse()
+        raw = r.read()
+        from harness.server import Response
+        return Response(r.status, r.headers, raw)
+    finally:
+        c.close()
+
+
+class Ownership(unittest.TestCase):
+    """Threat: the holder of one configuration's secret takes another configuration's users over
+    (a no-op PATCH made them its own) and then receives their password checks in clear."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = AdcServer(args=["--login-timeout", "2"]).start()
+        cls.addClassCleanup(cls.srv.cleanup)
+        cls.victim = cls.srv.create_sync_config("victim")
+        cls.attacker = cls.srv.create_sync_config("attacker")
+        # the worst case: the attacker's configuration even allows takeovers
+        cls.srv.set_settings(cls.attacker, {"no-update-provider-mismatch": False})
+
+    def owned(self, cfg, name):
+        r = self.srv.scim(cfg, "POST", "/Users", user(name, "ext-" + name))
+        self.assertEqual(r.status, 201, r)
+        return r.body
+
+    def test_another_configurations_user_is_never_written(self):
+        alice = self.owned(self.victim, "alice-owned@example.org")
+        # reading (matching by name) is allowed
+        r = self.srv.scim(self.attacker, "GET", "/Users/" + alice["id"])
+        self.assertEqual(r.status, 200)
+        attempts = [
+            ("PATCH", patch(("replace", "title", "x"))),
+            ("PATCH", patch(("replace", SCIM_PROVIDER + ":provider", self.attacker["app_id"]))),
+            ("PATCH", patch(("replace", None, {"displayName": "Alice"}))),
+            ("PUT", user(alice["userName"], "ext-attacker")),
+        ]
+        for method, body in attempts:
+            r = self.srv.scim(self.attacker, method, "/Users/" + alice["id"], body)
+            self.assertEqual(r.status, 403, (method, body, r.raw))
+            self.assertIn("another sync configuration", r.body["detail"])
+        self.assertEqual(self.srv.scim(self.attacker, "DELETE", "/Users/" + alice["id"]).status,
+                         403)
+        r = self.srv.scim(self.attacker, "POST", "/Bulk", {"schemas": [SCIM_BULK], "Operations": [
+            {"method": "PATCH", "path": "/Users/" + alice["id"],
+             "data": patch(("replace", "title", "x"))},
+            {"method": "PUT", "path": "/Users/" + alice["id"],
+             "data": user(alice["userName"], "x")}]})
+        self.assertEqual([o["status"] for o in r.body["Operations"]], ["403", "403"])
+        r = self.srv.scim("admin", "GET", "/Users/" + alice["id"])
+        self.assertEqual(r.body[SCIM_PROVIDER]["provider"], self.victim["app_id"])
+        self.assertEqual(r.body["meta"]["version"], 'W/"1"')
+        self.assertNotIn("title", r.body)
+
+    def test_local_user_takeover_only_with_consent_and_audited(self):
+        r = self.srv.scim("admin", "POST", "/Users", user("hand-made@example.org"))
+        local = r.body
+        cfg = self.srv.create_sync_config("consent")
+        # new configurations start with no-update-provider-mismatch: true
+        self.assertEqual(cfg["settings"], {"no-update-provider-mismatch": True})
+        r = self.srv.scim(cfg, "PATCH", "/Users/" + local["id"], patch(("replace", "title", "x")))
+        self.assertEqual(r.status, 403)
+        self.assertIn("no-update-provider-mismatch", r.body["detail"])
+        self.srv.set_settings(cfg, {"no-update-provider-mismatch": False})
+        r = self.srv.scim(cfg, "PATCH", "/Users/" + local["id"], patch(("replace", "title", "x")))
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertEqual(r.body[SCIM_PROVIDER]["provider"], cfg["app_id"])
+        audit = self.srv.admin("GET", "/api/v1/audit?limit=50").body["entries"]
+        self.assertIn(("sync:" + cfg["app_id"], "user.takeover", local["id"]),
+                      [(e["actor"], e["action"], e["target"]) for e in audit])
+
+    def test_rogue_agent_gets_no_other_configurations_password_checks(self):
+        bob = self.owned(self.victim, "bob-owned@example.org")
+        rogue = RogueAgent(self.srv, self.attacker, answer="accepted")
+        try:
+            # the victim's agent is down: the check waits for it, never goes to the rogue agent
+            r = login(self.srv, bob["userName"], "bobs-secret")
+            self.assertEqual(r.status, 503, r.raw)
+            # the victim's agent (also played from Python here) gets it; the rogue agent cannot
+            # answer it in its place
+            victim = RogueAgent(self.srv, self.victim, answer=None)
+            try:
+                result = {}
+                t = threading.Thread(target=lambda: result.update(
+                    r=login(self.srv, bob["userName"], "bobs-secret")))
+                t.start()
+                deadline = time.monotonic() + 10
+                while not victim.commands and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                (cmd,) = victim.commands
+                self.assertEqual((cmd["type"], cmd["username"]),
+                                 ("check_password", bob["userName"]))
+                self.assertEqual(rogue.result(cmd["id"], "accepted").status, 404)
+                self.assertEqual(victim.result(cmd["id"], "denied").status, 204)
+                t.join(10)
+                self.assertEqual(result["r"].status, 401)
+            finally:
+                victim.close()
+            time.sleep(1.5)  # one more poll of the rogue agent
+            self.assertEqual(rogue.commands, [])
+        finally:
+            rogue.close()
+        self.assertNotIn("bobs-secret", self.srv.read_log())
+
+
+if __name__ == "__main__":
+    unittest.main()
