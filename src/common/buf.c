@@ -124,12 +124,15 @@ int adc_grow(void **items, size_t *cap, size_t n, size_t size, size_t first) {
     return 0;
 }
 
+char *adc_strdup_vprintf(const char *fmt, va_list ap) {
+    char *s = NULL;
+    return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
 char *adc_strdup_printf(const char *fmt, ...) {
     va_list ap;
-    char *s = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = adc_strdup_vprintf(fmt, ap);
     va_end(ap);
     return s;
 }
@@ -139,7 +142,6 @@ void adc_set_error(char **err, const char *fmt, ...) {
         return;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(err, fmt, ap) < 0)
-        *err = NULL;
+    *err = adc_strdup_vprintf(fmt, ap);
     va_end(ap);
 }

@@ -34,6 +34,7 @@ int adc_buf_vprintf(struct adc_buf *b, const char *fmt, va_list ap) _printf_(2, 
 
 /* printf into a new string (NULL when out of memory): for messages built once. */
 char *adc_strdup_printf(const char *fmt, ...) _printf_(1, 2);
+char *adc_strdup_vprintf(const char *fmt, va_list ap) _printf_(1, 0);
 /* The same into *err, for the "char **err" out-parameters; nothing when err is NULL. */
 void adc_set_error(char **err, const char *fmt, ...) _printf_(2, 3);
 

@@ -39,6 +39,10 @@ void adc_diag_error(struct adc_diag *d, unsigned line, unsigned col, const char 
     va_end(ap);
 }
 
+void adc_diag_verror(struct adc_diag *d, unsigned line, unsigned col, const char *fmt, va_list ap) {
+    add(d, line, col, false, fmt, ap);
+}
+
 void adc_diag_warning(struct adc_diag *d, unsigned line, unsigned col, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -136,14 +136,10 @@ static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.s
 static void *field(struct walk *w, size_t offset) { return (char *)w->c + offset; }
 
 void adc_yaml_error_at(struct walk *w, struct pos p, const char *fmt, ...) {
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    adc_diag_verror(w->d, p.line, p.col, fmt, ap);
     va_end(ap);
-    adc_diag_error(w->d, p.line, p.col, "%s", msg ? msg : "out of memory");
-    free(msg);
 }
 
 /* ---- the walk ---- */

@@ -361,6 +361,18 @@ static int bind_pooled(const struct adc_ldap_config *cfg, const char *dn, const 
     }
 }
 
+/* Why a check is denied before the directory is asked, or NULL. An LDAP simple bind with an
+ * empty password is an unauthenticated bind (RFC 4513 section 5.1.2) that many servers answer
+ * with success: never ask. */
+static const char *refuse_input(const char *user_name, const char *password) {
+    if (!password || !*password)
+        return "empty password";
+    if (!user_name || !*user_name || strlen(user_name) > ADC_USER_VALUE_MAX ||
+        !adc_utf8_valid(user_name, strlen(user_name)))
+        return "the user name is empty, too long or not UTF-8";
+    return NULL;
+}
+
 enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
                                               const char *user_name, const char *password,
                                               char **reason) {
@@ -375,17 +387,10 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
 
     *reason = NULL;
     snprintf(timeout_desc, sizeof(timeout_desc), "%d s (authentication.timeout)", timeout);
-    /* An LDAP simple bind with an empty password is an unauthenticated bind (RFC 4513 section
-     * 5.1.2) that many servers answer with success: never ask. */
-    if (!password || !*password) {
+    const char *refused = refuse_input(user_name, password);
+    if (refused) {
         outcome = ADC_AUTH_DENIED;
-        why = strdup("empty password");
-        goto out;
-    }
-    if (!user_name || !*user_name || strlen(user_name) > ADC_USER_VALUE_MAX ||
-        !adc_utf8_valid(user_name, strlen(user_name))) {
-        outcome = ADC_AUTH_DENIED;
-        why = strdup("the user name is empty, too long or not UTF-8");
+        why = strdup(refused);
         goto out;
     }
     if (!cfg->username_filter_template) {

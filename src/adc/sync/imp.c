@@ -28,11 +28,9 @@ static void fail(struct adc_imp_result *r, int status, char *msg) {
 
 static void failf(struct adc_imp_result *r, int status, const char *fmt, ...) _printf_(3, 4);
 static void failf(struct adc_imp_result *r, int status, const char *fmt, ...) {
-    char *m = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&m, fmt, ap) < 0)
-        m = NULL;
+    char *m = adc_strdup_vprintf(fmt, ap);
     va_end(ap);
     fail(r, status, m);
 }

@@ -19,6 +19,7 @@
 #include "store/store-runs.h"
 #include "scim/scim-user.h"
 #include "store/store-users.h"
+#include "common/wire.h"
 
 #define MAX_CONFIG_NAME 200
 #define DEFAULT_RUN_LIMIT 50
@@ -498,7 +499,7 @@ static void config_sync(struct adc_http_request *req, struct adc_http_response *
 
     r = adc_db_begin(db, true);
     if (r == 0)
-        r = adc_run_create(db, app_id, "server", dry_run, "queued", req->principal.actor,
+        r = adc_run_create(db, app_id, "server", dry_run, ADC_RUN_QUEUED, req->principal.actor,
                            run.run_id);
     if (r == 0)
         r = adc_db_commit(db);
@@ -519,7 +520,8 @@ static void config_sync(struct adc_http_request *req, struct adc_http_response *
     }
     log_notice("sync of '%s' queued as run %s%s by %s", app_id, run.run_id,
                dry_run ? " (dry run)" : "", req->principal.actor);
-    adc_http_json(res, 202, json_pack("{s:s, s:s}", "run_id", run.run_id, "status", "queued"));
+    adc_http_json(res, 202,
+                  json_pack("{s:s, s:s}", "run_id", run.run_id, "status", ADC_RUN_QUEUED));
 out:
     if (db)
         adc_store_release(db);
