@@ -70,6 +70,13 @@ static const struct key sync_keys[] = {
      .offset = LDAP_FIELD(id_attribute),
      .check = check_attr},
     {.name = "attributes", .type = T_MAP, .children = &attributes_level},
+    {.name = "watch", .type = T_WATCH},
+    {.name = "poll_interval",
+     .type = T_INT,
+     .offset = LDAP_FIELD(poll_interval),
+     .min = 1,
+     .max = 86400,
+     .unit = "seconds"},
 };
 static const struct level sync_level = {"backend.ldap.sync", sync_keys, ADC_ARRAY_SIZE(sync_keys)};
 
@@ -156,6 +163,16 @@ static const struct key root_keys[] = {
     {.name = "backend", .type = T_MAP, .children = &backend_level},
 };
 const struct level adc_yaml_schema_root = {"", root_keys, ADC_ARRAY_SIZE(root_keys)};
+
+const char *adc_watch_name(enum adc_watch w) {
+    static const char *const names[ADC_WATCH_COUNT] = {
+        [ADC_WATCH_AUTO] = "auto",       [ADC_WATCH_SYNCREPL] = "syncrepl",
+        [ADC_WATCH_DIRSYNC] = "dirsync", [ADC_WATCH_NOTIFY] = "notify",
+        [ADC_WATCH_USN] = "usn",         [ADC_WATCH_POLL] = "poll",
+        [ADC_WATCH_OFF] = "off",
+    };
+    return (unsigned)w < ADC_WATCH_COUNT ? names[w] : "?";
+}
 
 /* ---- value checks ---- */
 
@@ -279,6 +296,8 @@ int adc_yaml_config_defaults(struct adc_yaml_config *c) {
     l->network_timeout = 10;
     l->timeout = 30;
     l->page_size = 500;
+    l->watch = ADC_WATCH_AUTO;
+    l->poll_interval = 30;
     l->auth_timeout = 5;
     l->filter = strdup("(objectClass=inetOrgPerson)");
     l->display_name_attribute = strdup("displayName");

@@ -43,6 +43,7 @@ enum ktype {
     T_INT,
     T_STRING,
     T_SCOPE,
+    T_WATCH,
     T_MAX_DELETE,
 };
 

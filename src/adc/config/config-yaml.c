@@ -265,6 +265,15 @@ static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_nod
         else
             adc_yaml_error_at(w, vp, "scope must be base, one or sub, not '%s'", text);
         return;
+    case T_WATCH:
+        for (int i = 0; i < ADC_WATCH_COUNT; i++)
+            if (strcmp(text, adc_watch_name(i)) == 0) {
+                w->c->ldap.watch = i;
+                return;
+            }
+        adc_yaml_error_at(w, vp, "watch must be auto, syncrepl, dirsync, notify, usn, poll or off, not '%s'",
+                 text);
+        return;
     case T_MAX_DELETE: {
         long n;
         size_t len = strlen(text);

@@ -73,7 +73,7 @@ struct failed_runs {
     struct failed_run {
         char id[RUN_ID_MAX];
         const char *why;
-    } * runs;
+    } *runs;
     size_t n, cap;
 };
 

@@ -7,7 +7,7 @@
 
 #define RUN_COLUMNS                                                                                \
     "run_id, app_id, source, dry_run, status, stats, errors, error_count, created, started, "      \
-    "finished, updated, agent_id"
+    "finished, updated, agent_id, run_trigger"
 
 void adc_store_run_done(struct adc_store_run *r) {
     if (!r)
@@ -39,6 +39,7 @@ static int read_row(struct adc_stmt *st, struct adc_store_run *r) {
     adc_db_column_copy(st, 10, r->finished, sizeof(r->finished));
     adc_db_column_copy(st, 11, r->updated, sizeof(r->updated));
     adc_db_column_copy(st, 12, r->agent_id, sizeof(r->agent_id));
+    adc_db_column_copy(st, 13, r->trigger, sizeof(r->trigger));
     if (!r->stats || !r->errors) {
         adc_store_run_done(r);
         return -ENOMEM;
@@ -67,7 +68,7 @@ static int each_run(struct adc_db *db, struct adc_stmt *st, adc_store_run_cb cb,
 
 int adc_store_run_insert(struct adc_db *db, const struct adc_store_run *r) {
     static const char sql[] =
-        "INSERT INTO runs(" RUN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        "INSERT INTO runs(" RUN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
@@ -84,6 +85,7 @@ int adc_store_run_insert(struct adc_db *db, const struct adc_store_run *r) {
     bind_opt(st, 11, r->finished);
     adc_stmt_bind_text(st, 12, r->updated);
     bind_opt(st, 13, r->agent_id);
+    adc_stmt_bind_text(st, 14, r->trigger[0] ? r->trigger : "manual");
     return adc_db_step_done(db, st, false);
 }
 
