@@ -40,7 +40,8 @@ class RogueAgent:
             for c in r.body["commands"]:
                 self.commands.append(c)
                 if c["type"] == "check_password" and self.answer:
-                    self.result(c["id"], self.answer)
+                    outcome = self.answer(c) if callable(self.answer) else self.answer
+                    self.result(c["id"], outcome)
 
     def result(self, command_id, outcome):
         return self.srv.request("POST", "/api/v1/agent/commands/%s/result" % command_id,
@@ -164,6 +165,113 @@ class Ownership(unittest.TestCase):
         finally:
             rogue.close()
         self.assertNotIn("bobs-secret", self.srv.read_log())
+
+
+class Throttling(unittest.TestCase):
+    """Threat: unlimited password guessing through /api/v1/login (each guess a bind: guessing at
+    speed, or locking every synced account in the directory), and telling which names exist."""
+
+    PASSWORDS = {"alice@example.org": "alice-pw", "bob@example.org": "bob-pw",
+                 "carol@example.org": "carol-pw", "dave@example.org": "dave-pw"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = AdcServer(args=["--login-timeout", "3"]).start()
+        cls.addClassCleanup(cls.srv.cleanup)
+        cls.cfg = cls.srv.create_sync_config("corp")  # the only configuration
+        for name in cls.PASSWORDS:
+            r = cls.srv.scim(cls.cfg, "POST", "/Users", user(name, "ext-" + name))
+            assert r.status == 201, r
+        # The directory, played by an agent that knows the passwords; it records every check
+        # that reaches it (each would be a bind).
+        cls.agent = RogueAgent(cls.srv, cls.cfg, answer=lambda c: "accepted" if
+                               cls.PASSWORDS.get(c["username"]) == c["password"] else "denied")
+        cls.addClassCleanup(cls.agent.close)
+
+    def checks(self, name):
+        return sum(1 for c in self.agent.commands if c["username"] == name)
+
+    def guess(self, name, source, n):
+        out = []
+        for i in range(n):
+            t0 = time.monotonic()
+            r = login(self.srv, name, "guess-%d" % i, source)
+            out.append((r.status, time.monotonic() - t0, r))
+        return out
+
+    def test_guessing_loop_stops_and_the_real_user_still_signs_in(self):
+        name = "alice@example.org"
+        rs = self.guess(name, "127.0.0.2", 20)
+        self.assertEqual([s for s, _, _ in rs], [401] * 5 + [429] * 15)
+        self.assertEqual(self.checks(name), 5)  # 15 guesses never reached the directory
+        for _, _, r in rs[5:]:
+            self.assertGreater(int(r.header("Retry-After")), 0)
+            self.assertIn("too many failed sign-ins", r.body["detail"])
+        # the real user, from another address
+        r = login(self.srv, name, self.PASSWORDS[name], "127.0.0.3")
+        self.assertEqual(r.status, 200, r.raw)
+        # the guesser is still held back, even with the right password
+        self.assertEqual(login(self.srv, name, self.PASSWORDS[name], "127.0.0.2").status, 429)
+
+    def test_unknown_and_known_names_answered_alike(self):
+        known = self.guess("dave@example.org", "127.0.0.4", 8)
+        unknown = self.guess("nobody@example.org", "127.0.0.5", 8)
+        self.assertEqual([s for s, _, _ in known], [s for s, _, _ in unknown])
+        self.assertEqual([s for s, _, _ in known], [401] * 5 + [429] * 3)
+        for (_, tk, rk), (_, tu, ru) in zip(known[:5], unknown[:5]):
+            self.assertEqual(rk.body["detail"], ru.body["detail"])
+        # Denials are answered 200 ms after the request began, asked or not (the agent here is
+        # a Python loop, slower than adc's few milliseconds: compare medians).
+        median = lambda rs: sorted(t for _, t, _ in rs[:5])[2]
+        self.assertAlmostEqual(median(known), median(unknown), delta=0.05)
+        self.assertGreaterEqual(min(t for _, t, _ in unknown[:5]), 0.2)
+
+    def test_parallel_burst_reaches_the_directory_at_most_the_budget(self):
+        import concurrent.futures
+        name = "bob@example.org"
+        before = self.checks(name)
+        with concurrent.futures.ThreadPoolExecutor(20) as ex:
+            statuses = list(ex.map(lambda i: login(self.srv, name, "x%d" % i, "127.0.0.6").status,
+                                   range(20)))
+        self.assertLessEqual(self.checks(name) - before, 5)
+        self.assertEqual(statuses.count(200), 0)
+        self.assertGreaterEqual(statuses.count(429), 15)
+
+    def test_many_addresses_cannot_lock_the_directory_account(self):
+        name = "carol@example.org"
+        # carol signs in from her usual address first: it becomes familiar (written within 2 s)
+        self.assertEqual(login(self.srv, name, self.PASSWORDS[name], "127.0.1.1").status, 200)
+        time.sleep(2.5)
+        statuses = []
+        for i in range(2, 10):  # attackers on 8 addresses, 4 guesses each
+            statuses += [s for s, _, _ in self.guess(name, "127.0.1.%d" % i, 4)]
+        # the account's budget for unfamiliar addresses: 6 wrong passwords reach the directory
+        self.assertEqual(self.checks(name), 6 + 1)  # + carol's own sign-in
+        self.assertEqual(statuses.count(401), 6)
+        # an unfamiliar address now waits, even with the right password...
+        r = login(self.srv, name, self.PASSWORDS[name], "127.0.1.20")
+        self.assertEqual(r.status, 429)
+        # ... but carol, from her familiar address, signs in
+        self.assertEqual(login(self.srv, name, self.PASSWORDS[name], "127.0.1.1").status, 200)
+
+    def test_log_lines_cannot_be_forged(self):
+        login(self.srv, "mallory\nadc-server: login 'alice' accepted", "x", "127.0.0.7")
+        log = self.srv.read_log()
+        self.assertNotIn("\nadc-server: login 'alice' accepted", log)
+        self.assertIn("mallory\\nadc-server", log)
+
+
+class NoAgent(unittest.TestCase):
+    """With no agent connected, a name that exists and one that does not get the same 503."""
+
+    def test_same_answer_without_agent(self):
+        with AdcServer() as srv:
+            cfg = srv.create_sync_config("corp")
+            self.assertEqual(srv.scim(cfg, "POST", "/Users", user("erin@example.org")).status, 201)
+            a = login(srv, "erin@example.org", "pw", "127.0.0.8")
+            b = login(srv, "nobody@example.org", "pw", "127.0.0.8")
+            self.assertEqual((a.status, a.body["detail"]), (b.status, b.body["detail"]))
+            self.assertEqual(a.status, 503)
 
 
 if __name__ == "__main__":

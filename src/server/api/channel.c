@@ -199,6 +199,9 @@ int adc_channel_start(struct adc_server *srv) {
     int r = adc_hub_new(on_run_failed, srv, &srv->hub);
     if (r < 0)
         return r;
+    r = adc_login_start(srv);
+    if (r < 0)
+        return r;
     struct app_ids apps = {0};
     struct adc_db *db = adc_store_acquire(srv->store);
     if (db) {
@@ -230,6 +233,7 @@ void adc_channel_stop(struct adc_server *srv) {
 
 void adc_channel_free(struct adc_server *srv) {
     adc_channel_stop(srv);
+    adc_login_stop();
     if (orphans.started)
         pthread_join(orphans.thread, NULL);
     orphans.started = false;

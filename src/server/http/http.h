@@ -63,6 +63,7 @@ struct adc_http_response {
     const char *content_type; /* for raw */
     char *set_cookie;         /* owned; Set-Cookie header (console sessions) */
     bool no_challenge;        /* a 401 without WWW-Authenticate: see sessions.h */
+    unsigned retry_after;     /* seconds for a Retry-After header (429, 503) when not 0 */
 };
 
 typedef void (*adc_http_handler)(struct adc_http_request *req, struct adc_http_response *res);

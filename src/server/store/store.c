@@ -124,6 +124,16 @@ static const char *const migrations[] = {
      * users_external_id, which is as selective. */
     ("DROP INDEX users_provider;"
      "CREATE INDEX users_provider ON users(provider);"),
+    /* 3 -> 4: sign-in throttling (store-throttle.h, api/throttle.h), in the database so that
+     * every adc-server process on it shares the budgets. */
+    ("CREATE TABLE login_throttle("
+     "  key TEXT PRIMARY KEY,"
+     "  failures INTEGER NOT NULL,"
+     "  window_start INTEGER NOT NULL,"
+     "  locked_until INTEGER NOT NULL,"
+     "  lockouts INTEGER NOT NULL,"
+     "  updated INTEGER NOT NULL) WITHOUT ROWID;"
+     "CREATE INDEX login_throttle_updated ON login_throttle(updated);"),
 };
 
 int adc_store_schema_version(void) { return (int)ADC_ARRAY_SIZE(migrations); }
