@@ -24,7 +24,7 @@
 #include "common/secret.h"
 #include "server.h"
 #include "store/store-configs.h"
-#include "store/store-throttle.h"
+#include "store/store-login-throttle.h"
 #include "store/store-users.h"
 
 /* A userName longer than this cannot exist in the store (SCIM limit of this server) and a
@@ -93,15 +93,15 @@ static void flush(char **keys, size_t n, bool prune) {
     int64_t now = time(NULL);
     if (adc_db_begin(db, true) == 0) {
         int r = 0;
-        struct adc_store_throttle row = {.exists = true, .updated = now, .window_start = now};
+        struct adc_store_login_throttle row = {.exists = true, .updated = now, .window_start = now};
         for (size_t i = 0; i < n && r == 0; i++)
-            r = adc_store_throttle_put(db, keys[i], &row);
+            r = adc_store_login_throttle_put(db, keys[i], &row);
         if (r == 0 && prune) {
             int64_t keep = (int64_t)ADC_THROTTLE_FAMILIAR_DAYS * 86400;
-            if (adc_store_throttle_prune(db, "f:", now - keep, now) < 0 ||
-                adc_store_throttle_prune(db, "a:", now - 86400, now) < 0 ||
-                adc_store_throttle_prune(db, "p:", now - 86400, now) < 0 ||
-                adc_store_throttle_prune(db, "c:", now - 86400, now) < 0)
+            if (adc_store_login_throttle_prune(db, "f:", now - keep, now) < 0 ||
+                adc_store_login_throttle_prune(db, "a:", now - 86400, now) < 0 ||
+                adc_store_login_throttle_prune(db, "p:", now - 86400, now) < 0 ||
+                adc_store_login_throttle_prune(db, "c:", now - 86400, now) < 0)
                 r = -EIO;
         }
         if (r == 0)
@@ -225,7 +225,7 @@ static int throttle_load(struct adc_db *db, struct adc_throttle *t) {
     const char *keys[ADC_THROTTLE_KEYS];
     for (size_t i = 0; i < ADC_THROTTLE_KEYS; i++)
         keys[i] = t->keys[i];
-    return adc_store_throttle_get(db, keys, ADC_THROTTLE_KEYS, t->rows);
+    return adc_store_login_throttle_get(db, keys, ADC_THROTTLE_KEYS, t->rows);
 }
 
 /* Records a denial: the rows throttle.c changed, in one write transaction. */
@@ -243,7 +243,7 @@ static void throttle_record_failure(struct adc_server *srv, struct adc_throttle 
             adc_throttle_failed(t, now, &write);
         for (size_t i = 0; r == 0 && i < ADC_THROTTLE_KEYS; i++)
             if (write & 1u << i)
-                r = adc_store_throttle_put(db, t->keys[i], &t->rows[i]);
+                r = adc_store_login_throttle_put(db, t->keys[i], &t->rows[i]);
         if (r == 0)
             r = adc_db_commit(db);
         if (r < 0)
@@ -267,9 +267,9 @@ static void throttle_record_success(struct adc_server *srv, struct adc_throttle 
         return;
     int r = adc_db_begin(db, true);
     if (r == 0) {
-        r = adc_store_throttle_delete(db, t->keys[ADC_THROTTLE_ACCOUNT]);
+        r = adc_store_login_throttle_delete(db, t->keys[ADC_THROTTLE_ACCOUNT]);
         if (r == 0)
-            r = adc_store_throttle_delete(db, t->keys[ADC_THROTTLE_PAIR]);
+            r = adc_store_login_throttle_delete(db, t->keys[ADC_THROTTLE_PAIR]);
         if (r == 0)
             r = adc_db_commit(db);
         if (r < 0)

@@ -22,21 +22,21 @@ static unsigned slot_of(const char *key) {
 
 int adc_throttle_init(struct adc_throttle *t, const char *user_name, const char *client) {
     memset(t, 0, sizeof(*t));
-    char folded[ADC_STORE_THROTTLE_KEY_MAX / 2];
+    char folded[ADC_STORE_LOGIN_THROTTLE_KEY_MAX / 2];
     if (adc_utf8_casefold(user_name, folded, sizeof(folded)) < 0)
         return -EINVAL;
     /* '\n' cannot occur in a folded name that reached here (names with control characters
      * fold to a key of their own, still distinct) nor in an address. */
     int n[ADC_THROTTLE_KEYS] = {
-        snprintf(t->keys[ADC_THROTTLE_ACCOUNT], ADC_STORE_THROTTLE_KEY_MAX, "a:%s", folded),
-        snprintf(t->keys[ADC_THROTTLE_PAIR], ADC_STORE_THROTTLE_KEY_MAX, "p:%s\n%s", folded,
+        snprintf(t->keys[ADC_THROTTLE_ACCOUNT], ADC_STORE_LOGIN_THROTTLE_KEY_MAX, "a:%s", folded),
+        snprintf(t->keys[ADC_THROTTLE_PAIR], ADC_STORE_LOGIN_THROTTLE_KEY_MAX, "p:%s\n%s", folded,
                  client),
-        snprintf(t->keys[ADC_THROTTLE_CLIENT], ADC_STORE_THROTTLE_KEY_MAX, "c:%s", client),
-        snprintf(t->keys[ADC_THROTTLE_FAMILIAR], ADC_STORE_THROTTLE_KEY_MAX, "f:%s\n%s", folded,
+        snprintf(t->keys[ADC_THROTTLE_CLIENT], ADC_STORE_LOGIN_THROTTLE_KEY_MAX, "c:%s", client),
+        snprintf(t->keys[ADC_THROTTLE_FAMILIAR], ADC_STORE_LOGIN_THROTTLE_KEY_MAX, "f:%s\n%s", folded,
                  client),
     };
     for (size_t i = 0; i < ADC_THROTTLE_KEYS; i++)
-        if (n[i] < 0 || n[i] >= ADC_STORE_THROTTLE_KEY_MAX)
+        if (n[i] < 0 || n[i] >= ADC_STORE_LOGIN_THROTTLE_KEY_MAX)
             return -EINVAL;
     t->inflight_slot[0] = slot_of(t->keys[ADC_THROTTLE_ACCOUNT]);
     t->inflight_slot[1] = slot_of(t->keys[ADC_THROTTLE_PAIR]);
@@ -44,12 +44,12 @@ int adc_throttle_init(struct adc_throttle *t, const char *user_name, const char 
 }
 
 bool adc_throttle_familiar(const struct adc_throttle *t, int64_t now) {
-    const struct adc_store_throttle *f = &t->rows[ADC_THROTTLE_FAMILIAR];
+    const struct adc_store_login_throttle *f = &t->rows[ADC_THROTTLE_FAMILIAR];
     return f->exists && now - f->updated < (int64_t)ADC_THROTTLE_FAMILIAR_DAYS * 86400;
 }
 
 /* The account's bucket level at now, in thousandths of a failure. */
-static int64_t bucket_level(const struct adc_store_throttle *a, int64_t now) {
+static int64_t bucket_level(const struct adc_store_login_throttle *a, int64_t now) {
     if (!a->exists)
         return 0;
     int64_t elapsed = now > a->updated ? now - a->updated : 0;
@@ -58,7 +58,7 @@ static int64_t bucket_level(const struct adc_store_throttle *a, int64_t now) {
 }
 
 /* Failures of a windowed key still counting at now. */
-static int64_t window_failures(const struct adc_store_throttle *w, int64_t now) {
+static int64_t window_failures(const struct adc_store_login_throttle *w, int64_t now) {
     if (!w->exists || now - w->window_start >= ADC_THROTTLE_WINDOW)
         return 0;
     return w->failures;
@@ -68,7 +68,7 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 int64_t adc_throttle_check(const struct adc_throttle *t, int64_t now) {
     int64_t wait = 0;
-    const struct adc_store_throttle *pair = &t->rows[ADC_THROTTLE_PAIR],
+    const struct adc_store_login_throttle *pair = &t->rows[ADC_THROTTLE_PAIR],
                                     *client = &t->rows[ADC_THROTTLE_CLIENT],
                                     *account = &t->rows[ADC_THROTTLE_ACCOUNT];
     if (pair->exists && pair->locked_until > now)
@@ -105,7 +105,7 @@ void adc_throttle_leave(struct adc_throttle *t) {
 
 /* A failure of a windowed key: its budget used up locks it, a minute doubling per lockout. A
  * key quiet for a day forgets its lockouts. */
-static void window_failed(struct adc_store_throttle *w, int64_t budget, int64_t now) {
+static void window_failed(struct adc_store_login_throttle *w, int64_t budget, int64_t now) {
     if (!w->exists || now - w->updated > 86400)
         w->lockouts = 0;
     if (!w->exists || now - w->window_start >= ADC_THROTTLE_WINDOW) {
@@ -131,7 +131,7 @@ void adc_throttle_failed(struct adc_throttle *t, int64_t now, unsigned *write) {
     window_failed(&t->rows[ADC_THROTTLE_CLIENT], ADC_THROTTLE_CLIENT_BUDGET, now);
     if (adc_throttle_familiar(t, now))
         return;
-    struct adc_store_throttle *a = &t->rows[ADC_THROTTLE_ACCOUNT];
+    struct adc_store_login_throttle *a = &t->rows[ADC_THROTTLE_ACCOUNT];
     a->failures = bucket_level(a, now) + 1000;
     a->exists = true;
     a->updated = now;

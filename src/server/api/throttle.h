@@ -1,5 +1,5 @@
 /* Sign-in throttling of POST /api/v1/login (docs/product.md section 11): the rules, without I/O,
- * so that they are unit-tested; login.c reads and writes the rows through store-throttle.h.
+ * so that they are unit-tested; login.c reads and writes the rows through store-login-throttle.h.
  *
  * Four keys per attempt, each a row in the store:
  *   - the account and the client address together (PAIR): ADC_THROTTLE_PAIR_BUDGET failures
@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store-throttle.h"
+#include "store/store-login-throttle.h"
 
 #define ADC_THROTTLE_WINDOW 900       /* seconds: PAIR and CLIENT windows */
 #define ADC_THROTTLE_PAIR_BUDGET 5    /* failures of one account from one address */
@@ -47,8 +47,8 @@ enum adc_throttle_key {
 };
 
 struct adc_throttle {
-    char keys[ADC_THROTTLE_KEYS][ADC_STORE_THROTTLE_KEY_MAX];
-    struct adc_store_throttle rows[ADC_THROTTLE_KEYS];
+    char keys[ADC_THROTTLE_KEYS][ADC_STORE_LOGIN_THROTTLE_KEY_MAX];
+    struct adc_store_login_throttle rows[ADC_THROTTLE_KEYS];
     unsigned inflight_slot[2]; /* in-memory slots of ACCOUNT and PAIR (throttle.c) */
     bool entered;
 };

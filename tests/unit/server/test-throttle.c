@@ -71,7 +71,7 @@ static void pair_budget_then_growing_lockouts(void **state) {
 
 static void account_bucket_across_addresses(void **state) {
     (void)state;
-    struct adc_store_throttle account = {0};
+    struct adc_store_login_throttle account = {0};
     int64_t now = T0;
     int allowed = 0;
     /* attackers on many addresses, 2 guesses each, all within a minute */
@@ -95,14 +95,14 @@ static void account_bucket_across_addresses(void **state) {
     adc_throttle_init(&f, "carol", "203.0.113.9");
     f.rows[ADC_THROTTLE_ACCOUNT] = account;
     assert_true(adc_throttle_check(&f, now) > 0);
-    f.rows[ADC_THROTTLE_FAMILIAR] = (struct adc_store_throttle){.exists = true, .updated = T0};
+    f.rows[ADC_THROTTLE_FAMILIAR] = (struct adc_store_login_throttle){.exists = true, .updated = T0};
     assert_int_equal(adc_throttle_check(&f, now), 0);
     /* the bucket drains one failure per ADC_THROTTLE_ACCOUNT_LEAK seconds */
     f.rows[ADC_THROTTLE_FAMILIAR].exists = false;
     assert_int_equal(adc_throttle_check(&f, now + ADC_THROTTLE_ACCOUNT_LEAK + 1), 0);
     /* within any 30 minutes at most 8 failures reach the directory from unfamiliar addresses */
     int reached = 0;
-    struct adc_store_throttle a2 = {0};
+    struct adc_store_login_throttle a2 = {0};
     for (int64_t s = 0; s < 1800; s += 10) {
         struct adc_throttle t;
         adc_throttle_init(&t, "dora", "198.51.100.200");
@@ -133,7 +133,7 @@ static void inflight_counts_as_failures(void **state) {
 
 static void client_budget_spraying(void **state) {
     (void)state;
-    struct adc_store_throttle client = {0};
+    struct adc_store_login_throttle client = {0};
     int allowed = 0;
     for (int i = 0; i < 100; i++) {
         struct adc_throttle t;

@@ -1,17 +1,17 @@
-#include "store/store-throttle.h"
+#include "store/store-login-throttle.h"
 
 #include <errno.h>
 #include <string.h>
 
-int adc_store_throttle_get(struct adc_db *db, const char *const *keys, size_t n,
-                           struct adc_store_throttle *rows) {
+int adc_store_login_throttle_get(struct adc_db *db, const char *const *keys, size_t n,
+                           struct adc_store_login_throttle *rows) {
     static const char sql[] =
         "SELECT key, failures, window_start, locked_until, lockouts, updated FROM login_throttle "
         "WHERE key IN (?1, ?2, ?3, ?4)";
     if (n > 4)
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
-        rows[i] = (struct adc_store_throttle){0};
+        rows[i] = (struct adc_store_login_throttle){0};
     sqlite3_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
@@ -22,7 +22,7 @@ int adc_store_throttle_get(struct adc_db *db, const char *const *keys, size_t n,
         const char *key = (const char *)sqlite3_column_text(st, 0);
         for (size_t i = 0; key && i < n; i++)
             if (strcmp(keys[i], key) == 0)
-                rows[i] = (struct adc_store_throttle){
+                rows[i] = (struct adc_store_login_throttle){
                     .exists = true,
                     .failures = sqlite3_column_int64(st, 1),
                     .window_start = sqlite3_column_int64(st, 2),
@@ -35,7 +35,7 @@ int adc_store_throttle_get(struct adc_db *db, const char *const *keys, size_t n,
     return r < 0 ? r : 0;
 }
 
-int adc_store_throttle_put(struct adc_db *db, const char *key, const struct adc_store_throttle *t) {
+int adc_store_login_throttle_put(struct adc_db *db, const char *key, const struct adc_store_login_throttle *t) {
     static const char sql[] =
         "INSERT OR REPLACE INTO login_throttle(key, failures, window_start, locked_until, "
         "lockouts, updated) VALUES (?, ?, ?, ?, ?, ?)";
@@ -51,7 +51,7 @@ int adc_store_throttle_put(struct adc_db *db, const char *key, const struct adc_
     return adc_db_step_done(db, st, false);
 }
 
-int adc_store_throttle_delete(struct adc_db *db, const char *key) {
+int adc_store_login_throttle_delete(struct adc_db *db, const char *key) {
     static const char sql[] = "DELETE FROM login_throttle WHERE key = ?";
     sqlite3_stmt *st = adc_db_stmt(db, sql);
     if (!st)
@@ -60,7 +60,7 @@ int adc_store_throttle_delete(struct adc_db *db, const char *key) {
     return adc_db_step_done(db, st, false);
 }
 
-int adc_store_throttle_prune(struct adc_db *db, const char *prefix, int64_t before, int64_t now) {
+int adc_store_login_throttle_prune(struct adc_db *db, const char *prefix, int64_t before, int64_t now) {
     static const char sql[] = "DELETE FROM login_throttle WHERE substr(key, 1, length(?1)) = ?1 "
                               "AND updated < ?2 AND locked_until < ?3";
     sqlite3_stmt *st = adc_db_stmt(db, sql);
