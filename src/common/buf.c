@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,5 +80,19 @@ int adc_buf_printf(struct adc_buf *b, const char *fmt, ...) {
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+    return 0;
+}
+
+int adc_grow(void **items, size_t *cap, size_t n, size_t size, size_t first) {
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : (first ? first : 8);
+    if (c < *cap || c > SIZE_MAX / size)
+        return -ENOMEM;
+    void *p = realloc(*items, c * size);
+    if (!p)
+        return -ENOMEM;
+    *items = p;
+    *cap = c;
     return 0;
 }

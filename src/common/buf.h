@@ -20,3 +20,17 @@ char *adc_buf_take(struct adc_buf *b, size_t *len);
 int adc_buf_append(struct adc_buf *b, const void *data, size_t len);
 int adc_buf_puts(struct adc_buf *b, const char *s);
 int adc_buf_printf(struct adc_buf *b, const char *fmt, ...) _printf_(2, 3);
+
+/* Makes room for one more element in a growable array (the one growth rule for arrays, beside
+ * adc_buf for bytes): when n == *cap, doubles *cap (to `first` when 0) and reallocs *items to
+ * *cap elements of `size` bytes. Returns 0, or -ENOMEM with *items and *cap unchanged (the
+ * elements held stay valid). Doubling keeps appends amortized O(1). */
+int adc_grow(void **items, size_t *cap, size_t n, size_t size, size_t first);
+/* adc_grow for a typed array: `if (adc_grow_array(list, cap, n, 16) < 0) return -ENOMEM;`. */
+#define adc_grow_array(arr, cap, n, first)                                                         \
+    ({                                                                                             \
+        void *_p = (arr);                                                                          \
+        int _r = adc_grow(&_p, &(cap), (n), sizeof(*(arr)), (first));                              \
+        (arr) = _p;                                                                                \
+        _r;                                                                                        \
+    })

@@ -12,6 +12,7 @@ void adc_user_done(struct adc_user *u) {
     free(u->given_name);
     free(u->family_name);
     free(u->email);
+    free(u->other_emails);
     free(u->dn);
     free(u->id);
     free(u->provider);

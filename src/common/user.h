@@ -5,15 +5,22 @@
 #include <stddef.h>
 
 struct adc_user {
-    char *user_name;    /* SCIM userName; from backend.ldap.authentication.username_attribute */
-    char *external_id;  /* immutable directory identifier (entryUUID, objectGUID, nsUniqueId) */
+    char *user_name;   /* SCIM userName; from backend.ldap.authentication.username_attribute */
+    char *external_id; /* immutable directory identifier (entryUUID, objectGUID, nsUniqueId) */
     char *display_name;
     char *given_name;
     char *family_name;
-    char *email;
+    char *email; /* the primary address */
+    /* Further addresses (SCIM emails after the primary one), one per line, in the order the
+     * directory returned them; NULL when there are none. From the other values of the
+     * directory's email attribute (docs/adc.yaml.5, "Several values"). */
+    char *other_emails;
     bool active;
     /* Directory side only. */
     char *dn;
+    /* The attribute that gave external_id ("entryUUID", "nsUniqueId", the configured
+     * sync.id_attribute...): borrowed (a static string or the configuration's), never freed. */
+    const char *id_attribute;
     /* Cloud side only. */
     char *id;       /* SCIM id */
     char *provider; /* "local" or the owning Application ID */

@@ -27,5 +27,6 @@ struct adc_server {
     /* Set when SIGTERM arrives: blocking handlers (long polls) return early. */
     volatile bool stopping;
     struct adc_hub *hub; /* the agent channel (channel.c) */
+    const char *downloads_dir; /* serve --downloads DIR, or NULL (http/downloads.h) */
     int login_timeout;   /* seconds POST /api/v1/login waits for the agent (--login-timeout) */
 };

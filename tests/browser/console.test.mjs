@@ -7,9 +7,11 @@
 //   ADC_BIN, ADC_AGENT_DIR   the adc binary, and a directory holding adc.yaml for the agent
 //   ADC_SCREENSHOT_DIR       where the screenshots of the main pages go (docs/screenshots)
 //   ADC_EXPECTED_USERS       how many users the directory holds (the sync must create them)
+//   ADC_CONSOLE_DOWNLOAD(_SHA256)  the archive the server offers (serve --downloads) and its digest
 //   CHROMIUM                 the browser (default /usr/bin/chromium)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +30,8 @@ const ADC_BIN = env('ADC_BIN');
 const AGENT_DIR = env('ADC_AGENT_DIR');
 const SHOTS = env('ADC_SCREENSHOT_DIR');
 const EXPECTED_USERS = Number(env('ADC_EXPECTED_USERS'));
+const DOWNLOAD = env('ADC_CONSOLE_DOWNLOAD');
+const DOWNLOAD_SHA256 = env('ADC_CONSOLE_DOWNLOAD_SHA256');
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 const TIMEOUT = 20000;
 
@@ -176,6 +180,19 @@ async function main() {
     assert.match(cfg, new RegExp(`^app_id = ${appId}$`, 'm'));
     assert.match(cfg, new RegExp(`^server = ${BASE}$`, 'm'));
     fs.writeFileSync(path.join(AGENT_DIR, 'shown-adc.cfg'), cfg);
+    // The install steps link to the archive the server offers, with its SHA-256, and use it
+    // instead of building from source.
+    const link = page.locator('#adc-download');
+    await link.waitFor();
+    assert.equal(await link.getAttribute('href'), `/downloads/${DOWNLOAD}`);
+    assert.equal((await page.locator('#adc-download-sha256').textContent()).trim(), DOWNLOAD_SHA256);
+    const unpack = await page.locator('#adc-unpack').textContent();
+    assert.ok(unpack.includes(`curl -fLO ${BASE}/downloads/${DOWNLOAD}`), unpack);
+    assert.ok(unpack.includes(`echo '${DOWNLOAD_SHA256}  ${DOWNLOAD}' | sha256sum -c`), unpack);
+    assert.ok(!(await page.content()).includes('meson setup'), 'no build from source');
+    const file = await page.request.get(`${BASE}/downloads/${DOWNLOAD}`);
+    assert.equal(file.status(), 200);
+    assert.equal(crypto.createHash('sha256').update(await file.body()).digest('hex'), DOWNLOAD_SHA256);
     await page.getByRole('button', { name: 'Copy Secret Token' }).click();
     await page.getByText(/Copied to the clipboard|Selected: press Ctrl\+C/).waitFor();
     await shoot('add-synchronization.png', true);

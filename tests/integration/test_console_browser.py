@@ -3,6 +3,7 @@ Debian's chromium, headless) against a real adc-server, a real `adc run` agent a
 sign in, wrong password, add a configuration and read its secret once, settings enforced by the
 server, Sync now watched to the end, users, audit log, rotate, delete, sign out, expired session.
 Screenshots of the main pages go to docs/screenshots/."""
+import hashlib
 import json
 import os
 import shutil
@@ -51,7 +52,13 @@ class ConsoleBrowser(unittest.TestCase):
         ensure_playwright()
         started = time.time() - 1
         users = ldif.generate(self.USERS, special=False)
-        with Slapd(ldif=users) as directory, Server() as srv, \
+        # The archive the install steps link to (serve --downloads, test_downloads.py).
+        downloads = tempfile.mkdtemp(prefix="adc-console-downloads-")
+        self.addCleanup(shutil.rmtree, downloads, True)
+        archive = b"an ad-connect archive\n" * 1000
+        with open(os.path.join(downloads, "ad-connect-0.1.0-linux-x86_64.tar.gz"), "wb") as f:
+            f.write(archive)
+        with Slapd(ldif=users) as directory, Server(args=["--downloads", downloads]) as srv, \
                 Server(args=["--session-idle", "2"]) as expiry:
             agent_dir = tempfile.mkdtemp(prefix="adc-console-agent-")
             try:
@@ -64,6 +71,8 @@ class ConsoleBrowser(unittest.TestCase):
                            ADC_CONSOLE_ADMIN=ADMIN, ADC_CONSOLE_PASSWORD=PASSWORD,
                            ADC_BIN=programs.ADC, ADC_AGENT_DIR=agent_dir,
                            ADC_EXPECTED_USERS=str(self.USERS),
+                           ADC_CONSOLE_DOWNLOAD="ad-connect-0.1.0-linux-x86_64.tar.gz",
+                           ADC_CONSOLE_DOWNLOAD_SHA256=hashlib.sha256(archive).hexdigest(),
                            ADC_SCREENSHOT_DIR=SCREENSHOTS)
                 r = subprocess.run(["node", "console.test.mjs"], cwd=BROWSER_DIR, env=env,
                                    capture_output=True, text=True, timeout=600)

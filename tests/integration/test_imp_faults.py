@@ -36,11 +36,22 @@ class Guard(unittest.TestCase):
         self.assertIn("deletes 4 and disables 0 of the 10 users", r.stderr)
         self.assertIn("nothing was changed", r.stderr)
         self.assertEqual(self.env.cloud(), self.before)
-        # At the limit it goes through.
+        # User 0 back as a new entry (a new entryUUID) is not linked to its old cloud user
+        # (docs/product.md section 11: a conflict), so the old one still counts as a delete.
         self.env.add_users(self.users[:1])
         r = self.env.imp()
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("deletes 4 and disables 0 of the 10 users", r.stderr)
+        self.assertEqual(self.env.cloud(), self.before)
+        # At the limit it goes through: users 0-3 deleted, user 0's new entry reported as a
+        # conflict, user 50 created; the next run creates user 0's new entry.
+        self.env.write_yaml({}, max_delete=4)
+        r = self.env.imp()
         self.assertEqual(r.returncode, 0, r.stderr)
-        # users 1-3 deleted, user 0 linked to its new entry, user 50 created
+        self.assertRegex(r.stdout, r"skip +user000000@example.org +conflict")
+        self.assertEqual(len(self.env.cloud()), 10 - 4 + 1)
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(self.env.cloud()), 10 - 3 + 1)
 
     def test_disables_count_too(self):
@@ -58,7 +69,13 @@ class Guard(unittest.TestCase):
         r = self.env.imp()
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn("(2)", r.stderr)
+        # User 0 back as a new entry is a conflict, not its old cloud user (docs/product.md
+        # section 11): still 3 deletes.
         self.env.add_users(self.users[:1])
+        r = self.env.imp()
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("deletes 3 and disables 0 of the 10 users", r.stderr)
+        self.env.write_yaml({}, max_delete="30%")
         r = self.env.imp()
         self.assertEqual(r.returncode, 0, r.stderr)
 
@@ -191,7 +208,9 @@ class Retries(unittest.TestCase):
                             f"secret = {env.cfg['secret']}\n")
                 r, doc = env.imp_json()
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertEqual((doc["stats"]["deleted"], doc["stats"]["updated"]), (5, 6))
+            # 5 renames are updates, the lock of user 10 a disable.
+            self.assertEqual((doc["stats"]["deleted"], doc["stats"]["updated"],
+                              doc["stats"]["disabled"]), (5, 5, 1))
             cloud = env.cloud()
             self.assertEqual(len(cloud), 25)
             self.assertFalse(cloud[mail(10)]["active"])

@@ -42,7 +42,9 @@ class Settings(unittest.TestCase):
         r, doc, cloud = self.run_with()
         self.assertEqual(r.returncode, 0, r.stderr)
         s = doc["stats"]
-        self.assertEqual((s["created"], s["updated"], s["deleted"], s["disabled"]), (1, 2, 1, 0))
+        # The rename is an update; the directory's lock of user 1 counts as a disable.
+        self.assertEqual((s["created"], s["updated"], s["deleted"], s["disabled"], s["enabled"]),
+                         (1, 1, 1, 1, 0))
         self.assertIn("renamed@example.org", cloud)
         self.assertFalse(cloud[mail(1)]["active"])
         self.assertNotIn(mail(2), cloud)
@@ -88,7 +90,10 @@ class Settings(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.reasons(doc)[mail(2)][0], "skip")
         self.assertTrue(cloud[mail(2)]["active"])
-        self.assertEqual(doc["stats"]["disabled"] + doc["stats"]["deleted"], 0)
+        # Only the directory's lock of user 1 disables; the leaver is neither disabled nor
+        # deleted.
+        self.assertEqual((doc["stats"]["disabled"], doc["stats"]["deleted"]), (1, 0))
+        self.assertEqual(self.reasons(doc)[mail(1)][0], "update")
 
     def test_create_as_disabled_with_a_disabled_account(self):
         self.env.write_yaml({"create-as-disabled": True})

@@ -15,8 +15,9 @@ def mail(i):
     return f"user{i:06d}@example.org"
 
 
-# Entries of ldif.special_users() that cannot become cloud users (rule 8).
-UNUSABLE = {"nomail", "twomail", "dup1", "dup2"}
+# Entries of ldif.special_users() that cannot become cloud users (rule 8). twomail can: its
+# first mail names it, the second is a further address.
+UNUSABLE = {"nomail", "dup1", "dup2"}
 
 
 class FirstImport(unittest.TestCase):
@@ -39,13 +40,13 @@ class FirstImport(unittest.TestCase):
         self.assertEqual(self.dry_cloud, {})
         self.assertIn("  dry-run                      true   (command line)", self.dry.stdout)
         self.assertRegex(self.dry.stdout, r"\n  create +user000003@example.org")
-        self.assertIn("Summary (dry run, would be): created 22, updated 0, deleted 0, "
-                      "disabled 0, unchanged 0, skipped 4, failed 0", self.dry.stdout)
+        self.assertIn("Summary (dry run, would be): created 23, updated 0, deleted 0, "
+                      "disabled 0, enabled 0, unchanged 0, skipped 3, failed 0", self.dry.stdout)
 
     def test_first_import_creates_every_usable_user(self):
         self.assertEqual(self.first.returncode, 0, self.first.stderr)
-        self.assertIn("Summary: created 22, updated 0, deleted 0, disabled 0, unchanged 0, "
-                      "skipped 4, failed 0", self.first.stdout)
+        self.assertIn("Summary: created 23, updated 0, deleted 0, disabled 0, enabled 0, "
+                      "unchanged 0, skipped 3, failed 0", self.first.stdout)
         want = {u.mail[0] for u in self.users if u.uid not in UNUSABLE}
         self.assertEqual(set(self.cloud), want)
 
@@ -64,12 +65,17 @@ class FirstImport(unittest.TestCase):
         self.assertEqual(self.cloud["zoe@example.org"]["displayName"], "Zoë Ångström")
         # A ppolicy-locked account is a disabled cloud user (rule 4).
         self.assertFalse(self.cloud["locked@example.org"]["active"])
+        # Two mails: the first names the user and is the primary address, the second a further
+        # address (docs/adc.yaml.5).
+        two = self.cloud["twomail@example.org"]
+        self.assertEqual([(e["value"], e.get("primary", False)) for e in two["emails"]],
+                         [("twomail@example.org", True), ("two.mail@example.org", False)])
 
     def test_second_run_changes_nothing(self):
         self.assertEqual(self.second.returncode, 0, self.second.stderr)
         self.assertEqual(self.second_doc["stats"], {"created": 0, "updated": 0, "deleted": 0,
-                                                    "disabled": 0, "unchanged": 22, "skipped": 4,
-                                                    "failed": 0})
+                                                    "disabled": 0, "enabled": 0, "unchanged": 23,
+                                                    "skipped": 3, "failed": 0})
         self.assertEqual({c["op"] for c in self.second_doc["changes"]}, {"skip"})
 
     def test_json_document_shape(self):
@@ -85,7 +91,7 @@ class FirstImport(unittest.TestCase):
         reasons = {c["userName"]: c["reason"] for c in doc["changes"]}
         self.assertIn("duplicate", reasons["dup.user@example.org"])
         nameless = [c for c in doc["changes"] if c["userName"] is None]
-        self.assertEqual(len(nameless), 2)  # nomail, twomail
+        self.assertEqual(len(nameless), 1)  # nomail
         self.assertTrue(any("uid=nomail" in c["reason"] for c in nameless))
 
     def test_run_records_on_the_server(self):
@@ -122,10 +128,12 @@ class Changes(unittest.TestCase):
         r = self.env.imp()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"update +user000002@example.org +changes active=false")
+        self.assertIn("updated 0, deleted 0, disabled 1, enabled 0,", r.stdout)
         self.assertFalse(self.env.cloud()[mail(2)]["active"])
         self.env.slapd.unlock(self.users[2].dn)
         r = self.env.imp()
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("updated 0, deleted 0, disabled 0, enabled 1,", r.stdout)
         self.assertTrue(self.env.cloud()[mail(2)]["active"])
 
     def test_user_leaving_is_deleted_and_coming_back_is_created(self):
@@ -140,24 +148,36 @@ class Changes(unittest.TestCase):
         self.assertIn("created 1,", r.stdout)
         self.assertIn(mail(5), self.env.cloud())
 
-    def test_user_coming_back_after_delete_disables_is_linked_and_enabled(self):
+    def test_new_entry_with_a_leavers_name_is_a_conflict_not_a_reactivation(self):
+        # docs/product.md section 11 (issue 15): a user of this configuration is matched by
+        # externalId only. The leaver's account, disabled under delete-disables, must not be
+        # re-activated for a new person who got the same address.
         self.env.write_yaml({"delete-disables": True})
         self.env.delete_users([self.users[5]])
         r = self.env.imp()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"disable +user000005@example.org")
         self.assertFalse(self.env.cloud()[mail(5)]["active"])
-        # Coming back as a new entry with the same name: the same cloud user, active again.
+        old = self.env.cloud()[mail(5)]
+        # A new entry with the same name: a new entryUUID.
         self.env.add_users([self.users[5]])
         new_uuid = self.env.slapd.ldapsearch(f"(uid=user000005)", "entryUUID").stdout
-        r = self.env.imp()
+        r, doc = self.env.imp_json()
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("matched by userName", r.stdout)
+        conflict = [c for c in doc["changes"] if c["userName"] == mail(5)]
+        self.assertEqual(len(conflict), 1, doc["changes"])
+        self.assertEqual(conflict[0]["op"], "skip")
+        self.assertIn("conflict", conflict[0]["reason"])
+        self.assertIn(old["externalId"], conflict[0]["reason"])
+        self.assertIn(conflict[0]["externalId"], new_uuid)
+        self.assertEqual(doc["stats"]["enabled"] + doc["stats"]["updated"], 0)
         c = self.env.cloud()[mail(5)]
-        self.assertEqual(c["id"], self.before[mail(5)]["id"])
-        self.assertTrue(c["active"])
-        self.assertIn(c["externalId"], new_uuid)
+        self.assertEqual(c, old)  # untouched: still the leaver's, still disabled
+        self.assertFalse(c["active"])
         self.assertEqual(len(self.env.cloud()), 10)
+        r = self.env.imp()  # and the text says so too, on every run until someone decides
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"skip +user000005@example.org +conflict")
 
     def test_name_becoming_duplicate_is_skipped_and_not_deleted(self):
         dup = ldif.regular_user(100)
@@ -203,7 +223,7 @@ class Changes(unittest.TestCase):
         r, doc = self.env.imp_json()
         self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
         self.assertEqual(doc["stats"], {"created": 0, "updated": 4, "deleted": 0, "disabled": 0,
-                                        "unchanged": 6, "skipped": 0, "failed": 0})
+                                        "enabled": 0, "unchanged": 6, "skipped": 0, "failed": 0})
         self.assertEqual([c["op"] for c in doc["changes"]], ["update"] * 5)
         after = self.env.cloud()
         self.assertEqual(len(after), 10)

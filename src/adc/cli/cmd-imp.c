@@ -82,10 +82,10 @@ static void print_plan(const struct adc_imp_result *r) {
 
 static void print_summary(const struct adc_imp_result *r) {
     const struct adc_plan_stats *s = &r->stats;
-    printf("%s: created %zu, updated %zu, deleted %zu, disabled %zu, unchanged %zu, skipped %zu, "
-           "failed %zu\n",
+    printf("%s: created %zu, updated %zu, deleted %zu, disabled %zu, enabled %zu, unchanged %zu, "
+           "skipped %zu, failed %zu\n",
            r->dry_run ? "Summary (dry run, would be)" : "Summary", s->created, s->updated,
-           s->deleted, s->disabled, s->unchanged, s->skipped, s->failed);
+           s->deleted, s->disabled, s->enabled, s->unchanged, s->skipped, s->failed);
 }
 
 static void usage(FILE *f) {

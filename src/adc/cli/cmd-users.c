@@ -18,11 +18,11 @@
 #include "directory/user-map.h"
 
 static void usage(FILE *f) {
-    fputs(
-        "Usage: adc users [--json]\n"
-        "List the users as read and mapped from the directory (no cloud contact).\n"
-        "  --json   one JSON document: {\"id_attribute\", \"users\": [...], \"skipped\": [...]}\n",
-        f);
+    fputs("Usage: adc users [--json]\n"
+          "List the users as read and mapped from the directory (no cloud contact).\n"
+          "  --json   one JSON document: {\"id_attribute\", \"id_attributes\", \"users\": [...],\n"
+          "           \"skipped\": [...]}; each user says its \"idAttribute\"\n",
+          f);
 }
 
 /* JSON is written by hand: one jansson object per user cost a third of the run time for
@@ -65,19 +65,54 @@ static void put_field(FILE *out, const char *name, const char *value, bool last)
         putc_unlocked(',', out);
 }
 
+/* The identity attribute shared by every user, or NULL when the users differ (a 389-ds where
+ * older entries lack entryUUID, docs/adc.yaml.5). */
+static const char *common_id_attribute(const struct adc_read_result *res) {
+    return res->n_id_attributes > 1 ? NULL : res->id_attribute;
+}
+
+/* "emails": every address, the primary one first (null when the user has none). */
+static void put_emails(FILE *out, const struct adc_user *u) {
+    fputs_unlocked("\"emails\":", out);
+    if (!u->email) {
+        fputs_unlocked("null,", out);
+        return;
+    }
+    putc_unlocked('[', out);
+    put_string(out, u->email);
+    for (const char *p = u->other_emails; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char *one = strndup(p, n);
+        putc_unlocked(',', out);
+        put_string(out, one ? one : "");
+        free(one);
+        p = nl ? nl + 1 : p + n;
+    }
+    fputs_unlocked("],", out);
+}
+
 static int print_json(FILE *out, const struct adc_read_result *res) {
     fputs_unlocked("{\"id_attribute\":", out);
-    put_string(out, res->id_attribute);
-    fputs_unlocked(",\"users\":[", out);
+    put_string(out, common_id_attribute(res));
+    fputs_unlocked(",\"id_attributes\":{", out);
+    for (size_t i = 0; i < res->n_id_attributes; i++) {
+        put_string(out, res->id_attributes[i].name);
+        fprintf(out, ":%zu%s", res->id_attributes[i].users,
+                i + 1 < res->n_id_attributes ? "," : "");
+    }
+    fputs_unlocked("},\"users\":[", out);
     for (size_t i = 0; i < res->users.n; i++) {
         const struct adc_user *u = &res->users.items[i];
         putc_unlocked('{', out);
         put_field(out, "userName", u->user_name, false);
         put_field(out, "externalId", u->external_id, false);
+        put_field(out, "idAttribute", u->id_attribute, false);
         put_field(out, "displayName", u->display_name, false);
         put_field(out, "givenName", u->given_name, false);
         put_field(out, "familyName", u->family_name, false);
         put_field(out, "email", u->email, false);
+        put_emails(out, u);
         fputs_unlocked(u->active ? "\"active\":true," : "\"active\":false,", out);
         put_field(out, "dn", u->dn, true);
         fputs_unlocked(i + 1 < res->users.n ? "}," : "}", out);
@@ -216,8 +251,24 @@ int adc_cmd_users(struct adc_context *ctx, int argc, char **argv) {
     }
     if (fflush(stdout) != 0 || ferror(stdout))
         r = -EIO;
+    if (res.n_id_attributes > 1) {
+        char mix[256];
+        size_t len = 0;
+        for (size_t i = 0; i < res.n_id_attributes && len < sizeof(mix); i++) {
+            int n = snprintf(mix + len, sizeof(mix) - len, "%s%zu by %s", i ? ", " : "",
+                             res.id_attributes[i].users, res.id_attributes[i].name);
+            if (n > 0)
+                len += (size_t)n;
+        }
+        /* An identity that changes attribute later (389's entryUUID fixup task giving the
+         * older entries an entryUUID) looks like a new person to the sync. */
+        log_warning("the users take their identity from different attributes (%s): set "
+                    "backend.ldap.sync.id_attribute to one every entry has (on 389-ds: "
+                    "nsUniqueId), see adc.yaml(5)",
+                    mix);
+    }
     log_info("%zu entries read: %zu users, %zu skipped (identity: %s)", res.n_entries, res.users.n,
-             res.n_skipped, res.id_attribute);
+             res.n_skipped, common_id_attribute(&res) ? common_id_attribute(&res) : "mixed");
     adc_read_result_done(&res);
     if (r < 0) {
         log_error("cannot write the list: %s", strerror(-r));

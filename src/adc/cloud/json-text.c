@@ -45,13 +45,16 @@ void adc_json_text_str(struct adc_json_text *t, const char *s) {
         adc_json_text_raw(t, "null", 4);
         return;
     }
-    size_t n = strlen(s);
+    adc_json_text_strn(t, s, strlen(s));
+}
+
+void adc_json_text_strn(struct adc_json_text *t, const char *s, size_t n) {
     /* Worst case: every byte a \u00XX escape. */
     if (!reserve(t, n * 6 + 2))
         return;
     char *o = t->buf + t->len;
     *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s, *end = p + n; p < end; p++) {
         switch (*p) {
         case '"':
             *o++ = '\\';

@@ -17,6 +17,8 @@ void adc_json_text_raw(struct adc_json_text *t, const char *s, size_t n);
 void adc_json_text_lit(struct adc_json_text *t, const char *s);
 /* Appends s as a JSON string, or null when s is NULL. */
 void adc_json_text_str(struct adc_json_text *t, const char *s);
+/* Appends s[0..n) as a JSON string (s need not be NUL-terminated; a NUL byte is escaped). */
+void adc_json_text_strn(struct adc_json_text *t, const char *s, size_t n);
 /* Hands the NUL-terminated text out (NULL when an allocation failed) and resets t. */
 char *adc_json_text_take(struct adc_json_text *t);
 void adc_json_text_done(struct adc_json_text *t);

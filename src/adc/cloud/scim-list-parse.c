@@ -84,9 +84,15 @@ static int email_member(struct adc_json_scan *s, const char *key, void *ctx) {
     return adc_json_scan_skip(s);
 }
 
+/* Email values remembered per user to compare the further addresses (scim-user.c's
+ * other_emails); a user with more than this many is compared on the first ones only. */
+#define EMAILS_MAX 32
+
 struct user_ctx {
     struct adc_user *u;
     char *first_email, *primary_email;
+    char *email_values[EMAILS_MAX];
+    size_t n_email_values;
     bool has_id, has_name, first_seen, primary_seen;
     unsigned seen; /* members read so far (bits of USER_KEYS) */
 };
@@ -117,7 +123,35 @@ static int email_element(struct adc_json_scan *s, size_t index, void *ctx) {
         uc->primary_seen = true;
         uc->primary_email = e.value;
     }
+    if (e.value && uc->n_email_values < EMAILS_MAX)
+        uc->email_values[uc->n_email_values++] = e.value;
     return 0;
+}
+
+/* The email values other than the primary one, one per line, into the list's blocks (as
+ * scim-user.c does from a jansson tree). */
+static int join_other_emails(struct adc_json_scan *s, struct user_ctx *uc, const char *primary) {
+    size_t len = 0, n = 0;
+    for (size_t i = 0; i < uc->n_email_values; i++)
+        if (uc->email_values[i] != primary)
+            len += strlen(uc->email_values[i]) + 1;
+    if (len == 0)
+        return 0;
+    char *buf = malloc(len);
+    if (!buf)
+        return -ENOMEM;
+    for (size_t i = 0; i < uc->n_email_values; i++) {
+        if (uc->email_values[i] == primary)
+            continue;
+        if (n)
+            buf[n++] = '\n';
+        size_t k = strlen(uc->email_values[i]);
+        memcpy(buf + n, uc->email_values[i], k);
+        n += k;
+    }
+    uc->u->other_emails = adc_cloud_users_strdup(out_of(s), buf, n);
+    free(buf);
+    return uc->u->other_emails ? 0 : -ENOMEM;
 }
 
 static int emails(struct adc_json_scan *s, struct user_ctx *uc) {
@@ -209,6 +243,10 @@ static int resource_element(struct adc_json_scan *s, size_t index, void *ctx) {
         return adc_json_scan_fail(s, "a User without an id or a userName");
     }
     u->email = uc.primary_seen ? uc.primary_email : uc.first_email;
+    if ((r = join_other_emails(s, &uc, u->email)) < 0) {
+        out->n--;
+        return r;
+    }
     adc_cloud_users_intern_provider(out, u);
     lc->n_items++;
     return 0;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct dupper {
@@ -40,6 +41,39 @@ static const json_t *primary_email(const json_t *res) {
     return first;
 }
 
+/* The values of the emails other than `primary`, one per line in their order (docs/adc.yaml.5):
+ * what adc wrote as the directory's further addresses. NULL when there are none. */
+static int other_emails(const json_t *res, const json_t *primary, const struct dupper *d,
+                        char **out) {
+    const json_t *emails = json_object_get(res, "emails"), *e;
+    size_t i, len = 0;
+    if (!json_is_array(emails))
+        return 0;
+    json_array_foreach(emails, i, e) {
+        const json_t *v = json_object_get(e, "value");
+        if (e != primary && json_is_string(v) && json_string_length(v) > 0)
+            len += json_string_length(v) + 1;
+    }
+    if (len == 0)
+        return 0;
+    char *buf = malloc(len);
+    if (!buf)
+        return -ENOMEM;
+    size_t n = 0;
+    json_array_foreach(emails, i, e) {
+        const json_t *v = json_object_get(e, "value");
+        if (e == primary || !json_is_string(v) || json_string_length(v) == 0)
+            continue;
+        if (n)
+            buf[n++] = '\n';
+        memcpy(buf + n, json_string_value(v), json_string_length(v));
+        n += json_string_length(v);
+    }
+    *out = d->fn(d->ctx, buf, n);
+    free(buf);
+    return *out ? 0 : -ENOMEM;
+}
+
 static int from_json(const json_t *res, struct adc_user *u, const struct dupper *d) {
     memset(u, 0, sizeof(*u));
     /* An empty id or userName is none: the user would be one nobody can address or match. */
@@ -59,6 +93,7 @@ static int from_json(const json_t *res, struct adc_user *u, const struct dupper 
         (json_is_object(name) && (r = dup_str(d, name, "givenName", &u->given_name)) < 0) ||
         (json_is_object(name) && (r = dup_str(d, name, "familyName", &u->family_name)) < 0) ||
         (email && (r = dup_str(d, email, "value", &u->email)) < 0) ||
+        (r = other_emails(res, email, d, &u->other_emails)) < 0 ||
         (d->keep_version && json_is_object(meta) &&
          (r = dup_str(d, meta, "version", &u->version)) < 0) ||
         (json_is_object(ext) && (r = dup_str(d, ext, "provider", &u->provider)) < 0))
@@ -115,7 +150,17 @@ char *adc_scim_user_to_text(const struct adc_user *d, bool active, const char *p
     if (d->email && *d->email) {
         adc_json_text_lit(&t, ",\"emails\":[{\"value\":");
         adc_json_text_str(&t, d->email);
-        adc_json_text_lit(&t, ",\"type\":\"work\",\"primary\":true}]");
+        adc_json_text_lit(&t, ",\"type\":\"work\",\"primary\":true}");
+        /* The directory's further addresses (aliases), in its order. */
+        for (const char *p = d->other_emails; p && *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            adc_json_text_lit(&t, ",{\"value\":");
+            adc_json_text_strn(&t, p, n);
+            adc_json_text_lit(&t, ",\"type\":\"other\"}");
+            p = nl ? nl + 1 : p + n;
+        }
+        adc_json_text_lit(&t, "]");
     }
     if (provider) {
         adc_json_text_lit(&t, ",\"" ADC_SCIM_SCHEMA_PROVIDER "\":{\"provider\":");

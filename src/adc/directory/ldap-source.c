@@ -1,5 +1,5 @@
-/* The complete enumeration of the directory's users (docs/product.md section 4, rule 5: deletes happen
- * only after a complete, successful enumeration). Paged results (RFC 2696) with
+/* The complete enumeration of the directory's users (docs/product.md section 4, rule 5: deletes
+ * happen only after a complete, successful enumeration). Paged results (RFC 2696) with
  * sync.page_size; every entry is mapped as it arrives (ldap_result with LDAP_MSG_ONE) and its
  * message freed at once, so memory holds the users, not the search results. Only the attributes
  * the mapping needs are requested. Any failure - a page that fails, a size or time limit, a
@@ -64,6 +64,24 @@ static void fail_rc(struct reader *rd, const char *fmt, int rc) {
     free(why);
 }
 
+/* How many users took their identity from which attribute: at most a few distinct names (the
+ * configured one, or the three detected ones), compared by pointer first. */
+static void count_id_attribute(struct adc_read_result *res, const char *attr) {
+    size_t i = 0;
+    for (; i < res->n_id_attributes; i++)
+        if (res->id_attributes[i].name == attr || strcasecmp(res->id_attributes[i].name, attr) == 0)
+            break;
+    if (i == res->n_id_attributes) {
+        if (i == ADC_ARRAY_SIZE(res->id_attributes))
+            return;
+        res->id_attributes[i].name = attr;
+        res->n_id_attributes++;
+    }
+    res->id_attributes[i].users++;
+    if (!res->id_attribute)
+        res->id_attribute = attr;
+}
+
 static int handle_entry(struct reader *rd, LDAPMessage *e) {
     struct adc_entry_values v;
     BerElement *ber = NULL;
@@ -102,6 +120,10 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
             if (mask && count > 0) {
                 struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
                 adc_entry_values_add(&v, mask, &first, count);
+                for (unsigned k = 1; k < count; k++) {
+                    struct adc_bytes more = {vals[k].bv_val, vals[k].bv_len};
+                    adc_entry_values_add_more(&v, mask, &more);
+                }
             }
         }
         ber_memfree(vals);
@@ -137,8 +159,6 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
         goto out;
     }
     *slot = u; /* owned by the list now */
-    if (!rd->res.id_attribute)
-        rd->res.id_attribute = id_attr;
     r = 0;
 out:
     if (ber)
@@ -324,6 +344,9 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
         rd.err = strdup("out of memory");
         goto out;
     }
+    /* Counted on the users that remain (duplicates were just dropped). */
+    for (size_t i = 0; i < rd.res.users.n; i++)
+        count_id_attribute(&rd.res, rd.res.users.items[i].id_attribute);
     if (rd.n_references > 0)
         log_debug("ignored %zu search references (referrals are not followed)", rd.n_references);
     if (!rd.res.id_attribute)

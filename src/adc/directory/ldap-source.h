@@ -20,7 +20,16 @@ struct adc_read_result {
     struct adc_skipped_entry *skipped;
     size_t n_skipped;
     size_t n_entries;         /* entries the search returned */
-    const char *id_attribute; /* the identity attribute used (static string) */
+    const char *id_attribute; /* the identity attribute of the first user (static string or
+                               * the configuration's); see id_attributes when they differ */
+    /* Which attribute gave how many users their identity (each user also says it in
+     * u->id_attribute). Several entries here mean a mixed directory: on 389-ds 2.x, entries
+     * created before its entryUUID plugin ran have only nsUniqueId. */
+    struct {
+        const char *name;
+        size_t users;
+    } id_attributes[4];
+    size_t n_id_attributes;
 };
 
 /* Reads every user matching backend.ldap.sync.filter under base_dn. Returns 0 only after a
@@ -37,9 +46,9 @@ enum adc_auth_outcome {
     ADC_AUTH_UNAVAILABLE, /* the directory could not be asked: down, timeout, service bind failed */
 };
 
-/* The password check of docs/product.md section 5, bounded by authentication.timeout. *reason gets a
- * new string saying why (never containing the password). Thread-safe: each call takes
- * connections from the pools below for itself and gives them back when done. */
+/* The password check of docs/product.md section 5, bounded by authentication.timeout. *reason gets
+ * a new string saying why (never containing the password). Thread-safe: each call takes connections
+ * from the pools below for itself and gives them back when done. */
 enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
                                               const char *user_name, const char *password,
                                               char **reason);

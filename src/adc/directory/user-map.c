@@ -1,12 +1,16 @@
 /* Entry -> user. The rules (docs/product.md section 4):
- * - the user name is the single value of username_attribute; none or several values, or bytes
- *   that are not UTF-8, make the entry unusable (rule 8), since guessing which of two names a
- *   person signs in with would hand one person's cloud account to another;
+ * - the user name is the first value of username_attribute; none, or bytes that are not UTF-8,
+ *   make the entry unusable (rule 8). Several values are aliases (a common `mail` layout in 389
+ *   and OpenLDAP): the first one the server returns names the user, and the password check
+ *   (ldap-auth.c) signs in only that name, so one person is one cloud user whichever alias the
+ *   directory also lists;
  * - the identity is the configured id_attribute, else the first of entryUUID, objectGUID,
- *   nsUniqueId the entry has (rule 1);
+ *   nsUniqueId the entry has (rule 1); each user records which one it was (389-ds 2.x gives
+ *   entryUUID only to entries added since its entryUUID plugin runs: older ones fall back);
  * - other attributes take their first value; a value that is not UTF-8 or too long is dropped;
- * - disabled: AD userAccountControl bit 0x2, 389 nsAccountLock=true, OpenLDAP ppolicy
- *   pwdAccountLockedTime present (rule 4). */
+ *   the email attribute's further values become additional addresses;
+ * - disabled: AD userAccountControl bit 0x2, 389 nsAccountLock=true, 389 password-policy
+ *   lockout (accountUnlockTime), OpenLDAP ppolicy pwdAccountLockedTime present (rule 4). */
 #include "directory/user-map.h"
 
 #include <ctype.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "directory/ldap-conn.h"
 #include "common/macros.h"
@@ -44,6 +49,7 @@ void adc_user_map_init(struct adc_user_map *m, const struct adc_ldap_config *cfg
     m->attr[ADC_FIELD_NSLOCK] = "nsAccountLock";
     /* Operational: servers return it only when asked by name. */
     m->attr[ADC_FIELD_PWDLOCK] = "pwdAccountLockedTime";
+    m->attr[ADC_FIELD_UNLOCKTIME] = "accountUnlockTime";
 
     size_t n = 0;
     for (size_t f = 0; f < ADC_FIELD_COUNT; f++) {
@@ -81,6 +87,12 @@ void adc_entry_values_add(struct adc_entry_values *v, unsigned mask, const struc
             v->first[f] = *first;
         v->count[f] += count;
     }
+}
+
+void adc_entry_values_add_more(struct adc_entry_values *v, unsigned mask,
+                               const struct adc_bytes *value) {
+    if ((mask & (1u << ADC_FIELD_EMAIL)) && v->n_more_email < ADC_USER_EMAILS_MAX)
+        v->more_email[v->n_more_email++] = *value;
 }
 
 bool adc_utf8_valid(const char *str, size_t n) {
@@ -144,7 +156,30 @@ static int dup_field(const struct adc_entry_values *v, enum adc_user_field f, ch
     return *ret ? 0 : -ENOMEM;
 }
 
+/* 389's accountUnlockTime (GeneralizedTime, "YYYYMMDDHHMMSSZ"): when the lockout ends. The
+ * server sets it when the retry limit (passwordMaxFailure) is reached and leaves it behind when
+ * the lockout has expired; "19700101000000Z" is a lockout that never expires
+ * (passwordUnlock: off). Returns whether it still locks at `now`. */
+static bool unlock_time_locks(const struct adc_bytes *b, long long now) {
+    char buf[32];
+    struct tm tm = {0};
+    if (b->n < 15 || b->n >= sizeof(buf))
+        return true; /* unreadable state: fail closed */
+    memcpy(buf, b->p, b->n);
+    buf[b->n] = '\0';
+    if (strncmp(buf, "19700101000000", 14) == 0)
+        return true;
+    char *end = strptime(buf, "%Y%m%d%H%M%S", &tm);
+    if (!end || (*end != 'Z' && *end != '.'))
+        return true;
+    return (long long)timegm(&tm) > now;
+}
+
 bool adc_user_map_disabled(const struct adc_entry_values *v) {
+    return adc_user_map_disabled_at(v, (long long)time(NULL));
+}
+
+bool adc_user_map_disabled_at(const struct adc_entry_values *v, long long now) {
     if (v->count[ADC_FIELD_UAC] > 0) {
         const struct adc_bytes *b = &v->first[ADC_FIELD_UAC];
         char buf[32];
@@ -169,6 +204,9 @@ bool adc_user_map_disabled(const struct adc_entry_values *v) {
     /* ppolicy sets pwdAccountLockedTime when it locks an account and removes it on unlock;
      * "000001010000Z" is the administrative, permanent lock. */
     if (v->count[ADC_FIELD_PWDLOCK] > 0)
+        return true;
+    if (v->count[ADC_FIELD_UNLOCKTIME] > 0 &&
+        unlock_time_locks(&v->first[ADC_FIELD_UNLOCKTIME], now))
         return true;
     return false;
 }
@@ -222,6 +260,44 @@ static int map_identity(const struct adc_user_map *m, const struct adc_entry_val
     return 0;
 }
 
+/* The further values of the email attribute as one string, one address per line: usable text
+ * only (UTF-8, no line breaks, not too long), none twice, not the primary address again. */
+static int join_more_emails(const struct adc_entry_values *v, const char *primary, char **ret) {
+    size_t len = 0;
+    char *s;
+    *ret = NULL;
+    for (unsigned i = 0; i < v->n_more_email; i++)
+        len += v->more_email[i].n + 1;
+    if (len == 0)
+        return 0;
+    s = malloc(len + 1);
+    if (!s)
+        return -ENOMEM;
+    size_t n = 0;
+    for (unsigned i = 0; i < v->n_more_email; i++) {
+        const struct adc_bytes *b = &v->more_email[i];
+        if (b->n == 0 || b->n > ADC_USER_VALUE_MAX || memchr(b->p, '\n', b->n) ||
+            memchr(b->p, '\r', b->n) || !adc_utf8_valid(b->p, b->n) ||
+            (strlen(primary) == b->n && strncasecmp(primary, b->p, b->n) == 0))
+            continue;
+        bool seen = false;
+        for (unsigned k = 0; k < i && !seen; k++)
+            seen = v->more_email[k].n == b->n && strncasecmp(v->more_email[k].p, b->p, b->n) == 0;
+        if (seen)
+            continue;
+        if (n)
+            s[n++] = '\n';
+        memcpy(s + n, b->p, b->n);
+        n += b->n;
+    }
+    s[n] = '\0';
+    if (n == 0)
+        free(s);
+    else
+        *ret = s;
+    return 0;
+}
+
 int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
                        const struct adc_entry_values *v, struct adc_user *u, char **name,
                        char **reason, const char **id_attr) {
@@ -234,12 +310,6 @@ int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
     *reason = NULL;
     if (v->count[ADC_FIELD_NAME] == 0) {
         *reason = adc_strdup_printf("no value of '%s' (username_attribute)", name_attr);
-        return *reason ? 1 : -ENOMEM;
-    }
-    if (v->count[ADC_FIELD_NAME] > 1) {
-        *reason = adc_strdup_printf("%u values of '%s' (username_attribute): several values make "
-                                    "the user name ambiguous",
-                                    v->count[ADC_FIELD_NAME], name_attr);
         return *reason ? 1 : -ENOMEM;
     }
     if (!text_ok(v, ADC_FIELD_NAME)) {
@@ -262,7 +332,8 @@ int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
         (!tmp.display_name && (r = dup_field(v, ADC_FIELD_CN, &tmp.display_name)) < 0) ||
         (r = dup_field(v, ADC_FIELD_GIVEN, &tmp.given_name)) < 0 ||
         (r = dup_field(v, ADC_FIELD_FAMILY, &tmp.family_name)) < 0 ||
-        (r = dup_field(v, ADC_FIELD_EMAIL, &tmp.email)) < 0)
+        (r = dup_field(v, ADC_FIELD_EMAIL, &tmp.email)) < 0 ||
+        (tmp.email && (r = join_more_emails(v, tmp.email, &tmp.other_emails)) < 0))
         goto out;
     tmp.dn = strdup(dn);
     if (!tmp.dn) {
@@ -270,6 +341,7 @@ int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
         goto out;
     }
     tmp.active = !adc_user_map_disabled(v);
+    tmp.id_attribute = *id_attr;
     *u = tmp;
     memset(&tmp, 0, sizeof(tmp)); /* owned by *u now */
     r = 0;
@@ -323,9 +395,11 @@ int adc_user_map_drop_duplicates(struct adc_user_list *users, struct adc_skipped
         } else {
             for (size_t k = i; k < j; k++) {
                 struct adc_user *u = &users->items[k];
+                /* The DN says which entry this line is about (the name is the same on all). */
                 char *reason = adc_strdup_printf("%zu entries share the user name '%s' "
-                                                 "(compared case-insensitively): duplicate",
-                                                 j - i, u->user_name);
+                                                 "(compared case-insensitively): duplicate; this "
+                                                 "one is %s",
+                                                 j - i, u->user_name, u->dn ? u->dn : "(no DN)");
                 int r = adc_skipped_append(skipped, n_skipped, TAKE_PTR(u->dn),
                                            TAKE_PTR(u->user_name), reason);
                 adc_user_done(u);

@@ -15,6 +15,10 @@
  * user name or identifier skips the entry: real names and ids are far shorter. */
 #define ADC_USER_VALUE_MAX 4096
 
+/* Further values of the email attribute taken over as additional addresses; more are dropped
+ * (aliases are a handful; the server limits the size of a user anyway). */
+#define ADC_USER_EMAILS_MAX 16
+
 enum adc_user_field {
     ADC_FIELD_NAME,      /* authentication.username_attribute */
     ADC_FIELD_ID,        /* sync.id_attribute when configured */
@@ -26,9 +30,10 @@ enum adc_user_field {
     ADC_FIELD_GIVEN,
     ADC_FIELD_FAMILY,
     ADC_FIELD_EMAIL,
-    ADC_FIELD_UAC,     /* AD userAccountControl, bit 0x2 = disabled */
-    ADC_FIELD_NSLOCK,  /* 389 nsAccountLock */
-    ADC_FIELD_PWDLOCK, /* OpenLDAP ppolicy pwdAccountLockedTime (operational) */
+    ADC_FIELD_UAC,        /* AD userAccountControl, bit 0x2 = disabled */
+    ADC_FIELD_NSLOCK,     /* 389 nsAccountLock */
+    ADC_FIELD_PWDLOCK,    /* OpenLDAP ppolicy pwdAccountLockedTime (operational) */
+    ADC_FIELD_UNLOCKTIME, /* 389 password-policy lockout: accountUnlockTime (operational) */
     ADC_FIELD_COUNT
 };
 
@@ -49,6 +54,10 @@ struct adc_bytes {
 struct adc_entry_values {
     struct adc_bytes first[ADC_FIELD_COUNT];
     unsigned count[ADC_FIELD_COUNT];
+    /* The values of the email attribute after its first, in the server's order (at most
+     * ADC_USER_EMAILS_MAX; count[ADC_FIELD_EMAIL] still counts them all). */
+    struct adc_bytes more_email[ADC_USER_EMAILS_MAX];
+    unsigned n_more_email;
 };
 
 /* Fills the map from the configuration (defaults for attributes left unset). The strings are
@@ -63,12 +72,25 @@ unsigned adc_user_map_fields(const struct adc_user_map *m, const char *attr);
 void adc_entry_values_add(struct adc_entry_values *v, unsigned mask, const struct adc_bytes *first,
                           unsigned count);
 
-/* Whether the entry's state says disabled or locked (rule 4). */
+/* Records a further value (the second, third... of the attribute) for the fields in `mask`:
+ * only the email field keeps them, as additional addresses. */
+void adc_entry_values_add_more(struct adc_entry_values *v, unsigned mask,
+                               const struct adc_bytes *value);
+
+/* Whether the entry's state says disabled or locked (rule 4): AD userAccountControl bit 0x2,
+ * 389 nsAccountLock=true, 389 accountUnlockTime in the future (or 19700101000000Z, a lockout
+ * without expiry), OpenLDAP pwdAccountLockedTime present. `now` is the time to compare with
+ * (time(NULL); a parameter so that tests choose it). */
+bool adc_user_map_disabled_at(const struct adc_entry_values *v, long long now);
+/* adc_user_map_disabled_at(v, time(NULL)). */
 bool adc_user_map_disabled(const struct adc_entry_values *v);
 
-/* Maps one entry. Returns 0 with *u filled (new strings), 1 when the entry is skipped (*reason
- * a new string saying why, *name the user name when known, else NULL), or -ENOMEM.
- * *id_attr gets the identity attribute used (a static string or the configured name). */
+/* Maps one entry. The first value of username_attribute names the user, even when there are
+ * several (aliases: the password check accepts only this first value, see ldap-auth.c).
+ * Returns 0 with *u filled (new strings; u->id_attribute says where the identity came from), 1 when
+ * the entry is skipped (*reason a new string saying why, *name the user name when known, else
+ * NULL), or -ENOMEM. *id_attr gets the identity attribute used (a static string or the configured
+ * name). */
 int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
                        const struct adc_entry_values *v, struct adc_user *u, char **name,
                        char **reason, const char **id_attr);

@@ -34,16 +34,6 @@ static int to_write(const struct adc_plan_change *c, const char *app_id, struct 
     return 0;
 }
 
-static void count_done(struct adc_plan_stats *s, enum adc_plan_op op) {
-    switch (op) {
-    case ADC_PLAN_CREATE: s->created++; break;
-    case ADC_PLAN_UPDATE: s->updated++; break;
-    case ADC_PLAN_DELETE: s->deleted++; break;
-    case ADC_PLAN_DISABLE: s->disabled++; break;
-    case ADC_PLAN_SKIP: break;
-    }
-}
-
 int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits,
                    const struct adc_plan *plan, const char *app_id, adc_apply_progress_fn progress,
                    void *userdata, struct adc_apply_result *result, char **err) {
@@ -79,7 +69,7 @@ int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits
              * final update (which cannot succeed when this step failed). */
             if (w[k].done) {
                 if (!c->temporary)
-                    count_done(&res.stats, c->op);
+                    adc_plan_stats_count(&res.stats, c);
             } else {
                 if (!c->temporary)
                     res.stats.failed++;

@@ -173,7 +173,8 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
               "stopped by the mass-delete guard: the plan deletes %zu and disables %zu of the "
               "%zu users of this configuration, more than max-delete allows (%zu); nothing was "
               "changed. Check the directory and the filter, or raise max-delete in adc.yaml",
-              r->plan.stats.deleted, r->plan.stats.disabled, r->plan.n_owned, r->plan.delete_limit);
+              r->plan.stats.deleted, r->plan.n_guarded - r->plan.stats.deleted, r->plan.n_owned,
+              r->plan.delete_limit);
         goto out;
     }
     if (r->dry_run) {
@@ -223,10 +224,11 @@ void adc_imp_result_done(struct adc_imp_result *r) {
 }
 
 json_t *adc_imp_stats_json(const struct adc_plan_stats *s) {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "created", (json_int_t)s->created,
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "created", (json_int_t)s->created,
                      "updated", (json_int_t)s->updated, "deleted", (json_int_t)s->deleted,
-                     "disabled", (json_int_t)s->disabled, "unchanged", (json_int_t)s->unchanged,
-                     "skipped", (json_int_t)s->skipped, "failed", (json_int_t)s->failed);
+                     "disabled", (json_int_t)s->disabled, "enabled", (json_int_t)s->enabled,
+                     "unchanged", (json_int_t)s->unchanged, "skipped", (json_int_t)s->skipped,
+                     "failed", (json_int_t)s->failed);
 }
 
 json_t *adc_imp_settings_json(const struct adc_imp_result *r) {

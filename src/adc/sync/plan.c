@@ -25,6 +25,9 @@ static const char R_DUP_ID[] = "identifier used by several directory entries";
 static const char R_OTHER_PROVIDER[] = "owned by another provider";
 static const char R_TAKEOVER[] = "takeover from another provider";
 static const char R_RELINK[] = "matched by userName";
+/* docs/product.md section 11: a user of this configuration is matched by externalId only. */
+static const char R_CONFLICT[] = "conflict: the userName belongs to this configuration's user of "
+                                 "another directory identity, which is never reused";
 static const char R_NO_CREATE[] = "no-create is set";
 static const char R_NO_UPDATE[] = "no-update is set";
 static const char R_LEFT[] = "not in the directory";
@@ -80,7 +83,7 @@ static unsigned diff(const struct adc_user *d, const struct adc_user *c, bool ac
         f |= ADC_FIELD_GIVEN_NAME;
     if (!same_value(d->family_name, c->family_name))
         f |= ADC_FIELD_FAMILY_NAME;
-    if (!same_value(d->email, c->email))
+    if (!same_value(d->email, c->email) || !same_value(d->other_emails, c->other_emails))
         f |= ADC_FIELD_EMAIL;
     if (active != c->active)
         f |= ADC_FIELD_ACTIVE;
@@ -118,14 +121,28 @@ static struct adc_plan_change *add(struct builder *b, enum adc_plan_op op, const
     memset(c, 0, sizeof(*c));
     c->op = op;
     c->reason = reason;
-    switch (op) {
-    case ADC_PLAN_CREATE: b->stats.created++; break;
-    case ADC_PLAN_UPDATE: b->stats.updated++; break;
-    case ADC_PLAN_DELETE: b->stats.deleted++; break;
-    case ADC_PLAN_DISABLE: b->stats.disabled++; break;
-    case ADC_PLAN_SKIP: b->stats.skipped++; break;
-    }
+    /* Counted when the plan is complete (adc_plan_stats_count): an update's kind depends on
+     * its fields, set after this. */
     return c;
+}
+
+void adc_plan_stats_count(struct adc_plan_stats *s, const struct adc_plan_change *c) {
+    switch (c->op) {
+    case ADC_PLAN_CREATE: s->created++; break;
+    case ADC_PLAN_UPDATE:
+        if (c->fields & ADC_FIELD_ACTIVE) {
+            if (c->active)
+                s->enabled++;
+            else
+                s->disabled++;
+        } else {
+            s->updated++;
+        }
+        break;
+    case ADC_PLAN_DELETE: s->deleted++; break;
+    case ADC_PLAN_DISABLE: s->disabled++; break;
+    case ADC_PLAN_SKIP: s->skipped++; break;
+    }
 }
 
 static void set_dir(struct adc_plan_change *c, const struct adc_user *d) {
@@ -182,9 +199,20 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
             ch->active = d->active && !s[ADC_SETTING_CREATE_AS_DISABLED];
             return 0;
         }
+        if ((cflags[ni] & CLOUD_OWNED) && !empty(n->external_id)) {
+            /* Ours, with another identity that no directory entry has any more: a leaver (or
+             * an entry deleted and re-created). A new person who got the leaver's name must not
+             * inherit the leaver's account and data: report it, never reuse; the old user is
+             * handled as a leaver below (deleted, or disabled), and the administrator decides. */
+            if (!(ch = add(b, ADC_PLAN_SKIP, R_CONFLICT)))
+                return -ENOMEM;
+            set_dir(ch, d);
+            ch->cloud = n;
+            ch->reason_detail = n->external_id;
+            return 0;
+        }
         if (cflags[ni] & CLOUD_OWNED) {
-            /* Ours, but its directory identity is gone or was never recorded (e.g. the entry
-             * was deleted and re-created under the same name): link it to this entry. */
+            /* Ours, but no directory identity was ever recorded: link it to this entry. */
             reason = R_RELINK;
         } else if (s[ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH] ||
                    (n->provider && strcmp(n->provider, "local") != 0)) {
@@ -376,6 +404,12 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
             goto out;
     }
 
+    size_t n_guarded = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        adc_plan_stats_count(&b.stats, &b.v[i]);
+        if (b.v[i].op == ADC_PLAN_DELETE || b.v[i].op == ADC_PLAN_DISABLE)
+            n_guarded++;
+    }
     if (b.n > 1)
         qsort(b.v, b.n, sizeof(*b.v), compare_changes);
     /* Name order is not enough for renames that depend on each other: see plan-renames.c. */
@@ -390,11 +424,12 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
         .n_changes = b.n,
         .stats = b.stats,
         .n_owned = n_owned,
+        .n_guarded = n_guarded,
         .delete_limit = adc_plan_delete_limit(in->max_delete, n_owned),
         .temps = temps, /* owned by the plan now */
         .n_temps = n_temps,
     };
-    out->guard_tripped = b.stats.deleted + b.stats.disabled > out->delete_limit;
+    out->guard_tripped = n_guarded > out->delete_limit;
     r = 0;
 out:
     free(b.v);
@@ -453,6 +488,11 @@ const char *adc_plan_change_describe(const struct adc_plan_change *c, char *buf,
         append(buf, size, &len, " (");
         append(buf, size, &len, c->reason_detail);
         append(buf, size, &len, ")");
+    }
+    /* Duplicates share their name: only the DN says which entry a line is about. */
+    if ((c->reason == R_DUP_NAME || c->reason == R_DUP_ID) && c->dn) {
+        append(buf, size, &len, "; entry ");
+        append(buf, size, &len, c->dn);
     }
     if (c->fields && c->op != ADC_PLAN_DISABLE) {
         append(buf, size, &len, len ? "; " : "");

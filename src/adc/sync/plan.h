@@ -54,8 +54,12 @@ struct adc_plan_change {
                                    * the stats */
 };
 
+/* What a run does, by user. An update that locks or unlocks the user (its `active` changes
+ * because the directory account was disabled or re-enabled, whatever else changes with it)
+ * counts as disabled or enabled, not as updated; `disabled` also counts the leavers disabled
+ * under delete-disables. */
 struct adc_plan_stats {
-    size_t created, updated, deleted, disabled, unchanged, skipped, failed;
+    size_t created, updated, deleted, disabled, unchanged, skipped, failed, enabled;
 };
 
 struct adc_plan_input {
@@ -80,7 +84,9 @@ struct adc_plan {
     struct adc_plan_stats stats;     /* planned counts; `failed` is 0 */
     size_t n_owned;                  /* cloud users of this configuration */
     size_t delete_limit;             /* max-delete resolved to a count of users */
-    bool guard_tripped;              /* deletes + disables > delete_limit: apply nothing */
+    size_t n_guarded;                /* deletes + disables of leavers: what rule 6 counts
+                                      * (a lock in the directory is not a leaver) */
+    bool guard_tripped;              /* n_guarded > delete_limit: apply nothing */
     struct adc_plan_temp *temps;     /* owned: the temporary names and reasons of rename cycles */
     size_t n_temps;
 };
@@ -90,6 +96,10 @@ struct adc_plan {
  * rename cycles) adc_plan_done frees. */
 int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out);
 void adc_plan_done(struct adc_plan *p);
+
+/* Counts change c (not a temporary step) in *s as done: created, updated, enabled, disabled
+ * or deleted (skips are counted by the plan). */
+void adc_plan_stats_count(struct adc_plan_stats *s, const struct adc_plan_change *c);
 
 /* "create", "update", "delete", "disable", "skip" (the op names of `adc imp --json`). */
 const char *adc_plan_op_name(enum adc_plan_op op);

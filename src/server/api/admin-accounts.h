@@ -1,15 +1,14 @@
 /* System Administrator accounts of the web console: a name and a yescrypt password hash,
- * managed from the command line (`adc-server --db FILE admin create NAME`). API tokens stay the
- * way for automation; these accounts are for people in a browser. */
+ * managed from the command line (`adc-server --db FILE admin create NAME`, cli/admin.c). API tokens
+ * stay the way for automation; these accounts are for people in a browser. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
-struct adc_store;
-struct adc_db;
+#include "store/store-admins.h"
 
-#define ADC_ADMIN_NAME_MAX 64
+#define ADC_ADMIN_NAME_MAX ADC_STORE_ADMIN_NAME_MAX
 
 /* True for 1..64 characters of [A-Za-z0-9._@-]. */
 bool adc_admin_name_valid(const char *name);
@@ -30,6 +29,3 @@ int adc_admin_account_delete(struct adc_store *s, const char *name, const char *
  * which take the same time; another negative errno on a store error. */
 int adc_admin_account_check(struct adc_store *s, const char *name, const char *password,
                             int64_t *id, char *stored_name);
-
-/* `adc-server --db FILE admin create|password|delete|list ...`; returns the exit status. */
-int adc_admin_command(const char *db_path, int argc, char **argv);

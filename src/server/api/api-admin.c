@@ -1,6 +1,7 @@
 #include "api/api-admin.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,13 @@
 #include "http/auth.h"
 #include "api/channel.h"
 #include "http/http.h"
+#include "api/runs-lifecycle.h"
 #include "api/runs.h"
+#include "common/log.h"
 #include "common/secret.h"
 #include "server.h"
 #include "common/settings.h"
+#include "store/store-configs.h"
 #include "store/store-runs.h"
 #include "scim/scim-user.h"
 #include "store/store-users.h"
@@ -438,6 +442,93 @@ static void health(struct adc_http_request *req, struct adc_http_response *res) 
     adc_http_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "version", ADC_VERSION));
 }
 
+/* Serializes "is a sync of this configuration queued or running? then queue one", so that two
+ * admins pressing "sync now" at once get one run and one 409. */
+static pthread_mutex_t sync_trigger_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* POST /api/v1/sync-configs/{app_id}/sync: "sync now" through a connected agent. */
+static void config_sync(struct adc_http_request *req, struct adc_http_response *res) {
+    struct adc_server *srv = req->server;
+    const char *app_id = req->params[0];
+    bool dry_run = false;
+    if (req->body_len > 0) {
+        json_t *body = adc_http_body_object(req, res);
+        if (!body)
+            return;
+        json_t *d = json_object_get(body, "dry_run");
+        if (d && !json_is_boolean(d)) {
+            json_decref(body);
+            adc_http_error(res, 400, "invalidValue", "dry_run must be true or false");
+            return;
+        }
+        dry_run = json_is_true(d);
+        json_decref(body);
+    }
+
+    pthread_mutex_lock(&sync_trigger_lock);
+    struct adc_db *db = adc_store_acquire(srv->store);
+    struct adc_store_config cfg = {0};
+    struct adc_store_run run = {0};
+    if (!db) {
+        adc_http_error(res, 503, NULL, "the store is busy; try again");
+        goto out;
+    }
+    int r = adc_store_config_get(db, app_id, &cfg, NULL);
+    if (r == -ENOENT) {
+        adc_http_error(res, 404, NULL, "no sync configuration '%s'", app_id);
+        goto out;
+    }
+    if (r < 0) {
+        adc_http_error(res, 500, NULL, "cannot read sync configuration '%s'", app_id);
+        goto out;
+    }
+    if (!adc_channel_connected(srv, app_id)) {
+        adc_http_error(res, 409, NULL,
+                       "no agent of sync configuration '%s' is connected; start `adc run` next "
+                       "to the directory",
+                       app_id);
+        goto out;
+    }
+    char busy[40];
+    if (adc_run_busy(db, app_id, busy) > 0) {
+        adc_http_error(res, 409, NULL, "a sync of '%s' is already queued or running (run %s)",
+                       app_id, busy);
+        goto out;
+    }
+
+    r = adc_db_begin(db, true);
+    if (r == 0)
+        r = adc_run_create(db, app_id, "server", dry_run, "queued", req->principal.actor,
+                           run.run_id);
+    if (r == 0)
+        r = adc_db_commit(db);
+    else
+        adc_db_rollback(db);
+    if (r < 0) {
+        adc_http_error(res, 500, NULL, "cannot record the run: %s", strerror(-r));
+        goto out;
+    }
+    adc_store_release(db);
+    db = NULL;
+    r = adc_channel_sync(srv, app_id, run.run_id, dry_run);
+    if (r < 0) {
+        /* The last agent left between the check and now. */
+        adc_run_fail(srv->store, run.run_id, "no agent connected to run it");
+        adc_http_error(res, 409, NULL, "no agent of sync configuration '%s' is connected",
+                       app_id);
+        goto out;
+    }
+    log_notice("sync of '%s' queued as run %s%s by %s", app_id, run.run_id,
+               dry_run ? " (dry run)" : "", req->principal.actor);
+    adc_http_json(res, 202, json_pack("{s:s, s:s}", "run_id", run.run_id, "status", "queued"));
+out:
+    if (db)
+        adc_store_release(db);
+    pthread_mutex_unlock(&sync_trigger_lock);
+    adc_store_config_done(&cfg);
+    adc_store_run_done(&run);
+}
+
 const struct adc_route adc_api_admin_routes[] = {
     {"GET", "/api/v1/health", ADC_AUTH_NONE, health},
     {"POST", "/api/v1/sync-configs", ADC_AUTH_ADMIN, config_create},
@@ -447,6 +538,7 @@ const struct adc_route adc_api_admin_routes[] = {
     {"DELETE", "/api/v1/sync-configs/{}", ADC_AUTH_ADMIN, config_delete},
     {"POST", "/api/v1/sync-configs/{}/secret", ADC_AUTH_ADMIN, config_rotate},
     {"GET", "/api/v1/sync-configs/{}/runs", ADC_AUTH_ADMIN, config_runs},
+    {"POST", "/api/v1/sync-configs/{}/sync", ADC_AUTH_ADMIN, config_sync},
     {"GET", "/api/v1/runs/{}", ADC_AUTH_ADMIN, run_get},
     {"GET", "/api/v1/audit", ADC_AUTH_ADMIN, audit_list},
     {NULL, NULL, 0, NULL},

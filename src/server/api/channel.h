@@ -1,5 +1,5 @@
-/* The agent channel in adc-server: the /api/v1/agent endpoints, "sync now", and sign-in through
- * the agent (login.c). Routes: adc_channel_routes (http.h). */
+/* The agent channel in adc-server: the /api/v1/agent endpoints, queueing "sync now" for an
+ * agent, and sign-in through the agent (login.c). Routes: adc_channel_routes (http.h). */
 #pragma once
 
 #include <jansson.h>
@@ -23,6 +23,10 @@ bool adc_channel_connected(struct adc_server *srv, const char *app_id);
 json_t *adc_channel_agents(struct adc_server *srv, const char *app_id);
 /* Adds "connected" and "agents" to a rendered sync configuration (keyed by its "app_id"). */
 void adc_channel_describe(struct adc_server *srv, json_t *config);
+
+/* Queues a sync of app_id (run run_id, recorded by the caller) for one of its agents.
+ * -ENOENT when no agent is connected. */
+int adc_channel_sync(struct adc_server *srv, const char *app_id, const char *run_id, bool dry_run);
 
 /* After a secret rotation or deletion of app_id: its agents are dropped (see adc_hub_drop). */
 void adc_channel_forget(struct adc_server *srv, const char *app_id, const char *why);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "common/macros.h"
 #include "common/secret.h"
 #include "common/wire.h"
@@ -69,8 +70,10 @@ struct agent {
 
 /* Run ids to fail once the lock is released. */
 struct failed_runs {
-    char (*ids)[RUN_ID_MAX];
-    const char **why;
+    struct failed_run {
+        char id[RUN_ID_MAX];
+        const char *why;
+    } *runs;
     size_t n, cap;
 };
 
@@ -167,29 +170,18 @@ static void check_finish(struct cmd *c, enum adc_hub_outcome o, const char *reas
 static void failed_add(struct failed_runs *f, const char *run_id, const char *why) {
     if (!run_id || !run_id[0])
         return;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 4;
-        void *ids = realloc(f->ids, cap * sizeof(*f->ids));
-        if (!ids)
-            return;
-        f->ids = ids;
-        void *why_arr = realloc(f->why, cap * sizeof(*f->why));
-        if (!why_arr)
-            return;
-        f->why = why_arr;
-        f->cap = cap;
-    }
-    copy_str(f->ids[f->n], RUN_ID_MAX, run_id);
-    f->why[f->n] = why;
+    if (adc_grow_array(f->runs, f->cap, f->n, 4) < 0)
+        return;
+    copy_str(f->runs[f->n].id, RUN_ID_MAX, run_id);
+    f->runs[f->n].why = why;
     f->n++;
 }
 
 static void failed_flush(struct adc_hub *h, struct failed_runs *f) {
     for (size_t i = 0; i < f->n; i++)
         if (h->run_failed)
-            h->run_failed(h->userdata, f->ids[i], f->why[i]);
-    free(f->ids);
-    free(f->why);
+            h->run_failed(h->userdata, f->runs[i].id, f->runs[i].why);
+    free(f->runs);
     *f = (struct failed_runs){0};
 }
 

@@ -9,8 +9,10 @@
 #include "common/macros.h"
 #include "common/wire.h"
 
-const char *const adc_run_stat_keys[7] = {"created", "updated",   "deleted", "disabled",
-                                          "unchanged", "skipped", "failed"};
+/* "enabled": users unlocked (an update that re-activates them), counted apart from "updated"
+ * as "disabled" counts the locks. */
+const char *const adc_run_stat_keys[8] = {"created",   "updated", "deleted", "disabled",
+                                          "unchanged", "skipped", "failed",  "enabled"};
 
 int adc_run_create(struct adc_db *db, const char *app_id, const char *source, bool dry_run,
                    const char *status, const char *actor, char run_id[static 40]) {
@@ -61,7 +63,7 @@ unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, c
         if (!known) {
             snprintf(why, why_size,
                      "unknown stats key '%.40s' (known: created updated deleted disabled "
-                     "unchanged skipped failed)",
+                     "unchanged skipped failed enabled)",
                      key);
             return 400;
         }

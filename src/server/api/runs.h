@@ -11,7 +11,7 @@
 #define ADC_RUN_MAX_ERROR_LEN 1000  /* characters kept of one error message */
 
 /* The stats keys of `adc imp --json`. */
-extern const char *const adc_run_stat_keys[7];
+extern const char *const adc_run_stat_keys[8];
 
 /* Creates a run of app_id in the caller's write transaction; writes its id into run_id. */
 int adc_run_create(struct adc_db *db, const char *app_id, const char *source, bool dry_run,

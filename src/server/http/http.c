@@ -15,6 +15,7 @@
 #include "http/auth.h"
 #include "common/buf.h"
 #include "http/console.h"
+#include "http/downloads.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -36,7 +37,7 @@ struct conn_state {
 
 static const struct adc_route *const route_tables[] = {
     adc_api_admin_routes, adc_api_agent_routes, adc_channel_routes,
-    adc_scim_routes,      adc_session_routes,
+    adc_scim_routes,      adc_session_routes,   adc_downloads_routes,
 };
 
 /* Matches path against pattern; fills params. Both start with '/'. */
@@ -482,6 +483,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     if (adc_console_owns(url))
         return adc_console_handle(conn, method, url); /* static pages, no authentication */
+    if (adc_downloads_owns(url))
+        return adc_downloads_handle(srv, conn, method, url); /* serve --downloads DIR */
     struct adc_http_response res = {0};
     dispatch(srv, conn, url, method, st, &res);
     struct timespec end;
@@ -649,7 +652,8 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         /* Idle keep-alive connections hold a thread each: close them after a minute. A long
          * poll is not idle (its handler is running), so this does not cut it. */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, adc_http_unescape_keep_nul, NULL, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
     if (!d) {
         log_error("cannot listen on %s (address in use, or TLS certificate and key not valid)",
                   listen);

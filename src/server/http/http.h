@@ -134,3 +134,4 @@ extern const struct adc_route adc_api_agent_routes[];
 extern const struct adc_route adc_channel_routes[]; /* channel.c: agent channel, sync now, login */
 extern const struct adc_route adc_scim_routes[];
 extern const struct adc_route adc_session_routes[];
+extern const struct adc_route adc_downloads_routes[]; /* downloads.c: GET /api/v1/downloads */

@@ -2,7 +2,6 @@
 #include "http/sessions.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,7 +16,10 @@
 #include "common/macros.h"
 #include "common/secret.h"
 #include "server.h"
+#include "store/store-admins.h"
 #include "store/store-runs.h"
+#include "store/store-sessions.h"
+#include "store/store-throttle.h"
 #include "store/store.h"
 
 #define SESSION_TOKEN_PREFIX "adcw_"
@@ -39,56 +41,14 @@ void adc_session_set_limits(long idle_seconds, long max_seconds) {
  * Every attempt counts as a failure until it succeeds (so a burst of parallel guesses cannot
  * all pass the check before the first one fails); a failure costs its client one second; after
  * MAX_FAILURES within FAILURE_WINDOW the address gets 429 until the window passes, which bounds
- * an online guesser to 10 guesses per 15 minutes per address. Kept in memory: a restart
- * forgets, which only helps someone who can restart the server anyway. */
-#define FAILURE_SLOTS 256
+ * an online guesser to 10 guesses per 15 minutes per address. The counts are in the store
+ * (store-throttle.h): every instance on one database sees them, and a restart keeps them. */
 #define FAILURE_WINDOW 900
 #define MAX_FAILURES 10
 #define FAILURE_DELAY 1
 
-struct failures {
-    char client[64];
-    int count;
-    time_t last;
-};
-static struct failures failure_table[FAILURE_SLOTS];
-static pthread_mutex_t failure_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static struct failures *failure_slot(const char *client, time_t now, bool create) {
-    struct failures *oldest = &failure_table[0];
-    for (size_t i = 0; i < FAILURE_SLOTS; i++) {
-        struct failures *f = &failure_table[i];
-        if (f->count && now - f->last > FAILURE_WINDOW)
-            f->count = 0; /* expired */
-        if (f->count && strcmp(f->client, client) == 0)
-            return f;
-        if (!f->count || (oldest->count && f->last < oldest->last))
-            oldest = f;
-    }
-    if (!create)
-        return NULL;
-    snprintf(oldest->client, sizeof(oldest->client), "%s", client);
-    oldest->count = 0;
-    return oldest;
-}
-
-static int failures_add(const char *client) {
-    time_t now = time(NULL);
-    pthread_mutex_lock(&failure_lock);
-    struct failures *f = failure_slot(client, now, true);
-    f->count++;
-    f->last = now;
-    int n = f->count;
-    pthread_mutex_unlock(&failure_lock);
-    return n;
-}
-
-static void failures_clear(const char *client) {
-    pthread_mutex_lock(&failure_lock);
-    struct failures *f = failure_slot(client, time(NULL), false);
-    if (f)
-        f->count = 0;
-    pthread_mutex_unlock(&failure_lock);
+static void failure_key(const char *client, char key[static 96]) {
+    snprintf(key, 96, "console:%s", client);
 }
 
 /* ---- tokens ---- */
@@ -141,25 +101,13 @@ static int delete_session(struct adc_server *srv, const char *token_hash, const 
     int r = adc_db_begin(db, true);
     if (r < 0)
         goto out;
-    sqlite3_stmt *st = adc_db_stmt(db, "DELETE FROM console_sessions WHERE token_hash = ?");
-    if (!st) {
+    r = adc_store_session_delete(db, token_hash);
+    if (r == 0 && actor)
+        r = adc_store_audit(db, actor, "console.sign_out", name, NULL);
+    if (r == 0)
+        r = adc_db_commit(db);
+    else
         adc_db_rollback(db);
-        r = -EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        r = adc_db_errno(db, rc);
-        adc_db_rollback(db);
-        goto out;
-    }
-    if (actor && (r = adc_store_audit(db, actor, "console.sign_out", name, NULL)) < 0) {
-        adc_db_rollback(db);
-        goto out;
-    }
-    r = adc_db_commit(db);
 out:
     adc_store_release(db);
     return r;
@@ -179,30 +127,17 @@ static int session_lookup(struct adc_http_request *req, struct session *out,
     adc_auth_hash(token, token_hash);
 
     struct session s = {0};
+    struct adc_store_session row;
     struct adc_db *db = adc_store_acquire(req->server->store);
-    sqlite3_stmt *st = adc_db_stmt(db, "SELECT s.account_id, a.name, s.created, s.last_seen "
-                                       "FROM console_sessions s JOIN admin_accounts a "
-                                       "ON a.id = s.account_id WHERE s.token_hash = ?");
-    int r = -EIO;
-    if (!st)
-        goto out;
-    sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        s.account_id = sqlite3_column_int64(st, 0);
-        snprintf(s.name, sizeof(s.name), "%s", (const char *)sqlite3_column_text(st, 1));
-        s.created = (time_t)sqlite3_column_int64(st, 2);
-        s.last_seen = (time_t)sqlite3_column_int64(st, 3);
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
+    int r = db ? adc_store_session_get(db, token_hash, &row) : -EIO;
+    if (r == -ENOENT)
         r = -EACCES;
+    if (r < 0)
         goto out;
-    }
-    if (rc != SQLITE_ROW) {
-        r = adc_db_errno(db, rc);
-        goto out;
-    }
+    s.account_id = row.account_id;
+    memcpy(s.name, row.name, sizeof(s.name));
+    s.created = (time_t)row.created;
+    s.last_seen = (time_t)row.last_seen;
     /* Whole seconds: a session lives at least its limits and less than a second more. */
     time_t now = time(NULL);
     if (now > expires_at(&s)) {
@@ -212,15 +147,7 @@ static int session_lookup(struct adc_http_request *req, struct session *out,
     long touch = idle_limit / 4 < TOUCH_INTERVAL ? idle_limit / 4 : TOUCH_INTERVAL;
     if (now - s.last_seen >= touch) {
         if (adc_db_begin(db, true) == 0) {
-            sqlite3_stmt *u =
-                adc_db_stmt(db, "UPDATE console_sessions SET last_seen = ? WHERE token_hash = ?");
-            if (u) {
-                sqlite3_bind_int64(u, 1, now);
-                sqlite3_bind_text(u, 2, token_hash, -1, SQLITE_TRANSIENT);
-                rc = sqlite3_step(u);
-                sqlite3_reset(u);
-            }
-            if (u && rc == SQLITE_DONE)
+            if (adc_store_session_touch(db, token_hash, now) == 0)
                 adc_db_commit(db);
             else
                 adc_db_rollback(db);
@@ -300,45 +227,21 @@ static int insert_session(struct adc_server *srv, int64_t account_id, const char
     int r = adc_db_begin(db, true);
     if (r < 0)
         goto out;
-    char at[24];
+    char at[24], detail[100];
     adc_store_now(at);
-    sqlite3_stmt *st = adc_db_stmt(db, "INSERT INTO console_sessions(token_hash, account_id, "
-                                       "created, last_seen, client) VALUES(?,?,?,?,?)");
-    sqlite3_stmt *old = adc_db_stmt(db, "DELETE FROM console_sessions WHERE last_seen < ? OR "
-                                        "created < ?");
-    sqlite3_stmt *acc = adc_db_stmt(db, "UPDATE admin_accounts SET last_sign_in = ? WHERE id = ?");
-    if (!st || !old || !acc) {
-        r = -EIO;
-        goto rollback;
-    }
-    sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, account_id);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_int64(st, 4, now);
-    sqlite3_bind_text(st, 5, client, -1, SQLITE_TRANSIENT);
-    /* Housekeeping: sessions past either limit are gone for good. */
-    sqlite3_bind_int64(old, 1, now - idle_limit);
-    sqlite3_bind_int64(old, 2, now - max_limit);
-    sqlite3_bind_text(acc, 1, at, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(acc, 2, account_id);
-    sqlite3_stmt *all[] = {old, st, acc};
-    for (size_t i = 0; i < ADC_ARRAY_SIZE(all); i++) {
-        int rc = sqlite3_step(all[i]);
-        sqlite3_reset(all[i]);
-        if (rc != SQLITE_DONE) {
-            r = adc_db_errno(db, rc);
-            goto rollback;
-        }
-    }
-    char detail[100];
     snprintf(detail, sizeof(detail), "from %s", client);
-    r = adc_store_audit(db, actor, "console.sign_in", name, detail);
-    if (r < 0)
-        goto rollback;
-    r = adc_db_commit(db);
-    goto out;
-rollback:
-    adc_db_rollback(db);
+    /* Housekeeping first: sessions past either limit are gone for good. */
+    r = adc_store_sessions_prune(db, now - idle_limit, now - max_limit);
+    if (r == 0)
+        r = adc_store_session_insert(db, token_hash, account_id, now, client);
+    if (r == 0)
+        r = adc_store_admin_signed_in(db, account_id, at);
+    if (r == 0)
+        r = adc_store_audit(db, actor, "console.sign_in", name, detail);
+    if (r == 0)
+        r = adc_db_commit(db);
+    else
+        adc_db_rollback(db);
 out:
     adc_store_release(db);
     return r;
@@ -355,7 +258,14 @@ static void session_create(struct adc_http_request *req, struct adc_http_respons
         adc_http_error(res, 400, "invalidValue", "give \"name\" and \"password\" as strings");
         goto out;
     }
-    if (failures_add(req->client) > MAX_FAILURES) {
+    char fkey[96];
+    failure_key(req->client, fkey);
+    int64_t failures = adc_store_throttle_add(req->server->store, fkey, FAILURE_WINDOW);
+    if (failures < 0) {
+        adc_http_error(res, 500, NULL, "cannot check the password: %s", strerror((int)-failures));
+        goto out;
+    }
+    if (failures > MAX_FAILURES) {
         adc_http_error(res, 429, NULL,
                        "too many failed sign-ins from this address; try again "
                        "in %d minutes",
@@ -377,7 +287,7 @@ static void session_create(struct adc_http_request *req, struct adc_http_respons
         adc_http_error(res, 500, NULL, "cannot check the password: %s", strerror(-r));
         goto out;
     }
-    failures_clear(req->client);
+    adc_store_throttle_reset(req->server->store, fkey);
 
     char *token = adc_auth_token_new(SESSION_TOKEN_PREFIX);
     if (!token) {

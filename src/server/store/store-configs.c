@@ -17,7 +17,7 @@ void adc_store_config_done(struct adc_store_config *c) {
     memset(c, 0, sizeof(*c));
 }
 
-static int read_row(sqlite3_stmt *st, struct adc_store_config *c, char *hash_out) {
+static int read_row(struct adc_stmt *st, struct adc_store_config *c, char *hash_out) {
     memset(c, 0, sizeof(*c));
     adc_db_column_copy(st, 0, c->app_id, sizeof(c->app_id));
     c->name = adc_db_column_strdup(st, 1);
@@ -38,29 +38,29 @@ int adc_store_config_insert(struct adc_db *db, const struct adc_store_config *c,
                             const char *secret_hash) {
     static const char sql[] = "INSERT INTO sync_configs(app_id, name, secret_hash, settings, "
                               "created, modified) VALUES (?,?,?,?,?,?)";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, c->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, secret_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->settings, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, c->created, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, c->modified, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, c->app_id);
+    adc_stmt_bind_text(st, 2, c->name);
+    adc_stmt_bind_text(st, 3, secret_hash);
+    adc_stmt_bind_text(st, 4, c->settings);
+    adc_stmt_bind_text(st, 5, c->created);
+    adc_stmt_bind_text(st, 6, c->modified);
     return adc_db_step_done(db, st, false);
 }
 
 static int get_one(struct adc_db *db, const char *sql, const char *key,
                    struct adc_store_config *out, char *hash_out) {
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, key);
     int r = adc_db_step_row(db, st);
     if (r < 0)
         return r;
     r = read_row(st, out, hash_out);
-    sqlite3_reset(st);
+    adc_stmt_reset(st);
     return r;
 }
 
@@ -78,7 +78,7 @@ int adc_store_config_get_by_secret_hash(struct adc_db *db, const char *hash,
 
 int adc_store_config_list(struct adc_db *db, adc_store_config_cb cb, void *ctx) {
     static const char sql[] = "SELECT " CONFIG_COLUMNS " FROM sync_configs ORDER BY created, name";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     int r, n = 0;
@@ -93,20 +93,20 @@ int adc_store_config_list(struct adc_db *db, adc_store_config_cb cb, void *ctx) 
             break;
         n++;
     }
-    sqlite3_reset(st);
+    adc_stmt_reset(st);
     return r < 0 ? r : n;
 }
 
 int adc_store_config_update(struct adc_db *db, const struct adc_store_config *c) {
     static const char sql[] =
         "UPDATE sync_configs SET name = ?2, settings = ?3, modified = ?4 WHERE app_id = ?1";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, c->app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->settings, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->modified, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, c->app_id);
+    adc_stmt_bind_text(st, 2, c->name);
+    adc_stmt_bind_text(st, 3, c->settings);
+    adc_stmt_bind_text(st, 4, c->modified);
     return adc_db_step_done(db, st, true);
 }
 
@@ -114,75 +114,74 @@ int adc_store_config_set_secret(struct adc_db *db, const char *app_id, const cha
                                 const char *when) {
     static const char sql[] = "UPDATE sync_configs SET secret_hash = ?2, secret_rotated = ?3, "
                               "modified = ?3 WHERE app_id = ?1";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, when, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, app_id);
+    adc_stmt_bind_text(st, 2, hash);
+    adc_stmt_bind_text(st, 3, when);
     return adc_db_step_done(db, st, true);
 }
 
 int adc_store_config_delete(struct adc_db *db, const char *app_id) {
     static const char sql[] = "DELETE FROM sync_configs WHERE app_id = ?";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, app_id);
     return adc_db_step_done(db, st, true);
 }
 
 int adc_store_token_insert(struct adc_db *db, const char *name, const char *hash,
                            const char *created) {
     static const char sql[] = "INSERT INTO admin_tokens(name, token_hash, created) VALUES (?,?,?)";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, created, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, name);
+    adc_stmt_bind_text(st, 2, hash);
+    adc_stmt_bind_text(st, 3, created);
     return adc_db_step_done(db, st, false);
 }
 
 int adc_store_token_find(struct adc_db *db, const char *hash, char *name, size_t name_size,
                          char stored_hash[static 65]) {
     static const char sql[] = "SELECT name, token_hash FROM admin_tokens WHERE token_hash = ?";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, hash);
     int r = adc_db_step_row(db, st);
     if (r < 0)
         return r;
     adc_db_column_copy(st, 0, name, name_size);
     adc_db_column_copy(st, 1, stored_hash, 65);
-    sqlite3_reset(st);
+    adc_stmt_reset(st);
     return 0;
 }
 
 int adc_store_token_list(struct adc_db *db, adc_store_token_cb cb, void *ctx) {
     static const char sql[] = "SELECT name, created FROM admin_tokens ORDER BY id";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     int r, n = 0;
     while ((r = adc_db_step_next(db, st)) > 0) {
-        r = cb((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-               ctx);
+        r = cb(adc_stmt_text(st, 0), adc_stmt_text(st, 1), ctx);
         if (r < 0)
             break;
         n++;
     }
-    sqlite3_reset(st);
+    adc_stmt_reset(st);
     return r < 0 ? r : n;
 }
 
 int adc_store_token_delete(struct adc_db *db, const char *name) {
     static const char sql[] = "DELETE FROM admin_tokens WHERE name = ?";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, name);
     int r = adc_db_step_done(db, st, false);
-    return r < 0 ? r : sqlite3_changes(adc_db_handle(db));
+    return r < 0 ? r : adc_db_changes(db);
 }

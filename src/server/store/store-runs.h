@@ -31,6 +31,13 @@ typedef int (*adc_store_run_cb)(const struct adc_store_run *r, void *ctx);
 /* Newest first, at most limit. */
 int adc_store_run_list(struct adc_db *db, const char *app_id, int64_t limit, adc_store_run_cb cb,
                        void *ctx);
+/* Runs not finished (queued or running) of any source but "imp", oldest first: the runs an
+ * agent owes a report on, for the recovery after a restart. Returns the count or a negative
+ * errno (or cb's). */
+int adc_store_runs_unfinished(struct adc_db *db, adc_store_run_cb cb, void *ctx);
+/* Notes which agent took run_id, unless the run ended already. -ENOENT when no row changed. */
+int adc_store_run_set_agent(struct adc_db *db, const char *run_id, const char *agent_id,
+                            const char *now);
 
 /* Appends to the audit log; part of the caller's transaction. target and detail may be NULL. */
 int adc_store_audit(struct adc_db *db, const char *actor, const char *action, const char *target,

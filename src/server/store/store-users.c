@@ -21,16 +21,16 @@ void adc_store_user_done(struct adc_store_user *u) {
     memset(u, 0, sizeof(*u));
 }
 
-static int read_row(sqlite3_stmt *st, struct adc_store_user *u) {
+static int read_row(struct adc_stmt *st, struct adc_store_user *u) {
     memset(u, 0, sizeof(*u));
-    u->seq = sqlite3_column_int64(st, 0);
+    u->seq = adc_stmt_int(st, 0);
     adc_db_column_copy(st, 1, u->id, sizeof(u->id));
     u->user_name = adc_db_column_strdup(st, 2);
     u->external_id = adc_db_column_strdup(st, 3);
     u->provider = adc_db_column_strdup(st, 4);
-    u->active = sqlite3_column_int(st, 5) != 0;
+    u->active = adc_stmt_int(st, 5) != 0;
     u->data = adc_db_column_strdup(st, 6);
-    u->version = sqlite3_column_int64(st, 7);
+    u->version = adc_stmt_int(st, 7);
     adc_db_column_copy(st, 8, u->created, sizeof(u->created));
     adc_db_column_copy(st, 9, u->modified, sizeof(u->modified));
     if (!u->user_name || !u->provider || !u->data) {
@@ -42,15 +42,15 @@ static int read_row(sqlite3_stmt *st, struct adc_store_user *u) {
 
 static int get_one(struct adc_db *db, const char *sql, const char *key,
                    struct adc_store_user *out) {
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, key);
     int r = adc_db_step_row(db, st);
     if (r < 0)
         return r;
     r = read_row(st, out);
-    sqlite3_reset(st);
+    adc_stmt_reset(st);
     return r;
 }
 
@@ -65,31 +65,37 @@ int adc_store_user_get_by_name(struct adc_db *db, const char *user_name,
     return get_one(db, sql, user_name, out);
 }
 
-static void bind_user(sqlite3_stmt *st, const struct adc_store_user *u) {
-    sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, u->user_name, -1, SQLITE_STATIC);
+static void bind_user(struct adc_stmt *st, const struct adc_store_user *u) {
+    adc_stmt_bind_text(st, 1, u->id);
+    adc_stmt_bind_text(st, 2, u->user_name);
     if (u->external_id)
-        sqlite3_bind_text(st, 3, u->external_id, -1, SQLITE_STATIC);
+        adc_stmt_bind_text(st, 3, u->external_id);
     else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_text(st, 4, u->provider, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, u->active);
-    sqlite3_bind_text(st, 6, u->data, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, u->version);
-    sqlite3_bind_text(st, 8, u->created, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, u->modified, -1, SQLITE_STATIC);
+        adc_stmt_bind_text(st, 3, NULL);
+    adc_stmt_bind_text(st, 4, u->provider);
+    adc_stmt_bind_int(st, 5, u->active);
+    adc_stmt_bind_text(st, 6, u->data);
+    adc_stmt_bind_int(st, 7, u->version);
+    adc_stmt_bind_text(st, 8, u->created);
+    adc_stmt_bind_text(st, 9, u->modified);
 }
 
 int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u) {
+    /* RETURNING: both engines hand the new seq back without a second statement. */
     static const char sql[] = "INSERT INTO users(id, user_name, external_id, provider, active, "
-                              "data, version, created, modified) VALUES (?,?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+                              "data, version, created, modified) VALUES (?,?,?,?,?,?,?,?,?) "
+                              "RETURNING seq";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     bind_user(st, u);
-    int r = adc_db_step_done(db, st, false);
-    if (r == 0)
-        u->seq = sqlite3_last_insert_rowid(adc_db_handle(db));
+    int r = adc_db_step_row(db, st);
+    if (r == -ENOENT)
+        r = -EIO; /* RETURNING always gives the row */
+    if (r == 0) {
+        u->seq = adc_stmt_int(st, 0);
+        adc_stmt_reset(st);
+    }
     return r;
 }
 
@@ -97,7 +103,7 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
     static const char sql[] = "UPDATE users SET user_name = ?2, external_id = ?3, provider = ?4, "
                               "active = ?5, data = ?6, version = ?7, created = ?8, modified = ?9 "
                               "WHERE id = ?1";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     bind_user(st, u);
@@ -106,23 +112,23 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
 
 int adc_store_user_delete(struct adc_db *db, const char *id) {
     static const char sql[] = "DELETE FROM users WHERE id = ?";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, id);
     return adc_db_step_done(db, st, true);
 }
 
 int adc_store_users_reassign(struct adc_db *db, const char *from, const char *to) {
     static const char sql[] =
         "UPDATE users SET provider = ?2, version = version + 1 WHERE provider = ?1";
-    sqlite3_stmt *st = adc_db_stmt(db, sql);
+    struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
-    sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+    adc_stmt_bind_text(st, 1, from);
+    adc_stmt_bind_text(st, 2, to);
     int r = adc_db_step_done(db, st, false);
-    return r < 0 ? r : sqlite3_changes(adc_db_handle(db));
+    return r < 0 ? r : adc_db_changes(db);
 }
 
 int adc_store_user_list(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
@@ -134,22 +140,21 @@ int adc_store_user_list(struct adc_db *db, const char *where, const struct adc_s
     if (asprintf(&sql,
                  "SELECT " USER_COLUMNS " FROM users WHERE seq > ? AND (%s) ORDER BY seq "
                  "LIMIT ? OFFSET ?",
-                 where && *where ? where : "1") < 0)
+                 where && *where ? where : "TRUE") < 0)
         return -ENOMEM;
-    sqlite3_stmt *st = NULL;
     int r;
-    if (sqlite3_prepare_v2(adc_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK) {
-        log_debug("database: %s in '%s'", sqlite3_errmsg(adc_db_handle(db)), sql);
+    struct adc_stmt *st = adc_db_prepare(db, sql);
+    if (!st) {
         r = -EIO;
         goto out;
     }
-    sqlite3_bind_int64(st, 1, after_seq);
-    if (adc_db_bind_args(st, 2, args, n_args) < 0) {
+    adc_stmt_bind_int(st, 1, after_seq);
+    if (adc_stmt_bind_args(st, 2, args, n_args) < 0) {
         r = -EINVAL;
         goto out;
     }
-    sqlite3_bind_int64(st, 2 + (int)n_args, limit);
-    sqlite3_bind_int64(st, 3 + (int)n_args, offset);
+    adc_stmt_bind_int(st, 2 + (int)n_args, limit);
+    adc_stmt_bind_int(st, 3 + (int)n_args, offset);
     int n = 0;
     while ((r = adc_db_step_next(db, st)) > 0) {
         struct adc_store_user u;
@@ -165,7 +170,7 @@ int adc_store_user_list(struct adc_db *db, const char *where, const struct adc_s
     if (r == 0)
         r = n;
 out:
-    sqlite3_finalize(st);
+    adc_stmt_free(st);
     free(sql);
     return r;
 }
@@ -178,16 +183,16 @@ int64_t adc_store_user_count(struct adc_db *db, const char *where, const struct 
     if (asprintf(&sql, "SELECT count(*) FROM users%s%s", where && *where ? " WHERE " : "",
                  where && *where ? where : "") < 0)
         return -ENOMEM;
-    sqlite3_stmt *st = NULL;
     int64_t r = -EIO;
-    if (sqlite3_prepare_v2(adc_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK)
+    struct adc_stmt *st = adc_db_prepare(db, sql);
+    if (!st)
         goto out;
-    if (adc_db_bind_args(st, 1, args, n_args) < 0)
+    if (adc_stmt_bind_args(st, 1, args, n_args) < 0)
         goto out;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        r = sqlite3_column_int64(st, 0);
+    if (adc_db_step_next(db, st) > 0)
+        r = adc_stmt_int(st, 0);
 out:
-    sqlite3_finalize(st);
+    adc_stmt_free(st);
     free(sql);
     return r;
 }

@@ -1,41 +1,75 @@
-/* The SQLite store: one database file in WAL mode, a schema version (PRAGMA user_version) with
- * migrations, and a small pool of connections shared by the request threads.
+/* The store: every byte adc-server keeps lives behind this interface, and every SQL statement
+ * lives in src/server/store/. Two engines sit behind it (store-engine.h): SQLite, one database
+ * file in WAL mode (the embedded default), and PostgreSQL (`--db postgresql://...`, several
+ * instances on one database). Both keep the same schema versions (store-schema.c) and run the
+ * same statements: the store modules (store-users.c, store-configs.c, store-runs.c,
+ * store-admins.c, store-sessions.c, store-throttle.c) are written once, in SQL both engines
+ * read, against the statement API below.
  *
  * Threads: adc_store_acquire() lends a connection for one request; give it back with
  * adc_store_release() before blocking on anything else (a long poll must not hold one).
- * Writers are serialized by a mutex around BEGIN IMMEDIATE ... COMMIT: SQLite allows one writer
- * anyway, and waiting on a mutex is faster and fairer than SQLite's sleeping busy handler. */
+ * Writers are serialized by a mutex around BEGIN IMMEDIATE ... COMMIT on SQLite: SQLite allows
+ * one writer anyway, and waiting on a mutex is faster and fairer than SQLite's sleeping busy
+ * handler. PostgreSQL takes row locks instead. */
 #pragma once
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct adc_store;
 struct adc_db;
+struct adc_stmt;
 
 /* Opens (create=false) or creates (create=true) the database and brings its schema up to date.
+ * target is a SQLite file name or a postgresql:// (postgres://) connection URI.
  * Creating refuses an existing database (-EEXIST); opening refuses a missing one (-ENOENT) and
- * one from a newer adc-server (-EPROTO). Errors are logged with the file name. */
-int adc_store_open(const char *path, bool create, struct adc_store **out);
+ * one from a newer adc-server (-EPROTO). Errors are logged with the database's name (never a
+ * password from the URI). */
+int adc_store_open(const char *target, bool create, struct adc_store **out);
 void adc_store_free(struct adc_store *s);
 /* The schema version this build writes. */
 int adc_store_schema_version(void);
+/* True when target names a PostgreSQL database rather than a SQLite file. */
+bool adc_store_target_is_postgresql(const char *target);
 
+/* The SQL dialect of a connection, for the few statements built at run time (SCIM filters). */
+enum adc_sql_dialect { ADC_SQL_SQLITE, ADC_SQL_POSTGRESQL };
+enum adc_sql_dialect adc_db_dialect(struct adc_db *db);
+
+/* Lends a connection (NULL when none can be opened, logged). */
 struct adc_db *adc_store_acquire(struct adc_store *s);
-/* The one connection for SCIM's writes (see writer_db in store.c), lent with the writer mutex
- * held: other writers wait until adc_store_release. Use it for requests that write. */
+/* The connection for SCIM's writes, lent with the writer lock held on SQLite (see writer_db in
+ * store-sqlite.c): other writers wait until adc_store_release. Use it for requests that write. */
 struct adc_db *adc_store_acquire_writer(struct adc_store *s);
+/* Gives a connection back; an open transaction is rolled back first. NULL is fine. */
 void adc_store_release(struct adc_db *db);
-sqlite3 *adc_db_handle(struct adc_db *db);
 
 /* A prepared statement for sql, cached per connection and keyed by the pointer: pass string
- * literals only. Returned reset with no bindings; callers sqlite3_reset() it when done so that
- * no read stays open. NULL on error (logged). */
-sqlite3_stmt *adc_db_stmt(struct adc_db *db, const char *sql);
+ * literals only. Returned reset with no bindings; callers adc_stmt_reset() it when done so that
+ * no read stays open. NULL on error (logged).
+ * Placeholders: `?` (numbered in order) or `?N`. */
+struct adc_stmt *adc_db_stmt(struct adc_db *db, const char *sql);
+/* A statement for SQL built at run time: not cached, free it with adc_stmt_free(). NULL on
+ * error (logged at debug level: the SQL may hold a client's filter). */
+struct adc_stmt *adc_db_prepare(struct adc_db *db, const char *sql);
+void adc_stmt_free(struct adc_stmt *st);
+void adc_stmt_reset(struct adc_stmt *st);
 
-/* Transactions. write=true takes the store's writer lock and BEGIN IMMEDIATE. */
+/* Bindings (1-based). Text is not copied: it must stay valid until the statement is stepped
+ * for the last time or reset. NULL text binds SQL NULL. */
+int adc_stmt_bind_text(struct adc_stmt *st, int i, const char *s);
+int adc_stmt_bind_int(struct adc_stmt *st, int i, int64_t v);
+
+/* Columns of the current row (0-based). Text is valid until the next step or reset; NULL for
+ * SQL NULL. */
+const char *adc_stmt_text(struct adc_stmt *st, int col);
+int64_t adc_stmt_int(struct adc_stmt *st, int col);
+
+/* Rows changed by the last statement stepped on db. */
+int64_t adc_db_changes(struct adc_db *db);
+
+/* Transactions. write=true takes the store's writer lock and BEGIN IMMEDIATE on SQLite. */
 int adc_db_begin(struct adc_db *db, bool write);
 int adc_db_commit(struct adc_db *db);
 void adc_db_rollback(struct adc_db *db);
@@ -47,26 +81,26 @@ struct adc_sql_arg {
     char *text; /* owned */
     int64_t i;
 };
-int adc_db_bind_args(sqlite3_stmt *st, int first, const struct adc_sql_arg *args, size_t n);
-
-/* Maps a SQLite result code to a negative errno: constraint -> -EEXIST, busy -> -EBUSY,
- * else -EIO (and logs the SQLite message at debug level). */
-int adc_db_errno(struct adc_db *db, int rc);
+int adc_stmt_bind_args(struct adc_stmt *st, int first, const struct adc_sql_arg *args, size_t n);
 
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339; sorts as text). */
 void adc_store_now(char buf[static 24]);
 /* Column text copied into a malloc'd string (NULL stays NULL). */
-char *adc_db_column_strdup(sqlite3_stmt *st, int col);
+char *adc_db_column_strdup(struct adc_stmt *st, int col);
 /* Column text copied into a fixed buffer, truncated to fit; NULL becomes "". */
-void adc_db_column_copy(sqlite3_stmt *st, int col, char *dst, size_t size);
+void adc_db_column_copy(struct adc_stmt *st, int col, char *dst, size_t size);
 
 /* Steps a statement that returns no rows, then resets it. 0 on success; -ENOENT when
- * need_change and no row was changed (an UPDATE or DELETE of a missing key); else a negative
- * errno from adc_db_errno(). sqlite3_changes() still tells the count afterwards. */
-int adc_db_step_done(struct adc_db *db, sqlite3_stmt *st, bool need_change);
+ * need_change and no row was changed (an UPDATE or DELETE of a missing key); -EEXIST for a
+ * unique constraint; -EBUSY when the database is locked; else -EIO (logged).
+ * adc_db_changes() still tells the count afterwards. */
+int adc_db_step_done(struct adc_db *db, struct adc_stmt *st, bool need_change);
 /* Steps a statement expected to return at most one row. 0 with the row current (read its
- * columns, then sqlite3_reset()), or -ENOENT / a negative errno with the statement reset. */
-int adc_db_step_row(struct adc_db *db, sqlite3_stmt *st);
+ * columns, then adc_stmt_reset()), or -ENOENT / a negative errno with the statement reset. */
+int adc_db_step_row(struct adc_db *db, struct adc_stmt *st);
 /* Steps a statement through its rows: 1 with a row current, 0 after the last one, or a negative
  * errno. The caller resets the statement when done (also when it stops early). */
-int adc_db_step_next(struct adc_db *db, sqlite3_stmt *st);
+int adc_db_step_next(struct adc_db *db, struct adc_stmt *st);
+
+/* Counters for GET /metrics: database errors (-EIO answers) since start. */
+uint64_t adc_store_errors(void);

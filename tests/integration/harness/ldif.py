@@ -105,8 +105,8 @@ def special_users(base_dn=BASE_DN):
         # No mail: no usable name when username_attribute is mail.
         u(rdn="uid=nomail", uid="nomail", cn=["No Mail"], sn=["Mail"], given_name=["No"],
           display_name=["No Mail"]),
-        # Multi-valued: two mails (ambiguous name when username_attribute is mail), two given
-        # names and two cns (the first is taken).
+        # Multi-valued: two mails (the first names the user when username_attribute is mail,
+        # the second is a further address), two given names and two cns (the first is taken).
         u(rdn="uid=twomail", uid="twomail", cn=["Two Mail"], sn=["Mail"], given_name=["Two"],
           display_name=["Two Mail"], mail=[f"twomail@{d}", f"two.mail@{d}"]),
         u(rdn="uid=multigiven", uid="multigiven", cn=["Multi Given", "M. Given"], sn=["Given"],
@@ -191,20 +191,30 @@ def write(path, users, base_dn=BASE_DN, include_base=True, operational=True):
     return path
 
 
+def _emails(mails):
+    """The addresses adc reports: the first, then the others once each (case-insensitively)."""
+    if not mails:
+        return None
+    out = [mails[0]]
+    for m in mails[1:]:
+        if m.lower() not in {o.lower() for o in out}:
+            out.append(m)
+    return out
+
+
 def expected(users, username_attribute="mail"):
     """What adc must report for these users with this username attribute and the default
     attribute mapping: {"users": {userName: {...}}, "skipped": {dn: reason-keyword}}.
-    Reasons are keywords the message must contain: "no value", "several values", "duplicate".
-    Both are keyed as slapd reports them (server_dn; skipped by its lower-case form)."""
+    Reasons are keywords the message must contain: "no value", "duplicate". Several values of
+    the username attribute are aliases: the first names the user (docs/adc.yaml.5); the mails
+    after the first are further addresses ("emails", the primary first). Both are keyed as
+    slapd reports them (server_dn; skipped by its lower-case form)."""
     by_name = {}
     skipped = {}
     for u in users:
         names = u.attr(username_attribute)
         if not names:
             skipped[u.server_dn.lower()] = "no value"
-            continue
-        if len(names) > 1:
-            skipped[u.server_dn.lower()] = "several values"
             continue
         by_name.setdefault(names[0].lower(), []).append(u)
     result = {}
@@ -222,6 +232,8 @@ def expected(users, username_attribute="mail"):
             "givenName": (u.given_name or [None])[0],
             "familyName": (u.sn or [None])[0],
             "email": (u.mail or [None])[0],
+            "emails": _emails(u.mail),
+            "idAttribute": "entryUUID",
             "active": not u.locked,
             "dn": u.server_dn,
         }

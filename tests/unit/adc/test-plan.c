@@ -1,4 +1,5 @@
-/* The rules of docs/product.md section 4, one by one and in combination, on the pure plan function. */
+/* The rules of docs/product.md section 4, one by one and in combination, on the pure plan function.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,7 +100,13 @@ static void expect_stats(const struct fx *f, size_t created, size_t updated, siz
     assert_int_equal(s->unchanged, unchanged);
     assert_int_equal(s->skipped, skipped);
     assert_int_equal(s->failed, 0);
-    assert_int_equal(f->plan.n_changes, created + updated + deleted + disabled + skipped);
+    assert_int_equal(f->plan.n_changes,
+                     created + updated + deleted + disabled + skipped + s->enabled);
+}
+
+/* A lock or unlock in the directory counts as disabled / enabled, not as updated. */
+static void expect_enabled(const struct fx *f, size_t enabled) {
+    assert_int_equal(f->plan.stats.enabled, enabled);
 }
 
 static void empty_inputs_plan_nothing(void **state) {
@@ -174,17 +181,71 @@ static void change_of_case_only_is_a_rename(void **state) {
     assert_int_equal(find(f, "Alice")->fields, ADC_FIELD_USER_NAME);
 }
 
-static void own_user_matched_by_name_case_insensitively(void **state) {
+/* docs/product.md section 11: users of this configuration match by externalId only. A new
+ * directory identity under a name (compared case-insensitively) that this configuration's
+ * user of another identity holds - a new hire with a leaver's address - is a conflict, and the
+ * old user is a leaver: deleted, never re-used for the new person. */
+static void own_user_of_another_identity_is_a_conflict(void **state) {
     struct fx *f = *state;
-    /* Entry deleted and re-created in the directory: new identifier, same name. */
     dir_user(f, "bob", "e-new", true)->display_name = (char *)"BOB";
     cloud_user(f, "c1", "BOB", "e-old", APP, true);
     build(f);
-    expect_stats(f, 0, 1, 0, 0, 0, 0);
+    expect_stats(f, 0, 0, 1, 0, 0, 1);
     const struct adc_plan_change *c = find(f, "bob");
-    assert_int_equal(c->op, ADC_PLAN_UPDATE);
-    assert_int_equal(c->fields, ADC_FIELD_USER_NAME | ADC_FIELD_EXTERNAL_ID);
-    assert_string_equal(c->reason, "matched by userName");
+    assert_int_equal(c->op, ADC_PLAN_SKIP);
+    assert_non_null(strstr(c->reason, "conflict"));
+    assert_string_equal(c->reason_detail, "e-old");
+    assert_string_equal(c->external_id, "e-new");
+    const struct adc_plan_change *d = find(f, "BOB");
+    assert_int_equal(d->op, ADC_PLAN_DELETE);
+    assert_string_equal(d->cloud->id, "c1");
+    char buf[300];
+    assert_non_null(strstr(adc_plan_change_describe(c, buf, sizeof(buf)), "(e-old)"));
+}
+
+/* The leaver's disabled account (delete-disables) is not re-activated for the new person, on
+ * this run or any later one while it exists. */
+static void disabled_leaver_is_not_reactivated_for_a_new_identity(void **state) {
+    struct fx *f = *state;
+    f->settings[ADC_SETTING_DELETE_DISABLES] = true;
+    dir_user(f, "kim", "e-new", true);
+    cloud_user(f, "c1", "kim", "e-old", APP, false);
+    build(f);
+    expect_stats(f, 0, 0, 0, 0, 1, 1);
+    expect_enabled(f, 0);
+    const struct adc_plan_change *c = find(f, "kim");
+    assert_int_equal(c->op, ADC_PLAN_SKIP);
+    assert_ptr_equal(c->cloud, &f->cloud[0]);
+    for (size_t i = 0; i < f->plan.n_changes; i++)
+        assert_int_not_equal(f->plan.changes[i].op, ADC_PLAN_UPDATE);
+}
+
+/* Without delete-disables the old user goes; only the new identity is never linked to it. */
+static void conflict_under_no_delete_keeps_both_apart(void **state) {
+    struct fx *f = *state;
+    f->settings[ADC_SETTING_NO_DELETE] = true;
+    dir_user(f, "lou", "e-new", true);
+    cloud_user(f, "c1", "lou", "e-old", APP, true);
+    build(f);
+    expect_stats(f, 0, 0, 0, 0, 0, 2);
+    assert_non_null(strstr(find(f, "lou")->reason, "conflict"));
+}
+
+/* Aliases: the further addresses are compared too. */
+static void other_emails_are_compared(void **state) {
+    struct fx *f = *state;
+    struct adc_user *d = dir_user(f, "mae", "e1", true);
+    d->email = (char *)"mae@example.org";
+    d->other_emails = (char *)"m.alias@example.org";
+    struct adc_user *c = cloud_user(f, "c1", "mae", "e1", APP, true);
+    c->email = (char *)"mae@example.org";
+    build(f);
+    expect_stats(f, 0, 1, 0, 0, 0, 0);
+    assert_int_equal(find(f, "mae")->fields, ADC_FIELD_EMAIL);
+    adc_plan_done(&f->plan);
+    c->other_emails = (char *)"m.alias@example.org";
+    build(f);
+    expect_stats(f, 0, 0, 0, 0, 1, 0);
 }
 
 static void own_user_without_external_id_is_linked(void **state) {
@@ -265,7 +326,10 @@ static void disabled_directory_account_disables(void **state) {
     dir_user(f, "erin", "e1", false);
     cloud_user(f, "c1", "erin", "e1", APP, true);
     build(f);
-    expect_stats(f, 0, 1, 0, 0, 0, 0);
+    expect_stats(f, 0, 0, 0, 1, 0, 0);
+    expect_enabled(f, 0);
+    /* A directory lock is not a leaver: the mass-delete guard does not count it. */
+    assert_int_equal(f->plan.n_guarded, 0);
     const struct adc_plan_change *c = find(f, "erin");
     assert_int_equal(c->fields, ADC_FIELD_ACTIVE);
     assert_false(c->active);
@@ -276,7 +340,8 @@ static void reenabled_directory_account_enables(void **state) {
     dir_user(f, "erin", "e1", true);
     cloud_user(f, "c1", "erin", "e1", APP, false);
     build(f);
-    expect_stats(f, 0, 1, 0, 0, 0, 0);
+    expect_stats(f, 0, 0, 0, 0, 0, 0);
+    expect_enabled(f, 1);
     assert_true(find(f, "erin")->active);
 }
 
@@ -318,7 +383,7 @@ static void create_as_disabled_leaves_activation_to_the_cloud(void **state) {
     dir_user(f, "judy", "e3", false);
     cloud_user(f, "c3", "judy", "e3", APP, true);
     build(f);
-    expect_stats(f, 0, 1, 0, 0, 2, 0);
+    expect_stats(f, 0, 0, 0, 1, 2, 0);
     assert_false(find(f, "judy")->active);
 }
 
@@ -375,7 +440,7 @@ static void no_create_skips_new_users(void **state) {
     dir_user(f, "ned", "e2", false);
     cloud_user(f, "c2", "ned", "e2", APP, true);
     build(f);
-    expect_stats(f, 0, 1, 0, 0, 0, 1);
+    expect_stats(f, 0, 0, 0, 1, 0, 1);
     assert_string_equal(find(f, "mia")->reason, "no-create is set");
     assert_int_equal(find(f, "ned")->op, ADC_PLAN_UPDATE);
 }
@@ -516,7 +581,8 @@ static void user_coming_back_after_delete_disables(void **state) {
     dir_user(f, "yuri", "e1", true);
     cloud_user(f, "c1", "yuri", "e1", APP, false);
     build(f);
-    expect_stats(f, 0, 1, 0, 0, 0, 0);
+    expect_stats(f, 0, 0, 0, 0, 0, 0);
+    expect_enabled(f, 1);
     assert_true(find(f, "yuri")->active);
 }
 
@@ -661,8 +727,9 @@ static void swap_of_two_names_goes_through_a_temporary_name(void **state) {
     cloud_user(f, "c2", "bea", "e2", APP, false);
     cloud_user(f, "c3", "old", "e3", APP, true); /* a delete: still first */
     build(f);
-    /* Two users updated, one step more. */
-    assert_int_equal(f->plan.stats.updated, 2);
+    /* Two users updated (one of them re-enabled, counted as such), one step more. */
+    assert_int_equal(f->plan.stats.updated, 1);
+    assert_int_equal(f->plan.stats.enabled, 1);
     assert_int_equal(f->plan.stats.created, 1);
     assert_int_equal(f->plan.stats.deleted, 1);
     assert_int_equal(f->plan.n_changes, 5);
@@ -866,7 +933,7 @@ static void hundred_thousand_users_in_linear_time(void **state) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     assert_int_equal(plan.stats.unchanged, N - 2);
-    assert_int_equal(plan.stats.updated, 1);
+    assert_int_equal(plan.stats.disabled, 1); /* the one update locks a user */
     assert_int_equal(plan.stats.deleted, 1);
     /* Hashing does this in tens of milliseconds; a quadratic plan would take minutes. The
      * bound is loose for slow sanitizer builds. */
@@ -888,7 +955,10 @@ int main(void) {
         T(changed_attributes_are_an_update),
         T(rename_is_an_update_not_delete_and_create),
         T(change_of_case_only_is_a_rename),
-        T(own_user_matched_by_name_case_insensitively),
+        T(own_user_of_another_identity_is_a_conflict),
+        T(disabled_leaver_is_not_reactivated_for_a_new_identity),
+        T(conflict_under_no_delete_keeps_both_apart),
+        T(other_emails_are_compared),
         T(own_user_without_external_id_is_linked),
         T(other_provider_skipped_under_mismatch_rule),
         T(other_provider_taken_over_without_mismatch_rule),

@@ -223,14 +223,6 @@ static void unusable_names_are_skipped(void **state) {
     assert_null(x.name);
     mapped_done(&x);
 
-    struct adc_entry_values two = {0};
-    put(&m, &two, "entryUUID", "u1", 1);
-    put(&m, &two, "mail", "a@example.org", 2);
-    x = map(&m, &two);
-    assert_int_equal(x.r, 1);
-    assert_non_null(strstr(x.reason, "several values"));
-    mapped_done(&x);
-
     struct adc_entry_values bad = {0};
     put(&m, &bad, "entryUUID", "u1", 1);
     put(&m, &bad, "mail", "caf\xe9@example.org", 1); /* Latin-1, not UTF-8 */
@@ -294,6 +286,110 @@ static void disabled_flags(void **state) {
     assert_true(disabled_with("pwdAccountLockedTime", "20260101120000Z"));
 }
 
+/* 389's password-policy lockout: accountUnlockTime in the future, or 19700101000000Z (no
+ * expiry), locks; one in the past is a lockout that has ended. */
+static void lockout_389(void **state) {
+    (void)state;
+    struct adc_ldap_config cfg = base_cfg();
+    struct adc_user_map m;
+    adc_user_map_init(&m, &cfg);
+    const long long now = 1780000000; /* 2026-05-28 */
+    struct {
+        const char *value;
+        bool locked;
+    } cases[] = {
+        {"19700101000000Z", true},  {"20990101000000Z", true}, {"20200101000000Z", false},
+        {"20260528202640Z", false}, {"20260528202641Z", true}, {"garbage", true},
+        {"2026052820264", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct adc_entry_values v = {0};
+        put(&m, &v, "accountUnlockTime", cases[i].value, 1);
+        assert_int_equal(adc_user_map_disabled_at(&v, now), cases[i].locked);
+    }
+    struct adc_entry_values v = {0};
+    put(&m, &v, "passwordRetryCount", "2", 1); /* not a lock by itself */
+    assert_false(adc_user_map_disabled_at(&v, now));
+}
+
+/* Several mails (aliases): the first value the server returns names the user and is the
+ * primary address, the others become further addresses (once each, never the primary again). */
+static void several_mails_are_aliases(void **state) {
+    (void)state;
+    struct adc_ldap_config cfg = base_cfg();
+    struct adc_user_map m;
+    adc_user_map_init(&m, &cfg);
+    const char *mails[] = {"ann@example.org",    "a.alias@example.org", "ANN@example.org",
+                           "second@example.org", "a.alias@example.org", "bad\nline@x"};
+    struct adc_entry_values v = {0};
+    put(&m, &v, "entryUUID", "u1", 1);
+    unsigned mask = adc_user_map_fields(&m, "mail");
+    struct adc_bytes first = {mails[0], strlen(mails[0])};
+    adc_entry_values_add(&v, mask, &first, 6);
+    for (size_t i = 1; i < 6; i++) {
+        struct adc_bytes b = {mails[i], strlen(mails[i])};
+        adc_entry_values_add_more(&v, mask, &b);
+    }
+    struct mapped x = map(&m, &v);
+    assert_int_equal(x.r, 0);
+    assert_string_equal(x.u.user_name, "ann@example.org");
+    assert_string_equal(x.u.email, "ann@example.org");
+    assert_string_equal(x.u.other_emails, "a.alias@example.org\nsecond@example.org");
+    assert_string_equal(x.u.id_attribute, "entryUUID");
+    mapped_done(&x);
+
+    /* Only the email attribute keeps further values. */
+    struct adc_entry_values w = {0};
+    put(&m, &w, "entryUUID", "u1", 1);
+    put(&m, &w, "mail", "solo@example.org", 1);
+    struct adc_bytes cn = {"Other Name", 10};
+    adc_entry_values_add_more(&w, adc_user_map_fields(&m, "cn"), &cn);
+    x = map(&m, &w);
+    assert_int_equal(x.r, 0);
+    assert_null(x.u.other_emails);
+    mapped_done(&x);
+
+    /* More values than kept: the first ADC_USER_EMAILS_MAX further ones. */
+    struct adc_entry_values many = {0};
+    char buf[ADC_USER_EMAILS_MAX + 8][32];
+    put(&m, &many, "entryUUID", "u1", 1);
+    put(&m, &many, "mail", "many@example.org", ADC_USER_EMAILS_MAX + 9);
+    for (size_t i = 0; i < ADC_USER_EMAILS_MAX + 8; i++) {
+        snprintf(buf[i], sizeof(buf[i]), "m%zu@example.org", i);
+        struct adc_bytes b = {buf[i], strlen(buf[i])};
+        adc_entry_values_add_more(&many, adc_user_map_fields(&m, "mail"), &b);
+    }
+    x = map(&m, &many);
+    assert_int_equal(x.r, 0);
+    size_t lines = 1;
+    for (const char *p = x.u.other_emails; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, ADC_USER_EMAILS_MAX);
+    mapped_done(&x);
+}
+
+/* Each user says which attribute gave its identity: on 389-ds, entries older than the
+ * entryUUID plugin have only nsUniqueId. */
+static void identity_attribute_per_user(void **state) {
+    (void)state;
+    struct adc_ldap_config cfg = base_cfg();
+    struct adc_user_map m;
+    adc_user_map_init(&m, &cfg);
+    struct adc_entry_values v = {0};
+    put(&m, &v, "mail", "old@example.org", 1);
+    put(&m, &v, "nsUniqueId", "4aee9736-f0f511f1-b5b7b2ca-b5e5c04e", 1);
+    struct mapped x = map(&m, &v);
+    assert_int_equal(x.r, 0);
+    assert_string_equal(x.u.id_attribute, "nsUniqueId");
+    assert_string_equal(x.id_attr, "nsUniqueId");
+    mapped_done(&x);
+    put(&m, &v, "entryUUID", "12e386b4-f42b-4ef6-b82d-5d750db2fe7d", 1);
+    x = map(&m, &v);
+    assert_string_equal(x.u.id_attribute, "entryUUID");
+    assert_string_equal(x.u.external_id, "12e386b4-f42b-4ef6-b82d-5d750db2fe7d");
+    mapped_done(&x);
+}
+
 static void utf8_validation(void **state) {
     (void)state;
     assert_true(adc_utf8_valid("plain", 5));
@@ -336,6 +432,7 @@ static void duplicates_are_all_skipped(void **state) {
     for (size_t i = 0; i < n_skipped; i++) {
         assert_non_null(strstr(skipped[i].reason, "duplicate"));
         assert_non_null(strstr(skipped[i].dn, "uid=dup"));
+        assert_non_null(strstr(skipped[i].reason, skipped[i].dn)); /* which one it is */
         free(skipped[i].dn);
         free(skipped[i].user_name);
         free(skipped[i].reason);
@@ -355,6 +452,9 @@ int main(void) {
         cmocka_unit_test(unusable_names_are_skipped),
         cmocka_unit_test(bad_optional_values_are_dropped),
         cmocka_unit_test(disabled_flags),
+        cmocka_unit_test(lockout_389),
+        cmocka_unit_test(several_mails_are_aliases),
+        cmocka_unit_test(identity_attribute_per_user),
         cmocka_unit_test(utf8_validation),
         cmocka_unit_test(duplicates_are_all_skipped),
     };

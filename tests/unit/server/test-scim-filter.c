@@ -8,8 +8,22 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "scim/scim-filter.h"
+
+/* Binds a filter's values to a raw SQLite statement (the store's own binding needs a store
+ * connection; these tests run the generated SQL on a bare in-memory database). */
+static int bind_args(sqlite3_stmt *st, int first, const struct adc_sql_arg *args, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int rc = args[i].type == ADC_SQL_TEXT
+                     ? sqlite3_bind_text(st, first + (int)i, args[i].text, -1, SQLITE_STATIC)
+                     : sqlite3_bind_int64(st, first + (int)i, args[i].i);
+        if (rc != SQLITE_OK)
+            return -EINVAL;
+    }
+    return 0;
+}
 
 static struct adc_scim_filter *parse_ok(const char *text) {
     struct adc_scim_filter *f = NULL;
@@ -130,7 +144,7 @@ static const char *match_sql(const char *text) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         fail_msg("'%s': bad SQL %s: %s", text, w.sql, sqlite3_errmsg(db));
-    assert_int_equal(adc_db_bind_args(st, 1, w.args, w.n), 0);
+    assert_int_equal(bind_args(st, 1, w.args, w.n), 0);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     const unsigned char *t = sqlite3_column_text(st, 0);
     snprintf(out, sizeof(out), "%s", t ? (const char *)t : "");

@@ -325,22 +325,61 @@ function adcCfg(appId) {
   ].join('\n');
 }
 
+/* The ad-connect archive this server offers (adc-server serve --downloads DIR, listed by
+ * GET /api/v1/downloads), the newest version first; null when it offers none. */
+function agentArchive(d) {
+  const files = ((d && d.files) || []).filter((f) => /^ad-connect-.+-linux-x86_64\.tar\.gz$/.test(f.name));
+  files.sort((a, b) => b.name.localeCompare(a.name, undefined, { numeric: true }));
+  return files[0] || null;
+}
+
+const INSTALL_DIR = '/opt/exchange4all/ad-connect';
+
+/* The first steps: download, check and unpack the archive (or build from source when the
+ * server offers no archive). */
+function downloadSteps(file) {
+  if (!file) {
+    return [h('li', {}, 'This server offers no ad-connect download (its operator starts adc-server without --downloads). On a Debian 12 server that can reach your directory and this service (outbound HTTPS only), build and install ad-connect from its source:',
+      h('pre', {}, `scripts/install-deps.sh\nmeson setup build --prefix ${INSTALL_DIR}\nninja -C build\nmeson install -C build\nadduser --system --group --home /var/lib/adc adc\ninstall -m 644 dist/adc.service /etc/systemd/system/adc.service`))];
+  }
+  const url = location.origin + file.url;
+  const mb = (file.size / 1048576).toFixed(1);
+  return [
+    h('li', {}, 'Download ad-connect for Linux (x86-64; Debian 12 or 13, nothing else to install): ',
+      h('a', { href: file.url, id: 'adc-download', download: file.name }, file.name), ` (${mb} MB). SHA-256: `,
+      h('code', { id: 'adc-download-sha256' }, file.sha256)),
+    h('li', {}, 'On the server next to your directory (outbound HTTPS to this service only), as root: fetch it, check it, unpack it and create the service user:',
+      h('pre', { id: 'adc-unpack' }, [
+        `curl -fLO ${url}`,
+        `echo '${file.sha256}  ${file.name}' | sha256sum -c`,
+        `mkdir -p ${INSTALL_DIR}`,
+        `tar -xzf ${file.name} -C ${INSTALL_DIR} --strip-components=1`,
+        'adduser --system --group --home /var/lib/adc adc',
+        `install -m 644 ${INSTALL_DIR}/adc.service /etc/systemd/system/adc.service`,
+      ].join('\n'))),
+  ];
+}
+
 function installSteps(appId) {
   const cfg = adcCfg(appId);
   const cfgOut = h('pre', { id: 'adc-cfg' }, cfg);
+  const list = h('ol', {},
+    h('li', { class: 'muted' }, 'Looking for the ad-connect download…'),
+    h('li', {}, `Save the Secret Token in ${INSTALL_DIR}/secret (one line), readable only by the service user adc:`,
+      h('pre', {}, `install -m 600 -o adc -g adc /dev/null ${INSTALL_DIR}/secret\n# paste the token into the file (e.g. with nano ${INSTALL_DIR}/secret)`)),
+    h('li', {}, `Replace the example ${INSTALL_DIR}/adc.cfg with this one:`, cfgOut,
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => copyText(cfg, cfgOut) }, 'Copy adc.cfg'))),
+    h('li', {}, `Edit ${INSTALL_DIR}/adc.yaml (your directory address, bind DN, base DN, filter and settings; the example there explains each key), then check everything:`,
+      h('pre', {}, `${INSTALL_DIR}/bin/adc check\n${INSTALL_DIR}/bin/adc imp --dry-run`)),
+    h('li', {}, 'Start the agent as a service; this page then shows the client as connected:',
+      h('pre', {}, 'systemctl daemon-reload\nsystemctl enable --now adc')));
+  /* The download is filled in when the server has answered; the other steps do not wait. */
+  api('GET', '/api/v1/downloads')
+    .then((d) => agentArchive(d))
+    .catch(() => null)
+    .then((file) => list.firstChild.replaceWith(...downloadSteps(file)));
   return h('section', { 'aria-labelledby': 'install-h' },
-    h('h2', { id: 'install-h' }, 'Install ad-connect next to your directory'),
-    h('ol', {},
-      h('li', {}, 'On a Debian 12 server that can reach your directory and this service (outbound HTTPS only), build and install ad-connect from its source:',
-        h('pre', {}, 'scripts/install-deps.sh\nmeson setup build --prefix /opt/exchange4all/ad-connect\nninja -C build\nmeson install -C build')),
-      h('li', {}, 'Save the Secret Token in /opt/exchange4all/ad-connect/secret (one line) and make it readable only by the service user:',
-        h('pre', {}, 'install -m 600 /dev/null /opt/exchange4all/ad-connect/secret\n# paste the token into the file, then:\nchmod 600 /opt/exchange4all/ad-connect/secret')),
-      h('li', {}, 'Paste this adc.cfg to /opt/exchange4all/ad-connect/adc.cfg:', cfgOut,
-        h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => copyText(cfg, cfgOut) }, 'Copy adc.cfg'))),
-      h('li', {}, 'Write adc.yaml (your directory address, bind DN, base DN, filter and settings; see the example in dist/), then check everything:',
-        h('pre', {}, '/opt/exchange4all/ad-connect/bin/adc check\n/opt/exchange4all/ad-connect/bin/adc imp --dry-run')),
-      h('li', {}, 'Start the agent as a service; this page then shows the client as connected:',
-        h('pre', {}, 'systemctl enable --now adc'))));
+    h('h2', { id: 'install-h' }, 'Install ad-connect next to your directory'), list);
 }
 
 function secretWarning() {
