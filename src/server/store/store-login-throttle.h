@@ -23,11 +23,13 @@ struct adc_store_login_throttle {
 
 /* Reads the rows of n keys (n <= 4) into rows[i] (exists=false when absent). 0 or -EIO. */
 int adc_store_login_throttle_get(struct adc_db *db, const char *const *keys, size_t n,
-                           struct adc_store_login_throttle *rows);
+                                 struct adc_store_login_throttle *rows);
 /* Inserts or replaces the row of key. Part of the caller's transaction. */
-int adc_store_login_throttle_put(struct adc_db *db, const char *key, const struct adc_store_login_throttle *t);
+int adc_store_login_throttle_put(struct adc_db *db, const char *key,
+                                 const struct adc_store_login_throttle *t);
 /* Deletes the row of key (absent is fine). */
 int adc_store_login_throttle_delete(struct adc_db *db, const char *key);
-/* Deletes the rows whose key starts with prefix (2 bytes: "a:", "p:", "c:", "f:"), not updated since `before` and whose lock has
- * passed by now; returns how many, or a negative errno. */
-int adc_store_login_throttle_prune(struct adc_db *db, const char *prefix, int64_t before, int64_t now);
+/* Deletes the rows whose key starts with prefix (2 bytes: "a:", "p:", "c:", "f:"), not updated
+ * since `before` and whose lock has passed by now; returns how many, or a negative errno. */
+int adc_store_login_throttle_prune(struct adc_db *db, const char *prefix, int64_t before,
+                                   int64_t now);
