@@ -278,6 +278,40 @@ static void throttle_record_success(struct adc_server *srv, struct adc_throttle 
     adc_store_release(db);
 }
 
+static void throttled(struct adc_http_response *res, const char *name, const char *client,
+                      int64_t wait) {
+    log_info("login %s from %s: throttled for %lld s", ADC_LOG_Q(name), client, (long long)wait);
+    res->retry_after = (unsigned)wait;
+    adc_http_error(res, 429, NULL, "too many failed sign-ins; try again in %lld seconds",
+                   (long long)wait);
+}
+
+/* Takes the attempt's place among those in flight (adc_throttle_enter): 0, then the caller
+ * calls adc_throttle_leave; the seconds of a 429; or -EIO. Without room it waits for attempts
+ * in flight to end, reading the rows again (their failures may have locked it meanwhile), for
+ * at most ADMIT_WAIT_S. No store connection is held while waiting. */
+#define ADMIT_WAIT_S 5.0
+#define ADMIT_POLL_US 5000
+
+static int64_t throttle_admit(struct adc_server *srv, struct adc_throttle *t, double started) {
+    for (;;) {
+        int64_t now = time(NULL);
+        if (adc_throttle_enter(t, now))
+            return 0;
+        if (mono_now() - started > ADMIT_WAIT_S)
+            return 1;
+        usleep(ADMIT_POLL_US);
+        struct adc_db *db = adc_store_acquire(srv->store);
+        int r = db ? throttle_load(db, t) : -EIO;
+        adc_store_release(db);
+        if (r < 0)
+            return -EIO;
+        int64_t wait = adc_throttle_check(t, time(NULL));
+        if (wait > 0)
+            return wait;
+    }
+}
+
 void adc_login_handle(struct adc_http_request *req, struct adc_http_response *res) {
     struct adc_server *srv = req->server;
     double started = mono_now();
@@ -335,11 +369,7 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     }
     if (wait > 0) {
         adc_store_release(db);
-        log_info("login %s from %s: throttled for %lld s", ADC_LOG_Q(name), client,
-                 (long long)wait);
-        res->retry_after = (unsigned)wait;
-        adc_http_error(res, 429, NULL, "too many failed sign-ins; try again in %lld seconds",
-                       (long long)wait);
+        throttled(res, name, client, wait);
         goto out;
     }
     r = adc_store_user_get_by_name(db, name, &user);
@@ -365,7 +395,15 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
             unavailable(res, "no agent connected");
             goto out;
         }
-        adc_throttle_enter(t);
+    }
+    if ((wait = throttle_admit(srv, t, started)) != 0) {
+        if (wait > 0)
+            throttled(res, name, client, wait);
+        else
+            adc_http_error(res, 503, NULL, "the store is busy; try again");
+        goto out;
+    }
+    if (!owned) {
         throttle_record_failure(srv, t);
         adc_throttle_leave(t);
         denied(res, started);
@@ -374,7 +412,6 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
 
     enum adc_hub_outcome o;
     char *reason = NULL;
-    adc_throttle_enter(t);
     r = adc_hub_check_password(srv->hub, user.provider, user.user_name, password,
                                srv->login_timeout * 1000, &o, &reason);
     adc_secret_free(password);

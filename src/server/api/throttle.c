@@ -32,8 +32,8 @@ int adc_throttle_init(struct adc_throttle *t, const char *user_name, const char 
         snprintf(t->keys[ADC_THROTTLE_PAIR], ADC_STORE_LOGIN_THROTTLE_KEY_MAX, "p:%s\n%s", folded,
                  client),
         snprintf(t->keys[ADC_THROTTLE_CLIENT], ADC_STORE_LOGIN_THROTTLE_KEY_MAX, "c:%s", client),
-        snprintf(t->keys[ADC_THROTTLE_FAMILIAR], ADC_STORE_LOGIN_THROTTLE_KEY_MAX, "f:%s\n%s", folded,
-                 client),
+        snprintf(t->keys[ADC_THROTTLE_FAMILIAR], ADC_STORE_LOGIN_THROTTLE_KEY_MAX, "f:%s\n%s",
+                 folded, client),
     };
     for (size_t i = 0; i < ADC_THROTTLE_KEYS; i++)
         if (n[i] < 0 || n[i] >= ADC_STORE_LOGIN_THROTTLE_KEY_MAX)
@@ -69,30 +69,37 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 int64_t adc_throttle_check(const struct adc_throttle *t, int64_t now) {
     int64_t wait = 0;
     const struct adc_store_login_throttle *pair = &t->rows[ADC_THROTTLE_PAIR],
-                                    *client = &t->rows[ADC_THROTTLE_CLIENT],
-                                    *account = &t->rows[ADC_THROTTLE_ACCOUNT];
+                                          *client = &t->rows[ADC_THROTTLE_CLIENT],
+                                          *account = &t->rows[ADC_THROTTLE_ACCOUNT];
     if (pair->exists && pair->locked_until > now)
         wait = max64(wait, pair->locked_until - now);
     if (client->exists && client->locked_until > now)
         wait = max64(wait, client->locked_until - now);
-    int64_t acct_flight = __atomic_load_n(&inflight[0][t->inflight_slot[0]], __ATOMIC_RELAXED);
-    int64_t pair_flight = __atomic_load_n(&inflight[1][t->inflight_slot[1]], __ATOMIC_RELAXED);
     if (!adc_throttle_familiar(t, now)) {
         /* One more failure must still fit into the bucket. */
-        int64_t level = bucket_level(account, now) + acct_flight * 1000;
+        int64_t level = bucket_level(account, now);
         int64_t room = (ADC_THROTTLE_ACCOUNT_BUDGET - 1) * 1000;
         if (level > room)
             wait = max64(wait, (level - room) * ADC_THROTTLE_ACCOUNT_LEAK / 1000 + 1);
     }
-    if (window_failures(pair, now) + pair_flight >= ADC_THROTTLE_PAIR_BUDGET)
-        wait = max64(wait, 1);
     return wait;
 }
 
-void adc_throttle_enter(struct adc_throttle *t) {
-    __atomic_add_fetch(&inflight[0][t->inflight_slot[0]], 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&inflight[1][t->inflight_slot[1]], 1, __ATOMIC_RELAXED);
+bool adc_throttle_enter(struct adc_throttle *t, int64_t now) {
+    unsigned *acct = &inflight[0][t->inflight_slot[0]], *pair = &inflight[1][t->inflight_slot[1]];
+    int64_t a = __atomic_add_fetch(acct, 1, __ATOMIC_RELAXED);
+    int64_t p = __atomic_add_fetch(pair, 1, __ATOMIC_RELAXED);
+    bool room = window_failures(&t->rows[ADC_THROTTLE_PAIR], now) + p <= ADC_THROTTLE_PAIR_BUDGET;
+    if (room && !adc_throttle_familiar(t, now))
+        room = bucket_level(&t->rows[ADC_THROTTLE_ACCOUNT], now) + a * 1000 <=
+               ADC_THROTTLE_ACCOUNT_BUDGET * 1000;
+    if (!room) {
+        __atomic_sub_fetch(acct, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(pair, 1, __ATOMIC_RELAXED);
+        return false;
+    }
     t->entered = true;
+    return true;
 }
 
 void adc_throttle_leave(struct adc_throttle *t) {

@@ -58,11 +58,15 @@ struct adc_throttle {
 int adc_throttle_init(struct adc_throttle *t, const char *user_name, const char *client);
 
 /* 0 when the attempt may ask the directory, else the seconds to put into Retry-After. Reads
- * t->rows (as loaded from the store) and the attempts in flight. now: Unix seconds. */
+ * t->rows (as loaded from the store). now: Unix seconds. */
 int64_t adc_throttle_check(const struct adc_throttle *t, int64_t now);
 
-/* Counts the attempt as in flight until adc_throttle_leave (call both, or neither). */
-void adc_throttle_enter(struct adc_throttle *t);
+/* Counts the attempt as in flight, if every attempt in flight could still fail within the
+ * budgets: true, and call adc_throttle_leave when it is answered; false when there is no room
+ * now (the caller waits for attempts in flight to end and checks again: legitimate parallel
+ * sign-ins of one account pass one after the other, a parallel burst of guesses meets the
+ * failures of its first ones). */
+bool adc_throttle_enter(struct adc_throttle *t, int64_t now);
 void adc_throttle_leave(struct adc_throttle *t);
 
 /* After a denied attempt: updates the rows of ACCOUNT (unless familiar), PAIR and CLIENT in t;

@@ -95,7 +95,8 @@ static void account_bucket_across_addresses(void **state) {
     adc_throttle_init(&f, "carol", "203.0.113.9");
     f.rows[ADC_THROTTLE_ACCOUNT] = account;
     assert_true(adc_throttle_check(&f, now) > 0);
-    f.rows[ADC_THROTTLE_FAMILIAR] = (struct adc_store_login_throttle){.exists = true, .updated = T0};
+    f.rows[ADC_THROTTLE_FAMILIAR] =
+        (struct adc_store_login_throttle){.exists = true, .updated = T0};
     assert_int_equal(adc_throttle_check(&f, now), 0);
     /* the bucket drains one failure per ADC_THROTTLE_ACCOUNT_LEAK seconds */
     f.rows[ADC_THROTTLE_FAMILIAR].exists = false;
@@ -121,14 +122,35 @@ static void inflight_counts_as_failures(void **state) {
     struct adc_throttle t[ADC_THROTTLE_PAIR_BUDGET + 1];
     for (int i = 0; i <= ADC_THROTTLE_PAIR_BUDGET; i++)
         adc_throttle_init(&t[i], "erin", "192.0.2.77");
-    for (int i = 0; i < ADC_THROTTLE_PAIR_BUDGET; i++) {
+    /* two failures recorded: three more may be in flight, not four */
+    t[0].rows[ADC_THROTTLE_PAIR] = (struct adc_store_login_throttle){
+        .exists = true, .failures = 2, .window_start = T0, .updated = T0};
+    for (int i = 1; i <= ADC_THROTTLE_PAIR_BUDGET; i++)
+        t[i].rows[ADC_THROTTLE_PAIR] = t[0].rows[ADC_THROTTLE_PAIR];
+    for (int i = 0; i < ADC_THROTTLE_PAIR_BUDGET - 2; i++) {
         assert_int_equal(adc_throttle_check(&t[i], T0), 0);
-        adc_throttle_enter(&t[i]);
+        assert_true(adc_throttle_enter(&t[i], T0));
     }
-    assert_true(adc_throttle_check(&t[ADC_THROTTLE_PAIR_BUDGET], T0) > 0);
-    for (int i = 0; i < ADC_THROTTLE_PAIR_BUDGET; i++)
+    assert_false(adc_throttle_enter(&t[ADC_THROTTLE_PAIR_BUDGET], T0));
+    adc_throttle_leave(&t[ADC_THROTTLE_PAIR_BUDGET]); /* not entered: nothing to give back */
+    adc_throttle_leave(&t[0]);
+    assert_true(adc_throttle_enter(&t[ADC_THROTTLE_PAIR_BUDGET], T0));
+    adc_throttle_leave(&t[ADC_THROTTLE_PAIR_BUDGET]);
+    for (int i = 1; i < ADC_THROTTLE_PAIR_BUDGET - 2; i++)
         adc_throttle_leave(&t[i]);
-    assert_int_equal(adc_throttle_check(&t[ADC_THROTTLE_PAIR_BUDGET], T0), 0);
+    /* the account's bucket: at most ADC_THROTTLE_ACCOUNT_BUDGET attempts in flight from
+     * unfamiliar addresses */
+    struct adc_throttle u[ADC_THROTTLE_ACCOUNT_BUDGET + 1];
+    int entered = 0;
+    for (int i = 0; i <= ADC_THROTTLE_ACCOUNT_BUDGET; i++) {
+        char client[32];
+        snprintf(client, sizeof(client), "192.0.2.%d", 100 + i);
+        adc_throttle_init(&u[i], "fred", client);
+        entered += adc_throttle_enter(&u[i], T0);
+    }
+    assert_int_equal(entered, ADC_THROTTLE_ACCOUNT_BUDGET);
+    for (int i = 0; i <= ADC_THROTTLE_ACCOUNT_BUDGET; i++)
+        adc_throttle_leave(&u[i]);
 }
 
 static void client_budget_spraying(void **state) {
