@@ -8,6 +8,7 @@ import threading
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from harness.server import (SCIM_BULK, SCIM_PROVIDER, AdcServer, basic_auth, patch, user)
@@ -259,6 +260,96 @@ class Throttling(unittest.TestCase):
         log = self.srv.read_log()
         self.assertNotIn("\nadc-server: login 'alice' accepted", log)
         self.assertIn("mallory\\nadc-server", log)
+
+
+class Limits(unittest.TestCase):
+    """Threat: a client stores what it likes (a 7 MiB displayName and 50,000 emails were
+    accepted), and every listing then carries it, built whole in memory."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = AdcServer().start()
+        cls.addClassCleanup(cls.srv.cleanup)
+        cls.cfg = cls.srv.create_sync_config("limits")
+
+    def test_oversized_attributes_are_refused(self):
+        big = [("displayName", "x" * (7 << 20)),
+               ("emails", [{"value": "a%d@example.org" % i} for i in range(50000)]),
+               ("emails", [{"value": "a%d@example.org" % i} for i in range(101)]),
+               ("title", "t" * 4097),
+               ("addresses", [{"streetAddress": "s" * 5000}]),
+               ("name", {"givenName": "g" * 5000}),
+               ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                {"department": "d" * 5000}),
+               ("x509Certificates", [{"value": "A" * 4000, "display": "d" * 4000}] * 20)]
+        for i, (attr, value) in enumerate(big):
+            for method in ("POST", "BULK", "PATCH"):
+                with self.subTest(attr=attr, method=method):
+                    name = "limit-%d-%s@example.org" % (i, method)
+                    if method == "POST":
+                        r = self.srv.scim(self.cfg, "POST", "/Users", user(name, **{attr: value}))
+                    elif method == "BULK":
+                        r = self.srv.scim(self.cfg, "POST", "/Bulk", {
+                            "schemas": [SCIM_BULK], "Operations": [
+                                {"method": "POST", "path": "/Users", "bulkId": "b",
+                                 "data": user(name, **{attr: value})}]})
+                        if r.status == 413:
+                            continue  # the whole request is over the Bulk payload limit
+                        self.assertEqual(r.status, 200, r.raw[:300])
+                        r = type(r)(int(r.body["Operations"][0]["status"]), None,
+                                    json.dumps(r.body["Operations"][0].get("response")).encode())
+                    else:
+                        r = self.srv.scim(self.cfg, "POST", "/Users", user(name))
+                        self.assertEqual(r.status, 201)
+                        r = self.srv.scim(self.cfg, "PATCH", "/Users/" + r.body["id"],
+                                          patch(("replace", attr, value)))
+                    if r.status == 413:
+                        continue  # over the body limit (8 MiB): refused before reading it
+                    self.assertEqual(r.status, 400, r.raw[:300])
+                    self.assertIn("limit", r.body["detail"])
+        # at the limits: accepted
+        r = self.srv.scim(self.cfg, "POST", "/Users", user(
+            "at-limit@example.org", title="t" * 4096,
+            emails=[{"value": "e%d@example.org" % i} for i in range(100)]))
+        self.assertEqual(r.status, 201, r.raw[:300])
+
+    def test_listing_pages_are_bounded(self):
+        # 300 users of ~60 KB each: 18 MB, more than a page may hold (16 MiB)
+        fat = {"x509Certificates": [{"value": "A" * 3000, "display": "%d" % i} for i in range(20)]}
+        for b in range(5):
+            ops = [{"method": "POST", "path": "/Users", "bulkId": "f%d" % i,
+                    "data": user("fat-%d-%d@example.org" % (b, i), **fat)} for i in range(60)]
+            r = self.srv.scim(self.cfg, "POST", "/Bulk", {"schemas": [SCIM_BULK],
+                                                          "Operations": ops})
+            self.assertEqual(r.status, 200)
+            self.assertEqual({o["status"] for o in r.body["Operations"]}, {"201"})
+        seen, start = [], 1
+        q = urllib.parse.quote('userName sw "fat-"')
+        while True:
+            r = self.srv.scim(self.cfg, "GET", "/Users?count=1000&filter=%s&startIndex=%d"
+                              % (q, start), timeout=120)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body["totalResults"], 300)
+            n = r.body["itemsPerPage"]
+            self.assertEqual(n, len(r.body["Resources"]))
+            self.assertLessEqual(len(r.raw), 17 << 20)
+            seen += [u["userName"] for u in r.body["Resources"]]
+            if n == 0 or start + n > 300:
+                break
+            start += n
+        self.assertEqual(len(seen), 300)
+        self.assertEqual(len(set(seen)), 300)
+        self.assertGreater(start, 1)  # more than one page
+
+    def test_names_without_invisible_characters(self):
+        for bad in ("zero\u200bwidth@example.org", "rtl\u202eevil@example.org",
+                    "bom\ufeff@example.org", "nel\u0085@example.org", "tab\t@example.org",
+                    "soft\u00adhyphen@example.org"):
+            r = self.srv.scim(self.cfg, "POST", "/Users", user(bad))
+            self.assertEqual(r.status, 400, repr(bad))
+            self.assertIn("zero-width", r.body["detail"])
+        r = self.srv.scim(self.cfg, "POST", "/Users", user("Jos\u00e9.\u5c71\u7530@example.org"))
+        self.assertEqual(r.status, 201, r.raw)
 
 
 class NoAgent(unittest.TestCase):

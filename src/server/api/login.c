@@ -228,12 +228,12 @@ static int throttle_load(struct adc_db *db, struct adc_throttle *t) {
     return adc_store_login_throttle_get(db, keys, ADC_THROTTLE_KEYS, t->rows);
 }
 
-/* Records a denial: the rows throttle.c changed, in one write transaction. */
+/* Records a denial (the rows throttle.c changed, in one write transaction) and ends the
+ * attempt's place in flight, under the account's lock (throttle.h). */
 static void throttle_record_failure(struct adc_server *srv, struct adc_throttle *t) {
+    adc_throttle_lock(t);
     struct adc_db *db = adc_store_acquire(srv->store);
-    if (!db)
-        return;
-    int r = adc_db_begin(db, true);
+    int r = db ? adc_db_begin(db, true) : -EIO;
     if (r == 0) {
         /* Read again inside the transaction: other attempts may have counted meanwhile. */
         int64_t now = time(NULL);
@@ -250,6 +250,8 @@ static void throttle_record_failure(struct adc_server *srv, struct adc_throttle 
             adc_db_rollback(db);
     }
     adc_store_release(db);
+    adc_throttle_leave(t);
+    adc_throttle_unlock(t);
     if (r < 0)
         log_warning("login throttling: cannot record a failed sign-in: %s", strerror(-r));
 }
@@ -295,20 +297,21 @@ static void throttled(struct adc_http_response *res, const char *name, const cha
 
 static int64_t throttle_admit(struct adc_server *srv, struct adc_throttle *t, double started) {
     for (;;) {
-        int64_t now = time(NULL);
-        if (adc_throttle_enter(t, now))
-            return 0;
-        if (mono_now() - started > ADMIT_WAIT_S)
-            return 1;
-        usleep(ADMIT_POLL_US);
+        adc_throttle_lock(t);
         struct adc_db *db = adc_store_acquire(srv->store);
         int r = db ? throttle_load(db, t) : -EIO;
         adc_store_release(db);
+        int64_t now = time(NULL);
+        int64_t wait = r == 0 ? adc_throttle_check(t, now) : 0;
+        bool entered = r == 0 && wait == 0 && adc_throttle_enter(t, now);
+        adc_throttle_unlock(t);
         if (r < 0)
             return -EIO;
-        int64_t wait = adc_throttle_check(t, time(NULL));
-        if (wait > 0)
+        if (wait > 0 || entered)
             return wait;
+        if (mono_now() - started > ADMIT_WAIT_S)
+            return 1;
+        usleep(ADMIT_POLL_US);
     }
 }
 
@@ -359,19 +362,7 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
         adc_http_error(res, 503, NULL, "the store is busy; try again");
         goto out;
     }
-    int64_t now = time(NULL);
-    int r = throttle_load(db, t);
-    int64_t wait = r == 0 ? adc_throttle_check(t, now) : 0;
-    if (r < 0) {
-        adc_store_release(db);
-        adc_http_error(res, 503, NULL, "the store is busy; try again");
-        goto out;
-    }
-    if (wait > 0) {
-        adc_store_release(db);
-        throttled(res, name, client, wait);
-        goto out;
-    }
+    int r;
     r = adc_store_user_get_by_name(db, name, &user);
     bool owned = r == 0 && user.active && user.provider && !adc_streq(user.provider, "local");
     bool reachable = true;
@@ -396,7 +387,8 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
             goto out;
         }
     }
-    if ((wait = throttle_admit(srv, t, started)) != 0) {
+    int64_t wait = throttle_admit(srv, t, started);
+    if (wait != 0) {
         if (wait > 0)
             throttled(res, name, client, wait);
         else
@@ -405,7 +397,6 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     }
     if (!owned) {
         throttle_record_failure(srv, t);
-        adc_throttle_leave(t);
         denied(res, started);
         goto out;
     }
@@ -426,13 +417,12 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
         adc_throttle_leave(t);
         log_info("login %s from %s: accepted by the agent of '%s'", ADC_LOG_Q(user.user_name),
                  client, user.provider);
-        throttle_record_success(srv, t, now);
+        throttle_record_success(srv, t, time(NULL));
         adc_http_json(res, 200, json_pack("{s:s, s:s}", "userName", user.user_name, "id", user.id));
         break;
     case ADC_HUB_DENIED:
         /* Counted before it stops being in flight: a parallel burst never sees a gap. */
         throttle_record_failure(srv, t);
-        adc_throttle_leave(t);
         log_info("login %s from %s: denied by the agent (%s)", ADC_LOG_Q(user.user_name), client,
                  ADC_LOG_Q(reason ? reason : ""));
         denied(res, started);

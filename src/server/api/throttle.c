@@ -1,17 +1,36 @@
 #include "api/throttle.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/utf8.h"
 
 /* Attempts in flight, in memory: counters in slots picked by a hash of the key. Two keys that
- * share a slot only add up each other's attempts in flight (a transient, slightly early 429
- * with Retry-After: 1), never each other's failures, which live in the store. Cost: an atomic
+ * share a slot only add up each other's attempts in flight (one may wait a moment for the
+ * other), never each other's failures, which live in the store. Cost: an atomic
  * add per attempt, no lock. */
 #define INFLIGHT_SLOTS 4096
 static unsigned inflight[2][INFLIGHT_SLOTS];
+
+#define LOCK_STRIPES 256
+static pthread_mutex_t locks[LOCK_STRIPES];
+static pthread_once_t locks_once = PTHREAD_ONCE_INIT;
+
+static void locks_init(void) {
+    for (size_t i = 0; i < LOCK_STRIPES; i++)
+        pthread_mutex_init(&locks[i], NULL);
+}
+
+void adc_throttle_lock(const struct adc_throttle *t) {
+    pthread_once(&locks_once, locks_init);
+    pthread_mutex_lock(&locks[t->inflight_slot[0] % LOCK_STRIPES]);
+}
+
+void adc_throttle_unlock(const struct adc_throttle *t) {
+    pthread_mutex_unlock(&locks[t->inflight_slot[0] % LOCK_STRIPES]);
+}
 
 static unsigned slot_of(const char *key) {
     uint32_t h = 2166136261u; /* FNV-1a */

@@ -69,6 +69,12 @@ int64_t adc_throttle_check(const struct adc_throttle *t, int64_t now);
 bool adc_throttle_enter(struct adc_throttle *t, int64_t now);
 void adc_throttle_leave(struct adc_throttle *t);
 
+/* A lock per account (striped): hold it from reading the rows to adc_throttle_enter, and from
+ * storing a failure to adc_throttle_leave, so that no attempt enters on rows read before a
+ * failure was stored but after its attempt stopped counting in flight. */
+void adc_throttle_lock(const struct adc_throttle *t);
+void adc_throttle_unlock(const struct adc_throttle *t);
+
 /* After a denied attempt: updates the rows of ACCOUNT (unless familiar), PAIR and CLIENT in t;
  * *write gets which of them to store (a bit per enum adc_throttle_key). */
 void adc_throttle_failed(struct adc_throttle *t, int64_t now, unsigned *write);
