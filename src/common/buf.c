@@ -66,21 +66,25 @@ int adc_buf_append(struct adc_buf *b, const void *data, size_t len) {
 
 int adc_buf_puts(struct adc_buf *b, const char *s) { return adc_buf_append(b, s, strlen(s)); }
 
+int adc_buf_vprintf(struct adc_buf *b, const char *fmt, va_list ap) {
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    int r = n < 0 ? -EINVAL : grow(b, b->len + (size_t)n);
+    if (r == 0) {
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
+    }
+    va_end(again);
+    return r;
+}
+
 int adc_buf_printf(struct adc_buf *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int r = adc_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return -EINVAL;
-    int r = grow(b, b->len + (size_t)n);
-    if (r < 0)
-        return r;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return r;
 }
 
 int adc_grow(void **items, size_t *cap, size_t n, size_t size, size_t first) {

@@ -1,6 +1,7 @@
 /* A growable byte buffer with a hard limit (curl's dynbuf): responses built piece by piece. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -20,6 +21,7 @@ char *adc_buf_take(struct adc_buf *b, size_t *len);
 int adc_buf_append(struct adc_buf *b, const void *data, size_t len);
 int adc_buf_puts(struct adc_buf *b, const char *s);
 int adc_buf_printf(struct adc_buf *b, const char *fmt, ...) _printf_(2, 3);
+int adc_buf_vprintf(struct adc_buf *b, const char *fmt, va_list ap) _printf_(2, 0);
 
 /* Makes room for one more element in a growable array (the one growth rule for arrays, beside
  * adc_buf for bytes): when n == *cap, doubles *cap (to `first` when 0) and reallocs *items to

@@ -35,6 +35,8 @@ static void usage(FILE *f) {
           "                                web console sessions end after S seconds without a\n"
           "                                request (default 1800) or S after sign-in (43200)\n"
           "        [--max-connections N]   simultaneous connections (default 256)\n"
+          "        [--schedule-minute S]   for tests: a minute of sync_interval_minutes lasts S\n"
+          "                                seconds (default 60)\n"
           "        [--trusted-proxy ADDR]  a reverse proxy (address or network, repeatable):\n"
           "                                the client address comes from its X-Forwarded-For\n"
           "        [--public-url URL]      the address users reach; https:// makes the console's\n"
@@ -68,10 +70,11 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         {"trusted-proxy", required_argument, NULL, 'P'},
         {"public-url", required_argument, NULL, 'U'},
         {"downloads", required_argument, NULL, 'D'},
+        {"schedule-minute", required_argument, NULL, 'S'},
         {0},
     };
     struct adc_http_options opts = {.listen = "127.0.0.1:8080"};
-    int login_timeout = 10;
+    int login_timeout = 10, schedule_minute = 60;
     const char *public_url = NULL;
     const char *downloads_dir = NULL;
     optind = 1;
@@ -103,6 +106,16 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
                 return 2;
             }
             login_timeout = (int)t;
+            break;
+        }
+        case 'S': {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+            if (*end || t < 1 || t > 60) {
+                log_error("serve: --schedule-minute must be 1 to 60 seconds, not '%s'", optarg);
+                return 2;
+            }
+            schedule_minute = (int)t;
             break;
         }
         case 'I':
@@ -150,7 +163,11 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct adc_server srv = {.login_timeout = login_timeout, .downloads_dir = downloads_dir};
+    struct adc_server srv = {
+        .login_timeout = login_timeout,
+        .downloads_dir = downloads_dir,
+        .schedule_minute = schedule_minute,
+    };
     int ret = 1;
     struct MHD_Daemon *d = NULL;
     if (adc_store_open(db_path, false, &srv.store) < 0)

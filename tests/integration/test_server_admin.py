@@ -72,6 +72,10 @@ class CommandLine(unittest.TestCase):
                 con.execute("DROP TABLE %s" % table)
         con.execute("DROP INDEX users_provider")
         con.execute("CREATE INDEX users_provider ON users(provider, external_id)")
+        # ... and none of the columns later versions added (the schedule, the run trigger).
+        con.execute("ALTER TABLE sync_configs DROP COLUMN sync_interval_minutes")
+        con.execute("ALTER TABLE sync_configs DROP COLUMN next_sync_at")
+        con.execute("ALTER TABLE runs DROP COLUMN run_trigger")
         con.execute("PRAGMA user_version=2")
         con.commit()
         con.close()
@@ -81,6 +85,13 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], latest)
         cols = [row[2] for row in con.execute("PRAGMA index_info(users_provider)")]
         self.assertEqual(cols, ["provider"])
+        cols = [row[2] for row in con.execute("PRAGMA index_info(group_members_member)")]
+        self.assertEqual(cols, ["member_id", "group_id"])
+        cols = [row[1] for row in con.execute("PRAGMA table_info(sync_configs)")]
+        self.assertIn("sync_interval_minutes", cols)
+        self.assertIn("next_sync_at", cols)
+        cols = [row[1] for row in con.execute("PRAGMA table_info(runs)")]
+        self.assertIn("run_trigger", cols)
         # A database from a newer adc-server is refused, not damaged.
         con.execute("PRAGMA user_version=%d" % (latest + 50))
         con.commit()

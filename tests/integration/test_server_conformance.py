@@ -57,10 +57,13 @@ class Conformance(ServerTestCase):
     def test_resource_types_and_schemas(self):
         r = self.srv.request("GET", "/scim/v2/ResourceTypes")
         self.assertEqual(r.body["schemas"], [SCIM_LIST])
-        (rt,) = r.body["Resources"]
+        rt, gt = r.body["Resources"]
         self.assertEqual((rt["id"], rt["endpoint"], rt["schema"]), ("User", "/Users", SCIM_USER))
+        self.assertEqual((gt["id"], gt["endpoint"]), ("Group", "/Groups"))
         self.assertEqual(self.srv.request("GET", "/scim/v2/ResourceTypes/User").body["id"], "User")
-        self.assertError(self.srv.request("GET", "/scim/v2/ResourceTypes/Group"), 404)
+        self.assertEqual(self.srv.request("GET", "/scim/v2/ResourceTypes/Group").body["id"],
+                         "Group")
+        self.assertError(self.srv.request("GET", "/scim/v2/ResourceTypes/Printer"), 404)
         r = self.srv.request("GET", "/scim/v2/Schemas")
         ids = [s["id"] for s in r.body["Resources"]]
         self.assertIn(SCIM_USER, ids)
@@ -205,7 +208,7 @@ class Conformance(ServerTestCase):
         self.assertError(self.scim("POST", "/Users", raw=b"{"), 400, "invalidSyntax")
         self.assertError(self.scim("POST", "/Users", {"displayName": "no userName"}), 400,
                          "invalidValue")
-        self.assertError(self.scim("GET", "/Groups"), 404)
+        self.assertError(self.scim("GET", "/Printers"), 404)
         self.assertError(self.scim("PATCH", "/Users", patch(("add", "title", "x"))), 405)
         r = self.scim("POST", "/Users", raw=b"[" * 100 + b"]" * 100)
         self.assertError(r, 400, "invalidSyntax")
@@ -331,6 +334,10 @@ class Interop(ServerTestCase):
         self.assertEqual((prov["name"], prov["mutability"]), ("provider", "readOnly"))
         rt = self.srv.request("GET", "/scim/v2/ResourceTypes/User").body
         self.assertEqual({e["schema"] for e in rt["schemaExtensions"]}, {SCIM_PROVIDER, ENTERPRISE})
+        group = {a["name"]: a for a in schemas["urn:ietf:params:scim:schemas:core:2.0:Group"]
+                 ["attributes"]}
+        ref = [x for x in group["members"]["subAttributes"] if x["name"] == "$ref"][0]
+        self.assertEqual(ref["referenceTypes"], ["User", "Group"])
 
     def test_strict_client_reads_every_user(self):
         self.new("strict-full@example.org", displayName="Full",
@@ -349,17 +356,17 @@ class Interop(ServerTestCase):
             client.validate(u)
 
     def test_searches_at_the_root(self):
-        self.new("root-search@example.org")
-        q = urllib.parse.quote('userName eq "root-search@example.org"')
-        r = self.scim("GET", "?filter=" + q)
-        self.assertEqual(r.status, 200, r.raw)
-        self.assertEqual(r.body["schemas"], [SCIM_LIST])
-        self.assertEqual([u["userName"] for u in r.body["Resources"]], ["root-search@example.org"])
-        r = self.scim("POST", "/.search", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:"
-                                                       "SearchRequest"],
-                                           "filter": 'userName eq "root-search@example.org"'})
-        self.assertEqual(r.status, 200, r.raw)
-        self.assertEqual(r.body["totalResults"], 1)
+        # Users and groups would share one paged listing: 501 with the SCIM error, so that the
+        # client searches /Users or /Groups (RFC 7644 section 3.4.2)
+        q = urllib.parse.quote('userName eq "x@example.org"')
+        for r in (self.scim("GET", "?filter=" + q),
+                  self.scim("POST", "/.search", {"schemas": ["urn:ietf:params:scim:api:messages:"
+                                                             "2.0:SearchRequest"],
+                                                 "filter": 'userName eq "x@example.org"'})):
+            self.assertEqual(r.status, 501, r.raw)
+            self.assertEqual(r.body["schemas"], [SCIM_ERROR])
+            self.assertEqual(r.body["status"], "501")
+            self.assertIn("/Users", r.body["detail"])
 
     def test_removing_active_never_enables(self):
         u = self.new("disabled-remove@example.org", active=False)

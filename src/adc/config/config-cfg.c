@@ -26,13 +26,14 @@ enum cfg_key {
     K_CA_FILE,
     K_TLS_VERIFY,
     K_PROXY,
+    K_STATE_DIR,
     K_COUNT,
 };
 
 static const char *const key_names[K_COUNT] = {
     [K_SERVER] = "server",           [K_APP_ID] = "app_id", [K_SECRET] = "secret",
     [K_SECRET_FILE] = "secret_file", [K_YAML] = "yaml",     [K_CA_FILE] = "ca_file",
-    [K_TLS_VERIFY] = "tls_verify",   [K_PROXY] = "proxy",
+    [K_TLS_VERIFY] = "tls_verify",   [K_PROXY] = "proxy",   [K_STATE_DIR] = "state_dir",
 };
 
 struct cfg_seen {
@@ -50,6 +51,7 @@ void adc_service_config_free(struct adc_service_config *c) {
     free(c->yaml_path);
     free(c->ca_file);
     free(c->proxy);
+    free(c->state_dir);
     free(c);
 }
 
@@ -119,6 +121,7 @@ static void take_value(struct adc_service_config *c, struct adc_diag *d, enum cf
                            v);
         set(&c->proxy, v, d);
         break;
+    case K_STATE_DIR: set(&c->state_dir, v, d); break;
     case K_COUNT: break;
     }
 }
@@ -164,6 +167,10 @@ static void check_whole(struct adc_service_config *c, struct adc_diag *d, const 
     resolve_path(d, path, &c->yaml_path, "yaml", &seen[K_YAML], false);
     resolve_path(d, path, &c->ca_file, "ca_file", &seen[K_CA_FILE], true);
     resolve_path(d, path, &c->secret_file, "secret_file", &seen[K_SECRET_FILE], false);
+    resolve_path(d, path, &c->state_dir, "state_dir", &seen[K_STATE_DIR], false);
+    /* Where `adc run` keeps its live-change position (docs/product.md section 9). */
+    if (!c->state_dir && !(c->state_dir = strdup("/var/lib/adc")))
+        adc_diag_error(d, 0, 0, "out of memory");
 
     if (c->secret_file && !c->secret) {
         char *s = NULL;
@@ -241,13 +248,13 @@ static void parse_line(struct adc_service_config *c, struct adc_diag *d, char *l
             adc_diag_error(d, lineno, key_col,
                            "unknown key '%s'; did you mean '%s'? (allowed: "
                            "server, app_id, secret, secret_file, yaml, ca_file, "
-                           "tls_verify, proxy)",
+                           "tls_verify, proxy, state_dir)",
                            key, hint);
         else
             adc_diag_error(d, lineno, key_col,
                            "unknown key '%s' (allowed: server, app_id, "
                            "secret, secret_file, yaml, ca_file, tls_verify, "
-                           "proxy)",
+                           "proxy, state_dir)",
                            key);
         return;
     }

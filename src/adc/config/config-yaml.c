@@ -56,6 +56,7 @@ enum ktype {
     T_INT,
     T_STRING,
     T_SCOPE,
+    T_WATCH,
     T_MAX_DELETE,
 };
 
@@ -139,6 +140,13 @@ static const struct key sync_keys[] = {
      .offset = LDAP_FIELD(id_attribute),
      .check = check_attr},
     {.name = "attributes", .type = T_MAP, .children = &attributes_level},
+    {.name = "watch", .type = T_WATCH},
+    {.name = "poll_interval",
+     .type = T_INT,
+     .offset = LDAP_FIELD(poll_interval),
+     .min = 1,
+     .max = 86400,
+     .unit = "seconds"},
 };
 static const struct level sync_level = {"backend.ldap.sync", sync_keys, ADC_ARRAY_SIZE(sync_keys)};
 
@@ -225,6 +233,16 @@ static const struct key root_keys[] = {
     {.name = "backend", .type = T_MAP, .children = &backend_level},
 };
 static const struct level root_level = {"", root_keys, ADC_ARRAY_SIZE(root_keys)};
+
+const char *adc_watch_name(enum adc_watch w) {
+    static const char *const names[ADC_WATCH_COUNT] = {
+        [ADC_WATCH_AUTO] = "auto",       [ADC_WATCH_SYNCREPL] = "syncrepl",
+        [ADC_WATCH_DIRSYNC] = "dirsync", [ADC_WATCH_NOTIFY] = "notify",
+        [ADC_WATCH_USN] = "usn",         [ADC_WATCH_POLL] = "poll",
+        [ADC_WATCH_OFF] = "off",
+    };
+    return (unsigned)w < ADC_WATCH_COUNT ? names[w] : "?";
+}
 
 /* ---- positions ---- */
 
@@ -580,6 +598,15 @@ static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_nod
         else
             error_at(w, vp, "scope must be base, one or sub, not '%s'", text);
         return;
+    case T_WATCH:
+        for (int i = 0; i < ADC_WATCH_COUNT; i++)
+            if (strcmp(text, adc_watch_name(i)) == 0) {
+                w->c->ldap.watch = i;
+                return;
+            }
+        error_at(w, vp, "watch must be auto, syncrepl, dirsync, notify, usn, poll or off, not '%s'",
+                 text);
+        return;
     case T_MAX_DELETE: {
         long n;
         size_t len = strlen(text);
@@ -756,6 +783,8 @@ static int set_defaults(struct adc_yaml_config *c) {
     l->network_timeout = 10;
     l->timeout = 30;
     l->page_size = 500;
+    l->watch = ADC_WATCH_AUTO;
+    l->poll_interval = 30;
     l->auth_timeout = 5;
     l->filter = strdup("(objectClass=inetOrgPerson)");
     l->display_name_attribute = strdup("displayName");

@@ -13,24 +13,40 @@ enum adc_ldap_scope {
     ADC_SCOPE_SUB,
 };
 
+/* backend.ldap.sync.watch: how `adc run` learns of changes (docs/product.md section 9). */
+enum adc_watch {
+    ADC_WATCH_AUTO, /* from the root DSE's supportedControl */
+    ADC_WATCH_SYNCREPL,
+    ADC_WATCH_DIRSYNC,
+    ADC_WATCH_NOTIFY,
+    ADC_WATCH_USN,
+    ADC_WATCH_POLL,
+    ADC_WATCH_OFF,
+    ADC_WATCH_COUNT
+};
+/* "auto", "syncrepl", ... "off". */
+const char *adc_watch_name(enum adc_watch w);
+
 /* backend.ldap of adc.yaml. Strings are NULL when absent (and have no default). */
 struct adc_ldap_config {
-    char *addr;               /* ldap://host[:port] or ldaps://host[:port] */
+    char *addr; /* ldap://host[:port] or ldaps://host[:port] */
     char *bind_dn;
-    char *bind_password;      /* inline, or read from bind_password_file at load time */
+    char *bind_password; /* inline, or read from bind_password_file at load time */
     char *bind_password_file;
     char *base_dn;
     enum adc_ldap_scope scope; /* default sub */
-    bool starttls;            /* default false */
+    bool starttls;             /* default false */
     char *ca_file;
-    bool tls_verify;          /* default true */
-    int network_timeout;      /* seconds, default 10 */
-    int timeout;              /* seconds per operation, default 30 */
-    bool follow_referrals;    /* default false */
+    bool tls_verify;       /* default true */
+    int network_timeout;   /* seconds, default 10 */
+    int timeout;           /* seconds per operation, default 30 */
+    bool follow_referrals; /* default false */
     /* backend.ldap.sync */
-    int page_size;            /* default 500; AD caps at 1000 */
-    char *filter;             /* default (objectClass=inetOrgPerson) */
-    char *id_attribute;       /* NULL = detect entryUUID / objectGUID / nsUniqueId */
+    int page_size;        /* default 500; AD caps at 1000 */
+    char *filter;         /* default (objectClass=inetOrgPerson) */
+    char *id_attribute;   /* NULL = detect entryUUID / objectGUID / nsUniqueId */
+    enum adc_watch watch; /* default auto */
+    int poll_interval;    /* seconds between modifyTimestamp/uSNChanged polls, default 30 */
     /* backend.ldap.sync.attributes: directory attribute per cloud attribute */
     char *display_name_attribute; /* default displayName (falls back to cn) */
     char *given_name_attribute;   /* default givenName */
@@ -44,7 +60,7 @@ struct adc_ldap_config {
 
 /* The mass-delete guard: a count, or a percentage of the cloud users this configuration owns. */
 struct adc_max_delete {
-    long value;      /* default 500 */
+    long value; /* default 500 */
     bool percent;
 };
 
@@ -59,14 +75,15 @@ struct adc_yaml_config {
 /* adc.cfg */
 struct adc_service_config {
     char *path;
-    char *server_url;   /* server = https://cloud.example.com */
-    char *app_id;       /* app_id = ... */
-    char *secret;       /* secret = ..., or read from secret_file at load time */
+    char *server_url; /* server = https://cloud.example.com */
+    char *app_id;     /* app_id = ... */
+    char *secret;     /* secret = ..., or read from secret_file at load time */
     char *secret_file;
-    char *yaml_path;    /* yaml = path; default adc.yaml beside adc.cfg */
-    char *ca_file;      /* ca_file = ... for the server's certificate */
-    bool tls_verify;    /* tls_verify = true|false, default true */
-    char *proxy;        /* proxy = http://proxy:3128 */
+    char *yaml_path; /* yaml = path; default adc.yaml beside adc.cfg */
+    char *ca_file;   /* ca_file = ... for the server's certificate */
+    bool tls_verify; /* tls_verify = true|false, default true */
+    char *proxy;     /* proxy = http://proxy:3128 */
+    char *state_dir; /* state_dir = /var/lib/adc: where `adc run` keeps its live position */
 };
 
 /* Loads and validates adc.yaml. Every problem is printed to `diag` as

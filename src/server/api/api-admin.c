@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/auth.h"
 #include "api/channel.h"
@@ -17,10 +18,15 @@
 #include "common/settings.h"
 #include "store/store-configs.h"
 #include "store/store-runs.h"
+#include "store/store-schedule.h"
 #include "scim/scim-user.h"
+#include "store/store-groups.h"
 #include "store/store-users.h"
 
 #define MAX_CONFIG_NAME 200
+/* The full-sync interval: a month at most; 0 = no schedule (docs/product.md section 9). */
+#define DEFAULT_SYNC_INTERVAL 60
+#define MAX_SYNC_INTERVAL (31 * 24 * 60)
 #define DEFAULT_RUN_LIMIT 50
 #define MAX_LIST_LIMIT 1000
 
@@ -42,7 +48,42 @@ json_t *adc_api_config_render(struct adc_db *db, const struct adc_store_config *
                           "last_run", last ? last : json_null());
     json_object_set_new(j, "secret_rotated",
                         c->secret_rotated[0] ? json_string(c->secret_rotated) : json_null());
+    json_object_set_new(j, "sync_interval_minutes", json_integer(c->sync_interval_minutes));
+    json_t *next = json_null();
+    if (c->sync_interval_minutes > 0 && c->next_sync_at > 0) {
+        time_t t = (time_t)c->next_sync_at;
+        struct tm tm;
+        char buf[24];
+        gmtime_r(&t, &tm);
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_decref(next);
+        next = json_string(buf);
+    }
+    json_object_set_new(j, "next_sync", next);
+    struct adc_store_live l;
+    json_t *live = json_null();
+    if (adc_store_live_get(db, c->app_id, &l) == 0) {
+        live = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s,s:b}", "watch", l.watch, "state", l.state,
+                         "changes_applied", (json_int_t)l.changes_applied, "last_change",
+                         l.last_change, "last_change_at",
+                         l.last_change_at[0] ? l.last_change_at : NULL, "detail", l.detail,
+                         "reported", l.reported, "flowing", 0);
+        adc_store_live_done(&l);
+    }
+    json_object_set_new(j, "live", live ? live : json_null());
     return j;
+}
+
+/* sync_interval_minutes from a request: 0 (no schedule) or 1..MAX_SYNC_INTERVAL. */
+static bool valid_interval(const json_t *v) {
+    return json_is_integer(v) && json_integer_value(v) >= 0 &&
+           json_integer_value(v) <= MAX_SYNC_INTERVAL;
+}
+
+/* When a configuration with this interval next syncs, counted from now. */
+static int64_t next_sync_from_now(const struct adc_server *srv, int64_t interval) {
+    int minute = srv->schedule_minute > 0 ? srv->schedule_minute : 60;
+    return interval > 0 ? (int64_t)time(NULL) + interval * minute : 0;
 }
 
 int adc_api_settings_merge(char **settings, const json_t *in, bool allow_null, char *why,
@@ -131,6 +172,15 @@ static void config_create(struct adc_http_request *req, struct adc_http_response
         adc_http_error(res, 400, "invalidValue", "%s", why);
         goto out;
     }
+    json_t *interval = json_object_get(body, "sync_interval_minutes");
+    if (interval && !valid_interval(interval)) {
+        adc_http_error(res, 400, "invalidValue",
+                       "sync_interval_minutes must be 0 (no schedule) or 1 to %d",
+                       MAX_SYNC_INTERVAL);
+        goto out;
+    }
+    c.sync_interval_minutes = interval ? json_integer_value(interval) : DEFAULT_SYNC_INTERVAL;
+    c.next_sync_at = next_sync_from_now(req->server, c.sync_interval_minutes);
     c.name = strdup(json_string_value(name));
     adc_auth_uuid(c.app_id);
     adc_store_now(c.created);
@@ -144,8 +194,11 @@ static void config_create(struct adc_http_request *req, struct adc_http_response
     adc_auth_hash(secret, hash);
     if (!(db = acquire(req, res)))
         goto out;
+    char detail[400];
+    snprintf(detail, sizeof(detail), "name=%s sync_interval_minutes=%lld", c.name,
+             (long long)c.sync_interval_minutes);
     if (adc_db_begin(db, true) < 0 || adc_store_config_insert(db, &c, hash) < 0 ||
-        adc_store_audit(db, req->principal.actor, "sync-config.create", c.app_id, c.name) < 0 ||
+        adc_store_audit(db, req->principal.actor, "sync-config.create", c.app_id, detail) < 0 ||
         adc_db_commit(db) < 0) {
         adc_db_rollback(db);
         adc_http_error(res, 500, NULL, "database error");
@@ -204,8 +257,8 @@ static int load_config(struct adc_db *db, const char *app_id, struct adc_store_c
 }
 
 /* Opens the write transaction first, so that the change is made to the configuration as read. */
-static int load_config_for_write(struct adc_db *db, const char *app_id,
-                                 struct adc_store_config *c, struct adc_http_response *res) {
+static int load_config_for_write(struct adc_db *db, const char *app_id, struct adc_store_config *c,
+                                 struct adc_http_response *res) {
     if (adc_db_begin(db, true) < 0) {
         adc_http_error(res, 503, NULL, "database busy; retry");
         return -EBUSY;
@@ -239,9 +292,12 @@ static void config_patch(struct adc_http_request *req, struct adc_http_response 
     const char *key;
     json_t *v;
     json_object_foreach(body, key, v) {
-        if (strcmp(key, "name") != 0 && strcmp(key, "settings") != 0) {
+        if (strcmp(key, "name") != 0 && strcmp(key, "settings") != 0 &&
+            strcmp(key, "sync_interval_minutes") != 0) {
             adc_http_error(res, 400, "invalidValue",
-                           "'%.60s' cannot be changed (only name and settings)", key);
+                           "'%.60s' cannot be changed (only name, settings and "
+                           "sync_interval_minutes)",
+                           key);
             goto out;
         }
     }
@@ -263,9 +319,24 @@ static void config_patch(struct adc_http_request *req, struct adc_http_response 
         adc_http_error(res, 400, "invalidValue", "%s", why);
         goto out;
     }
+    json_t *interval = json_object_get(body, "sync_interval_minutes");
+    if (interval) {
+        if (!valid_interval(interval)) {
+            adc_http_error(res, 400, "invalidValue",
+                           "sync_interval_minutes must be 0 (no schedule) or 1 to %d",
+                           MAX_SYNC_INTERVAL);
+            goto out;
+        }
+        /* A new interval counts from now: the next sync comes one new interval from now. */
+        if (json_integer_value(interval) != c.sync_interval_minutes) {
+            c.sync_interval_minutes = json_integer_value(interval);
+            c.next_sync_at = next_sync_from_now(req->server, c.sync_interval_minutes);
+        }
+    }
     adc_store_now(c.modified);
     char detail[600];
-    snprintf(detail, sizeof(detail), "name=%s settings=%s", c.name ? c.name : "", c.settings);
+    snprintf(detail, sizeof(detail), "name=%s settings=%s sync_interval_minutes=%lld",
+             c.name ? c.name : "", c.settings, (long long)c.sync_interval_minutes);
     if (!c.name || adc_store_config_update(db, &c) < 0 ||
         adc_store_audit(db, req->principal.actor, "sync-config.update", c.app_id, detail) < 0 ||
         adc_db_commit(db) < 0) {
@@ -291,10 +362,13 @@ static void config_delete(struct adc_http_request *req, struct adc_http_response
     /* The users stay; they are owned by no configuration any more, i.e. "local" cloud users
      * (docs/product.md section 4, rule 3 knows only these two kinds of provider). */
     int released = adc_store_users_reassign(db, c.app_id, ADC_PROVIDER_LOCAL);
+    int groups = adc_store_groups_reassign(db, c.app_id, ADC_PROVIDER_LOCAL); /* and its groups */
     char detail[300];
-    snprintf(detail, sizeof(detail), "name=%s users_released=%d (now provider local)", c.name,
-             released);
-    if (released < 0 || adc_store_config_delete(db, c.app_id) < 0 ||
+    snprintf(detail, sizeof(detail),
+             "name=%s users_released=%d groups_released=%d (now provider local)", c.name, released,
+             groups);
+    if (released < 0 || groups < 0 || adc_store_config_delete(db, c.app_id) < 0 ||
+        adc_store_live_delete(db, c.app_id) < 0 ||
         adc_store_audit(db, req->principal.actor, "sync-config.delete", c.app_id, detail) < 0 ||
         adc_db_commit(db) < 0) {
         adc_http_error(res, 500, NULL, "database error");
@@ -302,9 +376,9 @@ static void config_delete(struct adc_http_request *req, struct adc_http_response
     }
     adc_channel_forget(req->server, c.app_id, "the sync configuration was deleted");
     adc_http_json(res, 200,
-                  json_pack("{s:s,s:b,s:i,s:s}", "app_id", c.app_id, "deleted", 1,
-                            "users_released", released, "users_provider",
-                            ADC_PROVIDER_LOCAL));
+                  json_pack("{s:s,s:b,s:i,s:s,s:i}", "app_id", c.app_id, "deleted", 1,
+                            "users_released", released, "users_provider", ADC_PROVIDER_LOCAL,
+                            "groups_released", groups));
 out:
     adc_db_rollback(db);
     adc_store_release(db);
@@ -327,14 +401,16 @@ static void config_rotate(struct adc_http_request *req, struct adc_http_response
     adc_auth_hash(secret, hash);
     adc_store_now(now);
     if (adc_store_config_set_secret(db, c.app_id, hash, now) < 0 ||
-        adc_store_audit(db, req->principal.actor, "sync-config.rotate-secret", c.app_id, NULL) < 0 ||
+        adc_store_audit(db, req->principal.actor, "sync-config.rotate-secret", c.app_id, NULL) <
+            0 ||
         adc_db_commit(db) < 0) {
         adc_http_error(res, 500, NULL, "database error");
         goto out;
     }
     adc_channel_forget(req->server, c.app_id, "the secret of the sync configuration was rotated");
-    adc_http_json(res, 200, json_pack("{s:s,s:s,s:s}", "app_id", c.app_id, "secret", secret,
-                                      "secret_rotated", now));
+    adc_http_json(
+        res, 200,
+        json_pack("{s:s,s:s,s:s}", "app_id", c.app_id, "secret", secret, "secret_rotated", now));
 out:
     adc_db_rollback(db);
     adc_store_release(db);
@@ -428,10 +504,9 @@ static void audit_list(struct adc_http_request *req, struct adc_http_response *r
     } else {
         /* The next page: ?before=<seq of the last entry>. */
         size_t n = json_array_size(items);
-        json_t *next = n == (size_t)limit
-                           ? json_integer(json_integer_value(
-                                 json_object_get(json_array_get(items, n - 1), "seq")))
-                           : json_null();
+        json_t *next = n == (size_t)limit ? json_integer(json_integer_value(json_object_get(
+                                                json_array_get(items, n - 1), "seq")))
+                                          : json_null();
         adc_http_json(res, 200, json_pack("{s:o,s:o}", "entries", items, "next_before", next));
     }
     adc_store_release(db);
@@ -446,9 +521,61 @@ static void health(struct adc_http_request *req, struct adc_http_response *res) 
  * admins pressing "sync now" at once get one run and one 409. */
 static pthread_mutex_t sync_trigger_lock = PTHREAD_MUTEX_INITIALIZER;
 
+int adc_api_queue_sync(struct adc_server *srv, const char *app_id, bool dry_run,
+                       const char *trigger, const char *actor, char run_id[static 40],
+                       char busy_run_id[static 40]) {
+    pthread_mutex_lock(&sync_trigger_lock);
+    struct adc_db *db = adc_store_acquire(srv->store);
+    struct adc_store_config cfg = {0};
+    char id[40] = "";
+    int r;
+    busy_run_id[0] = '\0';
+    if (!db) {
+        r = -EAGAIN;
+        goto out;
+    }
+    if ((r = adc_store_config_get(db, app_id, &cfg, NULL)) < 0)
+        goto out;
+    if (!adc_channel_connected(srv, app_id)) {
+        r = -ENOTCONN;
+        goto out;
+    }
+    if (adc_run_busy(db, app_id, busy_run_id) > 0) {
+        r = -EBUSY;
+        goto out;
+    }
+    r = adc_db_begin(db, true);
+    if (r == 0)
+        r = adc_run_create(db, app_id, "server", trigger, dry_run, "queued", actor, id);
+    if (r == 0)
+        r = adc_db_commit(db);
+    else
+        adc_db_rollback(db);
+    if (r < 0) {
+        r = -EIO;
+        goto out;
+    }
+    adc_store_release(db);
+    db = NULL;
+    if (adc_channel_sync(srv, app_id, id, dry_run) < 0) {
+        /* The last agent left between the check and now. */
+        adc_run_fail(srv->store, id, "no agent connected to run it");
+        r = -ENOTCONN;
+        goto out;
+    }
+    log_notice("sync of '%s' queued as run %s%s (%s, by %s)", app_id, id,
+               dry_run ? " (dry run)" : "", trigger, actor);
+    memcpy(run_id, id, 40);
+    r = 0;
+out:
+    adc_store_release(db);
+    pthread_mutex_unlock(&sync_trigger_lock);
+    adc_store_config_done(&cfg);
+    return r;
+}
+
 /* POST /api/v1/sync-configs/{app_id}/sync: "sync now" through a connected agent. */
 static void config_sync(struct adc_http_request *req, struct adc_http_response *res) {
-    struct adc_server *srv = req->server;
     const char *app_id = req->params[0];
     bool dry_run = false;
     if (req->body_len > 0) {
@@ -464,69 +591,30 @@ static void config_sync(struct adc_http_request *req, struct adc_http_response *
         dry_run = json_is_true(d);
         json_decref(body);
     }
-
-    pthread_mutex_lock(&sync_trigger_lock);
-    struct adc_db *db = adc_store_acquire(srv->store);
-    struct adc_store_config cfg = {0};
-    struct adc_store_run run = {0};
-    if (!db) {
-        adc_http_error(res, 503, NULL, "the store is busy; try again");
-        goto out;
-    }
-    int r = adc_store_config_get(db, app_id, &cfg, NULL);
-    if (r == -ENOENT) {
-        adc_http_error(res, 404, NULL, "no sync configuration '%s'", app_id);
-        goto out;
-    }
-    if (r < 0) {
-        adc_http_error(res, 500, NULL, "cannot read sync configuration '%s'", app_id);
-        goto out;
-    }
-    if (!adc_channel_connected(srv, app_id)) {
+    char run_id[40], busy[40];
+    int r = adc_api_queue_sync(req->server, app_id, dry_run, "manual", req->principal.actor, run_id,
+                               busy);
+    switch (r) {
+    case 0:
+        adc_http_json(res, 202, json_pack("{s:s, s:s}", "run_id", run_id, "status", "queued"));
+        break;
+    case -EAGAIN: adc_http_error(res, 503, NULL, "the store is busy; try again"); break;
+    case -ENOENT: adc_http_error(res, 404, NULL, "no sync configuration '%s'", app_id); break;
+    case -ENOTCONN:
         adc_http_error(res, 409, NULL,
                        "no agent of sync configuration '%s' is connected; start `adc run` next "
                        "to the directory",
                        app_id);
-        goto out;
-    }
-    char busy[40];
-    if (adc_run_busy(db, app_id, busy) > 0) {
+        break;
+    case -EBUSY:
         adc_http_error(res, 409, NULL, "a sync of '%s' is already queued or running (run %s)",
                        app_id, busy);
-        goto out;
+        break;
+    default:
+        adc_http_error(res, 500, NULL, "cannot read or record the sync of '%s': %s", app_id,
+                       strerror(-r));
+        break;
     }
-
-    r = adc_db_begin(db, true);
-    if (r == 0)
-        r = adc_run_create(db, app_id, "server", dry_run, "queued", req->principal.actor,
-                           run.run_id);
-    if (r == 0)
-        r = adc_db_commit(db);
-    else
-        adc_db_rollback(db);
-    if (r < 0) {
-        adc_http_error(res, 500, NULL, "cannot record the run: %s", strerror(-r));
-        goto out;
-    }
-    adc_store_release(db);
-    db = NULL;
-    r = adc_channel_sync(srv, app_id, run.run_id, dry_run);
-    if (r < 0) {
-        /* The last agent left between the check and now. */
-        adc_run_fail(srv->store, run.run_id, "no agent connected to run it");
-        adc_http_error(res, 409, NULL, "no agent of sync configuration '%s' is connected",
-                       app_id);
-        goto out;
-    }
-    log_notice("sync of '%s' queued as run %s%s by %s", app_id, run.run_id,
-               dry_run ? " (dry run)" : "", req->principal.actor);
-    adc_http_json(res, 202, json_pack("{s:s, s:s}", "run_id", run.run_id, "status", "queued"));
-out:
-    if (db)
-        adc_store_release(db);
-    pthread_mutex_unlock(&sync_trigger_lock);
-    adc_store_config_done(&cfg);
-    adc_store_run_done(&run);
 }
 
 const struct adc_route adc_api_admin_routes[] = {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "store/store-configs.h"
 
@@ -15,3 +16,13 @@ json_t *adc_api_config_render(struct adc_db *db, const struct adc_store_config *
  * Returns 0 or -1 with a reason in why. */
 int adc_api_settings_merge(char **settings, const json_t *in, bool allow_null, char *why,
                            size_t why_size);
+
+struct adc_server;
+
+/* Queues a sync of app_id for its agents, as "Sync now" and the schedule (schedule.h) do: 0
+ * with the new run's id in run_id; -ENOENT (no such configuration), -ENOTCONN (no agent
+ * connected), -EBUSY (a sync is queued or running already: its id in busy_run_id), -EAGAIN
+ * (store busy), -EIO. trigger: "manual" or "schedule" (runs.h). One at a time per process. */
+int adc_api_queue_sync(struct adc_server *srv, const char *app_id, bool dry_run,
+                       const char *trigger, const char *actor, char run_id[static 40],
+                       char busy_run_id[static 40]);

@@ -11,6 +11,7 @@
 #include "server.h"
 #include "store/store-configs.h"
 #include "store/store-runs.h"
+#include "store/store-schedule.h"
 
 /* GET /api/v1/agent/config: only the settings the server sets; the client merges them over
  * adc.yaml (docs/product.md section 4, rule 7). */
@@ -20,8 +21,9 @@ static void agent_config(struct adc_http_request *req, struct adc_http_response 
     for (int i = 0; i < ADC_SETTING_COUNT; i++)
         if (p->settings[i] != ADC_UNSET)
             json_object_set_new(settings, adc_setting_name(i), json_boolean(p->settings[i]));
-    adc_http_json(res, 200, json_pack("{s:s,s:s,s:o}", "app_id", p->app_id, "name", p->name,
-                                      "settings", settings));
+    adc_http_json(
+        res, 200,
+        json_pack("{s:s,s:s,s:o}", "app_id", p->app_id, "name", p->name, "settings", settings));
 }
 
 static void agent_run_create(struct adc_http_request *req, struct adc_http_response *res) {
@@ -41,12 +43,22 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
         adc_http_error(res, 400, "invalidValue", "source must be \"imp\" or \"agent\"");
         goto out;
     }
+    /* A client starts a run itself only as `adc imp` or as `adc run` starting without a
+     * position to resume live changes from (docs/product.md section 9); the schedule and
+     * "Sync now" are the server's. */
+    const char *trigger = strcmp(source, "imp") == 0 ? "imp" : "startup";
+    json_t *t = json_object_get(body, "trigger");
+    if (t && !(json_is_string(t) && strcmp(json_string_value(t), trigger) == 0)) {
+        adc_http_error(res, 400, "invalidValue", "trigger of a run with source \"%s\" is \"%s\"",
+                       source, trigger);
+        goto out;
+    }
     /* A dry-run-only configuration still records its previews, flagged as such. */
     bool dry_run = json_is_true(dry) || req->principal.settings[ADC_SETTING_DRY_RUN] == ADC_TRUE;
     db = adc_store_acquire(req->server->store);
     char run_id[40];
     if (!db || adc_db_begin(db, true) < 0 ||
-        adc_run_create(db, req->principal.app_id, source, dry_run, "running",
+        adc_run_create(db, req->principal.app_id, source, trigger, dry_run, "running",
                        req->principal.actor, run_id) < 0 ||
         adc_db_commit(db) < 0) {
         adc_http_error(res, 503, NULL, "database error; retry");
@@ -54,8 +66,9 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
     }
     if (asprintf(&res->location, "/api/v1/runs/%s", run_id) < 0)
         res->location = NULL;
-    adc_http_json(res, 201, json_pack("{s:s,s:s,s:b}", "run_id", run_id, "status", "running",
-                                      "dry_run", dry_run));
+    adc_http_json(
+        res, 201,
+        json_pack("{s:s,s:s,s:b}", "run_id", run_id, "status", "running", "dry_run", dry_run));
 out:
     if (db)
         adc_db_rollback(db);
@@ -94,7 +107,8 @@ static void agent_run_update(struct adc_http_request *req, struct adc_http_respo
     char detail[200];
     snprintf(detail, sizeof(detail), "status=%s", run.status);
     if (adc_store_run_update(db, &run) < 0 ||
-        (final && adc_store_audit(db, req->principal.actor, "run.finish", run.run_id, detail) < 0) ||
+        (final &&
+         adc_store_audit(db, req->principal.actor, "run.finish", run.run_id, detail) < 0) ||
         adc_db_commit(db) < 0) {
         adc_http_error(res, 500, NULL, "database error");
         goto out;
@@ -108,7 +122,96 @@ out:
     json_decref(body);
 }
 
+static bool one_of(const char *s, const char *const *set, size_t n) {
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(s, set[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A string from the agent shown to admins: absent, or bounded and without control characters. */
+static bool opt_text(const json_t *v, size_t max) {
+    if (!v || json_is_null(v))
+        return true;
+    const char *s = json_string_value(v);
+    if (!s || strlen(s) > max)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* PUT /api/v1/agent/live: how live changes are going (docs/agent-protocol.md). The agent sends
+ * it when its watcher starts, stops or pauses, and at most about once a second while changes
+ * are applied; the console shows it. The time of the last change is the server's: an agent's
+ * clock may be off. */
+static void agent_live(struct adc_http_request *req, struct adc_http_response *res) {
+    static const char *const watches[] = {"syncrepl", "dirsync", "notify", "usn", "poll", "off"};
+    static const char *const states[] = {"streaming", "paused", "stopped", "error"};
+    json_t *body = adc_http_body_object(req, res);
+    if (!body)
+        return;
+    struct adc_db *db = NULL;
+    struct adc_store_live old = {0}, l = {0};
+    const char *watch = json_string_value(json_object_get(body, "watch"));
+    const char *state = json_string_value(json_object_get(body, "state"));
+    json_t *applied = json_object_get(body, "changes_applied");
+    json_t *last = json_object_get(body, "last_change"), *detail = json_object_get(body, "detail");
+    if (!one_of(watch, watches, 6) || !one_of(state, states, 4)) {
+        adc_http_error(res, 400, "invalidValue",
+                       "watch must be syncrepl, dirsync, notify, usn, poll or off; state "
+                       "streaming, paused, stopped or error");
+        goto out;
+    }
+    if (applied && (!json_is_integer(applied) || json_integer_value(applied) < 0)) {
+        adc_http_error(res, 400, "invalidValue", "changes_applied must be a non-negative integer");
+        goto out;
+    }
+    if (!opt_text(last, 300) || !opt_text(detail, 1000)) {
+        adc_http_error(res, 400, "invalidValue",
+                       "last_change (up to 300 characters) and detail (up to 1000) must be "
+                       "strings without control characters");
+        goto out;
+    }
+    snprintf(l.app_id, sizeof(l.app_id), "%.39s", req->principal.app_id);
+    snprintf(l.watch, sizeof(l.watch), "%s", watch);
+    snprintf(l.state, sizeof(l.state), "%s", state);
+    l.changes_applied = applied ? json_integer_value(applied) : 0;
+    l.last_change = (char *)json_string_value(last); /* lent from body */
+    l.detail = (char *)json_string_value(detail);
+    adc_store_now(l.reported);
+    db = adc_store_acquire(req->server->store);
+    if (!db || adc_db_begin(db, true) < 0) {
+        adc_http_error(res, 503, NULL, "database busy; retry");
+        goto out;
+    }
+    int e = adc_store_live_get(db, l.app_id, &old);
+    if (e < 0 && e != -ENOENT) {
+        adc_http_error(res, 500, NULL, "database error");
+        goto out;
+    }
+    /* A new change since the last report is stamped now; otherwise the old stamp stays. */
+    bool changed = l.last_change && (e == -ENOENT || l.changes_applied != old.changes_applied ||
+                                     !old.last_change || strcmp(old.last_change, l.last_change));
+    memcpy(l.last_change_at, changed ? l.reported : old.last_change_at, sizeof(l.last_change_at));
+    if (!changed && !l.last_change)
+        l.last_change = old.last_change;
+    if (adc_store_live_put(db, &l) < 0 || adc_db_commit(db) < 0) {
+        adc_http_error(res, 500, NULL, "database error");
+        goto out;
+    }
+    res->status = 204;
+out:
+    if (db)
+        adc_db_rollback(db);
+    adc_store_release(db);
+    adc_store_live_done(&old);
+    json_decref(body);
+}
+
 const struct adc_route adc_api_agent_routes[] = {
+    {"PUT", "/api/v1/agent/live", ADC_AUTH_SYNC, agent_live},
     {"GET", "/api/v1/agent/config", ADC_AUTH_SYNC, agent_config},
     {"POST", "/api/v1/agent/runs", ADC_AUTH_SYNC, agent_run_create},
     {"PUT", "/api/v1/agent/runs/{}", ADC_AUTH_SYNC, agent_run_update},

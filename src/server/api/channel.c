@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api/hub.h"
+#include "api/schedule.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/wire.h"
@@ -35,10 +36,12 @@ int adc_channel_start(struct adc_server *srv) {
     r = adc_login_start(srv);
     if (r < 0)
         return r;
-    return adc_runs_recover_start(srv->store);
+    r = adc_runs_recover_start(srv->store);
+    return r < 0 ? r : adc_schedule_start(srv);
 }
 
 void adc_channel_stop(struct adc_server *srv) {
+    adc_schedule_stop();
     if (srv->hub)
         adc_hub_shutdown(srv->hub);
     adc_runs_recover_stop();
@@ -47,6 +50,7 @@ void adc_channel_stop(struct adc_server *srv) {
 void adc_channel_free(struct adc_server *srv) {
     adc_channel_stop(srv);
     adc_login_stop();
+    adc_schedule_join();
     adc_runs_recover_free();
     adc_hub_free(srv->hub);
     srv->hub = NULL;
@@ -60,8 +64,7 @@ json_t *adc_channel_agents(struct adc_server *srv, const char *app_id) {
     return srv->hub ? adc_hub_agents(srv->hub, app_id) : json_array();
 }
 
-int adc_channel_sync(struct adc_server *srv, const char *app_id, const char *run_id,
-                     bool dry_run) {
+int adc_channel_sync(struct adc_server *srv, const char *app_id, const char *run_id, bool dry_run) {
     return srv->hub ? adc_hub_sync(srv->hub, app_id, run_id, dry_run) : -ENOENT;
 }
 
@@ -75,8 +78,16 @@ void adc_channel_describe(struct adc_server *srv, json_t *config) {
     if (!app_id)
         return;
     json_t *agents = adc_channel_agents(srv, app_id);
-    json_object_set_new(config, "connected", json_boolean(json_array_size(agents) > 0));
+    bool connected = json_array_size(agents) > 0;
+    json_object_set_new(config, "connected", json_boolean(connected));
     json_object_set_new(config, "agents", agents ? agents : json_array());
+    /* Live changes flow while an agent is connected and its watcher says it streams. */
+    json_t *live = json_object_get(config, "live");
+    if (json_is_object(live))
+        json_object_set_new(
+            live, "flowing",
+            json_boolean(connected && adc_streq(json_string_value(json_object_get(live, "state")),
+                                                "streaming")));
 }
 
 /* Strings from the agent are shown to admins: bounded and printable. */
@@ -117,6 +128,7 @@ static void handle_connect(struct adc_http_request *req, struct adc_http_respons
     }
     log_notice("agent %s connected for '%s' from %s (host '%s', adc %s)", agent_id,
                req->principal.app_id, req->client, host, version);
+    adc_schedule_poke(); /* a sync that fell due while no agent was connected runs now */
     adc_http_json(res, 201,
                   json_pack("{s:s, s:i, s:i}", "agent_id", agent_id, "poll_wait", ADC_HUB_POLL_WAIT,
                             "connected_timeout", ADC_HUB_CONNECTED_TIMEOUT));
@@ -167,9 +179,10 @@ static void handle_poll(struct adc_http_request *req, struct adc_http_response *
     }
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(out, "commands"), i, c)
-        if (adc_streq(json_string_value(json_object_get(c, "type")), ADC_CMD_SYNC))
-            adc_run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")),
+    json_array_foreach(
+        json_object_get(out, "commands"), i,
+        c) if (adc_streq(json_string_value(json_object_get(c, "type")), ADC_CMD_SYNC))
+        adc_run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")),
                       agent_id);
     adc_http_json(res, 200, out);
 }
@@ -182,8 +195,8 @@ static void handle_result(struct adc_http_request *req, struct adc_http_response
     const char *reason = json_string_value(json_object_get(body, "reason"));
     char clipped[256];
     snprintf(clipped, sizeof(clipped), "%s", reason ? reason : "");
-    int r = adc_hub_answer(req->server->hub, req->principal.app_id, req->params[0], outcome,
-                           clipped);
+    int r =
+        adc_hub_answer(req->server->hub, req->principal.app_id, req->params[0], outcome, clipped);
     if (r == -EINVAL)
         adc_http_error(res, 400, "invalidValue",
                        "outcome must be \"accepted\", \"denied\" or \"unavailable\"");

@@ -14,9 +14,18 @@
 const char *const adc_run_stat_keys[8] = {"created",   "updated", "deleted", "disabled",
                                           "unchanged", "skipped", "failed",  "enabled"};
 
-int adc_run_create(struct adc_db *db, const char *app_id, const char *source, bool dry_run,
-                   const char *status, const char *actor, char run_id[static 40]) {
+bool adc_run_trigger_valid(const char *trigger) {
+    static const char *const known[] = {"manual", "schedule", "imp", "startup"};
+    for (size_t i = 0; trigger && i < ADC_ARRAY_SIZE(known); i++)
+        if (strcmp(trigger, known[i]) == 0)
+            return true;
+    return false;
+}
+
+int adc_run_create(struct adc_db *db, const char *app_id, const char *source, const char *trigger,
+                   bool dry_run, const char *status, const char *actor, char run_id[static 40]) {
     struct adc_store_run r = {.dry_run = dry_run};
+    snprintf(r.trigger, sizeof(r.trigger), "%s", trigger);
     adc_auth_uuid(r.run_id);
     snprintf(r.app_id, sizeof(r.app_id), "%s", app_id);
     snprintf(r.source, sizeof(r.source), "%s", source);
@@ -28,9 +37,9 @@ int adc_run_create(struct adc_db *db, const char *app_id, const char *source, bo
     int e = adc_store_run_insert(db, &r);
     if (e < 0)
         return e;
-    char detail[100];
-    snprintf(detail, sizeof(detail), "app_id=%s source=%s dry_run=%s", app_id, source,
-             dry_run ? "true" : "false");
+    char detail[120];
+    snprintf(detail, sizeof(detail), "app_id=%s source=%s trigger=%s dry_run=%s", app_id, source,
+             trigger, dry_run ? "true" : "false");
     e = adc_store_audit(db, actor, "run.create", r.run_id, detail);
     if (e < 0)
         return e;
@@ -96,7 +105,8 @@ unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, c
     if (ec) {
         if (!json_is_integer(ec) || json_integer_value(ec) < count) {
             json_decref(kept);
-            snprintf(why, why_size, "error_count must be an integer, at least the number of errors");
+            snprintf(why, why_size,
+                     "error_count must be an integer, at least the number of errors");
             return 400;
         }
         count = json_integer_value(ec);
@@ -150,11 +160,11 @@ json_t *adc_run_render(const struct adc_store_run *run) {
         json_decref(errors);
         errors = json_array();
     }
-    return json_pack("{s:s,s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:s,s:o,s:o,s:s,s:o}", "run_id",
+    return json_pack("{s:s,s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:s,s:o,s:o,s:s,s:o,s:s}", "run_id",
                      run->run_id, "app_id", run->app_id, "source", run->source, "dry_run",
                      run->dry_run, "status", run->status, "stats", full, "errors", errors,
                      "error_count", (json_int_t)run->error_count, "created", run->created,
-                     "started", str_or_null(run->started), "finished",
-                     str_or_null(run->finished), "updated", run->updated, "agent_id",
-                     str_or_null(run->agent_id));
+                     "started", str_or_null(run->started), "finished", str_or_null(run->finished),
+                     "updated", run->updated, "agent_id", str_or_null(run->agent_id), "trigger",
+                     run->trigger[0] ? run->trigger : "manual");
 }

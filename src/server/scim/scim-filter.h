@@ -1,12 +1,11 @@
-/* SCIM filters (RFC 7644 section 3.4.2.2): parsing, translation to SQL over the users table,
- * and evaluation against a JSON object (PATCH value paths, RFC 7644 section 3.5.2). */
+/* SCIM filters (RFC 7644 section 3.4.2.2): parsing (scim-filter.c) and evaluation against a
+ * JSON object (scim-filter-match.c, for PATCH value paths, RFC 7644 section 3.5.2). The
+ * translation to SQL is the store's: store/store-filter.h. */
 #pragma once
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
-
-#include "store/store.h"
 
 /* Deepest nesting of parentheses and not() in a filter. */
 #define ADC_SCIM_FILTER_MAX_DEPTH 16
@@ -30,8 +29,8 @@ enum adc_scim_filter_op {
 
 struct adc_scim_filter {
     enum adc_scim_filter_op op;
-    char *attr;     /* attribute path as written ("name.familyName", "urn:...:User:provider") */
-    json_t *value;  /* comparison value: string, number, true, false or null */
+    char *attr;    /* attribute path as written ("name.familyName", "urn:...:User:provider") */
+    json_t *value; /* comparison value: string, number, true, false or null */
     struct adc_scim_filter *left, *right;
 };
 
@@ -40,20 +39,6 @@ void adc_scim_filter_free(struct adc_scim_filter *f);
 /* Parses a filter. On error returns a negative errno and a reason in err. */
 int adc_scim_filter_parse(const char *text, struct adc_scim_filter **out, char *err,
                           size_t err_size);
-
-/* A WHERE clause with its bound values. */
-struct adc_sql_where {
-    char *sql;
-    struct adc_sql_arg *args;
-    size_t n, cap;
-};
-void adc_sql_where_done(struct adc_sql_where *w);
-
-/* Translates a parsed filter on User resources into SQL over the users table (columns
- * user_name, external_id, id, active, provider, created, modified, data). An attribute we do not
- * know, or a value of the wrong type, is an error with a reason in err (-EINVAL). */
-int adc_scim_filter_sql(const struct adc_scim_filter *f, struct adc_sql_where *out, char *err,
-                        size_t err_size);
 
 /* Evaluates a filter against a JSON object: attribute names are matched case-insensitively and
  * strings compared case-insensitively (the sub-attributes of multi-valued attributes, as used in

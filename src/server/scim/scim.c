@@ -11,7 +11,9 @@
 #include "common/log.h"
 #include "scim/scim-attrs.h"
 #include "scim/scim-filter.h"
+#include "store/store-filter.h"
 #include "server.h"
+#include "scim/scim-group.h"
 #include "store/store-users.h"
 
 void adc_scim_respond_error(struct adc_http_response *res, const struct adc_scim_result *r) {
@@ -53,11 +55,19 @@ static void service_provider_config(struct adc_http_request *req, struct adc_htt
 static json_t *resource_type_user(const char *base) {
     /* Neither extension is required in requests: the server sets the sync extension itself. */
     return json_pack("{s:[s],s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:b},{s:s,s:b}],s:o}", "schemas",
-                     "urn:ietf:params:scim:schemas:core:2.0:ResourceType", "id", "User", "name",
-                     "User", "endpoint", "/Users", "description", "User Account", "schema",
-                     ADC_SCIM_SCHEMA_USER, "schemaExtensions", "schema", ADC_SCIM_SCHEMA_PROVIDER,
-                     "required", 0, "schema", ADC_SCIM_SCHEMA_ENTERPRISE, "required", 0, "meta",
+                     ADC_SCIM_SCHEMA_RESOURCE_TYPE, "id", "User", "name", "User", "endpoint",
+                     "/Users", "description", "User Account", "schema", ADC_SCIM_SCHEMA_USER,
+                     "schemaExtensions", "schema", ADC_SCIM_SCHEMA_PROVIDER, "required", 0,
+                     "schema", ADC_SCIM_SCHEMA_ENTERPRISE, "required", 0, "meta",
                      meta("ResourceType", base, "/ResourceTypes/User"));
+}
+
+static json_t *resource_type_group(const char *base) {
+    return json_pack("{s:[s],s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:b}],s:o}", "schemas",
+                     ADC_SCIM_SCHEMA_RESOURCE_TYPE, "id", "Group", "name", "Group", "endpoint",
+                     "/Groups", "description", "Group", "schema", ADC_SCIM_SCHEMA_GROUP,
+                     "schemaExtensions", "schema", ADC_SCIM_SCHEMA_GROUP_PROVIDER, "required", 0,
+                     "meta", meta("ResourceType", base, "/ResourceTypes/Group"));
 }
 
 static json_t *list_of(json_t *items) {
@@ -69,18 +79,20 @@ static json_t *list_of(json_t *items) {
 static void resource_types(struct adc_http_request *req, struct adc_http_response *res) {
     char base[300];
     adc_http_base_url(req, base, sizeof(base));
-    adc_http_json(res, 200, list_of(json_pack("[o]", resource_type_user(base))));
+    adc_http_json(res, 200,
+                  list_of(json_pack("[o,o]", resource_type_user(base), resource_type_group(base))));
 }
 
 static void resource_type(struct adc_http_request *req, struct adc_http_response *res) {
-    if (strcmp(req->params[0], "User") != 0) {
-        adc_http_error(res, 404, NULL, "no resource type '%s' (this server has User)",
-                       req->params[0]);
-        return;
-    }
     char base[300];
     adc_http_base_url(req, base, sizeof(base));
-    adc_http_json(res, 200, resource_type_user(base));
+    if (strcmp(req->params[0], "User") == 0)
+        adc_http_json(res, 200, resource_type_user(base));
+    else if (strcmp(req->params[0], "Group") == 0)
+        adc_http_json(res, 200, resource_type_group(base));
+    else
+        adc_http_error(res, 404, NULL, "no resource type '%s' (this server has User and Group)",
+                       req->params[0]);
 }
 
 /* ---- /Schemas: the attributes as stored and returned (RFC 7643 sections 4, 7, 8.7.1) ---- */
@@ -90,12 +102,15 @@ struct attr_def {
     bool multi, required, case_exact;
     const char *mutability, *returned, *uniqueness, *description;
     const struct attr_def *subs; /* NULL-name terminated, or NULL */
+    /* referenceTypes of a reference, canonicalValues of a string: ","-separated, or NULL */
+    const char *values;
+    bool no_limit; /* nothing to say about its size (group attributes: their own limits) */
 };
 
 #define SUB(n, t)                                                                                  \
-    { n, t, false, false, false, "readWrite", "default", "none", NULL, NULL }
+    { n, t, false, false, false, "readWrite", "default", "none", NULL, NULL, NULL, false }
 #define END                                                                                        \
-    { NULL, NULL, false, false, false, NULL, NULL, NULL, NULL, NULL }
+    { NULL, NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, false }
 
 /* Plural attributes: "value, display, type, primary" (RFC 7643 section 2.4), with value's type. */
 #define PLURAL_SUBS(value_type)                                                                    \
@@ -120,32 +135,37 @@ static const struct attr_def address_subs[] = {
     SUB("type", "string"),      SUB("primary", "boolean"),      END};
 static const struct attr_def manager_subs[] = {
     SUB("value", "string"),
-    {"$ref", "reference", false, false, false, "readWrite", "default", "none", NULL, NULL},
-    {"displayName", "string", false, false, false, "readOnly", "default", "none", NULL, NULL},
+    {"$ref", "reference", false, false, false, "readWrite", "default", "none", NULL, NULL, "User",
+     false},
+    {"displayName", "string", false, false, false, "readOnly", "default", "none", NULL, NULL, NULL,
+     false},
     END};
 
 #define ATTR(n, t)                                                                                 \
-    { n, t, false, false, false, "readWrite", "default", "none", NULL, NULL }
+    { n, t, false, false, false, "readWrite", "default", "none", NULL, NULL, NULL, false }
 #define MULTI(n, subs)                                                                             \
-    { n, "complex", true, false, false, "readWrite", "default", "none", NULL, subs }
+    { n, "complex", true, false, false, "readWrite", "default", "none", NULL, subs, NULL, false }
 
 static const struct attr_def user_attrs[] = {
     {"userName", "string", false, true, false, "readWrite", "always", "server",
      "Unique among all users, compared after Unicode case folding; no control or zero-width "
      "characters",
-     NULL},
-    {"name", "complex", false, false, false, "readWrite", "default", "none", NULL, name_subs},
+     NULL, NULL, false},
+    {"name", "complex", false, false, false, "readWrite", "default", "none", NULL, name_subs, NULL,
+     false},
     ATTR("displayName", "string"),
     ATTR("nickName", "string"),
-    {"profileUrl", "reference", false, false, false, "readWrite", "default", "none", NULL, NULL},
+    {"profileUrl", "reference", false, false, false, "readWrite", "default", "none", NULL, NULL,
+     "external", false},
     ATTR("title", "string"),
     ATTR("userType", "string"),
     ATTR("preferredLanguage", "string"),
     ATTR("locale", "string"),
     ATTR("timezone", "string"),
     {"active", "boolean", false, false, false, "readWrite", "default", "none",
-     "Absent in a create or replace means true; PATCH may not remove it", NULL},
-    {"externalId", "string", false, false, true, "readWrite", "default", "none", NULL, NULL},
+     "Absent in a create or replace means true; PATCH may not remove it", NULL, NULL, false},
+    {"externalId", "string", false, false, true, "readWrite", "default", "none", NULL, NULL, NULL,
+     false},
     MULTI("emails", string_plural),
     MULTI("phoneNumbers", string_plural),
     MULTI("ims", string_plural),
@@ -162,7 +182,8 @@ static const struct attr_def enterprise_attrs[] = {
     ATTR("organization", "string"),
     ATTR("division", "string"),
     ATTR("department", "string"),
-    {"manager", "complex", false, false, false, "readWrite", "default", "none", NULL, manager_subs},
+    {"manager", "complex", false, false, false, "readWrite", "default", "none", NULL, manager_subs,
+     NULL, false},
     END};
 
 static const struct attr_def provider_attrs[] = {
@@ -170,7 +191,37 @@ static const struct attr_def provider_attrs[] = {
      "'local' or the Application ID of the sync configuration that owns the user. Set by the "
      "server: a sync configuration's users are its own (it never writes another's); a System "
      "Administrator may set it when creating or replacing a user",
-     NULL},
+     NULL, NULL, false},
+    END};
+
+/* RFC 7643 section 4.2 (and 8.7.1): displayName and members of User or Group. */
+static const struct attr_def member_subs[] = {
+    {"value", "string", false, false, false, "immutable", "default", "none", NULL, NULL, NULL,
+     true},
+    {"$ref", "reference", false, false, false, "immutable", "default", "none", NULL, NULL,
+     "User,Group", true},
+    {"type", "string", false, false, false, "immutable", "default", "none", NULL, NULL,
+     "User,Group", true},
+    {"display", "string", false, false, false, "readOnly", "default", "none", NULL, NULL, NULL,
+     true},
+    END};
+
+static const struct attr_def group_attrs[] = {
+    {"displayName", "string", false, true, false, "readWrite", "default", "none", NULL, NULL, NULL,
+     true},
+    {"externalId", "string", false, false, true, "readWrite", "default", "none", NULL, NULL, NULL,
+     true},
+    {"members", "complex", true, false, false, "readWrite", "default", "none", NULL, member_subs,
+     NULL, true},
+    END};
+
+static const struct attr_def group_provider_attrs[] = {
+    {"provider", "string", false, false, true, "readOnly", "default", "none",
+     "'local' or the Application ID of the sync configuration that owns the group; set by the "
+     "server for sync clients",
+     NULL, NULL, true},
+    {"memberCount", "integer", false, false, false, "readOnly", "default", "none", NULL, NULL,
+     NULL, true},
     END};
 
 static json_t *attrs_json(const struct attr_def *defs);
@@ -180,8 +231,11 @@ static json_t *attr_json(const struct attr_def *d) {
                           "multiValued", d->multi, "required", d->required, "caseExact",
                           d->case_exact, "mutability", d->mutability, "returned", d->returned,
                           "uniqueness", d->uniqueness);
-    char limit[200];
-    if (strcmp(d->type, "complex") != 0) {
+    char limit[400];
+    if (d->no_limit) {
+        if (d->description)
+            json_object_set_new(a, "description", json_string(d->description));
+    } else if (strcmp(d->type, "complex") != 0) {
         /* The size limits, where RFC 7643 has no member for them (scim-attrs.h). */
         snprintf(limit, sizeof(limit), "%s%sAt most %d bytes.",
                  d->description ? d->description : "", d->description ? ". " : "",
@@ -195,9 +249,19 @@ static json_t *attr_json(const struct attr_def *d) {
     } else if (d->description) {
         json_object_set_new(a, "description", json_string(d->description));
     }
-    if (strcmp(d->type, "reference") == 0)
-        json_object_set_new(a, "referenceTypes",
-                            json_pack("[s]", strcmp(d->name, "$ref") == 0 ? "User" : "external"));
+    if (d->values) {
+        json_t *list = json_array();
+        for (const char *v = d->values; *v;) {
+            size_t n = strcspn(v, ",");
+            json_array_append_new(list, json_stringn(v, n));
+            v += n + (v[n] == ',');
+        }
+        json_object_set_new(a, strcmp(d->type, "reference") == 0 ? "referenceTypes"
+                                                                   : "canonicalValues",
+                            list);
+    } else if (strcmp(d->type, "reference") == 0) {
+        json_object_set_new(a, "referenceTypes", json_pack("[s]", "external"));
+    }
     if (d->subs)
         json_object_set_new(a, "subAttributes", attrs_json(d->subs));
     return a;
@@ -218,13 +282,16 @@ static const struct {
     {ADC_SCIM_SCHEMA_ENTERPRISE, "EnterpriseUser", "Enterprise User", enterprise_attrs},
     {ADC_SCIM_SCHEMA_PROVIDER, "SyncProvider", "Which sync configuration owns a user",
      provider_attrs},
+    {ADC_SCIM_SCHEMA_GROUP, "Group", "Group", group_attrs},
+    {ADC_SCIM_SCHEMA_GROUP_PROVIDER, "SyncProviderGroup",
+     "Which sync configuration owns a group, and its number of members", group_provider_attrs},
 };
 
 static json_t *schema_json(size_t i, const char *base) {
     char path[200];
     snprintf(path, sizeof(path), "/Schemas/%s", schema_defs[i].id);
-    return json_pack("{s:[s],s:s,s:s,s:s,s:o,s:o}", "schemas",
-                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id", schema_defs[i].id,
+    return json_pack("{s:[s],s:s,s:s,s:s,s:o,s:o}", "schemas", ADC_SCIM_SCHEMA_SCHEMA, "id",
+                     schema_defs[i].id,
                      "name", schema_defs[i].name, "description", schema_defs[i].description,
                      "attributes", attrs_json(schema_defs[i].attrs), "meta",
                      meta("Schema", base, path));
@@ -306,20 +373,14 @@ static void cursor_save(const char *filter, int64_t next_index, int64_t last_seq
     pthread_mutex_unlock(&cursor_lock);
 }
 
-struct projection {
-    char **attrs; /* NULL-terminated; NULL when all */
-    bool exclude;
-};
-
-static void projection_done(struct projection *p) {
+void adc_scim_projection_done(struct adc_scim_projection *p) {
     if (p->attrs)
         for (char **a = p->attrs; *a; a++)
             free(*a);
     free(p->attrs);
 }
 
-/* Parses "a,b.c,urn:...:x" into top-level attribute names (a sub-attribute keeps its parent). */
-static int projection_parse(const char *list, bool exclude, struct projection *p) {
+int adc_scim_projection_parse(const char *list, bool exclude, struct adc_scim_projection *p) {
     memset(p, 0, sizeof(*p));
     p->exclude = exclude;
     if (!list || !*list)
@@ -344,9 +405,12 @@ static int projection_parse(const char *list, bool exclude, struct projection *p
             s++;
         if (strncasecmp(s, ADC_SCIM_SCHEMA_USER ":", strlen(ADC_SCIM_SCHEMA_USER) + 1) == 0)
             s += strlen(ADC_SCIM_SCHEMA_USER) + 1;
+        else if (strncasecmp(s, ADC_SCIM_SCHEMA_GROUP ":", strlen(ADC_SCIM_SCHEMA_GROUP) + 1) == 0)
+            s += strlen(ADC_SCIM_SCHEMA_GROUP) + 1;
         if (strncasecmp(s, "urn:", 4) == 0) {
             char *colon = strrchr(s, ':');
             if (colon && strcasecmp(s, ADC_SCIM_SCHEMA_PROVIDER) != 0 &&
+                strcasecmp(s, ADC_SCIM_SCHEMA_GROUP_PROVIDER) != 0 &&
                 strcasecmp(s, ADC_SCIM_SCHEMA_ENTERPRISE) != 0)
                 *colon = '\0';
         } else {
@@ -361,7 +425,17 @@ static int projection_parse(const char *list, bool exclude, struct projection *p
     return 0;
 }
 
-static void project(json_t *res, const struct projection *p) {
+bool adc_scim_projection_wants(const struct adc_scim_projection *p, const char *name) {
+    if (!p->attrs)
+        return true;
+    bool listed = false;
+    for (char **a = p->attrs; *a; a++)
+        if (strcasecmp(*a, name) == 0)
+            listed = true;
+    return listed != p->exclude;
+}
+
+void adc_scim_projection_apply(json_t *res, const struct adc_scim_projection *p) {
     if (!p->attrs)
         return;
     const char *key;
@@ -371,11 +445,7 @@ static void project(json_t *res, const struct projection *p) {
         /* id and schemas are always returned (RFC 7643 section 7, "returned": "always"). */
         if (!strcmp(key, "id") || !strcmp(key, "schemas"))
             continue;
-        bool listed = false;
-        for (char **a = p->attrs; *a; a++)
-            if (strcasecmp(*a, key) == 0)
-                listed = true;
-        if (listed == p->exclude)
+        if (!adc_scim_projection_wants(p, key))
             json_object_del(res, key);
     }
 }
@@ -385,7 +455,7 @@ struct page {
     struct adc_buf *text; /* without: the resources as JSON text, comma-separated */
     size_t n;
     const char *base_url;
-    const struct projection *proj;
+    const struct adc_scim_projection *proj;
     int64_t last_seq;
     size_t bytes; /* stored text of the users so far */
 };
@@ -408,7 +478,7 @@ static int add_item(const struct adc_store_user *u, void *ctx) {
     json_t *r = adc_scim_user_render(u, pg->base_url);
     if (!r)
         return -ENOMEM;
-    project(r, pg->proj);
+    adc_scim_projection_apply(r, pg->proj);
     json_array_append_new(pg->items, r);
     pg->n++;
     return 0;
@@ -426,28 +496,37 @@ static int parse_int(const char *s, int64_t *out) {
     return 1;
 }
 
+int adc_scim_paging(struct adc_http_response *res, const char *start_s, const char *count_s,
+                    int64_t *start, int64_t *count) {
+    *start = 1;
+    *count = ADC_SCIM_DEFAULT_COUNT;
+    if (parse_int(start_s, start) < 0) {
+        adc_http_error(res, 400, "invalidValue", "startIndex must be an integer");
+        return -1;
+    }
+    if (parse_int(count_s, count) < 0) {
+        adc_http_error(res, 400, "invalidValue", "count must be an integer");
+        return -1;
+    }
+    /* RFC 7644 section 3.4.2.4: startIndex below 1 means 1; a negative count means 0. */
+    if (*start < 1)
+        *start = 1;
+    if (*count < 0)
+        *count = 0;
+    if (*count > ADC_SCIM_MAX_RESULTS)
+        *count = ADC_SCIM_MAX_RESULTS;
+    return 0;
+}
+
 static void list_users(struct adc_http_response *res, struct adc_http_request *req,
                        const char *filter, const char *start_s, const char *count_s,
                        const char *attributes, const char *excluded) {
-    int64_t start = 1, count = ADC_SCIM_DEFAULT_COUNT;
-    if (parse_int(start_s, &start) < 0) {
-        adc_http_error(res, 400, "invalidValue", "startIndex must be an integer");
+    int64_t start, count;
+    if (adc_scim_paging(res, start_s, count_s, &start, &count) < 0)
         return;
-    }
-    if (parse_int(count_s, &count) < 0) {
-        adc_http_error(res, 400, "invalidValue", "count must be an integer");
-        return;
-    }
-    /* RFC 7644 section 3.4.2.4: startIndex below 1 means 1; a negative count means 0. */
-    if (start < 1)
-        start = 1;
-    if (count < 0)
-        count = 0;
-    if (count > ADC_SCIM_MAX_RESULTS)
-        count = ADC_SCIM_MAX_RESULTS;
     struct adc_sql_where where = {0};
     struct adc_scim_filter *f = NULL;
-    struct projection proj = {0};
+    struct adc_scim_projection proj = {0};
     struct adc_db *db = NULL;
     json_t *items = NULL;
     if (filter) {
@@ -458,13 +537,14 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
             goto out;
         }
         if (adc_scim_filter_parse(filter, &f, err, sizeof(err)) < 0 ||
-            adc_scim_filter_sql(f, &where, err, sizeof(err)) < 0) {
+            adc_store_filter_sql(f, adc_store_dialect(req->server->store), &where, err,
+                                 sizeof(err)) < 0) {
             adc_http_error(res, 400, "invalidFilter", "%s", err);
             goto out;
         }
     }
     if ((attributes && excluded) ||
-        projection_parse(attributes ? attributes : excluded, !attributes, &proj) < 0) {
+        adc_scim_projection_parse(attributes ? attributes : excluded, !attributes, &proj) < 0) {
         adc_http_error(res, 400, "invalidValue",
                        "attributes or excludedAttributes: a comma-separated list, not both");
         goto out;
@@ -533,7 +613,7 @@ out:
     adc_store_release(db);
     adc_sql_where_done(&where);
     adc_scim_filter_free(f);
-    projection_done(&proj);
+    adc_scim_projection_done(&proj);
 }
 
 static void users_list(struct adc_http_request *req, struct adc_http_response *res) {
@@ -583,6 +663,17 @@ static void users_search(struct adc_http_request *req, struct adc_http_response 
     json_decref(b);
 }
 
+/* Searches at the root (RFC 7644 sections 3.4.2.1 and 3.4.3) would mix users and groups in
+ * one paged listing; this server answers them with 501 and the SCIM error (RFC 7644 section
+ * 3.4.2: "if the service provider does not support ... it SHALL return 501"), so that a client
+ * searches /Users or /Groups instead. */
+static void root_search(struct adc_http_request *req, struct adc_http_response *res) {
+    (void)req;
+    adc_http_error(res, 501, NULL,
+                   "searches at the root are not supported: search /Users or /Groups "
+                   "(GET with filter, or POST .search)");
+}
+
 /* ---- single users ------------------------------------------------------------------------ */
 
 static void user_get(struct adc_http_request *req, struct adc_http_response *res) {
@@ -612,20 +703,45 @@ static void user_get(struct adc_http_request *req, struct adc_http_response *res
     char base[300];
     adc_http_base_url(req, base, sizeof(base));
     json_t *r = adc_scim_user_render(&u, base);
-    struct projection proj;
+    struct adc_scim_projection proj;
     const char *a = adc_http_query(req, "attributes"),
                *x = adc_http_query(req, "excludedAttributes");
-    if (projection_parse(a ? a : x, !a, &proj) == 0)
-        project(r, &proj);
-    projection_done(&proj);
+    if (adc_scim_projection_parse(a ? a : x, !a, &proj) == 0)
+        adc_scim_projection_apply(r, &proj);
+    adc_scim_projection_done(&proj);
     adc_store_user_done(&u);
     adc_http_json(res, 200, r);
 }
 
 enum write_kind { W_CREATE, W_REPLACE, W_PATCH, W_DELETE };
 
-static void user_write(struct adc_http_request *req, struct adc_http_response *res,
-                       enum write_kind kind) {
+static int group_write(struct adc_scim_ctx *ctx, struct adc_http_request *req, enum write_kind kind,
+                       const json_t *body, const char *if_match, struct adc_scim_result *r) {
+    const char *id = req->params[0];
+    switch (kind) {
+    case W_CREATE: return adc_scim_group_create(ctx, body, true, r);
+    case W_REPLACE: return adc_scim_group_replace(ctx, id, body, if_match, true, r);
+    case W_DELETE: return adc_scim_group_delete(ctx, id, if_match, r);
+    case W_PATCH: break;
+    }
+    /* A PATCH answers 204 (RFC 7644 section 3.5.2 allows it): the members of a large group
+     * would otherwise travel back with every change. Asked with attributes or
+     * excludedAttributes, it answers 200 with the group so projected. */
+    const char *a = adc_http_query(req, "attributes"),
+               *x = adc_http_query(req, "excludedAttributes");
+    struct adc_scim_projection proj;
+    if (adc_scim_projection_parse(a ? a : x, !a, &proj) < 0)
+        return adc_scim_fail(r, 400, "invalidValue", "attributes or excludedAttributes: a list");
+    int rc = adc_scim_group_patch(ctx, id, body, if_match, a || x,
+                                  adc_scim_projection_wants(&proj, "members"), r);
+    if (rc == 0 && r->resource)
+        adc_scim_projection_apply(r->resource, &proj);
+    adc_scim_projection_done(&proj);
+    return rc;
+}
+
+static void resource_write(struct adc_http_request *req, struct adc_http_response *res,
+                           enum write_kind kind, bool group) {
     json_t *body = NULL;
     if (kind != W_DELETE && !(body = adc_http_body_object(req, res)))
         return;
@@ -645,7 +761,8 @@ static void user_write(struct adc_http_request *req, struct adc_http_response *r
         r.status = 503;
         snprintf(r.detail, sizeof(r.detail), "database busy; retry");
     } else {
-        switch (kind) {
+        switch (group ? -1 : (int)kind) {
+        case -1: rc = group_write(&ctx, req, kind, body, if_match, &r); break;
         case W_CREATE: rc = adc_scim_user_create(&ctx, body, true, &r); break;
         case W_REPLACE:
             rc = adc_scim_user_replace(&ctx, req->params[0], body, if_match, true, &r);
@@ -672,24 +789,40 @@ static void user_write(struct adc_http_request *req, struct adc_http_response *r
         res->status = 204;
     } else {
         adc_scim_etag(r.version, res->etag, sizeof(res->etag));
-        if (kind == W_CREATE && asprintf(&res->location, "%s/scim/v2/Users/%s", base, r.id) < 0)
+        if (kind == W_CREATE && asprintf(&res->location, "%s/scim/v2/%s/%s", base,
+                                         group ? "Groups" : "Users", r.id) < 0)
             res->location = NULL;
-        adc_http_json(res, r.status, TAKE_PTR(r.resource));
+        if (r.resource)
+            adc_http_json(res, r.status, TAKE_PTR(r.resource));
+        else
+            res->status = r.status;
     }
     adc_scim_result_done(&r);
 }
 
 static void user_create(struct adc_http_request *req, struct adc_http_response *res) {
-    user_write(req, res, W_CREATE);
+    resource_write(req, res, W_CREATE, false);
 }
 static void user_replace(struct adc_http_request *req, struct adc_http_response *res) {
-    user_write(req, res, W_REPLACE);
+    resource_write(req, res, W_REPLACE, false);
 }
 static void user_patch(struct adc_http_request *req, struct adc_http_response *res) {
-    user_write(req, res, W_PATCH);
+    resource_write(req, res, W_PATCH, false);
 }
 static void user_delete(struct adc_http_request *req, struct adc_http_response *res) {
-    user_write(req, res, W_DELETE);
+    resource_write(req, res, W_DELETE, false);
+}
+static void group_create(struct adc_http_request *req, struct adc_http_response *res) {
+    resource_write(req, res, W_CREATE, true);
+}
+static void group_replace(struct adc_http_request *req, struct adc_http_response *res) {
+    resource_write(req, res, W_REPLACE, true);
+}
+static void group_patch(struct adc_http_request *req, struct adc_http_response *res) {
+    resource_write(req, res, W_PATCH, true);
+}
+static void group_delete(struct adc_http_request *req, struct adc_http_response *res) {
+    resource_write(req, res, W_DELETE, true);
 }
 
 const struct adc_route adc_scim_routes[] = {
@@ -701,14 +834,19 @@ const struct adc_route adc_scim_routes[] = {
     {"GET", "/scim/v2/Users", ADC_AUTH_ANY, users_list},
     {"POST", "/scim/v2/Users", ADC_AUTH_ANY, user_create},
     {"POST", "/scim/v2/Users/.search", ADC_AUTH_ANY, users_search},
-    /* Searches at the root (RFC 7644 sections 3.4.2.1 and 3.4.3) cover every resource type:
-     * here that is User alone, so they are the searches of /Users. */
-    {"GET", "/scim/v2", ADC_AUTH_ANY, users_list},
-    {"POST", "/scim/v2/.search", ADC_AUTH_ANY, users_search},
+    {"GET", "/scim/v2", ADC_AUTH_ANY, root_search},
+    {"POST", "/scim/v2/.search", ADC_AUTH_ANY, root_search},
     {"GET", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_get},
     {"PUT", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_replace},
     {"PATCH", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_patch},
     {"DELETE", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_delete},
+    {"GET", "/scim/v2/Groups", ADC_AUTH_ANY, adc_scim_groups_list},
+    {"POST", "/scim/v2/Groups", ADC_AUTH_ANY, group_create},
+    {"POST", "/scim/v2/Groups/.search", ADC_AUTH_ANY, adc_scim_groups_search},
+    {"GET", "/scim/v2/Groups/{}", ADC_AUTH_ANY, adc_scim_group_get},
+    {"PUT", "/scim/v2/Groups/{}", ADC_AUTH_ANY, group_replace},
+    {"PATCH", "/scim/v2/Groups/{}", ADC_AUTH_ANY, group_patch},
+    {"DELETE", "/scim/v2/Groups/{}", ADC_AUTH_ANY, group_delete},
     {"POST", "/scim/v2/Bulk", ADC_AUTH_ANY, adc_scim_bulk},
     {NULL, NULL, 0, NULL},
 };

@@ -18,22 +18,13 @@ int adc_store_admin_insert(struct adc_db *db, const char *name, const char *pass
                            const char *now) {
     static const char sql[] = "INSERT INTO admin_accounts(name, password_hash, created, "
                               "password_changed) VALUES (?1, ?2, ?3, ?3)";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, name);
-    adc_stmt_bind_text(st, 2, password_hash);
-    adc_stmt_bind_text(st, 3, now);
-    return adc_db_step_done(db, st, false); /* the unique index ignoring case gives -EEXIST */
+    /* the unique index ignoring case gives -EEXIST */
+    return adc_db_exec(db, sql, false, "ttt", name, password_hash, now);
 }
 
 /* Runs one statement with a name parameter; returns the rows changed or a negative errno. */
 static int64_t exec_name(struct adc_db *db, const char *sql, const char *name) {
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, name);
-    int r = adc_db_step_done(db, st, false);
+    int r = adc_db_exec(db, sql, false, "t", name);
     return r < 0 ? r : adc_db_changes(db);
 }
 
@@ -44,13 +35,7 @@ int adc_store_admin_set_password(struct adc_db *db, const char *name, const char
                                  const char *now) {
     static const char sql[] = "UPDATE admin_accounts SET password_hash = ?, "
                               "password_changed = ? WHERE name = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, password_hash);
-    adc_stmt_bind_text(st, 2, now);
-    adc_stmt_bind_text(st, 3, name);
-    int r = adc_db_step_done(db, st, true); /* -ENOENT: no such account */
+    int r = adc_db_exec(db, sql, true, "ttt", password_hash, now, name); /* -ENOENT: unknown */
     if (r < 0)
         return r;
     int64_t n = exec_name(db, delete_sessions_sql, name);
@@ -67,12 +52,7 @@ int adc_store_admin_delete(struct adc_db *db, const char *name) {
 
 int adc_store_admin_signed_in(struct adc_db *db, int64_t id, const char *now) {
     static const char sql[] = "UPDATE admin_accounts SET last_sign_in = ? WHERE id = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, now);
-    adc_stmt_bind_int(st, 2, id);
-    return adc_db_step_done(db, st, false);
+    return adc_db_exec(db, sql, false, "ti", now, id);
 }
 
 static void read_row(struct adc_stmt *st, struct adc_store_admin *a) {
@@ -85,12 +65,9 @@ static void read_row(struct adc_stmt *st, struct adc_store_admin *a) {
 int adc_store_admin_get(struct adc_db *db, const char *name, struct adc_store_admin *out) {
     static const char sql[] = "SELECT id, name, created, last_sign_in, password_hash "
                               "FROM admin_accounts WHERE name = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", name);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, name);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     struct adc_store_admin a = {0};
     read_row(st, &a);

@@ -7,7 +7,9 @@
 
 #include "common/macros.h"
 
-#define CONFIG_COLUMNS "app_id, name, settings, created, modified, secret_rotated, secret_hash"
+#define CONFIG_COLUMNS                                                                             \
+    "app_id, name, settings, created, modified, secret_rotated, secret_hash, "                     \
+    "sync_interval_minutes, next_sync_at"
 
 void adc_store_config_done(struct adc_store_config *c) {
     if (!c)
@@ -15,6 +17,14 @@ void adc_store_config_done(struct adc_store_config *c) {
     free(c->name);
     free(c->settings);
     memset(c, 0, sizeof(*c));
+}
+
+/* A Unix time, 0 = SQL NULL. */
+static void bind_time(struct adc_stmt *st, int i, int64_t t) {
+    if (t)
+        adc_stmt_bind_int(st, i, t);
+    else
+        adc_stmt_bind_text(st, i, NULL);
 }
 
 static int read_row(struct adc_stmt *st, struct adc_store_config *c, char *hash_out) {
@@ -27,6 +37,8 @@ static int read_row(struct adc_stmt *st, struct adc_store_config *c, char *hash_
     adc_db_column_copy(st, 5, c->secret_rotated, sizeof(c->secret_rotated));
     if (hash_out)
         adc_db_column_copy(st, 6, hash_out, 65);
+    c->sync_interval_minutes = adc_stmt_int(st, 7);
+    c->next_sync_at = adc_stmt_int(st, 8); /* NULL reads as 0 */
     if (!c->name || !c->settings) {
         adc_store_config_done(c);
         return -ENOMEM;
@@ -37,7 +49,8 @@ static int read_row(struct adc_stmt *st, struct adc_store_config *c, char *hash_
 int adc_store_config_insert(struct adc_db *db, const struct adc_store_config *c,
                             const char *secret_hash) {
     static const char sql[] = "INSERT INTO sync_configs(app_id, name, secret_hash, settings, "
-                              "created, modified) VALUES (?,?,?,?,?,?)";
+                              "created, modified, sync_interval_minutes, next_sync_at) "
+                              "VALUES (?,?,?,?,?,?,?,?)";
     struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
@@ -47,17 +60,16 @@ int adc_store_config_insert(struct adc_db *db, const struct adc_store_config *c,
     adc_stmt_bind_text(st, 4, c->settings);
     adc_stmt_bind_text(st, 5, c->created);
     adc_stmt_bind_text(st, 6, c->modified);
+    adc_stmt_bind_int(st, 7, c->sync_interval_minutes);
+    bind_time(st, 8, c->next_sync_at);
     return adc_db_step_done(db, st, false);
 }
 
 static int get_one(struct adc_db *db, const char *sql, const char *key,
                    struct adc_store_config *out, char *hash_out) {
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", key);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, key);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     r = read_row(st, out, hash_out);
     adc_stmt_reset(st);
@@ -98,8 +110,8 @@ int adc_store_config_list(struct adc_db *db, adc_store_config_cb cb, void *ctx) 
 }
 
 int adc_store_config_update(struct adc_db *db, const struct adc_store_config *c) {
-    static const char sql[] =
-        "UPDATE sync_configs SET name = ?2, settings = ?3, modified = ?4 WHERE app_id = ?1";
+    static const char sql[] = "UPDATE sync_configs SET name = ?2, settings = ?3, modified = ?4, "
+                              "sync_interval_minutes = ?5, next_sync_at = ?6 WHERE app_id = ?1";
     struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
@@ -107,6 +119,8 @@ int adc_store_config_update(struct adc_db *db, const struct adc_store_config *c)
     adc_stmt_bind_text(st, 2, c->name);
     adc_stmt_bind_text(st, 3, c->settings);
     adc_stmt_bind_text(st, 4, c->modified);
+    adc_stmt_bind_int(st, 5, c->sync_interval_minutes);
+    bind_time(st, 6, c->next_sync_at);
     return adc_db_step_done(db, st, true);
 }
 
@@ -114,45 +128,26 @@ int adc_store_config_set_secret(struct adc_db *db, const char *app_id, const cha
                                 const char *when) {
     static const char sql[] = "UPDATE sync_configs SET secret_hash = ?2, secret_rotated = ?3, "
                               "modified = ?3 WHERE app_id = ?1";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, app_id);
-    adc_stmt_bind_text(st, 2, hash);
-    adc_stmt_bind_text(st, 3, when);
-    return adc_db_step_done(db, st, true);
+    return adc_db_exec(db, sql, true, "ttt", app_id, hash, when);
 }
 
 int adc_store_config_delete(struct adc_db *db, const char *app_id) {
     static const char sql[] = "DELETE FROM sync_configs WHERE app_id = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, app_id);
-    return adc_db_step_done(db, st, true);
+    return adc_db_exec(db, sql, true, "t", app_id);
 }
 
 int adc_store_token_insert(struct adc_db *db, const char *name, const char *hash,
                            const char *created) {
     static const char sql[] = "INSERT INTO admin_tokens(name, token_hash, created) VALUES (?,?,?)";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, name);
-    adc_stmt_bind_text(st, 2, hash);
-    adc_stmt_bind_text(st, 3, created);
-    return adc_db_step_done(db, st, false);
+    return adc_db_exec(db, sql, false, "ttt", name, hash, created);
 }
 
 int adc_store_token_find(struct adc_db *db, const char *hash, char *name, size_t name_size,
                          char stored_hash[static 65]) {
     static const char sql[] = "SELECT name, token_hash FROM admin_tokens WHERE token_hash = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", hash);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, hash);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     adc_db_column_copy(st, 0, name, name_size);
     adc_db_column_copy(st, 1, stored_hash, 65);

@@ -13,6 +13,10 @@ struct adc_store_config {
     char created[24];
     char modified[24];
     char secret_rotated[24]; /* empty when never rotated */
+    /* The full-sync schedule (docs/product.md section 9): 0 = none. next_sync_at: Unix seconds
+     * when the next scheduled sync is due, 0 when not computed yet (store-schedule.h). */
+    int64_t sync_interval_minutes;
+    int64_t next_sync_at;
 };
 
 void adc_store_config_done(struct adc_store_config *c);
@@ -26,7 +30,7 @@ int adc_store_config_get_by_secret_hash(struct adc_db *db, const char *hash,
                                         struct adc_store_config *out);
 typedef int (*adc_store_config_cb)(const struct adc_store_config *c, void *ctx);
 int adc_store_config_list(struct adc_db *db, adc_store_config_cb cb, void *ctx);
-/* Updates name, settings and modified. */
+/* Updates name, settings, sync_interval_minutes, next_sync_at and modified. */
 int adc_store_config_update(struct adc_db *db, const struct adc_store_config *c);
 int adc_store_config_set_secret(struct adc_db *db, const char *app_id, const char *hash,
                                 const char *when);

@@ -7,7 +7,7 @@
 
 #define RUN_COLUMNS                                                                                \
     "run_id, app_id, source, dry_run, status, stats, errors, error_count, created, started, "      \
-    "finished, updated, agent_id"
+    "finished, updated, agent_id, run_trigger"
 
 void adc_store_run_done(struct adc_store_run *r) {
     if (!r)
@@ -39,6 +39,7 @@ static int read_row(struct adc_stmt *st, struct adc_store_run *r) {
     adc_db_column_copy(st, 10, r->finished, sizeof(r->finished));
     adc_db_column_copy(st, 11, r->updated, sizeof(r->updated));
     adc_db_column_copy(st, 12, r->agent_id, sizeof(r->agent_id));
+    adc_db_column_copy(st, 13, r->trigger, sizeof(r->trigger));
     if (!r->stats || !r->errors) {
         adc_store_run_done(r);
         return -ENOMEM;
@@ -67,7 +68,7 @@ static int each_run(struct adc_db *db, struct adc_stmt *st, adc_store_run_cb cb,
 
 int adc_store_run_insert(struct adc_db *db, const struct adc_store_run *r) {
     static const char sql[] =
-        "INSERT INTO runs(" RUN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        "INSERT INTO runs(" RUN_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
@@ -84,6 +85,7 @@ int adc_store_run_insert(struct adc_db *db, const struct adc_store_run *r) {
     bind_opt(st, 11, r->finished);
     adc_stmt_bind_text(st, 12, r->updated);
     bind_opt(st, 13, r->agent_id);
+    adc_stmt_bind_text(st, 14, r->trigger[0] ? r->trigger : "manual");
     return adc_db_step_done(db, st, false);
 }
 
@@ -108,12 +110,9 @@ int adc_store_run_update(struct adc_db *db, const struct adc_store_run *r) {
 
 int adc_store_run_get(struct adc_db *db, const char *run_id, struct adc_store_run *out) {
     static const char sql[] = "SELECT " RUN_COLUMNS " FROM runs WHERE run_id = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", run_id);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, run_id);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     r = read_row(st, out);
     adc_stmt_reset(st);
@@ -145,13 +144,7 @@ int adc_store_run_set_agent(struct adc_db *db, const char *run_id, const char *a
                             const char *now) {
     static const char sql[] = "UPDATE runs SET agent_id = ?, updated = ? WHERE run_id = ? AND "
                               "status NOT IN ('succeeded', 'failed')";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, agent_id);
-    adc_stmt_bind_text(st, 2, now);
-    adc_stmt_bind_text(st, 3, run_id);
-    return adc_db_step_done(db, st, true);
+    return adc_db_exec(db, sql, true, "ttt", agent_id, now, run_id);
 }
 
 int adc_store_audit(struct adc_db *db, const char *actor, const char *action, const char *target,

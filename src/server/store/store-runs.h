@@ -20,6 +20,7 @@ struct adc_store_run {
     char finished[24];
     char updated[24];
     char agent_id[64];
+    char trigger[16]; /* why it started: manual | schedule | imp | startup */
 };
 
 void adc_store_run_done(struct adc_store_run *r);

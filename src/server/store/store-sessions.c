@@ -7,12 +7,9 @@ int adc_store_session_get(struct adc_db *db, const char *token_hash,
     static const char sql[] = "SELECT s.account_id, a.name, s.created, s.last_seen "
                               "FROM console_sessions s JOIN admin_accounts a "
                               "ON a.id = s.account_id WHERE s.token_hash = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", token_hash);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, token_hash);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     struct adc_store_session s = {0};
     s.account_id = adc_stmt_int(st, 0);
@@ -28,41 +25,20 @@ int adc_store_session_insert(struct adc_db *db, const char *token_hash, int64_t 
                              int64_t now, const char *client) {
     static const char sql[] = "INSERT INTO console_sessions(token_hash, account_id, created, "
                               "last_seen, client) VALUES (?1, ?2, ?3, ?3, ?4)";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, token_hash);
-    adc_stmt_bind_int(st, 2, account_id);
-    adc_stmt_bind_int(st, 3, now);
-    adc_stmt_bind_text(st, 4, client);
-    return adc_db_step_done(db, st, false);
+    return adc_db_exec(db, sql, false, "tiit", token_hash, account_id, now, client);
 }
 
 int adc_store_session_touch(struct adc_db *db, const char *token_hash, int64_t now) {
     static const char sql[] = "UPDATE console_sessions SET last_seen = ? WHERE token_hash = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_int(st, 1, now);
-    adc_stmt_bind_text(st, 2, token_hash);
-    return adc_db_step_done(db, st, false);
+    return adc_db_exec(db, sql, false, "it", now, token_hash);
 }
 
 int adc_store_session_delete(struct adc_db *db, const char *token_hash) {
     static const char sql[] = "DELETE FROM console_sessions WHERE token_hash = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, token_hash);
-    return adc_db_step_done(db, st, false);
+    return adc_db_exec(db, sql, false, "t", token_hash);
 }
 
 int adc_store_sessions_prune(struct adc_db *db, int64_t idle_before, int64_t created_before) {
     static const char sql[] = "DELETE FROM console_sessions WHERE last_seen < ? OR created < ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_int(st, 1, idle_before);
-    adc_stmt_bind_int(st, 2, created_before);
-    return adc_db_step_done(db, st, false);
+    return adc_db_exec(db, sql, false, "ii", idle_before, created_before);
 }

@@ -11,15 +11,10 @@ int64_t adc_store_throttle_hit(struct adc_db *db, const char *key, int64_t now, 
         "count = CASE WHEN throttle.last < ?3 THEN 1 ELSE throttle.count + 1 END, "
         "first = CASE WHEN throttle.last < ?3 THEN ?2 ELSE throttle.first END, "
         "last = ?2 RETURNING count";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "tii", key, now, now - window);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, key);
-    adc_stmt_bind_int(st, 2, now);
-    adc_stmt_bind_int(st, 3, now - window);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
-        return r == -ENOENT ? -EIO : r;
+        return r == -ENOENT ? -EIO : r; /* RETURNING always gives the row */
     int64_t n = adc_stmt_int(st, 0);
     adc_stmt_reset(st);
     return n;
@@ -27,16 +22,10 @@ int64_t adc_store_throttle_hit(struct adc_db *db, const char *key, int64_t now, 
 
 int64_t adc_store_throttle_count(struct adc_db *db, const char *key, int64_t now, int64_t window) {
     static const char sql[] = "SELECT count FROM throttle WHERE key = ? AND last >= ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "ti", key, now - window);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, key);
-    adc_stmt_bind_int(st, 2, now - window);
-    int r = adc_db_step_row(db, st);
-    if (r == -ENOENT)
-        return 0;
-    if (r < 0)
-        return r;
+        return r == -ENOENT ? 0 : r;
     int64_t n = adc_stmt_int(st, 0);
     adc_stmt_reset(st);
     return n;
@@ -44,20 +33,12 @@ int64_t adc_store_throttle_count(struct adc_db *db, const char *key, int64_t now
 
 int adc_store_throttle_clear(struct adc_db *db, const char *key) {
     static const char sql[] = "DELETE FROM throttle WHERE key = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, key);
-    return adc_db_step_done(db, st, false);
+    return adc_db_exec(db, sql, false, "t", key);
 }
 
 int64_t adc_store_throttle_prune(struct adc_db *db, int64_t before) {
     static const char sql[] = "DELETE FROM throttle WHERE last < ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_int(st, 1, before);
-    int r = adc_db_step_done(db, st, false);
+    int r = adc_db_exec(db, sql, false, "i", before);
     return r < 0 ? r : adc_db_changes(db);
 }
 

@@ -42,12 +42,9 @@ static int read_row(struct adc_stmt *st, struct adc_store_user *u) {
 
 static int get_one(struct adc_db *db, const char *sql, const char *key,
                    struct adc_store_user *out) {
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", key);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, key);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     r = read_row(st, out);
     adc_stmt_reset(st);
@@ -112,11 +109,7 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
 
 int adc_store_user_delete(struct adc_db *db, const char *id) {
     static const char sql[] = "DELETE FROM users WHERE id = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
-    if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, id);
-    return adc_db_step_done(db, st, true);
+    return adc_db_exec(db, sql, true, "t", id);
 }
 
 int adc_store_users_reassign(struct adc_db *db, const char *from, const char *to) {

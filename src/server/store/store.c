@@ -3,6 +3,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ void adc_store_free(struct adc_store *s) {
 int adc_store_schema_version(void) { return adc_schema_steps; }
 
 enum adc_sql_dialect adc_db_dialect(struct adc_db *db) { return db->engine->dialect; }
+enum adc_sql_dialect adc_store_dialect(struct adc_store *s) { return s->engine->dialect; }
 
 struct adc_db *adc_store_acquire(struct adc_store *s) {
     return s->engine->acquire(s, false);
@@ -132,4 +134,51 @@ int adc_db_step_row(struct adc_db *db, struct adc_stmt *st) {
         r = -ENOENT;
     adc_stmt_reset(st);
     return r;
+}
+
+static struct adc_stmt *vbind(struct adc_db *db, const char *sql, const char *types, va_list ap) {
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return NULL;
+    for (int i = 1; types[i - 1]; i++) {
+        if (types[i - 1] == 't')
+            adc_stmt_bind_text(st, i, va_arg(ap, const char *));
+        else
+            adc_stmt_bind_int(st, i, va_arg(ap, int64_t));
+    }
+    return st;
+}
+
+int adc_db_exec(struct adc_db *db, const char *sql, bool need_change, const char *types, ...) {
+    va_list ap;
+    va_start(ap, types);
+    struct adc_stmt *st = vbind(db, sql, types, ap);
+    va_end(ap);
+    return st ? adc_db_step_done(db, st, need_change) : -EIO;
+}
+
+struct adc_stmt *adc_db_query_row(struct adc_db *db, const char *sql, int *r, const char *types,
+                                  ...) {
+    va_list ap;
+    va_start(ap, types);
+    struct adc_stmt *st = vbind(db, sql, types, ap);
+    va_end(ap);
+    *r = st ? adc_db_step_row(db, st) : -EIO;
+    return *r == 0 ? st : NULL;
+}
+
+struct adc_stmt *adc_db_query(struct adc_db *db, const char *sql, const char *types, ...) {
+    va_list ap;
+    va_start(ap, types);
+    struct adc_stmt *st = vbind(db, sql, types, ap);
+    va_end(ap);
+    return st;
+}
+
+/* SAVEPOINT, ROLLBACK TO and RELEASE are the same words in both engines. */
+int adc_db_savepoint(struct adc_db *db) { return adc_db_exec(db, "SAVEPOINT op", false, ""); }
+
+int adc_db_savepoint_end(struct adc_db *db, bool undo) {
+    int r = undo ? adc_db_exec(db, "ROLLBACK TO SAVEPOINT op", false, "") : 0;
+    return r < 0 ? r : adc_db_exec(db, "RELEASE SAVEPOINT op", false, "");
 }

@@ -36,6 +36,7 @@ bool adc_store_target_is_postgresql(const char *target);
 /* The SQL dialect of a connection, for the few statements built at run time (SCIM filters). */
 enum adc_sql_dialect { ADC_SQL_SQLITE, ADC_SQL_POSTGRESQL };
 enum adc_sql_dialect adc_db_dialect(struct adc_db *db);
+enum adc_sql_dialect adc_store_dialect(struct adc_store *s);
 
 /* Lends a connection (NULL when none can be opened, logged). */
 struct adc_db *adc_store_acquire(struct adc_store *s);
@@ -102,5 +103,25 @@ int adc_db_step_row(struct adc_db *db, struct adc_stmt *st);
  * errno. The caller resets the statement when done (also when it stops early). */
 int adc_db_step_next(struct adc_db *db, struct adc_stmt *st);
 
+/* Shorthands for the common case, statements cached by the sql pointer (string literals only).
+ * types has one letter per parameter, in order: 't' a const char * (NULL binds NULL), 'i' an
+ * int64_t (cast other integers). */
+/* Prepares, binds and steps a statement that returns no rows: adc_db_step_done's returns. */
+int adc_db_exec(struct adc_db *db, const char *sql, bool need_change, const char *types, ...);
+/* Prepares and binds a statement and steps it to its first row: the statement with that row
+ * current (read it, then adc_stmt_reset()), or NULL with *r set to -ENOENT (no row) or a
+ * negative errno. */
+struct adc_stmt *adc_db_query_row(struct adc_db *db, const char *sql, int *r, const char *types,
+                                  ...);
+/* Prepares and binds a statement for adc_db_step_next(); NULL on error. */
+struct adc_stmt *adc_db_query(struct adc_db *db, const char *sql, const char *types, ...);
+
 /* Counters for GET /metrics: database errors (-EIO answers) since start. */
 uint64_t adc_store_errors(void);
+
+/* A savepoint inside the current write transaction: an operation of several statements (a
+ * group with its members) inside a Bulk request that must leave nothing behind when it fails
+ * while the request goes on. adc_db_savepoint_end releases it, after rolling back to it when
+ * `undo`. 0 or a negative errno. */
+int adc_db_savepoint(struct adc_db *db);
+int adc_db_savepoint_end(struct adc_db *db, bool undo);

@@ -19,7 +19,8 @@ from .programs import ADC
 
 
 def yaml_text(slapd, username_attribute="mail", dry_run=False, extra_settings=None,
-              filter_="(objectClass=inetOrgPerson)", ldap_extra=None, addr=None):
+              filter_="(objectClass=inetOrgPerson)", ldap_extra=None, addr=None, watch=None,
+              poll_interval=None):
     """An adc.yaml for a harness.slapd.Slapd, with the documented keys; ldap_extra adds keys
     under backend.ldap (e.g. {"timeout": 3}); addr replaces slapd.url (e.g. slapd.ldaps_url,
     with ldap_extra={"ca_file": slapd.ca_file})."""
@@ -39,6 +40,8 @@ def yaml_text(slapd, username_attribute="mail", dry_run=False, extra_settings=No
         "    sync:",
         "      page_size: 200",
         f"      filter: \"{filter_}\"",
+        *([f"      watch: {watch}"] if watch else []),
+        *([f"      poll_interval: {poll_interval}"] if poll_interval else []),
         "    authentication:",
         f"      username_attribute: {username_attribute}",
         f"      username_filter_template: \"(&(objectClass=inetOrgPerson)({username_attribute}=%s))\"",

@@ -58,8 +58,8 @@ static char *copy_to_tmp(const char *rel, const char *name) {
 /* Loads adc.yaml from a file; returns the diagnostics printed, and the result in *r.
  * noinline: inlined, gcc 12 -O3 mistakes the open_memstream buffer for the local `out` itself
  * and reports a dangling pointer in assert_diag (-Wdangling-pointer false positive). */
-__attribute__((noinline)) static char *load_yaml_path(const char *path,
-                                                      struct adc_yaml_config **c, int *r) {
+__attribute__((noinline)) static char *load_yaml_path(const char *path, struct adc_yaml_config **c,
+                                                      int *r) {
     char *out = NULL;
     size_t len = 0;
     FILE *diag = open_memstream(&out, &len);
@@ -77,7 +77,8 @@ static char *load_yaml_text(const char *text, struct adc_yaml_config **c, int *r
     return out;
 }
 
-__attribute__((noinline)) static char *load_cfg_text(const char *text, struct adc_service_config **c, int *r) {
+__attribute__((noinline)) static char *load_cfg_text(const char *text,
+                                                     struct adc_service_config **c, int *r) {
     char *path = tmp_file("t.cfg", text, 0600);
     char *out = NULL;
     size_t len = 0;
@@ -465,13 +466,13 @@ static void service_config_errors(void **state) {
                               &c, &r);
     assert_int_equal(r, -EINVAL);
     assert_null(c);
-    assert_diag(out,
-                "t.cfg:1:10: error: server must be an http:// or https:// URL, not 'https://'\n"
-                "t.cfg:4:1: error: unknown key 'sever'; did you mean 'server'? (allowed: "
-                "server, app_id, secret, secret_file, yaml, ca_file, tls_verify, proxy)\n"
-                "t.cfg:5:9: error: proxy must be a URL like http://proxy:3128 (or https://, "
-                "socks5://, socks5h://), not 'ftp://p'\n"
-                "t.cfg:6:1: error: expected 'key = value', got '[section]'\n");
+    assert_diag(
+        out, "t.cfg:1:10: error: server must be an http:// or https:// URL, not 'https://'\n"
+             "t.cfg:4:1: error: unknown key 'sever'; did you mean 'server'? (allowed: "
+             "server, app_id, secret, secret_file, yaml, ca_file, tls_verify, proxy, state_dir)\n"
+             "t.cfg:5:9: error: proxy must be a URL like http://proxy:3128 (or https://, "
+             "socks5://, socks5h://), not 'ftp://p'\n"
+             "t.cfg:6:1: error: expected 'key = value', got '[section]'\n");
 }
 
 static void find_lookup_order(void **state) {
