@@ -45,8 +45,8 @@ static double mono_now(void) {
 
 static void denied(struct adc_http_response *res, double started) {
     double left = started + DENIED_DELAY_US / 1e6 - mono_now();
-    if (left > 0)
-        usleep((useconds_t)(left * 1e6));
+    if (left > 0) /* the answer waits, no thread does */
+        adc_http_delay(res, (unsigned)(left * 1000));
     adc_http_error(res, 401, NULL, "invalid username or password");
 }
 
