@@ -176,6 +176,12 @@ static int call_json(struct adc_scim *s, const char *method, const char *path, c
     return call_json_on(s, s->http, method, path, body, out, err);
 }
 
+int adc_scim_call(struct adc_scim *s, const char *method, const char *path, const char *body,
+                  json_t **out, char **err) {
+    *out = NULL;
+    return call_json(s, method, path, body, out, err);
+}
+
 int adc_scim_get_settings(struct adc_scim *s, struct adc_server_settings *out, char **err) {
     json_t *j = NULL;
     int r = call_json(s, "GET", "/api/v1/agent/config", NULL, &j, err);
@@ -659,8 +665,8 @@ static int bulk_build(const struct adc_scim_limits *lim, struct adc_scim_write *
 static void *bulk_send(void *p) {
     struct bulk *b = p;
     /* Not the first connection: it stays free for the look-ups that settle conflicts. */
-    b->r = adc_http_request_retry(b->conn, "POST", "/scim/v2/Bulk", b->body, b->len,
-                                  &b->resp, &b->err);
+    b->r = adc_http_request_retry(b->conn, "POST", "/scim/v2/Bulk", b->body, b->len, &b->resp,
+                                  &b->err);
     return NULL;
 }
 
@@ -787,7 +793,8 @@ out:
 
 /* Sends *ready if it may go now: when nothing is in flight, or as the second of two requests
  * of creates only, on the connection the first does not use. */
-static bool launch(struct adc_scim *s, struct bulk **flying, size_t *n_flying, struct bulk **ready) {
+static bool launch(struct adc_scim *s, struct bulk **flying, size_t *n_flying,
+                   struct bulk **ready) {
     if (*n_flying > 1 || (*n_flying == 1 && !(flying[0]->creates_only && (*ready)->creates_only)))
         return false;
     struct adc_http *conn = *n_flying && flying[0]->conn == s->prefetch ? s->bulk2 : s->prefetch;

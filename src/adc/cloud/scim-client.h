@@ -62,6 +62,12 @@ void adc_scim_set_attempts(struct adc_scim *s, int attempts);
 int adc_scim_get_settings(struct adc_scim *s, struct adc_server_settings *out, char **err);
 void adc_server_settings_done(struct adc_server_settings *st);
 
+/* One request to adc-server (path from the server's root) whose answer must be 2xx JSON or
+ * 204: 0 with *out (a new reference; NULL for 204), or a negative errno with *err. Retried when
+ * safe. For the requests that have no function of their own (cloud/scim-groups.c). */
+int adc_scim_call(struct adc_scim *s, const char *method, const char *path, const char *body,
+                  json_t **out, char **err);
+
 /* GET /scim/v2/ServiceProviderConfig (bulk support and limits). A server that does not answer
  * it gets conservative defaults (no Bulk). */
 int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **err);
@@ -79,9 +85,9 @@ int adc_scim_write(struct adc_scim *s, const struct adc_scim_limits *limits,
                    struct adc_scim_write *w, size_t n, char **err);
 void adc_scim_write_done(struct adc_scim_write *w);
 
-/* Run records (docs/product.md section 6). adc_scim_run_start: POST /api/v1/agent/runs; *run_id gets
- * a new string. adc_scim_run_update: PUT /api/v1/agent/runs/{id}; `stats` and `errors` may
- * be NULL. */
+/* Run records (docs/product.md section 6). adc_scim_run_start: POST /api/v1/agent/runs; *run_id
+ * gets a new string. adc_scim_run_update: PUT /api/v1/agent/runs/{id}; `stats` and `errors` may be
+ * NULL. */
 int adc_scim_run_start(struct adc_scim *s, bool dry_run, const char *source, char **run_id,
                        char **err);
 int adc_scim_run_update(struct adc_scim *s, const char *run_id, const char *status, json_t *stats,
