@@ -42,5 +42,15 @@ if [ $quick -eq 0 ]; then
   # A representative subset of the integration tests with the programs under valgrind.
   echo "== integration tests under valgrind (memcheck)"
   scripts/valgrind-tests.sh build
+
+  # The release as users get it: scripts/release.sh builds the .debs, the archive and the OCI
+  # image, which are installed, upgraded, purged and run in fresh minimal Debian 12 and 13
+  # chroots (root for chroot; Debian's archive on the network; about 8 minutes).
+  echo "== packages (scripts/test-packages.sh)"
+  if [ "$(id -u)" -eq 0 ]; then
+    scripts/test-packages.sh build
+  else
+    sudo -E scripts/test-packages.sh build
+  fi
 fi
 echo "== all tests passed"

@@ -10,6 +10,7 @@
 
 #include "sync/cloud-users.h"
 #include "cloud/http-client.h"
+#include "cloud/scim-list-parse.h"
 #include "cloud/scim-user.h"
 
 static void parses_a_full_resource(void **state) {
@@ -66,8 +67,7 @@ static void rejects_what_is_not_a_user(void **state) {
         assert_int_equal(adc_scim_user_from_json(j, &u), -EINVAL);
         struct adc_cloud_users cu;
         adc_cloud_users_init(&cu);
-        assert_int_equal(adc_scim_user_from_json_with(j, &u, adc_cloud_users_strdup, &cu),
-                         -EINVAL);
+        assert_int_equal(adc_scim_user_from_json_with(j, &u, adc_cloud_users_strdup, &cu), -EINVAL);
         adc_cloud_users_done(&cu);
         json_decref(j);
     }
@@ -127,6 +127,52 @@ static void writes_a_resource_and_reads_it_back(void **state) {
     assert_null(json_object_get(j, "emails"));
     assert_null(json_object_get(j, ADC_SCIM_SCHEMA_PROVIDER));
     assert_true(json_is_true(json_object_get(j, "active")));
+    json_decref(j);
+}
+
+/* Further addresses (the directory's aliases): written after the primary one, read back
+ * the same way by both readers (jansson and the list parser), so an unchanged user compares
+ * equal. */
+static void other_emails_round_trip(void **state) {
+    (void)state;
+    struct adc_user d = {.user_name = "ann",
+                         .external_id = "e1",
+                         .email = "ann@example.org",
+                         .other_emails = "a.alias@example.org\nsecond\"q@example.org"};
+    json_t *j = to_json(&d, true, "app-1");
+    assert_non_null(j);
+    json_t *emails = json_object_get(j, "emails");
+    assert_int_equal(json_array_size(emails), 3);
+    assert_true(json_is_true(json_object_get(json_array_get(emails, 0), "primary")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(emails, 2), "value")),
+                        "second\"q@example.org");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(emails, 1), "type")),
+                        "other");
+    json_object_set_new(j, "id", json_string("9"));
+    struct adc_user u;
+    assert_int_equal(adc_scim_user_from_json(j, &u), 0);
+    assert_string_equal(u.email, "ann@example.org");
+    assert_string_equal(u.other_emails, d.other_emails);
+    adc_user_done(&u);
+
+    /* The same resource in a ListResponse, read by the streaming parser; the primary one
+     * last this time. */
+    json_array_append(emails, json_array_get(emails, 0));
+    json_array_remove(emails, 0);
+    json_t *list = json_pack("{s:i, s:[O]}", "totalResults", 1, "Resources", j);
+    char *text = json_dumps(list, JSON_COMPACT);
+    struct adc_cloud_users c;
+    size_t total = 0, n_items = 0;
+    char err[200];
+    adc_cloud_users_init(&c);
+    assert_int_equal(
+        adc_scim_list_parse(text, strlen(text), &c, &total, &n_items, err, sizeof(err)), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.items[0].email, "ann@example.org");
+    assert_string_equal(c.items[0].other_emails, d.other_emails);
+    adc_cloud_users_done(&c);
+    free(text);
+    json_decref(list);
     json_decref(j);
 }
 
@@ -193,6 +239,7 @@ int main(void) {
         cmocka_unit_test(writes_a_resource_and_reads_it_back),
         cmocka_unit_test(escapes_what_json_requires),
         cmocka_unit_test(error_detail),
+        cmocka_unit_test(other_emails_round_trip),
         cmocka_unit_test(backoff_is_capped_and_honours_retry_after),
         cmocka_unit_test(cloud_users_share_blocks_and_provider),
     };
