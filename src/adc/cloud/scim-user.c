@@ -70,6 +70,7 @@ static int other_emails(const json_t *res, const json_t *primary, const struct d
         memcpy(buf + n, json_string_value(v), json_string_length(v));
         n += json_string_length(v);
     }
+    buf[n] = '\0'; /* len counted a separator per value: room for the terminator */
     *out = d->fn(d->ctx, buf, n);
     free(buf);
     return *out ? 0 : -ENOMEM;
