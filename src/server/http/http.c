@@ -392,6 +392,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_htt
         MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, res->etag);
     if (res->set_cookie)
         MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->set_cookie);
+    if (res->retry_after) {
+        char seconds[16];
+        snprintf(seconds, sizeof(seconds), "%u", res->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
     if (res->status == 401 && !res->no_challenge)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"adc-server\", Bearer realm=\"adc-server\"");
