@@ -33,6 +33,9 @@ int adc_channel_start(struct adc_server *srv) {
     int r = adc_hub_new(on_run_failed, srv, &srv->hub);
     if (r < 0)
         return r;
+    r = adc_login_start(srv);
+    if (r < 0)
+        return r;
     r = adc_runs_recover_start(srv->store);
     return r < 0 ? r : adc_schedule_start(srv);
 }
@@ -46,6 +49,7 @@ void adc_channel_stop(struct adc_server *srv) {
 
 void adc_channel_free(struct adc_server *srv) {
     adc_channel_stop(srv);
+    adc_login_stop();
     adc_schedule_join();
     adc_runs_recover_free();
     adc_hub_free(srv->hub);
@@ -243,10 +247,10 @@ static void handle_disconnect(struct adc_http_request *req, struct adc_http_resp
 }
 
 const struct adc_route adc_channel_routes[] = {
-    {"POST", "/api/v1/agent/connect", ADC_AUTH_SYNC, handle_connect},
-    {"GET", "/api/v1/agent/commands", ADC_AUTH_SYNC, handle_poll},
-    {"POST", "/api/v1/agent/commands/{}/result", ADC_AUTH_SYNC, handle_result},
-    {"POST", "/api/v1/agent/disconnect", ADC_AUTH_SYNC, handle_disconnect},
+    {"POST", ADC_WIRE_AGENT_CONNECT, ADC_AUTH_SYNC, handle_connect},
+    {"GET", ADC_WIRE_AGENT_COMMANDS, ADC_AUTH_SYNC, handle_poll},
+    {"POST", ADC_WIRE_AGENT_COMMANDS "/{}/result", ADC_AUTH_SYNC, handle_result},
+    {"POST", ADC_WIRE_AGENT_DISCONNECT, ADC_AUTH_SYNC, handle_disconnect},
     {"POST", "/api/v1/login", ADC_AUTH_NONE, adc_login_handle},
     {NULL, NULL, 0, NULL},
 };

@@ -26,6 +26,7 @@
 #include "server.h"
 #include "http/sessions.h"
 #include "http/workers.h"
+#include "common/wire.h"
 
 /* The most of an oversized body we read (and drop) to be able to answer 413. */
 #define DRAIN_MAX (64u * 1024 * 1024)
@@ -134,9 +135,8 @@ void adc_http_error(struct adc_http_response *res, unsigned status, const char *
     va_end(ap);
     char status_str[8];
     snprintf(status_str, sizeof(status_str), "%u", status);
-    json_t *j =
-        json_pack("{s:[s],s:s,s:s}", "schemas", "urn:ietf:params:scim:api:messages:2.0:Error",
-                  "status", status_str, "detail", detail);
+    json_t *j = json_pack("{s:[s],s:s,s:s}", "schemas", ADC_SCIM_SCHEMA_ERROR, "status", status_str,
+                          "detail", detail);
     if (scim_type)
         json_object_set_new(j, "scimType", json_string(scim_type));
     adc_http_json(res, status, j);
@@ -372,7 +372,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_htt
         body = json_dumps(res->json, JSON_COMPACT);
         if (!body) {
             res->status = 500;
-            body = strdup("{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"],"
+            body = strdup("{\"schemas\":[\"" ADC_SCIM_SCHEMA_ERROR "\"],"
                           "\"status\":\"500\",\"detail\":\"out of memory\"}");
         }
         len = body ? strlen(body) : 0;
@@ -392,6 +392,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_htt
         MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, res->etag);
     if (res->set_cookie)
         MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->set_cookie);
+    if (res->retry_after) {
+        char seconds[16];
+        snprintf(seconds, sizeof(seconds), "%u", res->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
     if (res->status == 401 && !res->no_challenge)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"adc-server\", Bearer realm=\"adc-server\"");

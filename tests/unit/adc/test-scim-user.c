@@ -9,7 +9,6 @@
 #include <cmocka.h>
 
 #include "sync/cloud-users.h"
-#include "cloud/http-client.h"
 #include "cloud/scim-list-parse.h"
 #include "cloud/scim-user.h"
 
@@ -187,20 +186,6 @@ static void error_detail(void **state) {
     json_decref(j);
 }
 
-static void backoff_is_capped_and_honours_retry_after(void **state) {
-    (void)state;
-    assert_int_equal(adc_http_backoff_ms(1, -1, 500, 8000, 60), 500);
-    assert_int_equal(adc_http_backoff_ms(2, -1, 500, 8000, 60), 1000);
-    assert_int_equal(adc_http_backoff_ms(4, -1, 500, 8000, 60), 4000);
-    assert_int_equal(adc_http_backoff_ms(30, -1, 500, 8000, 60), 8000);
-    assert_int_equal(adc_http_backoff_ms(1, 3, 500, 8000, 60), 3000);
-    assert_int_equal(adc_http_backoff_ms(1, 3600, 500, 8000, 60), 60000);
-    assert_true(adc_http_status_transient(429));
-    assert_true(adc_http_status_transient(503));
-    assert_false(adc_http_status_transient(409));
-    assert_false(adc_http_status_transient(401));
-}
-
 static void cloud_users_share_blocks_and_provider(void **state) {
     (void)state;
     struct adc_cloud_users c;
@@ -240,7 +225,6 @@ int main(void) {
         cmocka_unit_test(escapes_what_json_requires),
         cmocka_unit_test(error_detail),
         cmocka_unit_test(other_emails_round_trip),
-        cmocka_unit_test(backoff_is_capped_and_honours_retry_after),
         cmocka_unit_test(cloud_users_share_blocks_and_provider),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
