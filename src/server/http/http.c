@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "api/metrics.h"
 #include "http/auth.h"
 #include "common/buf.h"
 #include "http/console.h"
@@ -781,6 +782,7 @@ static enum MHD_Result answer_now(struct conn_state *st) {
     /* The URL path holds ids and names, never credentials; the query is not logged. */
     log_info("%s %s -> %u (%.1f ms) from %s", st->method, ADC_LOG_E(st->url), st->res.status, ms,
              st->req.client);
+    adc_metrics_request(st->method, st->url, st->res.status, ms);
     st->phase = PHASE_SENT;
     enum MHD_Result r = send_response(st->conn, &st->res);
     response_done(&st->res);
