@@ -10,6 +10,7 @@
 #include "directory/ldap-source.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "watch/watch.h"
 
 struct check_step {
     const char *name;
@@ -36,6 +37,8 @@ static int check_configuration(struct adc_context *ctx) {
     return ADC_EXIT_OK;
 }
 
+static int check_live(struct adc_context *ctx);
+
 /* Step 2: the directory. Binds as a sync would and asks whether sync.filter finds anyone: a
  * filter that finds nobody would make a sync plan to remove every user (the mass-delete guard
  * would stop it, but the configuration is wrong), so that fails the check too. */
@@ -53,10 +56,33 @@ static int check_directory(struct adc_context *ctx) {
         log_error("directory: the filter '%s' finds no entry under '%s' (scope %s); check "
                   "backend.ldap.sync.filter, base_dn and scope",
                   l->filter, l->base_dn,
-                  l->scope == ADC_SCOPE_BASE ? "base" : l->scope == ADC_SCOPE_ONE ? "one" : "sub");
+                  l->scope == ADC_SCOPE_BASE  ? "base"
+                  : l->scope == ADC_SCOPE_ONE ? "one"
+                                              : "sub");
         return ADC_EXIT_FAILURE;
     }
     printf("directory: the filter '%s' finds users under '%s'\n", l->filter, l->base_dn);
+    fflush(stdout);
+    return check_live(ctx);
+}
+
+/* Part of step 2: how `adc run` will learn of changes (docs/product.md section 9). Not a failure
+ * when the directory offers no change stream: the poll works everywhere. */
+static int check_live(struct adc_context *ctx) {
+    const struct adc_ldap_config *l = &ctx->yaml->ldap;
+    if (l->watch != ADC_WATCH_AUTO) {
+        printf("live changes: %s (backend.ldap.sync.watch)\n", adc_watch_name(l->watch));
+        return ADC_EXIT_OK;
+    }
+    enum adc_watch w;
+    char *why = NULL, *err = NULL;
+    if (adc_watch_detect(l, &w, &why, &err) < 0) {
+        log_error("live changes: %s", err ? err : "cannot read the root DSE");
+        free(err);
+        return ADC_EXIT_FAILURE;
+    }
+    printf("live changes: %s (%s)\n", adc_watch_name(w), why ? why : "detected");
+    free(why);
     fflush(stdout);
     return ADC_EXIT_OK;
 }
@@ -64,6 +90,8 @@ static int check_directory(struct adc_context *ctx) {
 /* The steps of `adc check`, in order. Add a step by adding its function here:
  *  - directory: bind to backend.ldap and say whether the sync filter finds anyone
  *    (LDAP reading, ldap-*.c);
+ *    and which watcher `adc run` uses for live changes (backend.ldap.sync.watch, or the root
+ *    DSE: watch/watch.h);
  *  - cloud: try adc.cfg's app_id/secret against the server (sync engine); skip when
  *    ctx->service is NULL (no adc.cfg). */
 static const struct check_step check_steps[] = {

@@ -659,8 +659,8 @@ static int bulk_build(const struct adc_scim_limits *lim, struct adc_scim_write *
 static void *bulk_send(void *p) {
     struct bulk *b = p;
     /* Not the first connection: it stays free for the look-ups that settle conflicts. */
-    b->r = adc_http_request_retry(b->conn, "POST", "/scim/v2/Bulk", b->body, b->len,
-                                  &b->resp, &b->err);
+    b->r = adc_http_request_retry(b->conn, "POST", "/scim/v2/Bulk", b->body, b->len, &b->resp,
+                                  &b->err);
     return NULL;
 }
 
@@ -787,7 +787,8 @@ out:
 
 /* Sends *ready if it may go now: when nothing is in flight, or as the second of two requests
  * of creates only, on the connection the first does not use. */
-static bool launch(struct adc_scim *s, struct bulk **flying, size_t *n_flying, struct bulk **ready) {
+static bool launch(struct adc_scim *s, struct bulk **flying, size_t *n_flying,
+                   struct bulk **ready) {
     if (*n_flying > 1 || (*n_flying == 1 && !(flying[0]->creates_only && (*ready)->creates_only)))
         return false;
     struct adc_http *conn = *n_flying && flying[0]->conn == s->prefetch ? s->bulk2 : s->prefetch;
@@ -949,5 +950,53 @@ int adc_scim_run_update(struct adc_scim *s, const char *run_id, const char *stat
     int r = call_json(s, "PUT", path, body, &j, err);
     json_decref(j);
     free(body);
+    return r;
+}
+
+int adc_scim_find_users(struct adc_scim *s, const char *const *attrs, const char *const *values,
+                        size_t n_values, struct adc_cloud_users *out, char **err) {
+    _cleanup_free_ char *f = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < n_values; i++) {
+        _cleanup_free_ char *one = filter_eq(attrs[i], values[i]);
+        if (!one)
+            return -ENOMEM;
+        size_t ol = strlen(one);
+        char *nf = realloc(f, len + ol + 5);
+        if (!nf)
+            return -ENOMEM;
+        f = nf;
+        if (len) {
+            memcpy(f + len, " or ", 4);
+            len += 4;
+        }
+        memcpy(f + len, one, ol + 1);
+        len += ol;
+    }
+    if (!f)
+        return 0;
+    _cleanup_free_ char *q = adc_http_escape(s->http, f);
+    _cleanup_free_ char *path = NULL;
+    if (!q || asprintf(&path, "/scim/v2/Users?filter=%s&count=%zu", q, 4 * n_values) < 0) {
+        path = NULL;
+        return -ENOMEM;
+    }
+    struct adc_http_response resp = {.retry_after = -1};
+    int r = adc_http_request_retry(s->http, "GET", path, NULL, 0, &resp, err);
+    if (r < 0)
+        return r;
+    if (resp.status != 200) {
+        status_err(s, err, "GET", path, &resp);
+        r = resp.status == 401 || resp.status == 403 ? -EACCES : -EIO;
+        goto out;
+    }
+    size_t total = 0, n = 0;
+    char why[160];
+    r = adc_scim_list_parse(resp.body ? resp.body : "", resp.len, out, &total, &n, why,
+                            sizeof(why));
+    if (r == -EBADMSG)
+        set_err(err, "GET %s%s: not a SCIM ListResponse of Users: %s", s->server_url, path, why);
+out:
+    adc_http_response_done(&resp);
     return r;
 }

@@ -108,7 +108,9 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     r->dry_run = r->settings.value[ADC_SETTING_DRY_RUN];
     const char *app_id = r->server.app_id ? r->server.app_id : service->app_id;
 
-    if (opt->record_run && adc_scim_run_start(client, r->dry_run, "imp", &r->run_id, &err) < 0) {
+    if (opt->record_run &&
+        adc_scim_run_start(client, r->dry_run, opt->run_source ? opt->run_source : "imp",
+                           &r->run_id, &err) < 0) {
         log_warning("could not record the run on the server: %s", err ? err : "error");
         free(err);
         err = NULL;
