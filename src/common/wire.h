@@ -13,6 +13,10 @@
 /* Our extension: which sync configuration ("provider", its Application ID) owns a user, or
  * "local" (docs/product.md section 4). */
 #define ADC_SCIM_SCHEMA_PROVIDER "urn:adconnect:scim:schemas:extension:sync:2.0:User"
+/* Groups (RFC 7643 section 4.2) and our extension of them: the provider, as for users, and the
+ * number of members (docs/product.md section 10). */
+#define ADC_SCIM_SCHEMA_GROUP "urn:ietf:params:scim:schemas:core:2.0:Group"
+#define ADC_SCIM_SCHEMA_GROUP_PROVIDER "urn:adconnect:scim:schemas:extension:sync:2.0:Group"
 #define ADC_SCIM_SCHEMA_SPC "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 #define ADC_SCIM_SCHEMA_RESOURCE_TYPE "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 #define ADC_SCIM_SCHEMA_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:Schema"
@@ -24,6 +28,7 @@
 
 /* SCIM endpoints (RFC 7644 section 3.2). */
 #define ADC_WIRE_SCIM_USERS "/scim/v2/Users"
+#define ADC_WIRE_SCIM_GROUPS "/scim/v2/Groups"
 #define ADC_WIRE_SCIM_BULK "/scim/v2/Bulk"
 #define ADC_WIRE_SCIM_SPC "/scim/v2/ServiceProviderConfig"
 

@@ -311,6 +311,44 @@ async function main() {
     await page.getByText('No user matches.').waitFor();
   });
 
+  await step('groups: member counts, a group\'s members, a user\'s groups', async () => {
+    const auth = { 'Authorization': basic(appId, secret), 'Content-Type': 'application/scim+json' };
+    const scim = async (method, p, body) => {
+      const r = await fetch(BASE + '/scim/v2' + p, { method, headers: auth, body: body && JSON.stringify(body) });
+      assert.ok(r.ok, `${method} ${p}: ${r.status}`);
+      return r.json();
+    };
+    const ids = [];
+    for (const n of [1, 2, 3, 4]) {
+      const f = encodeURIComponent(`userName eq "user00000${n}@example.org"`);
+      ids.push((await scim('GET', `/Users?filter=${f}`)).Resources[0].id);
+    }
+    const group = (displayName, members) => ({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName, members });
+    const eng = await scim('POST', '/Groups', group('Engineering', ids.slice(0, 3).map((value) => ({ value }))));
+    await scim('POST', '/Groups', group('All staff', [{ value: eng.id, type: 'Group' }, { value: ids[3] }]));
+    await page.getByRole('link', { name: 'Groups' }).click();
+    await page.getByRole('heading', { name: 'Groups' }).waitFor();
+    const row = page.locator('#groups tbody tr', { hasText: 'Engineering' });
+    assert.equal(await row.locator('td.num').textContent(), '3');
+    assert.equal(await page.locator('#groups tbody tr', { hasText: 'All staff' }).locator('td.num').textContent(), '2');
+    await page.getByLabel('Name contains').fill('staff');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('#groups caption').getByText('1–1 of 1').waitFor();
+    await shoot('groups.png');
+    await page.getByRole('link', { name: 'All staff' }).click();
+    await page.getByRole('heading', { name: 'All staff' }).waitFor();
+    assert.equal(await page.locator('#members tbody tr').count(), 2);
+    await page.locator('#members').getByRole('link', { name: 'Engineering' }).click();
+    await page.getByRole('heading', { name: 'Engineering' }).waitFor();
+    assert.equal(await page.locator('#member-count').textContent(), '3');
+    await page.getByLabel('Name contains').fill('user000002');
+    assert.equal(await page.locator('#members tbody tr').count(), 1);
+    await page.locator('#members').getByRole('link', { name: 'user000002@example.org' }).click();
+    await page.getByRole('heading', { name: 'user000002@example.org' }).waitFor();
+    await page.locator('#user-groups').getByRole('link', { name: 'Engineering' }).waitFor();
+    assert.equal(await page.locator('#user-groups tbody tr').count(), 1);
+  });
+
   await step('the audit log shows who did what', async () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     const table = page.locator('#audit');

@@ -86,7 +86,7 @@ class ConsoleBrowser(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr[-4000:])
                 self.assertIn("# all ", r.stdout)
                 for name in ["sign-in", "add-synchronization", "synchronizations",
-                             "synchronization", "users", "audit-log"]:
+                             "synchronization", "users", "groups", "audit-log"]:
                     shot = os.path.join(SCREENSHOTS, name + ".png")
                     with open(shot, "rb") as f:
                         self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", shot)

@@ -83,6 +83,14 @@ class PasswordCheck(unittest.TestCase):
         # Two entries whose mail differs only in case: the filter finds both.
         self.denied(auth(self.yaml, "dup.user@example.org", "pw-dup1\n"), "several")
 
+    def test_only_the_synced_name_signs_in(self):
+        # twomail has two mails: it syncs as its first (docs/adc.yaml.5); the filter also finds
+        # the entry by its alias, but the alias is not a cloud user and must not sign in.
+        self.accepted(auth(self.yaml, "twomail@example.org", "pw-twomail\n"))
+        self.accepted(auth(self.yaml, "TwoMail@example.org", "pw-twomail\n"))
+        self.denied(auth(self.yaml, "two.mail@example.org", "pw-twomail\n"),
+                    "is not the name the entry")
+
     def test_escaped_dn_and_non_ascii(self):
         self.accepted(auth(self.yaml, "john.smith@example.org", "pw-jsmith\n"))  # cn=Smith\2C John
         self.accepted(auth(self.yaml, "hash.sign@example.org", "pw-hashsign\n"))
@@ -118,6 +126,65 @@ class PasswordCheck(unittest.TestCase):
                            env=env, input="")
         self.assertEqual(r.returncode, 2)
         self.assertIn("USERNAME", r.stderr)
+
+
+class PasswordPolicy(unittest.TestCase):
+    """docs/product.md section 11: passwords the directory wants changed or has expired are
+    denied, although OpenLDAP's ppolicy lets such a bind succeed (with a response control that
+    says so) so that the user can change the password."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.users = ldif.generate(4, special=False)
+        cls.slapd = Slapd(ldif=cls.users)
+        cls.slapd.__enter__()
+        cls.tmp = tempfile.mkdtemp(prefix="adc-ldap-ppolicy-")
+        cls.yaml = cls.slapd.adc_yaml(os.path.join(cls.tmp, "adc.yaml"))
+        policy = f"cn=default,ou=policies,{cls.slapd.base_dn}"
+        # pwdMustChange: a password an administrator sets must be changed by its user
+        # (pwdReset); pwdMaxAge/pwdGraceAuthNLimit: old passwords expire, with grace logins.
+        cls.slapd.ldapmodify(f"dn: {policy}\nchangetype: modify\nadd: pwdMustChange\n"
+                             f"pwdMustChange: TRUE\n-\nadd: pwdMaxAge\npwdMaxAge: 86400\n-\n"
+                             f"add: pwdGraceAuthNLimit\npwdGraceAuthNLimit: 5\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.slapd.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_reset_by_an_administrator_is_denied(self):
+        u = self.users[0]
+        self.slapd.ldapmodify(f"dn: {u.dn}\nchangetype: modify\nreplace: userPassword\n"
+                              f"userPassword: reset-by-admin\n")
+        r = self.slapd.ldapsearch(f"(uid={u.uid})", "pwdReset")
+        self.assertIn("pwdReset: TRUE", r.stdout)
+        # The bind itself succeeds; ldapwhoami -e ppolicy shows the server's answer.
+        w = subprocess.run(["ldapwhoami", "-x", "-H", self.slapd.url, "-D", u.dn, "-w",
+                            "reset-by-admin", "-e", "ppolicy"], capture_output=True, text=True)
+        self.assertIn("Password must be changed", w.stdout + w.stderr)
+        r = auth(self.yaml, u.mail[0], "reset-by-admin\n")
+        self.assertEqual((r.returncode, r.stdout), (1, "denied\n"), r.stderr)
+        self.assertIn("must be changed", r.stderr)
+        self.assertNotIn("reset-by-admin", r.stderr)
+        # Changed by the user: signs in.
+        self.slapd.ldapmodify(f"dn: {u.dn}\nchangetype: modify\ndelete: pwdReset\n", relax=True)
+        r = auth(self.yaml, u.mail[0], "reset-by-admin\n")
+        self.assertEqual((r.returncode, r.stdout), (0, "accepted\n"), r.stderr)
+
+    def test_expired_password_is_denied_even_with_grace_logins(self):
+        u = self.users[1]
+        self.slapd.ldapmodify(f"dn: {u.dn}\nchangetype: modify\nreplace: pwdChangedTime\n"
+                              f"pwdChangedTime: 20200101000000Z\n", relax=True)
+        r = auth(self.yaml, u.mail[0], u.password + "\n")
+        self.assertEqual((r.returncode, r.stdout), (1, "denied\n"), r.stderr)
+        self.assertIn("has expired", r.stderr)
+
+    def test_other_users_unaffected(self):
+        u = self.users[2]
+        r = auth(self.yaml, u.mail[0], u.password + "\n")
+        self.assertEqual((r.returncode, r.stdout), (0, "accepted\n"), r.stderr)
+        r = auth(self.yaml, u.mail[0], "wrong\n")
+        self.assertEqual((r.returncode, r.stdout), (1, "denied\n"), r.stderr)
 
 
 class DirectoryDown(unittest.TestCase):

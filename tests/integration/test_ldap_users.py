@@ -14,6 +14,7 @@ import unittest
 
 from harness import ldif
 from harness.programs import ADC
+from harness.dirsrv import libldap_host_name
 from harness.slapd import Slapd, make_ca
 
 ADC = os.path.abspath(ADC)
@@ -209,6 +210,18 @@ class Directory(unittest.TestCase):
             self.assertEqual(r.stdout, "")
             self.assertIn("TLS certificate verification failed", r.stderr)
             self.assertIn(other_ca, r.stderr)
+            self.assertIn(f"not signed by the CA in '{other_ca}'", r.stderr)
+        # The right CA but a name the certificate does not carry (it has localhost and
+        # 127.0.0.1): libldap checks ldaps://localhost against this machine's host name.
+        host = libldap_host_name()
+        if host.lower() != "localhost":
+            addr = self.slapd.ldaps_url.replace("127.0.0.1", "localhost")
+            r = adc("-c", self.yaml(addr=addr, extra_ldap=f"    ca_file: {self.slapd.ca_file}\n"),
+                    "users")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("signed by a trusted CA but is valid for 'localhost', '127.0.0.1', "
+                          f"not for the host name '{host}'", r.stderr)
+            self.assertIn("checks ldaps://localhost against this machine's host name", r.stderr)
         # Switched off on purpose, the same server is read.
         extra = f"    ca_file: {other_ca}\n    tls_verify: false\n"
         doc = self.users_json(self.yaml(addr=self.slapd.ldaps_url, extra_ldap=extra))

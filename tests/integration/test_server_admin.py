@@ -85,6 +85,8 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], latest)
         cols = [row[2] for row in con.execute("PRAGMA index_info(users_provider)")]
         self.assertEqual(cols, ["provider"])
+        cols = [row[2] for row in con.execute("PRAGMA index_info(group_members_member)")]
+        self.assertEqual(cols, ["member_id", "group_id"])
         cols = [row[1] for row in con.execute("PRAGMA table_info(sync_configs)")]
         self.assertIn("sync_interval_minutes", cols)
         self.assertIn("next_sync_at", cols)

@@ -57,10 +57,13 @@ class Conformance(ServerTestCase):
     def test_resource_types_and_schemas(self):
         r = self.srv.request("GET", "/scim/v2/ResourceTypes")
         self.assertEqual(r.body["schemas"], [SCIM_LIST])
-        (rt,) = r.body["Resources"]
+        rt, gt = r.body["Resources"]
         self.assertEqual((rt["id"], rt["endpoint"], rt["schema"]), ("User", "/Users", SCIM_USER))
+        self.assertEqual((gt["id"], gt["endpoint"]), ("Group", "/Groups"))
         self.assertEqual(self.srv.request("GET", "/scim/v2/ResourceTypes/User").body["id"], "User")
-        self.assertError(self.srv.request("GET", "/scim/v2/ResourceTypes/Group"), 404)
+        self.assertEqual(self.srv.request("GET", "/scim/v2/ResourceTypes/Group").body["id"],
+                         "Group")
+        self.assertError(self.srv.request("GET", "/scim/v2/ResourceTypes/Printer"), 404)
         r = self.srv.request("GET", "/scim/v2/Schemas")
         ids = [s["id"] for s in r.body["Resources"]]
         self.assertIn(SCIM_USER, ids)
@@ -205,7 +208,7 @@ class Conformance(ServerTestCase):
         self.assertError(self.scim("POST", "/Users", raw=b"{"), 400, "invalidSyntax")
         self.assertError(self.scim("POST", "/Users", {"displayName": "no userName"}), 400,
                          "invalidValue")
-        self.assertError(self.scim("GET", "/Groups"), 404)
+        self.assertError(self.scim("GET", "/Printers"), 404)
         self.assertError(self.scim("PATCH", "/Users", patch(("add", "title", "x"))), 405)
         r = self.scim("POST", "/Users", raw=b"[" * 100 + b"]" * 100)
         self.assertError(r, 400, "invalidSyntax")

@@ -48,7 +48,10 @@ class Readme(unittest.TestCase):
             self.assertEqual(lines[1], "1")              # found ignoring case
             self.assertEqual(lines[2], "False")          # disabled by PATCH
             self.assertIn("no-delete=true", lines[3])    # the server setting refused the delete
-            self.assertIn('"settings":{"no-delete":true}', r.stdout)
+            # the setting given, and the default every new configuration starts with
+            # (docs/product.md section 11: a takeover by name needs an administrator's decision)
+            self.assertIn('"settings":{"no-delete":true,"no-update-provider-mismatch":true}',
+                          r.stdout)
             self.assertIn('"action":"user.patch"', r.stdout)
         finally:
             shutil.rmtree(d, ignore_errors=True)

@@ -39,6 +39,28 @@ static int check_configuration(struct adc_context *ctx) {
 
 static int check_live(struct adc_context *ctx);
 
+/* Part of step 2: an account the bind user may read but whose lock attribute it may not read
+ * looks active and would sync as active (rule 4). A warning, not a failure: the configuration
+ * works, and the server may have no such accounts. */
+static void check_lock_access(const struct adc_ldap_config *l) {
+    const char *unreadable[ADC_LOCK_ATTRIBUTES];
+    size_t n = 0;
+    char *dn = NULL, *err = NULL;
+    if (adc_ldap_probe_lock_access(l, unreadable, &n, &dn, &err) < 0) {
+        log_warning("directory: cannot tell whether the lock attributes are readable: %s",
+                    err ? err : "out of memory");
+        free(err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        log_warning("directory: '%s' may not read '%s' of '%s': a disabled or locked account "
+                    "would sync as active; grant the bind account read access to %s",
+                    l->bind_dn ? l->bind_dn : "(anonymous)", unreadable[i], dn, unreadable[i]);
+    if (dn && n == 0)
+        printf("directory: the lock attributes are readable (checked on '%s')\n", dn);
+    free(dn);
+}
+
 /* Step 2: the directory. Binds as a sync would and asks whether sync.filter finds anyone: a
  * filter that finds nobody would make a sync plan to remove every user (the mass-delete guard
  * would stop it, but the configuration is wrong), so that fails the check too. */
@@ -62,6 +84,7 @@ static int check_directory(struct adc_context *ctx) {
         return ADC_EXIT_FAILURE;
     }
     printf("directory: the filter '%s' finds users under '%s'\n", l->filter, l->base_dn);
+    check_lock_access(l);
     fflush(stdout);
     return check_live(ctx);
 }

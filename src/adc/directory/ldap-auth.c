@@ -184,6 +184,9 @@ struct lookup {
     int n_entries;
     char *dn;
     bool disabled;
+    /* The first value of username_attribute (a new string; NULL when the entry has none):
+     * the name the entry was synced under. */
+    char *name;
 };
 
 enum lookup_status {
@@ -196,13 +199,22 @@ enum lookup_status {
  * know the name is ambiguous. Asks only for the attributes that tell "disabled". */
 static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, const char *filter,
                                  double deadline, struct lookup *out, char **why) {
-    static char *attrs[] = {"userAccountControl", "nsAccountLock", "pwdAccountLockedTime", NULL};
+    /* The state attributes of user-map.c, and the name (ldap_search_ext wants char **; it
+     * never writes). */
+    char *attrs[] = {"userAccountControl",
+                     "nsAccountLock",
+                     "pwdAccountLockedTime",
+                     "accountUnlockTime",
+                     (char *)cfg->username_attribute,
+                     NULL};
     struct adc_user_map map = {0};
     int msgid, rc;
 
     map.attr[ADC_FIELD_UAC] = attrs[0];
     map.attr[ADC_FIELD_NSLOCK] = attrs[1];
     map.attr[ADC_FIELD_PWDLOCK] = attrs[2];
+    map.attr[ADC_FIELD_UNLOCKTIME] = attrs[3];
+    map.attr[ADC_FIELD_NAME] = attrs[4];
     int timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5;
     struct timeval limit = {timeout, 0};
     rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "",
@@ -234,7 +246,7 @@ static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, co
                     out->dn = strndup(dnv.bv_val, dnv.bv_len);
                     while (ldap_get_attribute_ber(ld, msg, ber, &attr, &vals) == LDAP_SUCCESS &&
                            attr.bv_val) {
-                        char name[64];
+                        char name[128];
                         unsigned count = 0;
                         while (vals && vals[count].bv_val)
                             count++;
@@ -251,6 +263,9 @@ static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, co
                     ber_free(ber, 0);
                 }
                 out->disabled = adc_user_map_disabled(&v);
+                const struct adc_bytes *nb = &v.first[ADC_FIELD_NAME];
+                if (v.count[ADC_FIELD_NAME] > 0)
+                    out->name = strndup(nb->p, nb->n);
             }
             ldap_msgfree(msg);
             continue;
@@ -346,7 +361,8 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
             break;
         }
         free(found.dn);
-        found.dn = NULL;
+        free(found.name);
+        found.dn = found.name = NULL;
         if (st == LOOKUP_CONN_FAILED && pooled && attempt == 0 && adc_ldap_now() < deadline) {
             adc_ldap_conn_close(TAKE_PTR(ld));
             continue;
@@ -375,6 +391,21 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         why = adc_strdup_printf("the entry of '%s' has no usable DN", user_name);
         goto out;
     }
+    /* Only the name that was synced signs in (user-map.c): an entry with several values of
+     * username_attribute was synced under its first one, and the filter may have matched an
+     * alias. Compared as the cloud compares userNames (ASCII case-insensitively). */
+    if (!found.name || strcasecmp(found.name, user_name) != 0) {
+        outcome = ADC_AUTH_DENIED;
+        why = found.name
+                  ? adc_strdup_printf("'%s' is not the name the entry '%s' is synced under "
+                                      "('%s', the first value of %s): only that name "
+                                      "signs in",
+                                      user_name, found.dn, found.name, cfg->username_attribute)
+                  : adc_strdup_printf("the entry '%s' has no readable value of %s (the "
+                                      "user name)",
+                                      found.dn, cfg->username_attribute);
+        goto out;
+    }
     if (found.disabled) {
         outcome = ADC_AUTH_DENIED;
         why =
@@ -387,6 +418,7 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
      * (no answer at all, not a timeout) is tried once more on a fresh connection, so that a
      * restarted directory does not turn a right password into "unavailable". */
     int r, code = LDAP_OTHER;
+    struct adc_bind_policy policy;
     for (int attempt = 0;; attempt++) {
         user_ld = attempt == 0 ? pool_take(&bind_pool, cfg, &user_gen) : NULL;
         bool pooled = user_ld != NULL;
@@ -398,7 +430,7 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         if (pooled)
             (void)ldap_set_option(user_ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, NULL);
         code = LDAP_OTHER;
-        r = adc_ldap_conn_bind(user_ld, found.dn, password, deadline, &code);
+        r = adc_ldap_conn_bind_user(user_ld, found.dn, password, deadline, &code, &policy);
         if (r == -EIO && pooled && attempt == 0 && adc_ldap_now() < deadline) {
             adc_ldap_conn_close(TAKE_PTR(user_ld));
             continue;
@@ -417,6 +449,23 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         free(e);
         goto out;
     }
+    /* docs/product.md section 11: a password the directory wants changed, or that has
+     * expired, does not sign in to the cloud, although the bind itself succeeded (OpenLDAP
+     * ppolicy and 389-ds let such a bind through so that the user can change the password). */
+    if (code == LDAP_SUCCESS && (policy.must_change || policy.expired)) {
+        outcome = ADC_AUTH_DENIED;
+        why = policy.must_change
+                  ? adc_strdup_printf("the password of '%s' must be changed (it was set by an "
+                                      "administrator, or has expired): change it in the directory "
+                                      "first",
+                                      found.dn)
+                  : adc_strdup_printf("the password of '%s' has expired%s", found.dn,
+                                      policy.grace >= 0 ? " (the directory allows grace logins "
+                                                          "only to change it)"
+                                                        : "");
+        pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
+        goto out;
+    }
     if (code == LDAP_SUCCESS) {
         outcome = ADC_AUTH_ACCEPTED;
         why = adc_strdup_printf("password accepted for '%s'", found.dn);
@@ -426,8 +475,19 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
     char *e = adc_ldap_conn_strerror(user_ld, code);
     if (bind_code_denies(code)) {
         outcome = ADC_AUTH_DENIED;
-        why = adc_strdup_printf("the directory refused the password of '%s': %s", found.dn,
-                                e ? e : "out of memory");
+        /* Say why in words where the server did: AD's "data 773" and the like, ppolicy. */
+        char *diag = NULL;
+        (void)ldap_get_option(user_ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+        const char *ad = adc_ldap_ad_bind_reason(diag);
+        ldap_memfree(diag);
+        const char *pp = policy.locked    ? "the account is locked (password policy)"
+                         : policy.expired ? "the password has expired (password policy)"
+                                          : NULL;
+        why = adc_strdup_printf("the directory refused the password of '%s': %s%s%s", found.dn,
+                                ad   ? ad
+                                : pp ? pp
+                                     : "",
+                                ad || pp ? "; " : "", e ? e : "out of memory");
         pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
     } else {
         why = adc_strdup_printf("the directory could not check the password of '%s': %s", found.dn,
@@ -438,6 +498,7 @@ out:
     adc_ldap_conn_close(ld);
     adc_ldap_conn_close(user_ld);
     free(found.dn);
+    free(found.name);
     free(filter);
     *reason = why ? why : strdup("out of memory");
     return outcome;

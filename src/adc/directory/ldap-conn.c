@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "directory/tls-diag.h"
 
 char *adc_strdup_printf(const char *fmt, ...) {
     va_list ap;
@@ -448,6 +449,22 @@ int adc_ldap_conn_open(const struct adc_ldap_config *cfg, double deadline, LDAP 
      * problem. Nothing is sent on the probe connection, it is closed at once. */
     if (open_handle(cfg, deadline, false, &probe, &probe_err) == 0) {
         free(*err);
+        /* Which of the two checks failed, from the certificate the server sent. */
+        struct berval peer = {0, NULL}; /* filled by libldap: the DER bytes, ours to free */
+        char *why = NULL;
+        if (ldap_get_option(probe, LDAP_OPT_X_TLS_PEERCERT, &peer) == LDAP_OPT_SUCCESS &&
+            peer.bv_val)
+            why = adc_tls_diagnose(cfg, (const unsigned char *)peer.bv_val, peer.bv_len);
+        ber_memfree(peer.bv_val);
+        if (why) {
+            *err = adc_strdup_printf("cannot connect to %s: TLS certificate verification failed: "
+                                     "%s (tls_verify: false turns verification off, for tests "
+                                     "only)",
+                                     cfg->addr, why);
+            free(why);
+            r = -EPERM;
+            goto probed;
+        }
         *err = adc_strdup_printf(
             "cannot connect to %s: TLS certificate verification failed: the server's certificate "
             "is not signed by %s%s%s, or is not valid for the host name in the address; check "
@@ -456,18 +473,50 @@ int adc_ldap_conn_open(const struct adc_ldap_config *cfg, double deadline, LDAP 
             cfg->ca_file ? cfg->ca_file : "", cfg->ca_file ? "'" : "");
         r = -EPERM;
     }
+probed:
     adc_ldap_conn_close(probe);
     free(probe_err);
     return r;
 }
 
-int adc_ldap_conn_bind(LDAP *ld, const char *dn, const char *password, double deadline,
-                       int *ldap_rc) {
+/* The response controls of a user's bind into *policy. */
+static void read_policy(LDAP *ld, LDAPControl **ctrls, struct adc_bind_policy *policy) {
+    LDAPControl *c = ldap_control_find(LDAP_CONTROL_PASSWORDPOLICYRESPONSE, ctrls, NULL);
+    if (c) {
+        ber_int_t expire = -1, grace = -1;
+        LDAPPasswordPolicyError error = PP_noError;
+        if (ldap_parse_passwordpolicy_control(ld, c, &expire, &grace, &error) == LDAP_SUCCESS) {
+            policy->must_change |= error == PP_changeAfterReset;
+            policy->expired |= error == PP_passwordExpired || grace >= 0;
+            policy->locked |= error == PP_accountLocked;
+            policy->grace = grace;
+            policy->expire = expire;
+        }
+    }
+    /* 389-ds: PasswordExpired (its value "0") on a bind with a password an administrator set
+     * under passwordMustChange, or an expired one in its grace logins; PasswordExpiring (the
+     * seconds left) is a warning. */
+    if (ldap_control_find(LDAP_CONTROL_X_PASSWORD_EXPIRED, ctrls, NULL))
+        policy->must_change = true;
+    c = ldap_control_find(LDAP_CONTROL_X_PASSWORD_EXPIRING, ctrls, NULL);
+    if (c && c->ldctl_value.bv_len > 0 && c->ldctl_value.bv_len < 16 && policy->expire < 0) {
+        char buf[16];
+        memcpy(buf, c->ldctl_value.bv_val, c->ldctl_value.bv_len);
+        buf[c->ldctl_value.bv_len] = '\0';
+        policy->expire = atoi(buf);
+    }
+}
+
+/* A simple bind with request controls `sctrls`; the answer's controls go to *policy when
+ * policy is not NULL. */
+static int bind_with(LDAP *ld, const char *dn, const char *password, double deadline,
+                     LDAPControl **sctrls, int *ldap_rc, struct adc_bind_policy *policy) {
     struct berval cred = {password ? strlen(password) : 0, (char *)password};
     LDAPMessage *res = NULL;
+    LDAPControl **ctrls = NULL;
     int msgid, rc, code = LDAP_OTHER;
 
-    rc = ldap_sasl_bind(ld, dn ? dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL, &msgid);
+    rc = ldap_sasl_bind(ld, dn ? dn : "", LDAP_SASL_SIMPLE, &cred, sctrls, NULL, &msgid);
     if (rc != LDAP_SUCCESS) {
         *ldap_rc = rc;
         return -EIO;
@@ -483,13 +532,56 @@ int adc_ldap_conn_bind(LDAP *ld, const char *dn, const char *password, double de
         *ldap_rc = adc_ldap_conn_last_error(ld);
         return -EIO;
     }
-    rc = ldap_parse_result(ld, res, &code, NULL, NULL, NULL, NULL, 1);
+    rc = ldap_parse_result(ld, res, &code, NULL, NULL, NULL, policy ? &ctrls : NULL, 1);
     if (rc != LDAP_SUCCESS) {
         *ldap_rc = rc;
         return -EIO;
     }
+    if (policy && ctrls)
+        read_policy(ld, ctrls, policy);
+    ldap_controls_free(ctrls);
     *ldap_rc = code;
     return 0;
+}
+
+int adc_ldap_conn_bind(LDAP *ld, const char *dn, const char *password, double deadline,
+                       int *ldap_rc) {
+    return bind_with(ld, dn, password, deadline, NULL, ldap_rc, NULL);
+}
+
+int adc_ldap_conn_bind_user(LDAP *ld, const char *dn, const char *password, double deadline,
+                            int *ldap_rc, struct adc_bind_policy *policy) {
+    LDAPControl *pp = NULL;
+    *policy = (struct adc_bind_policy){.grace = -1, .expire = -1};
+    if (ldap_create_passwordpolicy_control(ld, &pp) != LDAP_SUCCESS) {
+        *ldap_rc = LDAP_NO_MEMORY;
+        return -ENOMEM;
+    }
+    pp->ldctl_iscritical = 0;
+    LDAPControl *sctrls[] = {pp, NULL};
+    int r = bind_with(ld, dn, password, deadline, sctrls, ldap_rc, policy);
+    ldap_control_free(pp);
+    return r;
+}
+
+const char *adc_ldap_ad_bind_reason(const char *diag) {
+    static const struct {
+        const char *code, *reason;
+    } ad[] = {
+        {"773", "the password must be changed (Active Directory: data 773, pwdLastSet is 0)"},
+        {"532", "the password has expired (Active Directory: data 532)"},
+        {"701", "the account has expired (Active Directory: data 701, accountExpires)"},
+        {"775", "the account is locked out (Active Directory: data 775)"},
+        {"533", "the account is disabled (Active Directory: data 533)"},
+    };
+    const char *p = diag ? strstr(diag, ", data ") : NULL;
+    if (!p)
+        return NULL;
+    p += 7;
+    for (size_t i = 0; i < sizeof(ad) / sizeof(ad[0]); i++)
+        if (strncmp(p, ad[i].code, 3) == 0 && (p[3] == ',' || p[3] == '\0' || p[3] == ' '))
+            return ad[i].reason;
+    return NULL;
 }
 
 int adc_ldap_conn_open_service(const struct adc_ldap_config *cfg, double deadline, int op_timeout,

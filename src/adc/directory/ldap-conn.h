@@ -30,6 +30,30 @@ int adc_ldap_conn_open(const struct adc_ldap_config *cfg, double deadline, LDAP 
 int adc_ldap_conn_bind(LDAP *ld, const char *dn, const char *password, double deadline,
                        int *ldap_rc);
 
+/* What the server said about the password in a user's bind (its response controls). */
+struct adc_bind_policy {
+    bool must_change; /* ppolicy changeAfterReset (pwdReset with pwdMustChange), or 389's
+                       * PasswordExpired control (2.16.840.1.113730.3.4.4) */
+    bool expired;     /* ppolicy passwordExpired, or a grace login (the password has expired) */
+    bool locked;      /* ppolicy accountLocked */
+    int grace;        /* grace logins left (ppolicy), -1 when not said */
+    int expire;       /* seconds until the password expires (warning only), -1 when not said */
+};
+
+/* A user's simple bind that asks for the password-policy response control (request control
+ * 1.3.6.1.4.1.42.2.27.8.5.1, not critical: servers without ppolicy ignore it) and reads the
+ * answer's controls into *policy: the ppolicy response, and 389-ds' PasswordExpired and
+ * PasswordExpiring controls (sent whether asked or not). Returns as adc_ldap_conn_bind. */
+int adc_ldap_conn_bind_user(LDAP *ld, const char *dn, const char *password, double deadline,
+                            int *ldap_rc, struct adc_bind_policy *policy);
+
+/* Active Directory's reason for a refused bind, from the "data XXX" of its diagnostic message
+ * ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 773, v4563"):
+ * "the password must be changed (...data 773)" for 773, likewise 532 (password expired), 701
+ * (account expired), 775 (account locked), 533 (account disabled); NULL for anything else.
+ * A static string. */
+const char *adc_ldap_ad_bind_reason(const char *diagnostic);
+
 /* Opens a connection and binds as cfg->bind_dn (anonymous when bind_dn is not set); the bind
  * waits at most op_timeout seconds, everything ends by `deadline`. On failure *err says where
  * and why, naming bind_dn for a refused bind; `timeout_desc` names the bound that ran out

@@ -424,6 +424,73 @@ out:
     return r;
 }
 
+int adc_ldap_probe_lock_access(const struct adc_ldap_config *cfg,
+                               const char *unreadable[ADC_LOCK_ATTRIBUTES], size_t *n_unreadable,
+                               char **dn, char **err) {
+    /* A value of the attribute's syntax each: the answer to a compare is about access and
+     * presence, the value matters only in being well-formed. */
+    static const struct {
+        const char *attr, *value;
+    } locks[ADC_LOCK_ATTRIBUTES] = {
+        {"userAccountControl", "512"},
+        {"nsAccountLock", "true"},
+        {"pwdAccountLockedTime", "000001010000Z"},
+        {"accountUnlockTime", "19700101000000Z"},
+    };
+    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
+    LDAP *ld = NULL;
+    LDAPMessage *res = NULL;
+    char timeout_desc[64];
+    int timeout = timeout_of(cfg), r, rc, msgid;
+
+    *n_unreadable = 0;
+    *dn = NULL;
+    snprintf(timeout_desc, sizeof(timeout_desc), "%d s (backend.ldap.timeout)", timeout);
+    double deadline =
+        adc_ldap_now() + timeout + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
+    r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, err);
+    if (r < 0)
+        return r;
+    struct timeval limit = {timeout, 0};
+    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope),
+                         cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)", no_attrs, 0,
+                         NULL, NULL, &limit, 1, &msgid);
+    if (rc == LDAP_SUCCESS) {
+        struct timeval tv = adc_ldap_remaining(deadline);
+        rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res) > 0 ? LDAP_SUCCESS : LDAP_TIMEOUT;
+    }
+    LDAPMessage *e = rc == LDAP_SUCCESS ? ldap_first_entry(ld, res) : NULL;
+    char *found = e ? ldap_get_dn(ld, e) : NULL;
+    if (!found) {
+        r = 0; /* nobody to ask about (adc check reports an empty filter itself) */
+        goto out;
+    }
+    for (size_t i = 0; i < ADC_LOCK_ATTRIBUTES; i++) {
+        struct berval v = {strlen(locks[i].value), (char *)locks[i].value};
+        LDAPMessage *cres = NULL;
+        int code = LDAP_OTHER;
+        rc = ldap_compare_ext(ld, found, locks[i].attr, &v, NULL, NULL, &msgid);
+        if (rc != LDAP_SUCCESS)
+            break;
+        struct timeval tv = adc_ldap_remaining(deadline);
+        if (ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &cres) <= 0)
+            break;
+        if (ldap_parse_result(ld, cres, &code, NULL, NULL, NULL, NULL, 1) != LDAP_SUCCESS)
+            break;
+        if (code == LDAP_INSUFFICIENT_ACCESS)
+            unreadable[(*n_unreadable)++] = locks[i].attr;
+    }
+    *dn = strdup(found);
+    ldap_memfree(found);
+    r = *dn ? 0 : -ENOMEM;
+    if (r < 0)
+        *err = strdup("out of memory");
+out:
+    ldap_msgfree(res);
+    adc_ldap_conn_close(ld);
+    return r;
+}
+
 void adc_read_result_done(struct adc_read_result *r) {
     if (!r)
         return;

@@ -83,3 +83,18 @@ void adc_ldap_auth_pool_flush(void);
  * sync.filter matches anything under base_dn (one entry is enough). Returns 0 with *found set,
  * or a negative errno with *err saying which step failed. */
 int adc_ldap_probe(const struct adc_ldap_config *cfg, bool *found, char **err);
+
+/* The attributes that say "disabled or locked" (docs/product.md section 4, rule 4). */
+#define ADC_LOCK_ATTRIBUTES 4
+
+/* For `adc check`: may the bind account read the lock attributes (userAccountControl,
+ * nsAccountLock, pwdAccountLockedTime, accountUnlockTime)? An account whose nsAccountLock the
+ * bind user may not read looks active and would sync as active. Takes the first entry of
+ * sync.filter and asks the server to compare each attribute on it: insufficientAccessRights
+ * means unreadable (absent or unknown attributes answer otherwise). Returns 0 with
+ * unreadable[i] (static names, in that order) for the first *n_unreadable and *dn the entry
+ * asked about (a new string, NULL when the filter finds nothing), or a negative errno with
+ * *err. */
+int adc_ldap_probe_lock_access(const struct adc_ldap_config *cfg,
+                               const char *unreadable[ADC_LOCK_ATTRIBUTES], size_t *n_unreadable,
+                               char **dn, char **err);

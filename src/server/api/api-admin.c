@@ -20,6 +20,7 @@
 #include "store/store-runs.h"
 #include "store/store-schedule.h"
 #include "scim/scim-user.h"
+#include "store/store-groups.h"
 #include "store/store-users.h"
 
 #define MAX_CONFIG_NAME 200
@@ -361,10 +362,12 @@ static void config_delete(struct adc_http_request *req, struct adc_http_response
     /* The users stay; they are owned by no configuration any more, i.e. "local" cloud users
      * (docs/product.md section 4, rule 3 knows only these two kinds of provider). */
     int released = adc_store_users_reassign(db, c.app_id, ADC_PROVIDER_LOCAL);
+    int groups = adc_store_groups_reassign(db, c.app_id, ADC_PROVIDER_LOCAL); /* and its groups */
     char detail[300];
-    snprintf(detail, sizeof(detail), "name=%s users_released=%d (now provider local)", c.name,
-             released);
-    if (released < 0 || adc_store_config_delete(db, c.app_id) < 0 ||
+    snprintf(detail, sizeof(detail),
+             "name=%s users_released=%d groups_released=%d (now provider local)", c.name, released,
+             groups);
+    if (released < 0 || groups < 0 || adc_store_config_delete(db, c.app_id) < 0 ||
         adc_store_live_delete(db, c.app_id) < 0 ||
         adc_store_audit(db, req->principal.actor, "sync-config.delete", c.app_id, detail) < 0 ||
         adc_db_commit(db) < 0) {
@@ -373,8 +376,9 @@ static void config_delete(struct adc_http_request *req, struct adc_http_response
     }
     adc_channel_forget(req->server, c.app_id, "the sync configuration was deleted");
     adc_http_json(res, 200,
-                  json_pack("{s:s,s:b,s:i,s:s}", "app_id", c.app_id, "deleted", 1, "users_released",
-                            released, "users_provider", ADC_PROVIDER_LOCAL));
+                  json_pack("{s:s,s:b,s:i,s:s,s:i}", "app_id", c.app_id, "deleted", 1,
+                            "users_released", released, "users_provider", ADC_PROVIDER_LOCAL,
+                            "groups_released", groups));
 out:
     adc_db_rollback(db);
     adc_store_release(db);

@@ -1,8 +1,9 @@
-/* POST /scim/v2/Bulk (RFC 7644 section 3.7). All operations of one request run in one SQLite
- * transaction: a first import of 100,000 users is 100 requests of 1,000 creates, each one
- * commit (one fsync of the WAL) instead of 1,000. Operations stay independent as the RFC wants:
- * a failing operation changes nothing (each store call is one statement, which SQLite undoes on
- * a constraint error) and the others go on, up to failOnErrors. */
+/* POST /scim/v2/Bulk (RFC 7644 section 3.7), for Users and Groups; a group's members may name
+ * users and groups created earlier in the same request by "bulkId:x". All operations of one request
+ * run in one SQLite transaction: a first import of 100,000 users is 100 requests of 1,000 creates,
+ * each one commit (one fsync of the WAL) instead of 1,000. Operations stay independent as the RFC
+ * wants: a failing operation changes nothing (each store call is one statement, which SQLite undoes
+ * on a constraint error) and the others go on, up to failOnErrors. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "common/buf.h"
 #include "common/json-util.h"
 #include "scim/scim-bulk-read.h"
+#include "scim/scim-group.h"
 #include "scim/scim-user-scan.h"
 #include "scim/scim.h"
 #include "server.h"
@@ -19,7 +21,7 @@
 /* One operation's entry of the BulkResponse, appended as JSON text: 1,000 of them per request,
  * built directly instead of as jansson objects serialized afterwards. */
 static void op_result(struct adc_buf *out, const char *method, const char *bulk_id,
-                      const char *base, const struct adc_scim_result *r) {
+                      const char *base, const char *path, const struct adc_scim_result *r) {
     adc_buf_puts(out, "{\"method\":");
     adc_json_append_string(out, method);
     adc_buf_printf(out, ",\"status\":\"%u\"", r->status);
@@ -29,7 +31,8 @@ static void op_result(struct adc_buf *out, const char *method, const char *bulk_
     }
     if (r->id[0]) {
         char loc[400];
-        snprintf(loc, sizeof(loc), "%s/scim/v2/Users/%s", base, r->id);
+        snprintf(loc, sizeof(loc), "%s/scim/v2/%s/%s", base,
+                 path && strncmp(path, "/Groups", 7) == 0 ? "Groups" : "Users", r->id);
         adc_buf_puts(out, ",\"location\":");
         adc_json_append_string(out, loc);
     }
@@ -97,6 +100,81 @@ static const char *created_id(const struct adc_bulk_request *br, const char (*id
     return NULL;
 }
 
+/* What the "bulkId:x" member values of operation `i` resolve to (scim-group.c asks). */
+struct bulk_refs {
+    const struct adc_bulk_request *br;
+    const char (*ids)[40];
+    size_t i;
+};
+
+static const char *resolve_bulk_id(void *ctx, const char *bulk_id) {
+    const struct bulk_refs *b = ctx;
+    return created_id(b->br, b->ids, b->i, bulk_id);
+}
+
+static int group_op(struct adc_scim_ctx *ctx, const struct adc_bulk_request *br, size_t i,
+                    char (*ids)[40], json_t *data, const char **method, struct adc_scim_result *r);
+
+/* Operation i on /Groups (docs/product.md section 10): no prepared half, the group
+ * operations run as the single-resource endpoints run them. */
+static int run_group_op(struct adc_scim_ctx *ctx, const struct adc_bulk_request *br, size_t i,
+                        char (*ids)[40], const char **method, struct adc_scim_result *r) {
+    const struct adc_bulk_op *op = &br->ops[i];
+    struct bulk_refs refs = {br, (const char(*)[40])ids, i};
+    ctx->bulk_id = resolve_bulk_id;
+    ctx->bulk = &refs;
+    json_t *owned = NULL, *data = adc_bulk_op_data(op, &owned);
+    int rc;
+    /* A group operation is several statements (the group, each member): one that fails half
+     * way is undone to here, while the request goes on with the next operation. */
+    if (adc_db_savepoint(ctx->db) < 0) {
+        rc = adc_scim_fail(r, 503, NULL, "database busy; retry");
+        goto out;
+    }
+    rc = group_op(ctx, br, i, ids, data, method, r);
+    if (adc_db_savepoint_end(ctx->db, rc < 0) < 0 && rc == 0)
+        rc = adc_scim_fail(r, 500, NULL, "database error");
+out:
+    json_decref(owned);
+    ctx->bulk_id = NULL;
+    ctx->bulk = NULL;
+    return rc;
+}
+
+static int group_op(struct adc_scim_ctx *ctx, const struct adc_bulk_request *br, size_t i,
+                    char (*ids)[40], json_t *data, const char **method, struct adc_scim_result *r) {
+    const struct adc_bulk_op *op = &br->ops[i];
+    if (strcasecmp(op->method, "POST") == 0) {
+        *method = "POST";
+        if (strcmp(op->path, "/Groups") != 0)
+            return bad(r, "invalidPath", "POST path must be /Users or /Groups");
+        if (!op->bulk_id)
+            return bad(r, "invalidSyntax", "bulkId is required for POST (RFC 7644 3.7)");
+        int rc = adc_scim_group_create(ctx, data, false, r);
+        if (rc == 0)
+            snprintf(ids[i], sizeof(ids[i]), "%s", r->id);
+        return rc;
+    }
+    if (strncmp(op->path, "/Groups/", 8) != 0 || !op->path[8] || strchr(op->path + 8, '/'))
+        return bad(r, "invalidPath", "path must be /Groups/{id}");
+    const char *id = op->path + 8;
+    if (strncmp(id, "bulkId:", 7) == 0 && !(id = created_id(br, ids, i, id + 7)))
+        return bad(r, "invalidValue", "unknown bulkId in path");
+    if (strcasecmp(op->method, "DELETE") == 0) {
+        *method = "DELETE";
+        return adc_scim_group_delete(ctx, id, op->version, r);
+    }
+    if (strcasecmp(op->method, "PUT") == 0) {
+        *method = "PUT";
+        return adc_scim_group_replace(ctx, id, data, op->version, false, r);
+    }
+    if (strcasecmp(op->method, "PATCH") == 0) {
+        *method = "PATCH";
+        return adc_scim_group_patch(ctx, id, data, op->version, false, false, r);
+    }
+    return bad(r, "invalidSyntax", "method must be POST, PUT, PATCH or DELETE");
+}
+
 /* Runs operation i. ids[k] is the id made by operation k if it was a successful create. */
 static int run_op(struct adc_scim_ctx *ctx, const struct adc_bulk_request *br, size_t i,
                   char (*ids)[40], struct pre_create *pre, const char **method,
@@ -109,10 +187,12 @@ static int run_op(struct adc_scim_ctx *ctx, const struct adc_bulk_request *br, s
         return bad(r, "invalidSyntax", "method is required (POST, PUT, PATCH or DELETE)");
     if (!op->path)
         return bad(r, "invalidSyntax", "path is required");
+    if (strncmp(op->path, "/Groups", 7) == 0)
+        return run_group_op(ctx, br, i, ids, method, r);
     if (strcasecmp(op->method, "POST") == 0) {
         *method = "POST";
         if (strcmp(op->path, "/Users") != 0)
-            return bad(r, "invalidPath", "POST path must be /Users");
+            return bad(r, "invalidPath", "POST path must be /Users or /Groups");
         if (!op->bulk_id)
             return bad(r, "invalidSyntax", "bulkId is required for POST (RFC 7644 3.7)");
         int rc;
@@ -189,7 +269,7 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
             errors++;
         if (i > 0)
             adc_buf_puts(&out, ",");
-        op_result(&out, method ? method : "", br.ops[i].bulk_id, base, &r);
+        op_result(&out, method ? method : "", br.ops[i].bulk_id, base, br.ops[i].path, &r);
         adc_scim_result_done(&r);
         if (br.fail_on && errors >= br.fail_on)
             break; /* the rest is not attempted (RFC 7644 section 3.7.3) */

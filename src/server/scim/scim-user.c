@@ -13,6 +13,7 @@
 #include "scim/scim-attrs.h"
 #include "scim/scim-filter.h"
 #include "store/store-configs.h"
+#include "store/store-groups.h"
 #include "store/store-runs.h"
 
 void adc_scim_result_done(struct adc_scim_result *r) {
@@ -22,10 +23,8 @@ void adc_scim_result_done(struct adc_scim_result *r) {
     memset(r, 0, sizeof(*r));
 }
 
-static int fail(struct adc_scim_result *r, unsigned status, const char *scim_type, const char *fmt,
-                ...) _printf_(4, 5);
-static int fail(struct adc_scim_result *r, unsigned status, const char *scim_type, const char *fmt,
-                ...) {
+int adc_scim_fail(struct adc_scim_result *r, unsigned status, const char *scim_type,
+                  const char *fmt, ...) {
     r->status = status;
     r->scim_type = scim_type;
     va_list ap;
@@ -34,6 +33,8 @@ static int fail(struct adc_scim_result *r, unsigned status, const char *scim_typ
     va_end(ap);
     return -1;
 }
+
+#define fail adc_scim_fail
 
 json_t *adc_scim_result_error(const struct adc_scim_result *r) {
     char status[8];
@@ -108,7 +109,7 @@ int adc_scim_user_render_text(const struct adc_store_user *u, const char *base_u
     return adc_buf_printf(out, ",\"version\":\"W/\\\"%lld\\\"\"}}", (long long)u->version);
 }
 
-static bool etag_matches(const char *if_match, int64_t version) {
+bool adc_scim_etag_matches(const char *if_match, int64_t version) {
     if (!if_match)
         return true;
     char want[32];
@@ -258,7 +259,7 @@ static int prepare(const json_t *in, struct prepared *p, struct adc_scim_result 
     return 0;
 }
 
-static bool effective(const struct adc_principal *who, enum adc_setting s) {
+bool adc_scim_setting_on(const struct adc_principal *who, enum adc_setting s) {
     /* Unset means the client decides (docs/product.md section 6): the server then refuses nothing
      * on that setting's account. For no-update-provider-mismatch this lets the client's own setting
      * (adc.yaml) decide the takeover of a `local` user: its plan writes one only when that setting
@@ -266,24 +267,23 @@ static bool effective(const struct adc_principal *who, enum adc_setting s) {
     return who->settings[s] == ADC_TRUE;
 }
 
-/* Refuses a write a sync configuration's server-side settings forbid. */
-static int enforce(struct adc_scim_ctx *ctx, const char *what, enum adc_setting s,
-                   struct adc_scim_result *r) {
+int adc_scim_enforce(struct adc_scim_ctx *ctx, const char *what, enum adc_setting s,
+                     struct adc_scim_result *r) {
     if (ctx->who->kind != ADC_PRINCIPAL_SYNC)
         return 0;
-    if (effective(ctx->who, ADC_SETTING_DRY_RUN))
+    if (adc_scim_setting_on(ctx->who, ADC_SETTING_DRY_RUN))
         return fail(r, 403, NULL,
                     "sync configuration %s is dry-run only (server setting dry-run=true): "
                     "%s refused, nothing changed",
                     ctx->who->app_id, what);
-    if ((int)s >= 0 && effective(ctx->who, s))
+    if ((int)s >= 0 && adc_scim_setting_on(ctx->who, s))
         return fail(r, 403, NULL, "server setting %s=true of sync configuration %s: %s refused",
                     adc_setting_name(s), ctx->who->app_id, what);
     return 0;
 }
 
-static int check_provider_value(struct adc_scim_ctx *ctx, const char *provider,
-                                struct adc_scim_result *r) {
+int adc_scim_check_provider(struct adc_scim_ctx *ctx, const char *provider,
+                            struct adc_scim_result *r) {
     if (strcmp(provider, ADC_PROVIDER_LOCAL) == 0)
         return 0;
     struct adc_store_config c;
@@ -328,12 +328,12 @@ static int finish(struct adc_scim_ctx *ctx, const struct adc_store_user *u, unsi
 }
 
 int adc_scim_create_allowed(struct adc_scim_ctx *ctx, struct adc_scim_result *r) {
-    return enforce(ctx, "create", ADC_SETTING_NO_CREATE, r);
+    return adc_scim_enforce(ctx, "create", ADC_SETTING_NO_CREATE, r);
 }
 
 bool adc_scim_create_forced_disabled(const struct adc_scim_ctx *ctx) {
     return ctx->who->kind == ADC_PRINCIPAL_SYNC &&
-           effective(ctx->who, ADC_SETTING_CREATE_AS_DISABLED);
+           adc_scim_setting_on(ctx->who, ADC_SETTING_CREATE_AS_DISABLED);
 }
 
 int adc_scim_new_user_fill(const struct adc_scim_ctx *ctx, const char *user_name,
@@ -381,7 +381,7 @@ int adc_scim_user_create_prepare(struct adc_scim_ctx *ctx, const json_t *body,
 int adc_scim_user_create_commit(struct adc_scim_ctx *ctx, struct adc_scim_new_user *nu,
                                 bool want_resource, struct adc_scim_result *r) {
     struct adc_store_user *u = &nu->u;
-    if (nu->check_provider && check_provider_value(ctx, u->provider, r) < 0)
+    if (nu->check_provider && adc_scim_check_provider(ctx, u->provider, r) < 0)
         return -1;
     adc_auth_uuid7(u->id);
     adc_store_now(u->created);
@@ -418,7 +418,7 @@ static int load_for_write(struct adc_scim_ctx *ctx, const char *id, const char *
     if (e < 0)
         return e == -ENOENT ? fail(r, 404, NULL, "no user with id '%s'", id)
                             : fail(r, 500, NULL, "database error");
-    if (!etag_matches(if_match, u->version)) {
+    if (!adc_scim_etag_matches(if_match, u->version)) {
         char etag[32];
         adc_scim_etag(u->version, etag, sizeof(etag));
         adc_store_user_done(u);
@@ -450,7 +450,7 @@ static int replace_with(struct adc_scim_ctx *ctx, struct adc_store_user *old, co
                      old->user_name, old->provider, ctx->who->app_id);
                 goto out;
             }
-            if (effective(ctx->who, ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH)) {
+            if (adc_scim_setting_on(ctx->who, ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH)) {
                 fail(r, 403, NULL,
                      "user '%s' belongs to provider '%s', not to sync configuration %s; taking it "
                      "over is refused by the server setting no-update-provider-mismatch=true",
@@ -461,7 +461,7 @@ static int replace_with(struct adc_scim_ctx *ctx, struct adc_store_user *old, co
             action = "user.takeover";
         }
     } else if (p.provider && strcmp(p.provider, old->provider) != 0) {
-        if (check_provider_value(ctx, p.provider, r) < 0)
+        if (adc_scim_check_provider(ctx, p.provider, r) < 0)
             goto out;
         provider = p.provider;
     }
@@ -497,7 +497,7 @@ out:
 /* PUT and PATCH: updates are allowed here, the user exists and If-Match agrees. */
 static int load_for_update(struct adc_scim_ctx *ctx, const char *id, const char *if_match,
                            struct adc_store_user *u, struct adc_scim_result *r) {
-    if (enforce(ctx, "update", ADC_SETTING_NO_UPDATE, r) < 0)
+    if (adc_scim_enforce(ctx, "update", ADC_SETTING_NO_UPDATE, r) < 0)
         return -1;
     return load_for_write(ctx, id, if_match, u, r);
 }
@@ -536,9 +536,10 @@ out:
 
 int adc_scim_user_delete(struct adc_scim_ctx *ctx, const char *id, const char *if_match,
                          struct adc_scim_result *r) {
-    if (enforce(ctx, "delete", ADC_SETTING_NO_DELETE, r) < 0)
+    if (adc_scim_enforce(ctx, "delete", ADC_SETTING_NO_DELETE, r) < 0)
         return -1;
-    if (ctx->who->kind == ADC_PRINCIPAL_SYNC && effective(ctx->who, ADC_SETTING_DELETE_DISABLES))
+    if (ctx->who->kind == ADC_PRINCIPAL_SYNC &&
+        adc_scim_setting_on(ctx->who, ADC_SETTING_DELETE_DISABLES))
         return fail(r, 403, NULL,
                     "server setting delete-disables=true of sync configuration %s: delete "
                     "refused; disable the user instead (active=false)",
@@ -555,6 +556,13 @@ int adc_scim_user_delete(struct adc_scim_ctx *ctx, const char *id, const char *i
         goto out;
     }
     int e = adc_store_user_delete(ctx->db, id);
+    if (e == 0) {
+        /* Its memberships go with it (docs/product.md section 10). */
+        char now[24];
+        adc_store_now(now);
+        int64_t left = adc_store_member_forget(ctx->db, id, now);
+        e = left < 0 ? (int)left : 0;
+    }
     if (e == 0 && audit(ctx, "user.delete", &old) < 0)
         e = -EIO;
     if (e < 0) {

@@ -12,6 +12,7 @@
 #include "scim/scim-filter.h"
 #include "store/store-filter.h"
 #include "server.h"
+#include "scim/scim-group.h"
 #include "store/store-users.h"
 
 void adc_scim_respond_error(struct adc_http_response *res, const struct adc_scim_result *r) {
@@ -51,6 +52,15 @@ static json_t *resource_type_user(void) {
                      "resourceType", "ResourceType", "location", "/scim/v2/ResourceTypes/User");
 }
 
+static json_t *resource_type_group(void) {
+    return json_pack("{s:[s],s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:b}],s:{s:s,s:s}}", "schemas",
+                     "urn:ietf:params:scim:schemas:core:2.0:ResourceType", "id", "Group", "name",
+                     "Group", "endpoint", "/Groups", "description", "Group", "schema",
+                     ADC_SCIM_SCHEMA_GROUP, "schemaExtensions", "schema",
+                     ADC_SCIM_SCHEMA_GROUP_PROVIDER, "required", 1, "meta", "resourceType",
+                     "ResourceType", "location", "/scim/v2/ResourceTypes/Group");
+}
+
 static json_t *list_of(json_t *items) {
     return json_pack("{s:[s],s:I,s:I,s:i,s:o}", "schemas", ADC_SCIM_SCHEMA_LIST, "totalResults",
                      (json_int_t)json_array_size(items), "itemsPerPage",
@@ -59,16 +69,18 @@ static json_t *list_of(json_t *items) {
 
 static void resource_types(struct adc_http_request *req, struct adc_http_response *res) {
     (void)req;
-    adc_http_json(res, 200, list_of(json_pack("[o]", resource_type_user())));
+    adc_http_json(res, 200,
+                  list_of(json_pack("[o,o]", resource_type_user(), resource_type_group())));
 }
 
 static void resource_type(struct adc_http_request *req, struct adc_http_response *res) {
-    if (strcmp(req->params[0], "User") != 0) {
-        adc_http_error(res, 404, NULL, "no resource type '%s' (this server has User)",
+    if (strcmp(req->params[0], "User") == 0)
+        adc_http_json(res, 200, resource_type_user());
+    else if (strcmp(req->params[0], "Group") == 0)
+        adc_http_json(res, 200, resource_type_group());
+    else
+        adc_http_error(res, 404, NULL, "no resource type '%s' (this server has User and Group)",
                        req->params[0]);
-        return;
-    }
-    adc_http_json(res, 200, resource_type_user());
 }
 
 static json_t *attr(const char *name, const char *type, bool multi, bool required,
@@ -126,9 +138,46 @@ static json_t *schema_provider(void) {
                      "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_PROVIDER);
 }
 
+/* RFC 7643 section 4.2 (and 8.7.1): displayName and members of User or Group. */
+static json_t *schema_group(void) {
+    json_t *attrs = json_array();
+    json_array_append_new(attrs, attr("displayName", "string", 0, 1, "readWrite", "none", 0));
+    json_array_append_new(attrs, attr("externalId", "string", 0, 0, "readWrite", "none", 1));
+    json_t *m = attr("members", "complex", 1, 0, "readWrite", "none", 0);
+    json_t *value = attr("value", "string", 0, 0, "immutable", "none", 0);
+    json_t *ref = attr("$ref", "reference", 0, 0, "immutable", "none", 0);
+    json_object_set_new(ref, "referenceTypes", json_pack("[s,s]", "User", "Group"));
+    json_t *type = attr("type", "string", 0, 0, "immutable", "none", 0);
+    json_object_set_new(type, "canonicalValues", json_pack("[s,s]", "User", "Group"));
+    json_t *display = attr("display", "string", 0, 0, "readOnly", "none", 0);
+    json_object_set_new(m, "subAttributes", json_pack("[o,o,o,o]", value, ref, type, display));
+    json_array_append_new(attrs, m);
+    return json_pack("{s:[s],s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "schemas",
+                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id", ADC_SCIM_SCHEMA_GROUP,
+                     "name", "Group", "description", "Group", "attributes", attrs, "meta",
+                     "resourceType", "Schema", "location",
+                     "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_GROUP);
+}
+
+static json_t *schema_group_provider(void) {
+    json_t *p = attr("provider", "string", 0, 0, "readWrite", "none", 1);
+    json_object_set_new(p, "description",
+                        json_string("'local' or the Application ID of the sync configuration "
+                                    "that owns the group; set by the server for sync clients"));
+    json_t *n = attr("memberCount", "integer", 0, 0, "readOnly", "none", 0);
+    return json_pack("{s:[s],s:s,s:s,s:s,s:[o,o],s:{s:s,s:s}}", "schemas",
+                     "urn:ietf:params:scim:schemas:core:2.0:Schema", "id",
+                     ADC_SCIM_SCHEMA_GROUP_PROVIDER, "name", "SyncProviderGroup", "description",
+                     "Which sync configuration owns a group, and its number of members",
+                     "attributes", p, n, "meta", "resourceType", "Schema", "location",
+                     "/scim/v2/Schemas/" ADC_SCIM_SCHEMA_GROUP_PROVIDER);
+}
+
 static void schemas(struct adc_http_request *req, struct adc_http_response *res) {
     (void)req;
-    adc_http_json(res, 200, list_of(json_pack("[o,o]", schema_user(), schema_provider())));
+    adc_http_json(res, 200,
+                  list_of(json_pack("[o,o,o,o]", schema_user(), schema_provider(), schema_group(),
+                                    schema_group_provider())));
 }
 
 static void schema(struct adc_http_request *req, struct adc_http_response *res) {
@@ -136,6 +185,10 @@ static void schema(struct adc_http_request *req, struct adc_http_response *res) 
         adc_http_json(res, 200, schema_user());
     else if (strcmp(req->params[0], ADC_SCIM_SCHEMA_PROVIDER) == 0)
         adc_http_json(res, 200, schema_provider());
+    else if (strcmp(req->params[0], ADC_SCIM_SCHEMA_GROUP) == 0)
+        adc_http_json(res, 200, schema_group());
+    else if (strcmp(req->params[0], ADC_SCIM_SCHEMA_GROUP_PROVIDER) == 0)
+        adc_http_json(res, 200, schema_group_provider());
     else
         adc_http_error(res, 404, NULL, "no schema '%s'", req->params[0]);
 }
@@ -196,20 +249,14 @@ static void cursor_save(const char *filter, int64_t next_index, int64_t last_seq
     pthread_mutex_unlock(&cursor_lock);
 }
 
-struct projection {
-    char **attrs; /* NULL-terminated; NULL when all */
-    bool exclude;
-};
-
-static void projection_done(struct projection *p) {
+void adc_scim_projection_done(struct adc_scim_projection *p) {
     if (p->attrs)
         for (char **a = p->attrs; *a; a++)
             free(*a);
     free(p->attrs);
 }
 
-/* Parses "a,b.c,urn:...:x" into top-level attribute names (a sub-attribute keeps its parent). */
-static int projection_parse(const char *list, bool exclude, struct projection *p) {
+int adc_scim_projection_parse(const char *list, bool exclude, struct adc_scim_projection *p) {
     memset(p, 0, sizeof(*p));
     p->exclude = exclude;
     if (!list || !*list)
@@ -234,9 +281,12 @@ static int projection_parse(const char *list, bool exclude, struct projection *p
             s++;
         if (strncasecmp(s, ADC_SCIM_SCHEMA_USER ":", strlen(ADC_SCIM_SCHEMA_USER) + 1) == 0)
             s += strlen(ADC_SCIM_SCHEMA_USER) + 1;
+        else if (strncasecmp(s, ADC_SCIM_SCHEMA_GROUP ":", strlen(ADC_SCIM_SCHEMA_GROUP) + 1) == 0)
+            s += strlen(ADC_SCIM_SCHEMA_GROUP) + 1;
         if (strncasecmp(s, "urn:", 4) == 0) {
             char *colon = strrchr(s, ':');
             if (colon && strcasecmp(s, ADC_SCIM_SCHEMA_PROVIDER) != 0 &&
+                strcasecmp(s, ADC_SCIM_SCHEMA_GROUP_PROVIDER) != 0 &&
                 strcasecmp(s, ADC_SCIM_SCHEMA_ENTERPRISE) != 0)
                 *colon = '\0';
         } else {
@@ -251,7 +301,17 @@ static int projection_parse(const char *list, bool exclude, struct projection *p
     return 0;
 }
 
-static void project(json_t *res, const struct projection *p) {
+bool adc_scim_projection_wants(const struct adc_scim_projection *p, const char *name) {
+    if (!p->attrs)
+        return true;
+    bool listed = false;
+    for (char **a = p->attrs; *a; a++)
+        if (strcasecmp(*a, name) == 0)
+            listed = true;
+    return listed != p->exclude;
+}
+
+void adc_scim_projection_apply(json_t *res, const struct adc_scim_projection *p) {
     if (!p->attrs)
         return;
     const char *key;
@@ -261,11 +321,7 @@ static void project(json_t *res, const struct projection *p) {
         /* id and schemas are always returned (RFC 7643 section 7, "returned": "always"). */
         if (!strcmp(key, "id") || !strcmp(key, "schemas"))
             continue;
-        bool listed = false;
-        for (char **a = p->attrs; *a; a++)
-            if (strcasecmp(*a, key) == 0)
-                listed = true;
-        if (listed == p->exclude)
+        if (!adc_scim_projection_wants(p, key))
             json_object_del(res, key);
     }
 }
@@ -275,7 +331,7 @@ struct page {
     struct adc_buf *text; /* without: the resources as JSON text, comma-separated */
     size_t n;
     const char *base_url;
-    const struct projection *proj;
+    const struct adc_scim_projection *proj;
     int64_t last_seq;
 };
 
@@ -290,7 +346,7 @@ static int add_item(const struct adc_store_user *u, void *ctx) {
     json_t *r = adc_scim_user_render(u, pg->base_url);
     if (!r)
         return -ENOMEM;
-    project(r, pg->proj);
+    adc_scim_projection_apply(r, pg->proj);
     json_array_append_new(pg->items, r);
     pg->n++;
     return 0;
@@ -308,28 +364,37 @@ static int parse_int(const char *s, int64_t *out) {
     return 1;
 }
 
+int adc_scim_paging(struct adc_http_response *res, const char *start_s, const char *count_s,
+                    int64_t *start, int64_t *count) {
+    *start = 1;
+    *count = ADC_SCIM_DEFAULT_COUNT;
+    if (parse_int(start_s, start) < 0) {
+        adc_http_error(res, 400, "invalidValue", "startIndex must be an integer");
+        return -1;
+    }
+    if (parse_int(count_s, count) < 0) {
+        adc_http_error(res, 400, "invalidValue", "count must be an integer");
+        return -1;
+    }
+    /* RFC 7644 section 3.4.2.4: startIndex below 1 means 1; a negative count means 0. */
+    if (*start < 1)
+        *start = 1;
+    if (*count < 0)
+        *count = 0;
+    if (*count > ADC_SCIM_MAX_RESULTS)
+        *count = ADC_SCIM_MAX_RESULTS;
+    return 0;
+}
+
 static void list_users(struct adc_http_response *res, struct adc_http_request *req,
                        const char *filter, const char *start_s, const char *count_s,
                        const char *attributes, const char *excluded) {
-    int64_t start = 1, count = ADC_SCIM_DEFAULT_COUNT;
-    if (parse_int(start_s, &start) < 0) {
-        adc_http_error(res, 400, "invalidValue", "startIndex must be an integer");
+    int64_t start, count;
+    if (adc_scim_paging(res, start_s, count_s, &start, &count) < 0)
         return;
-    }
-    if (parse_int(count_s, &count) < 0) {
-        adc_http_error(res, 400, "invalidValue", "count must be an integer");
-        return;
-    }
-    /* RFC 7644 section 3.4.2.4: startIndex below 1 means 1; a negative count means 0. */
-    if (start < 1)
-        start = 1;
-    if (count < 0)
-        count = 0;
-    if (count > ADC_SCIM_MAX_RESULTS)
-        count = ADC_SCIM_MAX_RESULTS;
     struct adc_sql_where where = {0};
     struct adc_scim_filter *f = NULL;
-    struct projection proj = {0};
+    struct adc_scim_projection proj = {0};
     struct adc_db *db = NULL;
     json_t *items = NULL;
     if (filter) {
@@ -347,7 +412,7 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
         }
     }
     if ((attributes && excluded) ||
-        projection_parse(attributes ? attributes : excluded, !attributes, &proj) < 0) {
+        adc_scim_projection_parse(attributes ? attributes : excluded, !attributes, &proj) < 0) {
         adc_http_error(res, 400, "invalidValue",
                        "attributes or excludedAttributes: a comma-separated list, not both");
         goto out;
@@ -414,7 +479,7 @@ out:
     adc_store_release(db);
     adc_sql_where_done(&where);
     adc_scim_filter_free(f);
-    projection_done(&proj);
+    adc_scim_projection_done(&proj);
 }
 
 static void users_list(struct adc_http_request *req, struct adc_http_response *res) {
@@ -493,20 +558,45 @@ static void user_get(struct adc_http_request *req, struct adc_http_response *res
     char base[300];
     adc_http_base_url(req, base, sizeof(base));
     json_t *r = adc_scim_user_render(&u, base);
-    struct projection proj;
+    struct adc_scim_projection proj;
     const char *a = adc_http_query(req, "attributes"),
                *x = adc_http_query(req, "excludedAttributes");
-    if (projection_parse(a ? a : x, !a, &proj) == 0)
-        project(r, &proj);
-    projection_done(&proj);
+    if (adc_scim_projection_parse(a ? a : x, !a, &proj) == 0)
+        adc_scim_projection_apply(r, &proj);
+    adc_scim_projection_done(&proj);
     adc_store_user_done(&u);
     adc_http_json(res, 200, r);
 }
 
 enum write_kind { W_CREATE, W_REPLACE, W_PATCH, W_DELETE };
 
-static void user_write(struct adc_http_request *req, struct adc_http_response *res,
-                       enum write_kind kind) {
+static int group_write(struct adc_scim_ctx *ctx, struct adc_http_request *req, enum write_kind kind,
+                       const json_t *body, const char *if_match, struct adc_scim_result *r) {
+    const char *id = req->params[0];
+    switch (kind) {
+    case W_CREATE: return adc_scim_group_create(ctx, body, true, r);
+    case W_REPLACE: return adc_scim_group_replace(ctx, id, body, if_match, true, r);
+    case W_DELETE: return adc_scim_group_delete(ctx, id, if_match, r);
+    case W_PATCH: break;
+    }
+    /* A PATCH answers 204 (RFC 7644 section 3.5.2 allows it): the members of a large group
+     * would otherwise travel back with every change. Asked with attributes or
+     * excludedAttributes, it answers 200 with the group so projected. */
+    const char *a = adc_http_query(req, "attributes"),
+               *x = adc_http_query(req, "excludedAttributes");
+    struct adc_scim_projection proj;
+    if (adc_scim_projection_parse(a ? a : x, !a, &proj) < 0)
+        return adc_scim_fail(r, 400, "invalidValue", "attributes or excludedAttributes: a list");
+    int rc = adc_scim_group_patch(ctx, id, body, if_match, a || x,
+                                  adc_scim_projection_wants(&proj, "members"), r);
+    if (rc == 0 && r->resource)
+        adc_scim_projection_apply(r->resource, &proj);
+    adc_scim_projection_done(&proj);
+    return rc;
+}
+
+static void resource_write(struct adc_http_request *req, struct adc_http_response *res,
+                           enum write_kind kind, bool group) {
     json_t *body = NULL;
     if (kind != W_DELETE && !(body = adc_http_body_object(req, res)))
         return;
@@ -526,7 +616,8 @@ static void user_write(struct adc_http_request *req, struct adc_http_response *r
         r.status = 503;
         snprintf(r.detail, sizeof(r.detail), "database busy; retry");
     } else {
-        switch (kind) {
+        switch (group ? -1 : (int)kind) {
+        case -1: rc = group_write(&ctx, req, kind, body, if_match, &r); break;
         case W_CREATE: rc = adc_scim_user_create(&ctx, body, true, &r); break;
         case W_REPLACE:
             rc = adc_scim_user_replace(&ctx, req->params[0], body, if_match, true, &r);
@@ -553,24 +644,40 @@ static void user_write(struct adc_http_request *req, struct adc_http_response *r
         res->status = 204;
     } else {
         adc_scim_etag(r.version, res->etag, sizeof(res->etag));
-        if (kind == W_CREATE && asprintf(&res->location, "%s/scim/v2/Users/%s", base, r.id) < 0)
+        if (kind == W_CREATE && asprintf(&res->location, "%s/scim/v2/%s/%s", base,
+                                         group ? "Groups" : "Users", r.id) < 0)
             res->location = NULL;
-        adc_http_json(res, r.status, TAKE_PTR(r.resource));
+        if (r.resource)
+            adc_http_json(res, r.status, TAKE_PTR(r.resource));
+        else
+            res->status = r.status;
     }
     adc_scim_result_done(&r);
 }
 
 static void user_create(struct adc_http_request *req, struct adc_http_response *res) {
-    user_write(req, res, W_CREATE);
+    resource_write(req, res, W_CREATE, false);
 }
 static void user_replace(struct adc_http_request *req, struct adc_http_response *res) {
-    user_write(req, res, W_REPLACE);
+    resource_write(req, res, W_REPLACE, false);
 }
 static void user_patch(struct adc_http_request *req, struct adc_http_response *res) {
-    user_write(req, res, W_PATCH);
+    resource_write(req, res, W_PATCH, false);
 }
 static void user_delete(struct adc_http_request *req, struct adc_http_response *res) {
-    user_write(req, res, W_DELETE);
+    resource_write(req, res, W_DELETE, false);
+}
+static void group_create(struct adc_http_request *req, struct adc_http_response *res) {
+    resource_write(req, res, W_CREATE, true);
+}
+static void group_replace(struct adc_http_request *req, struct adc_http_response *res) {
+    resource_write(req, res, W_REPLACE, true);
+}
+static void group_patch(struct adc_http_request *req, struct adc_http_response *res) {
+    resource_write(req, res, W_PATCH, true);
+}
+static void group_delete(struct adc_http_request *req, struct adc_http_response *res) {
+    resource_write(req, res, W_DELETE, true);
 }
 
 const struct adc_route adc_scim_routes[] = {
@@ -586,6 +693,13 @@ const struct adc_route adc_scim_routes[] = {
     {"PUT", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_replace},
     {"PATCH", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_patch},
     {"DELETE", "/scim/v2/Users/{}", ADC_AUTH_ANY, user_delete},
+    {"GET", "/scim/v2/Groups", ADC_AUTH_ANY, adc_scim_groups_list},
+    {"POST", "/scim/v2/Groups", ADC_AUTH_ANY, group_create},
+    {"POST", "/scim/v2/Groups/.search", ADC_AUTH_ANY, adc_scim_groups_search},
+    {"GET", "/scim/v2/Groups/{}", ADC_AUTH_ANY, adc_scim_group_get},
+    {"PUT", "/scim/v2/Groups/{}", ADC_AUTH_ANY, group_replace},
+    {"PATCH", "/scim/v2/Groups/{}", ADC_AUTH_ANY, group_patch},
+    {"DELETE", "/scim/v2/Groups/{}", ADC_AUTH_ANY, group_delete},
     {"POST", "/scim/v2/Bulk", ADC_AUTH_ANY, adc_scim_bulk},
     {NULL, NULL, 0, NULL},
 };

@@ -1,4 +1,4 @@
-/* SCIM 2.0 endpoints under /scim/v2 (RFC 7644): discovery, Users, Bulk. */
+/* SCIM 2.0 endpoints under /scim/v2 (RFC 7644): discovery, Users, Groups, Bulk. */
 #pragma once
 
 #include "http/http.h"
@@ -9,3 +9,27 @@ void adc_scim_respond_error(struct adc_http_response *res, const struct adc_scim
 
 /* POST /scim/v2/Bulk (scim-bulk.c). */
 void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res);
+
+/* Groups' list, .search and get (scim-group-list.c). */
+void adc_scim_groups_list(struct adc_http_request *req, struct adc_http_response *res);
+void adc_scim_groups_search(struct adc_http_request *req, struct adc_http_response *res);
+void adc_scim_group_get(struct adc_http_request *req, struct adc_http_response *res);
+
+/* startIndex and count of a listing (RFC 7644 section 3.4.2.4), clamped to 1.. and
+ * 0..maxResults. 0, or -1 with the 400 answered in res. */
+int adc_scim_paging(struct adc_http_response *res, const char *start_s, const char *count_s,
+                    int64_t *start, int64_t *count);
+
+/* attributes / excludedAttributes (RFC 7644 section 3.4.2.5) as top-level attribute names. */
+struct adc_scim_projection {
+    char **attrs; /* NULL-terminated; NULL when all */
+    bool exclude;
+};
+/* Parses "a,b.c,urn:...:x" (a sub-attribute keeps its parent); NULL or "" means all.
+ * 0 or a negative errno; free with adc_scim_projection_done in either case. */
+int adc_scim_projection_parse(const char *list, bool exclude, struct adc_scim_projection *p);
+void adc_scim_projection_done(struct adc_scim_projection *p);
+/* Whether the attribute named is returned. */
+bool adc_scim_projection_wants(const struct adc_scim_projection *p, const char *name);
+/* Removes what is not returned from res (id and schemas always stay). */
+void adc_scim_projection_apply(json_t *res, const struct adc_scim_projection *p);

@@ -1,4 +1,5 @@
-/* SCIM filters to SQL over the users table, in the dialect of the engine (store-filter.h). */
+/* SCIM filters to SQL over the users table, the groups table and a group's members, in the
+ * dialect of the engine (store-filter.h). */
 #include "store/store-filter.h"
 
 #include <ctype.h>
@@ -16,6 +17,8 @@
 #define CORE_USER_URN ADC_SCIM_SCHEMA_USER ":"
 #define PROVIDER_ATTR ADC_SCIM_SCHEMA_PROVIDER ":provider"
 #define ENTERPRISE_URN ADC_SCIM_SCHEMA_ENTERPRISE
+#define CORE_GROUP_URN ADC_SCIM_SCHEMA_GROUP ":"
+#define GROUP_PROVIDER_ATTR ADC_SCIM_SCHEMA_GROUP_PROVIDER ":provider"
 
 /* The longest WHERE clause: a filter is at most a few KiB (the server refuses longer ones), and
  * each of its comparisons turns into at most a few hundred bytes of SQL. */
@@ -56,7 +59,12 @@ static const char *const enterprise_attrs[] = {
     "employeeNumber", "costCenter", "organization", "division", "department", "manager.value",
 };
 
+/* What a filter is over: users (the users table), groups (the groups table, members through
+ * group_members) or the members of one group (group_members rows, aliased m). */
+enum sql_target { TARGET_USERS, TARGET_GROUPS, TARGET_MEMBERS };
+
 struct sql_builder {
+    enum sql_target target;
     struct adc_sql_where *w;
     struct adc_buf sql;
     bool pg; /* PostgreSQL, else SQLite */
@@ -157,6 +165,43 @@ static bool resolve_attr(const char *attr, struct sql_attr *a, const char **sub_
 }
 
 /* Sub-attributes of multi-valued attributes: only simple names. */
+/* Resolves an attribute of a Group (RFC 7643 section 4.2); false when unknown. "members"
+ * comes back as T_MULTI with the sub-attribute in *sub_out. */
+static bool resolve_group_attr(const char *attr, struct sql_attr *a, const char **sub_out) {
+    memset(a, 0, sizeof(*a));
+    *sub_out = NULL;
+    if (strncasecmp(attr, CORE_GROUP_URN, strlen(CORE_GROUP_URN)) == 0)
+        attr += strlen(CORE_GROUP_URN);
+    if (strcasecmp(attr, "displayName") == 0)
+        *a = (struct sql_attr){.type = T_STRING, .column = "display_name", .nocase_column = true};
+    else if (strcasecmp(attr, "externalId") == 0)
+        *a = (struct sql_attr){.type = T_EXACT, .column = "external_id"};
+    else if (strcasecmp(attr, "id") == 0)
+        *a = (struct sql_attr){.type = T_EXACT, .column = "id"};
+    else if (strcasecmp(attr, "meta.created") == 0)
+        *a = (struct sql_attr){.type = T_EXACT, .column = "created"};
+    else if (strcasecmp(attr, "meta.lastModified") == 0)
+        *a = (struct sql_attr){.type = T_EXACT, .column = "modified"};
+    else if (strcasecmp(attr, GROUP_PROVIDER_ATTR) == 0)
+        *a = (struct sql_attr){.type = T_EXACT, .column = "provider"};
+    else if (strncasecmp(attr, "members", 7) == 0 && (attr[7] == '\0' || attr[7] == '.')) {
+        a->type = T_MULTI;
+        *sub_out = attr[7] == '.' ? attr + 8 : "value";
+    } else
+        return false;
+    return true;
+}
+
+/* A sub-attribute of a group's member as a column of group_members (alias m): value and
+ * type are stored; display and $ref are derived, not filterable. */
+static const char *member_column(const char *sub) {
+    if (strcasecmp(sub, "value") == 0)
+        return "m.member_id";
+    if (strcasecmp(sub, "type") == 0)
+        return "m.type";
+    return NULL;
+}
+
 static bool valid_sub(const char *sub) {
     if (!*sub || strlen(sub) > 64)
         return false;
@@ -363,6 +408,41 @@ static void gen_chain(struct sql_builder *b, const struct adc_scim_filter *f,
     gen_chain(b, f->right, op, element);
 }
 
+/* A condition on a group: a column, or on its members an EXISTS over group_members through
+ * its primary key (group_id, member_id), so "members.value eq X" is one index lookup. */
+static void gen_group(struct sql_builder *b, const struct adc_scim_filter *f,
+                      const struct sql_attr *a, const char *sub) {
+    if (a->type != T_MULTI) {
+        if (f->op == ADC_SCIM_VALUE_PATH) {
+            sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
+            return;
+        }
+        char expr[100];
+        snprintf(expr, sizeof(expr), "groups.%s", a->column);
+        compare(b, expr, a->type, a->nocase_column, false, f);
+        return;
+    }
+    if (f->op == ADC_SCIM_PR && !strchr(f->attr, '.')) {
+        emit(b, "(groups.member_count > 0)");
+        return;
+    }
+    if (f->op == ADC_SCIM_VALUE_PATH && strchr(f->attr, '.')) {
+        sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
+        return;
+    }
+    const char *col = f->op == ADC_SCIM_VALUE_PATH ? "" : member_column(sub);
+    if (!col) {
+        sql_fail(b, "members can be filtered by value and type, not '%s'", f->attr);
+        return;
+    }
+    emit(b, "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = groups.id AND ");
+    if (f->op == ADC_SCIM_VALUE_PATH)
+        gen(b, f->left, true);
+    else
+        compare(b, col, T_EXACT, false, false, f);
+    emit(b, ")");
+}
+
 static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool element) {
     if (b->r < 0)
         return;
@@ -388,13 +468,27 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
             sql_fail(b, "invalid sub-attribute '%s' in a value filter", f->attr);
             return;
         }
+        if (b->target != TARGET_USERS) {
+            const char *col = member_column(f->attr);
+            if (!col) {
+                sql_fail(b, "members can be filtered by value and type, not '%s'", f->attr);
+                return;
+            }
+            compare(b, col, T_EXACT, false, false, f);
+            return;
+        }
         compare_sub(b, f->attr, f);
         return;
     }
     struct sql_attr a;
     const char *sub;
-    if (!resolve_attr(f->attr, &a, &sub)) {
+    if (b->target == TARGET_GROUPS ? !resolve_group_attr(f->attr, &a, &sub)
+                                   : !resolve_attr(f->attr, &a, &sub)) {
         sql_fail(b, "unsupported attribute '%s' in filter", f->attr);
+        return;
+    }
+    if (b->target == TARGET_GROUPS) {
+        gen_group(b, f, &a, sub);
         return;
     }
     if (f->op == ADC_SCIM_VALUE_PATH) {
@@ -437,13 +531,18 @@ void adc_sql_where_done(struct adc_sql_where *w) {
     memset(w, 0, sizeof(*w));
 }
 
-int adc_store_filter_sql(const struct adc_scim_filter *f, enum adc_sql_dialect dialect,
-                         struct adc_sql_where *out, char *err, size_t err_size) {
+static int filter_sql(enum sql_target target, const struct adc_scim_filter *f,
+                      enum adc_sql_dialect dialect, struct adc_sql_where *out, char *err,
+                      size_t err_size) {
     struct adc_sql_where w = {0};
-    struct sql_builder b = {
-        .w = &w, .pg = dialect == ADC_SQL_POSTGRESQL, .err = err, .err_size = err_size};
+    struct sql_builder b = {.target = target,
+                            .w = &w,
+                            .pg = dialect == ADC_SQL_POSTGRESQL,
+                            .err = err,
+                            .err_size = err_size};
     adc_buf_init(&b.sql, MAX_SQL);
-    gen(&b, f, false);
+    /* The members of one group: the filter is on the elements themselves. */
+    gen(&b, f, target == TARGET_MEMBERS);
     if (b.r == 0)
         w.sql = adc_buf_take(&b.sql, NULL);
     if (b.r == 0 && !w.sql)
@@ -457,4 +556,19 @@ int adc_store_filter_sql(const struct adc_scim_filter *f, enum adc_sql_dialect d
     }
     *out = w;
     return 0;
+}
+
+int adc_store_filter_sql(const struct adc_scim_filter *f, enum adc_sql_dialect dialect,
+                         struct adc_sql_where *out, char *err, size_t err_size) {
+    return filter_sql(TARGET_USERS, f, dialect, out, err, err_size);
+}
+
+int adc_store_filter_sql_groups(const struct adc_scim_filter *f, enum adc_sql_dialect dialect,
+                                struct adc_sql_where *out, char *err, size_t err_size) {
+    return filter_sql(TARGET_GROUPS, f, dialect, out, err, err_size);
+}
+
+int adc_store_filter_sql_members(const struct adc_scim_filter *f, enum adc_sql_dialect dialect,
+                                 struct adc_sql_where *out, char *err, size_t err_size) {
+    return filter_sql(TARGET_MEMBERS, f, dialect, out, err, err_size);
 }

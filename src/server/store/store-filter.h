@@ -1,6 +1,7 @@
 /* SCIM filters (a tree parsed by scim/scim-filter.c) translated to a WHERE clause over the
- * users table, in the SQL dialect of the store's engine: the filter's SQL lives here with the
- * rest of the store's SQL. Values are always bound, never spliced into the text. */
+ * users table (or the groups table, or a group's members), in the SQL dialect of the store's
+ * engine: the filter's SQL lives here with the rest of the store's SQL. Values are always bound,
+ * never spliced into the text. */
 #pragma once
 
 #include <stddef.h>
@@ -22,3 +23,12 @@ void adc_sql_where_done(struct adc_sql_where *w);
  * (-EINVAL). */
 int adc_store_filter_sql(const struct adc_scim_filter *f, enum adc_sql_dialect dialect,
                          struct adc_sql_where *out, char *err, size_t err_size);
+
+/* The same over the groups table (columns display_name, external_id, id, provider, created,
+ * modified; members.value and members.type through group_members). */
+int adc_store_filter_sql_groups(const struct adc_scim_filter *f, enum adc_sql_dialect dialect,
+                                struct adc_sql_where *out, char *err, size_t err_size);
+/* A filter on the members of one group, as in the PATCH path members[value eq "..."]: SQL
+ * over the group_members row aliased m (value is m.member_id, type is m.type). */
+int adc_store_filter_sql_members(const struct adc_scim_filter *f, enum adc_sql_dialect dialect,
+                                 struct adc_sql_where *out, char *err, size_t err_size);

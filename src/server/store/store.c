@@ -174,3 +174,11 @@ struct adc_stmt *adc_db_query(struct adc_db *db, const char *sql, const char *ty
     va_end(ap);
     return st;
 }
+
+/* SAVEPOINT, ROLLBACK TO and RELEASE are the same words in both engines. */
+int adc_db_savepoint(struct adc_db *db) { return adc_db_exec(db, "SAVEPOINT op", false, ""); }
+
+int adc_db_savepoint_end(struct adc_db *db, bool undo) {
+    int r = undo ? adc_db_exec(db, "ROLLBACK TO SAVEPOINT op", false, "") : 0;
+    return r < 0 ? r : adc_db_exec(db, "RELEASE SAVEPOINT op", false, "");
+}

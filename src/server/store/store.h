@@ -118,3 +118,10 @@ struct adc_stmt *adc_db_query(struct adc_db *db, const char *sql, const char *ty
 
 /* Counters for GET /metrics: database errors (-EIO answers) since start. */
 uint64_t adc_store_errors(void);
+
+/* A savepoint inside the current write transaction: an operation of several statements (a
+ * group with its members) inside a Bulk request that must leave nothing behind when it fails
+ * while the request goes on. adc_db_savepoint_end releases it, after rolling back to it when
+ * `undo`. 0 or a negative errno. */
+int adc_db_savepoint(struct adc_db *db);
+int adc_db_savepoint_end(struct adc_db *db, bool undo);

@@ -28,6 +28,8 @@ SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SCIM_BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SCIM_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+SCIM_GROUP_PROVIDER = "urn:adconnect:scim:schemas:extension:sync:2.0:Group"
 
 
 class Response:
@@ -242,6 +244,17 @@ def user(user_name, external_id=None, active=True, **attrs):
         u["externalId"] = external_id
     u.update(attrs)
     return u
+
+
+def group(display_name, external_id=None, members=None, **attrs):
+    """A SCIM Group resource for requests; members: ids, or dicts as sent."""
+    g = {"schemas": [SCIM_GROUP], "displayName": display_name}
+    if external_id is not None:
+        g["externalId"] = external_id
+    if members is not None:
+        g["members"] = [m if isinstance(m, dict) else {"value": m} for m in members]
+    g.update(attrs)
+    return g
 
 
 def patch(*ops):

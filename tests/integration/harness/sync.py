@@ -31,10 +31,12 @@ class SyncSetup(Managed):
     server_settings the sync configuration's server-side settings
     max_delete      adc.yaml's max-delete (int or "10%"), None = absent (default 500)
     slapd_kw        more arguments for Slapd (size_limit, ...)
+    directory       an open directory to use instead of a new slapd (a harness.dirsrv.DirSrv
+                    shared by a test module): `users` are then not loaded, and it is left open
     """
 
     def __init__(self, users, yaml_settings=None, server_settings=None, max_delete=None,
-                 slapd_kw=None, page_size=100, server_tls=False):
+                 slapd_kw=None, page_size=100, server_tls=False, directory=None):
         self.server_tls = server_tls
         self.users = users
         self.yaml_settings = yaml_settings or {}
@@ -43,12 +45,13 @@ class SyncSetup(Managed):
         self.slapd_kw = slapd_kw or {}
         self.page_size = page_size
         self.slapd = None
+        self.directory = directory
         self.server = None
         self.dir = None
 
     def open(self):
         self.dir = tempfile.mkdtemp(prefix="adc-sync-")
-        self.slapd = Slapd(ldif=self.users, **self.slapd_kw).__enter__()
+        self.slapd = self.directory or Slapd(ldif=self.users, **self.slapd_kw).__enter__()
         self.server = AdcServer(tls=self.server_tls).__enter__()
         self.cfg = self.server.create_sync_config("corp", settings=self.server_settings)
         self.cfg_path = os.path.join(self.dir, "adc.cfg")
@@ -57,7 +60,7 @@ class SyncSetup(Managed):
         self.write_yaml()
 
     def close(self):
-        for part in (self.server, self.slapd):
+        for part in (self.server, None if self.directory else self.slapd):
             if part is not None:
                 try:
                     part.__exit__(None, None, None)

@@ -159,7 +159,7 @@ static const char *match_sql(const char *text) {
 static void sql_matches(void **state) {
     (void)state;
     assert_string_equal(match_sql("userName eq \"alice@example.COM\""), "Alice@Example.com");
-    assert_string_equal(match_sql("externalId eq \"e1\""), "");           /* caseExact */
+    assert_string_equal(match_sql("externalId eq \"e1\""), ""); /* caseExact */
     assert_string_equal(match_sql("externalId eq \"E1\""), "Alice@Example.com");
     assert_string_equal(match_sql("userName co \"EXAMPLE\""), "Alice@Example.com");
     assert_string_equal(match_sql("userName sw \"B\""), "bob");
@@ -170,7 +170,7 @@ static void sql_matches(void **state) {
     assert_string_equal(match_sql("active eq false"), "bob");
     assert_string_equal(match_sql("active ne false"), "Alice@Example.com,carol");
     assert_string_equal(match_sql("displayName pr"), "Alice@Example.com,bob");
-    assert_string_equal(match_sql("displayName co \"50%_\""), "bob");     /* no wildcards */
+    assert_string_equal(match_sql("displayName co \"50%_\""), "bob"); /* no wildcards */
     assert_string_equal(match_sql("displayName sw \"bob 50%\""), "bob");
     assert_string_equal(match_sql("displayName sw \"bob 5_\""), "");
     assert_string_equal(match_sql("name.familyName eq \"ANDERS\""), "Alice@Example.com");
@@ -206,8 +206,8 @@ static void sql_long_chains(void **state) {
     assert_string_equal(match_sql(text), "Alice@Example.com,bob");
     n = 0;
     for (int i = 0; i < 300; i++)
-        n += (size_t)snprintf(text + n, sizeof(text) - n, "%suserName eq \"u%d\"",
-                              i ? " or " : "", i);
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "%suserName eq \"u%d\"", i ? " or " : "",
+                              i);
     snprintf(text + n, sizeof(text) - n, " or userName eq \"bob\"");
     assert_string_equal(match_sql(text), "bob");
     n = (size_t)snprintf(text, sizeof(text), "emails[");
@@ -266,6 +266,106 @@ static void json_evaluation(void **state) {
     assert_true(matches("count gt 2", "{\"count\":3}"));
 }
 
+/* Groups: the same filters over the groups table, members through group_members (one index
+ * lookup per member condition), and the member filter of a PATCH path. */
+static void group_tables(void) {
+    const char *sql =
+        "CREATE TABLE groups(seq INTEGER PRIMARY KEY, id TEXT, display_name TEXT COLLATE NOCASE,"
+        " external_id TEXT, provider TEXT, member_count INTEGER, created TEXT, modified TEXT);"
+        "CREATE TABLE group_members(group_id TEXT, member_id TEXT, type TEXT,"
+        " PRIMARY KEY(group_id, member_id)) WITHOUT ROWID;"
+        "INSERT INTO groups VALUES(1,'g1','Staff','x1','app1',2,'2024-01-01','2024-01-01');"
+        "INSERT INTO groups VALUES(2,'g2','staff admins','x2','local',1,'2024-02-01','2024-02-01');"
+        "INSERT INTO groups VALUES(3,'g3','Empty',NULL,'app1',0,'2024-03-01','2024-03-01');"
+        "INSERT INTO group_members VALUES('g1','i1','User'),('g1','g2','Group'),"
+        " ('g2','i2','User');";
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* The names of the groups a filter matches, or with members=true the member ids of group g1
+ * that a member filter matches. */
+static const char *match_groups(const char *text, bool members) {
+    static char out[200];
+    struct adc_scim_filter *f = parse_ok(text);
+    struct adc_sql_where w;
+    char err[200];
+    int r = members ? adc_store_filter_sql_members(f, ADC_SQL_SQLITE, &w, err, sizeof(err))
+                    : adc_store_filter_sql_groups(f, ADC_SQL_SQLITE, &w, err, sizeof(err));
+    if (r < 0)
+        fail_msg("'%s': %s", text, err);
+    char *sql = members ? sqlite3_mprintf("SELECT group_concat(member_id, ',') FROM (SELECT "
+                                          "member_id FROM group_members AS m WHERE "
+                                          "m.group_id = 'g1' AND (%s) ORDER BY member_id)",
+                                          w.sql)
+                        : sqlite3_mprintf("SELECT group_concat(display_name, ',') FROM (SELECT "
+                                          "display_name FROM groups WHERE %s ORDER BY seq)",
+                                          w.sql);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("'%s': bad SQL %s: %s", text, w.sql, sqlite3_errmsg(db));
+    assert_int_equal(bind_args(st, 1, w.args, w.n), 0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(out, sizeof(out), "%s", t ? (const char *)t : "");
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    adc_sql_where_done(&w);
+    adc_scim_filter_free(f);
+    return out;
+}
+
+static void sql_groups(void **state) {
+    (void)state;
+    group_tables();
+    assert_string_equal(match_groups("displayName eq \"STAFF\"", false), "Staff");
+    assert_string_equal(match_groups("displayName sw \"staff\"", false), "Staff,staff admins");
+    assert_string_equal(match_groups("externalId eq \"X1\"", false), "");
+    assert_string_equal(match_groups("externalId eq \"x2\"", false), "staff admins");
+    assert_string_equal(match_groups("members.value eq \"i2\"", false), "staff admins");
+    assert_string_equal(match_groups("members eq \"g2\"", false), "Staff");
+    assert_string_equal(match_groups("members[type eq \"Group\"]", false), "Staff");
+    assert_string_equal(match_groups("members[value eq \"i1\" or value eq \"i2\"]", false),
+                        "Staff,staff admins");
+    assert_string_equal(match_groups("members pr", false), "Staff,staff admins");
+    assert_string_equal(match_groups("not (members pr)", false), "Empty");
+    assert_string_equal(match_groups("urn:ietf:params:scim:schemas:core:2.0:Group:displayName "
+                                     "eq \"empty\"",
+                                     false),
+                        "Empty");
+    assert_string_equal(
+        match_groups("urn:adconnect:scim:schemas:extension:sync:2.0:Group:provider eq \"app1\"",
+                     false),
+        "Staff,Empty");
+    assert_string_equal(match_groups("meta.created gt \"2024-01-15\" and id ne \"g3\"", false),
+                        "staff admins");
+    assert_string_equal(match_groups("value eq \"i1\"", true), "i1");
+    assert_string_equal(match_groups("type eq \"Group\" or value eq \"nope\"", true), "g2");
+    assert_string_equal(match_groups("not (value eq \"i1\")", true), "g2");
+    const char *bad[][2] = {
+        {"userName eq \"x\"", "unsupported attribute"},
+        {"members.display eq \"x\"", "value and type"},
+        {"members[display eq \"x\"]", "value and type"},
+        {"displayName[value eq \"x\"]", "not a multi-valued"},
+        {"members.value[value eq \"x\"]", "not a multi-valued"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct adc_scim_filter *f = parse_ok(bad[i][0]);
+        struct adc_sql_where w;
+        char err[200] = "";
+        assert_int_equal(adc_store_filter_sql_groups(f, ADC_SQL_SQLITE, &w, err, sizeof(err)),
+                         -EINVAL);
+        if (!strstr(err, bad[i][1]))
+            fail_msg("'%s': reason '%s' lacks '%s'", bad[i][0], err, bad[i][1]);
+        adc_scim_filter_free(f);
+    }
+    struct adc_scim_filter *f = parse_ok("display eq \"x\"");
+    struct adc_sql_where w;
+    char err[200] = "";
+    assert_int_equal(adc_store_filter_sql_members(f, ADC_SQL_SQLITE, &w, err, sizeof(err)),
+                     -EINVAL);
+    adc_scim_filter_free(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(precedence_and_over_or),
@@ -274,6 +374,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(sql_matches, setup, teardown),
         cmocka_unit_test_setup_teardown(sql_long_chains, setup, teardown),
         cmocka_unit_test(sql_rejects),
+        cmocka_unit_test_setup_teardown(sql_groups, setup, teardown),
         cmocka_unit_test(json_evaluation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,9 @@ const SETTINGS = [
   ['create-as-disabled', 'Create as disabled', 'New cloud users are created disabled.'],
 ];
 const SCIM_SYNC_EXT = 'urn:adconnect:scim:schemas:extension:sync:2.0:User';
+const SCIM_GROUP_EXT = 'urn:adconnect:scim:schemas:extension:sync:2.0:Group';
+/* A group page lists this many members at most: a group may have 100,000. */
+const MEMBERS_SHOWN = 500;
 const RUN_POLL_MS = 1000;
 const STATUS_REFRESH_MS = 3000;
 const PAGE_SIZE = 50;
@@ -190,7 +193,10 @@ async function route() {
     if (parts[0] === 'configs' && parts.length === 1) h1 = await viewConfigs(seq);
     else if (parts[0] === 'configs' && parts[1] === 'new') h1 = viewNewConfig();
     else if (parts[0] === 'configs') h1 = await viewConfig(parts[1], seq);
+    else if (parts[0] === 'users' && parts.length > 1) h1 = await viewUser(parts[1], seq);
     else if (parts[0] === 'users') h1 = await viewUsers(seq);
+    else if (parts[0] === 'groups' && parts.length > 1) h1 = await viewGroup(parts[1], seq);
+    else if (parts[0] === 'groups') h1 = await viewGroups(seq);
     else if (parts[0] === 'audit') h1 = await viewAudit(seq);
     else h1 = render('Not found', h('p', {}, 'There is no such page. ', h('a', { href: '#/configs' }, 'Back to the synchronizations.')));
   } catch (e) {
@@ -706,7 +712,8 @@ async function viewUsers(seq) {
       h('thead', {}, h('tr', {}, ['User name', 'Display name', 'Enabled', 'Provider', 'External ID', 'Modified'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, users.map((u) => {
         const ext = u[SCIM_SYNC_EXT] || {};
-        return h('tr', {}, h('td', {}, u.userName), h('td', {}, u.displayName || (u.name && u.name.formatted) || '—'),
+        return h('tr', {}, h('td', {}, h('a', { href: '#/users/' + encodeURIComponent(u.id) }, u.userName)),
+          h('td', {}, u.displayName || (u.name && u.name.formatted) || '—'),
           h('td', {}, u.active === false ? badge('Disabled', 'bad') : badge('Enabled', 'ok')),
           h('td', { title: ext.provider || '' }, provCell(ext.provider)), h('td', { class: 'mono' }, u.externalId || '—'),
           h('td', {}, fmtTime(u.meta && u.meta.lastModified)));
@@ -716,6 +723,136 @@ async function viewUsers(seq) {
     start + users.length - 1 < total ? h('button', { type: 'button', class: 'secondary', onclick: () => go(start + PAGE_SIZE) }, 'Next') : null);
   void seq;
   return render('Users', form, table, pager);
+}
+
+/* The provider of a user or group as people read it: "local" or the synchronization's name. */
+function providerText(p, cfgName) {
+  return p === 'local' ? 'local' : cfgName[p] ? cfgName[p] : (p || '—');
+}
+
+async function configNames() {
+  const configs = await api('GET', '/api/v1/sync-configs').then((d) => listOf(d, 'sync_configs', 'configs', 'items'));
+  return { configs, cfgName: Object.fromEntries(configs.map((c) => [configId(c), c.name])) };
+}
+
+/* One user with the groups it is a direct member of (the member index answers the filter). */
+async function viewUser(id, seq) {
+  setNav('users');
+  const filter = `members.value eq ${scimString(id)}`;
+  const [u, groups, names] = await Promise.all([
+    api('GET', '/scim/v2/Users/' + encodeURIComponent(id)),
+    api('GET', '/scim/v2/Groups?' + new URLSearchParams({ filter, excludedAttributes: 'members', count: '1000' }).toString()),
+    configNames(),
+  ]);
+  const ext = u[SCIM_SYNC_EXT] || {};
+  const emails = (u.emails || []).map((e) => e.value).filter(Boolean).join(', ');
+  const facts = h('dl', { class: 'facts' },
+    h('dt', {}, 'Display name'), h('dd', {}, u.displayName || (u.name && u.name.formatted) || '—'),
+    h('dt', {}, 'Enabled'), h('dd', {}, u.active === false ? badge('Disabled', 'bad') : badge('Enabled', 'ok')),
+    h('dt', {}, 'Email'), h('dd', {}, emails || '—'),
+    h('dt', {}, 'Provider'), h('dd', { title: ext.provider || '' }, providerText(ext.provider, names.cfgName)),
+    h('dt', {}, 'External ID'), h('dd', { class: 'mono' }, u.externalId || '—'),
+    h('dt', {}, 'ID'), h('dd', { class: 'mono' }, u.id),
+    h('dt', {}, 'Modified'), h('dd', {}, fmtTime(u.meta && u.meta.lastModified)));
+  const list = groups.Resources || [];
+  const table = list.length === 0 ? h('p', { class: 'muted', id: 'user-groups' }, 'Not a member of any group.')
+    : h('table', { id: 'user-groups' },
+      h('thead', {}, h('tr', {}, ['Group', 'Members', 'Provider'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, list.map((g) => h('tr', {},
+        h('td', {}, h('a', { href: '#/groups/' + encodeURIComponent(g.id) }, g.displayName)),
+        h('td', {}, String((g[SCIM_GROUP_EXT] || {}).memberCount ?? '—')),
+        h('td', {}, providerText((g[SCIM_GROUP_EXT] || {}).provider, names.cfgName))))));
+  void seq;
+  return render(u.userName, facts, h('h2', {}, 'Groups'), table,
+    h('div', { class: 'actions' }, h('a', { href: '#/users' }, 'Back to the users')));
+}
+
+/* ---------- groups ---------- */
+
+async function viewGroups(seq) {
+  setNav('groups');
+  const q = new URLSearchParams(location.hash.split('?')[1] || '');
+  const name = q.get('name') || '', provider = q.get('provider') || '';
+  const start = Math.max(1, parseInt(q.get('start') || '1', 10) || 1);
+  const clauses = [];
+  if (name) clauses.push(`displayName co ${scimString(name)}`);
+  if (provider) clauses.push(`${SCIM_GROUP_EXT}:provider eq ${scimString(provider)}`);
+  /* Members are never fetched for the list: the count comes with each group. */
+  const params = new URLSearchParams({ startIndex: String(start), count: String(PAGE_SIZE), excludedAttributes: 'members' });
+  if (clauses.length) params.set('filter', clauses.join(' and '));
+  const [list, names] = await Promise.all([api('GET', '/scim/v2/Groups?' + params.toString()), configNames()]);
+  const groups = list.Resources || [];
+  const total = list.totalResults || 0;
+
+  const nameIn = h('input', { type: 'search', id: 'g-name', value: name });
+  const provSel = h('select', { id: 'g-provider' },
+    h('option', { value: '' }, 'Any'), h('option', { value: 'local', selected: provider === 'local' }, 'local (created in the cloud)'),
+    names.configs.map((c) => h('option', { value: configId(c), selected: provider === configId(c) }, c.name + ' (' + configId(c) + ')')));
+  const go = (s) => {
+    const p = new URLSearchParams();
+    if (nameIn.value) p.set('name', nameIn.value);
+    if (provSel.value) p.set('provider', provSel.value);
+    if (s > 1) p.set('start', String(s));
+    location.hash = '#/groups?' + p.toString();
+  };
+  const form = h('form', { class: 'inline', role: 'search', onsubmit: (ev) => { ev.preventDefault(); go(1); } },
+    h('div', { class: 'field' }, h('label', { for: 'g-name' }, 'Name contains'), nameIn),
+    h('div', { class: 'field' }, h('label', { for: 'g-provider' }, 'Provider'), provSel),
+    h('button', { type: 'submit' }, 'Search'));
+  const table = groups.length === 0 ? h('p', { class: 'muted' }, 'No group matches.')
+    : h('table', { id: 'groups' },
+      h('caption', { class: 'muted' }, `${start}–${start + groups.length - 1} of ${total}`),
+      h('thead', {}, h('tr', {}, ['Name', 'Members', 'Provider', 'External ID', 'Modified'].map((t) =>
+        h('th', { scope: 'col', class: t === 'Members' ? 'num' : null }, t)))),
+      h('tbody', {}, groups.map((g) => {
+        const ext = g[SCIM_GROUP_EXT] || {};
+        return h('tr', {}, h('td', {}, h('a', { href: '#/groups/' + encodeURIComponent(g.id) }, g.displayName)),
+          h('td', { class: 'num' }, String(ext.memberCount ?? '—')),
+          h('td', { title: ext.provider || '' }, providerText(ext.provider, names.cfgName)),
+          h('td', { class: 'mono' }, g.externalId || '—'), h('td', {}, fmtTime(g.meta && g.meta.lastModified)));
+      })));
+  const pager = h('div', { class: 'pager' },
+    start > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => go(Math.max(1, start - PAGE_SIZE)) }, 'Previous') : null,
+    start + groups.length - 1 < total ? h('button', { type: 'button', class: 'secondary', onclick: () => go(start + PAGE_SIZE) }, 'Next') : null);
+  void seq;
+  return render('Groups', form, table, pager);
+}
+
+/* One group and its members (users and nested groups), at most MEMBERS_SHOWN of them, with a
+ * filter on the names shown. */
+async function viewGroup(id, seq) {
+  setNav('groups');
+  const [g, names] = await Promise.all([api('GET', '/scim/v2/Groups/' + encodeURIComponent(id)), configNames()]);
+  const ext = g[SCIM_GROUP_EXT] || {};
+  const members = g.members || [];
+  const facts = h('dl', { class: 'facts' },
+    h('dt', {}, 'Members'), h('dd', { id: 'member-count' }, String(ext.memberCount ?? members.length)),
+    h('dt', {}, 'Provider'), h('dd', { title: ext.provider || '' }, providerText(ext.provider, names.cfgName)),
+    h('dt', {}, 'External ID'), h('dd', { class: 'mono' }, g.externalId || '—'),
+    h('dt', {}, 'ID'), h('dd', { class: 'mono' }, g.id),
+    h('dt', {}, 'Modified'), h('dd', {}, fmtTime(g.meta && g.meta.lastModified)));
+  const filterIn = h('input', { type: 'search', id: 'm-name' });
+  const body = h('tbody', {});
+  const caption = h('caption', { class: 'muted' });
+  const show = () => {
+    const f = filterIn.value.toLowerCase();
+    const hits = members.filter((m) => !f || (m.display || m.value).toLowerCase().includes(f));
+    const rows = hits.slice(0, MEMBERS_SHOWN);
+    caption.textContent = hits.length > rows.length ? `first ${rows.length} of ${hits.length}` : `${hits.length} shown`;
+    body.replaceChildren(...rows.map((m) => h('tr', {},
+      h('td', {}, h('a', { href: (m.type === 'Group' ? '#/groups/' : '#/users/') + encodeURIComponent(m.value) }, m.display || m.value)),
+      h('td', {}, m.type === 'Group' ? badge('Group', 'neutral') : 'User'),
+      h('td', { class: 'mono' }, m.value))));
+  };
+  filterIn.addEventListener('input', show);
+  show();
+  const table = members.length === 0 ? h('p', { class: 'muted', id: 'members' }, 'This group has no members.')
+    : h('div', {}, h('div', { class: 'field' }, h('label', { for: 'm-name' }, 'Name contains'), filterIn),
+      h('table', { id: 'members' }, caption,
+        h('thead', {}, h('tr', {}, ['Member', 'Type', 'ID'].map((t) => h('th', { scope: 'col' }, t)))), body));
+  void seq;
+  return render(g.displayName, facts, h('h2', {}, 'Members'), table,
+    h('div', { class: 'actions' }, h('a', { href: '#/groups' }, 'Back to the groups')));
 }
 
 /* ---------- audit log ---------- */

@@ -1,0 +1,702 @@
+#include "scim/scim-group.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/json-util.h"
+#include "http/auth.h"
+#include "scim/scim-attrs.h"
+#include "scim/scim-filter.h"
+#include "store/store-filter.h"
+#include "store/store-runs.h"
+
+#define fail adc_scim_fail
+
+#define MAX_PATCH_OPS 1000
+
+/* ---- rendering ----------------------------------------------------------------------------- */
+
+struct member_text {
+    struct adc_buf *out;
+    const char *base;
+    size_t n;
+};
+
+static int member_text(const char *id, const char *type, const char *display, void *ctx) {
+    struct member_text *m = ctx;
+    adc_buf_puts(m->out, m->n++ ? ",{\"value\":" : "{\"value\":");
+    adc_json_append_string(m->out, id);
+    adc_buf_puts(m->out, ",\"type\":");
+    adc_json_append_string(m->out, type);
+    if (display) {
+        adc_buf_puts(m->out, ",\"display\":");
+        adc_json_append_string(m->out, display);
+    }
+    adc_buf_printf(m->out, ",\"$ref\":\"%s/scim/v2/%s/", m->base,
+                   strcmp(type, ADC_MEMBER_GROUP) == 0 ? "Groups" : "Users");
+    adc_buf_puts(m->out, id); /* ids are UUIDs we made: nothing to escape */
+    return adc_buf_puts(m->out, "\"}");
+}
+
+int adc_scim_group_render_text(struct adc_db *db, const struct adc_store_group *g,
+                               const char *base_url, bool members, struct adc_buf *out) {
+    const char *base = base_url ? base_url : "";
+    adc_buf_puts(out, "{\"schemas\":[\"" ADC_SCIM_SCHEMA_GROUP
+                      "\",\"" ADC_SCIM_SCHEMA_GROUP_PROVIDER "\"],\"id\":");
+    adc_json_append_string(out, g->id);
+    adc_buf_puts(out, ",\"displayName\":");
+    adc_json_append_string(out, g->display_name);
+    if (g->external_id) {
+        adc_buf_puts(out, ",\"externalId\":");
+        adc_json_append_string(out, g->external_id);
+    }
+    if (members) {
+        /* An empty multi-valued attribute is unassigned and left out (RFC 7643 section 2.5). */
+        size_t mark = out->len;
+        adc_buf_puts(out, ",\"members\":[");
+        struct member_text m = {.out = out, .base = base};
+        int64_t n = adc_store_group_members_list(db, g->id, member_text, &m);
+        if (n < 0)
+            return (int)n;
+        if (n == 0 && !out->failed) {
+            out->len = mark;
+            out->data[mark] = '\0';
+        } else {
+            adc_buf_puts(out, "]");
+        }
+    }
+    adc_buf_puts(out, ",\"" ADC_SCIM_SCHEMA_GROUP_PROVIDER "\":{\"provider\":");
+    adc_json_append_string(out, g->provider);
+    adc_buf_printf(out,
+                   ",\"memberCount\":%lld},\"meta\":{\"resourceType\":\"Group\",\"created\":\"%s\","
+                   "\"lastModified\":\"%s\",\"location\":",
+                   (long long)g->member_count, g->created, g->modified);
+    char location[512];
+    snprintf(location, sizeof(location), "%s/scim/v2/Groups/%s", base, g->id);
+    adc_json_append_string(out, location);
+    adc_buf_printf(out, ",\"version\":\"W/\\\"%lld\\\"\"}}", (long long)g->version);
+    return out->failed ? -ENOMEM : 0;
+}
+
+json_t *adc_scim_group_render(struct adc_db *db, const struct adc_store_group *g,
+                              const char *base_url, bool members) {
+    struct adc_buf b;
+    adc_buf_init(&b, 0);
+    json_t *j = NULL;
+    if (adc_scim_group_render_text(db, g, base_url, members, &b) == 0)
+        j = json_loadb(b.data, b.len, 0, NULL);
+    adc_buf_done(&b);
+    return j;
+}
+
+/* ---- reading a Group resource -------------------------------------------------------------- */
+
+struct group_in {
+    const char *display_name, *external_id;
+    const char *provider;  /* from the extension; NULL when not given */
+    const json_t *members; /* an array, or NULL */
+};
+
+static int check_schemas(const json_t *in, struct adc_scim_result *r) {
+    json_t *schemas = adc_scim_json_get(in, "schemas", NULL);
+    if (!schemas)
+        return 0;
+    if (!json_is_array(schemas))
+        return fail(r, 400, "invalidSyntax", "schemas must be an array of URIs");
+    size_t i;
+    json_t *s;
+    json_array_foreach(schemas, i, s) {
+        if (json_is_string(s) && strcasecmp(json_string_value(s), ADC_SCIM_SCHEMA_GROUP) == 0)
+            return 0;
+    }
+    return fail(r, 400, "invalidSyntax", "schemas must include %s", ADC_SCIM_SCHEMA_GROUP);
+}
+
+static int check_name(const json_t *v, const char *what, struct adc_scim_result *r) {
+    if (!json_is_string(v) || !adc_scim_valid_text(json_string_value(v), ADC_SCIM_MAX_NAME_LEN))
+        return fail(r, 400, "invalidValue",
+                    "%s must be a non-empty string of at most %d characters without control "
+                    "characters",
+                    what, ADC_SCIM_MAX_NAME_LEN);
+    return 0;
+}
+
+static int read_provider(const json_t *ext, const char **provider, struct adc_scim_result *r) {
+    json_t *p = adc_scim_json_get(ext, "provider", NULL);
+    if (!json_is_object(ext) || (p && !json_is_string(p)))
+        return fail(r, 400, "invalidValue", "provider must be a string");
+    *provider = json_string_value(p);
+    return 0;
+}
+
+/* Reads a Group resource: displayName required; members, if given, an array. */
+static int read_group(const json_t *in, struct group_in *g, struct adc_scim_result *r) {
+    memset(g, 0, sizeof(*g));
+    if (!json_is_object(in))
+        return fail(r, 400, "invalidSyntax", "a Group resource must be a JSON object");
+    if (check_schemas(in, r) < 0)
+        return -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)in, key, v) {
+        if (json_is_null(v))
+            continue; /* null is the same as absent (RFC 7643 section 2.5) */
+        if (strcasecmp(key, "displayName") == 0) {
+            if (check_name(v, "displayName", r) < 0)
+                return -1;
+            g->display_name = json_string_value(v);
+        } else if (strcasecmp(key, "externalId") == 0) {
+            if (check_name(v, "externalId", r) < 0)
+                return -1;
+            g->external_id = json_string_value(v);
+        } else if (strcasecmp(key, "members") == 0) {
+            if (!json_is_array(v))
+                return fail(r, 400, "invalidValue", "members must be an array");
+            g->members = v;
+        } else if (strcasecmp(key, ADC_SCIM_SCHEMA_GROUP_PROVIDER) == 0) {
+            if (read_provider(v, &g->provider, r) < 0)
+                return -1;
+        }
+        /* id, meta, schemas, other extensions: not stored */
+    }
+    if (!g->display_name)
+        return fail(r, 400, "invalidValue", "displayName is required");
+    return 0;
+}
+
+/* ---- members ------------------------------------------------------------------------------- */
+
+/* The id a member value names: itself, or in Bulk the id created for "bulkId:x". */
+static const char *member_id(struct adc_scim_ctx *ctx, const char *value,
+                             struct adc_scim_result *r) {
+    if (strncmp(value, "bulkId:", 7) != 0)
+        return value;
+    const char *id = ctx->bulk_id ? ctx->bulk_id(ctx->bulk, value + 7) : NULL;
+    if (!id)
+        fail(r, 400, "invalidValue",
+             "member '%s': no earlier operation of this request has "
+             "that bulkId",
+             value);
+    return id;
+}
+
+/* Reads one element of members: {"value": id, "type"?: "User"|"Group"}. *id and *type are
+ * what to store; the member must exist, and a group cannot contain itself. */
+static int read_member(struct adc_scim_ctx *ctx, const char *group_id, const json_t *m,
+                       const char **id, const char **type, struct adc_scim_result *r) {
+    json_t *value = adc_scim_json_get(m, "value", NULL);
+    if (!json_is_object(m) || !json_is_string(value))
+        return fail(r, 400, "invalidValue", "a member must be an object with a string \"value\"");
+    json_t *t = adc_scim_json_get(m, "type", NULL);
+    if (t && !json_is_null(t) && !json_is_string(t))
+        return fail(r, 400, "invalidValue", "a member's type must be \"User\" or \"Group\"");
+    if (!(*id = member_id(ctx, json_string_value(value), r)))
+        return -1;
+    if (strlen(*id) >= 40)
+        return fail(r, 400, "invalidValue", "member '%.60s...' is neither a user nor a group", *id);
+    if (strcmp(*id, group_id) == 0)
+        return fail(r, 400, "invalidValue", "a group cannot be a member of itself");
+    int e = adc_store_member_type(ctx->db, *id, type);
+    if (e == -ENOENT)
+        return fail(r, 400, "invalidValue", "member '%s' is neither a user nor a group", *id);
+    if (e < 0)
+        return fail(r, 500, NULL, "database error");
+    if (json_is_string(t) && strcasecmp(json_string_value(t), *type) != 0)
+        return fail(r, 400, "invalidValue", "member '%s' is a %s, not a %s", *id, *type,
+                    json_string_value(t));
+    return 0;
+}
+
+/* Adds the members of an array (or a single member object); *delta grows by those that were
+ * not members yet. */
+static int add_members(struct adc_scim_ctx *ctx, const char *group_id, const json_t *list,
+                       int64_t *delta, struct adc_scim_result *r) {
+    size_t n = json_is_array(list) ? json_array_size(list) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_is_array(list) ? json_array_get(list, i) : list;
+        const char *id = NULL, *type = NULL;
+        if (read_member(ctx, group_id, m, &id, &type, r) < 0)
+            return -1;
+        int e = adc_store_group_member_add(ctx->db, group_id, id, type);
+        if (e < 0)
+            return fail(r, 500, NULL, "database error");
+        *delta += e;
+    }
+    return 0;
+}
+
+/* Removes the members whose values a list names ({"value": id} each; unknown ones are not
+ * members, which is no error). */
+static int remove_listed(struct adc_scim_ctx *ctx, const char *group_id, const json_t *list,
+                         int64_t *delta, struct adc_scim_result *r) {
+    size_t n = json_is_array(list) ? json_array_size(list) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_is_array(list) ? json_array_get(list, i) : list;
+        json_t *value = adc_scim_json_get(m, "value", NULL);
+        if (!json_is_string(value))
+            return fail(r, 400, "invalidValue", "a member to remove needs a string \"value\"");
+        const char *id = member_id(ctx, json_string_value(value), r);
+        if (!id)
+            return -1;
+        int e = adc_store_group_member_remove(ctx->db, group_id, id);
+        if (e < 0)
+            return fail(r, 500, NULL, "database error");
+        *delta -= e;
+    }
+    return 0;
+}
+
+static int remove_where(struct adc_scim_ctx *ctx, const char *group_id,
+                        const struct adc_scim_filter *f, int64_t *delta,
+                        struct adc_scim_result *r) {
+    struct adc_sql_where w = {0};
+    char err[300];
+    if (f && adc_store_filter_sql_members(f, adc_db_dialect(ctx->db), &w, err, sizeof(err)) < 0)
+        return fail(r, 400, "invalidFilter", "%s", err);
+    int64_t n = adc_store_group_members_remove_where(ctx->db, group_id, w.sql, w.args, w.n);
+    adc_sql_where_done(&w);
+    if (n < 0)
+        return fail(r, 500, NULL, "database error");
+    *delta -= n;
+    return 0;
+}
+
+/* ---- ownership, settings, audit ------------------------------------------------------------- */
+
+static int audit(struct adc_scim_ctx *ctx, const char *action, const struct adc_store_group *g,
+                 const char *extra) {
+    char detail[700];
+    snprintf(detail, sizeof(detail), "displayName=%s provider=%s members=%lld%s%s", g->display_name,
+             g->provider, (long long)g->member_count, extra ? " " : "", extra ? extra : "");
+    return adc_store_audit(ctx->db, ctx->who->actor, action, g->id, detail);
+}
+
+static int store_failure(int e, struct adc_scim_result *r) {
+    if (e == -ENOENT)
+        return fail(r, 404, NULL, "no such group");
+    if (e == -EBUSY)
+        return fail(r, 503, NULL, "database busy; retry");
+    return fail(r, 500, NULL, "database error");
+}
+
+/* Loads a group to change: it exists, If-Match agrees, and this client may write it. A sync
+ * configuration writes its own groups; another provider's group it may take over only when it
+ * is a `local` one and the server does not refuse takeovers (docs/product.md sections 4 and
+ * 11); *takeover says so. */
+static int load_for_write(struct adc_scim_ctx *ctx, const char *id, const char *if_match,
+                          bool deleting, struct adc_store_group *g, bool *takeover,
+                          struct adc_scim_result *r) {
+    *takeover = false;
+    int e = adc_store_group_get(ctx->db, id, g);
+    if (e < 0)
+        return e == -ENOENT ? fail(r, 404, NULL, "no group with id '%s'", id)
+                            : fail(r, 500, NULL, "database error");
+    int ret = -1;
+    if (!adc_scim_etag_matches(if_match, g->version)) {
+        fail(r, 412, NULL, "the group was changed meanwhile: its version is now W/\"%lld\"",
+             (long long)g->version);
+        goto out;
+    }
+    if (ctx->who->kind == ADC_PRINCIPAL_SYNC && strcmp(g->provider, ctx->who->app_id) != 0) {
+        if (deleting || strcmp(g->provider, ADC_PROVIDER_LOCAL) != 0) {
+            fail(r, 403, NULL,
+                 "group '%s' belongs to provider '%s': sync configuration %s may not %s it",
+                 g->display_name, g->provider, ctx->who->app_id, deleting ? "delete" : "change");
+            goto out;
+        }
+        if (adc_scim_setting_on(ctx->who, ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH)) {
+            fail(r, 403, NULL,
+                 "group '%s' belongs to provider '%s', not to sync configuration %s; taking it "
+                 "over is refused by the server setting no-update-provider-mismatch=true",
+                 g->display_name, g->provider, ctx->who->app_id);
+            goto out;
+        }
+        *takeover = true;
+    }
+    ret = 0;
+out:
+    if (ret < 0)
+        adc_store_group_done(g);
+    return ret;
+}
+
+/* Replaces a string field of g (owned). */
+static int set_text(char **field, const char *value, struct adc_scim_result *r) {
+    char *v = value ? strdup(value) : NULL;
+    if (value && !v)
+        return fail(r, 500, NULL, "out of memory");
+    free(*field);
+    *field = v;
+    return 0;
+}
+
+/* The provider an administrator asks for, checked. */
+static int set_provider(struct adc_scim_ctx *ctx, struct adc_store_group *g, const char *provider,
+                        struct adc_scim_result *r) {
+    if (!provider || ctx->who->kind == ADC_PRINCIPAL_SYNC || !strcmp(provider, g->provider))
+        return 0; /* a sync configuration's groups are its own, whatever the request says */
+    if (adc_scim_check_provider(ctx, provider, r) < 0)
+        return -1;
+    return set_text(&g->provider, provider, r);
+}
+
+/* Stores the changed group (version + 1, modified now) and audits it. */
+static int save(struct adc_scim_ctx *ctx, struct adc_store_group *g, int64_t delta,
+                const char *action, const char *extra, unsigned status, bool want_resource,
+                bool members, struct adc_scim_result *r) {
+    g->member_count += delta;
+    g->version++;
+    adc_store_now(g->modified);
+    int e = adc_store_group_update(ctx->db, g);
+    if (e == 0 && audit(ctx, action, g, extra) < 0)
+        e = -EIO;
+    if (e < 0)
+        return store_failure(e, r);
+    r->status = status;
+    snprintf(r->id, sizeof(r->id), "%s", g->id);
+    r->version = g->version;
+    if (want_resource && !(r->resource = adc_scim_group_render(ctx->db, g, ctx->base_url, members)))
+        return fail(r, 500, NULL, "cannot render the group");
+    return 0;
+}
+
+/* ---- create, replace, delete ----------------------------------------------------------------- */
+
+int adc_scim_group_create(struct adc_scim_ctx *ctx, const json_t *body, bool want_resource,
+                          struct adc_scim_result *r) {
+    if (adc_scim_enforce(ctx, "create", ADC_SETTING_NO_CREATE, r) < 0)
+        return -1;
+    struct group_in in;
+    if (read_group(body, &in, r) < 0)
+        return -1;
+    struct adc_store_group g = {.version = 0};
+    int ret = -1;
+    const char *provider = ADC_PROVIDER_LOCAL;
+    if (ctx->who->kind == ADC_PRINCIPAL_SYNC)
+        provider = ctx->who->app_id;
+    else if (in.provider && adc_scim_check_provider(ctx, in.provider, r) < 0)
+        return -1;
+    else if (in.provider)
+        provider = in.provider;
+    if (set_text(&g.display_name, in.display_name, r) < 0 ||
+        set_text(&g.external_id, in.external_id, r) < 0 || set_text(&g.provider, provider, r) < 0)
+        goto out;
+    adc_auth_uuid7(g.id);
+    adc_store_now(g.created);
+    memcpy(g.modified, g.created, sizeof(g.modified));
+    int e = adc_store_group_insert(ctx->db, &g);
+    if (e < 0) {
+        store_failure(e, r);
+        goto out;
+    }
+    int64_t delta = 0;
+    if (in.members && add_members(ctx, g.id, in.members, &delta, r) < 0)
+        goto out;
+    /* save() counts the first version: a new group is version 1, as a new user is. */
+    ret = save(ctx, &g, delta, "group.create", NULL, 201, want_resource, true, r);
+out:
+    adc_store_group_done(&g);
+    return ret;
+}
+
+int adc_scim_group_replace(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
+                           const char *if_match, bool want_resource, struct adc_scim_result *r) {
+    if (adc_scim_enforce(ctx, "update", ADC_SETTING_NO_UPDATE, r) < 0)
+        return -1;
+    struct group_in in;
+    if (read_group(body, &in, r) < 0)
+        return -1;
+    struct adc_store_group g;
+    bool takeover;
+    if (load_for_write(ctx, id, if_match, false, &g, &takeover, r) < 0)
+        return -1;
+    int ret = -1;
+    if (set_text(&g.display_name, in.display_name, r) < 0 ||
+        set_text(&g.external_id, in.external_id, r) < 0 ||
+        set_text(&g.provider, takeover ? ctx->who->app_id : g.provider, r) < 0 ||
+        set_provider(ctx, &g, in.provider, r) < 0)
+        goto out;
+    /* PUT replaces the whole resource: members absent means none (RFC 7644 section 3.5.1). */
+    int64_t delta = 0;
+    if (remove_where(ctx, g.id, NULL, &delta, r) < 0 ||
+        (in.members && add_members(ctx, g.id, in.members, &delta, r) < 0))
+        goto out;
+    ret = save(ctx, &g, delta, takeover ? "group.takeover" : "group.replace", NULL, 200,
+               want_resource, true, r);
+out:
+    adc_store_group_done(&g);
+    return ret;
+}
+
+int adc_scim_group_delete(struct adc_scim_ctx *ctx, const char *id, const char *if_match,
+                          struct adc_scim_result *r) {
+    if (adc_scim_enforce(ctx, "delete", ADC_SETTING_NO_DELETE, r) < 0)
+        return -1;
+    /* delete-disables has no meaning for a group (it has no active flag): the group goes. */
+    struct adc_store_group g;
+    bool takeover;
+    if (load_for_write(ctx, id, if_match, true, &g, &takeover, r) < 0)
+        return -1;
+    char now[24];
+    adc_store_now(now);
+    int ret = -1;
+    int e = adc_store_group_delete(ctx->db, id, now);
+    if (e == 0 && audit(ctx, "group.delete", &g, NULL) < 0)
+        e = -EIO;
+    if (e < 0) {
+        store_failure(e, r);
+        goto out;
+    }
+    r->status = 204;
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    ret = 0;
+out:
+    adc_store_group_done(&g);
+    return ret;
+}
+
+/* ---- PATCH -------------------------------------------------------------------------------- */
+
+enum patch_op { P_ADD, P_REPLACE, P_REMOVE };
+
+/* A patch path of a group: the attribute ("members", "displayName", "externalId", "provider",
+ * or "" for none) and, for members[...], the filter. */
+struct gpath {
+    char attr[16];
+    struct adc_scim_filter *filter;
+};
+
+static int parse_gpath(const char *text, struct gpath *p, struct adc_scim_result *r) {
+    memset(p, 0, sizeof(*p));
+    if (!text)
+        return 0;
+    if (strlen(text) > 1000)
+        return fail(r, 400, "invalidPath", "path too long");
+    const char *a = text;
+    if (strncasecmp(a, ADC_SCIM_SCHEMA_GROUP ":", strlen(ADC_SCIM_SCHEMA_GROUP) + 1) == 0)
+        a += strlen(ADC_SCIM_SCHEMA_GROUP) + 1;
+    static const char *const names[] = {"members", "displayName", "externalId"};
+    if (strcasecmp(a, ADC_SCIM_SCHEMA_GROUP_PROVIDER) == 0 ||
+        strcasecmp(a, ADC_SCIM_SCHEMA_GROUP_PROVIDER ":provider") == 0) {
+        snprintf(p->attr, sizeof(p->attr), "%s",
+                 strcasecmp(a, ADC_SCIM_SCHEMA_GROUP_PROVIDER) == 0 ? "provider-ext" : "provider");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t n = strlen(names[i]);
+        if (strncasecmp(a, names[i], n) != 0)
+            continue;
+        snprintf(p->attr, sizeof(p->attr), "%s", names[i]);
+        if (a[n] == '\0')
+            return 0;
+        if (i != 0 || a[n] != '[' || a[strlen(a) - 1] != ']')
+            break;
+        /* members[filter] */
+        char *ftext = strndup(a + n + 1, strlen(a) - n - 2);
+        char err[200];
+        int e = ftext ? adc_scim_filter_parse(ftext, &p->filter, err, sizeof(err)) : -ENOMEM;
+        free(ftext);
+        if (e < 0)
+            return fail(r, 400, "invalidFilter", "invalid filter in path '%s': %s", text,
+                        e == -ENOMEM ? "out of memory" : err);
+        return 0;
+    }
+    return fail(r, 400, "invalidPath",
+                "path '%s': a group's paths are members, members[filter], displayName, "
+                "externalId and the provider",
+                text);
+}
+
+struct patch_state {
+    struct adc_scim_ctx *ctx;
+    struct adc_store_group *g;
+    int64_t added, removed; /* member rows */
+};
+
+static int patch_members(struct patch_state *s, enum patch_op op, const struct gpath *p,
+                         const json_t *value, struct adc_scim_result *r) {
+    int64_t delta = 0;
+    int ret;
+    if (p->filter) {
+        /* RFC 7644 section 3.5.2.2: remove with a value filter; add and replace of filtered
+         * elements make no sense for members (value and type are all there is). */
+        if (op != P_REMOVE)
+            return fail(r, 400, "invalidPath", "only remove takes a filter on members");
+        ret = remove_where(s->ctx, s->g->id, p->filter, &delta, r);
+    } else if (op == P_REMOVE) {
+        /* Without a value, every member goes (RFC 7644 section 3.5.2.2); with one (as Entra ID
+         * sends it), the members it lists. */
+        ret = value ? remove_listed(s->ctx, s->g->id, value, &delta, r)
+                    : remove_where(s->ctx, s->g->id, NULL, &delta, r);
+    } else {
+        if (!json_is_array(value) && !json_is_object(value))
+            return fail(r, 400, "invalidValue", "members: the value must be an array of members");
+        ret = op == P_REPLACE ? remove_where(s->ctx, s->g->id, NULL, &delta, r) : 0;
+        if (ret == 0) {
+            s->removed -= delta;
+            delta = 0;
+            ret = add_members(s->ctx, s->g->id, value, &delta, r);
+        }
+    }
+    if (delta > 0)
+        s->added += delta;
+    else
+        s->removed -= delta;
+    return ret;
+}
+
+static int patch_text(struct patch_state *s, enum patch_op op, const char *attr,
+                      const json_t *value, struct adc_scim_result *r) {
+    bool name = strcmp(attr, "displayName") == 0;
+    if (op == P_REMOVE) {
+        if (name)
+            return fail(r, 400, "mutability", "displayName is required and cannot be removed");
+        return set_text(&s->g->external_id, NULL, r);
+    }
+    if (check_name(value, attr, r) < 0)
+        return -1;
+    return set_text(name ? &s->g->display_name : &s->g->external_id, json_string_value(value), r);
+}
+
+/* add or replace without a path: the value is an object of attributes. */
+static int patch_object(struct patch_state *s, enum patch_op op, const json_t *value,
+                        struct adc_scim_result *r) {
+    if (!json_is_object(value))
+        return fail(r, 400, "invalidValue", "without a path, the value must be an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)value, key, v) {
+        struct gpath p;
+        if (strcasecmp(key, "schemas") == 0 || strcasecmp(key, "id") == 0 ||
+            strcasecmp(key, "meta") == 0)
+            continue;
+        if (parse_gpath(key, &p, r) < 0)
+            return -1;
+        int e;
+        if (strcmp(p.attr, "members") == 0)
+            e = patch_members(s, op, &p, v, r);
+        else if (!strcmp(p.attr, "provider-ext") || !strcmp(p.attr, "provider"))
+            e = fail(r, 400, "invalidPath", "set the provider with its path");
+        else
+            e = patch_text(s, op, p.attr, v, r);
+        adc_scim_filter_free(p.filter);
+        if (e < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The provider: "…:Group:provider" with a string, or the extension URN with {"provider"}. */
+static int patch_provider(struct patch_state *s, enum patch_op op, bool whole_extension,
+                          const json_t *value, struct adc_scim_result *r) {
+    if (op == P_REMOVE)
+        return fail(r, 400, "mutability", "the provider cannot be removed");
+    const char *provider = NULL;
+    if (whole_extension) {
+        if (read_provider(value, &provider, r) < 0)
+            return -1;
+    } else if (json_is_string(value)) {
+        provider = json_string_value(value);
+    } else {
+        return fail(r, 400, "invalidValue", "provider must be a string");
+    }
+    return set_provider(s->ctx, s->g, provider, r);
+}
+
+static int patch_one(struct patch_state *s, const json_t *o, struct adc_scim_result *r) {
+    json_t *opv = adc_scim_json_get(o, "op", NULL), *pathv = adc_scim_json_get(o, "path", NULL);
+    json_t *value = adc_scim_json_get(o, "value", NULL);
+    if (!json_is_object(o) || !json_is_string(opv))
+        return fail(r, 400, "invalidSyntax", "each operation needs \"op\"");
+    if (pathv && !json_is_string(pathv))
+        return fail(r, 400, "invalidPath", "path must be a string");
+    const char *ops = json_string_value(opv);
+    enum patch_op op;
+    if (strcasecmp(ops, "add") == 0)
+        op = P_ADD;
+    else if (strcasecmp(ops, "replace") == 0)
+        op = P_REPLACE;
+    else if (strcasecmp(ops, "remove") == 0)
+        op = P_REMOVE;
+    else
+        return fail(r, 400, "invalidSyntax", "op must be add, replace or remove, not '%s'", ops);
+    if (!pathv) {
+        if (op == P_REMOVE)
+            return fail(r, 400, "noTarget", "remove needs a path");
+        return patch_object(s, op, value, r);
+    }
+    if (op != P_REMOVE && !value)
+        return fail(r, 400, "invalidValue", "%s needs a value", ops);
+    struct gpath p;
+    if (parse_gpath(json_string_value(pathv), &p, r) < 0)
+        return -1;
+    int e;
+    if (strcmp(p.attr, "members") == 0) {
+        e = patch_members(s, op, &p, op == P_REMOVE && json_is_null(value) ? NULL : value, r);
+    } else if (!strcmp(p.attr, "provider") || !strcmp(p.attr, "provider-ext")) {
+        e = patch_provider(s, op, !strcmp(p.attr, "provider-ext"), value, r);
+    } else {
+        e = patch_text(s, op, p.attr, value, r);
+    }
+    adc_scim_filter_free(p.filter);
+    return e;
+}
+
+static int read_patch_ops(const json_t *body, const json_t **ops, struct adc_scim_result *r) {
+    if (!json_is_object(body))
+        return fail(r, 400, "invalidSyntax", "a PatchOp must be a JSON object");
+    json_t *schemas = adc_scim_json_get(body, "schemas", NULL);
+    bool ok = false;
+    size_t i;
+    json_t *s;
+    json_array_foreach(schemas, i, s) {
+        if (json_is_string(s) && strcasecmp(json_string_value(s), ADC_SCIM_SCHEMA_PATCH) == 0)
+            ok = true;
+    }
+    if (!ok)
+        return fail(r, 400, "invalidSyntax", "schemas must be [\"%s\"]", ADC_SCIM_SCHEMA_PATCH);
+    *ops = adc_scim_json_get(body, "Operations", NULL);
+    if (!json_is_array(*ops) || json_array_size(*ops) == 0)
+        return fail(r, 400, "invalidSyntax", "Operations must be a non-empty array");
+    if (json_array_size(*ops) > MAX_PATCH_OPS)
+        return fail(r, 413, NULL, "more than %d operations in one PATCH", MAX_PATCH_OPS);
+    return 0;
+}
+
+int adc_scim_group_patch(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
+                         const char *if_match, bool want_resource, bool members,
+                         struct adc_scim_result *r) {
+    if (adc_scim_enforce(ctx, "update", ADC_SETTING_NO_UPDATE, r) < 0)
+        return -1;
+    const json_t *ops;
+    if (read_patch_ops(body, &ops, r) < 0)
+        return -1;
+    struct adc_store_group g;
+    bool takeover;
+    if (load_for_write(ctx, id, if_match, false, &g, &takeover, r) < 0)
+        return -1;
+    int ret = -1;
+    if (takeover && set_text(&g.provider, ctx->who->app_id, r) < 0)
+        goto out;
+    /* The operations change rows as they go; a failing one fails the request, whose
+     * transaction the caller then rolls back: all or nothing (RFC 7644 section 3.5.2). */
+    struct patch_state s = {.ctx = ctx, .g = &g};
+    size_t i;
+    json_t *o;
+    json_array_foreach(ops, i, o) {
+        if (patch_one(&s, o, r) < 0)
+            goto out;
+    }
+    char extra[64];
+    snprintf(extra, sizeof(extra), "added=%lld removed=%lld", (long long)s.added,
+             (long long)s.removed);
+    ret = save(ctx, &g, s.added - s.removed, takeover ? "group.takeover" : "group.patch", extra,
+               want_resource ? 200 : 204, want_resource, members, r);
+out:
+    adc_store_group_done(&g);
+    return ret;
+}

@@ -1,0 +1,270 @@
+#include "store/store-groups.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GROUP_COLUMNS                                                                              \
+    "seq, id, display_name, external_id, provider, member_count, version, created, modified"
+
+void adc_store_group_done(struct adc_store_group *g) {
+    if (!g)
+        return;
+    free(g->display_name);
+    free(g->external_id);
+    free(g->provider);
+    memset(g, 0, sizeof(*g));
+}
+
+static int read_row(struct adc_stmt *st, struct adc_store_group *g) {
+    memset(g, 0, sizeof(*g));
+    g->seq = adc_stmt_int(st, 0);
+    adc_db_column_copy(st, 1, g->id, sizeof(g->id));
+    g->display_name = adc_db_column_strdup(st, 2);
+    g->external_id = adc_db_column_strdup(st, 3);
+    g->provider = adc_db_column_strdup(st, 4);
+    g->member_count = adc_stmt_int(st, 5);
+    g->version = adc_stmt_int(st, 6);
+    adc_db_column_copy(st, 7, g->created, sizeof(g->created));
+    adc_db_column_copy(st, 8, g->modified, sizeof(g->modified));
+    if (!g->display_name || !g->provider) {
+        adc_store_group_done(g);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int adc_store_group_get(struct adc_db *db, const char *id, struct adc_store_group *out) {
+    static const char sql[] = "SELECT " GROUP_COLUMNS " FROM groups WHERE id = ?";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, id);
+    int r = adc_db_step_row(db, st);
+    if (r < 0)
+        return r;
+    r = read_row(st, out);
+    adc_stmt_reset(st);
+    return r;
+}
+
+static void bind_group(struct adc_stmt *st, const struct adc_store_group *g) {
+    adc_stmt_bind_text(st, 1, g->id);
+    adc_stmt_bind_text(st, 2, g->display_name);
+    if (g->external_id)
+        adc_stmt_bind_text(st, 3, g->external_id);
+    else
+        adc_stmt_bind_text(st, 3, NULL);
+    adc_stmt_bind_text(st, 4, g->provider);
+    adc_stmt_bind_int(st, 5, g->member_count);
+    adc_stmt_bind_int(st, 6, g->version);
+    adc_stmt_bind_text(st, 7, g->created);
+    adc_stmt_bind_text(st, 8, g->modified);
+}
+
+int adc_store_group_insert(struct adc_db *db, struct adc_store_group *g) {
+    static const char sql[] = "INSERT INTO groups(id, display_name, external_id, provider, "
+                              "member_count, version, created, modified) VALUES (?,?,?,?,?,?,?,?) "
+                              "RETURNING seq";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    bind_group(st, g);
+    int r = adc_db_step_row(db, st);
+    if (r == -ENOENT)
+        r = -EIO; /* RETURNING always gives the row */
+    if (r == 0) {
+        g->seq = adc_stmt_int(st, 0);
+        adc_stmt_reset(st);
+    }
+    return r;
+}
+
+int adc_store_group_update(struct adc_db *db, const struct adc_store_group *g) {
+    static const char sql[] = "UPDATE groups SET display_name = ?2, external_id = ?3, "
+                              "provider = ?4, member_count = ?5, version = ?6, created = ?7, "
+                              "modified = ?8 WHERE id = ?1";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    bind_group(st, g);
+    return adc_db_step_done(db, st, true);
+}
+
+/* Runs a statement bound to one or two texts; returns the rows changed or a negative errno. */
+static int64_t exec_texts(struct adc_db *db, const char *sql, const char *a, const char *b,
+                          bool need_change) {
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, a);
+    if (b)
+        adc_stmt_bind_text(st, 2, b);
+    int r = adc_db_step_done(db, st, need_change);
+    return r < 0 ? r : adc_db_changes(db);
+}
+
+int64_t adc_store_member_forget(struct adc_db *db, const char *member_id, const char *now) {
+    /* The groups first (found through the member index), then the rows themselves. */
+    static const char touch[] =
+        "UPDATE groups SET member_count = member_count - 1, version = version + 1, "
+        "modified = ?2 WHERE id IN (SELECT group_id FROM group_members WHERE member_id = ?1)";
+    static const char del[] = "DELETE FROM group_members WHERE member_id = ?";
+    int64_t r = exec_texts(db, touch, member_id, now, false);
+    if (r < 0)
+        return r;
+    return exec_texts(db, del, member_id, NULL, false);
+}
+
+int adc_store_group_delete(struct adc_db *db, const char *id, const char *now) {
+    static const char members[] = "DELETE FROM group_members WHERE group_id = ?";
+    static const char del[] = "DELETE FROM groups WHERE id = ?";
+    int64_t r = exec_texts(db, del, id, NULL, true);
+    if (r >= 0)
+        r = exec_texts(db, members, id, NULL, false);
+    if (r >= 0)
+        r = adc_store_member_forget(db, id, now);
+    return r < 0 ? (int)r : 0;
+}
+
+int adc_store_groups_reassign(struct adc_db *db, const char *from, const char *to) {
+    static const char sql[] =
+        "UPDATE groups SET provider = ?2, version = version + 1 WHERE provider = ?1";
+    int64_t r = exec_texts(db, sql, from, to, false);
+    return (int)r;
+}
+
+/* A statement built at run time around a filter's WHERE clause (free it with adc_stmt_free). */
+static struct adc_stmt *prepare_where(struct adc_db *db, const char *fmt, const char *where) {
+    char *sql = NULL;
+    if (asprintf(&sql, fmt, where && *where ? where : "TRUE") < 0)
+        return NULL;
+    struct adc_stmt *st = adc_db_prepare(db, sql);
+    free(sql);
+    return st;
+}
+
+int adc_store_group_list(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
+                         size_t n_args, int64_t after_seq, int64_t offset, int64_t limit,
+                         adc_store_group_cb cb, void *ctx) {
+    struct adc_stmt *st =
+        prepare_where(db,
+                      "SELECT " GROUP_COLUMNS " FROM groups WHERE seq > ? AND (%s) "
+                      "ORDER BY seq LIMIT ? OFFSET ?",
+                      where);
+    if (!st)
+        return -EIO;
+    int r;
+    adc_stmt_bind_int(st, 1, after_seq);
+    if (adc_stmt_bind_args(st, 2, args, n_args) < 0) {
+        r = -EINVAL;
+        goto out;
+    }
+    adc_stmt_bind_int(st, 2 + (int)n_args, limit);
+    adc_stmt_bind_int(st, 3 + (int)n_args, offset);
+    int n = 0;
+    while ((r = adc_db_step_next(db, st)) > 0) {
+        struct adc_store_group g;
+        r = read_row(st, &g);
+        if (r < 0)
+            goto out;
+        r = cb(&g, ctx);
+        adc_store_group_done(&g);
+        if (r < 0)
+            goto out;
+        n++;
+    }
+    if (r == 0)
+        r = n;
+out:
+    adc_stmt_free(st);
+    return r;
+}
+
+int64_t adc_store_group_count(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
+                              size_t n_args) {
+    struct adc_stmt *st = prepare_where(db, "SELECT count(*) FROM groups WHERE %s", where);
+    if (!st)
+        return -EIO;
+    int64_t r = -EIO;
+    if (adc_stmt_bind_args(st, 1, args, n_args) == 0 && adc_db_step_next(db, st) > 0)
+        r = adc_stmt_int(st, 0);
+    adc_stmt_free(st);
+    return r;
+}
+
+int adc_store_member_type(struct adc_db *db, const char *id, const char **type) {
+    static const char sql[] = "SELECT 1 FROM users WHERE id = ?1 UNION ALL "
+                              "SELECT 2 FROM groups WHERE id = ?1";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, id);
+    int r = adc_db_step_row(db, st);
+    if (r < 0)
+        return r;
+    *type = adc_stmt_int(st, 0) == 1 ? ADC_MEMBER_USER : ADC_MEMBER_GROUP;
+    adc_stmt_reset(st);
+    return 0;
+}
+
+int adc_store_group_member_add(struct adc_db *db, const char *group_id, const char *member_id,
+                               const char *type) {
+    static const char sql[] = "INSERT INTO group_members(group_id, member_id, type) "
+                              "VALUES (?,?,?) ON CONFLICT DO NOTHING";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, group_id);
+    adc_stmt_bind_text(st, 2, member_id);
+    adc_stmt_bind_text(st, 3, type);
+    int r = adc_db_step_done(db, st, false);
+    return r < 0 ? r : adc_db_changes(db);
+}
+
+int adc_store_group_member_remove(struct adc_db *db, const char *group_id, const char *member_id) {
+    static const char sql[] = "DELETE FROM group_members WHERE group_id = ? AND member_id = ?";
+    int64_t r = exec_texts(db, sql, group_id, member_id, false);
+    return (int)r;
+}
+
+int64_t adc_store_group_members_remove_where(struct adc_db *db, const char *group_id,
+                                             const char *where, const struct adc_sql_arg *args,
+                                             size_t n_args) {
+    struct adc_stmt *st =
+        prepare_where(db, "DELETE FROM group_members AS m WHERE m.group_id = ? AND (%s)", where);
+    if (!st)
+        return -EIO;
+    int64_t r = -EINVAL;
+    adc_stmt_bind_text(st, 1, group_id);
+    if (adc_stmt_bind_args(st, 2, args, n_args) == 0) {
+        int rc = adc_db_step_next(db, st);
+        r = rc < 0 ? rc : adc_db_changes(db);
+    }
+    adc_stmt_free(st);
+    return r;
+}
+
+int64_t adc_store_group_members_list(struct adc_db *db, const char *group_id,
+                                     adc_store_member_cb cb, void *ctx) {
+    static const char sql[] =
+        "SELECT m.member_id, m.type, coalesce(u.user_name, g.display_name) FROM group_members m "
+        "LEFT JOIN users u ON m.type = 'User' AND u.id = m.member_id "
+        "LEFT JOIN groups g ON m.type = 'Group' AND g.id = m.member_id "
+        "WHERE m.group_id = ? ORDER BY m.member_id";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, group_id);
+    int64_t n = 0;
+    int r;
+    while ((r = adc_db_step_next(db, st)) > 0) {
+        r = cb(adc_stmt_text(st, 0), adc_stmt_text(st, 1), adc_stmt_text(st, 2), ctx);
+        if (r < 0)
+            break;
+        n++;
+    }
+    adc_stmt_reset(st);
+    return r < 0 ? r : n;
+}
