@@ -113,6 +113,10 @@ static int decode_entry(LDAP *ld, const struct adc_user_map *map, LDAPMessage *e
             if (mask && count > 0) {
                 struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
                 adc_entry_values_add(v, mask, &first, count);
+                for (unsigned k = 1; k < count; k++) {
+                    struct adc_bytes more = {vals[k].bv_val, vals[k].bv_len};
+                    adc_entry_values_add_more(v, mask, &more);
+                }
             }
         }
         ber_memfree(vals);
