@@ -34,7 +34,9 @@ static void usage(FILE *f) {
           "        [--session-idle S] [--session-max S]\n"
           "                                web console sessions end after S seconds without a\n"
           "                                request (default 1800) or S after sign-in (43200)\n"
-          "        [--max-connections N]   simultaneous connections (default 256)\n"
+          "        [--max-connections N]   simultaneous connections (default 20000)\n"
+          "        [--per-address-limit N] simultaneous connections from one client address\n"
+          "                                (default 128; trusted proxies are not limited)\n"
           "        [--schedule-minute S]   for tests: a minute of sync_interval_minutes lasts S\n"
           "                                seconds (default 60)\n"
           "        [--trusted-proxy ADDR]  a reverse proxy (address or network, repeatable):\n"
@@ -68,6 +70,7 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         {"session-idle", required_argument, NULL, 'I'},
         {"session-max", required_argument, NULL, 'M'},
         {"trusted-proxy", required_argument, NULL, 'P'},
+        {"per-address-limit", required_argument, NULL, 'A'},
         {"public-url", required_argument, NULL, 'U'},
         {"downloads", required_argument, NULL, 'D'},
         {"schedule-minute", required_argument, NULL, 'S'},
@@ -91,11 +94,21 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         case 'm': {
             char *end;
             long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 10000) {
-                log_error("serve: --max-connections must be 1 to 10000, not '%s'", optarg);
+            if (*end || n < 1 || n > 1000000) {
+                log_error("serve: --max-connections must be 1 to 1000000, not '%s'", optarg);
                 return 2;
             }
             opts.max_connections = (unsigned)n;
+            break;
+        }
+        case 'A': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 1000000) {
+                log_error("serve: --per-address-limit must be 1 to 1000000, not '%s'", optarg);
+                return 2;
+            }
+            opts.per_address_limit = (unsigned)n;
             break;
         }
         case 't': {

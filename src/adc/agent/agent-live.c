@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/agent-channel.h"
 #include "cli/exit-codes.h"
+#include "cloud/transport.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "sync/delta.h"
@@ -30,7 +30,7 @@ struct adc_live {
     atomic_bool stop;
     enum adc_watch kind;
     struct adc_delta *delta;
-    struct adc_channel *ch; /* status reports */
+    struct adc_transport *t; /* status reports */
     /* State of this run of the watcher. */
     bool baseline_ok; /* a full sync ran since the position we hold: positions may be saved */
     size_t n_owned;
@@ -65,14 +65,17 @@ static void report(struct adc_live *l, bool now) {
         json_object_set_new(body, "last_change", json_string(l->last_change));
     if (body && l->detail[0])
         json_object_set_new(body, "detail", json_string(l->detail));
-    struct adc_channel_reply rep;
-    if (body && adc_channel_request(l->ch, "PUT", "/api/v1/agent/live", body, 10, &rep) == 0) {
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    struct adc_transport_reply rep = {.retry_after = -1};
+    if (text && adc_transport_request(l->t, "PUT", "/api/v1/agent/live", text, strlen(text), 10,
+                                      &rep) == 0) {
         if (rep.status >= 200 && rep.status < 300)
             l->dirty = false;
         else if (rep.status == 404 || rep.status == 405)
             l->dirty = false; /* an older server: it does not show live changes */
-        adc_channel_reply_done(&rep);
     }
+    adc_transport_reply_done(&rep);
+    free(text);
     json_decref(body);
     clock_gettime(CLOCK_MONOTONIC, &l->last_report);
 }
@@ -312,14 +315,14 @@ int adc_live_start(struct adc_agent_config *cfg, struct adc_live **ret) {
     char *err = NULL;
     int r = adc_delta_new(cfg->yaml, cfg->service, &l->delta, &err);
     if (r == 0)
-        r = adc_channel_new(cfg->service, &l->ch);
+        r = adc_transport_new(cfg->service, NULL, &l->t, &err);
     if (r == 0)
         r = -pthread_create(&l->thread, NULL, live_main, l);
     if (r < 0) {
         log_error("live changes cannot start: %s", err ? err : strerror(-r));
         free(err);
         adc_delta_free(l->delta);
-        adc_channel_free(l->ch);
+        adc_transport_free(l->t);
         adc_agent_config_unref(l->cfg);
         free(l);
         return r;
@@ -341,7 +344,7 @@ void adc_live_stop(struct adc_live *l) {
     atomic_store(&l->stop, true);
     pthread_join(l->thread, NULL);
     adc_delta_free(l->delta);
-    adc_channel_free(l->ch);
+    adc_transport_free(l->t);
     adc_agent_config_unref(l->cfg);
     free(l);
 }

@@ -9,7 +9,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cloud/agent-api.h"
 #include "cloud/scim-client.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "directory/ldap-conn.h"
@@ -70,7 +72,7 @@ void adc_delta_free(struct adc_delta *d) {
 
 int adc_delta_begin(struct adc_delta *d, char **err) {
     struct adc_server_settings server = {0};
-    int r = adc_scim_get_settings(d->client, &server, err);
+    int r = adc_agent_api_get_settings(adc_scim_transport(d->client), &server, err);
     if (r < 0)
         return r;
     adc_settings_merge(d->yaml->settings, server.settings, false, &d->settings);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "directory/ldap-conn.h"

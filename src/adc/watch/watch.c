@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "directory/ldap-conn.h"
 
 /* Controls and capabilities of the root DSE (RFC 4512 section 5.1) that name a change stream. */

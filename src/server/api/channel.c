@@ -131,8 +131,8 @@ static void handle_connect(struct adc_http_request *req, struct adc_http_respons
     json_decref(body);
 }
 
-/* Whether the agent's TCP connection is still open. With a thread per connection nobody else
- * reads the socket while the handler waits, so a hang-up shows as POLLRDHUP/POLLHUP here. */
+/* Whether the agent's TCP connection is still open. The connection is suspended while its poll
+ * waits, so nobody reads the socket: a hang-up shows as POLLRDHUP/POLLHUP here. */
 static bool client_alive(void *userdata) {
     struct MHD_Connection *conn = userdata;
     const union MHD_ConnectionInfo *ci =
@@ -143,6 +143,31 @@ static bool client_alive(void *userdata) {
     if (poll(&p, 1, 0) <= 0)
         return true;
     return !(p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+static void poll_answer(struct adc_http_request *req, struct adc_http_response *res, int r,
+                        json_t *out, const char *agent_id) {
+    if (r < 0) {
+        adc_http_error(res, 500, NULL, "cannot poll: %s", strerror(-r));
+        return;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(out, "commands"), i, c) {
+        if (adc_streq(json_string_value(json_object_get(c, "type")), ADC_CMD_SYNC))
+            adc_run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")),
+                          agent_id);
+    }
+    adc_http_json(res, 200, out);
+}
+
+/* A poll that waited: the hub woke it (commands, deadline, agent gone, shutdown). */
+static void poll_resume(struct adc_http_request *req, struct adc_http_response *res,
+                        void *userdata) {
+    struct adc_hub_poll *p = userdata;
+    json_t *out = NULL;
+    int r = adc_hub_poll_end(req->server->hub, p, &out);
+    poll_answer(req, res, r, out, adc_http_query(req, "agent_id"));
 }
 
 static void handle_poll(struct adc_http_request *req, struct adc_http_response *res) {
@@ -162,25 +187,21 @@ static void handle_poll(struct adc_http_request *req, struct adc_http_response *
         adc_http_error(res, 400, "invalidValue", "agent_id is required");
         return;
     }
+    /* The poll waits without a thread: the connection stays suspended until the hub wakes it
+     * (docs/design.md), which is what lets one server hold 10,000 agents. */
     json_t *out = NULL;
-    int r = adc_hub_poll(req->server->hub, req->principal.app_id, agent_id, wait_s, client_alive,
-                         req->conn, &out);
+    struct adc_hub_poll *p = NULL;
+    int r = adc_hub_poll_begin(req->server->hub, req->principal.app_id, agent_id, wait_s,
+                               client_alive, req->conn, adc_http_wake, req, &out, &p);
     if (r == -ENOENT) {
         adc_http_error(res, 404, NULL, "unknown agent '%s'; connect again", agent_id);
         return;
     }
-    if (r < 0) {
-        adc_http_error(res, 500, NULL, "cannot poll: %s", strerror(-r));
+    if (r == 1) {
+        adc_http_defer(req, res, poll_resume, p);
         return;
     }
-    size_t i;
-    json_t *c;
-    json_array_foreach(
-        json_object_get(out, "commands"), i,
-        c) if (adc_streq(json_string_value(json_object_get(c, "type")), ADC_CMD_SYNC))
-        adc_run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")),
-                      agent_id);
-    adc_http_json(res, 200, out);
+    poll_answer(req, res, r, out, agent_id);
 }
 
 static void handle_result(struct adc_http_request *req, struct adc_http_response *res) {
@@ -222,10 +243,10 @@ static void handle_disconnect(struct adc_http_request *req, struct adc_http_resp
 }
 
 const struct adc_route adc_channel_routes[] = {
-    {"POST", "/api/v1/agent/connect", ADC_AUTH_SYNC, handle_connect},
-    {"GET", "/api/v1/agent/commands", ADC_AUTH_SYNC, handle_poll},
-    {"POST", "/api/v1/agent/commands/{}/result", ADC_AUTH_SYNC, handle_result},
-    {"POST", "/api/v1/agent/disconnect", ADC_AUTH_SYNC, handle_disconnect},
+    {"POST", ADC_WIRE_AGENT_CONNECT, ADC_AUTH_SYNC, handle_connect},
+    {"GET", ADC_WIRE_AGENT_COMMANDS, ADC_AUTH_SYNC, handle_poll},
+    {"POST", ADC_WIRE_AGENT_COMMANDS "/{}/result", ADC_AUTH_SYNC, handle_result},
+    {"POST", ADC_WIRE_AGENT_DISCONNECT, ADC_AUTH_SYNC, handle_disconnect},
     {"POST", "/api/v1/login", ADC_AUTH_NONE, adc_login_handle},
     {NULL, NULL, 0, NULL},
 };

@@ -45,11 +45,28 @@ struct list {
     size_t n;
 };
 
+struct agent;
+
+/* A long poll waiting for commands, in its configuration's list of waiting polls. */
+struct adc_hub_poll {
+    struct adc_hub_poll *prev, *next;
+    struct agent *agent;
+    struct queue *q;
+    unsigned long gen;
+    double deadline; /* monotonic */
+    adc_hub_alive_fn alive;
+    void *alive_userdata;
+    adc_hub_wake_fn wake;
+    void *wake_userdata;
+    json_t *cmds; /* the commands handed to it */
+    bool waiting; /* in q's list: wake not called yet */
+};
+
 struct queue {
     struct queue *next;
     char app_id[APP_ID_MAX];
     struct list cmds;
-    pthread_cond_t ready; /* commands arrived, or an agent of this configuration left */
+    struct adc_hub_poll *wait_head, *wait_tail; /* oldest first */
     unsigned n_agents;
 };
 
@@ -63,8 +80,8 @@ struct agent {
     time_t last_seen;
     double last_poll_start; /* monotonic */
     unsigned polls_open;
-    unsigned long poll_gen; /* bumped by each poll; only the newest one takes commands */
-    bool gone;              /* unlinked; the last poll to return frees it */
+    unsigned long poll_gen;  /* bumped by each poll; only the newest one takes commands */
+    bool gone;               /* unlinked; the last poll to return frees it */
     char run_id[RUN_ID_MAX]; /* the sync handed to it last, "" when none */
 };
 
@@ -89,6 +106,7 @@ struct adc_hub {
     pthread_t reaper;
     bool reaper_started;
     pthread_cond_t reaper_wake;
+    size_t n_waiting;
 };
 
 static double mono_now(void) {
@@ -195,7 +213,6 @@ static struct queue *queue_get(struct adc_hub *h, const char *app_id, bool creat
     if (!q)
         return NULL;
     copy_str(q->app_id, sizeof(q->app_id), app_id);
-    pthread_cond_init(&q->ready, &h->condattr);
     q->next = h->queues;
     h->queues = q;
     return q;
@@ -206,6 +223,72 @@ static struct agent *agent_find(struct adc_hub *h, const char *app_id, const cha
         if (strcmp(a->id, agent_id) == 0 && strcmp(a->app_id, app_id) == 0)
             return a;
     return NULL;
+}
+
+static void wait_unlink(struct adc_hub *h, struct adc_hub_poll *p) {
+    struct queue *q = p->q;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        q->wait_head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        q->wait_tail = p->prev;
+    p->prev = p->next = NULL;
+    p->waiting = false;
+    h->n_waiting--;
+}
+
+/* Ends a waiting poll: its answer is what it holds now. Called under the lock. */
+static void wait_finish(struct adc_hub *h, struct adc_hub_poll *p) {
+    wait_unlink(h, p);
+    p->wake(p->wake_userdata);
+}
+
+static json_t *command_json(const struct cmd *c);
+
+/* Hands up to ADC_HUB_MAX_BATCH queued commands to agent a (its answer array cmds). */
+static void take_commands(struct adc_hub *h, struct queue *q, struct agent *a, json_t *cmds) {
+    for (size_t n = 0; q->cmds.head && n < ADC_HUB_MAX_BATCH; n++) {
+        struct cmd *c = q->cmds.head;
+        json_t *j = command_json(c);
+        if (!j || json_array_append_new(cmds, j) < 0)
+            break;
+        list_remove(&q->cmds, c);
+        if (c->type == CMD_CHECK) {
+            c->state = CMD_DELIVERED;
+            copy_str(c->agent_id, sizeof(c->agent_id), a->id);
+            /* The only copy left is in the answer being sent. */
+            adc_secret_free(c->password);
+            c->password = NULL;
+            list_push(&h->inflight, c);
+        } else {
+            copy_str(a->run_id, sizeof(a->run_id), c->run_id);
+            cmd_free(c);
+        }
+    }
+}
+
+/* Commands were queued: each goes to the longest-waiting poll whose client is still there. A
+ * poll whose connection died is ended empty (its agent will poll again or expire) and the
+ * commands wait for the next one. */
+static void dispatch(struct adc_hub *h, struct queue *q) {
+    while (q->cmds.head && q->wait_head) {
+        struct adc_hub_poll *p = q->wait_head;
+        if (!p->alive || p->alive(p->alive_userdata))
+            take_commands(h, q, p->agent, p->cmds);
+        wait_finish(h, p);
+    }
+}
+
+/* Ends the waiting polls of agent a (all of q's when a is NULL), empty. */
+static void wake_agent_polls(struct adc_hub *h, struct queue *q, struct agent *a) {
+    for (struct adc_hub_poll *p = q->wait_head, *next; p; p = next) {
+        next = p->next;
+        if (!a || p->agent == a)
+            wait_finish(h, p);
+    }
 }
 
 /* Removes an agent: what it holds fails now rather than at the login timeout, and when it was
@@ -243,7 +326,7 @@ static void agent_remove(struct adc_hub *h, struct agent *a, const char *why,
             }
         }
         /* The agent's own poll, if open, returns now. */
-        pthread_cond_broadcast(&q->ready);
+        wake_agent_polls(h, q, a);
     }
     if (a->polls_open == 0)
         free(a);
@@ -261,16 +344,36 @@ void adc_hub_expire(struct adc_hub *h, double now) {
     failed_flush(h, &failed);
 }
 
+/* Ends the waiting polls whose time is up. Called under the lock. */
+static void wake_due(struct adc_hub *h, double now) {
+    for (struct queue *q = h->queues; q; q = q->next)
+        for (struct adc_hub_poll *p = q->wait_head, *next; p; p = next) {
+            next = p->next;
+            if (now >= p->deadline)
+                wait_finish(h, p);
+        }
+}
+
+/* The reaper ends polls at their deadline (every REAPER_TICK s: a poll waits at most that much
+ * longer than asked) and forgets silent agents once a second. */
+#define REAPER_TICK 0.1
+
 static void *reaper_main(void *userdata) {
     struct adc_hub *h = userdata;
     pthread_mutex_lock(&h->lock);
+    double next_expire = mono_now() + 1.0;
     while (!h->shutdown) {
-        struct timespec at = mono_at(mono_now() + 1.0);
+        struct timespec at = mono_at(mono_now() + REAPER_TICK);
         pthread_cond_timedwait(&h->reaper_wake, &h->lock, &at);
         if (h->shutdown)
             break;
+        double now = mono_now();
+        wake_due(h, now);
+        if (now < next_expire)
+            continue;
+        next_expire = now + 1.0;
         pthread_mutex_unlock(&h->lock);
-        adc_hub_expire(h, mono_now());
+        adc_hub_expire(h, now);
         pthread_mutex_lock(&h->lock);
     }
     pthread_mutex_unlock(&h->lock);
@@ -301,7 +404,7 @@ void adc_hub_shutdown(struct adc_hub *h) {
     pthread_mutex_lock(&h->lock);
     h->shutdown = true;
     for (struct queue *q = h->queues; q; q = q->next)
-        pthread_cond_broadcast(&q->ready);
+        wake_agent_polls(h, q, NULL);
     for (struct cmd *c = h->inflight.head; c; c = c->next)
         pthread_cond_signal(&c->done);
     for (struct queue *q = h->queues; q; q = q->next)
@@ -333,7 +436,6 @@ void adc_hub_free(struct adc_hub *h) {
             if (c->type == CMD_SYNC)
                 cmd_free(c);
         }
-        pthread_cond_destroy(&q->ready);
         free(q);
     }
     pthread_cond_destroy(&h->reaper_wake);
@@ -399,80 +501,143 @@ static json_t *command_json(const struct cmd *c) {
                      "dry_run", c->dry_run);
 }
 
-int adc_hub_poll(struct adc_hub *h, const char *app_id, const char *agent_id, int wait_s,
-                 adc_hub_alive_fn alive, void *alive_userdata, json_t **out) {
-    json_t *cmds = json_array();
-    if (!cmds)
+int adc_hub_poll_begin(struct adc_hub *h, const char *app_id, const char *agent_id, int wait_s,
+                       adc_hub_alive_fn alive, void *alive_userdata, adc_hub_wake_fn wake,
+                       void *wake_userdata, json_t **out, struct adc_hub_poll **poll) {
+    struct adc_hub_poll *p = calloc(1, sizeof(*p));
+    if (!p || !(p->cmds = json_array())) {
+        free(p);
         return -ENOMEM;
+    }
     if (wait_s < 0)
         wait_s = 0;
     if (wait_s > ADC_HUB_POLL_WAIT)
         wait_s = ADC_HUB_POLL_WAIT;
+    p->alive = alive;
+    p->alive_userdata = alive_userdata;
+    p->wake = wake;
+    p->wake_userdata = wake_userdata;
 
     pthread_mutex_lock(&h->lock);
     struct agent *a = agent_find(h, app_id, agent_id);
-    if (!a) {
+    struct queue *q = a ? queue_get(h, app_id, false) : NULL; /* the agent's connect made it */
+    if (!a || !q) {
         pthread_mutex_unlock(&h->lock);
-        json_decref(cmds);
+        json_decref(p->cmds);
+        free(p);
         return -ENOENT;
     }
-    struct queue *q = queue_get(h, app_id, false); /* exists: the agent's connect made it */
-    double start = mono_now(), deadline = start + wait_s;
+    double start = mono_now();
+    p->agent = a;
+    p->q = q;
+    p->deadline = start + wait_s;
     a->last_poll_start = start;
     a->last_seen = time(NULL);
     a->polls_open++;
     /* An agent runs one poll at a time: an older one still open is a connection that died
      * somewhere the server cannot see (e.g. behind a proxy). It must not take commands. */
-    unsigned long gen = ++a->poll_gen;
-    if (q)
-        pthread_cond_broadcast(&q->ready);
-    for (;;) {
-        if (h->shutdown || a->gone || !q || a->poll_gen != gen)
-            break;
-        if (q->cmds.head) {
-            /* A command handed to a dead connection would be lost: look before handing out. */
-            if (alive && !alive(alive_userdata))
-                break;
-            for (size_t n = 0; q->cmds.head && n < ADC_HUB_MAX_BATCH; n++) {
-                struct cmd *c = q->cmds.head;
-                json_t *j = command_json(c);
-                if (!j || json_array_append_new(cmds, j) < 0)
-                    break;
-                list_remove(&q->cmds, c);
-                if (c->type == CMD_CHECK) {
-                    c->state = CMD_DELIVERED;
-                    copy_str(c->agent_id, sizeof(c->agent_id), a->id);
-                    /* The only copy left is in the answer being sent. */
-                    adc_secret_free(c->password);
-                    c->password = NULL;
-                    list_push(&h->inflight, c);
-                } else {
-                    copy_str(a->run_id, sizeof(a->run_id), c->run_id);
-                    cmd_free(c);
-                }
-            }
-            break;
-        }
-        double now = mono_now();
-        if (now >= deadline)
-            break;
-        /* Wake at least once a second to notice a client that went away. */
-        struct timespec at = mono_at(now + 1.0 < deadline ? now + 1.0 : deadline);
-        pthread_cond_timedwait(&q->ready, &h->lock, &at);
-        if (!q->cmds.head && alive && !alive(alive_userdata))
-            break;
+    p->gen = ++a->poll_gen;
+    wake_agent_polls(h, q, a);
+    bool ready = true;
+    if (q->cmds.head && !h->shutdown) {
+        /* A command handed to a dead connection would be lost: look before handing out. */
+        if (!alive || alive(alive_userdata))
+            take_commands(h, q, a, p->cmds);
+    } else if (wait_s > 0 && !h->shutdown) {
+        p->prev = q->wait_tail;
+        if (q->wait_tail)
+            q->wait_tail->next = p;
+        else
+            q->wait_head = p;
+        q->wait_tail = p;
+        p->waiting = true;
+        h->n_waiting++;
+        ready = false;
     }
+    pthread_mutex_unlock(&h->lock);
+    if (!ready) {
+        *poll = p;
+        return 1;
+    }
+    *poll = NULL;
+    return adc_hub_poll_end(h, p, out);
+}
+
+int adc_hub_poll_end(struct adc_hub *h, struct adc_hub_poll *p, json_t **out) {
+    pthread_mutex_lock(&h->lock);
+    if (p->waiting)
+        wait_unlink(h, p);
+    struct agent *a = p->agent;
     a->polls_open--;
     a->last_seen = time(NULL);
     if (a->gone && a->polls_open == 0)
         free(a);
     pthread_mutex_unlock(&h->lock);
-
-    json_t *body = json_pack("{s:o}", "commands", cmds);
+    json_t *body = json_pack("{s:o}", "commands", p->cmds);
+    free(p);
     if (!body)
         return -ENOMEM;
     *out = body;
     return 0;
+}
+
+int adc_hub_wake(struct adc_hub *h, const char *app_id, const char *agent_id) {
+    int r = -ENOENT;
+    pthread_mutex_lock(&h->lock);
+    struct queue *q = queue_get(h, app_id, false);
+    for (struct adc_hub_poll *p = q ? q->wait_head : NULL, *next; p; p = next) {
+        next = p->next;
+        if (agent_id && strcmp(p->agent->id, agent_id) != 0)
+            continue;
+        if (q->cmds.head && (!p->alive || p->alive(p->alive_userdata)))
+            take_commands(h, q, p->agent, p->cmds);
+        wait_finish(h, p);
+        r = 0;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+size_t adc_hub_waiting(struct adc_hub *h) {
+    pthread_mutex_lock(&h->lock);
+    size_t n = h->n_waiting;
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
+/* The blocking poll: adc_hub_poll_begin with a condition variable as its wake-up. */
+struct blocking_wait {
+    pthread_cond_t cond;
+    bool woken;
+};
+
+static void blocking_wake(void *userdata) {
+    struct blocking_wait *w = userdata;
+    w->woken = true;
+    pthread_cond_signal(&w->cond);
+}
+
+int adc_hub_poll(struct adc_hub *h, const char *app_id, const char *agent_id, int wait_s,
+                 adc_hub_alive_fn alive, void *alive_userdata, json_t **out) {
+    struct blocking_wait w = {.woken = false};
+    pthread_cond_init(&w.cond, &h->condattr);
+    struct adc_hub_poll *p = NULL;
+    int r = adc_hub_poll_begin(h, app_id, agent_id, wait_s, alive, alive_userdata, blocking_wake,
+                               &w, out, &p);
+    if (r == 1) {
+        pthread_mutex_lock(&h->lock);
+        /* Wake at least once a second to notice a client that went away. */
+        while (!w.woken) {
+            struct timespec at = mono_at(mono_now() + 1.0);
+            pthread_cond_timedwait(&w.cond, &h->lock, &at);
+            if (!w.woken && alive && !alive(alive_userdata))
+                break;
+        }
+        pthread_mutex_unlock(&h->lock);
+        r = adc_hub_poll_end(h, p, out);
+    }
+    pthread_cond_destroy(&w.cond);
+    return r;
 }
 
 int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *user_name,
@@ -509,7 +674,7 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
         return 0;
     }
     list_push(&q->cmds, c);
-    pthread_cond_broadcast(&q->ready);
+    dispatch(h, q);
 
     struct timespec at = mono_at(mono_now() + timeout_ms / 1000.0);
     while (c->state != CMD_DONE && !h->shutdown)
@@ -525,7 +690,7 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
         else
             list_remove(&h->inflight, c);
         *outcome = ADC_HUB_UNAVAILABLE;
-        *reason = strdup(h->shutdown ? "the server is stopping"
+        *reason = strdup(h->shutdown              ? "the server is stopping"
                          : c->state == CMD_QUEUED ? "no agent took the check in time"
                                                   : "the agent did not answer in time");
     }
@@ -575,7 +740,7 @@ int adc_hub_sync(struct adc_hub *h, const char *app_id, const char *run_id, bool
         return -ENOTCONN;
     }
     list_push(&q->cmds, c);
-    pthread_cond_broadcast(&q->ready);
+    dispatch(h, q);
     pthread_mutex_unlock(&h->lock);
     return 0;
 }
@@ -606,10 +771,10 @@ json_t *adc_hub_agents(struct adc_hub *h, const char *app_id) {
         rfc3339(a->connected_since, since);
         /* While a poll is open the agent is there right now. */
         rfc3339(a->polls_open ? time(NULL) : a->last_seen, seen);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "agent_id", a->id,
-                                             "host", a->host, "version", a->version,
-                                             "connected_since", since, "last_seen", seen,
-                                             "connected", 1));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "agent_id", a->id, "host",
+                                        a->host, "version", a->version, "connected_since", since,
+                                        "last_seen", seen, "connected", 1));
     }
     pthread_mutex_unlock(&h->lock);
     return arr;

@@ -12,14 +12,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#define ADC_HUB_ID_SIZE 33            /* 32 hex digits + NUL: agent and command ids */
+#define ADC_HUB_ID_SIZE 33 /* 32 hex digits + NUL: agent and command ids */
 /* A healthy agent starts a poll at least every ADC_HUB_POLL_WAIT seconds (plus a round trip);
  * 10 s of slack before it counts as gone covers a slow network or proxy, and the reaper (every
  * second) shows a silent agent disconnected within 26 s, inside docs/product.md's 30. */
-#define ADC_HUB_POLL_WAIT 15          /* seconds a poll is held open at most */
-#define ADC_HUB_CONNECTED_TIMEOUT 25  /* seconds after the last poll began */
-#define ADC_HUB_MAX_BATCH 256         /* commands per poll answer */
-#define ADC_HUB_MAX_QUEUE 20000       /* queued commands per configuration */
+#define ADC_HUB_POLL_WAIT 15         /* seconds a poll is held open at most */
+#define ADC_HUB_CONNECTED_TIMEOUT 25 /* seconds after the last poll began */
+#define ADC_HUB_MAX_BATCH 256        /* commands per poll answer */
+#define ADC_HUB_MAX_QUEUE 20000      /* queued commands per configuration */
 /* Agents per configuration: a few hosts for redundancy; a client connecting in a loop must not
  * grow the server's memory. */
 #define ADC_HUB_MAX_AGENTS 32
@@ -59,9 +59,45 @@ typedef bool (*adc_hub_alive_fn)(void *userdata);
 
 /* GET /api/v1/agent/commands: waits up to wait_s (capped at ADC_HUB_POLL_WAIT) for commands of
  * the agent's configuration and returns {"commands": [...]} (a new reference) in *out.
- * -ENOENT: unknown agent (or not of app_id). */
+ * -ENOENT: unknown agent (or not of app_id). This one blocks the calling thread (tests, tools);
+ * the server uses adc_hub_poll_begin, which does not. */
 int adc_hub_poll(struct adc_hub *h, const char *app_id, const char *agent_id, int wait_s,
                  adc_hub_alive_fn alive, void *alive_userdata, json_t **out);
+
+/* A long poll waiting without a thread (docs/design.md: event-driven connections): the HTTP
+ * layer suspends the connection and the hub wakes it. */
+struct adc_hub_poll;
+/* Called exactly once per waiting poll, under the hub's lock and from whatever thread made the
+ * answer ready (a login or "sync now" queueing a command, the reaper at the poll's deadline, an
+ * agent leaving, shutdown). It must only hand the work on (resume the connection, signal a
+ * thread) and never call the hub. */
+typedef void (*adc_hub_wake_fn)(void *userdata);
+
+/* Starts a long poll. Returns 0 with *out ({"commands": [...]}, a new reference) when the
+ * answer is ready at once (commands queued, wait_s 0, the hub stopping); 1 when it waits: *poll
+ * is registered and wake(wake_userdata) is called once when its answer is ready — never before
+ * this returns, since the caller holds nothing the hub needs. Commands are handed to the
+ * longest-waiting live poll of the configuration the moment they are queued, so one command
+ * wakes one poll. A newer poll of the same agent wakes an older one at once, empty: the older
+ * connection died somewhere the server cannot see. -ENOENT: unknown agent (or not of app_id);
+ * -ENOMEM. alive (may be NULL) is asked, under the lock, before commands are handed to the
+ * poll. */
+int adc_hub_poll_begin(struct adc_hub *h, const char *app_id, const char *agent_id, int wait_s,
+                       adc_hub_alive_fn alive, void *alive_userdata, adc_hub_wake_fn wake,
+                       void *wake_userdata, json_t **out, struct adc_hub_poll **poll);
+/* Ends a poll of adc_hub_poll_begin: *out gets its answer ({"commands": [...]}, a new reference;
+ * empty when it ends before being woken) and poll is freed. After it returns, wake is not called
+ * for this poll any more. 0, or -ENOMEM (the poll is freed all the same). */
+int adc_hub_poll_end(struct adc_hub *h, struct adc_hub_poll *poll, json_t **out);
+
+/* Wakes the waiting poll of agent agent_id of app_id (all of the configuration's when agent_id
+ * is NULL) with what is queued for it, or empty: for a command store outside this process
+ * (another instance queued it) whose notification arrived. 0, or -ENOENT when no such poll
+ * waits. */
+int adc_hub_wake(struct adc_hub *h, const char *app_id, const char *agent_id);
+
+/* How many polls wait right now (for /metrics and tests). */
+size_t adc_hub_waiting(struct adc_hub *h);
 
 enum adc_hub_outcome {
     ADC_HUB_ACCEPTED,

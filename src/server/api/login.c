@@ -1,7 +1,7 @@
-/* POST /api/v1/login: sign-in through the agent (docs/product.md section 5, docs/agent-protocol.md).
- * The server never sees a directory password at rest: it hands the check to one connected agent
- * of the configuration that owns the user and relays the answer. It does not guess: no agent or
- * no answer in time is 503, never 200 or 401. */
+/* POST /api/v1/login: sign-in through the agent (docs/product.md section 5,
+ * docs/agent-protocol.md). The server never sees a directory password at rest: it hands the check
+ * to one connected agent of the configuration that owns the user and relays the answer. It does not
+ * guess: no agent or no answer in time is 503, never 200 or 401. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@
 #define DENIED_DELAY_US 200000
 
 static void denied(struct adc_http_response *res) {
-    usleep(DENIED_DELAY_US);
+    adc_http_delay(res, DENIED_DELAY_US / 1000); /* the answer waits, no thread does */
     adc_http_error(res, 401, NULL, "invalid username or password");
 }
 
@@ -42,7 +42,8 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     const char *name = json_string_value(json_object_get(body, "username"));
     const char *pw = json_string_value(json_object_get(body, "password"));
     if (!name || !pw) {
-        adc_http_error(res, 400, "invalidValue", "\"username\" and \"password\" are required strings");
+        adc_http_error(res, 400, "invalidValue",
+                       "\"username\" and \"password\" are required strings");
         goto out;
     }
     if (strlen(name) == 0 || strlen(name) > MAX_USER_NAME || strlen(pw) > MAX_PASSWORD) {
@@ -58,7 +59,7 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     json_object_del(body, "password");
     /* docs/product.md section 5: an empty password would be an anonymous bind that "succeeds". */
     if (password[0] == '\0') {
-        log_info("login '%s': denied (empty password)", name);
+        log_info("login %s: denied (empty password)", ADC_LOG_Q(name));
         denied(res);
         goto out;
     }
@@ -70,12 +71,12 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     }
     int r = adc_store_user_get_by_name(db, name, &user);
     adc_store_release(db); /* never held while waiting for the agent */
-    if (r == -ENOENT || (r == 0 && (!user.active || !user.provider ||
-                                    adc_streq(user.provider, "local")))) {
-        log_info("login '%s': denied (%s)", name,
-                 r == -ENOENT      ? "no such user"
-                 : !user.active    ? "user disabled"
-                                   : "user not owned by a sync configuration");
+    if (r == -ENOENT ||
+        (r == 0 && (!user.active || !user.provider || adc_streq(user.provider, "local")))) {
+        log_info("login %s: denied (%s)", ADC_LOG_Q(name),
+                 r == -ENOENT   ? "no such user"
+                 : !user.active ? "user disabled"
+                                : "user not owned by a sync configuration");
         denied(res);
         goto out;
     }
@@ -96,15 +97,17 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     }
     switch (o) {
     case ADC_HUB_ACCEPTED:
-        log_info("login '%s': accepted by the agent of '%s'", user.user_name, user.provider);
+        log_info("login %s: accepted by the agent of '%s'", ADC_LOG_Q(user.user_name),
+                 user.provider);
         adc_http_json(res, 200, json_pack("{s:s, s:s}", "userName", user.user_name, "id", user.id));
         break;
     case ADC_HUB_DENIED:
-        log_info("login '%s': denied by the agent (%s)", user.user_name, reason ? reason : "");
+        log_info("login %s: denied by the agent (%s)", ADC_LOG_Q(user.user_name),
+                 ADC_LOG_E(reason ? reason : ""));
         denied(res);
         break;
     case ADC_HUB_UNAVAILABLE:
-        log_warning("login '%s': cannot check the password: %s", user.user_name,
+        log_warning("login %s: cannot check the password: %s", ADC_LOG_Q(user.user_name),
                     reason ? reason : "no answer");
         adc_http_error(res, 503, NULL, "cannot check the password right now: %s",
                        reason ? reason : "no answer from the agent");

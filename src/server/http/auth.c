@@ -96,10 +96,9 @@ static void random16(unsigned char r[static 16]) {
 }
 
 static void format_uuid(const unsigned char r[static 16], char buf[static 37]) {
-    snprintf(buf, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
+    snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+             r[14], r[15]);
 }
 
 void adc_auth_uuid(char buf[static 37]) {
@@ -146,7 +145,8 @@ static struct throttle_slot *slot_for(struct adc_auth *a, const char *client, ti
     return oldest;
 }
 
-static void throttle_failure(struct adc_auth *a, const char *client) {
+/* Returns how long the failed request's answer waits, in ms. */
+static unsigned throttle_failure(struct adc_auth *a, const char *client) {
     time_t now = time(NULL);
     pthread_mutex_lock(&a->lock);
     struct throttle_slot *s = slot_for(a, client, now);
@@ -161,8 +161,7 @@ static void throttle_failure(struct adc_auth *a, const char *client) {
         ms *= 2;
     if (ms > THROTTLE_MAX_MS)
         ms = THROTTLE_MAX_MS;
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    return ms;
 }
 
 static void throttle_success(struct adc_auth *a, const char *client) {
@@ -261,8 +260,9 @@ static int try_sync_basic(struct adc_db *db, const char *app_id, const char *sec
 }
 
 unsigned adc_auth_check(struct adc_http_request *req, const char *authorization,
-                        enum adc_auth_kind need, char *why, size_t why_size) {
+                        enum adc_auth_kind need, char *why, size_t why_size, unsigned *delay_ms) {
     struct adc_principal *p = &req->principal;
+    *delay_ms = 0;
     memset(p, 0, sizeof(*p));
     if ((!authorization || !*authorization) && need != ADC_AUTH_SYNC) {
         /* The web console: a session cookie (and its CSRF token) stands for an admin token. */
@@ -274,9 +274,9 @@ unsigned adc_auth_check(struct adc_http_request *req, const char *authorization,
         snprintf(why, why_size, "%s",
                  need == ADC_AUTH_ADMIN
                      ? "authentication required: Authorization: Bearer <admin token>"
-                     : need == ADC_AUTH_SYNC
-                           ? "authentication required: HTTP Basic app_id:secret"
-                           : "authentication required: HTTP Basic app_id:secret or Bearer token");
+                 : need == ADC_AUTH_SYNC
+                     ? "authentication required: HTTP Basic app_id:secret"
+                     : "authentication required: HTTP Basic app_id:secret or Bearer token");
         return 401;
     }
     struct adc_db *db = adc_store_acquire(req->server->store);
@@ -305,7 +305,7 @@ unsigned adc_auth_check(struct adc_http_request *req, const char *authorization,
     explicit_bzero(decoded, sizeof(decoded));
     adc_store_release(db);
     if (r == -ENOENT) {
-        throttle_failure(req->server->auth, req->client);
+        *delay_ms = throttle_failure(req->server->auth, req->client);
         snprintf(why, why_size, "invalid credentials");
         return 401;
     }

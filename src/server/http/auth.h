@@ -2,7 +2,7 @@
  * Tokens are 32 random bytes from OpenSSL's RAND_bytes, base64url-encoded behind a prefix that
  * says what they are ("adca_" admin, "adcs_" sync secret). Only their SHA-256 is stored; the hash
  * of a presented token is compared in constant time (adc_secret_equal). Failed attempts are
- * slowed down per client address. */
+ * slowed down per client address (the answer waits; no thread does). */
 #pragma once
 
 #include <stddef.h>
@@ -34,7 +34,7 @@ void adc_auth_hash(const char *token, char out[static ADC_TOKEN_HASH_SIZE]);
 
 /* Checks the Authorization header of a request against what the route needs and fills
  * req->principal. Returns 0, or an HTTP status (401 wrong or missing credentials, 403 valid
- * credentials of the wrong kind) with the reason in why. A failure is slowed down before this
- * returns: the calling thread sleeps, which is fine with a thread per connection. */
+ * credentials of the wrong kind) with the reason in why. A failure is to be slowed down:
+ * *delay_ms says for how long the answer waits (adc_http_delay; no thread sleeps). */
 unsigned adc_auth_check(struct adc_http_request *req, const char *authorization,
-                        enum adc_auth_kind need, char *why, size_t why_size);
+                        enum adc_auth_kind need, char *why, size_t why_size, unsigned *delay_ms);

@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "http/auth.h"
@@ -21,18 +25,55 @@
 #include "common/secret.h"
 #include "server.h"
 #include "http/sessions.h"
+#include "http/workers.h"
+#include "common/wire.h"
 
 /* The most of an oversized body we read (and drop) to be able to answer 413. */
 #define DRAIN_MAX (64u * 1024 * 1024)
+/* Each connection's buffer for request headers and body pieces (MHD's default is 32 KiB, and
+ * MHD clears it between requests, so it is resident): 16 KiB holds any header set a client of
+ * this API sends (a SCIM filter is at most ADC_SCIM_MAX_FILTER_LEN) and halves the memory of
+ * 10,000 idle agents. */
+#define CONNECTION_MEMORY (16u * 1024)
+/* The event loop's listen backlog: 10,000 agents reconnecting after a restart arrive at once. */
+#define LISTEN_BACKLOG 4096
 
-/* Per-request state kept by MHD between calls of the access handler. */
+enum phase {
+    PHASE_AUTH,   /* credentials being checked on a worker (connection suspended) */
+    PHASE_BODY,   /* reading the body on the event loop */
+    PHASE_RUN,    /* the handler runs on a worker, or its answer is deferred or delayed */
+    PHASE_ANSWER, /* the answer is ready: sent at the next call of the access handler */
+    PHASE_SENT,
+};
+
+struct track;
+
+/* Per-request state kept by MHD between calls of the access handler. While the connection is
+ * suspended (PHASE_AUTH, PHASE_RUN) only the worker, wake or timer that owns it touches it. */
 struct conn_state {
+    struct adc_server *srv;
+    struct MHD_Connection *conn;
+    struct track *track;
+    enum phase phase;
+    bool auth_resumed; /* the access handler's next call repeats the header-time call */
+    const struct adc_route *route;
+    const char *url, *method;
+    char scratch[1024]; /* the route's {} segments */
+    struct adc_http_request req;
+    struct adc_http_response res;
     char *body;
-    size_t len, cap;
+    size_t len, cap, max_body;
     bool too_large;
     size_t drained; /* bytes of an oversized body read and dropped */
-    struct timespec start;
-    char client[64]; /* adc_http_client_addr */
+    double start;   /* monotonic seconds */
+    double body_start;
+    /* A job on the workers, or a wait in the timer's list. */
+    struct adc_work work;
+    /* Deferral (adc_http_defer / adc_http_wake), under defer_lock. */
+    bool woken;   /* a wake came while the handler ran */
+    bool waiting; /* deferred, handler returned: the next wake submits the resume */
+    double answer_at;
+    struct conn_state *timer_next;
 };
 
 static const struct adc_route *const route_tables[] = {
@@ -94,9 +135,8 @@ void adc_http_error(struct adc_http_response *res, unsigned status, const char *
     va_end(ap);
     char status_str[8];
     snprintf(status_str, sizeof(status_str), "%u", status);
-    json_t *j =
-        json_pack("{s:[s],s:s,s:s}", "schemas", "urn:ietf:params:scim:api:messages:2.0:Error",
-                  "status", status_str, "detail", detail);
+    json_t *j = json_pack("{s:[s],s:s,s:s}", "schemas", ADC_SCIM_SCHEMA_ERROR, "status", status_str,
+                          "detail", detail);
     if (scim_type)
         json_object_set_new(j, "scimType", json_string(scim_type));
     adc_http_json(res, status, j);
@@ -314,6 +354,12 @@ static void client_address(struct MHD_Connection *conn, char *buf, size_t size) 
 
 const char *adc_http_client_addr(const struct adc_http_request *req) { return req->client; }
 
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_http_response *res) {
     char *body = NULL;
     size_t len = 0;
@@ -326,7 +372,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_htt
         body = json_dumps(res->json, JSON_COMPACT);
         if (!body) {
             res->status = 500;
-            body = strdup("{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"],"
+            body = strdup("{\"schemas\":[\"" ADC_SCIM_SCHEMA_ERROR "\"],"
                           "\"status\":\"500\",\"detail\":\"out of memory\"}");
         }
         len = body ? strlen(body) : 0;
@@ -350,6 +396,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_htt
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"adc-server\", Bearer realm=\"adc-server\"");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    /* A browser must not read an API answer as HTML or script, whatever it contains. */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff");
     enum MHD_Result ret = MHD_queue_response(conn, res->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -360,58 +408,483 @@ static void response_done(struct adc_http_response *res) {
     free(res->location);
     free(res->raw);
     free(res->set_cookie);
+    *res = (struct adc_http_response){0};
 }
 
-static void dispatch(struct adc_server *srv, struct MHD_Connection *conn, const char *url,
-                     const char *method, struct conn_state *st, struct adc_http_response *res) {
-    struct adc_http_request req = {
-        .conn = conn,
-        .server = srv,
-        .method = method,
-        .path = url,
-        .body = st->body ? st->body : (char *)"",
-        .body_len = st->len,
-    };
-    client_address(conn, req.client, sizeof(req.client));
-    memcpy(st->client, req.client, sizeof(st->client));
-    char scratch[1024];
-    const struct adc_route *found = NULL;
-    bool path_known = false;
-    for (size_t t = 0; t < ADC_ARRAY_SIZE(route_tables) && !found; t++)
-        for (const struct adc_route *r = route_tables[t]; r->method; r++) {
-            if (!match(r->pattern, url, req.params, scratch, sizeof(scratch)))
-                continue;
-            path_known = true;
-            if (strcmp(r->method, method) == 0) {
-                found = r;
-                break;
+/* ---- the daemon's shared state ----
+ * One adc-server runs one daemon; these live from adc_http_start to adc_http_stop. */
+static struct adc_workers *workers;
+static unsigned per_address_limit = ADC_HTTP_DEFAULT_PER_ADDRESS;
+/* Requests whose connection we suspended and have not resumed yet (adc_http_stop waits). */
+static unsigned long in_flight;
+static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- connections: deadlines and per-address counts ----
+ * Every connection is tracked from accept to close (MHD_OPTION_NOTIFY_CONNECTION). The timer
+ * thread cuts one whose request headers did not arrive within ADC_HTTP_HEADER_DEADLINE by
+ * shutting its socket down (MHD then closes it on its own thread; MHD notifies "closed" before it
+ * closes the descriptor, and that notification takes track_lock, so the descriptor is never
+ * another connection's). */
+struct track {
+    struct track *prev, *next;
+    int fd;
+    unsigned char addr[16];
+    bool counted; /* in the per-address table */
+    bool busy;    /* a request's headers arrived; until its answer is sent */
+    bool cut;
+    double since; /* when the wait for headers began */
+};
+
+#define ADDR_BUCKETS 4096
+
+struct addr_count {
+    struct addr_count *next;
+    unsigned char addr[16];
+    unsigned n;
+};
+
+static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct track *tracks;
+static struct addr_count *addr_table[ADDR_BUCKETS];
+
+static size_t addr_hash(const unsigned char a[16]) {
+    size_t h = 1469598103934665603ull;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ a[i]) * 1099511628211ull;
+    return h % ADDR_BUCKETS;
+}
+
+/* Under track_lock. */
+static struct addr_count **addr_slot(const unsigned char a[16]) {
+    struct addr_count **p = &addr_table[addr_hash(a)];
+    while (*p && memcmp((*p)->addr, a, 16) != 0)
+        p = &(*p)->next;
+    return p;
+}
+
+/* Refuses a connection beyond the per-address limit before MHD sets it up. A trusted proxy
+ * carries many clients, so it is not limited (the proxy limits them). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len) {
+    (void)cls;
+    (void)len;
+    unsigned char a[16];
+    if (addr->sa_family == AF_INET) {
+        memset(a, 0, 10);
+        a[10] = a[11] = 0xff;
+        memcpy(a + 12, &((const struct sockaddr_in *)addr)->sin_addr, 4);
+    } else if (addr->sa_family == AF_INET6) {
+        memcpy(a, &((const struct sockaddr_in6 *)addr)->sin6_addr, 16);
+    } else {
+        return MHD_YES;
+    }
+    if (is_trusted(a))
+        return MHD_YES;
+    pthread_mutex_lock(&track_lock);
+    struct addr_count *c = *addr_slot(a);
+    bool ok = !c || c->n < per_address_limit;
+    pthread_mutex_unlock(&track_lock);
+    if (!ok) {
+        char text[INET6_ADDRSTRLEN];
+        format_addr(a, text, sizeof(text));
+        log_debug("refused a connection from %s: %u connections from it already", text,
+                  per_address_limit);
+    }
+    return ok ? MHD_YES : MHD_NO;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct track *t = calloc(1, sizeof(*t));
+        if (!t)
+            return;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        t->fd = ci ? ci->connect_fd : -1;
+        t->since = mono_now();
+        pthread_mutex_lock(&track_lock);
+        if (peer_addr(conn, t->addr) && !is_trusted(t->addr)) {
+            struct addr_count **slot = addr_slot(t->addr);
+            if (!*slot && (*slot = calloc(1, sizeof(**slot))))
+                memcpy((*slot)->addr, t->addr, 16);
+            if (*slot) {
+                (*slot)->n++;
+                t->counted = true;
             }
         }
-    res->scim = strncmp(url, "/scim/", 6) == 0;
-    if (!found) {
-        if (path_known)
-            adc_http_error(res, 405, NULL, "method %s is not allowed on %s", method, url);
-        else
-            adc_http_error(res, 404, NULL, "no such endpoint: %s %s", method, url);
+        t->next = tracks;
+        if (tracks)
+            tracks->prev = t;
+        tracks = t;
+        pthread_mutex_unlock(&track_lock);
+        *socket_context = t;
         return;
     }
-    if (st->too_large) {
-        adc_http_error(res, 413, NULL, "request body larger than %u bytes", ADC_HTTP_MAX_BODY);
+    struct track *t = *socket_context;
+    if (!t)
         return;
-    }
-    if (found->auth != ADC_AUTH_NONE) {
-        char why[200];
-        unsigned status = adc_auth_check(&req, adc_http_header(&req, "Authorization"), found->auth,
-                                         why, sizeof(why));
-        if (status) {
-            res->no_challenge = adc_session_cookie_present(&req);
-            adc_http_error(res, status, NULL, "%s", why);
-            return;
+    pthread_mutex_lock(&track_lock);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        tracks = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    if (t->counted) {
+        struct addr_count **slot = addr_slot(t->addr);
+        if (*slot && --(*slot)->n == 0) {
+            struct addr_count *dead = *slot;
+            *slot = dead->next;
+            free(dead);
         }
     }
-    found->handler(&req, res);
-    if (res->status == 0)
-        adc_http_error(res, 500, NULL, "the handler gave no answer");
+    pthread_mutex_unlock(&track_lock);
+    *socket_context = NULL;
+    free(t);
+}
+
+static void track_busy(struct track *t, bool busy) {
+    if (!t)
+        return;
+    pthread_mutex_lock(&track_lock);
+    t->busy = busy;
+    t->since = mono_now();
+    pthread_mutex_unlock(&track_lock);
+}
+
+/* Shuts down connections past their header deadline. */
+static void cut_slow_headers(double now) {
+    pthread_mutex_lock(&track_lock);
+    for (struct track *t = tracks; t; t = t->next)
+        if (!t->busy && !t->cut && t->fd >= 0 && now - t->since > ADC_HTTP_HEADER_DEADLINE) {
+            shutdown(t->fd, SHUT_RDWR);
+            t->cut = true;
+        }
+    pthread_mutex_unlock(&track_lock);
+}
+
+/* ---- the timer thread: delayed answers (adc_http_delay) and the header deadline ---- */
+static pthread_mutex_t timer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t timer_cond;
+static struct conn_state *timer_list; /* sorted by answer_at */
+static bool timer_stop;
+static bool timer_started;
+static pthread_t timer_thread;
+
+static void resume_answer(struct conn_state *st) {
+    st->phase = PHASE_ANSWER;
+    MHD_resume_connection(st->conn);
+    __atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+}
+
+static struct timespec realtime_at(double mono_at) {
+    /* The condition variable uses CLOCK_MONOTONIC (timer_start). */
+    struct timespec ts = {.tv_sec = (time_t)mono_at};
+    ts.tv_nsec = (long)((mono_at - (double)ts.tv_sec) * 1e9);
+    return ts;
+}
+
+static void *timer_main(void *userdata) {
+    (void)userdata;
+    double next_sweep = 0;
+    pthread_mutex_lock(&timer_lock);
+    for (;;) {
+        double now = mono_now();
+        while (timer_list && (timer_list->answer_at <= now || timer_stop)) {
+            struct conn_state *st = timer_list;
+            timer_list = st->timer_next;
+            pthread_mutex_unlock(&timer_lock);
+            resume_answer(st);
+            pthread_mutex_lock(&timer_lock);
+        }
+        if (timer_stop)
+            break;
+        if (now >= next_sweep) {
+            pthread_mutex_unlock(&timer_lock);
+            cut_slow_headers(now);
+            pthread_mutex_lock(&timer_lock);
+            next_sweep = now + 0.5;
+        }
+        double wake = next_sweep;
+        if (timer_list && timer_list->answer_at < wake)
+            wake = timer_list->answer_at;
+        struct timespec at = realtime_at(wake);
+        pthread_cond_timedwait(&timer_cond, &timer_lock, &at);
+    }
+    pthread_mutex_unlock(&timer_lock);
+    return NULL;
+}
+
+static void timer_add(struct conn_state *st) {
+    pthread_mutex_lock(&timer_lock);
+    if (timer_stop) { /* stopping: no more waiting */
+        pthread_mutex_unlock(&timer_lock);
+        resume_answer(st);
+        return;
+    }
+    struct conn_state **p = &timer_list;
+    while (*p && (*p)->answer_at <= st->answer_at)
+        p = &(*p)->timer_next;
+    st->timer_next = *p;
+    *p = st;
+    pthread_cond_signal(&timer_cond);
+    pthread_mutex_unlock(&timer_lock);
+}
+
+/* ---- running handlers on the workers ---- */
+
+/* The answer in st->res is final: send it now, or after its delay. */
+static void complete(struct conn_state *st) {
+    if (st->res.delay_ms > 0) {
+        st->answer_at = mono_now() + st->res.delay_ms / 1000.0;
+        timer_add(st);
+        return;
+    }
+    resume_answer(st);
+}
+
+void adc_http_delay(struct adc_http_response *res, unsigned ms) { res->delay_ms = ms; }
+
+void adc_http_defer(struct adc_http_request *req, struct adc_http_response *res,
+                    adc_http_resume_fn fn, void *userdata) {
+    (void)req;
+    res->resume = fn;
+    res->resume_userdata = userdata;
+}
+
+static void run_job(void *arg);
+
+void adc_http_wake(void *userdata) {
+    struct adc_http_request *req = userdata;
+    struct conn_state *st = (struct conn_state *)((char *)req - offsetof(struct conn_state, req));
+    pthread_mutex_lock(&defer_lock);
+    bool submit = st->waiting;
+    if (submit)
+        st->waiting = false;
+    else
+        st->woken = true;
+    pthread_mutex_unlock(&defer_lock);
+    if (submit) {
+        st->work.fn = run_job;
+        st->work.arg = st;
+        adc_workers_submit(workers, &st->work);
+    }
+}
+
+/* Runs the route's handler, or the resume function of a deferred answer, until there is an
+ * answer or the request waits for its wake-up. */
+static void run_job(void *arg) {
+    struct conn_state *st = arg;
+    for (;;) {
+        pthread_mutex_lock(&defer_lock);
+        st->woken = false;
+        pthread_mutex_unlock(&defer_lock);
+        adc_http_resume_fn resume = st->res.resume;
+        if (resume) {
+            st->res.resume = NULL;
+            resume(&st->req, &st->res, st->res.resume_userdata);
+        } else {
+            st->route->handler(&st->req, &st->res);
+        }
+        if (!st->res.resume)
+            break;
+        pthread_mutex_lock(&defer_lock);
+        bool again = st->woken;
+        if (!again)
+            st->waiting = true;
+        pthread_mutex_unlock(&defer_lock);
+        if (!again)
+            return; /* adc_http_wake submits the rest */
+    }
+    if (st->res.status == 0)
+        adc_http_error(&st->res, 500, NULL, "the handler gave no answer");
+    complete(st);
+}
+
+/* Checks the credentials of a request whose headers arrived; its body is not read yet. */
+static void auth_job(void *arg) {
+    struct conn_state *st = arg;
+    char why[200];
+    unsigned delay_ms = 0;
+    unsigned status = adc_auth_check(&st->req, adc_http_header(&st->req, "Authorization"),
+                                     st->route->auth, why, sizeof(why), &delay_ms);
+    st->auth_resumed = true;
+    if (status) {
+        st->res.no_challenge = adc_session_cookie_present(&st->req);
+        adc_http_error(&st->res, status, NULL, "%s", why);
+        st->res.delay_ms = delay_ms;
+        complete(st);
+        return;
+    }
+    st->phase = PHASE_BODY;
+    MHD_resume_connection(st->conn);
+    __atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+}
+
+static void suspend_for(struct conn_state *st, void (*fn)(void *)) {
+    __atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+    MHD_suspend_connection(st->conn);
+    st->work.fn = fn;
+    st->work.arg = st;
+    adc_workers_submit(workers, &st->work);
+}
+
+/* ---- the access handler (event loop thread: never blocks) ---- */
+
+static const struct adc_route *find_route(struct conn_state *st, bool *path_known) {
+    *path_known = false;
+    for (size_t t = 0; t < ADC_ARRAY_SIZE(route_tables); t++)
+        for (const struct adc_route *r = route_tables[t]; r->method; r++) {
+            if (!match(r->pattern, st->url, st->req.params, st->scratch, sizeof(st->scratch)))
+                continue;
+            *path_known = true;
+            if (strcmp(r->method, st->method) == 0)
+                return r;
+        }
+    return NULL;
+}
+
+/* docs/product.md section 11: bodies only as JSON (which also keeps a cross-site HTML form,
+ * which can only send form or text types, from posting here). */
+static bool json_media_type(const char *ct) {
+    if (!ct)
+        return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    static const char *const types[] = {"application/json", "application/scim+json"};
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(types); i++) {
+        size_t n = strlen(types[i]);
+        if (strncasecmp(ct, types[i], n) == 0 &&
+            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t'))
+            return true;
+    }
+    return false;
+}
+
+static bool has_body(struct MHD_Connection *conn) {
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strspn(cl, "0 \t") != strlen(cl))
+        return true;
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+           NULL;
+}
+
+static enum MHD_Result answer_now(struct conn_state *st) {
+    double ms = (mono_now() - st->start) * 1e3;
+    /* The URL path holds ids and names, never credentials; the query is not logged. */
+    log_info("%s %s -> %u (%.1f ms) from %s", st->method, ADC_LOG_E(st->url), st->res.status, ms,
+             st->req.client);
+    st->phase = PHASE_SENT;
+    enum MHD_Result r = send_response(st->conn, &st->res);
+    response_done(&st->res);
+    return r;
+}
+
+/* The size check of the headers: a Content-Length above the route's limit is answered 413 at
+ * once when the client waits for "100 Continue" (curl does for large bodies). Others are sending
+ * already: closing on them would hand them a broken pipe instead of our 413, so their body is
+ * read and dropped (up to DRAIN_MAX) and answered at the end. Returns true when answered. */
+static bool size_check(struct conn_state *st) {
+    const char *cl =
+        MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl || strtoull(cl, NULL, 10) <= st->max_body)
+        return false;
+    st->too_large = true;
+    const char *expect =
+        MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if (!expect || strcasecmp(expect, "100-continue") != 0)
+        return false;
+    adc_http_error(&st->res, 413, NULL, "request body larger than %zu bytes", st->max_body);
+    return true;
+}
+
+/* First call: the headers are complete, no body read. Everything that can be refused without
+ * the body is refused here, and the client that sent no credentials gets its 401 before a byte
+ * of its body is buffered. */
+static enum MHD_Result headers_arrived(struct conn_state *st) {
+    struct MHD_Connection *conn = st->conn;
+    if (adc_console_owns(st->url)) {
+        st->phase = PHASE_SENT;
+        return adc_console_handle(conn, st->method, st->url); /* static pages, no credentials */
+    }
+    if (adc_downloads_owns(st->url)) {
+        st->phase = PHASE_SENT;
+        return adc_downloads_handle(st->srv, conn, st->method, st->url); /* serve --downloads */
+    }
+    st->res.scim = strncmp(st->url, "/scim/", 6) == 0;
+    bool path_known;
+    st->route = find_route(st, &path_known);
+    if (!st->route) {
+        if (path_known)
+            adc_http_error(&st->res, 405, NULL, "method %s is not allowed on %s", st->method,
+                           st->url);
+        else
+            adc_http_error(&st->res, 404, NULL, "no such endpoint: %s %s", st->method, st->url);
+        return answer_now(st);
+    }
+    if (has_body(conn)) {
+        const char *ct =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!json_media_type(ct)) {
+            adc_http_error(&st->res, 415, NULL,
+                           "the request body must be application/json or application/scim+json "
+                           "(Content-Type: %s)",
+                           ct ? ct : "none");
+            return answer_now(st);
+        }
+    }
+    st->max_body = st->route->auth == ADC_AUTH_NONE ? ADC_HTTP_MAX_PUBLIC_BODY : ADC_HTTP_MAX_BODY;
+    if (st->route->auth != ADC_AUTH_NONE) {
+        st->phase = PHASE_AUTH;
+        suspend_for(st, auth_job);
+        return MHD_YES;
+    }
+    st->phase = PHASE_BODY;
+    return size_check(st) ? answer_now(st) : MHD_YES;
+}
+
+/* Appends a piece of the body; false closes the connection. */
+static bool body_data(struct conn_state *st, const char *data, size_t n) {
+    double now = mono_now();
+    if (st->body_start == 0)
+        st->body_start = now;
+    /* A body that trickles in holds a connection and its buffer: after a grace period it must
+     * keep an average rate (docs/RELIABILITY.md, slow clients). */
+    double elapsed = now - st->body_start;
+    size_t got = st->len + st->drained + n;
+    if (elapsed > ADC_HTTP_BODY_GRACE && (double)got < elapsed * ADC_HTTP_MIN_BODY_RATE) {
+        log_info("%s %s: body too slow (%zu bytes in %.0f s) from %s; closing", st->method,
+                 ADC_LOG_E(st->url), got, elapsed, st->req.client);
+        return false;
+    }
+    if (st->too_large) {
+        st->drained += n;
+        return st->drained <= DRAIN_MAX;
+    }
+    if (st->len + n > st->max_body) {
+        st->too_large = true;
+        free(st->body);
+        st->body = NULL;
+        st->len = st->cap = 0;
+        st->drained = n;
+        return true;
+    }
+    if (st->len + n + 1 > st->cap) {
+        size_t cap = st->cap ? st->cap : 4096;
+        while (cap < st->len + n + 1)
+            cap *= 2;
+        char *b = realloc(st->body, cap);
+        if (!b)
+            return false;
+        st->body = b;
+        st->cap = cap;
+    }
+    memcpy(st->body + st->len, data, n);
+    st->len += n;
+    st->body[st->len] = '\0';
+    return true;
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -419,77 +892,54 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
                                       const char *upload_data, size_t *upload_data_size,
                                       void **con_cls) {
     (void)version;
-    struct adc_server *srv = cls;
     struct conn_state *st = *con_cls;
     if (!st) {
         st = calloc(1, sizeof(*st));
         if (!st)
             return MHD_NO;
-        clock_gettime(CLOCK_MONOTONIC, &st->start);
         *con_cls = st;
-        const char *cl =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        const char *expect =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-        if (cl && strtoull(cl, NULL, 10) > ADC_HTTP_MAX_BODY) {
-            /* A client that waits for "100 Continue" (curl does for large bodies) gets the
-             * answer before sending anything. Others are sending already: closing on them
-             * would hand them a broken pipe instead of our 413, so their body is read and
-             * dropped (up to DRAIN_MAX) and answered at the end. */
-            st->too_large = true;
-            if (!expect || strcasecmp(expect, "100-continue") != 0)
-                return MHD_YES;
-            struct adc_http_response res = {.scim = strncmp(url, "/scim/", 6) == 0};
-            adc_http_error(&res, 413, NULL, "request body larger than %u bytes", ADC_HTTP_MAX_BODY);
-            enum MHD_Result r = send_response(conn, &res);
-            response_done(&res);
-            return r;
-        }
-        return MHD_YES;
+        st->srv = cls;
+        st->conn = conn;
+        st->url = url;
+        st->method = method;
+        st->start = mono_now();
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        st->track = ci ? ci->socket_context : NULL;
+        track_busy(st->track, true);
+        st->req =
+            (struct adc_http_request){.conn = conn, .server = cls, .method = method, .path = url};
+        client_address(conn, st->req.client, sizeof(st->req.client));
+        return headers_arrived(st);
+    }
+    switch (st->phase) {
+    case PHASE_ANSWER: return answer_now(st);
+    case PHASE_SENT: return MHD_YES;
+    case PHASE_AUTH:
+    case PHASE_RUN: return MHD_YES; /* not called while suspended; nothing to do */
+    case PHASE_BODY: break;
+    }
+    if (st->auth_resumed) {
+        /* MHD repeats the header-time call after the credentials' check resumed us. */
+        st->auth_resumed = false;
+        if (*upload_data_size == 0)
+            return size_check(st) ? answer_now(st) : MHD_YES;
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->too_large) {
-            st->drained += n;
-            return st->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
-        }
-        if (st->len + n > ADC_HTTP_MAX_BODY) {
-            st->too_large = true;
-            free(st->body);
-            st->body = NULL;
-            st->len = st->cap = 0;
-            return MHD_YES;
-        }
-        if (st->len + n + 1 > st->cap) {
-            size_t cap = st->cap ? st->cap : 4096;
-            while (cap < st->len + n + 1)
-                cap *= 2;
-            char *b = realloc(st->body, cap);
-            if (!b)
-                return MHD_NO;
-            st->body = b;
-            st->cap = cap;
-        }
-        memcpy(st->body + st->len, upload_data, n);
-        st->len += n;
-        st->body[st->len] = '\0';
-        return MHD_YES;
+        return body_data(st, upload_data, n) ? MHD_YES : MHD_NO;
     }
-    if (adc_console_owns(url))
-        return adc_console_handle(conn, method, url); /* static pages, no authentication */
-    if (adc_downloads_owns(url))
-        return adc_downloads_handle(srv, conn, method, url); /* serve --downloads DIR */
-    struct adc_http_response res = {0};
-    dispatch(srv, conn, url, method, st, &res);
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    double ms = (end.tv_sec - st->start.tv_sec) * 1e3 + (end.tv_nsec - st->start.tv_nsec) / 1e6;
-    /* The URL path holds ids and names, never credentials; the query is not logged. */
-    log_info("%s %s -> %u (%.1f ms) from %s", method, ADC_LOG_E(url), res.status, ms, st->client);
-    enum MHD_Result r = send_response(conn, &res);
-    response_done(&res);
-    return r;
+    /* Final call: the whole body is here. */
+    if (st->too_large) {
+        adc_http_error(&st->res, 413, NULL, "request body larger than %zu bytes", st->max_body);
+        return answer_now(st);
+    }
+    st->req.body = st->body ? st->body : (char *)"";
+    st->req.body_len = st->len;
+    st->phase = PHASE_RUN;
+    suspend_for(st, run_job);
+    return MHD_YES;
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -500,7 +950,12 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     struct conn_state *st = *con_cls;
     if (!st)
         return;
-    free(st->body);
+    track_busy(st->track, false);
+    if (st->body) {
+        explicit_bzero(st->body, st->len); /* sign-in bodies hold passwords */
+        free(st->body);
+    }
+    response_done(&st->res);
     free(st);
     *con_cls = NULL;
 }
@@ -588,6 +1043,27 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v
     return -EINVAL;
 }
 
+/* 10,000 agents need 10,000 descriptors: raise the soft limit to the hard one, and keep the
+ * connection limit below what the process may open (SQLite and the listen socket need some). */
+static unsigned fit_descriptors(unsigned want) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)want + 64) {
+        unsigned fit = rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
+        log_warning("open files limited to %llu: serving at most %u connections instead of %u "
+                    "(raise LimitNOFILE)",
+                    (unsigned long long)rl.rlim_cur, fit, want);
+        return fit;
+    }
+    return want;
+}
+
 int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
                    struct MHD_Daemon **out) {
     struct sockaddr_storage ss;
@@ -597,8 +1073,10 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         log_error("invalid --listen '%s'; use ADDR:PORT, [IPV6]:PORT or PORT", listen);
         return -EINVAL;
     }
-    unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* One epoll thread for every connection; suspended connections (credentials being checked,
+     * handlers running, long polls waiting) are out of its set until resumed. */
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
     char *cert = NULL, *key = NULL;
@@ -633,7 +1111,27 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         }
         n_trusted++;
     }
-    unsigned max_conn = opts->max_connections ? opts->max_connections : 256;
+    per_address_limit =
+        opts->per_address_limit ? opts->per_address_limit : ADC_HTTP_DEFAULT_PER_ADDRESS;
+    unsigned max_conn = fit_descriptors(opts->max_connections ? opts->max_connections
+                                                              : ADC_HTTP_DEFAULT_MAX_CONNECTIONS);
+    r = adc_workers_new(opts->workers ? opts->workers : ADC_HTTP_DEFAULT_WORKERS, &workers);
+    if (r < 0) {
+        log_error("cannot start the worker threads: %s", strerror(-r));
+        goto out;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&timer_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    timer_stop = false;
+    if (pthread_create(&timer_thread, NULL, timer_main, NULL) != 0) {
+        log_error("cannot start the timer thread");
+        r = -EAGAIN;
+        goto out;
+    }
+    timer_started = true;
     struct MHD_OptionItem tls_opts[] = {
         {MHD_OPTION_HTTPS_MEM_CERT, 0, cert},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
@@ -642,13 +1140,16 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
     if (!cert)
         tls_opts[0].option = MHD_OPTION_END;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, max_conn,
-        /* Idle keep-alive connections hold a thread each: close them after a minute. A long
-         * poll is not idle (its handler is running), so this does not cut it. */
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_UNESCAPE_CALLBACK, adc_http_unescape_keep_nul, NULL, MHD_OPTION_ARRAY, tls_opts,
-        MHD_OPTION_END);
+        flags, 0, accept_policy, NULL, access_handler, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        max_conn, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        /* Idle connections (no bytes either way) are closed; suspended ones (long polls) are not
+         * idle in MHD's sense. */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ADC_HTTP_IDLE_TIMEOUT, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_logger, NULL, MHD_OPTION_UNESCAPE_CALLBACK, adc_http_unescape_keep_nul, NULL,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!d) {
         log_error("cannot listen on %s (address in use, or TLS certificate and key not valid)",
                   listen);
@@ -661,14 +1162,29 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
     srv->tls_key_pem = TAKE_PTR(key);
     r = 0;
 out:
+    if (r < 0)
+        adc_http_stop(NULL);
     adc_secret_free(key);
     free(cert);
     return r;
 }
 
 void adc_http_stop(struct MHD_Daemon *d) {
+    /* Requests in the workers' hands finish first (the hub was shut down before: long polls
+     * and sign-ins waiting for an agent end at once); delayed answers leave now. */
+    pthread_mutex_lock(&timer_lock);
+    timer_stop = true;
+    pthread_cond_signal(&timer_cond);
+    pthread_mutex_unlock(&timer_lock);
+    if (timer_started)
+        pthread_join(timer_thread, NULL);
+    timer_started = false;
+    for (int i = 0; i < 500 && __atomic_load_n(&in_flight, __ATOMIC_SEQ_CST) > 0; i++)
+        usleep(10000);
     if (d)
         MHD_stop_daemon(d);
+    adc_workers_free(workers);
+    workers = NULL;
 }
 
 unsigned adc_http_port(struct MHD_Daemon *d) {

@@ -1,6 +1,10 @@
-/* HTTP on libmicrohttpd: one thread per connection (so handlers may block, as the agent
- * channel's long polls do), bodies collected up to ADC_HTTP_MAX_BODY, routing by method and
- * path pattern, authentication per route, JSON responses. */
+/* HTTP on libmicrohttpd, event-driven (docs/design.md): one epoll thread reads and writes every
+ * connection; a connection holds no thread while it waits. Credentials are checked when the
+ * headers arrive, before any body is read; bodies are collected up to ADC_HTTP_MAX_BODY (small
+ * for public routes) and only as JSON; handlers run on a pool of worker threads (they may block
+ * on SQLite), and one that waits for something (a long poll) defers its answer with
+ * adc_http_defer instead of holding its worker. Routing by method and path pattern, JSON
+ * responses. */
 #pragma once
 
 #include <jansson.h>
@@ -52,6 +56,11 @@ struct adc_http_request {
     char client[64]; /* client address (adc_http_client_addr), for throttling and logs */
 };
 
+struct adc_http_response;
+/* Continues a deferred request (adc_http_defer) once woken: fills res, or defers again. */
+typedef void (*adc_http_resume_fn)(struct adc_http_request *req, struct adc_http_response *res,
+                                   void *userdata);
+
 struct adc_http_response {
     unsigned status;
     json_t *json;   /* owned; sent when set */
@@ -60,9 +69,12 @@ struct adc_http_response {
     char etag[48];  /* ETag header when not empty */
     char *raw;      /* owned; sent instead of json when set */
     size_t raw_len;
-    const char *content_type; /* for raw */
-    char *set_cookie;         /* owned; Set-Cookie header (console sessions) */
-    bool no_challenge;        /* a 401 without WWW-Authenticate: see sessions.h */
+    const char *content_type;  /* for raw */
+    char *set_cookie;          /* owned; Set-Cookie header (console sessions) */
+    bool no_challenge;         /* a 401 without WWW-Authenticate: see sessions.h */
+    unsigned delay_ms;         /* adc_http_delay */
+    adc_http_resume_fn resume; /* adc_http_defer */
+    void *resume_userdata;
 };
 
 typedef void (*adc_http_handler)(struct adc_http_request *req, struct adc_http_response *res);
@@ -87,7 +99,24 @@ struct adc_http_options {
     /* --trusted-proxy: addresses ("ADDR" or "ADDR/PREFIX") whose X-Forwarded-For is believed. */
     const char *trusted_proxies[ADC_HTTP_MAX_TRUSTED_PROXIES];
     size_t n_trusted_proxies;
+    unsigned per_address_limit; /* connections from one client address; 0: the default */
+    unsigned workers;           /* handler threads; 0: the default */
 };
+
+#define ADC_HTTP_DEFAULT_MAX_CONNECTIONS 20000
+#define ADC_HTTP_DEFAULT_PER_ADDRESS 128
+#define ADC_HTTP_DEFAULT_WORKERS 32
+/* Bodies of routes without credentials (sign-in): nobody needs more, and an anonymous client
+ * must not make the server buffer megabytes. */
+#define ADC_HTTP_MAX_PUBLIC_BODY (64u * 1024)
+/* Deadlines against slow clients: the headers of a request must arrive within this many seconds
+ * of the connection (or of the previous answer on it); a body must arrive at
+ * ADC_HTTP_MIN_BODY_RATE bytes per second on average once ADC_HTTP_BODY_GRACE seconds passed;
+ * a connection idle this long is closed. */
+#define ADC_HTTP_HEADER_DEADLINE 20
+#define ADC_HTTP_BODY_GRACE 10
+#define ADC_HTTP_MIN_BODY_RATE 4096
+#define ADC_HTTP_IDLE_TIMEOUT 30
 
 /* Checks one --trusted-proxy value: 0, or -EINVAL (message logged). */
 int adc_http_trusted_proxy_valid(const char *spec);
@@ -104,6 +133,19 @@ unsigned adc_http_port(struct MHD_Daemon *d);
  * trusted proxy (the leftmost when all are). Use it for everything that is per client
  * (throttling, logs), never the raw peer or the raw header. Valid as long as req. */
 const char *adc_http_client_addr(const struct adc_http_request *req);
+
+/* A handler that cannot answer yet (it waits for an agent) calls this and returns: the
+ * connection waits suspended, holding no thread, until adc_http_wake(req) is called — once, from
+ * any thread, even before the handler returned; then fn(req, res, userdata) runs on a worker
+ * thread to fill res (or to defer again). req and res stay valid meanwhile. */
+void adc_http_defer(struct adc_http_request *req, struct adc_http_response *res,
+                    adc_http_resume_fn fn, void *userdata);
+/* Wakes a deferred request; userdata is its req. Fits adc_hub_wake_fn: it takes only the HTTP
+ * layer's own locks and never blocks. */
+void adc_http_wake(void *req);
+/* The answer leaves no earlier than ms from now, and no thread waits meanwhile: slowing down a
+ * password guesser costs the server nothing. */
+void adc_http_delay(struct adc_http_response *res, unsigned ms);
 
 /* Request helpers. */
 const char *adc_http_query(const struct adc_http_request *req, const char *key);

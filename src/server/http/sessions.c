@@ -279,7 +279,7 @@ static void session_create(struct adc_http_request *req, struct adc_http_respons
         /* Only a well-formed name is echoed into the log: no control characters from outside. */
         log_notice("console sign-in failed for '%s' from %s",
                    adc_admin_name_valid(name) ? name : "(invalid name)", req->client);
-        sleep(FAILURE_DELAY); /* a thread per connection: sleeping is cheap */
+        adc_http_delay(res, FAILURE_DELAY * 1000); /* the answer waits, no thread does */
         adc_http_error(res, 401, NULL, "wrong name or password");
         goto out;
     }

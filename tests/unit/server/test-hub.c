@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,9 +130,9 @@ static void *asker_main(void *userdata) {
     for (int i = 0; i < a->n; i++) {
         enum adc_hub_outcome o;
         char *reason = NULL;
-        assert_int_equal(adc_hub_check_password(a->h, "app1", "u", i % 2 ? "right" : "wrong", 5000,
-                                                &o, &reason),
-                         0);
+        assert_int_equal(
+            adc_hub_check_password(a->h, "app1", "u", i % 2 ? "right" : "wrong", 5000, &o, &reason),
+            0);
         free(reason);
         if (o == ADC_HUB_ACCEPTED)
             a->accepted++;
@@ -284,6 +285,161 @@ static void newer_poll_supersedes_older(void **state) {
     json_decref(fresh.out);
 }
 
+/* ---- polls without a thread (adc_hub_poll_begin / adc_hub_wake_fn) ---- */
+
+struct waker {
+    int woken; /* calls of wake */
+};
+
+static void count_wake(void *userdata) {
+    struct waker *w = userdata;
+    __atomic_add_fetch(&w->woken, 1, __ATOMIC_SEQ_CST);
+}
+
+static int woken(struct waker *w) { return __atomic_load_n(&w->woken, __ATOMIC_SEQ_CST); }
+
+static bool dead(void *userdata) {
+    (void)userdata;
+    return false;
+}
+
+/* A poll waits with no thread; queueing a command wakes it once, with the command. */
+static void waiting_poll_is_woken_by_a_command(void **state) {
+    struct adc_hub *h = *state;
+    char agent[ADC_HUB_ID_SIZE];
+    assert_int_equal(adc_hub_connect(h, "app1", "dc1", "0.1.0", agent), 0);
+    struct waker w = {0};
+    struct adc_hub_poll *p = NULL;
+    json_t *out = NULL;
+    assert_int_equal(adc_hub_poll_begin(h, "app2", agent, 10, NULL, NULL, count_wake, &w, &out, &p),
+                     -ENOENT);
+    assert_int_equal(adc_hub_poll_begin(h, "app1", agent, 10, NULL, NULL, count_wake, &w, &out, &p),
+                     1);
+    assert_non_null(p);
+    assert_int_equal(adc_hub_waiting(h), 1);
+    usleep(200000);
+    assert_int_equal(woken(&w), 0);
+    double t0 = now_mono();
+    assert_int_equal(adc_hub_sync(h, "app1", "run1", false), 0);
+    assert_int_equal(woken(&w), 1); /* at once, by the thread that queued it */
+    assert_true(now_mono() - t0 < 0.1);
+    assert_int_equal(adc_hub_waiting(h), 0);
+    assert_int_equal(adc_hub_poll_end(h, p, &out), 0);
+    json_t *cmds = json_object_get(out, "commands");
+    assert_int_equal(json_array_size(cmds), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cmds, 0), "run_id")),
+                        "run1");
+    json_decref(out);
+    /* Nothing more: a second sync is queued, and taken at once by the next poll. */
+    assert_int_equal(adc_hub_sync(h, "app1", "run2", false), 0);
+    assert_int_equal(adc_hub_poll_begin(h, "app1", agent, 10, NULL, NULL, count_wake, &w, &out, &p),
+                     0);
+    assert_null(p);
+    assert_int_equal(json_array_size(json_object_get(out, "commands")), 1);
+    json_decref(out);
+    assert_int_equal(woken(&w), 1);
+}
+
+/* The reaper ends a poll at its deadline; a poll ended before it is woken is never woken. */
+static void waiting_poll_deadline_and_cancel(void **state) {
+    struct adc_hub *h = *state;
+    char agent[ADC_HUB_ID_SIZE];
+    assert_int_equal(adc_hub_connect(h, "app1", "dc1", "0.1.0", agent), 0);
+    struct waker w = {0};
+    struct adc_hub_poll *p = NULL;
+    json_t *out = NULL;
+    double t0 = now_mono();
+    assert_int_equal(adc_hub_poll_begin(h, "app1", agent, 1, NULL, NULL, count_wake, &w, &out, &p),
+                     1);
+    while (!woken(&w) && now_mono() - t0 < 5)
+        usleep(10000);
+    double waited = now_mono() - t0;
+    assert_int_equal(woken(&w), 1);
+    assert_true(waited >= 0.95 && waited < 1.5);
+    assert_int_equal(adc_hub_poll_end(h, p, &out), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "commands")), 0);
+    json_decref(out);
+
+    /* Cancelled (the connection closed): no wake later, not even when the agent leaves. */
+    struct waker w2 = {0};
+    assert_int_equal(
+        adc_hub_poll_begin(h, "app1", agent, 10, NULL, NULL, count_wake, &w2, &out, &p), 1);
+    assert_int_equal(adc_hub_poll_end(h, p, &out), 0);
+    json_decref(out);
+    assert_int_equal(adc_hub_waiting(h), 0);
+    assert_int_equal(adc_hub_disconnect(h, "app1", agent), 0);
+    usleep(300000);
+    assert_int_equal(woken(&w2), 0);
+}
+
+/* Many waiting polls of many configurations: a command wakes exactly one poll, of its own
+ * configuration; a dead connection's poll is skipped and the command goes to the next; the
+ * agent leaving, adc_hub_wake and shutdown wake the rest. */
+#define MANY_APPS 100
+#define MANY_AGENTS 10
+
+static void many_waiting_polls(void **state) {
+    struct adc_hub *h = *state;
+    static char agents[MANY_APPS][MANY_AGENTS][ADC_HUB_ID_SIZE];
+    static struct waker w[MANY_APPS][MANY_AGENTS];
+    static struct adc_hub_poll *p[MANY_APPS][MANY_AGENTS];
+    memset(w, 0, sizeof(w));
+    json_t *out = NULL;
+    for (int a = 0; a < MANY_APPS; a++) {
+        char app[16];
+        snprintf(app, sizeof(app), "app%d", a);
+        for (int i = 0; i < MANY_AGENTS; i++) {
+            assert_int_equal(adc_hub_connect(h, app, "dc", "0.1.0", agents[a][i]), 0);
+            /* Agent 0 of every configuration has a connection that died. */
+            assert_int_equal(adc_hub_poll_begin(h, app, agents[a][i], 15, i == 0 ? dead : NULL,
+                                                NULL, count_wake, &w[a][i], &out, &p[a][i]),
+                             1);
+        }
+    }
+    assert_int_equal(adc_hub_waiting(h), MANY_APPS * MANY_AGENTS);
+    double t0 = now_mono();
+    assert_int_equal(adc_hub_sync(h, "app42", "run42", false), 0);
+    assert_true(now_mono() - t0 < 0.05);
+    /* The dead one was ended empty, the next one got the command; nobody else moved. */
+    int total = 0;
+    for (int a = 0; a < MANY_APPS; a++)
+        for (int i = 0; i < MANY_AGENTS; i++)
+            total += woken(&w[a][i]);
+    assert_int_equal(total, 2);
+    assert_int_equal(woken(&w[42][0]), 1);
+    assert_int_equal(woken(&w[42][1]), 1);
+    assert_int_equal(adc_hub_poll_end(h, p[42][0], &out), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "commands")), 0);
+    json_decref(out);
+    assert_int_equal(adc_hub_poll_end(h, p[42][1], &out), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "commands")), 1);
+    json_decref(out);
+    p[42][0] = p[42][1] = NULL;
+
+    /* adc_hub_wake: one agent, then a whole configuration. */
+    assert_int_equal(adc_hub_wake(h, "app7", agents[7][3]), 0);
+    assert_int_equal(woken(&w[7][3]), 1);
+    assert_int_equal(woken(&w[7][4]), 0);
+    assert_int_equal(adc_hub_wake(h, "app7", agents[7][3]), -ENOENT);
+    assert_int_equal(adc_hub_wake(h, "app8", NULL), 0);
+    for (int i = 0; i < MANY_AGENTS; i++)
+        assert_int_equal(woken(&w[8][i]), 1);
+    /* An agent that leaves: its poll is woken. */
+    assert_int_equal(adc_hub_disconnect(h, "app9", agents[9][5]), 0);
+    assert_int_equal(woken(&w[9][5]), 1);
+    /* Shutdown wakes every poll left, each once. */
+    adc_hub_shutdown(h);
+    for (int a = 0; a < MANY_APPS; a++)
+        for (int i = 0; i < MANY_AGENTS; i++) {
+            if (!p[a][i])
+                continue;
+            assert_int_equal(woken(&w[a][i]), 1);
+            assert_int_equal(adc_hub_poll_end(h, p[a][i], &out), 0);
+            json_decref(out);
+        }
+    assert_int_equal(adc_hub_waiting(h), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(sync_needs_agent_and_reaches_it, setup, teardown),
@@ -292,6 +448,9 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(silent_agent_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_poll_supersedes_older, setup, teardown),
+        cmocka_unit_test_setup_teardown(waiting_poll_is_woken_by_a_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(waiting_poll_deadline_and_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(many_waiting_polls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
