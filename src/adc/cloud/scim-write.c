@@ -96,7 +96,7 @@ const char *adc_scim_method_of(enum adc_scim_write_kind k) {
     return "?";
 }
 
-/* The path (relative to /scim/v2) and the body of one write. */
+/* active=false as a PatchOp (RFC 7644 section 3.5.2): the same result however often sent. */
 static const char DISABLE_BODY[] =
     "{\"schemas\":[\"" ADC_SCIM_SCHEMA_PATCH "\"],\"Operations\":[{\"op\":"
     "\"replace\",\"path\":\"active\",\"value\":false}]}";
