@@ -51,6 +51,12 @@ void adc_scim_set_attempts(struct adc_scim *s, int attempts);
 /* The client's first connection, lent for the agent API (agent-api.h). */
 struct adc_transport *adc_scim_transport(struct adc_scim *s);
 
+/* One request to adc-server (path from the server's root) whose answer must be 2xx JSON or
+ * 204: 0 with *out (a new reference; NULL for 204), or a negative errno with *err. Retried when
+ * safe. For the requests that have no function of their own (cloud/scim-groups.c). */
+int adc_scim_call(struct adc_scim *s, const char *method, const char *path, const char *body,
+                  json_t **out, char **err);
+
 /* GET /scim/v2/ServiceProviderConfig (bulk support and limits). A server that does not answer
  * it gets conservative defaults (no Bulk). */
 int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **err);
@@ -59,6 +65,13 @@ int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **
  * negative errno with *err: then `out` is incomplete and must not be used for a plan. */
 int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_progress_fn progress,
                         void *userdata, char **err);
+
+/* The cloud users for which attrs[i] ("externalId", "userName") equals values[i] for some i
+ * (SCIM filter "a1 eq v1 or a2 eq v2 ..."), appended to `out`: a targeted lookup for one live
+ * change instead of listing every user. Returns 0, or a negative errno with *err (-EACCES
+ * credentials refused; transport errors as adc_transport_request_retry). */
+int adc_scim_find_users(struct adc_scim *s, const char *const *attrs, const char *const *values,
+                        size_t n_values, struct adc_cloud_users *out, char **err);
 
 /* Performs the writes in order, as few Bulk requests as the limits allow (single requests when
  * the server has no Bulk). A write the server refuses gets its `error` and the others go on.
