@@ -157,6 +157,48 @@ class SlowClients(unittest.TestCase):
         self.assertEqual(self.srv.request("GET", "/api/v1/health").status, 200)
 
 
+class SlowSignIns(unittest.TestCase):
+    """Sign-ins waiting for an agent that never answers do not hold up other requests: the
+    workers grow while all are busy, and the health check runs on the event loop."""
+
+    def test_waiting_sign_ins_do_not_starve_others(self):
+        with AdcServer(args=["--login-timeout", "4"]) as srv:
+            cfg = srv.create_sync_config("silent")
+            r = srv.scim(cfg, "POST", "/Users", {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "waiting.user", "externalId": "w-1", "active": True})
+            self.assertEqual(r.status, 201, r)
+            r = srv.request("POST", "/api/v1/agent/connect", {"host": "h", "version": "0.1.0"},
+                            auth=srv.sync_auth(cfg))
+            agent_id = r.body["agent_id"]
+            stop = threading.Event()
+
+            def silent_agent():  # takes every check and never answers
+                while not stop.is_set():
+                    srv.request("GET", "/api/v1/agent/commands?wait=1&agent_id=" + agent_id,
+                                auth=srv.sync_auth(cfg), timeout=10)
+
+            agent = threading.Thread(target=silent_agent)
+            agent.start()
+            self.addCleanup(agent.join)
+            self.addCleanup(stop.set)
+            statuses = []
+            logins = [threading.Thread(target=lambda: statuses.append(srv.request(
+                "POST", "/api/v1/login", {"username": "waiting.user", "password": "pw"},
+                timeout=30).status)) for _ in range(60)]
+            for t in logins:
+                t.start()
+            time.sleep(1)
+            r, t_health = timed(lambda: srv.request("GET", "/api/v1/health", timeout=5))
+            self.assertEqual(r.status, 200)
+            r, t_scim = timed(lambda: srv.scim(cfg, "GET", "/Users?count=1", timeout=5))
+            self.assertEqual(r.status, 200)
+            for t in logins:
+                t.join()
+            self.assertEqual(statuses, [503] * 60)
+            self.assertLess(max(t_health, t_scim), 1.0)
+
+
 class PerAddressLimit(unittest.TestCase):
     def test_one_address_cannot_take_every_connection(self):
         with AdcServer(args=["--per-address-limit", "5"]) as srv:

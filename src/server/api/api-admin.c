@@ -512,6 +512,7 @@ static void audit_list(struct adc_http_request *req, struct adc_http_response *r
     adc_store_release(db);
 }
 
+/* Runs on the HTTP event loop, not on a worker (http.c, on_loop): it must never block. */
 static void health(struct adc_http_request *req, struct adc_http_response *res) {
     (void)req;
     adc_http_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "version", ADC_VERSION));

@@ -845,6 +845,12 @@ static enum MHD_Result headers_arrived(struct conn_state *st) {
     return size_check(st) ? answer_now(st) : MHD_YES;
 }
 
+/* Handlers that never block (no store, no waiting) run on the event loop itself, so that they
+ * answer even when every worker is busy: the health check a load balancer relies on. */
+static bool on_loop(const struct conn_state *st) {
+    return strcmp(st->method, "GET") == 0 && strcmp(st->url, "/api/v1/health") == 0;
+}
+
 /* Appends a piece of the body; false closes the connection. */
 static bool body_data(struct conn_state *st, const char *data, size_t n) {
     double now = mono_now();
@@ -937,6 +943,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     st->req.body = st->body ? st->body : (char *)"";
     st->req.body_len = st->len;
+    if (on_loop(st)) {
+        st->route->handler(&st->req, &st->res);
+        if (st->res.status == 0)
+            adc_http_error(&st->res, 500, NULL, "the handler gave no answer");
+        return answer_now(st);
+    }
     st->phase = PHASE_RUN;
     suspend_for(st, run_job);
     return MHD_YES;
@@ -1115,7 +1127,9 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         opts->per_address_limit ? opts->per_address_limit : ADC_HTTP_DEFAULT_PER_ADDRESS;
     unsigned max_conn = fit_descriptors(opts->max_connections ? opts->max_connections
                                                               : ADC_HTTP_DEFAULT_MAX_CONNECTIONS);
-    r = adc_workers_new(opts->workers ? opts->workers : ADC_HTTP_DEFAULT_WORKERS, &workers);
+    unsigned n_workers = opts->workers ? opts->workers : ADC_HTTP_DEFAULT_WORKERS;
+    r = adc_workers_new(
+        n_workers, n_workers > ADC_HTTP_MAX_WORKERS ? n_workers : ADC_HTTP_MAX_WORKERS, &workers);
     if (r < 0) {
         log_error("cannot start the worker threads: %s", strerror(-r));
         goto out;
