@@ -489,7 +489,9 @@ class ManyAgents(unittest.TestCase):
         self.assertLess(max(health), 1.0, figures)
         self.assertLess(max(latencies), 1.0, figures)
         self.assertLess(login, 1.0, figures)
-        self.assertLess(n_threads, 80, figures)
+        # Threads are bounded by the worker pool (8 kept, up to 256 while jobs queue, e.g. the
+        # burst of 10,000 connects), never by the number of connections.
+        self.assertLess(n_threads, 256 + 16, figures)
         load.stdin.close()
         load.wait(timeout=30)
         with lock:
