@@ -1,18 +1,18 @@
 /* What `adc run` reads from adc-server on the agent channel: the connect answer
  * (adc_agent_connect_answer_parse) and every command of a poll answer's `commands`
- * (adc_agent_command_parse), parsed as agent-channel.c parses answers (jansson, flags 0, at most
- * ADC_CHANNEL_MAX_BODY bytes), and again with NULs allowed inside strings to exercise the
- * parser's refusal of them. Whatever the bytes: no crash, no leak; every id, run id and agent id
- * that passes is one that is safe in a URL (adc_wire_id_valid); a refused command has a reason
- * and never hands out its password; poll_wait is within 1..300. The whole HTTP path is tested
- * with the real program by tests/integration/test_hostile_server.py. */
+ * (adc_agent_command_parse), parsed with jansson from at most ADC_TRANSPORT_MAX_BODY bytes
+ * (flags 0: a superset of what the transport's strict reading lets through), and again with NULs
+ * allowed inside strings to exercise the parser's refusal of them. Whatever the bytes: no crash, no
+ * leak; every id, run id and agent id that passes is one that is safe in a URL (adc_wire_id_valid);
+ * a refused command has a reason and never hands out its password; poll_wait is within 1..300. The
+ * whole HTTP path is tested with the real program by tests/integration/test_hostile_server.py. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent-channel.h"
-#include "agent/agent-channel.h"
+#include "cloud/transport.h"
+#include "cloud/transport.h"
 #include "agent/agent-message.h"
 #include "common/wire.h"
 
@@ -66,7 +66,7 @@ static void check_message(const json_t *j) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > ADC_CHANNEL_MAX_BODY)
+    if (size > ADC_TRANSPORT_MAX_BODY)
         return 0;
     const size_t flags[] = {0, JSON_ALLOW_NUL};
     for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {

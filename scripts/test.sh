@@ -26,6 +26,13 @@ run_suite() { # build-dir, meson setup options...
 echo "== build and test"
 run_suite build
 
+# adc-server's second store engine: the server-side integration tests again, each adc-server
+# on a fresh database of a PostgreSQL cluster the test process starts (harness/postgres.py).
+# Tests of SQLite's own file (full disk, a lock held by sqlite3) skip themselves here.
+echo "== server-side integration tests on PostgreSQL"
+ADC_TEST_DB=postgresql meson test -C build --print-errorlogs --num-processes 2 \
+  $(scripts/postgresql-tests.sh)
+
 if [ $quick -eq 0 ]; then
   echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
@@ -42,5 +49,15 @@ if [ $quick -eq 0 ]; then
   # A representative subset of the integration tests with the programs under valgrind.
   echo "== integration tests under valgrind (memcheck)"
   scripts/valgrind-tests.sh build
+
+  # The release as users get it: scripts/release.sh builds the .debs, the archive and the OCI
+  # image, which are installed, upgraded, purged and run in fresh minimal Debian 12 and 13
+  # chroots (root for chroot; Debian's archive on the network; about 8 minutes).
+  echo "== packages (scripts/test-packages.sh)"
+  if [ "$(id -u)" -eq 0 ]; then
+    scripts/test-packages.sh build
+  else
+    sudo -E scripts/test-packages.sh build
+  fi
 fi
 echo "== all tests passed"

@@ -12,7 +12,14 @@ void adc_buf_init(struct adc_buf *b, size_t max) {
     b->max = max ? max : (size_t)1 << 30;
 }
 
+void adc_buf_init_secret(struct adc_buf *b, size_t max) {
+    adc_buf_init(b, max);
+    b->wipe = true;
+}
+
 void adc_buf_done(struct adc_buf *b) {
+    if (b->wipe && b->data)
+        explicit_bzero(b->data, b->cap);
     free(b->data);
     memset(b, 0, sizeof(*b));
 }
@@ -29,13 +36,24 @@ char *adc_buf_take(struct adc_buf *b, size_t *len) {
         *len = b->len;
     b->data = NULL;
     b->len = b->cap = 0;
+    b->failed = false;
     return d;
+}
+
+void adc_buf_clear(struct adc_buf *b) {
+    if (b->data) {
+        if (b->wipe)
+            explicit_bzero(b->data, b->cap);
+        b->data[0] = '\0';
+    }
+    b->len = 0;
+    b->failed = false;
 }
 
 static int grow(struct adc_buf *b, size_t need) {
     if (b->failed)
         return -ENOMEM;
-    if (need > b->max) {
+    if (need > (b->max ? b->max : (size_t)1 << 30)) {
         b->failed = true;
         return -E2BIG;
     }
@@ -44,10 +62,15 @@ static int grow(struct adc_buf *b, size_t need) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need + 1)
         cap *= 2;
-    char *d = realloc(b->data, cap);
+    char *d = b->wipe ? malloc(cap) : realloc(b->data, cap);
     if (!d) {
         b->failed = true;
         return -ENOMEM;
+    }
+    if (b->wipe && b->data) {
+        memcpy(d, b->data, b->len + 1);
+        explicit_bzero(b->data, b->cap);
+        free(b->data);
     }
     b->data = d;
     b->cap = cap;
@@ -99,4 +122,26 @@ int adc_grow(void **items, size_t *cap, size_t n, size_t size, size_t first) {
     *items = p;
     *cap = c;
     return 0;
+}
+
+char *adc_strdup_vprintf(const char *fmt, va_list ap) {
+    char *s = NULL;
+    return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
+char *adc_strdup_printf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = adc_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void adc_set_error(char **err, const char *fmt, ...) {
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    *err = adc_strdup_vprintf(fmt, ap);
+    va_end(ap);
 }

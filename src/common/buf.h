@@ -11,17 +11,32 @@ struct adc_buf {
     char *data; /* NUL-terminated while not failed */
     size_t len, cap, max;
     bool failed; /* out of memory or over max: later appends do nothing */
+    bool wipe;   /* may hold secrets: see adc_buf_init_secret */
 };
 
-/* max: the most bytes the buffer may hold (0 = 1 GiB). */
+/* max: the most bytes the buffer may hold (0 = 1 GiB). A zeroed struct adc_buf is an empty
+ * buffer with that default too. */
 void adc_buf_init(struct adc_buf *b, size_t max);
+/* The same for data that may hold secrets (answers carrying passwords): growth copies instead
+ * of realloc and wipes the old block, and adc_buf_done wipes the data. Costs a copy per
+ * doubling, which a network read never notices. */
+void adc_buf_init_secret(struct adc_buf *b, size_t max);
 void adc_buf_done(struct adc_buf *b);
-/* Hands the data out (caller frees); NULL when the buffer failed. */
+/* Hands the data out (caller frees, and wipes it first when the buffer was a secret one); NULL
+ * when the buffer failed. */
 char *adc_buf_take(struct adc_buf *b, size_t *len);
+/* Empties the buffer and clears a failure, keeping its memory for the next use. */
+void adc_buf_clear(struct adc_buf *b);
 int adc_buf_append(struct adc_buf *b, const void *data, size_t len);
 int adc_buf_puts(struct adc_buf *b, const char *s);
 int adc_buf_printf(struct adc_buf *b, const char *fmt, ...) _printf_(2, 3);
 int adc_buf_vprintf(struct adc_buf *b, const char *fmt, va_list ap) _printf_(2, 0);
+
+/* printf into a new string (NULL when out of memory): for messages built once. */
+char *adc_strdup_printf(const char *fmt, ...) _printf_(1, 2);
+char *adc_strdup_vprintf(const char *fmt, va_list ap) _printf_(1, 0);
+/* The same into *err, for the "char **err" out-parameters; nothing when err is NULL. */
+void adc_set_error(char **err, const char *fmt, ...) _printf_(2, 3);
 
 /* Makes room for one more element in a growable array (the one growth rule for arrays, beside
  * adc_buf for bytes): when n == *cap, doubles *cap (to `first` when 0) and reallocs *items to

@@ -1,6 +1,7 @@
 #include "common/json-util.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "common/buf.h"
 
@@ -51,9 +52,15 @@ json_t *adc_json_parse(const char *buf, size_t len, int max_depth, char *err, si
 }
 
 int adc_json_append_string(struct adc_buf *b, const char *s) {
+    if (!s)
+        return adc_buf_append(b, "null", 4);
+    return adc_json_append_stringn(b, s, strlen(s));
+}
+
+int adc_json_append_stringn(struct adc_buf *b, const char *s, size_t n) {
     adc_buf_append(b, "\"", 1);
-    const char *run = s;
-    for (; *s; s++) {
+    const char *run = s, *end = s + n;
+    for (; s < end; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;

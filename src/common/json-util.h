@@ -19,5 +19,9 @@ int adc_json_depth(const char *buf, size_t len, int max_depth);
 json_t *adc_json_parse(const char *buf, size_t len, int max_depth, char *err, size_t err_size);
 
 struct adc_buf;
-/* Appends s as a JSON string literal (quoted, escaped). */
+/* Appends s as a JSON string literal, or null when s is NULL: escaped per RFC 8259 section 7
+ * (\" and \\, control characters as \u00XX; UTF-8 passes through as it is). The one JSON
+ * escaper of both programs. */
 int adc_json_append_string(struct adc_buf *b, const char *s);
+/* The same for s[0..n), which need not be NUL-terminated (a NUL byte is escaped). */
+int adc_json_append_stringn(struct adc_buf *b, const char *s, size_t n);

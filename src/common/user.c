@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+
 void adc_user_done(struct adc_user *u) {
     if (!u)
         return;
@@ -30,14 +32,8 @@ void adc_user_list_done(struct adc_user_list *l) {
 }
 
 struct adc_user *adc_user_list_append(struct adc_user_list *l) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct adc_user *items = realloc(l->items, cap * sizeof(*items));
-        if (!items)
-            return NULL;
-        l->items = items;
-        l->cap = cap;
-    }
+    if (adc_grow_array(l->items, l->cap, l->n, 64) < 0)
+        return NULL;
     struct adc_user *u = &l->items[l->n++];
     memset(u, 0, sizeof(*u));
     return u;

@@ -27,6 +27,14 @@ struct adc_user {
     char *version;  /* SCIM meta.version (ETag) */
 };
 
+/* A directory entry that did not become a user, with the reason (docs/product.md section 4,
+ * rule 8): the reader reports it, the plan shows it and keeps its cloud user. */
+struct adc_skipped_entry {
+    char *dn;
+    char *user_name; /* may be NULL */
+    char *reason;
+};
+
 struct adc_user_list {
     struct adc_user *items;
     size_t n;

@@ -33,6 +33,7 @@
 #define ADC_WIRE_SCIM_SPC "/scim/v2/ServiceProviderConfig"
 
 /* The agent API (docs/agent-protocol.md), authenticated as a sync configuration. */
+#define ADC_WIRE_AGENT_LIVE "/api/v1/agent/live"      /* PUT: live sync state */
 #define ADC_WIRE_AGENT_CONFIG "/api/v1/agent/config"         /* GET: server-side settings */
 #define ADC_WIRE_AGENT_RUNS "/api/v1/agent/runs"             /* POST; PUT .../{run_id} */
 #define ADC_WIRE_AGENT_CONNECT "/api/v1/agent/connect"       /* POST */

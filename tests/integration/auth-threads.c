@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "directory/ldap-source.h"
+#include "directory/ldap-auth.h"
 
 static struct adc_ldap_config cfg;
 static int n_users, per_thread;

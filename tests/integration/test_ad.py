@@ -532,6 +532,47 @@ class Auth(unittest.TestCase):
         self.assert_denied(self.auth("staff0001", "anything-1A"))
 
 
+class PasswordPolicy(unittest.TestCase):
+    """docs/product.md section 11: AD refuses these binds with a reason code in its diagnostic
+    message (data 773: must change, 701: account expired); the password check says so in words.
+    In an OU of their own, removed afterwards."""
+    OU = "OU=Policy,DC=adc,DC=test"
+
+    def setUp(self):
+        DC.ldapadd(f"dn: {self.OU}\nobjectClass: organizationalUnit\n\n"
+                   f"dn: CN=Mustchange Person,{self.OU}\nobjectClass: user\n"
+                   "sAMAccountName: must.change\nuserAccountControl: 512\n\n"
+                   f"dn: CN=Expired Person,{self.OU}\nobjectClass: user\n"
+                   "sAMAccountName: acct.expired\nuserAccountControl: 512\n")
+        self.addCleanup(DC.ldapdelete, self.OU, recursive=True)
+        DC.set_password(f"CN=Mustchange Person,{self.OU}", "Must-Change-Passw0rd")
+        DC.set_password(f"CN=Expired Person,{self.OU}", "Expired-Acct-Passw0rd")
+        self.cfg = config(base_dn=self.OU)
+
+    def auth(self, name, password):
+        r = run_adc(self.cfg, "auth", name, stdin=password + "\n")
+        assert_no_secret(self, r, password)
+        return r
+
+    def test_right_password_before(self):
+        r = self.auth("must.change", "Must-Change-Passw0rd")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_must_change_is_denied_with_data_773(self):
+        # pwdLastSet 0: "User must change password at next logon".
+        DC.ldapmodify(f"dn: CN=Mustchange Person,{self.OU}\nchangetype: modify\n"
+                      "replace: pwdLastSet\npwdLastSet: 0\n-\n")
+        r = self.auth("must.change", "Must-Change-Passw0rd")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the password must be changed (Active Directory: data 773", r.stderr)
+
+    def test_expired_account_is_denied_with_data_701(self):
+        DC.samba_tool("user", "setexpiry", "acct.expired", "--days=0")
+        r = self.auth("acct.expired", "Expired-Acct-Passw0rd")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the account has expired (Active Directory: data 701", r.stderr)
+
+
 class Changes(unittest.TestCase):
     """A user that is renamed, moved, disabled and enabled again in AD, in an OU of its own
     (removed afterwards, so the other tests' view of the directory is unchanged)."""

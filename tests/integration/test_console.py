@@ -1,7 +1,6 @@
 """The web console's server side over HTTP: static files and their headers, administrator
 accounts (`adc-server admin`), sign-in, session cookies and their limits, CSRF, sign-out, the
 lockout of guessers. The browser flow is test_console_browser.py."""
-import sqlite3
 import threading
 import time
 import unittest
@@ -171,12 +170,7 @@ class ConsoleHttp(unittest.TestCase):
         self.assertEqual(sign_in(self.srv)[0].status, 201)
 
     def test_password_stored_as_yescrypt_hash(self):
-        db = sqlite3.connect(self.srv.db)
-        try:
-            (h,) = db.execute("SELECT password_hash FROM admin_accounts WHERE name=?",
-                              (ADMIN,)).fetchone()
-        finally:
-            db.close()
+        [(h,)] = self.srv.sql("SELECT password_hash FROM admin_accounts WHERE name=?", (ADMIN,))
         self.assertTrue(h.startswith("$y$"), h)
         self.assertNotIn(PASSWORD, h)
         self.assertNotIn(PASSWORD, self.srv.read_log())

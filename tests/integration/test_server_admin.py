@@ -197,12 +197,7 @@ class AdminApi(ServerTestCase):
         self.assertEqual(self.srv.request("GET", "/api/v1/agent/config",
                                           auth="Bearer " + new_secret).status, 200)
         # Neither secret nor admin token is in the database file in clear.
-        with open(self.srv.db, "rb") as f:
-            data = f.read()
-        for wal in (self.srv.db + "-wal",):
-            if os.path.exists(wal):
-                with open(wal, "rb") as f:
-                    data += f.read()
+        data = self.srv.db_bytes()
         for s in (cfg["secret"], new_secret, self.srv.admin_token):
             self.assertNotIn(s.encode(), data)
             self.assertNotIn(s[5:].encode(), data)

@@ -53,8 +53,7 @@ class ScimUsers(ServerTestCase):
         g = self.srv.scim(self.cfg, "GET", "/Users/" + u["id"])
         self.assertEqual(g.status, 200)
         self.assertEqual(g.body, u)
-        with open(self.srv.db, "rb") as f:
-            self.assertNotIn(b"never stored", f.read())
+        self.assertNotIn(b"never stored", self.srv.db_bytes())
 
     def test_get_missing(self):
         self.assertScimError(self.srv.scim(self.cfg, "GET", "/Users/does-not-exist"), 404)

@@ -10,10 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/agent-channel.h"
+#include "cloud/agent-api.h"
 #include "agent/agent-sync-engine.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/wire.h"
 
 /* Progress reports on long runs at most this often: enough for a live view in the console,
  * negligible next to the sync's own requests. */
@@ -30,38 +31,36 @@ struct adc_sync {
     pthread_cond_t cond;
     bool done;
     bool joined;
-    struct adc_channel *ch; /* the sync thread's own client */
+    struct adc_transport *ch; /* the sync thread's own connection */
     struct timespec last_progress;
 };
 
-/* `progress` ({"phase","done","total"}) keeps the run record fresh on long runs; servers that
- * do not show it ignore it. */
-static int put_run(struct adc_channel *ch, const char *run_id, const char *status, json_t *stats,
-                   json_t *errors, json_t *progress) {
-    char path[256];
-    snprintf(path, sizeof(path), "/api/v1/agent/runs/%s", run_id);
-    json_t *body = json_pack("{s:s}", "status", status);
-    if (!body)
-        return -ENOMEM;
-    if (stats)
-        json_object_set(body, "stats", stats);
-    if (errors)
-        json_object_set(body, "errors", errors);
-    if (progress)
-        json_object_set(body, "progress", progress);
-    struct adc_channel_reply rep;
-    int r = adc_channel_request(ch, "PUT", path, body, 30, &rep);
-    json_decref(body);
-    if (r == 0 && (rep.status < 200 || rep.status >= 300)) {
-        log_warning("the server answered %ld to the %s report of run %s", rep.status, status,
-                    run_id);
-        /* 5xx may pass; 4xx (unknown run, already ended, rejected secret) will not. */
-        r = rep.status >= 500 ? -EAGAIN : -EPROTO;
-    } else if (r < 0) {
-        log_warning("cannot report run %s as %s: %s", run_id, status,
-                    rep.error ? rep.error : "transfer failed");
-    }
-    adc_channel_reply_done(&rep);
+/* Reports the run; `final` reports are repeated through a short outage of the server or the
+ * network (see sync_options), progress is sent once. Failures are logged, never fatal. */
+static int put_run(struct adc_sync *s, const char *status, json_t *stats, json_t *errors,
+                   json_t *progress, bool final) {
+    _cleanup_free_ char *err = NULL;
+    int r =
+        adc_agent_api_run_update(s->ch, s->run_id, status, stats, errors, progress, final, &err);
+    if (r < 0)
+        log_warning("cannot report run %s as %s: %s", s->run_id, status, err ? err : strerror(-r));
+    return r;
+}
+
+/* Between the repeats of a final report: none once the agent is stopping. */
+static int check_cancel(void *userdata) {
+    struct adc_sync *s = userdata;
+    return atomic_load(&s->cancel) ? -ECANCELED : 0;
+}
+
+/* The final report is what keeps the run from looking "running" forever: 6 attempts 1, 2, 4,
+ * 8, 8 s apart carry it through about half a minute of outage. */
+static const struct adc_transport_options sync_options = {.max_attempts = 6, .backoff_ms = 1000};
+
+static int open_transport(struct adc_sync *s, const struct adc_service_config *svc) {
+    int r = adc_transport_new(svc, &sync_options, &s->ch, NULL);
+    if (r == 0)
+        adc_transport_set_retry_check(s->ch, check_cancel, s);
     return r;
 }
 
@@ -78,7 +77,7 @@ static bool on_progress(void *userdata, json_t *progress) {
     if (atomic_load(&s->cancel))
         return false;
     if (ms_since(&s->last_progress) >= PROGRESS_INTERVAL_MS) {
-        put_run(s->ch, s->run_id, "running", NULL, NULL, progress);
+        put_run(s, ADC_RUN_RUNNING, NULL, NULL, progress, false);
         clock_gettime(CLOCK_MONOTONIC, &s->last_progress);
     }
     return !atomic_load(&s->cancel);
@@ -88,12 +87,12 @@ static void *sync_main(void *userdata) {
     struct adc_sync *s = userdata;
     json_t *stats = NULL, *errors = NULL;
 
-    if (adc_channel_new(s->cfg->service, &s->ch) < 0) {
+    if (open_transport(s, s->cfg->service) < 0) {
         log_error("sync run %s: out of memory", s->run_id);
         goto out;
     }
     log_notice("sync run %s started%s", s->run_id, s->dry_run ? " (dry run)" : "");
-    put_run(s->ch, s->run_id, "running", NULL, NULL, NULL);
+    put_run(s, ADC_RUN_RUNNING, NULL, NULL, NULL, false);
     clock_gettime(CLOCK_MONOTONIC, &s->last_progress);
 
     struct adc_sync_engine_params p = {
@@ -109,23 +108,16 @@ static void *sync_main(void *userdata) {
             errors = json_array();
         json_array_append_new(errors, json_string("adc was stopped before the sync ended"));
     }
-    const char *status = r == 0 ? "succeeded" : "failed";
+    const char *status = r == 0 ? ADC_RUN_SUCCEEDED : ADC_RUN_FAILED;
     if (r == 0)
         log_notice("sync run %s succeeded", s->run_id);
     else
         log_error("sync run %s failed", s->run_id);
-    /* The final report is what keeps the run from looking "running" forever: retried through
-     * a short outage of the server or the network (about half a minute), not while stopping. */
-    for (unsigned attempt = 0, delay = 1;; attempt++, delay *= 2) {
-        int pr = put_run(s->ch, s->run_id, status, stats, errors, NULL);
-        if (pr == 0 || pr == -EPROTO || attempt >= 5 || atomic_load(&s->cancel))
-            break;
-        sleep(delay > 8 ? 8 : delay);
-    }
+    put_run(s, status, stats, errors, NULL, true);
 out:
     json_decref(stats);
     json_decref(errors);
-    adc_channel_free(s->ch);
+    adc_transport_free(s->ch);
     s->ch = NULL;
     pthread_mutex_lock(&s->lock);
     s->done = true;
@@ -198,13 +190,15 @@ bool adc_sync_wait(struct adc_sync *s, int timeout_ms) {
 }
 
 void adc_sync_report_refused(struct adc_agent_config *cfg, const char *run_id, const char *why) {
-    struct adc_channel *ch = NULL;
-    if (adc_channel_new(cfg->service, &ch) < 0)
+    /* A stand-in for a run that never started. Sent once: the main thread waits for it. */
+    struct adc_sync s = {.run_id = (char *)run_id};
+    atomic_init(&s.cancel, false);
+    if (open_transport(&s, cfg->service) < 0)
         return;
     json_t *errors = json_pack("[s]", why);
-    put_run(ch, run_id, "failed", NULL, errors, NULL);
+    put_run(&s, ADC_RUN_FAILED, NULL, errors, NULL, false);
     json_decref(errors);
-    adc_channel_free(ch);
+    adc_transport_free(s.ch);
 }
 
 void adc_sync_report_abandoned(struct adc_sync *s, const char *why) {

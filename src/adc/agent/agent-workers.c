@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent-channel.h"
-#include "directory/ldap-source.h"
+#include "cloud/agent-api.h"
+#include "directory/ldap-auth.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/secret.h"
@@ -28,7 +28,7 @@ struct job {
 struct worker {
     struct adc_workers *pool;
     pthread_t thread;
-    struct adc_channel *ch;
+    struct adc_transport *ch;
     unsigned ch_generation;
     bool started;
 };
@@ -51,25 +51,6 @@ static void job_free(struct job *j) {
     free(j->user_name);
     adc_secret_free(j->password);
     free(j);
-}
-
-int adc_agent_post_result(struct adc_channel *ch, const char *command_id, const char *outcome,
-                          const char *reason) {
-    char path[256];
-    snprintf(path, sizeof(path), "/api/v1/agent/commands/%s/result", command_id);
-    json_t *body = json_pack("{s:s, s:s}", "outcome", outcome, "reason", reason ? reason : "");
-    if (!body)
-        return -ENOMEM;
-    struct adc_channel_reply reply;
-    int r = adc_channel_request(ch, "POST", path, body, 15, &reply);
-    json_decref(body);
-    if (r == 0)
-        r = (int)reply.status;
-    else
-        log_debug("answer to command %s not delivered: %s", command_id,
-                  reply.error ? reply.error : "transfer failed");
-    adc_channel_reply_done(&reply);
-    return r;
 }
 
 static const char *outcome_word(enum adc_auth_outcome o) {
@@ -101,16 +82,16 @@ static void run_job(struct worker *w, struct job *j) {
     /* A reload may have changed the server or the secret: answer on a client for the config
      * this check ran with. */
     if (!w->ch || w->ch_generation != j->cfg->generation) {
-        adc_channel_free(w->ch);
+        adc_transport_free(w->ch);
         w->ch = NULL;
-        if (adc_channel_new(j->cfg->service, &w->ch) < 0) {
+        if (adc_transport_new(j->cfg->service, NULL, &w->ch, NULL) < 0) {
             log_error("cannot answer command %s: out of memory", j->id);
             free(reason);
             return;
         }
         w->ch_generation = j->cfg->generation;
     }
-    int st = adc_agent_post_result(w->ch, j->id, outcome_word(o), reason);
+    int st = adc_agent_api_post_result(w->ch, j->id, outcome_word(o), reason);
     if (st >= 0 && st != 204 && st != 200)
         log_warning("the server answered %d to the result of command %s", st, j->id);
     free(reason);
@@ -136,7 +117,7 @@ static void *worker_main(void *userdata) {
         run_job(w, j);
         job_free(j);
     }
-    adc_channel_free(w->ch);
+    adc_transport_free(w->ch);
     w->ch = NULL;
     return NULL;
 }

@@ -15,9 +15,3 @@ int adc_workers_submit(struct adc_workers *w, struct adc_agent_config *cfg, cons
                        const char *user_name, const char *password);
 /* Answers every queued check, then stops the threads and frees the pool. Accepts NULL. */
 void adc_workers_free(struct adc_workers *w);
-
-/* Posts the answer to one command (docs/agent-protocol.md); used by the pool and by the main
- * thread for commands it refuses itself. Returns the HTTP status, or a negative errno. */
-struct adc_channel;
-int adc_agent_post_result(struct adc_channel *ch, const char *command_id, const char *outcome,
-                          const char *reason);

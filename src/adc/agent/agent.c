@@ -21,12 +21,12 @@
 #include <unistd.h>
 
 #include "agent/agent-backoff.h"
-#include "agent/agent-channel.h"
 #include "agent/agent-message.h"
 #include "agent/agent-sync.h"
 #include "agent/agent-workers.h"
 #include "cli/exit-codes.h"
-#include "directory/ldap-source.h"
+#include "cloud/agent-api.h"
+#include "directory/ldap-auth.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/wire.h"
@@ -74,7 +74,7 @@ struct agent {
     struct adc_agent_config *cfg;
     unsigned generation;
     int sigfd;
-    struct adc_channel *ch; /* the main thread's client: connect, poll, disconnect */
+    struct adc_transport *ch; /* the main thread's connection: connect, poll, disconnect */
     unsigned ch_generation;
     char *agent_id;
     int poll_wait;
@@ -187,13 +187,13 @@ static void backoff_sleep(struct agent *a, unsigned ms) {
 static int ensure_channel(struct agent *a) {
     if (a->ch && a->ch_generation == a->cfg->generation)
         return 0;
-    adc_channel_free(a->ch);
+    adc_transport_free(a->ch);
     a->ch = NULL;
-    int r = adc_channel_new(a->cfg->service, &a->ch);
+    int r = adc_transport_new(a->cfg->service, NULL, &a->ch, NULL);
     if (r < 0)
         return r;
     a->ch_generation = a->cfg->generation;
-    adc_channel_set_wake(a->ch, a->sigfd, 1000, on_wake, a);
+    adc_transport_set_wake(a->ch, a->sigfd, 1000, on_wake, a);
     return 0;
 }
 
@@ -201,41 +201,23 @@ static void secret_rejected(struct agent *a) {
     log_error("the Secret Token was rejected (rotated or wrong); update adc.cfg ('%s') with "
               "the current secret of Application ID '%s' on %s, then restart adc",
               a->cfg->service->path ? a->cfg->service->path : "adc.cfg", a->cfg->service->app_id,
-              adc_channel_url(a->ch));
+              adc_transport_url(a->ch));
     sd_notify(0, "STATUS=the Secret Token was rejected; update adc.cfg");
     a->fatal = true;
-}
-
-/* A short description of a failed answer for messages. */
-static void describe(const struct adc_channel_reply *rep, char *buf, size_t size) {
-    if (rep->status == 0) {
-        snprintf(buf, size, "%s", rep->error ? rep->error : "no answer");
-        return;
-    }
-    const char *detail = rep->body ? json_string_value(json_object_get(rep->body, "detail")) : NULL;
-    if (!detail && rep->body)
-        detail = json_string_value(json_object_get(rep->body, "error"));
-    snprintf(buf, size, "HTTP %ld%s%s", rep->status, detail ? ": " : "", detail ? detail : "");
 }
 
 static void disconnect(struct agent *a) {
     if (!a->agent_id || !a->ch)
         goto out;
-    json_t *body = json_pack("{s:s}", "agent_id", a->agent_id);
-    struct adc_channel_reply rep;
     /* No wake function here: the stop is already decided and this must not be cut short by a
      * second SIGTERM. */
-    adc_channel_set_wake(a->ch, -1, 0, NULL, NULL);
-    int r = body ? adc_channel_request(a->ch, "POST", "/api/v1/agent/disconnect", body, 5, &rep)
-                 : -ENOMEM;
-    adc_channel_set_wake(a->ch, a->sigfd, 1000, on_wake, a);
-    json_decref(body);
-    if (r == 0 && rep.status >= 200 && rep.status < 300)
-        log_info("disconnected from %s", adc_channel_url(a->ch));
+    adc_transport_set_wake(a->ch, -1, 0, NULL, NULL);
+    int r = adc_agent_api_disconnect(a->ch, a->agent_id);
+    adc_transport_set_wake(a->ch, a->sigfd, 1000, on_wake, a);
+    if (r == 0)
+        log_info("disconnected from %s", adc_transport_url(a->ch));
     else
         log_debug("disconnect not acknowledged");
-    if (r != -ENOMEM)
-        adc_channel_reply_done(&rep);
 out:
     free(a->agent_id);
     a->agent_id = NULL;
@@ -246,54 +228,37 @@ out:
 static int connect_agent(struct agent *a) {
     char host[256] = "unknown";
     gethostname(host, sizeof(host) - 1);
-    json_t *body = json_pack("{s:s, s:s}", "host", host, "version", ADC_VERSION);
-    if (!body)
-        return -ENOMEM;
-    struct adc_channel_reply rep;
-    int r = adc_channel_request(a->ch, "POST", "/api/v1/agent/connect", body, 30, &rep);
-    json_decref(body);
-    if (r == -ECANCELED) {
-        adc_channel_reply_done(&rep);
+    _cleanup_free_ char *why = NULL;
+    char *id = NULL;
+    int wait = DEFAULT_POLL_WAIT;
+    int r = adc_agent_api_connect(a->ch, host, &id, &wait, &why);
+    if (r == -EBADMSG) {
+        log_warning("%s answered the connect without a usable agent_id", adc_transport_url(a->ch));
+        return -EAGAIN;
+    }
+    if (r == -EAGAIN) {
+        log_warning("cannot connect to %s: %s", adc_transport_url(a->ch), why ? why : "error");
+        sd_notifyf(0, "STATUS=cannot connect to %s: %s", adc_transport_url(a->ch),
+                   why ? why : "error");
         return r;
     }
-    char why[512];
-    if (r == 0 && (rep.status == 201 || rep.status == 200)) {
-        char *id;
-        int wait;
-        int pr = adc_agent_connect_answer_parse(rep.body, &id, &wait);
-        adc_channel_reply_done(&rep);
-        if (pr == -EINVAL) {
-            log_warning("%s answered the connect without a usable agent_id",
-                        adc_channel_url(a->ch));
-            return -EAGAIN;
-        }
-        if (pr < 0)
-            return pr;
-        a->agent_id = id;
-        a->poll_wait = wait;
-        log_notice("connected to %s as Application ID '%s' (agent %s)", adc_channel_url(a->ch),
-                   a->cfg->service->app_id, a->agent_id);
-        /* READY=1 after the first connect: before it the service does nothing useful. Later
-         * reconnects only update the status line. */
-        sd_notifyf(0, "%sSTATUS=connected to %s", a->ready_sent ? "" : "READY=1\n",
-                   adc_channel_url(a->ch));
-        a->ready_sent = true;
-        return 0;
-    }
-    if (r == 0 && rep.status == 401) {
-        adc_channel_reply_done(&rep);
-        return -EPERM;
-    }
-    describe(&rep, why, sizeof(why));
-    log_warning("cannot connect to %s: %s", adc_channel_url(a->ch), why);
-    sd_notifyf(0, "STATUS=cannot connect to %s: %s", adc_channel_url(a->ch), why);
-    adc_channel_reply_done(&rep);
-    return -EAGAIN;
+    if (r < 0)
+        return r;
+    a->agent_id = id;
+    a->poll_wait = wait;
+    log_notice("connected to %s as Application ID '%s' (agent %s)", adc_transport_url(a->ch),
+               a->cfg->service->app_id, a->agent_id);
+    /* READY=1 after the first connect: before it the service does nothing useful. Later
+     * reconnects only update the status line. */
+    sd_notifyf(0, "%sSTATUS=connected to %s", a->ready_sent ? "" : "READY=1\n",
+               adc_transport_url(a->ch));
+    a->ready_sent = true;
+    return 0;
 }
 
 static void refuse_command(struct agent *a, const char *id, const char *why) {
     if (adc_wire_id_valid(id))
-        adc_agent_post_result(a->ch, id, ADC_OUTCOME_UNAVAILABLE, why);
+        adc_agent_api_post_result(a->ch, id, ADC_OUTCOME_UNAVAILABLE, why);
 }
 
 static void dispatch(struct agent *a, json_t *cmd) {
@@ -338,40 +303,25 @@ static void dispatch(struct agent *a, json_t *cmd) {
 /* One long poll. Returns 0 to poll again at once, -EAGAIN after a failure that needs a pause,
  * -ENOENT when the server forgot this agent, -EPERM, -ECANCELED. */
 static int poll_once(struct agent *a) {
-    char path[256];
-    snprintf(path, sizeof(path), "/api/v1/agent/commands?agent_id=%s&wait=%d", a->agent_id,
-             a->poll_wait);
-    struct adc_channel_reply rep;
-    /* The server answers within `wait`; the margin covers a slow network, no more. */
-    int r = adc_channel_request(a->ch, "GET", path, NULL, a->poll_wait + 15, &rep);
-    if (r == -ECANCELED) {
-        adc_channel_reply_done(&rep);
-        return r;
-    }
-    if (r == 0 && rep.status == 200) {
-        json_t *cmds = json_object_get(rep.body, "commands");
+    json_t *cmds = NULL;
+    _cleanup_free_ char *why = NULL;
+    int r = adc_agent_api_poll(a->ch, a->agent_id, a->poll_wait, &cmds, &why);
+    if (r == 0) {
         size_t i;
         json_t *c;
         json_array_foreach(cmds, i, c) dispatch(a, c);
-        adc_channel_reply_done(&rep);
+        json_decref(cmds);
         return 0;
     }
-    if (r == 0 && rep.status == 401) {
-        adc_channel_reply_done(&rep);
-        return -EPERM;
-    }
-    if (r == 0 && rep.status == 404) {
-        adc_channel_reply_done(&rep);
+    if (r == -ENOENT)
         log_notice("%s no longer knows this agent (restarted?); connecting again",
-                   adc_channel_url(a->ch));
-        return -ENOENT;
-    }
-    char why[512];
-    describe(&rep, why, sizeof(why));
-    log_warning("lost the connection to %s: %s", adc_channel_url(a->ch), why);
-    sd_notifyf(0, "STATUS=lost the connection to %s: %s", adc_channel_url(a->ch), why);
-    adc_channel_reply_done(&rep);
-    return -EAGAIN;
+                   adc_transport_url(a->ch));
+    if (r != -EAGAIN)
+        return r;
+    log_warning("lost the connection to %s: %s", adc_transport_url(a->ch), why ? why : "error");
+    sd_notifyf(0, "STATUS=lost the connection to %s: %s", adc_transport_url(a->ch),
+               why ? why : "error");
+    return r;
 }
 
 /* Commands carry passwords; the JSON parser's memory is wiped before it is reused. */
@@ -399,15 +349,10 @@ static void stop_sync(struct agent *a) {
     a->sync = NULL;
 }
 
-int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
-    struct agent a = {.ctx = ctx, .sigfd = -1, .poll_wait = DEFAULT_POLL_WAIT};
-    int status = ADC_EXIT_FAILURE;
+/* Blocks the signals before any thread starts, so every thread inherits the mask and only the
+ * returned signalfd sees them. Returns the descriptor, or -1 after logging why. */
+static int open_signalfd(void) {
     sigset_t mask;
-
-    json_set_alloc_funcs(malloc, wiping_free);
-
-    /* Blocked before any thread starts, so every thread inherits the mask and only the
-     * signalfd sees them. */
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
@@ -415,14 +360,78 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
     sigaddset(&mask, SIGPIPE);
     if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0) {
         log_error("cannot block signals");
-        return ADC_EXIT_FAILURE;
+        return -1;
     }
     sigdelset(&mask, SIGPIPE);
-    a.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (a.sigfd < 0) {
+    int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
         log_error("cannot create a signalfd: %s", strerror(errno));
-        return ADC_EXIT_FAILURE;
+    return fd;
+}
+
+/* Connect, poll, dispatch, until stopping or the secret is rejected; failures wait a backoff.
+ * Returns 0, or -ENOMEM when the HTTP client cannot be created. */
+static int serve(struct agent *a) {
+    struct adc_backoff bo;
+    adc_backoff_init(&bo, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
+                     (unsigned)getpid() ^ (unsigned)time(NULL));
+    while (!a->stopping) {
+        if (a->reconnect) {
+            disconnect(a); /* with the old client, whose credentials the server knows */
+            a->reconnect = false;
+        }
+        if (ensure_channel(a) < 0) {
+            log_error("cannot create the HTTP client");
+            return -ENOMEM;
+        }
+        if (!a->agent_id) {
+            int r = connect_agent(a);
+            if (r == -EPERM) {
+                secret_rejected(a);
+                break;
+            }
+            if (r == -ECANCELED)
+                break;
+            if (r < 0) {
+                unsigned ms = adc_backoff_next_ms(&bo);
+                log_notice("retrying in %.1f s", ms / 1000.0);
+                backoff_sleep(a, ms);
+                continue;
+            }
+            adc_backoff_reset(&bo);
+        }
+        int r = poll_once(a);
+        if (r == 0) {
+            adc_backoff_reset(&bo);
+            continue;
+        }
+        if (r == -ECANCELED)
+            break;
+        if (r == -EPERM) {
+            secret_rejected(a);
+            break;
+        }
+        if (r == -ENOENT) {
+            free(a->agent_id);
+            a->agent_id = NULL;
+            continue; /* connect again at once */
+        }
+        /* A failed poll keeps the agent id: after a short outage (or a 5xx) the server still
+         * knows this agent and the sync it carries; one that forgot it answers 404. */
+        unsigned ms = adc_backoff_next_ms(&bo);
+        log_notice("polling again in %.1f s", ms / 1000.0);
+        backoff_sleep(a, ms);
     }
+    return 0;
+}
+
+int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
+    struct agent a = {.ctx = ctx, .sigfd = -1, .poll_wait = DEFAULT_POLL_WAIT};
+    int status = ADC_EXIT_FAILURE;
+
+    json_set_alloc_funcs(malloc, wiping_free);
+    if ((a.sigfd = open_signalfd()) < 0)
+        return ADC_EXIT_FAILURE;
 
     a.cfg = adc_agent_config_new(TAKE_PTR(ctx->yaml), TAKE_PTR(ctx->service), 0);
     if (!a.cfg) {
@@ -435,59 +444,10 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
         goto out;
     }
 
-    struct adc_backoff bo;
-    adc_backoff_init(&bo, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
-                     (unsigned)getpid() ^ (unsigned)time(NULL));
     log_notice("adc %s starting: server %s, Application ID '%s'", ADC_VERSION,
                a.cfg->service->server_url, a.cfg->service->app_id);
-
-    while (!a.stopping) {
-        if (a.reconnect) {
-            disconnect(&a); /* with the old client, whose credentials the server knows */
-            a.reconnect = false;
-        }
-        if (ensure_channel(&a) < 0) {
-            log_error("cannot create the HTTP client");
-            goto out;
-        }
-        if (!a.agent_id) {
-            r = connect_agent(&a);
-            if (r == -EPERM) {
-                secret_rejected(&a);
-                break;
-            }
-            if (r == -ECANCELED)
-                break;
-            if (r < 0) {
-                unsigned ms = adc_backoff_next_ms(&bo);
-                log_notice("retrying in %.1f s", ms / 1000.0);
-                backoff_sleep(&a, ms);
-                continue;
-            }
-            adc_backoff_reset(&bo);
-        }
-        r = poll_once(&a);
-        if (r == 0) {
-            adc_backoff_reset(&bo);
-            continue;
-        }
-        if (r == -ECANCELED)
-            break;
-        if (r == -EPERM) {
-            secret_rejected(&a);
-            break;
-        }
-        if (r == -ENOENT) {
-            free(a.agent_id);
-            a.agent_id = NULL;
-            continue; /* connect again at once */
-        }
-        /* A failed poll keeps the agent id: after a short outage (or a 5xx) the server still
-         * knows this agent and the sync it carries; one that forgot it answers 404. */
-        unsigned ms = adc_backoff_next_ms(&bo);
-        log_notice("polling again in %.1f s", ms / 1000.0);
-        backoff_sleep(&a, ms);
-    }
+    if (serve(&a) < 0)
+        goto out;
 
     /* Stop: answer the checks already queued, end the sync, then say goodbye. */
     if (a.fatal)
@@ -505,7 +465,7 @@ out:
     adc_ldap_auth_pool_flush(); /* no check runs any more: close the pooled connections */
     adc_sync_free(a.sync);
     free(a.agent_id);
-    adc_channel_free(a.ch);
+    adc_transport_free(a.ch);
     adc_agent_config_unref(a.cfg);
     if (a.sigfd >= 0)
         close(a.sigfd);

@@ -1,5 +1,6 @@
 /* The cloud step of `adc check`: adc.cfg's Application ID and Secret Token against the server,
  * with the same request `adc imp` starts with. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -7,22 +8,22 @@
 #include "cli/exit-codes.h"
 #include "common/log.h"
 #include "common/macros.h"
-#include "cloud/scim-client.h"
+#include "cloud/agent-api.h"
 
 int adc_check_step_cloud(struct adc_context *ctx) {
     if (!ctx->service)
         return ADC_EXIT_OK; /* no adc.cfg: the configuration step said so */
-    struct adc_scim *client = NULL;
+    struct adc_transport *t = NULL;
     struct adc_server_settings st = {0};
     _cleanup_free_ char *err = NULL;
-    int r = adc_scim_new(ctx->service, &client, &err);
+    int r = adc_transport_new(ctx->service, NULL, &t, &err);
     if (r < 0) {
         log_error("cloud: %s", err ? err : "cannot create the client");
-        return ADC_EXIT_CONFIG;
+        return r == -EINVAL ? ADC_EXIT_CONFIG : ADC_EXIT_FAILURE;
     }
-    adc_scim_set_attempts(client, 1); /* report at once; imp is the one that waits */
-    r = adc_scim_get_settings(client, &st, &err);
-    adc_scim_free(client);
+    adc_transport_set_attempts(t, 1); /* report at once; imp is the one that waits */
+    r = adc_agent_api_get_settings(t, &st, &err);
+    adc_transport_free(t);
     if (r < 0) {
         log_error("cloud: %s", err ? err : "no answer");
         return ADC_EXIT_FAILURE;

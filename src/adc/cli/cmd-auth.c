@@ -14,7 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit-codes.h"
-#include "directory/ldap-source.h"
+#include "directory/ldap-auth.h"
 #include "common/log.h"
 #include "common/macros.h"
 

@@ -1,29 +1,21 @@
-/* The client of adc-server for a sync: the configuration's server-side settings, the cloud
- * users (SCIM list, paged), writes through SCIM Bulk within the server's advertised limits with
- * retries that are safe to repeat, and run records. Authenticates as the sync configuration
- * (HTTP Basic app_id:secret from adc.cfg). */
+/* The SCIM client of a sync (RFC 7644): the cloud users (the paged listing, scim-list.c),
+ * writes through SCIM Bulk within the server's advertised limits with retries that are safe to
+ * repeat (scim-write.c, scim-bulk.c). Its connections are transports (transport.h) that
+ * authenticate as the sync configuration (HTTP Basic app_id:secret from adc.cfg); the agent
+ * API (settings, run records) goes over the first, lent by adc_scim_transport. */
 #pragma once
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "sync/cloud-users.h"
 #include "config/config.h"
-#include "common/settings.h"
-#include "common/user.h"
+#include "sync/cloud-users.h"
 
 struct adc_scim;
 
 /* Called now and then during long operations: `done` of `total` (0 when unknown). */
 typedef void (*adc_progress_fn)(void *userdata, size_t done, size_t total);
-
-/* What GET /api/v1/agent/config says about this configuration. */
-struct adc_server_settings {
-    char *app_id;
-    char *name;
-    enum adc_tristate settings[ADC_SETTING_COUNT]; /* ADC_UNSET: the client decides */
-};
 
 struct adc_scim_limits {
     bool bulk;             /* Bulk supported */
@@ -56,11 +48,8 @@ int adc_scim_new(const struct adc_service_config *svc, struct adc_scim **ret, ch
 void adc_scim_free(struct adc_scim *s);
 /* How often a request safe to repeat is tried (default 5, or $ADC_HTTP_ATTEMPTS). */
 void adc_scim_set_attempts(struct adc_scim *s, int attempts);
-
-/* GET /api/v1/agent/config. Returns 0, or a negative errno with *err saying why (unreachable,
- * credentials refused, unexpected answer). */
-int adc_scim_get_settings(struct adc_scim *s, struct adc_server_settings *out, char **err);
-void adc_server_settings_done(struct adc_server_settings *st);
+/* The client's first connection, lent for the agent API (agent-api.h). */
+struct adc_transport *adc_scim_transport(struct adc_scim *s);
 
 /* GET /scim/v2/ServiceProviderConfig (bulk support and limits). A server that does not answer
  * it gets conservative defaults (no Bulk). */
@@ -78,11 +67,3 @@ int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_pro
 int adc_scim_write(struct adc_scim *s, const struct adc_scim_limits *limits,
                    struct adc_scim_write *w, size_t n, char **err);
 void adc_scim_write_done(struct adc_scim_write *w);
-
-/* Run records (docs/product.md section 6). adc_scim_run_start: POST /api/v1/agent/runs; *run_id gets
- * a new string. adc_scim_run_update: PUT /api/v1/agent/runs/{id}; `stats` and `errors` may
- * be NULL. */
-int adc_scim_run_start(struct adc_scim *s, bool dry_run, const char *source, char **run_id,
-                       char **err);
-int adc_scim_run_update(struct adc_scim *s, const char *run_id, const char *status, json_t *stats,
-                        json_t *errors, char **err);

@@ -1,6 +1,7 @@
 #include "cloud/scim-user.h"
 
-#include "cloud/json-text.h"
+#include "common/buf.h"
+#include "common/json-util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -69,6 +70,7 @@ static int other_emails(const json_t *res, const json_t *primary, const struct d
         memcpy(buf + n, json_string_value(v), json_string_length(v));
         n += json_string_length(v);
     }
+    buf[n] = '\0'; /* len counted a separator per value: room for the terminator */
     *out = d->fn(d->ctx, buf, n);
     free(buf);
     return *out ? 0 : -ENOMEM;
@@ -116,59 +118,59 @@ int adc_scim_user_from_json_with(const json_t *res, struct adc_user *u, adc_strd
     return from_json(res, u, &d);
 }
 
-static void member(struct adc_json_text *t, const char *key, const char *value) {
+static void member(struct adc_buf *t, const char *key, const char *value) {
     if (!value || !*value)
         return;
-    adc_json_text_lit(t, ",\"");
-    adc_json_text_lit(t, key);
-    adc_json_text_lit(t, "\":");
-    adc_json_text_str(t, value);
+    adc_buf_puts(t, ",\"");
+    adc_buf_puts(t, key);
+    adc_buf_puts(t, "\":");
+    adc_json_append_string(t, value);
 }
 
 char *adc_scim_user_to_text(const struct adc_user *d, bool active, const char *provider) {
-    struct adc_json_text t = {0};
-    adc_json_text_lit(&t, provider ? "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER
-                                     "\",\"" ADC_SCIM_SCHEMA_PROVIDER "\"]"
-                                   : "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER "\"]");
+    struct adc_buf t = {0};
+    adc_buf_puts(&t, provider ? "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER
+                                "\",\"" ADC_SCIM_SCHEMA_PROVIDER "\"]"
+                              : "{\"schemas\":[\"" ADC_SCIM_SCHEMA_USER "\"]");
     member(&t, "userName", d->user_name);
     member(&t, "externalId", d->external_id);
     member(&t, "displayName", d->display_name);
-    adc_json_text_lit(&t, active ? ",\"active\":true" : ",\"active\":false");
+    adc_buf_puts(&t, active ? ",\"active\":true" : ",\"active\":false");
     bool given = d->given_name && *d->given_name, family = d->family_name && *d->family_name;
     if (given || family) {
-        adc_json_text_lit(&t, ",\"name\":{");
+        adc_buf_puts(&t, ",\"name\":{");
         if (given) {
-            adc_json_text_lit(&t, "\"givenName\":");
-            adc_json_text_str(&t, d->given_name);
+            adc_buf_puts(&t, "\"givenName\":");
+            adc_json_append_string(&t, d->given_name);
         }
         if (family) {
-            adc_json_text_lit(&t, given ? ",\"familyName\":" : "\"familyName\":");
-            adc_json_text_str(&t, d->family_name);
+            adc_buf_puts(&t, given ? ",\"familyName\":" : "\"familyName\":");
+            adc_json_append_string(&t, d->family_name);
         }
-        adc_json_text_lit(&t, "}");
+        adc_buf_puts(&t, "}");
     }
     if (d->email && *d->email) {
-        adc_json_text_lit(&t, ",\"emails\":[{\"value\":");
-        adc_json_text_str(&t, d->email);
-        adc_json_text_lit(&t, ",\"type\":\"work\",\"primary\":true}");
+        adc_buf_puts(&t, ",\"emails\":[{\"value\":");
+        adc_json_append_string(&t, d->email);
+        adc_buf_puts(&t, ",\"type\":\"work\",\"primary\":true}");
         /* The directory's further addresses (aliases), in its order. */
         for (const char *p = d->other_emails; p && *p;) {
             const char *nl = strchr(p, '\n');
             size_t n = nl ? (size_t)(nl - p) : strlen(p);
-            adc_json_text_lit(&t, ",{\"value\":");
-            adc_json_text_strn(&t, p, n);
-            adc_json_text_lit(&t, ",\"type\":\"other\"}");
+            adc_buf_puts(&t, ",{\"value\":");
+            adc_json_append_stringn(&t, p, n);
+            adc_buf_puts(&t, ",\"type\":\"other\"}");
             p = nl ? nl + 1 : p + n;
         }
-        adc_json_text_lit(&t, "]");
+        adc_buf_puts(&t, "]");
     }
     if (provider) {
-        adc_json_text_lit(&t, ",\"" ADC_SCIM_SCHEMA_PROVIDER "\":{\"provider\":");
-        adc_json_text_str(&t, provider);
-        adc_json_text_lit(&t, "}");
+        adc_buf_puts(&t, ",\"" ADC_SCIM_SCHEMA_PROVIDER "\":{\"provider\":");
+        adc_json_append_string(&t, provider);
+        adc_buf_puts(&t, "}");
     }
-    adc_json_text_lit(&t, "}");
-    return adc_json_text_take(&t);
+    adc_buf_puts(&t, "}");
+    return adc_buf_take(&t, NULL);
 }
 
 const char *adc_scim_error_detail(const json_t *body) {

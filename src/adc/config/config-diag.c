@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/buf.h"
+
 void adc_diag_init(struct adc_diag *d, const char *file, FILE *out) {
     *d = (struct adc_diag){.file = file, .out = out};
 }
@@ -19,18 +21,12 @@ static void add(struct adc_diag *d, unsigned line, unsigned col, bool warning, c
         d->errors++;
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = NULL;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 16;
-        struct adc_diag_entry *v = realloc(d->v, cap * sizeof *v);
-        if (!v) {
-            /* Out of memory: print now rather than lose the message (the count still holds). */
-            fprintf(d->out, "%s:%u:%u: %s: %s\n", d->file, line, col, warning ? "warning" : "error",
-                    msg ? msg : "(out of memory)");
-            free(msg);
-            return;
-        }
-        d->v = v;
-        d->cap = cap;
+    if (adc_grow_array(d->v, d->cap, d->n, 16) < 0) {
+        /* Out of memory: print now rather than lose the message (the count still holds). */
+        fprintf(d->out, "%s:%u:%u: %s: %s\n", d->file, line, col, warning ? "warning" : "error",
+                msg ? msg : "(out of memory)");
+        free(msg);
+        return;
     }
     d->v[d->n++] =
         (struct adc_diag_entry){.line = line, .col = col, .warning = warning, .msg = msg};
@@ -41,6 +37,10 @@ void adc_diag_error(struct adc_diag *d, unsigned line, unsigned col, const char 
     va_start(ap, fmt);
     add(d, line, col, false, fmt, ap);
     va_end(ap);
+}
+
+void adc_diag_verror(struct adc_diag *d, unsigned line, unsigned col, const char *fmt, va_list ap) {
+    add(d, line, col, false, fmt, ap);
 }
 
 void adc_diag_warning(struct adc_diag *d, unsigned line, unsigned col, const char *fmt, ...) {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "common/macros.h"
@@ -28,6 +29,9 @@ struct adc_diag {
 void adc_diag_init(struct adc_diag *d, const char *file, FILE *out);
 void adc_diag_error(struct adc_diag *d, unsigned line, unsigned col, const char *fmt, ...)
     _printf_(4, 5);
+/* The same with a va_list, for callers that add their own arguments (config-yaml.c). */
+void adc_diag_verror(struct adc_diag *d, unsigned line, unsigned col, const char *fmt, va_list ap)
+    _printf_(4, 0);
 void adc_diag_warning(struct adc_diag *d, unsigned line, unsigned col, const char *fmt, ...)
     _printf_(4, 5);
 /* Prints everything collected (sorted by position, whole-file messages first) and frees it. */

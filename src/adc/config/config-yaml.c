@@ -1,9 +1,8 @@
 /* adc.yaml: loaded with libyaml's document loader so every node keeps its line:col mark, then
- * walked against a schema table (below) that lists every key exactly as nested in docs/product.md
- * section 2. The walk never stops at the first problem: each one is recorded with its position
- * and all are printed together (config-diag.c). */
+ * walked against a schema table (config-schema.c) that lists every key exactly as nested in
+ * docs/product.md section 2. The walk never stops at the first problem: each one is recorded with
+ * its position and all are printed together (config-diag.c). */
 #include <errno.h>
-#include <ldap.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,240 +12,18 @@
 #include <yaml.h>
 
 #include "config/config-diag.h"
+#include "config/config-schema.h"
 #include "config/config-util.h"
 #include "config/config.h"
-#include "directory/ldap-filter.h"
 #include "common/macros.h"
 #include "common/secret.h"
 
 /* A configuration file is a few hundred bytes; a megabyte is the wrong file. */
 #define YAML_FILE_MAX (1024 * 1024)
 
-struct pos {
-    unsigned line, col; /* 1-based; line 0 = not present */
-};
-
-/* Positions the cross-key checks need after the walk (bind_dn without a password, ...). */
-enum slot {
-    SLOT_NONE,
-    SLOT_ADDR,
-    SLOT_STARTTLS,
-    SLOT_BIND_DN,
-    SLOT_BIND_PASSWORD,
-    SLOT_BIND_PASSWORD_FILE,
-    SLOT_CA_FILE,
-    SLOT_COUNT,
-};
-
-struct walk {
-    struct adc_diag *d;
-    yaml_document_t *doc;
-    const char *src; /* the raw text, to map a byte offset inside a value to a column */
-    size_t src_len;
-    struct adc_yaml_config *c;
-    struct pos key_pos[SLOT_COUNT];
-    struct pos value_pos[SLOT_COUNT];
-    yaml_node_t *value_node[SLOT_COUNT];
-};
-
-enum ktype {
-    T_MAP,
-    T_SETTING, /* one of the seven booleans of settings */
-    T_BOOL,
-    T_INT,
-    T_STRING,
-    T_SCOPE,
-    T_WATCH,
-    T_MAX_DELETE,
-};
-
-struct level;
-struct key {
-    const char *name;
-    enum ktype type;
-    bool required;
-    size_t offset;    /* T_BOOL, T_INT, T_STRING: field of struct adc_yaml_config */
-    long min, max;    /* T_INT */
-    const char *unit; /* T_INT: what the number counts, for messages */
-    /* T_STRING: extra validation of the value; reports its own errors. */
-    void (*check)(struct walk *w, yaml_node_t *value, const char *text);
-    const struct level *children; /* T_MAP */
-    int setting;                  /* T_SETTING */
-    enum slot slot;
-};
-
-struct level {
-    const char *path; /* dotted, for messages; "" at the top */
-    const struct key *keys;
-    size_t n;
-};
-
-#define FIELD(f) offsetof(struct adc_yaml_config, f)
-#define LDAP_FIELD(f) (offsetof(struct adc_yaml_config, ldap) + offsetof(struct adc_ldap_config, f))
-
-static void check_addr(struct walk *w, yaml_node_t *v, const char *text);
-static void check_dn(struct walk *w, yaml_node_t *v, const char *text);
-static void check_filter(struct walk *w, yaml_node_t *v, const char *text);
-static void check_attr(struct walk *w, yaml_node_t *v, const char *text);
-static void check_template(struct walk *w, yaml_node_t *v, const char *text);
-static void check_path(struct walk *w, yaml_node_t *v, const char *text);
-static void check_not_empty(struct walk *w, yaml_node_t *v, const char *text);
-
-static const struct key settings_keys[] = {
-    {.name = "dry-run", .type = T_SETTING, .setting = ADC_SETTING_DRY_RUN},
-    {.name = "no-update", .type = T_SETTING, .setting = ADC_SETTING_NO_UPDATE},
-    {.name = "no-create", .type = T_SETTING, .setting = ADC_SETTING_NO_CREATE},
-    {.name = "no-delete", .type = T_SETTING, .setting = ADC_SETTING_NO_DELETE},
-    {.name = "delete-disables", .type = T_SETTING, .setting = ADC_SETTING_DELETE_DISABLES},
-    {.name = "no-update-provider-mismatch",
-     .type = T_SETTING,
-     .setting = ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH},
-    {.name = "create-as-disabled", .type = T_SETTING, .setting = ADC_SETTING_CREATE_AS_DISABLED},
-    {.name = "max-delete", .type = T_MAX_DELETE},
-};
-static const struct level settings_level = {"settings", settings_keys,
-                                            ADC_ARRAY_SIZE(settings_keys)};
-
-static const struct key attributes_keys[] = {
-    {.name = "displayName",
-     .type = T_STRING,
-     .offset = LDAP_FIELD(display_name_attribute),
-     .check = check_attr},
-    {.name = "givenName",
-     .type = T_STRING,
-     .offset = LDAP_FIELD(given_name_attribute),
-     .check = check_attr},
-    {.name = "familyName",
-     .type = T_STRING,
-     .offset = LDAP_FIELD(family_name_attribute),
-     .check = check_attr},
-    {.name = "email", .type = T_STRING, .offset = LDAP_FIELD(email_attribute), .check = check_attr},
-};
-static const struct level attributes_level = {"backend.ldap.sync.attributes", attributes_keys,
-                                              ADC_ARRAY_SIZE(attributes_keys)};
-
-/* AD returns at most 1000 entries per page (MaxPageSize); OpenLDAP's default sizelimit is 500.
- * 100000 bounds the memory of one page. */
-static const struct key sync_keys[] = {
-    {.name = "page_size",
-     .type = T_INT,
-     .offset = LDAP_FIELD(page_size),
-     .min = 1,
-     .max = 100000,
-     .unit = "entries"},
-    {.name = "filter", .type = T_STRING, .offset = LDAP_FIELD(filter), .check = check_filter},
-    {.name = "id_attribute",
-     .type = T_STRING,
-     .offset = LDAP_FIELD(id_attribute),
-     .check = check_attr},
-    {.name = "attributes", .type = T_MAP, .children = &attributes_level},
-    {.name = "watch", .type = T_WATCH},
-    {.name = "poll_interval",
-     .type = T_INT,
-     .offset = LDAP_FIELD(poll_interval),
-     .min = 1,
-     .max = 86400,
-     .unit = "seconds"},
-};
-static const struct level sync_level = {"backend.ldap.sync", sync_keys, ADC_ARRAY_SIZE(sync_keys)};
-
-static const struct key auth_keys[] = {
-    {.name = "username_attribute",
-     .type = T_STRING,
-     .required = true,
-     .offset = LDAP_FIELD(username_attribute),
-     .check = check_attr},
-    {.name = "username_filter_template",
-     .type = T_STRING,
-     .required = true,
-     .offset = LDAP_FIELD(username_filter_template),
-     .check = check_template},
-    {.name = "timeout",
-     .type = T_INT,
-     .offset = LDAP_FIELD(auth_timeout),
-     .min = 1,
-     .max = 3600,
-     .unit = "seconds"},
-};
-static const struct level auth_level = {"backend.ldap.authentication", auth_keys,
-                                        ADC_ARRAY_SIZE(auth_keys)};
-
-static const struct key ldap_keys[] = {
-    {.name = "addr",
-     .type = T_STRING,
-     .required = true,
-     .offset = LDAP_FIELD(addr),
-     .check = check_addr,
-     .slot = SLOT_ADDR},
-    {.name = "bind_dn",
-     .type = T_STRING,
-     .offset = LDAP_FIELD(bind_dn),
-     .check = check_not_empty,
-     .slot = SLOT_BIND_DN},
-    {.name = "bind_password",
-     .type = T_STRING,
-     .offset = LDAP_FIELD(bind_password),
-     .slot = SLOT_BIND_PASSWORD},
-    {.name = "bind_password_file",
-     .type = T_STRING,
-     .offset = LDAP_FIELD(bind_password_file),
-     .check = check_path,
-     .slot = SLOT_BIND_PASSWORD_FILE},
-    {.name = "base_dn",
-     .type = T_STRING,
-     .required = true,
-     .offset = LDAP_FIELD(base_dn),
-     .check = check_dn},
-    {.name = "scope", .type = T_SCOPE},
-    {.name = "starttls", .type = T_BOOL, .offset = LDAP_FIELD(starttls), .slot = SLOT_STARTTLS},
-    {.name = "ca_file",
-     .type = T_STRING,
-     .offset = LDAP_FIELD(ca_file),
-     .check = check_path,
-     .slot = SLOT_CA_FILE},
-    {.name = "tls_verify", .type = T_BOOL, .offset = LDAP_FIELD(tls_verify)},
-    {.name = "network_timeout",
-     .type = T_INT,
-     .offset = LDAP_FIELD(network_timeout),
-     .min = 1,
-     .max = 3600,
-     .unit = "seconds"},
-    {.name = "timeout",
-     .type = T_INT,
-     .offset = LDAP_FIELD(timeout),
-     .min = 1,
-     .max = 86400,
-     .unit = "seconds"},
-    {.name = "follow_referrals", .type = T_BOOL, .offset = LDAP_FIELD(follow_referrals)},
-    {.name = "sync", .type = T_MAP, .children = &sync_level},
-    {.name = "authentication", .type = T_MAP, .children = &auth_level},
-};
-static const struct level ldap_level = {"backend.ldap", ldap_keys, ADC_ARRAY_SIZE(ldap_keys)};
-
-static const struct key backend_keys[] = {
-    {.name = "ldap", .type = T_MAP, .children = &ldap_level},
-};
-static const struct level backend_level = {"backend", backend_keys, ADC_ARRAY_SIZE(backend_keys)};
-
-static const struct key root_keys[] = {
-    {.name = "settings", .type = T_MAP, .children = &settings_level},
-    {.name = "backend", .type = T_MAP, .children = &backend_level},
-};
-static const struct level root_level = {"", root_keys, ADC_ARRAY_SIZE(root_keys)};
-
-const char *adc_watch_name(enum adc_watch w) {
-    static const char *const names[ADC_WATCH_COUNT] = {
-        [ADC_WATCH_AUTO] = "auto",       [ADC_WATCH_SYNCREPL] = "syncrepl",
-        [ADC_WATCH_DIRSYNC] = "dirsync", [ADC_WATCH_NOTIFY] = "notify",
-        [ADC_WATCH_USN] = "usn",         [ADC_WATCH_POLL] = "poll",
-        [ADC_WATCH_OFF] = "off",
-    };
-    return (unsigned)w < ADC_WATCH_COUNT ? names[w] : "?";
-}
-
 /* ---- positions ---- */
 
-static struct pos node_pos(const yaml_node_t *n) {
+struct pos adc_yaml_node_pos(const yaml_node_t *n) {
     return (struct pos){(unsigned)n->start_mark.line + 1, (unsigned)n->start_mark.column + 1};
 }
 
@@ -281,8 +58,8 @@ static size_t src_offset(const struct walk *w, size_t line, size_t column) {
 /* The position of byte `offset` of a scalar's value, for errors inside a filter. Quoting and
  * escapes make the source longer than the value; a value that spans lines gets the position
  * of its start (good enough: nobody folds a filter they expect to read in an error). */
-static struct pos value_offset_pos(const struct walk *w, const yaml_node_t *n, size_t offset) {
-    struct pos start = node_pos(n);
+struct pos adc_yaml_value_offset_pos(const struct walk *w, const yaml_node_t *n, size_t offset) {
+    struct pos start = adc_yaml_node_pos(n);
     struct pos p = start;
     size_t i = src_offset(w, n->start_mark.line, n->start_mark.column);
     yaml_scalar_style_t style = n->data.scalar.style;
@@ -358,123 +135,11 @@ static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.s
 
 static void *field(struct walk *w, size_t offset) { return (char *)w->c + offset; }
 
-static void error_at(struct walk *w, struct pos p, const char *fmt, ...) _printf_(3, 4);
-static void error_at(struct walk *w, struct pos p, const char *fmt, ...) {
-    char *msg = NULL;
+void adc_yaml_error_at(struct walk *w, struct pos p, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    adc_diag_verror(w->d, p.line, p.col, fmt, ap);
     va_end(ap);
-    adc_diag_error(w->d, p.line, p.col, "%s", msg ? msg : "out of memory");
-    free(msg);
-}
-
-/* ---- value checks ---- */
-
-static void check_not_empty(struct walk *w, yaml_node_t *v, const char *text) {
-    if (!*text)
-        error_at(w, node_pos(v), "empty value; remove the key or give it a value");
-}
-
-static void check_path(struct walk *w, yaml_node_t *v, const char *text) {
-    check_not_empty(w, v, text);
-}
-
-static void check_addr(struct walk *w, yaml_node_t *v, const char *text) {
-    /* Several URLs separated by spaces are tried in turn by libldap (failover). */
-    const char *p = text;
-    bool any = false;
-    while (*p) {
-        size_t sp = strspn(p, " \t");
-        p += sp;
-        if (!*p)
-            break;
-        size_t len = strcspn(p, " \t");
-        struct pos at = value_offset_pos(w, v, (size_t)(p - text));
-        char *url = strndup(p, len);
-        any = true;
-        if (!url)
-            return;
-        if (strncasecmp(url, "ldap://", 7) != 0 && strncasecmp(url, "ldaps://", 8) != 0) {
-            error_at(w, at, "addr '%s' must start with ldap:// or ldaps://", url);
-        } else {
-            const char *host = strstr(url, "://") + 3;
-            LDAPURLDesc *lud = NULL;
-            if (strchr(host, '/') && strchr(host, '/')[1] != '\0')
-                error_at(w, at, "addr '%s' takes only scheme, host and port; put the DN in base_dn",
-                         url);
-            else if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS)
-                error_at(w, at, "addr '%s' is not a valid LDAP URL (ldap://host:port)", url);
-            else if (!lud->lud_host || !*lud->lud_host)
-                error_at(w, at, "addr '%s' names no host", url);
-            if (lud)
-                ldap_free_urldesc(lud);
-        }
-        free(url);
-        p += len;
-    }
-    if (!any)
-        error_at(w, node_pos(v), "empty addr; write ldap://host or ldaps://host");
-}
-
-static void check_dn(struct walk *w, yaml_node_t *v, const char *text) {
-    LDAPDN dn = NULL;
-    if (!*text) {
-        error_at(w, node_pos(v),
-                 "empty base_dn; write the DN under which the users are, "
-                 "like dc=example,dc=com");
-        return;
-    }
-    if (ldap_str2dn(text, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
-        error_at(w, node_pos(v), "'%s' is not a valid DN (like ou=people,dc=example,dc=com)", text);
-    ldap_dnfree(dn);
-}
-
-static void check_filter(struct walk *w, yaml_node_t *v, const char *text) {
-    size_t off;
-    const char *msg;
-    if (adc_ldap_filter_validate(text, &off, &msg) < 0)
-        error_at(w, value_offset_pos(w, v, off), "invalid LDAP filter: %s", msg);
-}
-
-static void check_attr(struct walk *w, yaml_node_t *v, const char *text) {
-    size_t off;
-    const char *msg;
-    if (adc_ldap_filter_attr_validate(text, &off, &msg) < 0)
-        error_at(w, value_offset_pos(w, v, off), "'%s' is not an attribute name: %s", text, msg);
-}
-
-static void check_template(struct walk *w, yaml_node_t *v, const char *text) {
-    size_t off;
-    const char *msg;
-    const char *at = strstr(text, "%s");
-    if (adc_ldap_filter_template_check(text, &off) < 0) {
-        if (!at)
-            error_at(w, node_pos(v),
-                     "username_filter_template must contain %%s where the user "
-                     "name goes, like (&(objectClass=inetOrgPerson)(mail=%%s))");
-        else
-            error_at(w, value_offset_pos(w, v, off),
-                     "username_filter_template must contain exactly one %%s");
-        return;
-    }
-    /* Filled with a name that is only valid as a value: "(%s=x)" must fail, not pass as
-     * "(name=x)". */
-    static const char probe[] = "a b";
-    size_t idx = (size_t)(at - text), plen = sizeof probe - 1;
-    char *filled = adc_ldap_filter_from_template(text, probe);
-    if (!filled)
-        return;
-    if (adc_ldap_filter_validate(filled, &off, &msg) < 0) {
-        if (off >= idx + plen)
-            off = off - plen + 2;
-        else if (off > idx)
-            off = idx;
-        error_at(w, value_offset_pos(w, v, off), "invalid LDAP filter once %%s is filled in: %s",
-                 msg);
-    }
-    free(filled);
 }
 
 /* ---- the walk ---- */
@@ -509,8 +174,8 @@ static void report_missing(struct walk *w, const struct level *lv, struct pos at
         if (k->type == T_MAP)
             report_missing(w, k->children, at);
         else if (k->required)
-            error_at(w, at, "missing required key '%s%s%s'", lv->path, *lv->path ? "." : "",
-                     k->name);
+            adc_yaml_error_at(w, at, "missing required key '%s%s%s'", lv->path,
+                              *lv->path ? "." : "", k->name);
     }
 }
 
@@ -529,7 +194,7 @@ static void set_string(struct walk *w, const struct key *k, const char *text) {
 }
 
 static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_node, yaml_node_t *v) {
-    struct pos kp = node_pos(key_node), vp = node_pos(v);
+    struct pos kp = adc_yaml_node_pos(key_node), vp = adc_yaml_node_pos(v);
     const char *name = k->name;
 
     if (k->slot != SLOT_NONE) {
@@ -544,7 +209,7 @@ static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_nod
             return;
         }
         if (v->type != YAML_MAPPING_NODE) {
-            error_at(w, vp, "'%s' must be a mapping of keys, not %s", name, type_name(v));
+            adc_yaml_error_at(w, vp, "'%s' must be a mapping of keys, not %s", name, type_name(v));
             report_missing(w, k->children, kp);
             return;
         }
@@ -553,11 +218,11 @@ static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_nod
     }
 
     if (v->type != YAML_SCALAR_NODE) {
-        error_at(w, vp, "'%s' must be a single value, not %s", name, type_name(v));
+        adc_yaml_error_at(w, vp, "'%s' must be a single value, not %s", name, type_name(v));
         return;
     }
     if (is_null(v)) {
-        error_at(w, kp, "'%s' has no value; remove the key or give it a value", name);
+        adc_yaml_error_at(w, kp, "'%s' has no value; remove the key or give it a value", name);
         return;
     }
     const char *text = scalar(v);
@@ -567,7 +232,8 @@ static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_nod
     case T_BOOL: {
         bool b;
         if (adc_config_parse_bool(text, &b) < 0) {
-            error_at(w, vp, "'%s' must be true or false (or yes/no), not '%s'", name, text);
+            adc_yaml_error_at(w, vp, "'%s' must be true or false (or yes/no), not '%s'", name,
+                              text);
             return;
         }
         if (k->type == T_SETTING)
@@ -580,10 +246,11 @@ static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_nod
         long n;
         int r = adc_config_parse_long(text, k->min, k->max, &n);
         if (r == -EINVAL)
-            error_at(w, vp, "'%s' must be a whole number of %s, not '%s'", name, k->unit, text);
+            adc_yaml_error_at(w, vp, "'%s' must be a whole number of %s, not '%s'", name, k->unit,
+                              text);
         else if (r < 0)
-            error_at(w, vp, "'%s' must be from %ld to %ld %s, not %s", name, k->min, k->max,
-                     k->unit, text);
+            adc_yaml_error_at(w, vp, "'%s' must be from %ld to %ld %s, not %s", name, k->min,
+                              k->max, k->unit, text);
         else
             *(int *)field(w, k->offset) = (int)n;
         return;
@@ -596,7 +263,7 @@ static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_nod
         else if (strcmp(text, "sub") == 0)
             w->c->ldap.scope = ADC_SCOPE_SUB;
         else
-            error_at(w, vp, "scope must be base, one or sub, not '%s'", text);
+            adc_yaml_error_at(w, vp, "scope must be base, one or sub, not '%s'", text);
         return;
     case T_WATCH:
         for (int i = 0; i < ADC_WATCH_COUNT; i++)
@@ -604,7 +271,7 @@ static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_nod
                 w->c->ldap.watch = i;
                 return;
             }
-        error_at(w, vp, "watch must be auto, syncrepl, dirsync, notify, usn, poll or off, not '%s'",
+        adc_yaml_error_at(w, vp, "watch must be auto, syncrepl, dirsync, notify, usn, poll or off, not '%s'",
                  text);
         return;
     case T_MAX_DELETE: {
@@ -615,10 +282,10 @@ static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_nod
         int r = num ? adc_config_parse_long(num, 0, percent ? 100 : 1000000000L, &n) : -ENOMEM;
         free(num);
         if (r < 0 || text[0] == '+')
-            error_at(w, vp,
-                     "max-delete must be a number of users (like 500) or a percentage "
-                     "from 0%% to 100%% (like 10%%), not '%s'",
-                     text);
+            adc_yaml_error_at(w, vp,
+                              "max-delete must be a number of users (like 500) or a percentage "
+                              "from 0%% to 100%% (like 10%%), not '%s'",
+                              text);
         else
             w->c->max_delete = (struct adc_max_delete){.value = n, .percent = percent};
         return;
@@ -644,7 +311,8 @@ static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map,
         if (!kn || !vn)
             continue;
         if (kn->type != YAML_SCALAR_NODE) {
-            error_at(w, node_pos(kn), "keys must be plain names, not %s", type_name(kn));
+            adc_yaml_error_at(w, adc_yaml_node_pos(kn), "keys must be plain names, not %s",
+                              type_name(kn));
             continue;
         }
         const char *name = scalar(kn);
@@ -660,26 +328,28 @@ static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map,
             list_keys(lv, allowed, sizeof allowed);
             char where[128];
             snprintf(where, sizeof where, *lv->path ? "in '%s'" : "at the top level", lv->path);
-            const struct level *home = hint ? NULL : find_level_of(&root_level, name);
+            const struct level *home = hint ? NULL : find_level_of(&adc_yaml_schema_root, name);
             if (hint)
-                error_at(w, node_pos(kn), "unknown key '%s' %s; did you mean '%s'? (allowed: %s)",
-                         name, where, hint, allowed);
+                adc_yaml_error_at(w, adc_yaml_node_pos(kn),
+                                  "unknown key '%s' %s; did you mean '%s'? (allowed: %s)", name,
+                                  where, hint, allowed);
             else if (home)
-                error_at(w, node_pos(kn),
-                         "unknown key '%s' %s; it belongs in '%s' (check the "
-                         "indentation)",
-                         name, where, home->path);
+                adc_yaml_error_at(w, adc_yaml_node_pos(kn),
+                                  "unknown key '%s' %s; it belongs in '%s' (check the "
+                                  "indentation)",
+                                  name, where, home->path);
             else
-                error_at(w, node_pos(kn), "unknown key '%s' %s (allowed: %s)", name, where,
-                         allowed);
+                adc_yaml_error_at(w, adc_yaml_node_pos(kn), "unknown key '%s' %s (allowed: %s)",
+                                  name, where, allowed);
             continue;
         }
         if (seen[i]) {
-            error_at(w, node_pos(kn), "duplicate key '%s' (first on line %u)", name, first_line[i]);
+            adc_yaml_error_at(w, adc_yaml_node_pos(kn), "duplicate key '%s' (first on line %u)",
+                              name, first_line[i]);
             continue;
         }
         seen[i] = true;
-        first_line[i] = node_pos(kn).line;
+        first_line[i] = adc_yaml_node_pos(kn).line;
         walk_value(w, &lv->keys[i], kn, vn);
     }
 
@@ -690,8 +360,8 @@ static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map,
         if (k->type == T_MAP)
             report_missing(w, k->children, at);
         else if (k->required)
-            error_at(w, at, "missing required key '%s%s%s'", lv->path, *lv->path ? "." : "",
-                     k->name);
+            adc_yaml_error_at(w, at, "missing required key '%s%s%s'", lv->path,
+                              *lv->path ? "." : "", k->name);
     }
 }
 
@@ -700,43 +370,47 @@ static void check_cross(struct walk *w, const char *path) {
     struct adc_ldap_config *l = &w->c->ldap;
 
     if (l->starttls && l->addr && strcasestr(l->addr, "ldaps://"))
-        error_at(w, w->key_pos[SLOT_STARTTLS],
-                 "starttls: true with an ldaps:// addr; ldaps:// is TLS already, use ldap:// "
-                 "with starttls or ldaps:// without");
+        adc_yaml_error_at(
+            w, w->key_pos[SLOT_STARTTLS],
+            "starttls: true with an ldaps:// addr; ldaps:// is TLS already, use ldap:// "
+            "with starttls or ldaps:// without");
 
     if (l->bind_password && l->bind_password_file)
-        error_at(w, w->key_pos[SLOT_BIND_PASSWORD_FILE],
-                 "both bind_password and bind_password_file are set; keep one");
+        adc_yaml_error_at(w, w->key_pos[SLOT_BIND_PASSWORD_FILE],
+                          "both bind_password and bind_password_file are set; keep one");
     if (l->bind_dn && *l->bind_dn && !l->bind_password && !l->bind_password_file)
-        error_at(w, w->key_pos[SLOT_BIND_DN],
-                 "bind_dn is set but no password; add bind_password_file (or bind_password)");
+        adc_yaml_error_at(
+            w, w->key_pos[SLOT_BIND_DN],
+            "bind_dn is set but no password; add bind_password_file (or bind_password)");
     if (!l->bind_dn && (l->bind_password || l->bind_password_file)) {
         enum slot s = l->bind_password ? SLOT_BIND_PASSWORD : SLOT_BIND_PASSWORD_FILE;
-        error_at(w, w->key_pos[s],
-                 "a bind password without bind_dn; add bind_dn, or remove the "
-                 "password to bind anonymously");
+        adc_yaml_error_at(w, w->key_pos[s],
+                          "a bind password without bind_dn; add bind_dn, or remove the "
+                          "password to bind anonymously");
     }
     if (l->bind_dn && l->bind_password && !*l->bind_password)
         /* RFC 4513 section 5.1.2: a simple bind with a DN and an empty password is an
          * unauthenticated bind, which servers answer with success. */
-        error_at(w, w->value_pos[SLOT_BIND_PASSWORD],
-                 "empty bind_password would bind anonymously; give the password, or remove "
-                 "bind_dn and bind_password to bind anonymously on purpose");
+        adc_yaml_error_at(
+            w, w->value_pos[SLOT_BIND_PASSWORD],
+            "empty bind_password would bind anonymously; give the password, or remove "
+            "bind_dn and bind_password to bind anonymously on purpose");
 
     if (l->bind_password_file && *l->bind_password_file && !l->bind_password) {
         char *p = adc_config_path_resolve(path, l->bind_password_file);
         char *pw = NULL;
         int r = p ? adc_config_read_secret_file(p, &pw) : -ENOMEM;
         if (r == -ENODATA)
-            error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
-                     "bind_password_file '%s' is empty (the password is its first line)", p);
+            adc_yaml_error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
+                              "bind_password_file '%s' is empty (the password is its first line)",
+                              p);
         else if (r == -EFBIG)
-            error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
-                     "bind_password_file '%s' is too large for a password file", p);
+            adc_yaml_error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
+                              "bind_password_file '%s' is too large for a password file", p);
         else if (r < 0)
-            error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
-                     "cannot read bind_password_file '%s': %s", p ? p : "",
-                     adc_config_file_error(r));
+            adc_yaml_error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
+                              "cannot read bind_password_file '%s': %s", p ? p : "",
+                              adc_config_file_error(r));
         else {
             l->bind_password = pw; /* owned by the config now; wiped by adc_yaml_config_free */
             if (adc_config_readable_by_others(p))
@@ -759,8 +433,8 @@ static void check_cross(struct walk *w, const char *path) {
         char *p = adc_config_path_resolve(path, l->ca_file);
         int r = p ? adc_config_check_readable(p) : -ENOMEM;
         if (r < 0)
-            error_at(w, w->value_pos[SLOT_CA_FILE], "cannot read ca_file '%s': %s", p ? p : "",
-                     adc_config_file_error(r));
+            adc_yaml_error_at(w, w->value_pos[SLOT_CA_FILE], "cannot read ca_file '%s': %s",
+                              p ? p : "", adc_config_file_error(r));
         if (p) {
             free(l->ca_file);
             l->ca_file = p;
@@ -773,53 +447,6 @@ static void check_cross(struct walk *w, const char *path) {
     }
 }
 
-static int set_defaults(struct adc_yaml_config *c) {
-    for (int i = 0; i < ADC_SETTING_COUNT; i++)
-        c->settings[i] = ADC_UNSET;
-    c->max_delete = (struct adc_max_delete){.value = 500};
-    struct adc_ldap_config *l = &c->ldap;
-    l->scope = ADC_SCOPE_SUB;
-    l->tls_verify = true;
-    l->network_timeout = 10;
-    l->timeout = 30;
-    l->page_size = 500;
-    l->watch = ADC_WATCH_AUTO;
-    l->poll_interval = 30;
-    l->auth_timeout = 5;
-    l->filter = strdup("(objectClass=inetOrgPerson)");
-    l->display_name_attribute = strdup("displayName");
-    l->given_name_attribute = strdup("givenName");
-    l->family_name_attribute = strdup("sn");
-    l->email_attribute = strdup("mail");
-    if (!l->filter || !l->display_name_attribute || !l->given_name_attribute ||
-        !l->family_name_attribute || !l->email_attribute)
-        return -ENOMEM;
-    return 0;
-}
-
-void adc_yaml_config_free(struct adc_yaml_config *c) {
-    if (!c)
-        return;
-    struct adc_ldap_config *l = &c->ldap;
-    free(c->path);
-    free(l->addr);
-    free(l->bind_dn);
-    adc_secret_free(l->bind_password);
-    free(l->bind_password_file);
-    free(l->base_dn);
-    free(l->ca_file);
-    free(l->filter);
-    free(l->id_attribute);
-    free(l->display_name_attribute);
-    free(l->given_name_attribute);
-    free(l->family_name_attribute);
-    free(l->email_attribute);
-    free(l->username_attribute);
-    free(l->username_filter_template);
-    free(c);
-}
-
-/* Reads the whole file; reports and returns a negative errno when it cannot. */
 static int read_file(const char *path, struct adc_diag *d, char **ret, size_t *len) {
     FILE *f = fopen(path, "re");
     char *buf = NULL;
@@ -902,7 +529,7 @@ int adc_yaml_config_load(const char *path, FILE *diag, struct adc_yaml_config **
         goto out;
 
     c = calloc(1, sizeof *c);
-    if (!c || set_defaults(c) < 0 || !(c->path = strdup(path))) {
+    if (!c || adc_yaml_config_defaults(c) < 0 || !(c->path = strdup(path))) {
         r = -ENOMEM;
         adc_diag_error(&d, 0, 0, "out of memory");
         goto out;
@@ -926,14 +553,14 @@ int adc_yaml_config_load(const char *path, FILE *diag, struct adc_yaml_config **
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     struct pos top = {1, 1};
     if (!root || is_null(root))
-        report_missing(&w, &root_level, top);
+        report_missing(&w, &adc_yaml_schema_root, top);
     else if (root->type != YAML_MAPPING_NODE)
-        error_at(&w, node_pos(root),
-                 "the file must be a mapping with the keys settings and "
-                 "backend, not %s",
-                 type_name(root));
+        adc_yaml_error_at(&w, adc_yaml_node_pos(root),
+                          "the file must be a mapping with the keys settings and "
+                          "backend, not %s",
+                          type_name(root));
     else
-        walk_level(&w, &root_level, root, top);
+        walk_level(&w, &adc_yaml_schema_root, root, top);
 
     /* A second document ("---" then more keys) would be silently ignored otherwise. */
     if (!yaml_parser_load(&parser, &extra)) {
@@ -941,7 +568,8 @@ int adc_yaml_config_load(const char *path, FILE *diag, struct adc_yaml_config **
     } else {
         yaml_node_t *more = yaml_document_get_root_node(&extra);
         if (more)
-            error_at(&w, node_pos(more), "a second YAML document; adc.yaml holds exactly one");
+            adc_yaml_error_at(&w, adc_yaml_node_pos(more),
+                              "a second YAML document; adc.yaml holds exactly one");
         yaml_document_delete(&extra);
     }
 

@@ -25,7 +25,9 @@
 
 #include "directory/ldap-conn.h"
 #include "directory/ldap-filter.h"
+#include "directory/ldap-auth.h"
 #include "directory/ldap-source.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "directory/user-map.h"
@@ -301,31 +303,111 @@ static bool bind_code_denies(int code) {
     }
 }
 
+/* The lookup of the user's entry on a connection of the service pool. A pooled connection may
+ * have been closed by the server while idle (or the server was restarted, and then all idle
+ * ones are dead): on failure the idle connections are dropped and the lookup is retried once on
+ * a fresh connection before calling the directory unavailable. Returns 0 with *found, or -EIO
+ * with *why. */
+static int lookup_pooled(const struct adc_ldap_config *cfg, const char *filter, double deadline,
+                         int timeout, const char *timeout_desc, struct lookup *found, char **why) {
+    LDAP *ld = NULL;
+    unsigned gen = 0;
+    for (int attempt = 0;; attempt++) {
+        bool pooled = false;
+        ld = attempt == 0 ? pool_take(&service_pool, cfg, &gen) : NULL;
+        if (attempt > 0)
+            pool_drop_idle(&service_pool);
+        if (ld) {
+            pooled = true;
+        } else {
+            int r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, why);
+            if (r < 0)
+                return -EIO;
+        }
+        memset(found, 0, sizeof(*found));
+        enum lookup_status st = lookup(cfg, ld, filter, deadline, found, why);
+        if (st == LOOKUP_OK) {
+            pool_give(&service_pool, TAKE_PTR(ld), gen);
+            return 0;
+        }
+        free(found->dn);
+        free(found->name);
+        found->dn = found->name = NULL;
+        if (st == LOOKUP_CONN_FAILED && pooled && attempt == 0 && adc_ldap_now() < deadline) {
+            adc_ldap_conn_close(TAKE_PTR(ld));
+            continue;
+        }
+        if (st == LOOKUP_CONN_FAILED) {
+            char *e = adc_ldap_conn_strerror(ld, adc_ldap_conn_last_error(ld));
+            *why = adc_strdup_printf("the connection to %s failed during the lookup: %s", cfg->addr,
+                                     e ? e : "out of memory");
+            free(e);
+        }
+        adc_ldap_conn_close(ld);
+        return -EIO;
+    }
+}
+
+/* The user's bind, on a connection of the bind pool (*user_ld, its generation in *user_gen;
+ * the caller gives it back or closes it). As with the lookup, a pooled one may have been closed
+ * by the server while idle: a bind that fails on the connection itself (no answer at all, not a
+ * timeout) is tried once more on a fresh connection, so that a restarted directory does not
+ * turn a right password into "unavailable". Returns what adc_ldap_conn_bind returns (the
+ * result code in *code), or the error of opening a connection with *why. */
+static int bind_pooled(const struct adc_ldap_config *cfg, const char *dn, const char *password,
+                       double deadline, LDAP **user_ld, unsigned *user_gen, int *code,
+                       struct adc_bind_policy *policy, char **why) {
+    int r;
+    for (int attempt = 0;; attempt++) {
+        *user_ld = attempt == 0 ? pool_take(&bind_pool, cfg, user_gen) : NULL;
+        bool pooled = *user_ld != NULL;
+        if (attempt > 0)
+            pool_drop_idle(&bind_pool);
+        if (!*user_ld && (r = adc_ldap_conn_open(cfg, deadline, user_ld, why)) < 0)
+            return r;
+        /* The previous user's answer must not show up in this check's reason. */
+        if (pooled)
+            (void)ldap_set_option(*user_ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, NULL);
+        *code = LDAP_OTHER;
+        r = adc_ldap_conn_bind_user(*user_ld, dn, password, deadline, code, policy);
+        if (r == -EIO && pooled && attempt == 0 && adc_ldap_now() < deadline) {
+            adc_ldap_conn_close(TAKE_PTR(*user_ld));
+            continue;
+        }
+        return r;
+    }
+}
+
+/* Why a check is denied before the directory is asked, or NULL. An LDAP simple bind with an
+ * empty password is an unauthenticated bind (RFC 4513 section 5.1.2) that many servers answer
+ * with success: never ask. */
+static const char *refuse_input(const char *user_name, const char *password) {
+    if (!password || !*password)
+        return "empty password";
+    if (!user_name || !*user_name || strlen(user_name) > ADC_USER_VALUE_MAX ||
+        !adc_utf8_valid(user_name, strlen(user_name)))
+        return "the user name is empty, too long or not UTF-8";
+    return NULL;
+}
+
 enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
                                               const char *user_name, const char *password,
                                               char **reason) {
     enum adc_auth_outcome outcome = ADC_AUTH_UNAVAILABLE;
     struct lookup found = {0};
     char *filter = NULL, *why = NULL;
-    LDAP *ld = NULL, *user_ld = NULL;
-    unsigned gen = 0, user_gen = 0;
+    LDAP *user_ld = NULL;
+    unsigned user_gen = 0;
     int timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5;
     double deadline = adc_ldap_now() + timeout;
     char timeout_desc[64];
 
     *reason = NULL;
     snprintf(timeout_desc, sizeof(timeout_desc), "%d s (authentication.timeout)", timeout);
-    /* An LDAP simple bind with an empty password is an unauthenticated bind (RFC 4513 section
-     * 5.1.2) that many servers answer with success: never ask. */
-    if (!password || !*password) {
+    const char *refused = refuse_input(user_name, password);
+    if (refused) {
         outcome = ADC_AUTH_DENIED;
-        why = strdup("empty password");
-        goto out;
-    }
-    if (!user_name || !*user_name || strlen(user_name) > ADC_USER_VALUE_MAX ||
-        !adc_utf8_valid(user_name, strlen(user_name))) {
-        outcome = ADC_AUTH_DENIED;
-        why = strdup("the user name is empty, too long or not UTF-8");
+        why = strdup(refused);
         goto out;
     }
     if (!cfg->username_filter_template) {
@@ -338,43 +420,8 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         goto out;
     }
 
-    /* A pooled connection may have been closed by the server while idle (or the server was
-     * restarted, and then all idle ones are dead): on failure the idle connections are
-     * dropped and the lookup is retried once on a fresh connection before calling the
-     * directory unavailable. */
-    for (int attempt = 0;; attempt++) {
-        bool pooled = false;
-        ld = attempt == 0 ? pool_take(&service_pool, cfg, &gen) : NULL;
-        if (attempt > 0)
-            pool_drop_idle(&service_pool);
-        if (ld) {
-            pooled = true;
-        } else {
-            int r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, &why);
-            if (r < 0)
-                goto out;
-        }
-        memset(&found, 0, sizeof(found));
-        enum lookup_status st = lookup(cfg, ld, filter, deadline, &found, &why);
-        if (st == LOOKUP_OK) {
-            pool_give(&service_pool, TAKE_PTR(ld), gen);
-            break;
-        }
-        free(found.dn);
-        free(found.name);
-        found.dn = found.name = NULL;
-        if (st == LOOKUP_CONN_FAILED && pooled && attempt == 0 && adc_ldap_now() < deadline) {
-            adc_ldap_conn_close(TAKE_PTR(ld));
-            continue;
-        }
-        if (st == LOOKUP_CONN_FAILED) {
-            char *e = adc_ldap_conn_strerror(ld, adc_ldap_conn_last_error(ld));
-            why = adc_strdup_printf("the connection to %s failed during the lookup: %s", cfg->addr,
-                                    e ? e : "out of memory");
-            free(e);
-        }
+    if (lookup_pooled(cfg, filter, deadline, timeout, timeout_desc, &found, &why) < 0)
         goto out;
-    }
 
     if (found.n_entries == 0) {
         outcome = ADC_AUTH_DENIED;
@@ -413,30 +460,12 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         goto out;
     }
 
-    /* The user's bind, on a connection of the bind pool. As with the lookup, a pooled one may
-     * have been closed by the server while idle: a bind that fails on the connection itself
-     * (no answer at all, not a timeout) is tried once more on a fresh connection, so that a
-     * restarted directory does not turn a right password into "unavailable". */
-    int r, code = LDAP_OTHER;
+    int code = LDAP_OTHER;
     struct adc_bind_policy policy;
-    for (int attempt = 0;; attempt++) {
-        user_ld = attempt == 0 ? pool_take(&bind_pool, cfg, &user_gen) : NULL;
-        bool pooled = user_ld != NULL;
-        if (attempt > 0)
-            pool_drop_idle(&bind_pool);
-        if (!user_ld && (r = adc_ldap_conn_open(cfg, deadline, &user_ld, &why)) < 0)
-            goto out;
-        /* The previous user's answer must not show up in this check's reason. */
-        if (pooled)
-            (void)ldap_set_option(user_ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, NULL);
-        code = LDAP_OTHER;
-        r = adc_ldap_conn_bind_user(user_ld, found.dn, password, deadline, &code, &policy);
-        if (r == -EIO && pooled && attempt == 0 && adc_ldap_now() < deadline) {
-            adc_ldap_conn_close(TAKE_PTR(user_ld));
-            continue;
-        }
-        break;
-    }
+    int r =
+        bind_pooled(cfg, found.dn, password, deadline, &user_ld, &user_gen, &code, &policy, &why);
+    if (r < 0 && why)
+        goto out; /* no connection for the bind: *why says why */
     if (r == -ETIMEDOUT) {
         why = adc_strdup_printf("the directory did not answer the bind of '%s' within %s", found.dn,
                                 timeout_desc);
@@ -495,7 +524,6 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
     }
     free(e);
 out:
-    adc_ldap_conn_close(ld);
     adc_ldap_conn_close(user_ld);
     free(found.dn);
     free(found.name);

@@ -7,26 +7,17 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "directory/tls-diag.h"
-
-char *adc_strdup_printf(const char *fmt, ...) {
-    va_list ap;
-    char *s = NULL;
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
 
 double adc_ldap_now(void) {
     struct timespec ts;
@@ -252,6 +243,25 @@ void adc_ldap_conn_tls_flush(void) {
         ldap_pvt_tls_ctx_free(ctx);
 }
 
+/* The system's CA certificates when neither adc.yaml (ca_file) nor libldap's ldap.conf
+ * (TLS_CACERT, TLS_CACERTDIR) name any: libldap with GnuTLS then trusts nothing. Debian's
+ * ldap.conf comes with libldap-common, which a minimal system or the release archive's bin/adc
+ * (docs/product.md section 13) does not have; the bundle of ca-certificates is where Debian
+ * keeps the system's CAs. NULL when libldap has CAs configured or there is no bundle. */
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+static const char *system_ca_file;
+static pthread_once_t system_ca_once = PTHREAD_ONCE_INIT;
+
+static void find_system_ca(void) {
+    char *file = NULL, *dir = NULL;
+    ldap_get_option(NULL, LDAP_OPT_X_TLS_CACERTFILE, &file);
+    ldap_get_option(NULL, LDAP_OPT_X_TLS_CACERTDIR, &dir);
+    if (!file && !dir && access(SYSTEM_CA_BUNDLE, R_OK) == 0)
+        system_ca_file = SYSTEM_CA_BUNDLE;
+    ldap_memfree(file);
+    ldap_memfree(dir);
+}
+
 /* Per-handle TLS: verification as configured, the CA file, TLS 1.2 at least, and a context
  * that holds exactly these settings (shared, or new and then shared). */
 static int setup_tls(LDAP *ld, const struct adc_ldap_config *cfg, bool verify, char **err) {
@@ -262,15 +272,16 @@ static int setup_tls(LDAP *ld, const struct adc_ldap_config *cfg, bool verify, c
 
     if ((r = set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require, "TLS verification", err)) < 0)
         return r;
-    if (cfg->ca_file &&
-        (r = set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, cfg->ca_file, "the CA file", err)) < 0)
+    pthread_once(&system_ca_once, find_system_ca);
+    const char *ca_file = cfg->ca_file ? cfg->ca_file : system_ca_file;
+    if (ca_file && (r = set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, ca_file, "the CA file", err)) < 0)
         return r;
     if ((r = set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min_proto, "the TLS version", err)) < 0)
         return r;
 
     pthread_mutex_lock(&tls_cache_lock);
     bool shared = tls_cache.ctx && tls_cache.verify == verify &&
-                  same_str(tls_cache.ca_file, cfg->ca_file) &&
+                  same_str(tls_cache.ca_file, ca_file) &&
                   ldap_set_option(ld, LDAP_OPT_X_TLS_CTX, tls_cache.ctx) == LDAP_OPT_SUCCESS;
     pthread_mutex_unlock(&tls_cache_lock);
     if (shared)
@@ -287,9 +298,9 @@ static int setup_tls(LDAP *ld, const struct adc_ldap_config *cfg, bool verify, c
         return -EINVAL;
     }
     void *ctx = NULL;
-    char *ca_copy = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+    char *ca_copy = ca_file ? strdup(ca_file) : NULL;
     if (ldap_get_option(ld, LDAP_OPT_X_TLS_CTX, &ctx) != LDAP_OPT_SUCCESS || !ctx ||
-        (cfg->ca_file && !ca_copy)) {
+        (ca_file && !ca_copy)) {
         free(ca_copy);
         if (ctx)
             ldap_pvt_tls_ctx_free(ctx);

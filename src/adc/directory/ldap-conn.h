@@ -73,6 +73,3 @@ void adc_ldap_conn_close(LDAP *ld);
 /* Drops the shared TLS context, so that the next connection reads the CA file again (after a
  * configuration reload). Connections that use it keep their reference. */
 void adc_ldap_conn_tls_flush(void);
-
-/* printf into a new string (NULL when out of memory). */
-char *adc_strdup_printf(const char *fmt, ...) _printf_(1, 2);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "directory/ldap-conn.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "directory/user-map.h"

@@ -1,5 +1,5 @@
 /* Reading the directory: connect, bind, and enumerate users completely or fail
- * (docs/product.md sections 2 and 4, rules 1, 4, 5, 8). */
+ * (docs/product.md sections 2 and 4, rules 1, 4, 5, 8). The password check is ldap-auth.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -7,13 +7,6 @@
 
 #include "config/config.h"
 #include "common/user.h"
-
-/* A directory entry that did not become a user, with the reason (rule 8). */
-struct adc_skipped_entry {
-    char *dn;
-    char *user_name; /* may be NULL */
-    char *reason;
-};
 
 struct adc_read_result {
     struct adc_user_list users; /* the mapped users, sorted by nothing in particular */
@@ -39,26 +32,6 @@ struct adc_read_result {
  * (52)"). Safe to call from several threads with their own results. */
 int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_result *out, char **err);
 void adc_read_result_done(struct adc_read_result *r);
-
-enum adc_auth_outcome {
-    ADC_AUTH_ACCEPTED,
-    ADC_AUTH_DENIED,      /* wrong password, empty password, no or several entries, disabled */
-    ADC_AUTH_UNAVAILABLE, /* the directory could not be asked: down, timeout, service bind failed */
-};
-
-/* The password check of docs/product.md section 5, bounded by authentication.timeout. *reason gets
- * a new string saying why (never containing the password). Thread-safe: each call takes connections
- * from the pools below for itself and gives them back when done. */
-enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
-                                              const char *user_name, const char *password,
-                                              char **reason);
-
-/* The password check keeps a few connections bound as bind_dn for its lookups, a separate
- * few for the users' binds, and all connections share a TLS context per CA file. This closes
- * the idle connections of both pools and drops the context: call it when the configuration is
- * reloaded (a changed addr or TLS setting, or for the lookups bind_dn or password, also empties
- * a pool by itself; a CA file changed on disk needs this) and before exit. */
-void adc_ldap_auth_pool_flush(void);
 
 /* For `adc check`: connects and binds as adc_ldap_read_users would, then asks whether
  * sync.filter matches anything under base_dn (one entry is enough). Returns 0 with *found set,

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "directory/ldap-conn.h"
+#include "common/buf.h"
 #include "common/macros.h"
 
 static const char *default_or(const char *value, const char *fallback) {

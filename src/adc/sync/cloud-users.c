@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+
 #define BLOCK_SIZE (256u * 1024)
 
 struct adc_cloud_block {
@@ -40,7 +42,7 @@ int adc_cloud_users_reserve(struct adc_cloud_users *c, size_t n) {
 }
 
 struct adc_user *adc_cloud_users_append(struct adc_cloud_users *c) {
-    if (c->n == c->cap && adc_cloud_users_reserve(c, c->cap ? c->cap * 2 : 64) < 0)
+    if (adc_grow_array(c->items, c->cap, c->n, 64) < 0)
         return NULL;
     struct adc_user *u = &c->items[c->n++];
     memset(u, 0, sizeof(*u));

@@ -8,9 +8,11 @@
 #include <time.h>
 
 #include "cli/exit-codes.h"
-#include "cloud/json-text.h"
+#include "common/buf.h"
+#include "common/json-util.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/wire.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -26,11 +28,9 @@ static void fail(struct adc_imp_result *r, int status, char *msg) {
 
 static void failf(struct adc_imp_result *r, int status, const char *fmt, ...) _printf_(3, 4);
 static void failf(struct adc_imp_result *r, int status, const char *fmt, ...) {
-    char *m = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&m, fmt, ap) < 0)
-        m = NULL;
+    char *m = adc_strdup_vprintf(fmt, ap);
     va_end(ap);
     fail(r, status, m);
 }
@@ -72,52 +72,49 @@ static void finish_run(struct adc_scim *client, struct adc_imp_result *r) {
         return;
     json_t *stats = adc_imp_stats_json(&r->stats);
     json_t *errors = adc_imp_errors_json(r, 100);
-    const char *status =
-        r->status == ADC_EXIT_OK || r->status == ADC_EXIT_PARTIAL ? "succeeded" : "failed";
+    const char *status = r->status == ADC_EXIT_OK || r->status == ADC_EXIT_PARTIAL
+                             ? ADC_RUN_SUCCEEDED
+                             : ADC_RUN_FAILED;
     _cleanup_free_ char *err = NULL;
-    if (adc_scim_run_update(client, r->run_id, status, stats, errors, &err) < 0)
+    if (adc_agent_api_run_update(adc_scim_transport(client), r->run_id, status, stats, errors, NULL,
+                                 true, &err) < 0)
         log_warning("could not record the run's result: %s", err ? err : "error");
     json_decref(stats);
     json_decref(errors);
 }
 
-void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_config *service,
-                 const struct adc_imp_options *opt, struct adc_imp_result *out) {
-    struct adc_imp_result *r = out;
-    struct adc_scim *client = NULL;
-    struct adc_scim_limits limits = {0};
-    char *err = NULL, *dir_err = NULL;
-    int k;
-
-    memset(r, 0, sizeof(*r));
-    adc_cloud_users_init(&r->cloud);
-    r->status = ADC_EXIT_FAILURE;
-    r->max_delete = yaml->max_delete;
-
-    if ((k = adc_scim_new(service, &client, &err)) < 0) {
-        fail(r, k == -EINVAL ? ADC_EXIT_CONFIG : ADC_EXIT_FAILURE, err);
-        return;
-    }
-    /* The server's settings first: they decide whether this run may write at all. */
-    if ((k = adc_scim_get_settings(client, &r->server, &err)) < 0) {
+/* The server's settings first: they decide whether this run may write at all. Then the run
+ * record and, for a run that writes, the server's Bulk limits. Returns 0, or -1 after fail(). */
+static int start_run(struct adc_scim *client, const struct adc_yaml_config *yaml,
+                     const struct adc_imp_options *opt, struct adc_scim_limits *limits,
+                     struct adc_imp_result *r) {
+    struct adc_transport *t = adc_scim_transport(client);
+    char *err = NULL;
+    if (adc_agent_api_get_settings(t, &r->server, &err) < 0) {
         fail(r, ADC_EXIT_FAILURE, err);
-        goto out;
+        return -1;
     }
     adc_settings_merge(yaml->settings, r->server.settings, opt->dry_run, &r->settings);
     r->have_settings = true;
     r->dry_run = r->settings.value[ADC_SETTING_DRY_RUN];
-    const char *app_id = r->server.app_id ? r->server.app_id : service->app_id;
-
-    if (opt->record_run && adc_scim_run_start(client, r->dry_run, "imp", &r->run_id, &err) < 0) {
+    if (opt->record_run && adc_agent_api_run_start(t, r->dry_run, "imp", &r->run_id, &err) < 0) {
         log_warning("could not record the run on the server: %s", err ? err : "error");
         free(err);
         err = NULL;
     }
-    if (!r->dry_run && (k = adc_scim_get_limits(client, &limits, &err)) < 0) {
+    if (!r->dry_run && adc_scim_get_limits(client, limits, &err) < 0) {
         fail(r, ADC_EXIT_FAILURE, err);
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
+/* The directory and the cloud users, read at the same time (the cloud on a thread of its own).
+ * Returns 0 when both are complete, or -1 after fail(): rule 5, no write of any kind after an
+ * incomplete enumeration. */
+static int read_both(struct adc_scim *client, const struct adc_yaml_config *yaml,
+                     const struct adc_imp_options *opt, struct adc_imp_result *r) {
+    _cleanup_free_ char *dir_err = NULL;
     report(opt, ADC_IMP_READ, 0, 0);
     struct cloud_reader cr = {.client = client, .out = &r->cloud};
     pthread_t th;
@@ -130,24 +127,28 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     r->have_dir = dr >= 0;
     if (threaded)
         pthread_join(th, NULL);
+    _cleanup_free_ char *cloud_err = cr.err;
     if (dr < 0) {
-        /* Rule 5: no write of any kind after an incomplete enumeration. */
         failf(r, ADC_EXIT_FAILURE, "reading the directory failed, nothing was changed: %s",
               dir_err ? dir_err : strerror(-dr));
-        free(cr.err);
-        goto out;
+        return -1;
     }
     if (cr.r < 0) {
         failf(r, ADC_EXIT_FAILURE, "reading the cloud users failed, nothing was changed: %s",
-              cr.err ? cr.err : strerror(-cr.r));
-        free(cr.err);
-        goto out;
+              cloud_err ? cloud_err : strerror(-cr.r));
+        return -1;
     }
     report(opt, ADC_IMP_READ, r->cloud.n, r->cloud.n);
     log_info("read %zu directory users in %.2f s and %zu cloud users in %.2f s", r->dir.users.n,
              t_dir, r->cloud.n, cr.seconds);
-    t0 = now_s();
+    return 0;
+}
 
+/* Computes the plan. Returns 1 when the run goes on to write, 0 when it ends here (a dry run:
+ * r->status is set), or -1 after fail() (the guard tripped, or the caller said stop). */
+static int plan_changes(const struct adc_yaml_config *yaml, const struct adc_imp_options *opt,
+                        const char *app_id, struct adc_imp_result *r) {
+    double t0 = now_s();
     struct adc_plan_input in = {
         .dir = r->dir.users.items,
         .n_dir = r->dir.users.n,
@@ -159,9 +160,9 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
         .app_id = app_id,
     };
     memcpy(in.settings, r->settings.value, sizeof(in.settings));
-    if ((k = adc_plan_build(&in, &r->plan)) < 0) {
+    if (adc_plan_build(&in, &r->plan) < 0) {
         fail(r, ADC_EXIT_FAILURE, NULL);
-        goto out;
+        return -1;
     }
     r->have_plan = true;
     r->stats = r->plan.stats;
@@ -175,35 +176,62 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
               "changed. Check the directory and the filter, or raise max-delete in adc.yaml",
               r->plan.stats.deleted, r->plan.n_guarded - r->plan.stats.deleted, r->plan.n_owned,
               r->plan.delete_limit);
-        goto out;
+        return -1;
     }
     if (r->dry_run) {
         r->status = ADC_EXIT_OK;
-        goto out;
+        return 0;
     }
     if (!go_on) {
         failf(r, ADC_EXIT_FAILURE, "stopped before the first write; nothing was changed");
-        goto out;
+        return -1;
     }
+    return 1;
+}
 
+static void apply_changes(struct adc_scim *client, const struct adc_scim_limits *limits,
+                          const struct adc_imp_options *opt, const char *app_id,
+                          struct adc_imp_result *r) {
     struct apply_progress ap = {.opt = opt};
+    _cleanup_free_ char *err = NULL;
     r->applied = true;
-    t0 = now_s();
-    k = adc_apply_plan(client, &limits, &r->plan, app_id, on_apply, &ap, &r->apply, &err);
+    double t0 = now_s();
+    int k = adc_apply_plan(client, limits, &r->plan, app_id, on_apply, &ap, &r->apply, &err);
     log_info("wrote %zu changes in %.2f s", r->plan.n_changes - r->plan.stats.skipped,
              now_s() - t0);
     r->stats = r->apply.stats;
-    if (k < 0) {
+    if (k < 0)
         failf(r, ADC_EXIT_FAILURE, "writing to the cloud failed, the run is incomplete: %s",
               err ? err : strerror(-k));
-        free(err);
-    } else if (r->apply.aborted) {
+    else if (r->apply.aborted)
         failf(r, ADC_EXIT_FAILURE, "stopped before all changes were written");
-    } else {
+    else
         r->status = r->apply.n_failed ? ADC_EXIT_PARTIAL : ADC_EXIT_OK;
+}
+
+void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_config *service,
+                 const struct adc_imp_options *opt, struct adc_imp_result *out) {
+    struct adc_imp_result *r = out;
+    struct adc_scim *client = NULL;
+    struct adc_scim_limits limits = {0};
+    char *err = NULL;
+    int k;
+
+    memset(r, 0, sizeof(*r));
+    adc_cloud_users_init(&r->cloud);
+    r->status = ADC_EXIT_FAILURE;
+    r->max_delete = yaml->max_delete;
+
+    if ((k = adc_scim_new(service, &client, &err)) < 0) {
+        fail(r, k == -EINVAL ? ADC_EXIT_CONFIG : ADC_EXIT_FAILURE, err);
+        return;
     }
+    if (start_run(client, yaml, opt, &limits, r) < 0 || read_both(client, yaml, opt, r) < 0)
+        goto out;
+    const char *app_id = r->server.app_id ? r->server.app_id : service->app_id;
+    if (plan_changes(yaml, opt, app_id, r) > 0)
+        apply_changes(client, &limits, opt, app_id, r);
 out:
-    free(dir_err);
     finish_run(client, r);
     adc_scim_free(client);
 }
@@ -240,18 +268,18 @@ json_t *adc_imp_settings_json(const struct adc_imp_result *r) {
 
 /* Change i as one line of `adc imp --json`: {"op","userName","externalId","reason"}, with its
  * failure when it failed. Written as text: 100,000 of them need no tree of values. */
-static void change_text(const struct adc_imp_result *r, size_t i, struct adc_json_text *t) {
+static void change_text(const struct adc_imp_result *r, size_t i, struct adc_buf *t) {
     const struct adc_plan_change *c = &r->plan.changes[i];
     const char *e = r->apply.errors ? r->apply.errors[i] : NULL;
     char buf[512];
     adc_plan_change_describe(c, buf, sizeof(buf));
-    adc_json_text_lit(t, "{\"op\":\"");
-    adc_json_text_lit(t, adc_plan_op_name(c->op));
-    adc_json_text_lit(t, "\",\"userName\":");
-    adc_json_text_str(t, c->user_name);
-    adc_json_text_lit(t, ",\"externalId\":");
-    adc_json_text_str(t, c->external_id);
-    adc_json_text_lit(t, ",\"reason\":");
+    adc_buf_puts(t, "{\"op\":\"");
+    adc_buf_puts(t, adc_plan_op_name(c->op));
+    adc_buf_puts(t, "\",\"userName\":");
+    adc_json_append_string(t, c->user_name);
+    adc_buf_puts(t, ",\"externalId\":");
+    adc_json_append_string(t, c->external_id);
+    adc_buf_puts(t, ",\"reason\":");
     /* A failed change says why it failed; an entry without a name says which entry. */
     _cleanup_free_ char *text = NULL;
     int k = e                        ? asprintf(&text, "failed: %s", e)
@@ -260,8 +288,8 @@ static void change_text(const struct adc_imp_result *r, size_t i, struct adc_jso
                                      : 0;
     if (k < 0)
         text = NULL;
-    adc_json_text_str(t, text);
-    adc_json_text_lit(t, "}");
+    adc_json_append_string(t, text);
+    adc_buf_puts(t, "}");
 }
 
 json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max) {
@@ -306,14 +334,14 @@ int adc_imp_write_json(FILE *f, const struct adc_imp_result *r) {
     ok = ok && fputs(",\n  \"changes\": [", f) >= 0;
     json_decref(settings);
     json_decref(stats);
-    struct adc_json_text t = {0};
+    struct adc_buf t = {0};
     for (size_t i = 0; ok && i < r->plan.n_changes; i++) {
-        t.len = 0; /* one buffer for every line */
-        adc_json_text_lit(&t, i ? ",\n    " : "\n    ");
+        adc_buf_clear(&t); /* one buffer for every line */
+        adc_buf_puts(&t, i ? ",\n    " : "\n    ");
         change_text(r, i, &t);
-        ok = !t.oom && fwrite(t.buf, 1, t.len, f) == t.len;
+        ok = !t.failed && fwrite(t.data, 1, t.len, f) == t.len;
     }
-    adc_json_text_done(&t);
+    adc_buf_done(&t);
     ok = ok && fputs(r->plan.n_changes ? "\n  ]\n}\n" : "]\n}\n", f) >= 0;
     return ok ? 0 : -EIO;
 }

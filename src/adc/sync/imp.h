@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "directory/ldap-source.h"
 #include "sync/plan.h"
+#include "cloud/agent-api.h"
 #include "cloud/scim-client.h"
 #include "sync/settings-merge.h"
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/buf.h"
 #include "common/macros.h"
 #include "sync/plan-renames.h"
 #include "sync/str-index.h"
@@ -109,14 +110,8 @@ struct builder {
 };
 
 static struct adc_plan_change *add(struct builder *b, enum adc_plan_op op, const char *reason) {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        struct adc_plan_change *v = realloc(b->v, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        b->v = v;
-        b->cap = cap;
-    }
+    if (adc_grow_array(b->v, b->cap, b->n, 64) < 0)
+        return NULL;
     struct adc_plan_change *c = &b->v[b->n++];
     memset(c, 0, sizeof(*c));
     c->op = op;
@@ -293,6 +288,86 @@ static int plan_leaver(struct builder *b, const struct adc_plan_input *in, size_
     return 0;
 }
 
+/* The cloud side: indexes by id, name and (of the users this configuration owns) externalId;
+ * flags the owned ones. A paged listing can return a user twice when the list shifts between
+ * pages; the second copy must not look like a user nobody claims (it would be deleted).
+ * Returns how many users this configuration owns. */
+static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *cloud_id,
+                          struct adc_strindex *cloud_name, struct adc_strindex *own_ext,
+                          uint8_t *cflags) {
+    size_t n_owned = 0;
+    for (size_t i = 0; i < in->n_cloud; i++) {
+        const struct adc_user *c = &in->cloud[i];
+        if (!empty(c->id) && adc_strindex_put(cloud_id, c->id, i) != ADC_STRINDEX_NONE) {
+            cflags[i] |= CLOUD_IGNORED;
+            continue;
+        }
+        if (!empty(c->user_name))
+            adc_strindex_put(cloud_name, c->user_name, i);
+        if (adc_streq(c->provider, in->app_id)) {
+            cflags[i] |= CLOUD_OWNED;
+            n_owned++;
+            if (!empty(c->external_id))
+                adc_strindex_put(own_ext, c->external_id, i);
+        }
+    }
+    return n_owned;
+}
+
+/* The directory side: rule 8, no usable name or a name (or identifier) used twice. */
+static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *dir_ext,
+                         struct adc_strindex *dir_name, uint8_t *dstate) {
+    for (size_t i = 0; i < in->n_dir; i++) {
+        const struct adc_user *d = &in->dir[i];
+        if (!empty(d->external_id)) {
+            size_t j = adc_strindex_put(dir_ext, d->external_id, i);
+            if (j != ADC_STRINDEX_NONE) {
+                if (dstate[j] == DIR_OK || dstate[j] == DIR_DUP_NAME)
+                    dstate[j] = DIR_DUP_ID;
+                dstate[i] = DIR_DUP_ID;
+            }
+        } else {
+            dstate[i] = DIR_NO_ID;
+        }
+        if (empty(d->user_name)) {
+            dstate[i] = DIR_NO_NAME;
+            continue;
+        }
+        size_t j = adc_strindex_put(dir_name, d->user_name, i);
+        if (j != ADC_STRINDEX_NONE) {
+            if (dstate[j] == DIR_OK)
+                dstate[j] = DIR_DUP_NAME;
+            if (dstate[i] == DIR_OK)
+                dstate[i] = DIR_DUP_NAME;
+        }
+    }
+}
+
+/* A directory user skipped by rule 8, but present: whichever cloud user it maps to by
+ * identifier or by name (of two entries sharing a name, either could own it) has certainly not
+ * left. Returns 0 or -ENOMEM. */
+static int skip_dir_user(struct builder *b, const struct adc_user *d, uint8_t state,
+                         const struct adc_strindex *own_ext, const struct adc_strindex *cloud_name,
+                         uint8_t *cflags) {
+    size_t ci = adc_strindex_get(own_ext, d->external_id);
+    if (ci != ADC_STRINDEX_NONE)
+        cflags[ci] |= CLOUD_PROTECTED;
+    ci = adc_strindex_get(cloud_name, d->user_name);
+    if (ci != ADC_STRINDEX_NONE)
+        cflags[ci] |= CLOUD_PROTECTED;
+    static const char *const reasons[] = {
+        [DIR_NO_NAME] = R_NO_NAME,
+        [DIR_NO_ID] = R_NO_ID,
+        [DIR_DUP_NAME] = R_DUP_NAME,
+        [DIR_DUP_ID] = R_DUP_ID,
+    };
+    struct adc_plan_change *ch = add(b, ADC_PLAN_SKIP, reasons[state]);
+    if (!ch)
+        return -ENOMEM;
+    set_dir(ch, d);
+    return 0;
+}
+
 int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
     int r = -ENOMEM;
     struct adc_strindex cloud_id = {0}, cloud_name = {0}, own_ext = {0}, dir_name = {0},
@@ -311,49 +386,8 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
         adc_strindex_init(&dir_ext, in->n_dir, false) < 0)
         goto out;
 
-    /* The cloud side. A paged listing can return a user twice when the list shifts between
-     * pages; the second copy must not look like a user nobody claims (it would be deleted). */
-    for (size_t i = 0; i < in->n_cloud; i++) {
-        const struct adc_user *c = &in->cloud[i];
-        if (!empty(c->id) && adc_strindex_put(&cloud_id, c->id, i) != ADC_STRINDEX_NONE) {
-            cflags[i] |= CLOUD_IGNORED;
-            continue;
-        }
-        if (!empty(c->user_name))
-            adc_strindex_put(&cloud_name, c->user_name, i);
-        if (adc_streq(c->provider, in->app_id)) {
-            cflags[i] |= CLOUD_OWNED;
-            n_owned++;
-            if (!empty(c->external_id))
-                adc_strindex_put(&own_ext, c->external_id, i);
-        }
-    }
-
-    /* The directory side: rule 8, no usable name or a name (or identifier) used twice. */
-    for (size_t i = 0; i < in->n_dir; i++) {
-        const struct adc_user *d = &in->dir[i];
-        if (!empty(d->external_id)) {
-            size_t j = adc_strindex_put(&dir_ext, d->external_id, i);
-            if (j != ADC_STRINDEX_NONE) {
-                if (dstate[j] == DIR_OK || dstate[j] == DIR_DUP_NAME)
-                    dstate[j] = DIR_DUP_ID;
-                dstate[i] = DIR_DUP_ID;
-            }
-        } else {
-            dstate[i] = DIR_NO_ID;
-        }
-        if (empty(d->user_name)) {
-            dstate[i] = DIR_NO_NAME;
-            continue;
-        }
-        size_t j = adc_strindex_put(&dir_name, d->user_name, i);
-        if (j != ADC_STRINDEX_NONE) {
-            if (dstate[j] == DIR_OK)
-                dstate[j] = DIR_DUP_NAME;
-            if (dstate[i] == DIR_OK)
-                dstate[i] = DIR_DUP_NAME;
-        }
-    }
+    n_owned = index_cloud(in, &cloud_id, &cloud_name, &own_ext, cflags);
+    classify_dir(in, &dir_ext, &dir_name, dstate);
     /* Entries the reader skipped still exist: their cloud users must not be taken as gone. */
     for (size_t k = 0; k < in->n_dir_skipped; k++) {
         const struct adc_skipped_entry *e = &in->dir_skipped[k];
@@ -374,26 +408,8 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
                 goto out;
             continue;
         }
-        /* Skipped, but present: whichever cloud user it maps to by identifier or by name
-         * (of two entries sharing a name, either could own it) has certainly not left. */
-        size_t ci = adc_strindex_get(&own_ext, d->external_id);
-        if (ci != ADC_STRINDEX_NONE)
-            cflags[ci] |= CLOUD_PROTECTED;
-        ci = adc_strindex_get(&cloud_name, d->user_name);
-        if (ci != ADC_STRINDEX_NONE)
-            cflags[ci] |= CLOUD_PROTECTED;
-        static const char *const reasons[] = {
-            [DIR_NO_NAME] = R_NO_NAME,
-            [DIR_NO_ID] = R_NO_ID,
-            [DIR_DUP_NAME] = R_DUP_NAME,
-            [DIR_DUP_ID] = R_DUP_ID,
-        };
-        struct adc_plan_change *ch = add(&b, ADC_PLAN_SKIP, reasons[dstate[i]]);
-        if (!ch) {
-            r = -ENOMEM;
+        if ((r = skip_dir_user(&b, d, dstate[i], &own_ext, &cloud_name, cflags)) < 0)
             goto out;
-        }
-        set_dir(ch, d);
     }
 
     for (size_t i = 0; i < in->n_cloud; i++) {

@@ -10,7 +10,6 @@
 #include <stddef.h>
 
 #include "config/config.h"
-#include "directory/ldap-source.h"
 #include "common/settings.h"
 #include "common/user.h"
 

@@ -22,6 +22,7 @@
 #include "scim/scim-user.h"
 #include "store/store-groups.h"
 #include "store/store-users.h"
+#include "common/wire.h"
 
 #define MAX_CONFIG_NAME 200
 /* The full-sync interval: a month at most; 0 = no schedule (docs/product.md section 9). */
@@ -547,7 +548,7 @@ int adc_api_queue_sync(struct adc_server *srv, const char *app_id, bool dry_run,
     }
     r = adc_db_begin(db, true);
     if (r == 0)
-        r = adc_run_create(db, app_id, "server", trigger, dry_run, "queued", actor, id);
+        r = adc_run_create(db, app_id, "server", trigger, dry_run, ADC_RUN_QUEUED, actor, id);
     if (r == 0)
         r = adc_db_commit(db);
     else
@@ -597,7 +598,7 @@ static void config_sync(struct adc_http_request *req, struct adc_http_response *
                                busy);
     switch (r) {
     case 0:
-        adc_http_json(res, 202, json_pack("{s:s, s:s}", "run_id", run_id, "status", "queued"));
+        adc_http_json(res, 202, json_pack("{s:s, s:s}", "run_id", run_id, "status", ADC_RUN_QUEUED));
         break;
     case -EAGAIN: adc_http_error(res, 503, NULL, "the store is busy; try again"); break;
     case -ENOENT: adc_http_error(res, 404, NULL, "no sync configuration '%s'", app_id); break;

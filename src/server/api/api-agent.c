@@ -12,6 +12,7 @@
 #include "store/store-configs.h"
 #include "store/store-runs.h"
 #include "store/store-schedule.h"
+#include "common/wire.h"
 
 /* GET /api/v1/agent/config: only the settings the server sets; the client merges them over
  * adc.yaml (docs/product.md section 4, rule 7). */
@@ -58,7 +59,7 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
     db = adc_store_acquire(req->server->store);
     char run_id[40];
     if (!db || adc_db_begin(db, true) < 0 ||
-        adc_run_create(db, req->principal.app_id, source, trigger, dry_run, "running",
+        adc_run_create(db, req->principal.app_id, source, trigger, dry_run, ADC_RUN_RUNNING,
                        req->principal.actor, run_id) < 0 ||
         adc_db_commit(db) < 0) {
         adc_http_error(res, 503, NULL, "database error; retry");
@@ -66,9 +67,9 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
     }
     if (asprintf(&res->location, "/api/v1/runs/%s", run_id) < 0)
         res->location = NULL;
-    adc_http_json(
-        res, 201,
-        json_pack("{s:s,s:s,s:b}", "run_id", run_id, "status", "running", "dry_run", dry_run));
+    adc_http_json(res, 201,
+                  json_pack("{s:s,s:s,s:b}", "run_id", run_id, "status", ADC_RUN_RUNNING, "dry_run",
+                            dry_run));
 out:
     if (db)
         adc_db_rollback(db);
@@ -211,9 +212,9 @@ out:
 }
 
 const struct adc_route adc_api_agent_routes[] = {
-    {"PUT", "/api/v1/agent/live", ADC_AUTH_SYNC, agent_live},
-    {"GET", "/api/v1/agent/config", ADC_AUTH_SYNC, agent_config},
-    {"POST", "/api/v1/agent/runs", ADC_AUTH_SYNC, agent_run_create},
-    {"PUT", "/api/v1/agent/runs/{}", ADC_AUTH_SYNC, agent_run_update},
+    {"PUT", ADC_WIRE_AGENT_LIVE, ADC_AUTH_SYNC, agent_live},
+    {"GET", ADC_WIRE_AGENT_CONFIG, ADC_AUTH_SYNC, agent_config},
+    {"POST", ADC_WIRE_AGENT_RUNS, ADC_AUTH_SYNC, agent_run_create},
+    {"PUT", ADC_WIRE_AGENT_RUNS "/{}", ADC_AUTH_SYNC, agent_run_update},
     {NULL, NULL, 0, NULL},
 };

@@ -243,10 +243,10 @@ static void handle_disconnect(struct adc_http_request *req, struct adc_http_resp
 }
 
 const struct adc_route adc_channel_routes[] = {
-    {"POST", "/api/v1/agent/connect", ADC_AUTH_SYNC, handle_connect},
-    {"GET", "/api/v1/agent/commands", ADC_AUTH_SYNC, handle_poll},
-    {"POST", "/api/v1/agent/commands/{}/result", ADC_AUTH_SYNC, handle_result},
-    {"POST", "/api/v1/agent/disconnect", ADC_AUTH_SYNC, handle_disconnect},
+    {"POST", ADC_WIRE_AGENT_CONNECT, ADC_AUTH_SYNC, handle_connect},
+    {"GET", ADC_WIRE_AGENT_COMMANDS, ADC_AUTH_SYNC, handle_poll},
+    {"POST", ADC_WIRE_AGENT_COMMANDS "/{}/result", ADC_AUTH_SYNC, handle_result},
+    {"POST", ADC_WIRE_AGENT_DISCONNECT, ADC_AUTH_SYNC, handle_disconnect},
     {"POST", "/api/v1/login", ADC_AUTH_NONE, adc_login_handle},
     {NULL, NULL, 0, NULL},
 };

@@ -40,7 +40,7 @@ int adc_run_fail(struct adc_store *store, const char *run_id, const char *why) {
         errors = json_array();
     }
     json_array_append_new(errors, json_string(why));
-    report = json_pack("{s:s, s:o, s:I}", "status", "failed", "errors", errors, "error_count",
+    report = json_pack("{s:s, s:o, s:I}", "status", ADC_RUN_FAILED, "errors", errors, "error_count",
                        (json_int_t)(run.error_count + 1 > (int64_t)json_array_size(errors)
                                         ? run.error_count + 1
                                         : (int64_t)json_array_size(errors)));
@@ -141,7 +141,7 @@ static int collect_unfinished(const struct adc_store_run *r, void *userdata) {
     struct orphan *o = &orphans.list[orphans.n++];
     snprintf(o->run_id, sizeof(o->run_id), "%s", r->run_id);
     snprintf(o->updated, sizeof(o->updated), "%s", r->updated);
-    o->queued = adc_streq(r->status, "queued");
+    o->queued = adc_streq(r->status, ADC_RUN_QUEUED);
     return 0;
 }
 

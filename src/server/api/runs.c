@@ -32,7 +32,7 @@ int adc_run_create(struct adc_db *db, const char *app_id, const char *source, co
     snprintf(r.status, sizeof(r.status), "%s", status);
     adc_store_now(r.created);
     memcpy(r.updated, r.created, sizeof(r.updated));
-    if (strcmp(status, "running") == 0)
+    if (strcmp(status, ADC_RUN_RUNNING) == 0)
         memcpy(r.started, r.created, sizeof(r.started));
     int e = adc_store_run_insert(db, &r);
     if (e < 0)
@@ -50,7 +50,7 @@ int adc_run_create(struct adc_db *db, const char *app_id, const char *source, co
 unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, char *why,
                               size_t why_size) {
     const char *status = json_string_value(json_object_get(report, "status"));
-    if (!status || !(strcmp(status, "running") == 0 || adc_run_status_finished(status))) {
+    if (!status || !(strcmp(status, ADC_RUN_RUNNING) == 0 || adc_run_status_finished(status))) {
         snprintf(why, why_size, "status must be \"running\", \"succeeded\" or \"failed\"");
         return 400;
     }

@@ -58,7 +58,12 @@ int adc_cli_init(const char *db_path, int argc, char **argv) {
     struct adc_store *store;
     if (adc_store_open(db_path, true, &store) < 0)
         return 1;
-    log_notice("created database '%s' (schema version %d)", db_path, adc_store_schema_version());
+    if (adc_store_target_is_postgresql(db_path))
+        log_notice("created the schema in the %s (version %d)", adc_store_label(store),
+                   adc_store_schema_version());
+    else
+        log_notice("created database '%s' (schema version %d)", db_path,
+                   adc_store_schema_version());
     int r = new_admin_token(store, "admin");
     adc_store_free(store);
     return r;
@@ -116,7 +121,7 @@ int adc_cli_token(const char *db_path, int argc, char **argv) {
     int ret = 1;
     struct adc_db *db = adc_store_acquire(store);
     if (!db) {
-        log_error("database '%s' unavailable", db_path);
+        log_error("%s unavailable", adc_store_label(store));
         goto out;
     }
     if (list) {

@@ -26,6 +26,7 @@
 #include "server.h"
 #include "http/sessions.h"
 #include "http/workers.h"
+#include "common/wire.h"
 
 /* The most of an oversized body we read (and drop) to be able to answer 413. */
 #define DRAIN_MAX (64u * 1024 * 1024)
@@ -139,9 +140,8 @@ void adc_http_error(struct adc_http_response *res, unsigned status, const char *
     va_end(ap);
     char status_str[8];
     snprintf(status_str, sizeof(status_str), "%u", status);
-    json_t *j =
-        json_pack("{s:[s],s:s,s:s}", "schemas", "urn:ietf:params:scim:api:messages:2.0:Error",
-                  "status", status_str, "detail", detail);
+    json_t *j = json_pack("{s:[s],s:s,s:s}", "schemas", ADC_SCIM_SCHEMA_ERROR, "status", status_str,
+                          "detail", detail);
     if (scim_type)
         json_object_set_new(j, "scimType", json_string(scim_type));
     adc_http_json(res, status, j);
@@ -377,7 +377,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_htt
         body = json_dumps(res->json, JSON_COMPACT);
         if (!body) {
             res->status = 500;
-            body = strdup("{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"],"
+            body = strdup("{\"schemas\":[\"" ADC_SCIM_SCHEMA_ERROR "\"],"
                           "\"status\":\"500\",\"detail\":\"out of memory\"}");
         }
         len = body ? strlen(body) : 0;

@@ -10,6 +10,7 @@ struct adc_store_engine;
 
 struct adc_store {
     const struct adc_store_engine *engine;
+    const char *label; /* set by the engine's open */
 };
 struct adc_db {
     const struct adc_store_engine *engine;

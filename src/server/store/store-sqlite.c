@@ -174,6 +174,7 @@ static int lite_open(const char *path, bool create, struct adc_store **out) {
         return -ENOMEM;
     s->base.engine = &adc_store_sqlite;
     s->path = strdup(path);
+    s->base.label = s->path;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
     pthread_mutex_init(&s->writer, NULL);

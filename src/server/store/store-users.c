@@ -77,18 +77,22 @@ static void bind_user(struct adc_stmt *st, const struct adc_store_user *u) {
     adc_stmt_bind_text(st, 9, u->modified);
 }
 
+/* A taken userName is an answer (409), not a failed statement: a failed statement aborts a
+ * PostgreSQL transaction, and Bulk goes on after a 409 with the next operation. So the insert
+ * skips a conflicting row (ON CONFLICT DO NOTHING: no row back) and the update checks for
+ * another holder of the name; writers are serialized, so the check holds until commit. */
 int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u) {
     /* RETURNING: both engines hand the new seq back without a second statement. */
     static const char sql[] = "INSERT INTO users(id, user_name, external_id, provider, active, "
                               "data, version, created, modified) VALUES (?,?,?,?,?,?,?,?,?) "
-                              "RETURNING seq";
+                              "ON CONFLICT DO NOTHING RETURNING seq";
     struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     bind_user(st, u);
     int r = adc_db_step_row(db, st);
     if (r == -ENOENT)
-        r = -EIO; /* RETURNING always gives the row */
+        r = -EEXIST; /* the userName (or the id) is taken */
     if (r == 0) {
         u->seq = adc_stmt_int(st, 0);
         adc_stmt_reset(st);
@@ -99,12 +103,22 @@ int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u) {
 int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
     static const char sql[] = "UPDATE users SET user_name = ?2, external_id = ?3, provider = ?4, "
                               "active = ?5, data = ?6, version = ?7, created = ?8, modified = ?9 "
-                              "WHERE id = ?1";
+                              "WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM users AS o "
+                              "WHERE o.user_name = ?2 AND o.id <> ?1)";
+    static const char exists_sql[] = "SELECT 1 FROM users WHERE id = ?";
     struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     bind_user(st, u);
-    return adc_db_step_done(db, st, true);
+    int r = adc_db_step_done(db, st, true);
+    if (r != -ENOENT)
+        return r;
+    /* No row changed: the user is gone, or another user holds the new name. */
+    struct adc_stmt *q = adc_db_query_row(db, exists_sql, &r, "t", u->id);
+    if (!q)
+        return r; /* -ENOENT: gone */
+    adc_stmt_reset(q);
+    return -EEXIST;
 }
 
 int adc_store_user_delete(struct adc_db *db, const char *id) {

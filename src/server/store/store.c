@@ -40,6 +40,8 @@ void adc_store_free(struct adc_store *s) {
         s->engine->free(s);
 }
 
+const char *adc_store_label(struct adc_store *s) { return s->label; }
+
 int adc_store_schema_version(void) { return adc_schema_steps; }
 
 enum adc_sql_dialect adc_db_dialect(struct adc_db *db) { return db->engine->dialect; }

@@ -28,6 +28,9 @@ struct adc_stmt;
  * password from the URI). */
 int adc_store_open(const char *target, bool create, struct adc_store **out);
 void adc_store_free(struct adc_store *s);
+/* What to call the database in messages: the file name, or "PostgreSQL database 'x' on
+ * host:port" (never a password from the URI). Valid while s is. */
+const char *adc_store_label(struct adc_store *s);
 /* The schema version this build writes. */
 int adc_store_schema_version(void);
 /* True when target names a PostgreSQL database rather than a SQLite file. */

@@ -1,4 +1,6 @@
-"""A real adc-server on a temporary SQLite database and a free port, for tests.
+"""A real adc-server on a temporary SQLite database and a free port, for tests. With
+ADC_TEST_DB=postgresql the database is a fresh one in a PostgreSQL cluster shared by the test
+process (harness/postgres.py); srv.db is then its URI, and srv.engine says which.
 
     with AdcServer() as srv:
         cfg = srv.create_sync_config("corp", settings={"no-delete": True})
@@ -20,6 +22,7 @@ import unittest
 import urllib.error
 import urllib.request
 
+from harness import postgres
 from harness.programs import ADC_SERVER
 
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -60,21 +63,36 @@ def basic_auth(user, password):
 
 
 class AdcServer:
-    def __init__(self, tls=False, args=(), env=None):
+    def __init__(self, tls=False, args=(), env=None, db=None, admin_token=None, engine=None):
+        """db, admin_token: a database to serve and its token (another instance's: two
+        instances on one PostgreSQL database); None creates a new database. engine:
+        "postgresql" or "sqlite" for a new one (default: $ADC_TEST_DB, else sqlite)."""
         self.tls = tls
+        self.shared_db = db
+        self.engine = ("postgresql" if (db or "").startswith("postgres") or
+                       (not db and (engine == "postgresql" or
+                                    (engine is None and postgres.wanted()))) else "sqlite")
         self.args = list(args)
         self.env = env
         self.dir = None
         self.proc = None
         self.port = None
-        self.admin_token = None
+        self.admin_token = admin_token
         self.ssl_context = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self):
         """Creates the database (capturing the admin token) and serves it."""
         self.dir = tempfile.mkdtemp(prefix="adc-server-test-")
-        self.db = os.path.join(self.dir, "adc.sqlite")
+        if self.shared_db:
+            self.db = self.shared_db
+            if self.tls:
+                self._make_cert()
+            return self.serve()
+        if self.engine == "postgresql":
+            self.db = postgres.Postgres.shared().new_database()
+        else:
+            self.db = os.path.join(self.dir, "adc.sqlite")
         r = subprocess.run([ADC_SERVER, "--db", self.db, "init"], capture_output=True, text=True,
                            timeout=30)
         if r.returncode != 0:
@@ -110,6 +128,33 @@ class AdcServer:
                 raise RuntimeError("adc-server exited: %s" % self.read_log())
             time.sleep(0.02)
         raise RuntimeError("adc-server did not start: %s" % self.read_log())
+
+    def db_bytes(self):
+        """Everything the database holds, as bytes: the SQLite file, or a pg_dump of the
+        PostgreSQL database (for "this secret is never stored" checks)."""
+        if self.engine == "postgresql":
+            return postgres.Postgres.shared().dump(self.db)
+        data = b""
+        for path in (self.db, self.db + "-wal"):
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    data += f.read()
+        return data
+
+    def sql(self, query, params=()):
+        """Runs a query on the database behind the server's back; returns the rows as tuples
+        (of strings on PostgreSQL). params fill `?` placeholders (quoted on PostgreSQL)."""
+        if self.engine == "postgresql":
+            for p in params:
+                query = query.replace("?", "'%s'" % str(p).replace("'", "''"), 1)
+            rows = postgres.Postgres.shared().query(self.db.rsplit("/", 1)[1], query)
+            return [tuple(r.split("|")) for r in rows]
+        import sqlite3
+        con = sqlite3.connect(self.db)
+        try:
+            return con.execute(query, params).fetchall()
+        finally:
+            con.close()
 
     def restart(self):
         self.stop()

@@ -46,6 +46,18 @@ static void append_string(void **state) {
     free(t);
 }
 
+/* What adc writes to adc-server: NULL is null, and a length-bounded string may hold a NUL. */
+static void append_string_null_and_bounded(void **state) {
+    (void)state;
+    struct adc_buf b = {0};
+    adc_json_append_string(&b, NULL);
+    adc_buf_puts(&b, ",");
+    adc_json_append_stringn(&b, "a\0b\nnot this", 3);
+    char *t = adc_buf_take(&b, NULL);
+    assert_string_equal(t, "null,\"a\\u0000b\"");
+    free(t);
+}
+
 static void buffer_limit(void **state) {
     (void)state;
     struct adc_buf b;
@@ -65,9 +77,8 @@ static void buffer_limit(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(depth),
-        cmocka_unit_test(parse),
-        cmocka_unit_test(append_string),
+        cmocka_unit_test(depth),         cmocka_unit_test(parse),
+        cmocka_unit_test(append_string), cmocka_unit_test(append_string_null_and_bounded),
         cmocka_unit_test(buffer_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
