@@ -61,75 +61,10 @@ else
 fi
 rm -rf "$work/src/debian/downloads"
 
-# --- the archive: adc built for /opt/exchange4all/ad-connect, with DT_RPATH $ORIGIN/../lib.
-# DT_RPATH (not RUNPATH: --disable-new-dtags) because it also applies to the dependencies of
-# the libraries (libcurl's libnghttp2, libldap's libgnutls...), which RUNPATH would not reach.
-log "building adc for the archive"
-meson setup "$work/build-archive" "$work/src" --prefix=/opt/exchange4all/ad-connect \
-  -Dtests=false -Dfuzz=false -Dwerror=false \
-  "-Dc_link_args=-Wl,--disable-new-dtags,-rpath,\$ORIGIN/../lib" >/dev/null
-ninja -C "$work/build-archive" src/adc/adc >/dev/null
-
-name=ad-connect-$version
-stage=$work/stage/$name
-mkdir -p "$stage/bin" "$stage/lib" "$stage/man/man8" "$stage/man/man5"
-install -m 0755 "$work/build-archive/src/adc/adc" "$stage/bin/adc"
-strip --strip-unneeded "$stage/bin/adc"
-
-# The libraries adc loads, except glibc's own (libc, libm, libpthread, libdl, librt,
-# libresolv, ld-linux...): Debian 12's glibc is 2.36 and Debian 13's newer, and glibc is
-# backward compatible, while carrying it would mix two glibc versions in one process.
-is_glibc() { # path -> true when the library belongs to Debian's libc6 package
-  local owner
-  owner=$(dpkg -S "$(readlink -f "$1")" 2>/dev/null || dpkg -S "$1" 2>/dev/null || true)
-  case "${owner%%:*}" in libc6 | libc6-amd64) return 0 ;; esac
-  case "$(basename "$1")" in
-    ld-linux*.so* | libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | \
-      libresolv.so.* | libutil.so.* | libanl.so.* | libnss_*.so.*) return 0 ;;
-  esac
-  return 1
-}
-ldd "$work/build-archive/src/adc/adc" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' |
-  while read -r soname path; do
-    if is_glibc "$path"; then continue; fi
-    install -m 0644 "$(readlink -f "$path")" "$stage/lib/$soname"
-    strip --strip-unneeded "$stage/lib/$soname"
-  done
-# Nothing may be left unresolved, and the copy must load its libraries from lib/.
-if ldd "$stage/bin/adc" | grep -q 'not found'; then
-  ldd "$stage/bin/adc" >&2
-  log "bin/adc has unresolved libraries"
-  exit 1
-fi
-ldd "$stage/bin/adc" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | while read -r soname path; do
-  if [ -e "$stage/lib/$soname" ] && [ "$(readlink -f "$path")" != "$(readlink -f "$stage/lib/$soname")" ]; then
-    log "bin/adc loads $soname from $path, not from lib/"
-    exit 1
-  fi
-done
-
-# Examples for /opt/exchange4all/ad-connect: adc.cfg's paths point there.
-sed -e 's|/etc/adc/adc\.secret|/opt/exchange4all/ad-connect/secret|' \
-    -e 's|/etc/adc/|/opt/exchange4all/ad-connect/|g' \
-    "$work/src/dist/adc.cfg" > "$stage/adc.cfg"
-install -m 0644 "$work/src/dist/adc.yaml" "$stage/adc.yaml"
-chmod 0600 "$stage/adc.cfg" "$stage/adc.yaml"
-install -m 0644 "$work/src/dist/adc.service" "$stage/adc.service"
-install -m 0644 "$work/src/docs/adc.8" "$stage/man/man8/adc.8"
-install -m 0644 "$work/src/docs/adc.yaml.5" "$stage/man/man5/adc.yaml.5"
-libs=$(cd "$stage/lib" && ls | tr '\n' ' ')
-sed -e "s|@VERSION@|$version|g" -e "s|@LIBS@|$libs|" "$work/src/dist/archive-README" > "$stage/README"
-chmod 0644 "$stage/README"
-
-archive=$name-linux-$arch.tar.gz
-tar -C "$work/stage" --sort=name --owner=0 --group=0 --numeric-owner \
-  --mtime="@$SOURCE_DATE_EPOCH" -cf - "$name" | gzip -9n > "$out/$archive"
-log "$archive: $(du -h "$out/$archive" | cut -f1)"
-
-# --- the Debian packages, with the archive in adc-server's (debian/rules picks it up).
-log "building the Debian packages"
-mkdir -p "$work/src/debian/downloads"
-cp "$out/$archive" "$work/src/debian/downloads/"
+# --- the Debian packages and the archive: debian/rules builds adc, adc-portable and
+# adc-server once, makes the archive of adc-portable (scripts/make-archive.sh) and puts it in
+# adc-server's package.
+log "building the Debian packages and the archive"
 if [ "$(dpkg-parsechangelog -l "$work/src/debian/changelog" -S Version)" != "$version" ]; then
   # meson.build is the one place for the version: a release entry when debian/changelog is
   # behind it.
@@ -147,6 +82,9 @@ fi
 for p in adc adc-server; do
   mv "$work/${p}_${version}_amd64.deb" "$out/"
 done
+archive=ad-connect-$version-linux-$arch.tar.gz
+cp "$work/src/debian/downloads/$archive" "$out/"
+log "$archive: $(du -h "$out/$archive" | cut -f1)"
 
 # --- the OCI image of adc-server: a minimal Debian 12 with the .deb installed by apt (which
 # pulls its dependencies from Debian's archive), written as an OCI image layout.

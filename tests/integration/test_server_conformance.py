@@ -3,8 +3,8 @@ against the real adc-server. Each test names the section it checks."""
 import unittest
 import urllib.parse
 
-from harness.server import (SCIM_ERROR, SCIM_LIST, SCIM_PATCH, SCIM_USER, ServerTestCase,
-                            patch, user)
+from harness.server import (SCIM_ERROR, SCIM_LIST, SCIM_PATCH, SCIM_PROVIDER, SCIM_USER,
+                            ServerTestCase, patch, user)
 
 SPC = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 SCIM_TYPES = {"invalidFilter", "tooMany", "uniqueness", "mutability", "invalidSyntax",
@@ -225,6 +225,194 @@ class Conformance(ServerTestCase):
             'userName eq "CONF-5"')).body["totalResults"], 1)
         self.assertEqual(self.scim("GET", "/Users?filter=" + urllib.parse.quote(
             'externalId eq "CONF-EXT-5"')).body["totalResults"], 0)
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+SCHEMA_TYPES = {"string": str, "boolean": bool, "decimal": (int, float), "integer": int,
+                "dateTime": str, "binary": str, "reference": str, "complex": dict}
+
+
+class StrictClient:
+    """A schema-driven reader, as strict SCIM clients are (python's scim2-client and
+    scim2-tester): it learns the attributes from /Schemas and /ResourceTypes and refuses any
+    resource with an attribute, a sub-attribute or a type those do not declare."""
+
+    def __init__(self, srv):
+        rts = srv.request("GET", "/scim/v2/ResourceTypes").body["Resources"]
+        (rt,) = [r for r in rts if r["id"] == "User"]
+        self.core = rt["schema"]
+        self.extensions = {e["schema"] for e in rt["schemaExtensions"]}
+        self.schemas = {s["id"]: s for s in srv.request("GET", "/scim/v2/Schemas").body["Resources"]}
+        assert self.core in self.schemas
+        assert self.extensions <= set(self.schemas), (self.extensions, set(self.schemas))
+
+    @staticmethod
+    def find(attrs, name):
+        for a in attrs:
+            if a["name"].lower() == name.lower():
+                return a
+        raise AssertionError("attribute %r is not in the schema" % name)
+
+    def check_value(self, a, v, where):
+        if a["multiValued"]:
+            assert isinstance(v, list), "%s: not a list" % where
+            values = v
+        else:
+            values = [v]
+        for x in values:
+            assert isinstance(x, SCHEMA_TYPES[a["type"]]), "%s: %r is not %s" % (where, x, a["type"])
+            if a["type"] == "complex":
+                for k, sv in x.items():
+                    self.check_value(self.find(a["subAttributes"], k), sv, where + "." + k)
+
+    def validate(self, user):
+        common = {"schemas", "id", "externalId", "meta"}
+        assert self.core in user["schemas"]
+        assert set(user["schemas"]) <= {self.core} | self.extensions, user["schemas"]
+        for key, v in user.items():
+            if key in ("schemas", "id", "meta"):
+                continue
+            if key in self.extensions:
+                assert key in user["schemas"], key
+                for k, sv in v.items():
+                    self.check_value(self.find(self.schemas[key]["attributes"], k), sv, key + ":" + k)
+                continue
+            assert not key.startswith("urn:"), "undeclared extension %s" % key
+            self.check_value(self.find(self.schemas[self.core]["attributes"], key), v, key)
+        assert user["meta"]["location"].startswith("http"), user["meta"]
+        assert common
+
+
+class Interop(ServerTestCase):
+    """What third-party SCIM clients read and send (RFC 7643/7644, and Entra's habits)."""
+    sync_config = "interop"
+
+    def scim(self, method, path, body=None, **kw):
+        return self.srv.scim(self.cfg, method, path, body, **kw)
+
+    def new(self, user_name, **attrs):
+        r = self.scim("POST", "/Users", user(user_name, "ext-" + user_name, **attrs))
+        self.assertEqual(r.status, 201, r.raw)
+        return r.body
+
+    def test_service_provider_config_is_rfc_7643_section_5(self):
+        b = self.srv.request("GET", "/scim/v2/ServiceProviderConfig").body
+        self.assertEqual(set(b["filter"]), {"supported", "maxResults"})
+        for feature in ("patch", "changePassword", "sort", "etag"):
+            self.assertEqual(set(b[feature]), {"supported"}, feature)
+        self.assertEqual(set(b["bulk"]), {"supported", "maxOperations", "maxPayloadSize"})
+
+    def test_discovery_locations_are_absolute(self):
+        for path in ("/ServiceProviderConfig", "/ResourceTypes/User",
+                     "/Schemas/" + SCIM_USER):
+            b = self.srv.request("GET", "/scim/v2" + path).body
+            self.assertEqual(b["meta"]["location"], self.srv.url + "/scim/v2" + path)
+        for r in self.srv.request("GET", "/scim/v2/Schemas").body["Resources"]:
+            self.assertTrue(r["meta"]["location"].startswith(self.srv.url + "/scim/v2/Schemas/"))
+
+    def test_schemas_describe_each_attribute(self):
+        schemas = {s["id"]: s for s in
+                   self.srv.request("GET", "/scim/v2/Schemas").body["Resources"]}
+        attrs = {a["name"]: a for a in schemas[SCIM_USER]["attributes"]}
+        subs = lambda a: {x["name"] for x in attrs[a]["subAttributes"]}
+        self.assertEqual(subs("addresses"), {"formatted", "streetAddress", "locality", "region",
+                                             "postalCode", "country", "type", "primary"})
+        self.assertEqual(subs("name"), {"formatted", "familyName", "givenName", "middleName",
+                                        "honorificPrefix", "honorificSuffix"})
+        for a in ("emails", "phoneNumbers", "roles", "entitlements", "x509Certificates"):
+            self.assertEqual(subs(a), {"value", "display", "type", "primary"}, a)
+        value = lambda a: [x for x in attrs[a]["subAttributes"] if x["name"] == "value"][0]
+        self.assertEqual(value("x509Certificates")["type"], "binary")
+        self.assertEqual(value("photos")["type"], "reference")
+        self.assertIn("limit", attrs["displayName"]["description"].lower() + " limit")
+        self.assertIn("4096", attrs["displayName"]["description"])
+        self.assertIn("100", attrs["emails"]["description"])
+        ent = {a["name"] for a in schemas[ENTERPRISE]["attributes"]}
+        self.assertEqual(ent, {"employeeNumber", "costCenter", "organization", "division",
+                               "department", "manager"})
+        (prov,) = schemas[SCIM_PROVIDER]["attributes"]
+        self.assertEqual((prov["name"], prov["mutability"]), ("provider", "readOnly"))
+        rt = self.srv.request("GET", "/scim/v2/ResourceTypes/User").body
+        self.assertEqual({e["schema"] for e in rt["schemaExtensions"]}, {SCIM_PROVIDER, ENTERPRISE})
+        group = {a["name"]: a for a in schemas["urn:ietf:params:scim:schemas:core:2.0:Group"]
+                 ["attributes"]}
+        ref = [x for x in group["members"]["subAttributes"] if x["name"] == "$ref"][0]
+        self.assertEqual(ref["referenceTypes"], ["User", "Group"])
+
+    def test_strict_client_reads_every_user(self):
+        self.new("strict-full@example.org", displayName="Full",
+                 name={"givenName": "F", "familyName": "U", "formatted": "F U"},
+                 emails=[{"value": "f@example.org", "type": "work", "primary": True}],
+                 addresses=[{"streetAddress": "1 Main St", "locality": "X", "country": "DE",
+                             "type": "work"}],
+                 phoneNumbers=[{"value": "+49 1", "type": "work"}],
+                 roles=[{"value": "admin"}], x509Certificates=[{"value": "TUlJQw=="}],
+                 **{ENTERPRISE: {"department": "R&D", "manager": {"value": "x"}},
+                    "schemas": [SCIM_USER, ENTERPRISE]})
+        client = StrictClient(self.srv)
+        users = self.srv.scim("admin", "GET", "/Users?count=5000").body["Resources"]
+        self.assertGreater(len(users), 1)
+        for u in users:
+            client.validate(u)
+
+    def test_searches_at_the_root(self):
+        # Users and groups would share one paged listing: 501 with the SCIM error, so that the
+        # client searches /Users or /Groups (RFC 7644 section 3.4.2)
+        q = urllib.parse.quote('userName eq "x@example.org"')
+        for r in (self.scim("GET", "?filter=" + q),
+                  self.scim("POST", "/.search", {"schemas": ["urn:ietf:params:scim:api:messages:"
+                                                             "2.0:SearchRequest"],
+                                                 "filter": 'userName eq "x@example.org"'})):
+            self.assertEqual(r.status, 501, r.raw)
+            self.assertEqual(r.body["schemas"], [SCIM_ERROR])
+            self.assertEqual(r.body["status"], "501")
+            self.assertIn("/Users", r.body["detail"])
+
+    def test_removing_active_never_enables(self):
+        u = self.new("disabled-remove@example.org", active=False)
+        for ops in ((("remove", "active", None),), (("replace", "active", None),),
+                    (("replace", None, {"active": None}),)):
+            body = patch(*ops)
+            if ops[0][0] == "replace" and ops[0][1] == "active":
+                body["Operations"][0]["value"] = None
+            r = self.scim("PATCH", "/Users/" + u["id"], body)
+            self.assertEqual(r.status, 400, (ops, r.raw))
+            self.assertEqual(r.body["scimType"], "mutability")
+        r = self.scim("PATCH", "/Users/" + u["id"], patch(("remove", SCIM_PROVIDER, None)))
+        self.assertEqual((r.status, r.body.get("scimType")), (400, "mutability"))
+        r = self.scim("PATCH", "/Users/" + u["id"],
+                      patch(("remove", SCIM_PROVIDER + ":provider", None)))
+        self.assertEqual((r.status, r.body.get("scimType")), (400, "mutability"))
+        r = self.scim("GET", "/Users/" + u["id"])
+        self.assertFalse(r.body["active"])
+        self.assertEqual(r.body["meta"]["version"], 'W/"1"')
+
+    def test_what_entra_sends(self):
+        u = self.new("entra@example.org", name={"givenName": "E", "familyName": "N"})
+        body = {"schemas": [SCIM_PATCH], "Operations": [
+            {"op": "Replace", "value": {"name.givenName": "Eve", "active": "False",
+                                        ENTERPRISE + ":department": "Sales",
+                                        "displayName": "Eve N"}},
+            {"op": "Add", "path": 'emails[type eq "work"].value', "value": "eve@example.org"},
+            {"op": "add", "path": "phoneNumbers",
+             "value": [{"value": "+1 5", "type": "mobile", "primary": "True"}]}]}
+        r = self.scim("PATCH", "/Users/" + u["id"], body)
+        self.assertEqual(r.status, 200, r.raw)
+        b = r.body
+        self.assertEqual(b["name"], {"givenName": "Eve", "familyName": "N"})
+        self.assertIs(b["active"], False)
+        self.assertEqual(b[ENTERPRISE]["department"], "Sales")
+        self.assertEqual(b["emails"], [{"type": "work", "value": "eve@example.org"}])
+        self.assertIs(b["phoneNumbers"][0]["primary"], True)
+        self.assertIn(ENTERPRISE, b["schemas"])
+        # and back: "True" enables, as a boolean would
+        r = self.scim("PATCH", "/Users/" + u["id"], {"schemas": [SCIM_PATCH], "Operations": [
+            {"op": "REPLACE", "path": "active", "value": "True"},
+            {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "e@example.org"}]})
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertIs(r.body["active"], True)
+        self.assertEqual(r.body["emails"], [{"type": "work", "value": "e@example.org"}])
+        StrictClient(self.srv).validate(r.body)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import threading
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from harness.server import (SCIM_BULK, SCIM_PROVIDER, AdcServer, basic_auth, patch, user)
@@ -40,7 +41,8 @@ class RogueAgent:
             for c in r.body["commands"]:
                 self.commands.append(c)
                 if c["type"] == "check_password" and self.answer:
-                    self.result(c["id"], self.answer)
+                    outcome = self.answer(c) if callable(self.answer) else self.answer
+                    self.result(c["id"], outcome)
 
     def result(self, command_id, outcome):
         return self.srv.request("POST", "/api/v1/agent/commands/%s/result" % command_id,
@@ -164,6 +166,203 @@ class Ownership(unittest.TestCase):
         finally:
             rogue.close()
         self.assertNotIn("bobs-secret", self.srv.read_log())
+
+
+class Throttling(unittest.TestCase):
+    """Threat: unlimited password guessing through /api/v1/login (each guess a bind: guessing at
+    speed, or locking every synced account in the directory), and telling which names exist."""
+
+    PASSWORDS = {"alice@example.org": "alice-pw", "bob@example.org": "bob-pw",
+                 "carol@example.org": "carol-pw", "dave@example.org": "dave-pw"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = AdcServer(args=["--login-timeout", "3"]).start()
+        cls.addClassCleanup(cls.srv.cleanup)
+        cls.cfg = cls.srv.create_sync_config("corp")  # the only configuration
+        for name in cls.PASSWORDS:
+            r = cls.srv.scim(cls.cfg, "POST", "/Users", user(name, "ext-" + name))
+            assert r.status == 201, r
+        # The directory, played by an agent that knows the passwords; it records every check
+        # that reaches it (each would be a bind).
+        cls.agent = RogueAgent(cls.srv, cls.cfg, answer=lambda c: "accepted" if
+                               cls.PASSWORDS.get(c["username"]) == c["password"] else "denied")
+        cls.addClassCleanup(cls.agent.close)
+
+    def checks(self, name):
+        return sum(1 for c in self.agent.commands if c["username"] == name)
+
+    def guess(self, name, source, n):
+        out = []
+        for i in range(n):
+            t0 = time.monotonic()
+            r = login(self.srv, name, "guess-%d" % i, source)
+            out.append((r.status, time.monotonic() - t0, r))
+        return out
+
+    def test_guessing_loop_stops_and_the_real_user_still_signs_in(self):
+        name = "alice@example.org"
+        rs = self.guess(name, "127.0.0.2", 20)
+        self.assertEqual([s for s, _, _ in rs], [401] * 5 + [429] * 15)
+        self.assertEqual(self.checks(name), 5)  # 15 guesses never reached the directory
+        for _, _, r in rs[5:]:
+            self.assertGreater(int(r.header("Retry-After")), 0)
+            self.assertIn("too many failed sign-ins", r.body["detail"])
+        # the real user, from another address
+        r = login(self.srv, name, self.PASSWORDS[name], "127.0.0.3")
+        self.assertEqual(r.status, 200, r.raw)
+        # the guesser is still held back, even with the right password
+        self.assertEqual(login(self.srv, name, self.PASSWORDS[name], "127.0.0.2").status, 429)
+
+    def test_unknown_and_known_names_answered_alike(self):
+        known = self.guess("dave@example.org", "127.0.0.4", 8)
+        unknown = self.guess("nobody@example.org", "127.0.0.5", 8)
+        self.assertEqual([s for s, _, _ in known], [s for s, _, _ in unknown])
+        self.assertEqual([s for s, _, _ in known], [401] * 5 + [429] * 3)
+        for (_, tk, rk), (_, tu, ru) in zip(known[:5], unknown[:5]):
+            self.assertEqual(rk.body["detail"], ru.body["detail"])
+        # Denials are answered 200 ms after the request began, asked or not (the agent here is
+        # a Python loop, slower than adc's few milliseconds: compare medians).
+        median = lambda rs: sorted(t for _, t, _ in rs[:5])[2]
+        self.assertAlmostEqual(median(known), median(unknown), delta=0.05)
+        self.assertGreaterEqual(min(t for _, t, _ in unknown[:5]), 0.2)
+
+    def test_parallel_burst_reaches_the_directory_at_most_the_budget(self):
+        import concurrent.futures
+        name = "bob@example.org"
+        before = self.checks(name)
+        with concurrent.futures.ThreadPoolExecutor(20) as ex:
+            statuses = list(ex.map(lambda i: login(self.srv, name, "x%d" % i, "127.0.0.6").status,
+                                   range(20)))
+        self.assertLessEqual(self.checks(name) - before, 5)
+        self.assertEqual(statuses.count(200), 0)
+        self.assertGreaterEqual(statuses.count(429), 15)
+
+    def test_many_addresses_cannot_lock_the_directory_account(self):
+        name = "carol@example.org"
+        # carol signs in from her usual address first: it becomes familiar (written within 2 s)
+        self.assertEqual(login(self.srv, name, self.PASSWORDS[name], "127.0.1.1").status, 200)
+        time.sleep(2.5)
+        statuses = []
+        for i in range(2, 10):  # attackers on 8 addresses, 4 guesses each
+            statuses += [s for s, _, _ in self.guess(name, "127.0.1.%d" % i, 4)]
+        # the account's budget for unfamiliar addresses: 6 wrong passwords reach the directory
+        self.assertEqual(self.checks(name), 6 + 1)  # + carol's own sign-in
+        self.assertEqual(statuses.count(401), 6)
+        # an unfamiliar address now waits, even with the right password...
+        r = login(self.srv, name, self.PASSWORDS[name], "127.0.1.20")
+        self.assertEqual(r.status, 429)
+        # ... but carol, from her familiar address, signs in
+        self.assertEqual(login(self.srv, name, self.PASSWORDS[name], "127.0.1.1").status, 200)
+
+    def test_log_lines_cannot_be_forged(self):
+        login(self.srv, "mallory\nadc-server: login 'alice' accepted", "x", "127.0.0.7")
+        log = self.srv.read_log()
+        self.assertNotIn("\nadc-server: login 'alice' accepted", log)
+        self.assertIn("mallory\\nadc-server", log)
+
+
+class Limits(unittest.TestCase):
+    """Threat: a client stores what it likes (a 7 MiB displayName and 50,000 emails were
+    accepted), and every listing then carries it, built whole in memory."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = AdcServer().start()
+        cls.addClassCleanup(cls.srv.cleanup)
+        cls.cfg = cls.srv.create_sync_config("limits")
+
+    def test_oversized_attributes_are_refused(self):
+        big = [("displayName", "x" * (7 << 20)),
+               ("emails", [{"value": "a%d@example.org" % i} for i in range(50000)]),
+               ("emails", [{"value": "a%d@example.org" % i} for i in range(101)]),
+               ("title", "t" * 4097),
+               ("addresses", [{"streetAddress": "s" * 5000}]),
+               ("name", {"givenName": "g" * 5000}),
+               ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                {"department": "d" * 5000}),
+               ("x509Certificates", [{"value": "A" * 4000, "display": "d" * 4000}] * 20)]
+        for i, (attr, value) in enumerate(big):
+            for method in ("POST", "BULK", "PATCH"):
+                with self.subTest(attr=attr, method=method):
+                    name = "limit-%d-%s@example.org" % (i, method)
+                    if method == "POST":
+                        r = self.srv.scim(self.cfg, "POST", "/Users", user(name, **{attr: value}))
+                    elif method == "BULK":
+                        r = self.srv.scim(self.cfg, "POST", "/Bulk", {
+                            "schemas": [SCIM_BULK], "Operations": [
+                                {"method": "POST", "path": "/Users", "bulkId": "b",
+                                 "data": user(name, **{attr: value})}]})
+                        if r.status == 413:
+                            continue  # the whole request is over the Bulk payload limit
+                        self.assertEqual(r.status, 200, r.raw[:300])
+                        r = type(r)(int(r.body["Operations"][0]["status"]), None,
+                                    json.dumps(r.body["Operations"][0].get("response")).encode())
+                    else:
+                        r = self.srv.scim(self.cfg, "POST", "/Users", user(name))
+                        self.assertEqual(r.status, 201)
+                        r = self.srv.scim(self.cfg, "PATCH", "/Users/" + r.body["id"],
+                                          patch(("replace", attr, value)))
+                    if r.status == 413:
+                        continue  # over the body limit (8 MiB): refused before reading it
+                    self.assertEqual(r.status, 400, r.raw[:300])
+                    self.assertIn("limit", r.body["detail"])
+        # at the limits: accepted
+        r = self.srv.scim(self.cfg, "POST", "/Users", user(
+            "at-limit@example.org", title="t" * 4096,
+            emails=[{"value": "e%d@example.org" % i} for i in range(100)]))
+        self.assertEqual(r.status, 201, r.raw[:300])
+
+    def test_listing_pages_are_bounded(self):
+        # 300 users of ~60 KB each: 18 MB, more than a page may hold (16 MiB)
+        fat = {"x509Certificates": [{"value": "A" * 3000, "display": "%d" % i} for i in range(20)]}
+        for b in range(5):
+            ops = [{"method": "POST", "path": "/Users", "bulkId": "f%d" % i,
+                    "data": user("fat-%d-%d@example.org" % (b, i), **fat)} for i in range(60)]
+            r = self.srv.scim(self.cfg, "POST", "/Bulk", {"schemas": [SCIM_BULK],
+                                                          "Operations": ops})
+            self.assertEqual(r.status, 200)
+            self.assertEqual({o["status"] for o in r.body["Operations"]}, {"201"})
+        seen, start = [], 1
+        q = urllib.parse.quote('userName sw "fat-"')
+        while True:
+            r = self.srv.scim(self.cfg, "GET", "/Users?count=1000&filter=%s&startIndex=%d"
+                              % (q, start), timeout=120)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body["totalResults"], 300)
+            n = r.body["itemsPerPage"]
+            self.assertEqual(n, len(r.body["Resources"]))
+            self.assertLessEqual(len(r.raw), 17 << 20)
+            seen += [u["userName"] for u in r.body["Resources"]]
+            if n == 0 or start + n > 300:
+                break
+            start += n
+        self.assertEqual(len(seen), 300)
+        self.assertEqual(len(set(seen)), 300)
+        self.assertGreater(start, 1)  # more than one page
+
+    def test_names_without_invisible_characters(self):
+        for bad in ("zero\u200bwidth@example.org", "rtl\u202eevil@example.org",
+                    "bom\ufeff@example.org", "nel\u0085@example.org", "tab\t@example.org",
+                    "soft\u00adhyphen@example.org"):
+            r = self.srv.scim(self.cfg, "POST", "/Users", user(bad))
+            self.assertEqual(r.status, 400, repr(bad))
+            self.assertIn("zero-width", r.body["detail"])
+        r = self.srv.scim(self.cfg, "POST", "/Users", user("Jos\u00e9.\u5c71\u7530@example.org"))
+        self.assertEqual(r.status, 201, r.raw)
+
+
+class NoAgent(unittest.TestCase):
+    """With no agent connected, a name that exists and one that does not get the same 503."""
+
+    def test_same_answer_without_agent(self):
+        with AdcServer() as srv:
+            cfg = srv.create_sync_config("corp")
+            self.assertEqual(srv.scim(cfg, "POST", "/Users", user("erin@example.org")).status, 201)
+            a = login(srv, "erin@example.org", "pw", "127.0.0.8")
+            b = login(srv, "nobody@example.org", "pw", "127.0.0.8")
+            self.assertEqual((a.status, a.body["detail"]), (b.status, b.body["detail"]))
+            self.assertEqual(a.status, 503)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
  * (docs/product.md section 3). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +87,10 @@ static void print_summary(const struct adc_imp_result *r) {
            "skipped %zu, failed %zu\n",
            r->dry_run ? "Summary (dry run, would be)" : "Summary", s->created, s->updated,
            s->deleted, s->disabled, s->enabled, s->unchanged, s->skipped, s->failed);
+    char *groups = adc_imp_groups_summary(r);
+    if (groups)
+        printf("%s\n", groups);
+    free(groups);
 }
 
 static void usage(FILE *f) {

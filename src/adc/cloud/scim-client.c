@@ -81,6 +81,12 @@ out:
 #define BULK_MAX_OPERATIONS 10000
 #define BULK_MAX_PAYLOAD (64 * 1024 * 1024)
 
+int adc_scim_call(struct adc_scim *s, const char *method, const char *path, const char *body,
+                  json_t **out, char **err) {
+    *out = NULL;
+    return adc_scim_call_json(s, s->http, method, path, body, out, err);
+}
+
 int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **err) {
     json_t *j = NULL;
     int r = adc_scim_call_json(s, s->http, "GET", ADC_WIRE_SCIM_SPC, NULL, &j, err);

@@ -51,6 +51,12 @@ void adc_scim_set_attempts(struct adc_scim *s, int attempts);
 /* The client's first connection, lent for the agent API (agent-api.h). */
 struct adc_transport *adc_scim_transport(struct adc_scim *s);
 
+/* One request to adc-server (path from the server's root) whose answer must be 2xx JSON or
+ * 204: 0 with *out (a new reference; NULL for 204), or a negative errno with *err. Retried when
+ * safe. For the requests that have no function of their own (cloud/scim-groups.c). */
+int adc_scim_call(struct adc_scim *s, const char *method, const char *path, const char *body,
+                  json_t **out, char **err);
+
 /* GET /scim/v2/ServiceProviderConfig (bulk support and limits). A server that does not answer
  * it gets conservative defaults (no Bulk). */
 int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **err);

@@ -21,6 +21,7 @@ static void check_attr(struct walk *w, yaml_node_t *v, const char *text);
 static void check_template(struct walk *w, yaml_node_t *v, const char *text);
 static void check_path(struct walk *w, yaml_node_t *v, const char *text);
 static void check_not_empty(struct walk *w, yaml_node_t *v, const char *text);
+static void check_nested(struct walk *w, yaml_node_t *v, const char *text);
 
 static const struct key settings_keys[] = {
     {.name = "dry-run", .type = T_SETTING, .setting = ADC_SETTING_DRY_RUN},
@@ -79,6 +80,26 @@ static const struct key sync_keys[] = {
      .unit = "seconds"},
 };
 static const struct level sync_level = {"backend.ldap.sync", sync_keys, ADC_ARRAY_SIZE(sync_keys)};
+
+/* backend.ldap.groups: the presence of the map (with its required filter) turns group sync on
+ * (docs/product.md section 10). */
+static const struct key groups_keys[] = {
+    {.name = "filter",
+     .type = T_STRING,
+     .required = true,
+     .offset = LDAP_FIELD(groups_filter),
+     .check = check_filter},
+    {.name = "name_attribute",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(groups_name_attribute),
+     .check = check_attr},
+    {.name = "nested",
+     .type = T_STRING,
+     .offset = LDAP_FIELD(groups_nested),
+     .check = check_nested},
+};
+static const struct level groups_level = {"backend.ldap.groups", groups_keys,
+                                          ADC_ARRAY_SIZE(groups_keys)};
 
 static const struct key auth_keys[] = {
     {.name = "username_attribute",
@@ -150,6 +171,7 @@ static const struct key ldap_keys[] = {
     {.name = "follow_referrals", .type = T_BOOL, .offset = LDAP_FIELD(follow_referrals)},
     {.name = "sync", .type = T_MAP, .children = &sync_level},
     {.name = "authentication", .type = T_MAP, .children = &auth_level},
+    {.name = "groups", .type = T_MAP, .children = &groups_level, .optional = true},
 };
 static const struct level ldap_level = {"backend.ldap", ldap_keys, ADC_ARRAY_SIZE(ldap_keys)};
 
@@ -246,6 +268,14 @@ static void check_filter(struct walk *w, yaml_node_t *v, const char *text) {
         adc_yaml_error_at(w, adc_yaml_value_offset_pos(w, v, off), "invalid LDAP filter: %s", msg);
 }
 
+static void check_nested(struct walk *w, yaml_node_t *v, const char *text) {
+    if (strcmp(text, "keep") == 0 || strcmp(text, "flatten") == 0)
+        w->c->ldap.groups_flatten = text[0] == 'f';
+    else
+        adc_yaml_error_at(w, adc_yaml_node_pos(v), "nested must be keep or flatten, not '%s'",
+                          text);
+}
+
 static void check_attr(struct walk *w, yaml_node_t *v, const char *text) {
     size_t off;
     const char *msg;
@@ -329,6 +359,9 @@ void adc_yaml_config_free(struct adc_yaml_config *c) {
     free(l->email_attribute);
     free(l->username_attribute);
     free(l->username_filter_template);
+    free(l->groups_filter);
+    free(l->groups_name_attribute);
+    free(l->groups_nested);
     free(c);
 }
 

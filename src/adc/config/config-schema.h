@@ -58,6 +58,7 @@ struct key {
     /* T_STRING: extra validation of the value; reports its own errors. */
     void (*check)(struct walk *w, yaml_node_t *value, const char *text);
     const struct level *children; /* T_MAP */
+    bool optional;                /* T_MAP: absent is fine even if it has required keys */
     int setting;                  /* T_SETTING */
     enum slot slot;
 };

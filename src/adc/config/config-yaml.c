@@ -171,9 +171,9 @@ static const struct level *find_level_of(const struct level *lv, const char *nam
 static void report_missing(struct walk *w, const struct level *lv, struct pos at) {
     for (size_t i = 0; i < lv->n; i++) {
         const struct key *k = &lv->keys[i];
-        if (k->type == T_MAP)
+        if (k->type == T_MAP && !k->optional)
             report_missing(w, k->children, at);
-        else if (k->required)
+        else if (k->type != T_MAP && k->required)
             adc_yaml_error_at(w, at, "missing required key '%s%s%s'", lv->path,
                               *lv->path ? "." : "", k->name);
     }
@@ -357,9 +357,9 @@ static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map,
         if (seen[i])
             continue;
         const struct key *k = &lv->keys[i];
-        if (k->type == T_MAP)
+        if (k->type == T_MAP && !k->optional)
             report_missing(w, k->children, at);
-        else if (k->required)
+        else if (k->type != T_MAP && k->required)
             adc_yaml_error_at(w, at, "missing required key '%s%s%s'", lv->path,
                               *lv->path ? "." : "", k->name);
     }

@@ -52,6 +52,12 @@ struct adc_ldap_config {
     char *given_name_attribute;   /* default givenName */
     char *family_name_attribute;  /* default sn */
     char *email_attribute;        /* default mail */
+    /* backend.ldap.groups (docs/product.md section 10): groups_filter NULL = no group sync */
+    char *groups_filter;
+    char *groups_name_attribute; /* default cn: the cloud group's displayName */
+    char *groups_nested;         /* "keep" or "flatten", as written */
+    bool groups_flatten;         /* nested: flatten (members of member groups, transitively)
+                                  * rather than keep (member groups stay groups), the default */
     /* backend.ldap.authentication */
     char *username_attribute;       /* required */
     char *username_filter_template; /* required, contains exactly one %s */

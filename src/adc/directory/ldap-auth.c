@@ -390,6 +390,102 @@ static const char *refuse_input(const char *user_name, const char *password) {
     return NULL;
 }
 
+/* Whether the entry found for user_name is refused before any bind (none or several, no DN,
+ * not the synced name, disabled or locked); then *why gets a new string saying why (NULL when
+ * out of memory, which the caller reports as such). */
+static bool entry_refused(const struct adc_ldap_config *cfg, const struct lookup *found,
+                          const char *user_name, char **why) {
+    if (found->n_entries == 0)
+        *why = adc_strdup_printf("no directory entry matches '%s'", user_name);
+    else if (found->n_entries > 1)
+        *why = adc_strdup_printf("several directory entries match '%s'", user_name);
+    else if (!found->dn || !*found->dn)
+        *why = adc_strdup_printf("the entry of '%s' has no usable DN", user_name);
+    /* Only the name that was synced signs in (user-map.c): an entry with several values of
+     * username_attribute was synced under its first one, and the filter may have matched an
+     * alias. Compared as the cloud compares userNames (ASCII case-insensitively). */
+    else if (!found->name)
+        *why = adc_strdup_printf("the entry '%s' has no readable value of %s (the user name)",
+                                 found->dn, cfg->username_attribute);
+    else if (strcasecmp(found->name, user_name) != 0)
+        *why = adc_strdup_printf("'%s' is not the name the entry '%s' is synced under ('%s', the "
+                                 "first value of %s): only that name signs in",
+                                 user_name, found->dn, found->name, cfg->username_attribute);
+    else if (found->disabled)
+        *why = adc_strdup_printf("the account '%s' is disabled or locked in the directory",
+                                 user_name);
+    else
+        return false;
+    return true;
+}
+
+/* What the user's bind says: r and code as bind_pooled returned them. *keep: the connection
+ * is healthy and goes back to the pool. *why gets a new string. */
+static enum adc_auth_outcome judge_bind(const struct adc_ldap_config *cfg, const char *dn, int r,
+                                        int code, const struct adc_bind_policy *policy,
+                                        LDAP *user_ld, const char *timeout_desc, char **why,
+                                        bool *keep) {
+    enum adc_auth_outcome outcome = ADC_AUTH_UNAVAILABLE;
+    if (r == -ETIMEDOUT) {
+        *why = adc_strdup_printf("the directory did not answer the bind of '%s' within %s", dn,
+                                 timeout_desc);
+        return outcome;
+    }
+    if (r < 0) {
+        char *e = adc_ldap_conn_strerror(user_ld, code);
+        *why = adc_strdup_printf("the connection to %s failed during the bind: %s", cfg->addr,
+                                 e ? e : "out of memory");
+        free(e);
+        return outcome;
+    }
+    /* docs/product.md section 11: a password the directory wants changed, or that has
+     * expired, does not sign in to the cloud, although the bind itself succeeded (OpenLDAP
+     * ppolicy and 389-ds let such a bind through so that the user can change the password). */
+    if (code == LDAP_SUCCESS && (policy->must_change || policy->expired)) {
+        outcome = ADC_AUTH_DENIED;
+        *why = policy->must_change
+                   ? adc_strdup_printf("the password of '%s' must be changed (it was set by an "
+                                       "administrator, or has expired): change it in the directory "
+                                       "first",
+                                       dn)
+                   : adc_strdup_printf("the password of '%s' has expired%s", dn,
+                                       policy->grace >= 0 ? " (the directory allows grace logins "
+                                                            "only to change it)"
+                                                          : "");
+        *keep = true;
+        return outcome;
+    }
+    if (code == LDAP_SUCCESS) {
+        outcome = ADC_AUTH_ACCEPTED;
+        *why = adc_strdup_printf("password accepted for '%s'", dn);
+        *keep = true;
+        return outcome;
+    }
+    char *e = adc_ldap_conn_strerror(user_ld, code);
+    if (bind_code_denies(code)) {
+        outcome = ADC_AUTH_DENIED;
+        /* Say why in words where the server did: AD's "data 773" and the like, ppolicy. */
+        char *diag = NULL;
+        (void)ldap_get_option(user_ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+        const char *ad = adc_ldap_ad_bind_reason(diag);
+        ldap_memfree(diag);
+        const char *pp = policy->locked    ? "the account is locked (password policy)"
+                         : policy->expired ? "the password has expired (password policy)"
+                                           : NULL;
+        *why = adc_strdup_printf("the directory refused the password of '%s': %s%s%s", dn,
+                                 ad   ? ad
+                                 : pp ? pp
+                                      : "",
+                                 ad || pp ? "; " : "", e ? e : "out of memory");
+        *keep = true;
+    } else {
+        *why = adc_strdup_printf("the directory could not check the password of '%s': %s", dn,
+                                 e ? e : "out of memory");
+    }
+    free(e);
+    return outcome;
+}
+
 enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
                                               const char *user_name, const char *password,
                                               char **reason) {
@@ -423,40 +519,8 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
     if (lookup_pooled(cfg, filter, deadline, timeout, timeout_desc, &found, &why) < 0)
         goto out;
 
-    if (found.n_entries == 0) {
+    if (entry_refused(cfg, &found, user_name, &why)) {
         outcome = ADC_AUTH_DENIED;
-        why = adc_strdup_printf("no directory entry matches '%s'", user_name);
-        goto out;
-    }
-    if (found.n_entries > 1) {
-        outcome = ADC_AUTH_DENIED;
-        why = adc_strdup_printf("several directory entries match '%s'", user_name);
-        goto out;
-    }
-    if (!found.dn || !*found.dn) {
-        outcome = ADC_AUTH_DENIED;
-        why = adc_strdup_printf("the entry of '%s' has no usable DN", user_name);
-        goto out;
-    }
-    /* Only the name that was synced signs in (user-map.c): an entry with several values of
-     * username_attribute was synced under its first one, and the filter may have matched an
-     * alias. Compared as the cloud compares userNames (ASCII case-insensitively). */
-    if (!found.name || strcasecmp(found.name, user_name) != 0) {
-        outcome = ADC_AUTH_DENIED;
-        why = found.name
-                  ? adc_strdup_printf("'%s' is not the name the entry '%s' is synced under "
-                                      "('%s', the first value of %s): only that name "
-                                      "signs in",
-                                      user_name, found.dn, found.name, cfg->username_attribute)
-                  : adc_strdup_printf("the entry '%s' has no readable value of %s (the "
-                                      "user name)",
-                                      found.dn, cfg->username_attribute);
-        goto out;
-    }
-    if (found.disabled) {
-        outcome = ADC_AUTH_DENIED;
-        why =
-            adc_strdup_printf("the account '%s' is disabled or locked in the directory", user_name);
         goto out;
     }
 
@@ -466,63 +530,10 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
         bind_pooled(cfg, found.dn, password, deadline, &user_ld, &user_gen, &code, &policy, &why);
     if (r < 0 && why)
         goto out; /* no connection for the bind: *why says why */
-    if (r == -ETIMEDOUT) {
-        why = adc_strdup_printf("the directory did not answer the bind of '%s' within %s", found.dn,
-                                timeout_desc);
-        goto out;
-    }
-    if (r < 0) {
-        char *e = adc_ldap_conn_strerror(user_ld, code);
-        why = adc_strdup_printf("the connection to %s failed during the bind: %s", cfg->addr,
-                                e ? e : "out of memory");
-        free(e);
-        goto out;
-    }
-    /* docs/product.md section 11: a password the directory wants changed, or that has
-     * expired, does not sign in to the cloud, although the bind itself succeeded (OpenLDAP
-     * ppolicy and 389-ds let such a bind through so that the user can change the password). */
-    if (code == LDAP_SUCCESS && (policy.must_change || policy.expired)) {
-        outcome = ADC_AUTH_DENIED;
-        why = policy.must_change
-                  ? adc_strdup_printf("the password of '%s' must be changed (it was set by an "
-                                      "administrator, or has expired): change it in the directory "
-                                      "first",
-                                      found.dn)
-                  : adc_strdup_printf("the password of '%s' has expired%s", found.dn,
-                                      policy.grace >= 0 ? " (the directory allows grace logins "
-                                                          "only to change it)"
-                                                        : "");
+    bool keep = false;
+    outcome = judge_bind(cfg, found.dn, r, code, &policy, user_ld, timeout_desc, &why, &keep);
+    if (keep)
         pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
-        goto out;
-    }
-    if (code == LDAP_SUCCESS) {
-        outcome = ADC_AUTH_ACCEPTED;
-        why = adc_strdup_printf("password accepted for '%s'", found.dn);
-        pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
-        goto out;
-    }
-    char *e = adc_ldap_conn_strerror(user_ld, code);
-    if (bind_code_denies(code)) {
-        outcome = ADC_AUTH_DENIED;
-        /* Say why in words where the server did: AD's "data 773" and the like, ppolicy. */
-        char *diag = NULL;
-        (void)ldap_get_option(user_ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-        const char *ad = adc_ldap_ad_bind_reason(diag);
-        ldap_memfree(diag);
-        const char *pp = policy.locked    ? "the account is locked (password policy)"
-                         : policy.expired ? "the password has expired (password policy)"
-                                          : NULL;
-        why = adc_strdup_printf("the directory refused the password of '%s': %s%s%s", found.dn,
-                                ad   ? ad
-                                : pp ? pp
-                                     : "",
-                                ad || pp ? "; " : "", e ? e : "out of memory");
-        pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
-    } else {
-        why = adc_strdup_printf("the directory could not check the password of '%s': %s", found.dn,
-                                e ? e : "out of memory");
-    }
-    free(e);
 out:
     adc_ldap_conn_close(user_ld);
     free(found.dn);

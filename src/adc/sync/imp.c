@@ -144,6 +144,39 @@ static int read_both(struct adc_scim *client, const struct adc_yaml_config *yaml
     return 0;
 }
 
+/* The directory's groups and this configuration's cloud groups, planned: before the first write
+ * too (rule 5: a broken read of the groups writes nothing). Returns 0, or -1 after fail(). */
+static int read_groups(struct adc_scim *client, const struct adc_yaml_config *yaml,
+                       const char *app_id, struct adc_imp_result *r) {
+    _cleanup_free_ char *err = NULL;
+    double t0 = now_s();
+    int k = adc_group_sync_plan(&r->groups, &yaml->ldap, client, app_id, r->dir.users.items,
+                                r->dir.users.n, &r->cloud, r->settings.value, &err);
+    if (k < 0) {
+        failf(r, ADC_EXIT_FAILURE, "reading the groups failed, nothing was changed: %s",
+              err ? err : strerror(-k));
+        return -1;
+    }
+    log_info("read %zu directory groups and %zu cloud groups in %.2f s", r->groups.dir.n,
+             r->groups.cloud.n, now_s() - t0);
+    return 0;
+}
+
+/* After the users: the groups' writes (members may be users created just now). */
+static void apply_groups(struct adc_scim *client, const struct adc_scim_limits *limits,
+                         const char *app_id, struct adc_imp_result *r) {
+    _cleanup_free_ char *err = NULL;
+    double t0 = now_s();
+    int k =
+        adc_group_sync_apply(&r->groups, client, app_id, &r->cloud, limits->max_operations, &err);
+    log_info("wrote the groups in %.2f s (%zu bytes of member changes)", now_s() - t0,
+             r->groups.patch_bytes);
+    if (k < 0)
+        failf(r, ADC_EXIT_FAILURE, "writing the groups failed: %s", err ? err : strerror(-k));
+    else if (r->groups.failed && r->status == ADC_EXIT_OK)
+        r->status = ADC_EXIT_PARTIAL;
+}
+
 /* Computes the plan. Returns 1 when the run goes on to write, 0 when it ends here (a dry run:
  * r->status is set), or -1 after fail() (the guard tripped, or the caller said stop). */
 static int plan_changes(const struct adc_yaml_config *yaml, const struct adc_imp_options *opt,
@@ -169,6 +202,15 @@ static int plan_changes(const struct adc_yaml_config *yaml, const struct adc_imp
     log_info("planned %zu changes in %.2f s", r->plan.n_changes, now_s() - t0);
     bool go_on = report(opt, ADC_IMP_PLAN, r->plan.n_changes, r->plan.n_changes);
 
+    if (!r->plan.guard_tripped && r->groups.have_plan &&
+        r->plan.n_guarded + r->groups.plan.deleted > r->plan.delete_limit) {
+        /* Deleted groups count in the guard with deleted and disabled users. */
+        failf(r, ADC_EXIT_GUARD,
+              "stopped by the mass-delete guard: the plan deletes %zu groups and deletes or "
+              "disables %zu users, more than max-delete allows (%zu); nothing was changed",
+              r->groups.plan.deleted, r->plan.n_guarded, r->plan.delete_limit);
+        return -1;
+    }
     if (r->plan.guard_tripped) {
         failf(r, ADC_EXIT_GUARD,
               "stopped by the mass-delete guard: the plan deletes %zu and disables %zu of the "
@@ -229,11 +271,41 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
     if (start_run(client, yaml, opt, &limits, r) < 0 || read_both(client, yaml, opt, r) < 0)
         goto out;
     const char *app_id = r->server.app_id ? r->server.app_id : service->app_id;
-    if (plan_changes(yaml, opt, app_id, r) > 0)
+    if (yaml->ldap.groups_filter && read_groups(client, yaml, app_id, r) < 0)
+        goto out;
+    if (plan_changes(yaml, opt, app_id, r) > 0) {
         apply_changes(client, &limits, opt, app_id, r);
+        if (r->groups.have_plan && r->status != ADC_EXIT_FAILURE)
+            apply_groups(client, &limits, app_id, r);
+    }
 out:
     finish_run(client, r);
     adc_scim_free(client);
+}
+
+char *adc_imp_groups_summary(const struct adc_imp_result *r) {
+    const struct adc_group_sync *g = &r->groups;
+    if (!g->have_plan)
+        return NULL;
+    const struct adc_group_plan *p = &g->plan;
+    bool done = r->applied && !r->dry_run;
+    char *s = NULL;
+    if (asprintf(&s,
+                 "%s: created %zu, updated %zu, deleted %zu, unchanged %zu, skipped %zu, failed "
+                 "%zu; members added %zu, removed %zu; %zu member values name no synced user or "
+                 "group%s%s%s; %zu in cycles%s%s",
+                 done         ? "Groups"
+                 : r->dry_run ? "Groups (dry run, would be)"
+                              : "Groups (planned)",
+                 done ? g->created : p->created, done ? g->updated : p->updated,
+                 done ? g->deleted : p->deleted, p->unchanged, p->skipped, g->failed,
+                 done ? g->members_added : p->members_added,
+                 done ? g->members_removed : p->members_removed, p->unresolved + g->not_synced,
+                 p->n_examples ? " (e.g. '" : "", p->n_examples ? p->examples[0] : "",
+                 p->n_examples ? "')" : "", p->in_cycles, p->cycle_example ? ", e.g. " : "",
+                 p->cycle_example ? p->cycle_example : "") < 0)
+        return NULL;
+    return s;
 }
 
 void adc_imp_result_done(struct adc_imp_result *r) {
@@ -244,6 +316,7 @@ void adc_imp_result_done(struct adc_imp_result *r) {
     adc_plan_done(&r->plan);
     if (r->have_dir)
         adc_read_result_done(&r->dir);
+    adc_group_sync_done(&r->groups);
     adc_cloud_users_done(&r->cloud);
     adc_server_settings_done(&r->server);
     free(r->error);
@@ -321,6 +394,28 @@ json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max) {
     return a;
 }
 
+/* The "groups" object of `adc imp --json`: planned counts, and what was done. */
+static json_t *groups_json(const struct adc_imp_result *r) {
+    const struct adc_group_sync *g = &r->groups;
+    if (!g->have_plan)
+        return NULL;
+    const struct adc_group_plan *p = &g->plan;
+    json_t *ex = json_array();
+    for (size_t i = 0; ex && i < p->n_examples; i++)
+        json_array_append_new(ex, json_string(p->examples[i]));
+    bool done = r->applied && !r->dry_run;
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I}", "created",
+        (json_int_t)(done ? g->created : p->created), "updated",
+        (json_int_t)(done ? g->updated : p->updated), "deleted",
+        (json_int_t)(done ? g->deleted : p->deleted), "unchanged", (json_int_t)p->unchanged,
+        "skipped", (json_int_t)p->skipped, "failed", (json_int_t)g->failed, "members_added",
+        (json_int_t)(done ? g->members_added : p->members_added), "members_removed",
+        (json_int_t)(done ? g->members_removed : p->members_removed), "members_not_synced",
+        (json_int_t)(p->unresolved + g->not_synced), "examples", ex ? ex : json_array(),
+        "in_cycles", (json_int_t)p->in_cycles, "patch_bytes", (json_int_t)g->patch_bytes);
+}
+
 /* Streamed: the changes of 100,000 users as one jansson tree would take more memory than the
  * users themselves. One change per line. */
 int adc_imp_write_json(FILE *f, const struct adc_imp_result *r) {
@@ -331,6 +426,12 @@ int adc_imp_write_json(FILE *f, const struct adc_imp_result *r) {
     ok = ok && json_dumpf(settings, f, JSON_COMPACT) == 0;
     ok = ok && fputs(",\n  \"stats\": ", f) >= 0;
     ok = ok && json_dumpf(stats, f, JSON_COMPACT) == 0;
+    json_t *groups = groups_json(r);
+    if (groups) {
+        ok = ok && fputs(",\n  \"groups\": ", f) >= 0;
+        ok = ok && json_dumpf(groups, f, JSON_COMPACT) == 0;
+        json_decref(groups);
+    }
     ok = ok && fputs(",\n  \"changes\": [", f) >= 0;
     json_decref(settings);
     json_decref(stats);
@@ -341,7 +442,24 @@ int adc_imp_write_json(FILE *f, const struct adc_imp_result *r) {
         change_text(r, i, &t);
         ok = !t.failed && fwrite(t.data, 1, t.len, f) == t.len;
     }
+    /* The groups' changes follow the users': {"op", "group", "externalId", "added",
+     * "removed", "rename"} (docs/product.md section 10). */
+    const struct adc_group_plan *gp = &r->groups.plan;
+    for (size_t i = 0; ok && r->groups.have_plan && i < gp->n_changes; i++) {
+        static const char *const ops[] = {"create", "update", "delete", "unchanged"};
+        const struct adc_group_change *c = &gp->changes[i];
+        adc_buf_clear(&t);
+        adc_buf_puts(&t, i || r->plan.n_changes ? ",\n    " : "\n    ");
+        adc_buf_printf(&t, "{\"op\":\"%s\",\"group\":", ops[c->op]);
+        adc_json_append_string(&t, c->name);
+        adc_buf_puts(&t, ",\"externalId\":");
+        adc_json_append_string(&t, c->external_id);
+        adc_buf_printf(&t, ",\"added\":%zu,\"removed\":%zu,\"rename\":%s}", c->n_add, c->n_remove,
+                       c->rename ? "true" : "false");
+        ok = !t.failed && fwrite(t.data, 1, t.len, f) == t.len;
+    }
     adc_buf_done(&t);
-    ok = ok && fputs(r->plan.n_changes ? "\n  ]\n}\n" : "]\n}\n", f) >= 0;
+    bool any = r->plan.n_changes || (r->groups.have_plan && gp->n_changes);
+    ok = ok && fputs(any ? "\n  ]\n}\n" : "]\n}\n", f) >= 0;
     return ok ? 0 : -EIO;
 }

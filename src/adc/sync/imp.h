@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "sync/apply.h"
+#include "sync/group-sync.h"
 #include "config/config.h"
 #include "directory/ldap-source.h"
 #include "sync/plan.h"
@@ -49,6 +50,7 @@ struct adc_imp_result {
     struct adc_apply_result apply; /* when applied: per change errors */
     struct adc_plan_stats stats;   /* what was done; the plan's counts in a dry run */
     char *run_id;                  /* the run record, when one was made */
+    struct adc_group_sync groups;  /* backend.ldap.groups: planned (and applied) groups */
 };
 
 /* Runs one sync. Always fills *out (status and error say how it ended); release it with
@@ -65,3 +67,5 @@ json_t *adc_imp_settings_json(const struct adc_imp_result *r);
 json_t *adc_imp_errors_json(const struct adc_imp_result *r, size_t max);
 /* Writes the whole `adc imp --json` document to f, streaming the changes. 0 or -EIO. */
 int adc_imp_write_json(FILE *f, const struct adc_imp_result *r);
+/* "Groups: ..." the summary line of the groups, or NULL when groups are not synced (new). */
+char *adc_imp_groups_summary(const struct adc_imp_result *r);

@@ -10,6 +10,7 @@
 #include "http/auth.h"
 #include "api/channel.h"
 #include "http/http.h"
+#include "api/metrics.h"
 #include "api/runs-lifecycle.h"
 #include "api/runs.h"
 #include "common/log.h"
@@ -631,5 +632,6 @@ const struct adc_route adc_api_admin_routes[] = {
     {"POST", "/api/v1/sync-configs/{}/sync", ADC_AUTH_ADMIN, config_sync},
     {"GET", "/api/v1/runs/{}", ADC_AUTH_ADMIN, run_get},
     {"GET", "/api/v1/audit", ADC_AUTH_ADMIN, audit_list},
+    {"GET", "/metrics", ADC_AUTH_ADMIN, adc_metrics_handle},
     {NULL, NULL, 0, NULL},
 };

@@ -33,6 +33,9 @@ int adc_channel_start(struct adc_server *srv) {
     int r = adc_hub_new(on_run_failed, srv, &srv->hub);
     if (r < 0)
         return r;
+    r = adc_login_start(srv);
+    if (r < 0)
+        return r;
     r = adc_runs_recover_start(srv->store);
     return r < 0 ? r : adc_schedule_start(srv);
 }
@@ -46,6 +49,7 @@ void adc_channel_stop(struct adc_server *srv) {
 
 void adc_channel_free(struct adc_server *srv) {
     adc_channel_stop(srv);
+    adc_login_stop();
     adc_schedule_join();
     adc_runs_recover_free();
     adc_hub_free(srv->hub);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "api/metrics.h"
 #include "http/auth.h"
 #include "common/buf.h"
 #include "http/console.h"
@@ -397,6 +398,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct adc_htt
         MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, res->etag);
     if (res->set_cookie)
         MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->set_cookie);
+    if (res->retry_after) {
+        char seconds[16];
+        snprintf(seconds, sizeof(seconds), "%u", res->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
     if (res->status == 401 && !res->no_challenge)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"adc-server\", Bearer realm=\"adc-server\"");
@@ -796,6 +802,7 @@ static enum MHD_Result answer_now(struct conn_state *st) {
     /* The URL path holds ids and names, never credentials; the query is not logged. */
     log_info("%s %s -> %u (%.1f ms) from %s", st->method, ADC_LOG_E(st->url), st->res.status, ms,
              st->req.client);
+    adc_metrics_request(st->method, st->url, st->res.status, ms);
     st->phase = PHASE_SENT;
     enum MHD_Result r = send_response(st->conn, &st->res);
     response_done(&st->res);

@@ -75,6 +75,7 @@ struct adc_http_response {
     unsigned delay_ms;         /* adc_http_delay */
     adc_http_resume_fn resume; /* adc_http_defer */
     void *resume_userdata;
+    unsigned retry_after;      /* seconds for a Retry-After header (429, 503) when not 0 */
 };
 
 typedef void (*adc_http_handler)(struct adc_http_request *req, struct adc_http_response *res);

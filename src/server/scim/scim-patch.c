@@ -169,6 +169,26 @@ static json_t *container_of(json_t *res, const struct path *p, bool create) {
     return json_is_object(c) ? c : NULL;
 }
 
+/* Whether a key of a path-less value is an attribute path rather than an attribute: it has a
+ * '.' outside a schema URN, or is an attribute of a known schema written with its URN. */
+static bool key_is_path(const char *k) {
+    for (size_t i = 0; i < sizeof(known_urns) / sizeof(known_urns[0]); i++) {
+        size_t n = strlen(known_urns[i]);
+        if (strncasecmp(k, known_urns[i], n) == 0)
+            return k[n] == ':';
+    }
+    return strncasecmp(k, "urn:", 4) != 0 && strchr(k, '.') != NULL;
+}
+
+/* For an add to "attr[sub eq \"v\"].x" when no value matches: the value that filter
+ * describes, as Entra expects (it sends add emails[type eq "work"].value to give a user the
+ * work address it does not have yet). Only for a plain eq on a string; else NULL. */
+static json_t *element_from_filter(const struct adc_scim_filter *f) {
+    if (!f || f->op != ADC_SCIM_EQ || !f->attr || strchr(f->attr, '.') || !json_is_string(f->value))
+        return NULL;
+    return json_pack("{s:O}", f->attr, f->value);
+}
+
 static int apply_op(json_t *res, enum op op, const char *path_text, json_t *value,
                     struct patch_err *e) {
     if (op != OP_REMOVE && !value)
@@ -183,6 +203,14 @@ static int apply_op(json_t *res, enum op op, const char *path_text, json_t *valu
         json_object_foreach(value, k, v) {
             if (read_only(k))
                 continue; /* clients echo id/schemas back; ignoring them is harmless */
+            /* Entra and others send paths as keys: {"name.givenName": "Ann"},
+             * {"urn:...:enterprise:2.0:User:department": "R&D"}. Read them as the path they
+             * name (RFC 7644 section 3.5.2: "value" without "path" holds attributes). */
+            if (key_is_path(k)) {
+                if (apply_op(res, op, k, v, e) < 0)
+                    return -1;
+                continue;
+            }
             set_attr(res, k, v, op);
         }
         return 0;
@@ -262,8 +290,25 @@ static int apply_op(json_t *res, enum op op, const char *path_text, json_t *valu
         }
     }
     if (matched == 0 && op != OP_REMOVE) {
-        perr(e, "noTarget", "no value of '%s' matches the filter", path_text);
-        goto out;
+        /* RFC 7644 section 3.5.2.3: replace with a filter that matches nothing is noTarget;
+         * add is where a new value is made. */
+        json_t *el = op == OP_ADD ? element_from_filter(p.filter) : NULL;
+        if (!el || (!p.sub[0] && !json_is_object(value))) {
+            json_decref(el);
+            perr(e, "noTarget", "no value of '%s' matches the filter", path_text);
+            goto out;
+        }
+        if (p.sub[0])
+            set_attr(el, p.sub, value, OP_REPLACE);
+        else
+            json_object_update(el, value);
+        if (!json_is_array(arr)) {
+            json_t *fresh = json_array();
+            set_attr(c, p.attr, fresh, OP_REPLACE);
+            json_decref(fresh);
+            arr = adc_scim_json_get(c, p.attr, NULL);
+        }
+        json_array_append_new(arr, el);
     }
     r = 0;
 out:

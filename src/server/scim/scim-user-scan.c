@@ -47,8 +47,15 @@ static int string_is(struct adc_json_scan *s, const char *want, bool *is) {
  * the first): no key twice, no escaped key. */
 static int plain_value(struct adc_json_scan *s) {
     adc_json_scan_ws(s);
-    if (s->p >= s->end || (*s->p != '{' && *s->p != '['))
-        return adc_json_scan_skip(s);
+    if (s->p >= s->end || (*s->p != '{' && *s->p != '[')) {
+        /* A string that may be over the limit (its text counts escapes too): jansson's reader
+         * decides exactly (scim-attrs.h). */
+        const char *from = s->p;
+        int r = adc_json_scan_skip(s);
+        if (r == 0 && *from == '"' && (size_t)(s->p - from) > ADC_SCIM_MAX_STRING_LEN + 2)
+            return DECLINE;
+        return r;
+    }
     bool object = *s->p == '{';
     char close = object ? '}' : ']';
     s->p++;
@@ -58,20 +65,22 @@ static int plain_value(struct adc_json_scan *s) {
         const char *raw;
         size_t len;
     } keys[MAX_NESTED_KEYS];
-    size_t n_keys = 0;
+    size_t n_keys = 0, n_values = 0;
     if (adc_json_scan_eat(s, close)) {
         s->depth--;
         return 0;
     }
     for (;;) {
         int r;
+        if (!object && ++n_values > ADC_SCIM_MAX_VALUES)
+            return DECLINE; /* over the limit: the 400 comes from jansson's reader */
         if (object) {
             const char *raw;
             size_t len;
             bool escaped;
             if ((r = adc_json_scan_string(s, &raw, &len, &escaped)) < 0)
                 return r;
-            if (escaped || n_keys == MAX_NESTED_KEYS)
+            if (escaped || n_keys == MAX_NESTED_KEYS || len > ADC_SCIM_MAX_NAME_LEN)
                 return DECLINE;
             for (size_t i = 0; i < n_keys; i++)
                 if (keys[i].len == len && memcmp(keys[i].raw, raw, len) == 0)
@@ -79,6 +88,10 @@ static int plain_value(struct adc_json_scan *s) {
             keys[n_keys].raw = raw;
             keys[n_keys++].len = len;
             if (!adc_json_scan_eat(s, ':'))
+                return DECLINE;
+            /* "primary": "True" becomes a boolean in jansson's reader (Entra sends it so). */
+            adc_json_scan_ws(s);
+            if (len == 7 && strncasecmp(raw, "primary", 7) == 0 && s->p < s->end && *s->p == '"')
                 return DECLINE;
         }
         if ((r = plain_value(s)) < 0)
@@ -211,13 +224,14 @@ static const struct member *find(const struct user_scan *us, const char *canon) 
 
 /* The string value of a member, decoded, checked as prepare() checks userName and externalId;
  * NULL when it is absent or not valid. */
-static char *checked_text(const struct member *m) {
+static char *checked_text(const struct member *m, bool name) {
     if (!m)
         return NULL;
     struct adc_json_scan s;
     adc_json_scan_init(&s, m->from, (size_t)(m->to - m->from), 1);
     char *v = NULL;
-    if (adc_json_scan_string_dup(&s, &v) < 0 || !adc_scim_valid_text(v, ADC_SCIM_MAX_NAME_LEN)) {
+    if (adc_json_scan_string_dup(&s, &v) < 0 ||
+        !(name ? adc_scim_valid_name(v) : adc_scim_valid_text(v, ADC_SCIM_MAX_NAME_LEN))) {
         free(v);
         return NULL;
     }
@@ -265,13 +279,17 @@ int adc_scim_user_create_prepare_text(struct adc_scim_ctx *ctx, const char *json
         adc_json_scan_end(&s) < 0)
         goto out;
     const struct member *un = find(&us, "userName"), *ext = find(&us, "externalId");
-    if (!(user_name = checked_text(un)) || (ext && !(external_id = checked_text(ext))))
+    if (!(user_name = checked_text(un, true)) || (ext && !(external_id = checked_text(ext, false))))
         goto out;
     bool active = us.has_active ? us.active : true; /* absent means active */
     if (adc_scim_create_forced_disabled(ctx))
         active = false;
-    ret = adc_scim_new_user_fill(ctx, user_name, external_id, active, us.provider,
-                                 render(&us, active), nu, &r);
+    char *data = render(&us, active);
+    if (data && strlen(data) > ADC_SCIM_MAX_USER_SIZE) {
+        free(data); /* escapes count here, not in jansson's reader: it decides */
+        goto out;
+    }
+    ret = adc_scim_new_user_fill(ctx, user_name, external_id, active, us.provider, data, nu, &r);
 out:
     free(user_name);
     free(external_id);

@@ -197,6 +197,11 @@ static int prepare(const json_t *in, struct prepared *p, struct adc_scim_result 
                     json_decref(data);
                     return fail(r, 400, "invalidValue", "%s must be an object", key);
                 }
+                char why[200];
+                if (adc_scim_check_limits(ADC_SCIM_SCHEMA_ENTERPRISE, v, why, sizeof(why)) < 0) {
+                    json_decref(data);
+                    return fail(r, 400, "invalidValue", "%s", why);
+                }
                 json_object_set(data, ADC_SCIM_SCHEMA_ENTERPRISE, v);
             }
             continue; /* other extensions are not ours to keep */
@@ -228,6 +233,18 @@ static int prepare(const json_t *in, struct prepared *p, struct adc_scim_result 
             json_object_set_new(data, "active", json_boolean(b));
             continue;
         }
+        char why[200];
+        if (adc_scim_check_limits(canon, v, why, sizeof(why)) < 0) {
+            json_decref(data);
+            return fail(r, 400, "invalidValue", "%s", why);
+        }
+        if (type == ADC_SCIM_ATTR_MULTI) {
+            /* Entra sends "primary": "True": a boolean as a string, read as the boolean. */
+            json_t *copy = json_deep_copy(v);
+            adc_scim_booleans_normalize(copy);
+            json_object_set_new(data, canon, copy);
+            continue;
+        }
         json_object_set(data, canon, v);
     }
     json_t *un = json_object_get(data, "userName");
@@ -235,11 +252,11 @@ static int prepare(const json_t *in, struct prepared *p, struct adc_scim_result 
         json_decref(data);
         return fail(r, 400, "invalidValue", "userName is required");
     }
-    if (!json_is_string(un) || !adc_scim_valid_text(json_string_value(un), ADC_SCIM_MAX_NAME_LEN)) {
+    if (!json_is_string(un) || !adc_scim_valid_name(json_string_value(un))) {
         json_decref(data);
         return fail(r, 400, "invalidValue",
-                    "userName must be a non-empty string of at most %d characters without "
-                    "control characters",
+                    "userName must be a non-empty string of at most %d bytes without control, "
+                    "format or zero-width characters",
                     ADC_SCIM_MAX_NAME_LEN);
     }
     json_t *ext = json_object_get(data, "externalId");
@@ -342,6 +359,13 @@ int adc_scim_new_user_fill(const struct adc_scim_ctx *ctx, const char *user_name
     memset(nu, 0, sizeof(*nu));
     struct adc_store_user *u = &nu->u;
     u->data = data;
+    if (data && strlen(data) > ADC_SCIM_MAX_USER_SIZE) {
+        adc_scim_new_user_done(nu);
+        return fail(r, 400, "invalidValue",
+                    "the user's attributes take more than %d bytes of JSON (the limit of this "
+                    "server)",
+                    ADC_SCIM_MAX_USER_SIZE);
+    }
     if (ctx->who->kind == ADC_PRINCIPAL_SYNC) {
         /* A sync configuration's users are its own, whatever the request says. */
         u->provider = strdup(ctx->who->app_id);
@@ -481,6 +505,13 @@ static int replace_with(struct adc_scim_ctx *ctx, struct adc_store_user *old, co
         fail(r, 500, NULL, "out of memory");
         goto out;
     }
+    if (strlen(u.data) > ADC_SCIM_MAX_USER_SIZE) {
+        fail(r, 400, "invalidValue",
+             "the user's attributes take more than %d bytes of JSON (the limit of this server)",
+             ADC_SCIM_MAX_USER_SIZE);
+        free(u.data);
+        goto out;
+    }
     int e = adc_store_user_update(ctx->db, &u);
     if (e == 0 && audit(ctx, action, &u) < 0)
         e = -EIO;
@@ -525,6 +556,25 @@ int adc_scim_user_patch(struct adc_scim_ctx *ctx, const char *id, const json_t *
     const char *scim_type = NULL;
     if (adc_scim_patch_apply(res, body, &scim_type, err, sizeof(err)) < 0) {
         fail(r, 400, scim_type, "%s", err);
+        goto out;
+    }
+    /* The rendered resource had both: a PATCH that removed them (remove, or a null value) would
+     * be stored as "absent": active true, the provider unchanged. Removing active must not
+     * enable a disabled account, and the sync extension is the server's (RFC 7644 section
+     * 3.5.2.2 lets the server refuse a remove with mutability). */
+    json_t *act = adc_scim_json_get(res, "active", NULL);
+    if (!act || json_is_null(act)) {
+        fail(r, 400, "mutability",
+             "active cannot be removed (an absent active means true: it would enable a disabled "
+             "user); replace it with true or false");
+        goto out;
+    }
+    json_t *ext = adc_scim_json_get(res, ADC_SCIM_SCHEMA_PROVIDER, NULL);
+    json_t *prov = json_is_object(ext) ? adc_scim_json_get(ext, "provider", NULL) : NULL;
+    if (!prov || json_is_null(prov)) {
+        fail(r, 400, "mutability",
+             "the extension %s and its provider are set by the server; they cannot be removed",
+             ADC_SCIM_SCHEMA_PROVIDER);
         goto out;
     }
     ret = replace_with(ctx, &old, res, "user.patch", want_resource, r);

@@ -144,6 +144,17 @@ const char *const adc_schema_sqlite[] = {
     "  type TEXT NOT NULL,"
     "  PRIMARY KEY(group_id, member_id)) WITHOUT ROWID;"
     "CREATE INDEX group_members_member ON group_members(member_id, group_id);",
+    /* 6 -> 7: sign-in throttling of /api/v1/login (store-login-throttle.h, api/throttle.h):
+     * locks that grow, a leaky bucket per account and familiar addresses need more than a
+     * count per key. Unix seconds. */
+    "CREATE TABLE login_throttle("
+    "  key TEXT PRIMARY KEY,"
+    "  failures INTEGER NOT NULL,"
+    "  window_start INTEGER NOT NULL,"
+    "  locked_until INTEGER NOT NULL,"
+    "  lockouts INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE INDEX login_throttle_updated ON login_throttle(updated);",
 };
 
 const char *const adc_schema_postgresql[] = {
@@ -261,6 +272,15 @@ const char *const adc_schema_postgresql[] = {
     "  type TEXT NOT NULL,"
     "  PRIMARY KEY(group_id, member_id));"
     "CREATE INDEX group_members_member ON group_members(member_id, group_id);",
+    /* 6 -> 7 */
+    "CREATE TABLE login_throttle("
+    "  key TEXT PRIMARY KEY,"
+    "  failures BIGINT NOT NULL,"
+    "  window_start BIGINT NOT NULL,"
+    "  locked_until BIGINT NOT NULL,"
+    "  lockouts BIGINT NOT NULL,"
+    "  updated BIGINT NOT NULL);"
+    "CREATE INDEX login_throttle_updated ON login_throttle(updated);",
 };
 
 _Static_assert(ADC_ARRAY_SIZE(adc_schema_sqlite) == ADC_ARRAY_SIZE(adc_schema_postgresql),

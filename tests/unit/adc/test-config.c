@@ -184,6 +184,8 @@ static void defaults(void **state) {
     assert_string_equal(l->family_name_attribute, "sn");
     assert_string_equal(l->email_attribute, "mail");
     assert_int_equal(l->auth_timeout, 5);
+    assert_null(l->groups_filter); /* no group sync unless backend.ldap.groups is there */
+    assert_false(l->groups_flatten);
     adc_yaml_config_free(c);
 }
 
@@ -233,6 +235,9 @@ static void every_key(void **state) {
     assert_string_equal(l->username_filter_template,
                         "(&(objectCategory=person)(sAMAccountName=%s))");
     assert_int_equal(l->auth_timeout, 3);
+    assert_string_equal(l->groups_filter, "(|(objectClass=group)(objectClass=groupOfNames))");
+    assert_string_equal(l->groups_name_attribute, "sAMAccountName");
+    assert_true(l->groups_flatten);
     adc_yaml_config_free(c);
     free(path);
     free(pw);
@@ -274,7 +279,7 @@ static void all_errors_reported_in_order(void **state) {
              "t.yaml:8:5: error: unknown key 'address' in 'backend.ldap'; did you mean 'addr'? "
              "(allowed: addr, bind_dn, bind_password, bind_password_file, base_dn, scope, "
              "starttls, ca_file, tls_verify, network_timeout, timeout, follow_referrals, sync, "
-             "authentication)\n"
+             "authentication, groups)\n"
              /* value "(cn=A(b)": the '(' is byte 5 of the value, column 24 of the line
               * because of the quote and the 4-character escape \x41 */
              "t.yaml:10:24: error: invalid LDAP filter: unescaped '(' in value; write \\28\n");

@@ -20,8 +20,8 @@ static char *apply(const char *ops) {
     static char out[2048];
     json_t *res = json_loads(base, 0, NULL);
     char body[1500];
-    snprintf(body, sizeof(body), "{\"schemas\":[\"%s\"],\"Operations\":%s}",
-             ADC_SCIM_SCHEMA_PATCH, ops);
+    snprintf(body, sizeof(body), "{\"schemas\":[\"%s\"],\"Operations\":%s}", ADC_SCIM_SCHEMA_PATCH,
+             ops);
     json_t *b = json_loads(body, 0, NULL);
     assert_non_null(b);
     const char *type = NULL;
@@ -144,11 +144,61 @@ static void errors(void **state) {
     assert_string_equal(apply("[{\"op\":\"add\",\"path\":7,\"value\":1}]"), "ERR:invalidPath");
 }
 
+/* What big provisioning clients send (Entra, Okta): op in any case, paths as keys of a
+ * path-less value, and a value filter that matches nothing yet. */
+static void tolerant_reading(void **state) {
+    (void)state;
+    json_t *j = result("[{\"op\":\"Replace\",\"value\":{\"name.givenName\":\"Bo\","
+                       "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department\":"
+                       "\"R&D\",\"urn:ietf:params:scim:schemas:core:2.0:User:title\":\"Dr\","
+                       "\"nickName\":\"B\"}}]");
+    json_t *name = json_object_get(j, "name");
+    assert_string_equal(json_string_value(json_object_get(name, "givenName")), "Bo");
+    assert_string_equal(json_string_value(json_object_get(name, "familyName")), "A");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(j, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+            "department")),
+        "R&D");
+    assert_string_equal(json_string_value(json_object_get(j, "title")), "Dr");
+    assert_string_equal(json_string_value(json_object_get(j, "nickName")), "B");
+    json_decref(j);
+    /* add of emails[type eq "other"].value: no such value yet, so it is made */
+    j = result("[{\"op\":\"ADD\",\"path\":\"emails[type eq \\\"other\\\"].value\","
+               "\"value\":\"ann@other\"},"
+               "{\"op\":\"add\",\"path\":\"phoneNumbers[type eq \\\"work\\\"].value\","
+               "\"value\":\"+1 555\"}]");
+    json_t *emails = json_object_get(j, "emails");
+    assert_int_equal(json_array_size(emails), 3);
+    json_t *other = json_array_get(emails, 2);
+    assert_string_equal(json_string_value(json_object_get(other, "type")), "other");
+    assert_string_equal(json_string_value(json_object_get(other, "value")), "ann@other");
+    json_t *phone = json_array_get(json_object_get(j, "phoneNumbers"), 0);
+    assert_string_equal(json_string_value(json_object_get(phone, "value")), "+1 555");
+    json_decref(j);
+    /* the existing work address is replaced, not duplicated */
+    j = result("[{\"op\":\"replace\",\"path\":\"emails[type eq \\\"work\\\"].value\","
+               "\"value\":\"ann@new\"}]");
+    emails = json_object_get(j, "emails");
+    assert_int_equal(json_array_size(emails), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(emails, 0), "value")),
+                        "ann@new");
+    json_decref(j);
+    /* a filter that does not say what to make, or a replace, still finds no target */
+    assert_string_equal(apply("[{\"op\":\"add\",\"path\":\"emails[value co \\\"x\\\"].type\","
+                              "\"value\":\"w\"}]"),
+                        "ERR:noTarget");
+    assert_string_equal(
+        apply("[{\"op\":\"Replace\",\"path\":\"emails[type eq \\\"other\\\"].value\","
+              "\"value\":\"w\"}]"),
+        "ERR:noTarget");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(simple_paths),   cmocka_unit_test(no_path_merges),
-        cmocka_unit_test(multi_valued),   cmocka_unit_test(extension_urns),
-        cmocka_unit_test(errors),
+        cmocka_unit_test(simple_paths), cmocka_unit_test(no_path_merges),
+        cmocka_unit_test(multi_valued), cmocka_unit_test(extension_urns),
+        cmocka_unit_test(errors),       cmocka_unit_test(tolerant_reading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,277 @@
+#include "cloud/scim-groups.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/json-util.h"
+#include "common/macros.h"
+#include "common/wire.h"
+
+#define PAGE 200
+
+/* Percent-encodes a query value (RFC 3986: all but the unreserved characters). */
+static char *query_escape(const char *s) {
+    struct adc_buf b;
+    adc_buf_init(&b, 0);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+            strchr("-._~", *c))
+            adc_buf_append(&b, c, 1);
+        else
+            adc_buf_printf(&b, "%%%02X", *c);
+    }
+    return adc_buf_take(&b, NULL);
+}
+
+/* `PROVIDER_URN:provider eq "app_id"`, percent-encoded for a query. */
+static char *provider_filter(const char *urn, const char *app_id) {
+    struct adc_buf b;
+    adc_buf_init(&b, 0);
+    adc_buf_printf(&b, "%s:provider eq ", urn);
+    adc_json_append_string(&b, app_id); /* a quoted string with JSON's escapes, as SCIM's */
+    char *f = adc_buf_take(&b, NULL);
+    char *q = f ? query_escape(f) : NULL;
+    free(f);
+    return q;
+}
+
+static char *dup_str(const json_t *v) {
+    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static int take_group(const json_t *g, adc_member_key_fn key_of, void *ctx,
+                      struct adc_cloud_group *out) {
+    memset(out, 0, sizeof(*out));
+    out->id = dup_str(json_object_get(g, "id"));
+    out->external_id = dup_str(json_object_get(g, "externalId"));
+    out->display_name = dup_str(json_object_get(g, "displayName"));
+    if (!out->id)
+        return -EBADMSG;
+    const json_t *members = json_object_get(g, "members");
+    size_t n = json_array_size(members);
+    out->member_keys = calloc(n + 1, sizeof(char *));
+    if (!out->member_keys)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(members, i);
+        const char *id = json_string_value(json_object_get(m, "value"));
+        const char *type = json_string_value(json_object_get(m, "type"));
+        if (!id)
+            continue;
+        const char *key = key_of(ctx, id, type ? type : "User");
+        char *k = NULL;
+        if (key)
+            k = strdup(key);
+        else if (asprintf(&k, "?:%s", id) < 0)
+            k = NULL;
+        if (!k)
+            return -ENOMEM;
+        out->member_keys[out->n_members++] = k;
+    }
+    return 0;
+}
+
+int adc_scim_list_groups(struct adc_scim *s, const char *app_id, adc_member_key_fn key_of,
+                         void *ctx, struct adc_cloud_group_list *out, char **err) {
+    struct adc_cloud_group_list l = {0};
+    size_t cap = 0;
+    char *filter = provider_filter(ADC_SCIM_SCHEMA_GROUP_PROVIDER, app_id);
+    int r = -ENOMEM;
+    if (!filter)
+        goto out;
+    for (size_t start = 1;;) {
+        char path[512 + 64];
+        snprintf(path, sizeof(path), ADC_WIRE_SCIM_GROUPS "?filter=%s&startIndex=%zu&count=%d",
+                 filter, start, PAGE);
+        json_t *page = NULL;
+        if ((r = adc_scim_call(s, "GET", path, NULL, &page, err)) < 0)
+            goto out;
+        const json_t *res = json_object_get(page, "Resources");
+        size_t n = json_array_size(res);
+        json_int_t total = json_integer_value(json_object_get(page, "totalResults"));
+        for (size_t i = 0; i < n && r == 0; i++) {
+            if (l.n == cap) {
+                cap = cap ? cap * 2 : 64;
+                struct adc_cloud_group *a = realloc(l.items, cap * sizeof(*a));
+                if (!a) {
+                    r = -ENOMEM;
+                    break;
+                }
+                l.items = a;
+            }
+            r = take_group(json_array_get(res, i), key_of, ctx, &l.items[l.n]);
+            l.n++; /* counted even when half-read, so that it is freed */
+        }
+        json_decref(page);
+        if (r < 0) {
+            *err = strdup(r == -ENOMEM ? "out of memory" : "a group without an id in the answer");
+            goto out;
+        }
+        start += n;
+        if (n == 0 || (json_int_t)start > total)
+            break;
+    }
+    *out = l;
+    memset(&l, 0, sizeof(l)); /* owned by the caller now */
+    r = 0;
+out:
+    free(filter);
+    adc_cloud_group_list_done(&l);
+    return r;
+}
+
+void adc_cloud_group_list_done(struct adc_cloud_group_list *l) {
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        adc_cloud_group_done(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof(*l));
+}
+
+int adc_scim_list_user_ids(struct adc_scim *s, const char *app_id,
+                           void (*fn)(void *ctx, const char *external_id, const char *id),
+                           void *ctx, char **err) {
+    char *filter = provider_filter(ADC_SCIM_SCHEMA_PROVIDER, app_id);
+    if (!filter)
+        return -ENOMEM;
+    int r = 0;
+    for (size_t start = 1;;) {
+        char path[512 + 96];
+        snprintf(path, sizeof(path),
+                 ADC_WIRE_SCIM_USERS "?filter=%s&attributes=externalId&startIndex=%zu&count=5000",
+                 filter, start);
+        json_t *page = NULL;
+        if ((r = adc_scim_call(s, "GET", path, NULL, &page, err)) < 0)
+            break;
+        const json_t *res = json_object_get(page, "Resources");
+        size_t n = json_array_size(res);
+        for (size_t i = 0; i < n; i++) {
+            const json_t *u = json_array_get(res, i);
+            const char *ext = json_string_value(json_object_get(u, "externalId"));
+            const char *id = json_string_value(json_object_get(u, "id"));
+            if (ext && id)
+                fn(ctx, ext, id);
+        }
+        json_int_t total = json_integer_value(json_object_get(page, "totalResults"));
+        json_decref(page);
+        start += n;
+        if (n == 0 || (json_int_t)start > total)
+            break;
+    }
+    free(filter);
+    return r;
+}
+
+/* PATCH /scim/v2/Groups/{id} with body; *bytes grows by its size. */
+static int patch(struct adc_scim *s, const char *id, struct adc_buf *body, size_t *bytes,
+                 char **err) {
+    if (body->failed)
+        return -ENOMEM;
+    char path[128];
+    snprintf(path, sizeof(path), ADC_WIRE_SCIM_GROUPS "/%s?excludedAttributes=members", id);
+    if (bytes)
+        *bytes += body->len;
+    json_t *answer = NULL;
+    int r = adc_scim_call(s, "PATCH", path, body->data, &answer, err);
+    json_decref(answer);
+    return r;
+}
+
+static void patch_start(struct adc_buf *b) {
+    adc_buf_init(b, 0);
+    adc_buf_puts(b, "{\"schemas\":[\"" ADC_SCIM_SCHEMA_PATCH "\"],\"Operations\":[");
+}
+
+int adc_scim_group_create(struct adc_scim *s, const char *name, const char *external_id, char **id,
+                          char **err) {
+    struct adc_buf b;
+    adc_buf_init(&b, 0);
+    adc_buf_puts(&b, "{\"schemas\":[\"" ADC_SCIM_SCHEMA_GROUP "\"],\"displayName\":");
+    adc_json_append_string(&b, name);
+    adc_buf_puts(&b, ",\"externalId\":");
+    adc_json_append_string(&b, external_id);
+    adc_buf_puts(&b, "}");
+    json_t *answer = NULL;
+    int r =
+        b.failed ? -ENOMEM : adc_scim_call(s, "POST", ADC_WIRE_SCIM_GROUPS, b.data, &answer, err);
+    adc_buf_done(&b);
+    if (r == 0 && !(*id = dup_str(json_object_get(answer, "id")))) {
+        *err = strdup("the server answered a group create without an id");
+        r = -EBADMSG;
+    }
+    json_decref(answer);
+    return r;
+}
+
+int adc_scim_group_rename(struct adc_scim *s, const char *id, const char *name, char **err) {
+    struct adc_buf b;
+    patch_start(&b);
+    adc_buf_puts(&b, "{\"op\":\"replace\",\"path\":\"displayName\",\"value\":");
+    adc_json_append_string(&b, name);
+    adc_buf_puts(&b, "}]}");
+    int r = patch(s, id, &b, NULL, err);
+    adc_buf_done(&b);
+    return r;
+}
+
+int adc_scim_group_add(struct adc_scim *s, const char *id, const char *const *member_ids,
+                       const char *const *types, size_t n, size_t chunk, size_t *bytes,
+                       char **err) {
+    int r = 0;
+    for (size_t at = 0; r == 0 && at < n; at += chunk) {
+        struct adc_buf b;
+        patch_start(&b);
+        adc_buf_puts(&b, "{\"op\":\"add\",\"path\":\"members\",\"value\":[");
+        for (size_t i = at; i < n && i < at + chunk; i++) {
+            adc_buf_puts(&b, i > at ? ",{\"value\":" : "{\"value\":");
+            adc_json_append_string(&b, member_ids[i]);
+            adc_buf_puts(&b, ",\"type\":");
+            adc_json_append_string(&b, types[i]);
+            adc_buf_puts(&b, "}");
+        }
+        adc_buf_puts(&b, "]}]}");
+        r = patch(s, id, &b, bytes, err);
+        adc_buf_done(&b);
+    }
+    return r;
+}
+
+int adc_scim_group_remove(struct adc_scim *s, const char *id, const char *const *member_ids,
+                          size_t n, size_t chunk, size_t *bytes, char **err) {
+    int r = 0;
+    for (size_t at = 0; r == 0 && at < n; at += chunk) {
+        struct adc_buf b;
+        patch_start(&b);
+        for (size_t i = at; i < n && i < at + chunk; i++) {
+            /* members[value eq "id"]: the filter's string is a JSON string inside a JSON
+             * string, escaped twice. */
+            struct adc_buf f;
+            adc_buf_init(&f, 0);
+            adc_buf_puts(&f, "members[value eq ");
+            adc_json_append_string(&f, member_ids[i]);
+            adc_buf_puts(&f, "]");
+            adc_buf_puts(&b,
+                         i > at ? ",{\"op\":\"remove\",\"path\":" : "{\"op\":\"remove\",\"path\":");
+            adc_json_append_string(&b, f.data ? f.data : "");
+            adc_buf_puts(&b, "}");
+            adc_buf_done(&f);
+        }
+        adc_buf_puts(&b, "]}");
+        r = patch(s, id, &b, bytes, err);
+        adc_buf_done(&b);
+    }
+    return r;
+}
+
+int adc_scim_group_delete(struct adc_scim *s, const char *id, char **err) {
+    char path[128];
+    snprintf(path, sizeof(path), ADC_WIRE_SCIM_GROUPS "/%s", id);
+    json_t *answer = NULL;
+    int r = adc_scim_call(s, "DELETE", path, NULL, &answer, err);
+    json_decref(answer);
+    return r;
+}

@@ -1,0 +1,45 @@
+/* This configuration's groups in adc-server (docs/product.md section 10): listing them with their
+ * members, and the writes a group plan needs. A membership change is a PATCH of the changed
+ * members only, in chunks of at most `chunk` members (the server's maxOperations): a group of
+ * 100,000 members never travels whole after its creation. */
+#pragma once
+
+#include <stddef.h>
+
+#include "cloud/scim-client.h"
+#include "sync/group-plan.h"
+
+/* Maps a member's cloud id (and SCIM type) to the plan's key ("u:ext" / "g:ext"); NULL when
+ * the id is not a user or group of ours. */
+typedef const char *(*adc_member_key_fn)(void *ctx, const char *id, const char *type);
+
+struct adc_cloud_group_list {
+    struct adc_cloud_group *items;
+    size_t n;
+};
+
+/* Every group whose provider is app_id, members as keys (see adc_cloud_group in
+ * sync/group-plan.h). Returns 0, or a negative errno with *err. */
+int adc_scim_list_groups(struct adc_scim *s, const char *app_id, adc_member_key_fn key_of,
+                         void *ctx, struct adc_cloud_group_list *out, char **err);
+void adc_cloud_group_list_done(struct adc_cloud_group_list *l);
+
+/* The id of every user of app_id by externalId: calls fn(ctx, external_id, id) for each. */
+int adc_scim_list_user_ids(struct adc_scim *s, const char *app_id,
+                           void (*fn)(void *ctx, const char *external_id, const char *id),
+                           void *ctx, char **err);
+
+/* POST /scim/v2/Groups without members; *id gets the new group's id (a new string). */
+int adc_scim_group_create(struct adc_scim *s, const char *name, const char *external_id, char **id,
+                          char **err);
+/* PATCH: replace displayName. */
+int adc_scim_group_rename(struct adc_scim *s, const char *id, const char *name, char **err);
+/* PATCH: adds the members (ids with their types, "User" or "Group") in requests of at most
+ * `chunk` members each, one add operation per request. *bytes grows by the bytes sent. */
+int adc_scim_group_add(struct adc_scim *s, const char *id, const char *const *member_ids,
+                       const char *const *types, size_t n, size_t chunk, size_t *bytes, char **err);
+/* PATCH: removes the members, one `members[value eq "id"]` operation each, at most `chunk`
+ * operations per request. */
+int adc_scim_group_remove(struct adc_scim *s, const char *id, const char *const *member_ids,
+                          size_t n, size_t chunk, size_t *bytes, char **err);
+int adc_scim_group_delete(struct adc_scim *s, const char *id, char **err);

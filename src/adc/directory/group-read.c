@@ -1,0 +1,366 @@
+#include "directory/group-read.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/macros.h"
+#include "directory/ldap-conn.h"
+#include "directory/user-map.h"
+
+/* All member values of one read, bounded as the users' entries are. */
+#define MAX_VALUES 10000000u
+
+struct greader {
+    const struct adc_ldap_config *cfg;
+    LDAP *ld;
+    struct adc_group_read res;
+    size_t n_values;
+    unsigned page;
+    char *err;
+};
+
+static int timeout_of(const struct adc_ldap_config *cfg) {
+    return cfg->timeout > 0 ? cfg->timeout : 30;
+}
+
+static int scope_of(enum adc_ldap_scope s) {
+    return s == ADC_SCOPE_BASE  ? LDAP_SCOPE_BASE
+           : s == ADC_SCOPE_ONE ? LDAP_SCOPE_ONELEVEL
+                                : LDAP_SCOPE_SUBTREE;
+}
+
+static int failf(struct greader *g, int r, const char *what, int rc) {
+    char *why = rc ? adc_ldap_conn_strerror(g->ld, rc) : NULL;
+    free(g->err);
+    g->err =
+        adc_strdup_printf("reading the groups (filter '%s') failed on page %u: %s%s%s",
+                          g->cfg->groups_filter, g->page, what, why ? ": " : "", why ? why : "");
+    free(why);
+    return r;
+}
+
+int adc_ldap_range_parse(const char *desc, const char *attr, long *low, long *high) {
+    size_t n = strlen(attr);
+    if (strncasecmp(desc, attr, n) != 0 || strncasecmp(desc + n, ";range=", 7) != 0)
+        return -1;
+    const char *p = desc + n + 7;
+    char *end;
+    long lo = strtol(p, &end, 10);
+    if (end == p || *end != '-' || lo < 0)
+        return -1;
+    p = end + 1;
+    if (strcmp(p, "*") == 0) {
+        *low = lo;
+        *high = -1;
+        return 0;
+    }
+    long hi = strtol(p, &end, 10);
+    if (end == p || *end || hi < lo)
+        return -1;
+    *low = lo;
+    *high = hi;
+    return 0;
+}
+
+/* Appends a copy of [p, p+n) to a string array. */
+static int push(struct greader *g, char ***arr, size_t *n, const char *p, size_t len) {
+    if (++g->n_values > MAX_VALUES)
+        return -E2BIG;
+    if ((*n & (*n - 1)) == 0) { /* grow at powers of two */
+        char **a = realloc(*arr, (*n ? *n * 2 : 4) * sizeof(**arr));
+        if (!a)
+            return -ENOMEM;
+        *arr = a;
+    }
+    char *s = strndup(p, len);
+    if (!s)
+        return -ENOMEM;
+    (*arr)[(*n)++] = s;
+    return 0;
+}
+
+/* The values of one attribute description into the group; member/uniqueMember/memberUid with or
+ * without a range option. *range_next gets where the next range of member starts (-1: none). */
+static int take_values(struct greader *g, struct adc_dir_group *grp, const char *desc,
+                       struct berval **vals, long *range_next) {
+    long lo, hi;
+    bool ranged = adc_ldap_range_parse(desc, "member", &lo, &hi) == 0;
+    bool unique = strcasecmp(desc, "uniqueMember") == 0;
+    bool uid = strcasecmp(desc, "memberUid") == 0;
+    if (!ranged && !unique && !uid && strcasecmp(desc, "member") != 0)
+        return 0;
+    if (ranged)
+        *range_next = hi < 0 ? -1 : hi + 1;
+    for (size_t i = 0; vals && vals[i]; i++) {
+        size_t len = vals[i]->bv_len;
+        if (unique) {
+            /* RFC 4519 nameAndOptionalUID: "dn#'0101'B"; the DN part names the member. */
+            const char *hash = memchr(vals[i]->bv_val, '#', len);
+            if (hash)
+                len = (size_t)(hash - vals[i]->bv_val);
+        }
+        int r = uid ? push(g, &grp->member_uids, &grp->n_member_uids, vals[i]->bv_val, len)
+                    : push(g, &grp->member_dns, &grp->n_member_dns, vals[i]->bv_val, len);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Active Directory sent the first range of member: asks for the rest, range after range, with
+ * base searches on the group (each answer names the range it holds; "*" ends it). */
+static int read_ranges(struct greader *g, struct adc_dir_group *grp, long next) {
+    while (next >= 0) {
+        char want[64];
+        snprintf(want, sizeof(want), "member;range=%ld-*", next);
+        char *attrs[] = {want, NULL};
+        struct timeval limit = {timeout_of(g->cfg), 0};
+        LDAPMessage *res = NULL;
+        int rc = ldap_search_ext_s(g->ld, grp->dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+                                   NULL, NULL, &limit, LDAP_NO_LIMIT, &res);
+        LDAPMessage *e = rc == LDAP_SUCCESS ? ldap_first_entry(g->ld, res) : NULL;
+        if (!e) {
+            ldap_msgfree(res);
+            return failf(g, -EIO, "cannot read the next range of the members of a group",
+                         rc ? rc : LDAP_NO_SUCH_OBJECT);
+        }
+        long before = next;
+        next = -1;
+        BerElement *ber = NULL;
+        int r = 0;
+        for (char *a = ldap_first_attribute(g->ld, e, &ber); a && r == 0;
+             a = ldap_next_attribute(g->ld, e, ber)) {
+            struct berval **vals = ldap_get_values_len(g->ld, e, a);
+            r = take_values(g, grp, a, vals, &next);
+            ldap_value_free_len(vals);
+            ldap_memfree(a);
+        }
+        ber_free(ber, 0);
+        ldap_msgfree(res);
+        if (r < 0)
+            return failf(g, r, r == -E2BIG ? "more than 10,000,000 members" : "out of memory", 0);
+        if (next >= 0 && next <= before)
+            return failf(g, -EBADMSG, "the server answered a range out of order", 0);
+    }
+    return 0;
+}
+
+/* The identity of a group entry as for users: the configured id_attribute, else entryUUID,
+ * objectGUID (its canonical string form) or nsUniqueId. */
+static char *identity_of(struct greader *g, LDAPMessage *e) {
+    static const char *const detected[] = {"entryUUID", "objectGUID", "nsUniqueId"};
+    const char *configured = g->cfg->id_attribute;
+    for (size_t i = 0; i < (configured ? 1 : ADC_ARRAY_SIZE(detected)); i++) {
+        const char *attr = configured ? configured : detected[i];
+        struct berval **v = ldap_get_values_len(g->ld, e, attr);
+        char *id = NULL;
+        if (v && v[0] && v[0]->bv_len > 0 && !v[1]) {
+            if (strcasecmp(attr, "objectGUID") == 0 && v[0]->bv_len == 16) {
+                char s[37];
+                adc_guid_format((const unsigned char *)v[0]->bv_val, s);
+                id = strdup(s);
+            } else if (strcasecmp(attr, "objectGUID") != 0) {
+                id = strndup(v[0]->bv_val, v[0]->bv_len);
+            }
+        }
+        ldap_value_free_len(v);
+        if (id)
+            return id;
+    }
+    return NULL;
+}
+
+static int skip(struct greader *g, const char *dn, const char *why) {
+    return adc_skipped_append(&g->res.skipped, &g->res.n_skipped, strdup(dn), NULL, strdup(why));
+}
+
+static int handle_entry(struct greader *g, LDAPMessage *e) {
+    char *dn = ldap_get_dn(g->ld, e);
+    if (!dn)
+        return failf(g, -EBADMSG, "cannot decode an entry", LDAP_DECODING_ERROR);
+    int r = -ENOMEM;
+    struct adc_dir_group grp = {0};
+    struct berval **names = ldap_get_values_len(
+        g->ld, e, g->cfg->groups_name_attribute ? g->cfg->groups_name_attribute : "cn");
+    if (!names || !names[0] || names[1] || names[0]->bv_len == 0 ||
+        !adc_utf8_valid(names[0]->bv_val, names[0]->bv_len)) {
+        r = skip(g, dn, names && names[0] && names[1] ? "several names" : "no usable name");
+        goto out;
+    }
+    grp.external_id = identity_of(g, e);
+    if (!grp.external_id) {
+        r = skip(g, dn, "no identifier (entryUUID, objectGUID or nsUniqueId)");
+        goto out;
+    }
+    grp.dn = strdup(dn);
+    grp.name = strndup(names[0]->bv_val, names[0]->bv_len);
+    if (!grp.dn || !grp.name)
+        goto out;
+    long next = -1;
+    BerElement *ber = NULL;
+    r = 0;
+    for (char *a = ldap_first_attribute(g->ld, e, &ber); a && r == 0;
+         a = ldap_next_attribute(g->ld, e, ber)) {
+        struct berval **vals = ldap_get_values_len(g->ld, e, a);
+        r = take_values(g, &grp, a, vals, &next);
+        ldap_value_free_len(vals);
+        ldap_memfree(a);
+    }
+    ber_free(ber, 0);
+    if (r < 0) {
+        failf(g, r, r == -E2BIG ? "more than 10,000,000 members" : "out of memory", 0);
+        goto out;
+    }
+    if ((r = read_ranges(g, &grp, next)) < 0)
+        goto out;
+    r = -ENOMEM;
+    if (g->res.n == g->res.cap) {
+        size_t cap = g->res.cap ? g->res.cap * 2 : 64;
+        struct adc_dir_group *a = realloc(g->res.groups, cap * sizeof(*a));
+        if (!a)
+            goto out;
+        g->res.groups = a;
+        g->res.cap = cap;
+    }
+    g->res.groups[g->res.n++] = grp;
+    memset(&grp, 0, sizeof(grp)); /* owned by the result now */
+    r = 0;
+out:
+    if (r == -ENOMEM && !g->err)
+        failf(g, r, "out of memory", 0);
+    struct adc_group_read one = {.groups = &grp, .n = 1};
+    if (grp.dn || grp.external_id || grp.name)
+        adc_group_read_done(&one);
+    ldap_value_free_len(names);
+    ldap_memfree(dn);
+    return r;
+}
+
+/* One page of the paged search (RFC 2696); *cookie gets the next page's cookie (empty: done). */
+static int read_page(struct greader *g, struct berval *cookie) {
+    const struct adc_ldap_config *cfg = g->cfg;
+    char *attrs[] = {cfg->groups_name_attribute ? cfg->groups_name_attribute : "cn",
+                     "member",
+                     "uniqueMember",
+                     "memberUid",
+                     cfg->id_attribute ? cfg->id_attribute : "entryUUID",
+                     "objectGUID",
+                     "nsUniqueId",
+                     NULL};
+    LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL};
+    if (cfg->page_size > 0) {
+        int rc = ldap_create_page_control(g->ld, (ber_int_t)cfg->page_size,
+                                          cookie->bv_val ? cookie : NULL, 0, &page);
+        if (rc != LDAP_SUCCESS)
+            return failf(g, -ENOMEM, "cannot create the paged-results control", rc);
+        ctrls[0] = page;
+    }
+    struct timeval limit = {timeout_of(cfg), 0};
+    LDAPMessage *res = NULL;
+    int rc =
+        ldap_search_ext_s(g->ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope),
+                          cfg->groups_filter, attrs, 0, ctrls, NULL, &limit, LDAP_NO_LIMIT, &res);
+    ldap_control_free(page);
+    ber_memfree(cookie->bv_val);
+    cookie->bv_val = NULL;
+    cookie->bv_len = 0;
+    int r = 0;
+    if (rc != LDAP_SUCCESS) {
+        /* Size, time and administrative limits, a lost connection: the list would be
+         * incomplete. */
+        r = failf(g, rc == LDAP_SIZELIMIT_EXCEEDED ? -E2BIG : -EIO, "the search failed", rc);
+        goto out;
+    }
+    for (LDAPMessage *e = ldap_first_entry(g->ld, res); e && r == 0; e = ldap_next_entry(g->ld, e))
+        r = handle_entry(g, e);
+    if (r < 0)
+        goto out;
+    LDAPControl **back = NULL;
+    int code = LDAP_OTHER;
+    LDAPMessage *done = ldap_first_message(g->ld, res);
+    while (done && ldap_msgtype(done) != LDAP_RES_SEARCH_RESULT)
+        done = ldap_next_message(g->ld, done);
+    rc = done ? ldap_parse_result(g->ld, done, &code, NULL, NULL, NULL, &back, 0) : LDAP_OTHER;
+    if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS) {
+        ldap_controls_free(back);
+        r = failf(g, -EIO, "the search failed", rc != LDAP_SUCCESS ? rc : code);
+        goto out;
+    }
+    LDAPControl *pc = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, back, NULL);
+    ber_int_t estimate;
+    if (pc && ldap_parse_pageresponse_control(g->ld, pc, &estimate, cookie) != LDAP_SUCCESS)
+        r = failf(g, -EBADMSG, "cannot decode the paged-results control", 0);
+    ldap_controls_free(back);
+out:
+    ldap_msgfree(res);
+    return r;
+}
+
+int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_read *out,
+                         char **err) {
+    struct greader g = {.cfg = cfg};
+    struct berval cookie = {0, NULL};
+    char desc[64];
+    int r = -EINVAL;
+    if (!cfg->groups_filter) {
+        g.err = strdup("backend.ldap.groups.filter is not set");
+        goto out;
+    }
+    snprintf(desc, sizeof(desc), "%d s (backend.ldap.timeout)", timeout_of(cfg));
+    double deadline =
+        adc_ldap_now() + timeout_of(cfg) + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
+    r = adc_ldap_conn_open_service(cfg, deadline, timeout_of(cfg), desc, &g.ld, &g.err);
+    if (r < 0)
+        goto out;
+    for (g.page = 1;; g.page++) {
+        if ((r = read_page(&g, &cookie)) < 0)
+            goto out;
+        if (!cookie.bv_val || cookie.bv_len == 0)
+            break;
+    }
+    *out = g.res;
+    memset(&g.res, 0, sizeof(g.res)); /* owned by the caller now */
+    r = 0;
+out:
+    ber_memfree(cookie.bv_val);
+    adc_ldap_conn_close(g.ld);
+    adc_group_read_done(&g.res);
+    if (r < 0) {
+        *err = g.err ? g.err : strdup("cannot read the groups: out of memory");
+        g.err = NULL;
+    }
+    free(g.err);
+    return r;
+}
+
+static void free_strings(char **a, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(a[i]);
+    free(a);
+}
+
+void adc_group_read_done(struct adc_group_read *r) {
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        struct adc_dir_group *g = &r->groups[i];
+        free(g->dn);
+        free(g->external_id);
+        free(g->name);
+        free_strings(g->member_dns, g->n_member_dns);
+        free_strings(g->member_uids, g->n_member_uids);
+    }
+    if (r->groups && r->cap) /* a one-group view (handle_entry) owns no array */
+        free(r->groups);
+    for (size_t i = 0; i < r->n_skipped; i++) {
+        free(r->skipped[i].dn);
+        free(r->skipped[i].user_name);
+        free(r->skipped[i].reason);
+    }
+    free(r->skipped);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,41 @@
+/* Reading the directory's groups (docs/product.md section 10): every entry matching
+ * backend.ldap.groups.filter under base_dn, completely or not at all, as users are read (rule 5:
+ * a broken read writes nothing). Members are kept as the directory names them (DNs of member
+ * and uniqueMember, values of memberUid); sync/group-plan.c resolves them to synced users and
+ * groups. Active Directory's large groups come in ranges (member;range=0-1499, ...: it returns
+ * at most MaxValRange values at once): all ranges are read. */
+#pragma once
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "directory/ldap-source.h"
+
+struct adc_dir_group {
+    char *dn;
+    char *external_id; /* the immutable identifier, as for users (rule 1) */
+    char *name;        /* the single value of groups.name_attribute: the cloud displayName */
+    char **member_dns; /* member and uniqueMember values (uniqueMember's "#uid" suffix cut) */
+    size_t n_member_dns;
+    char **member_uids; /* memberUid values (posixGroup: user names) */
+    size_t n_member_uids;
+};
+
+struct adc_group_read {
+    struct adc_dir_group *groups;
+    size_t n, cap;
+    /* Entries that did not become groups (no name, no identifier), with the reason. */
+    struct adc_skipped_entry *skipped;
+    size_t n_skipped;
+};
+
+/* Reads every group. Returns 0 only after a complete enumeration (every page, every range of
+ * every large group); otherwise a negative errno with *err (a new string) saying what failed.
+ * Bounded: at most 10,000,000 member values in all. */
+int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_read *out, char **err);
+void adc_group_read_done(struct adc_group_read *r);
+
+/* The lower and upper bound of an attribute description with a range option
+ * ("member;range=1500-2999" -> 1500, 2999; "member;range=3000-*" -> 3000, -1). Returns 0, or -1
+ * when desc is not `attr;range=LOW-HIGH`. Pure; unit-tested. */
+int adc_ldap_range_parse(const char *desc, const char *attr, long *low, long *high);

@@ -1,0 +1,416 @@
+#include "sync/group-plan.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/macros.h"
+#include "sync/str-index.h"
+
+char *adc_dn_normalize(const char *dn) {
+    size_t n = strlen(dn);
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0, escaped = SIZE_MAX; /* where the last escaped character went */
+    for (size_t i = 0; i < n; i++) {
+        char c = dn[i];
+        if (c == '\\' && i + 1 < n) { /* an escaped character stays as written */
+            out[o++] = c;
+            escaped = o;
+            out[o++] = (char)tolower((unsigned char)dn[++i]);
+            continue;
+        }
+        bool after_sep = o > 0 && strchr(",=+", out[o - 1]) && escaped != o - 1;
+        if (c == ' ' && (o == 0 || after_sep || i + 1 == n || strchr(",=+", dn[i + 1])))
+            continue;
+        out[o++] = (char)tolower((unsigned char)c);
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* The value of a DN's first RDN when its attribute is uid ("uid=jdoe,ou=..." -> "jdoe"), as a
+ * new string, or NULL. posixGroup's memberUid names users by it. */
+static char *rdn_uid(const char *dn) {
+    if (strncasecmp(dn, "uid=", 4) != 0)
+        return NULL;
+    size_t n = strcspn(dn + 4, ",+");
+    return strndup(dn + 4, n);
+}
+
+struct builder {
+    const struct adc_group_plan_input *in;
+    struct adc_group_plan *p;
+    struct adc_strindex user_by_dn, user_by_uid, group_by_dn, group_by_ext, cloud_by_ext;
+    char **user_dn, **group_dn, **user_uid; /* normalized, owned */
+    /* per directory group: its desired member keys */
+    const char ***want;
+    size_t *n_want;
+};
+
+static int keep_key(struct adc_group_plan *p, char *key) {
+    if (!key)
+        return -ENOMEM;
+    if ((p->n_keys & (p->n_keys - 1)) == 0) {
+        char **a = realloc(p->keys, (p->n_keys ? p->n_keys * 2 : 64) * sizeof(*a));
+        if (!a) {
+            free(key);
+            return -ENOMEM;
+        }
+        p->keys = a;
+    }
+    p->keys[p->n_keys++] = key;
+    return 0;
+}
+
+static char *make_key(char kind, const char *ext) {
+    size_t n = strlen(ext);
+    char *k = malloc(n + 3);
+    if (k) {
+        k[0] = kind;
+        k[1] = ':';
+        memcpy(k + 2, ext, n + 1);
+    }
+    return k;
+}
+
+static void unresolved(struct adc_group_plan *p, const char *what) {
+    p->unresolved++;
+    if (p->n_examples < ADC_ARRAY_SIZE(p->examples))
+        p->examples[p->n_examples++] = what;
+}
+
+static int push_key(const char ***arr, size_t *n, const char *key) {
+    if ((*n & (*n - 1)) == 0) {
+        const char **a = realloc(*arr, (*n ? *n * 2 : 8) * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        *arr = a;
+    }
+    (*arr)[(*n)++] = key;
+    return 0;
+}
+
+static int cmp_key(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorts and drops repeats (a member named by member and uniqueMember both). */
+static void uniq(const char **a, size_t *n) {
+    if (*n == 0)
+        return;
+    qsort(a, *n, sizeof(*a), cmp_key);
+    size_t o = 1;
+    for (size_t i = 1; i < *n; i++)
+        if (strcmp(a[i], a[o - 1]) != 0)
+            a[o++] = a[i];
+    *n = o;
+}
+
+/* The keys of the direct members of directory group gi. */
+static int direct_members(struct builder *b, size_t gi) {
+    const struct adc_dir_group *g = &b->in->dir[gi];
+    struct adc_group_plan *p = b->p;
+    for (size_t i = 0; i < g->n_member_dns; i++) {
+        char *dn = adc_dn_normalize(g->member_dns[i]);
+        if (!dn)
+            return -ENOMEM;
+        size_t u = adc_strindex_get(&b->user_by_dn, dn);
+        size_t o = u == ADC_STRINDEX_NONE ? adc_strindex_get(&b->group_by_dn, dn) : u;
+        free(dn);
+        const char *key = NULL;
+        if (u != ADC_STRINDEX_NONE)
+            key = p->keys[u];
+        else if (o != ADC_STRINDEX_NONE)
+            key = p->keys[b->in->n_users + o];
+        if (!key) {
+            unresolved(p, g->member_dns[i]);
+            continue;
+        }
+        if (push_key(&b->want[gi], &b->n_want[gi], key) < 0)
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < g->n_member_uids; i++) {
+        size_t u = adc_strindex_get(&b->user_by_uid, g->member_uids[i]);
+        if (u == ADC_STRINDEX_NONE) {
+            unresolved(p, g->member_uids[i]);
+            continue;
+        }
+        if (push_key(&b->want[gi], &b->n_want[gi], p->keys[u]) < 0)
+            return -ENOMEM;
+    }
+    uniq(b->want[gi], &b->n_want[gi]);
+    return 0;
+}
+
+/* Cycle detection over the "g:" members (keep) and, with flatten, the expansion: the users of
+ * a group and of every group below it. colour: 0 new, 1 on the path, 2 done. */
+static int walk(struct builder *b, size_t gi, unsigned char *colour, const char ***flat,
+                size_t *n_flat) {
+    if (colour[gi] == 1) {
+        b->p->in_cycles++;
+        if (!b->p->cycle_example)
+            b->p->cycle_example = b->in->dir[gi].name;
+        return 0;
+    }
+    if (colour[gi] == 2 && !flat)
+        return 0;
+    colour[gi] = 1;
+    for (size_t i = 0; i < b->n_want[gi]; i++) {
+        const char *k = b->want[gi][i];
+        if (k[0] == 'g') {
+            size_t sub = adc_strindex_get(&b->group_by_ext, k + 2);
+            if (sub != ADC_STRINDEX_NONE && walk(b, sub, colour, flat, n_flat) < 0)
+                return -ENOMEM;
+        } else if (flat && push_key(flat, n_flat, k) < 0) {
+            return -ENOMEM;
+        }
+    }
+    colour[gi] = flat ? 0 : 2; /* flatten visits shared subgroups again from each parent */
+    return 0;
+}
+
+static int index_inputs(struct builder *b) {
+    const struct adc_group_plan_input *in = b->in;
+    struct adc_group_plan *p = b->p;
+    int r = -ENOMEM;
+    if (adc_strindex_init(&b->user_by_dn, in->n_users, false) < 0 ||
+        adc_strindex_init(&b->user_by_uid, in->n_users * 2, false) < 0 ||
+        adc_strindex_init(&b->group_by_dn, in->n_dir, false) < 0 ||
+        adc_strindex_init(&b->group_by_ext, in->n_dir, false) < 0 ||
+        adc_strindex_init(&b->cloud_by_ext, in->n_cloud, false) < 0)
+        return r;
+    b->user_dn = calloc(in->n_users + 1, sizeof(char *));
+    b->user_uid = calloc(in->n_users + 1, sizeof(char *));
+    b->group_dn = calloc(in->n_dir + 1, sizeof(char *));
+    b->want = calloc(in->n_dir + 1, sizeof(*b->want));
+    b->n_want = calloc(in->n_dir + 1, sizeof(*b->n_want));
+    if (!b->user_dn || !b->user_uid || !b->group_dn || !b->want || !b->n_want)
+        return r;
+    /* keys[0..n_users) are the users', keys[n_users..+n_dir) the groups' */
+    for (size_t i = 0; i < in->n_users; i++) {
+        const struct adc_user *u = &in->users[i];
+        if (keep_key(p, make_key('u', u->external_id ? u->external_id : "")) < 0)
+            return r;
+        if (u->dn && !(b->user_dn[i] = adc_dn_normalize(u->dn)))
+            return r;
+        if (b->user_dn[i])
+            adc_strindex_put(&b->user_by_dn, b->user_dn[i], i);
+        b->user_uid[i] = u->dn ? rdn_uid(u->dn) : NULL;
+        if (b->user_uid[i])
+            adc_strindex_put(&b->user_by_uid, b->user_uid[i], i);
+        if (u->user_name)
+            adc_strindex_put(&b->user_by_uid, u->user_name, i);
+    }
+    for (size_t i = 0; i < in->n_dir; i++) {
+        if (keep_key(p, make_key('g', in->dir[i].external_id)) < 0 ||
+            !(b->group_dn[i] = adc_dn_normalize(in->dir[i].dn)))
+            return r;
+        adc_strindex_put(&b->group_by_dn, b->group_dn[i], i);
+        adc_strindex_put(&b->group_by_ext, in->dir[i].external_id, i);
+    }
+    for (size_t i = 0; i < in->n_cloud; i++)
+        if (in->cloud[i].external_id)
+            adc_strindex_put(&b->cloud_by_ext, in->cloud[i].external_id, i);
+    return 0;
+}
+
+/* want minus have and have minus want, both sorted. */
+static int diff(const char **want, size_t n_want, const struct adc_cloud_group *c,
+                struct adc_group_change *ch) {
+    const char **have = malloc((c->n_members + 1) * sizeof(*have));
+    if (!have)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->n_members; i++)
+        have[i] = c->member_keys[i];
+    size_t n_have = c->n_members;
+    uniq(have, &n_have);
+    int r = 0;
+    size_t i = 0, j = 0;
+    while (r == 0 && (i < n_want || j < n_have)) {
+        int d = i == n_want ? 1 : j == n_have ? -1 : strcmp(want[i], have[j]);
+        if (d < 0)
+            r = push_key(&ch->add, &ch->n_add, want[i++]);
+        else if (d > 0)
+            r = push_key(&ch->remove, &ch->n_remove, have[j++]);
+        else
+            i++, j++;
+    }
+    free(have);
+    return r;
+}
+
+static int add_change(struct adc_group_plan *p, struct adc_group_change ch) {
+    if ((p->n_changes & (p->n_changes - 1)) == 0) {
+        struct adc_group_change *a =
+            realloc(p->changes, (p->n_changes ? p->n_changes * 2 : 16) * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        p->changes = a;
+    }
+    p->changes[p->n_changes++] = ch;
+    return 0;
+}
+
+static int plan_group(struct builder *b, size_t gi, const char **want, size_t n_want) {
+    const struct adc_group_plan_input *in = b->in;
+    struct adc_group_plan *p = b->p;
+    const struct adc_dir_group *g = &in->dir[gi];
+    size_t ci = adc_strindex_get(&b->cloud_by_ext, g->external_id);
+    struct adc_group_change ch = {.name = g->name, .external_id = g->external_id};
+    if (ci == ADC_STRINDEX_NONE) {
+        if (in->settings[ADC_SETTING_NO_CREATE]) {
+            p->skipped++;
+            return 0;
+        }
+        ch.op = ADC_GROUP_CREATE;
+        for (size_t i = 0; i < n_want; i++)
+            if (push_key(&ch.add, &ch.n_add, want[i]) < 0)
+                return -ENOMEM;
+        p->created++;
+        p->members_added += ch.n_add;
+        return add_change(p, ch);
+    }
+    const struct adc_cloud_group *c = &in->cloud[ci];
+    ch.cloud_id = c->id;
+    ch.rename = !c->display_name || strcmp(c->display_name, g->name) != 0;
+    if (diff(want, n_want, c, &ch) < 0)
+        return -ENOMEM;
+    if (!ch.rename && ch.n_add == 0 && ch.n_remove == 0) {
+        p->unchanged++;
+        return 0;
+    }
+    if (in->settings[ADC_SETTING_NO_UPDATE]) {
+        free(ch.add);
+        free(ch.remove);
+        p->skipped++;
+        return 0;
+    }
+    ch.op = ADC_GROUP_UPDATE;
+    p->updated++;
+    p->members_added += ch.n_add;
+    p->members_removed += ch.n_remove;
+    return add_change(p, ch);
+}
+
+static void builder_done(struct builder *b) {
+    size_t nu = b->in->n_users, ng = b->in->n_dir;
+    for (size_t i = 0; b->user_dn && i < nu; i++)
+        free(b->user_dn[i]);
+    for (size_t i = 0; b->user_uid && i < nu; i++)
+        free(b->user_uid[i]);
+    for (size_t i = 0; b->group_dn && i < ng; i++)
+        free(b->group_dn[i]);
+    for (size_t i = 0; b->want && i < ng; i++)
+        free(b->want[i]);
+    free(b->user_dn);
+    free(b->user_uid);
+    free(b->group_dn);
+    free(b->want);
+    free(b->n_want);
+    adc_strindex_done(&b->user_by_dn);
+    adc_strindex_done(&b->user_by_uid);
+    adc_strindex_done(&b->group_by_dn);
+    adc_strindex_done(&b->group_by_ext);
+    adc_strindex_done(&b->cloud_by_ext);
+}
+
+int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group_plan *out) {
+    struct adc_group_plan p = {0};
+    struct builder b = {.in = in, .p = &p};
+    unsigned char *colour = calloc(in->n_dir + 1, 1);
+    int r = -ENOMEM;
+    if (!colour || index_inputs(&b) < 0)
+        goto out;
+    for (size_t i = 0; i < in->n_dir; i++)
+        if (direct_members(&b, i) < 0)
+            goto out;
+    /* Cycles are reported in either mode; with keep they stay (a SCIM group may contain a
+     * group that contains it), with flatten they end the walk. */
+    for (size_t i = 0; i < in->n_dir; i++)
+        if (!colour[i] && walk(&b, i, colour, NULL, NULL) < 0)
+            goto out;
+    for (size_t i = 0; i < in->n_dir; i++) {
+        const char **flat = NULL;
+        size_t n_flat = 0;
+        if (in->flatten) {
+            memset(colour, 0, in->n_dir);
+            size_t cycles = p.in_cycles;
+            if (walk(&b, i, colour, &flat, &n_flat) < 0) {
+                free(flat);
+                goto out;
+            }
+            p.in_cycles = cycles; /* counted once above */
+            uniq(flat, &n_flat);
+        }
+        int e = in->flatten ? plan_group(&b, i, flat, n_flat)
+                            : plan_group(&b, i, b.want[i], b.n_want[i]);
+        free(flat);
+        if (e < 0)
+            goto out;
+    }
+    /* Groups of this configuration the directory no longer has. */
+    struct adc_strindex seen;
+    if (adc_strindex_init(&seen, in->n_dir, false) < 0)
+        goto out;
+    for (size_t i = 0; i < in->n_dir; i++)
+        adc_strindex_put(&seen, in->dir[i].external_id, i);
+    for (size_t i = 0; i < in->n_cloud; i++) {
+        const struct adc_cloud_group *c = &in->cloud[i];
+        if (c->external_id && adc_strindex_get(&seen, c->external_id) != ADC_STRINDEX_NONE)
+            continue;
+        if (in->settings[ADC_SETTING_NO_DELETE]) {
+            p.skipped++;
+            continue;
+        }
+        struct adc_group_change ch = {.op = ADC_GROUP_DELETE,
+                                      .name = c->display_name,
+                                      .external_id = c->external_id,
+                                      .cloud_id = c->id};
+        if (add_change(&p, ch) < 0) {
+            adc_strindex_done(&seen);
+            goto out;
+        }
+        p.deleted++;
+    }
+    adc_strindex_done(&seen);
+    *out = p;
+    memset(&p, 0, sizeof(p)); /* owned by the caller now */
+    r = 0;
+out:
+    free(colour);
+    builder_done(&b);
+    adc_group_plan_done(&p);
+    return r;
+}
+
+void adc_group_plan_done(struct adc_group_plan *p) {
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_changes; i++) {
+        free(p->changes[i].add);
+        free(p->changes[i].remove);
+    }
+    free(p->changes);
+    for (size_t i = 0; i < p->n_keys; i++)
+        free(p->keys[i]);
+    free(p->keys);
+    memset(p, 0, sizeof(*p));
+}
+
+void adc_cloud_group_done(struct adc_cloud_group *g) {
+    if (!g)
+        return;
+    free(g->id);
+    free(g->external_id);
+    free(g->display_name);
+    for (size_t i = 0; i < g->n_members; i++)
+        free(g->member_keys[i]);
+    free(g->member_keys);
+    memset(g, 0, sizeof(*g));
+}

@@ -1,0 +1,314 @@
+#include "sync/group-sync.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "sync/str-index.h"
+
+/* ---- member ids to keys, while the cloud groups are listed ---------------------------------- */
+
+struct key_ctx {
+    struct adc_strindex by_id; /* this configuration's cloud users by SCIM id */
+    const struct adc_cloud_users *cloud;
+    char buf[300];
+};
+
+static const char *key_of(void *p, const char *id, const char *type) {
+    struct key_ctx *k = p;
+    if (strcmp(type, "User") != 0)
+        return NULL; /* groups are mapped once all of them are listed */
+    size_t i = adc_strindex_get(&k->by_id, id);
+    if (i == ADC_STRINDEX_NONE || !k->cloud->items[i].external_id)
+        return NULL;
+    snprintf(k->buf, sizeof(k->buf), "u:%s", k->cloud->items[i].external_id);
+    return k->buf;
+}
+
+static bool own(const struct adc_user *u, const char *app_id) {
+    return u->provider && strcmp(u->provider, app_id) == 0;
+}
+
+/* "?:<id>" of a listed group becomes "g:<its externalId>". */
+static int map_group_members(struct adc_cloud_group_list *l) {
+    struct adc_strindex ix;
+    if (adc_strindex_init(&ix, l->n, false) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < l->n; i++)
+        adc_strindex_put(&ix, l->items[i].id, i);
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < l->n; i++)
+        for (size_t m = 0; m < l->items[i].n_members; m++) {
+            char *k = l->items[i].member_keys[m];
+            size_t g = k[0] == '?' ? adc_strindex_get(&ix, k + 2) : ADC_STRINDEX_NONE;
+            if (g == ADC_STRINDEX_NONE || !l->items[g].external_id)
+                continue;
+            char *nk = NULL;
+            if (asprintf(&nk, "g:%s", l->items[g].external_id) < 0) {
+                r = -ENOMEM;
+                break;
+            }
+            free(k);
+            l->items[i].member_keys[m] = nk;
+        }
+    adc_strindex_done(&ix);
+    return r;
+}
+
+int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
+                        struct adc_scim *client, const char *app_id, const struct adc_user *users,
+                        size_t n_users, const struct adc_cloud_users *cloud, const bool settings[],
+                        char **err) {
+    gs->enabled = true;
+    int r = adc_ldap_read_groups(cfg, &gs->dir, err);
+    if (r < 0)
+        return r;
+    struct key_ctx k = {.cloud = cloud};
+    if (adc_strindex_init(&k.by_id, cloud->n, false) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < cloud->n; i++)
+        if (own(&cloud->items[i], app_id) && cloud->items[i].id)
+            adc_strindex_put(&k.by_id, cloud->items[i].id, i);
+    r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, err);
+    adc_strindex_done(&k.by_id);
+    if (r < 0)
+        return r;
+    if (map_group_members(&gs->cloud) < 0) {
+        *err = strdup("out of memory");
+        return -ENOMEM;
+    }
+    struct adc_group_plan_input in = {
+        .dir = gs->dir.groups,
+        .n_dir = gs->dir.n,
+        .users = users,
+        .n_users = n_users,
+        .cloud = gs->cloud.items,
+        .n_cloud = gs->cloud.n,
+        .flatten = cfg->groups_flatten,
+    };
+    memcpy(in.settings, settings, sizeof(in.settings));
+    if ((r = adc_group_plan_build(&in, &gs->plan)) < 0) {
+        *err = strdup("out of memory");
+        return r;
+    }
+    gs->have_plan = true;
+    return 0;
+}
+
+/* ---- applying -------------------------------------------------------------------------------- */
+
+/* externalId -> cloud id, for users and groups; the strings are owned. */
+struct idmap {
+    struct adc_strindex ix;
+    char **ext, **id;
+    size_t n, cap;
+};
+
+static int idmap_add(struct idmap *m, const char *ext, const char *id) {
+    if (m->n == m->cap) {
+        /* strindex never grows: rebuild at twice the size. */
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        char **e = realloc(m->ext, cap * sizeof(*e));
+        if (!e)
+            return -ENOMEM;
+        m->ext = e;
+        char **i = realloc(m->id, cap * sizeof(*i));
+        if (!i)
+            return -ENOMEM;
+        m->id = i;
+        adc_strindex_done(&m->ix);
+        if (adc_strindex_init(&m->ix, cap, false) < 0)
+            return -ENOMEM;
+        for (size_t k = 0; k < m->n; k++)
+            adc_strindex_put(&m->ix, m->ext[k], k);
+        m->cap = cap;
+    }
+    m->ext[m->n] = strdup(ext);
+    m->id[m->n] = strdup(id);
+    if (!m->ext[m->n] || !m->id[m->n]) {
+        free(m->ext[m->n]);
+        free(m->id[m->n]);
+        return -ENOMEM;
+    }
+    if (adc_strindex_put(&m->ix, m->ext[m->n], m->n) != ADC_STRINDEX_NONE) {
+        free(m->ext[m->n]);
+        free(m->id[m->n]);
+        return 0; /* known already */
+    }
+    m->n++;
+    return 0;
+}
+
+static const char *idmap_get(const struct idmap *m, const char *ext) {
+    size_t i = m->cap ? adc_strindex_get(&m->ix, ext) : ADC_STRINDEX_NONE;
+    return i == ADC_STRINDEX_NONE ? NULL : m->id[i];
+}
+
+static void idmap_done(struct idmap *m) {
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->ext[i]);
+        free(m->id[i]);
+    }
+    free(m->ext);
+    free(m->id);
+    adc_strindex_done(&m->ix);
+}
+
+static void fetched(void *ctx, const char *ext, const char *id) { (void)idmap_add(ctx, ext, id); }
+
+struct applier {
+    struct adc_group_sync *gs;
+    struct adc_scim *client;
+    struct idmap users, groups;
+    bool users_refreshed;
+    const char *app_id;
+    size_t chunk;
+};
+
+/* The cloud id of a member key, refreshing the users' ids once when a user created in this run
+ * is not known yet. NULL: not a user or group of this configuration. */
+static const char *resolve(struct applier *a, const char *key, char **err) {
+    if (key[0] == '?')
+        return key + 2;
+    if (key[0] == 'g')
+        return idmap_get(&a->groups, key + 2);
+    const char *id = idmap_get(&a->users, key + 2);
+    if (!id && !a->users_refreshed) {
+        a->users_refreshed = true;
+        if (adc_scim_list_user_ids(a->client, a->app_id, fetched, &a->users, err) < 0)
+            return NULL;
+        id = idmap_get(&a->users, key + 2);
+    }
+    return id;
+}
+
+static void failed(struct adc_group_sync *gs, const char *name, char *why) {
+    gs->failed++;
+    log_error("group '%s': %s", name ? name : "?", why ? why : "error");
+    if (!gs->first_error && why && asprintf(&gs->first_error, "group '%s': %s", name, why) < 0)
+        gs->first_error = NULL;
+    free(why);
+}
+
+/* The member writes of one created or updated group. */
+static int write_members(struct applier *a, const struct adc_group_change *c, const char *id) {
+    struct adc_group_sync *gs = a->gs;
+    char *err = NULL;
+    size_t n = c->n_add > c->n_remove ? c->n_add : c->n_remove;
+    const char **ids = calloc(n + 1, sizeof(*ids)), **types = calloc(n + 1, sizeof(*types));
+    int r = -ENOMEM;
+    if (!ids || !types)
+        goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < c->n_add; i++) {
+        const char *mid = resolve(a, c->add[i], &err);
+        if (!mid) {
+            gs->not_synced++; /* a directory user this configuration does not own in the cloud */
+            continue;
+        }
+        types[k] = c->add[i][0] == 'g' ? "Group" : "User";
+        ids[k++] = mid;
+    }
+    r = adc_scim_group_add(a->client, id, ids, types, k, a->chunk, &gs->patch_bytes, &err);
+    if (r < 0)
+        goto out;
+    gs->members_added += k;
+    k = 0;
+    for (size_t i = 0; i < c->n_remove; i++) {
+        const char *mid = resolve(a, c->remove[i], &err);
+        if (mid)
+            ids[k++] = mid;
+    }
+    r = adc_scim_group_remove(a->client, id, ids, k, a->chunk, &gs->patch_bytes, &err);
+    if (r == 0)
+        gs->members_removed += k;
+out:
+    free(ids);
+    free(types);
+    if (r < 0)
+        failed(gs, c->name, err ? err : strdup("out of memory"));
+    else
+        free(err);
+    return r;
+}
+
+int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, const char *app_id,
+                         const struct adc_cloud_users *cloud, size_t chunk, char **err) {
+    struct applier a = {
+        .gs = gs, .client = client, .app_id = app_id, .chunk = chunk ? chunk : 1000};
+    int r = -ENOMEM;
+    for (size_t i = 0; i < cloud->n; i++) {
+        const struct adc_user *u = &cloud->items[i];
+        if (own(u, app_id) && u->external_id && u->id &&
+            idmap_add(&a.users, u->external_id, u->id) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < gs->cloud.n; i++) {
+        const struct adc_cloud_group *g = &gs->cloud.items[i];
+        if (g->external_id && idmap_add(&a.groups, g->external_id, g->id) < 0)
+            goto out;
+    }
+    const struct adc_group_plan *p = &gs->plan;
+    char **created = calloc(p->n_changes + 1, sizeof(*created));
+    if (!created)
+        goto out;
+    /* Creates first, so that groups created now can be members of others. */
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct adc_group_change *c = &p->changes[i];
+        char *why = NULL;
+        if (c->op != ADC_GROUP_CREATE)
+            continue;
+        if (adc_scim_group_create(client, c->name, c->external_id, &created[i], &why) < 0 ||
+            idmap_add(&a.groups, c->external_id, created[i]) < 0) {
+            failed(gs, c->name, why);
+            continue;
+        }
+        gs->created++;
+    }
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct adc_group_change *c = &p->changes[i];
+        char *why = NULL;
+        if (c->op == ADC_GROUP_CREATE && created[i]) {
+            write_members(&a, c, created[i]);
+        } else if (c->op == ADC_GROUP_UPDATE) {
+            if (c->rename && adc_scim_group_rename(client, c->cloud_id, c->name, &why) < 0) {
+                failed(gs, c->name, why);
+                continue;
+            }
+            if (write_members(&a, c, c->cloud_id) == 0)
+                gs->updated++;
+        }
+    }
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct adc_group_change *c = &p->changes[i];
+        char *why = NULL;
+        if (c->op != ADC_GROUP_DELETE)
+            continue;
+        if (adc_scim_group_delete(client, c->cloud_id, &why) < 0)
+            failed(gs, c->name, why);
+        else
+            gs->deleted++;
+    }
+    for (size_t i = 0; i < p->n_changes; i++)
+        free(created[i]);
+    free(created);
+    r = 0;
+out:
+    idmap_done(&a.users);
+    idmap_done(&a.groups);
+    if (r < 0)
+        *err = strdup("out of memory");
+    return r;
+}
+
+void adc_group_sync_done(struct adc_group_sync *gs) {
+    if (!gs)
+        return;
+    adc_group_read_done(&gs->dir);
+    adc_cloud_group_list_done(&gs->cloud);
+    adc_group_plan_done(&gs->plan);
+    free(gs->first_error);
+    memset(gs, 0, sizeof(*gs));
+}

@@ -1,0 +1,176 @@
+"""Groups from a real slapd into a real adc-server (docs/product.md section 10): groupOfNames,
+groupOfUniqueNames, posixGroup (memberUid), a nested group, a cycle, members outside the sync
+scope (reported, never invented), a group of a few thousand members changed by one small PATCH,
+a rename that keeps the group, a delete, a dry run, a directory that fails half-way."""
+import unittest
+
+from harness import ldif
+from harness.server import SCIM_GROUP_PROVIDER
+from harness.sync import SyncSetup
+
+N = 2500
+B = ldif.BASE_DN
+G = "ou=groups," + B
+
+
+def udn(i):
+    return f"uid=user{i:06d},ou=people,{B}"
+
+
+def group_ldif():
+    big = "".join(f"member: {udn(i)}\n" for i in range(N))
+    return (
+        f"dn: {G}\nobjectClass: organizationalUnit\nou: groups\n\n"
+        f"dn: cn=ops,{G}\nobjectClass: groupOfUniqueNames\ncn: ops\n"
+        + "".join(f"uniqueMember: {udn(i)}\n" for i in range(10, 14))
+        + f"uniqueMember: {udn(14)}#'0101'B\n\n"
+        f"dn: cn=eng,{G}\nobjectClass: groupOfNames\ncn: eng\n"
+        + "".join(f"member: {udn(i)}\n" for i in range(10))
+        + f"member: cn=ops,{G}\n"
+        f"member: uid=ghost,ou=people,{B}\n"  # no such entry
+        f"member: cn=reader,{B}\n\n"  # an entry outside the users' filter
+        f"dn: cn=posix,{G}\nobjectClass: posixGroup\ncn: posix\ngidNumber: 5000\n"
+        "memberUid: user000020\nmemberUid: user000021\nmemberUid: nosuchuser\n\n"
+        f"dn: cn=big,{G}\nobjectClass: groupOfNames\ncn: big\n{big}\n"
+        f"dn: cn=cycle-a,{G}\nobjectClass: groupOfNames\ncn: cycle-a\nmember: cn=cycle-b,{G}\n"
+        f"member: {udn(30)}\n\n"
+        f"dn: cn=cycle-b,{G}\nobjectClass: groupOfNames\ncn: cycle-b\nmember: cn=cycle-a,{G}\n\n")
+
+
+def with_groups(env, nested="keep"):
+    with open(env.yaml_path) as f:
+        text = f.read()
+    text = text.replace("    authentication:",
+                        "    groups:\n"
+                        "      filter: (|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)"
+                        "(objectClass=posixGroup))\n"
+                        f"      nested: {nested}\n"
+                        "    authentication:", 1)
+    with open(env.yaml_path, "w") as f:
+        f.write(text)
+
+
+class Groups(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = SyncSetup(ldif.generate(N, special=False), page_size=500).__enter__()
+        cls.env.slapd.ldapadd(group_ldif())
+        with_groups(cls.env)
+        cls.dry, cls.dry_doc = cls.env.imp_json("--dry-run")
+        cls.dry_groups = cls.groups()
+        cls.first, cls.first_doc = cls.env.imp_json()
+        cls.after_first = cls.groups()
+        cls.second, cls.second_doc = cls.env.imp_json()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    @classmethod
+    def groups(cls):
+        r = cls.env.server.scim("admin", "GET", "/Groups?count=1000")
+        assert r.status == 200, r
+        return {g["displayName"]: g for g in r.body["Resources"]}
+
+    def users(self):
+        return {u["id"]: u["userName"] for u in self.env.cloud_list()}
+
+    def names(self, g, users=None):
+        users = users or self.users()
+        groups = {x["id"]: x["displayName"] for x in self.groups().values()}
+        return sorted(users.get(m["value"]) or "group:" + groups.get(m["value"], "?")
+                      for m in g.get("members", []))
+
+    def test_dry_run_changes_nothing(self):
+        self.assertEqual(self.dry.returncode, 0, self.dry.stderr)
+        self.assertEqual(self.dry_groups, {})
+        g = self.dry_doc["groups"]
+        self.assertEqual(g["created"], 6)
+        group_ops = [c for c in self.dry_doc["changes"] if "group" in c]
+        self.assertEqual({c["group"] for c in group_ops},
+                         {"ops", "eng", "posix", "big", "cycle-a", "cycle-b"})
+        self.assertTrue(all(c["op"] == "create" for c in group_ops))
+
+    def test_first_import_creates_the_groups_with_their_members(self):
+        self.assertEqual(self.first.returncode, 0, self.first.stderr)
+        gs = self.after_first
+        self.assertEqual(set(gs), {"ops", "eng", "posix", "big", "cycle-a", "cycle-b"})
+        users = self.users()
+        mail = lambda i: f"user{i:06d}@example.org"  # noqa: E731
+        self.assertEqual(self.names(gs["eng"], users),
+                         sorted([mail(i) for i in range(10)] + ["group:ops"]))
+        self.assertEqual(self.names(gs["ops"], users), sorted(mail(i) for i in range(10, 15)))
+        self.assertEqual(self.names(gs["posix"], users), [mail(20), mail(21)])
+        self.assertEqual(gs["big"][SCIM_GROUP_PROVIDER]["memberCount"], N)
+        self.assertEqual(self.names(gs["cycle-a"], users), sorted(["group:cycle-b", mail(30)]))
+        self.assertEqual(self.names(gs["cycle-b"], users), ["group:cycle-a"])
+        for g in gs.values():
+            self.assertEqual(g[SCIM_GROUP_PROVIDER]["provider"], self.env.cfg["app_id"])
+            self.assertTrue(g["externalId"])
+        doc = self.first_doc["groups"]
+        self.assertEqual(doc["created"], 6)
+        self.assertEqual(doc["failed"], 0)
+        # ghost, the service entry and nosuchuser: reported, not invented
+        self.assertEqual(doc["members_not_synced"], 3)
+        self.assertTrue(any("ghost" in e for e in doc["examples"]))
+        self.assertGreaterEqual(doc["in_cycles"], 1)
+        self.assertIn("Groups", self.env.imp("--dry-run").stdout)
+
+    def test_second_run_changes_nothing(self):
+        self.assertEqual(self.second.returncode, 0, self.second.stderr)
+        g = self.second_doc["groups"]
+        self.assertEqual((g["created"], g["updated"], g["deleted"], g["unchanged"]), (0, 0, 0, 6))
+        self.assertEqual((g["members_added"], g["members_removed"], g["patch_bytes"]), (0, 0, 0))
+
+    def test_later_changes(self):
+        env = self.env
+        # one member leaves the big group, one joins eng; posix is renamed; cycle-b goes
+        env.slapd.ldapmodify(f"dn: cn=big,{G}\nchangetype: modify\ndelete: member\n"
+                             f"member: {udn(7)}\n")
+        env.slapd.ldapmodify(f"dn: cn=eng,{G}\nchangetype: modify\nadd: member\n"
+                             f"member: {udn(40)}\n")
+        env.slapd.ldapmodify(f"dn: cn=posix,{G}\nchangetype: modrdn\nnewrdn: cn=posix2\n"
+                             "deleteoldrdn: 1\n")
+        env.slapd.ldapmodify(f"dn: cn=cycle-a,{G}\nchangetype: modify\ndelete: member\n"
+                             f"member: cn=cycle-b,{G}\n")
+        env.slapd.ldapdelete(f"cn=cycle-b,{G}")
+        before = self.groups()
+        r, doc = env.imp_json()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        g = doc["groups"]
+        self.assertEqual((g["created"], g["deleted"]), (0, 1))
+        self.assertEqual((g["members_added"], g["members_removed"]), (1, 2))
+        # one member of a group of 2,500 costs one small PATCH, not the group
+        self.assertLess(g["patch_bytes"], 1000)
+        after = self.groups()
+        self.assertNotIn("cycle-b", after)
+        self.assertEqual(after["posix2"]["id"], before["posix"]["id"])
+        self.assertEqual(after["big"][SCIM_GROUP_PROVIDER]["memberCount"], N - 1)
+        self.assertIn("user000040@example.org", self.names(after["eng"]))
+        self.assertEqual(self.names(after["cycle-a"]), ["user000030@example.org"])
+        # a user that leaves the directory leaves its groups
+        env.delete_users([ldif.regular_user(12)])
+        r, doc = env.imp_json()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("user000012@example.org", self.names(self.groups()["ops"]))
+
+
+class BrokenGroupRead(unittest.TestCase):
+    def test_a_failed_group_read_writes_nothing(self):
+        # The service account may read 40 entries per search: the 5 users pass, the 50 groups
+        # fail half-way (rule 5: nothing is written, users included).
+        env = SyncSetup(ldif.generate(5, special=False), slapd_kw={"size_limit": 40},
+                        page_size=10).__enter__()
+        self.addCleanup(env.close)
+        env.slapd.ldapadd(f"dn: {G}\nobjectClass: organizationalUnit\nou: groups\n\n" + "".join(
+            f"dn: cn=g{i},{G}\nobjectClass: groupOfNames\ncn: g{i}\nmember: {udn(1)}\n\n"
+            for i in range(50)))
+        with_groups(env)
+        r = env.imp()
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("reading the groups failed, nothing was changed", r.stderr)
+        self.assertEqual(env.cloud(), {})
+
+
+if __name__ == "__main__":
+    unittest.main()

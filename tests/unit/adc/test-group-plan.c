@@ -1,0 +1,188 @@
+/* The groups' plan of docs/product.md section 10 on the pure function: members resolved by DN,
+ * uniqueMember and memberUid, unknown members reported, nesting kept or flattened, cycles,
+ * membership diffs of only the changed members, renames, deletes, and the settings. Also the
+ * DN normalization and AD's range option. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "directory/group-read.h"
+#include "sync/group-plan.h"
+
+#define NU 4
+static struct adc_user users[NU];
+static char *dns[] = {"uid=ann,ou=people,dc=x", "uid=bob,ou=people,dc=x",
+                      "cn=Cat Smith,ou=people,dc=x", "uid=dan,ou=people,dc=x"};
+static char *exts[] = {"u-ann", "u-bob", "u-cat", "u-dan"};
+static char *names[] = {"ann@x", "bob@x", "cat@x", "dan@x"};
+
+static int setup(void **state) {
+    (void)state;
+    for (int i = 0; i < NU; i++)
+        users[i] = (struct adc_user){.dn = dns[i], .external_id = exts[i], .user_name = names[i]};
+    return 0;
+}
+
+static struct adc_dir_group group(char *dn, char *ext, char *name, char **m, size_t nm, char **uids,
+                                  size_t nu) {
+    return (struct adc_dir_group){.dn = dn,
+                                  .external_id = ext,
+                                  .name = name,
+                                  .member_dns = m,
+                                  .n_member_dns = nm,
+                                  .member_uids = uids,
+                                  .n_member_uids = nu};
+}
+
+static const struct adc_group_change *find(const struct adc_group_plan *p, const char *name) {
+    for (size_t i = 0; i < p->n_changes; i++)
+        if (p->changes[i].name && strcmp(p->changes[i].name, name) == 0)
+            return &p->changes[i];
+    return NULL;
+}
+
+static bool has(const char **keys, size_t n, const char *key) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+static void members_resolved_and_reported(void **state) {
+    (void)state;
+    char *eng_m[] = {"UID=ann, OU=People,DC=x", "uid=bob,ou=people,dc=x",
+                     "uid=ghost,ou=people,dc=x", "cn=ops,ou=groups,dc=x", "uid=ann,ou=people,dc=x"};
+    char *ops_m[] = {"cn=Cat Smith,ou=people,dc=x"};
+    char *posix_u[] = {"dan", "bob@x", "nobody"};
+    struct adc_dir_group dir[] = {
+        group("cn=eng,ou=groups,dc=x", "g-eng", "eng", eng_m, 5, NULL, 0),
+        group("cn=ops,ou=groups,dc=x", "g-ops", "ops", ops_m, 1, NULL, 0),
+        group("cn=posix,ou=groups,dc=x", "g-posix", "posix", NULL, 0, posix_u, 3),
+    };
+    struct adc_group_plan_input in = {.dir = dir, .n_dir = 3, .users = users, .n_users = NU};
+    struct adc_group_plan p;
+    assert_int_equal(adc_group_plan_build(&in, &p), 0);
+    assert_int_equal(p.created, 3);
+    const struct adc_group_change *eng = find(&p, "eng");
+    assert_non_null(eng);
+    assert_int_equal(eng->op, ADC_GROUP_CREATE);
+    assert_int_equal(eng->n_add, 3); /* ann once, bob, the ops group */
+    assert_true(has(eng->add, eng->n_add, "u:u-ann"));
+    assert_true(has(eng->add, eng->n_add, "u:u-bob"));
+    assert_true(has(eng->add, eng->n_add, "g:g-ops"));
+    const struct adc_group_change *posix = find(&p, "posix");
+    assert_int_equal(posix->n_add, 2); /* memberUid by the uid RDN, or by userName */
+    assert_true(has(posix->add, posix->n_add, "u:u-dan"));
+    assert_true(has(posix->add, posix->n_add, "u:u-bob"));
+    assert_int_equal(p.unresolved, 2); /* ghost, nobody */
+    assert_int_equal(p.in_cycles, 0);
+    adc_group_plan_done(&p);
+}
+
+static void flatten_and_cycles(void **state) {
+    (void)state;
+    char *a_m[] = {"cn=b,dc=x", "uid=ann,ou=people,dc=x"};
+    char *b_m[] = {"cn=a,dc=x", "uid=bob,ou=people,dc=x"};
+    struct adc_dir_group dir[] = {
+        group("cn=a,dc=x", "g-a", "a", a_m, 2, NULL, 0),
+        group("cn=b,dc=x", "g-b", "b", b_m, 2, NULL, 0),
+    };
+    struct adc_group_plan_input in = {.dir = dir, .n_dir = 2, .users = users, .n_users = NU};
+    struct adc_group_plan p;
+    assert_int_equal(adc_group_plan_build(&in, &p), 0);
+    assert_true(p.in_cycles >= 1);
+    assert_non_null(p.cycle_example);
+    assert_true(has(find(&p, "a")->add, find(&p, "a")->n_add, "g:g-b"));
+    adc_group_plan_done(&p);
+    in.flatten = true;
+    assert_int_equal(adc_group_plan_build(&in, &p), 0);
+    const struct adc_group_change *a = find(&p, "a");
+    assert_int_equal(a->n_add, 2); /* ann, and bob through b; no group */
+    assert_true(has(a->add, a->n_add, "u:u-ann"));
+    assert_true(has(a->add, a->n_add, "u:u-bob"));
+    adc_group_plan_done(&p);
+}
+
+static void diffs_renames_deletes_settings(void **state) {
+    (void)state;
+    char *eng_m[] = {"uid=ann,ou=people,dc=x", "uid=dan,ou=people,dc=x"};
+    struct adc_dir_group dir[] = {group("cn=eng,dc=x", "g-eng", "Engineering", eng_m, 2, NULL, 0)};
+    char *have[] = {"u:u-ann", "u:u-bob", "?:someone-by-hand"};
+    struct adc_cloud_group cloud[] = {
+        {.id = "c1",
+         .external_id = "g-eng",
+         .display_name = "eng",
+         .member_keys = have,
+         .n_members = 3},
+        {.id = "c2", .external_id = "g-gone", .display_name = "gone"},
+    };
+    struct adc_group_plan_input in = {
+        .dir = dir, .n_dir = 1, .users = users, .n_users = NU, .cloud = cloud, .n_cloud = 2};
+    struct adc_group_plan p;
+    assert_int_equal(adc_group_plan_build(&in, &p), 0);
+    const struct adc_group_change *eng = find(&p, "Engineering");
+    assert_int_equal(eng->op, ADC_GROUP_UPDATE);
+    assert_string_equal(eng->cloud_id, "c1");
+    assert_true(eng->rename);
+    assert_int_equal(eng->n_add, 1);
+    assert_string_equal(eng->add[0], "u:u-dan");
+    assert_int_equal(eng->n_remove, 2);
+    assert_true(has(eng->remove, eng->n_remove, "u:u-bob"));
+    assert_true(has(eng->remove, eng->n_remove, "?:someone-by-hand"));
+    assert_int_equal(p.deleted, 1);
+    assert_int_equal(find(&p, "gone")->op, ADC_GROUP_DELETE);
+    adc_group_plan_done(&p);
+    /* the settings: nothing updated or deleted */
+    in.settings[ADC_SETTING_NO_UPDATE] = true;
+    in.settings[ADC_SETTING_NO_DELETE] = true;
+    assert_int_equal(adc_group_plan_build(&in, &p), 0);
+    assert_int_equal(p.n_changes, 0);
+    assert_int_equal(p.skipped, 2);
+    adc_group_plan_done(&p);
+    /* unchanged */
+    char *same[] = {"u:u-dan", "u:u-ann"};
+    cloud[0].member_keys = same;
+    cloud[0].n_members = 2;
+    cloud[0].display_name = "Engineering";
+    in.n_cloud = 1;
+    in.settings[ADC_SETTING_NO_UPDATE] = false;
+    assert_int_equal(adc_group_plan_build(&in, &p), 0);
+    assert_int_equal(p.n_changes, 0);
+    assert_int_equal(p.unchanged, 1);
+    adc_group_plan_done(&p);
+}
+
+static void dn_and_range(void **state) {
+    (void)state;
+    char *n = adc_dn_normalize(" UID=Ann , OU=People,DC=X ");
+    assert_string_equal(n, "uid=ann,ou=people,dc=x");
+    free(n);
+    n = adc_dn_normalize("cn=Smith\\, John,dc=x");
+    assert_string_equal(n, "cn=smith\\, john,dc=x");
+    free(n);
+    long lo, hi;
+    assert_int_equal(adc_ldap_range_parse("member;range=0-1499", "member", &lo, &hi), 0);
+    assert_int_equal(lo, 0);
+    assert_int_equal(hi, 1499);
+    assert_int_equal(adc_ldap_range_parse("Member;Range=1500-*", "member", &lo, &hi), 0);
+    assert_int_equal(lo, 1500);
+    assert_int_equal(hi, -1);
+    assert_int_equal(adc_ldap_range_parse("member", "member", &lo, &hi), -1);
+    assert_int_equal(adc_ldap_range_parse("member;range=9-3", "member", &lo, &hi), -1);
+    assert_int_equal(adc_ldap_range_parse("member;range=x-3", "member", &lo, &hi), -1);
+    assert_int_equal(adc_ldap_range_parse("memberOf;range=0-1", "member", &lo, &hi), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(members_resolved_and_reported, setup),
+        cmocka_unit_test_setup(flatten_and_cycles, setup),
+        cmocka_unit_test_setup(diffs_renames_deletes_settings, setup),
+        cmocka_unit_test(dn_and_range),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
