@@ -164,10 +164,13 @@ class SlowSignIns(unittest.TestCase):
     def test_waiting_sign_ins_do_not_starve_others(self):
         with AdcServer(args=["--login-timeout", "4"]) as srv:
             cfg = srv.create_sync_config("silent")
-            r = srv.scim(cfg, "POST", "/Users", {
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": "waiting.user", "externalId": "w-1", "active": True})
-            self.assertEqual(r.status, 201, r)
+            # 60 users, signing in from six addresses: ten different accounts per address stay
+            # inside the sign-in throttling's budgets, so every attempt waits for the agent.
+            for i in range(60):
+                r = srv.scim(cfg, "POST", "/Users", {
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "waiting.user%d" % i, "externalId": "w-%d" % i, "active": True})
+                self.assertEqual(r.status, 201, r)
             r = srv.request("POST", "/api/v1/agent/connect", {"host": "h", "version": "0.1.0"},
                             auth=srv.sync_auth(cfg))
             agent_id = r.body["agent_id"]
@@ -175,26 +178,38 @@ class SlowSignIns(unittest.TestCase):
 
             def silent_agent():  # takes every check and never answers
                 while not stop.is_set():
-                    srv.request("GET", "/api/v1/agent/commands?wait=1&agent_id=" + agent_id,
-                                auth=srv.sync_auth(cfg), timeout=10)
+                    try:
+                        srv.request("GET", "/api/v1/agent/commands?wait=1&agent_id=" + agent_id,
+                                    auth=srv.sync_auth(cfg), timeout=10)
+                    except OSError:
+                        pass
 
             agent = threading.Thread(target=silent_agent)
             agent.start()
-            self.addCleanup(agent.join)
-            self.addCleanup(stop.set)
             statuses = []
-            logins = [threading.Thread(target=lambda: statuses.append(srv.request(
-                "POST", "/api/v1/login", {"username": "waiting.user", "password": "pw"},
-                timeout=30).status)) for _ in range(60)]
-            for t in logins:
-                t.start()
-            time.sleep(1)
-            r, t_health = timed(lambda: srv.request("GET", "/api/v1/health", timeout=5))
-            self.assertEqual(r.status, 200)
-            r, t_scim = timed(lambda: srv.scim(cfg, "GET", "/Users?count=1", timeout=5))
-            self.assertEqual(r.status, 200)
-            for t in logins:
-                t.join()
+
+            def sign_in(i):
+                body = json.dumps({"username": "waiting.user%d" % i, "password": "pw"}).encode()
+                s = connect_from("127.0.4.%d" % (1 + i // 10), srv.port, timeout=30)
+                with s:
+                    s.sendall(b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                              b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                    statuses.append(raw_answer(s, timeout=30)[0])
+
+            logins = [threading.Thread(target=sign_in, args=(i,)) for i in range(60)]
+            try:
+                for t in logins:
+                    t.start()
+                time.sleep(1)
+                r, t_health = timed(lambda: srv.request("GET", "/api/v1/health", timeout=5))
+                self.assertEqual(r.status, 200)
+                r, t_scim = timed(lambda: srv.scim(cfg, "GET", "/Users?count=1", timeout=5))
+                self.assertEqual(r.status, 200)
+            finally:
+                for t in logins:
+                    t.join()
+                stop.set()
+                agent.join()
             self.assertEqual(statuses, [503] * 60)
             self.assertLess(max(t_health, t_scim), 1.0)
 
