@@ -45,6 +45,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 from harness import ldif  # noqa: E402
 from harness.slapd import Slapd, free_port  # noqa: E402
+from harness import postgres  # noqa: E402
 
 # What adc asks the directory for with the benchmark's adc.yaml (src/adc/user-map.c: the
 # username attribute, the identity candidates, the mapped attributes, the three lock markers).
@@ -161,9 +162,10 @@ class Server:
     """adc-server on a temporary SQLite file: init (admin token), serve on a free port, one sync
     configuration for the benchmark."""
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, engine="sqlite"):
         self.binary = binary
         self.dir = workdir
+        self.engine = engine
         self.db = os.path.join(workdir, "adc-server.db")
         self.proc = None
         self.port = None
@@ -179,6 +181,8 @@ class Server:
         for f in os.listdir(self.dir):
             if f.startswith("adc-server.db"):
                 os.unlink(os.path.join(self.dir, f))
+        if self.engine == "postgresql":  # a fresh database of the benchmark's cluster
+            self.db = postgres.Postgres.shared(crash_safe=True).new_database()
         r = subprocess.run([self.binary, "--db", self.db, "init"], capture_output=True,
                            text=True, timeout=60)
         if r.returncode != 0:
@@ -541,7 +545,7 @@ class Bench:
         return secs, rss
 
     def start_server(self):
-        self.server = Server(self.server_bin, self.dir)
+        self.server = Server(self.server_bin, self.dir, self.a.db)
         self.adc = Adc(self.adc_bin, self.dir, self.slapd, self.a.page_size, self.a.ldaps)
 
     def fresh_server(self):
@@ -857,6 +861,9 @@ def main():
     p.add_argument("--build", default=os.path.join(ROOT, "build-bench"),
                    help="meson build directory holding adc, adc-server, adc-bench-login")
     p.add_argument("--users", type=int, default=100_000)
+    p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                   help="adc-server's store: a SQLite file, or a database of a PostgreSQL "
+                        "cluster the benchmark starts (as the tests do: harness/postgres.py)")
     p.add_argument("--runs", type=int, default=3, help="repetitions of each timed step")
     p.add_argument("--page-size", type=int, default=500,
                    help="LDAP page size, for adc and the floor alike (adc's default is 500)")

@@ -104,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!same(u.id, f->id) || !same(u.user_name, f->user_name) ||
                 !same(u.external_id, f->external_id) || !same(u.display_name, f->display_name) ||
                 !same(u.given_name, f->given_name) || !same(u.family_name, f->family_name) ||
-                !same(u.email, f->email) || !same(u.provider, f->provider) || u.active != f->active)
+                !same(u.email, f->email) || !same(u.other_emails, f->other_emails) ||
+                !same(u.provider, f->provider) || u.active != f->active)
                 __builtin_trap();
             adc_user_done(&u);
         }

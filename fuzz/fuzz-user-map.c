@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "directory/user-map.h"
 
@@ -32,7 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (i < size && data[i] != 0xff)
             continue;
         struct adc_bytes b = {(const char *)data + start, i - start};
-        adc_entry_values_add(&v, 1u << (field % ADC_FIELD_COUNT), &b, 1);
+        unsigned f = 1u << (field % ADC_FIELD_COUNT);
+        /* A second value of the email field: a further address, as the reader passes it. */
+        if (field % ADC_FIELD_COUNT == ADC_FIELD_EMAIL && v.count[ADC_FIELD_EMAIL] > 0)
+            adc_entry_values_add_more(&v, f, &b);
+        adc_entry_values_add(&v, f, &b, 1);
         field++;
         start = i + 1;
     }
@@ -49,6 +54,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_text(u.given_name, false);
         check_text(u.family_name, false);
         check_text(u.email, false);
+        check_text(u.other_emails, false); /* lines: UTF-8, no empty line, never the primary */
+        for (const char *p = u.other_emails; p && *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            if (n == 0 || !u.email || (strlen(u.email) == n && strncasecmp(u.email, p, n) == 0))
+                __builtin_trap();
+            p = nl ? nl + 1 : p + n;
+        }
+        if (u.id_attribute != id_attr)
+            __builtin_trap();
         if (u.active == adc_user_map_disabled(&v))
             __builtin_trap();
         adc_user_done(&u);

@@ -6,7 +6,7 @@ import subprocess
 import unittest
 
 from harness.programs import ADC_SERVER, adc_server
-from harness.server import ServerTestCase, basic_auth, user
+from harness.server import AdcServer, ServerTestCase, basic_auth, user
 
 
 class CommandLine(unittest.TestCase):
@@ -301,6 +301,59 @@ class AdminApi(ServerTestCase):
         self.assertEqual(r.status, 404)
         r = self.srv.admin("PUT", "/api/v1/sync-configs")
         self.assertEqual(r.status, 405)
+
+
+class Metrics(unittest.TestCase):
+    """GET /metrics (docs/adc-server.8): Prometheus text, System Administrator only."""
+
+    def setUp(self):
+        self.srv = AdcServer().start()
+        self.addCleanup(self.srv.cleanup)
+
+    def metrics(self):
+        r = self.srv.admin("GET", "/metrics")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type").startswith("text/plain; version=0.0.4"))
+        values = {}
+        for line in r.raw.decode().splitlines():
+            if line.startswith("#"):
+                self.assertRegex(line, r"^# (HELP|TYPE) adc_[a-z_]+ ")
+                continue
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+        return values
+
+    def test_counters(self):
+        self.assertEqual(self.srv.request("GET", "/metrics").status, 401)
+        cfg = self.srv.create_sync_config("metrics")
+        self.assertEqual(self.srv.request("GET", "/metrics",
+                                          auth=basic_auth(cfg["app_id"], cfg["secret"])).status,
+                         403)  # a sync configuration is not an administrator
+        m = self.metrics()
+        self.assertEqual(m["adc_connected_agents"], 0)
+        self.assertEqual(m["adc_queued_commands"], 0)
+        self.assertEqual(m["adc_database_errors_total"], 0)
+        self.assertEqual(m['adc_logins_total{outcome="denied"}'], 0)
+        self.assertEqual(self.srv.scim(cfg, "POST", "/Users", user("m1")).status, 201)
+        self.assertEqual(self.srv.scim(cfg, "POST", "/Users", user("M1")).status, 409)
+        self.assertEqual(self.srv.scim(cfg, "GET", "/Users/none").status, 404)
+        # No agent is connected: the answer is a denial or "unavailable", counted as such.
+        r = self.srv.request("POST", "/api/v1/login", {"username": "nobody", "password": "x"})
+        self.assertIn(r.status, (401, 503))
+        outcome = {401: "denied", 503: "unavailable"}[r.status]
+        r = self.srv.request("POST", "/api/v1/agent/runs", {"dry_run": False, "source": "imp"},
+                             auth=basic_auth(cfg["app_id"], cfg["secret"]))
+        self.assertEqual(r.status, 201, r)
+        m = self.metrics()
+        self.assertEqual(m['adc_scim_requests_total{status="201"}'], 1)
+        self.assertEqual(m['adc_scim_requests_total{status="409"}'], 1)
+        self.assertEqual(m['adc_scim_requests_total{status="404"}'], 1)
+        self.assertEqual(m['adc_logins_total{outcome="%s"}' % outcome], 1)
+        self.assertEqual(sum(v for k, v in m.items() if k.startswith("adc_logins_total")), 1)
+        self.assertEqual(m['adc_login_duration_seconds_count'], 1)
+        self.assertEqual(m['adc_login_duration_seconds_bucket{le="+Inf"}'], 1)
+        self.assertGreater(m["adc_login_duration_seconds_sum"], 0)
+        self.assertEqual(m.get('adc_runs{status="running"}', 0), 1)
 
 
 if __name__ == "__main__":

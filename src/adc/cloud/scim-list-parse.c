@@ -85,8 +85,8 @@ static int email_member(struct adc_json_scan *s, const char *key, void *ctx) {
 }
 
 /* Email values remembered per user to compare the further addresses (scim-user.c's
- * other_emails); a user with more than this many is compared on the first ones only. */
-#define EMAILS_MAX 32
+ * other_emails); a user with more is compared on the first ones only. */
+#define EMAILS_MAX ADC_SCIM_EMAILS_MAX
 
 struct user_ctx {
     struct adc_user *u;

@@ -47,12 +47,14 @@ static const json_t *primary_email(const json_t *res) {
 static int other_emails(const json_t *res, const json_t *primary, const struct dupper *d,
                         char **out) {
     const json_t *emails = json_object_get(res, "emails"), *e;
-    size_t i, len = 0;
+    size_t i, len = 0, seen = 0;
     if (!json_is_array(emails))
         return 0;
     json_array_foreach(emails, i, e) {
         const json_t *v = json_object_get(e, "value");
-        if (e != primary && json_is_string(v) && json_string_length(v) > 0)
+        if (!json_is_string(v) || json_string_length(v) == 0 || ++seen > ADC_SCIM_EMAILS_MAX)
+            continue;
+        if (e != primary)
             len += json_string_length(v) + 1;
     }
     if (len == 0)
@@ -61,9 +63,11 @@ static int other_emails(const json_t *res, const json_t *primary, const struct d
     if (!buf)
         return -ENOMEM;
     size_t n = 0;
+    seen = 0;
     json_array_foreach(emails, i, e) {
         const json_t *v = json_object_get(e, "value");
-        if (e == primary || !json_is_string(v) || json_string_length(v) == 0)
+        if (!json_is_string(v) || json_string_length(v) == 0 || ++seen > ADC_SCIM_EMAILS_MAX ||
+            e == primary)
             continue;
         if (n)
             buf[n++] = '\n';

@@ -2,6 +2,10 @@
  * section 6, both ways. Pure functions over jansson values. */
 #pragma once
 
+/* Email values read per user (the primary one included): the further addresses are compared
+ * on these only. Both readers (this file and scim-list-parse.c) stop at the same one. */
+#define ADC_SCIM_EMAILS_MAX 32
+
 #include <jansson.h>
 #include <stdbool.h>
 

@@ -15,8 +15,7 @@
 #include "common/macros.h"
 #include "common/wire.h"
 
-/* A string literal inside a SCIM filter: JSON string rules (RFC 7644 3.4.2.2). */
-static char *filter_eq(const char *attr, const char *value) {
+char *adc_scim_filter_eq(const char *attr, const char *value) {
     json_t *v = json_string(value);
     char *lit = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL, *f = NULL;
     json_decref(v);
@@ -44,7 +43,7 @@ void adc_scim_created_before(struct adc_scim *s, struct adc_scim_write *w, const
             const char *ext = w[pos[last]].external_id;
             if (!ext)
                 continue; /* no identity: cannot be recognized */
-            _cleanup_free_ char *one = filter_eq("externalId", ext);
+            _cleanup_free_ char *one = adc_scim_filter_eq("externalId", ext);
             if (!one)
                 break;
             size_t ol = strlen(one);
@@ -97,7 +96,7 @@ const char *adc_scim_method_of(enum adc_scim_write_kind k) {
     return "?";
 }
 
-/* The path (relative to /scim/v2) and the body of one write. */
+/* active=false as a PatchOp (RFC 7644 section 3.5.2): the same result however often sent. */
 static const char DISABLE_BODY[] =
     "{\"schemas\":[\"" ADC_SCIM_SCHEMA_PATCH "\"],\"Operations\":[{\"op\":"
     "\"replace\",\"path\":\"active\",\"value\":false}]}";

@@ -113,6 +113,33 @@ void adc_plan_temps_free(struct adc_plan_temp *temps, size_t n) {
     free(temps);
 }
 
+/* dep[i]: the update of u[0..m) that must come first because its cloud user holds i's target
+ * name (ADC_STRINDEX_NONE: none). Compared ignoring case as the server does; a change of case
+ * only depends on nothing. renamer[] (n_cloud entries) is scratch. Returns how many depend. */
+static size_t find_dependencies(const struct adc_plan_change *u, size_t m,
+                                const struct adc_user *cloud, size_t n_cloud,
+                                const struct adc_strindex *cloud_name, size_t *renamer,
+                                size_t *dep) {
+    size_t n_dep = 0;
+    for (size_t i = 0; i < n_cloud; i++)
+        renamer[i] = ADC_STRINDEX_NONE;
+    for (size_t i = 0; i < m; i++)
+        if (is_rename(&u[i]))
+            renamer[u[i].cloud - cloud] = i;
+    for (size_t i = 0; i < m; i++) {
+        dep[i] = ADC_STRINDEX_NONE;
+        const struct adc_plan_change *c = &u[i];
+        if (!is_rename(c))
+            continue;
+        size_t holder = adc_strindex_get(cloud_name, c->dir->user_name);
+        if (holder == ADC_STRINDEX_NONE || &cloud[holder] == c->cloud)
+            continue;
+        if ((dep[i] = renamer[holder]) != ADC_STRINDEX_NONE)
+            n_dep++;
+    }
+    return n_dep;
+}
+
 int adc_plan_order_renames(struct adc_plan_change **changes, size_t *n_changes,
                            const struct adc_user *cloud, size_t n_cloud,
                            const struct adc_strindex *cloud_name,
@@ -139,24 +166,7 @@ int adc_plan_order_renames(struct adc_plan_change **changes, size_t *n_changes,
     size_t m = hi - lo;
     if (!(renamer = malloc(n_cloud * sizeof(*renamer))) || !(dep = malloc(m * sizeof(*dep))))
         goto out;
-    for (size_t i = 0; i < n_cloud; i++)
-        renamer[i] = ADC_STRINDEX_NONE;
-    for (size_t i = 0; i < m; i++)
-        if (is_rename(&v[lo + i]))
-            renamer[v[lo + i].cloud - cloud] = i;
-    /* dep[i]: the update that must come first because its cloud user holds i's target name.
-     * Compared ignoring case as the server does; a change of case only depends on nothing. */
-    for (size_t i = 0; i < m; i++) {
-        dep[i] = ADC_STRINDEX_NONE;
-        const struct adc_plan_change *c = &v[lo + i];
-        if (!is_rename(c))
-            continue;
-        size_t holder = adc_strindex_get(cloud_name, c->dir->user_name);
-        if (holder == ADC_STRINDEX_NONE || &cloud[holder] == c->cloud)
-            continue;
-        if ((dep[i] = renamer[holder]) != ADC_STRINDEX_NONE)
-            n_dep++;
-    }
+    n_dep = find_dependencies(v + lo, m, cloud, n_cloud, cloud_name, renamer, dep);
     if (n_dep == 0) {
         r = 0;
         goto out;

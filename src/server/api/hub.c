@@ -605,6 +605,18 @@ size_t adc_hub_waiting(struct adc_hub *h) {
     return n;
 }
 
+void adc_hub_counts(struct adc_hub *h, size_t *agents, size_t *queued) {
+    size_t a = 0, q = 0;
+    pthread_mutex_lock(&h->lock);
+    for (struct agent *ag = h->agents; ag; ag = ag->next)
+        a++;
+    for (struct queue *qu = h->queues; qu; qu = qu->next)
+        q += qu->cmds.n;
+    pthread_mutex_unlock(&h->lock);
+    *agents = a;
+    *queued = q;
+}
+
 /* The blocking poll: adc_hub_poll_begin with a condition variable as its wake-up. */
 struct blocking_wait {
     pthread_cond_t cond;

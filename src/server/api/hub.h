@@ -96,6 +96,10 @@ int adc_hub_poll_end(struct adc_hub *h, struct adc_hub_poll *poll, json_t **out)
  * waits. */
 int adc_hub_wake(struct adc_hub *h, const char *app_id, const char *agent_id);
 
+/* Agents connected to this instance, and commands queued for them not yet handed out (for
+ * /metrics). */
+void adc_hub_counts(struct adc_hub *h, size_t *agents, size_t *queued);
+
 /* How many polls wait right now (for /metrics and tests). */
 size_t adc_hub_waiting(struct adc_hub *h);
 

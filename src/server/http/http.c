@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "api/metrics.h"
 #include "http/auth.h"
 #include "common/buf.h"
 #include "http/console.h"
@@ -77,7 +78,7 @@ struct conn_state {
 };
 
 static const struct adc_route *const route_tables[] = {
-    adc_api_admin_routes, adc_api_agent_routes, adc_channel_routes,
+    adc_api_admin_routes, adc_api_runs_routes, adc_api_agent_routes, adc_channel_routes,
     adc_scim_routes,      adc_session_routes,   adc_downloads_routes,
 };
 
@@ -781,6 +782,7 @@ static enum MHD_Result answer_now(struct conn_state *st) {
     /* The URL path holds ids and names, never credentials; the query is not logged. */
     log_info("%s %s -> %u (%.1f ms) from %s", st->method, ADC_LOG_E(st->url), st->res.status, ms,
              st->req.client);
+    adc_metrics_request(st->method, st->url, st->res.status, ms);
     st->phase = PHASE_SENT;
     enum MHD_Result r = send_response(st->conn, &st->res);
     response_done(&st->res);

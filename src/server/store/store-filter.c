@@ -367,7 +367,7 @@ static void compare(struct sql_builder *b, const char *expr, enum attr_type type
 /* A comparison on a sub-attribute of an element `e` of a multi-valued attribute: strings,
  * except primary. */
 static void compare_sub(struct sql_builder *b, const char *sub, const struct adc_scim_filter *f) {
-    char expr[200];
+    char expr[300];
     json_expr(b, expr, sizeof(expr), "e.value", NULL, sub);
     bool primary = strcasecmp(sub, "primary") == 0;
     compare(b, expr, primary ? T_BOOL : T_STRING, false, true, f);

@@ -147,6 +147,18 @@ int adc_store_run_set_agent(struct adc_db *db, const char *run_id, const char *a
     return adc_db_exec(db, sql, true, "ttt", agent_id, now, run_id);
 }
 
+int adc_store_runs_by_status(struct adc_db *db, adc_store_run_count_cb cb, void *ctx) {
+    static const char sql[] = "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status";
+    struct adc_stmt *st = adc_db_query(db, sql, "");
+    if (!st)
+        return -EIO;
+    int r;
+    while ((r = adc_db_step_next(db, st)) > 0)
+        cb(adc_stmt_text(st, 0), adc_stmt_int(st, 1), ctx);
+    adc_stmt_reset(st);
+    return r;
+}
+
 int adc_store_audit(struct adc_db *db, const char *actor, const char *action, const char *target,
                     const char *detail) {
     static const char sql[] =

@@ -40,6 +40,11 @@ int adc_store_runs_unfinished(struct adc_db *db, adc_store_run_cb cb, void *ctx)
 int adc_store_run_set_agent(struct adc_db *db, const char *run_id, const char *agent_id,
                             const char *now);
 
+/* The number of runs in each status (for /metrics): cb once per status present. Returns 0 or
+ * a negative errno. */
+typedef void (*adc_store_run_count_cb)(const char *status, int64_t n, void *ctx);
+int adc_store_runs_by_status(struct adc_db *db, adc_store_run_count_cb cb, void *ctx);
+
 /* Appends to the audit log; part of the caller's transaction. target and detail may be NULL. */
 int adc_store_audit(struct adc_db *db, const char *actor, const char *action, const char *target,
                     const char *detail);

@@ -56,10 +56,12 @@ class Postgres:
     _lock = threading.Lock()
 
     @classmethod
-    def shared(cls):
+    def shared(cls, crash_safe=False):
+        """crash_safe: fsync on (the benchmark: comparable with SQLite's WAL, which survives
+        a crash); tests run without fsync."""
         with cls._lock:
             if cls._shared is None:
-                pg = cls()
+                pg = cls(crash_safe)
                 try:
                     pg.open()
                 except BaseException:
@@ -68,7 +70,8 @@ class Postgres:
                 cls._shared = pg
             return cls._shared
 
-    def __init__(self):
+    def __init__(self, crash_safe=False):
+        self.crash_safe = crash_safe
         self.dir = None
         self.port = None
         self.n_databases = 0
@@ -96,11 +99,15 @@ class Postgres:
                       "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
         self.port = free_port()
         with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as f:
-            # Tests only: no durability, sockets in the test directory, enough connections for
-            # several adc-server instances (8 pooled connections each plus a listener).
+            # Sockets in the test directory, enough connections for several adc-server
+            # instances (8 pooled connections each plus a listener). synchronous_commit=off
+            # loses at most the last commits on a crash, never consistency, like SQLite's
+            # synchronous=NORMAL in WAL mode; tests also skip fsync altogether.
             f.write("listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"
-                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                    "max_connections = 200\nshared_buffers = 64MB\n" % (self.port, self.sockets))
+                    "synchronous_commit = off\nmax_connections = 200\nshared_buffers = 128MB\n"
+                    % (self.port, self.sockets))
+            if not self.crash_safe:
+                f.write("fsync = off\nfull_page_writes = off\n")
         self.start()
         self._psql("postgres", "CREATE ROLE adc LOGIN")
 
