@@ -162,5 +162,277 @@ class Schedule(unittest.TestCase):
         self.assertTrue(all(agents), runs)
 
 
+LIVE_TARGET_S = 2.0  # docs/product.md section 9: an OpenLDAP change in the cloud within 2 s
+# An entry leaves the sync filter when it gets description=left.
+FILTER = "(&(objectClass=inetOrgPerson)(!(description=left)))"
+
+
+class LiveBase(unittest.TestCase):
+    """One slapd per class (syncprov or not); an adc-server and a configuration per test, no
+    schedule, so that every run seen is the agent's own (trigger startup) or asked for."""
+    syncprov = True
+    n_users = 30
+
+    @classmethod
+    def setUpClass(cls):
+        cls.users = ldif.generate(cls.n_users, special=False)
+        cls.slapd = Slapd(ldif=cls.users, syncprov=cls.syncprov).__enter__()
+        cls.extra = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.slapd.close()
+
+    def setUp(self):
+        self.srv = AdcServer().start()
+        self.addCleanup(self.srv.cleanup)
+        self.cfg = self.srv.create_sync_config(self.id().rsplit(".", 1)[1][:40],
+                                               sync_interval_minutes=0)
+        self.base = "/api/v1/sync-configs/" + self.cfg["app_id"]
+
+    def agent(self, watch="auto", settings=None, wait_baseline=True, **kw):
+        a = Agent(cfg_text(self.srv.url, self.cfg["app_id"], self.cfg["secret"]),
+                  yaml_text(self.slapd, watch=watch, extra_settings=settings, filter_=FILTER,
+                            **kw))
+        self.addCleanup(a.close)
+        a.start()
+        a.wait_notify("READY=1")
+        if wait_baseline:
+            self.wait_startup_run()
+        return a
+
+    def runs(self):
+        return self.srv.admin("GET", self.base + "/runs").body["runs"]
+
+    def wait_startup_run(self, count=1):
+        runs = wait_for(self, "the startup full sync",
+                        lambda: [r for r in self.runs()
+                                 if r["trigger"] == "startup" and r["status"] == "succeeded"]
+                        if len([r for r in self.runs() if r["trigger"] == "startup"
+                                and r["status"] == "succeeded"]) >= count else None, 60)
+        return runs
+
+    def live(self):
+        return self.srv.admin("GET", self.base).body["live"]
+
+    def cloud(self):
+        r = self.srv.scim(self.cfg, "GET", "/Users?count=5000")
+        self.assertEqual(r.status, 200, r)
+        return {u["userName"]: u for u in r.body.get("Resources", [])}
+
+    def new_user(self):
+        """A user nobody else in the class uses (the slapd is shared by the tests)."""
+        type(self).extra += 1
+        return ldif.regular_user(10000 + type(self).extra)
+
+    def until(self, what, predicate, timeout=LIVE_TARGET_S):
+        """predicate() true within `timeout` seconds of now; returns the seconds it took."""
+        t0 = time.monotonic()
+        wait_for(self, what, predicate, timeout, step=0.02)
+        return time.monotonic() - t0
+
+    def modify(self, u, attr, value):
+        self.slapd.ldapmodify(f"dn: {u.dn}\nchangetype: modify\nreplace: {attr}\n{attr}: {value}\n")
+
+
+class LiveSyncrepl(LiveBase):
+    """OpenLDAP with syncprov: RFC 4533 refreshAndPersist."""
+
+    def test_changes_reach_the_cloud_live(self):
+        a = self.agent()
+        cloud = self.cloud()
+        # The startup full sync put the directory there (the slapd is shared by the class).
+        self.assertGreaterEqual(len(cloud), self.n_users - 1)
+        for x in self.users[:4]:
+            self.assertIn(x.mail[0], cloud)
+        live = wait_for(self, "a live status", lambda: self.live(), 10)
+        self.assertEqual(live["watch"], "syncrepl")
+        self.assertEqual(live["state"], "streaming")
+        self.assertTrue(live["flowing"])
+        self.assertIn("live changes: syncrepl", a.log())
+
+        u = self.users[0]
+        name = u.mail[0]
+        self.modify(u, "displayName", "Live Display")
+        self.until("a modify", lambda: self.cloud()[name].get("displayName") == "Live Display")
+
+        n = self.new_user()
+        self.slapd.ldapadd(ldif.entry(n, operational=False))
+        self.until("an add", lambda: n.mail[0] in self.cloud())
+
+        # A rename: the userName (mail) changes; the cloud user keeps its id.
+        old_id = self.cloud()[n.mail[0]]["id"]
+        self.modify(n, "mail", "renamed-" + n.mail[0])
+        self.until("a rename", lambda: ("renamed-" + n.mail[0]) in self.cloud())
+        self.assertEqual(self.cloud()["renamed-" + n.mail[0]]["id"], old_id)
+        self.assertNotIn(n.mail[0], self.cloud())
+
+        v = self.users[1]
+        self.slapd.lock(v.dn)
+        self.until("a lock", lambda: self.cloud()[v.mail[0]]["active"] is False)
+        self.slapd.unlock(v.dn)
+        self.until("an unlock", lambda: self.cloud()[v.mail[0]]["active"] is True)
+
+        self.slapd.ldapdelete(n.dn)
+        self.until("a delete", lambda: ("renamed-" + n.mail[0]) not in self.cloud())
+
+        # A user leaving the sync filter is like a delete.
+        w = self.users[2]
+        self.modify(w, "description", "left")
+        self.addCleanup(self.slapd.ldapmodify,
+                        f"dn: {w.dn}\nchangetype: modify\ndelete: description\n")
+        self.until("leaving the filter", lambda: w.mail[0] not in self.cloud())
+        live = wait_for(self, "changes counted", lambda: self.live()["changes_applied"] >= 7
+                        and self.live(), 5)
+        self.assertTrue(live["last_change"])
+        self.assertIsNotNone(live["last_change_at"])
+        # Password checks are answered while changes stream.
+        r = self.srv.request("POST", "/api/v1/login",
+                             {"username": self.users[3].mail[0],
+                              "password": self.users[3].password}, timeout=30)
+        self.assertEqual(r.status, 200, r)
+        # One startup run, no other run: live changes make no run records.
+        self.assertEqual([r["trigger"] for r in self.runs()], ["startup"])
+        a.term()
+        self.assertEqual(a.wait(), 0)
+        self.assertFalse(self.live()["flowing"])
+
+    def test_check_shows_the_watcher(self):
+        a = Agent(cfg_text(self.srv.url, self.cfg["app_id"], self.cfg["secret"]),
+                  yaml_text(self.slapd, watch="auto"))
+        self.addCleanup(a.close)
+        import subprocess
+        from harness.programs import ADC
+        r = subprocess.run([ADC, "-C", a.cfg_path, "check"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("live changes: syncrepl (the directory offers RFC 4533 content "
+                      "synchronization", r.stdout)
+        a.write_yaml(yaml_text(self.slapd, watch="poll", poll_interval=5))
+        r = subprocess.run([ADC, "-C", a.cfg_path, "check"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertIn("live changes: poll (backend.ldap.sync.watch)", r.stdout)
+        a.write_yaml(yaml_text(self.slapd, watch="sometimes"))
+        r = subprocess.run([ADC, "-C", a.cfg_path, "check"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("watch must be auto, syncrepl, dirsync, notify, usn, poll or off, not "
+                      "'sometimes'", r.stderr)
+
+    def test_changes_made_while_the_agent_was_down_arrive(self):
+        a = self.agent()
+        a.term()
+        self.assertEqual(a.wait(), 0)
+        state = [f for f in os.listdir(a.state_dir) if f.startswith("live-")]
+        self.assertEqual(len(state), 1, os.listdir(a.state_dir))
+        u, gone = self.users[4], self.new_user()
+        self.slapd.ldapadd(ldif.entry(gone, operational=False))
+        n = self.new_user()
+        self.modify(u, "displayName", "Changed While Down")
+        self.slapd.ldapadd(ldif.entry(n, operational=False))
+        # Created and deleted while down: never seen; and a user of the baseline deleted.
+        self.slapd.ldapdelete(gone.dn)
+        victim = self.users[5]
+        self.slapd.ldapdelete(victim.dn)
+        a.start()
+        a.wait_notify("READY=1")
+        self.until("the changes made while down", lambda: (
+            self.cloud().get(u.mail[0], {}).get("displayName") == "Changed While Down"
+            and n.mail[0] in self.cloud() and victim.mail[0] not in self.cloud()), 10)
+        self.assertNotIn(gone.mail[0], self.cloud())
+        # Resumed from the saved position: no second full sync.
+        self.assertEqual([r["trigger"] for r in self.runs()], ["startup"], a.log())
+        self.assertIn("from the saved position", a.log())
+        # Put the directory back for the other tests.
+        self.slapd.ldapadd(ldif.entry(victim, operational=False))
+
+    def test_server_dry_run_blocks_live_writes(self):
+        self.agent()
+        u = self.users[6]
+        before = self.cloud()[u.mail[0]].get("displayName")
+        self.srv.set_settings(self.cfg, {"dry-run": True})
+        self.modify(u, "displayName", "Must Not Arrive")
+        wait_for(self, "the change seen as a dry run",
+                 lambda: "dry run" in (self.live().get("last_change") or ""), 5)
+        self.assertEqual(self.cloud()[u.mail[0]].get("displayName"), before)
+        self.srv.set_settings(self.cfg, {"dry-run": None})
+        self.modify(u, "displayName", "Arrives Now")
+        self.until("the next change after dry-run ended",
+                   lambda: self.cloud()[u.mail[0]].get("displayName") == "Arrives Now")
+
+    def test_burst_of_deletes_pauses_live_deletes(self):
+        extra = [self.new_user() for _ in range(5)]
+        self.slapd.ldapadd("".join(ldif.entry(x, operational=False) for x in extra))
+        self.addCleanup(lambda: self.slapd.ldapdelete(*[x.dn for x in extra], check=False))
+        a = Agent(cfg_text(self.srv.url, self.cfg["app_id"], self.cfg["secret"]),
+                  yaml_text(self.slapd, watch="auto").replace(
+                      "settings:\n", "settings:\n  max-delete: 2\n"))
+        self.addCleanup(a.close)
+        a.start()
+        self.wait_startup_run()
+        for x in extra:
+            wait_for(self, "the extra users", lambda: x.mail[0] in self.cloud(), 5)
+        self.slapd.ldapdelete(*[x.dn for x in extra])
+        live = wait_for(self, "the pause", lambda: self.live()["state"] == "paused"
+                        and self.live(), 10)
+        self.assertIn("max-delete", live["detail"])
+        time.sleep(1)
+        left = [x for x in extra if x.mail[0] in self.cloud()]
+        self.assertEqual(len(left), 3, "two deletes flow, the rest wait for a full sync")
+        self.assertIn("live deletes paused", a.log())
+        # A full sync judges them: three deletes, more than max-delete 2: the guard stops it.
+        r = self.srv.admin("POST", self.base + "/sync", {})
+        self.assertEqual(r.status, 202, r)
+        run = wait_for(self, "the full sync", lambda: [x for x in self.runs()
+                                                       if x["run_id"] == r.body["run_id"]
+                                                       and x["status"] in ("succeeded", "failed")],
+                       30)[0]
+        self.assertEqual(run["status"], "failed")
+        self.assertTrue(any("mass-delete guard" in e for e in run["errors"]), run)
+        self.assertEqual(len([x for x in extra if x.mail[0] in self.cloud()]), 3)
+
+    def test_corrupt_state_file_leads_to_a_full_sync(self):
+        a = self.agent()
+        a.term()
+        self.assertEqual(a.wait(), 0)
+        (state,) = [os.path.join(a.state_dir, f) for f in os.listdir(a.state_dir)
+                    if f.startswith("live-")]
+        with open(state, "w") as f:
+            f.write('{"version": 1, "watch": "syncrepl", "position": "zz')
+        u = self.users[7]
+        self.modify(u, "displayName", "After Corruption")
+        a.start()
+        a.wait_notify("READY=1")
+        self.wait_startup_run(count=2)
+        self.assertIn("is corrupt", a.log())
+        cloud = self.cloud()
+        self.assertEqual(cloud[u.mail[0]]["displayName"], "After Corruption")
+        # Nobody was deleted on the strength of a bad position.
+        for x in self.users[8:]:
+            self.assertIn(x.mail[0], cloud)
+
+
+class LivePoll(LiveBase):
+    """slapd without syncprov: the modifyTimestamp poll."""
+    syncprov = False
+    n_users = 10
+
+    def test_poll_fallback(self):
+        a = self.agent(poll_interval=1)
+        live = wait_for(self, "a live status", lambda: self.live(), 10)
+        self.assertEqual(live["watch"], "poll")
+        self.assertIn("no change stream", a.log())
+        u = self.users[0]
+        self.modify(u, "displayName", "Polled")
+        self.until("a polled modify", lambda: self.cloud()[u.mail[0]].get("displayName")
+                   == "Polled", 5)
+        n = self.new_user()
+        self.slapd.ldapadd(ldif.entry(n, operational=False))
+        self.until("a polled add", lambda: n.mail[0] in self.cloud(), 5)
+        # Leaving the filter is seen by a poll too: like a delete.
+        self.modify(n, "description", "left")
+        self.until("a polled leave", lambda: n.mail[0] not in self.cloud(), 5)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 
+#include "agent/agent-live.h"
 #include "cli/exit-codes.h"
 #include "sync/imp.h"
 
@@ -40,6 +41,10 @@ int adc_sync_engine_run(const struct adc_sync_engine_params *p, json_t **stats, 
     };
     struct adc_imp_result res;
     adc_imp_run(p->yaml, p->service, &opt, &res);
+    /* Live deletes held back by the burst guard wait for this (docs/product.md section 9). */
+    adc_live_full_sync_done((res.status == ADC_EXIT_OK || res.status == ADC_EXIT_PARTIAL) &&
+                                !res.dry_run,
+                            res.have_plan ? res.plan.n_owned : 0);
     *stats = adc_imp_stats_json(&res.stats);
     *errors = adc_imp_errors_json(&res, MAX_RUN_ERRORS);
     /* As `adc imp` records its own runs: some users failing (exit 5) still completes the run;

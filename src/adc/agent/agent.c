@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent/agent-backoff.h"
+#include "agent/agent-live.h"
 #include "agent/agent-message.h"
 #include "agent/agent-sync.h"
 #include "agent/agent-workers.h"
@@ -84,6 +85,7 @@ struct agent {
     bool fatal;     /* the secret was rejected */
     struct adc_workers *workers;
     struct adc_sync *sync; /* the sync in flight or finished, NULL when none */
+    struct adc_live *live; /* live changes (agent-live.h), NULL when off */
 };
 
 static bool str_same(const char *a, const char *b) { return (!a && !b) || adc_streq(a, b); }
@@ -135,6 +137,11 @@ static void reload(struct agent *a) {
     }
     adc_agent_config_unref(a->cfg);
     a->cfg = next; /* the agent's reference now; in-flight work holds its own */
+    /* Live changes start again with the new configuration, from the saved position. */
+    adc_live_stop(a->live);
+    a->live = NULL;
+    if (adc_live_start(a->cfg, &a->live) < 0)
+        log_error("live changes stay off until the next reload");
     /* The password check's idle directory connections (lookups and binds) and the TLS
      * context: the next checks connect again, reading a CA file replaced on disk; checks in
      * flight close theirs when done. */
@@ -444,6 +451,8 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
         goto out;
     }
 
+    if (adc_live_start(a.cfg, &a.live) < 0)
+        log_error("live changes are off: they could not start");
     log_notice("adc %s starting: server %s, Application ID '%s'", ADC_VERSION,
                a.cfg->service->server_url, a.cfg->service->app_id);
     if (serve(&a) < 0)
@@ -454,6 +463,8 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
         sd_notify(0, "STOPPING=1");
     adc_workers_free(a.workers);
     a.workers = NULL;
+    adc_live_stop(a.live); /* its position is saved after every accepted change */
+    a.live = NULL;
     stop_sync(&a);
     if (!a.fatal)
         disconnect(&a);
@@ -461,6 +472,7 @@ int adc_agent_run(struct adc_context *ctx, unsigned n_workers) {
     if (!a.fatal)
         log_notice("stopped");
 out:
+    adc_live_stop(a.live);
     adc_workers_free(a.workers);
     adc_ldap_auth_pool_flush(); /* no check runs any more: close the pooled connections */
     adc_sync_free(a.sync);

@@ -10,6 +10,7 @@
 #include "directory/ldap-source.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "watch/watch.h"
 
 struct check_step {
     const char *name;
@@ -35,6 +36,8 @@ static int check_configuration(struct adc_context *ctx) {
     fflush(stdout);
     return ADC_EXIT_OK;
 }
+
+static int check_live(struct adc_context *ctx);
 
 /* Part of step 2: an account the bind user may read but whose lock attribute it may not read
  * looks active and would sync as active (rule 4). A warning, not a failure: the configuration
@@ -83,12 +86,35 @@ static int check_directory(struct adc_context *ctx) {
     printf("directory: the filter '%s' finds users under '%s'\n", l->filter, l->base_dn);
     check_lock_access(l);
     fflush(stdout);
+    return check_live(ctx);
+}
+
+/* Part of step 2: how `adc run` will learn of changes (docs/product.md section 9). Not a failure
+ * when the directory offers no change stream: the poll works everywhere. */
+static int check_live(struct adc_context *ctx) {
+    const struct adc_ldap_config *l = &ctx->yaml->ldap;
+    if (l->watch != ADC_WATCH_AUTO) {
+        printf("live changes: %s (backend.ldap.sync.watch)\n", adc_watch_name(l->watch));
+        return ADC_EXIT_OK;
+    }
+    enum adc_watch w;
+    char *why = NULL, *err = NULL;
+    if (adc_watch_detect(l, &w, &why, &err) < 0) {
+        log_error("live changes: %s", err ? err : "cannot read the root DSE");
+        free(err);
+        return ADC_EXIT_FAILURE;
+    }
+    printf("live changes: %s (%s)\n", adc_watch_name(w), why ? why : "detected");
+    free(why);
+    fflush(stdout);
     return ADC_EXIT_OK;
 }
 
 /* The steps of `adc check`, in order. Add a step by adding its function here:
  *  - directory: bind to backend.ldap and say whether the sync filter finds anyone
  *    (LDAP reading, ldap-*.c);
+ *    and which watcher `adc run` uses for live changes (backend.ldap.sync.watch, or the root
+ *    DSE: watch/watch.h);
  *  - cloud: try adc.cfg's app_id/secret against the server (sync engine); skip when
  *    ctx->service is NULL (no adc.cfg). */
 static const struct check_step check_steps[] = {

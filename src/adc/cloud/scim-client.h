@@ -66,6 +66,13 @@ int adc_scim_get_limits(struct adc_scim *s, struct adc_scim_limits *out, char **
 int adc_scim_list_users(struct adc_scim *s, struct adc_cloud_users *out, adc_progress_fn progress,
                         void *userdata, char **err);
 
+/* The cloud users for which attrs[i] ("externalId", "userName") equals values[i] for some i
+ * (SCIM filter "a1 eq v1 or a2 eq v2 ..."), appended to `out`: a targeted lookup for one live
+ * change instead of listing every user. Returns 0, or a negative errno with *err (-EACCES
+ * credentials refused; transport errors as adc_transport_request_retry). */
+int adc_scim_find_users(struct adc_scim *s, const char *const *attrs, const char *const *values,
+                        size_t n_values, struct adc_cloud_users *out, char **err);
+
 /* Performs the writes in order, as few Bulk requests as the limits allow (single requests when
  * the server has no Bulk). A write the server refuses gets its `error` and the others go on.
  * Returns 0 when every write was tried, or a negative errno with *err when the server became

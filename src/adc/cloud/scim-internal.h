@@ -25,6 +25,10 @@ struct adc_scim {
 int adc_scim_call_json(struct adc_scim *s, struct adc_transport *h, const char *method,
                        const char *path, const char *body, json_t **out, char **err);
 
+/* `attr eq "value"` with the value a string literal by JSON string rules (RFC 7644 section
+ * 3.4.2.2). A new string, NULL when out of memory. */
+char *adc_scim_filter_eq(const char *attr, const char *value);
+
 /* scim-write.c: one write's request and the settling of its answer. */
 enum adc_scim_outcome {
     ADC_SCIM_OUT_DONE,

@@ -131,3 +131,55 @@ out:
     page_discard(next);
     return r;
 }
+
+int adc_scim_find_users(struct adc_scim *s, const char *const *attrs, const char *const *values,
+                        size_t n_values, struct adc_cloud_users *out, char **err) {
+    _cleanup_free_ char *f = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < n_values; i++) {
+        _cleanup_free_ char *one = adc_scim_filter_eq(attrs[i], values[i]);
+        if (!one)
+            return -ENOMEM;
+        size_t ol = strlen(one);
+        char *nf = realloc(f, len + ol + 5);
+        if (!nf)
+            return -ENOMEM;
+        f = nf;
+        if (len) {
+            memcpy(f + len, " or ", 4);
+            len += 4;
+        }
+        memcpy(f + len, one, ol + 1);
+        len += ol;
+    }
+    if (!f)
+        return 0;
+    _cleanup_free_ char *q = adc_transport_escape(f);
+    _cleanup_free_ char *path = NULL;
+    if (!q || asprintf(&path, ADC_WIRE_SCIM_USERS "?filter=%s&count=%zu", q, 4 * n_values) < 0) {
+        path = NULL;
+        return -ENOMEM;
+    }
+    struct adc_transport_reply resp = {.retry_after = -1};
+    int r = adc_transport_request_retry(s->http, "GET", path, NULL, 0, 0, &resp);
+    if (r < 0) {
+        if (err)
+            *err = TAKE_PTR(resp.error);
+        goto out;
+    }
+    if (resp.status != 200) {
+        adc_transport_status_error(s->http, "GET", path, &resp, err);
+        r = adc_transport_status_errno(resp.status);
+        goto out;
+    }
+    size_t total = 0, n = 0;
+    char why[160];
+    r = adc_scim_list_parse(resp.body ? resp.body : "", resp.len, out, &total, &n, why,
+                            sizeof(why));
+    if (r == -EBADMSG)
+        adc_set_error(err, "GET %s%s: not a SCIM ListResponse of Users: %s",
+                      adc_transport_url(s->http), path, why);
+out:
+    adc_transport_reply_done(&resp);
+    return r;
+}

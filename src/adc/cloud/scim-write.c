@@ -15,8 +15,7 @@
 #include "common/macros.h"
 #include "common/wire.h"
 
-/* A string literal inside a SCIM filter: JSON string rules (RFC 7644 3.4.2.2). */
-static char *filter_eq(const char *attr, const char *value) {
+char *adc_scim_filter_eq(const char *attr, const char *value) {
     json_t *v = json_string(value);
     char *lit = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL, *f = NULL;
     json_decref(v);
@@ -44,7 +43,7 @@ void adc_scim_created_before(struct adc_scim *s, struct adc_scim_write *w, const
             const char *ext = w[pos[last]].external_id;
             if (!ext)
                 continue; /* no identity: cannot be recognized */
-            _cleanup_free_ char *one = filter_eq("externalId", ext);
+            _cleanup_free_ char *one = adc_scim_filter_eq("externalId", ext);
             if (!one)
                 break;
             size_t ol = strlen(one);

@@ -83,60 +83,70 @@ static void count_id_attribute(struct adc_read_result *res, const char *attr) {
         res->id_attribute = attr;
 }
 
-static int handle_entry(struct reader *rd, LDAPMessage *e) {
-    struct adc_entry_values v;
+/* Decodes entry e into *v (the values lend bytes of the message: it must outlive *v) and its
+ * DN (*dn, a new string). Returns 0, -EBADMSG with the libldap code in *ldap_rc, or -ENOMEM. */
+static int decode_entry(LDAP *ld, const struct adc_user_map *map, LDAPMessage *e,
+                        struct adc_entry_values *v, char **dn, int *ldap_rc) {
     BerElement *ber = NULL;
     struct berval dnv = {0, NULL};
     struct berval attr = {0, NULL};
     struct berval *vals = NULL;
-    char *dn = NULL, *name = NULL, *reason = NULL;
-    const char *id_attr = NULL;
-    int r = -ENOMEM, rc;
+    int r = -EBADMSG, rc;
 
-    memset(&v, 0, sizeof(v));
-    if (++rd->res.n_entries > MAX_ENTRIES) {
-        fail(rd, "%s", "more entries than ad-connect reads at once (10,000,000)");
-        return -E2BIG;
-    }
+    memset(v, 0, sizeof(*v));
     /* ldap_get_dn_ber and ldap_get_attribute_ber lend the bytes of the message itself: no
      * copies while the entry is decoded. */
-    rc = ldap_get_dn_ber(rd->ld, e, &ber, &dnv);
-    if (rc != LDAP_SUCCESS) {
-        fail_rc(rd, "cannot decode an entry: %s", rc);
-        r = -EBADMSG;
+    rc = ldap_get_dn_ber(ld, e, &ber, &dnv);
+    if (rc != LDAP_SUCCESS)
         goto out;
-    }
-    for (rc = ldap_get_attribute_ber(rd->ld, e, ber, &attr, &vals); rc == LDAP_SUCCESS;
-         rc = ldap_get_attribute_ber(rd->ld, e, ber, &attr, &vals)) {
+    for (rc = ldap_get_attribute_ber(ld, e, ber, &attr, &vals); rc == LDAP_SUCCESS;
+         rc = ldap_get_attribute_ber(ld, e, ber, &attr, &vals)) {
         if (!attr.bv_val)
             break; /* end of the attributes */
         char name_buf[128];
         if (attr.bv_len < sizeof(name_buf)) {
             memcpy(name_buf, attr.bv_val, attr.bv_len);
             name_buf[attr.bv_len] = '\0';
-            unsigned mask = adc_user_map_fields(&rd->map, name_buf);
+            unsigned mask = adc_user_map_fields(map, name_buf);
             unsigned count = 0;
             while (vals && vals[count].bv_val)
                 count++;
             if (mask && count > 0) {
                 struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
-                adc_entry_values_add(&v, mask, &first, count);
+                adc_entry_values_add(v, mask, &first, count);
                 for (unsigned k = 1; k < count; k++) {
                     struct adc_bytes more = {vals[k].bv_val, vals[k].bv_len};
-                    adc_entry_values_add_more(&v, mask, &more);
+                    adc_entry_values_add_more(v, mask, &more);
                 }
             }
         }
         ber_memfree(vals);
         vals = NULL;
     }
-    if (rc != LDAP_SUCCESS) {
-        fail_rc(rd, "cannot decode an entry: %s", rc);
-        r = -EBADMSG;
+    if (rc != LDAP_SUCCESS)
         goto out;
+    r = (*dn = strndup(dnv.bv_val, dnv.bv_len)) ? 0 : -ENOMEM;
+out:
+    *ldap_rc = rc;
+    if (ber)
+        ber_free(ber, 0);
+    return r;
+}
+
+static int handle_entry(struct reader *rd, LDAPMessage *e) {
+    struct adc_entry_values v;
+    char *dn = NULL, *name = NULL, *reason = NULL;
+    const char *id_attr = NULL;
+    int r, rc;
+
+    if (++rd->res.n_entries > MAX_ENTRIES) {
+        fail(rd, "%s", "more entries than ad-connect reads at once (10,000,000)");
+        return -E2BIG;
     }
-    dn = strndup(dnv.bv_val, dnv.bv_len);
-    if (!dn)
+    r = decode_entry(rd->ld, &rd->map, e, &v, &dn, &rc);
+    if (r == -EBADMSG)
+        fail_rc(rd, "cannot decode an entry: %s", rc);
+    if (r < 0)
         goto out;
 
     struct adc_user u;
@@ -162,8 +172,6 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
     *slot = u; /* owned by the list now */
     r = 0;
 out:
-    if (ber)
-        ber_free(ber, 0);
     free(dn);
     free(name);
     free(reason);
@@ -499,4 +507,78 @@ void adc_read_result_done(struct adc_read_result *r) {
     }
     free(r->skipped);
     memset(r, 0, sizeof(*r));
+}
+
+void adc_entry_read_done(struct adc_entry_read *r) {
+    if (!r)
+        return;
+    adc_user_done(&r->user);
+    free(r->name);
+    free(r->reason);
+    memset(r, 0, sizeof(*r));
+}
+
+int adc_ldap_read_entry(const struct adc_ldap_config *cfg, LDAP *ld, const char *dn, bool in_scope,
+                        struct adc_entry_read *out, char **err) {
+    struct adc_user_map m; /* a few pointers into cfg: cheaper than a request */
+    const struct adc_user_map *map = &m;
+    adc_user_map_init(&m, cfg);
+    LDAPMessage *res = NULL;
+    char *entry_dn = NULL;
+    int timeout = timeout_of(cfg), msgid, r, code = LDAP_OTHER;
+    struct timeval limit = {timeout, 0};
+    const char *filter =
+        in_scope ? (cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)") : "(objectClass=*)";
+
+    memset(out, 0, sizeof(*out));
+    int rc = ldap_search_ext(ld, dn, LDAP_SCOPE_BASE, filter, (char **)map->request, 0, NULL, NULL,
+                             &limit, 1, &msgid);
+    if (rc == LDAP_SUCCESS) {
+        struct timeval tv = adc_ldap_remaining(adc_ldap_now() + timeout);
+        rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res);
+        if (rc == 0) {
+            *err = adc_strdup_printf("reading '%s': no answer within %d s (backend.ldap.timeout)",
+                                     dn, timeout);
+            r = -ETIMEDOUT;
+            goto out;
+        }
+        rc = rc < 0 ? adc_ldap_conn_last_error(ld) : LDAP_SUCCESS;
+    }
+    LDAPMessage *done = NULL;
+    if (rc == LDAP_SUCCESS) {
+        done = ldap_first_message(ld, res);
+        while (done && ldap_msgtype(done) != LDAP_RES_SEARCH_RESULT)
+            done = ldap_next_message(ld, done);
+        rc = done ? ldap_parse_result(ld, done, &code, NULL, NULL, NULL, NULL, 0) : LDAP_OTHER;
+    }
+    if (rc != LDAP_SUCCESS || (code != LDAP_SUCCESS && code != LDAP_NO_SUCH_OBJECT)) {
+        char *why = adc_ldap_conn_strerror(ld, rc != LDAP_SUCCESS ? rc : code);
+        *err = adc_strdup_printf("reading '%s' failed: %s", dn, why ? why : "out of memory");
+        free(why);
+        r = rc != LDAP_SUCCESS ? -EIO : -EPROTO;
+        goto out;
+    }
+    LDAPMessage *e = ldap_first_entry(ld, res);
+    if (!e) {
+        r = 0; /* gone, or outside the sync filter */
+        goto out;
+    }
+    struct adc_entry_values v;
+    r = decode_entry(ld, map, e, &v, &entry_dn, &rc);
+    if (r < 0) {
+        *err = r == -EBADMSG ? adc_strdup_printf("cannot decode '%s': %s", dn, ldap_err2string(rc))
+                             : NULL;
+        goto out;
+    }
+    const char *id_attr = NULL;
+    r = adc_user_map_entry(map, entry_dn, &v, &out->user, &out->name, &out->reason, &id_attr);
+    if (r < 0)
+        goto out;
+    out->found = true;
+    out->skipped = r == 1;
+    r = 0;
+out:
+    free(entry_dn);
+    ldap_msgfree(res);
+    return r;
 }

@@ -8,6 +8,8 @@
 #include "config/config.h"
 #include "common/user.h"
 
+typedef struct ldap LDAP;
+
 struct adc_read_result {
     struct adc_user_list users; /* the mapped users, sorted by nothing in particular */
     struct adc_skipped_entry *skipped;
@@ -32,6 +34,23 @@ struct adc_read_result {
  * (52)"). Safe to call from several threads with their own results. */
 int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_result *out, char **err);
 void adc_read_result_done(struct adc_read_result *r);
+
+/* One entry read for a live change (docs/product.md section 9). */
+struct adc_entry_read {
+    bool found;           /* the entry exists (and matches the sync filter when asked) */
+    bool skipped;         /* found, but not a user (rule 8): name (may be NULL) and reason */
+    struct adc_user user; /* found and not skipped: the mapped user */
+    char *name, *reason;
+};
+void adc_entry_read_done(struct adc_entry_read *r);
+
+/* Reads the entry `dn` on `ld` (bound as bind_dn: adc_ldap_conn_open_service) with a base
+ * search, mapped as the enumeration maps entries. in_scope: with the sync filter, so that an
+ * entry outside it reads as not found; else any entry (for its identity). Returns 0 (see
+ * out->found), or a negative errno with *err: -EIO (connection lost: open a new one),
+ * -ETIMEDOUT, -EPROTO (the server refused the search), -ENOMEM. */
+int adc_ldap_read_entry(const struct adc_ldap_config *cfg, LDAP *ld, const char *dn, bool in_scope,
+                        struct adc_entry_read *out, char **err);
 
 /* For `adc check`: connects and binds as adc_ldap_read_users would, then asks whether
  * sync.filter matches anything under base_dn (one entry is enough). Returns 0 with *found set,

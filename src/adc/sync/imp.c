@@ -97,7 +97,9 @@ static int start_run(struct adc_scim *client, const struct adc_yaml_config *yaml
     adc_settings_merge(yaml->settings, r->server.settings, opt->dry_run, &r->settings);
     r->have_settings = true;
     r->dry_run = r->settings.value[ADC_SETTING_DRY_RUN];
-    if (opt->record_run && adc_agent_api_run_start(t, r->dry_run, "imp", &r->run_id, &err) < 0) {
+    if (opt->record_run && adc_agent_api_run_start(t, r->dry_run,
+                                                   opt->run_source ? opt->run_source : "imp",
+                                                   &r->run_id, &err) < 0) {
         log_warning("could not record the run on the server: %s", err ? err : "error");
         free(err);
         err = NULL;

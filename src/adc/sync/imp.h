@@ -27,7 +27,10 @@ enum adc_imp_phase {
 };
 
 struct adc_imp_options {
-    bool dry_run;    /* --dry-run, or a preview the cloud asked for: always wins */
+    bool dry_run; /* --dry-run, or a preview the cloud asked for: always wins */
+    /* The run record's source when record_run: "imp" (NULL) or "agent" (`adc run` starting a
+     * full sync itself, trigger "startup", docs/agent-protocol.md). */
+    const char *run_source;
     bool record_run; /* create and complete a run record on the server (`adc imp`; the agent
                       * reports the run the server gave it) */
     /* Called from the calling thread between steps; returning false stops the run before its

@@ -19,11 +19,13 @@ from .programs import ADC
 
 
 def yaml_text(slapd, username_attribute="mail", dry_run=False, extra_settings=None,
-              filter_="(objectClass=inetOrgPerson)", ldap_extra=None, addr=None, watch=None,
+              filter_="(objectClass=inetOrgPerson)", ldap_extra=None, addr=None, watch="off",
               poll_interval=None):
     """An adc.yaml for a harness.slapd.Slapd, with the documented keys; ldap_extra adds keys
     under backend.ldap (e.g. {"timeout": 3}); addr replaces slapd.url (e.g. slapd.ldaps_url,
-    with ldap_extra={"ca_file": slapd.ca_file})."""
+    with ldap_extra={"ca_file": slapd.ca_file}). Live changes are off unless `watch` says
+    otherwise ("auto", "syncrepl", "poll"): tests of commanded syncs count what the first sync
+    does, which a startup full sync would do before them."""
     settings = {"dry-run": dry_run, "delete-disables": False}
     settings.update(extra_settings or {})
     lines = ["settings:"]
@@ -109,6 +111,11 @@ class Agent:
     def __init__(self, cfg, yaml, args=(), env=None, notify=True):
         self.dir = tempfile.mkdtemp(prefix="adc-agent-")
         self.cfg_path = os.path.join(self.dir, "adc.cfg")
+        # Live-change positions stay in the test's directory (the default is /var/lib/adc).
+        self.state_dir = os.path.join(self.dir, "state")
+        os.makedirs(self.state_dir)
+        if "state_dir" not in cfg:
+            cfg += f"state_dir = {self.state_dir}\n"
         self.yaml_path = os.path.join(self.dir, "adc.yaml")
         self.write_cfg(cfg)
         self.write_yaml(yaml)

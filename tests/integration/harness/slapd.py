@@ -117,6 +117,9 @@ class Slapd(Managed):
                  makes a server where only a paged search can read more than 500 entries
     time_limit   slapd's time limit in seconds for the service account (None = unlimited)
     ppolicy      load the ppolicy overlay with a default policy (pwdLockout)
+    syncprov     load the syncprov overlay (RFC 4533 content synchronization, for live
+                 changes), with an entryCSN index and a session log, so that a consumer
+                 resuming from a cookie gets the deletes since as syncUUIDs
     log_level    slapd log level (e.g. "stats": connections, operations and results, which
                  tests can wait for with wait_log); the log is self.log_path
     """
@@ -125,13 +128,15 @@ class Slapd(Managed):
     service_password = "reader-secret"
 
     def __init__(self, ldif=None, base_dn=ldif_mod.BASE_DN, tls=False, size_limit=None,
-                 time_limit=None, ppolicy=True, log_level="none", paged_limit=None):
+                 time_limit=None, ppolicy=True, log_level="none", paged_limit=None,
+                 syncprov=False):
         self.base_dn = base_dn
         self.tls = tls
         self.size_limit = size_limit
         self.paged_limit = paged_limit
         self.time_limit = time_limit
         self.ppolicy = ppolicy
+        self.syncprov = syncprov
         self.log_level = log_level
         self._ldif = ldif
         self.dir = None
@@ -199,6 +204,8 @@ class Slapd(Managed):
         ]
         if self.ppolicy:
             lines.append("moduleload ppolicy")
+        if self.syncprov:
+            lines.append("moduleload syncprov")
         if self.tls:
             lines += [f"TLSCACertificateFile {self.ca_file}",
                       f"TLSCertificateFile {self.cert_file}",
@@ -215,6 +222,8 @@ class Slapd(Managed):
             "index uid,mail,cn eq",
             "index entryUUID eq",
         ]
+        if self.syncprov:
+            lines.append("index entryCSN eq")
         limits = []
         if self.size_limit is not None:
             n = self.size_limit
@@ -227,6 +236,9 @@ class Slapd(Managed):
         if self.ppolicy:
             lines += ["overlay ppolicy",
                       f'ppolicy_default "cn=default,ou=policies,{b}"']
+        if self.syncprov:
+            lines += ["overlay syncprov", "syncprov-checkpoint 100 1",
+                      "syncprov-sessionlog 10000"]
         # Access: the service account reads everything but passwords; anybody may bind
         # (auth); users read themselves. The root DSE and schema are public, as on real servers.
         lines += [
