@@ -1,5 +1,6 @@
-/* The System Administrator API under /api/v1 (docs/product.md section 6): sync configurations, their
- * secrets and settings, run history, the audit log. */
+/* The System Administrator API under /api/v1 (docs/product.md section 6): sync configurations,
+ * their secrets and settings (api-admin.c); run history, "sync now", the audit log and /metrics
+ * (api-runs.c). */
 #pragma once
 
 #include <jansson.h>
@@ -18,6 +19,14 @@ int adc_api_settings_merge(char **settings, const json_t *in, bool allow_null, c
                            size_t why_size);
 
 struct adc_server;
+struct adc_http_request;
+struct adc_http_response;
+
+/* A connection for a handler; NULL after answering 503. */
+struct adc_db *adc_api_db_acquire(struct adc_http_request *req, struct adc_http_response *res);
+/* Reads sync configuration app_id into *c: 0, or a negative errno after answering 404/500. */
+int adc_api_config_load(struct adc_db *db, const char *app_id, struct adc_store_config *c,
+                        struct adc_http_response *res);
 
 /* Queues a sync of app_id for its agents, as "Sync now" and the schedule (schedule.h) do: 0
  * with the new run's id in run_id; -ENOENT (no such configuration), -ENOTCONN (no agent

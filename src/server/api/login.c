@@ -19,6 +19,7 @@
 #include "api/channel.h"
 #include "api/hub.h"
 #include "api/throttle.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/secret.h"
@@ -187,14 +188,8 @@ struct app_ids {
 
 static int collect_app_id(const struct adc_store_config *c, void *userdata) {
     struct app_ids *a = userdata;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        void *p = realloc(a->ids, cap * sizeof(*a->ids));
-        if (!p)
-            return -ENOMEM;
-        a->ids = p;
-        a->cap = cap;
-    }
+    if (adc_grow_array(a->ids, a->cap, a->n, 8) < 0)
+        return -ENOMEM;
     snprintf(a->ids[a->n++], sizeof(a->ids[0]), "%s", c->app_id);
     return 0;
 }

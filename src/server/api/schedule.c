@@ -10,6 +10,7 @@
 #include "api/api-admin.h"
 #include "api/channel.h"
 #include "api/hub.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "server.h"
 #include "store/store-schedule.h"
@@ -33,14 +34,8 @@ struct due_list {
 
 static int collect(const struct adc_store_due *d, void *ctx) {
     struct due_list *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        void *p = realloc(l->v, cap * sizeof(*l->v));
-        if (!p)
-            return -ENOMEM;
-        l->v = p;
-        l->cap = cap;
-    }
+    if (adc_grow_array(l->v, l->cap, l->n, 16) < 0)
+        return -ENOMEM;
     l->v[l->n++] = *d;
     return 0;
 }
