@@ -145,6 +145,7 @@ static int read_both(struct adc_scim *client, const struct adc_yaml_config *yaml
               dir_err ? dir_err : strerror(-dr));
         return -1;
     }
+    adc_read_result_warn_mixed_ids(&r->dir);
     if (cr.r < 0) {
         failf(r, ADC_EXIT_FAILURE, "reading the cloud users failed, nothing was changed: %s",
               cloud_err ? cloud_err : strerror(-cr.r));
