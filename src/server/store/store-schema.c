@@ -155,7 +155,13 @@ const char *const adc_schema_sqlite[] = {
     "  lockouts INTEGER NOT NULL,"
     "  updated INTEGER NOT NULL);"
     "CREATE INDEX login_throttle_updated ON login_throttle(updated);",
-    /* 7 -> 8: several instances on one PostgreSQL database (api/cluster.h): which agent is
+    /* 7 -> 8: userName unique after Unicode case folding: the folded key of every name beyond
+     * ASCII (store-users.c explains why not of every name). */
+    "CREATE TABLE user_name_folds("
+    "  key TEXT PRIMARY KEY,"
+    "  id TEXT NOT NULL);"
+    "CREATE INDEX user_name_folds_id ON user_name_folds(id);",
+    /* 8 -> 9: several instances on one PostgreSQL database (api/cluster.h): which agent is
      * connected to which instance, and the commands queued for an agent wherever it is
      * connected. Unused by a single SQLite process, which keeps both in memory. */
     "CREATE TABLE agent_presence("
@@ -304,6 +310,11 @@ const char *const adc_schema_postgresql[] = {
     "  updated BIGINT NOT NULL);"
     "CREATE INDEX login_throttle_updated ON login_throttle(updated);",
     /* 7 -> 8 */
+    "CREATE TABLE user_name_folds("
+    "  key TEXT PRIMARY KEY,"
+    "  id TEXT NOT NULL);"
+    "CREATE INDEX user_name_folds_id ON user_name_folds(id);",
+    /* 8 -> 9 */
     "CREATE TABLE agent_presence("
     "  agent_id TEXT PRIMARY KEY,"
     "  app_id TEXT NOT NULL,"
