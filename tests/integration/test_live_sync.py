@@ -6,7 +6,7 @@ import tempfile
 import time
 import unittest
 
-from harness import ldif
+from harness import dirsrv, ldif
 from harness.agent import Agent, cfg_text, yaml_text
 from harness.server import AdcServer, basic_auth
 from harness.slapd import Slapd
@@ -432,6 +432,37 @@ class LivePoll(LiveBase):
         # Leaving the filter is seen by a poll too: like a delete.
         self.modify(n, "description", "left")
         self.until("a polled leave", lambda: n.mail[0] not in self.cloud(), 5)
+
+
+@unittest.skipUnless(dirsrv.available(), "389-ds-base is not installed")
+class Live389(LiveBase):
+    """389-ds with the Retro Changelog and Content Synchronization plugins: the syncUUID is
+    derived from nsUniqueId while adc uses entryUUID (389-ds 2.x), so a delete must be mapped
+    to the identity adc uses."""
+    n_users = 10
+
+    @classmethod
+    def setUpClass(cls):
+        cls.users = ldif.generate(cls.n_users, special=False)
+        cls.slapd = dirsrv.DirSrv(ldif=cls.users).__enter__()
+        cls.extra = 0
+        cls.slapd.dsconf("plugin", "retro-changelog", "enable")
+        cls.slapd.dsconf("plugin", "contentsync", "enable")
+        dirsrv._run(["dsctl", cls.slapd.instance, "restart"], env=cls.slapd.env())
+
+    def test_content_sync_with_389(self):
+        self.agent()
+        live = wait_for(self, "a live status", lambda: self.live(), 10)
+        self.assertEqual(live["watch"], "syncrepl")
+        u = self.users[0]
+        self.modify(u, "displayName", "Live 389")
+        self.until("a modify", lambda: self.cloud()[u.mail[0]].get("displayName") == "Live 389")
+        n = self.new_user()
+        self.slapd.ldapadd(ldif.entry(n, operational=False))
+        self.until("an add", lambda: n.mail[0] in self.cloud())
+        self.slapd.ldapdelete(n.dn)
+        self.until("a delete (mapped from the nsUniqueId syncUUID)",
+                   lambda: n.mail[0] not in self.cloud())
 
 
 if __name__ == "__main__":

@@ -24,8 +24,11 @@ int adc_agent_api_get_settings(struct adc_transport *t, struct adc_server_settin
 void adc_server_settings_done(struct adc_server_settings *st);
 
 /* POST /api/v1/agent/runs, once (a repeated POST would leave a second run record behind).
- * source: "imp" or "agent". Returns 0 with a new string in *run_id, or a negative errno with
- * *err. */
+ * source: "imp" or "agent". Returns 0 with a new string in *run_id; -EBUSY (409) when another
+ * sync of this configuration is in progress (docs/product.md section 11: one at a time); or
+ * another negative errno; *err says why. While the run lasts, the server needs a report on it
+ * at least every 2 minutes (adc_agent_api_run_update with ADC_RUN_RUNNING is one), or it
+ * records the run failed. */
 int adc_agent_api_run_start(struct adc_transport *t, bool dry_run, const char *source,
                             char **run_id, char **err);
 
@@ -57,6 +60,12 @@ int adc_agent_api_poll(struct adc_transport *t, const char *agent_id, int wait_s
  * HTTP status, or a negative errno when no answer came. */
 int adc_agent_api_post_result(struct adc_transport *t, const char *command_id, const char *outcome,
                               const char *reason);
+
+/* PUT /api/v1/agent/live: the live watcher's state (`state` lent: {"watch", "state",
+ * "changes_applied", "last_change", "detail"}), once, bounded by a few seconds. Returns the
+ * HTTP status (404 or 405 from a server older than live changes), or a negative errno when no
+ * answer came. */
+int adc_agent_api_put_live(struct adc_transport *t, json_t *state);
 
 /* POST /api/v1/agent/disconnect, bounded by a few seconds. Returns 0 when acknowledged, else a
  * negative errno. */
