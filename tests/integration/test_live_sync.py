@@ -171,12 +171,14 @@ class LiveBase(unittest.TestCase):
     """One slapd per class (syncprov or not); an adc-server and a configuration per test, no
     schedule, so that every run seen is the agent's own (trigger startup) or asked for."""
     syncprov = True
+    sessionlog = True
     n_users = 30
 
     @classmethod
     def setUpClass(cls):
         cls.users = ldif.generate(cls.n_users, special=False)
-        cls.slapd = Slapd(ldif=cls.users, syncprov=cls.syncprov).__enter__()
+        cls.slapd = Slapd(ldif=cls.users, syncprov=cls.syncprov,
+                          syncprov_sessionlog=cls.sessionlog).__enter__()
         cls.extra = 0
 
     @classmethod
@@ -410,6 +412,34 @@ class LiveSyncrepl(LiveBase):
         # Nobody was deleted on the strength of a bad position.
         for x in self.users[8:]:
             self.assertIn(x.mail[0], cloud)
+
+
+class LiveWithoutSessionLog(LiveBase):
+    """syncprov without a session log: resuming from a cookie, the deletes made meanwhile are
+    only implied (a "present" phase), which a consumer cannot list: a full sync finds them."""
+    sessionlog = False
+    n_users = 10
+
+    def test_deletes_while_down_arrive_through_a_full_sync(self):
+        a = self.agent()
+        a.term()
+        self.assertEqual(a.wait(), 0)
+        u, victim = self.users[0], self.users[1]
+        self.modify(u, "displayName", "While Down")
+        self.slapd.ldapdelete(victim.dn)
+        a.start()
+        a.wait_notify("READY=1")
+        self.wait_startup_run(count=2)
+        self.assertIn("deletes made meanwhile cannot be listed", a.log())
+        cloud = self.cloud()
+        self.assertNotIn(victim.mail[0], cloud)
+        self.assertEqual(cloud[u.mail[0]]["displayName"], "While Down")
+        for x in self.users[2:]:
+            self.assertIn(x.mail[0], cloud)
+        # And it streams on.
+        self.modify(u, "displayName", "After Resume")
+        self.until("a change after the resume",
+                   lambda: self.cloud()[u.mail[0]].get("displayName") == "After Resume")
 
 
 class LivePoll(LiveBase):
