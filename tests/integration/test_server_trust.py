@@ -341,6 +341,30 @@ class Limits(unittest.TestCase):
         self.assertEqual(len(set(seen)), 300)
         self.assertGreater(start, 1)  # more than one page
 
+    def test_names_unique_after_unicode_case_folding(self):
+        pairs = [("kelvin@example.org", "\u212aelvin@example.org"),  # Kelvin sign
+                 ("\u212aate@example.org", "KATE@example.org"),
+                 ("J\u00fcrgen@example.org", "J\u00dcRGEN@example.org"),
+                 ("stra\u00dfe@example.org", "STRASSE@example.org"),  # full folding: ss
+                 ("\u00c5sa@example.org", "\u212bSA@example.org")]  # Angstrom sign
+        for first, second in pairs:
+            with self.subTest(first=first, second=second):
+                r = self.srv.scim(self.cfg, "POST", "/Users", user(first))
+                self.assertEqual(r.status, 201, r.raw)
+                uid = r.body["id"]
+                r = self.srv.scim(self.cfg, "POST", "/Users", user(second))
+                self.assertEqual(r.status, 409, r.raw)
+                self.assertEqual(r.body["scimType"], "uniqueness")
+                # a rename into the taken name is refused too; after a delete the name is free
+                other = self.srv.scim(self.cfg, "POST", "/Users",
+                                      user("other-" + str(abs(hash(second))) + "@example.org"))
+                self.assertEqual(other.status, 201)
+                r = self.srv.scim(self.cfg, "PUT", "/Users/" + other.body["id"], user(second))
+                self.assertEqual(r.status, 409, r.raw)
+                self.assertEqual(self.srv.scim(self.cfg, "DELETE", "/Users/" + uid).status, 204)
+                r = self.srv.scim(self.cfg, "PUT", "/Users/" + other.body["id"], user(second))
+                self.assertEqual(r.status, 200, r.raw)
+
     def test_names_without_invisible_characters(self):
         for bad in ("zero\u200bwidth@example.org", "rtl\u202eevil@example.org",
                     "bom\ufeff@example.org", "nel\u0085@example.org", "tab\t@example.org",
