@@ -1,4 +1,5 @@
 #include "scim/scim-group.h"
+#include "scim/scim-group-internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,8 +16,6 @@
 #include "store/store-runs.h"
 
 #define fail adc_scim_fail
-
-#define MAX_PATCH_OPS 1000
 
 /* ---- rendering ----------------------------------------------------------------------------- */
 
@@ -116,7 +115,7 @@ static int check_schemas(const json_t *in, struct adc_scim_result *r) {
     return fail(r, 400, "invalidSyntax", "schemas must include %s", ADC_SCIM_SCHEMA_GROUP);
 }
 
-static int check_name(const json_t *v, const char *what, struct adc_scim_result *r) {
+int adc_scim_group_check_name(const json_t *v, const char *what, struct adc_scim_result *r) {
     if (!json_is_string(v) || !adc_scim_valid_text(json_string_value(v), ADC_SCIM_MAX_NAME_LEN))
         return fail(r, 400, "invalidValue",
                     "%s must be a non-empty string of at most %d characters without control "
@@ -125,7 +124,8 @@ static int check_name(const json_t *v, const char *what, struct adc_scim_result 
     return 0;
 }
 
-static int read_provider(const json_t *ext, const char **provider, struct adc_scim_result *r) {
+int adc_scim_group_read_provider(const json_t *ext, const char **provider,
+                                 struct adc_scim_result *r) {
     json_t *p = adc_scim_json_get(ext, "provider", NULL);
     if (!json_is_object(ext) || (p && !json_is_string(p)))
         return fail(r, 400, "invalidValue", "provider must be a string");
@@ -146,11 +146,11 @@ static int read_group(const json_t *in, struct group_in *g, struct adc_scim_resu
         if (json_is_null(v))
             continue; /* null is the same as absent (RFC 7643 section 2.5) */
         if (strcasecmp(key, "displayName") == 0) {
-            if (check_name(v, "displayName", r) < 0)
+            if (adc_scim_group_check_name(v, "displayName", r) < 0)
                 return -1;
             g->display_name = json_string_value(v);
         } else if (strcasecmp(key, "externalId") == 0) {
-            if (check_name(v, "externalId", r) < 0)
+            if (adc_scim_group_check_name(v, "externalId", r) < 0)
                 return -1;
             g->external_id = json_string_value(v);
         } else if (strcasecmp(key, "members") == 0) {
@@ -158,7 +158,7 @@ static int read_group(const json_t *in, struct group_in *g, struct adc_scim_resu
                 return fail(r, 400, "invalidValue", "members must be an array");
             g->members = v;
         } else if (strcasecmp(key, ADC_SCIM_SCHEMA_GROUP_PROVIDER) == 0) {
-            if (read_provider(v, &g->provider, r) < 0)
+            if (adc_scim_group_read_provider(v, &g->provider, r) < 0)
                 return -1;
         }
         /* id, meta, schemas, other extensions: not stored */
@@ -213,8 +213,8 @@ static int read_member(struct adc_scim_ctx *ctx, const char *group_id, const jso
 
 /* Adds the members of an array (or a single member object); *delta grows by those that were
  * not members yet. */
-static int add_members(struct adc_scim_ctx *ctx, const char *group_id, const json_t *list,
-                       int64_t *delta, struct adc_scim_result *r) {
+int adc_scim_group_add_members(struct adc_scim_ctx *ctx, const char *group_id, const json_t *list,
+                               int64_t *delta, struct adc_scim_result *r) {
     size_t n = json_is_array(list) ? json_array_size(list) : 1;
     for (size_t i = 0; i < n; i++) {
         const json_t *m = json_is_array(list) ? json_array_get(list, i) : list;
@@ -231,8 +231,8 @@ static int add_members(struct adc_scim_ctx *ctx, const char *group_id, const jso
 
 /* Removes the members whose values a list names ({"value": id} each; unknown ones are not
  * members, which is no error). */
-static int remove_listed(struct adc_scim_ctx *ctx, const char *group_id, const json_t *list,
-                         int64_t *delta, struct adc_scim_result *r) {
+int adc_scim_group_remove_listed(struct adc_scim_ctx *ctx, const char *group_id, const json_t *list,
+                                 int64_t *delta, struct adc_scim_result *r) {
     size_t n = json_is_array(list) ? json_array_size(list) : 1;
     for (size_t i = 0; i < n; i++) {
         const json_t *m = json_is_array(list) ? json_array_get(list, i) : list;
@@ -250,9 +250,9 @@ static int remove_listed(struct adc_scim_ctx *ctx, const char *group_id, const j
     return 0;
 }
 
-static int remove_where(struct adc_scim_ctx *ctx, const char *group_id,
-                        const struct adc_scim_filter *f, int64_t *delta,
-                        struct adc_scim_result *r) {
+int adc_scim_group_remove_where(struct adc_scim_ctx *ctx, const char *group_id,
+                                const struct adc_scim_filter *f, int64_t *delta,
+                                struct adc_scim_result *r) {
     struct adc_sql_where w = {0};
     char err[300];
     if (f && adc_store_filter_sql_members(f, adc_db_dialect(ctx->db), &w, err, sizeof(err)) < 0)
@@ -287,9 +287,9 @@ static int store_failure(int e, struct adc_scim_result *r) {
  * configuration writes its own groups; another provider's group it may take over only when it
  * is a `local` one and the server does not refuse takeovers (docs/product.md sections 4 and
  * 11); *takeover says so. */
-static int load_for_write(struct adc_scim_ctx *ctx, const char *id, const char *if_match,
-                          bool deleting, struct adc_store_group *g, bool *takeover,
-                          struct adc_scim_result *r) {
+int adc_scim_group_load_for_write(struct adc_scim_ctx *ctx, const char *id, const char *if_match,
+                                  bool deleting, struct adc_store_group *g, bool *takeover,
+                                  struct adc_scim_result *r) {
     *takeover = false;
     int e = adc_store_group_get(ctx->db, id, g);
     if (e < 0)
@@ -325,7 +325,7 @@ out:
 }
 
 /* Replaces a string field of g (owned). */
-static int set_text(char **field, const char *value, struct adc_scim_result *r) {
+int adc_scim_group_set_text(char **field, const char *value, struct adc_scim_result *r) {
     char *v = value ? strdup(value) : NULL;
     if (value && !v)
         return fail(r, 500, NULL, "out of memory");
@@ -335,19 +335,19 @@ static int set_text(char **field, const char *value, struct adc_scim_result *r) 
 }
 
 /* The provider an administrator asks for, checked. */
-static int set_provider(struct adc_scim_ctx *ctx, struct adc_store_group *g, const char *provider,
-                        struct adc_scim_result *r) {
+int adc_scim_group_set_provider(struct adc_scim_ctx *ctx, struct adc_store_group *g,
+                                const char *provider, struct adc_scim_result *r) {
     if (!provider || ctx->who->kind == ADC_PRINCIPAL_SYNC || !strcmp(provider, g->provider))
         return 0; /* a sync configuration's groups are its own, whatever the request says */
     if (adc_scim_check_provider(ctx, provider, r) < 0)
         return -1;
-    return set_text(&g->provider, provider, r);
+    return adc_scim_group_set_text(&g->provider, provider, r);
 }
 
 /* Stores the changed group (version + 1, modified now) and audits it. */
-static int save(struct adc_scim_ctx *ctx, struct adc_store_group *g, int64_t delta,
-                const char *action, const char *extra, unsigned status, bool want_resource,
-                bool members, struct adc_scim_result *r) {
+int adc_scim_group_save(struct adc_scim_ctx *ctx, struct adc_store_group *g, int64_t delta,
+                        const char *action, const char *extra, unsigned status, bool want_resource,
+                        bool members, struct adc_scim_result *r) {
     g->member_count += delta;
     g->version++;
     adc_store_now(g->modified);
@@ -382,8 +382,9 @@ int adc_scim_group_create(struct adc_scim_ctx *ctx, const json_t *body, bool wan
         return -1;
     else if (in.provider)
         provider = in.provider;
-    if (set_text(&g.display_name, in.display_name, r) < 0 ||
-        set_text(&g.external_id, in.external_id, r) < 0 || set_text(&g.provider, provider, r) < 0)
+    if (adc_scim_group_set_text(&g.display_name, in.display_name, r) < 0 ||
+        adc_scim_group_set_text(&g.external_id, in.external_id, r) < 0 ||
+        adc_scim_group_set_text(&g.provider, provider, r) < 0)
         goto out;
     adc_auth_uuid7(g.id);
     adc_store_now(g.created);
@@ -394,10 +395,10 @@ int adc_scim_group_create(struct adc_scim_ctx *ctx, const json_t *body, bool wan
         goto out;
     }
     int64_t delta = 0;
-    if (in.members && add_members(ctx, g.id, in.members, &delta, r) < 0)
+    if (in.members && adc_scim_group_add_members(ctx, g.id, in.members, &delta, r) < 0)
         goto out;
-    /* save() counts the first version: a new group is version 1, as a new user is. */
-    ret = save(ctx, &g, delta, "group.create", NULL, 201, want_resource, true, r);
+    /* Saving counts the first version: a new group is version 1, as a new user is. */
+    ret = adc_scim_group_save(ctx, &g, delta, "group.create", NULL, 201, want_resource, true, r);
 out:
     adc_store_group_done(&g);
     return ret;
@@ -412,21 +413,21 @@ int adc_scim_group_replace(struct adc_scim_ctx *ctx, const char *id, const json_
         return -1;
     struct adc_store_group g;
     bool takeover;
-    if (load_for_write(ctx, id, if_match, false, &g, &takeover, r) < 0)
+    if (adc_scim_group_load_for_write(ctx, id, if_match, false, &g, &takeover, r) < 0)
         return -1;
     int ret = -1;
-    if (set_text(&g.display_name, in.display_name, r) < 0 ||
-        set_text(&g.external_id, in.external_id, r) < 0 ||
-        set_text(&g.provider, takeover ? ctx->who->app_id : g.provider, r) < 0 ||
-        set_provider(ctx, &g, in.provider, r) < 0)
+    if (adc_scim_group_set_text(&g.display_name, in.display_name, r) < 0 ||
+        adc_scim_group_set_text(&g.external_id, in.external_id, r) < 0 ||
+        adc_scim_group_set_text(&g.provider, takeover ? ctx->who->app_id : g.provider, r) < 0 ||
+        adc_scim_group_set_provider(ctx, &g, in.provider, r) < 0)
         goto out;
     /* PUT replaces the whole resource: members absent means none (RFC 7644 section 3.5.1). */
     int64_t delta = 0;
-    if (remove_where(ctx, g.id, NULL, &delta, r) < 0 ||
-        (in.members && add_members(ctx, g.id, in.members, &delta, r) < 0))
+    if (adc_scim_group_remove_where(ctx, g.id, NULL, &delta, r) < 0 ||
+        (in.members && adc_scim_group_add_members(ctx, g.id, in.members, &delta, r) < 0))
         goto out;
-    ret = save(ctx, &g, delta, takeover ? "group.takeover" : "group.replace", NULL, 200,
-               want_resource, true, r);
+    ret = adc_scim_group_save(ctx, &g, delta, takeover ? "group.takeover" : "group.replace", NULL,
+                              200, want_resource, true, r);
 out:
     adc_store_group_done(&g);
     return ret;
@@ -439,7 +440,7 @@ int adc_scim_group_delete(struct adc_scim_ctx *ctx, const char *id, const char *
     /* delete-disables has no meaning for a group (it has no active flag): the group goes. */
     struct adc_store_group g;
     bool takeover;
-    if (load_for_write(ctx, id, if_match, true, &g, &takeover, r) < 0)
+    if (adc_scim_group_load_for_write(ctx, id, if_match, true, &g, &takeover, r) < 0)
         return -1;
     char now[24];
     adc_store_now(now);
@@ -454,248 +455,6 @@ int adc_scim_group_delete(struct adc_scim_ctx *ctx, const char *id, const char *
     r->status = 204;
     snprintf(r->id, sizeof(r->id), "%s", id);
     ret = 0;
-out:
-    adc_store_group_done(&g);
-    return ret;
-}
-
-/* ---- PATCH -------------------------------------------------------------------------------- */
-
-enum patch_op { P_ADD, P_REPLACE, P_REMOVE };
-
-/* A patch path of a group: the attribute ("members", "displayName", "externalId", "provider",
- * or "" for none) and, for members[...], the filter. */
-struct gpath {
-    char attr[16];
-    struct adc_scim_filter *filter;
-};
-
-static int parse_gpath(const char *text, struct gpath *p, struct adc_scim_result *r) {
-    memset(p, 0, sizeof(*p));
-    if (!text)
-        return 0;
-    if (strlen(text) > 1000)
-        return fail(r, 400, "invalidPath", "path too long");
-    const char *a = text;
-    if (strncasecmp(a, ADC_SCIM_SCHEMA_GROUP ":", strlen(ADC_SCIM_SCHEMA_GROUP) + 1) == 0)
-        a += strlen(ADC_SCIM_SCHEMA_GROUP) + 1;
-    static const char *const names[] = {"members", "displayName", "externalId"};
-    if (strcasecmp(a, ADC_SCIM_SCHEMA_GROUP_PROVIDER) == 0 ||
-        strcasecmp(a, ADC_SCIM_SCHEMA_GROUP_PROVIDER ":provider") == 0) {
-        snprintf(p->attr, sizeof(p->attr), "%s",
-                 strcasecmp(a, ADC_SCIM_SCHEMA_GROUP_PROVIDER) == 0 ? "provider-ext" : "provider");
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        size_t n = strlen(names[i]);
-        if (strncasecmp(a, names[i], n) != 0)
-            continue;
-        snprintf(p->attr, sizeof(p->attr), "%s", names[i]);
-        if (a[n] == '\0')
-            return 0;
-        if (i != 0 || a[n] != '[' || a[strlen(a) - 1] != ']')
-            break;
-        /* members[filter] */
-        char *ftext = strndup(a + n + 1, strlen(a) - n - 2);
-        char err[200];
-        int e = ftext ? adc_scim_filter_parse(ftext, &p->filter, err, sizeof(err)) : -ENOMEM;
-        free(ftext);
-        if (e < 0)
-            return fail(r, 400, "invalidFilter", "invalid filter in path '%s': %s", text,
-                        e == -ENOMEM ? "out of memory" : err);
-        return 0;
-    }
-    return fail(r, 400, "invalidPath",
-                "path '%s': a group's paths are members, members[filter], displayName, "
-                "externalId and the provider",
-                text);
-}
-
-struct patch_state {
-    struct adc_scim_ctx *ctx;
-    struct adc_store_group *g;
-    int64_t added, removed; /* member rows */
-};
-
-static int patch_members(struct patch_state *s, enum patch_op op, const struct gpath *p,
-                         const json_t *value, struct adc_scim_result *r) {
-    int64_t delta = 0;
-    int ret;
-    if (p->filter) {
-        /* RFC 7644 section 3.5.2.2: remove with a value filter; add and replace of filtered
-         * elements make no sense for members (value and type are all there is). */
-        if (op != P_REMOVE)
-            return fail(r, 400, "invalidPath", "only remove takes a filter on members");
-        ret = remove_where(s->ctx, s->g->id, p->filter, &delta, r);
-    } else if (op == P_REMOVE) {
-        /* Without a value, every member goes (RFC 7644 section 3.5.2.2); with one (as Entra ID
-         * sends it), the members it lists. */
-        ret = value ? remove_listed(s->ctx, s->g->id, value, &delta, r)
-                    : remove_where(s->ctx, s->g->id, NULL, &delta, r);
-    } else {
-        if (!json_is_array(value) && !json_is_object(value))
-            return fail(r, 400, "invalidValue", "members: the value must be an array of members");
-        ret = op == P_REPLACE ? remove_where(s->ctx, s->g->id, NULL, &delta, r) : 0;
-        if (ret == 0) {
-            s->removed -= delta;
-            delta = 0;
-            ret = add_members(s->ctx, s->g->id, value, &delta, r);
-        }
-    }
-    if (delta > 0)
-        s->added += delta;
-    else
-        s->removed -= delta;
-    return ret;
-}
-
-static int patch_text(struct patch_state *s, enum patch_op op, const char *attr,
-                      const json_t *value, struct adc_scim_result *r) {
-    bool name = strcmp(attr, "displayName") == 0;
-    if (op == P_REMOVE) {
-        if (name)
-            return fail(r, 400, "mutability", "displayName is required and cannot be removed");
-        return set_text(&s->g->external_id, NULL, r);
-    }
-    if (check_name(value, attr, r) < 0)
-        return -1;
-    return set_text(name ? &s->g->display_name : &s->g->external_id, json_string_value(value), r);
-}
-
-/* add or replace without a path: the value is an object of attributes. */
-static int patch_object(struct patch_state *s, enum patch_op op, const json_t *value,
-                        struct adc_scim_result *r) {
-    if (!json_is_object(value))
-        return fail(r, 400, "invalidValue", "without a path, the value must be an object");
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)value, key, v) {
-        struct gpath p;
-        if (strcasecmp(key, "schemas") == 0 || strcasecmp(key, "id") == 0 ||
-            strcasecmp(key, "meta") == 0)
-            continue;
-        if (parse_gpath(key, &p, r) < 0)
-            return -1;
-        int e;
-        if (strcmp(p.attr, "members") == 0)
-            e = patch_members(s, op, &p, v, r);
-        else if (!strcmp(p.attr, "provider-ext") || !strcmp(p.attr, "provider"))
-            e = fail(r, 400, "invalidPath", "set the provider with its path");
-        else
-            e = patch_text(s, op, p.attr, v, r);
-        adc_scim_filter_free(p.filter);
-        if (e < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* The provider: "…:Group:provider" with a string, or the extension URN with {"provider"}. */
-static int patch_provider(struct patch_state *s, enum patch_op op, bool whole_extension,
-                          const json_t *value, struct adc_scim_result *r) {
-    if (op == P_REMOVE)
-        return fail(r, 400, "mutability", "the provider cannot be removed");
-    const char *provider = NULL;
-    if (whole_extension) {
-        if (read_provider(value, &provider, r) < 0)
-            return -1;
-    } else if (json_is_string(value)) {
-        provider = json_string_value(value);
-    } else {
-        return fail(r, 400, "invalidValue", "provider must be a string");
-    }
-    return set_provider(s->ctx, s->g, provider, r);
-}
-
-static int patch_one(struct patch_state *s, const json_t *o, struct adc_scim_result *r) {
-    json_t *opv = adc_scim_json_get(o, "op", NULL), *pathv = adc_scim_json_get(o, "path", NULL);
-    json_t *value = adc_scim_json_get(o, "value", NULL);
-    if (!json_is_object(o) || !json_is_string(opv))
-        return fail(r, 400, "invalidSyntax", "each operation needs \"op\"");
-    if (pathv && !json_is_string(pathv))
-        return fail(r, 400, "invalidPath", "path must be a string");
-    const char *ops = json_string_value(opv);
-    enum patch_op op;
-    if (strcasecmp(ops, "add") == 0)
-        op = P_ADD;
-    else if (strcasecmp(ops, "replace") == 0)
-        op = P_REPLACE;
-    else if (strcasecmp(ops, "remove") == 0)
-        op = P_REMOVE;
-    else
-        return fail(r, 400, "invalidSyntax", "op must be add, replace or remove, not '%s'", ops);
-    if (!pathv) {
-        if (op == P_REMOVE)
-            return fail(r, 400, "noTarget", "remove needs a path");
-        return patch_object(s, op, value, r);
-    }
-    if (op != P_REMOVE && !value)
-        return fail(r, 400, "invalidValue", "%s needs a value", ops);
-    struct gpath p;
-    if (parse_gpath(json_string_value(pathv), &p, r) < 0)
-        return -1;
-    int e;
-    if (strcmp(p.attr, "members") == 0) {
-        e = patch_members(s, op, &p, op == P_REMOVE && json_is_null(value) ? NULL : value, r);
-    } else if (!strcmp(p.attr, "provider") || !strcmp(p.attr, "provider-ext")) {
-        e = patch_provider(s, op, !strcmp(p.attr, "provider-ext"), value, r);
-    } else {
-        e = patch_text(s, op, p.attr, value, r);
-    }
-    adc_scim_filter_free(p.filter);
-    return e;
-}
-
-static int read_patch_ops(const json_t *body, const json_t **ops, struct adc_scim_result *r) {
-    if (!json_is_object(body))
-        return fail(r, 400, "invalidSyntax", "a PatchOp must be a JSON object");
-    json_t *schemas = adc_scim_json_get(body, "schemas", NULL);
-    bool ok = false;
-    size_t i;
-    json_t *s;
-    json_array_foreach(schemas, i, s) {
-        if (json_is_string(s) && strcasecmp(json_string_value(s), ADC_SCIM_SCHEMA_PATCH) == 0)
-            ok = true;
-    }
-    if (!ok)
-        return fail(r, 400, "invalidSyntax", "schemas must be [\"%s\"]", ADC_SCIM_SCHEMA_PATCH);
-    *ops = adc_scim_json_get(body, "Operations", NULL);
-    if (!json_is_array(*ops) || json_array_size(*ops) == 0)
-        return fail(r, 400, "invalidSyntax", "Operations must be a non-empty array");
-    if (json_array_size(*ops) > MAX_PATCH_OPS)
-        return fail(r, 413, NULL, "more than %d operations in one PATCH", MAX_PATCH_OPS);
-    return 0;
-}
-
-int adc_scim_group_patch(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
-                         const char *if_match, bool want_resource, bool members,
-                         struct adc_scim_result *r) {
-    if (adc_scim_enforce(ctx, "update", ADC_SETTING_NO_UPDATE, r) < 0)
-        return -1;
-    const json_t *ops;
-    if (read_patch_ops(body, &ops, r) < 0)
-        return -1;
-    struct adc_store_group g;
-    bool takeover;
-    if (load_for_write(ctx, id, if_match, false, &g, &takeover, r) < 0)
-        return -1;
-    int ret = -1;
-    if (takeover && set_text(&g.provider, ctx->who->app_id, r) < 0)
-        goto out;
-    /* The operations change rows as they go; a failing one fails the request, whose
-     * transaction the caller then rolls back: all or nothing (RFC 7644 section 3.5.2). */
-    struct patch_state s = {.ctx = ctx, .g = &g};
-    size_t i;
-    json_t *o;
-    json_array_foreach(ops, i, o) {
-        if (patch_one(&s, o, r) < 0)
-            goto out;
-    }
-    char extra[64];
-    snprintf(extra, sizeof(extra), "added=%lld removed=%lld", (long long)s.added,
-             (long long)s.removed);
-    ret = save(ctx, &g, s.added - s.removed, takeover ? "group.takeover" : "group.patch", extra,
-               want_resource ? 200 : 204, want_resource, members, r);
 out:
     adc_store_group_done(&g);
     return ret;
