@@ -3,5 +3,5 @@
 # PostgreSQL (scripts/test.sh): every test of adc-server itself, and those where adc and
 # adc-server work together. About 4 minutes on two cores.
 echo server_admin server_scim server_settings server_bulk server_conformance server_robustness \
-  server_readme server_trust server_groups server_postgresql console agent imp_sync live_sync \
+  server_readme server_trust server_groups server_postgresql console agent imp_sync imp_groups live_sync \
   hardening

@@ -252,6 +252,7 @@ class Sync(unittest.TestCase):
         env = self.env
         r, doc = env.imp_json()
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("take their identity from different attributes (", r.stderr)
         cloud = env.cloud()
         for u in USERS[4:]:
             self.assertEqual(cloud[u.mail[0]]["externalId"], u.entry_uuid)

@@ -115,6 +115,13 @@ class Groups(unittest.TestCase):
         self.assertTrue(any("ghost" in e for e in doc["examples"]))
         self.assertGreaterEqual(doc["in_cycles"], 1)
         self.assertIn("Groups", self.env.imp("--dry-run").stdout)
+        # the run record carries the groups' counts; runs without groups keep their shape
+        r = self.env.server.admin("GET", f"/api/v1/sync-configs/{self.env.cfg['app_id']}/runs")
+        runs = r.body if isinstance(r.body, list) else r.body.get("runs", r.body.get("Resources"))
+        stats = [run["stats"] for run in runs if not run["dry_run"]]
+        self.assertIn(6, [s.get("groups_created") for s in stats])
+        self.assertTrue(all("groups_created" not in run["stats"] for run in runs
+                            if run["dry_run"]))
 
     def test_second_run_changes_nothing(self):
         self.assertEqual(self.second.returncode, 0, self.second.stderr)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli/exit-codes.h"
+#include "cloud/agent-api.h"
 #include "cloud/transport.h"
 #include "common/log.h"
 #include "common/macros.h"
@@ -65,17 +66,11 @@ static void report(struct adc_live *l, bool now) {
         json_object_set_new(body, "last_change", json_string(l->last_change));
     if (body && l->detail[0])
         json_object_set_new(body, "detail", json_string(l->detail));
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    struct adc_transport_reply rep = {.retry_after = -1};
-    if (text && adc_transport_request(l->t, "PUT", "/api/v1/agent/live", text, strlen(text), 10,
-                                      &rep) == 0) {
-        if (rep.status >= 200 && rep.status < 300)
-            l->dirty = false;
-        else if (rep.status == 404 || rep.status == 405)
-            l->dirty = false; /* an older server: it does not show live changes */
-    }
-    adc_transport_reply_done(&rep);
-    free(text);
+    int st = body ? adc_agent_api_put_live(l->t, body) : -ENOMEM;
+    if (st >= 200 && st < 300)
+        l->dirty = false;
+    else if (st == 404 || st == 405)
+        l->dirty = false; /* an older server: it does not show live changes */
     json_decref(body);
     clock_gettime(CLOCK_MONOTONIC, &l->last_report);
 }

@@ -251,22 +251,7 @@ int adc_cmd_users(struct adc_context *ctx, int argc, char **argv) {
     }
     if (fflush(stdout) != 0 || ferror(stdout))
         r = -EIO;
-    if (res.n_id_attributes > 1) {
-        char mix[256];
-        size_t len = 0;
-        for (size_t i = 0; i < res.n_id_attributes && len < sizeof(mix); i++) {
-            int n = snprintf(mix + len, sizeof(mix) - len, "%s%zu by %s", i ? ", " : "",
-                             res.id_attributes[i].users, res.id_attributes[i].name);
-            if (n > 0)
-                len += (size_t)n;
-        }
-        /* An identity that changes attribute later (389's entryUUID fixup task giving the
-         * older entries an entryUUID) looks like a new person to the sync. */
-        log_warning("the users take their identity from different attributes (%s): set "
-                    "backend.ldap.sync.id_attribute to one every entry has (on 389-ds: "
-                    "nsUniqueId), see adc.yaml(5)",
-                    mix);
-    }
+    adc_read_result_warn_mixed_ids(&res);
     log_info("%zu entries read: %zu users, %zu skipped (identity: %s)", res.n_entries, res.users.n,
              res.n_skipped, common_id_attribute(&res) ? common_id_attribute(&res) : "mixed");
     adc_read_result_done(&res);

@@ -18,6 +18,7 @@
 #define RESULT_TIMEOUT_S 15
 #define RUN_TIMEOUT_S 30
 #define DISCONNECT_TIMEOUT_S 5
+#define LIVE_TIMEOUT_S 10
 /* A long poll's answer comes within its `wait`; this margin covers a slow network, no more. */
 #define POLL_MARGIN_S 15
 
@@ -254,6 +255,15 @@ int adc_agent_api_post_result(struct adc_transport *t, const char *command_id, c
     else
         log_debug("answer to command %s not delivered: %s", command_id,
                   rep.error ? rep.error : "transfer failed");
+    adc_transport_reply_done(&rep);
+    return r;
+}
+
+int adc_agent_api_put_live(struct adc_transport *t, json_t *state) {
+    struct adc_transport_reply rep;
+    int r = send_json(t, "PUT", ADC_WIRE_AGENT_LIVE, state, LIVE_TIMEOUT_S, false, &rep);
+    if (r == 0)
+        r = (int)rep.status;
     adc_transport_reply_done(&rep);
     return r;
 }

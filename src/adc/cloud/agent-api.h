@@ -58,6 +58,12 @@ int adc_agent_api_poll(struct adc_transport *t, const char *agent_id, int wait_s
 int adc_agent_api_post_result(struct adc_transport *t, const char *command_id, const char *outcome,
                               const char *reason);
 
+/* PUT /api/v1/agent/live: the live watcher's state (`state` lent: {"watch", "state",
+ * "changes_applied", "last_change", "detail"}), once, bounded by a few seconds. Returns the
+ * HTTP status (404 or 405 from a server older than live changes), or a negative errno when no
+ * answer came. */
+int adc_agent_api_put_live(struct adc_transport *t, json_t *state);
+
 /* POST /api/v1/agent/disconnect, bounded by a few seconds. Returns 0 when acknowledged, else a
  * negative errno. */
 int adc_agent_api_disconnect(struct adc_transport *t, const char *agent_id);

@@ -497,6 +497,25 @@ out:
     return r;
 }
 
+void adc_read_result_warn_mixed_ids(const struct adc_read_result *r) {
+    if (r->n_id_attributes < 2)
+        return;
+    char mix[256];
+    size_t len = 0;
+    for (size_t i = 0; i < r->n_id_attributes && len < sizeof(mix); i++) {
+        int n = snprintf(mix + len, sizeof(mix) - len, "%s%zu by %s", i ? ", " : "",
+                         r->id_attributes[i].users, r->id_attributes[i].name);
+        if (n > 0)
+            len += (size_t)n;
+    }
+    /* An identity that changes attribute later (389's entryUUID fixup task giving the older
+     * entries an entryUUID) looks like a new person to the sync. */
+    log_warning("the users take their identity from different attributes (%s): set "
+                "backend.ldap.sync.id_attribute to one every entry has (on 389-ds: nsUniqueId), "
+                "see adc.yaml(5)",
+                mix);
+}
+
 void adc_read_result_done(struct adc_read_result *r) {
     if (!r)
         return;

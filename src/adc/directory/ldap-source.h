@@ -34,6 +34,9 @@ struct adc_read_result {
  * (52)"). Safe to call from several threads with their own results. */
 int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_result *out, char **err);
 void adc_read_result_done(struct adc_read_result *r);
+/* Logs a warning when the users took their identity from different attributes (see
+ * id_attributes), with the counts and what to set instead. */
+void adc_read_result_warn_mixed_ids(const struct adc_read_result *r);
 
 /* One entry read for a live change (docs/product.md section 9). */
 struct adc_entry_read {

@@ -71,6 +71,16 @@ static void finish_run(struct adc_scim *client, struct adc_imp_result *r) {
     if (!r->run_id)
         return;
     json_t *stats = adc_imp_stats_json(&r->stats);
+    if (stats && r->groups.have_plan && r->applied && !r->dry_run) {
+        /* The groups' counts travel with the users' (the server shows them when reported). */
+        const struct adc_group_sync *g = &r->groups;
+        json_object_update_new(
+            stats, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "groups_created", (json_int_t)g->created,
+                             "groups_updated", (json_int_t)g->updated, "groups_deleted",
+                             (json_int_t)g->deleted, "groups_failed", (json_int_t)g->failed,
+                             "members_added", (json_int_t)g->members_added, "members_removed",
+                             (json_int_t)g->members_removed));
+    }
     json_t *errors = adc_imp_errors_json(r, 100);
     const char *status = r->status == ADC_EXIT_OK || r->status == ADC_EXIT_PARTIAL
                              ? ADC_RUN_SUCCEEDED
@@ -97,9 +107,9 @@ static int start_run(struct adc_scim *client, const struct adc_yaml_config *yaml
     adc_settings_merge(yaml->settings, r->server.settings, opt->dry_run, &r->settings);
     r->have_settings = true;
     r->dry_run = r->settings.value[ADC_SETTING_DRY_RUN];
-    if (opt->record_run && adc_agent_api_run_start(t, r->dry_run,
-                                                   opt->run_source ? opt->run_source : "imp",
-                                                   &r->run_id, &err) < 0) {
+    if (opt->record_run &&
+        adc_agent_api_run_start(t, r->dry_run, opt->run_source ? opt->run_source : "imp",
+                                &r->run_id, &err) < 0) {
         log_warning("could not record the run on the server: %s", err ? err : "error");
         free(err);
         err = NULL;
@@ -135,6 +145,7 @@ static int read_both(struct adc_scim *client, const struct adc_yaml_config *yaml
               dir_err ? dir_err : strerror(-dr));
         return -1;
     }
+    adc_read_result_warn_mixed_ids(&r->dir);
     if (cr.r < 0) {
         failf(r, ADC_EXIT_FAILURE, "reading the cloud users failed, nothing was changed: %s",
               cloud_err ? cloud_err : strerror(-cr.r));

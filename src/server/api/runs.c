@@ -14,6 +14,12 @@
 const char *const adc_run_stat_keys[8] = {"created",   "updated", "deleted", "disabled",
                                           "unchanged", "skipped", "failed",  "enabled"};
 
+/* The groups' counts of a run that syncs groups (docs/product.md section 10): shown only when
+ * reported, so that runs without groups keep their shape. */
+static const char *const group_stat_keys[] = {"groups_created", "groups_updated",
+                                              "groups_deleted", "groups_failed",
+                                              "members_added",  "members_removed"};
+
 bool adc_run_trigger_valid(const char *trigger) {
     static const char *const known[] = {"manual", "schedule", "imp", "startup"};
     for (size_t i = 0; trigger && i < ADC_ARRAY_SIZE(known); i++)
@@ -69,10 +75,13 @@ unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, c
         bool known = false;
         for (size_t i = 0; i < ADC_ARRAY_SIZE(adc_run_stat_keys); i++)
             known |= strcmp(key, adc_run_stat_keys[i]) == 0;
+        for (size_t i = 0; i < ADC_ARRAY_SIZE(group_stat_keys); i++)
+            known |= strcmp(key, group_stat_keys[i]) == 0;
         if (!known) {
             snprintf(why, why_size,
                      "unknown stats key '%.40s' (known: created updated deleted disabled "
-                     "unchanged skipped failed enabled)",
+                     "unchanged skipped failed enabled, and groups_created groups_updated "
+                     "groups_deleted groups_failed members_added members_removed)",
                      key);
             return 400;
         }
@@ -153,6 +162,11 @@ json_t *adc_run_render(const struct adc_store_run *run) {
         json_t *v = json_object_get(stats, adc_run_stat_keys[i]);
         json_object_set_new(full, adc_run_stat_keys[i],
                             json_integer(json_is_integer(v) ? json_integer_value(v) : 0));
+    }
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(group_stat_keys); i++) {
+        json_t *v = json_object_get(stats, group_stat_keys[i]);
+        if (json_is_integer(v))
+            json_object_set_new(full, group_stat_keys[i], json_integer(json_integer_value(v)));
     }
     json_decref(stats);
     json_t *errors = json_loads(run->errors, 0, NULL);

@@ -36,6 +36,10 @@
  * this API sends (a SCIM filter is at most ADC_SCIM_MAX_FILTER_LEN) and halves the memory of
  * 10,000 idle agents. */
 #define CONNECTION_MEMORY (16u * 1024)
+/* Bodies up to this size are read before the credentials are checked (they fit in the
+ * connection's buffer); larger ones only after (docs/product.md section 11: an unauthenticated
+ * request never gets more than a small body buffered). */
+#define AUTH_AFTER_BODY_MAX 4096u
 /* The event loop's listen backlog: 10,000 agents reconnecting after a restart arrive at once. */
 #define LISTEN_BACKLOG 4096
 
@@ -57,6 +61,7 @@ struct conn_state {
     struct track *track;
     enum phase phase;
     bool auth_resumed; /* the access handler's next call repeats the header-time call */
+    bool auth_later;   /* a small body: credentials checked with the handler (one job) */
     const struct adc_route *route;
     const char *url, *method;
     char scratch[1024]; /* the route's {} segments */
@@ -678,10 +683,32 @@ void adc_http_wake(void *userdata) {
     }
 }
 
+/* Checks the request's credentials for its route; false with the answer (401/403/503, and the
+ * delay that slows a guesser down) in st->res. */
+static bool credentials_ok(struct conn_state *st) {
+    char why[200];
+    unsigned delay_ms = 0;
+    unsigned status = adc_auth_check(&st->req, adc_http_header(&st->req, "Authorization"),
+                                     st->route->auth, why, sizeof(why), &delay_ms);
+    if (status == 0)
+        return true;
+    st->res.no_challenge = adc_session_cookie_present(&st->req);
+    adc_http_error(&st->res, status, NULL, "%s", why);
+    st->res.delay_ms = delay_ms;
+    return false;
+}
+
 /* Runs the route's handler, or the resume function of a deferred answer, until there is an
  * answer or the request waits for its wake-up. */
 static void run_job(void *arg) {
     struct conn_state *st = arg;
+    if (st->auth_later) {
+        st->auth_later = false;
+        if (!credentials_ok(st)) {
+            complete(st);
+            return;
+        }
+    }
     for (;;) {
         pthread_mutex_lock(&defer_lock);
         st->woken = false;
@@ -711,15 +738,8 @@ static void run_job(void *arg) {
 /* Checks the credentials of a request whose headers arrived; its body is not read yet. */
 static void auth_job(void *arg) {
     struct conn_state *st = arg;
-    char why[200];
-    unsigned delay_ms = 0;
-    unsigned status = adc_auth_check(&st->req, adc_http_header(&st->req, "Authorization"),
-                                     st->route->auth, why, sizeof(why), &delay_ms);
     st->auth_resumed = true;
-    if (status) {
-        st->res.no_challenge = adc_session_cookie_present(&st->req);
-        adc_http_error(&st->res, status, NULL, "%s", why);
-        st->res.delay_ms = delay_ms;
+    if (!credentials_ok(st)) {
         complete(st);
         return;
     }
@@ -844,12 +864,31 @@ static enum MHD_Result headers_arrived(struct conn_state *st) {
     }
     st->max_body = st->route->auth == ADC_AUTH_NONE ? ADC_HTTP_MAX_PUBLIC_BODY : ADC_HTTP_MAX_BODY;
     if (st->route->auth != ADC_AUTH_NONE) {
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (!MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_TRANSFER_ENCODING) &&
+            (!cl || strtoull(cl, NULL, 10) <= AUTH_AFTER_BODY_MAX)) {
+            /* No body or a small one (a poll, an agent's answer, most API calls): it is read
+             * first (MHD holds it in the connection's buffer anyway) and the credentials are
+             * checked in the handler's job, which saves a trip through the workers. */
+            st->auth_later = true;
+            st->max_body = AUTH_AFTER_BODY_MAX;
+            st->phase = PHASE_BODY;
+            return MHD_YES;
+        }
         st->phase = PHASE_AUTH;
         suspend_for(st, auth_job);
         return MHD_YES;
     }
     st->phase = PHASE_BODY;
     return size_check(st) ? answer_now(st) : MHD_YES;
+}
+
+/* Handlers that never block (no store, no waiting) run on the event loop itself, so that they
+ * answer even when every worker is busy: the health check a load balancer relies on. */
+static bool on_loop(const struct conn_state *st) {
+    return strcmp(st->method, "GET") == 0 && strcmp(st->url, "/api/v1/health") == 0;
 }
 
 /* Appends a piece of the body; false closes the connection. */
@@ -944,6 +983,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     st->req.body = st->body ? st->body : (char *)"";
     st->req.body_len = st->len;
+    if (on_loop(st)) {
+        st->route->handler(&st->req, &st->res);
+        if (st->res.status == 0)
+            adc_http_error(&st->res, 500, NULL, "the handler gave no answer");
+        return answer_now(st);
+    }
     st->phase = PHASE_RUN;
     suspend_for(st, run_job);
     return MHD_YES;
@@ -1122,7 +1167,9 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         opts->per_address_limit ? opts->per_address_limit : ADC_HTTP_DEFAULT_PER_ADDRESS;
     unsigned max_conn = fit_descriptors(opts->max_connections ? opts->max_connections
                                                               : ADC_HTTP_DEFAULT_MAX_CONNECTIONS);
-    r = adc_workers_new(opts->workers ? opts->workers : ADC_HTTP_DEFAULT_WORKERS, &workers);
+    unsigned n_workers = opts->workers ? opts->workers : ADC_HTTP_DEFAULT_WORKERS;
+    r = adc_workers_new(
+        n_workers, n_workers > ADC_HTTP_MAX_WORKERS ? n_workers : ADC_HTTP_MAX_WORKERS, &workers);
     if (r < 0) {
         log_error("cannot start the worker threads: %s", strerror(-r));
         goto out;

@@ -101,12 +101,13 @@ struct adc_http_options {
     const char *trusted_proxies[ADC_HTTP_MAX_TRUSTED_PROXIES];
     size_t n_trusted_proxies;
     unsigned per_address_limit; /* connections from one client address; 0: the default */
-    unsigned workers;           /* handler threads; 0: the default */
+    unsigned workers;           /* handler threads kept; 0: the default */
 };
 
 #define ADC_HTTP_DEFAULT_MAX_CONNECTIONS 20000
 #define ADC_HTTP_DEFAULT_PER_ADDRESS 128
-#define ADC_HTTP_DEFAULT_WORKERS 32
+#define ADC_HTTP_DEFAULT_WORKERS 8 /* threads kept; more start while all are busy ... */
+#define ADC_HTTP_MAX_WORKERS 256   /* ... up to this many (http/workers.h) */
 /* Bodies of routes without credentials (sign-in): nobody needs more, and an anonymous client
  * must not make the server buffer megabytes. */
 #define ADC_HTTP_MAX_PUBLIC_BODY (64u * 1024)
