@@ -7,8 +7,9 @@ For each directory size N: N users slapadded into a temporary slapd with the syn
 an adc-server, and `adc run` with live changes (watch: auto, which detects syncrepl). After the
 startup full sync:
   - latency: `--changes` modifications (displayName) one after the other; each is timed from
-    the moment ldapmodify returned (slapd committed it) until GET /scim/v2/Users?filter=userName
-    eq "..." on adc-server shows the new value (polled every 5 ms). p50, p99 and max;
+    just before ldapmodify starts (so the figure includes starting ldapmodify, its bind and
+    slapd's commit: an upper bound) until GET /scim/v2/Users?filter=userName eq "..." on
+    adc-server shows the new value (polled every 5 ms). p50, p99 and max;
   - cpu: the CPU time (user + system, /proc/PID/stat) adc spends on `--cpu-changes`
     modifications, per change: it must not grow with N (targets: p99 <= 2 s; CPU per change
     flat from 20,000 to 100,000 users).
@@ -117,9 +118,9 @@ def run_size(build, n, n_changes, n_cpu):
         def change(i, tag):
             u = users[i % len(users)]
             value = f"{tag} {i}"
+            t = time.monotonic()
             slapd.ldapmodify(f"dn: {u.dn}\nchangetype: modify\nreplace: displayName\n"
                              f"displayName: {value}\n")
-            t = time.monotonic()
             q = urllib.parse.quote(f'userName eq "{u.mail[0]}"')
             while True:
                 r = srv.call("GET", f"/scim/v2/Users?filter={q}", auth=basic)

@@ -21,6 +21,9 @@ struct adc_user {
     bool packed;
     /* Directory side only. */
     char *dn;
+    /* Active Directory's primaryGroupID: the RID of the user's primary group, a membership the
+     * group's member attribute does not list (0: none or not read). */
+    unsigned primary_group_rid;
     /* The attribute that gave external_id ("entryUUID", "nsUniqueId", the configured
      * sync.id_attribute...): borrowed (a static string or the configuration's), never freed. */
     const char *id_attribute;

@@ -32,15 +32,16 @@
 #define ADC_WIRE_SCIM_BULK "/scim/v2/Bulk"
 #define ADC_WIRE_SCIM_SPC "/scim/v2/ServiceProviderConfig"
 
-/* The agent API (docs/agent-protocol.md), authenticated as a sync configuration. */
-#define ADC_WIRE_AGENT_LIVE "/api/v1/agent/live"      /* PUT: live sync state */
-#define ADC_WIRE_AGENT_CONFIG "/api/v1/agent/config"         /* GET: server-side settings */
-#define ADC_WIRE_AGENT_RUNS "/api/v1/agent/runs"             /* POST; PUT .../{run_id} */
-#define ADC_WIRE_AGENT_CONNECT "/api/v1/agent/connect"       /* POST */
-#define ADC_WIRE_AGENT_DISCONNECT "/api/v1/agent/disconnect" /* POST */
-#define ADC_WIRE_AGENT_COMMANDS                                                                    \
-    "/api/v1/agent/commands" /* GET (long poll); POST .../{id}/result                              \
-                              */
+/* The agent API (docs/agent-protocol.md), authenticated as a sync configuration:
+ * GET config (the server-side settings), POST runs and PUT runs/{run_id} (run records),
+ * POST connect, GET commands (the long poll) and POST commands/{id}/result, PUT live (the live
+ * watcher's state), POST disconnect. */
+#define ADC_WIRE_AGENT_CONFIG "/api/v1/agent/config"
+#define ADC_WIRE_AGENT_RUNS "/api/v1/agent/runs"
+#define ADC_WIRE_AGENT_CONNECT "/api/v1/agent/connect"
+#define ADC_WIRE_AGENT_COMMANDS "/api/v1/agent/commands"
+#define ADC_WIRE_AGENT_LIVE "/api/v1/agent/live"
+#define ADC_WIRE_AGENT_DISCONNECT "/api/v1/agent/disconnect"
 
 /* Run statuses (docs/product.md section 6). "queued" is the server's own, before an agent
  * takes the run; an agent reports only the other three. */

@@ -39,6 +39,8 @@ static void usage(FILE *f) {
           "                                (default 128; trusted proxies are not limited)\n"
           "        [--schedule-minute S]   for tests: a minute of sync_interval_minutes lasts S\n"
           "                                seconds (default 60)\n"
+          "        [--run-timeout S]       a sync run without a heartbeat for S seconds is\n"
+          "                                recorded failed (default 120)\n"
           "        [--trusted-proxy ADDR]  a reverse proxy (address or network, repeatable):\n"
           "                                the client address comes from its X-Forwarded-For\n"
           "        [--public-url URL]      the address users reach; https:// makes the console's\n"
@@ -74,10 +76,11 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         {"public-url", required_argument, NULL, 'U'},
         {"downloads", required_argument, NULL, 'D'},
         {"schedule-minute", required_argument, NULL, 'S'},
+        {"run-timeout", required_argument, NULL, 'R'},
         {0},
     };
     struct adc_http_options opts = {.listen = "127.0.0.1:8080"};
-    int login_timeout = 10, schedule_minute = 60;
+    int login_timeout = 10, schedule_minute = 60, run_timeout = 120;
     const char *public_url = NULL;
     const char *downloads_dir = NULL;
     optind = 1;
@@ -131,6 +134,16 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
             schedule_minute = (int)t;
             break;
         }
+        case 'R': {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+            if (*end || t < 2 || t > 3600) {
+                log_error("serve: --run-timeout must be 2 to 3600 seconds, not '%s'", optarg);
+                return 2;
+            }
+            run_timeout = (int)t;
+            break;
+        }
         case 'I':
         case 'M': {
             char *end;
@@ -180,6 +193,7 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         .login_timeout = login_timeout,
         .downloads_dir = downloads_dir,
         .schedule_minute = schedule_minute,
+        .run_timeout = run_timeout,
     };
     int ret = 1;
     struct MHD_Daemon *d = NULL;

@@ -29,6 +29,7 @@ struct adc_server {
     struct adc_hub *hub; /* the agent channel (channel.c) */
     const char *downloads_dir; /* serve --downloads DIR, or NULL (http/downloads.h) */
     int login_timeout;   /* seconds POST /api/v1/login waits for the agent (--login-timeout) */
+    int run_timeout;     /* seconds a run may go without a heartbeat (--run-timeout) */
     /* Seconds in a minute of sync_interval_minutes: 60, or less for tests (--schedule-minute);
      * 0 counts as 60. */
     int schedule_minute;

@@ -13,7 +13,9 @@ import tempfile
 import unittest
 
 from harness import ldif
+from harness.agent import Agent, cfg_text
 from harness.dirsrv import DirSrv
+from harness.server import AdcServer, user
 from harness.programs import ADC
 from harness.slapd import make_ca
 from harness.sync import SyncSetup
@@ -21,7 +23,7 @@ from harness.sync import SyncSetup
 ADC = os.path.abspath(ADC)
 D = ldif.MAIL_DOMAIN
 
-USERS = ldif.generate(8, special=False)
+USERS = ldif.generate(9, special=False)  # each test its own: see the tests
 ALIAS = ldif.User(rdn="uid=alias", uid="alias", cn=["Alias Person"], sn=["Person"],
                   mail=[f"alias.one@{D}", f"alias.two@{D}"],
                   password="pw-alias")
@@ -230,6 +232,49 @@ class PasswordCheck(unittest.TestCase):
         r = adc("-c", yaml("badhost.yaml", addr=addr, extra_ldap=extra), "users")
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"valid for '{ds.tls_host}', not for the host name '127.0.0.1'", r.stderr)
+
+
+class SignIn(unittest.TestCase):
+    """/api/v1/login through adc-server and a connected `adc run`: the whole sign-in path
+    against 389-ds, for the synced name, an alias, and a password Directory Manager reset under
+    passwordMustChange."""
+
+    def test_sign_in_through_the_agent(self):
+        srv = AdcServer().start()
+        self.addCleanup(srv.cleanup)
+        cfg = srv.create_sync_config("389")
+        u = USERS[0]
+        for name in (u.mail[0], f"alias.one@{D}", f"alias.two@{D}", USERS[8].mail[0]):
+            r = srv.scim(cfg, "POST", "/Users", user(name))
+            self.assertEqual(r.status, 201, r)
+        with open(yaml("agent.yaml")) as f:
+            text = f.read()
+        a = Agent(cfg_text(srv.url, cfg["app_id"], cfg["secret"]), text)
+        self.addCleanup(a.close)
+        a.start()
+        a.wait_notify("READY=1")
+
+        def login(name, password):
+            return srv.request("POST", "/api/v1/login", {"username": name, "password": password},
+                               timeout=30).status
+
+        self.assertEqual(login(u.mail[0], u.password), 200)
+        self.assertEqual(login(f"alias.one@{D}", "pw-alias"), 200)
+        # A cloud user named like the alias exists, but only the synced name signs in.
+        self.assertEqual(login(f"alias.two@{D}", "pw-alias"), 401)
+        m = USERS[8]
+        self.assertEqual(login(m.mail[0], m.password), 200)
+        ds.dsconf("pwpolicy", "set", "--pwdmustchange", "on")
+        try:
+            ds.ldapmodify(f"dn: {m.dn}\nchangetype: modify\nreplace: userPassword\n"
+                          f"userPassword: reset-5\n")
+            self.assertEqual(login(m.mail[0], "reset-5"), 401)
+        finally:
+            ds.dsconf("pwpolicy", "set", "--pwdmustchange", "off")
+        log = a.log()
+        self.assertIn("must be changed", log)
+        self.assertIn("is not the name the entry", log)
+        self.assertNotIn("reset-5", log)
 
 
 class Sync(unittest.TestCase):

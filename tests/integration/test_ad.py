@@ -286,6 +286,64 @@ class Cloud(unittest.TestCase):
         self.assertNotIn(PASSWORDS["ada.lovelace"], agent.log())
 
 
+class Groups(unittest.TestCase):
+    """Groups from AD (docs/product.md section 10): a group of more members than AD returns at
+    once (MaxValRange 1500: read by range), Domain Users whose members are the users' primary
+    group (primaryGroupID, never listed in its member attribute), a user whose primary group is
+    another group, and members that are not synced users (contacts) reported, not invented."""
+    CONTACTS = 400
+
+    @classmethod
+    def setUpClass(cls):
+        DC.ldapadd(f"dn: OU=Contacts,{DC.base_dn}\nobjectClass: organizationalUnit\n\n" + "".join(
+            f"dn: CN=Contact {i:04d},OU=Contacts,{DC.base_dn}\nobjectClass: contact\n"
+            f"sn: Contact {i:04d}\n\n" for i in range(cls.CONTACTS)))
+        members = [f"CN=Staff Member {i:04d},OU=Staff,{DC.base_dn}" for i in range(STAFF_COUNT)]
+        members += [f"CN=Contact {i:04d},OU=Contacts,{DC.base_dn}" for i in range(cls.CONTACTS)]
+        DC.ldapadd(f"dn: CN=Big Staff,OU=Staff,{DC.base_dn}\nobjectClass: group\n"
+                   "sAMAccountName: bigstaff\n" + "".join(f"member: {m}\n" for m in members))
+        # staff0000's primary group becomes Big Staff (AD then lists it there no more).
+        entries, _ = DC.ldapsearch("(sAMAccountName=bigstaff)", ["objectSid"])
+        rid = int.from_bytes(entries[0]["objectsid"][0][-4:], "little")
+        DC.ldapmodify(f"dn: CN=Staff Member 0000,OU=Staff,{DC.base_dn}\nchangetype: modify\n"
+                      f"replace: primaryGroupID\nprimaryGroupID: {rid}\n")
+        cls.srv = AdcServer().start()
+        cls.addClassCleanup(cls.srv.cleanup)
+        cls.sync = cls.srv.create_sync_config("ad-groups")
+        cls.yaml = config(settings={"dry-run": False}, groups={
+            "filter": "(&(objectClass=group)(|(cn=Domain Users)(cn=Big Staff)))"})
+        cls.cfg = os.path.join(TMP, "adc-groups.cfg")
+        with open(cls.cfg, "w") as f:
+            f.write(cfg_text(cls.srv.url, cls.sync["app_id"], cls.sync["secret"], cls.yaml))
+        os.chmod(cls.cfg, 0o600)
+
+    def test_ranges_primary_groups_and_members_not_synced(self):
+        r = run_adc(self.yaml, "-C", self.cfg, "imp", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["groups"]["created"], 2, doc["groups"])
+        self.assertEqual(doc["groups"]["members_not_synced"], self.CONTACTS, doc["groups"])
+        users = {}
+        start = 1
+        while True:
+            page = self.srv.scim("admin", "GET", f"/Users?startIndex={start}&count=1000").body
+            users.update({u["id"]: u["userName"] for u in page["Resources"]})
+            if start + len(page["Resources"]) > page["totalResults"]:
+                break
+            start += len(page["Resources"])
+        groups = {g["displayName"]: g for g in
+                  self.srv.scim("admin", "GET", "/Groups?count=10").body["Resources"]}
+        big = {users[m["value"]] for m in groups["Big Staff"]["members"]}
+        self.assertEqual(big, {f"staff{i:04d}" for i in range(STAFF_COUNT)})  # 0000 as primary
+        domain_users = {users[m["value"]] for m in groups["Domain Users"].get("members", [])}
+        self.assertIn("ada.lovelace", domain_users)
+        self.assertIn("staff0001", domain_users)
+        self.assertNotIn("Guest", domain_users)  # primary group Domain Guests
+        self.assertGreater(len(domain_users), STAFF_COUNT)
+        again = json.loads(run_adc(self.yaml, "-C", self.cfg, "imp", "--json").stdout)
+        self.assertEqual(again["groups"]["unchanged"], 2, again["groups"])
+
+
 class CreateAsDisabled(unittest.TestCase):
     """adc imp with create-as-disabled and an account disabled in AD (userAccountControl 0x2):
     every new cloud user starts disabled, the disabled account with its own reason; a user the

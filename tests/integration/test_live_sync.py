@@ -6,7 +6,7 @@ import tempfile
 import time
 import unittest
 
-from harness import ldif
+from harness import dirsrv, ldif
 from harness.agent import Agent, cfg_text, yaml_text
 from harness.server import AdcServer, basic_auth
 from harness.slapd import Slapd
@@ -171,12 +171,14 @@ class LiveBase(unittest.TestCase):
     """One slapd per class (syncprov or not); an adc-server and a configuration per test, no
     schedule, so that every run seen is the agent's own (trigger startup) or asked for."""
     syncprov = True
+    sessionlog = True
     n_users = 30
 
     @classmethod
     def setUpClass(cls):
         cls.users = ldif.generate(cls.n_users, special=False)
-        cls.slapd = Slapd(ldif=cls.users, syncprov=cls.syncprov).__enter__()
+        cls.slapd = Slapd(ldif=cls.users, syncprov=cls.syncprov,
+                          syncprov_sessionlog=cls.sessionlog).__enter__()
         cls.extra = 0
 
     @classmethod
@@ -412,6 +414,34 @@ class LiveSyncrepl(LiveBase):
             self.assertIn(x.mail[0], cloud)
 
 
+class LiveWithoutSessionLog(LiveBase):
+    """syncprov without a session log: resuming from a cookie, the deletes made meanwhile are
+    only implied (a "present" phase), which a consumer cannot list: a full sync finds them."""
+    sessionlog = False
+    n_users = 10
+
+    def test_deletes_while_down_arrive_through_a_full_sync(self):
+        a = self.agent()
+        a.term()
+        self.assertEqual(a.wait(), 0)
+        u, victim = self.users[0], self.users[1]
+        self.modify(u, "displayName", "While Down")
+        self.slapd.ldapdelete(victim.dn)
+        a.start()
+        a.wait_notify("READY=1")
+        self.wait_startup_run(count=2)
+        self.assertIn("deletes made meanwhile cannot be listed", a.log())
+        cloud = self.cloud()
+        self.assertNotIn(victim.mail[0], cloud)
+        self.assertEqual(cloud[u.mail[0]]["displayName"], "While Down")
+        for x in self.users[2:]:
+            self.assertIn(x.mail[0], cloud)
+        # And it streams on.
+        self.modify(u, "displayName", "After Resume")
+        self.until("a change after the resume",
+                   lambda: self.cloud()[u.mail[0]].get("displayName") == "After Resume")
+
+
 class LivePoll(LiveBase):
     """slapd without syncprov: the modifyTimestamp poll."""
     syncprov = False
@@ -432,6 +462,37 @@ class LivePoll(LiveBase):
         # Leaving the filter is seen by a poll too: like a delete.
         self.modify(n, "description", "left")
         self.until("a polled leave", lambda: n.mail[0] not in self.cloud(), 5)
+
+
+@unittest.skipUnless(dirsrv.available(), "389-ds-base is not installed")
+class Live389(LiveBase):
+    """389-ds with the Retro Changelog and Content Synchronization plugins: the syncUUID is
+    derived from nsUniqueId while adc uses entryUUID (389-ds 2.x), so a delete must be mapped
+    to the identity adc uses."""
+    n_users = 10
+
+    @classmethod
+    def setUpClass(cls):
+        cls.users = ldif.generate(cls.n_users, special=False)
+        cls.slapd = dirsrv.DirSrv(ldif=cls.users).__enter__()
+        cls.extra = 0
+        cls.slapd.dsconf("plugin", "retro-changelog", "enable")
+        cls.slapd.dsconf("plugin", "contentsync", "enable")
+        dirsrv._run(["dsctl", cls.slapd.instance, "restart"], env=cls.slapd.env())
+
+    def test_content_sync_with_389(self):
+        self.agent()
+        live = wait_for(self, "a live status", lambda: self.live(), 10)
+        self.assertEqual(live["watch"], "syncrepl")
+        u = self.users[0]
+        self.modify(u, "displayName", "Live 389")
+        self.until("a modify", lambda: self.cloud()[u.mail[0]].get("displayName") == "Live 389")
+        n = self.new_user()
+        self.slapd.ldapadd(ldif.entry(n, operational=False))
+        self.until("an add", lambda: n.mail[0] in self.cloud())
+        self.slapd.ldapdelete(n.dn)
+        self.until("a delete (mapped from the nsUniqueId syncUUID)",
+                   lambda: n.mail[0] not in self.cloud())
 
 
 if __name__ == "__main__":

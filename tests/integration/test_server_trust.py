@@ -341,6 +341,30 @@ class Limits(unittest.TestCase):
         self.assertEqual(len(set(seen)), 300)
         self.assertGreater(start, 1)  # more than one page
 
+    def test_names_unique_after_unicode_case_folding(self):
+        pairs = [("kelvin@example.org", "\u212aelvin@example.org"),  # Kelvin sign
+                 ("\u212aate@example.org", "KATE@example.org"),
+                 ("J\u00fcrgen@example.org", "J\u00dcRGEN@example.org"),
+                 ("stra\u00dfe@example.org", "STRASSE@example.org"),  # full folding: ss
+                 ("\u00c5sa@example.org", "\u212bSA@example.org")]  # Angstrom sign
+        for first, second in pairs:
+            with self.subTest(first=first, second=second):
+                r = self.srv.scim(self.cfg, "POST", "/Users", user(first))
+                self.assertEqual(r.status, 201, r.raw)
+                uid = r.body["id"]
+                r = self.srv.scim(self.cfg, "POST", "/Users", user(second))
+                self.assertEqual(r.status, 409, r.raw)
+                self.assertEqual(r.body["scimType"], "uniqueness")
+                # a rename into the taken name is refused too; after a delete the name is free
+                other = self.srv.scim(self.cfg, "POST", "/Users",
+                                      user("other-" + str(abs(hash(second))) + "@example.org"))
+                self.assertEqual(other.status, 201)
+                r = self.srv.scim(self.cfg, "PUT", "/Users/" + other.body["id"], user(second))
+                self.assertEqual(r.status, 409, r.raw)
+                self.assertEqual(self.srv.scim(self.cfg, "DELETE", "/Users/" + uid).status, 204)
+                r = self.srv.scim(self.cfg, "PUT", "/Users/" + other.body["id"], user(second))
+                self.assertEqual(r.status, 200, r.raw)
+
     def test_names_without_invisible_characters(self):
         for bad in ("zero\u200bwidth@example.org", "rtl\u202eevil@example.org",
                     "bom\ufeff@example.org", "nel\u0085@example.org", "tab\t@example.org",
@@ -350,6 +374,97 @@ class Limits(unittest.TestCase):
             self.assertIn("zero-width", r.body["detail"])
         r = self.srv.scim(self.cfg, "POST", "/Users", user("Jos\u00e9.\u5c71\u7530@example.org"))
         self.assertEqual(r.status, 201, r.raw)
+
+
+class Runs(unittest.TestCase):
+    """Threats: a killed `adc imp` left its run `running` for ever and "Sync now" was refused for
+    15 minutes; two `adc imp` of one configuration at once both wrote and both counted every
+    create. Runs send a heartbeat (here --run-timeout 4 instead of 120 s); one sync per
+    configuration at a time."""
+
+    @classmethod
+    def setUpClass(cls):
+        from harness.sync import SyncSetup, ldif_mod
+        cls.env = SyncSetup(ldif_mod.generate(10000, special=False), page_size=500).__enter__()
+        cls.addClassCleanup(cls.env.close)
+        cls.env.server.args = ["--run-timeout", "4"]
+        cls.env.server.restart()
+        cls.env.write_cfg()  # the new port
+        cls.srv, cls.cfg = cls.env.server, cls.env.cfg
+        cls.auth = basic_auth(cls.cfg["app_id"], cls.cfg["secret"])
+
+    def runs(self):
+        return self.srv.admin("GET", "/api/v1/sync-configs/%s/runs" % self.cfg["app_id"]).body[
+            "runs"]
+
+    def start_run(self):
+        return self.srv.request("POST", "/api/v1/agent/runs", {"source": "imp"}, auth=self.auth)
+
+    def wait_status(self, run_id, status, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.srv.admin("GET", "/api/v1/runs/" + run_id).body
+            if r["status"] == status:
+                return r
+            time.sleep(0.2)
+        self.fail("run %s not %s within %s s: %r" % (run_id, status, timeout, r))
+
+    def test_one_sync_at_a_time_and_heartbeats(self):
+        r = self.start_run()
+        self.assertEqual(r.status, 201, r.raw)
+        first = r.body["run_id"]
+        # a second run of the same configuration: refused, saying why
+        r = self.start_run()
+        self.assertEqual(r.status, 409, r.raw)
+        self.assertIn("another sync of this configuration is in progress", r.body["detail"])
+        self.assertIn(first, r.body["detail"])
+        # `adc imp` meanwhile: its own exit status and message, nothing written
+        before = len(self.env.cloud())
+        p = self.env.imp()
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertIn("another sync of this configuration is in progress", p.stderr)
+        self.assertEqual(len(self.env.cloud()), before)
+        # reports keep the run alive past the timeout ...
+        for _ in range(7):
+            r = self.srv.request("PUT", "/api/v1/agent/runs/" + first, {"status": "running"},
+                                 auth=self.auth)
+            self.assertEqual(r.status, 204)
+            time.sleep(1)
+        self.assertEqual(self.srv.admin("GET", "/api/v1/runs/" + first).body["status"],
+                         "running")
+        # ... and without them it fails, and the configuration may sync again
+        run = self.wait_status(first, "failed", 15)
+        self.assertIn("no heartbeat", " ".join(run["errors"]))
+        r = self.start_run()
+        self.assertEqual(r.status, 201, r.raw)
+        self.srv.request("PUT", "/api/v1/agent/runs/" + r.body["run_id"],
+                         {"status": "succeeded"}, auth=self.auth)
+
+    def test_killed_imp_does_not_hold_the_next_sync(self):
+        import os
+        import signal
+        import subprocess
+        from harness.programs import ADC
+        before = {x["run_id"] for x in self.runs()}
+        env = {k: v for k, v in os.environ.items() if k != "ADC_CFG"}
+        p = subprocess.Popen([ADC, "-C", self.env.cfg_path, "imp"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env)
+        deadline, run = time.monotonic() + 30, None
+        while run is None and time.monotonic() < deadline:
+            new = [x for x in self.runs() if x["run_id"] not in before]
+            run = new[0] if new else None
+            time.sleep(0.01)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        self.assertIsNotNone(run)
+        self.assertEqual(self.srv.admin("GET", "/api/v1/runs/" + run["run_id"]).body["status"],
+                         "running")
+        failed = self.wait_status(run["run_id"], "failed", 15)
+        self.assertIn("no heartbeat", " ".join(failed["errors"]))
+        # the next import runs, and converges
+        r, doc = self.env.imp_json()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(self.env.cloud()), 10000)
 
 
 class NoAgent(unittest.TestCase):

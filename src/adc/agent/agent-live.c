@@ -157,13 +157,14 @@ static int on_entry(void *userdata, const char *dn, bool in_scope) {
     return handled(l, r, &o, err);
 }
 
-static int on_delete(void *userdata, const unsigned char uuid[16]) {
+static int on_delete(void *userdata, const unsigned char uuid[16], const char *external_id) {
     struct adc_live *l = userdata;
     struct adc_delta_outcome o;
     char *err = NULL;
     int r = adc_delta_begin(l->delta, &err);
     if (r == 0)
-        r = adc_delta_delete_uuid(l->delta, uuid, &o, &err);
+        r = external_id ? adc_delta_delete_id(l->delta, external_id, &o, &err)
+                        : adc_delta_delete_uuid(l->delta, uuid, &o, &err);
     return handled(l, r, &o, err);
 }
 

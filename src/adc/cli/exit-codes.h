@@ -8,4 +8,5 @@ enum adc_exit {
     ADC_EXIT_CONFIG = 3,        /* invalid configuration */
     ADC_EXIT_GUARD = 4,         /* stopped by a safety guard, nothing changed */
     ADC_EXIT_PARTIAL = 5,       /* finished, but some users failed */
+    ADC_EXIT_BUSY = 6,          /* another sync of this configuration is in progress */
 };

@@ -134,7 +134,8 @@ int adc_agent_api_run_start(struct adc_transport *t, bool dry_run, const char *s
     }
     if (rep.status < 200 || rep.status > 299) {
         adc_transport_status_error(t, "POST", ADC_WIRE_AGENT_RUNS, &rep, err);
-        r = adc_transport_status_errno(rep.status);
+        /* 409: another sync of this configuration is in progress (docs/product.md section 11). */
+        r = rep.status == 409 ? -EBUSY : adc_transport_status_errno(rep.status);
         goto out;
     }
     j = adc_transport_reply_json(&rep);

@@ -149,6 +149,13 @@ static int read_ranges(struct greader *g, struct adc_dir_group *grp, long next) 
     return 0;
 }
 
+unsigned adc_sid_rid(const unsigned char *sid, size_t len) {
+    if (len < 8 || sid[0] != 1 || sid[1] == 0 || sid[1] > 15 || len != 8 + 4 * (size_t)sid[1])
+        return 0;
+    const unsigned char *p = sid + len - 4;
+    return (unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 | (unsigned)p[3] << 24;
+}
+
 /* The identity of a group entry as for users: the configured id_attribute, else entryUUID,
  * objectGUID (its canonical string form) or nsUniqueId. */
 static char *identity_of(struct greader *g, LDAPMessage *e) {
@@ -217,6 +224,10 @@ static int handle_entry(struct greader *g, LDAPMessage *e) {
     }
     if ((r = read_ranges(g, &grp, next)) < 0)
         goto out;
+    struct berval **sid = ldap_get_values_len(g->ld, e, "objectSid");
+    if (sid && sid[0])
+        grp.rid = adc_sid_rid((const unsigned char *)sid[0]->bv_val, sid[0]->bv_len);
+    ldap_value_free_len(sid);
     r = -ENOMEM;
     if (g->res.n == g->res.cap) {
         size_t cap = g->res.cap ? g->res.cap * 2 : 64;
@@ -250,6 +261,7 @@ static int read_page(struct greader *g, struct berval *cookie) {
                      cfg->id_attribute ? cfg->id_attribute : "entryUUID",
                      "objectGUID",
                      "nsUniqueId",
+                     "objectSid",
                      NULL};
     LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL};
     if (cfg->page_size > 0) {

@@ -19,6 +19,8 @@ struct adc_dir_group {
     size_t n_member_dns;
     char **member_uids; /* memberUid values (posixGroup: user names) */
     size_t n_member_uids;
+    unsigned rid; /* AD: the last sub-authority of objectSid, which users' primaryGroupID names;
+                   * 0 when none */
 };
 
 struct adc_group_read {
@@ -34,6 +36,10 @@ struct adc_group_read {
  * Bounded: at most 10,000,000 member values in all. */
 int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_read *out, char **err);
 void adc_group_read_done(struct adc_group_read *r);
+
+/* The RID of a binary SID ([MS-DTYP] 2.4.2: revision, count, 6-byte authority, count 32-bit
+ * little-endian sub-authorities; the RID is the last). 0 when the bytes are not a SID. Pure. */
+unsigned adc_sid_rid(const unsigned char *sid, size_t len);
 
 /* The lower and upper bound of an attribute description with a range option
  * ("member;range=1500-2999" -> 1500, 2999; "member;range=3000-*" -> 3000, -1). Returns 0, or -1

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "directory/ldap-watchdog.h"
 #include "directory/tls-diag.h"
 
 double adc_ldap_now(void) {
@@ -70,139 +70,6 @@ void adc_ldap_conn_close(LDAP *ld) {
     if (ld)
         (void)ldap_unbind_ext(ld, NULL, NULL);
 }
-
-/* The TLS handshake watchdog. libldap does the handshake (ldaps:// inside ldap_connect,
- * StartTLS inside ldap_install_tls) in a loop that ignores the network timeout: against a
- * server that accepted the TCP connection and then hangs, it spins on EAGAIN forever. Our
- * deadlines must hold there too, so while a connection is being set up it is registered here,
- * and one background thread shuts the socket down when its deadline passes; libldap then sees
- * the connection closed and returns an error, which open_handle reports as a timeout. */
-struct watch {
-    LDAP *ld;
-    int fd; /* learned from the connect callback; -1 until then */
-    double deadline;
-    bool fired;
-    struct watch *next;
-};
-
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct watch *head;
-    double wakeup; /* when the thread wakes next (0 = waiting for work) */
-    bool started;
-} wd = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static void fire_locked(struct watch *w) {
-    if (w->fd >= 0)
-        (void)shutdown(w->fd, SHUT_RDWR);
-    w->fired = true;
-}
-
-static void *watchdog_main(void *arg) {
-    (void)arg;
-    pthread_mutex_lock(&wd.lock);
-    for (;;) {
-        double now = adc_ldap_now(), next = 0;
-        for (struct watch *w = wd.head; w; w = w->next) {
-            if (w->fired)
-                continue;
-            if (w->deadline <= now && w->fd >= 0)
-                fire_locked(w);
-            else if (w->deadline > now && (next == 0 || w->deadline < next))
-                next = w->deadline;
-        }
-        wd.wakeup = next;
-        if (next == 0) {
-            pthread_cond_wait(&wd.cond, &wd.lock);
-        } else {
-            struct timespec ts;
-            ts.tv_sec = (time_t)next;
-            ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
-            pthread_cond_timedwait(&wd.cond, &wd.lock, &ts);
-        }
-    }
-    return NULL;
-}
-
-static void watchdog_start(void) {
-    pthread_condattr_t attr;
-    pthread_t t;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* adc_ldap_now()'s clock */
-    pthread_cond_init(&wd.cond, &attr);
-    pthread_condattr_destroy(&attr);
-    if (pthread_create(&t, NULL, watchdog_main, NULL) == 0) {
-        pthread_detach(t);
-        wd.started = true;
-    }
-}
-
-static pthread_once_t watchdog_once = PTHREAD_ONCE_INIT;
-
-static void watch_arm(struct watch *w, LDAP *ld, double deadline) {
-    pthread_once(&watchdog_once, watchdog_start);
-    *w = (struct watch){.ld = ld, .fd = -1, .deadline = deadline};
-    pthread_mutex_lock(&wd.lock);
-    w->next = wd.head;
-    wd.head = w;
-    /* Wake the thread only when it would sleep past this deadline. */
-    if (wd.started && (wd.wakeup == 0 || deadline < wd.wakeup))
-        pthread_cond_signal(&wd.cond);
-    pthread_mutex_unlock(&wd.lock);
-}
-
-/* Returns whether the watchdog cut the connection. */
-static bool watch_disarm(struct watch *w) {
-    pthread_mutex_lock(&wd.lock);
-    for (struct watch **p = &wd.head; *p; p = &(*p)->next) {
-        if (*p == w) {
-            *p = w->next;
-            break;
-        }
-    }
-    bool fired = w->fired;
-    pthread_mutex_unlock(&wd.lock);
-    return fired;
-}
-
-/* Called by libldap once the TCP connection is up, before any TLS: tells the watchdog which
- * socket belongs to the handle being set up. */
-static int on_connect(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
-                      struct ldap_conncb *ctx) {
-    (void)srv, (void)addr, (void)ctx;
-    ber_socket_t fd = -1;
-    if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) != 1 || fd < 0)
-        return 0;
-    /* Once connected, libldap polls (with our timeouts) before it reads, but over TLS it then
-     * reads a whole record: a server that stops in the middle of one would block that read
-     * forever on a blocking socket. A receive timeout turns it into EAGAIN, which libldap
-     * handles as "not yet" and returns to the poll that honours the deadline. */
-    struct timeval tv = {1, 0};
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    /* One message from the server is one entry with the few attributes we ask for, or a
-     * result: far below this. A larger one is refused instead of being buffered whole. */
-    ber_len_t max_incoming = ADC_LDAP_MESSAGE_MAX;
-    (void)ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max_incoming);
-    pthread_mutex_lock(&wd.lock);
-    for (struct watch *w = wd.head; w; w = w->next) {
-        if (w->ld == ld && !w->fired) {
-            w->fd = fd;
-            if (adc_ldap_now() >= w->deadline)
-                fire_locked(w);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&wd.lock);
-    return 0;
-}
-
-static void on_close(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx) {
-    (void)ld, (void)sb, (void)ctx;
-}
-
-/* Static: libldap keeps the pointer for the life of the handle. */
-static const struct ldap_conncb connect_callbacks = {on_connect, on_close, NULL};
 
 static bool is_ldaps(const char *url) { return url && strncasecmp(url, "ldaps://", 8) == 0; }
 
@@ -372,7 +239,7 @@ static int start_tls(LDAP *ld, const struct adc_ldap_config *cfg, double deadlin
 
 static int open_handle(const struct adc_ldap_config *cfg, double deadline, bool verify, LDAP **ret,
                        char **err) {
-    struct watch watch;
+    struct adc_ldap_watch watch;
     bool armed = false;
     LDAP *ld = NULL;
     int r = -EIO, rc;
@@ -404,8 +271,8 @@ static int open_handle(const struct adc_ldap_config *cfg, double deadline, bool 
         (r = set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON, "restart on EINTR", err)) < 0 ||
         (r = set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net, "the network timeout", err)) < 0 ||
         (r = set_option(ld, LDAP_OPT_TIMEOUT, &api, "the operation timeout", err)) < 0 ||
-        (r = set_option(ld, LDAP_OPT_CONNECT_CB, &connect_callbacks, "the connect callback", err)) <
-            0)
+        (r = set_option(ld, LDAP_OPT_CONNECT_CB, &adc_ldap_watch_callbacks, "the connect callback",
+                        err)) < 0)
         goto out;
 
     if ((is_ldaps(cfg->addr) || cfg->starttls) && (r = setup_tls(ld, cfg, verify, err)) < 0)
@@ -414,7 +281,7 @@ static int open_handle(const struct adc_ldap_config *cfg, double deadline, bool 
     /* Connect now (and for ldaps:// do the handshake) so that an unreachable server or an
      * untrusted certificate is reported as such, not as a failed bind. */
     double net_deadline = adc_ldap_now() + (double)net.tv_sec + (double)net.tv_usec / 1e6;
-    watch_arm(&watch, ld, net_deadline < deadline ? net_deadline : deadline);
+    adc_ldap_watch_arm(&watch, ld, net_deadline < deadline ? net_deadline : deadline);
     armed = true;
     rc = ldap_connect(ld);
     if (rc != LDAP_SUCCESS) {
@@ -425,7 +292,7 @@ static int open_handle(const struct adc_ldap_config *cfg, double deadline, bool 
     if (cfg->starttls && !is_ldaps(cfg->addr) && (r = start_tls(ld, cfg, deadline, err)) < 0)
         goto out;
     armed = false;
-    if (watch_disarm(&watch)) {
+    if (adc_ldap_watch_disarm(&watch)) {
         /* cut just as the handshake finished: the connection is unusable */
         *err = adc_strdup_printf("cannot connect to %s: no answer in time", cfg->addr);
         r = -ETIMEDOUT;
@@ -436,7 +303,7 @@ static int open_handle(const struct adc_ldap_config *cfg, double deadline, bool 
     ld = NULL; /* owned by the caller now */
     r = 0;
 out:
-    if (armed && watch_disarm(&watch)) {
+    if (armed && adc_ldap_watch_disarm(&watch)) {
         free(*err);
         *err = adc_strdup_printf("cannot connect to %s: the server accepted the connection but "
                                  "did not complete the %s handshake in time",

@@ -51,6 +51,8 @@ void adc_user_map_init(struct adc_user_map *m, const struct adc_ldap_config *cfg
     /* Operational: servers return it only when asked by name. */
     m->attr[ADC_FIELD_PWDLOCK] = "pwdAccountLockedTime";
     m->attr[ADC_FIELD_UNLOCKTIME] = "accountUnlockTime";
+    if (cfg->groups_filter)
+        m->attr[ADC_FIELD_PRIMARY_GROUP] = "primaryGroupID";
 
     size_t n = 0;
     for (size_t f = 0; f < ADC_FIELD_COUNT; f++) {
@@ -343,6 +345,15 @@ int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
     }
     tmp.active = !adc_user_map_disabled(v);
     tmp.id_attribute = *id_attr;
+    if (v->count[ADC_FIELD_PRIMARY_GROUP] == 1 && v->first[ADC_FIELD_PRIMARY_GROUP].n < 12) {
+        char rid[12];
+        memcpy(rid, v->first[ADC_FIELD_PRIMARY_GROUP].p, v->first[ADC_FIELD_PRIMARY_GROUP].n);
+        rid[v->first[ADC_FIELD_PRIMARY_GROUP].n] = '\0';
+        char *end;
+        unsigned long n = strtoul(rid, &end, 10);
+        if (end != rid && !*end && n <= 0xffffffffUL)
+            tmp.primary_group_rid = (unsigned)n;
+    }
     *u = tmp;
     memset(&tmp, 0, sizeof(tmp)); /* owned by *u now */
     r = 0;

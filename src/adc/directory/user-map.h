@@ -34,6 +34,7 @@ enum adc_user_field {
     ADC_FIELD_NSLOCK,     /* 389 nsAccountLock */
     ADC_FIELD_PWDLOCK,    /* OpenLDAP ppolicy pwdAccountLockedTime (operational) */
     ADC_FIELD_UNLOCKTIME, /* 389 password-policy lockout: accountUnlockTime (operational) */
+    ADC_FIELD_PRIMARY_GROUP, /* AD primaryGroupID, read when groups are synced */
     ADC_FIELD_COUNT
 };
 

@@ -148,6 +148,49 @@ static int direct_members(struct builder *b, size_t gi) {
     return 0;
 }
 
+/* Active Directory lists a user's primary group (primaryGroupID, the group's RID) nowhere in the
+ * group's member attribute: those memberships are added here. */
+static int primary_groups(struct builder *b) {
+    const struct adc_group_plan_input *in = b->in;
+    size_t n_rid = 0;
+    for (size_t i = 0; i < in->n_dir; i++)
+        n_rid += in->dir[i].rid != 0;
+    if (n_rid == 0)
+        return 0;
+    struct adc_strindex by_rid = {0};
+    char(*rids)[12] = calloc(in->n_dir, sizeof(*rids));
+    bool *touched = calloc(in->n_dir + 1, sizeof(*touched));
+    int r = -ENOMEM;
+    if (!rids || !touched || adc_strindex_init(&by_rid, in->n_dir, false) < 0)
+        goto out;
+    for (size_t i = 0; i < in->n_dir; i++)
+        if (in->dir[i].rid) {
+            snprintf(rids[i], sizeof(rids[i]), "%u", in->dir[i].rid);
+            adc_strindex_put(&by_rid, rids[i], i);
+        }
+    for (size_t u = 0; u < in->n_users; u++) {
+        if (!in->users[u].primary_group_rid)
+            continue;
+        char rid[12];
+        snprintf(rid, sizeof(rid), "%u", in->users[u].primary_group_rid);
+        size_t g = adc_strindex_get(&by_rid, rid);
+        if (g == ADC_STRINDEX_NONE)
+            continue; /* a primary group outside the groups' filter */
+        if (push_key(&b->want[g], &b->n_want[g], b->p->keys[u]) < 0)
+            goto out;
+        touched[g] = true;
+    }
+    for (size_t g = 0; g < in->n_dir; g++)
+        if (touched[g])
+            uniq(b->want[g], &b->n_want[g]);
+    r = 0;
+out:
+    free(touched);
+    free(rids);
+    adc_strindex_done(&by_rid);
+    return r;
+}
+
 /* Cycle detection over the "g:" members (keep) and, with flatten, the expansion: the users of
  * a group and of every group below it. colour: 0 new, 1 on the path, 2 done. */
 static int walk(struct builder *b, size_t gi, unsigned char *colour, const char ***flat,
@@ -330,6 +373,8 @@ int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group
     for (size_t i = 0; i < in->n_dir; i++)
         if (direct_members(&b, i) < 0)
             goto out;
+    if (primary_groups(&b) < 0)
+        goto out;
     /* Cycles are reported in either mode; with keep they stay (a SCIM group may contain a
      * group that contains it), with flatten they end the walk. */
     for (size_t i = 0; i < in->n_dir; i++)

@@ -107,9 +107,19 @@ static int start_run(struct adc_scim *client, const struct adc_yaml_config *yaml
     adc_settings_merge(yaml->settings, r->server.settings, opt->dry_run, &r->settings);
     r->have_settings = true;
     r->dry_run = r->settings.value[ADC_SETTING_DRY_RUN];
+    int k;
     if (opt->record_run &&
-        adc_agent_api_run_start(t, r->dry_run, opt->run_source ? opt->run_source : "imp",
-                                &r->run_id, &err) < 0) {
+        (k = adc_agent_api_run_start(t, r->dry_run, opt->run_source ? opt->run_source : "imp",
+                                      &r->run_id, &err)) < 0) {
+        if (k == -EBUSY) {
+            /* One sync per configuration at a time (docs/product.md section 11): nothing was
+             * read or written. */
+            failf(r, ADC_EXIT_BUSY,
+                  "another sync of this configuration is in progress; nothing was changed: %s",
+                  err ? err : "HTTP 409");
+            free(err);
+            return -1;
+        }
         log_warning("could not record the run on the server: %s", err ? err : "error");
         free(err);
         err = NULL;
@@ -264,9 +274,77 @@ static void apply_changes(struct adc_scim *client, const struct adc_scim_limits 
         r->status = r->apply.n_failed ? ADC_EXIT_PARTIAL : ADC_EXIT_OK;
 }
 
+/* The run's heartbeat (docs/product.md section 11): adc-server fails a run whose record was
+ * not updated for 2 minutes, so that a killed `adc imp` does not hold the configuration's next
+ * sync back. A thread with a transport of its own reports "running" every HEARTBEAT_S while
+ * the directory is read or the cloud written, which can take longer than that. */
+#define HEARTBEAT_S 30
+
+struct heartbeat {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool started, stop;
+    struct adc_transport *t;
+    const char *run_id;
+};
+
+static void *heartbeat_main(void *userdata) {
+    struct heartbeat *hb = userdata;
+    pthread_mutex_lock(&hb->lock);
+    while (!hb->stop) {
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_sec += HEARTBEAT_S;
+        pthread_cond_timedwait(&hb->cond, &hb->lock, &at);
+        if (hb->stop)
+            break;
+        pthread_mutex_unlock(&hb->lock);
+        _cleanup_free_ char *err = NULL;
+        if (adc_agent_api_run_update(hb->t, hb->run_id, ADC_RUN_RUNNING, NULL, NULL, NULL, false,
+                                     &err) < 0)
+            log_debug("run heartbeat: %s", err ? err : "failed");
+        pthread_mutex_lock(&hb->lock);
+    }
+    pthread_mutex_unlock(&hb->lock);
+    return NULL;
+}
+
+static void heartbeat_start(struct heartbeat *hb, const struct adc_service_config *service,
+                            const char *run_id) {
+    if (adc_transport_new(service, NULL, &hb->t, NULL) < 0)
+        return;
+    hb->run_id = run_id;
+    pthread_mutex_init(&hb->lock, NULL);
+    pthread_cond_init(&hb->cond, NULL);
+    if (pthread_create(&hb->thread, NULL, heartbeat_main, hb) == 0) {
+        hb->started = true;
+        return;
+    }
+    pthread_mutex_destroy(&hb->lock);
+    pthread_cond_destroy(&hb->cond);
+    adc_transport_free(hb->t);
+    hb->t = NULL;
+}
+
+static void heartbeat_stop(struct heartbeat *hb) {
+    if (!hb->started)
+        return;
+    pthread_mutex_lock(&hb->lock);
+    hb->stop = true;
+    pthread_cond_signal(&hb->cond);
+    pthread_mutex_unlock(&hb->lock);
+    pthread_join(hb->thread, NULL);
+    pthread_mutex_destroy(&hb->lock);
+    pthread_cond_destroy(&hb->cond);
+    adc_transport_free(hb->t);
+    hb->started = false;
+}
+
 void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_config *service,
                  const struct adc_imp_options *opt, struct adc_imp_result *out) {
     struct adc_imp_result *r = out;
+    struct heartbeat hb = {0};
     struct adc_scim *client = NULL;
     struct adc_scim_limits limits = {0};
     char *err = NULL;
@@ -281,7 +359,11 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
         fail(r, k == -EINVAL ? ADC_EXIT_CONFIG : ADC_EXIT_FAILURE, err);
         return;
     }
-    if (start_run(client, yaml, opt, &limits, r) < 0 || read_both(client, yaml, opt, r) < 0)
+    if (start_run(client, yaml, opt, &limits, r) < 0)
+        goto out;
+    if (r->run_id)
+        heartbeat_start(&hb, service, r->run_id);
+    if (read_both(client, yaml, opt, r) < 0)
         goto out;
     const char *app_id = r->server.app_id ? r->server.app_id : service->app_id;
     if (yaml->ldap.groups_filter && read_groups(client, yaml, app_id, r) < 0)
@@ -292,6 +374,7 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
             apply_groups(client, &limits, app_id, r);
     }
 out:
+    heartbeat_stop(&hb);
     finish_run(client, r);
     adc_scim_free(client);
 }

@@ -169,16 +169,24 @@ int adc_watch_poll_run(const struct adc_ldap_config *cfg, const char *position,
                 snprintf(newest, sizeof(newest), "%s", v[i].ts);
         }
         if (r == 0 && n > 0) {
-            /* Remember what was handled at the newest second, then move the position there. */
+            /* Remember what was handled at the newest second (with what was remembered before
+             * when that second did not move), then move the position there. */
+            bool same = strcmp(newest, pos) == 0;
+            char **next = calloc(n + (same ? n_seen : 0), sizeof(*next));
+            size_t n_next = 0;
+            if (next) {
+                for (size_t k = 0; same && k < n_seen; k++)
+                    next[n_next++] = TAKE_PTR(seen[k]);
+                for (size_t i = 0; i < n; i++)
+                    if (strcmp(v[i].ts, newest) == 0 && (next[n_next] = strdup(v[i].dn)))
+                        n_next++;
+            }
             for (size_t k = 0; k < n_seen; k++)
                 free(seen[k]);
-            n_seen = 0;
             free(seen);
-            seen = calloc(n, sizeof(*seen));
-            for (size_t i = 0; seen && i < n; i++)
-                if (strcmp(v[i].ts, newest) == 0 && (seen[n_seen] = strdup(v[i].dn)))
-                    n_seen++;
-            if (strcmp(newest, pos) != 0) {
+            seen = next;
+            n_seen = n_next;
+            if (!same) {
                 snprintf(pos, sizeof(pos), "%s", newest);
                 r = sink->position(sink->userdata, pos);
             }

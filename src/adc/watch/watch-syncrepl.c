@@ -1,6 +1,6 @@
 /* RFC 4533 content synchronization, refreshAndPersist, as a consumer that only needs to know
- * *which* entries changed: it asks for no attributes ("1.1"), so the refresh phase of a first
- * start (every entry) costs DNs and UUIDs only, and the sink reads each changed entry itself
+ * *which* entries changed: it asks for the identity attributes only, so the refresh phase of a
+ * first start (every entry) costs DNs and UUIDs, and the sink reads each changed entry itself
  * (delta.c) with the attributes the mapping needs.
  *
  * Why not libldap's ldap_sync_* API: in libldap 2.5 ldap_sync_poll() receives with
@@ -66,8 +66,75 @@ static int hex_decode(const char *s, struct berval *out) {
     return 0;
 }
 
+/* syncUUID -> the identity adc uses (externalId). A delete arrives with the syncUUID only
+ * (RFC 4533 section 3.3.2); on OpenLDAP that is the entryUUID, but 389-ds' Content
+ * Synchronization derives it from nsUniqueId while adc may use entryUUID (389-ds 2.x) or a
+ * configured id_attribute. So every entry message carries the identity attributes, and their
+ * pairing is kept for the session: 100,000 users take a few MB. A delete of an entry this
+ * session never saw (deleted while adc was down) falls back to the two forms of the UUID
+ * (delta.h); one that matches neither is left to the next full sync. */
+struct id_slot {
+    unsigned char uuid[16];
+    char *id; /* NULL: empty */
+};
+
+struct id_map {
+    struct id_slot *v;
+    size_t cap, n; /* cap: a power of two */
+};
+
+static size_t uuid_hash(const unsigned char *u) {
+    size_t h = 1469598103934665603ULL;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ u[i]) * 1099511628211ULL;
+    return h;
+}
+
+static struct id_slot *id_find(struct id_map *m, const unsigned char *u) {
+    size_t i = uuid_hash(u) & (m->cap - 1);
+    while (m->v[i].id && memcmp(m->v[i].uuid, u, 16) != 0)
+        i = (i + 1) & (m->cap - 1);
+    return &m->v[i];
+}
+
+static const char *id_get(struct id_map *m, const unsigned char *u) {
+    return m->cap ? id_find(m, u)->id : NULL;
+}
+
+static int id_put(struct id_map *m, const unsigned char *u, const char *id, size_t len) {
+    if ((m->n + 1) * 10 > m->cap * 7) {
+        struct id_map bigger = {.cap = m->cap ? m->cap * 2 : 1024};
+        if (!(bigger.v = calloc(bigger.cap, sizeof(*bigger.v))))
+            return -ENOMEM;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->v[i].id)
+                *id_find(&bigger, m->v[i].uuid) = m->v[i];
+        bigger.n = m->n;
+        free(m->v);
+        *m = bigger;
+    }
+    struct id_slot *s = id_find(m, u);
+    char *copy = strndup(id, len);
+    if (!copy)
+        return -ENOMEM;
+    if (!s->id)
+        m->n++;
+    free(s->id);
+    memcpy(s->uuid, u, 16);
+    s->id = copy;
+    return 0;
+}
+
+static void id_map_done(struct id_map *m) {
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->v[i].id);
+    free(m->v);
+}
+
 struct session {
     LDAP *ld;
+    const struct adc_ldap_config *cfg;
+    struct id_map ids;
     const struct adc_watch_sink *sink;
     bool had_cookie;
     bool refreshing;
@@ -109,6 +176,30 @@ static int end_refresh(struct session *s) {
     return flush_position(s);
 }
 
+/* The identity attributes adc uses, in its order of preference (user-map.c). */
+static const char *const ID_ATTRS[] = {"entryUUID", "objectGUID", "nsUniqueId"};
+
+/* Pairs the entry's syncUUID with its identity (the first identity attribute it has). */
+static int remember_id(struct session *s, LDAPMessage *msg, const struct berval *uuid) {
+    const char *one[1] = {s->cfg->id_attribute};
+    const char *const *attrs = s->cfg->id_attribute ? one : ID_ATTRS;
+    size_t n = s->cfg->id_attribute ? 1 : ADC_ARRAY_SIZE(ID_ATTRS);
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        if (strcmp(attrs[i], "objectGUID") == 0)
+            continue; /* Active Directory: no content synchronization */
+        struct berval **vals = ldap_get_values_len(s->ld, msg, attrs[i]);
+        if (vals && vals[0] && vals[0]->bv_len > 0 && vals[0]->bv_len < 1024) {
+            r = id_put(&s->ids, (const unsigned char *)uuid->bv_val, vals[0]->bv_val,
+                       vals[0]->bv_len);
+            ldap_value_free_len(vals);
+            return r;
+        }
+        ldap_value_free_len(vals);
+    }
+    return r;
+}
+
 static int on_entry(struct session *s, LDAPMessage *msg) {
     LDAPControl **ctrls = NULL;
     BerElement *ber = NULL;
@@ -128,12 +219,15 @@ static int on_entry(struct session *s, LDAPMessage *msg) {
     if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
         ber_scanf(ber, "m", &cookie) != LBER_ERROR)
         note_cookie(s, &cookie);
+    if (state != LDAP_SYNC_DELETE && (r = remember_id(s, msg, &uuid)) < 0)
+        goto out;
     if (s->refreshing && !s->had_cookie)
         goto out; /* the baseline: a full sync follows the refresh */
     switch (state) {
     case LDAP_SYNC_PRESENT: s->present_seen = true; break;
     case LDAP_SYNC_DELETE:
-        r = s->sink->delete_uuid(s->sink->userdata, (const unsigned char *)uuid.bv_val);
+        r = s->sink->delete_uuid(s->sink->userdata, (const unsigned char *)uuid.bv_val,
+                                 id_get(&s->ids, (const unsigned char *)uuid.bv_val));
         break;
     case LDAP_SYNC_ADD:
     case LDAP_SYNC_MODIFY:
@@ -208,7 +302,8 @@ static int on_intermediate(struct session *s, LDAPMessage *msg) {
             break;
         for (size_t i = 0; uuids && uuids[i].bv_val && r == 0; i++)
             if (uuids[i].bv_len == 16)
-                r = s->sink->delete_uuid(s->sink->userdata, (const unsigned char *)uuids[i].bv_val);
+                r = s->sink->delete_uuid(s->sink->userdata, (const unsigned char *)uuids[i].bv_val,
+                                         id_get(&s->ids, (const unsigned char *)uuids[i].bv_val));
         if (r == 0 && !s->refreshing)
             r = flush_position(s);
         break;
@@ -244,9 +339,14 @@ static int on_result(struct session *s, LDAPMessage *msg) {
 
 int adc_watch_syncrepl_run(const struct adc_ldap_config *cfg, const char *position,
                            const struct adc_watch_sink *sink, char **err) {
-    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
+    /* Only the identity: the sink reads a changed entry itself, with what the mapping needs. */
+    char *attrs[] = {"entryUUID", "nsUniqueId", NULL};
+    if (cfg->id_attribute) {
+        attrs[0] = cfg->id_attribute;
+        attrs[1] = NULL;
+    }
     struct berval cookie = {0};
-    struct session s = {.sink = sink, .refreshing = true, .err = err};
+    struct session s = {.sink = sink, .cfg = cfg, .refreshing = true, .err = err};
     BerElement *ber = NULL;
     int r, msgid;
 
@@ -280,8 +380,8 @@ int adc_watch_syncrepl_run(const struct adc_ldap_config *cfg, const char *positi
                 : cfg->scope == ADC_SCOPE_ONE ? LDAP_SCOPE_ONELEVEL
                                               : LDAP_SCOPE_SUBTREE;
     const char *filter = cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)";
-    int rc = ldap_search_ext(s.ld, cfg->base_dn ? cfg->base_dn : "", scope, filter, no_attrs, 0,
-                             ctrls, NULL, NULL, 0, &msgid);
+    int rc = ldap_search_ext(s.ld, cfg->base_dn ? cfg->base_dn : "", scope, filter, attrs, 0, ctrls,
+                             NULL, NULL, 0, &msgid);
     if (rc != LDAP_SUCCESS) {
         char *why = adc_ldap_conn_strerror(s.ld, rc);
         *err = adc_strdup_printf("cannot start the content synchronization search: %s",
@@ -319,6 +419,7 @@ out:
     if (ber)
         ber_free(ber, 1);
     free(s.pending);
+    id_map_done(&s.ids);
     free(cookie.bv_val); /* hex_decode's */
     adc_ldap_conn_close(s.ld);
     return r;

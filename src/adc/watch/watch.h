@@ -26,8 +26,9 @@ struct adc_watch_sink {
      * the sync filter (syncrepl); else it may have left it (poll). 0, ADC_WATCH_RETRY, or
      * another negative errno to stop. */
     int (*entry)(void *userdata, const char *dn, bool in_scope);
-    /* The entry with this syncUUID was deleted or left the sync filter. */
-    int (*delete_uuid)(void *userdata, const unsigned char uuid[16]);
+    /* The entry with this syncUUID was deleted or left the sync filter; external_id: its
+     * identity as adc reads it, when the watcher saw the entry (else NULL). */
+    int (*delete_uuid)(void *userdata, const unsigned char uuid[16], const char *external_id);
     /* Every change before this point was handled: save `position`. */
     int (*position)(void *userdata, const char *position);
     /* The watcher starts from `position` but cannot tell what changed before it (no saved

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "api/hub.h"
+#include "api/runs-lifecycle.h"
 #include "api/runs.h"
 #include "server.h"
 #include "store/store-configs.h"
@@ -56,15 +58,42 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
     }
     /* A dry-run-only configuration still records its previews, flagged as such. */
     bool dry_run = json_is_true(dry) || req->principal.settings[ADC_SETTING_DRY_RUN] == ADC_TRUE;
+    /* `adc run` names itself, so that its polls keep the run alive (runs-lifecycle.h). */
+    json_t *agent = json_object_get(body, "agent_id");
+    if (agent && !json_is_string(agent)) {
+        adc_http_error(res, 400, "invalidValue", "agent_id must be a string");
+        goto out;
+    }
     db = adc_store_acquire(req->server->store);
-    char run_id[40];
-    if (!db || adc_db_begin(db, true) < 0 ||
+    char run_id[40], busy[40];
+    if (!db || adc_db_begin(db, true) < 0) {
+        adc_http_error(res, 503, NULL, "database error; retry");
+        goto out;
+    }
+    /* One sync per configuration at a time (docs/product.md section 11), `adc imp` included:
+     * checked in the transaction that creates the run, as "sync now" does. */
+    int b = adc_run_busy(db, req->principal.app_id, busy);
+    if (b > 0) {
+        struct adc_store_run other = {0};
+        adc_store_run_get(db, busy, &other);
+        adc_http_error(res, 409, NULL,
+                       "another sync of this configuration is in progress (run %s, %s, "
+                       "started %s); wait for it to end",
+                       busy, other.source[0] ? other.source : "?",
+                       other.started[0] ? other.started : other.created);
+        adc_store_run_done(&other);
+        goto out;
+    }
+    if (b < 0 ||
         adc_run_create(db, req->principal.app_id, source, trigger, dry_run, ADC_RUN_RUNNING,
                        req->principal.actor, run_id) < 0 ||
         adc_db_commit(db) < 0) {
         adc_http_error(res, 503, NULL, "database error; retry");
         goto out;
     }
+    if (agent && adc_hub_carry(req->server->hub, req->principal.app_id, json_string_value(agent),
+                               run_id) == 0)
+        adc_run_taken(req->server->store, run_id, json_string_value(agent));
     if (asprintf(&res->location, "/api/v1/runs/%s", run_id) < 0)
         res->location = NULL;
     adc_http_json(res, 201,
@@ -105,6 +134,8 @@ static void agent_run_update(struct adc_http_request *req, struct adc_http_respo
         goto out;
     }
     bool final = run.finished[0] != '\0';
+    if (final)
+        adc_hub_run_ended(req->server->hub, req->principal.app_id, run.run_id);
     char detail[200];
     snprintf(detail, sizeof(detail), "status=%s", run.status);
     if (adc_store_run_update(db, &run) < 0 ||

@@ -139,11 +139,14 @@ int adc_api_queue_sync(struct adc_server *srv, const char *app_id, bool dry_run,
         r = -ENOTCONN;
         goto out;
     }
-    if (adc_run_busy(db, app_id, busy_run_id) > 0) {
+    /* The check and the new run in one write transaction: `adc imp` and `adc run` create
+     * their runs the same way (api-agent.c), so one of two at once gets the 409. */
+    r = adc_db_begin(db, true);
+    if (r == 0 && adc_run_busy(db, app_id, busy_run_id) > 0) {
+        adc_db_rollback(db);
         r = -EBUSY;
         goto out;
     }
-    r = adc_db_begin(db, true);
     if (r == 0)
         r = adc_run_create(db, app_id, "server", trigger, dry_run, ADC_RUN_QUEUED, actor, id);
     if (r == 0)

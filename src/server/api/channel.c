@@ -34,6 +34,8 @@ int adc_channel_start(struct adc_server *srv) {
     if (r < 0)
         return r;
     r = adc_login_start(srv);
+    if (r == 0)
+        r = adc_runs_heartbeat_start(srv->store, srv->run_timeout);
     if (r < 0)
         return r;
     r = adc_runs_recover_start(srv->store);
@@ -50,6 +52,7 @@ void adc_channel_stop(struct adc_server *srv) {
 void adc_channel_free(struct adc_server *srv) {
     adc_channel_stop(srv);
     adc_login_stop();
+    adc_runs_heartbeat_stop();
     adc_schedule_join();
     adc_runs_recover_free();
     adc_hub_free(srv->hub);
@@ -193,6 +196,12 @@ static void handle_poll(struct adc_http_request *req, struct adc_http_response *
     }
     /* The poll waits without a thread: the connection stays suspended until the hub wakes it
      * (docs/design.md), which is what lets one server hold 10,000 agents. */
+    /* A poll of an agent that carries a run is that run's heartbeat (runs-lifecycle.h): an
+     * agent busy reading a large directory reports nothing else for minutes. */
+    char carried[64];
+    if (adc_hub_agent_run(req->server->hub, req->principal.app_id, agent_id, carried) > 0 &&
+        adc_run_heartbeat(req->server->store, carried) == -ENOENT)
+        adc_hub_run_ended(req->server->hub, req->principal.app_id, carried);
     json_t *out = NULL;
     struct adc_hub_poll *p = NULL;
     int r = adc_hub_poll_begin(req->server->hub, req->principal.app_id, agent_id, wait_s,

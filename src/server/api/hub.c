@@ -90,7 +90,7 @@ struct failed_runs {
     struct failed_run {
         char id[RUN_ID_MAX];
         const char *why;
-    } *runs;
+    } * runs;
     size_t n, cap;
 };
 
@@ -755,6 +755,34 @@ int adc_hub_sync(struct adc_hub *h, const char *app_id, const char *run_id, bool
     dispatch(h, q);
     pthread_mutex_unlock(&h->lock);
     return 0;
+}
+
+int adc_hub_agent_run(struct adc_hub *h, const char *app_id, const char *agent_id,
+                      char run_id[static 64]) {
+    pthread_mutex_lock(&h->lock);
+    struct agent *a = agent_find(h, app_id, agent_id);
+    int r = a && a->run_id[0];
+    if (r)
+        copy_str(run_id, 64, a->run_id);
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+int adc_hub_carry(struct adc_hub *h, const char *app_id, const char *agent_id, const char *run_id) {
+    pthread_mutex_lock(&h->lock);
+    struct agent *a = agent_find(h, app_id, agent_id);
+    if (a)
+        copy_str(a->run_id, sizeof(a->run_id), run_id);
+    pthread_mutex_unlock(&h->lock);
+    return a ? 0 : -ENOENT;
+}
+
+void adc_hub_run_ended(struct adc_hub *h, const char *app_id, const char *run_id) {
+    pthread_mutex_lock(&h->lock);
+    for (struct agent *a = h->agents; a; a = a->next)
+        if (strcmp(a->app_id, app_id) == 0 && strcmp(a->run_id, run_id) == 0)
+            a->run_id[0] = '\0';
+    pthread_mutex_unlock(&h->lock);
 }
 
 bool adc_hub_connected(struct adc_hub *h, const char *app_id) {

@@ -127,6 +127,16 @@ int adc_hub_answer(struct adc_hub *h, const char *app_id, const char *command_id
  * -ENOMEM. */
 int adc_hub_sync(struct adc_hub *h, const char *app_id, const char *run_id, bool dry_run);
 
+/* The run an agent carries (the sync it took, or one it registered with adc_hub_carry): 1
+ * with its id in run_id, 0 when none or no such agent. Its polls are the run's heartbeat. */
+int adc_hub_agent_run(struct adc_hub *h, const char *app_id, const char *agent_id,
+                      char run_id[static 64]);
+/* Notes that agent_id of app_id runs run_id (an `adc run` that made its own run record).
+ * 0, or -ENOENT when there is no such agent. */
+int adc_hub_carry(struct adc_hub *h, const char *app_id, const char *agent_id, const char *run_id);
+/* The run ended: no agent carries it any more. */
+void adc_hub_run_ended(struct adc_hub *h, const char *app_id, const char *run_id);
+
 /* Whether an agent of app_id is connected. */
 bool adc_hub_connected(struct adc_hub *h, const char *app_id);
 /* The agents of app_id: [{"agent_id","host","version","connected_since","last_seen"}] with

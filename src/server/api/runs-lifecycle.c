@@ -78,6 +78,11 @@ void adc_run_taken(struct adc_store *store, const char *run_id, const char *agen
     adc_store_release(db);
 }
 
+/* Seconds without a heartbeat after which a run is failed (serve --run-timeout). */
+static int run_timeout = ADC_RUN_HEARTBEAT_S;
+/* When this process began watching heartbeats. */
+static time_t process_start;
+
 struct busy_ctx {
     char run_id[40];
     time_t now;
@@ -95,7 +100,12 @@ static int find_busy(const struct adc_store_run *r, void *userdata) {
     if (adc_run_status_finished(r->status))
         return 0;
     time_t updated = parse_time(r->updated[0] ? r->updated : r->created);
-    if (updated && c->now - updated > ADC_RUN_STALE_S)
+    if (updated && c->now - updated > run_timeout)
+        return 0; /* its heartbeat stopped: failed at the reaper's next look */
+    /* Not heard of since this process started: the server was restarted under it (killed in
+     * the middle of an import, say) and whatever ran it has not reported since. Counting it
+     * would refuse the re-run that repairs the import for two minutes; the reaper fails it. */
+    if (updated && updated < process_start)
         return 0;
     if (!c->run_id[0]) /* the newest one */
         snprintf(c->run_id, sizeof(c->run_id), "%s", r->run_id);
@@ -208,4 +218,107 @@ void adc_runs_recover_free(void) {
     free(orphans.list);
     orphans.list = NULL;
     orphans.n = orphans.cap = 0;
+}
+
+/* ---- heartbeats ---- */
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop, started;
+    pthread_t thread;
+    struct adc_store *store;
+} beat = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+struct silent {
+    char (*ids)[40];
+    size_t n, cap;
+};
+
+static int collect_silent(const struct adc_store_run *r, void *userdata) {
+    struct silent *s = userdata;
+    if (adc_grow_array(s->ids, s->cap, s->n, 8) < 0)
+        return -ENOMEM;
+    snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", r->run_id);
+    return 0;
+}
+
+static void fail_silent_runs(void) {
+    time_t cutoff = time(NULL) - run_timeout;
+    struct tm tm;
+    char before[24];
+    gmtime_r(&cutoff, &tm);
+    strftime(before, sizeof(before), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct silent s = {0};
+    struct adc_db *db = adc_store_acquire(beat.store);
+    if (db)
+        adc_store_runs_silent(db, before, collect_silent, &s);
+    adc_store_release(db);
+    char why[200];
+    snprintf(why, sizeof(why),
+             "no heartbeat for %d seconds: adc imp or the agent running it stopped (killed, or "
+             "cut off from the server)",
+             run_timeout);
+    for (size_t i = 0; i < s.n; i++)
+        adc_run_fail(beat.store, s.ids[i], why);
+    free(s.ids);
+}
+
+static void *beat_main(void *userdata) {
+    (void)userdata;
+    /* Looks four times per timeout (at most every 10 s): a run fails within 1.25 timeouts. */
+    int every = run_timeout / 4 < 10 ? (run_timeout / 4 > 0 ? run_timeout / 4 : 1) : 10;
+    pthread_mutex_lock(&beat.lock);
+    while (!beat.stop) {
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_sec += every;
+        pthread_cond_timedwait(&beat.cond, &beat.lock, &at);
+        if (beat.stop)
+            break;
+        pthread_mutex_unlock(&beat.lock);
+        fail_silent_runs();
+        pthread_mutex_lock(&beat.lock);
+    }
+    pthread_mutex_unlock(&beat.lock);
+    return NULL;
+}
+
+int adc_runs_heartbeat_start(struct adc_store *store, int timeout_s) {
+    run_timeout = timeout_s > 0 ? timeout_s : ADC_RUN_HEARTBEAT_S;
+    process_start = time(NULL);
+    beat.store = store;
+    beat.stop = false;
+    int e = pthread_create(&beat.thread, NULL, beat_main, NULL);
+    if (e != 0)
+        return -e;
+    beat.started = true;
+    return 0;
+}
+
+void adc_runs_heartbeat_stop(void) {
+    pthread_mutex_lock(&beat.lock);
+    beat.stop = true;
+    pthread_cond_broadcast(&beat.cond);
+    pthread_mutex_unlock(&beat.lock);
+    if (beat.started)
+        pthread_join(beat.thread, NULL);
+    beat.started = false;
+}
+
+int adc_run_heartbeat(struct adc_store *store, const char *run_id) {
+    struct adc_db *db = adc_store_acquire(store);
+    if (!db)
+        return -EIO;
+    char now[24];
+    adc_store_now(now);
+    int r = adc_db_begin(db, true);
+    if (r == 0)
+        r = adc_store_run_touch(db, run_id, now);
+    if (r == 0)
+        r = adc_db_commit(db);
+    else
+        adc_db_rollback(db);
+    adc_store_release(db);
+    return r;
 }

@@ -8,10 +8,19 @@
 
 #include "store/store.h"
 
-/* A queued or running run whose record did not change for this long is not counted as in
- * progress: it belongs to an `adc imp` that died without a final report. Agents report progress
- * every few seconds, and the hub fails an agent's run as soon as the agent goes. */
-#define ADC_RUN_STALE_S (15 * 60)
+/* Runs send a heartbeat (docs/product.md section 11): every report on the run record (PUT
+ * /api/v1/agent/runs/{id}) and every poll of the agent that carries the run refresh its
+ * `updated` time. A queued or running run without one for ADC_RUN_HEARTBEAT_S (or serve
+ * --run-timeout) is failed by a thread of adc_runs_heartbeat_start, so that a killed `adc imp`
+ * does not hold "sync now" back, and is not counted as in progress before that either. */
+#define ADC_RUN_HEARTBEAT_S 120
+
+/* Starts the thread that fails runs without a heartbeat for timeout_s seconds; stopped and
+ * joined by adc_runs_heartbeat_stop. 0 or a negative errno. */
+int adc_runs_heartbeat_start(struct adc_store *store, int timeout_s);
+void adc_runs_heartbeat_stop(void);
+/* A heartbeat of run_id (an agent carrying it polled). 0 or a negative errno. */
+int adc_run_heartbeat(struct adc_store *store, const char *run_id);
 
 /* Records a run failed unless it already ended, keeping the errors it reported before, with
  * an audit line. Returns 0, -ENOENT, -EALREADY (already ended), or -EIO. */

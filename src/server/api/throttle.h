@@ -29,9 +29,12 @@
 
 #include "store/store-login-throttle.h"
 
-#define ADC_THROTTLE_WINDOW 900       /* seconds: PAIR and CLIENT windows */
-#define ADC_THROTTLE_PAIR_BUDGET 5    /* failures of one account from one address */
-#define ADC_THROTTLE_CLIENT_BUDGET 30 /* failures from one address, all accounts */
+#define ADC_THROTTLE_WINDOW 900    /* seconds: PAIR and CLIENT windows */
+#define ADC_THROTTLE_PAIR_BUDGET 5 /* failures of one account from one address */
+/* Failures from one address, all accounts: high enough for an office behind one NAT address
+ * full of people mistyping, low enough that spraying one password over many accounts from one
+ * address goes at 300 guesses per 15 minutes instead of hundreds per second. */
+#define ADC_THROTTLE_CLIENT_BUDGET 300
 #define ADC_THROTTLE_ACCOUNT_BUDGET 6 /* failures of one account, unfamiliar addresses */
 #define ADC_THROTTLE_ACCOUNT_LEAK 900 /* seconds for the account's bucket to drop one */
 #define ADC_THROTTLE_LOCK_BASE 60     /* first lockout of a pair or address, seconds */

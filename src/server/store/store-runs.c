@@ -140,6 +140,27 @@ int adc_store_runs_unfinished(struct adc_db *db, adc_store_run_cb cb, void *ctx)
     return each_run(db, st, cb, ctx);
 }
 
+int adc_store_runs_silent(struct adc_db *db, const char *before, adc_store_run_cb cb, void *ctx) {
+    static const char sql[] = "SELECT " RUN_COLUMNS " FROM runs WHERE status IN ('queued', "
+                              "'running') AND updated < ? ORDER BY seq";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, before);
+    return each_run(db, st, cb, ctx);
+}
+
+int adc_store_run_touch(struct adc_db *db, const char *run_id, const char *now) {
+    static const char sql[] = "UPDATE runs SET updated = ? WHERE run_id = ? AND "
+                              "status IN ('queued', 'running')";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, now);
+    adc_stmt_bind_text(st, 2, run_id);
+    return adc_db_step_done(db, st, true);
+}
+
 int adc_store_run_set_agent(struct adc_db *db, const char *run_id, const char *agent_id,
                             const char *now) {
     static const char sql[] = "UPDATE runs SET agent_id = ?, updated = ? WHERE run_id = ? AND "

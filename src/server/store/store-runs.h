@@ -36,6 +36,11 @@ int adc_store_run_list(struct adc_db *db, const char *app_id, int64_t limit, adc
  * agent owes a report on, for the recovery after a restart. Returns the count or a negative
  * errno (or cb's). */
 int adc_store_runs_unfinished(struct adc_db *db, adc_store_run_cb cb, void *ctx);
+/* Runs not finished (queued or running, any source) whose record was last updated before
+ * `before` (RFC 3339): those whose heartbeat stopped (runs-lifecycle.h). */
+int adc_store_runs_silent(struct adc_db *db, const char *before, adc_store_run_cb cb, void *ctx);
+/* A heartbeat: the record's updated time becomes now, unless the run ended. 0, -ENOENT. */
+int adc_store_run_touch(struct adc_db *db, const char *run_id, const char *now);
 /* Notes which agent took run_id, unless the run ended already. -ENOENT when no row changed. */
 int adc_store_run_set_agent(struct adc_db *db, const char *run_id, const char *agent_id,
                             const char *now);

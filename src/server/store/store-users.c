@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/macros.h"
 
 #define USER_COLUMNS                                                                               \
@@ -77,6 +78,66 @@ static void bind_user(struct adc_stmt *st, const struct adc_store_user *u) {
     adc_stmt_bind_text(st, 9, u->modified);
 }
 
+/* ---- userName unique after Unicode case folding (docs/product.md section 11) ----
+ * The users index compares names ignoring ASCII case only (SQLite NOCASE): "K" and the Kelvin
+ * sign, or "Jürgen" and "JÜRGEN", would be two users. A name with any byte beyond ASCII keeps
+ * its full case folding (common/utf8.h) in user_name_folds, keyed by it; every write checks the
+ * folded name against that table and, for such a name, against the users index (a plain ASCII
+ * holder of it). Directories of ASCII names pay one probe of a small table per write, not a
+ * second index over every user. Names stored before this table existed are folded when they are
+ * next written. */
+#define FOLD_MAX 1024 /* a 256-byte name folds to at most three times its length */
+
+static bool plain_ascii(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return false;
+    return true;
+}
+
+/* 0 when no other user (id excluded) holds name after folding, with *keep set when the name
+ * needs its own row (not plain ASCII) and its key in key; -EEXIST; or a negative errno. */
+static int fold_check(struct adc_db *db, const char *id, const char *name, char key[FOLD_MAX],
+                      bool *keep) {
+    static const char fold_sql[] = "SELECT id FROM user_name_folds WHERE key = ?";
+    static const char name_sql[] = "SELECT id FROM users WHERE user_name = ?";
+    *keep = false;
+    if (adc_utf8_casefold(name, key, FOLD_MAX) < 0)
+        return 0; /* not UTF-8 (checked before: cannot happen) or too long: no key */
+    int r;
+    struct adc_stmt *q = adc_db_query_row(db, fold_sql, &r, "t", key);
+    if (q) {
+        bool other = strcmp(adc_stmt_text(q, 0), id) != 0;
+        adc_stmt_reset(q);
+        if (other)
+            return -EEXIST;
+    } else if (r != -ENOENT) {
+        return r;
+    }
+    if (plain_ascii(name))
+        return 0;
+    q = adc_db_query_row(db, name_sql, &r, "t", key);
+    if (q) {
+        bool other = strcmp(adc_stmt_text(q, 0), id) != 0;
+        adc_stmt_reset(q);
+        if (other)
+            return -EEXIST;
+    } else if (r != -ENOENT) {
+        return r;
+    }
+    *keep = true;
+    return 0;
+}
+
+static int fold_store(struct adc_db *db, const char *id, const char *key, bool keep) {
+    static const char del_sql[] = "DELETE FROM user_name_folds WHERE id = ?";
+    static const char ins_sql[] = "INSERT INTO user_name_folds(key, id) VALUES (?, ?)";
+    int r = adc_db_exec(db, del_sql, false, "t", id);
+    if (r == 0 && keep)
+        r = adc_db_exec(db, ins_sql, false, "tt", key, id);
+    return r;
+}
+
 /* A taken userName is an answer (409), not a failed statement: a failed statement aborts a
  * PostgreSQL transaction, and Bulk goes on after a 409 with the next operation. So the insert
  * skips a conflicting row (ON CONFLICT DO NOTHING: no row back) and the update checks for
@@ -86,16 +147,23 @@ int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u) {
     static const char sql[] = "INSERT INTO users(id, user_name, external_id, provider, active, "
                               "data, version, created, modified) VALUES (?,?,?,?,?,?,?,?,?) "
                               "ON CONFLICT DO NOTHING RETURNING seq";
+    char key[FOLD_MAX];
+    bool keep;
+    int r = fold_check(db, u->id, u->user_name, key, &keep);
+    if (r < 0)
+        return r;
     struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     bind_user(st, u);
-    int r = adc_db_step_row(db, st);
+    r = adc_db_step_row(db, st);
     if (r == -ENOENT)
         r = -EEXIST; /* the userName (or the id) is taken */
     if (r == 0) {
         u->seq = adc_stmt_int(st, 0);
         adc_stmt_reset(st);
+        if (keep)
+            r = fold_store(db, u->id, key, true);
     }
     return r;
 }
@@ -106,11 +174,18 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
                               "WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM users AS o "
                               "WHERE o.user_name = ?2 AND o.id <> ?1)";
     static const char exists_sql[] = "SELECT 1 FROM users WHERE id = ?";
+    char key[FOLD_MAX];
+    bool keep;
+    int r = fold_check(db, u->id, u->user_name, key, &keep);
+    if (r < 0)
+        return r;
     struct adc_stmt *st = adc_db_stmt(db, sql);
     if (!st)
         return -EIO;
     bind_user(st, u);
-    int r = adc_db_step_done(db, st, true);
+    r = adc_db_step_done(db, st, true);
+    if (r == 0)
+        return fold_store(db, u->id, key, keep);
     if (r != -ENOENT)
         return r;
     /* No row changed: the user is gone, or another user holds the new name. */
@@ -123,7 +198,8 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
 
 int adc_store_user_delete(struct adc_db *db, const char *id) {
     static const char sql[] = "DELETE FROM users WHERE id = ?";
-    return adc_db_exec(db, sql, true, "t", id);
+    int r = adc_db_exec(db, sql, true, "t", id);
+    return r < 0 ? r : fold_store(db, id, NULL, false);
 }
 
 int adc_store_users_reassign(struct adc_db *db, const char *from, const char *to) {

@@ -120,6 +120,8 @@ class Slapd(Managed):
     syncprov     load the syncprov overlay (RFC 4533 content synchronization, for live
                  changes), with an entryCSN index and a session log, so that a consumer
                  resuming from a cookie gets the deletes since as syncUUIDs
+                 (syncprov_sessionlog=False: no session log, so deletes made meanwhile are
+                 only implied by a "present" phase)
     log_level    slapd log level (e.g. "stats": connections, operations and results, which
                  tests can wait for with wait_log); the log is self.log_path
     """
@@ -129,7 +131,7 @@ class Slapd(Managed):
 
     def __init__(self, ldif=None, base_dn=ldif_mod.BASE_DN, tls=False, size_limit=None,
                  time_limit=None, ppolicy=True, log_level="none", paged_limit=None,
-                 syncprov=False):
+                 syncprov=False, syncprov_sessionlog=True):
         self.base_dn = base_dn
         self.tls = tls
         self.size_limit = size_limit
@@ -137,6 +139,7 @@ class Slapd(Managed):
         self.time_limit = time_limit
         self.ppolicy = ppolicy
         self.syncprov = syncprov
+        self.syncprov_sessionlog = syncprov_sessionlog
         self.log_level = log_level
         self._ldif = ldif
         self.dir = None
@@ -237,8 +240,9 @@ class Slapd(Managed):
             lines += ["overlay ppolicy",
                       f'ppolicy_default "cn=default,ou=policies,{b}"']
         if self.syncprov:
-            lines += ["overlay syncprov", "syncprov-checkpoint 100 1",
-                      "syncprov-sessionlog 10000"]
+            lines += ["overlay syncprov", "syncprov-checkpoint 100 1"]
+            if self.syncprov_sessionlog:
+                lines.append("syncprov-sessionlog 10000")
         # Access: the service account reads everything but passwords; anybody may bind
         # (auth); users read themselves. The root DSE and schema are public, as on real servers.
         lines += [

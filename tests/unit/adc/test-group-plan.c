@@ -156,6 +156,34 @@ static void diffs_renames_deletes_settings(void **state) {
     adc_group_plan_done(&p);
 }
 
+/* AD: users whose primaryGroupID is a synced group's RID are its members, although the group's
+ * member attribute does not list them; a RID of no synced group adds nothing. */
+static void primary_group(void **state) {
+    (void)state;
+    users[0].primary_group_rid = 513;
+    users[1].primary_group_rid = 513;
+    users[2].primary_group_rid = 1105;
+    char *m[] = {"uid=ann,ou=people,dc=x"}; /* listed and primary: counted once */
+    struct adc_dir_group dir[] = {
+        group("cn=Domain Users,dc=x", "g-du", "Domain Users", m, 1, NULL, 0)};
+    dir[0].rid = 513;
+    struct adc_group_plan_input in = {.dir = dir, .n_dir = 1, .users = users, .n_users = NU};
+    struct adc_group_plan p;
+    assert_int_equal(adc_group_plan_build(&in, &p), 0);
+    const struct adc_group_change *du = find(&p, "Domain Users");
+    assert_int_equal(du->n_add, 2);
+    assert_true(has(du->add, du->n_add, "u:u-ann"));
+    assert_true(has(du->add, du->n_add, "u:u-bob"));
+    assert_int_equal(p.unresolved, 0);
+    adc_group_plan_done(&p);
+    /* S-1-5-21-1-2-3-513 */
+    const unsigned char sid[] = {1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0,    0,    1, 0,
+                                 0, 0, 2, 0, 0, 0, 3, 0, 0,  0, 0x01, 0x02, 0, 0};
+    assert_int_equal(adc_sid_rid(sid, sizeof(sid)), 513);
+    assert_int_equal(adc_sid_rid(sid, sizeof(sid) - 1), 0);
+    assert_int_equal(adc_sid_rid((const unsigned char *)"\x02\x01", 2), 0);
+}
+
 static void dn_and_range(void **state) {
     (void)state;
     char *n = adc_dn_normalize(" UID=Ann , OU=People,DC=X ");
@@ -182,6 +210,7 @@ int main(void) {
         cmocka_unit_test_setup(members_resolved_and_reported, setup),
         cmocka_unit_test_setup(flatten_and_cycles, setup),
         cmocka_unit_test_setup(diffs_renames_deletes_settings, setup),
+        cmocka_unit_test_setup(primary_group, setup),
         cmocka_unit_test(dn_and_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,7 +157,7 @@ static void client_budget_spraying(void **state) {
     (void)state;
     struct adc_store_login_throttle client = {0};
     int allowed = 0;
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < ADC_THROTTLE_CLIENT_BUDGET + 100; i++) {
         struct adc_throttle t;
         char name[32];
         snprintf(name, sizeof(name), "user%d", i);
