@@ -370,6 +370,21 @@ class InputLimits(unittest.TestCase):
                 # refused (4xx) or the connection closed without an answer; never 5xx
                 self.assertTrue(status == 0 or 400 <= status < 500, (what, status))
 
+    def test_bodies_only_as_json_everywhere(self):
+        """Every route that takes a body answers 415 to other media types, also the public ones
+        (sign-in, the console's sign-in): a cross-site HTML form cannot post to the API."""
+        for path, auth in (("/api/v1/login", None), ("/api/v1/session", None),
+                           ("/api/v1/sync-configs", "Bearer " + self.srv.admin_token),
+                           ("/scim/v2/Bulk", self.srv.sync_auth(self.cfg)),
+                           ("/api/v1/agent/connect", self.srv.sync_auth(self.cfg))):
+            for ct in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+                with self.subTest(path=path, ct=ct):
+                    r = self.srv.request("POST", path, raw=b'{"a":1}', auth=auth,
+                                         headers={"Content-Type": ct})
+                    self.assertEqual(r.status, 415, r)
+                    self.assertIn(ct.split(";")[0], r.body["detail"])
+                    self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+
     def test_number_of_connections(self):
         import socket
         held = []

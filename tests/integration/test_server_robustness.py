@@ -218,6 +218,48 @@ class Limits(ServerTestCase):
         self.srv.request("GET", "/scim/v2/Users", auth=bad)
         self.assertLess(time.time() - t0, 1.5)  # and reset the count (else: 1.6 s)
 
+    def test_credentials_before_the_body(self):
+        """A body the server would have to buffer is refused at its headers when the
+        credentials are wrong or missing: a chunked upload that never ends and a 4 KiB + 1 body
+        get their 401 without being read; a small body gets the same 401 (read first, it fits
+        in the connection's buffer)."""
+        bad = basic_auth(self.cfg["app_id"], "adcs_" + "y" * 43).encode()
+        heads = {
+            "chunked, no credentials": b"POST /scim/v2/Bulk HTTP/1.1\r\nHost: x\r\n"
+                                       b"Content-Type: application/scim+json\r\n"
+                                       b"Transfer-Encoding: chunked\r\n\r\n10\r\n{",
+            "4097 bytes, wrong secret": b"POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\n"
+                                        b"Authorization: " + bad + b"\r\nContent-Type: "
+                                        b"application/scim+json\r\nContent-Length: 4097\r\n\r\n",
+        }
+        for what, head in heads.items():
+            with self.subTest(what), \
+                    socket.create_connection(("127.0.0.1", self.srv.port), timeout=10) as s:
+                s.sendall(head)  # and nothing more: the answer must not wait for the body
+                s.settimeout(10)
+                answer = s.recv(65536)
+                self.assertTrue(answer.startswith(b"HTTP/1.1 401"), (what, answer[:100]))
+        r = self.srv.request("POST", "/scim/v2/Users", {"userName": "small"},
+                             auth=basic_auth(self.cfg["app_id"], "adcs_" + "z" * 43))
+        self.assertEqual(r.status, 401)
+        self.assertEqual(self.srv.scim(self.cfg, "GET", "/Users?count=1").status, 200)
+
+    def test_keep_alive_connection_serves_many_requests(self):
+        """One connection, 200 requests one after the other (as an agent's connection is used),
+        across the event loop and the workers: every answer arrives, in order."""
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=10)
+        auth = self.srv.sync_auth(self.cfg)
+        for i in range(200):
+            if i % 2:
+                c.request("GET", "/api/v1/health")
+            else:
+                c.request("GET", "/scim/v2/Users?count=1", headers={"Authorization": auth})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200, i)
+        c.close()
+
     def test_no_secret_in_log(self):
         cfg = self.srv.create_sync_config("logged")
         self.srv.scim(cfg, "GET", "/Users?filter=" + urllib.parse.quote('userName eq "x"'))

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/resource.h>
@@ -84,7 +85,7 @@ struct conn_state {
 
 static const struct adc_route *const route_tables[] = {
     adc_api_admin_routes, adc_api_runs_routes, adc_api_agent_routes, adc_channel_routes,
-    adc_scim_routes,      adc_session_routes,   adc_downloads_routes,
+    adc_scim_routes,      adc_session_routes,  adc_downloads_routes,
 };
 
 /* Matches path against pattern; fills params. Both start with '/'. */
@@ -565,13 +566,33 @@ static void track_busy(struct track *t, bool busy) {
 }
 
 /* Shuts down connections past their header deadline. */
+/* Shuts down connections past their header deadline, and connections between requests whose
+ * client closed its side: no request can complete on them (libmicrohttpd's epoll loop does not
+ * always notice a hang-up that comes before a request line it can parse, and would keep such a
+ * connection until the deadline). The connections between requests are few (agents' polls and
+ * requests in progress are busy), so one poll() over them costs little. */
 static void cut_slow_headers(double now) {
+    struct pollfd fds[256];
+    struct track *which[256];
+    size_t n = 0;
     pthread_mutex_lock(&track_lock);
-    for (struct track *t = tracks; t; t = t->next)
-        if (!t->busy && !t->cut && t->fd >= 0 && now - t->since > ADC_HTTP_HEADER_DEADLINE) {
+    for (struct track *t = tracks; t; t = t->next) {
+        if (t->busy || t->cut || t->fd < 0)
+            continue;
+        if (now - t->since > ADC_HTTP_HEADER_DEADLINE) {
             shutdown(t->fd, SHUT_RDWR);
             t->cut = true;
+        } else if (n < ADC_ARRAY_SIZE(fds)) {
+            fds[n] = (struct pollfd){.fd = t->fd, .events = POLLRDHUP};
+            which[n++] = t;
         }
+    }
+    if (n > 0 && poll(fds, n, 0) > 0)
+        for (size_t i = 0; i < n; i++)
+            if (fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                shutdown(which[i]->fd, SHUT_RDWR);
+                which[i]->cut = true;
+            }
     pthread_mutex_unlock(&track_lock);
 }
 
@@ -615,7 +636,7 @@ static void *timer_main(void *userdata) {
             pthread_mutex_unlock(&timer_lock);
             cut_slow_headers(now);
             pthread_mutex_lock(&timer_lock);
-            next_sweep = now + 0.5;
+            next_sweep = now + 0.1;
         }
         double wake = next_sweep;
         if (timer_list && timer_list->answer_at < wake)
