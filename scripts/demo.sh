@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, on a fresh Debian 12 machine: install what is needed,
-# build, then sync a demo directory (a throw-away slapd with sample people) into a throw-away
-# adc-server: a dry run, a real run, and a run after the directory changed (scripts/demo.py).
+# build, then keep a demo directory (a throw-away slapd with sample people and the syncprov
+# overlay) in step with a throw-away adc-server: adc imp as a dry run, a real run and a run after
+# the directory changed, then adc run with changes arriving live (scripts/demo.py). Exit status
+# 0 only when every step did what it says.
 # Everything listens on 127.0.0.1 only and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."

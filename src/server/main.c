@@ -12,6 +12,7 @@
 #include "http/auth.h"
 #include "http/downloads.h"
 #include "api/channel.h"
+#include "api/cluster.h"
 #include "http/http.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -204,6 +205,9 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
     if (adc_channel_start(&srv) < 0)
         goto out;
     if (adc_http_start(&srv, &opts, &d) < 0)
+        goto out;
+    /* Several instances on PostgreSQL: known to the others by host and port from now on. */
+    if (adc_cluster_start(&srv, adc_http_port(d)) < 0)
         goto out;
     srv.secure_cookies = srv.tls || (public_url && strncmp(public_url, "https://", 8) == 0);
     /* The address as given (without its port), and the port actually bound (port 0). */

@@ -108,6 +108,66 @@ class PostgresStore(unittest.TestCase):
             headers={"If-Match": etag})
         self.assertEqual(stale.status, 412, stale)
 
+    def test_sync_now_reaches_the_agent_on_another_instance(self):
+        """An agent polls instance B; "sync now" is given to A: the command goes through the
+        database (NOTIFY wakes B), and survives B's kill -9: the agent connects to A and gets
+        it there. Agents are simulated with the channel's HTTP calls (docs/agent-protocol.md)."""
+        a = AdcServer(engine="postgresql").start()
+        self.addCleanup(a.cleanup)
+        b = AdcServer(db=a.db, admin_token=a.admin_token).start()
+        self.addCleanup(b.cleanup)
+        cfg = a.create_sync_config("cluster")
+        auth = a.sync_auth(cfg)
+
+        def connect(srv):
+            r = srv.request("POST", "/api/v1/agent/connect", {"host": "dc1", "version": "t"},
+                            auth=auth)
+            self.assertEqual(r.status, 201, r)
+            return r.body["agent_id"]
+
+        def poll(srv, agent_id, wait):
+            r = srv.request("GET", "/api/v1/agent/commands?agent_id=%s&wait=%d" % (agent_id, wait),
+                            auth=auth, timeout=wait + 10)
+            self.assertEqual(r.status, 200, r)
+            return r.body["commands"]
+
+        agent = connect(b)
+        self.assertTrue(a.admin("GET", "/api/v1/sync-configs/" + cfg["app_id"]).body["connected"])
+        results = {}
+        waiter = threading.Thread(target=lambda: results.update(cmds=poll(b, agent, 20),
+                                                                 at=time.monotonic()))
+        waiter.start()
+        time.sleep(0.5)  # the poll waits on B
+        t0 = time.monotonic()
+        r = a.admin("POST", "/api/v1/sync-configs/%s/sync" % cfg["app_id"], {})
+        self.assertEqual(r.status, 202, r)
+        waiter.join()
+        latency = results["at"] - t0
+        self.assertEqual([(c["type"], c["run_id"]) for c in results["cmds"]],
+                         [("sync", r.body["run_id"])])
+        self.assertLess(latency, 2.0)
+        print("\ncross-instance sync now: %.0f ms to the agent's poll" % (latency * 1000))
+        self.assertEqual(self.pg.query(dbname(a.db), "SELECT count(*) FROM agent_commands"), ["0"])
+        # A second sync lands in B's queue while the agent is not polling; B dies (kill -9)
+        # before handing it out. The agent reconnects to A (as through a load balancer) and
+        # gets the command there once B's claim goes stale: nothing is lost.
+        self.pg.query(dbname(a.db), "UPDATE runs SET status = 'succeeded'")
+        r = a.admin("POST", "/api/v1/sync-configs/%s/sync" % cfg["app_id"], {})
+        self.assertEqual(r.status, 202, r)
+        deadline = time.time() + 10
+        while time.time() < deadline and self.pg.query(
+                dbname(a.db), "SELECT count(*) FROM agent_commands WHERE claimed_by IS NOT NULL"
+        ) != ["1"]:
+            time.sleep(0.1)
+        b.proc.kill()
+        b.proc.wait()
+        agent2 = connect(a)
+        cmds = []
+        deadline = time.time() + 30
+        while not cmds and time.time() < deadline:
+            cmds = poll(a, agent2, 5)
+        self.assertEqual([(c["type"], c["run_id"]) for c in cmds], [("sync", r.body["run_id"])])
+
     def test_postgresql_restart(self):
         srv = AdcServer(engine="postgresql").start()
         self.addCleanup(srv.cleanup)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/cluster.h"
 #include "api/hub.h"
 #include "api/schedule.h"
 #include "common/log.h"
@@ -43,6 +44,7 @@ int adc_channel_start(struct adc_server *srv) {
 }
 
 void adc_channel_stop(struct adc_server *srv) {
+    adc_cluster_stop(); /* first: its thread hands commands to the hub */
     adc_schedule_stop();
     if (srv->hub)
         adc_hub_shutdown(srv->hub);
@@ -60,14 +62,21 @@ void adc_channel_free(struct adc_server *srv) {
 }
 
 bool adc_channel_connected(struct adc_server *srv, const char *app_id) {
-    return srv->hub && adc_hub_connected(srv->hub, app_id);
+    return (srv->hub && adc_hub_connected(srv->hub, app_id)) ||
+           adc_cluster_connected_elsewhere(srv, app_id);
 }
 
 json_t *adc_channel_agents(struct adc_server *srv, const char *app_id) {
-    return srv->hub ? adc_hub_agents(srv->hub, app_id) : json_array();
+    json_t *agents = srv->hub ? adc_hub_agents(srv->hub, app_id) : json_array();
+    adc_cluster_agents_elsewhere(srv, app_id, agents);
+    return agents;
 }
 
 int adc_channel_sync(struct adc_server *srv, const char *app_id, const char *run_id, bool dry_run) {
+    /* Several instances: through the database, to whichever instance holds an agent (this
+     * one included), so that the command outlives an instance that dies. */
+    if (adc_cluster_active())
+        return adc_cluster_sync(srv, app_id, run_id, dry_run);
     return srv->hub ? adc_hub_sync(srv->hub, app_id, run_id, dry_run) : -ENOENT;
 }
 
@@ -131,6 +140,7 @@ static void handle_connect(struct adc_http_request *req, struct adc_http_respons
     }
     log_notice("agent %s connected for '%s' from %s (host '%s', adc %s)", agent_id,
                req->principal.app_id, req->client, host, version);
+    adc_cluster_agent_up(req->server, agent_id, req->principal.app_id, host, version);
     adc_schedule_poke(); /* a sync that fell due while no agent was connected runs now */
     adc_http_json(res, 201,
                   json_pack("{s:s, s:i, s:i}", "agent_id", agent_id, "poll_wait", ADC_HUB_POLL_WAIT,
@@ -161,9 +171,11 @@ static void poll_answer(struct adc_http_request *req, struct adc_http_response *
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(out, "commands"), i, c) {
-        if (adc_streq(json_string_value(json_object_get(c, "type")), ADC_CMD_SYNC))
-            adc_run_taken(req->server->store, json_string_value(json_object_get(c, "run_id")),
-                          agent_id);
+        if (adc_streq(json_string_value(json_object_get(c, "type")), ADC_CMD_SYNC)) {
+            const char *run_id = json_string_value(json_object_get(c, "run_id"));
+            adc_run_taken(req->server->store, run_id, agent_id);
+            adc_cluster_taken(req->server, run_id);
+        }
     }
     adc_http_json(res, 200, out);
 }
@@ -194,6 +206,7 @@ static void handle_poll(struct adc_http_request *req, struct adc_http_response *
         adc_http_error(res, 400, "invalidValue", "agent_id is required");
         return;
     }
+    adc_cluster_agent_seen(req->server, agent_id);
     /* The poll waits without a thread: the connection stays suspended until the hub wakes it
      * (docs/design.md), which is what lets one server hold 10,000 agents. */
     /* A poll of an agent that carries a run is that run's heartbeat (runs-lifecycle.h): an
@@ -250,6 +263,7 @@ static void handle_disconnect(struct adc_http_request *req, struct adc_http_resp
         adc_http_error(res, 404, NULL, "unknown agent '%s'", agent_id);
     } else {
         log_notice("agent %s of '%s' disconnected", agent_id, req->principal.app_id);
+        adc_cluster_agent_down(req->server, agent_id);
         res->status = 204;
     }
     json_decref(body);

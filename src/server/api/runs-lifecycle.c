@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/wire.h"
+#include "store/store-cluster.h"
 #include "store/store-runs.h"
 
 int adc_run_fail(struct adc_store *store, const char *run_id, const char *why) {
@@ -186,6 +187,17 @@ static void *orphan_main(void *userdata) {
     return NULL;
 }
 
+/* A queued run whose command waits in the database (several instances on PostgreSQL,
+ * api/cluster.h) is still deliverable: another instance may hold its agent. */
+static bool queued_in_database(struct adc_store *store, const char *run_id) {
+    if (adc_store_dialect(store) != ADC_SQL_POSTGRESQL)
+        return false;
+    struct adc_db *db = adc_store_acquire(store);
+    bool p = db && adc_store_command_pending(db, run_id);
+    adc_store_release(db);
+    return p;
+}
+
 int adc_runs_recover_start(struct adc_store *store) {
     struct adc_db *db = adc_store_acquire(store);
     if (db) {
@@ -193,7 +205,7 @@ int adc_runs_recover_start(struct adc_store *store) {
         adc_store_release(db);
     }
     for (size_t i = 0; i < orphans.n; i++)
-        if (orphans.list[i].queued)
+        if (orphans.list[i].queued && !queued_in_database(store, orphans.list[i].run_id))
             adc_run_fail(store, orphans.list[i].run_id,
                          "adc-server restarted before an agent took the run");
     orphans.store = store;

@@ -18,6 +18,9 @@ struct adc_db {
 struct adc_stmt {
     const struct adc_store_engine *engine;
 };
+struct adc_store_listener {
+    const struct adc_store_engine *engine;
+};
 
 struct adc_store_engine {
     const char *name;
@@ -40,6 +43,10 @@ struct adc_store_engine {
     const char *(*text)(struct adc_stmt *st, int col);
     int64_t (*integer)(struct adc_stmt *st, int col);
     int64_t (*changes)(struct adc_db *db);
+    /* NULL: the engine has no cross-process notifications. */
+    int (*listen)(struct adc_store *s, const char *channel, int interval_ms,
+                  void (*cb)(void *ctx), void *ctx, struct adc_store_listener **out);
+    void (*listener_free)(struct adc_store_listener *l);
 };
 
 extern const struct adc_store_engine adc_store_sqlite;

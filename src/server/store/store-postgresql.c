@@ -19,11 +19,15 @@
  * A connection that breaks (a PostgreSQL restart) is reset when it is lent next; its prepared
  * statements are prepared again. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -515,6 +519,98 @@ static int64_t pg_integer(struct adc_stmt *base, int col) {
 
 static int64_t pg_changes(struct adc_db *db) { return PG_DB(db)->changes; }
 
+/* ---- LISTEN ---- */
+
+struct pg_listener {
+    struct adc_store_listener base;
+    struct pg_store *store;
+    char channel[64];
+    int interval_ms;
+    void (*cb)(void *ctx);
+    void *ctx;
+    int stop_pipe[2];
+    pthread_t thread;
+};
+
+/* Waits up to ms for the listener's socket (or the stop pipe); false when told to stop. */
+static bool wait_input(struct pg_listener *l, int fd, int ms) {
+    struct pollfd p[2] = {{.fd = l->stop_pipe[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+    poll(p, fd >= 0 ? 2 : 1, ms);
+    return !(p[0].revents & POLLIN);
+}
+
+static void *listen_main(void *arg) {
+    struct pg_listener *l = arg;
+    int backoff_ms = 100;
+    for (;;) {
+        PGconn *c = NULL;
+        char sql[100];
+        snprintf(sql, sizeof(sql), "LISTEN %s", l->channel);
+        if (connect_db(l->store, &c) == 0 && exec_simple(l->store, c, sql) == 0) {
+            backoff_ms = 100;
+            l->cb(l->ctx); /* listening now: look at what was queued before */
+            while (PQstatus(c) == CONNECTION_OK) {
+                if (!wait_input(l, PQsocket(c), l->interval_ms))
+                    goto stop;
+                if (!PQconsumeInput(c))
+                    break; /* the connection broke: connect, LISTEN and look again */
+                bool woken = false;
+                for (PGnotify *n; (n = PQnotifies(c)); PQfreemem(n))
+                    woken = true;
+                (void)woken; /* a notification or the interval: look at the queue either way */
+                l->cb(l->ctx);
+            }
+            log_notice("lost the notification connection to the %s; connecting again",
+                       l->store->label);
+        }
+        PQfinish(c);
+        if (!wait_input(l, -1, backoff_ms))
+            return NULL;
+        backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
+        continue;
+    stop:
+        PQfinish(c);
+        return NULL;
+    }
+}
+
+static void pg_listener_free(struct adc_store_listener *base) {
+    struct pg_listener *l = (struct pg_listener *)base;
+    if (write(l->stop_pipe[1], "x", 1) < 0) {
+        /* a full pipe: the thread is being woken already */
+    }
+    pthread_join(l->thread, NULL);
+    close(l->stop_pipe[0]);
+    close(l->stop_pipe[1]);
+    free(l);
+}
+
+static int pg_listen(struct adc_store *base, const char *channel, int interval_ms,
+                     void (*cb)(void *ctx), void *ctx, struct adc_store_listener **out) {
+    struct pg_listener *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    l->base.engine = &adc_store_postgresql;
+    l->store = (struct pg_store *)base;
+    snprintf(l->channel, sizeof(l->channel), "%s", channel);
+    l->interval_ms = interval_ms;
+    l->cb = cb;
+    l->ctx = ctx;
+    if (pipe2(l->stop_pipe, O_CLOEXEC) < 0) {
+        free(l);
+        return -errno;
+    }
+    int r = pthread_create(&l->thread, NULL, listen_main, l);
+    if (r != 0) {
+        close(l->stop_pipe[0]);
+        close(l->stop_pipe[1]);
+        free(l);
+        return -r;
+    }
+    *out = &l->base;
+    return 0;
+}
+
 const struct adc_store_engine adc_store_postgresql = {
     .name = "postgresql",
     .dialect = ADC_SQL_POSTGRESQL,
@@ -534,4 +630,6 @@ const struct adc_store_engine adc_store_postgresql = {
     .text = pg_text,
     .integer = pg_integer,
     .changes = pg_changes,
+    .listen = pg_listen,
+    .listener_free = pg_listener_free,
 };

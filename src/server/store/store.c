@@ -184,3 +184,21 @@ int adc_db_savepoint_end(struct adc_db *db, bool undo) {
     int r = undo ? adc_db_exec(db, "ROLLBACK TO SAVEPOINT op", false, "") : 0;
     return r < 0 ? r : adc_db_exec(db, "RELEASE SAVEPOINT op", false, "");
 }
+
+int adc_store_listen(struct adc_store *s, const char *channel, int interval_ms,
+                     void (*cb)(void *ctx), void *ctx, struct adc_store_listener **out) {
+    if (!s->engine->listen)
+        return -EOPNOTSUPP;
+    return s->engine->listen(s, channel, interval_ms, cb, ctx, out);
+}
+
+void adc_store_listener_free(struct adc_store_listener *l) {
+    if (l)
+        l->engine->listener_free(l);
+}
+
+int adc_db_notify(struct adc_db *db, const char *channel, const char *payload) {
+    if (db->engine->dialect != ADC_SQL_POSTGRESQL)
+        return 0;
+    return adc_db_exec(db, "SELECT pg_notify(?, ?)", false, "tt", channel, payload);
+}

@@ -458,6 +458,16 @@ function statsCells(r) {
     .map((k) => h('td', { class: 'num', 'data-stat': k }, s[k] === undefined ? '—' : s[k]));
 }
 
+/* A run that synced groups reports their counts (docs/product.md section 10); others show a dash. */
+function groupsCell(r) {
+  const s = runStats(r);
+  if (s.groups_created === undefined) return h('td', { class: 'muted', 'data-stat': 'groups' }, '—');
+  return h('td', { class: 'nowrap', 'data-stat': 'groups' },
+    `${s.groups_created} created, ${s.groups_updated} updated, ${s.groups_deleted} deleted`
+    + (s.groups_failed ? `, ${s.groups_failed} failed` : '')
+    + `; members +${s.members_added} −${s.members_removed}`);
+}
+
 function runErrors(r) {
   const errs = r.errors || [];
   if (!errs.length) return h('span', { class: 'muted' }, 'none');
@@ -513,12 +523,12 @@ function runsTable(runs) {
     h('thead', {}, h('tr', {},
       ['Status', 'Started', 'Finished', 'Dry run', 'Trigger'].map((t) => h('th', { scope: 'col' }, t)),
       ['Created', 'Updated', 'Deleted', 'Disabled', 'Unchanged', 'Skipped', 'Failed'].map((t) => h('th', { scope: 'col', class: 'num' }, t)),
-      h('th', { scope: 'col' }, 'Errors'))),
+      h('th', { scope: 'col' }, 'Groups'), h('th', { scope: 'col' }, 'Errors'))),
     h('tbody', {}, runs.map((r) => h('tr', { 'data-run-id': runId(r) },
       h('td', {}, runBadge(r.status)), h('td', { class: 'nowrap' }, fmtTime(pick(r, 'started', 'started_at', 'created', 'created_at'))),
       h('td', { class: 'nowrap' }, fmtTime(pick(r, 'finished', 'finished_at'))), h('td', {}, r.dry_run ? 'yes' : 'no'),
       h('td', { 'data-trigger': r.trigger || '' }, TRIGGERS[r.trigger] || r.trigger || '—'),
-      statsCells(r), h('td', {}, runErrors(r)))))));
+      statsCells(r), groupsCell(r), h('td', {}, runErrors(r)))))));
 }
 
 function confirmDialog(title, text, confirmLabel, onConfirm, extra) {

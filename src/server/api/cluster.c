@@ -1,0 +1,169 @@
+#include "api/cluster.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/hub.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/wire.h"
+#include "server.h"
+#include "store/store-cluster.h"
+#include "store/store.h"
+
+#define CHANNEL "adc_commands"
+/* The listener looks at the queue at least this often (stale claims, missed wake-ups). */
+#define CHECK_INTERVAL_MS 2000
+/* A claim not refreshed for this long belongs to an instance that is gone. */
+#define CLAIM_TTL_S 10
+
+static struct {
+    struct adc_server *srv;
+    struct adc_store_listener *listener;
+    char instance[80];
+} cl;
+
+bool adc_cluster_active(void) { return cl.listener != NULL; }
+
+static int claim_cb(const struct adc_store_command *c, void *ctx) {
+    struct adc_server *srv = ctx;
+    if (!srv->hub || !adc_streq(c->type, ADC_CMD_SYNC) || !c->app_id || !c->run_id ||
+        !adc_hub_connected(srv->hub, c->app_id))
+        return 0;
+    return adc_hub_sync(srv->hub, c->app_id, c->run_id, c->dry_run) == 0 ? 1 : 0;
+}
+
+/* The listener's wake-up: claim what this instance's agents can take, refresh the claims. */
+static void check_queue(void *ctx) {
+    struct adc_server *srv = ctx;
+    struct adc_db *db = adc_store_acquire(srv->store);
+    if (!db)
+        return;
+    int64_t now = time(NULL);
+    if (adc_db_begin(db, true) == 0) {
+        int r = adc_store_commands_refresh(db, cl.instance, now);
+        if (r == 0)
+            r = adc_store_commands_claim(db, cl.instance, now, now - CLAIM_TTL_S, claim_cb, srv);
+        if (r >= 0)
+            adc_db_commit(db);
+        else
+            adc_db_rollback(db);
+    }
+    adc_store_release(db);
+}
+
+/* Runs one store change in a write transaction of its own. */
+#define WRITE(srv, call)                                                                           \
+    do {                                                                                           \
+        struct adc_db *db_ = adc_store_acquire((srv)->store);                                      \
+        if (db_ && adc_db_begin(db_, true) == 0) {                                                 \
+            if ((call) >= 0)                                                                       \
+                adc_db_commit(db_);                                                                \
+            else                                                                                   \
+                adc_db_rollback(db_);                                                              \
+        }                                                                                          \
+        adc_store_release(db_);                                                                    \
+    } while (0)
+
+int adc_cluster_start(struct adc_server *srv, unsigned port) {
+    if (adc_store_dialect(srv->store) != ADC_SQL_POSTGRESQL)
+        return 0;
+    cl.srv = srv;
+    char host[64] = "";
+    if (gethostname(host, sizeof(host) - 1) < 0)
+        snprintf(host, sizeof(host), "localhost");
+    snprintf(cl.instance, sizeof(cl.instance), "%.60s:%u", host, port);
+    WRITE(srv, adc_store_instance_reset(db_, cl.instance));
+    int r =
+        adc_store_listen(srv->store, CHANNEL, CHECK_INTERVAL_MS, check_queue, srv, &cl.listener);
+    if (r < 0)
+        log_error("cannot listen for commands of other instances: %s", strerror(-r));
+    else
+        log_info("instance %s: commands reach agents on any instance of the database", cl.instance);
+    return r;
+}
+
+void adc_cluster_stop(void) {
+    adc_store_listener_free(cl.listener);
+    cl.listener = NULL;
+}
+
+void adc_cluster_agent_up(struct adc_server *srv, const char *agent_id, const char *app_id,
+                          const char *host, const char *version) {
+    if (!adc_cluster_active())
+        return;
+    char since[24];
+    adc_store_now(since);
+    WRITE(srv, adc_store_presence_up(db_, agent_id, app_id, cl.instance, host, version, since,
+                                     time(NULL)));
+    check_queue(srv); /* commands queued while no instance held an agent of app_id */
+}
+
+void adc_cluster_agent_seen(struct adc_server *srv, const char *agent_id) {
+    if (adc_cluster_active())
+        WRITE(srv, adc_store_presence_seen(db_, agent_id, time(NULL)));
+}
+
+void adc_cluster_agent_down(struct adc_server *srv, const char *agent_id) {
+    if (adc_cluster_active())
+        WRITE(srv, adc_store_presence_down(db_, agent_id));
+}
+
+static int add_agent(const char *agent_id, const char *host, const char *version,
+                     const char *connected_since, int64_t last_seen, void *ctx) {
+    char seen[24];
+    time_t t = (time_t)last_seen;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "agent_id", agent_id,
+                                         "host", host, "version", version, "connected_since",
+                                         connected_since, "last_seen", seen, "connected", 1));
+    return 0;
+}
+
+void adc_cluster_agents_elsewhere(struct adc_server *srv, const char *app_id, json_t *agents) {
+    if (!adc_cluster_active() || !json_is_array(agents))
+        return;
+    struct adc_db *db = adc_store_acquire(srv->store);
+    if (db)
+        adc_store_presence_list(db, app_id, cl.instance, time(NULL) - ADC_HUB_CONNECTED_TIMEOUT,
+                                add_agent, agents);
+    adc_store_release(db);
+}
+
+bool adc_cluster_connected_elsewhere(struct adc_server *srv, const char *app_id) {
+    if (!adc_cluster_active())
+        return false;
+    struct adc_db *db = adc_store_acquire(srv->store);
+    int64_t n = db ? adc_store_presence_elsewhere(db, app_id, cl.instance,
+                                                  time(NULL) - ADC_HUB_CONNECTED_TIMEOUT)
+                   : 0;
+    adc_store_release(db);
+    return n > 0;
+}
+
+int adc_cluster_sync(struct adc_server *srv, const char *app_id, const char *run_id, bool dry_run) {
+    struct adc_db *db = adc_store_acquire(srv->store);
+    int64_t id = db ? adc_db_begin(db, true) : -EIO;
+    if (id == 0)
+        id = adc_store_command_add(db, app_id, ADC_CMD_SYNC, run_id, dry_run, time(NULL));
+    if (id > 0) {
+        char payload[24];
+        snprintf(payload, sizeof(payload), "%lld", (long long)id);
+        if (adc_db_notify(db, CHANNEL, payload) < 0 || adc_db_commit(db) < 0)
+            id = -EIO;
+    } else if (db) {
+        adc_db_rollback(db);
+    }
+    adc_store_release(db);
+    return id > 0 ? 0 : -EIO;
+}
+
+void adc_cluster_taken(struct adc_server *srv, const char *run_id) {
+    if (adc_cluster_active() && run_id)
+        WRITE(srv, adc_store_command_done(db_, run_id));
+}
