@@ -1,5 +1,6 @@
 #include "common/user.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,11 @@
 void adc_user_done(struct adc_user *u) {
     if (!u)
         return;
+    if (u->packed) {
+        free(u->user_name); /* the block; NULL when its owner took it */
+        memset(u, 0, sizeof(*u));
+        return;
+    }
     free(u->user_name);
     free(u->external_id);
     free(u->display_name);
@@ -20,6 +26,32 @@ void adc_user_done(struct adc_user *u) {
     free(u->provider);
     free(u->version);
     memset(u, 0, sizeof(*u));
+}
+
+int adc_user_pack(struct adc_user *u) {
+    char **fields[] = {&u->user_name,   &u->external_id, &u->display_name, &u->given_name,
+                       &u->family_name, &u->email,       &u->other_emails, &u->dn,
+                       &u->id,          &u->provider,    &u->version};
+    size_t size = 0;
+    if (u->packed || !u->user_name)
+        return 0;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (*fields[i])
+            size += strlen(*fields[i]) + 1;
+    char *block = malloc(size), *p = block;
+    if (!block)
+        return -ENOMEM;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (!*fields[i])
+            continue;
+        size_t len = strlen(*fields[i]) + 1;
+        memcpy(p, *fields[i], len);
+        free(*fields[i]);
+        *fields[i] = p; /* user_name first: the block starts with it */
+        p += len;
+    }
+    u->packed = true;
+    return 0;
 }
 
 void adc_user_list_init(struct adc_user_list *l) { memset(l, 0, sizeof(*l)); }

@@ -412,8 +412,10 @@ int adc_user_map_drop_duplicates(struct adc_user_list *users, struct adc_skipped
                                                  "(compared case-insensitively): duplicate; this "
                                                  "one is %s",
                                                  j - i, u->user_name, u->dn ? u->dn : "(no DN)");
-                int r = adc_skipped_append(skipped, n_skipped, TAKE_PTR(u->dn),
-                                           TAKE_PTR(u->user_name), reason);
+                /* A packed user's strings share one block: copy the two kept. */
+                char *dn = u->packed ? (u->dn ? strdup(u->dn) : NULL) : TAKE_PTR(u->dn);
+                char *name = u->packed ? strdup(u->user_name) : TAKE_PTR(u->user_name);
+                int r = adc_skipped_append(skipped, n_skipped, dn, name, reason);
                 adc_user_done(u);
                 if (r < 0) {
                     /* Keep the list consistent: drop the rest of this group too. */

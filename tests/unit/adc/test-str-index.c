@@ -1,0 +1,127 @@
+/* The plan's hash index (src/adc/sync/str-index.c): lookups, duplicates, case folding, a full
+ * table that wraps around, and the packed user of common/user.c that the plan's inputs use. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/user.h"
+#include "sync/str-index.h"
+
+static void put_get_and_duplicates(void **state) {
+    (void)state;
+    struct adc_strindex ix;
+    assert_int_equal(adc_strindex_init(&ix, 4, false), 0);
+    assert_true(adc_strindex_put(&ix, "a", 0) == ADC_STRINDEX_NONE);
+    assert_true(adc_strindex_put(&ix, "b", 1) == ADC_STRINDEX_NONE);
+    assert_true(adc_strindex_put(&ix, "A", 2) == ADC_STRINDEX_NONE); /* case counts */
+    assert_int_equal(adc_strindex_put(&ix, "a", 3), 0);              /* first one is kept */
+    assert_int_equal(adc_strindex_get(&ix, "a"), 0);
+    assert_int_equal(adc_strindex_get(&ix, "b"), 1);
+    assert_int_equal(adc_strindex_get(&ix, "A"), 2);
+    assert_true(adc_strindex_get(&ix, "c") == ADC_STRINDEX_NONE);
+    assert_true(adc_strindex_get(&ix, NULL) == ADC_STRINDEX_NONE);
+    adc_strindex_done(&ix);
+    adc_strindex_done(&ix); /* twice is harmless */
+    assert_true(adc_strindex_get(&ix, "a") == ADC_STRINDEX_NONE);
+}
+
+static void fold_case_is_ascii_only(void **state) {
+    (void)state;
+    struct adc_strindex ix;
+    assert_int_equal(adc_strindex_init(&ix, 3, true), 0);
+    assert_true(adc_strindex_put(&ix, "Alice@Example.org", 7) == ADC_STRINDEX_NONE);
+    assert_int_equal(adc_strindex_get(&ix, "alice@example.ORG"), 7);
+    assert_int_equal(adc_strindex_put(&ix, "ALICE@EXAMPLE.ORG", 8), 7);
+    assert_true(adc_strindex_put(&ix, "\xc3\x89mile", 9) == ADC_STRINDEX_NONE);
+    assert_true(adc_strindex_get(&ix, "\xc3\xa9mile") == ADC_STRINDEX_NONE);
+    adc_strindex_done(&ix);
+}
+
+/* Every key of a full index is found, whatever slot it landed in (the probe wraps from the
+ * last slot to the first), and no absent key is. */
+static void many_keys(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    char(*keys)[24] = calloc(N, sizeof(*keys));
+    assert_non_null(keys);
+    struct adc_strindex ix;
+    assert_int_equal(adc_strindex_init(&ix, N, true), 0);
+    assert_true(ix.cap >= N + N / 3); /* load at most 3/4 */
+    for (size_t i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "User%zu@x", i);
+        assert_true(adc_strindex_put(&ix, keys[i], i) == ADC_STRINDEX_NONE);
+    }
+    for (size_t i = 0; i < N; i++) {
+        char k[24];
+        snprintf(k, sizeof(k), "user%zu@X", i);
+        assert_int_equal(adc_strindex_get(&ix, k), i);
+        snprintf(k, sizeof(k), "user%zu@y", i);
+        assert_true(adc_strindex_get(&ix, k) == ADC_STRINDEX_NONE);
+    }
+    adc_strindex_done(&ix);
+    free(keys);
+}
+
+/* The smallest index, filled to the last slot: lookups of absent keys still end. */
+static void full_small_index(void **state) {
+    (void)state;
+    struct adc_strindex ix;
+    assert_int_equal(adc_strindex_init(&ix, 0, false), 0);
+    char keys[64][24];
+    size_t n = ix.cap;
+    assert_true(n <= 64);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+        assert_true(adc_strindex_put(&ix, keys[i], i) == ADC_STRINDEX_NONE);
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(adc_strindex_get(&ix, keys[i]), i);
+    adc_strindex_done(&ix);
+}
+
+static void packed_user(void **state) {
+    (void)state;
+    struct adc_user u = {0};
+    u.user_name = strdup("alice@example.org");
+    u.external_id = strdup("0b8e1f2a-0000-4000-8000-000000000001");
+    u.display_name = strdup("Alice A");
+    u.email = strdup("alice@example.org");
+    u.dn = strdup("uid=alice,ou=people,dc=example,dc=org");
+    u.id_attribute = "entryUUID";
+    u.active = true;
+    assert_int_equal(adc_user_pack(&u), 0);
+    assert_true(u.packed);
+    assert_string_equal(u.user_name, "alice@example.org");
+    assert_string_equal(u.external_id, "0b8e1f2a-0000-4000-8000-000000000001");
+    assert_string_equal(u.display_name, "Alice A");
+    assert_null(u.given_name);
+    assert_null(u.family_name);
+    assert_string_equal(u.email, "alice@example.org");
+    assert_null(u.other_emails);
+    assert_string_equal(u.dn, "uid=alice,ou=people,dc=example,dc=org");
+    assert_string_equal(u.id_attribute, "entryUUID");
+    assert_true(u.active);
+    /* One block, starting at the name. */
+    assert_true(u.external_id > u.user_name && u.dn > u.email);
+    assert_int_equal(adc_user_pack(&u), 0); /* packing twice changes nothing */
+    adc_user_done(&u);                      /* frees the one block (ASan checks) */
+    assert_null(u.user_name);
+    assert_false(u.packed);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(put_get_and_duplicates),
+        cmocka_unit_test(fold_case_is_ascii_only),
+        cmocka_unit_test(many_keys),
+        cmocka_unit_test(full_small_index),
+        cmocka_unit_test(packed_user),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
