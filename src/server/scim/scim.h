@@ -7,6 +7,14 @@
 /* Answers res with a failed operation result (SCIM error schema). */
 void adc_scim_respond_error(struct adc_http_response *res, const struct adc_scim_result *r);
 
+/* Discovery, answered without credentials (scim-discovery.c): GET
+ * /scim/v2/ServiceProviderConfig, /ResourceTypes, /ResourceTypes/{id}, /Schemas, /Schemas/{id}. */
+void adc_scim_service_provider_config(struct adc_http_request *req, struct adc_http_response *res);
+void adc_scim_resource_types(struct adc_http_request *req, struct adc_http_response *res);
+void adc_scim_resource_type(struct adc_http_request *req, struct adc_http_response *res);
+void adc_scim_schemas(struct adc_http_request *req, struct adc_http_response *res);
+void adc_scim_schema(struct adc_http_request *req, struct adc_http_response *res);
+
 /* POST /scim/v2/Bulk (scim-bulk.c). */
 void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res);
 
