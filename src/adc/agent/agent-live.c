@@ -90,7 +90,7 @@ static void take_full_sync(struct adc_live *l) {
     l->n_owned = atomic_load(&l->full_sync_owned);
     adc_delta_set_owned(l->delta, l->n_owned);
     adc_delta_resume_deletes(l->delta);
-    if (l->state == (const char *)"paused")
+    if (l->state && strcmp(l->state, "paused") == 0)
         set_state(l, "streaming", NULL);
 }
 
@@ -141,7 +141,7 @@ static int handled(struct adc_live *l, int r, const struct adc_delta_outcome *o,
         set_state(l, "paused",
                   "more deletes than max-delete within 10 minutes: live deletes wait for a full "
                   "sync");
-    else if (l->state != (const char *)"paused")
+    else if (!l->state || strcmp(l->state, "paused") != 0)
         set_state(l, "streaming", NULL);
     report(l, false);
     return 0;

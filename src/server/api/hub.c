@@ -1,4 +1,5 @@
 #include "api/hub.h"
+#include "api/hub-internal.h"
 
 #include <errno.h>
 #include <openssl/rand.h>
@@ -13,78 +14,6 @@
 #include "common/secret.h"
 #include "common/wire.h"
 
-#define APP_ID_MAX 64
-#define RUN_ID_MAX 64
-
-enum cmd_type { CMD_CHECK, CMD_SYNC };
-enum cmd_state { CMD_QUEUED, CMD_DELIVERED, CMD_DONE };
-
-/* A command is in at most one list at a time: its configuration's queue, or the hub's list of
- * checks handed out and awaiting an answer. A check belongs to the login thread waiting for it
- * (it frees it); a sync belongs to the hub until it is handed out. */
-struct cmd {
-    struct cmd *prev, *next;
-    enum cmd_type type;
-    enum cmd_state state;
-    char id[ADC_HUB_ID_SIZE];
-    char app_id[APP_ID_MAX];
-    char agent_id[ADC_HUB_ID_SIZE]; /* who took it */
-    /* check_password */
-    char *user_name;
-    char *password; /* wiped once handed out */
-    enum adc_hub_outcome outcome;
-    char *reason;
-    pthread_cond_t done;
-    /* sync */
-    char run_id[RUN_ID_MAX];
-    bool dry_run;
-};
-
-struct list {
-    struct cmd *head, *tail;
-    size_t n;
-};
-
-struct agent;
-
-/* A long poll waiting for commands, in its configuration's list of waiting polls. */
-struct adc_hub_poll {
-    struct adc_hub_poll *prev, *next;
-    struct agent *agent;
-    struct queue *q;
-    unsigned long gen;
-    double deadline; /* monotonic */
-    adc_hub_alive_fn alive;
-    void *alive_userdata;
-    adc_hub_wake_fn wake;
-    void *wake_userdata;
-    json_t *cmds; /* the commands handed to it */
-    bool waiting; /* in q's list: wake not called yet */
-};
-
-struct queue {
-    struct queue *next;
-    char app_id[APP_ID_MAX];
-    struct list cmds;
-    struct adc_hub_poll *wait_head, *wait_tail; /* oldest first */
-    unsigned n_agents;
-};
-
-struct agent {
-    struct agent *next;
-    char id[ADC_HUB_ID_SIZE];
-    char app_id[APP_ID_MAX];
-    char host[256];
-    char version[64];
-    time_t connected_since;
-    time_t last_seen;
-    double last_poll_start; /* monotonic */
-    unsigned polls_open;
-    unsigned long poll_gen;  /* bumped by each poll; only the newest one takes commands */
-    bool gone;               /* unlinked; the last poll to return frees it */
-    char run_id[RUN_ID_MAX]; /* the sync handed to it last, "" when none */
-};
-
 /* Run ids to fail once the lock is released. */
 struct failed_runs {
     struct failed_run {
@@ -94,28 +23,13 @@ struct failed_runs {
     size_t n, cap;
 };
 
-struct adc_hub {
-    pthread_mutex_t lock;
-    pthread_condattr_t condattr;
-    struct agent *agents;
-    struct queue *queues;
-    struct list inflight;
-    bool shutdown;
-    adc_hub_run_failed_fn run_failed;
-    void *userdata;
-    pthread_t reaper;
-    bool reaper_started;
-    pthread_cond_t reaper_wake;
-    size_t n_waiting;
-};
-
-static double mono_now(void) {
+double adc_hub_mono_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static struct timespec mono_at(double t) {
+struct timespec adc_hub_mono_at(double t) {
     struct timespec ts = {.tv_sec = (time_t)t};
     ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
     return ts;
@@ -127,7 +41,7 @@ static void random_id(char out[static ADC_HUB_ID_SIZE]) {
         /* RAND_bytes only fails without entropy at all; ids must still be unique. */
         static unsigned long long counter;
         unsigned long long c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-        double t = mono_now();
+        double t = adc_hub_mono_now();
         memcpy(raw, &c, sizeof(c));
         memcpy(raw + 8, &t, sizeof(t));
     }
@@ -135,11 +49,11 @@ static void random_id(char out[static ADC_HUB_ID_SIZE]) {
         snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-static void copy_str(char *dst, size_t size, const char *src) {
+void adc_hub_copy_str(char *dst, size_t size, const char *src) {
     snprintf(dst, size, "%s", src ? src : "");
 }
 
-static void list_push(struct list *l, struct cmd *c) {
+void adc_hub_list_push(struct list *l, struct cmd *c) {
     c->next = NULL;
     c->prev = l->tail;
     if (l->tail)
@@ -150,7 +64,7 @@ static void list_push(struct list *l, struct cmd *c) {
     l->n++;
 }
 
-static void list_remove(struct list *l, struct cmd *c) {
+void adc_hub_list_remove(struct list *l, struct cmd *c) {
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -163,7 +77,7 @@ static void list_remove(struct list *l, struct cmd *c) {
     l->n--;
 }
 
-static void cmd_free(struct cmd *c) {
+void adc_hub_cmd_free(struct cmd *c) {
     if (!c)
         return;
     free(c->user_name);
@@ -190,7 +104,7 @@ static void failed_add(struct failed_runs *f, const char *run_id, const char *wh
         return;
     if (adc_grow_array(f->runs, f->cap, f->n, 4) < 0)
         return;
-    copy_str(f->runs[f->n].id, RUN_ID_MAX, run_id);
+    adc_hub_copy_str(f->runs[f->n].id, RUN_ID_MAX, run_id);
     f->runs[f->n].why = why;
     f->n++;
 }
@@ -203,7 +117,7 @@ static void failed_flush(struct adc_hub *h, struct failed_runs *f) {
     *f = (struct failed_runs){0};
 }
 
-static struct queue *queue_get(struct adc_hub *h, const char *app_id, bool create) {
+struct queue *adc_hub_queue_get(struct adc_hub *h, const char *app_id, bool create) {
     for (struct queue *q = h->queues; q; q = q->next)
         if (strcmp(q->app_id, app_id) == 0)
             return q;
@@ -212,83 +126,17 @@ static struct queue *queue_get(struct adc_hub *h, const char *app_id, bool creat
     struct queue *q = calloc(1, sizeof(*q));
     if (!q)
         return NULL;
-    copy_str(q->app_id, sizeof(q->app_id), app_id);
+    adc_hub_copy_str(q->app_id, sizeof(q->app_id), app_id);
     q->next = h->queues;
     h->queues = q;
     return q;
 }
 
-static struct agent *agent_find(struct adc_hub *h, const char *app_id, const char *agent_id) {
+struct agent *adc_hub_agent_find(struct adc_hub *h, const char *app_id, const char *agent_id) {
     for (struct agent *a = h->agents; a; a = a->next)
         if (strcmp(a->id, agent_id) == 0 && strcmp(a->app_id, app_id) == 0)
             return a;
     return NULL;
-}
-
-static void wait_unlink(struct adc_hub *h, struct adc_hub_poll *p) {
-    struct queue *q = p->q;
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        q->wait_head = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    else
-        q->wait_tail = p->prev;
-    p->prev = p->next = NULL;
-    p->waiting = false;
-    h->n_waiting--;
-}
-
-/* Ends a waiting poll: its answer is what it holds now. Called under the lock. */
-static void wait_finish(struct adc_hub *h, struct adc_hub_poll *p) {
-    wait_unlink(h, p);
-    p->wake(p->wake_userdata);
-}
-
-static json_t *command_json(const struct cmd *c);
-
-/* Hands up to ADC_HUB_MAX_BATCH queued commands to agent a (its answer array cmds). */
-static void take_commands(struct adc_hub *h, struct queue *q, struct agent *a, json_t *cmds) {
-    for (size_t n = 0; q->cmds.head && n < ADC_HUB_MAX_BATCH; n++) {
-        struct cmd *c = q->cmds.head;
-        json_t *j = command_json(c);
-        if (!j || json_array_append_new(cmds, j) < 0)
-            break;
-        list_remove(&q->cmds, c);
-        if (c->type == CMD_CHECK) {
-            c->state = CMD_DELIVERED;
-            copy_str(c->agent_id, sizeof(c->agent_id), a->id);
-            /* The only copy left is in the answer being sent. */
-            adc_secret_free(c->password);
-            c->password = NULL;
-            list_push(&h->inflight, c);
-        } else {
-            copy_str(a->run_id, sizeof(a->run_id), c->run_id);
-            cmd_free(c);
-        }
-    }
-}
-
-/* Commands were queued: each goes to the longest-waiting poll whose client is still there. A
- * poll whose connection died is ended empty (its agent will poll again or expire) and the
- * commands wait for the next one. */
-static void dispatch(struct adc_hub *h, struct queue *q) {
-    while (q->cmds.head && q->wait_head) {
-        struct adc_hub_poll *p = q->wait_head;
-        if (!p->alive || p->alive(p->alive_userdata))
-            take_commands(h, q, p->agent, p->cmds);
-        wait_finish(h, p);
-    }
-}
-
-/* Ends the waiting polls of agent a (all of q's when a is NULL), empty. */
-static void wake_agent_polls(struct adc_hub *h, struct queue *q, struct agent *a) {
-    for (struct adc_hub_poll *p = q->wait_head, *next; p; p = next) {
-        next = p->next;
-        if (!a || p->agent == a)
-            wait_finish(h, p);
-    }
 }
 
 /* Removes an agent: what it holds fails now rather than at the login timeout, and when it was
@@ -304,29 +152,29 @@ static void agent_remove(struct adc_hub *h, struct agent *a, const char *why,
     for (struct cmd *c = h->inflight.head, *next; c; c = next) {
         next = c->next;
         if (strcmp(c->agent_id, a->id) == 0) {
-            list_remove(&h->inflight, c);
+            adc_hub_list_remove(&h->inflight, c);
             check_finish(c, ADC_HUB_UNAVAILABLE, why);
         }
     }
     failed_add(failed, a->run_id, why);
-    struct queue *q = queue_get(h, a->app_id, false);
+    struct queue *q = adc_hub_queue_get(h, a->app_id, false);
     if (q) {
         if (q->n_agents > 0)
             q->n_agents--;
         if (q->n_agents == 0) {
             while (q->cmds.head) {
                 struct cmd *c = q->cmds.head;
-                list_remove(&q->cmds, c);
+                adc_hub_list_remove(&q->cmds, c);
                 if (c->type == CMD_CHECK) {
                     check_finish(c, ADC_HUB_UNAVAILABLE, "no agent connected");
                 } else {
                     failed_add(failed, c->run_id, "no agent connected to run it");
-                    cmd_free(c);
+                    adc_hub_cmd_free(c);
                 }
             }
         }
         /* The agent's own poll, if open, returns now. */
-        wake_agent_polls(h, q, a);
+        adc_hub_wake_agent_polls(h, q, a);
     }
     if (a->polls_open == 0)
         free(a);
@@ -350,7 +198,7 @@ static void wake_due(struct adc_hub *h, double now) {
         for (struct adc_hub_poll *p = q->wait_head, *next; p; p = next) {
             next = p->next;
             if (now >= p->deadline)
-                wait_finish(h, p);
+                adc_hub_wait_finish(h, p);
         }
 }
 
@@ -361,13 +209,13 @@ static void wake_due(struct adc_hub *h, double now) {
 static void *reaper_main(void *userdata) {
     struct adc_hub *h = userdata;
     pthread_mutex_lock(&h->lock);
-    double next_expire = mono_now() + 1.0;
+    double next_expire = adc_hub_mono_now() + 1.0;
     while (!h->shutdown) {
-        struct timespec at = mono_at(mono_now() + REAPER_TICK);
+        struct timespec at = adc_hub_mono_at(adc_hub_mono_now() + REAPER_TICK);
         pthread_cond_timedwait(&h->reaper_wake, &h->lock, &at);
         if (h->shutdown)
             break;
-        double now = mono_now();
+        double now = adc_hub_mono_now();
         wake_due(h, now);
         if (now < next_expire)
             continue;
@@ -404,7 +252,7 @@ void adc_hub_shutdown(struct adc_hub *h) {
     pthread_mutex_lock(&h->lock);
     h->shutdown = true;
     for (struct queue *q = h->queues; q; q = q->next)
-        wake_agent_polls(h, q, NULL);
+        adc_hub_wake_agent_polls(h, q, NULL);
     for (struct cmd *c = h->inflight.head; c; c = c->next)
         pthread_cond_signal(&c->done);
     for (struct queue *q = h->queues; q; q = q->next)
@@ -432,9 +280,9 @@ void adc_hub_free(struct adc_hub *h) {
         h->queues = q->next;
         while (q->cmds.head) {
             struct cmd *c = q->cmds.head;
-            list_remove(&q->cmds, c);
+            adc_hub_list_remove(&q->cmds, c);
             if (c->type == CMD_SYNC)
-                cmd_free(c);
+                adc_hub_cmd_free(c);
         }
         free(q);
     }
@@ -450,13 +298,13 @@ int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, con
     if (!a)
         return -ENOMEM;
     random_id(a->id);
-    copy_str(a->app_id, sizeof(a->app_id), app_id);
-    copy_str(a->host, sizeof(a->host), host);
-    copy_str(a->version, sizeof(a->version), version);
+    adc_hub_copy_str(a->app_id, sizeof(a->app_id), app_id);
+    adc_hub_copy_str(a->host, sizeof(a->host), host);
+    adc_hub_copy_str(a->version, sizeof(a->version), version);
     a->connected_since = a->last_seen = time(NULL);
-    a->last_poll_start = mono_now();
+    a->last_poll_start = adc_hub_mono_now();
     pthread_mutex_lock(&h->lock);
-    struct queue *q = queue_get(h, app_id, true);
+    struct queue *q = adc_hub_queue_get(h, app_id, true);
     if (!q || q->n_agents >= ADC_HUB_MAX_AGENTS) {
         pthread_mutex_unlock(&h->lock);
         free(a);
@@ -473,7 +321,7 @@ int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, con
 int adc_hub_disconnect(struct adc_hub *h, const char *app_id, const char *agent_id) {
     struct failed_runs failed = {0};
     pthread_mutex_lock(&h->lock);
-    struct agent *a = agent_find(h, app_id, agent_id);
+    struct agent *a = adc_hub_agent_find(h, app_id, agent_id);
     if (a)
         agent_remove(h, a, "agent disconnected", &failed);
     pthread_mutex_unlock(&h->lock);
@@ -493,118 +341,6 @@ void adc_hub_drop(struct adc_hub *h, const char *app_id, const char *why) {
     failed_flush(h, &failed);
 }
 
-static json_t *command_json(const struct cmd *c) {
-    if (c->type == CMD_CHECK)
-        return json_pack("{s:s, s:s, s:s, s:s}", "id", c->id, "type", ADC_CMD_CHECK_PASSWORD,
-                         "username", c->user_name, "password", c->password ? c->password : "");
-    return json_pack("{s:s, s:s, s:s, s:b}", "id", c->id, "type", ADC_CMD_SYNC, "run_id", c->run_id,
-                     "dry_run", c->dry_run);
-}
-
-int adc_hub_poll_begin(struct adc_hub *h, const char *app_id, const char *agent_id, int wait_s,
-                       adc_hub_alive_fn alive, void *alive_userdata, adc_hub_wake_fn wake,
-                       void *wake_userdata, json_t **out, struct adc_hub_poll **poll) {
-    struct adc_hub_poll *p = calloc(1, sizeof(*p));
-    if (!p || !(p->cmds = json_array())) {
-        free(p);
-        return -ENOMEM;
-    }
-    if (wait_s < 0)
-        wait_s = 0;
-    if (wait_s > ADC_HUB_POLL_WAIT)
-        wait_s = ADC_HUB_POLL_WAIT;
-    p->alive = alive;
-    p->alive_userdata = alive_userdata;
-    p->wake = wake;
-    p->wake_userdata = wake_userdata;
-
-    pthread_mutex_lock(&h->lock);
-    struct agent *a = agent_find(h, app_id, agent_id);
-    struct queue *q = a ? queue_get(h, app_id, false) : NULL; /* the agent's connect made it */
-    if (!a || !q) {
-        pthread_mutex_unlock(&h->lock);
-        json_decref(p->cmds);
-        free(p);
-        return -ENOENT;
-    }
-    double start = mono_now();
-    p->agent = a;
-    p->q = q;
-    p->deadline = start + wait_s;
-    a->last_poll_start = start;
-    a->last_seen = time(NULL);
-    a->polls_open++;
-    /* An agent runs one poll at a time: an older one still open is a connection that died
-     * somewhere the server cannot see (e.g. behind a proxy). It must not take commands. */
-    p->gen = ++a->poll_gen;
-    wake_agent_polls(h, q, a);
-    bool ready = true;
-    if (q->cmds.head && !h->shutdown) {
-        /* A command handed to a dead connection would be lost: look before handing out. */
-        if (!alive || alive(alive_userdata))
-            take_commands(h, q, a, p->cmds);
-    } else if (wait_s > 0 && !h->shutdown) {
-        p->prev = q->wait_tail;
-        if (q->wait_tail)
-            q->wait_tail->next = p;
-        else
-            q->wait_head = p;
-        q->wait_tail = p;
-        p->waiting = true;
-        h->n_waiting++;
-        ready = false;
-    }
-    pthread_mutex_unlock(&h->lock);
-    if (!ready) {
-        *poll = p;
-        return 1;
-    }
-    *poll = NULL;
-    return adc_hub_poll_end(h, p, out);
-}
-
-int adc_hub_poll_end(struct adc_hub *h, struct adc_hub_poll *p, json_t **out) {
-    pthread_mutex_lock(&h->lock);
-    if (p->waiting)
-        wait_unlink(h, p);
-    struct agent *a = p->agent;
-    a->polls_open--;
-    a->last_seen = time(NULL);
-    if (a->gone && a->polls_open == 0)
-        free(a);
-    pthread_mutex_unlock(&h->lock);
-    json_t *body = json_pack("{s:o}", "commands", p->cmds);
-    free(p);
-    if (!body)
-        return -ENOMEM;
-    *out = body;
-    return 0;
-}
-
-int adc_hub_wake(struct adc_hub *h, const char *app_id, const char *agent_id) {
-    int r = -ENOENT;
-    pthread_mutex_lock(&h->lock);
-    struct queue *q = queue_get(h, app_id, false);
-    for (struct adc_hub_poll *p = q ? q->wait_head : NULL, *next; p; p = next) {
-        next = p->next;
-        if (agent_id && strcmp(p->agent->id, agent_id) != 0)
-            continue;
-        if (q->cmds.head && (!p->alive || p->alive(p->alive_userdata)))
-            take_commands(h, q, p->agent, p->cmds);
-        wait_finish(h, p);
-        r = 0;
-    }
-    pthread_mutex_unlock(&h->lock);
-    return r;
-}
-
-size_t adc_hub_waiting(struct adc_hub *h) {
-    pthread_mutex_lock(&h->lock);
-    size_t n = h->n_waiting;
-    pthread_mutex_unlock(&h->lock);
-    return n;
-}
-
 void adc_hub_counts(struct adc_hub *h, size_t *agents, size_t *queued) {
     size_t a = 0, q = 0;
     pthread_mutex_lock(&h->lock);
@@ -617,41 +353,6 @@ void adc_hub_counts(struct adc_hub *h, size_t *agents, size_t *queued) {
     *queued = q;
 }
 
-/* The blocking poll: adc_hub_poll_begin with a condition variable as its wake-up. */
-struct blocking_wait {
-    pthread_cond_t cond;
-    bool woken;
-};
-
-static void blocking_wake(void *userdata) {
-    struct blocking_wait *w = userdata;
-    w->woken = true;
-    pthread_cond_signal(&w->cond);
-}
-
-int adc_hub_poll(struct adc_hub *h, const char *app_id, const char *agent_id, int wait_s,
-                 adc_hub_alive_fn alive, void *alive_userdata, json_t **out) {
-    struct blocking_wait w = {.woken = false};
-    pthread_cond_init(&w.cond, &h->condattr);
-    struct adc_hub_poll *p = NULL;
-    int r = adc_hub_poll_begin(h, app_id, agent_id, wait_s, alive, alive_userdata, blocking_wake,
-                               &w, out, &p);
-    if (r == 1) {
-        pthread_mutex_lock(&h->lock);
-        /* Wake at least once a second to notice a client that went away. */
-        while (!w.woken) {
-            struct timespec at = mono_at(mono_now() + 1.0);
-            pthread_cond_timedwait(&w.cond, &h->lock, &at);
-            if (!w.woken && alive && !alive(alive_userdata))
-                break;
-        }
-        pthread_mutex_unlock(&h->lock);
-        r = adc_hub_poll_end(h, p, out);
-    }
-    pthread_cond_destroy(&w.cond);
-    return r;
-}
-
 int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *user_name,
                            const char *password, int timeout_ms, enum adc_hub_outcome *outcome,
                            char **reason) {
@@ -661,17 +362,17 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
     c->type = CMD_CHECK;
     pthread_cond_init(&c->done, &h->condattr);
     random_id(c->id);
-    copy_str(c->app_id, sizeof(c->app_id), app_id);
+    adc_hub_copy_str(c->app_id, sizeof(c->app_id), app_id);
     c->user_name = strdup(user_name);
     c->password = strdup(password);
     if (!c->user_name || !c->password) {
-        cmd_free(c);
+        adc_hub_cmd_free(c);
         return -ENOMEM;
     }
 
     const char *why = NULL;
     pthread_mutex_lock(&h->lock);
-    struct queue *q = queue_get(h, app_id, false);
+    struct queue *q = adc_hub_queue_get(h, app_id, false);
     if (h->shutdown)
         why = "the server is stopping";
     else if (!q || q->n_agents == 0)
@@ -680,15 +381,15 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
         why = "too many password checks waiting for the agent";
     if (why) {
         pthread_mutex_unlock(&h->lock);
-        cmd_free(c);
+        adc_hub_cmd_free(c);
         *outcome = ADC_HUB_UNAVAILABLE;
         *reason = strdup(why);
         return 0;
     }
-    list_push(&q->cmds, c);
-    dispatch(h, q);
+    adc_hub_list_push(&q->cmds, c);
+    adc_hub_dispatch(h, q);
 
-    struct timespec at = mono_at(mono_now() + timeout_ms / 1000.0);
+    struct timespec at = adc_hub_mono_at(adc_hub_mono_now() + timeout_ms / 1000.0);
     while (c->state != CMD_DONE && !h->shutdown)
         if (pthread_cond_timedwait(&c->done, &h->lock, &at) == ETIMEDOUT)
             break;
@@ -698,16 +399,16 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
     } else {
         /* Not answered in time: withdraw it, so a late answer finds nothing (-ENOENT). */
         if (c->state == CMD_QUEUED)
-            list_remove(&q->cmds, c);
+            adc_hub_list_remove(&q->cmds, c);
         else
-            list_remove(&h->inflight, c);
+            adc_hub_list_remove(&h->inflight, c);
         *outcome = ADC_HUB_UNAVAILABLE;
         *reason = strdup(h->shutdown              ? "the server is stopping"
                          : c->state == CMD_QUEUED ? "no agent took the check in time"
                                                   : "the agent did not answer in time");
     }
     pthread_mutex_unlock(&h->lock);
-    cmd_free(c);
+    adc_hub_cmd_free(c);
     return 0;
 }
 
@@ -726,7 +427,7 @@ int adc_hub_answer(struct adc_hub *h, const char *app_id, const char *command_id
     pthread_mutex_lock(&h->lock);
     for (struct cmd *c = h->inflight.head; c; c = c->next)
         if (strcmp(c->id, command_id) == 0 && strcmp(c->app_id, app_id) == 0) {
-            list_remove(&h->inflight, c);
+            adc_hub_list_remove(&h->inflight, c);
             check_finish(c, o, reason);
             r = 0;
             break;
@@ -741,18 +442,18 @@ int adc_hub_sync(struct adc_hub *h, const char *app_id, const char *run_id, bool
         return -ENOMEM;
     c->type = CMD_SYNC;
     random_id(c->id);
-    copy_str(c->app_id, sizeof(c->app_id), app_id);
-    copy_str(c->run_id, sizeof(c->run_id), run_id);
+    adc_hub_copy_str(c->app_id, sizeof(c->app_id), app_id);
+    adc_hub_copy_str(c->run_id, sizeof(c->run_id), run_id);
     c->dry_run = dry_run;
     pthread_mutex_lock(&h->lock);
-    struct queue *q = queue_get(h, app_id, false);
+    struct queue *q = adc_hub_queue_get(h, app_id, false);
     if (!q || q->n_agents == 0 || h->shutdown) {
         pthread_mutex_unlock(&h->lock);
-        cmd_free(c);
+        adc_hub_cmd_free(c);
         return -ENOTCONN;
     }
-    list_push(&q->cmds, c);
-    dispatch(h, q);
+    adc_hub_list_push(&q->cmds, c);
+    adc_hub_dispatch(h, q);
     pthread_mutex_unlock(&h->lock);
     return 0;
 }
@@ -760,19 +461,19 @@ int adc_hub_sync(struct adc_hub *h, const char *app_id, const char *run_id, bool
 int adc_hub_agent_run(struct adc_hub *h, const char *app_id, const char *agent_id,
                       char run_id[static 64]) {
     pthread_mutex_lock(&h->lock);
-    struct agent *a = agent_find(h, app_id, agent_id);
+    struct agent *a = adc_hub_agent_find(h, app_id, agent_id);
     int r = a && a->run_id[0];
     if (r)
-        copy_str(run_id, 64, a->run_id);
+        adc_hub_copy_str(run_id, 64, a->run_id);
     pthread_mutex_unlock(&h->lock);
     return r;
 }
 
 int adc_hub_carry(struct adc_hub *h, const char *app_id, const char *agent_id, const char *run_id) {
     pthread_mutex_lock(&h->lock);
-    struct agent *a = agent_find(h, app_id, agent_id);
+    struct agent *a = adc_hub_agent_find(h, app_id, agent_id);
     if (a)
-        copy_str(a->run_id, sizeof(a->run_id), run_id);
+        adc_hub_copy_str(a->run_id, sizeof(a->run_id), run_id);
     pthread_mutex_unlock(&h->lock);
     return a ? 0 : -ENOENT;
 }
@@ -787,7 +488,7 @@ void adc_hub_run_ended(struct adc_hub *h, const char *app_id, const char *run_id
 
 bool adc_hub_connected(struct adc_hub *h, const char *app_id) {
     pthread_mutex_lock(&h->lock);
-    struct queue *q = queue_get(h, app_id, false);
+    struct queue *q = adc_hub_queue_get(h, app_id, false);
     bool r = q && q->n_agents > 0;
     pthread_mutex_unlock(&h->lock);
     return r;
