@@ -31,22 +31,16 @@ bool adc_admin_name_valid(const char *name) {
 static int change(struct adc_store *s,
                   int (*fn)(struct adc_db *, const char *, const char *, const char *),
                   const char *name, const char *hash, const char *actor, const char *action) {
-    struct adc_db *db = adc_store_acquire(s);
-    int r = adc_db_begin(db, true);
-    if (r < 0)
-        goto out;
+    int r;
+    struct adc_db *db = adc_store_begin_write(s, &r);
+    if (!db)
+        return r;
     char now[24];
     adc_store_now(now);
     r = fn(db, name, hash, now);
     if (r == 0)
         r = adc_store_audit(db, actor, action, name, NULL);
-    if (r == 0)
-        r = adc_db_commit(db);
-    else
-        adc_db_rollback(db);
-out:
-    adc_store_release(db);
-    return r;
+    return adc_store_end_write(db, r);
 }
 
 int adc_admin_account_create(struct adc_store *s, const char *name, const char *password,

@@ -55,17 +55,13 @@ static void check_queue(void *ctx) {
     adc_store_release(db);
 }
 
-/* Runs one store change in a write transaction of its own. */
+/* Runs one store change (an expression using db_) in a write transaction of its own. */
 #define WRITE(srv, call)                                                                           \
     do {                                                                                           \
-        struct adc_db *db_ = adc_store_acquire((srv)->store);                                      \
-        if (db_ && adc_db_begin(db_, true) == 0) {                                                 \
-            if ((call) >= 0)                                                                       \
-                adc_db_commit(db_);                                                                \
-            else                                                                                   \
-                adc_db_rollback(db_);                                                              \
-        }                                                                                          \
-        adc_store_release(db_);                                                                    \
+        int r_;                                                                                    \
+        struct adc_db *db_ = adc_store_begin_write((srv)->store, &r_);                             \
+        if (db_)                                                                                   \
+            adc_store_end_write(db_, (call) < 0 ? -EIO : 0);                                       \
     } while (0)
 
 int adc_cluster_start(struct adc_server *srv, unsigned port) {

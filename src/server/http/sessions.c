@@ -97,20 +97,14 @@ static time_t expires_at(const struct session *s) {
  * dropped on sight is not an event worth a line. */
 static int delete_session(struct adc_server *srv, const char *token_hash, const char *actor,
                           const char *name) {
-    struct adc_db *db = adc_store_acquire(srv->store);
-    int r = adc_db_begin(db, true);
-    if (r < 0)
-        goto out;
+    int r;
+    struct adc_db *db = adc_store_begin_write(srv->store, &r);
+    if (!db)
+        return r;
     r = adc_store_session_delete(db, token_hash);
     if (r == 0 && actor)
         r = adc_store_audit(db, actor, "console.sign_out", name, NULL);
-    if (r == 0)
-        r = adc_db_commit(db);
-    else
-        adc_db_rollback(db);
-out:
-    adc_store_release(db);
-    return r;
+    return adc_store_end_write(db, r);
 }
 
 /* Finds the session of the request's cookie. Returns 0 with *s filled (and last_seen
@@ -223,10 +217,10 @@ static json_t *session_json(const struct session *s) {
 
 static int insert_session(struct adc_server *srv, int64_t account_id, const char *token_hash,
                           const char *client, time_t now, const char *actor, const char *name) {
-    struct adc_db *db = adc_store_acquire(srv->store);
-    int r = adc_db_begin(db, true);
-    if (r < 0)
-        goto out;
+    int r;
+    struct adc_db *db = adc_store_begin_write(srv->store, &r);
+    if (!db)
+        return r;
     char at[24], detail[100];
     adc_store_now(at);
     snprintf(detail, sizeof(detail), "from %s", client);
@@ -238,13 +232,7 @@ static int insert_session(struct adc_server *srv, int64_t account_id, const char
         r = adc_store_admin_signed_in(db, account_id, at);
     if (r == 0)
         r = adc_store_audit(db, actor, "console.sign_in", name, detail);
-    if (r == 0)
-        r = adc_db_commit(db);
-    else
-        adc_db_rollback(db);
-out:
-    adc_store_release(db);
-    return r;
+    return adc_store_end_write(db, r);
 }
 
 static void session_create(struct adc_http_request *req, struct adc_http_response *res) {

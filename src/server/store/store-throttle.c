@@ -45,26 +45,18 @@ int64_t adc_store_throttle_prune(struct adc_db *db, int64_t before) {
 static atomic_uint adds;
 
 int64_t adc_store_throttle_add(struct adc_store *s, const char *key, int64_t window) {
-    struct adc_db *db = adc_store_acquire(s);
+    int r;
+    struct adc_db *db = adc_store_begin_write(s, &r);
+    if (!db)
+        return r;
     int64_t now = time(NULL);
-    int64_t n = adc_db_begin(db, true);
-    if (n < 0)
-        goto out;
-    n = adc_store_throttle_hit(db, key, now, window);
+    int64_t n = adc_store_throttle_hit(db, key, now, window);
     /* About one call in 64 sweeps the expired keys: cheap (an index range), and it keeps a
      * flood of addresses from growing the table without bound. */
     if (n > 0 && (atomic_fetch_add(&adds, 1) & 63) == 0)
         adc_store_throttle_prune(db, now - window);
-    if (n > 0) {
-        int r = adc_db_commit(db);
-        if (r < 0)
-            n = r;
-    } else {
-        adc_db_rollback(db);
-    }
-out:
-    adc_store_release(db);
-    return n;
+    r = adc_store_end_write(db, n > 0 ? 0 : (int)n);
+    return r < 0 ? r : n;
 }
 
 int64_t adc_store_throttle_get(struct adc_store *s, const char *key, int64_t window) {
@@ -77,16 +69,7 @@ int64_t adc_store_throttle_get(struct adc_store *s, const char *key, int64_t win
 }
 
 int adc_store_throttle_reset(struct adc_store *s, const char *key) {
-    struct adc_db *db = adc_store_acquire(s);
-    int r = adc_db_begin(db, true);
-    if (r < 0)
-        goto out;
-    r = adc_store_throttle_clear(db, key);
-    if (r == 0)
-        r = adc_db_commit(db);
-    else
-        adc_db_rollback(db);
-out:
-    adc_store_release(db);
-    return r;
+    int r;
+    struct adc_db *db = adc_store_begin_write(s, &r);
+    return db ? adc_store_end_write(db, adc_store_throttle_clear(db, key)) : r;
 }

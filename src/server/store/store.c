@@ -89,6 +89,25 @@ void adc_db_rollback(struct adc_db *db) {
         db->engine->rollback(db);
 }
 
+struct adc_db *adc_store_begin_write(struct adc_store *s, int *r) {
+    struct adc_db *db = adc_store_acquire(s);
+    *r = db ? adc_db_begin(db, true) : -EIO;
+    if (*r < 0) {
+        adc_store_release(db);
+        return NULL;
+    }
+    return db;
+}
+
+int adc_store_end_write(struct adc_db *db, int r) {
+    if (r == 0)
+        r = adc_db_commit(db);
+    else
+        adc_db_rollback(db);
+    adc_store_release(db);
+    return r;
+}
+
 int adc_stmt_bind_args(struct adc_stmt *st, int first, const struct adc_sql_arg *args, size_t n) {
     for (size_t i = 0; i < n; i++) {
         int r = args[i].type == ADC_SQL_TEXT ? adc_stmt_bind_text(st, first + (int)i, args[i].text)

@@ -78,6 +78,15 @@ int adc_db_begin(struct adc_db *db, bool write);
 int adc_db_commit(struct adc_db *db);
 void adc_db_rollback(struct adc_db *db);
 
+/* One change in a write transaction of its own, for callers that hold no connection:
+ *   int r; struct adc_db *db = adc_store_begin_write(s, &r);
+ *   if (db) r = adc_store_end_write(db, change(db, ...));
+ * begin: a connection inside BEGIN (write), or NULL with *r a negative errno. end: commits when
+ * r == 0 (returns the commit's result), else rolls back and returns r; the connection goes
+ * back either way. */
+struct adc_db *adc_store_begin_write(struct adc_store *s, int *r);
+int adc_store_end_write(struct adc_db *db, int r);
+
 /* A bound value of dynamically built SQL (SCIM filters). */
 enum adc_sql_type { ADC_SQL_TEXT, ADC_SQL_INT };
 struct adc_sql_arg {
