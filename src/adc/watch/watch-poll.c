@@ -9,7 +9,10 @@
  *
  * Position: the newest modifyTimestamp handled (GeneralizedTime, whole seconds). The next poll
  * asks for ">=" that second, so an entry changed later in the same second is not missed; the
- * entries already handled at exactly that second are remembered and not reported twice. */
+ * entries already handled at exactly that second are remembered with a digest of what the poll
+ * read of them (every user attribute, plus entryCSN where the directory has it), so that an entry
+ * changed again within that same second (same modifyTimestamp) is still reported. The cost: the
+ * poll reads whole entries, only those changed since the position. */
 #include <errno.h>
 #include <ldap.h>
 #include <stdio.h>
@@ -31,8 +34,29 @@
 
 struct change {
     char *dn;
+    char *key; /* digest and DN: what `seen` remembers */
     char ts[32];
 };
+
+/* FNV-1a over every attribute name and value of the entry as the search returned it. */
+static unsigned long long entry_digest(LDAP *ld, LDAPMessage *e) {
+    unsigned long long h = 14695981039346656037ULL;
+    BerElement *ber = NULL;
+    for (char *a = ldap_first_attribute(ld, e, &ber); a; a = ldap_next_attribute(ld, e, ber)) {
+        for (const char *c = a; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        struct berval **vals = ldap_get_values_len(ld, e, a);
+        for (size_t i = 0; vals && vals[i]; i++) {
+            h = (h ^ 0xff) * 1099511628211ULL; /* value separator */
+            for (ber_len_t j = 0; j < vals[i]->bv_len; j++)
+                h = (h ^ (unsigned char)vals[i]->bv_val[j]) * 1099511628211ULL;
+        }
+        ldap_value_free_len(vals);
+        ldap_memfree(a);
+    }
+    ber_free(ber, 0);
+    return h;
+}
 
 static int by_time(const void *a, const void *b) {
     return strcmp(((const struct change *)a)->ts, ((const struct change *)b)->ts);
@@ -52,7 +76,7 @@ static bool valid_time(const char *s) {
  * or ADC_WATCH_RETRY with *err. */
 static int changed_since(const struct adc_ldap_config *cfg, LDAP *ld, const char *since,
                          struct change **out, size_t *n_out, char **err) {
-    static char *attrs[] = {"modifyTimestamp", NULL};
+    static char *attrs[] = {"*", "modifyTimestamp", "entryCSN", NULL};
     char filter[80];
     snprintf(filter, sizeof(filter), "(modifyTimestamp>=%.14sZ)", since);
     int timeout = cfg->timeout > 0 ? cfg->timeout : 30;
@@ -86,8 +110,13 @@ static int changed_since(const struct adc_ldap_config *cfg, LDAP *ld, const char
         if (vals && vals[0] && vals[0]->bv_len < sizeof(v[n].ts) && dn) {
             memcpy(v[n].ts, vals[0]->bv_val, vals[0]->bv_len);
             v[n].ts[vals[0]->bv_len] = '\0';
-            if (valid_time(v[n].ts) && (v[n].dn = strdup(dn)))
-                n++;
+            if (valid_time(v[n].ts) && (v[n].dn = strdup(dn))) {
+                v[n].key = adc_strdup_printf("%016llx %s", entry_digest(ld, e), dn);
+                if (v[n].key)
+                    n++;
+                else
+                    free(v[n].dn);
+            }
         }
         ldap_value_free_len(vals);
         ldap_memfree(dn);
@@ -100,8 +129,10 @@ static int changed_since(const struct adc_ldap_config *cfg, LDAP *ld, const char
 }
 
 static void changes_free(struct change *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++)
+    for (size_t i = 0; v && i < n; i++) {
         free(v[i].dn);
+        free(v[i].key);
+    }
     free(v);
 }
 
@@ -116,7 +147,7 @@ int adc_watch_poll_run(const struct adc_ldap_config *cfg, const char *position,
                        const struct adc_watch_sink *sink, char **err) {
     LDAP *ld = NULL;
     char pos[32];
-    /* The DNs handled at exactly `pos` (the second the last poll ended on). */
+    /* The entries handled at exactly `pos` (the second the last poll ended on), as keys. */
     char **seen = NULL;
     size_t n_seen = 0;
     int r;
@@ -161,7 +192,7 @@ int adc_watch_poll_run(const struct adc_ldap_config *cfg, const char *position,
         for (size_t i = 0; i < n && r == 0; i++) {
             bool again = false;
             for (size_t k = 0; k < n_seen && !again; k++)
-                again = strcmp(pos, v[i].ts) == 0 && strcmp(seen[k], v[i].dn) == 0;
+                again = strcmp(pos, v[i].ts) == 0 && strcmp(seen[k], v[i].key) == 0;
             if (again)
                 continue;
             r = sink->entry(sink->userdata, v[i].dn, false);
@@ -178,7 +209,7 @@ int adc_watch_poll_run(const struct adc_ldap_config *cfg, const char *position,
                 for (size_t k = 0; same && k < n_seen; k++)
                     next[n_next++] = TAKE_PTR(seen[k]);
                 for (size_t i = 0; i < n; i++)
-                    if (strcmp(v[i].ts, newest) == 0 && (next[n_next] = strdup(v[i].dn)))
+                    if (strcmp(v[i].ts, newest) == 0 && (next[n_next] = strdup(v[i].key)))
                         n_next++;
             }
             for (size_t k = 0; k < n_seen; k++)
