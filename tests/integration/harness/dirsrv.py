@@ -26,7 +26,6 @@ The server certificate is the instance's self-signed one, issued by its own CA (
 `tls_host`: the host name libldap compares `ldaps://localhost` with (libldap replaces
 "localhost" by the machine's canonical name before checking the certificate).
 """
-import atexit
 import os
 import re
 import shutil
@@ -34,12 +33,12 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 
 from . import ldif as ldif_mod
 from .lifecycle import Managed
-from .slapd import free_port
+# One registry of running peers, closed on SIGTERM and at exit (slapd.py), as postgres.py uses.
+from .slapd import _install_sigterm, _live, free_port
 
 DEFAULTS_INF = "/usr/share/dirsrv/inf/defaults.inf"
 SYSCONF_DIRSRV = "/etc/dirsrv"
@@ -49,32 +48,6 @@ _KEEP = {"prefix", "bin_dir", "sbin_dir", "lib_dir", "data_dir", "inst_dir", "pl
          "system_schema_dir"}
 _STATE_DIRS = ("var/log/dirsrv", "var/lib/dirsrv", "run/lock/dirsrv", "run/dirsrv", "tmp",
                "dev/shm", "etc/dirsrv")
-
-_live = set()
-_sigterm_installed = False
-
-
-def _close_all():
-    for d in list(_live):
-        d.close()
-
-
-def _install_sigterm():
-    global _sigterm_installed
-    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
-        return
-    prev = signal.getsignal(signal.SIGTERM)
-
-    def handler(signum, frame):
-        _close_all()
-        signal.signal(signal.SIGTERM, prev if prev is not None else signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-    signal.signal(signal.SIGTERM, handler)
-    _sigterm_installed = True
-
-
-atexit.register(_close_all)
 
 
 def available():
