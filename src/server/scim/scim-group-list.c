@@ -64,26 +64,9 @@ static void list_groups(struct adc_http_request *req, struct adc_http_response *
     struct adc_buf items, out;
     adc_buf_init(&items, 0);
     adc_buf_init(&out, 0);
-    if (filter) {
-        char err[300];
-        if (strlen(filter) > ADC_SCIM_MAX_FILTER_LEN) {
-            adc_http_error(res, 400, "invalidFilter", "filter longer than %d characters",
-                           ADC_SCIM_MAX_FILTER_LEN);
-            goto out;
-        }
-        if (adc_scim_filter_parse(filter, &f, err, sizeof(err)) < 0 ||
-            adc_store_filter_sql_groups(f, adc_store_dialect(req->server->store), &where, err,
-                                        sizeof(err)) < 0) {
-            adc_http_error(res, 400, "invalidFilter", "%s", err);
-            goto out;
-        }
-    }
-    if ((attributes && excluded) ||
-        adc_scim_projection_parse(attributes ? attributes : excluded, !attributes, &proj) < 0) {
-        adc_http_error(res, 400, "invalidValue",
-                       "attributes or excludedAttributes: a comma-separated list, not both");
+    if (adc_scim_list_options(req, res, filter, attributes, excluded, adc_store_filter_sql_groups,
+                              &f, &where, &proj) < 0)
         goto out;
-    }
     db = adc_store_acquire(req->server->store);
     if (!db || adc_db_begin(db, false) < 0) {
         adc_http_error(res, 503, NULL, "database unavailable");

@@ -199,6 +199,32 @@ static int parse_int(const char *s, int64_t *out) {
     return 1;
 }
 
+int adc_scim_list_options(struct adc_http_request *req, struct adc_http_response *res,
+                          const char *filter, const char *attributes, const char *excluded,
+                          adc_scim_filter_sql_fn to_sql, struct adc_scim_filter **f,
+                          struct adc_sql_where *where, struct adc_scim_projection *proj) {
+    if (filter) {
+        char err[300];
+        if (strlen(filter) > ADC_SCIM_MAX_FILTER_LEN) {
+            adc_http_error(res, 400, "invalidFilter", "filter longer than %d characters",
+                           ADC_SCIM_MAX_FILTER_LEN);
+            return -1;
+        }
+        if (adc_scim_filter_parse(filter, f, err, sizeof(err)) < 0 ||
+            to_sql(*f, adc_store_dialect(req->server->store), where, err, sizeof(err)) < 0) {
+            adc_http_error(res, 400, "invalidFilter", "%s", err);
+            return -1;
+        }
+    }
+    if ((attributes && excluded) ||
+        adc_scim_projection_parse(attributes ? attributes : excluded, !attributes, proj) < 0) {
+        adc_http_error(res, 400, "invalidValue",
+                       "attributes or excludedAttributes: a comma-separated list, not both");
+        return -1;
+    }
+    return 0;
+}
+
 int adc_scim_paging(struct adc_http_response *res, const char *start_s, const char *count_s,
                     int64_t *start, int64_t *count) {
     *start = 1;
@@ -232,26 +258,9 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
     struct adc_scim_projection proj = {0};
     struct adc_db *db = NULL;
     json_t *items = NULL;
-    if (filter) {
-        char err[300];
-        if (strlen(filter) > ADC_SCIM_MAX_FILTER_LEN) {
-            adc_http_error(res, 400, "invalidFilter", "filter longer than %d characters",
-                           ADC_SCIM_MAX_FILTER_LEN);
-            goto out;
-        }
-        if (adc_scim_filter_parse(filter, &f, err, sizeof(err)) < 0 ||
-            adc_store_filter_sql(f, adc_store_dialect(req->server->store), &where, err,
-                                 sizeof(err)) < 0) {
-            adc_http_error(res, 400, "invalidFilter", "%s", err);
-            goto out;
-        }
-    }
-    if ((attributes && excluded) ||
-        adc_scim_projection_parse(attributes ? attributes : excluded, !attributes, &proj) < 0) {
-        adc_http_error(res, 400, "invalidValue",
-                       "attributes or excludedAttributes: a comma-separated list, not both");
+    if (adc_scim_list_options(req, res, filter, attributes, excluded, adc_store_filter_sql, &f,
+                              &where, &proj) < 0)
         goto out;
-    }
     db = adc_store_acquire(req->server->store);
     if (!db || adc_db_begin(db, false) < 0) {
         adc_http_error(res, 503, NULL, "database unavailable");

@@ -3,6 +3,7 @@
 
 #include "http/http.h"
 #include "scim/scim-user.h"
+#include "store/store.h"
 
 /* Answers res with a failed operation result (SCIM error schema). */
 void adc_scim_respond_error(struct adc_http_response *res, const struct adc_scim_result *r);
@@ -33,6 +34,18 @@ struct adc_scim_projection {
     char **attrs; /* NULL-terminated; NULL when all */
     bool exclude;
 };
+
+/* The translation of a filter to SQL over one resource's table (store/store-filter.h). */
+struct adc_scim_filter;
+struct adc_sql_where;
+typedef int (*adc_scim_filter_sql_fn)(const struct adc_scim_filter *f, enum adc_sql_dialect dialect,
+                                      struct adc_sql_where *out, char *err, size_t err_size);
+/* The filter and attribute selection of a listing of Users or Groups, read into *f, *where
+ * and *proj (the caller frees them in either case). 0, or -1 with the 400 answered in res. */
+int adc_scim_list_options(struct adc_http_request *req, struct adc_http_response *res,
+                          const char *filter, const char *attributes, const char *excluded,
+                          adc_scim_filter_sql_fn to_sql, struct adc_scim_filter **f,
+                          struct adc_sql_where *where, struct adc_scim_projection *proj);
 /* Parses "a,b.c,urn:...:x" (a sub-attribute keeps its parent); NULL or "" means all.
  * 0 or a negative errno; free with adc_scim_projection_done in either case. */
 int adc_scim_projection_parse(const char *list, bool exclude, struct adc_scim_projection *p);
