@@ -244,12 +244,6 @@ static void *live_main(void *userdata) {
         free(why);
         free(err);
     }
-    if (l->kind == ADC_WATCH_DIRSYNC || l->kind == ADC_WATCH_NOTIFY || l->kind == ADC_WATCH_USN) {
-        log_warning("live changes: backend.ldap.sync.watch: %s is not available in this version; "
-                    "polling modifyTimestamp instead",
-                    adc_watch_name(l->kind));
-        l->kind = ADC_WATCH_POLL;
-    }
     set_state(l, "streaming", NULL);
     while (!atomic_load(&l->stop)) {
         struct adc_live_state st = {0};
@@ -268,9 +262,12 @@ static void *live_main(void *userdata) {
                 log_info("live changes: no saved position; a full sync sets the baseline");
         }
         free(why);
-        r = l->kind == ADC_WATCH_SYNCREPL
-                ? adc_watch_syncrepl_run(&yaml->ldap, st.position, &sink, &err)
-                : adc_watch_poll_run(&yaml->ldap, st.position, &sink, &err);
+        if (l->kind == ADC_WATCH_SYNCREPL)
+            r = adc_watch_syncrepl_run(&yaml->ldap, st.position, &sink, &err);
+        else if (l->kind == ADC_WATCH_POLL)
+            r = adc_watch_poll_run(&yaml->ldap, st.position, &sink, &err);
+        else
+            r = adc_watch_ad_run(&yaml->ldap, l->kind, st.position, &sink, &err);
         adc_live_state_done(&st);
         if (r == 0) {
             free(err);

@@ -35,37 +35,6 @@
 /* A cookie is a few dozen bytes (OpenLDAP: "rid=000,csn=..."); bound what we keep. */
 #define COOKIE_MAX 4096
 
-static char *hex_encode(const struct berval *b) {
-    if (!b->bv_val || b->bv_len == 0 || b->bv_len > COOKIE_MAX)
-        return NULL;
-    char *s = malloc(b->bv_len * 2 + 1);
-    if (!s)
-        return NULL;
-    for (size_t i = 0; i < b->bv_len; i++)
-        snprintf(s + 2 * i, 3, "%02x", (unsigned char)b->bv_val[i]);
-    return s;
-}
-
-static int hex_decode(const char *s, struct berval *out) {
-    size_t n = strlen(s);
-    if (n == 0 || n % 2 || n / 2 > COOKIE_MAX)
-        return -EINVAL;
-    char *b = malloc(n / 2 + 1);
-    if (!b)
-        return -ENOMEM;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-            free(b);
-            return -EINVAL;
-        }
-        b[i] = (char)v;
-    }
-    out->bv_val = b;
-    out->bv_len = n / 2;
-    return 0;
-}
-
 /* syncUUID -> the identity adc uses (externalId). A delete arrives with the syncUUID only
  * (RFC 4533 section 3.3.2); on OpenLDAP that is the entryUUID, but 389-ds' Content
  * Synchronization derives it from nsUniqueId while adc may use entryUUID (389-ds 2.x) or a
@@ -144,7 +113,7 @@ struct session {
 };
 
 static void note_cookie(struct session *s, const struct berval *c) {
-    char *h = hex_encode(c);
+    char *h = adc_watch_hex_encode(c, COOKIE_MAX);
     if (h) {
         free(s->pending);
         s->pending = h;
@@ -350,7 +319,7 @@ int adc_watch_syncrepl_run(const struct adc_ldap_config *cfg, const char *positi
     BerElement *ber = NULL;
     int r, msgid;
 
-    if (position && hex_decode(position, &cookie) < 0) {
+    if (position && adc_watch_hex_decode(position, COOKIE_MAX, &cookie) < 0) {
         *err = strdup("the saved position is not a cookie");
         return ADC_WATCH_REFUSED;
     }
@@ -420,7 +389,7 @@ out:
         ber_free(ber, 1);
     free(s.pending);
     id_map_done(&s.ids);
-    free(cookie.bv_val); /* hex_decode's */
+    free(cookie.bv_val); /* adc_watch_hex_decode's */
     adc_ldap_conn_close(s.ld);
     return r;
 }
