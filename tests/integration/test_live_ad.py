@@ -208,6 +208,7 @@ class LiveAD(unittest.TestCase):
             self.assertIn(n, self.cloud())
         # No full sync besides the startup one: each change was a delta.
         self.assertEqual([r["trigger"] for r in self.runs()], ["startup"])
+        self.assertTrue(self.runs()[0]["agent_id"], self.runs())
         live = wait_for(self, "changes counted", lambda: self.live()["changes_applied"] >= 7
                         and self.live(), 5)
         self.assertTrue(live["flowing"])

@@ -17,7 +17,9 @@
  *     syncIdSet with refreshDeletes (reported) or by absence in a "present" phase, which this
  *     consumer cannot see: then the sink runs a full sync (baseline) when the refresh ends;
  *   - persist: each change as it happens, with its cookie;
- *   - e-syncRefreshRequired: the cookie is too old for the server: ADC_WATCH_REFUSED. */
+ *   - e-syncRefreshRequired: the cookie is too old for the server: ADC_WATCH_REFUSED; so is
+ *     unwillingToPerform to a cookie, slapd's answer to one newer than its own state (a
+ *     directory restored from a backup). */
 #include <errno.h>
 #include <ldap.h>
 #include <stdio.h>
@@ -294,6 +296,12 @@ static int on_result(struct session *s, LDAPMessage *msg) {
     ldap_parse_result(s->ld, msg, &code, NULL, &diag, NULL, NULL, 0);
     int r;
     if (code == LDAP_SYNC_REFRESH_REQUIRED) {
+        r = ADC_WATCH_REFUSED;
+    } else if (code == LDAP_UNWILLING_TO_PERFORM && s->had_cookie && s->refreshing) {
+        /* slapd's "consumer state is newer than provider!": the directory was restored from a
+         * backup older than the cookie. Retrying the cookie would never succeed. */
+        *s->err = adc_strdup_printf("the directory refused the cookie: %s",
+                                    diag && *diag ? diag : "unwilling to perform");
         r = ADC_WATCH_REFUSED;
     } else {
         char *why = adc_ldap_conn_strerror(s->ld, code);
