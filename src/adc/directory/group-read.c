@@ -242,18 +242,25 @@ out:
     return r;
 }
 
+/* The attributes a group is read with (attrs: 9 slots). */
+static void group_attrs(const struct adc_ldap_config *cfg, char *attrs[9]) {
+    char *a[9] = {cfg->groups_name_attribute ? cfg->groups_name_attribute : "cn",
+                  "member",
+                  "uniqueMember",
+                  "memberUid",
+                  cfg->id_attribute ? cfg->id_attribute : "entryUUID",
+                  "objectGUID",
+                  "nsUniqueId",
+                  "objectSid",
+                  NULL};
+    memcpy(attrs, a, sizeof(a));
+}
+
 /* One page of the paged search (RFC 2696); *cookie gets the next page's cookie (empty: done). */
 static int read_page(struct greader *g, struct berval *cookie) {
     const struct adc_ldap_config *cfg = g->cfg;
-    char *attrs[] = {cfg->groups_name_attribute ? cfg->groups_name_attribute : "cn",
-                     "member",
-                     "uniqueMember",
-                     "memberUid",
-                     cfg->id_attribute ? cfg->id_attribute : "entryUUID",
-                     "objectGUID",
-                     "nsUniqueId",
-                     "objectSid",
-                     NULL};
+    char *attrs[9];
+    group_attrs(cfg, attrs);
     LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL};
     if (cfg->page_size > 0) {
         int rc = ldap_create_page_control(g->ld, (ber_int_t)cfg->page_size,
@@ -338,6 +345,59 @@ out:
     }
     free(g.err);
     return r;
+}
+
+int adc_ldap_read_group(const struct adc_ldap_config *cfg, LDAP *ld, const char *dn, bool in_scope,
+                        struct adc_dir_group *out, bool *found, char **err) {
+    struct greader g = {.cfg = cfg, .ld = ld};
+    char *attrs[9];
+    group_attrs(cfg, attrs);
+    memset(out, 0, sizeof(*out));
+    *found = false;
+    if (!cfg->groups_filter) {
+        *err = strdup("backend.ldap.groups.filter is not set");
+        return -EINVAL;
+    }
+    struct timeval limit = {timeout_of(cfg), 0};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE,
+                               in_scope ? cfg->groups_filter : "(objectClass=*)", attrs, 0, NULL,
+                               NULL, &limit, LDAP_NO_LIMIT, &res);
+    int r = 0;
+    if (rc == LDAP_NO_SUCH_OBJECT)
+        goto out;
+    if (rc != LDAP_SUCCESS) {
+        char *why = adc_ldap_conn_strerror(ld, rc);
+        *err = adc_strdup_printf("reading the group %s failed: %s", dn, why ? why : "error");
+        free(why);
+        r = rc == LDAP_TIMEOUT                                   ? -ETIMEDOUT
+            : rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ? -EIO
+                                                                 : -EPROTO;
+        goto out;
+    }
+    LDAPMessage *e = ldap_first_entry(ld, res);
+    if (!e)
+        goto out;
+    if ((r = handle_entry(&g, e)) < 0) {
+        *err = g.err ? g.err : strdup("out of memory");
+        g.err = NULL;
+        goto out;
+    }
+    if (g.res.n == 1) { /* else skipped: no usable name or identifier, not a group */
+        *out = g.res.groups[0];
+        memset(&g.res.groups[0], 0, sizeof(g.res.groups[0]));
+        *found = true;
+    }
+out:
+    free(g.err);
+    adc_group_read_done(&g.res);
+    ldap_msgfree(res);
+    return r;
+}
+
+void adc_dir_group_done(struct adc_dir_group *grp) {
+    struct adc_group_read one = {.groups = grp, .n = 1};
+    adc_group_read_done(&one);
 }
 
 static void free_strings(char **a, size_t n) {
