@@ -51,7 +51,7 @@ def setUpModule():
     DC.grant_deleted_objects_read("svc-live")
 
 
-def yaml_text(watch="auto", poll_interval=None, settings=None):
+def yaml_text(watch="auto", poll_interval=None, settings=None, groups_filter=None):
     lines = ["settings:", "  dry-run: false", "  delete-disables: false"]
     lines += [f"  {k}: {v}" for k, v in (settings or {}).items()]
     lines += [
@@ -67,6 +67,7 @@ def yaml_text(watch="auto", poll_interval=None, settings=None):
         f"      filter: \"{USER_FILTER}\"",
         f"      watch: {watch}",
         *([f"      poll_interval: {poll_interval}"] if poll_interval else []),
+        *(["    groups:", f"      filter: \"{groups_filter}\""] if groups_filter else []),
         "    authentication:",
         "      username_attribute: sAMAccountName",
         "      username_filter_template: \"(&(objectClass=user)(sAMAccountName=%s))\"",
@@ -300,6 +301,33 @@ class LiveAD(unittest.TestCase):
                 self.assertEqual([r["trigger"] for r in self.runs()].count("startup"),
                                  1 if watch == "usn" else 2, a.log())
                 a.close()
+
+    def test_membership_changes_reach_the_cloud_live(self):
+        group = f"CN={self.prefix}team,{BASE}"
+        DC.ldapadd(f"dn: {group}\nobjectClass: group\nsAMAccountName: {self.prefix}team\n"
+                   + "".join(f"member: CN={n},{BASE}\n" for n in self.names[:3]) + "\n")
+        self.agent(groups_filter=f"(&(objectClass=group)(cn={self.prefix}*))")
+
+        def members():
+            r = self.srv.scim(self.cfg, "GET", "/Groups?count=100")
+            groups = {g["displayName"]: g for g in r.body.get("Resources", [])}
+            g = groups.get(f"{self.prefix}team")
+            if g is None:
+                return None
+            ids = {u["id"]: n for n, u in self.cloud().items()}
+            return sorted(ids.get(m["value"], "?") for m in g.get("members", []))
+        self.assertEqual(members(), self.names[:3])
+        DC.ldapmodify(f"dn: {group}\nchangetype: modify\nadd: member\n"
+                      f"member: CN={self.names[5]},{BASE}\n-\ndelete: member\n"
+                      f"member: CN={self.names[0]},{BASE}\n")
+        self.until("a membership change",
+                   lambda: members() == sorted(self.names[1:3] + [self.names[5]]))
+        # A member deleted leaves the group; the group deleted leaves the cloud.
+        DC.ldapdelete(f"CN={self.names[1]},{BASE}")
+        self.until("a deleted member", lambda: members() == sorted([self.names[2],
+                                                                    self.names[5]]))
+        DC.ldapdelete(group)
+        self.until("a deleted group", lambda: members() is None)
 
     def test_latency(self):
         """~20 changes, change-to-cloud time (p50/p99); docs/BENCHMARKS.md records it."""

@@ -51,8 +51,11 @@
 #define OID_NOTIFY "1.2.840.113556.1.4.528"
 #define OID_SHOW_DELETED "1.2.840.113556.1.4.417"
 #define DIRSYNC_OBJECT_SECURITY 0x1
-/* Every user; tombstones keep objectClass (not objectCategory), so deletes match too. */
+/* Every user (and group, with backend.ldap.groups); tombstones keep objectClass (not
+ * objectCategory), so deletes match too. Which of them the sync and group filters take is the
+ * sink's to judge (it reads the entry): a change that made an entry leave them still shows. */
 #define USER_FILTER "(objectClass=user)"
+#define USER_GROUP_FILTER "(|(objectClass=user)(objectClass=group))"
 /* How long one wait for a notification lasts: keep_going is asked this often. */
 #define WAIT_MS 500
 /* Without notifications, read at least this often (a read that finds nothing is cheap). */
@@ -83,6 +86,10 @@ struct ad {
 };
 
 static const char *kind_name(const struct ad *a) { return adc_watch_name(a->kind); }
+
+static const char *objects(const struct ad *a) {
+    return a->cfg->groups_filter ? USER_GROUP_FILTER : USER_FILTER;
+}
 
 static void hex16(const unsigned char g[16], char out[33]) {
     for (int i = 0; i < 16; i++)
@@ -348,7 +355,7 @@ static int dirsync_read(struct ad *a, bool report) {
         /* No attribute list: a list would limit the objects to those whose listed attributes
          * changed. The "nothing" filter still moves the cookie to the DC's newest change. */
         int rc = ldap_search_ext_s(a->ld, a->nc, LDAP_SCOPE_SUBTREE,
-                                   report ? USER_FILTER : "(objectGUID=\\00)", NULL, 0, ctrls, NULL,
+                                   report ? objects(a) : "(objectGUID=\\00)", NULL, 0, ctrls, NULL,
                                    &limit, 0, &res);
         ber_free(ber, 1);
         int r = 0;
@@ -473,8 +480,8 @@ static int usn_read(struct ad *a) {
     int r = highest_usn(a, &high);
     if (r < 0 || high <= a->usn)
         return r;
-    char filter[128];
-    snprintf(filter, sizeof(filter), "(&" USER_FILTER "(uSNChanged>=%llu)(uSNChanged<=%llu))",
+    char filter[160];
+    snprintf(filter, sizeof(filter), "(&%s(uSNChanged>=%llu)(uSNChanged<=%llu))", objects(a),
              a->usn + 1, high);
     LDAPControl show = {.ldctl_oid = OID_SHOW_DELETED, .ldctl_iscritical = 1};
     LDAPControl *ctrls[] = {&show, NULL};
