@@ -139,16 +139,29 @@ static bool under(const char *dn, const char *base, int *depth) {
     return true;
 }
 
-static bool in_scope(const struct ad *a, const char *dn) {
+bool adc_watch_dn_in_scope(const char *base_dn, enum adc_ldap_scope scope, const char *dn) {
+    _cleanup_free_ char *b = dn_norm(base_dn ? base_dn : "");
     _cleanup_free_ char *n = dn_norm(dn);
     int depth;
-    if (!n || !under(n, a->base, &depth))
+    if (!b || !n || !under(n, b, &depth))
         return false;
-    switch (a->cfg->scope) {
+    switch (scope) {
     case ADC_SCOPE_BASE: return depth == 0;
     case ADC_SCOPE_ONE: return depth == 1;
     default: return true;
     }
+}
+
+static bool in_scope(const struct ad *a, const char *dn) {
+    return adc_watch_dn_in_scope(a->cfg->base_dn, a->cfg->scope, dn);
+}
+
+int adc_watch_dirsync_invocation(const struct berval *cookie, unsigned char out[16]) {
+    if (!cookie->bv_val || cookie->bv_len < COOKIE_INVOCATION_AT + 16 ||
+        memcmp(cookie->bv_val, "MSDS", 4) != 0)
+        return -EINVAL;
+    memcpy(out, cookie->bv_val + COOKIE_INVOCATION_AT, 16);
+    return 0;
 }
 
 static int ldap_failed(struct ad *a, const char *what, int rc) {
@@ -309,13 +322,13 @@ out:
 
 static int cookie_check(struct ad *a, const char *position) {
     struct berval c = {0};
+    unsigned char inv[16];
     if (adc_watch_hex_decode(position, COOKIE_MAX, &c) < 0 ||
-        c.bv_len < COOKIE_INVOCATION_AT + 16 || memcmp(c.bv_val, "MSDS", 4) != 0) {
+        adc_watch_dirsync_invocation(&c, inv) < 0) {
         free(c.bv_val);
         *a->err = strdup("the saved position is not a DirSync cookie");
         return ADC_WATCH_REFUSED;
     }
-    const unsigned char *inv = (const unsigned char *)c.bv_val + COOKIE_INVOCATION_AT;
     if (memcmp(inv, a->invocation, 16) != 0) {
         char was[33], now[33];
         hex16(inv, was);

@@ -66,6 +66,13 @@ int adc_watch_poll_run(const struct adc_ldap_config *cfg, const char *position,
 int adc_watch_ad_run(const struct adc_ldap_config *cfg, enum adc_watch kind, const char *position,
                      const struct adc_watch_sink *sink, char **err);
 
+/* Whether `dn` is within base_dn and scope (DNs compared in normalized form, case-insensitive for
+ * ASCII): an Active Directory change seen outside them is a delete. */
+bool adc_watch_dn_in_scope(const char *base_dn, enum adc_ldap_scope scope, const char *dn);
+/* The invocationId a DirSync cookie was made with ([MS-ADTS] 3.1.1.3.4.1.3): 0, or -EINVAL when
+ * it is not a DirSync cookie. */
+int adc_watch_dirsync_invocation(const struct berval *cookie, unsigned char out[16]);
+
 /* Positions are kept as text: bytes as lower-case hex (a new string; NULL when empty, longer
  * than `max` bytes or out of memory), and back (0 with out->bv_val a new buffer, or -EINVAL for
  * text that is not hex of 1..max bytes, -ENOMEM). */
