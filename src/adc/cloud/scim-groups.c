@@ -94,14 +94,9 @@ int adc_scim_list_groups(struct adc_scim *s, const char *app_id, adc_member_key_
         size_t n = json_array_size(res);
         json_int_t total = json_integer_value(json_object_get(page, "totalResults"));
         for (size_t i = 0; i < n && r == 0; i++) {
-            if (l.n == cap) {
-                cap = cap ? cap * 2 : 64;
-                struct adc_cloud_group *a = realloc(l.items, cap * sizeof(*a));
-                if (!a) {
-                    r = -ENOMEM;
-                    break;
-                }
-                l.items = a;
+            if (adc_grow_array(l.items, cap, l.n, 64) < 0) {
+                r = -ENOMEM;
+                break;
             }
             r = take_group(json_array_get(res, i), key_of, ctx, &l.items[l.n]);
             l.n++; /* counted even when half-read, so that it is freed */

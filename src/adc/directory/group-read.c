@@ -70,12 +70,8 @@ int adc_ldap_range_parse(const char *desc, const char *attr, long *low, long *hi
 static int push(struct greader *g, char ***arr, size_t *n, const char *p, size_t len) {
     if (++g->n_values > MAX_VALUES)
         return -E2BIG;
-    if ((*n & (*n - 1)) == 0) { /* grow at powers of two */
-        char **a = realloc(*arr, (*n ? *n * 2 : 4) * sizeof(**arr));
-        if (!a)
-            return -ENOMEM;
-        *arr = a;
-    }
+    if (adc_grow_array_n(*arr, *n, 4) < 0)
+        return -ENOMEM;
     char *s = strndup(p, len);
     if (!s)
         return -ENOMEM;
@@ -182,7 +178,8 @@ static char *identity_of(struct greader *g, LDAPMessage *e) {
 }
 
 static int skip(struct greader *g, const char *dn, const char *why) {
-    return adc_skipped_append(&g->res.skipped, &g->res.n_skipped, strdup(dn), NULL, strdup(why));
+    return adc_skipped_append(&g->res.skipped, &g->res.n_skipped, &g->res.cap_skipped, strdup(dn),
+                              NULL, strdup(why));
 }
 
 static int handle_entry(struct greader *g, LDAPMessage *e) {
@@ -229,14 +226,8 @@ static int handle_entry(struct greader *g, LDAPMessage *e) {
         grp.rid = adc_sid_rid((const unsigned char *)sid[0]->bv_val, sid[0]->bv_len);
     ldap_value_free_len(sid);
     r = -ENOMEM;
-    if (g->res.n == g->res.cap) {
-        size_t cap = g->res.cap ? g->res.cap * 2 : 64;
-        struct adc_dir_group *a = realloc(g->res.groups, cap * sizeof(*a));
-        if (!a)
-            goto out;
-        g->res.groups = a;
-        g->res.cap = cap;
-    }
+    if (adc_grow_array(g->res.groups, g->res.cap, g->res.n, 64) < 0)
+        goto out;
     g->res.groups[g->res.n++] = grp;
     memset(&grp, 0, sizeof(grp)); /* owned by the result now */
     r = 0;

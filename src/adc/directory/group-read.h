@@ -30,7 +30,7 @@ struct adc_group_read {
     size_t n, cap;
     /* Entries that did not become groups (no name, no identifier), with the reason. */
     struct adc_skipped_entry *skipped;
-    size_t n_skipped;
+    size_t n_skipped, cap_skipped;
 };
 
 /* Reads every group. Returns 0 only after a complete enumeration (every page, every range of
