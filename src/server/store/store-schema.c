@@ -183,6 +183,34 @@ const char *const adc_schema_sqlite[] = {
     "  claimed_by TEXT,"
     "  claimed_at INTEGER);"
     "CREATE INDEX agent_commands_run ON agent_commands(run_id);",
+    /* 9 -> 10: one queued or running run per configuration, enforced by the store for every
+     * instance of the database (docs/product.md section 11): older duplicates left by earlier
+     * versions fail first. Several instances (api/cluster.h, api/cluster-check.h): each
+     * instance's public key for sealed password checks and its liveness, and the password
+     * checks handed from one instance to another (sealed; the row goes once answered). */
+    ("UPDATE runs SET status = 'failed', finished = updated WHERE status IN ('queued', "
+     "'running') AND seq NOT IN (SELECT max(seq) FROM runs WHERE status IN ('queued', "
+     "'running') GROUP BY app_id);"
+     "CREATE UNIQUE INDEX runs_one_active ON runs(app_id) WHERE status IN ('queued', "
+     "'running');"
+     "CREATE TABLE cluster_instances("
+     "  instance TEXT PRIMARY KEY,"
+     "  public_key TEXT NOT NULL,"
+     "  started INTEGER NOT NULL,"
+     "  seen INTEGER NOT NULL);"
+     "CREATE TABLE login_checks("
+     "  id TEXT PRIMARY KEY,"
+     "  app_id TEXT NOT NULL,"
+     "  user_name TEXT NOT NULL,"
+     "  origin TEXT NOT NULL,"
+     "  target TEXT NOT NULL,"
+     "  sealed TEXT,"
+     "  created INTEGER NOT NULL,"
+     "  deadline INTEGER NOT NULL,"
+     "  outcome TEXT,"
+     "  reason TEXT,"
+     "  retry INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX login_checks_target ON login_checks(target);"),
 };
 
 const char *const adc_schema_postgresql[] = {
@@ -334,6 +362,34 @@ const char *const adc_schema_postgresql[] = {
     "  claimed_by TEXT,"
     "  claimed_at BIGINT);"
     "CREATE INDEX agent_commands_run ON agent_commands(run_id);",
+    /* 9 -> 10: one queued or running run per configuration, enforced by the store for every
+     * instance of the database (docs/product.md section 11): older duplicates left by earlier
+     * versions fail first. Several instances (api/cluster.h, api/cluster-check.h): each
+     * instance's public key for sealed password checks and its liveness, and the password
+     * checks handed from one instance to another (sealed; the row goes once answered). */
+    ("UPDATE runs SET status = 'failed', finished = updated WHERE status IN ('queued', "
+     "'running') AND seq NOT IN (SELECT max(seq) FROM runs WHERE status IN ('queued', "
+     "'running') GROUP BY app_id);"
+     "CREATE UNIQUE INDEX runs_one_active ON runs(app_id) WHERE status IN ('queued', "
+     "'running');"
+     "CREATE TABLE cluster_instances("
+     "  instance TEXT PRIMARY KEY,"
+     "  public_key TEXT NOT NULL,"
+     "  started BIGINT NOT NULL,"
+     "  seen BIGINT NOT NULL);"
+     "CREATE TABLE login_checks("
+     "  id TEXT PRIMARY KEY,"
+     "  app_id TEXT NOT NULL,"
+     "  user_name TEXT NOT NULL,"
+     "  origin TEXT NOT NULL,"
+     "  target TEXT NOT NULL,"
+     "  sealed TEXT,"
+     "  created BIGINT NOT NULL,"
+     "  deadline BIGINT NOT NULL,"
+     "  outcome TEXT,"
+     "  reason TEXT,"
+     "  retry INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX login_checks_target ON login_checks(target);"),
 };
 
 _Static_assert(ADC_ARRAY_SIZE(adc_schema_sqlite) == ADC_ARRAY_SIZE(adc_schema_postgresql),
