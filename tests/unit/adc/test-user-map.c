@@ -414,7 +414,7 @@ static void duplicates_are_all_skipped(void **state) {
     (void)state;
     struct adc_user_list l;
     struct adc_skipped_entry *skipped = NULL;
-    size_t n_skipped = 0;
+    size_t n_skipped = 0, cap_skipped = 0;
     adc_user_list_init(&l);
     add_user(&l, "b@example.org", "uid=b");
     add_user(&l, "Dup.User@example.org", "uid=dup1");
@@ -422,7 +422,7 @@ static void duplicates_are_all_skipped(void **state) {
     add_user(&l, "dup.user@example.org", "uid=dup2");
     add_user(&l, "DUP.USER@EXAMPLE.ORG", "uid=dup3");
     add_user(&l, "c@example.org", "uid=c");
-    int r = adc_user_map_drop_duplicates(&l, &skipped, &n_skipped);
+    int r = adc_user_map_drop_duplicates(&l, &skipped, &n_skipped, &cap_skipped);
     assert_int_equal(r, 3);
     assert_int_equal(l.n, 3);
     assert_string_equal(l.items[0].user_name, "a@example.org"); /* sorted */
