@@ -84,10 +84,15 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
         adc_store_run_done(&other);
         goto out;
     }
-    if (b < 0 ||
-        adc_run_create(db, req->principal.app_id, source, trigger, dry_run, ADC_RUN_RUNNING,
-                       req->principal.actor, run_id) < 0 ||
-        adc_db_commit(db) < 0) {
+    int c = b < 0 ? b
+                  : adc_run_create(db, req->principal.app_id, source, trigger, dry_run,
+                                   ADC_RUN_RUNNING, req->principal.actor, run_id);
+    if (c == -EEXIST) { /* the store's one-active-run index: a run began elsewhere meanwhile */
+        adc_http_error(res, 409, NULL,
+                       "another sync of this configuration is in progress; wait for it to end");
+        goto out;
+    }
+    if (c < 0 || adc_db_commit(db) < 0) {
         adc_http_error(res, 503, NULL, "database error; retry");
         goto out;
     }

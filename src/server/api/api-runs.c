@@ -153,6 +153,11 @@ int adc_api_queue_sync(struct adc_server *srv, const char *app_id, bool dry_run,
         r = adc_db_commit(db);
     else
         adc_db_rollback(db);
+    if (r == -EEXIST) { /* the store's one-active-run index: a run began elsewhere meanwhile */
+        snprintf(busy_run_id, 40, "of another instance");
+        r = -EBUSY;
+        goto out;
+    }
     if (r < 0) {
         r = -EIO;
         goto out;

@@ -27,6 +27,9 @@
 
 static void on_run_failed(void *userdata, const char *run_id, const char *why) {
     struct adc_server *srv = userdata;
+    /* Several instances: a sync not handed out yet may still reach an agent elsewhere. */
+    if (adc_cluster_release(srv, run_id) > 0)
+        return;
     adc_run_fail(srv->store, run_id, why);
 }
 
@@ -57,6 +60,7 @@ void adc_channel_free(struct adc_server *srv) {
     adc_runs_heartbeat_stop();
     adc_schedule_join();
     adc_runs_recover_free();
+    adc_cluster_free(); /* after the hub stopped: the checks it runs for others end */
     adc_hub_free(srv->hub);
     srv->hub = NULL;
 }
