@@ -1,8 +1,11 @@
 #include "common/user.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "common/buf.h"
 
@@ -52,6 +55,52 @@ int adc_user_pack(struct adc_user *u) {
     }
     u->packed = true;
     return 0;
+}
+
+static uint64_t digest_key;
+static pthread_once_t digest_once = PTHREAD_ONCE_INIT;
+
+static void digest_key_init(void) {
+    uint64_t k = 0;
+    if (getrandom(&k, sizeof(k), 0) != (ssize_t)sizeof(k)) {
+        /* No entropy yet (early boot): the clock still keeps the key from being known in
+         * advance; a weaker key only makes a chosen collision possible, never a wrong write. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        k = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec;
+    }
+    digest_key = k | 1;
+}
+
+/* FNV-1a over the bytes from a keyed start, then murmur3's finalizer: cheap for the short
+ * strings of a user (about 60 bytes in all), and well spread in all 64 bits. */
+static uint64_t digest_bytes(uint64_t h, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t digest_final(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+void adc_user_digest(const struct adc_user *u, uint64_t out[ADC_DIGEST_COUNT]) {
+    pthread_once(&digest_once, digest_key_init);
+    uint64_t start = 0xcbf29ce484222325ULL ^ digest_key;
+    out[ADC_DIGEST_DISPLAY_NAME] = digest_final(digest_bytes(start, u->display_name));
+    out[ADC_DIGEST_GIVEN_NAME] = digest_final(digest_bytes(start, u->given_name));
+    out[ADC_DIGEST_FAMILY_NAME] = digest_final(digest_bytes(start, u->family_name));
+    /* A byte no string holds between the two: ("a", "") and ("", "a") differ. */
+    uint64_t h = digest_bytes(start, u->email);
+    h = (h ^ 0x100) * 0x100000001b3ULL;
+    out[ADC_DIGEST_EMAILS] = digest_final(digest_bytes(h, u->other_emails));
 }
 
 void adc_user_list_init(struct adc_user_list *l) { memset(l, 0, sizeof(*l)); }

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct adc_user {
     char *user_name;   /* SCIM userName; from backend.ldap.authentication.username_attribute */
@@ -58,6 +59,24 @@ void adc_user_done(struct adc_user *u);
  * or -ENOMEM with `u` unchanged (still valid, unpacked). A packed user's strings must not be
  * freed or replaced one by one. */
 int adc_user_pack(struct adc_user *u);
+
+/* The attributes a sync compares beyond userName, externalId and active, one 64-bit digest each
+ * (adc_user_digest): the cloud side of a sync holds these instead of the strings, 32 bytes
+ * instead of about 100 per user (docs/BENCHMARKS.md, issue 21). The emails are one digest of
+ * the primary address and the further ones together: they are one attribute of an update. */
+enum adc_user_digest_field {
+    ADC_DIGEST_DISPLAY_NAME,
+    ADC_DIGEST_GIVEN_NAME,
+    ADC_DIGEST_FAMILY_NAME,
+    ADC_DIGEST_EMAILS,
+    ADC_DIGEST_COUNT,
+};
+
+/* Fills out[] with the digests of u's compared attributes. Absent and empty are the same value
+ * (as the cloud stores them), so they digest alike. The hash is keyed with a secret drawn once
+ * per process: digests are only ever compared within one run, and nobody can choose a value
+ * whose digest equals another's (at worst that would hide a user's own change from the sync). */
+void adc_user_digest(const struct adc_user *u, uint64_t out[ADC_DIGEST_COUNT]);
 
 void adc_user_list_init(struct adc_user_list *l);
 void adc_user_list_done(struct adc_user_list *l);

@@ -17,13 +17,17 @@ struct adc_cloud_block {
 
 void adc_cloud_users_init(struct adc_cloud_users *c) { memset(c, 0, sizeof(*c)); }
 
-void adc_cloud_users_done(struct adc_cloud_users *c) {
-    if (!c)
-        return;
-    for (struct adc_cloud_block *b = c->blocks, *next; b; b = next) {
+static void free_blocks(struct adc_cloud_block *b) {
+    for (struct adc_cloud_block *next; b; b = next) {
         next = b->next;
         free(b);
     }
+}
+
+void adc_cloud_users_done(struct adc_cloud_users *c) {
+    if (!c)
+        return;
+    free_blocks(c->blocks);
     free(c->items);
     memset(c, 0, sizeof(*c));
 }
@@ -33,20 +37,12 @@ int adc_cloud_users_reserve(struct adc_cloud_users *c, size_t n) {
         return 0;
     if (n > SIZE_MAX / sizeof(*c->items))
         return -ENOMEM;
-    struct adc_user *items = realloc(c->items, n * sizeof(*items));
+    struct adc_cloud_user *items = realloc(c->items, n * sizeof(*items));
     if (!items)
         return -ENOMEM;
     c->items = items;
     c->cap = n;
     return 0;
-}
-
-struct adc_user *adc_cloud_users_append(struct adc_cloud_users *c) {
-    if (adc_grow_array(c->items, c->cap, c->n, 64) < 0)
-        return NULL;
-    struct adc_user *u = &c->items[c->n++];
-    memset(u, 0, sizeof(*u));
-    return u;
 }
 
 char *adc_cloud_users_strdup(void *ctx, const char *s, size_t len) {
@@ -71,18 +67,51 @@ char *adc_cloud_users_strdup(void *ctx, const char *s, size_t len) {
     return p;
 }
 
-void adc_cloud_users_intern_provider(struct adc_cloud_users *c, struct adc_user *u) {
-    if (!u->provider)
+void adc_cloud_users_clear_strings(struct adc_cloud_users *c) {
+    struct adc_cloud_block *b = c->blocks;
+    if (!b)
         return;
-    if (c->last_provider && strcmp(c->last_provider, u->provider) == 0) {
-        /* Give the copy back when it is the last thing in the block (it always is: the
-         * provider is copied last), and share the earlier one. */
-        struct adc_cloud_block *b = c->blocks;
-        size_t len = strlen(u->provider) + 1;
-        if (b && b->used >= len && b->data + b->used - len == u->provider)
-            b->used -= len;
-        u->provider = (char *)c->last_provider;
-    } else {
-        c->last_provider = u->provider;
+    free_blocks(b->next);
+    b->next = NULL;
+    b->used = 0;
+    c->last_provider = NULL;
+}
+
+/* The block's used size before a copy, to give the copies back when a later one fails. */
+static size_t mark(const struct adc_cloud_users *c) { return c->blocks ? c->blocks->used : 0; }
+
+static int copy(struct adc_cloud_users *c, const char *s, const char **out) {
+    *out = NULL;
+    if (!s)
+        return 0;
+    return (*out = adc_cloud_users_strdup(c, s, strlen(s))) ? 0 : -ENOMEM;
+}
+
+struct adc_cloud_user *adc_cloud_users_add(struct adc_cloud_users *c, const struct adc_user *u) {
+    if (adc_grow_array(c->items, c->cap, c->n, 64) < 0)
+        return NULL;
+    struct adc_cloud_user *cu = &c->items[c->n];
+    struct adc_cloud_block *b0 = c->blocks;
+    size_t used0 = mark(c);
+    memset(cu, 0, sizeof(*cu));
+    if (copy(c, u->id, &cu->id) < 0 || copy(c, u->user_name, &cu->user_name) < 0 ||
+        copy(c, u->external_id, &cu->external_id) < 0)
+        goto fail;
+    if (u->provider && c->last_provider && strcmp(c->last_provider, u->provider) == 0)
+        cu->provider = c->last_provider;
+    else if (u->provider) {
+        if (copy(c, u->provider, &cu->provider) < 0)
+            goto fail;
+        c->last_provider = cu->provider;
     }
+    adc_user_digest(u, cu->digest);
+    cu->active = u->active;
+    c->n++;
+    return cu;
+fail:
+    /* A new block may have been started: the copies made in it are lost space only (at most
+     * one user's strings), the block stays for the next user. */
+    if (c->blocks == b0 && b0)
+        b0->used = used0;
+    return NULL;
 }

@@ -139,7 +139,7 @@ static int read_entry(struct adc_delta *d, const char *dn, bool in_scope,
     }
 }
 
-static bool owned(const struct adc_delta *d, const struct adc_user *c) {
+static bool owned(const struct adc_delta *d, const struct adc_cloud_user *c) {
     return adc_streq(c->provider, d->app_id);
 }
 
@@ -196,8 +196,8 @@ static int burst_note(struct adc_delta *d, size_t n) {
 
 /* Builds the plan of `dir` (0 or 1 user) against `cloud` and carries it out. */
 static int run_plan(struct adc_delta *d, const struct adc_user *dir, size_t n_dir,
-                    const struct adc_user *cloud, size_t n_cloud, struct adc_delta_outcome *out,
-                    char **err) {
+                    const struct adc_cloud_user *cloud, size_t n_cloud,
+                    struct adc_delta_outcome *out, char **err) {
     struct adc_plan_input in = {
         .dir = dir,
         .n_dir = n_dir,
@@ -287,7 +287,7 @@ int adc_delta_entry(struct adc_delta *d, const char *dn, bool in_scope,
                     struct adc_delta_outcome *out, char **err) {
     struct adc_entry_read e;
     struct adc_cloud_users cloud;
-    struct adc_user *keep = NULL;
+    struct adc_cloud_user *keep = NULL;
     int r;
 
     memset(out, 0, sizeof(*out));
@@ -335,7 +335,7 @@ int adc_delta_entry(struct adc_delta *d, const char *dn, bool in_scope,
     }
     size_t n_keep = 0;
     for (size_t i = 0; i < cloud.n; i++) {
-        const struct adc_user *c = &cloud.items[i];
+        const struct adc_cloud_user *c = &cloud.items[i];
         bool other_of_ours = owned(d, c) && c->external_id && *c->external_id &&
                              !adc_streq(c->external_id, e.user.external_id);
         if (other_of_ours) {
@@ -404,7 +404,7 @@ int adc_delta_delete_uuid(struct adc_delta *d, const unsigned char uuid[16],
     }
     size_t k = 0;
     for (size_t i = 0; i < cloud.n; i++) {
-        const struct adc_user *c = &cloud.items[i];
+        const struct adc_cloud_user *c = &cloud.items[i];
         if (owned(d, c) && (adc_streq(c->external_id, a) || adc_streq(c->external_id, b)))
             cloud.items[k++] = *c;
     }

@@ -27,7 +27,7 @@ static const char *key_of(void *p, const char *id, const char *type) {
     return k->buf;
 }
 
-static bool own(const struct adc_user *u, const char *app_id) {
+static bool own(const struct adc_cloud_user *u, const char *app_id) {
     return u->provider && strcmp(u->provider, app_id) == 0;
 }
 
@@ -240,7 +240,7 @@ int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, con
         .gs = gs, .client = client, .app_id = app_id, .chunk = chunk ? chunk : 1000};
     int r = -ENOMEM;
     for (size_t i = 0; i < cloud->n; i++) {
-        const struct adc_user *u = &cloud->items[i];
+        const struct adc_cloud_user *u = &cloud->items[i];
         if (own(u, app_id) && u->external_id && u->id &&
             idmap_add(&a.users, u->external_id, u->id) < 0)
             goto out;

@@ -80,7 +80,13 @@ static int make_temp(const struct adc_plan_change *c, const struct adc_strindex 
         snprintf(name, sizeof(name), "%s-%u", base, i);
 
     memset(t, 0, sizeof(*t));
-    t->user = *c->cloud;
+    /* The cloud side keeps no text of the attributes (sync/cloud-users.h): the step writes
+     * the directory's, which the final update writes anyway, with the cloud user's identity
+     * and state, so that only the name and those attributes move early. */
+    t->user = *c->dir;
+    t->user.packed = false; /* a copy: the block stays the directory user's */
+    t->user.external_id = (char *)c->cloud->external_id;
+    t->user.active = c->cloud->active;
     t->user.user_name = strdup(name);
     if (!t->user.user_name ||
         asprintf(&t->reason, "temporary userName to free '%s' for a rename cycle",
@@ -117,7 +123,7 @@ void adc_plan_temps_free(struct adc_plan_temp *temps, size_t n) {
  * name (ADC_STRINDEX_NONE: none). Compared ignoring case as the server does; a change of case
  * only depends on nothing. renamer[] (n_cloud entries) is scratch. Returns how many depend. */
 static size_t find_dependencies(const struct adc_plan_change *u, size_t m,
-                                const struct adc_user *cloud, size_t n_cloud,
+                                const struct adc_cloud_user *cloud, size_t n_cloud,
                                 const struct adc_strindex *cloud_name, size_t *renamer,
                                 size_t *dep) {
     size_t n_dep = 0;
@@ -141,7 +147,7 @@ static size_t find_dependencies(const struct adc_plan_change *u, size_t m,
 }
 
 int adc_plan_order_renames(struct adc_plan_change **changes, size_t *n_changes,
-                           const struct adc_user *cloud, size_t n_cloud,
+                           const struct adc_cloud_user *cloud, size_t n_cloud,
                            const struct adc_strindex *cloud_name,
                            const struct adc_strindex *dir_name, struct adc_plan_temp **temps,
                            size_t *n_temps) {

@@ -71,21 +71,26 @@ static bool same_value(const char *a, const char *b) {
     return strcmp(a, b) == 0;
 }
 
-static unsigned diff(const struct adc_user *d, const struct adc_user *c, bool active) {
+/* What differs. userName and externalId as text (exact: a change of case only is a rename
+ * too), the other attributes by their digests (the cloud side keeps no text of them,
+ * sync/cloud-users.h; absent and empty digest alike, as they are the same value in the cloud). */
+static unsigned diff(const struct adc_user *d, const struct adc_cloud_user *c, bool active) {
+    static const unsigned field_of[ADC_DIGEST_COUNT] = {
+        [ADC_DIGEST_DISPLAY_NAME] = ADC_FIELD_DISPLAY_NAME,
+        [ADC_DIGEST_GIVEN_NAME] = ADC_FIELD_GIVEN_NAME,
+        [ADC_DIGEST_FAMILY_NAME] = ADC_FIELD_FAMILY_NAME,
+        [ADC_DIGEST_EMAILS] = ADC_FIELD_EMAIL,
+    };
+    uint64_t dd[ADC_DIGEST_COUNT];
     unsigned f = 0;
-    /* Exact comparison: a change of case only is a rename too. */
     if (!same_value(d->user_name, c->user_name))
         f |= ADC_FIELD_USER_NAME;
     if (!same_value(d->external_id, c->external_id))
         f |= ADC_FIELD_EXTERNAL_ID;
-    if (!same_value(d->display_name, c->display_name))
-        f |= ADC_FIELD_DISPLAY_NAME;
-    if (!same_value(d->given_name, c->given_name))
-        f |= ADC_FIELD_GIVEN_NAME;
-    if (!same_value(d->family_name, c->family_name))
-        f |= ADC_FIELD_FAMILY_NAME;
-    if (!same_value(d->email, c->email) || !same_value(d->other_emails, c->other_emails))
-        f |= ADC_FIELD_EMAIL;
+    adc_user_digest(d, dd);
+    for (size_t i = 0; i < ADC_DIGEST_COUNT; i++)
+        if (dd[i] != c->digest[i])
+            f |= field_of[i];
     if (active != c->active)
         f |= ADC_FIELD_ACTIVE;
     return f;
@@ -94,7 +99,7 @@ static unsigned diff(const struct adc_user *d, const struct adc_user *c, bool ac
 /* The `active` a cloud user should have. A disabled directory account always disables (rule
  * 4). An enabled one enables, except under create-as-disabled: there the cloud's administrator
  * activates new users, and the sync must not undo that decision on its next run. */
-static bool wanted_active(const struct adc_user *d, const struct adc_user *c,
+static bool wanted_active(const struct adc_user *d, const struct adc_cloud_user *c,
                           const bool *settings) {
     if (!d->active)
         return false;
@@ -175,7 +180,7 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
     size_t ci = adc_strindex_get(own_ext, d->external_id);
     if (ci == ADC_STRINDEX_NONE) {
         size_t ni = adc_strindex_get(cloud_name, d->user_name);
-        const struct adc_user *n = ni == ADC_STRINDEX_NONE ? NULL : &in->cloud[ni];
+        const struct adc_cloud_user *n = ni == ADC_STRINDEX_NONE ? NULL : &in->cloud[ni];
         if (n && (cflags[ni] & CLOUD_OWNED) && !empty(n->external_id) &&
             adc_strindex_get(dir_ext, n->external_id) != ADC_STRINDEX_NONE)
             /* Ours and still claimed by the directory user it belongs to, which was renamed
@@ -227,7 +232,7 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
         ci = ni;
     }
 
-    const struct adc_user *c = &in->cloud[ci];
+    const struct adc_cloud_user *c = &in->cloud[ci];
     cflags[ci] |= CLOUD_CLAIMED;
     bool active = wanted_active(d, c, s);
     unsigned fields = diff(d, c, active) | extra;
@@ -252,7 +257,7 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
 /* A user of this configuration that no directory user claims has left the directory. Only
  * called after a complete enumeration (rule 5 is the caller's: no plan without one). */
 static int plan_leaver(struct builder *b, const struct adc_plan_input *in, size_t ci) {
-    const struct adc_user *c = &in->cloud[ci];
+    const struct adc_cloud_user *c = &in->cloud[ci];
     const bool *s = in->settings;
     enum adc_plan_op op;
     const char *reason = R_LEFT;
@@ -297,7 +302,7 @@ static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *
                           uint8_t *cflags) {
     size_t n_owned = 0;
     for (size_t i = 0; i < in->n_cloud; i++) {
-        const struct adc_user *c = &in->cloud[i];
+        const struct adc_cloud_user *c = &in->cloud[i];
         if (!empty(c->id) && adc_strindex_put(cloud_id, c->id, i) != ADC_STRINDEX_NONE) {
             cflags[i] |= CLOUD_IGNORED;
             continue;
