@@ -38,12 +38,19 @@ int adc_user_pack(struct adc_user *u) {
     size_t size = 0;
     if (u->packed || !u->user_name)
         return 0;
+    /* With username_attribute: mail (the usual choice) the name is the primary address: one
+     * copy for both (about 23 bytes a user). */
+    bool share_email = u->email && u->email != u->user_name && strcmp(u->email, u->user_name) == 0;
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-        if (*fields[i])
+        if (*fields[i] && !(share_email && fields[i] == &u->email))
             size += strlen(*fields[i]) + 1;
     char *block = malloc(size), *p = block;
     if (!block)
         return -ENOMEM;
+    if (share_email) {
+        free(u->email);
+        u->email = NULL; /* set to the name's copy below */
+    }
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (!*fields[i])
             continue;
@@ -53,6 +60,8 @@ int adc_user_pack(struct adc_user *u) {
         *fields[i] = p; /* user_name first: the block starts with it */
         p += len;
     }
+    if (share_email)
+        u->email = u->user_name;
     u->packed = true;
     return 0;
 }

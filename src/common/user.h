@@ -55,7 +55,8 @@ void adc_user_done(struct adc_user *u);
 /* Moves the strings of `u` (user_name must be set) into one allocation that starts at
  * user_name, and sets u->packed: a user read from the directory then costs one malloc
  * instead of up to eight, and none of their per-chunk overhead (about 8-24 bytes each; at
- * 1,000,000 users over 100 MB, docs/BENCHMARKS.md). id_attribute stays borrowed. Returns 0,
+ * 1,000,000 users over 100 MB, docs/BENCHMARKS.md). An email equal to the name shares the
+ * name's copy. id_attribute stays borrowed. Returns 0,
  * or -ENOMEM with `u` unchanged (still valid, unpacked). A packed user's strings must not be
  * freed or replaced one by one. */
 int adc_user_pack(struct adc_user *u);

@@ -373,6 +373,24 @@ static int skip_dir_user(struct builder *b, const struct adc_user *d, uint8_t st
     return 0;
 }
 
+/* The keys of the plan's indexes, read from the users by position: the indexes store no key
+ * pointers (str-index.h; 52 MB less at 1,000,000 users). */
+static const char *cloud_id_at(const void *ctx, size_t i) {
+    return ((const struct adc_plan_input *)ctx)->cloud[i].id;
+}
+static const char *cloud_name_at(const void *ctx, size_t i) {
+    return ((const struct adc_plan_input *)ctx)->cloud[i].user_name;
+}
+static const char *cloud_ext_at(const void *ctx, size_t i) {
+    return ((const struct adc_plan_input *)ctx)->cloud[i].external_id;
+}
+static const char *dir_name_at(const void *ctx, size_t i) {
+    return ((const struct adc_plan_input *)ctx)->dir[i].user_name;
+}
+static const char *dir_ext_at(const void *ctx, size_t i) {
+    return ((const struct adc_plan_input *)ctx)->dir[i].external_id;
+}
+
 int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
     int r = -ENOMEM;
     struct adc_strindex cloud_id = {0}, cloud_name = {0}, own_ext = {0}, dir_name = {0},
@@ -384,11 +402,11 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
 
     if (!cflags || !dstate)
         goto out;
-    if (adc_strindex_init(&cloud_id, in->n_cloud, false) < 0 ||
-        adc_strindex_init(&cloud_name, in->n_cloud, true) < 0 ||
-        adc_strindex_init(&own_ext, in->n_cloud, false) < 0 ||
-        adc_strindex_init(&dir_name, in->n_dir, true) < 0 ||
-        adc_strindex_init(&dir_ext, in->n_dir, false) < 0)
+    if (adc_strindex_init_keyed(&cloud_id, in->n_cloud, false, cloud_id_at, in) < 0 ||
+        adc_strindex_init_keyed(&cloud_name, in->n_cloud, true, cloud_name_at, in) < 0 ||
+        adc_strindex_init_keyed(&own_ext, in->n_cloud, false, cloud_ext_at, in) < 0 ||
+        adc_strindex_init_keyed(&dir_name, in->n_dir, true, dir_name_at, in) < 0 ||
+        adc_strindex_init_keyed(&dir_ext, in->n_dir, false, dir_ext_at, in) < 0)
         goto out;
 
     n_owned = index_cloud(in, &cloud_id, &cloud_name, &own_ext, cflags);

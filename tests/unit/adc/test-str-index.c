@@ -68,6 +68,37 @@ static void many_keys(void **state) {
     free(keys);
 }
 
+static const char *key_of_row(const void *ctx, size_t pos) { return ((const char(*)[24])ctx)[pos]; }
+
+/* A keyed index stores no key pointers: it finds keys through the caller's function, with the
+ * same answers as an index that keeps them (case folding, the first of duplicates kept). */
+static void keyed_index(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    char(*keys)[24] = calloc(N, sizeof(*keys));
+    assert_non_null(keys);
+    struct adc_strindex ix;
+    assert_int_equal(adc_strindex_init_keyed(&ix, N, true, key_of_row, keys), 0);
+    assert_null(ix.keys);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "User%zu@x", i % (N - 10)); /* 10 repeats */
+        size_t held = adc_strindex_put(&ix, keys[i], i);
+        if (i < N - 10)
+            assert_true(held == ADC_STRINDEX_NONE);
+        else
+            assert_int_equal(held, i - (N - 10));
+    }
+    for (size_t i = 0; i < N - 10; i++) {
+        char k[24];
+        snprintf(k, sizeof(k), "user%zu@X", i);
+        assert_int_equal(adc_strindex_get(&ix, k), i);
+        snprintf(k, sizeof(k), "user%zu@y", i);
+        assert_true(adc_strindex_get(&ix, k) == ADC_STRINDEX_NONE);
+    }
+    adc_strindex_done(&ix);
+    free(keys);
+}
+
 /* The smallest index, filled to the last slot: lookups of absent keys still end. */
 static void full_small_index(void **state) {
     (void)state;
@@ -103,6 +134,7 @@ static void packed_user(void **state) {
     assert_null(u.given_name);
     assert_null(u.family_name);
     assert_string_equal(u.email, "alice@example.org");
+    assert_ptr_equal(u.email, u.user_name); /* the same address: one copy */
     assert_null(u.other_emails);
     assert_string_equal(u.dn, "uid=alice,ou=people,dc=example,dc=org");
     assert_string_equal(u.id_attribute, "entryUUID");
@@ -120,6 +152,7 @@ int main(void) {
         cmocka_unit_test(put_get_and_duplicates),
         cmocka_unit_test(fold_case_is_ascii_only),
         cmocka_unit_test(many_keys),
+        cmocka_unit_test(keyed_index),
         cmocka_unit_test(full_small_index),
         cmocka_unit_test(packed_user),
     };
