@@ -11,21 +11,21 @@
 
 #include "api/hub.h"
 
-#define APP_ID_MAX 64
-#define RUN_ID_MAX 64
+#define ADC_HUB_APP_ID_MAX 64
+#define ADC_HUB_RUN_ID_MAX 64
 
-enum cmd_type { CMD_CHECK, CMD_SYNC };
-enum cmd_state { CMD_QUEUED, CMD_DELIVERED, CMD_DONE };
+enum adc_hub_cmd_type { ADC_HUB_CMD_CHECK, ADC_HUB_CMD_SYNC };
+enum adc_hub_cmd_state { ADC_HUB_CMD_QUEUED, ADC_HUB_CMD_DELIVERED, ADC_HUB_CMD_DONE };
 
 /* A command is in at most one list at a time: its configuration's queue, or the hub's list of
  * checks handed out and awaiting an answer. A check belongs to the login thread waiting for it
  * (it frees it); a sync belongs to the hub until it is handed out. */
-struct cmd {
-    struct cmd *prev, *next;
-    enum cmd_type type;
-    enum cmd_state state;
+struct adc_hub_cmd {
+    struct adc_hub_cmd *prev, *next;
+    enum adc_hub_cmd_type type;
+    enum adc_hub_cmd_state state;
     char id[ADC_HUB_ID_SIZE];
-    char app_id[APP_ID_MAX];
+    char app_id[ADC_HUB_APP_ID_MAX];
     char agent_id[ADC_HUB_ID_SIZE]; /* who took it */
     /* check_password */
     char *user_name;
@@ -34,22 +34,22 @@ struct cmd {
     char *reason;
     pthread_cond_t done;
     /* sync */
-    char run_id[RUN_ID_MAX];
+    char run_id[ADC_HUB_RUN_ID_MAX];
     bool dry_run;
 };
 
-struct list {
-    struct cmd *head, *tail;
+struct adc_hub_list {
+    struct adc_hub_cmd *head, *tail;
     size_t n;
 };
 
-struct agent;
+struct adc_hub_agent;
 
 /* A long poll waiting for commands, in its configuration's list of waiting polls. */
 struct adc_hub_poll {
     struct adc_hub_poll *prev, *next;
-    struct agent *agent;
-    struct queue *q;
+    struct adc_hub_agent *agent;
+    struct adc_hub_queue *q;
     unsigned long gen;
     double deadline; /* monotonic */
     adc_hub_alive_fn alive;
@@ -60,35 +60,35 @@ struct adc_hub_poll {
     bool waiting; /* in q's list: wake not called yet */
 };
 
-struct queue {
-    struct queue *next;
-    char app_id[APP_ID_MAX];
-    struct list cmds;
+struct adc_hub_queue {
+    struct adc_hub_queue *next;
+    char app_id[ADC_HUB_APP_ID_MAX];
+    struct adc_hub_list cmds;
     struct adc_hub_poll *wait_head, *wait_tail; /* oldest first */
     unsigned n_agents;
 };
 
-struct agent {
-    struct agent *next;
+struct adc_hub_agent {
+    struct adc_hub_agent *next;
     char id[ADC_HUB_ID_SIZE];
-    char app_id[APP_ID_MAX];
+    char app_id[ADC_HUB_APP_ID_MAX];
     char host[256];
     char version[64];
     time_t connected_since;
     time_t last_seen;
     double last_poll_start; /* monotonic */
     unsigned polls_open;
-    unsigned long poll_gen;  /* bumped by each poll; only the newest one takes commands */
-    bool gone;               /* unlinked; the last poll to return frees it */
-    char run_id[RUN_ID_MAX]; /* the sync handed to it last, "" when none */
+    unsigned long poll_gen;          /* bumped by each poll; only the newest one takes commands */
+    bool gone;                       /* unlinked; the last poll to return frees it */
+    char run_id[ADC_HUB_RUN_ID_MAX]; /* the sync handed to it last, "" when none */
 };
 
 struct adc_hub {
     pthread_mutex_t lock;
     pthread_condattr_t condattr;
-    struct agent *agents;
-    struct queue *queues;
-    struct list inflight;
+    struct adc_hub_agent *agents;
+    struct adc_hub_queue *queues;
+    struct adc_hub_list inflight;
     bool shutdown;
     adc_hub_run_failed_fn run_failed;
     void *userdata;
@@ -105,19 +105,20 @@ struct timespec adc_hub_mono_at(double t);
 /* src (NULL as "") into dst of size bytes, cut to fit. Needs no lock. */
 void adc_hub_copy_str(char *dst, size_t size, const char *src);
 /* Appends c to l / unlinks c from l (c is in l). */
-void adc_hub_list_push(struct list *l, struct cmd *c);
-void adc_hub_list_remove(struct list *l, struct cmd *c);
+void adc_hub_list_push(struct adc_hub_list *l, struct adc_hub_cmd *c);
+void adc_hub_list_remove(struct adc_hub_list *l, struct adc_hub_cmd *c);
 /* Frees a command that is in no list; NULL is fine. */
-void adc_hub_cmd_free(struct cmd *c);
+void adc_hub_cmd_free(struct adc_hub_cmd *c);
 /* The queue of configuration app_id (made when `create`); NULL when none (or out of memory). */
-struct queue *adc_hub_queue_get(struct adc_hub *h, const char *app_id, bool create);
+struct adc_hub_queue *adc_hub_queue_get(struct adc_hub *h, const char *app_id, bool create);
 /* A connected agent of app_id, NULL when none has that id. */
-struct agent *adc_hub_agent_find(struct adc_hub *h, const char *app_id, const char *agent_id);
+struct adc_hub_agent *adc_hub_agent_find(struct adc_hub *h, const char *app_id,
+                                         const char *agent_id);
 
 /* hub-poll.c: ends a waiting poll, its answer being what it holds now (calls its wake). */
 void adc_hub_wait_finish(struct adc_hub *h, struct adc_hub_poll *p);
 /* Commands were queued: each goes to the longest-waiting poll whose client is still there; a
  * poll whose connection died is ended empty. */
-void adc_hub_dispatch(struct adc_hub *h, struct queue *q);
+void adc_hub_dispatch(struct adc_hub *h, struct adc_hub_queue *q);
 /* Ends the waiting polls of agent a (all of q's when a is NULL), empty. */
-void adc_hub_wake_agent_polls(struct adc_hub *h, struct queue *q, struct agent *a);
+void adc_hub_wake_agent_polls(struct adc_hub *h, struct adc_hub_queue *q, struct adc_hub_agent *a);

@@ -12,8 +12,8 @@
 #include "common/secret.h"
 #include "common/wire.h"
 
-static json_t *command_json(const struct cmd *c) {
-    if (c->type == CMD_CHECK)
+static json_t *command_json(const struct adc_hub_cmd *c) {
+    if (c->type == ADC_HUB_CMD_CHECK)
         return json_pack("{s:s, s:s, s:s, s:s}", "id", c->id, "type", ADC_CMD_CHECK_PASSWORD,
                          "username", c->user_name, "password", c->password ? c->password : "");
     return json_pack("{s:s, s:s, s:s, s:b}", "id", c->id, "type", ADC_CMD_SYNC, "run_id", c->run_id,
@@ -21,7 +21,7 @@ static json_t *command_json(const struct cmd *c) {
 }
 
 static void wait_unlink(struct adc_hub *h, struct adc_hub_poll *p) {
-    struct queue *q = p->q;
+    struct adc_hub_queue *q = p->q;
     if (p->prev)
         p->prev->next = p->next;
     else
@@ -42,15 +42,16 @@ void adc_hub_wait_finish(struct adc_hub *h, struct adc_hub_poll *p) {
 }
 
 /* Hands up to ADC_HUB_MAX_BATCH queued commands to agent a (its answer array cmds). */
-static void take_commands(struct adc_hub *h, struct queue *q, struct agent *a, json_t *cmds) {
+static void take_commands(struct adc_hub *h, struct adc_hub_queue *q, struct adc_hub_agent *a,
+                          json_t *cmds) {
     for (size_t n = 0; q->cmds.head && n < ADC_HUB_MAX_BATCH; n++) {
-        struct cmd *c = q->cmds.head;
+        struct adc_hub_cmd *c = q->cmds.head;
         json_t *j = command_json(c);
         if (!j || json_array_append_new(cmds, j) < 0)
             break;
         adc_hub_list_remove(&q->cmds, c);
-        if (c->type == CMD_CHECK) {
-            c->state = CMD_DELIVERED;
+        if (c->type == ADC_HUB_CMD_CHECK) {
+            c->state = ADC_HUB_CMD_DELIVERED;
             adc_hub_copy_str(c->agent_id, sizeof(c->agent_id), a->id);
             /* The only copy left is in the answer being sent. */
             adc_secret_free(c->password);
@@ -66,7 +67,7 @@ static void take_commands(struct adc_hub *h, struct queue *q, struct agent *a, j
 /* Commands were queued: each goes to the longest-waiting poll whose client is still there. A
  * poll whose connection died is ended empty (its agent will poll again or expire) and the
  * commands wait for the next one. */
-void adc_hub_dispatch(struct adc_hub *h, struct queue *q) {
+void adc_hub_dispatch(struct adc_hub *h, struct adc_hub_queue *q) {
     while (q->cmds.head && q->wait_head) {
         struct adc_hub_poll *p = q->wait_head;
         if (!p->alive || p->alive(p->alive_userdata))
@@ -76,7 +77,7 @@ void adc_hub_dispatch(struct adc_hub *h, struct queue *q) {
 }
 
 /* Ends the waiting polls of agent a (all of q's when a is NULL), empty. */
-void adc_hub_wake_agent_polls(struct adc_hub *h, struct queue *q, struct agent *a) {
+void adc_hub_wake_agent_polls(struct adc_hub *h, struct adc_hub_queue *q, struct adc_hub_agent *a) {
     for (struct adc_hub_poll *p = q->wait_head, *next; p; p = next) {
         next = p->next;
         if (!a || p->agent == a)
@@ -102,8 +103,8 @@ int adc_hub_poll_begin(struct adc_hub *h, const char *app_id, const char *agent_
     p->wake_userdata = wake_userdata;
 
     pthread_mutex_lock(&h->lock);
-    struct agent *a = adc_hub_agent_find(h, app_id, agent_id);
-    struct queue *q =
+    struct adc_hub_agent *a = adc_hub_agent_find(h, app_id, agent_id);
+    struct adc_hub_queue *q =
         a ? adc_hub_queue_get(h, app_id, false) : NULL; /* the agent's connect made it */
     if (!a || !q) {
         pthread_mutex_unlock(&h->lock);
@@ -151,7 +152,7 @@ int adc_hub_poll_end(struct adc_hub *h, struct adc_hub_poll *p, json_t **out) {
     pthread_mutex_lock(&h->lock);
     if (p->waiting)
         wait_unlink(h, p);
-    struct agent *a = p->agent;
+    struct adc_hub_agent *a = p->agent;
     a->polls_open--;
     a->last_seen = time(NULL);
     if (a->gone && a->polls_open == 0)
@@ -168,7 +169,7 @@ int adc_hub_poll_end(struct adc_hub *h, struct adc_hub_poll *p, json_t **out) {
 int adc_hub_wake(struct adc_hub *h, const char *app_id, const char *agent_id) {
     int r = -ENOENT;
     pthread_mutex_lock(&h->lock);
-    struct queue *q = adc_hub_queue_get(h, app_id, false);
+    struct adc_hub_queue *q = adc_hub_queue_get(h, app_id, false);
     for (struct adc_hub_poll *p = q ? q->wait_head : NULL, *next; p; p = next) {
         next = p->next;
         if (agent_id && strcmp(p->agent->id, agent_id) != 0)

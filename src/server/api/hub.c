@@ -17,7 +17,7 @@
 /* Run ids to fail once the lock is released. */
 struct failed_runs {
     struct failed_run {
-        char id[RUN_ID_MAX];
+        char id[ADC_HUB_RUN_ID_MAX];
         const char *why;
     } * runs;
     size_t n, cap;
@@ -53,7 +53,7 @@ void adc_hub_copy_str(char *dst, size_t size, const char *src) {
     snprintf(dst, size, "%s", src ? src : "");
 }
 
-void adc_hub_list_push(struct list *l, struct cmd *c) {
+void adc_hub_list_push(struct adc_hub_list *l, struct adc_hub_cmd *c) {
     c->next = NULL;
     c->prev = l->tail;
     if (l->tail)
@@ -64,7 +64,7 @@ void adc_hub_list_push(struct list *l, struct cmd *c) {
     l->n++;
 }
 
-void adc_hub_list_remove(struct list *l, struct cmd *c) {
+void adc_hub_list_remove(struct adc_hub_list *l, struct adc_hub_cmd *c) {
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -77,20 +77,20 @@ void adc_hub_list_remove(struct list *l, struct cmd *c) {
     l->n--;
 }
 
-void adc_hub_cmd_free(struct cmd *c) {
+void adc_hub_cmd_free(struct adc_hub_cmd *c) {
     if (!c)
         return;
     free(c->user_name);
     adc_secret_free(c->password);
     free(c->reason);
-    if (c->type == CMD_CHECK)
+    if (c->type == ADC_HUB_CMD_CHECK)
         pthread_cond_destroy(&c->done);
     free(c);
 }
 
 /* Finishes a check with an outcome and wakes its login thread (which frees it). */
-static void check_finish(struct cmd *c, enum adc_hub_outcome o, const char *reason) {
-    c->state = CMD_DONE;
+static void check_finish(struct adc_hub_cmd *c, enum adc_hub_outcome o, const char *reason) {
+    c->state = ADC_HUB_CMD_DONE;
     c->outcome = o;
     free(c->reason);
     c->reason = reason ? strdup(reason) : NULL;
@@ -104,7 +104,7 @@ static void failed_add(struct failed_runs *f, const char *run_id, const char *wh
         return;
     if (adc_grow_array(f->runs, f->cap, f->n, 4) < 0)
         return;
-    adc_hub_copy_str(f->runs[f->n].id, RUN_ID_MAX, run_id);
+    adc_hub_copy_str(f->runs[f->n].id, ADC_HUB_RUN_ID_MAX, run_id);
     f->runs[f->n].why = why;
     f->n++;
 }
@@ -117,13 +117,13 @@ static void failed_flush(struct adc_hub *h, struct failed_runs *f) {
     *f = (struct failed_runs){0};
 }
 
-struct queue *adc_hub_queue_get(struct adc_hub *h, const char *app_id, bool create) {
-    for (struct queue *q = h->queues; q; q = q->next)
+struct adc_hub_queue *adc_hub_queue_get(struct adc_hub *h, const char *app_id, bool create) {
+    for (struct adc_hub_queue *q = h->queues; q; q = q->next)
         if (strcmp(q->app_id, app_id) == 0)
             return q;
     if (!create)
         return NULL;
-    struct queue *q = calloc(1, sizeof(*q));
+    struct adc_hub_queue *q = calloc(1, sizeof(*q));
     if (!q)
         return NULL;
     adc_hub_copy_str(q->app_id, sizeof(q->app_id), app_id);
@@ -132,8 +132,9 @@ struct queue *adc_hub_queue_get(struct adc_hub *h, const char *app_id, bool crea
     return q;
 }
 
-struct agent *adc_hub_agent_find(struct adc_hub *h, const char *app_id, const char *agent_id) {
-    for (struct agent *a = h->agents; a; a = a->next)
+struct adc_hub_agent *adc_hub_agent_find(struct adc_hub *h, const char *app_id,
+                                         const char *agent_id) {
+    for (struct adc_hub_agent *a = h->agents; a; a = a->next)
         if (strcmp(a->id, agent_id) == 0 && strcmp(a->app_id, app_id) == 0)
             return a;
     return NULL;
@@ -141,15 +142,15 @@ struct agent *adc_hub_agent_find(struct adc_hub *h, const char *app_id, const ch
 
 /* Removes an agent: what it holds fails now rather than at the login timeout, and when it was
  * its configuration's last agent, so does everything still queued (no one will take it). */
-static void agent_remove(struct adc_hub *h, struct agent *a, const char *why,
+static void agent_remove(struct adc_hub *h, struct adc_hub_agent *a, const char *why,
                          struct failed_runs *failed) {
-    for (struct agent **p = &h->agents; *p; p = &(*p)->next)
+    for (struct adc_hub_agent **p = &h->agents; *p; p = &(*p)->next)
         if (*p == a) {
             *p = a->next;
             break;
         }
     a->gone = true;
-    for (struct cmd *c = h->inflight.head, *next; c; c = next) {
+    for (struct adc_hub_cmd *c = h->inflight.head, *next; c; c = next) {
         next = c->next;
         if (strcmp(c->agent_id, a->id) == 0) {
             adc_hub_list_remove(&h->inflight, c);
@@ -157,15 +158,15 @@ static void agent_remove(struct adc_hub *h, struct agent *a, const char *why,
         }
     }
     failed_add(failed, a->run_id, why);
-    struct queue *q = adc_hub_queue_get(h, a->app_id, false);
+    struct adc_hub_queue *q = adc_hub_queue_get(h, a->app_id, false);
     if (q) {
         if (q->n_agents > 0)
             q->n_agents--;
         if (q->n_agents == 0) {
             while (q->cmds.head) {
-                struct cmd *c = q->cmds.head;
+                struct adc_hub_cmd *c = q->cmds.head;
                 adc_hub_list_remove(&q->cmds, c);
-                if (c->type == CMD_CHECK) {
+                if (c->type == ADC_HUB_CMD_CHECK) {
                     check_finish(c, ADC_HUB_UNAVAILABLE, "no agent connected");
                 } else {
                     failed_add(failed, c->run_id, "no agent connected to run it");
@@ -183,7 +184,7 @@ static void agent_remove(struct adc_hub *h, struct agent *a, const char *why,
 void adc_hub_expire(struct adc_hub *h, double now) {
     struct failed_runs failed = {0};
     pthread_mutex_lock(&h->lock);
-    for (struct agent *a = h->agents, *next; a; a = next) {
+    for (struct adc_hub_agent *a = h->agents, *next; a; a = next) {
         next = a->next;
         if (now - a->last_poll_start > ADC_HUB_CONNECTED_TIMEOUT)
             agent_remove(h, a, "agent disconnected (silent for more than 25 s)", &failed);
@@ -194,7 +195,7 @@ void adc_hub_expire(struct adc_hub *h, double now) {
 
 /* Ends the waiting polls whose time is up. Called under the lock. */
 static void wake_due(struct adc_hub *h, double now) {
-    for (struct queue *q = h->queues; q; q = q->next)
+    for (struct adc_hub_queue *q = h->queues; q; q = q->next)
         for (struct adc_hub_poll *p = q->wait_head, *next; p; p = next) {
             next = p->next;
             if (now >= p->deadline)
@@ -251,13 +252,13 @@ int adc_hub_new(adc_hub_run_failed_fn run_failed, void *userdata, struct adc_hub
 void adc_hub_shutdown(struct adc_hub *h) {
     pthread_mutex_lock(&h->lock);
     h->shutdown = true;
-    for (struct queue *q = h->queues; q; q = q->next)
+    for (struct adc_hub_queue *q = h->queues; q; q = q->next)
         adc_hub_wake_agent_polls(h, q, NULL);
-    for (struct cmd *c = h->inflight.head; c; c = c->next)
+    for (struct adc_hub_cmd *c = h->inflight.head; c; c = c->next)
         pthread_cond_signal(&c->done);
-    for (struct queue *q = h->queues; q; q = q->next)
-        for (struct cmd *c = q->cmds.head; c; c = c->next)
-            if (c->type == CMD_CHECK)
+    for (struct adc_hub_queue *q = h->queues; q; q = q->next)
+        for (struct adc_hub_cmd *c = q->cmds.head; c; c = c->next)
+            if (c->type == ADC_HUB_CMD_CHECK)
                 pthread_cond_signal(&c->done);
     pthread_cond_broadcast(&h->reaper_wake);
     pthread_mutex_unlock(&h->lock);
@@ -271,17 +272,17 @@ void adc_hub_free(struct adc_hub *h) {
     if (h->reaper_started)
         pthread_join(h->reaper, NULL);
     while (h->agents) {
-        struct agent *a = h->agents;
+        struct adc_hub_agent *a = h->agents;
         h->agents = a->next;
         free(a);
     }
     while (h->queues) {
-        struct queue *q = h->queues;
+        struct adc_hub_queue *q = h->queues;
         h->queues = q->next;
         while (q->cmds.head) {
-            struct cmd *c = q->cmds.head;
+            struct adc_hub_cmd *c = q->cmds.head;
             adc_hub_list_remove(&q->cmds, c);
-            if (c->type == CMD_SYNC)
+            if (c->type == ADC_HUB_CMD_SYNC)
                 adc_hub_cmd_free(c);
         }
         free(q);
@@ -294,7 +295,7 @@ void adc_hub_free(struct adc_hub *h) {
 
 int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, const char *version,
                     char agent_id[static ADC_HUB_ID_SIZE]) {
-    struct agent *a = calloc(1, sizeof(*a));
+    struct adc_hub_agent *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
     random_id(a->id);
@@ -304,7 +305,7 @@ int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, con
     a->connected_since = a->last_seen = time(NULL);
     a->last_poll_start = adc_hub_mono_now();
     pthread_mutex_lock(&h->lock);
-    struct queue *q = adc_hub_queue_get(h, app_id, true);
+    struct adc_hub_queue *q = adc_hub_queue_get(h, app_id, true);
     if (!q || q->n_agents >= ADC_HUB_MAX_AGENTS) {
         pthread_mutex_unlock(&h->lock);
         free(a);
@@ -321,7 +322,7 @@ int adc_hub_connect(struct adc_hub *h, const char *app_id, const char *host, con
 int adc_hub_disconnect(struct adc_hub *h, const char *app_id, const char *agent_id) {
     struct failed_runs failed = {0};
     pthread_mutex_lock(&h->lock);
-    struct agent *a = adc_hub_agent_find(h, app_id, agent_id);
+    struct adc_hub_agent *a = adc_hub_agent_find(h, app_id, agent_id);
     if (a)
         agent_remove(h, a, "agent disconnected", &failed);
     pthread_mutex_unlock(&h->lock);
@@ -332,7 +333,7 @@ int adc_hub_disconnect(struct adc_hub *h, const char *app_id, const char *agent_
 void adc_hub_drop(struct adc_hub *h, const char *app_id, const char *why) {
     struct failed_runs failed = {0};
     pthread_mutex_lock(&h->lock);
-    for (struct agent *a = h->agents, *next; a; a = next) {
+    for (struct adc_hub_agent *a = h->agents, *next; a; a = next) {
         next = a->next;
         if (strcmp(a->app_id, app_id) == 0)
             agent_remove(h, a, why, &failed);
@@ -344,9 +345,9 @@ void adc_hub_drop(struct adc_hub *h, const char *app_id, const char *why) {
 void adc_hub_counts(struct adc_hub *h, size_t *agents, size_t *queued) {
     size_t a = 0, q = 0;
     pthread_mutex_lock(&h->lock);
-    for (struct agent *ag = h->agents; ag; ag = ag->next)
+    for (struct adc_hub_agent *ag = h->agents; ag; ag = ag->next)
         a++;
-    for (struct queue *qu = h->queues; qu; qu = qu->next)
+    for (struct adc_hub_queue *qu = h->queues; qu; qu = qu->next)
         q += qu->cmds.n;
     pthread_mutex_unlock(&h->lock);
     *agents = a;
@@ -356,10 +357,10 @@ void adc_hub_counts(struct adc_hub *h, size_t *agents, size_t *queued) {
 int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *user_name,
                            const char *password, int timeout_ms, enum adc_hub_outcome *outcome,
                            char **reason) {
-    struct cmd *c = calloc(1, sizeof(*c));
+    struct adc_hub_cmd *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    c->type = CMD_CHECK;
+    c->type = ADC_HUB_CMD_CHECK;
     pthread_cond_init(&c->done, &h->condattr);
     random_id(c->id);
     adc_hub_copy_str(c->app_id, sizeof(c->app_id), app_id);
@@ -372,7 +373,7 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
 
     const char *why = NULL;
     pthread_mutex_lock(&h->lock);
-    struct queue *q = adc_hub_queue_get(h, app_id, false);
+    struct adc_hub_queue *q = adc_hub_queue_get(h, app_id, false);
     if (h->shutdown)
         why = "the server is stopping";
     else if (!q || q->n_agents == 0)
@@ -390,22 +391,22 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
     adc_hub_dispatch(h, q);
 
     struct timespec at = adc_hub_mono_at(adc_hub_mono_now() + timeout_ms / 1000.0);
-    while (c->state != CMD_DONE && !h->shutdown)
+    while (c->state != ADC_HUB_CMD_DONE && !h->shutdown)
         if (pthread_cond_timedwait(&c->done, &h->lock, &at) == ETIMEDOUT)
             break;
-    if (c->state == CMD_DONE) {
+    if (c->state == ADC_HUB_CMD_DONE) {
         *outcome = c->outcome;
         *reason = c->reason ? strdup(c->reason) : NULL;
     } else {
         /* Not answered in time: withdraw it, so a late answer finds nothing (-ENOENT). */
-        if (c->state == CMD_QUEUED)
+        if (c->state == ADC_HUB_CMD_QUEUED)
             adc_hub_list_remove(&q->cmds, c);
         else
             adc_hub_list_remove(&h->inflight, c);
         *outcome = ADC_HUB_UNAVAILABLE;
-        *reason = strdup(h->shutdown              ? "the server is stopping"
-                         : c->state == CMD_QUEUED ? "no agent took the check in time"
-                                                  : "the agent did not answer in time");
+        *reason = strdup(h->shutdown                      ? "the server is stopping"
+                         : c->state == ADC_HUB_CMD_QUEUED ? "no agent took the check in time"
+                                                          : "the agent did not answer in time");
     }
     pthread_mutex_unlock(&h->lock);
     adc_hub_cmd_free(c);
@@ -425,7 +426,7 @@ int adc_hub_answer(struct adc_hub *h, const char *app_id, const char *command_id
         return -EINVAL;
     int r = -ENOENT;
     pthread_mutex_lock(&h->lock);
-    for (struct cmd *c = h->inflight.head; c; c = c->next)
+    for (struct adc_hub_cmd *c = h->inflight.head; c; c = c->next)
         if (strcmp(c->id, command_id) == 0 && strcmp(c->app_id, app_id) == 0) {
             adc_hub_list_remove(&h->inflight, c);
             check_finish(c, o, reason);
@@ -437,16 +438,16 @@ int adc_hub_answer(struct adc_hub *h, const char *app_id, const char *command_id
 }
 
 int adc_hub_sync(struct adc_hub *h, const char *app_id, const char *run_id, bool dry_run) {
-    struct cmd *c = calloc(1, sizeof(*c));
+    struct adc_hub_cmd *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    c->type = CMD_SYNC;
+    c->type = ADC_HUB_CMD_SYNC;
     random_id(c->id);
     adc_hub_copy_str(c->app_id, sizeof(c->app_id), app_id);
     adc_hub_copy_str(c->run_id, sizeof(c->run_id), run_id);
     c->dry_run = dry_run;
     pthread_mutex_lock(&h->lock);
-    struct queue *q = adc_hub_queue_get(h, app_id, false);
+    struct adc_hub_queue *q = adc_hub_queue_get(h, app_id, false);
     if (!q || q->n_agents == 0 || h->shutdown) {
         pthread_mutex_unlock(&h->lock);
         adc_hub_cmd_free(c);
@@ -461,7 +462,7 @@ int adc_hub_sync(struct adc_hub *h, const char *app_id, const char *run_id, bool
 int adc_hub_agent_run(struct adc_hub *h, const char *app_id, const char *agent_id,
                       char run_id[static 64]) {
     pthread_mutex_lock(&h->lock);
-    struct agent *a = adc_hub_agent_find(h, app_id, agent_id);
+    struct adc_hub_agent *a = adc_hub_agent_find(h, app_id, agent_id);
     int r = a && a->run_id[0];
     if (r)
         adc_hub_copy_str(run_id, 64, a->run_id);
@@ -471,7 +472,7 @@ int adc_hub_agent_run(struct adc_hub *h, const char *app_id, const char *agent_i
 
 int adc_hub_carry(struct adc_hub *h, const char *app_id, const char *agent_id, const char *run_id) {
     pthread_mutex_lock(&h->lock);
-    struct agent *a = adc_hub_agent_find(h, app_id, agent_id);
+    struct adc_hub_agent *a = adc_hub_agent_find(h, app_id, agent_id);
     if (a)
         adc_hub_copy_str(a->run_id, sizeof(a->run_id), run_id);
     pthread_mutex_unlock(&h->lock);
@@ -480,7 +481,7 @@ int adc_hub_carry(struct adc_hub *h, const char *app_id, const char *agent_id, c
 
 void adc_hub_run_ended(struct adc_hub *h, const char *app_id, const char *run_id) {
     pthread_mutex_lock(&h->lock);
-    for (struct agent *a = h->agents; a; a = a->next)
+    for (struct adc_hub_agent *a = h->agents; a; a = a->next)
         if (strcmp(a->app_id, app_id) == 0 && strcmp(a->run_id, run_id) == 0)
             a->run_id[0] = '\0';
     pthread_mutex_unlock(&h->lock);
@@ -488,7 +489,7 @@ void adc_hub_run_ended(struct adc_hub *h, const char *app_id, const char *run_id
 
 bool adc_hub_connected(struct adc_hub *h, const char *app_id) {
     pthread_mutex_lock(&h->lock);
-    struct queue *q = adc_hub_queue_get(h, app_id, false);
+    struct adc_hub_queue *q = adc_hub_queue_get(h, app_id, false);
     bool r = q && q->n_agents > 0;
     pthread_mutex_unlock(&h->lock);
     return r;
@@ -505,7 +506,7 @@ json_t *adc_hub_agents(struct adc_hub *h, const char *app_id) {
     if (!arr)
         return NULL;
     pthread_mutex_lock(&h->lock);
-    for (struct agent *a = h->agents; a; a = a->next) {
+    for (struct adc_hub_agent *a = h->agents; a; a = a->next) {
         if (strcmp(a->app_id, app_id) != 0)
             continue;
         char since[24], seen[24];
