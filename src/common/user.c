@@ -128,3 +128,152 @@ struct adc_user *adc_user_list_append(struct adc_user_list *l) {
     memset(u, 0, sizeof(*u));
     return u;
 }
+
+/* ---- compact directory users ------------------------------------------------------------ */
+
+#define DIR_BLOCK_SIZE (256u * 1024)
+#define DIR_STRINGS 8
+
+struct adc_dir_block {
+    struct adc_dir_block *next;
+    size_t used, size;
+    char data[];
+};
+
+void adc_dir_users_init(struct adc_dir_users *l) { memset(l, 0, sizeof(*l)); }
+
+void adc_dir_users_done(struct adc_dir_users *l) {
+    if (!l)
+        return;
+    for (struct adc_dir_block *b = l->blocks, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(l->items);
+    memset(l, 0, sizeof(*l));
+}
+
+/* u's strings in the stored order; email is left out (NULL) when it equals the name. */
+static void strings_of(const struct adc_user *u, bool email_is_name, const char *s[DIR_STRINGS]) {
+    s[0] = u->user_name;
+    s[1] = u->external_id;
+    s[2] = u->dn;
+    s[3] = u->display_name;
+    s[4] = u->given_name;
+    s[5] = u->family_name;
+    s[6] = email_is_name ? NULL : u->email;
+    s[7] = u->other_emails;
+}
+
+/* The size of d's strings block for u, and d's flags. */
+static size_t plan_strings(const struct adc_user *u, struct adc_dir_user *d,
+                           const char *s[DIR_STRINGS]) {
+    size_t size = 0;
+    memset(d, 0, sizeof(*d));
+    d->email_is_name = u->email && u->user_name && strcmp(u->email, u->user_name) == 0;
+    strings_of(u, d->email_is_name, s);
+    for (size_t i = 0; i < DIR_STRINGS; i++)
+        if (s[i]) {
+            d->present |= (uint8_t)(1u << i);
+            size += strlen(s[i]) + 1;
+        }
+    d->id_attribute = u->id_attribute;
+    d->primary_group_rid = u->primary_group_rid;
+    d->active = u->active;
+    return size;
+}
+
+static void copy_strings(char *p, const char *s[DIR_STRINGS]) {
+    for (size_t i = 0; i < DIR_STRINGS; i++)
+        if (s[i]) {
+            size_t len = strlen(s[i]) + 1;
+            memcpy(p, s[i], len);
+            p += len;
+        }
+}
+
+static char *arena_alloc(struct adc_dir_users *l, size_t size) {
+    struct adc_dir_block *b = l->blocks;
+    if (!b || b->size - b->used < size) {
+        size_t cap = size > DIR_BLOCK_SIZE ? size : DIR_BLOCK_SIZE;
+        if (cap > SIZE_MAX - sizeof(*b) || !(b = malloc(sizeof(*b) + cap)))
+            return NULL;
+        b->used = 0;
+        b->size = cap;
+        b->next = l->blocks;
+        l->blocks = b;
+    }
+    char *p = b->data + b->used;
+    b->used += size;
+    return p;
+}
+
+struct adc_dir_user *adc_dir_users_add(struct adc_dir_users *l, const struct adc_user *u) {
+    struct adc_dir_user d;
+    const char *s[DIR_STRINGS];
+    size_t size = plan_strings(u, &d, s);
+    if (adc_grow_array(l->items, l->cap, l->n, 64) < 0)
+        return NULL;
+    char *p = arena_alloc(l, size ? size : 1);
+    if (!p)
+        return NULL;
+    copy_strings(p, s);
+    d.strings = p;
+    l->items[l->n] = d;
+    return &l->items[l->n++];
+}
+
+int adc_dir_user_make_alone(struct adc_dir_user *out, const struct adc_user *u) {
+    const char *s[DIR_STRINGS];
+    size_t size = plan_strings(u, out, s);
+    char *p = malloc(size ? size : 1);
+    if (!p)
+        return -ENOMEM;
+    copy_strings(p, s);
+    out->strings = p;
+    return 0;
+}
+
+void adc_dir_user_free_alone(struct adc_dir_user *d) {
+    if (!d)
+        return;
+    free((char *)d->strings);
+    d->strings = NULL;
+}
+
+/* String i of d, or NULL. */
+static const char *string_at(const struct adc_dir_user *d, unsigned i) {
+    if (!(d->present & (1u << i)))
+        return NULL;
+    const char *p = d->strings;
+    for (unsigned k = 0; k < i; k++)
+        if (d->present & (1u << k))
+            p += strlen(p) + 1;
+    return p;
+}
+
+const char *adc_dir_user_external_id(const struct adc_dir_user *d) { return string_at(d, 1); }
+
+const char *adc_dir_user_dn(const struct adc_dir_user *d) { return string_at(d, 2); }
+
+void adc_dir_user_view(const struct adc_dir_user *d, struct adc_user *out) {
+    char *s[DIR_STRINGS] = {0};
+    const char *p = d->strings;
+    for (unsigned i = 0; i < DIR_STRINGS; i++)
+        if (d->present & (1u << i)) {
+            s[i] = (char *)p;
+            p += strlen(p) + 1;
+        }
+    memset(out, 0, sizeof(*out));
+    out->user_name = s[0];
+    out->external_id = s[1];
+    out->dn = s[2];
+    out->display_name = s[3];
+    out->given_name = s[4];
+    out->family_name = s[5];
+    out->email = d->email_is_name ? s[0] : s[6];
+    out->other_emails = s[7];
+    out->id_attribute = d->id_attribute;
+    out->primary_group_rid = d->primary_group_rid;
+    out->active = d->active;
+}

@@ -79,6 +79,50 @@ enum adc_user_digest_field {
  * whose digest equals another's (at worst that would hide a user's own change from the sync). */
 void adc_user_digest(const struct adc_user *u, uint64_t out[ADC_DIGEST_COUNT]);
 
+/* A directory user as a sync holds it (issue 21; docs/product.md section 14): 24 bytes and its
+ * strings one after the other in the list's arena (no allocation of its own), where a
+ * `struct adc_user` takes 104 bytes and an allocation. Read it through adc_dir_user_view, or the
+ * accessors for the name, identifier and DN; the strings stay where they are for the list's
+ * life, so pointers to them can be lent. */
+struct adc_dir_user {
+    /* The present strings, each NUL-terminated, in the order user_name, external_id, dn,
+     * display_name, given_name, family_name, email, other_emails (`present` says which are
+     * there; an email equal to the name is not stored twice). */
+    const char *strings;
+    const char *id_attribute; /* borrowed, as in struct adc_user */
+    unsigned primary_group_rid;
+    uint8_t present; /* bit i: string i above is there (else NULL) */
+    bool active;
+    bool email_is_name;
+};
+
+struct adc_dir_block;
+
+struct adc_dir_users {
+    struct adc_dir_user *items;
+    size_t n, cap;
+    struct adc_dir_block *blocks; /* the arena */
+};
+
+void adc_dir_users_init(struct adc_dir_users *l);
+void adc_dir_users_done(struct adc_dir_users *l);
+/* Appends the compact form of `u` (only read: its strings are copied into the arena). Returns
+ * the new user (valid until the next append) or NULL when out of memory (nothing appended). */
+struct adc_dir_user *adc_dir_users_add(struct adc_dir_users *l, const struct adc_user *u);
+/* Fills *out with d's fields, the strings lent from d's arena: never adc_user_done a view, nor
+ * change its strings. Costs one pass over d's strings (about 150 bytes). */
+void adc_dir_user_view(const struct adc_dir_user *d, struct adc_user *out);
+/* One user with its own strings (malloc'd), outside any list: for the few a plan makes itself
+ * (a rename cycle's temporary step). Returns 0 or -ENOMEM; free with adc_dir_user_free_alone. */
+int adc_dir_user_make_alone(struct adc_dir_user *out, const struct adc_user *u);
+void adc_dir_user_free_alone(struct adc_dir_user *d);
+/* The userName, externalId and DN of d (NULL when absent), without a whole view. */
+static inline const char *adc_dir_user_name(const struct adc_dir_user *d) {
+    return d->present & 1 ? d->strings : NULL;
+}
+const char *adc_dir_user_external_id(const struct adc_dir_user *d);
+const char *adc_dir_user_dn(const struct adc_dir_user *d);
+
 void adc_user_list_init(struct adc_user_list *l);
 void adc_user_list_done(struct adc_user_list *l);
 /* Appends a zeroed user and returns it, or NULL when out of memory. The pointer is valid until

@@ -30,10 +30,10 @@ enum adc_user_field {
     ADC_FIELD_GIVEN,
     ADC_FIELD_FAMILY,
     ADC_FIELD_EMAIL,
-    ADC_FIELD_UAC,        /* AD userAccountControl, bit 0x2 = disabled */
-    ADC_FIELD_NSLOCK,     /* 389 nsAccountLock */
-    ADC_FIELD_PWDLOCK,    /* OpenLDAP ppolicy pwdAccountLockedTime (operational) */
-    ADC_FIELD_UNLOCKTIME, /* 389 password-policy lockout: accountUnlockTime (operational) */
+    ADC_FIELD_UAC,           /* AD userAccountControl, bit 0x2 = disabled */
+    ADC_FIELD_NSLOCK,        /* 389 nsAccountLock */
+    ADC_FIELD_PWDLOCK,       /* OpenLDAP ppolicy pwdAccountLockedTime (operational) */
+    ADC_FIELD_UNLOCKTIME,    /* 389 password-policy lockout: accountUnlockTime (operational) */
     ADC_FIELD_PRIMARY_GROUP, /* AD primaryGroupID, read when groups are synced */
     ADC_FIELD_COUNT
 };
@@ -106,7 +106,7 @@ bool adc_utf8_valid(const char *s, size_t n);
 /* Rule 8: users sharing a user name (ASCII case-insensitive, as the server matches userName)
  * are all moved out of `users` into the skipped list with a reason. Also sorts `users` by
  * name. Returns the number of users moved, or -ENOMEM. */
-int adc_user_map_drop_duplicates(struct adc_user_list *users, struct adc_skipped_entry **skipped,
+int adc_user_map_drop_duplicates(struct adc_dir_users *users, struct adc_skipped_entry **skipped,
                                  size_t *n_skipped);
 
 /* Appends to a skipped list, taking ownership of the three strings (even on failure). */

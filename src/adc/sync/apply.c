@@ -28,7 +28,9 @@ static int to_write(const struct adc_plan_change *c, const char *app_id, struct 
     if (c->op == ADC_PLAN_CREATE || c->op == ADC_PLAN_UPDATE) {
         /* The whole resource: a PUT is idempotent, so a retry cannot do harm. The provider
          * extension names this configuration (explicit for a takeover). */
-        if (!(w->resource = adc_scim_user_to_text(c->dir, c->active, app_id)))
+        struct adc_user view;
+        adc_dir_user_view(c->dir, &view);
+        if (!(w->resource = adc_scim_user_to_text(&view, c->active, app_id)))
             return -ENOMEM;
     }
     return 0;

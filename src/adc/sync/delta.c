@@ -198,8 +198,12 @@ static int burst_note(struct adc_delta *d, size_t n) {
 static int run_plan(struct adc_delta *d, const struct adc_user *dir, size_t n_dir,
                     const struct adc_cloud_user *cloud, size_t n_cloud,
                     struct adc_delta_outcome *out, char **err) {
+    /* The plan reads directory users in their compact form (common/user.h). */
+    struct adc_dir_user one = {0};
+    if (n_dir > 0 && adc_dir_user_make_alone(&one, dir) < 0)
+        return -ENOMEM;
     struct adc_plan_input in = {
-        .dir = dir,
+        .dir = &one,
         .n_dir = n_dir,
         .cloud = cloud,
         .n_cloud = n_cloud,
@@ -211,8 +215,10 @@ static int run_plan(struct adc_delta *d, const struct adc_user *dir, size_t n_di
     struct adc_plan plan;
     struct adc_apply_result res = {0};
     int r = adc_plan_build(&in, &plan);
-    if (r < 0)
+    if (r < 0) {
+        adc_dir_user_free_alone(&one);
         return r;
+    }
     if (n_dir > 0)
         drop_changes(&plan, ADC_PLAN_DELETE, ADC_PLAN_DISABLE);
     size_t n_deletes = plan.stats.deleted + plan.stats.disabled;
@@ -280,6 +286,7 @@ static int run_plan(struct adc_delta *d, const struct adc_user *dir, size_t n_di
 out:
     adc_apply_result_done(&res, plan.n_changes);
     adc_plan_done(&plan);
+    adc_dir_user_free_alone(&one);
     return r;
 }
 

@@ -58,9 +58,9 @@ static int map_group_members(struct adc_cloud_group_list *l) {
 }
 
 int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
-                        struct adc_scim *client, const char *app_id, const struct adc_user *users,
-                        size_t n_users, const struct adc_cloud_users *cloud, const bool settings[],
-                        char **err) {
+                        struct adc_scim *client, const char *app_id,
+                        const struct adc_dir_user *users, size_t n_users,
+                        const struct adc_cloud_users *cloud, const bool settings[], char **err) {
     gs->enabled = true;
     int r = adc_ldap_read_groups(cfg, &gs->dir, err);
     if (r < 0)

@@ -35,7 +35,7 @@ enum { UNSEEN, ON_PATH, PLACED };
 
 static bool is_rename(const struct adc_plan_change *c) {
     return c->op == ADC_PLAN_UPDATE && (c->fields & ADC_FIELD_USER_NAME) && c->dir && c->cloud &&
-           c->dir->user_name && *c->dir->user_name && !c->temporary;
+           adc_dir_user_name(c->dir) && *adc_dir_user_name(c->dir) && !c->temporary;
 }
 
 /* The externalId as is when it is short and plain (the usual entryUUID or objectGUID), else a
@@ -83,23 +83,25 @@ static int make_temp(const struct adc_plan_change *c, const struct adc_strindex 
     /* The cloud side keeps no text of the attributes (sync/cloud-users.h): the step writes
      * the directory's, which the final update writes anyway, with the cloud user's identity
      * and state, so that only the name and those attributes move early. */
-    t->user = *c->dir;
-    t->user.packed = false; /* a copy: the block stays the directory user's */
-    t->user.external_id = (char *)c->cloud->external_id;
-    t->user.active = c->cloud->active;
-    t->user.user_name = strdup(name);
-    if (!t->user.user_name ||
-        asprintf(&t->reason, "temporary userName to free '%s' for a rename cycle",
+    struct adc_user v;
+    adc_dir_user_view(c->dir, &v);
+    v.user_name = name;
+    v.external_id = (char *)c->cloud->external_id;
+    v.active = c->cloud->active;
+    if (adc_dir_user_make_alone(&t->user, &v) < 0)
+        return -ENOMEM;
+    if (asprintf(&t->reason, "temporary userName to free '%s' for a rename cycle",
                  c->cloud->user_name ? c->cloud->user_name : "") < 0) {
-        free(t->user.user_name);
+        adc_dir_user_free_alone(&t->user);
         t->reason = NULL;
         return -ENOMEM;
     }
-    adc_strindex_put(temp_ix, t->user.user_name, k);
+    const char *temp_name = adc_dir_user_name(&t->user);
+    adc_strindex_put(temp_ix, temp_name, k);
 
     *out = *c;
     out->dir = &t->user;
-    out->user_name = t->user.user_name;
+    out->user_name = temp_name;
     out->reason = t->reason;
     out->reason_detail = NULL;
     /* Only the name moves; a takeover already claims the user at this step. */
@@ -113,7 +115,7 @@ void adc_plan_temps_free(struct adc_plan_temp *temps, size_t n) {
     if (!temps)
         return;
     for (size_t i = 0; i < n; i++) {
-        free(temps[i].user.user_name);
+        adc_dir_user_free_alone(&temps[i].user);
         free(temps[i].reason);
     }
     free(temps);
@@ -137,7 +139,7 @@ static size_t find_dependencies(const struct adc_plan_change *u, size_t m,
         const struct adc_plan_change *c = &u[i];
         if (!is_rename(c))
             continue;
-        size_t holder = adc_strindex_get(cloud_name, c->dir->user_name);
+        size_t holder = adc_strindex_get(cloud_name, adc_dir_user_name(c->dir));
         if (holder == ADC_STRINDEX_NONE || &cloud[holder] == c->cloud)
             continue;
         if ((dep[i] = renamer[holder]) != ADC_STRINDEX_NONE)

@@ -11,11 +11,10 @@
 
 /* A temporary step of a rename cycle, owned by the plan: the cloud user under a temporary
  * userName, written with the directory user's attributes (the cloud side holds none as text)
- * and the cloud user's externalId and `active`; the strings other than user_name are lent from
- * the directory user and the cloud user. */
+ * and the cloud user's externalId and `active`. */
 struct adc_plan_temp {
-    struct adc_user user; /* user.user_name is owned */
-    char *reason;         /* owned */
+    struct adc_dir_user user; /* its strings its own (adc_dir_user_make_alone) */
+    char *reason;             /* owned */
 };
 
 /* Reorders the updates among changes[0..*n_changes) (sorted by compare_changes) so that every

@@ -145,11 +145,13 @@ void adc_plan_stats_count(struct adc_plan_stats *s, const struct adc_plan_change
     }
 }
 
-static void set_dir(struct adc_plan_change *c, const struct adc_user *d) {
+/* d is the compact user, v its view: the strings lent are d's (they live as long as d). */
+static void set_dir(struct adc_plan_change *c, const struct adc_dir_user *d,
+                    const struct adc_user *v) {
     c->dir = d;
-    c->user_name = d->user_name;
-    c->external_id = d->external_id;
-    c->dn = d->dn;
+    c->user_name = v->user_name;
+    c->external_id = v->external_id;
+    c->dn = v->dn;
 }
 
 static int compare_changes(const void *pa, const void *pb) {
@@ -171,7 +173,9 @@ static int compare_changes(const void *pa, const void *pb) {
 static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, size_t i,
                          const struct adc_strindex *own_ext, const struct adc_strindex *cloud_name,
                          const struct adc_strindex *dir_ext, uint8_t *cflags) {
-    const struct adc_user *d = &in->dir[i];
+    const struct adc_dir_user *dd = &in->dir[i];
+    struct adc_user view, *d = &view;
+    adc_dir_user_view(dd, &view);
     const bool *s = in->settings;
     struct adc_plan_change *ch;
     const char *reason = NULL, *detail = NULL;
@@ -190,12 +194,12 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
             if (s[ADC_SETTING_NO_CREATE]) {
                 if (!(ch = add(b, ADC_PLAN_SKIP, R_NO_CREATE)))
                     return -ENOMEM;
-                set_dir(ch, d);
+                set_dir(ch, dd, d);
                 return 0;
             }
             if (!(ch = add(b, ADC_PLAN_CREATE, NULL)))
                 return -ENOMEM;
-            set_dir(ch, d);
+            set_dir(ch, dd, d);
             ch->active = d->active && !s[ADC_SETTING_CREATE_AS_DISABLED];
             return 0;
         }
@@ -206,7 +210,7 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
              * handled as a leaver below (deleted, or disabled), and the administrator decides. */
             if (!(ch = add(b, ADC_PLAN_SKIP, R_CONFLICT)))
                 return -ENOMEM;
-            set_dir(ch, d);
+            set_dir(ch, dd, d);
             ch->cloud = n;
             ch->reason_detail = n->external_id;
             return 0;
@@ -220,7 +224,7 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
              * 11: adc-server refuses the write); only a `local` one may be taken over. */
             if (!(ch = add(b, ADC_PLAN_SKIP, R_OTHER_PROVIDER)))
                 return -ENOMEM;
-            set_dir(ch, d);
+            set_dir(ch, dd, d);
             ch->cloud = n;
             ch->reason_detail = n->provider ? n->provider : "none";
             return 0;
@@ -246,7 +250,7 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
     }
     if (!(ch = add(b, s[ADC_SETTING_NO_UPDATE] ? ADC_PLAN_SKIP : ADC_PLAN_UPDATE, reason)))
         return -ENOMEM;
-    set_dir(ch, d);
+    set_dir(ch, dd, d);
     ch->cloud = c;
     ch->reason_detail = detail;
     ch->fields = fields;
@@ -323,9 +327,10 @@ static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *
 static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *dir_ext,
                          struct adc_strindex *dir_name, uint8_t *dstate) {
     for (size_t i = 0; i < in->n_dir; i++) {
-        const struct adc_user *d = &in->dir[i];
-        if (!empty(d->external_id)) {
-            size_t j = adc_strindex_put(dir_ext, d->external_id, i);
+        const char *ext = adc_dir_user_external_id(&in->dir[i]);
+        const char *name = adc_dir_user_name(&in->dir[i]);
+        if (!empty(ext)) {
+            size_t j = adc_strindex_put(dir_ext, ext, i);
             if (j != ADC_STRINDEX_NONE) {
                 if (dstate[j] == DIR_OK || dstate[j] == DIR_DUP_NAME)
                     dstate[j] = DIR_DUP_ID;
@@ -334,11 +339,11 @@ static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *d
         } else {
             dstate[i] = DIR_NO_ID;
         }
-        if (empty(d->user_name)) {
+        if (empty(name)) {
             dstate[i] = DIR_NO_NAME;
             continue;
         }
-        size_t j = adc_strindex_put(dir_name, d->user_name, i);
+        size_t j = adc_strindex_put(dir_name, name, i);
         if (j != ADC_STRINDEX_NONE) {
             if (dstate[j] == DIR_OK)
                 dstate[j] = DIR_DUP_NAME;
@@ -351,9 +356,11 @@ static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *d
 /* A directory user skipped by rule 8, but present: whichever cloud user it maps to by
  * identifier or by name (of two entries sharing a name, either could own it) has certainly not
  * left. Returns 0 or -ENOMEM. */
-static int skip_dir_user(struct builder *b, const struct adc_user *d, uint8_t state,
+static int skip_dir_user(struct builder *b, const struct adc_dir_user *dd, uint8_t state,
                          const struct adc_strindex *own_ext, const struct adc_strindex *cloud_name,
                          uint8_t *cflags) {
+    struct adc_user view, *d = &view;
+    adc_dir_user_view(dd, &view);
     size_t ci = adc_strindex_get(own_ext, d->external_id);
     if (ci != ADC_STRINDEX_NONE)
         cflags[ci] |= CLOUD_PROTECTED;
@@ -369,7 +376,7 @@ static int skip_dir_user(struct builder *b, const struct adc_user *d, uint8_t st
     struct adc_plan_change *ch = add(b, ADC_PLAN_SKIP, reasons[state]);
     if (!ch)
         return -ENOMEM;
-    set_dir(ch, d);
+    set_dir(ch, dd, d);
     return 0;
 }
 
@@ -385,10 +392,10 @@ static const char *cloud_ext_at(const void *ctx, size_t i) {
     return ((const struct adc_plan_input *)ctx)->cloud[i].external_id;
 }
 static const char *dir_name_at(const void *ctx, size_t i) {
-    return ((const struct adc_plan_input *)ctx)->dir[i].user_name;
+    return adc_dir_user_name(&((const struct adc_plan_input *)ctx)->dir[i]);
 }
 static const char *dir_ext_at(const void *ctx, size_t i) {
-    return ((const struct adc_plan_input *)ctx)->dir[i].external_id;
+    return adc_dir_user_external_id(&((const struct adc_plan_input *)ctx)->dir[i]);
 }
 
 int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
@@ -425,7 +432,7 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
     }
 
     for (size_t i = 0; i < in->n_dir; i++) {
-        const struct adc_user *d = &in->dir[i];
+        const struct adc_dir_user *d = &in->dir[i];
         if (dstate[i] == DIR_OK) {
             if ((r = plan_dir_user(&b, in, i, &own_ext, &cloud_name, &dir_ext, cflags)) < 0)
                 goto out;

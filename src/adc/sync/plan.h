@@ -37,9 +37,9 @@ enum adc_plan_field {
 
 struct adc_plan_change {
     enum adc_plan_op op;
-    const struct adc_user *dir;         /* lent; the directory user, NULL for delete/disable; for a
-                                         * temporary step the plan's copy of the cloud user under the
-                                         * temporary name */
+    const struct adc_dir_user *dir;     /* lent; the directory user, NULL for delete/disable;
+                                         * for a temporary step the plan's own user under the
+                                         * temporary name (plan-renames.h) */
     const struct adc_cloud_user *cloud; /* lent; the matched cloud user, NULL for create */
     const char *user_name;     /* lent; the name to show (directory side when there is one) */
     const char *external_id;   /* lent; may be NULL */
@@ -63,7 +63,7 @@ struct adc_plan_stats {
 };
 
 struct adc_plan_input {
-    const struct adc_user *dir; /* directory users */
+    const struct adc_dir_user *dir; /* directory users (compact: common/user.h) */
     size_t n_dir;
     const struct adc_skipped_entry *dir_skipped; /* entries the reader skipped (rule 8) */
     size_t n_dir_skipped;

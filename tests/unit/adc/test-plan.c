@@ -21,7 +21,8 @@ struct fx {
     size_t n_dir;
     struct adc_user cloud[16];
     size_t n_cloud;
-    struct adc_cloud_users compact; /* cloud[] in the plan's form, made by build() */
+    struct adc_cloud_users compact;   /* cloud[] in the plan's form, made by build() */
+    struct adc_dir_users dir_compact; /* dir[] in the plan's form, made by build() */
     struct adc_skipped_entry skipped[4];
     size_t n_skipped;
     bool settings[ADC_SETTING_COUNT];
@@ -40,6 +41,7 @@ static int teardown(void **state) {
     struct fx *f = *state;
     adc_plan_done(&f->plan);
     adc_cloud_users_done(&f->compact);
+    adc_dir_users_done(&f->dir_compact);
     free(f);
     return 0;
 }
@@ -78,6 +80,18 @@ static void compact_all(const struct adc_user *u, size_t n, struct adc_cloud_use
         assert_non_null(adc_cloud_users_add(out, &u[i]));
 }
 
+/* The same for the directory users (common/user.h). */
+static void compact_dir(const struct adc_user *u, size_t n, struct adc_dir_users *out) {
+    adc_dir_users_init(out);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(adc_dir_users_add(out, &u[i]));
+}
+
+/* Directory user i as the plan saw it. */
+static const struct adc_dir_user *du(const struct fx *f, size_t i) {
+    return &f->dir_compact.items[i];
+}
+
 /* Cloud user i as the plan saw it. */
 static const struct adc_cloud_user *cu(const struct fx *f, size_t i) {
     return &f->compact.items[i];
@@ -86,8 +100,10 @@ static const struct adc_cloud_user *cu(const struct fx *f, size_t i) {
 static void build(struct fx *f) {
     adc_cloud_users_done(&f->compact);
     compact_all(f->cloud, f->n_cloud, &f->compact);
+    adc_dir_users_done(&f->dir_compact);
+    compact_dir(f->dir, f->n_dir, &f->dir_compact);
     struct adc_plan_input in = {
-        .dir = f->dir,
+        .dir = f->dir_compact.items,
         .n_dir = f->n_dir,
         .dir_skipped = f->skipped,
         .n_dir_skipped = f->n_skipped,
@@ -143,7 +159,7 @@ static void new_directory_user_is_created(void **state) {
     assert_int_equal(c->op, ADC_PLAN_CREATE);
     assert_true(c->active);
     assert_string_equal(c->external_id, "e1");
-    assert_ptr_equal(c->dir, &f->dir[0]);
+    assert_ptr_equal(c->dir, du(f, 0));
     assert_null(c->cloud);
 }
 
@@ -703,10 +719,11 @@ static void applies_without_conflict(const struct fx *f) {
         if (c->op != ADC_PLAN_UPDATE && c->op != ADC_PLAN_CREATE)
             continue;
         for (size_t k = 0; k < f->n_cloud; k++)
-            if (k != self && names[k] && strcasecmp(names[k], c->dir->user_name) == 0)
-                fail_msg("change %zu: '%s' still held by cloud user %zu", i, c->dir->user_name, k);
+            if (k != self && names[k] && strcasecmp(names[k], adc_dir_user_name(c->dir)) == 0)
+                fail_msg("change %zu: '%s' still held by cloud user %zu", i,
+                         adc_dir_user_name(c->dir), k);
         if (c->op == ADC_PLAN_UPDATE)
-            names[self] = c->dir->user_name;
+            names[self] = adc_dir_user_name(c->dir);
     }
 }
 
@@ -758,11 +775,11 @@ static void swap_of_two_names_goes_through_a_temporary_name(void **state) {
     assert_int_equal(t->op, ADC_PLAN_UPDATE);
     assert_true(t->temporary);
     assert_string_equal(t->user_name, "adc-rename-e2");
-    assert_string_equal(t->dir->user_name, "adc-rename-e2");
+    assert_string_equal(adc_dir_user_name(t->dir), "adc-rename-e2");
     assert_ptr_equal(t->cloud, cu(f, 1));
     assert_string_equal(t->external_id, "e2");
-    /* The cloud user as it is, only renamed. */
-    assert_string_equal(t->dir->external_id, "e2");
+    /* The cloud user's identity, only renamed. */
+    assert_string_equal(adc_dir_user_external_id(t->dir), "e2");
     assert_false(t->active);
     assert_int_equal(t->fields, ADC_FIELD_USER_NAME);
     char buf[200];
@@ -771,7 +788,7 @@ static void swap_of_two_names_goes_through_a_temporary_name(void **state) {
     assert_string_equal(f->plan.changes[2].user_name, "bea");
     assert_false(f->plan.changes[2].temporary);
     assert_string_equal(f->plan.changes[3].user_name, "amy");
-    assert_ptr_equal(f->plan.changes[3].dir, &f->dir[1]);
+    assert_ptr_equal(f->plan.changes[3].dir, du(f, 1));
     assert_true(f->plan.changes[3].active);
     assert_false(f->plan.changes[3].temporary);
     assert_int_equal(f->plan.changes[4].op, ADC_PLAN_CREATE);
@@ -893,7 +910,9 @@ static void fifty_thousand_swaps_in_linear_time(void **state) {
     }
     struct adc_cloud_users cc;
     compact_all(cloud, N, &cc);
-    struct adc_plan_input in = {.dir = dir,
+    struct adc_dir_users dc;
+    compact_dir(dir, N, &dc);
+    struct adc_plan_input in = {.dir = dc.items,
                                 .n_dir = N,
                                 .cloud = cc.items,
                                 .n_cloud = N,
@@ -916,6 +935,7 @@ static void fifty_thousand_swaps_in_linear_time(void **state) {
     assert_true(secs < 5.0);
     adc_plan_done(&plan);
     adc_cloud_users_done(&cc);
+    adc_dir_users_done(&dc);
     free(dir);
     free(cloud);
     free(names);
@@ -943,7 +963,9 @@ static void hundred_thousand_users_in_linear_time(void **state) {
     dir[5].active = false; /* one update */
     struct adc_cloud_users cc;
     compact_all(cloud, N, &cc);
-    struct adc_plan_input in = {.dir = dir,
+    struct adc_dir_users dc;
+    compact_dir(dir, N, &dc);
+    struct adc_plan_input in = {.dir = dc.items,
                                 .n_dir = N - 1,
                                 .cloud = cc.items,
                                 .n_cloud = N,
@@ -963,6 +985,7 @@ static void hundred_thousand_users_in_linear_time(void **state) {
     assert_true(secs < 5.0);
     adc_plan_done(&plan);
     adc_cloud_users_done(&cc);
+    adc_dir_users_done(&dc);
     free(dir);
     free(cloud);
     free(names);
