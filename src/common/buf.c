@@ -124,6 +124,16 @@ int adc_grow(void **items, size_t *cap, size_t n, size_t size, size_t first) {
     return 0;
 }
 
+int adc_grow_n(void **items, size_t n, size_t size, size_t first) {
+    if (!first)
+        first = 8;
+    size_t cap = 0; /* what adc_grow made of the array so far */
+    if (n > 0)
+        for (cap = first; cap < n; cap *= 2)
+            ;
+    return adc_grow(items, &cap, n, size, first);
+}
+
 char *adc_strdup_vprintf(const char *fmt, va_list ap) {
     char *s = NULL;
     return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
@@ -144,4 +154,35 @@ void adc_set_error(char **err, const char *fmt, ...) {
     va_start(ap, fmt);
     *err = adc_strdup_vprintf(fmt, ap);
     va_end(ap);
+}
+
+int adc_read_file(const char *path, size_t max, char **ret, size_t *len) {
+    if (max >= SIZE_MAX)
+        return -EINVAL;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    char *buf = malloc(max + 1);
+    int r = -ENOMEM;
+    if (!buf)
+        goto out;
+    size_t n = fread(buf, 1, max + 1, f);
+    if (ferror(f)) {
+        r = errno ? -errno : -EIO;
+        goto out;
+    }
+    if (n > max) {
+        r = -EFBIG;
+        goto out;
+    }
+    buf[n] = '\0';
+    *ret = buf;
+    buf = NULL; /* the caller's now */
+    if (len)
+        *len = n;
+    r = 0;
+out:
+    free(buf);
+    fclose(f);
+    return r;
 }

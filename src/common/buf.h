@@ -38,6 +38,25 @@ char *adc_strdup_vprintf(const char *fmt, va_list ap) _printf_(1, 0);
 /* The same into *err, for the "char **err" out-parameters; nothing when err is NULL. */
 void adc_set_error(char **err, const char *fmt, ...) _printf_(2, 3);
 
+/* The same for an array that keeps no capacity, only its count n, and grows by this rule alone:
+ * its capacity is then `first` doubled as often as needed to hold n, so it is known from n.
+ * `if (adc_grow_array_n(keys, n_keys, 64) < 0) return -ENOMEM;` */
+int adc_grow_n(void **items, size_t n, size_t size, size_t first);
+#define adc_grow_array_n(arr, n, first)                                                            \
+    ({                                                                                             \
+        void *_p = (arr);                                                                          \
+        int _r = adc_grow_n(&_p, (n), sizeof(*(arr)), (first));                                    \
+        (arr) = _p;                                                                                \
+        _r;                                                                                        \
+    })
+
+/* Reads the whole file at path into a new NUL-terminated string *ret (caller frees; *len, when
+ * not NULL, its length). Returns 0, -EFBIG when the file holds more than max bytes (reading stops
+ * at max + 1: a wrong path to a large file costs nothing), -ENOMEM, or the negative errno of
+ * fopen/fread; *ret is written only on success. For configuration, certificates and keys: the
+ * caller says which file it was in its message (and wipes the data when it is a key). */
+int adc_read_file(const char *path, size_t max, char **ret, size_t *len);
+
 /* Makes room for one more element in a growable array (the one growth rule for arrays, beside
  * adc_buf for bytes): when n == *cap, doubles *cap (to `first` when 0) and reallocs *items to
  * *cap elements of `size` bytes. Returns 0, or -ENOMEM with *items and *cap unchanged (the

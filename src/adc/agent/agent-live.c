@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "sync/delta.h"
+#include "sync/group-delta.h"
 #include "sync/imp.h"
 #include "watch/live-state.h"
 #include "watch/watch.h"
@@ -186,6 +187,17 @@ static int on_baseline(void *userdata, const char *position) {
         .userdata = l,
     };
     struct adc_imp_result res;
+    if (l->cfg->yaml->ldap.groups_filter) {
+        /* The group graph of membership changes (sync/group-delta.h), read before the full
+         * sync: a change between the two reads is written again, which is harmless. */
+        char *err = NULL;
+        if (adc_delta_groups_seed(l->delta, &err) < 0) {
+            log_warning("live changes: reading the groups failed: %s", err ? err : "error");
+            set_state(l, "error", err ? err : "reading the groups failed");
+            free(err);
+            return ADC_WATCH_RETRY;
+        }
+    }
     log_notice("live changes: full sync (startup) to set the baseline");
     adc_imp_run(l->cfg->yaml, l->cfg->service, &opt, &res);
     bool ok = res.status == ADC_EXIT_OK || res.status == ADC_EXIT_PARTIAL;
@@ -268,6 +280,14 @@ static void *live_main(void *userdata) {
                 log_info("live changes: no saved position; a full sync sets the baseline");
         }
         free(why);
+        if (l->baseline_ok && yaml->ldap.groups_filter && !adc_delta_groups_seeded(l->delta) &&
+            on_baseline(l, NULL) < 0) {
+            /* The group graph lives in memory only: after a restart, a full sync (which
+             * seeds it) catches the membership changes made meanwhile; the position is kept. */
+            adc_live_state_done(&st);
+            backoff(l, &wait_ms);
+            continue;
+        }
         r = l->kind == ADC_WATCH_SYNCREPL
                 ? adc_watch_syncrepl_run(&yaml->ldap, st.position, &sink, &err)
                 : adc_watch_poll_run(&yaml->ldap, st.position, &sink, &err);

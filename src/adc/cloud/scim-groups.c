@@ -9,6 +9,7 @@
 #include "common/json-util.h"
 #include "common/macros.h"
 #include "common/wire.h"
+#include "cloud/scim-internal.h"
 
 #define PAGE 200
 
@@ -93,14 +94,9 @@ int adc_scim_list_groups(struct adc_scim *s, const char *app_id, adc_member_key_
         size_t n = json_array_size(res);
         json_int_t total = json_integer_value(json_object_get(page, "totalResults"));
         for (size_t i = 0; i < n && r == 0; i++) {
-            if (l.n == cap) {
-                cap = cap ? cap * 2 : 64;
-                struct adc_cloud_group *a = realloc(l.items, cap * sizeof(*a));
-                if (!a) {
-                    r = -ENOMEM;
-                    break;
-                }
-                l.items = a;
+            if (adc_grow_array(l.items, cap, l.n, 64) < 0) {
+                r = -ENOMEM;
+                break;
             }
             r = take_group(json_array_get(res, i), key_of, ctx, &l.items[l.n]);
             l.n++; /* counted even when half-read, so that it is freed */
@@ -164,6 +160,85 @@ int adc_scim_list_user_ids(struct adc_scim *s, const char *app_id,
     }
     free(filter);
     return r;
+}
+
+int adc_scim_find_group(struct adc_scim *s, const char *app_id, const char *external_id, char **id,
+                        char **display_name, bool *foreign, char **err) {
+    *id = NULL;
+    if (display_name)
+        *display_name = NULL;
+    *foreign = false;
+    char *f = adc_scim_filter_eq("externalId", external_id);
+    char *q = f ? query_escape(f) : NULL;
+    free(f);
+    if (!q)
+        return -ENOMEM;
+    struct adc_buf path;
+    adc_buf_init(&path, 0);
+    adc_buf_printf(&path, ADC_WIRE_SCIM_GROUPS "?filter=%s&excludedAttributes=members&count=20", q);
+    free(q);
+    json_t *page = NULL;
+    int r = path.failed ? -ENOMEM : adc_scim_call(s, "GET", path.data, NULL, &page, err);
+    adc_buf_done(&path);
+    if (r < 0)
+        return r;
+    const json_t *res = json_object_get(page, "Resources");
+    for (size_t i = 0; i < json_array_size(res) && !*id; i++) {
+        const json_t *g = json_array_get(res, i);
+        const char *ext = json_string_value(json_object_get(g, "externalId"));
+        const json_t *x = json_object_get(g, ADC_SCIM_SCHEMA_GROUP_PROVIDER);
+        const char *provider = json_string_value(json_object_get(x, "provider"));
+        if (!ext || strcmp(ext, external_id) != 0)
+            continue;
+        if (!provider || strcmp(provider, app_id) != 0) {
+            *foreign = true; /* rule 3: another configuration's (or a local) group */
+            continue;
+        }
+        *id = dup_str(json_object_get(g, "id"));
+        if (display_name)
+            *display_name = dup_str(json_object_get(g, "displayName"));
+        if (!*id)
+            r = -ENOMEM;
+    }
+    json_decref(page);
+    return r;
+}
+
+int adc_scim_group_member_ids(struct adc_scim *s, const char *id, char ***ids, size_t *n,
+                              char **err) {
+    char path[160];
+    snprintf(path, sizeof(path), ADC_WIRE_SCIM_GROUPS "/%s?attributes=members", id);
+    json_t *g = NULL;
+    *ids = NULL;
+    *n = 0;
+    int r = adc_scim_call(s, "GET", path, NULL, &g, err);
+    if (r < 0)
+        return r;
+    const json_t *members = json_object_get(g, "members");
+    size_t m = json_array_size(members);
+    char **v = calloc(m + 1, sizeof(*v));
+    if (!v) {
+        json_decref(g);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++) {
+        const char *value = json_string_value(json_object_get(json_array_get(members, i), "value"));
+        if (value && !(v[k++] = strdup(value))) {
+            r = -ENOMEM;
+            break;
+        }
+    }
+    json_decref(g);
+    if (r < 0) {
+        for (size_t i = 0; i < k; i++)
+            free(v[i]);
+        free(v);
+        return r;
+    }
+    *ids = v;
+    *n = k;
+    return 0;
 }
 
 /* PATCH /scim/v2/Groups/{id} with body; *bytes grows by its size. */

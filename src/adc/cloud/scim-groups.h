@@ -4,6 +4,7 @@
  * 100,000 members never travels whole after its creation. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cloud/scim-client.h"
@@ -28,6 +29,14 @@ void adc_cloud_group_list_done(struct adc_cloud_group_list *l);
 int adc_scim_list_user_ids(struct adc_scim *s, const char *app_id,
                            void (*fn)(void *ctx, const char *external_id, const char *id),
                            void *ctx, char **err);
+
+/* The group of app_id whose externalId is external_id: *id (and *display_name when asked: new
+ * strings), NULL when there is none; *foreign when a group of another provider has it. */
+int adc_scim_find_group(struct adc_scim *s, const char *app_id, const char *external_id, char **id,
+                        char **display_name, bool *foreign, char **err);
+/* The member ids of group `id` (GET with attributes=members): *ids, n new strings. */
+int adc_scim_group_member_ids(struct adc_scim *s, const char *id, char ***ids, size_t *n,
+                              char **err);
 
 /* POST /scim/v2/Groups without members; *id gets the new group's id (a new string). */
 int adc_scim_group_create(struct adc_scim *s, const char *name, const char *external_id, char **id,

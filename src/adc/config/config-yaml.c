@@ -193,103 +193,114 @@ static void set_string(struct walk *w, const struct key *k, const char *text) {
     *f = copy;
 }
 
+/* A mapping's value: its keys walked, or every required key under it reported missing. */
+static void walk_map_value(struct walk *w, const struct key *k, yaml_node_t *v, struct pos kp) {
+    if (is_null(v)) {
+        report_missing(w, k->children, kp);
+        return;
+    }
+    if (v->type != YAML_MAPPING_NODE) {
+        adc_yaml_error_at(w, adc_yaml_node_pos(v), "'%s' must be a mapping of keys, not %s",
+                          k->name, type_name(v));
+        report_missing(w, k->children, kp);
+        return;
+    }
+    walk_level(w, k->children, v, kp);
+}
+
+/* T_BOOL into its field, T_SETTING into the settings. */
+static void set_bool(struct walk *w, const struct key *k, const char *text, struct pos vp) {
+    bool b;
+    if (adc_config_parse_bool(text, &b) < 0) {
+        adc_yaml_error_at(w, vp, "'%s' must be true or false (or yes/no), not '%s'", k->name, text);
+        return;
+    }
+    if (k->type == T_SETTING)
+        w->c->settings[k->setting] = b ? ADC_TRUE : ADC_FALSE;
+    else
+        *(bool *)field(w, k->offset) = b;
+}
+
+static void set_int(struct walk *w, const struct key *k, const char *text, struct pos vp) {
+    long n;
+    int r = adc_config_parse_long(text, k->min, k->max, &n);
+    if (r == -EINVAL)
+        adc_yaml_error_at(w, vp, "'%s' must be a whole number of %s, not '%s'", k->name, k->unit,
+                          text);
+    else if (r < 0)
+        adc_yaml_error_at(w, vp, "'%s' must be from %ld to %ld %s, not %s", k->name, k->min, k->max,
+                          k->unit, text);
+    else
+        *(int *)field(w, k->offset) = (int)n;
+}
+
+static void set_scope(struct walk *w, const char *text, struct pos vp) {
+    if (strcmp(text, "base") == 0)
+        w->c->ldap.scope = ADC_SCOPE_BASE;
+    else if (strcmp(text, "one") == 0)
+        w->c->ldap.scope = ADC_SCOPE_ONE;
+    else if (strcmp(text, "sub") == 0)
+        w->c->ldap.scope = ADC_SCOPE_SUB;
+    else
+        adc_yaml_error_at(w, vp, "scope must be base, one or sub, not '%s'", text);
+}
+
+static void set_watch(struct walk *w, const char *text, struct pos vp) {
+    for (int i = 0; i < ADC_WATCH_COUNT; i++)
+        if (strcmp(text, adc_watch_name(i)) == 0) {
+            w->c->ldap.watch = i;
+            return;
+        }
+    adc_yaml_error_at(
+        w, vp, "watch must be auto, syncrepl, dirsync, notify, usn, poll or off, not '%s'", text);
+}
+
+/* max-delete: a number of users, or a percentage of them ("10%"). */
+static void set_max_delete(struct walk *w, const char *text, struct pos vp) {
+    long n;
+    size_t len = strlen(text);
+    bool percent = len > 1 && text[len - 1] == '%';
+    char *num = strndup(text, percent ? len - 1 : len);
+    int r = num ? adc_config_parse_long(num, 0, percent ? 100 : 1000000000L, &n) : -ENOMEM;
+    free(num);
+    if (r < 0 || text[0] == '+')
+        adc_yaml_error_at(w, vp,
+                          "max-delete must be a number of users (like 500) or a percentage "
+                          "from 0%% to 100%% (like 10%%), not '%s'",
+                          text);
+    else
+        w->c->max_delete = (struct adc_max_delete){.value = n, .percent = percent};
+}
+
+/* One key's value: where it stands is remembered (for check_cross and the warnings), then it
+ * is checked and stored by its type. */
 static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_node, yaml_node_t *v) {
     struct pos kp = adc_yaml_node_pos(key_node), vp = adc_yaml_node_pos(v);
-    const char *name = k->name;
-
     if (k->slot != SLOT_NONE) {
         w->key_pos[k->slot] = kp;
         w->value_pos[k->slot] = vp;
         w->value_node[k->slot] = v;
     }
-
     if (k->type == T_MAP) {
-        if (is_null(v)) {
-            report_missing(w, k->children, kp);
-            return;
-        }
-        if (v->type != YAML_MAPPING_NODE) {
-            adc_yaml_error_at(w, vp, "'%s' must be a mapping of keys, not %s", name, type_name(v));
-            report_missing(w, k->children, kp);
-            return;
-        }
-        walk_level(w, k->children, v, kp);
+        walk_map_value(w, k, v, kp);
         return;
     }
-
     if (v->type != YAML_SCALAR_NODE) {
-        adc_yaml_error_at(w, vp, "'%s' must be a single value, not %s", name, type_name(v));
+        adc_yaml_error_at(w, vp, "'%s' must be a single value, not %s", k->name, type_name(v));
         return;
     }
     if (is_null(v)) {
-        adc_yaml_error_at(w, kp, "'%s' has no value; remove the key or give it a value", name);
+        adc_yaml_error_at(w, kp, "'%s' has no value; remove the key or give it a value", k->name);
         return;
     }
     const char *text = scalar(v);
-
     switch (k->type) {
     case T_SETTING:
-    case T_BOOL: {
-        bool b;
-        if (adc_config_parse_bool(text, &b) < 0) {
-            adc_yaml_error_at(w, vp, "'%s' must be true or false (or yes/no), not '%s'", name,
-                              text);
-            return;
-        }
-        if (k->type == T_SETTING)
-            w->c->settings[k->setting] = b ? ADC_TRUE : ADC_FALSE;
-        else
-            *(bool *)field(w, k->offset) = b;
-        return;
-    }
-    case T_INT: {
-        long n;
-        int r = adc_config_parse_long(text, k->min, k->max, &n);
-        if (r == -EINVAL)
-            adc_yaml_error_at(w, vp, "'%s' must be a whole number of %s, not '%s'", name, k->unit,
-                              text);
-        else if (r < 0)
-            adc_yaml_error_at(w, vp, "'%s' must be from %ld to %ld %s, not %s", name, k->min,
-                              k->max, k->unit, text);
-        else
-            *(int *)field(w, k->offset) = (int)n;
-        return;
-    }
-    case T_SCOPE:
-        if (strcmp(text, "base") == 0)
-            w->c->ldap.scope = ADC_SCOPE_BASE;
-        else if (strcmp(text, "one") == 0)
-            w->c->ldap.scope = ADC_SCOPE_ONE;
-        else if (strcmp(text, "sub") == 0)
-            w->c->ldap.scope = ADC_SCOPE_SUB;
-        else
-            adc_yaml_error_at(w, vp, "scope must be base, one or sub, not '%s'", text);
-        return;
-    case T_WATCH:
-        for (int i = 0; i < ADC_WATCH_COUNT; i++)
-            if (strcmp(text, adc_watch_name(i)) == 0) {
-                w->c->ldap.watch = i;
-                return;
-            }
-        adc_yaml_error_at(w, vp, "watch must be auto, syncrepl, dirsync, notify, usn, poll or off, not '%s'",
-                 text);
-        return;
-    case T_MAX_DELETE: {
-        long n;
-        size_t len = strlen(text);
-        bool percent = len > 1 && text[len - 1] == '%';
-        char *num = strndup(text, percent ? len - 1 : len);
-        int r = num ? adc_config_parse_long(num, 0, percent ? 100 : 1000000000L, &n) : -ENOMEM;
-        free(num);
-        if (r < 0 || text[0] == '+')
-            adc_yaml_error_at(w, vp,
-                              "max-delete must be a number of users (like 500) or a percentage "
-                              "from 0%% to 100%% (like 10%%), not '%s'",
-                              text);
-        else
-            w->c->max_delete = (struct adc_max_delete){.value = n, .percent = percent};
-        return;
-    }
+    case T_BOOL: set_bool(w, k, text, vp); return;
+    case T_INT: set_int(w, k, text, vp); return;
+    case T_SCOPE: set_scope(w, text, vp); return;
+    case T_WATCH: set_watch(w, text, vp); return;
+    case T_MAX_DELETE: set_max_delete(w, text, vp); return;
     case T_STRING:
         if (k->check)
             k->check(w, v, text);

@@ -70,12 +70,8 @@ int adc_ldap_range_parse(const char *desc, const char *attr, long *low, long *hi
 static int push(struct greader *g, char ***arr, size_t *n, const char *p, size_t len) {
     if (++g->n_values > MAX_VALUES)
         return -E2BIG;
-    if ((*n & (*n - 1)) == 0) { /* grow at powers of two */
-        char **a = realloc(*arr, (*n ? *n * 2 : 4) * sizeof(**arr));
-        if (!a)
-            return -ENOMEM;
-        *arr = a;
-    }
+    if (adc_grow_array_n(*arr, *n, 4) < 0)
+        return -ENOMEM;
     char *s = strndup(p, len);
     if (!s)
         return -ENOMEM;
@@ -182,7 +178,8 @@ static char *identity_of(struct greader *g, LDAPMessage *e) {
 }
 
 static int skip(struct greader *g, const char *dn, const char *why) {
-    return adc_skipped_append(&g->res.skipped, &g->res.n_skipped, strdup(dn), NULL, strdup(why));
+    return adc_skipped_append(&g->res.skipped, &g->res.n_skipped, &g->res.cap_skipped, strdup(dn),
+                              NULL, strdup(why));
 }
 
 static int handle_entry(struct greader *g, LDAPMessage *e) {
@@ -229,14 +226,8 @@ static int handle_entry(struct greader *g, LDAPMessage *e) {
         grp.rid = adc_sid_rid((const unsigned char *)sid[0]->bv_val, sid[0]->bv_len);
     ldap_value_free_len(sid);
     r = -ENOMEM;
-    if (g->res.n == g->res.cap) {
-        size_t cap = g->res.cap ? g->res.cap * 2 : 64;
-        struct adc_dir_group *a = realloc(g->res.groups, cap * sizeof(*a));
-        if (!a)
-            goto out;
-        g->res.groups = a;
-        g->res.cap = cap;
-    }
+    if (adc_grow_array(g->res.groups, g->res.cap, g->res.n, 64) < 0)
+        goto out;
     g->res.groups[g->res.n++] = grp;
     memset(&grp, 0, sizeof(grp)); /* owned by the result now */
     r = 0;
@@ -251,18 +242,25 @@ out:
     return r;
 }
 
+/* The attributes a group is read with (attrs: 9 slots). */
+static void group_attrs(const struct adc_ldap_config *cfg, char *attrs[9]) {
+    char *a[9] = {cfg->groups_name_attribute ? cfg->groups_name_attribute : "cn",
+                  "member",
+                  "uniqueMember",
+                  "memberUid",
+                  cfg->id_attribute ? cfg->id_attribute : "entryUUID",
+                  "objectGUID",
+                  "nsUniqueId",
+                  "objectSid",
+                  NULL};
+    memcpy(attrs, a, sizeof(a));
+}
+
 /* One page of the paged search (RFC 2696); *cookie gets the next page's cookie (empty: done). */
 static int read_page(struct greader *g, struct berval *cookie) {
     const struct adc_ldap_config *cfg = g->cfg;
-    char *attrs[] = {cfg->groups_name_attribute ? cfg->groups_name_attribute : "cn",
-                     "member",
-                     "uniqueMember",
-                     "memberUid",
-                     cfg->id_attribute ? cfg->id_attribute : "entryUUID",
-                     "objectGUID",
-                     "nsUniqueId",
-                     "objectSid",
-                     NULL};
+    char *attrs[9];
+    group_attrs(cfg, attrs);
     LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL};
     if (cfg->page_size > 0) {
         int rc = ldap_create_page_control(g->ld, (ber_int_t)cfg->page_size,
@@ -347,6 +345,59 @@ out:
     }
     free(g.err);
     return r;
+}
+
+int adc_ldap_read_group(const struct adc_ldap_config *cfg, LDAP *ld, const char *dn, bool in_scope,
+                        struct adc_dir_group *out, bool *found, char **err) {
+    struct greader g = {.cfg = cfg, .ld = ld};
+    char *attrs[9];
+    group_attrs(cfg, attrs);
+    memset(out, 0, sizeof(*out));
+    *found = false;
+    if (!cfg->groups_filter) {
+        *err = strdup("backend.ldap.groups.filter is not set");
+        return -EINVAL;
+    }
+    struct timeval limit = {timeout_of(cfg), 0};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE,
+                               in_scope ? cfg->groups_filter : "(objectClass=*)", attrs, 0, NULL,
+                               NULL, &limit, LDAP_NO_LIMIT, &res);
+    int r = 0;
+    if (rc == LDAP_NO_SUCH_OBJECT)
+        goto out;
+    if (rc != LDAP_SUCCESS) {
+        char *why = adc_ldap_conn_strerror(ld, rc);
+        *err = adc_strdup_printf("reading the group %s failed: %s", dn, why ? why : "error");
+        free(why);
+        r = rc == LDAP_TIMEOUT                                   ? -ETIMEDOUT
+            : rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ? -EIO
+                                                                 : -EPROTO;
+        goto out;
+    }
+    LDAPMessage *e = ldap_first_entry(ld, res);
+    if (!e)
+        goto out;
+    if ((r = handle_entry(&g, e)) < 0) {
+        *err = g.err ? g.err : strdup("out of memory");
+        g.err = NULL;
+        goto out;
+    }
+    if (g.res.n == 1) { /* else skipped: no usable name or identifier, not a group */
+        *out = g.res.groups[0];
+        memset(&g.res.groups[0], 0, sizeof(g.res.groups[0]));
+        *found = true;
+    }
+out:
+    free(g.err);
+    adc_group_read_done(&g.res);
+    ldap_msgfree(res);
+    return r;
+}
+
+void adc_dir_group_done(struct adc_dir_group *grp) {
+    struct adc_group_read one = {.groups = grp, .n = 1};
+    adc_group_read_done(&one);
 }
 
 static void free_strings(char **a, size_t n) {

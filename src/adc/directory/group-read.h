@@ -6,6 +6,8 @@
  * at most MaxValRange values at once): all ranges are read. */
 #pragma once
 
+#include <ldap.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config/config.h"
@@ -28,7 +30,7 @@ struct adc_group_read {
     size_t n, cap;
     /* Entries that did not become groups (no name, no identifier), with the reason. */
     struct adc_skipped_entry *skipped;
-    size_t n_skipped;
+    size_t n_skipped, cap_skipped;
 };
 
 /* Reads every group. Returns 0 only after a complete enumeration (every page, every range of
@@ -36,6 +38,16 @@ struct adc_group_read {
  * Bounded: at most 10,000,000 member values in all. */
 int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_read *out, char **err);
 void adc_group_read_done(struct adc_group_read *r);
+
+/* Reads the one group entry `dn` on `ld` (bound as bind_dn), members and ranges included, for a
+ * live change (sync/group-delta.h). in_scope: with groups.filter, so that an entry outside it
+ * reads as not found; else any entry with a name and an identifier. Returns 0 with *found (and
+ * *out, to free with adc_dir_group_done, when found), or a negative errno with *err: -EIO (the
+ * connection was lost: open a new one), -ETIMEDOUT, -EPROTO, -ENOMEM. */
+int adc_ldap_read_group(const struct adc_ldap_config *cfg, LDAP *ld, const char *dn, bool in_scope,
+                        struct adc_dir_group *out, bool *found, char **err);
+/* Frees what one group holds (not the struct itself). Accepts a zeroed group. */
+void adc_dir_group_done(struct adc_dir_group *g);
 
 /* The RID of a binary SID ([MS-DTYP] 2.4.2: revision, count, 6-byte authority, count 32-bit
  * little-endian sub-authorities; the RID is the last). 0 when the bytes are not a SID. Pure. */

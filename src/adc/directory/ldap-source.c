@@ -156,8 +156,8 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
         goto out;
     }
     if (r == 1) {
-        r = adc_skipped_append(&rd->res.skipped, &rd->res.n_skipped, TAKE_PTR(dn), TAKE_PTR(name),
-                               TAKE_PTR(reason));
+        r = adc_skipped_append(&rd->res.skipped, &rd->res.n_skipped, &rd->res.cap_skipped,
+                               TAKE_PTR(dn), TAKE_PTR(name), TAKE_PTR(reason));
         if (r < 0)
             fail(rd, "%s", "out of memory");
         goto out;
@@ -348,7 +348,8 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
             break;
     }
 
-    r = adc_user_map_drop_duplicates(&rd.res.users, &rd.res.skipped, &rd.res.n_skipped);
+    r = adc_user_map_drop_duplicates(&rd.res.users, &rd.res.skipped, &rd.res.n_skipped,
+                                     &rd.res.cap_skipped);
     if (r < 0) {
         free(rd.err);
         rd.err = strdup("out of memory");

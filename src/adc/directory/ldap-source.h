@@ -13,7 +13,7 @@ typedef struct ldap LDAP;
 struct adc_read_result {
     struct adc_dir_users users; /* the mapped users, compact (common/user.h), by userName */
     struct adc_skipped_entry *skipped;
-    size_t n_skipped;
+    size_t n_skipped, cap_skipped;
     size_t n_entries;         /* entries the search returned */
     const char *id_attribute; /* the identity attribute of the first user (static string or
                                * the configuration's); see id_attributes when they differ */

@@ -362,20 +362,14 @@ out:
     return r;
 }
 
-int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, char *dn,
-                       char *user_name, char *reason) {
+int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, size_t *cap_skipped,
+                       char *dn, char *user_name, char *reason) {
     size_t n = *n_skipped;
-    /* Capacity is the next power of two: grow when n is one (or zero). */
-    if ((n & (n - 1)) == 0) {
-        size_t cap = n ? n * 2 : 8;
-        struct adc_skipped_entry *a = realloc(*skipped, cap * sizeof(*a));
-        if (!a) {
-            free(dn);
-            free(user_name);
-            free(reason);
-            return -ENOMEM;
-        }
-        *skipped = a;
+    if (adc_grow_array(*skipped, *cap_skipped, n, 8) < 0) {
+        free(dn);
+        free(user_name);
+        free(reason);
+        return -ENOMEM;
     }
     (*skipped)[n] = (struct adc_skipped_entry){.dn = dn, .user_name = user_name, .reason = reason};
     *n_skipped = n + 1;
@@ -393,7 +387,7 @@ static int cmp_name(const void *a, const void *b) {
 }
 
 int adc_user_map_drop_duplicates(struct adc_dir_users *users, struct adc_skipped_entry **skipped,
-                                 size_t *n_skipped) {
+                                 size_t *n_skipped, size_t *cap_skipped) {
     size_t n = users->n, kept = 0;
     int moved = 0;
 
@@ -421,7 +415,7 @@ int adc_user_map_drop_duplicates(struct adc_dir_users *users, struct adc_skipped
                  * user's own place in the arena is lost space until the list is freed). */
                 char *dn = u_dn ? strdup(u_dn) : NULL;
                 char *name = strdup(u_name);
-                int r = adc_skipped_append(skipped, n_skipped, dn, name, reason);
+                int r = adc_skipped_append(skipped, n_skipped, cap_skipped, dn, name, reason);
                 if (r < 0) {
                     /* Keep the list consistent: drop the rest of this group too. */
                     for (size_t l = j; l < n; l++)

@@ -107,8 +107,9 @@ bool adc_utf8_valid(const char *s, size_t n);
  * are all moved out of `users` into the skipped list with a reason. Also sorts `users` by
  * name. Returns the number of users moved, or -ENOMEM. */
 int adc_user_map_drop_duplicates(struct adc_dir_users *users, struct adc_skipped_entry **skipped,
-                                 size_t *n_skipped);
+                                 size_t *n_skipped, size_t *cap_skipped);
 
-/* Appends to a skipped list, taking ownership of the three strings (even on failure). */
-int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, char *dn,
-                       char *user_name, char *reason);
+/* Appends to a skipped list of *n_skipped entries in *cap_skipped places (grown with
+ * adc_grow_array), taking ownership of the three strings (even on failure). 0 or -ENOMEM. */
+int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, size_t *cap_skipped,
+                       char *dn, char *user_name, char *reason);

@@ -18,25 +18,10 @@
 #include "directory/ldap-source.h"
 #include "sync/apply.h"
 #include "sync/cloud-users.h"
+#include "sync/delta-internal.h"
+#include "sync/group-delta.h"
 #include "sync/plan.h"
 #include "sync/settings-merge.h"
-
-struct adc_delta {
-    const struct adc_yaml_config *yaml;
-    const struct adc_service_config *service;
-    struct adc_scim *client;
-    struct adc_scim_limits limits;
-    bool have_limits;
-    char *app_id; /* as the server names this configuration */
-    struct adc_effective_settings settings;
-    bool have_settings;
-    LDAP *ld; /* bound as bind_dn; opened when first needed, again after a failure */
-    /* The live mass-delete guard: when the recent deletes (and disables) happened. */
-    double *recent;
-    size_t n_recent, cap_recent;
-    bool paused;
-    size_t n_owned;
-};
 
 static double now_s(void) {
     struct timespec ts;
@@ -67,6 +52,7 @@ void adc_delta_free(struct adc_delta *d) {
     adc_ldap_conn_close(d->ld);
     free(d->app_id);
     free(d->recent);
+    adc_group_graph_free(d->groups);
     free(d);
 }
 
@@ -281,6 +267,7 @@ static int run_plan(struct adc_delta *d, const struct adc_user *dir, size_t n_di
     if (n_deletes > 0 && (r = burst_note(d, n_deletes)) < 0)
         goto out;
     out->wrote = true;
+    out->created = first->op == ADC_PLAN_CREATE;
     outcome_set(out, "%s '%s'%s%s", adc_plan_op_name(first->op), name, *why ? ": " : "", why);
     r = 0;
 out:
@@ -301,6 +288,12 @@ int adc_delta_entry(struct adc_delta *d, const char *dn, bool in_scope,
     adc_cloud_users_init(&cloud);
     if (!d->have_settings && (r = adc_delta_begin(d, err)) < 0)
         return -EAGAIN;
+    if (d->yaml->ldap.groups_filter) {
+        /* A group entry (docs/product.md section 10) goes to group-delta.c. */
+        bool was_group = false;
+        if ((r = adc_group_delta_dn(d, dn, in_scope, &was_group, out, err)) < 0 || was_group)
+            return r;
+    }
     r = read_entry(d, dn, true, &e, err);
     if (r < 0)
         return r;
@@ -316,7 +309,7 @@ int adc_delta_entry(struct adc_delta *d, const char *dn, bool in_scope,
             return r;
         }
         adc_entry_read_done(&e);
-        return 0;
+        return d->yaml->ldap.groups_filter ? adc_group_delta_left_scope(d, dn, out, err) : 0;
     }
     if (!e.found) {
         r = 0; /* gone already, or outside the filter: a delete message says so */
@@ -360,6 +353,8 @@ int adc_delta_entry(struct adc_delta *d, const char *dn, bool in_scope,
         keep[n_keep++] = *c; /* shallow: strings stay in `cloud` */
     }
     r = run_plan(d, &e.user, 1, keep, n_keep, out, err);
+    if (r == 0 && out->created && d->yaml->ldap.groups_filter)
+        r = adc_group_delta_user_created(d, dn, e.user.external_id, e.user.user_name, out, err);
 out:
     free(keep);
     adc_cloud_users_done(&cloud);
@@ -389,6 +384,8 @@ int adc_delta_delete_id(struct adc_delta *d, const char *external_id, struct adc
             cloud.items[k++] = cloud.items[i];
     r = k ? run_plan(d, NULL, 0, cloud.items, k, out, err) : 0;
     adc_cloud_users_done(&cloud);
+    if (r == 0 && k == 0 && d->yaml->ldap.groups_filter)
+        r = adc_delta_group_delete(d, external_id, out, err); /* not a user: a group? */
     return r;
 }
 
@@ -417,5 +414,32 @@ int adc_delta_delete_uuid(struct adc_delta *d, const unsigned char uuid[16],
     }
     r = k ? run_plan(d, NULL, 0, cloud.items, k, out, err) : 0;
     adc_cloud_users_done(&cloud);
+    if (r == 0 && k == 0 && d->yaml->ldap.groups_filter) {
+        /* Not a user: a group, by either form of the UUID. */
+        if ((r = adc_delta_group_delete(d, a, out, err)) == 0 && !out->wrote && !out->summary[0])
+            r = adc_delta_group_delete(d, b, out, err);
+    }
     return r;
+}
+
+/* ---- for group-delta.c (delta-internal.h) ---------------------------------------------------- */
+
+int adc_delta_directory(struct adc_delta *d, char **err) { return directory(d, err); }
+
+void adc_delta_directory_lost(struct adc_delta *d) {
+    adc_ldap_conn_close(d->ld);
+    d->ld = NULL;
+}
+
+bool adc_delta_burst_allows(struct adc_delta *d, size_t n) { return burst_allows(d, n); }
+
+int adc_delta_burst_note(struct adc_delta *d, size_t n) { return burst_note(d, n); }
+
+void adc_delta_burst_pause(struct adc_delta *d) {
+    if (!d->paused)
+        log_warning("live deletes paused: more than max-delete (%zu) users and groups deleted or "
+                    "disabled within %d minutes; the next full sync judges them",
+                    adc_plan_delete_limit(d->yaml->max_delete, d->n_owned),
+                    ADC_DELTA_BURST_WINDOW / 60);
+    d->paused = true;
 }

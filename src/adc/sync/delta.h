@@ -28,6 +28,7 @@ struct adc_delta;
 struct adc_delta_outcome {
     bool wrote;        /* a write was made in the cloud */
     bool paused;       /* a delete held back by the burst guard */
+    bool created;      /* the write created a user (its memberships follow: group-delta.h) */
     char summary[300]; /* empty when nothing was to be done */
 };
 

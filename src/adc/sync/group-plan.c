@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/buf.h"
 #include "common/macros.h"
 #include "sync/str-index.h"
 
@@ -56,13 +57,9 @@ struct builder {
 static int keep_key(struct adc_group_plan *p, char *key) {
     if (!key)
         return -ENOMEM;
-    if ((p->n_keys & (p->n_keys - 1)) == 0) {
-        char **a = realloc(p->keys, (p->n_keys ? p->n_keys * 2 : 64) * sizeof(*a));
-        if (!a) {
-            free(key);
-            return -ENOMEM;
-        }
-        p->keys = a;
+    if (adc_grow_array_n(p->keys, p->n_keys, 64) < 0) {
+        free(key);
+        return -ENOMEM;
     }
     p->keys[p->n_keys++] = key;
     return 0;
@@ -86,12 +83,8 @@ static void unresolved(struct adc_group_plan *p, const char *what) {
 }
 
 static int push_key(const char ***arr, size_t *n, const char *key) {
-    if ((*n & (*n - 1)) == 0) {
-        const char **a = realloc(*arr, (*n ? *n * 2 : 8) * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        *arr = a;
-    }
+    if (adc_grow_array_n(*arr, *n, 8) < 0)
+        return -ENOMEM;
     (*arr)[(*n)++] = key;
     return 0;
 }
@@ -290,13 +283,8 @@ static int diff(const char **want, size_t n_want, const struct adc_cloud_group *
 }
 
 static int add_change(struct adc_group_plan *p, struct adc_group_change ch) {
-    if ((p->n_changes & (p->n_changes - 1)) == 0) {
-        struct adc_group_change *a =
-            realloc(p->changes, (p->n_changes ? p->n_changes * 2 : 16) * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        p->changes = a;
-    }
+    if (adc_grow_array_n(p->changes, p->n_changes, 16) < 0)
+        return -ENOMEM;
     p->changes[p->n_changes++] = ch;
     return 0;
 }

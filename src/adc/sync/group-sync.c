@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "sync/str-index.h"
 
@@ -108,16 +109,11 @@ struct idmap {
 
 static int idmap_add(struct idmap *m, const char *ext, const char *id) {
     if (m->n == m->cap) {
-        /* strindex never grows: rebuild at twice the size. */
-        size_t cap = m->cap ? m->cap * 2 : 1024;
-        char **e = realloc(m->ext, cap * sizeof(*e));
-        if (!e)
+        /* Both arrays grow by the one rule; strindex never grows: rebuild it at their size. */
+        size_t cap = m->cap, cap_id = m->cap;
+        if (adc_grow_array(m->ext, cap, m->n, 1024) < 0 ||
+            adc_grow_array(m->id, cap_id, m->n, 1024) < 0)
             return -ENOMEM;
-        m->ext = e;
-        char **i = realloc(m->id, cap * sizeof(*i));
-        if (!i)
-            return -ENOMEM;
-        m->id = i;
         adc_strindex_done(&m->ix);
         if (adc_strindex_init(&m->ix, cap, false) < 0)
             return -ENOMEM;

@@ -380,8 +380,15 @@ int adc_watch_syncrepl_run(const struct adc_ldap_config *cfg, const char *positi
                 : cfg->scope == ADC_SCOPE_ONE ? LDAP_SCOPE_ONELEVEL
                                               : LDAP_SCOPE_SUBTREE;
     const char *filter = cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)";
+    /* With backend.ldap.groups, the group entries too (docs/product.md section 10): a member
+     * added or removed is a modify of the group entry. */
+    char *both =
+        cfg->groups_filter ? adc_strdup_printf("(|%s%s)", filter, cfg->groups_filter) : NULL;
+    if (both)
+        filter = both;
     int rc = ldap_search_ext(s.ld, cfg->base_dn ? cfg->base_dn : "", scope, filter, attrs, 0, ctrls,
                              NULL, NULL, 0, &msgid);
+    free(both);
     if (rc != LDAP_SUCCESS) {
         char *why = adc_ldap_conn_strerror(s.ld, rc);
         *err = adc_strdup_printf("cannot start the content synchronization search: %s",

@@ -61,7 +61,7 @@ bool adc_http_body_data(struct conn_state *st, const char *data, size_t n) {
     /* A body that trickles in holds a connection and its buffer: after a grace period it must
      * keep an average rate (docs/RELIABILITY.md, slow clients). */
     double elapsed = now - st->body_start;
-    size_t got = st->len + st->drained + n;
+    size_t got = st->body.len + st->drained + n;
     if (elapsed > ADC_HTTP_BODY_GRACE && (double)got < elapsed * ADC_HTTP_MIN_BODY_RATE) {
         log_info("%s %s: body too slow (%zu bytes in %.0f s) from %s; closing", st->method,
                  ADC_LOG_E(st->url), got, elapsed, st->req.client);
@@ -71,26 +71,11 @@ bool adc_http_body_data(struct conn_state *st, const char *data, size_t n) {
         st->drained += n;
         return st->drained <= DRAIN_MAX;
     }
-    if (st->len + n > st->max_body) {
+    if (st->body.len + n > st->max_body) {
         st->too_large = true;
-        free(st->body);
-        st->body = NULL;
-        st->len = st->cap = 0;
+        adc_buf_done(&st->body);
         st->drained = n;
         return true;
     }
-    if (st->len + n + 1 > st->cap) {
-        size_t cap = st->cap ? st->cap : 4096;
-        while (cap < st->len + n + 1)
-            cap *= 2;
-        char *b = realloc(st->body, cap);
-        if (!b)
-            return false;
-        st->body = b;
-        st->cap = cap;
-    }
-    memcpy(st->body + st->len, data, n);
-    st->len += n;
-    st->body[st->len] = '\0';
-    return true;
+    return adc_buf_append(&st->body, data, n) == 0;
 }

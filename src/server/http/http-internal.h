@@ -1,8 +1,9 @@
-/* What the parts of the HTTP layer share (http.c: the daemon, the access handler, the workers'
- * jobs, the timer; http-route.c: routes and credentials; http-body.c: the request body;
- * http-response.c: answers; http-client-addr.c: client addresses and trusted proxies;
- * http-conn.c: connection tracking, per-address limits, the header deadline); not for use outside
- * src/server/http/http*.c. */
+/* What the parts of the HTTP layer share (http.c: the daemon, its start and stop; http-access.c:
+ * the access handler on the event loop; http-run.c: the workers' jobs and deferred answers;
+ * http-timer.c: delayed answers and the header deadline's sweep; http-route.c: routes and
+ * credentials; http-body.c: the request body; http-response.c: answers; http-client-addr.c: client
+ * addresses and trusted proxies; http-conn.c: connection tracking, per-address limits, the header
+ * deadline); not for use outside src/server/http/http*.c. */
 #pragma once
 
 #include <microhttpd.h>
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "http/http.h"
 #include "http/workers.h"
 
@@ -38,8 +40,8 @@ struct conn_state {
     char scratch[1024]; /* the route's {} segments */
     struct adc_http_request req;
     struct adc_http_response res;
-    char *body;
-    size_t len, cap, max_body;
+    struct adc_buf body; /* a secret one: sign-in bodies hold passwords */
+    size_t max_body;
     bool too_large;
     size_t drained; /* bytes of an oversized body read and dropped */
     double start;   /* monotonic seconds */
@@ -58,6 +60,38 @@ static inline double mono_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* ---- http-access.c ---- */
+/* MHD's access handler and request-completed callbacks (cls is the struct adc_server). */
+enum MHD_Result adc_http_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                        const char *method, const char *version,
+                                        const char *upload_data, size_t *upload_data_size,
+                                        void **con_cls);
+void adc_http_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                                enum MHD_RequestTerminationCode toe);
+
+/* ---- http-run.c ---- */
+/* Starts n worker threads (and up to ADC_HTTP_MAX_WORKERS for waits); 0 or a negative errno. */
+int adc_http_workers_start(unsigned n);
+/* Waits (up to 5 s) for the suspended requests to be resumed. */
+void adc_http_wait_in_flight(void);
+/* Stops and frees the workers; nothing when none were started. */
+void adc_http_workers_stop(void);
+/* Suspends st's connection and checks its credentials on a worker; the connection resumes to
+ * read the body (PHASE_BODY) or with the refusal (PHASE_ANSWER). */
+void adc_http_check_credentials(struct conn_state *st);
+/* Suspends st's connection and runs its route's handler on a worker (PHASE_RUN). */
+void adc_http_run_handler(struct conn_state *st);
+/* The answer in st->res is ready: resumes the connection to send it (PHASE_ANSWER). */
+void adc_http_resume_answer(struct conn_state *st);
+
+/* ---- http-timer.c ---- */
+/* Starts the timer thread; 0 or -EAGAIN. */
+int adc_http_timer_start(void);
+/* Sends the delayed answers at once and joins the thread; nothing when it was not started. */
+void adc_http_timer_stop(void);
+/* Resumes st with its answer at st->answer_at (at once when the timer is stopping). */
+void adc_http_timer_add(struct conn_state *st);
 
 /* ---- http-route.c ---- */
 /* The route for st's method and URL, its {} segments in st->req.params; NULL when none, with

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/json-scan.h"
 #include "common/json-util.h"
 #include "scim/scim-user.h"
@@ -72,14 +73,8 @@ static int operation(struct adc_json_scan *s, size_t index, void *ctx) {
     (void)index;
     if (req->n_ops == ADC_SCIM_BULK_MAX_OPS || !adc_json_scan_next_is(s, '{'))
         return DECLINE; /* too many, or not an operation: the tree reader says why */
-    if (req->n_ops == tr->cap_ops) {
-        size_t cap = tr->cap_ops ? tr->cap_ops * 2 : 64;
-        struct adc_bulk_op *ops = realloc(req->ops, cap * sizeof(*ops));
-        if (!ops)
-            return -ENOMEM;
-        req->ops = ops;
-        tr->cap_ops = cap;
-    }
+    if (adc_grow_array(req->ops, tr->cap_ops, req->n_ops, 64) < 0)
+        return -ENOMEM;
     req->ops[req->n_ops++] = (struct adc_bulk_op){.is_object = true};
     return adc_json_scan_object(s, op_member, tr);
 }

@@ -139,96 +139,67 @@ static const struct {
     {"le", ADC_SCIM_LE}, {"pr", ADC_SCIM_PR},
 };
 
-static struct adc_scim_filter *parse_primary(struct parser *p, bool in_brackets) {
+/* A chain and the `close` (')' or ']') after it; NULL, with the reason in p, when either fails. */
+static struct adc_scim_filter *parse_enclosed(struct parser *p, bool in_brackets, char close) {
+    struct adc_scim_filter *f = parse_chain(p, in_brackets, ADC_SCIM_OR);
+    if (!f)
+        return NULL;
     skip_ws(p);
-    if (++p->depth > ADC_SCIM_FILTER_MAX_DEPTH) {
-        fail(p, "filter nested deeper than %d levels", ADC_SCIM_FILTER_MAX_DEPTH);
+    if (p->s[p->i] != close) {
+        adc_scim_filter_free(f);
+        fail(p, "expected '%c'", close);
         return NULL;
     }
-    struct adc_scim_filter *f = NULL;
-    if (keyword(p, "not")) {
-        p->i += 3;
-        skip_ws(p);
-        if (p->s[p->i] != '(') {
-            fail(p, "expected '(' after not");
-            goto out;
-        }
-        p->i++;
-        struct adc_scim_filter *inner = parse_chain(p, in_brackets, ADC_SCIM_OR);
-        if (!inner)
-            goto out;
-        skip_ws(p);
-        if (p->s[p->i] != ')') {
-            adc_scim_filter_free(inner);
-            fail(p, "expected ')'");
-            goto out;
-        }
-        p->i++;
-        f = node(ADC_SCIM_NOT);
-        if (f)
-            f->left = inner;
-        else
-            adc_scim_filter_free(inner);
-        goto out;
+    p->i++;
+    return f;
+}
+
+/* "not (filter)", at "not". */
+static struct adc_scim_filter *parse_not(struct parser *p, bool in_brackets) {
+    p->i += 3;
+    skip_ws(p);
+    if (p->s[p->i] != '(') {
+        fail(p, "expected '(' after not");
+        return NULL;
     }
-    if (p->s[p->i] == '(') {
-        p->i++;
-        f = parse_chain(p, in_brackets, ADC_SCIM_OR);
-        if (!f)
-            goto out;
-        skip_ws(p);
-        if (p->s[p->i] != ')') {
-            adc_scim_filter_free(f);
-            f = NULL;
-            fail(p, "expected ')'");
-            goto out;
-        }
-        p->i++;
-        goto out;
-    }
-    size_t n = word(p);
-    if (n == 0 || !isalpha((unsigned char)p->s[p->i])) {
-        fail(p, p->s[p->i] ? "expected an attribute name" : "filter ends too early");
-        goto out;
-    }
-    char *attr = strndup(p->s + p->i, n);
-    if (!attr)
-        goto out;
-    p->i += n;
-    if (p->s[p->i] == '[') {
-        if (in_brackets) {
-            free(attr);
-            fail(p, "value filters cannot be nested");
-            goto out;
-        }
-        p->i++;
-        struct adc_scim_filter *inner = parse_chain(p, true, ADC_SCIM_OR);
-        if (!inner) {
-            free(attr);
-            goto out;
-        }
-        skip_ws(p);
-        if (p->s[p->i] != ']') {
-            free(attr);
-            adc_scim_filter_free(inner);
-            fail(p, "expected ']'");
-            goto out;
-        }
-        p->i++;
-        f = node(ADC_SCIM_VALUE_PATH);
-        if (!f) {
-            free(attr);
-            adc_scim_filter_free(inner);
-            goto out;
-        }
-        f->attr = attr;
+    p->i++;
+    struct adc_scim_filter *inner = parse_enclosed(p, in_brackets, ')');
+    if (!inner)
+        return NULL;
+    struct adc_scim_filter *f = node(ADC_SCIM_NOT);
+    if (f)
         f->left = inner;
-        goto out;
+    else
+        adc_scim_filter_free(inner);
+    return f;
+}
+
+/* "attr[filter]", at '['; takes attr. */
+static struct adc_scim_filter *parse_value_path(struct parser *p, char *attr, bool in_brackets) {
+    if (in_brackets) {
+        free(attr);
+        fail(p, "value filters cannot be nested");
+        return NULL;
     }
+    p->i++;
+    struct adc_scim_filter *inner = parse_enclosed(p, true, ']');
+    struct adc_scim_filter *f = inner ? node(ADC_SCIM_VALUE_PATH) : NULL;
+    if (!f) {
+        free(attr);
+        adc_scim_filter_free(inner);
+        return NULL;
+    }
+    f->attr = attr;
+    f->left = inner;
+    return f;
+}
+
+/* "attr op value" or "attr pr", after the attribute; takes attr. */
+static struct adc_scim_filter *parse_comparison(struct parser *p, char *attr) {
     if (p->s[p->i] != ' ') {
         free(attr);
         fail(p, "expected a space and an operator after the attribute");
-        goto out;
+        return NULL;
     }
     skip_ws(p);
     size_t i;
@@ -238,30 +209,61 @@ static struct adc_scim_filter *parse_primary(struct parser *p, bool in_brackets)
     if (i == ADC_ARRAY_SIZE(ops)) {
         free(attr);
         fail(p, "unknown operator (supported: eq ne co sw ew gt ge lt le pr)");
-        goto out;
+        return NULL;
     }
     p->i += 2;
-    f = node(ops[i].op);
+    struct adc_scim_filter *f = node(ops[i].op);
     if (!f) {
         free(attr);
-        goto out;
+        return NULL;
     }
     f->attr = attr;
-    if (ops[i].op != ADC_SCIM_PR) {
-        if (p->s[p->i] != ' ') {
-            fail(p, "expected a space and a value after the operator");
-            adc_scim_filter_free(f);
-            f = NULL;
-            goto out;
-        }
-        skip_ws(p);
-        f->value = parse_value(p);
-        if (!f->value) {
-            adc_scim_filter_free(f);
-            f = NULL;
-        }
+    if (ops[i].op == ADC_SCIM_PR)
+        return f;
+    if (p->s[p->i] != ' ') {
+        fail(p, "expected a space and a value after the operator");
+        adc_scim_filter_free(f);
+        return NULL;
     }
-out:
+    skip_ws(p);
+    f->value = parse_value(p);
+    if (!f->value) {
+        adc_scim_filter_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* An attribute's filter: a value path or a comparison. */
+static struct adc_scim_filter *parse_attr_filter(struct parser *p, bool in_brackets) {
+    size_t n = word(p);
+    if (n == 0 || !isalpha((unsigned char)p->s[p->i])) {
+        fail(p, p->s[p->i] ? "expected an attribute name" : "filter ends too early");
+        return NULL;
+    }
+    char *attr = strndup(p->s + p->i, n);
+    if (!attr)
+        return NULL;
+    p->i += n;
+    if (p->s[p->i] == '[')
+        return parse_value_path(p, attr, in_brackets);
+    return parse_comparison(p, attr);
+}
+
+static struct adc_scim_filter *parse_primary(struct parser *p, bool in_brackets) {
+    skip_ws(p);
+    if (++p->depth > ADC_SCIM_FILTER_MAX_DEPTH) {
+        fail(p, "filter nested deeper than %d levels", ADC_SCIM_FILTER_MAX_DEPTH);
+        return NULL;
+    }
+    struct adc_scim_filter *f;
+    if (keyword(p, "not"))
+        f = parse_not(p, in_brackets);
+    else if (p->s[p->i] == '(') {
+        p->i++;
+        f = parse_enclosed(p, in_brackets, ')');
+    } else
+        f = parse_attr_filter(p, in_brackets);
     p->depth--;
     return f;
 }

@@ -190,31 +190,123 @@ static json_t *element_from_filter(const struct adc_scim_filter *f) {
 }
 
 static int apply_op(json_t *res, enum op op, const char *path_text, json_t *value,
+                    struct patch_err *e);
+
+/* An operation without a path: the value is an object of attributes (RFC 7644 section 3.5.2). */
+static int apply_without_path(json_t *res, enum op op, json_t *value, struct patch_err *e) {
+    if (op == OP_REMOVE)
+        return perr(e, "noTarget", "remove needs a path");
+    if (!json_is_object(value))
+        return perr(e, "invalidValue", "without a path the value must be an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(value, k, v) {
+        if (read_only(k))
+            continue; /* clients echo id/schemas back; ignoring them is harmless */
+        /* Entra and others send paths as keys: {"name.givenName": "Ann"},
+         * {"urn:...:enterprise:2.0:User:department": "R&D"}. Read them as the path they
+         * name (RFC 7644 section 3.5.2: "value" without "path" holds attributes). */
+        if (key_is_path(k)) {
+            if (apply_op(res, op, k, v, e) < 0)
+                return -1;
+            continue;
+        }
+        set_attr(res, k, v, op);
+    }
+    return 0;
+}
+
+/* "attr" or "attr.sub" in the container c. */
+static void apply_plain(json_t *c, enum op op, const struct path *p, json_t *value) {
+    if (p->sub[0]) {
+        json_t *parent = adc_scim_json_get(c, p->attr, NULL);
+        if (op == OP_REMOVE) {
+            if (json_is_object(parent))
+                remove_attr(parent, p->sub);
+            return;
+        }
+        if (!json_is_object(parent)) {
+            parent = json_object();
+            set_attr(c, p->attr, parent, OP_REPLACE);
+            json_decref(parent);
+            parent = adc_scim_json_get(c, p->attr, NULL);
+        }
+        set_attr(parent, p->sub, value, op);
+    } else if (op == OP_REMOVE) {
+        remove_attr(c, p->attr);
+    } else if (op == OP_REPLACE && json_is_array(value)) {
+        /* replace of a whole multi-valued attribute: the new set */
+        const char *actual = p->attr;
+        adc_scim_json_get(c, p->attr, &actual);
+        char *keep = strdup(actual);
+        if (keep)
+            json_object_set(c, keep, value);
+        free(keep);
+    } else {
+        set_attr(c, p->attr, value, op);
+    }
+}
+
+/* "attr[filter]" or "attr[filter].sub": the operation on each element of arr that matches.
+ * Returns the number matched, or -1 with the error in e. */
+static long apply_to_matches(json_t *arr, enum op op, const struct path *p, json_t *value,
+                             const char *path_text, struct patch_err *e) {
+    long matched = 0;
+    for (size_t i = 0; i < json_array_size(arr);) {
+        json_t *el = json_array_get(arr, i);
+        if (!json_is_object(el) || !adc_scim_filter_match(p->filter, el)) {
+            i++;
+            continue;
+        }
+        matched++;
+        if (op == OP_REMOVE && !p->sub[0]) {
+            json_array_remove(arr, i);
+            continue;
+        }
+        if (op == OP_REMOVE)
+            remove_attr(el, p->sub);
+        else if (p->sub[0])
+            set_attr(el, p->sub, value, OP_REPLACE);
+        else if (json_is_object(value)) {
+            const char *k;
+            json_t *v;
+            json_object_foreach(value, k, v) set_attr(el, k, v, OP_REPLACE);
+        } else
+            return perr(e, "invalidValue", "the value for '%s' must be an object", path_text);
+        i++;
+    }
+    return matched;
+}
+
+/* An add or replace whose filter matched nothing. RFC 7644 section 3.5.2.3: replace is
+ * noTarget; add makes the element the filter describes. */
+static int add_unmatched(json_t *c, json_t *arr, enum op op, const struct path *p, json_t *value,
+                         const char *path_text, struct patch_err *e) {
+    json_t *el = op == OP_ADD ? element_from_filter(p->filter) : NULL;
+    if (!el || (!p->sub[0] && !json_is_object(value))) {
+        json_decref(el);
+        return perr(e, "noTarget", "no value of '%s' matches the filter", path_text);
+    }
+    if (p->sub[0])
+        set_attr(el, p->sub, value, OP_REPLACE);
+    else
+        json_object_update(el, value);
+    if (!json_is_array(arr)) {
+        json_t *fresh = json_array();
+        set_attr(c, p->attr, fresh, OP_REPLACE);
+        json_decref(fresh);
+        arr = adc_scim_json_get(c, p->attr, NULL);
+    }
+    json_array_append_new(arr, el);
+    return 0;
+}
+
+static int apply_op(json_t *res, enum op op, const char *path_text, json_t *value,
                     struct patch_err *e) {
     if (op != OP_REMOVE && !value)
         return perr(e, "invalidValue", "add and replace need a value");
-    if (!path_text) {
-        if (op == OP_REMOVE)
-            return perr(e, "noTarget", "remove needs a path");
-        if (!json_is_object(value))
-            return perr(e, "invalidValue", "without a path the value must be an object");
-        const char *k;
-        json_t *v;
-        json_object_foreach(value, k, v) {
-            if (read_only(k))
-                continue; /* clients echo id/schemas back; ignoring them is harmless */
-            /* Entra and others send paths as keys: {"name.givenName": "Ann"},
-             * {"urn:...:enterprise:2.0:User:department": "R&D"}. Read them as the path they
-             * name (RFC 7644 section 3.5.2: "value" without "path" holds attributes). */
-            if (key_is_path(k)) {
-                if (apply_op(res, op, k, v, e) < 0)
-                    return -1;
-                continue;
-            }
-            set_attr(res, k, v, op);
-        }
-        return 0;
-    }
+    if (!path_text)
+        return apply_without_path(res, op, value, e);
     struct path p;
     if (parse_path(path_text, &p, e) < 0)
         return -1;
@@ -229,87 +321,16 @@ static int apply_op(json_t *res, enum op op, const char *path_text, json_t *valu
         goto out;
     }
     if (!p.filter) {
-        if (p.sub[0]) {
-            json_t *parent = adc_scim_json_get(c, p.attr, NULL);
-            if (op == OP_REMOVE) {
-                if (json_is_object(parent))
-                    remove_attr(parent, p.sub);
-                r = 0;
-                goto out;
-            }
-            if (!json_is_object(parent)) {
-                parent = json_object();
-                set_attr(c, p.attr, parent, OP_REPLACE);
-                json_decref(parent);
-                parent = adc_scim_json_get(c, p.attr, NULL);
-            }
-            set_attr(parent, p.sub, value, op);
-        } else if (op == OP_REMOVE) {
-            remove_attr(c, p.attr);
-        } else if (op == OP_REPLACE && json_is_array(value)) {
-            /* replace of a whole multi-valued attribute: the new set */
-            const char *actual = p.attr;
-            adc_scim_json_get(c, p.attr, &actual);
-            char *keep = strdup(actual);
-            if (keep)
-                json_object_set(c, keep, value);
-            free(keep);
-        } else {
-            set_attr(c, p.attr, value, op);
-        }
+        apply_plain(c, op, &p, value);
         r = 0;
         goto out;
     }
     json_t *arr = adc_scim_json_get(c, p.attr, NULL);
-    size_t matched = 0;
-    if (json_is_array(arr)) {
-        for (size_t i = 0; i < json_array_size(arr);) {
-            json_t *el = json_array_get(arr, i);
-            if (!json_is_object(el) || !adc_scim_filter_match(p.filter, el)) {
-                i++;
-                continue;
-            }
-            matched++;
-            if (op == OP_REMOVE && !p.sub[0]) {
-                json_array_remove(arr, i);
-                continue;
-            }
-            if (op == OP_REMOVE)
-                remove_attr(el, p.sub);
-            else if (p.sub[0])
-                set_attr(el, p.sub, value, OP_REPLACE);
-            else if (json_is_object(value)) {
-                const char *k;
-                json_t *v;
-                json_object_foreach(value, k, v) set_attr(el, k, v, OP_REPLACE);
-            } else {
-                perr(e, "invalidValue", "the value for '%s' must be an object", path_text);
-                goto out;
-            }
-            i++;
-        }
-    }
-    if (matched == 0 && op != OP_REMOVE) {
-        /* RFC 7644 section 3.5.2.3: replace with a filter that matches nothing is noTarget;
-         * add is where a new value is made. */
-        json_t *el = op == OP_ADD ? element_from_filter(p.filter) : NULL;
-        if (!el || (!p.sub[0] && !json_is_object(value))) {
-            json_decref(el);
-            perr(e, "noTarget", "no value of '%s' matches the filter", path_text);
-            goto out;
-        }
-        if (p.sub[0])
-            set_attr(el, p.sub, value, OP_REPLACE);
-        else
-            json_object_update(el, value);
-        if (!json_is_array(arr)) {
-            json_t *fresh = json_array();
-            set_attr(c, p.attr, fresh, OP_REPLACE);
-            json_decref(fresh);
-            arr = adc_scim_json_get(c, p.attr, NULL);
-        }
-        json_array_append_new(arr, el);
-    }
+    long matched = json_is_array(arr) ? apply_to_matches(arr, op, &p, value, path_text, e) : 0;
+    if (matched < 0)
+        goto out;
+    if (matched == 0 && op != OP_REMOVE && add_unmatched(c, arr, op, &p, value, path_text, e) < 0)
+        goto out;
     r = 0;
 out:
     adc_scim_filter_free(p.filter);

@@ -1,7 +1,7 @@
 /* A User resource of a Bulk create read without a tree (scim-user-scan.h). It mirrors
- * prepare() in scim-user.c: every condition there that could fail, or that depends on which of
- * two duplicates counts, makes this reader decline instead. Any negative return inside this
- * file means "decline". */
+ * adc_scim_user_check in scim-user-check.c: every condition there that could fail, or that depends
+ * on which of two duplicates counts, makes this reader decline instead. Any negative return inside
+ * this file means "decline". */
 #include "scim/scim-user-scan.h"
 
 #include <errno.h>
@@ -148,7 +148,7 @@ static int extension_member(struct adc_json_scan *s, const char *key, struct use
             return DECLINE;
         us->provider_ext = true;
         if (!adc_json_scan_next_is(s, '{'))
-            return adc_json_scan_skip(s); /* not an object: no provider, as in prepare() */
+            return adc_json_scan_skip(s); /* not an object: no provider (as the tree check) */
         return adc_json_scan_object(s, provider_member, us);
     }
     if (strcasecmp(key, ADC_SCIM_SCHEMA_ENTERPRISE) == 0) {
@@ -222,8 +222,8 @@ static const struct member *find(const struct user_scan *us, const char *canon) 
     return NULL;
 }
 
-/* The string value of a member, decoded, checked as prepare() checks userName and externalId;
- * NULL when it is absent or not valid. */
+/* The string value of a member, decoded, checked as adc_scim_user_check checks userName and
+ * externalId; NULL when it is absent or not valid. */
 static char *checked_text(const struct member *m, bool name) {
     if (!m)
         return NULL;

@@ -10,49 +10,8 @@
 
 #include "common/wire.h" /* the URNs (ADC_SCIM_SCHEMA_*) */
 #include "http/http.h"
+#include "scim/scim-result.h"
 #include "store/store-users.h"
-
-#define ADC_PROVIDER_LOCAL "local"
-
-struct adc_scim_ctx {
-    struct adc_db *db;
-    const struct adc_principal *who;
-    const char *base_url; /* "https://host", for meta.location */
-    /* In a Bulk request: the id an earlier operation created with this bulkId, or NULL
-     * (RFC 7644 section 3.7.2, "bulkId:x" as a member's value). NULL outside Bulk. */
-    const char *(*bulk_id)(void *bulk, const char *bulk_id);
-    void *bulk;
-};
-
-/* The outcome of one operation: a status, and either the resource (when asked for) or an
- * error with SCIM scimType and detail. */
-struct adc_scim_result {
-    unsigned status;
-    const char *scim_type;
-    char detail[400];
-    json_t *resource;
-    char id[40];
-    int64_t version;
-};
-
-void adc_scim_result_done(struct adc_scim_result *r);
-/* Fills r with an error; returns -1. */
-int adc_scim_fail(struct adc_scim_result *r, unsigned status, const char *scim_type,
-                  const char *fmt, ...) _printf_(4, 5);
-/* Whether If-Match (NULL: no condition) admits this version. */
-bool adc_scim_etag_matches(const char *if_match, int64_t version);
-/* Whether the server sets s to true for this client (unset: the client decides). */
-bool adc_scim_setting_on(const struct adc_principal *who, enum adc_setting s);
-/* Refuses a write (`what`: "create", "update", "delete") that the sync configuration's
- * dry-run setting or setting s (negative: none) forbids: 0, or -1 with the 403 in r. Not for
- * administrators. */
-int adc_scim_enforce(struct adc_scim_ctx *ctx, const char *what, enum adc_setting s,
-                     struct adc_scim_result *r);
-/* An administrator's provider value: "local" or an existing Application ID; 0 or -1 (400). */
-int adc_scim_check_provider(struct adc_scim_ctx *ctx, const char *provider,
-                            struct adc_scim_result *r);
-/* The SCIM error object for a failed result. */
-json_t *adc_scim_result_error(const struct adc_scim_result *r);
 
 /* The full SCIM resource of a stored user. */
 json_t *adc_scim_user_render(const struct adc_store_user *u, const char *base_url);
@@ -61,8 +20,17 @@ json_t *adc_scim_user_render(const struct adc_store_user *u, const char *base_ur
 struct adc_buf;
 int adc_scim_user_render_text(const struct adc_store_user *u, const char *base_url,
                               struct adc_buf *out);
-/* "W/\"N\"" */
-void adc_scim_etag(int64_t version, char *buf, size_t size);
+
+/* An incoming User resource, checked (types, limits, schemas) and normalized for storage
+ * (scim-user-check.c). */
+struct adc_scim_user_input {
+    json_t *data;                        /* the attributes to store (owned: json_decref) */
+    const char *user_name, *external_id; /* in data */
+    bool active;
+    const char *provider; /* from the extension, in the resource checked; NULL when not given */
+};
+/* Returns 0 with *p filled, or -1 with the 400 in r (nothing to free). */
+int adc_scim_user_check(const json_t *in, struct adc_scim_user_input *p, struct adc_scim_result *r);
 
 /* Returns 0 on success (r->status 200/201/204), -1 with the error in r. */
 int adc_scim_user_create(struct adc_scim_ctx *ctx, const json_t *body, bool want_resource,

@@ -37,12 +37,9 @@ static int read_row(struct adc_stmt *st, struct adc_store_group *g) {
 
 int adc_store_group_get(struct adc_db *db, const char *id, struct adc_store_group *out) {
     static const char sql[] = "SELECT " GROUP_COLUMNS " FROM groups WHERE id = ?";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", id);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, id);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     r = read_row(st, out);
     adc_stmt_reset(st);
@@ -135,74 +132,41 @@ int adc_store_groups_reassign(struct adc_db *db, const char *from, const char *t
     return (int)r;
 }
 
-/* A statement built at run time around a filter's WHERE clause (free it with adc_stmt_free). */
-static struct adc_stmt *prepare_where(struct adc_db *db, const char *fmt, const char *where) {
-    char *sql = NULL;
-    if (asprintf(&sql, fmt, where && *where ? where : "TRUE") < 0)
-        return NULL;
-    struct adc_stmt *st = adc_db_prepare(db, sql);
-    free(sql);
-    return st;
+struct list_ctx {
+    adc_store_group_cb cb;
+    void *ctx;
+};
+
+static int list_row(struct adc_stmt *st, void *ctx) {
+    struct list_ctx *l = ctx;
+    struct adc_store_group g;
+    int r = read_row(st, &g);
+    if (r < 0)
+        return r;
+    r = l->cb(&g, l->ctx);
+    adc_store_group_done(&g);
+    return r;
 }
 
 int adc_store_group_list(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
                          size_t n_args, int64_t after_seq, int64_t offset, int64_t limit,
                          adc_store_group_cb cb, void *ctx) {
-    struct adc_stmt *st =
-        prepare_where(db,
-                      "SELECT " GROUP_COLUMNS " FROM groups WHERE seq > ? AND (%s) "
-                      "ORDER BY seq LIMIT ? OFFSET ?",
-                      where);
-    if (!st)
-        return -EIO;
-    int r;
-    adc_stmt_bind_int(st, 1, after_seq);
-    if (adc_stmt_bind_args(st, 2, args, n_args) < 0) {
-        r = -EINVAL;
-        goto out;
-    }
-    adc_stmt_bind_int(st, 2 + (int)n_args, limit);
-    adc_stmt_bind_int(st, 3 + (int)n_args, offset);
-    int n = 0;
-    while ((r = adc_db_step_next(db, st)) > 0) {
-        struct adc_store_group g;
-        r = read_row(st, &g);
-        if (r < 0)
-            goto out;
-        r = cb(&g, ctx);
-        adc_store_group_done(&g);
-        if (r < 0)
-            goto out;
-        n++;
-    }
-    if (r == 0)
-        r = n;
-out:
-    adc_stmt_free(st);
-    return r;
+    struct list_ctx l = {cb, ctx};
+    return adc_db_list_page(db, "SELECT " GROUP_COLUMNS " FROM groups", where, args, n_args,
+                            after_seq, offset, limit, list_row, &l);
 }
 
 int64_t adc_store_group_count(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
                               size_t n_args) {
-    struct adc_stmt *st = prepare_where(db, "SELECT count(*) FROM groups WHERE %s", where);
-    if (!st)
-        return -EIO;
-    int64_t r = -EIO;
-    if (adc_stmt_bind_args(st, 1, args, n_args) == 0 && adc_db_step_next(db, st) > 0)
-        r = adc_stmt_int(st, 0);
-    adc_stmt_free(st);
-    return r;
+    return adc_db_count(db, "groups", where, args, n_args);
 }
 
 int adc_store_member_type(struct adc_db *db, const char *id, const char **type) {
     static const char sql[] = "SELECT 1 FROM users WHERE id = ?1 UNION ALL "
                               "SELECT 2 FROM groups WHERE id = ?1";
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "t", id);
     if (!st)
-        return -EIO;
-    adc_stmt_bind_text(st, 1, id);
-    int r = adc_db_step_row(db, st);
-    if (r < 0)
         return r;
     *type = adc_stmt_int(st, 0) == 1 ? ADC_MEMBER_USER : ADC_MEMBER_GROUP;
     adc_stmt_reset(st);
@@ -227,6 +191,16 @@ int adc_store_group_member_remove(struct adc_db *db, const char *group_id, const
     static const char sql[] = "DELETE FROM group_members WHERE group_id = ? AND member_id = ?";
     int64_t r = exec_texts(db, sql, group_id, member_id, false);
     return (int)r;
+}
+
+/* A statement built at run time around a filter's WHERE clause (free it with adc_stmt_free). */
+static struct adc_stmt *prepare_where(struct adc_db *db, const char *fmt, const char *where) {
+    char *sql = NULL;
+    if (asprintf(&sql, fmt, where && *where ? where : "TRUE") < 0)
+        return NULL;
+    struct adc_stmt *st = adc_db_prepare(db, sql);
+    free(sql);
+    return st;
 }
 
 int64_t adc_store_group_members_remove_where(struct adc_db *db, const char *group_id,

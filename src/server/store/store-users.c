@@ -214,68 +214,31 @@ int adc_store_users_reassign(struct adc_db *db, const char *from, const char *to
     return r < 0 ? r : adc_db_changes(db);
 }
 
+struct list_ctx {
+    adc_store_user_cb cb;
+    void *ctx;
+};
+
+static int list_row(struct adc_stmt *st, void *ctx) {
+    struct list_ctx *l = ctx;
+    struct adc_store_user u;
+    int r = read_row(st, &u);
+    if (r < 0)
+        return r;
+    r = l->cb(&u, l->ctx);
+    adc_store_user_done(&u);
+    return r;
+}
+
 int adc_store_user_list(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
                         size_t n_args, int64_t after_seq, int64_t offset, int64_t limit,
                         adc_store_user_cb cb, void *ctx) {
-    /* Built per call: the filter makes every query different. Preparing costs microseconds,
-     * small next to a page of results. */
-    char *sql = NULL;
-    if (asprintf(&sql,
-                 "SELECT " USER_COLUMNS " FROM users WHERE seq > ? AND (%s) ORDER BY seq "
-                 "LIMIT ? OFFSET ?",
-                 where && *where ? where : "TRUE") < 0)
-        return -ENOMEM;
-    int r;
-    struct adc_stmt *st = adc_db_prepare(db, sql);
-    if (!st) {
-        r = -EIO;
-        goto out;
-    }
-    adc_stmt_bind_int(st, 1, after_seq);
-    if (adc_stmt_bind_args(st, 2, args, n_args) < 0) {
-        r = -EINVAL;
-        goto out;
-    }
-    adc_stmt_bind_int(st, 2 + (int)n_args, limit);
-    adc_stmt_bind_int(st, 3 + (int)n_args, offset);
-    int n = 0;
-    while ((r = adc_db_step_next(db, st)) > 0) {
-        struct adc_store_user u;
-        r = read_row(st, &u);
-        if (r < 0)
-            goto out;
-        r = cb(&u, ctx);
-        adc_store_user_done(&u);
-        if (r < 0)
-            goto out;
-        n++;
-    }
-    if (r == 0)
-        r = n;
-out:
-    adc_stmt_free(st);
-    free(sql);
-    return r;
+    struct list_ctx l = {cb, ctx};
+    return adc_db_list_page(db, "SELECT " USER_COLUMNS " FROM users", where, args, n_args,
+                            after_seq, offset, limit, list_row, &l);
 }
 
 int64_t adc_store_user_count(struct adc_db *db, const char *where, const struct adc_sql_arg *args,
                              size_t n_args) {
-    char *sql = NULL;
-    /* Without a filter, no WHERE at all: SQLite then counts the smallest index's entries
-     * without looking at rows. */
-    if (asprintf(&sql, "SELECT count(*) FROM users%s%s", where && *where ? " WHERE " : "",
-                 where && *where ? where : "") < 0)
-        return -ENOMEM;
-    int64_t r = -EIO;
-    struct adc_stmt *st = adc_db_prepare(db, sql);
-    if (!st)
-        goto out;
-    if (adc_stmt_bind_args(st, 1, args, n_args) < 0)
-        goto out;
-    if (adc_db_step_next(db, st) > 0)
-        r = adc_stmt_int(st, 0);
-out:
-    adc_stmt_free(st);
-    free(sql);
-    return r;
+    return adc_db_count(db, "users", where, args, n_args);
 }

@@ -196,6 +196,56 @@ struct adc_stmt *adc_db_query(struct adc_db *db, const char *sql, const char *ty
     return st;
 }
 
+int adc_db_list_page(struct adc_db *db, const char *select_from, const char *where,
+                     const struct adc_sql_arg *args, size_t n_args, int64_t after_seq,
+                     int64_t offset, int64_t limit, int (*row)(struct adc_stmt *st, void *ctx),
+                     void *ctx) {
+    char *sql = NULL;
+    if (asprintf(&sql, "%s WHERE seq > ? AND (%s) ORDER BY seq LIMIT ? OFFSET ?", select_from,
+                 where && *where ? where : "TRUE") < 0)
+        return -ENOMEM;
+    int r;
+    struct adc_stmt *st = adc_db_prepare(db, sql);
+    if (!st) {
+        r = -EIO;
+        goto out;
+    }
+    adc_stmt_bind_int(st, 1, after_seq);
+    if (adc_stmt_bind_args(st, 2, args, n_args) < 0) {
+        r = -EINVAL;
+        goto out;
+    }
+    adc_stmt_bind_int(st, 2 + (int)n_args, limit);
+    adc_stmt_bind_int(st, 3 + (int)n_args, offset);
+    int n = 0;
+    while ((r = adc_db_step_next(db, st)) > 0) {
+        if ((r = row(st, ctx)) < 0)
+            goto out;
+        n++;
+    }
+    if (r == 0)
+        r = n;
+out:
+    adc_stmt_free(st);
+    free(sql);
+    return r;
+}
+
+int64_t adc_db_count(struct adc_db *db, const char *table, const char *where,
+                     const struct adc_sql_arg *args, size_t n_args) {
+    char *sql = NULL;
+    if (asprintf(&sql, "SELECT count(*) FROM %s%s%s", table, where && *where ? " WHERE " : "",
+                 where && *where ? where : "") < 0)
+        return -ENOMEM;
+    int64_t r = -EIO;
+    struct adc_stmt *st = adc_db_prepare(db, sql);
+    if (st && adc_stmt_bind_args(st, 1, args, n_args) == 0 && adc_db_step_next(db, st) > 0)
+        r = adc_stmt_int(st, 0);
+    adc_stmt_free(st);
+    free(sql);
+    return r;
+}
+
 /* SAVEPOINT, ROLLBACK TO and RELEASE are the same words in both engines. */
 int adc_db_savepoint(struct adc_db *db) { return adc_db_exec(db, "SAVEPOINT op", false, ""); }
 

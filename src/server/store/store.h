@@ -115,6 +115,22 @@ int adc_db_step_row(struct adc_db *db, struct adc_stmt *st);
  * errno. The caller resets the statement when done (also when it stops early). */
 int adc_db_step_next(struct adc_db *db, struct adc_stmt *st);
 
+/* A page of a listing filtered by a WHERE clause built at run time (store-filter.h): runs
+ * "<select_from> WHERE seq > ? AND (<where>) ORDER BY seq LIMIT ? OFFSET ?" with args bound
+ * after after_seq, and calls row() with each row current (it reads its columns; a negative
+ * return stops the listing and is returned). where NULL or "": every row. Returns the number
+ * of rows, or a negative errno. Built per call: the filter makes every query different, and
+ * preparing costs microseconds, small next to a page of results. */
+int adc_db_list_page(struct adc_db *db, const char *select_from, const char *where,
+                     const struct adc_sql_arg *args, size_t n_args, int64_t after_seq,
+                     int64_t offset, int64_t limit, int (*row)(struct adc_stmt *st, void *ctx),
+                     void *ctx);
+/* The number of rows of table that match where (NULL or "": all of them), or a negative errno.
+ * Without a filter there is no WHERE at all: SQLite then counts the smallest index's entries
+ * without looking at rows. */
+int64_t adc_db_count(struct adc_db *db, const char *table, const char *where,
+                     const struct adc_sql_arg *args, size_t n_args);
+
 /* Shorthands for the common case, statements cached by the sql pointer (string literals only).
  * types has one letter per parameter, in order: 't' a const char * (NULL binds NULL), 'i' an
  * int64_t (cast other integers). */

@@ -411,7 +411,7 @@ static void duplicates_are_all_skipped(void **state) {
     (void)state;
     struct adc_dir_users l;
     struct adc_skipped_entry *skipped = NULL;
-    size_t n_skipped = 0;
+    size_t n_skipped = 0, cap_skipped = 0;
     adc_dir_users_init(&l);
     add_user(&l, "b@example.org", "uid=b");
     add_user(&l, "Dup.User@example.org", "uid=dup1");
@@ -419,7 +419,7 @@ static void duplicates_are_all_skipped(void **state) {
     add_user(&l, "dup.user@example.org", "uid=dup2");
     add_user(&l, "DUP.USER@EXAMPLE.ORG", "uid=dup3");
     add_user(&l, "c@example.org", "uid=c");
-    int r = adc_user_map_drop_duplicates(&l, &skipped, &n_skipped);
+    int r = adc_user_map_drop_duplicates(&l, &skipped, &n_skipped, &cap_skipped);
     assert_int_equal(r, 3);
     assert_int_equal(l.n, 3);
     assert_string_equal(adc_dir_user_name(&l.items[0]), "a@example.org"); /* sorted */

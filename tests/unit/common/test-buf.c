@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -87,6 +88,18 @@ static void grow_array_doubles_and_refuses_overflow(void **state) {
     assert_int_equal(bcap, SIZE_MAX / 2);
 }
 
+static void grow_array_n_knows_the_capacity_from_the_count(void **state) {
+    (void)state;
+    char **v = NULL;
+    size_t n = 0;
+    for (; n < 1000; n++) {
+        assert_int_equal(adc_grow_array_n(v, n, 4), 0);
+        v[n] = (char *)v; /* every place written: ASan sees an overflow */
+    }
+    assert_int_equal(adc_grow_array_n(v, n, 4), 0); /* 1000 in 1024: nothing to do */
+    free(v);
+}
+
 static void printf_helpers(void **state) {
     (void)state;
     char *s = adc_strdup_printf("%s-%03d", "run", 7);
@@ -97,6 +110,28 @@ static void printf_helpers(void **state) {
     assert_string_equal(err, "no 'server' in adc.cfg");
     free(err);
     adc_set_error(NULL, "ignored %d", 1); /* no out-parameter: nothing happens */
+}
+
+static void read_file_whole_or_refused(void **state) {
+    (void)state;
+    char path[] = "/tmp/adc-test-buf-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "key: value\n", 11), 11);
+    close(fd);
+    char *s = NULL;
+    size_t len = 0;
+    assert_int_equal(adc_read_file(path, 11, &s, &len), 0);
+    assert_int_equal(len, 11);
+    assert_string_equal(s, "key: value\n");
+    free(s);
+    s = NULL;
+    assert_int_equal(adc_read_file(path, 10, &s, &len), -EFBIG);
+    assert_null(s);
+    assert_int_equal(len, 11); /* untouched on failure */
+    unlink(path);
+    assert_int_equal(adc_read_file(path, 10, &s, NULL), -ENOENT);
+    assert_null(s);
 }
 
 static void wire_ids_and_run_statuses(void **state) {
@@ -128,7 +163,9 @@ int main(void) {
         cmocka_unit_test(clear_keeps_memory_and_forgets_a_failure),
         cmocka_unit_test(secret_buffer_keeps_its_content_across_growth),
         cmocka_unit_test(grow_array_doubles_and_refuses_overflow),
+        cmocka_unit_test(grow_array_n_knows_the_capacity_from_the_count),
         cmocka_unit_test(printf_helpers),
+        cmocka_unit_test(read_file_whole_or_refused),
         cmocka_unit_test(wire_ids_and_run_statuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
