@@ -58,7 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             struct adc_user plain;
             if (adc_scim_user_from_json(item, &plain) < 0)
                 __builtin_trap(); /* both readers agree */
-            if (strcmp(plain.user_name, u->user_name) || strcmp(plain.id, u->id))
+            char id_buf[ADC_UUID_TEXT];
+            if (strcmp(plain.user_name, u->user_name) ||
+                strcmp(plain.id, adc_cloud_user_id(u, id_buf)))
                 __builtin_trap();
             adc_user_done(&plain);
         }

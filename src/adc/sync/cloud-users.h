@@ -4,10 +4,10 @@
  * blocks (one allocation per 256 KiB instead of several per user) and the owner, nearly always
  * the same Application ID, is stored once.
  *
- * Memory: 72 bytes a user plus about 100 bytes of strings, where a `struct adc_user` with all
- * the attributes took about 272 (at 1,000,000 users: 170 MB instead of 270 MB; docs/product.md
- * section 14, docs/BENCHMARKS.md). The attributes' text is never needed: a change is written
- * from the directory's side. */
+ * Memory: 88 bytes a user plus its userName (about 23 bytes), where a `struct adc_user` with
+ * all the attributes took about 272 (at 1,000,000 users: 111 MB instead of 270 MB;
+ * docs/product.md section 14, docs/BENCHMARKS.md). The attributes' text is never needed: a
+ * change is written from the directory's side. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,14 +16,39 @@
 
 #include "common/user.h"
 
+/* The text of a UUID in its canonical form, with its NUL. */
+#define ADC_UUID_TEXT 37
+
+/* An identifier of a cloud user: its 16 bytes when its text is a UUID in the canonical lowercase
+ * form (adc-server's SCIM ids, OpenLDAP's entryUUID, objectGUID as adc writes it), which the
+ * text is exactly given back from; else the text itself (in the list's blocks). 16 bytes
+ * instead of a pointer and 37 bytes of text. Read with adc_cloud_user_id/_external_id. */
+struct adc_cloud_ident {
+    union {
+        unsigned char uuid[16];
+        const char *text; /* NULL: none */
+    };
+};
+
 struct adc_cloud_user {
-    const char *id;                    /* SCIM id; never NULL in a listed user */
+    struct adc_cloud_ident id_;        /* SCIM id; never absent in a listed user */
+    struct adc_cloud_ident ext_;       /* externalId; may be absent */
     const char *user_name;             /* never NULL in a listed user */
-    const char *external_id;           /* NULL when none */
     const char *provider;              /* "local", the owning Application ID, or NULL */
     uint64_t digest[ADC_DIGEST_COUNT]; /* adc_user_digest of the user's attributes */
     bool active;
+    uint8_t ident_uuid; /* bit 0: id_ holds a UUID's bytes; bit 1: ext_ does */
 };
+
+/* The SCIM id and the externalId of c as text: a pointer into the list (valid as long as it)
+ * when stored as text, else formatted into buf. The externalId is NULL when absent (the id is
+ * never absent in a listed user). */
+const char *adc_cloud_user_id(const struct adc_cloud_user *c, char buf[ADC_UUID_TEXT]);
+const char *adc_cloud_user_external_id(const struct adc_cloud_user *c, char buf[ADC_UUID_TEXT]);
+/* Whether c has an externalId (not empty). */
+static inline bool adc_cloud_user_has_external_id(const struct adc_cloud_user *c) {
+    return (c->ident_uuid & 2) || (c->ext_.text && *c->ext_.text);
+}
 
 struct adc_cloud_block;
 

@@ -336,15 +336,17 @@ int adc_delta_entry(struct adc_delta *d, const char *dn, bool in_scope,
     size_t n_keep = 0;
     for (size_t i = 0; i < cloud.n; i++) {
         const struct adc_cloud_user *c = &cloud.items[i];
-        bool other_of_ours = owned(d, c) && c->external_id && *c->external_id &&
-                             !adc_streq(c->external_id, e.user.external_id);
+        char ext_buf[ADC_UUID_TEXT];
+        const char *c_ext = adc_cloud_user_external_id(c, ext_buf);
+        bool other_of_ours =
+            owned(d, c) && c_ext && *c_ext && !adc_streq(c_ext, e.user.external_id);
         if (other_of_ours) {
             if (c->user_name && strcasecmp(c->user_name, e.user.user_name) == 0) {
                 outcome_set(out,
                             "skip '%s': the name belongs to another user of this configuration "
                             "(externalId %s) until that one is renamed; the next full sync "
                             "settles it",
-                            e.user.user_name, c->external_id);
+                            e.user.user_name, c_ext);
                 r = 0;
                 goto out;
             }
@@ -379,9 +381,12 @@ int adc_delta_delete_id(struct adc_delta *d, const char *external_id, struct adc
     }
     /* Only this configuration's users can leave with its directory entry (rule 3). */
     size_t k = 0;
-    for (size_t i = 0; i < cloud.n; i++)
-        if (owned(d, &cloud.items[i]) && adc_streq(cloud.items[i].external_id, external_id))
+    for (size_t i = 0; i < cloud.n; i++) {
+        char ext_buf[ADC_UUID_TEXT];
+        if (owned(d, &cloud.items[i]) &&
+            adc_streq(adc_cloud_user_external_id(&cloud.items[i], ext_buf), external_id))
             cloud.items[k++] = cloud.items[i];
+    }
     r = k ? run_plan(d, NULL, 0, cloud.items, k, out, err) : 0;
     adc_cloud_users_done(&cloud);
     if (r == 0 && k == 0 && d->yaml->ldap.groups_filter)
@@ -409,7 +414,9 @@ int adc_delta_delete_uuid(struct adc_delta *d, const unsigned char uuid[16],
     size_t k = 0;
     for (size_t i = 0; i < cloud.n; i++) {
         const struct adc_cloud_user *c = &cloud.items[i];
-        if (owned(d, c) && (adc_streq(c->external_id, a) || adc_streq(c->external_id, b)))
+        char ext_buf[ADC_UUID_TEXT];
+        const char *c_ext = adc_cloud_user_external_id(c, ext_buf);
+        if (owned(d, c) && (adc_streq(c_ext, a) || adc_streq(c_ext, b)))
             cloud.items[k++] = *c;
     }
     r = k ? run_plan(d, NULL, 0, cloud.items, k, out, err) : 0;

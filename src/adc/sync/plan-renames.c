@@ -84,9 +84,10 @@ static int make_temp(const struct adc_plan_change *c, const struct adc_strindex 
      * the directory's, which the final update writes anyway, with the cloud user's identity
      * and state, so that only the name and those attributes move early. */
     struct adc_user v;
+    char ext_buf[ADC_UUID_TEXT];
     adc_dir_user_view(c->dir, &v);
     v.user_name = name;
-    v.external_id = (char *)c->cloud->external_id;
+    v.external_id = (char *)adc_cloud_user_external_id(c->cloud, ext_buf); /* copied below */
     v.active = c->cloud->active;
     if (adc_dir_user_make_alone(&t->user, &v) < 0)
         return -ENOMEM;

@@ -85,7 +85,8 @@ static unsigned diff(const struct adc_user *d, const struct adc_cloud_user *c, b
     unsigned f = 0;
     if (!same_value(d->user_name, c->user_name))
         f |= ADC_FIELD_USER_NAME;
-    if (!same_value(d->external_id, c->external_id))
+    char ext_buf[ADC_UUID_TEXT];
+    if (!same_value(d->external_id, adc_cloud_user_external_id(c, ext_buf)))
         f |= ADC_FIELD_EXTERNAL_ID;
     adc_user_digest(d, dd);
     for (size_t i = 0; i < ADC_DIGEST_COUNT; i++)
@@ -112,7 +113,21 @@ struct builder {
     struct adc_plan_change *v;
     size_t n, cap;
     struct adc_plan_stats stats;
+    struct adc_cloud_users texts; /* externalIds of cloud users as text, lent by changes */
 };
+
+/* c's externalId as text that lives as long as the plan (NULL when absent). Returns 0 or
+ * -ENOMEM. A cloud user keeps a UUID as its 16 bytes (sync/cloud-users.h); the few that a
+ * change names (leavers, conflicts) get their text here. */
+static int cloud_ext_text(struct builder *b, const struct adc_cloud_user *c, const char **out) {
+    char buf[ADC_UUID_TEXT];
+    const char *s = adc_cloud_user_external_id(c, buf);
+    if (s != buf) {
+        *out = s;
+        return 0;
+    }
+    return (*out = adc_cloud_users_strdup(&b->texts, buf, strlen(buf))) ? 0 : -ENOMEM;
+}
 
 static struct adc_plan_change *add(struct builder *b, enum adc_plan_op op, const char *reason) {
     if (adc_grow_array(b->v, b->cap, b->n, 64) < 0)
@@ -185,8 +200,9 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
     if (ci == ADC_STRINDEX_NONE) {
         size_t ni = adc_strindex_get(cloud_name, d->user_name);
         const struct adc_cloud_user *n = ni == ADC_STRINDEX_NONE ? NULL : &in->cloud[ni];
-        if (n && (cflags[ni] & CLOUD_OWNED) && !empty(n->external_id) &&
-            adc_strindex_get(dir_ext, n->external_id) != ADC_STRINDEX_NONE)
+        char ext_buf[ADC_UUID_TEXT];
+        if (n && (cflags[ni] & CLOUD_OWNED) && adc_cloud_user_has_external_id(n) &&
+            adc_strindex_get(dir_ext, adc_cloud_user_external_id(n, ext_buf)) != ADC_STRINDEX_NONE)
             /* Ours and still claimed by the directory user it belongs to, which was renamed
              * away from this name: that rename is applied before this create. */
             n = NULL;
@@ -203,7 +219,7 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
             ch->active = d->active && !s[ADC_SETTING_CREATE_AS_DISABLED];
             return 0;
         }
-        if ((cflags[ni] & CLOUD_OWNED) && !empty(n->external_id)) {
+        if ((cflags[ni] & CLOUD_OWNED) && adc_cloud_user_has_external_id(n)) {
             /* Ours, with another identity that no directory entry has any more: a leaver (or
              * an entry deleted and re-created). A new person who got the leaver's name must not
              * inherit the leaver's account and data: report it, never reuse; the old user is
@@ -212,8 +228,7 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
                 return -ENOMEM;
             set_dir(ch, dd, d);
             ch->cloud = n;
-            ch->reason_detail = n->external_id;
-            return 0;
+            return cloud_ext_text(b, n, &ch->reason_detail);
         }
         if (cflags[ni] & CLOUD_OWNED) {
             /* Ours, but no directory identity was ever recorded: link it to this entry. */
@@ -289,12 +304,11 @@ static int plan_leaver(struct builder *b, const struct adc_plan_input *in, size_
         return -ENOMEM;
     ch->cloud = c;
     ch->user_name = c->user_name;
-    ch->external_id = c->external_id;
     if (op == ADC_PLAN_DISABLE) {
         ch->fields = ADC_FIELD_ACTIVE;
         ch->active = false;
     }
-    return 0;
+    return cloud_ext_text(b, c, &ch->external_id);
 }
 
 /* The cloud side: indexes by id, name and (of the users this configuration owns) externalId;
@@ -307,7 +321,9 @@ static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *
     size_t n_owned = 0;
     for (size_t i = 0; i < in->n_cloud; i++) {
         const struct adc_cloud_user *c = &in->cloud[i];
-        if (!empty(c->id) && adc_strindex_put(cloud_id, c->id, i) != ADC_STRINDEX_NONE) {
+        char buf[ADC_UUID_TEXT];
+        const char *id = adc_cloud_user_id(c, buf);
+        if (!empty(id) && adc_strindex_put(cloud_id, id, i) != ADC_STRINDEX_NONE) {
             cflags[i] |= CLOUD_IGNORED;
             continue;
         }
@@ -316,8 +332,8 @@ static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *
         if (adc_streq(c->provider, in->app_id)) {
             cflags[i] |= CLOUD_OWNED;
             n_owned++;
-            if (!empty(c->external_id))
-                adc_strindex_put(own_ext, c->external_id, i);
+            if (adc_cloud_user_has_external_id(c))
+                adc_strindex_put(own_ext, adc_cloud_user_external_id(c, buf), i);
         }
     }
     return n_owned;
@@ -382,14 +398,22 @@ static int skip_dir_user(struct builder *b, const struct adc_dir_user *dd, uint8
 
 /* The keys of the plan's indexes, read from the users by position: the indexes store no key
  * pointers (str-index.h; 52 MB less at 1,000,000 users). */
+/* The SCIM ids and externalIds a cloud user keeps as a UUID's bytes are formatted into the
+ * index's own buffer: an index compares one stored key at a time. */
+struct ident_keys {
+    const struct adc_plan_input *in;
+    char buf[ADC_UUID_TEXT];
+};
 static const char *cloud_id_at(const void *ctx, size_t i) {
-    return ((const struct adc_plan_input *)ctx)->cloud[i].id;
+    struct ident_keys *k = (struct ident_keys *)ctx;
+    return adc_cloud_user_id(&k->in->cloud[i], k->buf);
 }
 static const char *cloud_name_at(const void *ctx, size_t i) {
     return ((const struct adc_plan_input *)ctx)->cloud[i].user_name;
 }
 static const char *cloud_ext_at(const void *ctx, size_t i) {
-    return ((const struct adc_plan_input *)ctx)->cloud[i].external_id;
+    struct ident_keys *k = (struct ident_keys *)ctx;
+    return adc_cloud_user_external_id(&k->in->cloud[i], k->buf);
 }
 static const char *dir_name_at(const void *ctx, size_t i) {
     return adc_dir_user_name(&((const struct adc_plan_input *)ctx)->dir[i]);
@@ -409,9 +433,11 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
 
     if (!cflags || !dstate)
         goto out;
-    if (adc_strindex_init_keyed(&cloud_id, in->n_cloud, false, cloud_id_at, in) < 0 ||
+    struct ident_keys id_keys = {.in = in}, ext_keys = {.in = in};
+    adc_cloud_users_init(&b.texts);
+    if (adc_strindex_init_keyed(&cloud_id, in->n_cloud, false, cloud_id_at, &id_keys) < 0 ||
         adc_strindex_init_keyed(&cloud_name, in->n_cloud, true, cloud_name_at, in) < 0 ||
-        adc_strindex_init_keyed(&own_ext, in->n_cloud, false, cloud_ext_at, in) < 0 ||
+        adc_strindex_init_keyed(&own_ext, in->n_cloud, false, cloud_ext_at, &ext_keys) < 0 ||
         adc_strindex_init_keyed(&dir_name, in->n_dir, true, dir_name_at, in) < 0 ||
         adc_strindex_init_keyed(&dir_ext, in->n_dir, false, dir_ext_at, in) < 0)
         goto out;
@@ -474,11 +500,14 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
         .delete_limit = adc_plan_delete_limit(in->max_delete, n_owned),
         .temps = temps, /* owned by the plan now */
         .n_temps = n_temps,
+        .texts = b.texts, /* owned by the plan now */
     };
+    memset(&b.texts, 0, sizeof(b.texts));
     out->guard_tripped = n_guarded > out->delete_limit;
     r = 0;
 out:
     free(b.v);
+    adc_cloud_users_done(&b.texts);
     free(cflags);
     free(dstate);
     adc_strindex_done(&cloud_id);
@@ -494,6 +523,7 @@ void adc_plan_done(struct adc_plan *p) {
         return;
     free(p->changes);
     adc_plan_temps_free(p->temps, p->n_temps);
+    adc_cloud_users_done(&p->texts);
     memset(p, 0, sizeof(*p));
 }
 

@@ -89,6 +89,7 @@ struct adc_plan {
     bool guard_tripped;              /* n_guarded > delete_limit: apply nothing */
     struct adc_plan_temp *temps;     /* owned: the temporary names and reasons of rename cycles */
     size_t n_temps;
+    struct adc_cloud_users texts; /* owned: cloud externalIds as text that changes lend */
 };
 
 /* Builds the plan. Returns 0, or -ENOMEM (then *out is untouched). The plan lends pointers

@@ -212,7 +212,8 @@ static void cloud_users_share_blocks_and_provider(void **state) {
         json_decref(j);
     }
     assert_int_equal(c.n, 200);
-    assert_string_equal(c.items[7].id, long_name);
+    char id_buf[ADC_UUID_TEXT];
+    assert_string_equal(adc_cloud_user_id(&c.items[7], id_buf), long_name);
     assert_string_equal(c.items[0].provider, "app-1");
     assert_ptr_equal(c.items[149].provider, c.items[0].provider);
     assert_string_equal(c.items[150].provider, "local");
@@ -227,6 +228,40 @@ static void cloud_users_share_blocks_and_provider(void **state) {
     adc_cloud_users_done(NULL);
 }
 
+/* Identifiers in the canonical lowercase UUID form are kept as 16 bytes and given back as the
+ * same text; any other text (uppercase, braces, 389-ds's nsUniqueId) is kept as it is. */
+static void cloud_user_identifiers(void **state) {
+    (void)state;
+    static const char *const ids[] = {"0190d4c0-1234-7abc-8def-0123456789ab",
+                                      "0190D4C0-1234-7ABC-8DEF-0123456789AB",
+                                      "{0190d4c0-1234-7abc-8def-0123456789ab}",
+                                      "c0a8e3a1-4e1a11ef-8f2fd6c3-1d5c1ab2",
+                                      "0190d4c0-1234-7abc-8def-0123456789a",
+                                      "0190d4c0-1234-7abc-8def-0123456789abc",
+                                      "0190d4c0x1234-7abc-8def-0123456789ab",
+                                      "g190d4c0-1234-7abc-8def-0123456789ab",
+                                      "7"};
+    struct adc_cloud_users c;
+    adc_cloud_users_init(&c);
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        struct adc_user u = {
+            .id = (char *)ids[i], .user_name = "u", .external_id = i % 2 ? (char *)ids[i] : NULL};
+        const struct adc_cloud_user *cu = adc_cloud_users_add(&c, &u);
+        assert_non_null(cu);
+        char buf[ADC_UUID_TEXT], ext_buf[ADC_UUID_TEXT];
+        assert_string_equal(adc_cloud_user_id(cu, buf), ids[i]);
+        assert_int_equal(cu->ident_uuid & 1, i == 0);
+        if (i % 2) {
+            assert_string_equal(adc_cloud_user_external_id(cu, ext_buf), ids[i]);
+            assert_true(adc_cloud_user_has_external_id(cu));
+        } else {
+            assert_null(adc_cloud_user_external_id(cu, ext_buf));
+            assert_false(adc_cloud_user_has_external_id(cu));
+        }
+    }
+    adc_cloud_users_done(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_a_full_resource),
@@ -237,6 +272,7 @@ int main(void) {
         cmocka_unit_test(error_detail),
         cmocka_unit_test(other_emails_round_trip),
         cmocka_unit_test(cloud_users_share_blocks_and_provider),
+        cmocka_unit_test(cloud_user_identifiers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
