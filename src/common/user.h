@@ -79,22 +79,31 @@ enum adc_user_digest_field {
  * whose digest equals another's (at worst that would hide a user's own change from the sync). */
 void adc_user_digest(const struct adc_user *u, uint64_t out[ADC_DIGEST_COUNT]);
 
-/* A directory user as a sync holds it (issue 21; docs/product.md section 14): 24 bytes and its
+/* A directory user as a sync holds it (issue 21; docs/product.md section 14): 16 bytes and its
  * strings one after the other in the list's arena (no allocation of its own), where a
  * `struct adc_user` takes 104 bytes and an allocation. Read it through adc_dir_user_view, or the
- * accessors for the name, identifier and DN; the strings stay where they are for the list's
- * life, so pointers to them can be lent. */
+ * accessors; the strings stay where they are for the list's life, so pointers to them can be
+ * lent. */
 struct adc_dir_user {
     /* The present strings, each NUL-terminated, in the order user_name, external_id, dn,
      * display_name, given_name, family_name, email, other_emails (`present` says which are
-     * there; an email equal to the name is not stored twice). */
+     * there; an email equal to the name is not stored twice; an externalId that is a UUID in
+     * the canonical lowercase form is stored as its 16 bytes, 21 fewer). */
     const char *strings;
-    const char *id_attribute; /* borrowed, as in struct adc_user */
     unsigned primary_group_rid;
-    uint8_t present; /* bit i: string i above is there (else NULL) */
-    bool active;
-    bool email_is_name;
+    uint8_t present;      /* bit i: string i above is there (else NULL) */
+    uint8_t flags;        /* ADC_DIR_* */
+    uint8_t id_attribute; /* the attribute that gave the externalId: adc_dir_user_id_attribute */
 };
+
+enum {
+    ADC_DIR_ACTIVE = 1 << 0,
+    ADC_DIR_EMAIL_IS_NAME = 1 << 1,
+    ADC_DIR_EXT_UUID = 1 << 2,
+};
+
+/* The text of an externalId that a directory user keeps as a UUID's bytes, with its NUL. */
+#define ADC_DIR_UUID_TEXT 37
 
 struct adc_dir_block;
 
@@ -109,19 +118,31 @@ void adc_dir_users_done(struct adc_dir_users *l);
 /* Appends the compact form of `u` (only read: its strings are copied into the arena). Returns
  * the new user (valid until the next append) or NULL when out of memory (nothing appended). */
 struct adc_dir_user *adc_dir_users_add(struct adc_dir_users *l, const struct adc_user *u);
-/* Fills *out with d's fields, the strings lent from d's arena: never adc_user_done a view, nor
- * change its strings. Costs one pass over d's strings (about 150 bytes). */
-void adc_dir_user_view(const struct adc_dir_user *d, struct adc_user *out);
+/* Fills *out with d's fields, the strings lent from d's arena (the externalId from ext_buf when
+ * d keeps it as a UUID's bytes): never adc_user_done a view, nor change its strings. Costs one
+ * pass over d's strings (about 130 bytes). */
+void adc_dir_user_view(const struct adc_dir_user *d, struct adc_user *out,
+                       char ext_buf[ADC_DIR_UUID_TEXT]);
 /* One user with its own strings (malloc'd), outside any list: for the few a plan makes itself
- * (a rename cycle's temporary step). Returns 0 or -ENOMEM; free with adc_dir_user_free_alone. */
+ * (a rename cycle's temporary step) and the live path's single users. Returns 0 or -ENOMEM;
+ * free with adc_dir_user_free_alone. */
 int adc_dir_user_make_alone(struct adc_dir_user *out, const struct adc_user *u);
 void adc_dir_user_free_alone(struct adc_dir_user *d);
-/* The userName, externalId and DN of d (NULL when absent), without a whole view. */
+/* The userName and DN of d (NULL when absent), lent from d's arena, without a whole view. */
 static inline const char *adc_dir_user_name(const struct adc_dir_user *d) {
     return d->present & 1 ? d->strings : NULL;
 }
-const char *adc_dir_user_external_id(const struct adc_dir_user *d);
 const char *adc_dir_user_dn(const struct adc_dir_user *d);
+/* d's externalId (NULL when absent): lent from d's arena, or formatted into buf. */
+const char *adc_dir_user_external_id(const struct adc_dir_user *d, char buf[ADC_DIR_UUID_TEXT]);
+/* Whether the externalId adc_dir_user_external_id gives is lent from the arena (stable as long
+ * as the list), not formatted into the caller's buffer. */
+static inline bool adc_dir_user_external_id_is_text(const struct adc_dir_user *d) {
+    return !(d->flags & ADC_DIR_EXT_UUID);
+}
+/* The attribute that gave d its externalId ("entryUUID", the configured one...): borrowed as
+ * it was given to adc_dir_users_add (a static string or the configuration's). */
+const char *adc_dir_user_id_attribute(const struct adc_dir_user *d);
 
 void adc_user_list_init(struct adc_user_list *l);
 void adc_user_list_done(struct adc_user_list *l);

@@ -357,7 +357,7 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     }
     /* Counted on the users that remain (duplicates were just dropped). */
     for (size_t i = 0; i < rd.res.users.n; i++)
-        count_id_attribute(&rd.res, rd.res.users.items[i].id_attribute);
+        count_id_attribute(&rd.res, adc_dir_user_id_attribute(&rd.res.users.items[i]));
     if (rd.n_references > 0)
         log_debug("ignored %zu search references (referrals are not followed)", rd.n_references);
     if (!rd.res.id_attribute)

@@ -32,7 +32,8 @@ static int to_write(const struct adc_plan_change *c, const char *app_id, struct 
         /* The whole resource: a PUT is idempotent, so a retry cannot do harm. The provider
          * extension names this configuration (explicit for a takeover). */
         struct adc_user view;
-        adc_dir_user_view(c->dir, &view);
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        adc_dir_user_view(c->dir, &view, ext_buf);
         if (!(w->resource = adc_scim_user_to_text(&view, c->active, app_id)))
             return -ENOMEM;
     }

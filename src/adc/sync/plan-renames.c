@@ -85,7 +85,8 @@ static int make_temp(const struct adc_plan_change *c, const struct adc_strindex 
      * and state, so that only the name and those attributes move early. */
     struct adc_user v;
     char ext_buf[ADC_UUID_TEXT];
-    adc_dir_user_view(c->dir, &v);
+    char dir_ext_buf[ADC_DIR_UUID_TEXT];
+    adc_dir_user_view(c->dir, &v, dir_ext_buf);
     v.user_name = name;
     v.external_id = (char *)adc_cloud_user_external_id(c->cloud, ext_buf); /* copied below */
     v.active = c->cloud->active;

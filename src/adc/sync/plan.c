@@ -160,13 +160,19 @@ void adc_plan_stats_count(struct adc_plan_stats *s, const struct adc_plan_change
     }
 }
 
-/* d is the compact user, v its view: the strings lent are d's (they live as long as d). */
-static void set_dir(struct adc_plan_change *c, const struct adc_dir_user *d,
-                    const struct adc_user *v) {
+/* d is the compact user, v its view: the strings lent are d's (they live as long as d), but
+ * for an externalId d keeps as a UUID's bytes, whose text the plan keeps. 0 or -ENOMEM. */
+static int set_dir(struct builder *b, struct adc_plan_change *c, const struct adc_dir_user *d,
+                   const struct adc_user *v) {
     c->dir = d;
     c->user_name = v->user_name;
-    c->external_id = v->external_id;
     c->dn = v->dn;
+    c->external_id = v->external_id;
+    if (v->external_id && !adc_dir_user_external_id_is_text(d) &&
+        !(c->external_id =
+              adc_cloud_users_strdup(&b->texts, v->external_id, strlen(v->external_id))))
+        return -ENOMEM;
+    return 0;
 }
 
 static int compare_changes(const void *pa, const void *pb) {
@@ -190,7 +196,8 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
                          const struct adc_strindex *dir_ext, uint8_t *cflags) {
     const struct adc_dir_user *dd = &in->dir[i];
     struct adc_user view, *d = &view;
-    adc_dir_user_view(dd, &view);
+    char ext_buf[ADC_DIR_UUID_TEXT];
+    adc_dir_user_view(dd, &view, ext_buf);
     const bool *s = in->settings;
     struct adc_plan_change *ch;
     const char *reason = NULL, *detail = NULL;
@@ -200,9 +207,10 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
     if (ci == ADC_STRINDEX_NONE) {
         size_t ni = adc_strindex_get(cloud_name, d->user_name);
         const struct adc_cloud_user *n = ni == ADC_STRINDEX_NONE ? NULL : &in->cloud[ni];
-        char ext_buf[ADC_UUID_TEXT];
+        char c_ext_buf[ADC_UUID_TEXT];
         if (n && (cflags[ni] & CLOUD_OWNED) && adc_cloud_user_has_external_id(n) &&
-            adc_strindex_get(dir_ext, adc_cloud_user_external_id(n, ext_buf)) != ADC_STRINDEX_NONE)
+            adc_strindex_get(dir_ext, adc_cloud_user_external_id(n, c_ext_buf)) !=
+                ADC_STRINDEX_NONE)
             /* Ours and still claimed by the directory user it belongs to, which was renamed
              * away from this name: that rename is applied before this create. */
             n = NULL;
@@ -210,12 +218,14 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
             if (s[ADC_SETTING_NO_CREATE]) {
                 if (!(ch = add(b, ADC_PLAN_SKIP, R_NO_CREATE)))
                     return -ENOMEM;
-                set_dir(ch, dd, d);
+                if (set_dir(b, ch, dd, d) < 0)
+                    return -ENOMEM;
                 return 0;
             }
             if (!(ch = add(b, ADC_PLAN_CREATE, NULL)))
                 return -ENOMEM;
-            set_dir(ch, dd, d);
+            if (set_dir(b, ch, dd, d) < 0)
+                return -ENOMEM;
             ch->active = d->active && !s[ADC_SETTING_CREATE_AS_DISABLED];
             return 0;
         }
@@ -226,7 +236,8 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
              * handled as a leaver below (deleted, or disabled), and the administrator decides. */
             if (!(ch = add(b, ADC_PLAN_SKIP, R_CONFLICT)))
                 return -ENOMEM;
-            set_dir(ch, dd, d);
+            if (set_dir(b, ch, dd, d) < 0)
+                return -ENOMEM;
             ch->cloud = n;
             return cloud_ext_text(b, n, &ch->reason_detail);
         }
@@ -239,7 +250,8 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
              * 11: adc-server refuses the write); only a `local` one may be taken over. */
             if (!(ch = add(b, ADC_PLAN_SKIP, R_OTHER_PROVIDER)))
                 return -ENOMEM;
-            set_dir(ch, dd, d);
+            if (set_dir(b, ch, dd, d) < 0)
+                return -ENOMEM;
             ch->cloud = n;
             ch->reason_detail = n->provider ? n->provider : "none";
             return 0;
@@ -265,7 +277,8 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
     }
     if (!(ch = add(b, s[ADC_SETTING_NO_UPDATE] ? ADC_PLAN_SKIP : ADC_PLAN_UPDATE, reason)))
         return -ENOMEM;
-    set_dir(ch, dd, d);
+    if (set_dir(b, ch, dd, d) < 0)
+        return -ENOMEM;
     ch->cloud = c;
     ch->reason_detail = detail;
     ch->fields = fields;
@@ -343,7 +356,8 @@ static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *
 static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *dir_ext,
                          struct adc_strindex *dir_name, uint8_t *dstate) {
     for (size_t i = 0; i < in->n_dir; i++) {
-        const char *ext = adc_dir_user_external_id(&in->dir[i]);
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        const char *ext = adc_dir_user_external_id(&in->dir[i], ext_buf);
         const char *name = adc_dir_user_name(&in->dir[i]);
         if (!empty(ext)) {
             size_t j = adc_strindex_put(dir_ext, ext, i);
@@ -376,7 +390,8 @@ static int skip_dir_user(struct builder *b, const struct adc_dir_user *dd, uint8
                          const struct adc_strindex *own_ext, const struct adc_strindex *cloud_name,
                          uint8_t *cflags) {
     struct adc_user view, *d = &view;
-    adc_dir_user_view(dd, &view);
+    char ext_buf[ADC_DIR_UUID_TEXT];
+    adc_dir_user_view(dd, &view, ext_buf);
     size_t ci = adc_strindex_get(own_ext, d->external_id);
     if (ci != ADC_STRINDEX_NONE)
         cflags[ci] |= CLOUD_PROTECTED;
@@ -392,7 +407,8 @@ static int skip_dir_user(struct builder *b, const struct adc_dir_user *dd, uint8
     struct adc_plan_change *ch = add(b, ADC_PLAN_SKIP, reasons[state]);
     if (!ch)
         return -ENOMEM;
-    set_dir(ch, dd, d);
+    if (set_dir(b, ch, dd, d) < 0)
+        return -ENOMEM;
     return 0;
 }
 
@@ -419,7 +435,8 @@ static const char *dir_name_at(const void *ctx, size_t i) {
     return adc_dir_user_name(&((const struct adc_plan_input *)ctx)->dir[i]);
 }
 static const char *dir_ext_at(const void *ctx, size_t i) {
-    return adc_dir_user_external_id(&((const struct adc_plan_input *)ctx)->dir[i]);
+    struct ident_keys *k = (struct ident_keys *)ctx;
+    return adc_dir_user_external_id(&k->in->dir[i], k->buf);
 }
 
 int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
@@ -433,13 +450,13 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
 
     if (!cflags || !dstate)
         goto out;
-    struct ident_keys id_keys = {.in = in}, ext_keys = {.in = in};
+    struct ident_keys id_keys = {.in = in}, ext_keys = {.in = in}, dir_ext_keys = {.in = in};
     adc_cloud_users_init(&b.texts);
     if (adc_strindex_init_keyed(&cloud_id, in->n_cloud, false, cloud_id_at, &id_keys) < 0 ||
         adc_strindex_init_keyed(&cloud_name, in->n_cloud, true, cloud_name_at, in) < 0 ||
         adc_strindex_init_keyed(&own_ext, in->n_cloud, false, cloud_ext_at, &ext_keys) < 0 ||
         adc_strindex_init_keyed(&dir_name, in->n_dir, true, dir_name_at, in) < 0 ||
-        adc_strindex_init_keyed(&dir_ext, in->n_dir, false, dir_ext_at, in) < 0)
+        adc_strindex_init_keyed(&dir_ext, in->n_dir, false, dir_ext_at, &dir_ext_keys) < 0)
         goto out;
 
     n_owned = index_cloud(in, &cloud_id, &cloud_name, &own_ext, cflags);
@@ -558,8 +575,9 @@ const char *adc_plan_change_describe(const struct adc_plan_change *c, char *buf,
         append(buf, size, &len, c->reason);
     else if (c->op == ADC_PLAN_CREATE && !c->active)
         append(buf, size, &len,
-               c->dir && !c->dir->active ? "disabled in the directory"
-                                         : "created disabled (create-as-disabled)");
+               c->dir && !(c->dir->flags & ADC_DIR_ACTIVE)
+                   ? "disabled in the directory"
+                   : "created disabled (create-as-disabled)");
     if (c->reason_detail) {
         append(buf, size, &len, " (");
         append(buf, size, &len, c->reason_detail);

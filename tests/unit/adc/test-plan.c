@@ -785,7 +785,8 @@ static void swap_of_two_names_goes_through_a_temporary_name(void **state) {
     assert_ptr_equal(t->cloud, cu(f, 1));
     assert_string_equal(t->external_id, "e2");
     /* The cloud user's identity, only renamed. */
-    assert_string_equal(adc_dir_user_external_id(t->dir), "e2");
+    char ext_buf[ADC_DIR_UUID_TEXT];
+    assert_string_equal(adc_dir_user_external_id(t->dir, ext_buf), "e2");
     assert_false(t->active);
     assert_int_equal(t->fields, ADC_FIELD_USER_NAME);
     char buf[200];
