@@ -342,11 +342,33 @@ async function main() {
     await page.getByRole('heading', { name: 'Engineering' }).waitFor();
     assert.equal(await page.locator('#member-count').textContent(), '3');
     await page.getByLabel('Name contains').fill('user000002');
+    /* The search runs on the server (the members come a page at a time). */
+    await page.locator('#members caption').getByText('1–1 of 1').waitFor();
     assert.equal(await page.locator('#members tbody tr').count(), 1);
     await page.locator('#members').getByRole('link', { name: 'user000002@example.org' }).click();
     await page.getByRole('heading', { name: 'user000002@example.org' }).waitFor();
     await page.locator('#user-groups').getByRole('link', { name: 'Engineering' }).waitFor();
     assert.equal(await page.locator('#user-groups tbody tr').count(), 1);
+    /* A large group is paged: every user, ten a page (#/groups/<id>?count=10). */
+    const all = (await scim('GET', '/Users?count=1000&attributes=userName')).Resources;
+    const everyone = await scim('POST', '/Groups', group('Everyone', all.map((u) => ({ value: u.id }))));
+    await page.evaluate((hash) => { location.hash = hash; }, '#/groups/' + everyone.id + '?count=10');
+    await page.getByRole('heading', { name: 'Everyone' }).waitFor();
+    const n = all.length;
+    await page.locator('#members caption').getByText(`1–10 of ${n}`).waitFor();
+    assert.equal(await page.locator('#members tbody tr').count(), 10);
+    assert.equal(await page.locator('#m-prev').isHidden(), true);
+    await page.locator('#m-next').click();
+    await page.locator('#members caption').getByText(`11–20 of ${n}`).waitFor();
+    await page.locator('#m-prev').click();
+    await page.locator('#members caption').getByText(`1–10 of ${n}`).waitFor();
+    for (let s = 11; s <= n; s += 10) await page.locator('#m-next').click().then(() =>
+      page.locator('#members caption').getByText(`${s}–${Math.min(n, s + 9)} of ${n}`).waitFor());
+    assert.equal(await page.locator('#m-next').isHidden(), true);
+    await page.getByLabel('Name contains').fill('user00001');
+    await page.locator('#members caption').getByText('1–10 of 10').waitFor();
+    await page.getByLabel('Name contains').fill('nobody');
+    await page.locator('#members caption').getByText('No member matches.').waitFor();
   });
 
   await step('the audit log shows who did what', async () => {

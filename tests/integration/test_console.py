@@ -299,3 +299,100 @@ class ConsoleLockout(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+class ConsoleGroupMembers(unittest.TestCase):
+    """GET /api/v1/groups/{id}/members: the console pages through a group's members (and
+    searches them) instead of GETting the group whole (docs/product.md section 10)."""
+    N = 1200
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server().start()
+        cls.cfg = cls.srv.create_sync_config("members")
+        max_ops = cls.srv.request("GET", "/scim/v2/ServiceProviderConfig").body["bulk"][
+            "maxOperations"]
+        ops = [{"method": "POST", "path": "/Users", "bulkId": f"u{i}",
+                "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                         "userName": f"user{i:06d}@example.org", "externalId": f"e{i}"}}
+               for i in range(cls.N)]
+        for at in range(0, cls.N, max_ops):
+            r = cls.srv.scim(cls.cfg, "POST", "/Bulk", {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                "Operations": ops[at:at + max_ops]})
+            assert r.status == 200, r
+        users = cls.srv.scim(cls.cfg, "GET", f"/Users?count={cls.N}&attributes=userName")
+        cls.user_ids = {u["id"]: u["userName"] for u in users.body["Resources"]}
+        assert len(cls.user_ids) == cls.N
+        group = lambda name, members: {  # noqa: E731
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name,
+            "members": members}
+        cls.sub = cls.srv.scim(cls.cfg, "POST", "/Groups", group("Sub_100%", [])).body
+        cls.big = cls.srv.scim(cls.cfg, "POST", "/Groups", group(
+            "Everyone", [{"value": i} for i in cls.user_ids]
+            + [{"value": cls.sub["id"], "type": "Group"}])).body
+        cls.sign_in = sign_in(cls.srv)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def page(self, query, group=None, status=200):
+        r = self.srv.admin("GET", f"/api/v1/groups/{group or self.big['id']}/members?{query}")
+        self.assertEqual(r.status, status, r)
+        return r.body
+
+    def test_pages_cover_every_member_once(self):
+        seen = []
+        start = 1
+        while True:
+            p = self.page(f"startIndex={start}&count=500")
+            self.assertEqual(p["totalResults"], self.N + 1)
+            self.assertEqual(p["startIndex"], start)
+            self.assertEqual(p["itemsPerPage"], len(p["Resources"]))
+            seen += p["Resources"]
+            if len(p["Resources"]) < 500:
+                break
+            start += 500
+        self.assertEqual(len(seen), self.N + 1)
+        self.assertEqual(len({m["value"] for m in seen}), self.N + 1)
+        self.assertEqual([m["value"] for m in seen], sorted(m["value"] for m in seen))
+        users = [m for m in seen if m["type"] == "User"]
+        self.assertEqual({m["value"]: m["display"] for m in users}, self.user_ids)
+        self.assertEqual([m["display"] for m in seen if m["type"] == "Group"], ["Sub_100%"])
+        # The default page and the largest.
+        self.assertEqual(len(self.page("")["Resources"]), 100)
+        self.assertEqual(len(self.page("count=5000")["Resources"]), 1000)
+        self.assertEqual(self.page(f"startIndex={self.N + 5}")["Resources"], [])
+
+    def test_search_is_case_insensitive_and_literal(self):
+        p = self.page("search=USER00012")
+        self.assertEqual(p["totalResults"], 10)  # user000120 .. user000129
+        self.assertEqual(sorted(m["display"] for m in p["Resources"]),
+                         [f"user{i:06d}@example.org" for i in range(120, 130)])
+        p = self.page("search=user000123%40example&count=3")
+        self.assertEqual([m["display"] for m in p["Resources"]], ["user000123@example.org"])
+        # % and _ are characters, not patterns.
+        self.assertEqual([m["display"] for m in self.page("search=100%25")["Resources"]],
+                         ["Sub_100%"])
+        self.assertEqual(self.page("search=b_1")["totalResults"], 1)
+        self.assertEqual(self.page("search=r_0")["totalResults"], 0)
+        self.assertEqual(self.page("search=nobody")["Resources"], [])
+
+    def test_bad_requests(self):
+        for q in ("startIndex=0", "count=0", "count=-1", "startIndex=abc", "count=1x",
+                  "search=" + "x" * 300):
+            self.assertIn("detail", self.page(q, status=400), q)
+        self.page("", group="no-such-group", status=404)
+        self.assertEqual(self.page("", group=self.sub["id"])["totalResults"], 0)
+        r = self.srv.request("GET", f"/api/v1/groups/{self.big['id']}/members")
+        self.assertEqual(r.status, 401, r)
+        # A sync configuration's credentials are not an administrator's.
+        r = self.srv.request("GET", f"/api/v1/groups/{self.big['id']}/members",
+                             auth=self.srv.sync_auth(self.cfg))
+        self.assertIn(r.status, (401, 403), r)
+        # A cookie session reads it (GET needs no CSRF token).
+        _, cookie = self.sign_in
+        r = self.srv.get(f"/api/v1/groups/{self.big['id']}/members?count=2", Cookie=cookie)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r.body["Resources"]), 2)

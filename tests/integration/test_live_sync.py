@@ -494,6 +494,41 @@ class Live389(LiveBase):
         self.until("a delete (mapped from the nsUniqueId syncUUID)",
                    lambda: n.mail[0] not in self.cloud())
 
+    def test_group_membership_with_389(self):
+        # Membership changes live (docs/product.md section 10): the group entry's modify, and its
+        # delete mapped from the nsUniqueId syncUUID to the group's entryUUID.
+        g = f"cn=team389,{self.slapd.base_dn}"
+        self.slapd.ldapadd(f"dn: {g}\nobjectClass: groupOfNames\ncn: team389\n"
+                           f"member: {self.users[1].dn}\n")
+        yaml = yaml_text(self.slapd, watch="auto", filter_=FILTER).replace(
+            "    authentication:", "    groups:\n"
+            "      filter: \"(&(objectClass=groupOfNames)(cn=team389))\"\n"
+            "    authentication:", 1)
+        a = Agent(cfg_text(self.srv.url, self.cfg["app_id"], self.cfg["secret"]), yaml)
+        self.addCleanup(a.close)
+        a.start()
+        a.wait_notify("READY=1")
+        self.wait_startup_run()
+        a.wait_log("content synchronization started", 20)
+
+        def members():
+            r = self.srv.scim(self.cfg, "GET", "/Groups?count=10")
+            gs = [x for x in r.body.get("Resources", []) if x["displayName"] == "team389"]
+            if not gs:
+                return None
+            names = {u["id"]: n for n, u in self.cloud().items()}
+            return sorted(names.get(m["value"], "?") for m in gs[0].get("members", []))
+        self.assertEqual(members(), [self.users[1].mail[0]])
+        self.slapd.ldapmodify(f"dn: {g}\nchangetype: modify\nadd: member\n"
+                              f"member: {self.users[2].dn}\n")
+        self.until("a member added", lambda: members() == sorted(
+            [self.users[1].mail[0], self.users[2].mail[0]]))
+        self.slapd.ldapmodify(f"dn: {g}\nchangetype: modify\ndelete: member\n"
+                              f"member: {self.users[1].dn}\n")
+        self.until("a member removed", lambda: members() == [self.users[2].mail[0]])
+        self.slapd.ldapdelete(g)
+        self.until("a group delete", lambda: members() is None)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -76,6 +76,7 @@ class CommandLine(unittest.TestCase):
         con.execute("ALTER TABLE sync_configs DROP COLUMN sync_interval_minutes")
         con.execute("ALTER TABLE sync_configs DROP COLUMN next_sync_at")
         con.execute("ALTER TABLE runs DROP COLUMN run_trigger")
+        con.execute("DROP INDEX runs_one_active")  # step 9 -> 10
         con.execute("PRAGMA user_version=2")
         con.commit()
         con.close()
@@ -92,6 +93,8 @@ class CommandLine(unittest.TestCase):
         self.assertIn("next_sync_at", cols)
         cols = [row[1] for row in con.execute("PRAGMA table_info(runs)")]
         self.assertIn("run_trigger", cols)
+        cols = [row[2] for row in con.execute("PRAGMA index_info(runs_one_active)")]
+        self.assertEqual(cols, ["app_id"])
         # A database from a newer adc-server is refused, not damaged.
         con.execute("PRAGMA user_version=%d" % (latest + 50))
         con.commit()

@@ -14,6 +14,7 @@
 #include "cloud/transport.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/wire.h"
 #include "sync/delta.h"
 #include "sync/group-delta.h"
 #include "sync/imp.h"
@@ -61,12 +62,13 @@ static long long ms_since(const struct timespec *t) {
 static void report(struct adc_live *l, bool now) {
     if (!l->dirty || (!now && ms_since(&l->last_report) < REPORT_INTERVAL_MS))
         return;
-    json_t *body = json_pack("{s:s, s:s, s:I}", "watch", adc_watch_name(l->kind), "state", l->state,
-                             "changes_applied", (json_int_t)l->applied);
+    json_t *body =
+        json_pack("{s:s, s:s, s:I}", ADC_WIRE_WATCH, adc_watch_name(l->kind), ADC_WIRE_STATE,
+                  l->state, ADC_WIRE_CHANGES_APPLIED, (json_int_t)l->applied);
     if (body && l->last_change[0])
-        json_object_set_new(body, "last_change", json_string(l->last_change));
+        json_object_set_new(body, ADC_WIRE_LAST_CHANGE, json_string(l->last_change));
     if (body && l->detail[0])
-        json_object_set_new(body, "detail", json_string(l->detail));
+        json_object_set_new(body, ADC_WIRE_DETAIL, json_string(l->detail));
     int st = body ? adc_agent_api_put_live(l->t, body) : -ENOMEM;
     if (st >= 200 && st < 300)
         l->dirty = false;
@@ -182,7 +184,7 @@ static int on_baseline(void *userdata, const char *position) {
     struct adc_live *l = userdata;
     struct adc_imp_options opt = {
         .record_run = true,
-        .run_source = "agent",
+        .run_source = ADC_RUN_SOURCE_AGENT,
         .progress = on_imp_progress,
         .userdata = l,
     };

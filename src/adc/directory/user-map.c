@@ -362,6 +362,15 @@ out:
     return r;
 }
 
+void adc_skipped_free(struct adc_skipped_entry *skipped, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(skipped[i].dn);
+        free(skipped[i].user_name);
+        free(skipped[i].reason);
+    }
+    free(skipped);
+}
+
 int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, size_t *cap_skipped,
                        char *dn, char *user_name, char *reason) {
     size_t n = *n_skipped;

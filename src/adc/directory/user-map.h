@@ -109,6 +109,8 @@ bool adc_utf8_valid(const char *s, size_t n);
 int adc_user_map_drop_duplicates(struct adc_dir_users *users, struct adc_skipped_entry **skipped,
                                  size_t *n_skipped, size_t *cap_skipped);
 
+/* Frees a skipped list of n entries and their strings (NULL: nothing). */
+void adc_skipped_free(struct adc_skipped_entry *skipped, size_t n);
 /* Appends to a skipped list of *n_skipped entries in *cap_skipped places (grown with
  * adc_grow_array), taking ownership of the three strings (even on failure). 0 or -ENOMEM. */
 int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, size_t *cap_skipped,

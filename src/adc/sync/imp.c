@@ -109,8 +109,9 @@ static int start_run(struct adc_scim *client, const struct adc_yaml_config *yaml
     r->dry_run = r->settings.value[ADC_SETTING_DRY_RUN];
     int k;
     if (opt->record_run &&
-        (k = adc_agent_api_run_start(t, r->dry_run, opt->run_source ? opt->run_source : "imp",
-                                      &r->run_id, &err)) < 0) {
+        (k = adc_agent_api_run_start(t, r->dry_run,
+                                     opt->run_source ? opt->run_source : ADC_RUN_SOURCE_IMP,
+                                     &r->run_id, &err)) < 0) {
         if (k == -EBUSY) {
             /* One sync per configuration at a time (docs/product.md section 11): nothing was
              * read or written. */

@@ -6,7 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/cluster-check.h"
 #include "api/hub.h"
+#include "api/seal.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/wire.h"
@@ -24,21 +26,49 @@ static struct {
     struct adc_server *srv;
     struct adc_store_listener *listener;
     char instance[80];
+    struct adc_seal_key *key; /* in memory only (api/seal.h) */
+    int64_t oldest_start;     /* of the instances alive, as last looked at (atomic) */
 } cl;
 
 bool adc_cluster_active(void) { return cl.listener != NULL; }
 
+const char *adc_cluster_instance(void) { return cl.instance; }
+
+const struct adc_seal_key *adc_cluster_key(void) { return cl.key; }
+
+time_t adc_cluster_oldest_start(void) {
+    return adc_cluster_active() ? (time_t)__atomic_load_n(&cl.oldest_start, __ATOMIC_RELAXED) : 0;
+}
+
+/* This instance is alive (its row's `seen`), in a statement of its own rather than in a write
+ * transaction: a long Bulk import holding the store's writer lock must not make the other
+ * instances think this one died. */
+static void heartbeat(struct adc_server *srv) {
+    struct adc_db *db = adc_store_acquire(srv->store);
+    if (!db)
+        return;
+    int64_t now = time(NULL), oldest = 0;
+    if (adc_store_instance_seen(db, cl.instance, now, now - ADC_CLUSTER_INSTANCE_TTL_S, &oldest) ==
+            0 &&
+        oldest > 0)
+        __atomic_store_n(&cl.oldest_start, oldest, __ATOMIC_RELAXED);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    adc_store_checks_prune(db, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    adc_store_release(db);
+}
+
 static int claim_cb(const struct adc_store_command *c, void *ctx) {
     struct adc_server *srv = ctx;
+    /* Only for an agent polling here: one that went silent may have reconnected elsewhere. */
     if (!srv->hub || !adc_streq(c->type, ADC_CMD_SYNC) || !c->app_id || !c->run_id ||
-        !adc_hub_connected(srv->hub, c->app_id))
+        !adc_hub_live(srv->hub, c->app_id, ADC_CLUSTER_LIVE_S))
         return 0;
     return adc_hub_sync(srv->hub, c->app_id, c->run_id, c->dry_run) == 0 ? 1 : 0;
 }
 
-/* The listener's wake-up: claim what this instance's agents can take, refresh the claims. */
-static void check_queue(void *ctx) {
-    struct adc_server *srv = ctx;
+/* Claims what this instance's agents can take, refreshes the claims. */
+static void check_queue(struct adc_server *srv) {
     struct adc_db *db = adc_store_acquire(srv->store);
     if (!db)
         return;
@@ -53,6 +83,27 @@ static void check_queue(void *ctx) {
             adc_db_rollback(db);
     }
     adc_store_release(db);
+}
+
+/* The listener's wake-ups (payloads are ids only): "a<id>" a password check was answered,
+ * "c<id>" one was sealed to some instance, a number a command was queued; NULL: look at
+ * everything (after (re)connecting, and every CHECK_INTERVAL_MS). */
+static void on_notify(void *ctx, const char *payload) {
+    struct adc_server *srv = ctx;
+    if (payload && payload[0] == 'a') {
+        adc_cluster_check_answered(payload + 1);
+        return;
+    }
+    if (payload && payload[0] == 'c') {
+        adc_cluster_checks_take(srv, payload + 1);
+        return;
+    }
+    if (!payload) {
+        heartbeat(srv);
+        adc_cluster_checks_take(srv, NULL);
+        adc_cluster_checks_wake_all(); /* answers whose notification was lost */
+    }
+    check_queue(srv);
 }
 
 /* Runs one store change (an expression using db_) in a write transaction of its own. */
@@ -72,9 +123,20 @@ int adc_cluster_start(struct adc_server *srv, unsigned port) {
     if (gethostname(host, sizeof(host) - 1) < 0)
         snprintf(host, sizeof(host), "localhost");
     snprintf(cl.instance, sizeof(cl.instance), "%.60s:%u", host, port);
+    /* A key pair of this process's own: what a predecessor of the same name could open is
+     * gone with it (api/seal.h). */
+    int r = adc_seal_key_new(&cl.key);
+    if (r < 0) {
+        log_error("cannot make the instance's key pair: %s", strerror(-r));
+        return r;
+    }
+    char public_key[ADC_SEAL_PUBLIC_HEX];
+    adc_seal_key_public(cl.key, public_key);
+    int64_t now = time(NULL);
+    __atomic_store_n(&cl.oldest_start, now, __ATOMIC_RELAXED);
     WRITE(srv, adc_store_instance_reset(db_, cl.instance));
-    int r =
-        adc_store_listen(srv->store, CHANNEL, CHECK_INTERVAL_MS, check_queue, srv, &cl.listener);
+    WRITE(srv, adc_store_instance_up(db_, cl.instance, public_key, now));
+    r = adc_store_listen(srv->store, CHANNEL, CHECK_INTERVAL_MS, on_notify, srv, &cl.listener);
     if (r < 0)
         log_error("cannot listen for commands of other instances: %s", strerror(-r));
     else
@@ -87,6 +149,12 @@ void adc_cluster_stop(void) {
     cl.listener = NULL;
 }
 
+void adc_cluster_free(void) {
+    adc_cluster_checks_join();
+    adc_seal_key_free(cl.key);
+    cl.key = NULL;
+}
+
 void adc_cluster_agent_up(struct adc_server *srv, const char *agent_id, const char *app_id,
                           const char *host, const char *version) {
     if (!adc_cluster_active())
@@ -96,6 +164,7 @@ void adc_cluster_agent_up(struct adc_server *srv, const char *agent_id, const ch
     WRITE(srv, adc_store_presence_up(db_, agent_id, app_id, cl.instance, host, version, since,
                                      time(NULL)));
     check_queue(srv); /* commands queued while no instance held an agent of app_id */
+    adc_cluster_checks_take(srv, NULL);
 }
 
 void adc_cluster_agent_seen(struct adc_server *srv, const char *agent_id) {
@@ -162,4 +231,20 @@ int adc_cluster_sync(struct adc_server *srv, const char *app_id, const char *run
 void adc_cluster_taken(struct adc_server *srv, const char *run_id) {
     if (adc_cluster_active() && run_id)
         WRITE(srv, adc_store_command_done(db_, run_id));
+}
+
+int adc_cluster_release(struct adc_server *srv, const char *run_id) {
+    if (!adc_cluster_active() || !run_id)
+        return 0;
+    struct adc_db *db = adc_store_acquire(srv->store);
+    int64_t id = db ? adc_store_command_release(db, run_id) : -EIO;
+    if (id > 0) {
+        char payload[24];
+        snprintf(payload, sizeof(payload), "%lld", (long long)id);
+        adc_db_notify(db, CHANNEL, payload);
+    }
+    adc_store_release(db);
+    if (id > 0)
+        log_info("run %s: its agent left this instance; the command waits for another", run_id);
+    return id > 0;
 }

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <time.h>
 
 struct adc_server;
 
@@ -19,8 +20,24 @@ struct adc_server;
  * its predecessor left (its agents' presence rows are dropped, its claims released), where a
  * random identity would leave them to go stale. 0 or a negative errno. */
 int adc_cluster_start(struct adc_server *srv, unsigned port);
+/* Stops listening (no new work from other instances); adc_cluster_free, once the hub stopped,
+ * waits for the password checks under way for other instances and forgets the key. */
 void adc_cluster_stop(void);
+void adc_cluster_free(void);
 bool adc_cluster_active(void);
+
+/* An instance whose row was not refreshed for this long is gone (killed, cut off): its
+ * commands and password checks go elsewhere. It refreshes it every 2 s. */
+#define ADC_CLUSTER_INSTANCE_TTL_S 8
+/* An agent here takes commands and checks while it polls: a poll open, or begun this recently
+ * (an agent answering a batch of commands is between two polls). */
+#define ADC_CLUSTER_LIVE_S 3.0
+/* This instance's name ("<host>:<port>") and key pair (api/seal.h); NULL key when inactive. */
+const char *adc_cluster_instance(void);
+const struct adc_seal_key *adc_cluster_key(void);
+/* The start time of the oldest instance alive (0 when not active): a run not heard of since
+ * then was left by processes that are all gone (runs-lifecycle.h). */
+time_t adc_cluster_oldest_start(void);
 
 void adc_cluster_agent_up(struct adc_server *srv, const char *agent_id, const char *app_id,
                           const char *host, const char *version);
@@ -32,5 +49,9 @@ void adc_cluster_agents_elsewhere(struct adc_server *srv, const char *app_id, js
 bool adc_cluster_connected_elsewhere(struct adc_server *srv, const char *app_id);
 /* Queues a sync for an agent of app_id on whichever instance holds one. 0 or -EIO. */
 int adc_cluster_sync(struct adc_server *srv, const char *app_id, const char *run_id, bool dry_run);
+/* A sync this instance claimed can no longer be handed here (its agent left): the command goes
+ * back to the queue for another instance, and 1 is returned; 0 when run_id has no command
+ * waiting in the database (the run then fails). */
+int adc_cluster_release(struct adc_server *srv, const char *run_id);
 /* The agent took the sync of run_id: its command is done. */
 void adc_cluster_taken(struct adc_server *srv, const char *run_id);

@@ -32,6 +32,7 @@ struct adc_hub_cmd {
     char *password; /* wiped once handed out */
     enum adc_hub_outcome outcome;
     char *reason;
+    bool agent_gone; /* unavailable because its agent left before answering */
     pthread_cond_t done;
     /* sync */
     char run_id[ADC_HUB_RUN_ID_MAX];

@@ -89,8 +89,10 @@ void adc_hub_cmd_free(struct adc_hub_cmd *c) {
 }
 
 /* Finishes a check with an outcome and wakes its login thread (which frees it). */
-static void check_finish(struct adc_hub_cmd *c, enum adc_hub_outcome o, const char *reason) {
+static void check_finish(struct adc_hub_cmd *c, enum adc_hub_outcome o, const char *reason,
+                         bool gone) {
     c->state = ADC_HUB_CMD_DONE;
+    c->agent_gone = gone;
     c->outcome = o;
     free(c->reason);
     c->reason = reason ? strdup(reason) : NULL;
@@ -154,7 +156,7 @@ static void agent_remove(struct adc_hub *h, struct adc_hub_agent *a, const char 
         next = c->next;
         if (strcmp(c->agent_id, a->id) == 0) {
             adc_hub_list_remove(&h->inflight, c);
-            check_finish(c, ADC_HUB_UNAVAILABLE, why);
+            check_finish(c, ADC_HUB_UNAVAILABLE, why, true);
         }
     }
     failed_add(failed, a->run_id, why);
@@ -167,7 +169,7 @@ static void agent_remove(struct adc_hub *h, struct adc_hub_agent *a, const char 
                 struct adc_hub_cmd *c = q->cmds.head;
                 adc_hub_list_remove(&q->cmds, c);
                 if (c->type == ADC_HUB_CMD_CHECK) {
-                    check_finish(c, ADC_HUB_UNAVAILABLE, "no agent connected");
+                    check_finish(c, ADC_HUB_UNAVAILABLE, "no agent connected", true);
                 } else {
                     failed_add(failed, c->run_id, "no agent connected to run it");
                     adc_hub_cmd_free(c);
@@ -356,7 +358,11 @@ void adc_hub_counts(struct adc_hub *h, size_t *agents, size_t *queued) {
 
 int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *user_name,
                            const char *password, int timeout_ms, enum adc_hub_outcome *outcome,
-                           char **reason) {
+                           char **reason, bool *agent_gone) {
+    bool gone_ = false;
+    if (!agent_gone)
+        agent_gone = &gone_;
+    *agent_gone = false;
     struct adc_hub_cmd *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
@@ -376,9 +382,10 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
     struct adc_hub_queue *q = adc_hub_queue_get(h, app_id, false);
     if (h->shutdown)
         why = "the server is stopping";
-    else if (!q || q->n_agents == 0)
+    else if (!q || q->n_agents == 0) {
         why = "no agent connected";
-    else if (q->cmds.n >= ADC_HUB_MAX_QUEUE)
+        *agent_gone = true;
+    } else if (q->cmds.n >= ADC_HUB_MAX_QUEUE)
         why = "too many password checks waiting for the agent";
     if (why) {
         pthread_mutex_unlock(&h->lock);
@@ -397,6 +404,7 @@ int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *us
     if (c->state == ADC_HUB_CMD_DONE) {
         *outcome = c->outcome;
         *reason = c->reason ? strdup(c->reason) : NULL;
+        *agent_gone = c->agent_gone;
     } else {
         /* Not answered in time: withdraw it, so a late answer finds nothing (-ENOENT). */
         if (c->state == ADC_HUB_CMD_QUEUED)
@@ -429,7 +437,7 @@ int adc_hub_answer(struct adc_hub *h, const char *app_id, const char *command_id
     for (struct adc_hub_cmd *c = h->inflight.head; c; c = c->next)
         if (strcmp(c->id, command_id) == 0 && strcmp(c->app_id, app_id) == 0) {
             adc_hub_list_remove(&h->inflight, c);
-            check_finish(c, o, reason);
+            check_finish(c, o, reason, false);
             r = 0;
             break;
         }
@@ -485,6 +493,17 @@ void adc_hub_run_ended(struct adc_hub *h, const char *app_id, const char *run_id
         if (strcmp(a->app_id, app_id) == 0 && strcmp(a->run_id, run_id) == 0)
             a->run_id[0] = '\0';
     pthread_mutex_unlock(&h->lock);
+}
+
+bool adc_hub_live(struct adc_hub *h, const char *app_id, double idle_s) {
+    double now = adc_hub_mono_now();
+    bool r = false;
+    pthread_mutex_lock(&h->lock);
+    for (struct adc_hub_agent *a = h->agents; a && !r; a = a->next)
+        r = strcmp(a->app_id, app_id) == 0 &&
+            (a->polls_open > 0 || now - a->last_poll_start < idle_s);
+    pthread_mutex_unlock(&h->lock);
+    return r;
 }
 
 bool adc_hub_connected(struct adc_hub *h, const char *app_id) {

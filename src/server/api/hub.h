@@ -112,10 +112,12 @@ enum adc_hub_outcome {
 /* POST /api/v1/login's question to an agent of app_id: queues a check_password command and
  * waits up to timeout_ms for the answer. The password is copied, handed to one agent, and wiped.
  * *reason gets a new string (why, for logs and the 503 body), never the password.
- * Returns 0, or -ENOMEM. */
+ * *agent_gone (may be NULL) tells an UNAVAILABLE that came from no agent being there, or from
+ * the agent holding the check leaving before it answered: another agent of the configuration
+ * (on another instance, api/cluster-check.h) may still answer it. Returns 0, or -ENOMEM. */
 int adc_hub_check_password(struct adc_hub *h, const char *app_id, const char *user_name,
                            const char *password, int timeout_ms, enum adc_hub_outcome *outcome,
-                           char **reason);
+                           char **reason, bool *agent_gone);
 
 /* POST /api/v1/agent/commands/{id}/result. outcome: "accepted", "denied" or "unavailable".
  * 0; -ENOENT (no such command of app_id waiting: answered already, timed out, or another
@@ -139,6 +141,10 @@ void adc_hub_run_ended(struct adc_hub *h, const char *app_id, const char *run_id
 
 /* Whether an agent of app_id is connected. */
 bool adc_hub_connected(struct adc_hub *h, const char *app_id);
+/* Whether an agent of app_id is connected and polling: a poll open now, or one begun less than
+ * idle_s seconds ago. An agent that went silent (it reconnected to another instance, say)
+ * stays connected for ADC_HUB_CONNECTED_TIMEOUT but is not live. */
+bool adc_hub_live(struct adc_hub *h, const char *app_id, double idle_s);
 /* The agents of app_id: [{"agent_id","host","version","connected_since","last_seen"}] with
  * RFC 3339 UTC times; a new reference, or NULL when out of memory. */
 json_t *adc_hub_agents(struct adc_hub *h, const char *app_id);

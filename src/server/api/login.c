@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/channel.h"
+#include "api/cluster-check.h"
 #include "api/hub.h"
 #include "api/throttle.h"
 #include "common/buf.h"
@@ -208,7 +209,7 @@ static bool unknown_user_reachable(struct adc_server *srv, struct adc_db *db, co
             h = (h ^ bg.hash_key[i]) * 1099511628211ull;
         for (const unsigned char *p = (const unsigned char *)key; *p; p++)
             h = (h ^ *p) * 1099511628211ull;
-        reachable = adc_hub_connected(srv->hub, a.ids[h % a.n]);
+        reachable = adc_channel_connected(srv, a.ids[h % a.n]);
     }
     free(a.ids);
     return reachable;
@@ -368,7 +369,7 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     if (r == -ENOENT || (r == 0 && !owned)) {
         /* Answered like a user whose directory said no, by the same rule of agents. */
         reachable = r == 0 && user.provider && !adc_streq(user.provider, "local")
-                        ? adc_hub_connected(srv->hub, user.provider)
+                        ? adc_channel_connected(srv, user.provider)
                         : unknown_user_reachable(srv, db, t->keys[ADC_THROTTLE_ACCOUNT]);
     }
     adc_store_release(db); /* never held while waiting for the agent */
@@ -412,8 +413,9 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
 
     enum adc_hub_outcome o;
     char *reason = NULL;
-    r = adc_hub_check_password(srv->hub, user.provider, user.user_name, password,
-                               srv->login_timeout * 1000, &o, &reason);
+    /* Through this instance's agents or another instance's (api/cluster-check.h). */
+    r = adc_cluster_check_password(srv, user.provider, user.user_name, password,
+                                   srv->login_timeout * 1000, &o, &reason);
     adc_secret_free(password);
     password = NULL;
     if (r < 0) {

@@ -16,32 +16,27 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/wire.h"
+#include "api/cluster.h"
 #include "store/store-cluster.h"
 #include "store/store-runs.h"
 
-int adc_run_fail(struct adc_store *store, const char *run_id, const char *why) {
-    struct adc_db *db = adc_store_acquire(store);
-    if (!db)
-        return -EIO;
+/* Records run_id failed inside the caller's write transaction: adc_run_fail's work. */
+static int fail_in_transaction(struct adc_db *db, const char *run_id, const char *why) {
     struct adc_store_run run = {0};
     json_t *report = NULL;
-    int r = adc_db_begin(db, true);
-    if (r < 0)
-        goto out;
-    r = adc_store_run_get(db, run_id, &run);
+    int r = adc_store_run_get(db, run_id, &run);
     if (r == 0 && adc_run_status_finished(run.status))
         r = -EALREADY;
-    if (r < 0) {
-        adc_db_rollback(db);
+    if (r < 0)
         goto out;
-    }
     json_t *errors = run.errors ? json_loads(run.errors, 0, NULL) : NULL;
     if (!json_is_array(errors)) {
         json_decref(errors);
         errors = json_array();
     }
     json_array_append_new(errors, json_string(why));
-    report = json_pack("{s:s, s:o, s:I}", "status", ADC_RUN_FAILED, "errors", errors, "error_count",
+    report = json_pack("{s:s, s:o, s:I}", ADC_WIRE_STATUS, ADC_RUN_FAILED, ADC_WIRE_ERRORS, errors,
+                       "error_count",
                        (json_int_t)(run.error_count + 1 > (int64_t)json_array_size(errors)
                                         ? run.error_count + 1
                                         : (int64_t)json_array_size(errors)));
@@ -51,15 +46,25 @@ int adc_run_fail(struct adc_store *store, const char *run_id, const char *why) {
         r = adc_store_run_update(db, &run);
     if (r == 0)
         r = adc_store_audit(db, "server", "run.finish", run_id, why);
+out:
+    json_decref(report);
+    adc_store_run_done(&run);
+    return r;
+}
+
+int adc_run_fail(struct adc_store *store, const char *run_id, const char *why) {
+    struct adc_db *db = adc_store_acquire(store);
+    if (!db)
+        return -EIO;
+    int r = adc_db_begin(db, true);
+    if (r == 0)
+        r = fail_in_transaction(db, run_id, why);
     if (r == 0)
         r = adc_db_commit(db);
     else
         adc_db_rollback(db);
     if (r == 0)
         log_notice("run %s failed: %s", run_id, why);
-out:
-    json_decref(report);
-    adc_store_run_done(&run);
     adc_store_release(db);
     return r;
 }
@@ -86,7 +91,13 @@ static time_t process_start;
 
 struct busy_ctx {
     char run_id[40];
-    time_t now;
+    time_t now, oldest_start;
+    /* The queued or running runs found stale, failed by adc_run_busy. */
+    struct stale_run {
+        char run_id[40];
+        bool silent; /* no heartbeat (else: the server restarted under it) */
+    } stale[4];
+    size_t n_stale;
 };
 
 static time_t parse_time(const char *s) {
@@ -96,32 +107,68 @@ static time_t parse_time(const char *s) {
     return timegm(&tm);
 }
 
+static void note_stale(struct busy_ctx *c, const char *run_id, bool silent) {
+    if (c->n_stale < ADC_ARRAY_SIZE(c->stale)) {
+        snprintf(c->stale[c->n_stale].run_id, sizeof(c->stale[0].run_id), "%s", run_id);
+        c->stale[c->n_stale++].silent = silent;
+    }
+}
+
 static int find_busy(const struct adc_store_run *r, void *userdata) {
     struct busy_ctx *c = userdata;
     if (adc_run_status_finished(r->status))
         return 0;
     time_t updated = parse_time(r->updated[0] ? r->updated : r->created);
-    if (updated && c->now - updated > run_timeout)
-        return 0; /* its heartbeat stopped: failed at the reaper's next look */
-    /* Not heard of since this process started: the server was restarted under it (killed in
-     * the middle of an import, say) and whatever ran it has not reported since. Counting it
-     * would refuse the re-run that repairs the import for two minutes; the reaper fails it. */
-    if (updated && updated < process_start)
+    if (updated && c->now - updated > run_timeout) {
+        note_stale(c, r->run_id, true); /* its heartbeat stopped */
         return 0;
+    }
+    /* Not heard of since the oldest running server process started (this one, or with several
+     * instances the oldest one alive, api/cluster.h): the servers were restarted under it
+     * (killed in the middle of an import, say) and whatever ran it has not reported since.
+     * Counting it would refuse the re-run that repairs the import for two minutes. */
+    if (updated && updated < c->oldest_start) {
+        note_stale(c, r->run_id, false);
+        return 0;
+    }
     if (!c->run_id[0]) /* the newest one */
         snprintf(c->run_id, sizeof(c->run_id), "%s", r->run_id);
     return 0;
 }
 
 int adc_run_busy(struct adc_db *db, const char *app_id, char run_id[static 40]) {
-    struct busy_ctx busy = {.now = time(NULL)};
+    struct busy_ctx busy = {.now = time(NULL), .oldest_start = process_start};
+    time_t cluster_start = adc_cluster_oldest_start();
+    if (cluster_start > 0 && cluster_start < busy.oldest_start)
+        busy.oldest_start = cluster_start;
     int r = adc_store_run_list(db, app_id, 50, find_busy, &busy);
     if (r < 0)
         return r;
-    if (!busy.run_id[0])
-        return 0;
-    memcpy(run_id, busy.run_id, sizeof(busy.run_id));
-    return 1;
+    if (busy.run_id[0]) {
+        memcpy(run_id, busy.run_id, sizeof(busy.run_id));
+        return 1;
+    }
+    /* The store keeps one queued or running run per configuration (a unique index, on every
+     * instance of the database): a stale one ends here, in the transaction of the run that
+     * replaces it, as the heartbeat reaper would have ended it a little later. */
+    char why[240];
+    for (size_t i = 0; i < busy.n_stale; i++) {
+        if (busy.stale[i].silent)
+            snprintf(why, sizeof(why),
+                     "no heartbeat for %d seconds: adc imp or the agent running it stopped "
+                     "(killed, or cut off from the server); a new sync of the configuration "
+                     "started",
+                     run_timeout);
+        else
+            snprintf(why, sizeof(why),
+                     "adc-server restarted while the run was in progress, and no agent reported "
+                     "on it since; a new sync of the configuration started");
+        r = fail_in_transaction(db, busy.stale[i].run_id, why);
+        if (r < 0 && r != -EALREADY)
+            return r;
+        log_notice("run %s failed: %s", busy.stale[i].run_id, why);
+    }
+    return 0;
 }
 
 /* The grace a running run of a previous process gets before it fails unless its record moved. */

@@ -27,8 +27,11 @@ int adc_run_heartbeat(struct adc_store *store, const char *run_id);
 int adc_run_fail(struct adc_store *store, const char *run_id, const char *why);
 /* Notes in the run record which agent took it (shown by GET /api/v1/runs/{id}). */
 void adc_run_taken(struct adc_store *store, const char *run_id, const char *agent_id);
-/* The newest run of app_id queued or running and not stale: 1 with its id in run_id, 0 when
- * none, or a negative errno. */
+/* Inside a write transaction that may create a run of app_id next: the newest run of app_id
+ * queued or running and not stale: 1 with its id in run_id; 0 when none, after failing (in the
+ * transaction) the stale ones, since the store allows one queued or running run per
+ * configuration (a unique index: docs/product.md section 11, across instances too); or a
+ * negative errno. */
 int adc_run_busy(struct adc_db *db, const char *app_id, char run_id[static 40]);
 
 /* At start: fails the queued runs a previous process left (their command queue lived in its

@@ -55,7 +55,7 @@ int adc_run_create(struct adc_db *db, const char *app_id, const char *source, co
 
 unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, char *why,
                               size_t why_size) {
-    const char *status = json_string_value(json_object_get(report, "status"));
+    const char *status = json_string_value(json_object_get(report, ADC_WIRE_STATUS));
     if (!status || !(strcmp(status, ADC_RUN_RUNNING) == 0 || adc_run_status_finished(status))) {
         snprintf(why, why_size, "status must be \"running\", \"succeeded\" or \"failed\"");
         return 400;
@@ -64,7 +64,7 @@ unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, c
         snprintf(why, why_size, "run %s has already %s", run->run_id, run->status);
         return 409;
     }
-    json_t *stats = json_object_get(report, "stats");
+    json_t *stats = json_object_get(report, ADC_WIRE_STATS);
     if (stats && !json_is_object(stats)) {
         snprintf(why, why_size, "stats must be an object");
         return 400;
@@ -90,7 +90,7 @@ unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, c
             return 400;
         }
     }
-    json_t *errors = json_object_get(report, "errors");
+    json_t *errors = json_object_get(report, ADC_WIRE_ERRORS);
     if (errors && !json_is_array(errors)) {
         snprintf(why, why_size, "errors must be an array of strings");
         return 400;
@@ -174,11 +174,11 @@ json_t *adc_run_render(const struct adc_store_run *run) {
         json_decref(errors);
         errors = json_array();
     }
-    return json_pack("{s:s,s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:s,s:o,s:o,s:s,s:o,s:s}", "run_id",
-                     run->run_id, "app_id", run->app_id, "source", run->source, "dry_run",
-                     run->dry_run, "status", run->status, "stats", full, "errors", errors,
-                     "error_count", (json_int_t)run->error_count, "created", run->created,
-                     "started", str_or_null(run->started), "finished", str_or_null(run->finished),
-                     "updated", run->updated, "agent_id", str_or_null(run->agent_id), "trigger",
-                     run->trigger[0] ? run->trigger : "manual");
+    return json_pack(
+        "{s:s,s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:s,s:o,s:o,s:s,s:o,s:s}", ADC_WIRE_RUN_ID, run->run_id,
+        "app_id", run->app_id, ADC_WIRE_SOURCE, run->source, ADC_WIRE_DRY_RUN, run->dry_run,
+        ADC_WIRE_STATUS, run->status, ADC_WIRE_STATS, full, ADC_WIRE_ERRORS, errors, "error_count",
+        (json_int_t)run->error_count, "created", run->created, "started", str_or_null(run->started),
+        "finished", str_or_null(run->finished), "updated", run->updated, ADC_WIRE_AGENT_ID,
+        str_or_null(run->agent_id), ADC_WIRE_TRIGGER, run->trigger[0] ? run->trigger : "manual");
 }

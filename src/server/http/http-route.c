@@ -8,7 +8,7 @@
 
 static const struct adc_route *const route_tables[] = {
     adc_api_admin_routes, adc_api_runs_routes, adc_api_agent_routes, adc_channel_routes,
-    adc_scim_routes,      adc_session_routes,  adc_downloads_routes,
+    adc_scim_routes,      adc_session_routes,  adc_downloads_routes, adc_api_groups_routes,
 };
 
 /* Matches path against pattern; fills params. Both start with '/'. */

@@ -174,6 +174,7 @@ void adc_http_error(struct adc_http_response *res, unsigned status, const char *
 /* Route tables of the modules; http.c tries them in order. */
 extern const struct adc_route adc_api_admin_routes[];
 extern const struct adc_route adc_api_runs_routes[];  /* api-runs.c: runs, sync now, audit, metrics */
+extern const struct adc_route adc_api_groups_routes[]; /* api-groups.c: a group's members */
 extern const struct adc_route adc_api_agent_routes[];
 extern const struct adc_route adc_channel_routes[]; /* channel.c: agent channel, sync now, login */
 extern const struct adc_route adc_scim_routes[];

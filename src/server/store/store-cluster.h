@@ -49,5 +49,51 @@ int adc_store_commands_claim(struct adc_db *db, const char *instance, int64_t no
 int adc_store_commands_refresh(struct adc_db *db, const char *instance, int64_t now);
 /* The command of run_id was handed to its agent, or the run ended: forget it. */
 int adc_store_command_done(struct adc_db *db, const char *run_id);
+/* Unclaims the command of run_id: its id (> 0), 0 when there is none, or a negative errno. */
+int64_t adc_store_command_release(struct adc_db *db, const char *run_id);
 /* Whether a command for run_id is queued. */
 bool adc_store_command_pending(struct adc_db *db, const char *run_id);
+
+/* ---- instances (cluster_instances) ---- */
+
+/* Records a starting instance with its public key (api/seal.h) and start time. */
+int adc_store_instance_up(struct adc_db *db, const char *instance, const char *public_key,
+                          int64_t now);
+/* The instance is alive at now; *oldest_start (may be NULL) gets the start time of the oldest
+ * instance seen since alive_since (0 when none). Rows of instances silent for a day go. */
+int adc_store_instance_seen(struct adc_db *db, const char *instance, int64_t now,
+                            int64_t alive_since, int64_t *oldest_start);
+/* Whether instance was seen since alive_since (1), not (0), or a negative errno. */
+int adc_store_instance_alive(struct adc_db *db, const char *instance, int64_t alive_since);
+
+/* ---- password checks handed between instances (login_checks, api/cluster-check.h) ----
+ * Their times (created, deadline, now) are Unix milliseconds. */
+
+/* An instance, other than `self`, that holds an agent of app_id seen since presence_since and
+ * is itself alive since alive_since, with its public key: one picked at random among them.
+ * 0, -ENOENT when none, or a negative errno. */
+int adc_store_check_target(struct adc_db *db, const char *app_id, const char *self,
+                           int64_t presence_since, int64_t alive_since, char instance[static 80],
+                           char public_key[static 65]);
+int adc_store_check_add(struct adc_db *db, const char *id, const char *app_id,
+                        const char *user_name, const char *origin, const char *target,
+                        const char *sealed, int64_t now, int64_t deadline);
+/* The answer of check id: 0 with outcome (a buffer of 16) and reason (of reason_size) filled
+ * and *retry set when answered; -EAGAIN when not answered yet; -ENOENT when there is no such
+ * row; or a negative errno. */
+int adc_store_check_answer_get(struct adc_db *db, const char *id, char outcome[static 16],
+                               char *reason, size_t reason_size, bool *retry);
+int adc_store_check_delete(struct adc_db *db, const char *id);
+/* Takes the checks sealed to target that are unanswered and not past now (of one id when
+ * id is not NULL): their boxes leave the table in the same statement, and other takers skip
+ * rows being taken (FOR UPDATE SKIP LOCKED; PostgreSQL only); at most 64 at a time. cb(id, app_id,
+ * user_name, sealed, deadline, ctx) for each; returns the count or a negative errno. */
+typedef void (*adc_store_check_cb)(const char *id, const char *app_id, const char *user_name,
+                                   const char *sealed, int64_t deadline, void *ctx);
+int adc_store_checks_take(struct adc_db *db, const char *target, const char *id, int64_t now,
+                          adc_store_check_cb cb, void *ctx);
+/* Records the answer of check id (once). */
+int adc_store_check_answer(struct adc_db *db, const char *id, const char *outcome,
+                           const char *reason, bool retry);
+/* Removes checks past their deadline by more than a minute (their waiter died). */
+int adc_store_checks_prune(struct adc_db *db, int64_t now_ms);

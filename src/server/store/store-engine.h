@@ -45,7 +45,7 @@ struct adc_store_engine {
     int64_t (*changes)(struct adc_db *db);
     /* NULL: the engine has no cross-process notifications. */
     int (*listen)(struct adc_store *s, const char *channel, int interval_ms,
-                  void (*cb)(void *ctx), void *ctx, struct adc_store_listener **out);
+                  void (*cb)(void *ctx, const char *payload), void *ctx, struct adc_store_listener **out);
     void (*listener_free)(struct adc_store_listener *l);
 };
 

@@ -242,3 +242,74 @@ int64_t adc_store_group_members_list(struct adc_db *db, const char *group_id,
     adc_stmt_reset(st);
     return r < 0 ? r : n;
 }
+
+int64_t adc_store_group_members_page(struct adc_db *db, const char *group_id, const char *search,
+                                     int64_t offset, int64_t limit, int64_t *total,
+                                     adc_store_member_cb cb, void *ctx) {
+    /* Both dialects: lower() on both sides (PostgreSQL's LIKE is case-sensitive), '\' escapes
+     * the pattern's own % and _. */
+    /* String literals: statements are cached by their SQL's address (store.h). */
+#define MEMBERS_FROM                                                                               \
+    " FROM group_members m LEFT JOIN users u ON m.type = 'User' AND u.id = m.member_id "           \
+    "LEFT JOIN groups g ON m.type = 'Group' AND g.id = m.member_id WHERE m.group_id = ?"
+#define MEMBERS_LIKE " AND lower(coalesce(u.user_name, g.display_name)) LIKE ? ESCAPE '\\'"
+#define MEMBERS_PAGE " ORDER BY m.member_id LIMIT ? OFFSET ?"
+#define MEMBERS_COLS "SELECT m.member_id, m.type, coalesce(u.user_name, g.display_name)"
+    static const char count_all[] = "SELECT count(*)" MEMBERS_FROM;
+    static const char count_like[] = "SELECT count(*)" MEMBERS_FROM MEMBERS_LIKE;
+    static const char page_all[] = MEMBERS_COLS MEMBERS_FROM MEMBERS_PAGE;
+    static const char page_like[] = MEMBERS_COLS MEMBERS_FROM MEMBERS_LIKE MEMBERS_PAGE;
+    char *pattern = NULL;
+    if (search && *search) {
+        size_t n = strlen(search);
+        if (!(pattern = malloc(2 * n + 3)))
+            return -ENOMEM;
+        size_t o = 0;
+        pattern[o++] = '%';
+        for (size_t i = 0; i < n; i++) {
+            char c = search[i];
+            if (c == '%' || c == '_' || c == '\\')
+                pattern[o++] = '\\';
+            pattern[o++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+        }
+        pattern[o++] = '%';
+        pattern[o] = '\0';
+    }
+    int64_t r;
+    struct adc_stmt *st = adc_db_stmt(db, pattern ? count_like : count_all);
+    if (!st) {
+        r = -EIO;
+        goto out;
+    }
+    adc_stmt_bind_text(st, 1, group_id);
+    if (pattern)
+        adc_stmt_bind_text(st, 2, pattern);
+    r = adc_db_step_next(db, st);
+    *total = r > 0 ? adc_stmt_int(st, 0) : 0;
+    adc_stmt_reset(st);
+    if (r < 0)
+        goto out;
+    if (!(st = adc_db_stmt(db, pattern ? page_like : page_all))) {
+        r = -EIO;
+        goto out;
+    }
+    int i = 1;
+    adc_stmt_bind_text(st, i++, group_id);
+    if (pattern)
+        adc_stmt_bind_text(st, i++, pattern);
+    adc_stmt_bind_int(st, i++, limit);
+    adc_stmt_bind_int(st, i, offset);
+    int64_t n = 0;
+    int k;
+    while ((k = adc_db_step_next(db, st)) > 0) {
+        k = cb(adc_stmt_text(st, 0), adc_stmt_text(st, 1), adc_stmt_text(st, 2), ctx);
+        if (k < 0)
+            break;
+        n++;
+    }
+    adc_stmt_reset(st);
+    r = k < 0 ? k : n;
+out:
+    free(pattern);
+    return r;
+}

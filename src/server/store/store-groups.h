@@ -77,6 +77,14 @@ typedef int (*adc_store_member_cb)(const char *member_id, const char *type, cons
                                    void *ctx);
 int64_t adc_store_group_members_list(struct adc_db *db, const char *group_id,
                                      adc_store_member_cb cb, void *ctx);
+/* One page of the group's members for the console (docs/product.md section 10: a group of
+ * 100,000 members browsable): in member id order, from `offset`, at most `limit`, only those
+ * whose display name contains `search` (ASCII case-insensitive; NULL or "" = all). *total: how
+ * many match. Returns how many were listed, or a negative errno (or cb's). Costs one range of
+ * the member index (plus, with a search, one pass over the group's members to count). */
+int64_t adc_store_group_members_page(struct adc_db *db, const char *group_id, const char *search,
+                                     int64_t offset, int64_t limit, int64_t *total,
+                                     adc_store_member_cb cb, void *ctx);
 /* A user or group that goes away leaves every group it was a member of: their member_count
  * drops, their version rises, their modified time becomes `now`. Returns how many. */
 int64_t adc_store_member_forget(struct adc_db *db, const char *member_id, const char *now);

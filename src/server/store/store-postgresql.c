@@ -526,7 +526,7 @@ struct pg_listener {
     struct pg_store *store;
     char channel[64];
     int interval_ms;
-    void (*cb)(void *ctx);
+    void (*cb)(void *ctx, const char *payload);
     void *ctx;
     int stop_pipe[2];
     pthread_t thread;
@@ -548,17 +548,24 @@ static void *listen_main(void *arg) {
         snprintf(sql, sizeof(sql), "LISTEN %s", l->channel);
         if (connect_db(l->store, &c) == 0 && exec_simple(l->store, c, sql) == 0) {
             backoff_ms = 100;
-            l->cb(l->ctx); /* listening now: look at what was queued before */
+            l->cb(l->ctx, NULL); /* listening now: look at what was queued before */
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            double last_full = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
             while (PQstatus(c) == CONNECTION_OK) {
                 if (!wait_input(l, PQsocket(c), l->interval_ms))
                     goto stop;
                 if (!PQconsumeInput(c))
                     break; /* the connection broke: connect, LISTEN and look again */
-                bool woken = false;
                 for (PGnotify *n; (n = PQnotifies(c)); PQfreemem(n))
-                    woken = true;
-                (void)woken; /* a notification or the interval: look at the queue either way */
-                l->cb(l->ctx);
+                    l->cb(l->ctx, n->extra ? n->extra : "");
+                /* The full look also when notifications never stop coming. */
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+                if (now - last_full >= l->interval_ms / 1000.0) {
+                    last_full = now;
+                    l->cb(l->ctx, NULL);
+                }
             }
             log_notice("lost the notification connection to the %s; connecting again",
                        l->store->label);
@@ -586,7 +593,8 @@ static void pg_listener_free(struct adc_store_listener *base) {
 }
 
 static int pg_listen(struct adc_store *base, const char *channel, int interval_ms,
-                     void (*cb)(void *ctx), void *ctx, struct adc_store_listener **out) {
+                     void (*cb)(void *ctx, const char *payload), void *ctx,
+                     struct adc_store_listener **out) {
     struct pg_listener *l = calloc(1, sizeof(*l));
     if (!l)
         return -ENOMEM;

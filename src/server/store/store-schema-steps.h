@@ -169,3 +169,32 @@ SQL_FIRST "CREATE TABLE admin_tokens("
     "  claimed_by TEXT,"
     "  claimed_at " SQL_BIGINT ");"
     "CREATE INDEX agent_commands_run ON agent_commands(run_id);",
+    /* 9 -> 10: one queued or running run per configuration, enforced by the store for every
+     * instance of the database (docs/product.md section 11; older duplicates left by earlier
+     * versions fail first). Several instances (api/cluster.h, api/cluster-check.h): each
+     * instance's public key for sealed password checks and its liveness (Unix seconds), and the
+     * password checks handed from one instance to another (sealed to the target's key; the row
+     * goes once answered; Unix milliseconds). */
+    "UPDATE runs SET status = 'failed', finished = updated WHERE status IN ('queued', "
+    "'running') AND seq NOT IN (SELECT max(seq) FROM runs WHERE status IN ('queued', "
+    "'running') GROUP BY app_id);"
+    "CREATE UNIQUE INDEX runs_one_active ON runs(app_id) WHERE status IN ('queued', "
+    "'running');"
+    "CREATE TABLE cluster_instances("
+    "  instance TEXT PRIMARY KEY,"
+    "  public_key TEXT NOT NULL,"
+    "  started " SQL_BIGINT " NOT NULL,"
+    "  seen " SQL_BIGINT " NOT NULL);"
+    "CREATE TABLE login_checks("
+    "  id TEXT PRIMARY KEY,"
+    "  app_id TEXT NOT NULL,"
+    "  user_name TEXT NOT NULL,"
+    "  origin TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  sealed TEXT,"
+    "  created " SQL_BIGINT " NOT NULL,"
+    "  deadline " SQL_BIGINT " NOT NULL,"
+    "  outcome TEXT,"
+    "  reason TEXT,"
+    "  retry INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX login_checks_target ON login_checks(target);",

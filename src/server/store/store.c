@@ -255,7 +255,7 @@ int adc_db_savepoint_end(struct adc_db *db, bool undo) {
 }
 
 int adc_store_listen(struct adc_store *s, const char *channel, int interval_ms,
-                     void (*cb)(void *ctx), void *ctx, struct adc_store_listener **out) {
+                     void (*cb)(void *ctx, const char *payload), void *ctx, struct adc_store_listener **out) {
     if (!s->engine->listen)
         return -EOPNOTSUPP;
     return s->engine->listen(s, channel, interval_ms, cb, ctx, out);

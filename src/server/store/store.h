@@ -144,14 +144,15 @@ struct adc_stmt *adc_db_query_row(struct adc_db *db, const char *sql, int *r, co
 /* Prepares and binds a statement for adc_db_step_next(); NULL on error. */
 struct adc_stmt *adc_db_query(struct adc_db *db, const char *sql, const char *types, ...);
 
-/* Cross-instance wake-ups (PostgreSQL LISTEN/NOTIFY). adc_store_listen calls cb(ctx) from a
- * thread of its own, holding a connection of its own: after each (re)connect and LISTEN (so
- * that what was queued meanwhile is looked at: LISTEN first, then check, closes the race),
- * on each notification on channel, and every interval_ms otherwise. -EOPNOTSUPP on SQLite (one
+/* Cross-instance wake-ups (PostgreSQL LISTEN/NOTIFY). adc_store_listen calls cb(ctx, payload)
+ * from a thread of its own, holding a connection of its own, for each notification on channel
+ * (payload: its text), and cb(ctx, NULL) "look at everything" after each (re)connect and
+ * LISTEN (so that what was queued meanwhile is looked at: LISTEN first, then check, closes the
+ * race) and at least every interval_ms, however many notifications arrive. -EOPNOTSUPP on SQLite (one
  * process: nobody else to wake). adc_store_listener_free stops and joins it. */
 struct adc_store_listener;
 int adc_store_listen(struct adc_store *s, const char *channel, int interval_ms,
-                     void (*cb)(void *ctx), void *ctx, struct adc_store_listener **out);
+                     void (*cb)(void *ctx, const char *payload), void *ctx, struct adc_store_listener **out);
 void adc_store_listener_free(struct adc_store_listener *l);
 /* Notifies channel, delivered when the current transaction commits. The payload is an id,
  * never data: notifications are not access-controlled. A no-op on SQLite. */

@@ -23,8 +23,11 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
 class HAProxy(Managed):
-    def __init__(self, backends):
+    def __init__(self, backends, balance="source"):
+        """balance: HAProxy's algorithm; "roundrobin" spreads one client's requests (the
+        sign-in benchmark through two instances)."""
         self.backends = backends
+        self.balance = balance
         self.dir = None
         self.proc = None
 
@@ -40,9 +43,9 @@ class HAProxy(Managed):
                # long polls wait up to 25 s (docs/agent-protocol.md)
                "    timeout client 60s\n    timeout server 60s\n"
                "frontend adc\n    bind 127.0.0.1:%d\n    default_backend instances\n"
-               "backend instances\n    balance source\n"
+               "backend instances\n    balance %s\n"
                "    option httpchk GET /api/v1/health\n    http-check expect status 200\n%s"
-               % (self.stats, self.port, servers))
+               % (self.stats, self.port, self.balance, servers))
         path = os.path.join(self.dir, "haproxy.cfg")
         with open(path, "w") as f:
             f.write(cfg)

@@ -106,7 +106,10 @@ class AdcServer:
     def serve(self):
         """Starts `adc-server serve` on the database (again, after stop())."""
         self.log_path = os.path.join(self.dir, "server.log")
-        argv = [ADC_SERVER, "--db", self.db, "-v", "serve", "--listen", "127.0.0.1:0"]
+        # serve() again after a kill keeps the port when listen_port is set (an instance behind
+        # a load balancer comes back where the balancer looks for it).
+        listen = "127.0.0.1:%d" % (getattr(self, "listen_port", None) or 0)
+        argv = [ADC_SERVER, "--db", self.db, "-v", "serve", "--listen", listen]
         if self.tls:
             argv += ["--tls-cert", self.cert, "--tls-key", self.key]
         argv += self.args

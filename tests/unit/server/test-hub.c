@@ -130,9 +130,9 @@ static void *asker_main(void *userdata) {
     for (int i = 0; i < a->n; i++) {
         enum adc_hub_outcome o;
         char *reason = NULL;
-        assert_int_equal(
-            adc_hub_check_password(a->h, "app1", "u", i % 2 ? "right" : "wrong", 5000, &o, &reason),
-            0);
+        assert_int_equal(adc_hub_check_password(a->h, "app1", "u", i % 2 ? "right" : "wrong", 5000,
+                                                &o, &reason, NULL),
+                         0);
         free(reason);
         if (o == ADC_HUB_ACCEPTED)
             a->accepted++;
@@ -200,7 +200,7 @@ static void check_without_agent_or_answer_is_unavailable(void **state) {
     struct adc_hub *h = *state;
     enum adc_hub_outcome o;
     char *reason = NULL;
-    assert_int_equal(adc_hub_check_password(h, "app1", "u", "pw", 1000, &o, &reason), 0);
+    assert_int_equal(adc_hub_check_password(h, "app1", "u", "pw", 1000, &o, &reason, NULL), 0);
     assert_int_equal(o, ADC_HUB_UNAVAILABLE);
     assert_string_equal(reason, "no agent connected");
     free(reason);
@@ -212,7 +212,7 @@ static void check_without_agent_or_answer_is_unavailable(void **state) {
     pthread_t t;
     pthread_create(&t, NULL, silent_main, &arg);
     double t0 = now_mono();
-    assert_int_equal(adc_hub_check_password(h, "app1", "u", "pw", 500, &o, &reason), 0);
+    assert_int_equal(adc_hub_check_password(h, "app1", "u", "pw", 500, &o, &reason, NULL), 0);
     assert_true(now_mono() - t0 >= 0.45);
     assert_int_equal(o, ADC_HUB_UNAVAILABLE);
     assert_string_equal(reason, "the agent did not answer in time");

@@ -18,8 +18,8 @@ const SETTINGS = [
 ];
 const SCIM_SYNC_EXT = 'urn:adconnect:scim:schemas:extension:sync:2.0:User';
 const SCIM_GROUP_EXT = 'urn:adconnect:scim:schemas:extension:sync:2.0:Group';
-/* A group page lists this many members at most: a group may have 100,000. */
-const MEMBERS_SHOWN = 500;
+/* A group page shows its members this many at a time: a group may have 100,000. */
+const MEMBERS_PAGE = 100;
 const RUN_POLL_MS = 1000;
 const STATUS_REFRESH_MS = 3000;
 const PAGE_SIZE = 50;
@@ -828,41 +828,68 @@ async function viewGroups(seq) {
   return render('Groups', form, table, pager);
 }
 
-/* One group and its members (users and nested groups), at most MEMBERS_SHOWN of them, with a
- * filter on the names shown. */
+/* One group and its members (users and nested groups), a page at a time from
+ * /api/v1/groups/{id}/members (a group may have 100,000), with a search on the members' names
+ * that the server runs. #/groups/<id>?count=N sets the page size. */
 async function viewGroup(id, seq) {
   setNav('groups');
-  const [g, names] = await Promise.all([api('GET', '/scim/v2/Groups/' + encodeURIComponent(id)), configNames()]);
+  const q = new URLSearchParams(location.hash.split('?')[1] || '');
+  const count = Math.min(1000, Math.max(1, parseInt(q.get('count') || '', 10) || MEMBERS_PAGE));
+  const [g, names] = await Promise.all([
+    api('GET', '/scim/v2/Groups/' + encodeURIComponent(id) + '?excludedAttributes=members'),
+    configNames()]);
   const ext = g[SCIM_GROUP_EXT] || {};
-  const members = g.members || [];
   const facts = h('dl', { class: 'facts' },
-    h('dt', {}, 'Members'), h('dd', { id: 'member-count' }, String(ext.memberCount ?? members.length)),
+    h('dt', {}, 'Members'), h('dd', { id: 'member-count' }, String(ext.memberCount ?? '—')),
     h('dt', {}, 'Provider'), h('dd', { title: ext.provider || '' }, providerText(ext.provider, names.cfgName)),
     h('dt', {}, 'External ID'), h('dd', { class: 'mono' }, g.externalId || '—'),
     h('dt', {}, 'ID'), h('dd', { class: 'mono' }, g.id),
     h('dt', {}, 'Modified'), h('dd', {}, fmtTime(g.meta && g.meta.lastModified)));
+  const back = h('div', { class: 'actions' }, h('a', { href: '#/groups' }, 'Back to the groups'));
+  if (ext.memberCount === 0) {
+    void seq;
+    return render(g.displayName, facts, h('h2', {}, 'Members'),
+      h('p', { class: 'muted', id: 'members' }, 'This group has no members.'), back);
+  }
   const filterIn = h('input', { type: 'search', id: 'm-name' });
   const body = h('tbody', {});
   const caption = h('caption', { class: 'muted' });
-  const show = () => {
-    const f = filterIn.value.toLowerCase();
-    const hits = members.filter((m) => !f || (m.display || m.value).toLowerCase().includes(f));
-    const rows = hits.slice(0, MEMBERS_SHOWN);
-    caption.textContent = hits.length > rows.length ? `first ${rows.length} of ${hits.length}` : `${hits.length} shown`;
+  const prev = h('button', { type: 'button', class: 'secondary', id: 'm-prev' }, 'Previous');
+  const next = h('button', { type: 'button', class: 'secondary', id: 'm-next' }, 'Next');
+  const err = h('p', { class: 'error-text', role: 'alert' });
+  const showError = (e) => { if (!(e instanceof ApiError && e.status === 401)) err.textContent = e.message; };
+  let start = 1, asked = 0;
+  const load = async () => {
+    err.textContent = '';
+    const mine = ++asked;
+    const params = new URLSearchParams({ startIndex: String(start), count: String(count) });
+    if (filterIn.value) params.set('search', filterIn.value);
+    const page = await api('GET', '/api/v1/groups/' + encodeURIComponent(id) + '/members?' + params.toString());
+    if (mine !== asked) return; /* a newer search or page is on its way */
+    const rows = page.Resources || [];
+    const total = page.totalResults || 0;
+    caption.textContent = rows.length ? `${start}–${start + rows.length - 1} of ${total}` : (filterIn.value ? 'No member matches.' : `0 of ${total}`);
     body.replaceChildren(...rows.map((m) => h('tr', {},
       h('td', {}, h('a', { href: (m.type === 'Group' ? '#/groups/' : '#/users/') + encodeURIComponent(m.value) }, m.display || m.value)),
       h('td', {}, m.type === 'Group' ? badge('Group', 'neutral') : 'User'),
       h('td', { class: 'mono' }, m.value))));
+    prev.hidden = start <= 1;
+    next.hidden = start + rows.length - 1 >= total;
   };
-  filterIn.addEventListener('input', show);
-  show();
-  const table = members.length === 0 ? h('p', { class: 'muted', id: 'members' }, 'This group has no members.')
-    : h('div', {}, h('div', { class: 'field' }, h('label', { for: 'm-name' }, 'Name contains'), filterIn),
-      h('table', { id: 'members' }, caption,
-        h('thead', {}, h('tr', {}, ['Member', 'Type', 'ID'].map((t) => h('th', { scope: 'col' }, t)))), body));
+  let timer = null;
+  filterIn.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { start = 1; load().catch(showError); }, 200);
+  });
+  prev.addEventListener('click', () => { start = Math.max(1, start - count); load().catch(showError); });
+  next.addEventListener('click', () => { start += count; load().catch(showError); });
+  await load();
+  const table = h('div', {}, h('div', { class: 'field' }, h('label', { for: 'm-name' }, 'Name contains'), filterIn),
+    h('table', { id: 'members' }, caption,
+      h('thead', {}, h('tr', {}, ['Member', 'Type', 'ID'].map((t) => h('th', { scope: 'col' }, t)))), body),
+    h('div', { class: 'pager' }, prev, next), err);
   void seq;
-  return render(g.displayName, facts, h('h2', {}, 'Members'), table,
-    h('div', { class: 'actions' }, h('a', { href: '#/groups' }, 'Back to the groups')));
+  return render(g.displayName, facts, h('h2', {}, 'Members'), table, back);
 }
 
 /* ---------- audit log ---------- */
