@@ -25,6 +25,7 @@
 
 #include "directory/ldap-conn.h"
 #include "directory/ldap-filter.h"
+#include "directory/ldap-search.h"
 #include "directory/ldap-auth.h"
 #include "directory/ldap-auth-pool.h"
 #include "directory/ldap-source.h"
@@ -48,6 +49,36 @@ enum lookup_status {
     LOOKUP_FAILED,      /* timeout or an error the server reported: *why says which */
 };
 
+/* The DN of the entry found, whether it is disabled (user-map.c's rules), and its name. */
+static void read_found(LDAP *ld, LDAPMessage *msg, const struct adc_user_map *map,
+                       struct lookup *out) {
+    struct adc_entry_values v = {0};
+    BerElement *ber = NULL;
+    struct berval dnv = {0, NULL}, attr = {0, NULL}, *vals = NULL;
+    if (ldap_get_dn_ber(ld, msg, &ber, &dnv) == LDAP_SUCCESS) {
+        out->dn = strndup(dnv.bv_val, dnv.bv_len);
+        while (ldap_get_attribute_ber(ld, msg, ber, &attr, &vals) == LDAP_SUCCESS && attr.bv_val) {
+            char name[128];
+            unsigned count = 0;
+            while (vals && vals[count].bv_val)
+                count++;
+            if (attr.bv_len < sizeof(name) && count > 0) {
+                memcpy(name, attr.bv_val, attr.bv_len);
+                name[attr.bv_len] = '\0';
+                struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
+                adc_entry_values_add(&v, adc_user_map_fields(map, name), &first, count);
+            }
+            ber_memfree(vals);
+            vals = NULL;
+        }
+        ber_free(ber, 0);
+    }
+    out->disabled = adc_user_map_disabled(&v);
+    const struct adc_bytes *nb = &v.first[ADC_FIELD_NAME];
+    if (v.count[ADC_FIELD_NAME] > 0)
+        out->name = strndup(nb->p, nb->n);
+}
+
 /* The search for the user's entry, size limit 2: one entry is the answer, two are enough to
  * know the name is ambiguous. Asks only for the attributes that tell "disabled". */
 static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, const char *filter,
@@ -70,11 +101,8 @@ static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, co
     map.attr[ADC_FIELD_NAME] = attrs[4];
     int timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5;
     struct timeval limit = {timeout, 0};
-    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "",
-                         cfg->scope == ADC_SCOPE_BASE  ? LDAP_SCOPE_BASE
-                         : cfg->scope == ADC_SCOPE_ONE ? LDAP_SCOPE_ONELEVEL
-                                                       : LDAP_SCOPE_SUBTREE,
-                         filter, attrs, 0, NULL, NULL, &limit, 2, &msgid);
+    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "", adc_ldap_scope(cfg->scope), filter,
+                         attrs, 0, NULL, NULL, &limit, 2, &msgid);
     if (rc != LDAP_SUCCESS)
         return LOOKUP_CONN_FAILED;
     for (;;) {
@@ -91,35 +119,8 @@ static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, co
         if (rc < 0)
             return LOOKUP_CONN_FAILED;
         if (rc == LDAP_RES_SEARCH_ENTRY) {
-            if (++out->n_entries == 1) {
-                struct adc_entry_values v = {0};
-                BerElement *ber = NULL;
-                struct berval dnv = {0, NULL}, attr = {0, NULL}, *vals = NULL;
-                if (ldap_get_dn_ber(ld, msg, &ber, &dnv) == LDAP_SUCCESS) {
-                    out->dn = strndup(dnv.bv_val, dnv.bv_len);
-                    while (ldap_get_attribute_ber(ld, msg, ber, &attr, &vals) == LDAP_SUCCESS &&
-                           attr.bv_val) {
-                        char name[128];
-                        unsigned count = 0;
-                        while (vals && vals[count].bv_val)
-                            count++;
-                        if (attr.bv_len < sizeof(name) && count > 0) {
-                            memcpy(name, attr.bv_val, attr.bv_len);
-                            name[attr.bv_len] = '\0';
-                            struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
-                            adc_entry_values_add(&v, adc_user_map_fields(&map, name), &first,
-                                                 count);
-                        }
-                        ber_memfree(vals);
-                        vals = NULL;
-                    }
-                    ber_free(ber, 0);
-                }
-                out->disabled = adc_user_map_disabled(&v);
-                const struct adc_bytes *nb = &v.first[ADC_FIELD_NAME];
-                if (v.count[ADC_FIELD_NAME] > 0)
-                    out->name = strndup(nb->p, nb->n);
-            }
+            if (++out->n_entries == 1)
+                read_found(ld, msg, &map, out);
             ldap_msgfree(msg);
             continue;
         }
