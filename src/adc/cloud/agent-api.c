@@ -119,8 +119,9 @@ void adc_server_settings_done(struct adc_server_settings *st) {
 }
 
 int adc_agent_api_run_start(struct adc_transport *t, bool dry_run, const char *source,
-                            char **run_id, char **err) {
-    json_t *req = json_pack("{s:b, s:s}", ADC_WIRE_DRY_RUN, dry_run, ADC_WIRE_SOURCE, source);
+                            const char *agent_id, char **run_id, char **err) {
+    json_t *req = json_pack("{s:b, s:s, s:s*}", ADC_WIRE_DRY_RUN, dry_run, ADC_WIRE_SOURCE, source,
+                            ADC_WIRE_AGENT_ID, agent_id);
     if (!req)
         return -ENOMEM;
     struct adc_transport_reply rep;

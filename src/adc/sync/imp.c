@@ -111,7 +111,7 @@ static int start_run(struct adc_scim *client, const struct adc_yaml_config *yaml
     if (opt->record_run &&
         (k = adc_agent_api_run_start(t, r->dry_run,
                                      opt->run_source ? opt->run_source : ADC_RUN_SOURCE_IMP,
-                                     &r->run_id, &err)) < 0) {
+                                     opt->agent_id, &r->run_id, &err)) < 0) {
         if (k == -EBUSY) {
             /* One sync per configuration at a time (docs/product.md section 11): nothing was
              * read or written. */
