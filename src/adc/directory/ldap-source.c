@@ -150,15 +150,15 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
             fail(rd, "%s", "out of memory");
         goto out;
     }
-    /* One allocation per user instead of eight (docs/BENCHMARKS.md, issue 21's memory). */
-    struct adc_user *slot = adc_user_pack(&u) < 0 ? NULL : adc_user_list_append(&rd->res.users);
+    /* Compact, its strings in the list's arena: 24 bytes and no allocation of its own per
+     * user (docs/BENCHMARKS.md, issue 21's memory). */
+    struct adc_dir_user *slot = adc_dir_users_add(&rd->res.users, &u);
+    adc_user_done(&u);
     if (!slot) {
-        adc_user_done(&u);
         fail(rd, "%s", "out of memory");
         r = -ENOMEM;
         goto out;
     }
-    *slot = u; /* owned by the list now */
     r = 0;
 out:
     free(dn);
@@ -308,7 +308,7 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     struct reader rd = {.cfg = cfg};
     int r;
 
-    adc_user_list_init(&rd.res.users);
+    adc_dir_users_init(&rd.res.users);
     if (!cfg->username_attribute) {
         rd.err = strdup("backend.ldap.authentication.username_attribute is not set");
         r = -EINVAL;
@@ -330,7 +330,7 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     }
     /* Counted on the users that remain (duplicates were just dropped). */
     for (size_t i = 0; i < rd.res.users.n; i++)
-        count_id_attribute(&rd.res, rd.res.users.items[i].id_attribute);
+        count_id_attribute(&rd.res, adc_dir_user_id_attribute(&rd.res.users.items[i]));
     if (rd.n_references > 0)
         log_debug("ignored %zu search references (referrals are not followed)", rd.n_references);
     if (!rd.res.id_attribute)
@@ -480,7 +480,7 @@ void adc_read_result_warn_mixed_ids(const struct adc_read_result *r) {
 void adc_read_result_done(struct adc_read_result *r) {
     if (!r)
         return;
-    adc_user_list_done(&r->users);
+    adc_dir_users_done(&r->users);
     adc_skipped_free(r->skipped, r->n_skipped);
     memset(r, 0, sizeof(*r));
 }

@@ -21,23 +21,33 @@ static double now_s(void) {
 /* ---- member ids to keys, while the cloud groups are listed ---------------------------------- */
 
 struct key_ctx {
-    struct adc_strindex by_id; /* this configuration's cloud users by SCIM id */
+    struct adc_strindex by_id; /* this configuration's cloud users by SCIM id (keyed) */
     const struct adc_cloud_users *cloud;
     char buf[300];
+    char id_buf[ADC_UUID_TEXT]; /* by_id's key being compared */
 };
+
+/* A cloud user's SCIM id as by_id compares it (sync/cloud-users.h keeps UUIDs as bytes). */
+static const char *id_at(const void *p, size_t i) {
+    struct key_ctx *k = (struct key_ctx *)p;
+    return adc_cloud_user_id(&k->cloud->items[i], k->id_buf);
+}
 
 static const char *key_of(void *p, const char *id, const char *type) {
     struct key_ctx *k = p;
     if (strcmp(type, "User") != 0)
         return NULL; /* groups are mapped once all of them are listed */
     size_t i = adc_strindex_get(&k->by_id, id);
-    if (i == ADC_STRINDEX_NONE || !k->cloud->items[i].external_id)
+    char ext_buf[ADC_UUID_TEXT];
+    const char *ext =
+        i == ADC_STRINDEX_NONE ? NULL : adc_cloud_user_external_id(&k->cloud->items[i], ext_buf);
+    if (!ext)
         return NULL;
-    snprintf(k->buf, sizeof(k->buf), "u:%s", k->cloud->items[i].external_id);
+    snprintf(k->buf, sizeof(k->buf), "u:%s", ext);
     return k->buf;
 }
 
-static bool own(const struct adc_user *u, const char *app_id) {
+static bool own(const struct adc_cloud_user *u, const char *app_id) {
     return u->provider && strcmp(u->provider, app_id) == 0;
 }
 
@@ -68,19 +78,22 @@ static int map_group_members(struct adc_cloud_group_list *l) {
 }
 
 int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
-                        struct adc_scim *client, const char *app_id, const struct adc_user *users,
-                        size_t n_users, const struct adc_cloud_users *cloud, const bool settings[],
-                        char **err) {
+                        struct adc_scim *client, const char *app_id,
+                        const struct adc_dir_user *users, size_t n_users,
+                        const struct adc_cloud_users *cloud, const bool settings[], char **err) {
     gs->enabled = true;
     int r = adc_ldap_read_groups(cfg, &gs->dir, err);
     if (r < 0)
         return r;
     struct key_ctx k = {.cloud = cloud};
-    if (adc_strindex_init(&k.by_id, cloud->n, false) < 0)
+    if (adc_strindex_init_keyed(&k.by_id, cloud->n, false, id_at, &k) < 0)
         return -ENOMEM;
-    for (size_t i = 0; i < cloud->n; i++)
-        if (own(&cloud->items[i], app_id) && cloud->items[i].id)
-            adc_strindex_put(&k.by_id, cloud->items[i].id, i);
+    for (size_t i = 0; i < cloud->n; i++) {
+        char id_buf[ADC_UUID_TEXT];
+        const char *id = adc_cloud_user_id(&cloud->items[i], id_buf);
+        if (own(&cloud->items[i], app_id) && id)
+            adc_strindex_put(&k.by_id, id, i);
+    }
     r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, err);
     adc_strindex_done(&k.by_id);
     if (r < 0)
@@ -349,9 +362,11 @@ int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, con
         .gs = gs, .client = client, .app_id = app_id, .chunk = chunk ? chunk : 1000};
     int r = -ENOMEM;
     for (size_t i = 0; i < cloud->n; i++) {
-        const struct adc_user *u = &cloud->items[i];
-        if (own(u, app_id) && u->external_id && u->id &&
-            idmap_add(&a.users, u->external_id, u->id) < 0)
+        const struct adc_cloud_user *u = &cloud->items[i];
+        char ext_buf[ADC_UUID_TEXT], id_buf[ADC_UUID_TEXT];
+        const char *ext = adc_cloud_user_external_id(u, ext_buf),
+                   *id = adc_cloud_user_id(u, id_buf);
+        if (own(u, app_id) && ext && id && idmap_add(&a.users, ext, id) < 0)
             goto out;
     }
     for (size_t i = 0; i < gs->cloud.n; i++) {
