@@ -150,15 +150,15 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
             fail(rd, "%s", "out of memory");
         goto out;
     }
-    /* One allocation per user instead of eight (docs/BENCHMARKS.md, issue 21's memory). */
-    struct adc_user *slot = adc_user_pack(&u) < 0 ? NULL : adc_user_list_append(&rd->res.users);
+    /* Compact, its strings in the list's arena: 24 bytes and no allocation of its own per
+     * user (docs/BENCHMARKS.md, issue 21's memory). */
+    struct adc_dir_user *slot = adc_dir_users_add(&rd->res.users, &u);
+    adc_user_done(&u);
     if (!slot) {
-        adc_user_done(&u);
         fail(rd, "%s", "out of memory");
         r = -ENOMEM;
         goto out;
     }
-    *slot = u; /* owned by the list now */
     r = 0;
 out:
     free(dn);
@@ -308,7 +308,7 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     struct reader rd = {.cfg = cfg};
     int r;
 
-    adc_user_list_init(&rd.res.users);
+    adc_dir_users_init(&rd.res.users);
     if (!cfg->username_attribute) {
         rd.err = strdup("backend.ldap.authentication.username_attribute is not set");
         r = -EINVAL;
@@ -330,7 +330,7 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     }
     /* Counted on the users that remain (duplicates were just dropped). */
     for (size_t i = 0; i < rd.res.users.n; i++)
-        count_id_attribute(&rd.res, rd.res.users.items[i].id_attribute);
+        count_id_attribute(&rd.res, adc_dir_user_id_attribute(&rd.res.users.items[i]));
     if (rd.n_references > 0)
         log_debug("ignored %zu search references (referrals are not followed)", rd.n_references);
     if (!rd.res.id_attribute)
@@ -342,120 +342,6 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
 out:
     adc_read_result_done(&rd.res);
     return adc_ldap_read_end(rd.ld, r, &rd.err, err, "cannot read the directory: out of memory");
-}
-
-int adc_ldap_probe(const struct adc_ldap_config *cfg, bool *found, char **err) {
-    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
-    LDAP *ld = NULL;
-    LDAPMessage *res = NULL;
-    int timeout = adc_ldap_timeout(cfg), r, rc, code = LDAP_OTHER, n = 0;
-
-    r = adc_ldap_open_reader(cfg, &ld, NULL, err);
-    if (r < 0)
-        return r;
-    struct timeval limit = {timeout, 0};
-    int msgid;
-    const char *filter = cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)";
-    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "", adc_ldap_scope(cfg->scope), filter,
-                         no_attrs, 0, NULL, NULL, &limit, 1, &msgid);
-    if (rc == LDAP_SUCCESS) {
-        struct timeval tv = adc_ldap_remaining(adc_ldap_now() + timeout);
-        rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res);
-        if (rc == 0) {
-            *err = adc_strdup_printf("search of '%s' with filter '%s': no answer within %d s "
-                                     "(backend.ldap.timeout)",
-                                     cfg->base_dn, filter, timeout);
-            r = -ETIMEDOUT;
-            goto out;
-        }
-        rc = rc < 0 ? adc_ldap_conn_last_error(ld) : LDAP_SUCCESS;
-    }
-    if (rc == LDAP_SUCCESS) {
-        n = ldap_count_entries(ld, res);
-        LDAPMessage *done = ldap_first_message(ld, res);
-        while (done && ldap_msgtype(done) != LDAP_RES_SEARCH_RESULT)
-            done = ldap_next_message(ld, done);
-        rc = done ? ldap_parse_result(ld, done, &code, NULL, NULL, NULL, NULL, 0) : LDAP_OTHER;
-    }
-    if (rc != LDAP_SUCCESS || (code != LDAP_SUCCESS && code != LDAP_SIZELIMIT_EXCEEDED)) {
-        char *why = adc_ldap_conn_strerror(ld, rc != LDAP_SUCCESS ? rc : code);
-        *err = adc_strdup_printf("search of '%s' with filter '%s' failed: %s%s", cfg->base_dn,
-                                 filter, why ? why : "out of memory",
-                                 code == LDAP_NO_SUCH_OBJECT ? "; check backend.ldap.base_dn" : "");
-        free(why);
-        r = -EIO;
-        goto out;
-    }
-    *found = n > 0;
-    r = 0;
-out:
-    ldap_msgfree(res);
-    adc_ldap_conn_close(ld);
-    return r;
-}
-
-int adc_ldap_probe_lock_access(const struct adc_ldap_config *cfg,
-                               const char *unreadable[ADC_LOCK_ATTRIBUTES], size_t *n_unreadable,
-                               char **dn, char **err) {
-    /* A value of the attribute's syntax each: the answer to a compare is about access and
-     * presence, the value matters only in being well-formed. */
-    static const struct {
-        const char *attr, *value;
-    } locks[ADC_LOCK_ATTRIBUTES] = {
-        {"userAccountControl", "512"},
-        {"nsAccountLock", "true"},
-        {"pwdAccountLockedTime", "000001010000Z"},
-        {"accountUnlockTime", "19700101000000Z"},
-    };
-    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
-    LDAP *ld = NULL;
-    LDAPMessage *res = NULL;
-    int timeout = adc_ldap_timeout(cfg), r, rc, msgid;
-
-    *n_unreadable = 0;
-    *dn = NULL;
-    double deadline;
-    r = adc_ldap_open_reader(cfg, &ld, &deadline, err);
-    if (r < 0)
-        return r;
-    struct timeval limit = {timeout, 0};
-    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "", adc_ldap_scope(cfg->scope),
-                         cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)", no_attrs, 0,
-                         NULL, NULL, &limit, 1, &msgid);
-    if (rc == LDAP_SUCCESS) {
-        struct timeval tv = adc_ldap_remaining(deadline);
-        rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res) > 0 ? LDAP_SUCCESS : LDAP_TIMEOUT;
-    }
-    LDAPMessage *e = rc == LDAP_SUCCESS ? ldap_first_entry(ld, res) : NULL;
-    char *found = e ? ldap_get_dn(ld, e) : NULL;
-    if (!found) {
-        r = 0; /* nobody to ask about (adc check reports an empty filter itself) */
-        goto out;
-    }
-    for (size_t i = 0; i < ADC_LOCK_ATTRIBUTES; i++) {
-        struct berval v = {strlen(locks[i].value), (char *)locks[i].value};
-        LDAPMessage *cres = NULL;
-        int code = LDAP_OTHER;
-        rc = ldap_compare_ext(ld, found, locks[i].attr, &v, NULL, NULL, &msgid);
-        if (rc != LDAP_SUCCESS)
-            break;
-        struct timeval tv = adc_ldap_remaining(deadline);
-        if (ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &cres) <= 0)
-            break;
-        if (ldap_parse_result(ld, cres, &code, NULL, NULL, NULL, NULL, 1) != LDAP_SUCCESS)
-            break;
-        if (code == LDAP_INSUFFICIENT_ACCESS)
-            unreadable[(*n_unreadable)++] = locks[i].attr;
-    }
-    *dn = strdup(found);
-    ldap_memfree(found);
-    r = *dn ? 0 : -ENOMEM;
-    if (r < 0)
-        *err = strdup("out of memory");
-out:
-    ldap_msgfree(res);
-    adc_ldap_conn_close(ld);
-    return r;
 }
 
 void adc_read_result_warn_mixed_ids(const struct adc_read_result *r) {
@@ -480,7 +366,7 @@ void adc_read_result_warn_mixed_ids(const struct adc_read_result *r) {
 void adc_read_result_done(struct adc_read_result *r) {
     if (!r)
         return;
-    adc_user_list_done(&r->users);
+    adc_dir_users_done(&r->users);
     adc_skipped_free(r->skipped, r->n_skipped);
     memset(r, 0, sizeof(*r));
 }
