@@ -311,6 +311,48 @@ static int64_t throttle_admit(struct adc_server *srv, struct adc_throttle *t, do
     }
 }
 
+/* The password of an owned user admitted by the throttle, checked by its configuration's agent
+ * (through this instance or another); the answer in res. Takes password (wiped). */
+static void check_with_agent(struct adc_server *srv, struct adc_http_response *res,
+                             struct adc_throttle *t, const struct adc_store_user *user,
+                             char *password, const char *client, double started) {
+    enum adc_hub_outcome o;
+    char *reason = NULL;
+    /* Through this instance's agents or another instance's (api/cluster-check.h). */
+    int r = adc_cluster_check_password(srv, user->provider, user->user_name, password,
+                                       srv->login_timeout * 1000, &o, &reason);
+    adc_secret_free(password);
+    if (r < 0) {
+        adc_throttle_leave(t);
+        adc_http_error(res, 500, NULL, "out of memory");
+        return;
+    }
+    switch (o) {
+    case ADC_HUB_ACCEPTED:
+        adc_throttle_leave(t);
+        log_info("login %s from %s: accepted by the agent of '%s'", ADC_LOG_Q(user->user_name),
+                 client, user->provider);
+        throttle_record_success(srv, t, time(NULL));
+        adc_http_json(res, 200,
+                      json_pack("{s:s, s:s}", "userName", user->user_name, "id", user->id));
+        break;
+    case ADC_HUB_DENIED:
+        /* Counted before it stops being in flight: a parallel burst never sees a gap. */
+        throttle_record_failure(srv, t);
+        log_info("login %s from %s: denied by the agent (%s)", ADC_LOG_Q(user->user_name), client,
+                 ADC_LOG_Q(reason ? reason : ""));
+        denied(res, started);
+        break;
+    case ADC_HUB_UNAVAILABLE:
+        adc_throttle_leave(t);
+        log_warning("login %s: cannot check the password: %s", ADC_LOG_Q(user->user_name),
+                    ADC_LOG_Q(reason ? reason : "no answer"));
+        unavailable(res, reason ? reason : "no answer from the agent");
+        break;
+    }
+    free(reason);
+}
+
 void adc_login_handle(struct adc_http_request *req, struct adc_http_response *res) {
     struct adc_server *srv = req->server;
     double started = mono_now();
@@ -411,41 +453,7 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
         goto out;
     }
 
-    enum adc_hub_outcome o;
-    char *reason = NULL;
-    /* Through this instance's agents or another instance's (api/cluster-check.h). */
-    r = adc_cluster_check_password(srv, user.provider, user.user_name, password,
-                                   srv->login_timeout * 1000, &o, &reason);
-    adc_secret_free(password);
-    password = NULL;
-    if (r < 0) {
-        adc_throttle_leave(t);
-        adc_http_error(res, 500, NULL, "out of memory");
-        goto out;
-    }
-    switch (o) {
-    case ADC_HUB_ACCEPTED:
-        adc_throttle_leave(t);
-        log_info("login %s from %s: accepted by the agent of '%s'", ADC_LOG_Q(user.user_name),
-                 client, user.provider);
-        throttle_record_success(srv, t, time(NULL));
-        adc_http_json(res, 200, json_pack("{s:s, s:s}", "userName", user.user_name, "id", user.id));
-        break;
-    case ADC_HUB_DENIED:
-        /* Counted before it stops being in flight: a parallel burst never sees a gap. */
-        throttle_record_failure(srv, t);
-        log_info("login %s from %s: denied by the agent (%s)", ADC_LOG_Q(user.user_name), client,
-                 ADC_LOG_Q(reason ? reason : ""));
-        denied(res, started);
-        break;
-    case ADC_HUB_UNAVAILABLE:
-        adc_throttle_leave(t);
-        log_warning("login %s: cannot check the password: %s", ADC_LOG_Q(user.user_name),
-                    ADC_LOG_Q(reason ? reason : "no answer"));
-        unavailable(res, reason ? reason : "no answer from the agent");
-        break;
-    }
-    free(reason);
+    check_with_agent(srv, res, t, &user, TAKE_PTR(password), client, started);
 out:
     free(t);
     adc_secret_free(password);
