@@ -171,7 +171,7 @@ void adc_http_scim_text(struct adc_http_response *res, struct adc_buf *b);
 void adc_http_error(struct adc_http_response *res, unsigned status, const char *scim_type,
                     const char *fmt, ...) _printf_(4, 5);
 
-/* Route tables of the modules; http.c tries them in order. */
+/* Route tables of the modules; http-route.c tries them in order. */
 extern const struct adc_route adc_api_admin_routes[];
 extern const struct adc_route adc_api_runs_routes[];  /* api-runs.c: runs, sync now, audit, metrics */
 extern const struct adc_route adc_api_groups_routes[]; /* api-groups.c: a group's members */
