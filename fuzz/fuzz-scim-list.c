@@ -106,8 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             char id_buf[ADC_UUID_TEXT], ext_buf[ADC_UUID_TEXT];
             if (!same(u.id, adc_cloud_user_id(f, id_buf)) || !same(u.user_name, f->user_name) ||
                 !same(u.external_id, adc_cloud_user_external_id(f, ext_buf)) ||
-                memcmp(dg, f->digest, sizeof(dg)) != 0 || !same(u.provider, f->provider) ||
-                u.active != f->active)
+                memcmp(dg, f->digest, sizeof(dg)) != 0 ||
+                !same(u.provider, adc_cloud_user_provider(f)) || u.active != f->active)
                 __builtin_trap();
             adc_user_done(&u);
         }

@@ -1,6 +1,7 @@
 #include "sync/cloud-users.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,55 @@ static int copy(struct adc_cloud_users *c, const char *s, const char **out) {
     return (*out = adc_cloud_users_strdup(c, s, strlen(s))) ? 0 : -ENOMEM;
 }
 
+/* The interned providers: index i (1-based; 0 is none) in chunk (i - 1) / CHUNK. Chunks
+ * never move, so a reader needs no lock: an entry is written before its chunk pointer or the
+ * count that makes it visible is published. */
+#define CHUNK 256
+#define CHUNKS 256
+static const char **provider_chunks[CHUNKS];
+static unsigned n_providers;
+static pthread_mutex_t providers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *provider_at(unsigned i) {
+    const char **chunk = __atomic_load_n(&provider_chunks[(i - 1) / CHUNK], __ATOMIC_ACQUIRE);
+    return chunk[(i - 1) % CHUNK];
+}
+
+/* The index of provider p (0 for NULL), interning a copy when new. 0 with *oom set when out of
+ * memory or table. */
+static uint16_t provider_index(const char *p, bool *oom) {
+    if (!p)
+        return 0;
+    unsigned n = __atomic_load_n(&n_providers, __ATOMIC_ACQUIRE);
+    for (unsigned i = 1; i <= n; i++)
+        if (strcmp(provider_at(i), p) == 0)
+            return (uint16_t)i;
+    pthread_mutex_lock(&providers_lock);
+    unsigned i = 1;
+    for (n = n_providers; i <= n && strcmp(provider_at(i), p) != 0; i++)
+        ;
+    if (i > n) {
+        const char **chunk = n + 1 < CHUNK * CHUNKS ? provider_chunks[n / CHUNK] : NULL;
+        char *copy = n + 1 < CHUNK * CHUNKS ? strdup(p) : NULL;
+        if (copy && !chunk && (chunk = calloc(CHUNK, sizeof(*chunk))))
+            __atomic_store_n(&provider_chunks[n / CHUNK], chunk, __ATOMIC_RELEASE);
+        if (!copy || !chunk) {
+            free(copy);
+            *oom = true;
+            i = 0;
+        } else {
+            chunk[n % CHUNK] = copy; /* kept for the process's life */
+            __atomic_store_n(&n_providers, n + 1, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&providers_lock);
+    return (uint16_t)i;
+}
+
+const char *adc_cloud_user_provider(const struct adc_cloud_user *c) {
+    return c->provider_ ? provider_at(c->provider_) : NULL;
+}
+
 static int hex(char ch) {
     return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
 }
@@ -154,12 +204,15 @@ struct adc_cloud_user *adc_cloud_users_add(struct adc_cloud_users *c, const stru
         copy(c, u->user_name, &cu->user_name) < 0 ||
         ident(c, u->external_id, &cu->ext_, &cu->ident_uuid, 2) < 0)
         goto fail;
-    if (u->provider && c->last_provider && strcmp(c->last_provider, u->provider) == 0)
-        cu->provider = c->last_provider;
-    else if (u->provider) {
-        if (copy(c, u->provider, &cu->provider) < 0)
+    if (u->provider && c->last_provider && strcmp(c->last_provider, u->provider) == 0) {
+        cu->provider_ = c->last_provider_index;
+    } else if (u->provider) {
+        bool oom = false;
+        cu->provider_ = provider_index(u->provider, &oom);
+        if (oom)
             goto fail;
-        c->last_provider = cu->provider;
+        c->last_provider = adc_cloud_user_provider(cu);
+        c->last_provider_index = cu->provider_;
     }
     adc_user_digest(u, cu->digest);
     cu->active = u->active;

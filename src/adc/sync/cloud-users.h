@@ -4,8 +4,8 @@
  * blocks (one allocation per 256 KiB instead of several per user) and the owner, nearly always
  * the same Application ID, is stored once.
  *
- * Memory: 88 bytes a user plus its userName (about 23 bytes), where a `struct adc_user` with
- * all the attributes took about 272 (at 1,000,000 users: 111 MB instead of 270 MB;
+ * Memory: 80 bytes a user plus its userName (about 23 bytes), where a `struct adc_user` with
+ * all the attributes took about 272 (at 1,000,000 users: 103 MB instead of 270 MB;
  * docs/product.md section 14, docs/BENCHMARKS.md). The attributes' text is never needed: a
  * change is written from the directory's side. */
 #pragma once
@@ -34,11 +34,16 @@ struct adc_cloud_user {
     struct adc_cloud_ident id_;        /* SCIM id; never absent in a listed user */
     struct adc_cloud_ident ext_;       /* externalId; may be absent */
     const char *user_name;             /* never NULL in a listed user */
-    const char *provider;              /* "local", the owning Application ID, or NULL */
     uint64_t digest[ADC_DIGEST_COUNT]; /* adc_user_digest of the user's attributes */
+    uint16_t provider_; /* interned ("local", an Application ID): adc_cloud_user_provider */
     bool active;
     uint8_t ident_uuid; /* bit 0: id_ holds a UUID's bytes; bit 1: ext_ does */
 };
+
+/* c's provider ("local" or the owning Application ID; NULL when none). The strings are
+ * interned for the process's life (a handful: one per sync configuration), so a user keeps 2
+ * bytes instead of an 8-byte pointer, and the pointer can be lent and compared. */
+const char *adc_cloud_user_provider(const struct adc_cloud_user *c);
 
 /* The SCIM id and the externalId of c as text: a pointer into the list (valid as long as it)
  * when stored as text, else formatted into buf. The externalId is NULL when absent (the id is
@@ -56,17 +61,18 @@ struct adc_cloud_users {
     struct adc_cloud_user *items; /* strings point into the blocks */
     size_t n, cap;
     struct adc_cloud_block *blocks;
-    const char *last_provider; /* interning: the provider string of the previous user */
+    const char *last_provider; /* the provider of the previous user, and its index */
+    uint16_t last_provider_index;
 };
 
 void adc_cloud_users_init(struct adc_cloud_users *c);
 void adc_cloud_users_done(struct adc_cloud_users *c);
 /* Makes room for `n` users in all (an exact size avoids the slack of doubling). -ENOMEM. */
 int adc_cloud_users_reserve(struct adc_cloud_users *c, size_t n);
-/* Appends the compact form of `u` (its id, userName, externalId and provider copied into the
- * blocks, the provider shared with the previous user's when equal; the other attributes
- * digested). `u` is only read. Returns the new user (valid until the next append) or NULL when
- * out of memory (then nothing was appended). */
+/* Appends the compact form of `u` (its id, userName and externalId copied into the blocks,
+ * the provider interned, the other attributes digested). `u` is only read. Returns the new
+ * user (valid until the next append) or NULL when out of memory, or with more than 65,535
+ * distinct providers in the process (then nothing was appended). */
 struct adc_cloud_user *adc_cloud_users_add(struct adc_cloud_users *c, const struct adc_user *u);
 /* Copies s[0..len) into the blocks (NUL-terminated). NULL when out of memory. The signature
  * is adc_strdup_fn's, with the list as context. */

@@ -126,7 +126,7 @@ static int read_entry(struct adc_delta *d, const char *dn, bool in_scope,
 }
 
 static bool owned(const struct adc_delta *d, const struct adc_cloud_user *c) {
-    return adc_streq(c->provider, d->app_id);
+    return adc_streq(adc_cloud_user_provider(c), d->app_id);
 }
 
 static void outcome_set(struct adc_delta_outcome *out, const char *fmt, ...) _printf_(2, 3);

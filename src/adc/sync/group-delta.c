@@ -330,7 +330,7 @@ static int user_cloud_id(struct adc_delta *d, const char *ext, char **id, char *
         const struct adc_cloud_user *u = &cloud.items[i];
         char ext_buf[ADC_UUID_TEXT], id_buf[ADC_UUID_TEXT];
         const char *u_id = adc_cloud_user_id(u, id_buf);
-        if (adc_streq(u->provider, d->app_id) &&
+        if (adc_streq(adc_cloud_user_provider(u), d->app_id) &&
             adc_streq(adc_cloud_user_external_id(u, ext_buf), ext) && u_id &&
             !(*id = strdup(u_id)))
             r = -ENOMEM;

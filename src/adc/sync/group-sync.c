@@ -48,7 +48,7 @@ static const char *key_of(void *p, const char *id, const char *type) {
 }
 
 static bool own(const struct adc_cloud_user *u, const char *app_id) {
-    return u->provider && strcmp(u->provider, app_id) == 0;
+    return adc_streq(adc_cloud_user_provider(u), app_id);
 }
 
 /* "?:<id>" of a listed group becomes "g:<its externalId>". */

@@ -245,7 +245,8 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
             /* Ours, but no directory identity was ever recorded: link it to this entry. */
             reason = R_RELINK;
         } else if (s[ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH] ||
-                   (n->provider && strcmp(n->provider, "local") != 0)) {
+                   (adc_cloud_user_provider(n) &&
+                    strcmp(adc_cloud_user_provider(n), "local") != 0)) {
             /* Another sync configuration's user is never ours to take (docs/product.md section
              * 11: adc-server refuses the write); only a `local` one may be taken over. */
             if (!(ch = add(b, ADC_PLAN_SKIP, R_OTHER_PROVIDER)))
@@ -253,11 +254,11 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
             if (set_dir(b, ch, dd, d) < 0)
                 return -ENOMEM;
             ch->cloud = n;
-            ch->reason_detail = n->provider ? n->provider : "none";
+            ch->reason_detail = adc_cloud_user_provider(n) ? adc_cloud_user_provider(n) : "none";
             return 0;
         } else {
             reason = R_TAKEOVER;
-            detail = n->provider ? n->provider : "none";
+            detail = adc_cloud_user_provider(n) ? adc_cloud_user_provider(n) : "none";
             extra = ADC_FIELD_PROVIDER;
         }
         ci = ni;
@@ -342,7 +343,7 @@ static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *
         }
         if (!empty(c->user_name))
             adc_strindex_put(cloud_name, c->user_name, i);
-        if (adc_streq(c->provider, in->app_id)) {
+        if (adc_streq(adc_cloud_user_provider(c), in->app_id)) {
             cflags[i] |= CLOUD_OWNED;
             n_owned++;
             if (adc_cloud_user_has_external_id(c))

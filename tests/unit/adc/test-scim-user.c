@@ -214,10 +214,11 @@ static void cloud_users_share_blocks_and_provider(void **state) {
     assert_int_equal(c.n, 200);
     char id_buf[ADC_UUID_TEXT];
     assert_string_equal(adc_cloud_user_id(&c.items[7], id_buf), long_name);
-    assert_string_equal(c.items[0].provider, "app-1");
-    assert_ptr_equal(c.items[149].provider, c.items[0].provider);
-    assert_string_equal(c.items[150].provider, "local");
-    assert_ptr_equal(c.items[199].provider, c.items[150].provider);
+    assert_string_equal(adc_cloud_user_provider(&c.items[0]), "app-1");
+    assert_ptr_equal(adc_cloud_user_provider(&c.items[149]), adc_cloud_user_provider(&c.items[0]));
+    assert_string_equal(adc_cloud_user_provider(&c.items[150]), "local");
+    assert_ptr_equal(adc_cloud_user_provider(&c.items[199]),
+                     adc_cloud_user_provider(&c.items[150]));
     /* Not kept for the plan: the compact record has no meta.version at all, and the
      * attributes only as digests (absent ones digest as empty ones do). */
     uint64_t none[ADC_DIGEST_COUNT];
