@@ -25,7 +25,8 @@ BASE = "OU=Live,DC=adc,DC=test"
 ELSEWHERE = "OU=Elsewhere,DC=adc,DC=test"
 SVC_DN = "CN=svc-live,CN=Users,DC=adc,DC=test"
 SVC_PASSWORD = "Live-Reader-Passw0rd"
-USER_FILTER = "(&(objectClass=user)(objectCategory=person))"
+# A user leaves the sync filter when it gets description=left.
+USER_FILTER = "(&(objectClass=user)(objectCategory=person)(!(description=left)))"
 N_USERS = 12
 
 DC = None
@@ -202,15 +203,20 @@ class LiveAD(unittest.TestCase):
         self.move(u4, u4, ELSEWHERE)
         self.until("a move out of the base DN", lambda: u4 not in self.cloud())
 
+        # Leaving the sync filter is like a delete.
+        u6 = self.names[6]
+        self.modify(u6, "description", "left")
+        self.until("leaving the filter", lambda: u6 not in self.cloud())
+
         # A delete arrives as a tombstone.
         DC.ldapdelete(f"CN={u5},{BASE}")
         self.until("a delete", lambda: u5 not in self.cloud())
-        for n in self.names[6:]:
+        for n in self.names[7:]:
             self.assertIn(n, self.cloud())
         # No full sync besides the startup one: each change was a delta.
         self.assertEqual([r["trigger"] for r in self.runs()], ["startup"])
         self.assertTrue(self.runs()[0]["agent_id"], self.runs())
-        live = wait_for(self, "changes counted", lambda: self.live()["changes_applied"] >= 7
+        live = wait_for(self, "changes counted", lambda: self.live()["changes_applied"] >= 8
                         and self.live(), 5)
         self.assertTrue(live["flowing"])
         a.term()
