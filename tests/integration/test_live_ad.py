@@ -296,6 +296,26 @@ class LiveAD(unittest.TestCase):
         self.corrupt_and_restart(a, other_invocation)
         self.assertIn("was restored from a backup since", a.log())
 
+    def test_the_dc_restarted_notifications_registered_again(self):
+        # The DC goes away (its connections and the change notification with them) and comes
+        # back: adc reconnects, registers the notification again, reads from its position,
+        # and changes made right after flow as before.
+        a = self.agent()
+        DC.restart()
+        u = self.names[0]
+        self.modify(u, "displayName", "After The DC Restart")
+        # The watcher retries with a backoff of 1 s doubling: within a few seconds.
+        self.until("a change after the DC restarted",
+                   lambda: self.cloud()[u].get("displayName") == "After The DC Restart", 30)
+        self.assertEqual(a.log().count(f"from {DC.base_dn}, woken by change notifications"), 2,
+                         a.log())
+        t0 = time.monotonic()
+        self.modify(u, "displayName", "Notified Again")
+        self.until("a change woken by the new notification",
+                   lambda: self.cloud()[u].get("displayName") == "Notified Again", 4)
+        self.assertLess(time.monotonic() - t0, 4)
+        self.assertEqual([r["trigger"] for r in self.runs()], ["startup"])
+
     def test_usn_and_notify(self):
         for watch in ("usn", "notify"):
             with self.subTest(watch=watch):
