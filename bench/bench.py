@@ -17,6 +17,11 @@ What it does, in one run:
   - logins: POST /api/v1/login through `adc run` with several concurrent clients
     (bench/login-load.c), idle and while full syncs run;
   - memory: peak RSS of adc (imp and run) and adc-server, and the database size.
+With --groups (docs/product.md section 10), the directory also holds 1,000 groups, one of them
+of every user and the others of 100 users each; adc syncs them (backend.ldap.groups), the floor
+adds the `ldapsearch` of the groups with their members, and the step "membership" measures
+one member leaving and joining the group of every user through `adc run` (syncrepl): the bytes
+of the PATCH adc sends, the time until the cloud shows it, and adc's CPU for it.
 With --ldaps, slapd also listens on ldaps:// with a certificate of a CA made for the run, and
 adc (backend.ldap.addr, ca_file) and the floor's ldapsearch use that address: Active Directory
 allows simple binds only over LDAPS or StartTLS, so that is what password checks cost there.
@@ -28,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import statistics
@@ -36,7 +42,9 @@ import sys
 import tempfile
 import threading
 import time
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,6 +62,13 @@ ADC_ATTRIBUTES = ["mail", "entryUUID", "objectGUID", "nsUniqueId", "displayName"
                   "givenName", "sn", "userAccountControl", "nsAccountLock",
                   "pwdAccountLockedTime"]
 USER_FILTER = "(objectClass=inetOrgPerson)"
+# --groups: what adc asks for groups (src/adc/directory/group-read.c), the floor the same.
+GROUP_FILTER = "(objectClass=groupOfNames)"
+GROUP_ATTRIBUTES = ["cn", "member", "uniqueMember", "memberUid", "entryUUID", "objectGUID",
+                    "nsUniqueId", "objectSid"]
+N_GROUPS = 1000
+SMALL_GROUP = 100  # members of each group but the big one
+MEMBERSHIP_CHANGES = 10  # member leaves / joins, alternately, in the big group
 
 # docs/product.md section 8.
 TARGETS = {
@@ -66,7 +81,7 @@ TARGETS = {
     "adc_rss_mb": 120,
 }
 
-ALL_STEPS = ("floor", "first", "unchanged", "changed", "logins")
+ALL_STEPS = ("floor", "first", "unchanged", "changed", "logins", "membership")
 
 
 class BenchError(RuntimeError):
@@ -286,6 +301,24 @@ def restore_slapd(slapd, src):
         subprocess.run(["cp", "--sparse=always", os.path.join(src, f), dst], check=True)
 
 
+def groups_ldif(n):
+    """N_GROUPS groups: "all" of the n users, and groups of SMALL_GROUP users spread over the
+    directory. Streams: the big group is n lines."""
+    people = f"{ldif.PEOPLE_OU},{ldif.BASE_DN}"
+    yield f"dn: ou=groups,{ldif.BASE_DN}\nobjectClass: organizationalUnit\nou: groups\n\n"
+    yield f"dn: cn=all,ou=groups,{ldif.BASE_DN}\nobjectClass: groupOfNames\ncn: all\n"
+    for i in range(n):
+        yield f"member: uid={ldif.regular_user(i).uid},{people}\n"
+    yield "\n"
+    stride = max(1, n // SMALL_GROUP)
+    for g in range(1, N_GROUPS):
+        out = [f"dn: cn=group{g:04d},ou=groups,{ldif.BASE_DN}\nobjectClass: groupOfNames\n"
+               f"cn: group{g:04d}\n"]
+        for k in range(min(SMALL_GROUP, n)):
+            out.append(f"member: uid={ldif.regular_user((g + k * stride) % n).uid},{people}\n")
+        yield "".join(out) + "\n"
+
+
 def change_set(n):
     """1% of n users changed: a quarter each renamed (new mail = new userName, new sn, cn and
     displayName: a person who married), edited (displayName, givenName), removed and added.
@@ -325,7 +358,8 @@ def change_set(n):
 # --- adc --------------------------------------------------------------------------------------
 
 class Adc:
-    def __init__(self, binary, workdir, slapd, page_size, ldaps=False):
+    def __init__(self, binary, workdir, slapd, page_size, ldaps=False, groups=False):
+        self.groups = groups
         self.binary = binary
         self.dir = workdir
         self.slapd = slapd
@@ -338,6 +372,7 @@ class Adc:
         s = self.slapd
         addr = s.ldaps_url if self.ldaps else s.url
         ca = f"    ca_file: {s.ca_file}\n" if self.ldaps else ""
+        groups = f"    groups:\n      filter: \"{GROUP_FILTER}\"\n" if self.groups else ""
         with open(self.yaml, "w") as f:
             f.write(f"""settings:
   dry-run: false
@@ -358,7 +393,7 @@ backend:
 {ca}    sync:
       page_size: {self.page_size}
       filter: "{USER_FILTER}"
-    authentication:
+{groups}    authentication:
       username_attribute: mail
       username_filter_template: "(&(objectClass=inetOrgPerson)(mail=%s))"
       timeout: 5
@@ -390,6 +425,10 @@ backend:
         if doc.get("dry_run") is not False:
             raise BenchError(f"adc imp ({label}) ran as a dry run: {doc.get('settings')}")
         wrong = {k: (stats.get(k), v) for k, v in expected.items() if stats.get(k) != v}
+        if self.groups:
+            g = doc.get("groups") or {}
+            if g.get("failed") or label.startswith("first") and g.get("created") != N_GROUPS:
+                wrong["groups"] = (g, f"{N_GROUPS} created, none failed")
         if wrong:
             raise BenchError(f"adc imp ({label}) counts differ (got, expected): {wrong}")
         return secs, rss, cpu
@@ -441,6 +480,15 @@ def table(res):
                          "yes" if m["per_second"] >= TARGETS["logins_per_s"] else "NO", ""))
             rows.append((f"{label}: p50 / p99", f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f} ms", "",
                          f"p99 < {p99} ms", "yes" if m["p99_ms"] < p99 else "NO", ""))
+    ms = res.get("membership")
+    if ms:
+        rows.append((f"membership change in the {res['users']:,}-member group: sent",
+                     f"{ms['bytes']['median']:.0f} bytes ({ms['bytes']['min']:.0f}.."
+                     f"{ms['bytes']['max']:.0f}, n={ms['changes']})", "", "one small PATCH",
+                     "yes" if ms["bytes"]["max"] < 1000 else "NO", ""))
+        rows.append(("membership change: in the cloud after", fmt_time(ms["seconds"]), "",
+                     "< 2 s", "yes" if ms["seconds"]["median"] < 2 else "NO",
+                     f"{statistics.median(ms['adc_cpu']['samples']):.3f}"))
     mem = res.get("memory", {})
     if "adc_imp" in mem:
         rows.append(("adc imp peak RSS", f"{mb(mem['adc_imp']):.1f} MB", "",
@@ -460,7 +508,8 @@ def print_table(res, f=sys.stdout):
              "CPU s: adc / server / slapd")] + table(res)
     widths = [max(len(r[i]) for r in rows) for i in range(6)]
     load = res.get("load")
-    f.write(f"\n{res['users']:,} users, page size {res['page_size']}, build {res['buildtype']}"
+    f.write(f"\n{res['users']:,} users" + (f" and {N_GROUPS:,} groups" if res.get("groups") else "")
+            + f", page size {res['page_size']}, build {res['buildtype']}"
             + (", over ldaps://" if res.get("ldaps") else "")
             + (f", load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end (1/5/15 min)"
                if load else "") + "\n")
@@ -479,7 +528,8 @@ class Bench:
         self.n = n_users
         self.dir = workdir
         self.res = {"users": n_users, "page_size": args.page_size, "memory": {},
-                    "buildtype": buildtype(args.build), "ldaps": args.ldaps}
+                    "buildtype": buildtype(args.build), "ldaps": args.ldaps,
+                    "groups": args.groups}
         self.adc_bin = os.path.join(args.build, "src", "adc", "adc")
         self.server_bin = os.path.join(args.build, "src", "server", "adc-server")
         self.load_bin = os.path.join(args.build, "bench", "adc-bench-login")
@@ -498,8 +548,12 @@ class Bench:
         path = os.path.join(self.dir, "users.ldif")
         t0 = time.monotonic()
         ldif.write(path, ldif.generate(self.n, special=False), include_base=False)
+        if self.a.groups:
+            with open(path, "a", encoding="utf-8") as f:
+                f.writelines(groups_ldif(self.n))
         t1 = time.monotonic()
-        self.slapd = Slapd(ldif=path, tls=self.a.ldaps)
+        # syncprov: the membership step watches the directory as `adc run` does by default.
+        self.slapd = Slapd(ldif=path, tls=self.a.ldaps, syncprov=self.a.groups)
         self.slapd.setup()
         t2 = time.monotonic()
         self.slapd.start()
@@ -521,6 +575,16 @@ class Bench:
         got = sum(1 for line in r.stdout.splitlines() if line.startswith("dn:"))
         if got != self.n:
             raise BenchError(f"ldapsearch returned {got} entries, expected {self.n}")
+        if self.a.groups:
+            # The groups with their members, as adc reads them: the floor is both searches.
+            gargv = argv[:-(len(ADC_ATTRIBUTES) + 1)] + [GROUP_FILTER, *GROUP_ATTRIBUTES]
+            r = subprocess.run(gargv, capture_output=True, text=True, timeout=self.timeout,
+                               env=env)
+            got = sum(1 for line in r.stdout.splitlines() if line.startswith("dn:"))
+            if r.returncode != 0 or got != N_GROUPS:
+                raise BenchError(f"ldapsearch of the groups: {got} entries, expected {N_GROUPS} "
+                                 f"({r.returncode}): {r.stderr.strip()}")
+            argv = ["sh", "-c", f"{shlex.join(argv)} >/dev/null && {shlex.join(gargv)}"]
         samples = []
         for _ in range(self.runs("floor")):
             out = os.path.join(self.dir, "floor.out")
@@ -546,7 +610,8 @@ class Bench:
 
     def start_server(self):
         self.server = Server(self.server_bin, self.dir, self.a.db)
-        self.adc = Adc(self.adc_bin, self.dir, self.slapd, self.a.page_size, self.a.ldaps)
+        self.adc = Adc(self.adc_bin, self.dir, self.slapd, self.a.page_size, self.a.ldaps,
+                       self.a.groups)
 
     def fresh_server(self):
         self.server.stop()
@@ -780,6 +845,68 @@ class Bench:
                                            self.res["memory"].get("server", 0))
         self.stop_agent()
 
+    def membership(self):
+        """One member leaves, then joins, the group of every user, through `adc run` (syncrepl
+        from slapd's syncprov): bytes adc sends for it, seconds until the cloud shows it (from
+        the end of ldapmodify), adc's CPU for it."""
+        self.start_agent()
+        deadline = time.monotonic() + self.timeout
+        while "live changes: baseline set" not in tail(self.agent_log, 200):
+            if time.monotonic() > deadline or self.agent.poll() is not None:
+                raise BenchError(f"adc run set no live baseline:\n{tail(self.agent_log)}")
+            time.sleep(0.2)
+        status, body = self.server.admin(
+            "GET", "/scim/v2/Groups?filter=" + urllib.parse.quote('displayName eq "all"')
+            + "&excludedAttributes=members")
+        if status != 200 or body.get("totalResults") != 1:
+            raise BenchError(f"the group 'all' is not in the cloud: {status} {body}")
+        gid = body["Resources"][0]["id"]
+        ext = "urn:adconnect:scim:schemas:extension:sync:2.0:Group"
+
+        def count():
+            st, g = self.server.admin("GET", f"/scim/v2/Groups/{gid}?excludedAttributes=members")
+            return g.get(ext, {}).get("memberCount") if st == 200 else None
+        if count() != self.n:
+            raise BenchError(f"the group 'all' has {count()} members, expected {self.n}")
+        group_dn = f"cn=all,ou=groups,{ldif.BASE_DN}"
+        people = f"{ldif.PEOPLE_OU},{ldif.BASE_DN}"
+        seconds, cpu, sent = [], [], []
+        for k in range(MEMBERSHIP_CHANGES):
+            member = f"uid={ldif.regular_user(self.n // 2).uid},{people}"
+            leave = k % 2 == 0
+            before_log = len(open(self.agent_log, "rb").read())
+            c0 = proc_cpu(self.agent.pid)
+            self.slapd.ldapmodify(f"dn: {group_dn}\nchangetype: modify\n"
+                                  f"{'delete' if leave else 'add'}: member\nmember: {member}\n")
+            t0 = time.monotonic()
+            want = self.n - 1 if leave else self.n
+            while count() != want:
+                if time.monotonic() - t0 > 60:
+                    raise BenchError(f"the membership change did not arrive within 60 s:\n"
+                                     f"{tail(self.agent_log)}")
+                time.sleep(0.01)
+            seconds.append(time.monotonic() - t0)
+            # The change's log line (written after the PATCH was accepted) names its bytes.
+            line = ""
+            while "update group 'all'" not in line:
+                with open(self.agent_log, "rb") as f:
+                    f.seek(before_log)
+                    line = f.read().decode(errors="replace")
+                if time.monotonic() - t0 > 60:
+                    raise BenchError(f"no log line for the change:\n{tail(self.agent_log)}")
+                time.sleep(0.01)
+            cpu.append(proc_cpu(self.agent.pid) - c0)
+            m = re.search(r"update group 'all': \+(\d+) -(\d+) members in 1 group \((\d+) bytes\)",
+                          line)
+            if not m or (m.group(1), m.group(2)) != (("0", "1") if leave else ("1", "0")):
+                raise BenchError(f"unexpected membership change: {line.strip()}")
+            sent.append(int(m.group(3)))
+        self.res["membership"] = {"seconds": summary(seconds), "adc_cpu": summary(cpu),
+                                  "bytes": summary(sent), "changes": MEMBERSHIP_CHANGES}
+        self.res["memory"]["adc_run"] = peak_rss(self.agent.pid)
+        log(f"membership changes: {self.res['membership']}")
+        self.stop_agent()
+
     def close(self):
         a = getattr(self, "agent", None)
         if a and a.poll() is None:
@@ -819,6 +946,8 @@ def run_size(args, n, steps):
                 b.changed()
             if "logins" in steps:
                 b.logins()
+            if "membership" in steps and args.groups:
+                b.membership()
         b.res["load"] = os.getloadavg()
         if b.server:
             b.server.stop()  # checked: exit 0, no sanitizer report
@@ -877,6 +1006,9 @@ def main():
     p.add_argument("--smoke", action="store_true",
                    help="check that every step works; print the table but judge no timing")
     p.add_argument("--json", help="write all results to this file")
+    p.add_argument("--groups", action="store_true",
+                   help="1,000 groups (one of every user) synced too; the floor includes their "
+                        "ldapsearch; the membership step measures one change in the big group")
     p.add_argument("--ldaps", action="store_true",
                    help="adc and the floor talk to slapd over ldaps:// (a CA made for the run)")
     args = p.parse_args()

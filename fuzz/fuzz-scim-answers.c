@@ -42,24 +42,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t i;
         const json_t *item;
         json_array_foreach(res, i, item) {
-            struct adc_user *u = adc_cloud_users_append(&cu);
-            if (!u)
-                __builtin_trap();
-            int r = adc_scim_user_from_json_with(item, u, adc_cloud_users_strdup, &cu);
+            struct adc_user full = {0}; /* its strings in cu's blocks */
+            int r = adc_scim_user_from_json_with(item, &full, adc_cloud_users_strdup, &cu);
             if (r < 0) {
-                cu.n--;
                 if (r != -EINVAL)
                     __builtin_trap();
                 continue;
             }
-            if (!u->user_name || !u->id)
+            if (!full.user_name || !full.id)
                 __builtin_trap();
-            adc_cloud_users_intern_provider(&cu, u);
+            const struct adc_cloud_user *u = adc_cloud_users_add(&cu, &full);
+            if (!u)
+                __builtin_trap();
 
             struct adc_user plain;
             if (adc_scim_user_from_json(item, &plain) < 0)
                 __builtin_trap(); /* both readers agree */
-            if (strcmp(plain.user_name, u->user_name) || strcmp(plain.id, u->id))
+            char id_buf[ADC_UUID_TEXT];
+            if (strcmp(plain.user_name, u->user_name) ||
+                strcmp(plain.id, adc_cloud_user_id(u, id_buf)))
                 __builtin_trap();
             adc_user_done(&plain);
         }

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct adc_user {
     char *user_name;   /* SCIM userName; from backend.ldap.authentication.username_attribute */
@@ -54,10 +55,94 @@ void adc_user_done(struct adc_user *u);
 /* Moves the strings of `u` (user_name must be set) into one allocation that starts at
  * user_name, and sets u->packed: a user read from the directory then costs one malloc
  * instead of up to eight, and none of their per-chunk overhead (about 8-24 bytes each; at
- * 1,000,000 users over 100 MB, docs/BENCHMARKS.md). id_attribute stays borrowed. Returns 0,
+ * 1,000,000 users over 100 MB, docs/BENCHMARKS.md). An email equal to the name shares the
+ * name's copy. id_attribute stays borrowed. Returns 0,
  * or -ENOMEM with `u` unchanged (still valid, unpacked). A packed user's strings must not be
  * freed or replaced one by one. */
 int adc_user_pack(struct adc_user *u);
+
+/* The attributes a sync compares beyond userName, externalId and active, one 64-bit digest each
+ * (adc_user_digest): the cloud side of a sync holds these instead of the strings, 32 bytes
+ * instead of about 100 per user (docs/BENCHMARKS.md, issue 21). The emails are one digest of
+ * the primary address and the further ones together: they are one attribute of an update. */
+enum adc_user_digest_field {
+    ADC_DIGEST_DISPLAY_NAME,
+    ADC_DIGEST_GIVEN_NAME,
+    ADC_DIGEST_FAMILY_NAME,
+    ADC_DIGEST_EMAILS,
+    ADC_DIGEST_COUNT,
+};
+
+/* Fills out[] with the digests of u's compared attributes. Absent and empty are the same value
+ * (as the cloud stores them), so they digest alike. The hash is keyed with a secret drawn once
+ * per process: digests are only ever compared within one run, and nobody can choose a value
+ * whose digest equals another's (at worst that would hide a user's own change from the sync). */
+void adc_user_digest(const struct adc_user *u, uint64_t out[ADC_DIGEST_COUNT]);
+
+/* A directory user as a sync holds it (issue 21; docs/product.md section 14): 16 bytes and its
+ * strings one after the other in the list's arena (no allocation of its own), where a
+ * `struct adc_user` takes 104 bytes and an allocation. Read it through adc_dir_user_view, or the
+ * accessors; the strings stay where they are for the list's life, so pointers to them can be
+ * lent. */
+struct adc_dir_user {
+    /* The present strings, each NUL-terminated, in the order user_name, external_id, dn,
+     * display_name, given_name, family_name, email, other_emails (`present` says which are
+     * there; an email equal to the name is not stored twice; an externalId that is a UUID in
+     * the canonical lowercase form is stored as its 16 bytes, 21 fewer). */
+    const char *strings;
+    unsigned primary_group_rid;
+    uint8_t present;      /* bit i: string i above is there (else NULL) */
+    uint8_t flags;        /* ADC_DIR_* */
+    uint8_t id_attribute; /* the attribute that gave the externalId: adc_dir_user_id_attribute */
+};
+
+enum {
+    ADC_DIR_ACTIVE = 1 << 0,
+    ADC_DIR_EMAIL_IS_NAME = 1 << 1,
+    ADC_DIR_EXT_UUID = 1 << 2,
+};
+
+/* The text of an externalId that a directory user keeps as a UUID's bytes, with its NUL. */
+#define ADC_DIR_UUID_TEXT 37
+
+struct adc_dir_block;
+
+struct adc_dir_users {
+    struct adc_dir_user *items;
+    size_t n, cap;
+    struct adc_dir_block *blocks; /* the arena */
+};
+
+void adc_dir_users_init(struct adc_dir_users *l);
+void adc_dir_users_done(struct adc_dir_users *l);
+/* Appends the compact form of `u` (only read: its strings are copied into the arena). Returns
+ * the new user (valid until the next append) or NULL when out of memory (nothing appended). */
+struct adc_dir_user *adc_dir_users_add(struct adc_dir_users *l, const struct adc_user *u);
+/* Fills *out with d's fields, the strings lent from d's arena (the externalId from ext_buf when
+ * d keeps it as a UUID's bytes): never adc_user_done a view, nor change its strings. Costs one
+ * pass over d's strings (about 130 bytes). */
+void adc_dir_user_view(const struct adc_dir_user *d, struct adc_user *out,
+                       char ext_buf[ADC_DIR_UUID_TEXT]);
+/* One user with its own strings (malloc'd), outside any list: for the few a plan makes itself
+ * (a rename cycle's temporary step) and the live path's single users. Returns 0 or -ENOMEM;
+ * free with adc_dir_user_free_alone. */
+int adc_dir_user_make_alone(struct adc_dir_user *out, const struct adc_user *u);
+void adc_dir_user_free_alone(struct adc_dir_user *d);
+/* The userName and DN of d (NULL when absent), lent from d's arena, without a whole view. */
+static inline const char *adc_dir_user_name(const struct adc_dir_user *d) {
+    return d->present & 1 ? d->strings : NULL;
+}
+const char *adc_dir_user_dn(const struct adc_dir_user *d);
+/* d's externalId (NULL when absent): lent from d's arena, or formatted into buf. */
+const char *adc_dir_user_external_id(const struct adc_dir_user *d, char buf[ADC_DIR_UUID_TEXT]);
+/* Whether the externalId adc_dir_user_external_id gives is lent from the arena (stable as long
+ * as the list), not formatted into the caller's buffer. */
+static inline bool adc_dir_user_external_id_is_text(const struct adc_dir_user *d) {
+    return !(d->flags & ADC_DIR_EXT_UUID);
+}
+/* The attribute that gave d its externalId ("entryUUID", the configured one...): borrowed as
+ * it was given to adc_dir_users_add (a static string or the configuration's). */
+const char *adc_dir_user_id_attribute(const struct adc_dir_user *d);
 
 void adc_user_list_init(struct adc_user_list *l);
 void adc_user_list_done(struct adc_user_list *l);

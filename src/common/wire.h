@@ -43,6 +43,44 @@
 #define ADC_WIRE_AGENT_LIVE "/api/v1/agent/live"
 #define ADC_WIRE_AGENT_DISCONNECT "/api/v1/agent/disconnect"
 
+/* Members of the agent API's JSON messages (docs/agent-protocol.md), read and written by both
+ * programs. SCIM attribute names are not here: RFC 7643 fixes them. */
+/* POST connect: the agent's host and version; the answer's agent_id and timings. */
+#define ADC_WIRE_HOST "host"
+#define ADC_WIRE_VERSION "version"
+#define ADC_WIRE_AGENT_ID "agent_id"
+#define ADC_WIRE_POLL_WAIT "poll_wait"
+#define ADC_WIRE_CONNECTED_TIMEOUT "connected_timeout"
+/* GET commands: the answer's list, and the members of each command. */
+#define ADC_WIRE_COMMANDS "commands"
+#define ADC_WIRE_ID "id"
+#define ADC_WIRE_TYPE "type"
+#define ADC_WIRE_USERNAME "username"
+#define ADC_WIRE_PASSWORD "password"
+#define ADC_WIRE_RUN_ID "run_id"
+#define ADC_WIRE_DRY_RUN "dry_run"
+/* POST commands/{id}/result. */
+#define ADC_WIRE_OUTCOME "outcome"
+#define ADC_WIRE_REASON "reason"
+/* Run records: POST runs (dry_run, source, trigger, agent_id), PUT runs/{run_id} (status,
+ * stats, errors, progress) and the record as the server shows it. */
+#define ADC_WIRE_SOURCE "source"
+#define ADC_WIRE_TRIGGER "trigger"
+#define ADC_WIRE_STATUS "status"
+#define ADC_WIRE_STATS "stats"
+#define ADC_WIRE_ERRORS "errors"
+#define ADC_WIRE_PROGRESS "progress"
+/* PUT live: the live watcher's state. */
+#define ADC_WIRE_WATCH "watch"
+#define ADC_WIRE_STATE "state"
+#define ADC_WIRE_CHANGES_APPLIED "changes_applied"
+#define ADC_WIRE_LAST_CHANGE "last_change"
+#define ADC_WIRE_DETAIL "detail"
+
+/* Sources of a run a client creates (POST runs): `adc imp`, or an agent (`adc run`). */
+#define ADC_RUN_SOURCE_IMP "imp"
+#define ADC_RUN_SOURCE_AGENT "agent"
+
 /* Run statuses (docs/product.md section 6). "queued" is the server's own, before an agent
  * takes the run; an agent reports only the other three. */
 #define ADC_RUN_QUEUED "queued"

@@ -63,6 +63,87 @@ static void usage(FILE *f) {
           f);
 }
 
+/* What `serve` was told on its command line. */
+struct serve_options {
+    struct adc_http_options http;
+    int login_timeout, schedule_minute, run_timeout;
+    const char *public_url, *downloads_dir;
+};
+
+/* --name's whole number from min to max (unit: " seconds" or ""); false, logged, otherwise. */
+static bool int_option(const char *name, const char *arg, long min, long max, const char *unit,
+                       long *out) {
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*end || n < min || n > max) {
+        log_error("serve: --%s must be %ld to %ld%s, not '%s'", name, min, max, unit, arg);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+/* One option of serve (getopt's c and optarg); false when the command must exit with 2. */
+static bool serve_option(int c, const char *arg, struct serve_options *o) {
+    long n;
+    switch (c) {
+    case 'l': o->http.listen = arg; return true;
+    case 'c': o->http.tls_cert_file = arg; return true;
+    case 'k': o->http.tls_key_file = arg; return true;
+    case 'D': o->downloads_dir = arg; return adc_downloads_check_dir(arg) >= 0;
+    case 'm':
+        if (!int_option("max-connections", arg, 1, 1000000, "", &n))
+            return false;
+        o->http.max_connections = (unsigned)n;
+        return true;
+    case 'A':
+        if (!int_option("per-address-limit", arg, 1, 1000000, "", &n))
+            return false;
+        o->http.per_address_limit = (unsigned)n;
+        return true;
+    case 't':
+        if (!int_option("login-timeout", arg, 1, 300, " seconds", &n))
+            return false;
+        o->login_timeout = (int)n;
+        return true;
+    case 'S':
+        if (!int_option("schedule-minute", arg, 1, 60, " seconds", &n))
+            return false;
+        o->schedule_minute = (int)n;
+        return true;
+    case 'R':
+        if (!int_option("run-timeout", arg, 2, 3600, " seconds", &n))
+            return false;
+        o->run_timeout = (int)n;
+        return true;
+    case 'I':
+    case 'M':
+        if (!int_option(c == 'I' ? "session-idle" : "session-max", arg, 1, 30L * 86400, " seconds",
+                        &n))
+            return false;
+        adc_session_set_limits(c == 'I' ? n : 0, c == 'M' ? n : 0);
+        return true;
+    case 'P':
+        if (o->http.n_trusted_proxies == ADC_HTTP_MAX_TRUSTED_PROXIES) {
+            log_error("serve: at most %d --trusted-proxy (give networks: 10.0.0.0/8)",
+                      ADC_HTTP_MAX_TRUSTED_PROXIES);
+            return false;
+        }
+        if (adc_http_trusted_proxy_valid(arg) < 0)
+            return false;
+        o->http.trusted_proxies[o->http.n_trusted_proxies++] = arg;
+        return true;
+    case 'U':
+        if (strncmp(arg, "https://", 8) != 0 && strncmp(arg, "http://", 7) != 0) {
+            log_error("serve: --public-url must start with https:// or http://, not '%s'", arg);
+            return false;
+        }
+        o->public_url = arg;
+        return true;
+    default: return false;
+    }
+}
+
 static int cmd_serve(const char *db_path, int argc, char **argv) {
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -80,104 +161,16 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         {"run-timeout", required_argument, NULL, 'R'},
         {0},
     };
-    struct adc_http_options opts = {.listen = "127.0.0.1:8080"};
-    int login_timeout = 10, schedule_minute = 60, run_timeout = 120;
-    const char *public_url = NULL;
-    const char *downloads_dir = NULL;
+    struct serve_options o = {
+        .http = {.listen = "127.0.0.1:8080"},
+        .login_timeout = 10,
+        .schedule_minute = 60,
+        .run_timeout = 120,
+    };
     optind = 1;
-    for (int c; (c = getopt_long(argc, argv, "l:", options, NULL)) != -1;) {
-        switch (c) {
-        case 'l': opts.listen = optarg; break;
-        case 'c': opts.tls_cert_file = optarg; break;
-        case 'k': opts.tls_key_file = optarg; break;
-        case 'D':
-            if (adc_downloads_check_dir(optarg) < 0)
-                return 2;
-            downloads_dir = optarg;
-            break;
-        case 'm': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 1000000) {
-                log_error("serve: --max-connections must be 1 to 1000000, not '%s'", optarg);
-                return 2;
-            }
-            opts.max_connections = (unsigned)n;
-            break;
-        }
-        case 'A': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 1000000) {
-                log_error("serve: --per-address-limit must be 1 to 1000000, not '%s'", optarg);
-                return 2;
-            }
-            opts.per_address_limit = (unsigned)n;
-            break;
-        }
-        case 't': {
-            char *end;
-            long t = strtol(optarg, &end, 10);
-            if (*end || t < 1 || t > 300) {
-                log_error("serve: --login-timeout must be 1 to 300 seconds, not '%s'", optarg);
-                return 2;
-            }
-            login_timeout = (int)t;
-            break;
-        }
-        case 'S': {
-            char *end;
-            long t = strtol(optarg, &end, 10);
-            if (*end || t < 1 || t > 60) {
-                log_error("serve: --schedule-minute must be 1 to 60 seconds, not '%s'", optarg);
-                return 2;
-            }
-            schedule_minute = (int)t;
-            break;
-        }
-        case 'R': {
-            char *end;
-            long t = strtol(optarg, &end, 10);
-            if (*end || t < 2 || t > 3600) {
-                log_error("serve: --run-timeout must be 2 to 3600 seconds, not '%s'", optarg);
-                return 2;
-            }
-            run_timeout = (int)t;
-            break;
-        }
-        case 'I':
-        case 'M': {
-            char *end;
-            long t = strtol(optarg, &end, 10);
-            if (*end || t < 1 || t > 30L * 86400) {
-                log_error("serve: --session-%s must be 1 to 2592000 seconds, not '%s'",
-                          c == 'I' ? "idle" : "max", optarg);
-                return 2;
-            }
-            adc_session_set_limits(c == 'I' ? t : 0, c == 'M' ? t : 0);
-            break;
-        }
-        case 'P':
-            if (opts.n_trusted_proxies == ADC_HTTP_MAX_TRUSTED_PROXIES) {
-                log_error("serve: at most %d --trusted-proxy (give networks: 10.0.0.0/8)",
-                          ADC_HTTP_MAX_TRUSTED_PROXIES);
-                return 2;
-            }
-            if (adc_http_trusted_proxy_valid(optarg) < 0)
-                return 2;
-            opts.trusted_proxies[opts.n_trusted_proxies++] = optarg;
-            break;
-        case 'U':
-            if (strncmp(optarg, "https://", 8) != 0 && strncmp(optarg, "http://", 7) != 0) {
-                log_error("serve: --public-url must start with https:// or http://, not '%s'",
-                          optarg);
-                return 2;
-            }
-            public_url = optarg;
-            break;
-        default: return 2;
-        }
-    }
+    for (int c; (c = getopt_long(argc, argv, "l:", options, NULL)) != -1;)
+        if (!serve_option(c, optarg, &o))
+            return 2;
     if (optind < argc) {
         log_error("serve: unexpected argument '%s'", argv[optind]);
         return 2;
@@ -191,10 +184,10 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     struct adc_server srv = {
-        .login_timeout = login_timeout,
-        .downloads_dir = downloads_dir,
-        .schedule_minute = schedule_minute,
-        .run_timeout = run_timeout,
+        .login_timeout = o.login_timeout,
+        .downloads_dir = o.downloads_dir,
+        .schedule_minute = o.schedule_minute,
+        .run_timeout = o.run_timeout,
     };
     int ret = 1;
     struct MHD_Daemon *d = NULL;
@@ -204,17 +197,17 @@ static int cmd_serve(const char *db_path, int argc, char **argv) {
         goto out;
     if (adc_channel_start(&srv) < 0)
         goto out;
-    if (adc_http_start(&srv, &opts, &d) < 0)
+    if (adc_http_start(&srv, &o.http, &d) < 0)
         goto out;
     /* Several instances on PostgreSQL: known to the others by host and port from now on. */
     if (adc_cluster_start(&srv, adc_http_port(d)) < 0)
         goto out;
-    srv.secure_cookies = srv.tls || (public_url && strncmp(public_url, "https://", 8) == 0);
+    srv.secure_cookies = srv.tls || (o.public_url && strncmp(o.public_url, "https://", 8) == 0);
     /* The address as given (without its port), and the port actually bound (port 0). */
-    const char *colon = strrchr(opts.listen, ':');
-    int host_len = colon ? (int)(colon - opts.listen) : 0;
+    const char *colon = strrchr(o.http.listen, ':');
+    int host_len = colon ? (int)(colon - o.http.listen) : 0;
     log_notice("listening on %s://%.*s:%u", srv.tls ? "https" : "http", colon ? host_len : 9,
-               colon ? opts.listen : "127.0.0.1", adc_http_port(d));
+               colon ? o.http.listen : "127.0.0.1", adc_http_port(d));
     sd_notify(0, "READY=1");
     int sig = 0;
     sigwait(&stop, &sig);

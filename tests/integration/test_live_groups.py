@@ -62,6 +62,7 @@ class LiveGroupsBase(unittest.TestCase):
     watch = "auto"
     poll_interval = None
     target = LIVE_TARGET_S
+    max_delete = None
 
     @classmethod
     def setUpClass(cls):
@@ -76,6 +77,8 @@ class LiveGroupsBase(unittest.TestCase):
                             f"      filter: \"{GROUPS_FILTER}\"\n"
                             f"      nested: {cls.nested}\n"
                             "    authentication:", 1)
+        if cls.max_delete is not None:
+            yaml = yaml.replace("settings:\n", f"settings:\n  max-delete: {cls.max_delete}\n", 1)
         cls.agent = Agent(cfg_text(cls.srv.url, cls.cfg["app_id"], cls.cfg["secret"]), yaml)
         cls.agent.start()
         cls.agent.wait_notify("READY=1")
@@ -275,6 +278,24 @@ class LiveGroupsFlatten(LiveGroupsBase):
         self.until("the nested group deleted",
                    lambda: "sub" not in self.groups()
                    and self.members("parent") == [mail(11), mail(12)])
+
+
+class LiveGroupsBurst(LiveGroupsBase):
+    """Group deletes count in the live mass-delete guard (docs/product.md section 9, rule 6)."""
+    max_delete = 2
+
+    def test_group_deletes_pause_beyond_max_delete(self):
+        self.slapd.ldapdelete(f"cn=gone,{G}")
+        self.until("a first delete", lambda: "gone" not in self.groups())
+        self.slapd.ldapdelete(f"cn=posix,{G}")
+        self.until("a second delete", lambda: "posix" not in self.groups())
+        self.slapd.ldapdelete(f"cn=hideme,{G}")
+        self.agent.wait_log("held back delete group 'hideme'", 10)
+        self.assertIn("hideme", self.groups())
+        base = "/api/v1/sync-configs/" + self.cfg["app_id"]
+        live = wait_for(self, "the pause shown", lambda: self.srv.admin("GET", base).body.get(
+            "live", {}).get("state") == "paused" and self.srv.admin("GET", base).body["live"], 5)
+        self.assertIn("max-delete", live["detail"])
 
 
 class LiveGroupsPoll(LiveGroupsBase):

@@ -413,6 +413,46 @@ class LiveSyncrepl(LiveBase):
         for x in self.users[8:]:
             self.assertIn(x.mail[0], cloud)
 
+    def test_a_cookie_slapd_refuses_leads_to_a_full_sync(self):
+        # Two answers of slapd to a cookie it cannot resume from, each while a user was deleted
+        # and another changed: newer than its own state (a directory restored from a backup:
+        # "unwilling to perform", which adc takes as e-syncRefreshRequired), and far older than
+        # its session log (a refresh with every entry present, which cannot list deletes).
+        import json
+        a = self.agent()
+        cases = [("20991231000000.000000Z", "no longer accepts the saved position"),
+                 ("19991231000000.000000Z", "deletes made meanwhile cannot be listed")]
+        for i, (csn, said) in enumerate(cases):
+            with self.subTest(csn=csn):
+                a.term()
+                self.assertEqual(a.wait(), 0)
+                (path,) = [os.path.join(a.state_dir, f) for f in os.listdir(a.state_dir)
+                           if f.startswith("live-")]
+                with open(path) as f:
+                    state = json.load(f)
+                state["position"] = f"rid=000,csn={csn}#000000#000#000000".encode().hex()
+                with open(path, "w") as f:
+                    json.dump(state, f)
+                victim, u = self.users[10 + i], self.users[12]
+                self.slapd.ldapdelete(victim.dn)
+                self.addCleanup(self.slapd.ldapadd, ldif.entry(victim, operational=False))
+                self.modify(u, "displayName", f"Refused {i}")
+                a.start()
+                a.wait_notify("READY=1")
+                self.wait_startup_run(count=2 + i)
+                self.assertIn(said, a.log())
+                cloud = self.cloud()
+                self.assertNotIn(victim.mail[0], cloud)
+                self.assertEqual(cloud[u.mail[0]]["displayName"], f"Refused {i}")
+                # Nothing else was lost.
+                for x in self.users[13:]:
+                    self.assertIn(x.mail[0], cloud)
+                self.modify(u, "displayName", f"Streaming {i}")
+                self.until("a change after the full sync",
+                           lambda: self.cloud()[u.mail[0]].get("displayName") == f"Streaming {i}")
+        # Every startup run names the agent that ran it.
+        self.assertTrue(all(r["agent_id"] for r in self.runs()), self.runs())
+
 
 class LiveWithoutSessionLog(LiveBase):
     """syncprov without a session log: resuming from a cookie, the deletes made meanwhile are

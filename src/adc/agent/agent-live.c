@@ -14,6 +14,7 @@
 #include "cloud/transport.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/wire.h"
 #include "sync/delta.h"
 #include "sync/group-delta.h"
 #include "sync/imp.h"
@@ -51,6 +52,11 @@ struct adc_live {
 /* The running live thread, for adc_live_full_sync_done (one per process). */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct adc_live *current;
+/* The agent's id (adc_live_set_agent_id), under current_lock; empty until connected. */
+static char agent_id[64];
+/* How long a startup full sync waits for the agent to connect, so that its run names the agent
+ * (the run is created on the same server: before the connect it would fail anyway). */
+#define AGENT_ID_WAIT_MS 10000
 
 static long long ms_since(const struct timespec *t) {
     struct timespec now;
@@ -61,12 +67,13 @@ static long long ms_since(const struct timespec *t) {
 static void report(struct adc_live *l, bool now) {
     if (!l->dirty || (!now && ms_since(&l->last_report) < REPORT_INTERVAL_MS))
         return;
-    json_t *body = json_pack("{s:s, s:s, s:I}", "watch", adc_watch_name(l->kind), "state", l->state,
-                             "changes_applied", (json_int_t)l->applied);
+    json_t *body =
+        json_pack("{s:s, s:s, s:I}", ADC_WIRE_WATCH, adc_watch_name(l->kind), ADC_WIRE_STATE,
+                  l->state, ADC_WIRE_CHANGES_APPLIED, (json_int_t)l->applied);
     if (body && l->last_change[0])
-        json_object_set_new(body, "last_change", json_string(l->last_change));
+        json_object_set_new(body, ADC_WIRE_LAST_CHANGE, json_string(l->last_change));
     if (body && l->detail[0])
-        json_object_set_new(body, "detail", json_string(l->detail));
+        json_object_set_new(body, ADC_WIRE_DETAIL, json_string(l->detail));
     int st = body ? adc_agent_api_put_live(l->t, body) : -ENOMEM;
     if (st >= 200 && st < 300)
         l->dirty = false;
@@ -177,12 +184,27 @@ static bool on_imp_progress(void *userdata, enum adc_imp_phase phase, size_t don
     return !atomic_load(&l->stop);
 }
 
+static void copy_agent_id(char out[sizeof(agent_id)]) {
+    pthread_mutex_lock(&current_lock);
+    memcpy(out, agent_id, sizeof(agent_id));
+    pthread_mutex_unlock(&current_lock);
+}
+
 /* A full sync as `adc imp` runs it, recorded as a run with trigger "startup". */
 static int on_baseline(void *userdata, const char *position) {
     struct adc_live *l = userdata;
+    char id[sizeof(agent_id)];
+    copy_agent_id(id);
+    for (unsigned waited = 0; !id[0] && waited < AGENT_ID_WAIT_MS && !atomic_load(&l->stop);
+         waited += 100) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        copy_agent_id(id);
+    }
     struct adc_imp_options opt = {
         .record_run = true,
-        .run_source = "agent",
+        .run_source = ADC_RUN_SOURCE_AGENT,
+        .agent_id = id[0] ? id : NULL,
         .progress = on_imp_progress,
         .userdata = l,
     };
@@ -256,12 +278,6 @@ static void *live_main(void *userdata) {
         free(why);
         free(err);
     }
-    if (l->kind == ADC_WATCH_DIRSYNC || l->kind == ADC_WATCH_NOTIFY || l->kind == ADC_WATCH_USN) {
-        log_warning("live changes: backend.ldap.sync.watch: %s is not available in this version; "
-                    "polling modifyTimestamp instead",
-                    adc_watch_name(l->kind));
-        l->kind = ADC_WATCH_POLL;
-    }
     set_state(l, "streaming", NULL);
     while (!atomic_load(&l->stop)) {
         struct adc_live_state st = {0};
@@ -288,9 +304,12 @@ static void *live_main(void *userdata) {
             backoff(l, &wait_ms);
             continue;
         }
-        r = l->kind == ADC_WATCH_SYNCREPL
-                ? adc_watch_syncrepl_run(&yaml->ldap, st.position, &sink, &err)
-                : adc_watch_poll_run(&yaml->ldap, st.position, &sink, &err);
+        if (l->kind == ADC_WATCH_SYNCREPL)
+            r = adc_watch_syncrepl_run(&yaml->ldap, st.position, &sink, &err);
+        else if (l->kind == ADC_WATCH_POLL)
+            r = adc_watch_poll_run(&yaml->ldap, st.position, &sink, &err);
+        else
+            r = adc_watch_ad_run(&yaml->ldap, l->kind, st.position, &sink, &err);
         adc_live_state_done(&st);
         if (r == 0) {
             free(err);
@@ -373,5 +392,11 @@ void adc_live_full_sync_done(bool succeeded, size_t n_owned) {
         atomic_store(&current->full_sync_owned, n_owned);
         atomic_store(&current->full_sync_done, true);
     }
+    pthread_mutex_unlock(&current_lock);
+}
+
+void adc_live_set_agent_id(const char *id) {
+    pthread_mutex_lock(&current_lock);
+    snprintf(agent_id, sizeof(agent_id), "%s", id && strlen(id) < sizeof(agent_id) ? id : "");
     pthread_mutex_unlock(&current_lock);
 }

@@ -21,6 +21,10 @@ int adc_live_start(struct adc_agent_config *cfg, struct adc_live **ret);
  * Accepts NULL. */
 void adc_live_stop(struct adc_live *l);
 
+/* The agent's id from its connect to the server (NULL: not connected): a startup full sync's
+ * run record names it. Safe from any thread; the id is copied. */
+void adc_live_set_agent_id(const char *agent_id);
+
 /* A full sync of this configuration finished (a sync command, agent-sync-engine.c): when it
  * succeeded, live deletes paused by the burst guard flow again, and n_owned (the users of this
  * configuration) resolves a percentage max-delete. Safe from any thread. */

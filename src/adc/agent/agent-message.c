@@ -24,8 +24,8 @@ int adc_agent_command_parse(const json_t *cmd, struct adc_agent_command *out, co
         *why = "the command is not an object";
         return -EINVAL;
     }
-    const char *id = string_member(cmd, "id");
-    const char *type = string_member(cmd, "type");
+    const char *id = string_member(cmd, ADC_WIRE_ID);
+    const char *type = string_member(cmd, ADC_WIRE_TYPE);
     if (type && !strcmp(type, ADC_CMD_CHECK_PASSWORD))
         out->type = ADC_AGENT_CMD_CHECK_PASSWORD;
     else if (type && !strcmp(type, ADC_CMD_SYNC))
@@ -38,8 +38,8 @@ int adc_agent_command_parse(const json_t *cmd, struct adc_agent_command *out, co
     out->id = id;
     switch (out->type) {
     case ADC_AGENT_CMD_CHECK_PASSWORD:
-        out->username = string_member(cmd, "username");
-        out->password = string_member(cmd, "password");
+        out->username = string_member(cmd, ADC_WIRE_USERNAME);
+        out->password = string_member(cmd, ADC_WIRE_PASSWORD);
         if (!out->username || !out->password) {
             out->username = out->password = NULL;
             *why = "malformed check_password command";
@@ -47,13 +47,13 @@ int adc_agent_command_parse(const json_t *cmd, struct adc_agent_command *out, co
         }
         return 0;
     case ADC_AGENT_CMD_SYNC:
-        out->run_id = string_member(cmd, "run_id");
+        out->run_id = string_member(cmd, ADC_WIRE_RUN_ID);
         if (!adc_wire_id_valid(out->run_id)) {
             out->run_id = NULL;
             *why = "sync command without a valid run_id";
             return -EINVAL;
         }
-        out->dry_run = json_is_true(json_object_get(cmd, "dry_run"));
+        out->dry_run = json_is_true(json_object_get(cmd, ADC_WIRE_DRY_RUN));
         return 0;
     case ADC_AGENT_CMD_UNKNOWN: break;
     }
@@ -64,10 +64,10 @@ int adc_agent_command_parse(const json_t *cmd, struct adc_agent_command *out, co
 int adc_agent_connect_answer_parse(const json_t *body, char **agent_id, int *poll_wait) {
     *agent_id = NULL;
     *poll_wait = ADC_AGENT_DEFAULT_POLL_WAIT;
-    const char *id = string_member(body, "agent_id");
+    const char *id = string_member(body, ADC_WIRE_AGENT_ID);
     if (!adc_wire_id_valid(id))
         return -EINVAL;
-    json_t *w = json_object_get(body, "poll_wait");
+    json_t *w = json_object_get(body, ADC_WIRE_POLL_WAIT);
     if (json_is_integer(w) && json_integer_value(w) > 0 && json_integer_value(w) <= 300)
         *poll_wait = (int)json_integer_value(w);
     *agent_id = strdup(id);

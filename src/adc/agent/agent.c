@@ -228,6 +228,7 @@ static void disconnect(struct agent *a) {
 out:
     free(a->agent_id);
     a->agent_id = NULL;
+    adc_live_set_agent_id(NULL);
 }
 
 /* POST /api/v1/agent/connect. Returns 0 when connected, -EAGAIN to retry later, -ECANCELED when
@@ -252,6 +253,7 @@ static int connect_agent(struct agent *a) {
     if (r < 0)
         return r;
     a->agent_id = id;
+    adc_live_set_agent_id(id);
     a->poll_wait = wait;
     log_notice("connected to %s as Application ID '%s' (agent %s)", adc_transport_url(a->ch),
                a->cfg->service->app_id, a->agent_id);
@@ -421,6 +423,7 @@ static int serve(struct agent *a) {
         if (r == -ENOENT) {
             free(a->agent_id);
             a->agent_id = NULL;
+            adc_live_set_agent_id(NULL);
             continue; /* connect again at once */
         }
         /* A failed poll keeps the agent id: after a short outage (or a 5xx) the server still

@@ -103,7 +103,9 @@ static int print_json(FILE *out, const struct adc_read_result *res) {
     }
     fputs_unlocked("},\"users\":[", out);
     for (size_t i = 0; i < res->users.n; i++) {
-        const struct adc_user *u = &res->users.items[i];
+        struct adc_user view, *u = &view;
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        adc_dir_user_view(&res->users.items[i], &view, ext_buf);
         putc_unlocked('{', out);
         put_field(out, "userName", u->user_name, false);
         put_field(out, "externalId", u->external_id, false);
@@ -181,7 +183,9 @@ static void print_table(FILE *out, const struct adc_read_result *res) {
     for (size_t c = 0; c < COLS; c++)
         w[c] = width(head[c]);
     for (size_t i = 0; i < res->users.n; i++) {
-        const struct adc_user *u = &res->users.items[i];
+        struct adc_user view, *u = &view;
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        adc_dir_user_view(&res->users.items[i], &view, ext_buf);
         const char *v[COLS] = {u->user_name, u->external_id, u->active ? "yes" : "no",
                                u->display_name, u->email};
         for (size_t c = 0; c < COLS; c++) {
@@ -193,7 +197,9 @@ static void print_table(FILE *out, const struct adc_read_result *res) {
     for (size_t c = 0; c < COLS; c++)
         cell(out, head[c], w[c], c + 1 == COLS);
     for (size_t i = 0; i < res->users.n; i++) {
-        const struct adc_user *u = &res->users.items[i];
+        struct adc_user view, *u = &view;
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        adc_dir_user_view(&res->users.items[i], &view, ext_buf);
         const char *v[COLS] = {u->user_name, u->external_id, u->active ? "yes" : "no",
                                u->display_name, u->email};
         for (size_t c = 0; c < COLS; c++)

@@ -119,8 +119,9 @@ void adc_server_settings_done(struct adc_server_settings *st) {
 }
 
 int adc_agent_api_run_start(struct adc_transport *t, bool dry_run, const char *source,
-                            char **run_id, char **err) {
-    json_t *req = json_pack("{s:b, s:s}", "dry_run", dry_run, "source", source);
+                            const char *agent_id, char **run_id, char **err) {
+    json_t *req = json_pack("{s:b, s:s, s:s*}", ADC_WIRE_DRY_RUN, dry_run, ADC_WIRE_SOURCE, source,
+                            ADC_WIRE_AGENT_ID, agent_id);
     if (!req)
         return -ENOMEM;
     struct adc_transport_reply rep;
@@ -139,7 +140,7 @@ int adc_agent_api_run_start(struct adc_transport *t, bool dry_run, const char *s
         goto out;
     }
     j = adc_transport_reply_json(&rep);
-    const char *id = json_string_value(json_object_get(j, "run_id"));
+    const char *id = json_string_value(json_object_get(j, ADC_WIRE_RUN_ID));
     if (!adc_wire_id_valid(id)) {
         adc_set_error(err, "POST %s%s: no valid run_id in the answer", adc_transport_url(t),
                       ADC_WIRE_AGENT_RUNS);
@@ -160,10 +161,10 @@ int adc_agent_api_run_update(struct adc_transport *t, const char *run_id, const 
         return -EINVAL; /* it goes into the path */
     char path[sizeof(ADC_WIRE_AGENT_RUNS) + ADC_WIRE_ID_MAX + 2];
     snprintf(path, sizeof(path), ADC_WIRE_AGENT_RUNS "/%s", run_id);
-    json_t *body = json_pack("{s:s}", "status", status);
-    if (!body || (stats && json_object_set(body, "stats", stats) < 0) ||
-        (errors && json_object_set(body, "errors", errors) < 0) ||
-        (progress && json_object_set(body, "progress", progress) < 0)) {
+    json_t *body = json_pack("{s:s}", ADC_WIRE_STATUS, status);
+    if (!body || (stats && json_object_set(body, ADC_WIRE_STATS, stats) < 0) ||
+        (errors && json_object_set(body, ADC_WIRE_ERRORS, errors) < 0) ||
+        (progress && json_object_set(body, ADC_WIRE_PROGRESS, progress) < 0)) {
         json_decref(body);
         return -ENOMEM;
     }
@@ -184,7 +185,7 @@ int adc_agent_api_run_update(struct adc_transport *t, const char *run_id, const 
 
 int adc_agent_api_connect(struct adc_transport *t, const char *host, char **agent_id,
                           int *poll_wait, char **err) {
-    json_t *body = json_pack("{s:s, s:s}", "host", host, "version", ADC_VERSION);
+    json_t *body = json_pack("{s:s, s:s}", ADC_WIRE_HOST, host, ADC_WIRE_VERSION, ADC_VERSION);
     if (!body)
         return -ENOMEM;
     struct adc_transport_reply rep;
@@ -224,7 +225,7 @@ int adc_agent_api_poll(struct adc_transport *t, const char *agent_id, int wait_s
         goto out;
     if (r == 0 && rep.status == 200) {
         json_t *j = adc_transport_reply_json(&rep);
-        json_t *cmds = json_object_get(j, "commands");
+        json_t *cmds = json_object_get(j, ADC_WIRE_COMMANDS);
         /* Anything but an array is no command: the same as an empty answer. */
         *commands = json_is_array(cmds) ? json_incref(cmds) : json_array();
         json_decref(j);
@@ -245,7 +246,8 @@ int adc_agent_api_post_result(struct adc_transport *t, const char *command_id, c
         return -EINVAL;
     char path[sizeof(ADC_WIRE_AGENT_COMMANDS) + ADC_WIRE_ID_MAX + 16];
     snprintf(path, sizeof(path), ADC_WIRE_AGENT_COMMANDS "/%s/result", command_id);
-    json_t *body = json_pack("{s:s, s:s}", "outcome", outcome, "reason", reason ? reason : "");
+    json_t *body =
+        json_pack("{s:s, s:s}", ADC_WIRE_OUTCOME, outcome, ADC_WIRE_REASON, reason ? reason : "");
     if (!body)
         return -ENOMEM;
     struct adc_transport_reply rep;
@@ -270,7 +272,7 @@ int adc_agent_api_put_live(struct adc_transport *t, json_t *state) {
 }
 
 int adc_agent_api_disconnect(struct adc_transport *t, const char *agent_id) {
-    json_t *body = json_pack("{s:s}", "agent_id", agent_id);
+    json_t *body = json_pack("{s:s}", ADC_WIRE_AGENT_ID, agent_id);
     if (!body)
         return -ENOMEM;
     struct adc_transport_reply rep;

@@ -24,13 +24,14 @@ int adc_agent_api_get_settings(struct adc_transport *t, struct adc_server_settin
 void adc_server_settings_done(struct adc_server_settings *st);
 
 /* POST /api/v1/agent/runs, once (a repeated POST would leave a second run record behind).
- * source: "imp" or "agent". Returns 0 with a new string in *run_id; -EBUSY (409) when another
- * sync of this configuration is in progress (docs/product.md section 11: one at a time); or
+ * source: "imp" or "agent"; agent_id: the `adc run` that does it (its polls keep the run alive,
+ * and the run record names it), or NULL. Returns 0 with a new string in *run_id; -EBUSY (409) when
+ * another sync of this configuration is in progress (docs/product.md section 11: one at a time); or
  * another negative errno; *err says why. While the run lasts, the server needs a report on it
  * at least every 2 minutes (adc_agent_api_run_update with ADC_RUN_RUNNING is one), or it
  * records the run failed. */
 int adc_agent_api_run_start(struct adc_transport *t, bool dry_run, const char *source,
-                            char **run_id, char **err);
+                            const char *agent_id, char **run_id, char **err);
 
 /* PUT /api/v1/agent/runs/{run_id}: status (ADC_RUN_RUNNING, _SUCCEEDED, _FAILED) and, each
  * optional (lent), the counts, the error messages and {"phase","done","total"} progress.

@@ -1,6 +1,7 @@
 #include "cloud/scim-groups.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,4 +350,106 @@ int adc_scim_group_delete(struct adc_scim *s, const char *id, char **err) {
     int r = adc_scim_call(s, "DELETE", path, NULL, &answer, err);
     json_decref(answer);
     return r;
+}
+
+/* A Bulk request's share of the limits: the payload with room for the closing brackets. */
+static size_t bulk_budget(const struct adc_scim_limits *limits) {
+    size_t max = limits->max_payload ? limits->max_payload : 1024 * 1024;
+    return max > 4096 ? max - 1024 : max;
+}
+
+/* Settles the answer of one Bulk request of creates g[first..first+n). */
+static void bulk_settle(const json_t *answer, struct adc_scim_group_new *g, size_t first,
+                        size_t n) {
+    const json_t *ops = json_object_get(answer, "Operations");
+    for (size_t k = 0; k < json_array_size(ops); k++) {
+        const json_t *op = json_array_get(ops, k);
+        const char *bulk_id = json_string_value(json_object_get(op, "bulkId"));
+        char *end;
+        unsigned long long i = bulk_id && bulk_id[0] == 'g' ? strtoull(bulk_id + 1, &end, 10) : 0;
+        if (!bulk_id || bulk_id[0] != 'g' || *end || i < first || i >= first + n)
+            continue;
+        const json_t *st = json_object_get(op, "status");
+        long status = json_is_string(st) ? strtol(json_string_value(st), NULL, 10)
+                                         : (long)json_integer_value(st);
+        const char *loc = json_string_value(json_object_get(op, "location"));
+        const char *slash = loc ? strrchr(loc, '/') : NULL;
+        if (status == 201 && slash && slash[1]) {
+            g[i].id = strdup(slash + 1);
+            continue;
+        }
+        const json_t *resp = json_object_get(op, "response");
+        const char *detail = json_string_value(json_object_get(resp, "detail"));
+        g[i].error =
+            adc_strdup_printf("HTTP %ld%s%s", status, detail ? ": " : "", detail ? detail : "");
+        g[i].n_sent = 0;
+    }
+    for (size_t i = first; i < first + n; i++)
+        if (!g[i].id && !g[i].error)
+            g[i].error = strdup("the server's Bulk answer has no result for it");
+}
+
+int adc_scim_groups_create_bulk(struct adc_scim *s, const struct adc_scim_limits *limits,
+                                struct adc_scim_group_new *g, size_t n, size_t *bytes, char **err) {
+    size_t budget = bulk_budget(limits);
+    size_t max_ops = limits->max_operations ? limits->max_operations : 1000;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < n;) {
+        struct adc_buf b;
+        adc_buf_init(&b, 0);
+        adc_buf_puts(&b, "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:BulkRequest\"],"
+                         "\"Operations\":[");
+        size_t first = i, ops = 0;
+        bool full = false;
+        while (i < n && ops < max_ops && !full) {
+            size_t head = 256 + strlen(g[i].name) * 6 + strlen(g[i].external_id) * 6;
+            if (ops > 0 && b.len + head > budget)
+                break;
+            adc_buf_printf(&b,
+                           "%s{\"method\":\"POST\",\"path\":\"/Groups\",\"bulkId\":\"g%zu\","
+                           "\"data\":{\"schemas\":[\"" ADC_SCIM_SCHEMA_GROUP "\"],"
+                           "\"displayName\":",
+                           ops ? "," : "", i);
+            adc_json_append_string(&b, g[i].name);
+            adc_buf_puts(&b, ",\"externalId\":");
+            adc_json_append_string(&b, g[i].external_id);
+            adc_buf_puts(&b, ",\"members\":[");
+            size_t before = b.len;
+            g[i].n_sent = 0;
+            for (size_t m = 0; m < g[i].n_members; m++) {
+                /* ids and types are the server's and ours: no escapes, 32 bytes of syntax */
+                if (b.len + strlen(g[i].member_ids[m]) + 40 + 8 > budget) {
+                    full = true; /* the rest by PATCH (the caller) */
+                    break;
+                }
+                adc_buf_puts(&b, m ? ",{\"value\":" : "{\"value\":");
+                adc_json_append_string(&b, g[i].member_ids[m]);
+                adc_buf_puts(&b, ",\"type\":");
+                adc_json_append_string(&b, g[i].types[m]);
+                adc_buf_puts(&b, "}");
+                g[i].n_sent++;
+            }
+            if (bytes)
+                *bytes += b.len - before;
+            adc_buf_puts(&b, "]}}");
+            ops++;
+            i++;
+        }
+        adc_buf_puts(&b, "]}");
+        json_t *answer = NULL;
+        r = b.failed ? -ENOMEM : adc_scim_call(s, "POST", ADC_WIRE_SCIM_BULK, b.data, &answer, err);
+        adc_buf_done(&b);
+        if (r == 0)
+            bulk_settle(answer, g, first, ops);
+        json_decref(answer);
+    }
+    return r;
+}
+
+void adc_scim_group_new_done(struct adc_scim_group_new *g, size_t n) {
+    for (size_t i = 0; g && i < n; i++) {
+        free(g[i].id);
+        free(g[i].error);
+        g[i].id = g[i].error = NULL;
+    }
 }

@@ -52,3 +52,24 @@ int adc_scim_group_add(struct adc_scim *s, const char *id, const char *const *me
 int adc_scim_group_remove(struct adc_scim *s, const char *id, const char *const *member_ids,
                           size_t n, size_t chunk, size_t *bytes, char **err);
 int adc_scim_group_delete(struct adc_scim *s, const char *id, char **err);
+
+/* One group to create through Bulk (adc_scim_groups_create_bulk). */
+struct adc_scim_group_new {
+    const char *name, *external_id;               /* lent */
+    const char *const *member_ids, *const *types; /* lent; types "User" or "Group" */
+    size_t n_members;
+    /* set by adc_scim_groups_create_bulk: */
+    char *id;      /* the new group's id (new string), NULL when it failed */
+    char *error;   /* why it failed (new string) */
+    size_t n_sent; /* the first n_sent members went with the create; the caller adds the rest */
+};
+
+/* Creates the groups with their members in as few Bulk requests as the server's limits allow
+ * (maxOperations, maxPayloadSize; each request one transaction on adc-server): a first import of
+ * 1,000 groups is a few requests instead of two per group. A group whose members do not fit in
+ * one request goes with the first of them (n_sent). *bytes grows by the bytes of the members
+ * sent. Returns 0 (see each group's id or error), or a negative errno with *err when the server
+ * could not be reached (the groups not answered for have neither). */
+int adc_scim_groups_create_bulk(struct adc_scim *s, const struct adc_scim_limits *limits,
+                                struct adc_scim_group_new *g, size_t n, size_t *bytes, char **err);
+void adc_scim_group_new_done(struct adc_scim_group_new *g, size_t n);

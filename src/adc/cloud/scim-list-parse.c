@@ -17,14 +17,23 @@
 #define MAX_DEPTH 32
 
 /* Every scan of this file is the `s` of a parser: the member callbacks of json-scan get the
- * scanner, and reach the list that strings are copied into through it. */
+ * scanner, and reach the list of users and the scratch space for one user's strings through
+ * it. A user is read whole into the scratch space, then added to the list in its compact form
+ * (adc_cloud_users_add: the attributes that are only compared become digests). */
 struct parser {
     struct adc_json_scan s;
     struct adc_cloud_users *out;
+    struct adc_cloud_users scratch; /* only its blocks are used; cleared after each user */
 };
 
-static struct adc_cloud_users *out_of(struct adc_json_scan *s) {
-    return ((struct parser *)((char *)s - offsetof(struct parser, s)))->out;
+static struct parser *parser_of(struct adc_json_scan *s) {
+    return (struct parser *)((char *)s - offsetof(struct parser, s));
+}
+
+static struct adc_cloud_users *out_of(struct adc_json_scan *s) { return parser_of(s)->out; }
+
+static struct adc_cloud_users *scratch_of(struct adc_json_scan *s) {
+    return &parser_of(s)->scratch;
 }
 
 /* A string after whitespace, decoded into the list's blocks. */
@@ -36,13 +45,13 @@ static int string(struct adc_json_scan *s, char **out) {
     if (r < 0)
         return r;
     if (!escaped)
-        return (*out = adc_cloud_users_strdup(out_of(s), raw, len)) ? 0 : -ENOMEM;
+        return (*out = adc_cloud_users_strdup(scratch_of(s), raw, len)) ? 0 : -ENOMEM;
     /* Decoding never makes a string longer than its escaped form. */
     char *buf = malloc(len + 1);
     if (!buf)
         return -ENOMEM;
     size_t n = adc_json_unescape(raw, len, buf);
-    *out = adc_cloud_users_strdup(out_of(s), buf, n);
+    *out = adc_cloud_users_strdup(scratch_of(s), buf, n);
     free(buf);
     return *out ? 0 : -ENOMEM;
 }
@@ -128,7 +137,7 @@ static int email_element(struct adc_json_scan *s, size_t index, void *ctx) {
     return 0;
 }
 
-/* The email values other than the primary one, one per line, into the list's blocks (as
+/* The email values other than the primary one, one per line, into the scratch space (as
  * scim-user.c does from a jansson tree). */
 static int join_other_emails(struct adc_json_scan *s, struct user_ctx *uc, const char *primary) {
     size_t len = 0, n = 0;
@@ -149,7 +158,7 @@ static int join_other_emails(struct adc_json_scan *s, struct user_ctx *uc, const
         memcpy(buf + n, uc->email_values[i], k);
         n += k;
     }
-    uc->u->other_emails = adc_cloud_users_strdup(out_of(s), buf, n);
+    uc->u->other_emails = adc_cloud_users_strdup(scratch_of(s), buf, n);
     free(buf);
     return uc->u->other_emails ? 0 : -ENOMEM;
 }
@@ -227,29 +236,27 @@ struct list_ctx {
 static int resource_element(struct adc_json_scan *s, size_t index, void *ctx) {
     struct list_ctx *lc = ctx;
     (void)index;
-    struct adc_cloud_users *out = out_of(s);
-    struct adc_user *u = adc_cloud_users_append(out);
-    if (!u)
-        return -ENOMEM;
-    u->active = true; /* absent means active */
-    struct user_ctx uc = {.u = u};
+    struct adc_user u = {.active = true}; /* absent means active */
+    struct user_ctx uc = {.u = &u};
     int r = adc_json_scan_object(s, user_member, &uc);
-    if (r < 0) {
-        out->n--;
-        return r;
+    if (r < 0)
+        goto out;
+    if (!uc.has_id || !uc.has_name || !u.id || !u.user_name) {
+        r = adc_json_scan_fail(s, "a User without an id or a userName");
+        goto out;
     }
-    if (!uc.has_id || !uc.has_name || !u->id || !u->user_name) {
-        out->n--;
-        return adc_json_scan_fail(s, "a User without an id or a userName");
+    u.email = uc.primary_seen ? uc.primary_email : uc.first_email;
+    if ((r = join_other_emails(s, &uc, u.email)) < 0)
+        goto out;
+    if (!adc_cloud_users_add(out_of(s), &u)) {
+        r = -ENOMEM;
+        goto out;
     }
-    u->email = uc.primary_seen ? uc.primary_email : uc.first_email;
-    if ((r = join_other_emails(s, &uc, u->email)) < 0) {
-        out->n--;
-        return r;
-    }
-    adc_cloud_users_intern_provider(out, u);
     lc->n_items++;
-    return 0;
+out:
+    /* u's strings are the scratch space's: nothing to free one by one. */
+    adc_cloud_users_clear_strings(scratch_of(s));
+    return r;
 }
 
 static int resources(struct adc_json_scan *s, struct list_ctx *lc) {
@@ -281,10 +288,12 @@ int adc_scim_list_parse(const char *buf, size_t len, struct adc_cloud_users *out
     struct parser ps = {.out = out};
     struct list_ctx lc = {0};
     size_t n_before = out->n;
+    adc_cloud_users_init(&ps.scratch);
     adc_json_scan_init(&ps.s, buf, len, MAX_DEPTH);
     int r = adc_json_scan_object(&ps.s, list_member, &lc);
     if (r == 0 && (r = adc_json_scan_end(&ps.s)) == 0 && !lc.has_total)
         r = adc_json_scan_fail(&ps.s, "no totalResults");
+    adc_cloud_users_done(&ps.scratch);
     if (r < 0) {
         out->n = n_before; /* nothing of a bad page is kept */
         adc_json_scan_error(&ps.s, r, err, err_size);
@@ -381,16 +390,15 @@ static int bulk_member(struct adc_json_scan *s, const char *key, void *ctx) {
 
 int adc_scim_bulk_parse(const char *buf, size_t len, adc_scim_bulk_op_fn fn, void *userdata,
                         char *err, size_t err_size) {
-    struct adc_cloud_users scratch;
-    adc_cloud_users_init(&scratch);
-    struct parser ps = {.out = &scratch};
+    struct parser ps = {.out = NULL}; /* strings go to ps.scratch, no users are read */
     struct bulk_ctx bc = {.fn = fn, .userdata = userdata};
+    adc_cloud_users_init(&ps.scratch);
     adc_json_scan_init(&ps.s, buf, len, MAX_DEPTH);
     int r = adc_json_scan_object(&ps.s, bulk_member, &bc);
     if (r == 0 && (r = adc_json_scan_end(&ps.s)) == 0 && !bc.has_ops)
         r = adc_json_scan_fail(&ps.s, "no Operations");
     if (r < 0)
         adc_json_scan_error(&ps.s, r, err, err_size);
-    adc_cloud_users_done(&scratch);
+    adc_cloud_users_done(&ps.scratch);
     return r;
 }

@@ -7,7 +7,7 @@
 
 #include "sync/cloud-users.h"
 
-/* Appends the page's Resources to `out` (their strings in its blocks). *total gets
+/* Appends the page's Resources to `out` in their compact form (adc_cloud_users_add). *total gets
  * totalResults and *n_items the number of resources. Returns 0, -ENOMEM, or -EBADMSG for
  * anything that is not a well-formed ListResponse of Users (then `out` is as before and err
  * says what and at which byte). */

@@ -272,8 +272,8 @@ static void set_max_delete(struct walk *w, const char *text, struct pos vp) {
         w->c->max_delete = (struct adc_max_delete){.value = n, .percent = percent};
 }
 
-/* One key's value: where it stands is remembered (for check_cross and the warnings), then it
- * is checked and stored by its type. */
+/* One key's value: where it stands is remembered (for adc_yaml_check_cross and the warnings), then
+ * it is checked and stored by its type. */
 static void walk_value(struct walk *w, const struct key *k, yaml_node_t *key_node, yaml_node_t *v) {
     struct pos kp = adc_yaml_node_pos(key_node), vp = adc_yaml_node_pos(v);
     if (k->slot != SLOT_NONE) {
@@ -376,88 +376,6 @@ static void walk_level(struct walk *w, const struct level *lv, yaml_node_t *map,
     }
 }
 
-/* Rules that involve several keys, checked after the walk so each key's own errors come first. */
-static void check_cross(struct walk *w, const char *path) {
-    struct adc_ldap_config *l = &w->c->ldap;
-
-    if (l->starttls && l->addr && strcasestr(l->addr, "ldaps://"))
-        adc_yaml_error_at(
-            w, w->key_pos[SLOT_STARTTLS],
-            "starttls: true with an ldaps:// addr; ldaps:// is TLS already, use ldap:// "
-            "with starttls or ldaps:// without");
-
-    if (l->bind_password && l->bind_password_file)
-        adc_yaml_error_at(w, w->key_pos[SLOT_BIND_PASSWORD_FILE],
-                          "both bind_password and bind_password_file are set; keep one");
-    if (l->bind_dn && *l->bind_dn && !l->bind_password && !l->bind_password_file)
-        adc_yaml_error_at(
-            w, w->key_pos[SLOT_BIND_DN],
-            "bind_dn is set but no password; add bind_password_file (or bind_password)");
-    if (!l->bind_dn && (l->bind_password || l->bind_password_file)) {
-        enum slot s = l->bind_password ? SLOT_BIND_PASSWORD : SLOT_BIND_PASSWORD_FILE;
-        adc_yaml_error_at(w, w->key_pos[s],
-                          "a bind password without bind_dn; add bind_dn, or remove the "
-                          "password to bind anonymously");
-    }
-    if (l->bind_dn && l->bind_password && !*l->bind_password)
-        /* RFC 4513 section 5.1.2: a simple bind with a DN and an empty password is an
-         * unauthenticated bind, which servers answer with success. */
-        adc_yaml_error_at(
-            w, w->value_pos[SLOT_BIND_PASSWORD],
-            "empty bind_password would bind anonymously; give the password, or remove "
-            "bind_dn and bind_password to bind anonymously on purpose");
-
-    if (l->bind_password_file && *l->bind_password_file && !l->bind_password) {
-        char *p = adc_config_path_resolve(path, l->bind_password_file);
-        char *pw = NULL;
-        int r = p ? adc_config_read_secret_file(p, &pw) : -ENOMEM;
-        if (r == -ENODATA)
-            adc_yaml_error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
-                              "bind_password_file '%s' is empty (the password is its first line)",
-                              p);
-        else if (r == -EFBIG)
-            adc_yaml_error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
-                              "bind_password_file '%s' is too large for a password file", p);
-        else if (r < 0)
-            adc_yaml_error_at(w, w->value_pos[SLOT_BIND_PASSWORD_FILE],
-                              "cannot read bind_password_file '%s': %s", p ? p : "",
-                              adc_config_file_error(r));
-        else {
-            l->bind_password = pw; /* owned by the config now; wiped by adc_yaml_config_free */
-            if (adc_config_readable_by_others(p))
-                adc_diag_warning(w->d, 0, 0,
-                                 "bind_password_file '%s' is readable by others; "
-                                 "chmod 600 %s",
-                                 p, p);
-        }
-        if (p) {
-            free(l->bind_password_file);
-            l->bind_password_file = p;
-        }
-    } else if (l->bind_password && w->key_pos[SLOT_BIND_PASSWORD].line &&
-               adc_config_readable_by_others(path)) {
-        adc_diag_warning(w->d, 0, 0,
-                         "contains bind_password and is readable by others; chmod 600 %s", path);
-    }
-
-    if (l->ca_file && *l->ca_file) {
-        char *p = adc_config_path_resolve(path, l->ca_file);
-        int r = p ? adc_config_check_readable(p) : -ENOMEM;
-        if (r < 0)
-            adc_yaml_error_at(w, w->value_pos[SLOT_CA_FILE], "cannot read ca_file '%s': %s",
-                              p ? p : "", adc_config_file_error(r));
-        if (p) {
-            free(l->ca_file);
-            l->ca_file = p;
-        }
-        /* Not an error (a StartTLS switch may be coming), but the CA file does nothing now. */
-        if (r == 0 && !l->starttls && l->addr && !strcasestr(l->addr, "ldaps://"))
-            adc_diag_warning(w->d, w->key_pos[SLOT_CA_FILE].line, w->key_pos[SLOT_CA_FILE].col,
-                             "ca_file is set but the connection is not TLS (ldap:// without "
-                             "starttls); use ldaps:// or starttls: true");
-    }
-}
-
 static int read_file(const char *path, struct adc_diag *d, char **ret, size_t *len) {
     FILE *f = fopen(path, "re");
     char *buf = NULL;
@@ -524,10 +442,46 @@ static void report_syntax(struct adc_diag *d, yaml_parser_t *parser, const char 
         adc_diag_error(d, p.line, p.col, "YAML syntax error: %s", problem);
 }
 
+/* The document against the schema, and no second document after it. */
+static void walk_document(struct walk *w, yaml_parser_t *parser) {
+    yaml_document_t extra;
+    yaml_node_t *root = yaml_document_get_root_node(w->doc);
+    struct pos top = {1, 1};
+    if (!root || is_null(root))
+        report_missing(w, &adc_yaml_schema_root, top);
+    else if (root->type != YAML_MAPPING_NODE)
+        adc_yaml_error_at(w, adc_yaml_node_pos(root),
+                          "the file must be a mapping with the keys settings and "
+                          "backend, not %s",
+                          type_name(root));
+    else
+        walk_level(w, &adc_yaml_schema_root, root, top);
+
+    /* A second document ("---" then more keys) would be silently ignored otherwise. */
+    if (!yaml_parser_load(parser, &extra)) {
+        report_syntax(w->d, parser, w->src, w->src_len);
+    } else {
+        yaml_node_t *more = yaml_document_get_root_node(&extra);
+        if (more)
+            adc_yaml_error_at(w, adc_yaml_node_pos(more),
+                              "a second YAML document; adc.yaml holds exactly one");
+        yaml_document_delete(&extra);
+    }
+}
+
+/* Frees a loaded document; its scalars are libyaml's copies of the source, bind_password among
+ * them, and are wiped first. */
+static void wipe_document(yaml_document_t *doc) {
+    for (yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE)
+            explicit_bzero(n->data.scalar.value, n->data.scalar.length);
+    yaml_document_delete(doc);
+}
+
 int adc_yaml_config_load(const char *path, FILE *diag, struct adc_yaml_config **ret) {
     struct adc_diag d;
     yaml_parser_t parser;
-    yaml_document_t doc, extra;
+    yaml_document_t doc;
     bool parser_ok = false, doc_ok = false;
     char *src = NULL;
     size_t len = 0;
@@ -561,39 +515,12 @@ int adc_yaml_config_load(const char *path, FILE *diag, struct adc_yaml_config **
     doc_ok = true;
 
     struct walk w = {.d = &d, .doc = &doc, .src = src, .src_len = len, .c = c};
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    struct pos top = {1, 1};
-    if (!root || is_null(root))
-        report_missing(&w, &adc_yaml_schema_root, top);
-    else if (root->type != YAML_MAPPING_NODE)
-        adc_yaml_error_at(&w, adc_yaml_node_pos(root),
-                          "the file must be a mapping with the keys settings and "
-                          "backend, not %s",
-                          type_name(root));
-    else
-        walk_level(&w, &adc_yaml_schema_root, root, top);
-
-    /* A second document ("---" then more keys) would be silently ignored otherwise. */
-    if (!yaml_parser_load(&parser, &extra)) {
-        report_syntax(&d, &parser, src, len);
-    } else {
-        yaml_node_t *more = yaml_document_get_root_node(&extra);
-        if (more)
-            adc_yaml_error_at(&w, adc_yaml_node_pos(more),
-                              "a second YAML document; adc.yaml holds exactly one");
-        yaml_document_delete(&extra);
-    }
-
-    check_cross(&w, path);
+    walk_document(&w, &parser);
+    adc_yaml_check_cross(&w, path);
     r = d.errors ? -EINVAL : 0;
 out:
-    if (doc_ok) {
-        /* The scalars are libyaml's copies of the source, bind_password among them. */
-        for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++)
-            if (n->type == YAML_SCALAR_NODE)
-                explicit_bzero(n->data.scalar.value, n->data.scalar.length);
-        yaml_document_delete(&doc);
-    }
+    if (doc_ok)
+        wipe_document(&doc);
     if (parser_ok)
         yaml_parser_delete(&parser);
     if (src) {

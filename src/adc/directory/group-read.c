@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/macros.h"
 #include "directory/ldap-conn.h"
+#include "directory/ldap-search.h"
 #include "directory/user-map.h"
 
 /* All member values of one read, bounded as the users' entries are. */
@@ -22,16 +23,6 @@ struct greader {
     unsigned page;
     char *err;
 };
-
-static int timeout_of(const struct adc_ldap_config *cfg) {
-    return cfg->timeout > 0 ? cfg->timeout : 30;
-}
-
-static int scope_of(enum adc_ldap_scope s) {
-    return s == ADC_SCOPE_BASE  ? LDAP_SCOPE_BASE
-           : s == ADC_SCOPE_ONE ? LDAP_SCOPE_ONELEVEL
-                                : LDAP_SCOPE_SUBTREE;
-}
 
 static int failf(struct greader *g, int r, const char *what, int rc) {
     char *why = rc ? adc_ldap_conn_strerror(g->ld, rc) : NULL;
@@ -114,7 +105,7 @@ static int read_ranges(struct greader *g, struct adc_dir_group *grp, long next) 
         char want[64];
         snprintf(want, sizeof(want), "member;range=%ld-*", next);
         char *attrs[] = {want, NULL};
-        struct timeval limit = {timeout_of(g->cfg), 0};
+        struct timeval limit = {adc_ldap_timeout(g->cfg), 0};
         LDAPMessage *res = NULL;
         int rc = ldap_search_ext_s(g->ld, grp->dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
                                    NULL, NULL, &limit, LDAP_NO_LIMIT, &res);
@@ -256,28 +247,24 @@ static void group_attrs(const struct adc_ldap_config *cfg, char *attrs[9]) {
     memcpy(attrs, a, sizeof(a));
 }
 
-/* One page of the paged search (RFC 2696); *cookie gets the next page's cookie (empty: done). */
-static int read_page(struct greader *g, struct berval *cookie) {
+/* Page n of the paged search (RFC 2696) with `cookie`; *next gets the next page's cookie
+ * (empty: done). */
+static int read_page(void *ctx, unsigned n, struct berval *cookie, struct berval *next) {
+    struct greader *g = ctx;
     const struct adc_ldap_config *cfg = g->cfg;
     char *attrs[9];
     group_attrs(cfg, attrs);
+    g->page = n;
     LDAPControl *page = NULL, *ctrls[2] = {NULL, NULL};
-    if (cfg->page_size > 0) {
-        int rc = ldap_create_page_control(g->ld, (ber_int_t)cfg->page_size,
-                                          cookie->bv_val ? cookie : NULL, 0, &page);
-        if (rc != LDAP_SUCCESS)
-            return failf(g, -ENOMEM, "cannot create the paged-results control", rc);
-        ctrls[0] = page;
-    }
-    struct timeval limit = {timeout_of(cfg), 0};
+    int rc = adc_ldap_page_control(g->ld, cfg, cookie, &page);
+    if (rc != LDAP_SUCCESS)
+        return failf(g, -ENOMEM, "cannot create the paged-results control", rc);
+    ctrls[0] = page;
+    struct timeval limit = {adc_ldap_timeout(cfg), 0};
     LDAPMessage *res = NULL;
-    int rc =
-        ldap_search_ext_s(g->ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope),
-                          cfg->groups_filter, attrs, 0, ctrls, NULL, &limit, LDAP_NO_LIMIT, &res);
+    rc = ldap_search_ext_s(g->ld, cfg->base_dn ? cfg->base_dn : "", adc_ldap_scope(cfg->scope),
+                           cfg->groups_filter, attrs, 0, ctrls, NULL, &limit, LDAP_NO_LIMIT, &res);
     ldap_control_free(page);
-    ber_memfree(cookie->bv_val);
-    cookie->bv_val = NULL;
-    cookie->bv_len = 0;
     int r = 0;
     if (rc != LDAP_SUCCESS) {
         /* Size, time and administrative limits, a lost connection: the list would be
@@ -302,7 +289,7 @@ static int read_page(struct greader *g, struct berval *cookie) {
     }
     LDAPControl *pc = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, back, NULL);
     ber_int_t estimate;
-    if (pc && ldap_parse_pageresponse_control(g->ld, pc, &estimate, cookie) != LDAP_SUCCESS)
+    if (pc && ldap_parse_pageresponse_control(g->ld, pc, &estimate, next) != LDAP_SUCCESS)
         r = failf(g, -EBADMSG, "cannot decode the paged-results control", 0);
     ldap_controls_free(back);
 out:
@@ -313,38 +300,22 @@ out:
 int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_read *out,
                          char **err) {
     struct greader g = {.cfg = cfg};
-    struct berval cookie = {0, NULL};
-    char desc[64];
     int r = -EINVAL;
     if (!cfg->groups_filter) {
         g.err = strdup("backend.ldap.groups.filter is not set");
         goto out;
     }
-    snprintf(desc, sizeof(desc), "%d s (backend.ldap.timeout)", timeout_of(cfg));
-    double deadline =
-        adc_ldap_now() + timeout_of(cfg) + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
-    r = adc_ldap_conn_open_service(cfg, deadline, timeout_of(cfg), desc, &g.ld, &g.err);
+    r = adc_ldap_open_reader(cfg, &g.ld, NULL, &g.err);
     if (r < 0)
         goto out;
-    for (g.page = 1;; g.page++) {
-        if ((r = read_page(&g, &cookie)) < 0)
-            goto out;
-        if (!cookie.bv_val || cookie.bv_len == 0)
-            break;
-    }
+    if ((r = adc_ldap_read_pages(read_page, &g)) < 0)
+        goto out;
     *out = g.res;
     memset(&g.res, 0, sizeof(g.res)); /* owned by the caller now */
     r = 0;
 out:
-    ber_memfree(cookie.bv_val);
-    adc_ldap_conn_close(g.ld);
     adc_group_read_done(&g.res);
-    if (r < 0) {
-        *err = g.err ? g.err : strdup("cannot read the groups: out of memory");
-        g.err = NULL;
-    }
-    free(g.err);
-    return r;
+    return adc_ldap_read_end(g.ld, r, &g.err, err, "cannot read the groups: out of memory");
 }
 
 int adc_ldap_read_group(const struct adc_ldap_config *cfg, LDAP *ld, const char *dn, bool in_scope,
@@ -358,7 +329,7 @@ int adc_ldap_read_group(const struct adc_ldap_config *cfg, LDAP *ld, const char 
         *err = strdup("backend.ldap.groups.filter is not set");
         return -EINVAL;
     }
-    struct timeval limit = {timeout_of(cfg), 0};
+    struct timeval limit = {adc_ldap_timeout(cfg), 0};
     LDAPMessage *res = NULL;
     int rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE,
                                in_scope ? cfg->groups_filter : "(objectClass=*)", attrs, 0, NULL,
@@ -419,11 +390,6 @@ void adc_group_read_done(struct adc_group_read *r) {
     }
     if (r->groups && r->cap) /* a one-group view (handle_entry) owns no array */
         free(r->groups);
-    for (size_t i = 0; i < r->n_skipped; i++) {
-        free(r->skipped[i].dn);
-        free(r->skipped[i].user_name);
-        free(r->skipped[i].reason);
-    }
-    free(r->skipped);
+    adc_skipped_free(r->skipped, r->n_skipped);
     memset(r, 0, sizeof(*r));
 }

@@ -25,162 +25,14 @@
 
 #include "directory/ldap-conn.h"
 #include "directory/ldap-filter.h"
+#include "directory/ldap-search.h"
 #include "directory/ldap-auth.h"
+#include "directory/ldap-auth-pool.h"
 #include "directory/ldap-source.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "directory/user-map.h"
-
-/* Idle connections kept per pool; more may be open while checks run in parallel, the extra
- * ones are closed when returned. */
-#define POOL_IDLE_MAX 16
-
-/* The settings a pooled connection was made with; a configuration reload that changes any of
- * them empties the pool. bind_dn and bind_password only for a pool of service connections. */
-struct pool_key {
-    char *addr, *bind_dn, *bind_password, *ca_file;
-    bool starttls, tls_verify, follow_referrals;
-};
-
-/* Idle connections made with the same settings, shared by the worker threads; a connection is
- * used by one thread at a time: taken out, used, given back (or closed). */
-struct conn_pool {
-    pthread_mutex_t lock;
-    bool service; /* bound as bind_dn: the credentials are part of the key */
-    struct pool_key key;
-    bool keyed;
-    unsigned generation;
-    LDAP *idle[POOL_IDLE_MAX];
-    size_t n_idle;
-};
-
-/* Bound as bind_dn, for the lookups. */
-static struct conn_pool service_pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .service = true};
-/* Only ever used for users' binds (see the file comment). */
-static struct conn_pool bind_pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .service = false};
-
-static bool str_same(const char *a, const char *b) {
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool key_matches(const struct conn_pool *p, const struct adc_ldap_config *cfg) {
-    const struct pool_key *k = &p->key;
-    if (p->service &&
-        !(str_same(k->bind_dn, cfg->bind_dn) && str_same(k->bind_password, cfg->bind_password)))
-        return false;
-    return str_same(k->addr, cfg->addr) && str_same(k->ca_file, cfg->ca_file) &&
-           k->starttls == cfg->starttls && k->tls_verify == cfg->tls_verify &&
-           k->follow_referrals == cfg->follow_referrals;
-}
-
-static void key_done(struct pool_key *k) {
-    free(k->addr);
-    free(k->bind_dn);
-    if (k->bind_password) {
-        explicit_bzero(k->bind_password, strlen(k->bind_password));
-        free(k->bind_password);
-    }
-    free(k->ca_file);
-    memset(k, 0, sizeof(*k));
-}
-
-static char *dup_or_null(const char *s, bool *failed) {
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    if (!d)
-        *failed = true;
-    return d;
-}
-
-/* Under p->lock: moves the idle connections to `out` (closed by the caller, outside the lock:
- * unbind writes to the socket). */
-static size_t drain_locked(struct conn_pool *p, LDAP **out) {
-    size_t n = p->n_idle;
-    memcpy(out, p->idle, n * sizeof(*out));
-    p->n_idle = 0;
-    return n;
-}
-
-static void close_all(LDAP **lds, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        adc_ldap_conn_close(lds[i]);
-}
-
-/* An idle connection of p made for cfg, or NULL when none is (then open one). *gen gets the
- * pool generation to hand back with it. */
-static LDAP *pool_take(struct conn_pool *p, const struct adc_ldap_config *cfg, unsigned *gen) {
-    LDAP *stale[POOL_IDLE_MAX];
-    size_t n_stale = 0;
-    LDAP *ld = NULL;
-
-    pthread_mutex_lock(&p->lock);
-    if (!p->keyed || !key_matches(p, cfg)) {
-        n_stale = drain_locked(p, stale);
-        key_done(&p->key);
-        bool failed = false;
-        p->key = (struct pool_key){
-            .addr = dup_or_null(cfg->addr, &failed),
-            .bind_dn = p->service ? dup_or_null(cfg->bind_dn, &failed) : NULL,
-            .bind_password = p->service ? dup_or_null(cfg->bind_password, &failed) : NULL,
-            .ca_file = dup_or_null(cfg->ca_file, &failed),
-            .starttls = cfg->starttls,
-            .tls_verify = cfg->tls_verify,
-            .follow_referrals = cfg->follow_referrals,
-        };
-        /* Out of memory: an unkeyed pool keeps nothing, every check opens its own. */
-        p->keyed = !failed;
-        p->generation++;
-    }
-    if (p->n_idle > 0)
-        ld = p->idle[--p->n_idle];
-    *gen = p->generation;
-    pthread_mutex_unlock(&p->lock);
-
-    close_all(stale, n_stale);
-    return ld;
-}
-
-/* Gives a healthy connection back to p; closes it when the pool was flushed or re-keyed since
- * it was taken (gen), or when POOL_IDLE_MAX are idle already. */
-static void pool_give(struct conn_pool *p, LDAP *ld, unsigned gen) {
-    pthread_mutex_lock(&p->lock);
-    if (p->keyed && gen == p->generation && p->n_idle < POOL_IDLE_MAX) {
-        p->idle[p->n_idle++] = ld;
-        ld = NULL; /* owned by the pool now */
-    }
-    pthread_mutex_unlock(&p->lock);
-    adc_ldap_conn_close(ld);
-}
-
-/* Closes the idle connections, keeping the pool's settings. */
-static void pool_drop_idle(struct conn_pool *p) {
-    LDAP *stale[POOL_IDLE_MAX];
-    pthread_mutex_lock(&p->lock);
-    size_t n = drain_locked(p, stale);
-    pthread_mutex_unlock(&p->lock);
-    close_all(stale, n);
-}
-
-/* Closes the idle connections and forgets the settings; connections in use are closed when
- * they come back (the generation changed). */
-static void pool_flush(struct conn_pool *p) {
-    LDAP *stale[POOL_IDLE_MAX];
-    pthread_mutex_lock(&p->lock);
-    size_t n = drain_locked(p, stale);
-    key_done(&p->key);
-    p->keyed = false;
-    p->generation++;
-    pthread_mutex_unlock(&p->lock);
-    close_all(stale, n);
-}
-
-void adc_ldap_auth_pool_flush(void) {
-    pool_flush(&service_pool);
-    pool_flush(&bind_pool);
-    adc_ldap_conn_tls_flush();
-}
 
 struct lookup {
     int n_entries;
@@ -196,6 +48,36 @@ enum lookup_status {
     LOOKUP_CONN_FAILED, /* the connection broke (a pooled one may have been closed idle) */
     LOOKUP_FAILED,      /* timeout or an error the server reported: *why says which */
 };
+
+/* The DN of the entry found, whether it is disabled (user-map.c's rules), and its name. */
+static void read_found(LDAP *ld, LDAPMessage *msg, const struct adc_user_map *map,
+                       struct lookup *out) {
+    struct adc_entry_values v = {0};
+    BerElement *ber = NULL;
+    struct berval dnv = {0, NULL}, attr = {0, NULL}, *vals = NULL;
+    if (ldap_get_dn_ber(ld, msg, &ber, &dnv) == LDAP_SUCCESS) {
+        out->dn = strndup(dnv.bv_val, dnv.bv_len);
+        while (ldap_get_attribute_ber(ld, msg, ber, &attr, &vals) == LDAP_SUCCESS && attr.bv_val) {
+            char name[128];
+            unsigned count = 0;
+            while (vals && vals[count].bv_val)
+                count++;
+            if (attr.bv_len < sizeof(name) && count > 0) {
+                memcpy(name, attr.bv_val, attr.bv_len);
+                name[attr.bv_len] = '\0';
+                struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
+                adc_entry_values_add(&v, adc_user_map_fields(map, name), &first, count);
+            }
+            ber_memfree(vals);
+            vals = NULL;
+        }
+        ber_free(ber, 0);
+    }
+    out->disabled = adc_user_map_disabled(&v);
+    const struct adc_bytes *nb = &v.first[ADC_FIELD_NAME];
+    if (v.count[ADC_FIELD_NAME] > 0)
+        out->name = strndup(nb->p, nb->n);
+}
 
 /* The search for the user's entry, size limit 2: one entry is the answer, two are enough to
  * know the name is ambiguous. Asks only for the attributes that tell "disabled". */
@@ -219,11 +101,8 @@ static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, co
     map.attr[ADC_FIELD_NAME] = attrs[4];
     int timeout = cfg->auth_timeout > 0 ? cfg->auth_timeout : 5;
     struct timeval limit = {timeout, 0};
-    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "",
-                         cfg->scope == ADC_SCOPE_BASE  ? LDAP_SCOPE_BASE
-                         : cfg->scope == ADC_SCOPE_ONE ? LDAP_SCOPE_ONELEVEL
-                                                       : LDAP_SCOPE_SUBTREE,
-                         filter, attrs, 0, NULL, NULL, &limit, 2, &msgid);
+    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "", adc_ldap_scope(cfg->scope), filter,
+                         attrs, 0, NULL, NULL, &limit, 2, &msgid);
     if (rc != LDAP_SUCCESS)
         return LOOKUP_CONN_FAILED;
     for (;;) {
@@ -240,35 +119,8 @@ static enum lookup_status lookup(const struct adc_ldap_config *cfg, LDAP *ld, co
         if (rc < 0)
             return LOOKUP_CONN_FAILED;
         if (rc == LDAP_RES_SEARCH_ENTRY) {
-            if (++out->n_entries == 1) {
-                struct adc_entry_values v = {0};
-                BerElement *ber = NULL;
-                struct berval dnv = {0, NULL}, attr = {0, NULL}, *vals = NULL;
-                if (ldap_get_dn_ber(ld, msg, &ber, &dnv) == LDAP_SUCCESS) {
-                    out->dn = strndup(dnv.bv_val, dnv.bv_len);
-                    while (ldap_get_attribute_ber(ld, msg, ber, &attr, &vals) == LDAP_SUCCESS &&
-                           attr.bv_val) {
-                        char name[128];
-                        unsigned count = 0;
-                        while (vals && vals[count].bv_val)
-                            count++;
-                        if (attr.bv_len < sizeof(name) && count > 0) {
-                            memcpy(name, attr.bv_val, attr.bv_len);
-                            name[attr.bv_len] = '\0';
-                            struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
-                            adc_entry_values_add(&v, adc_user_map_fields(&map, name), &first,
-                                                 count);
-                        }
-                        ber_memfree(vals);
-                        vals = NULL;
-                    }
-                    ber_free(ber, 0);
-                }
-                out->disabled = adc_user_map_disabled(&v);
-                const struct adc_bytes *nb = &v.first[ADC_FIELD_NAME];
-                if (v.count[ADC_FIELD_NAME] > 0)
-                    out->name = strndup(nb->p, nb->n);
-            }
+            if (++out->n_entries == 1)
+                read_found(ld, msg, &map, out);
             ldap_msgfree(msg);
             continue;
         }
@@ -314,9 +166,9 @@ static int lookup_pooled(const struct adc_ldap_config *cfg, const char *filter, 
     unsigned gen = 0;
     for (int attempt = 0;; attempt++) {
         bool pooled = false;
-        ld = attempt == 0 ? pool_take(&service_pool, cfg, &gen) : NULL;
+        ld = attempt == 0 ? adc_auth_pool_take(ADC_AUTH_SERVICE_POOL, cfg, &gen) : NULL;
         if (attempt > 0)
-            pool_drop_idle(&service_pool);
+            adc_auth_pool_drop_idle(ADC_AUTH_SERVICE_POOL);
         if (ld) {
             pooled = true;
         } else {
@@ -327,7 +179,7 @@ static int lookup_pooled(const struct adc_ldap_config *cfg, const char *filter, 
         memset(found, 0, sizeof(*found));
         enum lookup_status st = lookup(cfg, ld, filter, deadline, found, why);
         if (st == LOOKUP_OK) {
-            pool_give(&service_pool, TAKE_PTR(ld), gen);
+            adc_auth_pool_give(ADC_AUTH_SERVICE_POOL, TAKE_PTR(ld), gen);
             return 0;
         }
         free(found->dn);
@@ -359,10 +211,10 @@ static int bind_pooled(const struct adc_ldap_config *cfg, const char *dn, const 
                        struct adc_bind_policy *policy, char **why) {
     int r;
     for (int attempt = 0;; attempt++) {
-        *user_ld = attempt == 0 ? pool_take(&bind_pool, cfg, user_gen) : NULL;
+        *user_ld = attempt == 0 ? adc_auth_pool_take(ADC_AUTH_BIND_POOL, cfg, user_gen) : NULL;
         bool pooled = *user_ld != NULL;
         if (attempt > 0)
-            pool_drop_idle(&bind_pool);
+            adc_auth_pool_drop_idle(ADC_AUTH_BIND_POOL);
         if (!*user_ld && (r = adc_ldap_conn_open(cfg, deadline, user_ld, why)) < 0)
             return r;
         /* The previous user's answer must not show up in this check's reason. */
@@ -412,8 +264,8 @@ static bool entry_refused(const struct adc_ldap_config *cfg, const struct lookup
                                  "first value of %s): only that name signs in",
                                  user_name, found->dn, found->name, cfg->username_attribute);
     else if (found->disabled)
-        *why = adc_strdup_printf("the account '%s' is disabled or locked in the directory",
-                                 user_name);
+        *why =
+            adc_strdup_printf("the account '%s' is disabled or locked in the directory", user_name);
     else
         return false;
     return true;
@@ -533,7 +385,7 @@ enum adc_auth_outcome adc_ldap_check_password(const struct adc_ldap_config *cfg,
     bool keep = false;
     outcome = judge_bind(cfg, found.dn, r, code, &policy, user_ld, timeout_desc, &why, &keep);
     if (keep)
-        pool_give(&bind_pool, TAKE_PTR(user_ld), user_gen);
+        adc_auth_pool_give(ADC_AUTH_BIND_POOL, TAKE_PTR(user_ld), user_gen);
 out:
     adc_ldap_conn_close(user_ld);
     free(found.dn);

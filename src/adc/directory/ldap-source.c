@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "directory/ldap-search.h"
 #include "directory/user-map.h"
 
 /* A hard bound on what one read may hold: ten million entries is far beyond any directory
@@ -32,19 +33,6 @@ struct reader {
     size_t n_references;
     char *err;
 };
-
-static int scope_of(enum adc_ldap_scope s) {
-    switch (s) {
-    case ADC_SCOPE_BASE: return LDAP_SCOPE_BASE;
-    case ADC_SCOPE_ONE: return LDAP_SCOPE_ONELEVEL;
-    case ADC_SCOPE_SUB: break;
-    }
-    return LDAP_SCOPE_SUBTREE;
-}
-
-static int timeout_of(const struct adc_ldap_config *cfg) {
-    return cfg->timeout > 0 ? cfg->timeout : 30;
-}
 
 /* "search of 'dc=x' failed on page 3 after 1000 entries: ..." */
 static void fail(struct reader *rd, const char *fmt, const char *detail) {
@@ -162,15 +150,15 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
             fail(rd, "%s", "out of memory");
         goto out;
     }
-    /* One allocation per user instead of eight (docs/BENCHMARKS.md, issue 21's memory). */
-    struct adc_user *slot = adc_user_pack(&u) < 0 ? NULL : adc_user_list_append(&rd->res.users);
+    /* Compact, its strings in the list's arena: 24 bytes and no allocation of its own per
+     * user (docs/BENCHMARKS.md, issue 21's memory). */
+    struct adc_dir_user *slot = adc_dir_users_add(&rd->res.users, &u);
+    adc_user_done(&u);
     if (!slot) {
-        adc_user_done(&u);
         fail(rd, "%s", "out of memory");
         r = -ENOMEM;
         goto out;
     }
-    *slot = u; /* owned by the list now */
     r = 0;
 out:
     free(dn);
@@ -247,27 +235,26 @@ out:
 
 /* One page: sends the search with `cookie` (none on the first page) and consumes its messages
  * as they arrive; *next gets the server's cookie for the next page (empty when done). */
-static int read_page(struct reader *rd, struct berval *cookie, struct berval *next) {
+static int read_page(void *ctx, unsigned n, struct berval *cookie, struct berval *next) {
+    struct reader *rd = ctx;
     const struct adc_ldap_config *cfg = rd->cfg;
     LDAPControl *page_ctrl = NULL;
     LDAPControl *ctrls[2] = {NULL, NULL};
     int msgid, rc, r = -EIO;
-    int timeout = timeout_of(cfg);
+    int timeout = adc_ldap_timeout(cfg);
 
-    if (cfg->page_size > 0) {
-        /* Not critical: a server without paging answers with everything at once (and its own
-         * size limit, which is then reported as such), rather than refusing to search. */
-        rc = ldap_create_page_control(rd->ld, (ber_int_t)cfg->page_size,
-                                      cookie->bv_val ? cookie : NULL, 0, &page_ctrl);
-        if (rc != LDAP_SUCCESS) {
-            fail(rd, "cannot create the paged-results control: %s", ldap_err2string(rc));
-            return -ENOMEM;
-        }
-        ctrls[0] = page_ctrl;
+    rd->page = n;
+    /* Not critical: a server without paging answers with everything at once (and its own size
+     * limit, which is then reported as such), rather than refusing to search. */
+    rc = adc_ldap_page_control(rd->ld, cfg, cookie, &page_ctrl);
+    if (rc != LDAP_SUCCESS) {
+        fail(rd, "cannot create the paged-results control: %s", ldap_err2string(rc));
+        return -ENOMEM;
     }
+    ctrls[0] = page_ctrl;
     /* The time limit also goes to the server, which then stops with timeLimitExceeded. */
     struct timeval limit = {timeout, 0};
-    rc = ldap_search_ext(rd->ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope),
+    rc = ldap_search_ext(rd->ld, cfg->base_dn ? cfg->base_dn : "", adc_ldap_scope(cfg->scope),
                          cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)", rd->map.request,
                          0, ctrls, NULL, &limit, LDAP_NO_LIMIT, &msgid);
     ldap_control_free(page_ctrl);
@@ -319,34 +306,20 @@ static int read_page(struct reader *rd, struct berval *cookie, struct berval *ne
 int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_result *out,
                         char **err) {
     struct reader rd = {.cfg = cfg};
-    struct berval cookie = {0, NULL};
-    char timeout_desc[64];
     int r;
 
-    adc_user_list_init(&rd.res.users);
+    adc_dir_users_init(&rd.res.users);
     if (!cfg->username_attribute) {
         rd.err = strdup("backend.ldap.authentication.username_attribute is not set");
         r = -EINVAL;
         goto out;
     }
     adc_user_map_init(&rd.map, cfg);
-    snprintf(timeout_desc, sizeof(timeout_desc), "%d s (backend.ldap.timeout)", timeout_of(cfg));
-    double deadline =
-        adc_ldap_now() + timeout_of(cfg) + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
-    r = adc_ldap_conn_open_service(cfg, deadline, timeout_of(cfg), timeout_desc, &rd.ld, &rd.err);
+    r = adc_ldap_open_reader(cfg, &rd.ld, NULL, &rd.err);
     if (r < 0)
         goto out;
-
-    for (rd.page = 1;; rd.page++) {
-        struct berval next = {0, NULL};
-        r = read_page(&rd, &cookie, &next);
-        ber_memfree(cookie.bv_val);
-        cookie = next;
-        if (r < 0)
-            goto out;
-        if (!cookie.bv_val || cookie.bv_len == 0)
-            break;
-    }
+    if ((r = adc_ldap_read_pages(read_page, &rd)) < 0)
+        goto out;
 
     r = adc_user_map_drop_duplicates(&rd.res.users, &rd.res.skipped, &rd.res.n_skipped,
                                      &rd.res.cap_skipped);
@@ -357,7 +330,7 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     }
     /* Counted on the users that remain (duplicates were just dropped). */
     for (size_t i = 0; i < rd.res.users.n; i++)
-        count_id_attribute(&rd.res, rd.res.users.items[i].id_attribute);
+        count_id_attribute(&rd.res, adc_dir_user_id_attribute(&rd.res.users.items[i]));
     if (rd.n_references > 0)
         log_debug("ignored %zu search references (referrals are not followed)", rd.n_references);
     if (!rd.res.id_attribute)
@@ -367,135 +340,8 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     memset(&rd.res, 0, sizeof(rd.res)); /* owned by the caller now */
     r = 0;
 out:
-    ber_memfree(cookie.bv_val);
-    adc_ldap_conn_close(rd.ld);
     adc_read_result_done(&rd.res);
-    if (r < 0) {
-        *err = rd.err ? rd.err : strdup("cannot read the directory: out of memory");
-        rd.err = NULL;
-    }
-    free(rd.err);
-    return r;
-}
-
-int adc_ldap_probe(const struct adc_ldap_config *cfg, bool *found, char **err) {
-    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
-    LDAP *ld = NULL;
-    LDAPMessage *res = NULL;
-    char timeout_desc[64];
-    int timeout = timeout_of(cfg), r, rc, code = LDAP_OTHER, n = 0;
-
-    snprintf(timeout_desc, sizeof(timeout_desc), "%d s (backend.ldap.timeout)", timeout);
-    double deadline =
-        adc_ldap_now() + timeout + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
-    r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, err);
-    if (r < 0)
-        return r;
-    struct timeval limit = {timeout, 0};
-    int msgid;
-    const char *filter = cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)";
-    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope), filter,
-                         no_attrs, 0, NULL, NULL, &limit, 1, &msgid);
-    if (rc == LDAP_SUCCESS) {
-        struct timeval tv = adc_ldap_remaining(adc_ldap_now() + timeout);
-        rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res);
-        if (rc == 0) {
-            *err = adc_strdup_printf("search of '%s' with filter '%s': no answer within %s",
-                                     cfg->base_dn, filter, timeout_desc);
-            r = -ETIMEDOUT;
-            goto out;
-        }
-        rc = rc < 0 ? adc_ldap_conn_last_error(ld) : LDAP_SUCCESS;
-    }
-    if (rc == LDAP_SUCCESS) {
-        n = ldap_count_entries(ld, res);
-        LDAPMessage *done = ldap_first_message(ld, res);
-        while (done && ldap_msgtype(done) != LDAP_RES_SEARCH_RESULT)
-            done = ldap_next_message(ld, done);
-        rc = done ? ldap_parse_result(ld, done, &code, NULL, NULL, NULL, NULL, 0) : LDAP_OTHER;
-    }
-    if (rc != LDAP_SUCCESS || (code != LDAP_SUCCESS && code != LDAP_SIZELIMIT_EXCEEDED)) {
-        char *why = adc_ldap_conn_strerror(ld, rc != LDAP_SUCCESS ? rc : code);
-        *err = adc_strdup_printf("search of '%s' with filter '%s' failed: %s%s", cfg->base_dn,
-                                 filter, why ? why : "out of memory",
-                                 code == LDAP_NO_SUCH_OBJECT ? "; check backend.ldap.base_dn" : "");
-        free(why);
-        r = -EIO;
-        goto out;
-    }
-    *found = n > 0;
-    r = 0;
-out:
-    ldap_msgfree(res);
-    adc_ldap_conn_close(ld);
-    return r;
-}
-
-int adc_ldap_probe_lock_access(const struct adc_ldap_config *cfg,
-                               const char *unreadable[ADC_LOCK_ATTRIBUTES], size_t *n_unreadable,
-                               char **dn, char **err) {
-    /* A value of the attribute's syntax each: the answer to a compare is about access and
-     * presence, the value matters only in being well-formed. */
-    static const struct {
-        const char *attr, *value;
-    } locks[ADC_LOCK_ATTRIBUTES] = {
-        {"userAccountControl", "512"},
-        {"nsAccountLock", "true"},
-        {"pwdAccountLockedTime", "000001010000Z"},
-        {"accountUnlockTime", "19700101000000Z"},
-    };
-    static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
-    LDAP *ld = NULL;
-    LDAPMessage *res = NULL;
-    char timeout_desc[64];
-    int timeout = timeout_of(cfg), r, rc, msgid;
-
-    *n_unreadable = 0;
-    *dn = NULL;
-    snprintf(timeout_desc, sizeof(timeout_desc), "%d s (backend.ldap.timeout)", timeout);
-    double deadline =
-        adc_ldap_now() + timeout + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
-    r = adc_ldap_conn_open_service(cfg, deadline, timeout, timeout_desc, &ld, err);
-    if (r < 0)
-        return r;
-    struct timeval limit = {timeout, 0};
-    rc = ldap_search_ext(ld, cfg->base_dn ? cfg->base_dn : "", scope_of(cfg->scope),
-                         cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)", no_attrs, 0,
-                         NULL, NULL, &limit, 1, &msgid);
-    if (rc == LDAP_SUCCESS) {
-        struct timeval tv = adc_ldap_remaining(deadline);
-        rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res) > 0 ? LDAP_SUCCESS : LDAP_TIMEOUT;
-    }
-    LDAPMessage *e = rc == LDAP_SUCCESS ? ldap_first_entry(ld, res) : NULL;
-    char *found = e ? ldap_get_dn(ld, e) : NULL;
-    if (!found) {
-        r = 0; /* nobody to ask about (adc check reports an empty filter itself) */
-        goto out;
-    }
-    for (size_t i = 0; i < ADC_LOCK_ATTRIBUTES; i++) {
-        struct berval v = {strlen(locks[i].value), (char *)locks[i].value};
-        LDAPMessage *cres = NULL;
-        int code = LDAP_OTHER;
-        rc = ldap_compare_ext(ld, found, locks[i].attr, &v, NULL, NULL, &msgid);
-        if (rc != LDAP_SUCCESS)
-            break;
-        struct timeval tv = adc_ldap_remaining(deadline);
-        if (ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &cres) <= 0)
-            break;
-        if (ldap_parse_result(ld, cres, &code, NULL, NULL, NULL, NULL, 1) != LDAP_SUCCESS)
-            break;
-        if (code == LDAP_INSUFFICIENT_ACCESS)
-            unreadable[(*n_unreadable)++] = locks[i].attr;
-    }
-    *dn = strdup(found);
-    ldap_memfree(found);
-    r = *dn ? 0 : -ENOMEM;
-    if (r < 0)
-        *err = strdup("out of memory");
-out:
-    ldap_msgfree(res);
-    adc_ldap_conn_close(ld);
-    return r;
+    return adc_ldap_read_end(rd.ld, r, &rd.err, err, "cannot read the directory: out of memory");
 }
 
 void adc_read_result_warn_mixed_ids(const struct adc_read_result *r) {
@@ -520,13 +366,8 @@ void adc_read_result_warn_mixed_ids(const struct adc_read_result *r) {
 void adc_read_result_done(struct adc_read_result *r) {
     if (!r)
         return;
-    adc_user_list_done(&r->users);
-    for (size_t i = 0; i < r->n_skipped; i++) {
-        free(r->skipped[i].dn);
-        free(r->skipped[i].user_name);
-        free(r->skipped[i].reason);
-    }
-    free(r->skipped);
+    adc_dir_users_done(&r->users);
+    adc_skipped_free(r->skipped, r->n_skipped);
     memset(r, 0, sizeof(*r));
 }
 
@@ -546,7 +387,7 @@ int adc_ldap_read_entry(const struct adc_ldap_config *cfg, LDAP *ld, const char 
     adc_user_map_init(&m, cfg);
     LDAPMessage *res = NULL;
     char *entry_dn = NULL;
-    int timeout = timeout_of(cfg), msgid, r, code = LDAP_OTHER;
+    int timeout = adc_ldap_timeout(cfg), msgid, r, code = LDAP_OTHER;
     struct timeval limit = {timeout, 0};
     const char *filter =
         in_scope ? (cfg->filter ? cfg->filter : "(objectClass=inetOrgPerson)") : "(objectClass=*)";

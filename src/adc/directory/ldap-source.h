@@ -11,7 +11,7 @@
 typedef struct ldap LDAP;
 
 struct adc_read_result {
-    struct adc_user_list users; /* the mapped users, sorted by nothing in particular */
+    struct adc_dir_users users; /* the mapped users, compact (common/user.h), by userName */
     struct adc_skipped_entry *skipped;
     size_t n_skipped, cap_skipped;
     size_t n_entries;         /* entries the search returned */

@@ -362,6 +362,15 @@ out:
     return r;
 }
 
+void adc_skipped_free(struct adc_skipped_entry *skipped, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(skipped[i].dn);
+        free(skipped[i].user_name);
+        free(skipped[i].reason);
+    }
+    free(skipped);
+}
+
 int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, size_t *cap_skipped,
                        char *dn, char *user_name, char *reason) {
     size_t n = *n_skipped;
@@ -377,13 +386,16 @@ int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, si
 }
 
 static int cmp_name(const void *a, const void *b) {
-    const struct adc_user *x = a, *y = b;
-    int c = strcasecmp(x->user_name, y->user_name);
+    const struct adc_dir_user *x = a, *y = b;
+    int c = strcasecmp(adc_dir_user_name(x), adc_dir_user_name(y));
     /* Then by DN, so the order (and the output) does not depend on the server's order. */
-    return c ? c : strcmp(x->dn ? x->dn : "", y->dn ? y->dn : "");
+    if (c)
+        return c;
+    const char *dx = adc_dir_user_dn(x), *dy = adc_dir_user_dn(y);
+    return strcmp(dx ? dx : "", dy ? dy : "");
 }
 
-int adc_user_map_drop_duplicates(struct adc_user_list *users, struct adc_skipped_entry **skipped,
+int adc_user_map_drop_duplicates(struct adc_dir_users *users, struct adc_skipped_entry **skipped,
                                  size_t *n_skipped, size_t *cap_skipped) {
     size_t n = users->n, kept = 0;
     int moved = 0;
@@ -392,7 +404,8 @@ int adc_user_map_drop_duplicates(struct adc_user_list *users, struct adc_skipped
         qsort(users->items, n, sizeof(users->items[0]), cmp_name);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && strcasecmp(users->items[i].user_name, users->items[j].user_name) == 0)
+        while (j < n && strcasecmp(adc_dir_user_name(&users->items[i]),
+                                   adc_dir_user_name(&users->items[j])) == 0)
             j++;
         if (j - i == 1) {
             if (kept != i)
@@ -400,21 +413,20 @@ int adc_user_map_drop_duplicates(struct adc_user_list *users, struct adc_skipped
             kept++;
         } else {
             for (size_t k = i; k < j; k++) {
-                struct adc_user *u = &users->items[k];
+                const struct adc_dir_user *u = &users->items[k];
+                const char *u_name = adc_dir_user_name(u), *u_dn = adc_dir_user_dn(u);
                 /* The DN says which entry this line is about (the name is the same on all). */
                 char *reason = adc_strdup_printf("%zu entries share the user name '%s' "
                                                  "(compared case-insensitively): duplicate; this "
                                                  "one is %s",
-                                                 j - i, u->user_name, u->dn ? u->dn : "(no DN)");
-                /* A packed user's strings share one block: copy the two kept. */
-                char *dn = u->packed ? (u->dn ? strdup(u->dn) : NULL) : TAKE_PTR(u->dn);
-                char *name = u->packed ? strdup(u->user_name) : TAKE_PTR(u->user_name);
+                                                 j - i, u_name, u_dn ? u_dn : "(no DN)");
+                /* The list's arena keeps the strings: copy the two the skip line keeps (the
+                 * user's own place in the arena is lost space until the list is freed). */
+                char *dn = u_dn ? strdup(u_dn) : NULL;
+                char *name = strdup(u_name);
                 int r = adc_skipped_append(skipped, n_skipped, cap_skipped, dn, name, reason);
-                adc_user_done(u);
                 if (r < 0) {
                     /* Keep the list consistent: drop the rest of this group too. */
-                    for (size_t l = k + 1; l < j; l++)
-                        adc_user_done(&users->items[l]);
                     for (size_t l = j; l < n; l++)
                         users->items[kept++] = users->items[l];
                     users->n = kept;

@@ -106,9 +106,11 @@ bool adc_utf8_valid(const char *s, size_t n);
 /* Rule 8: users sharing a user name (ASCII case-insensitive, as the server matches userName)
  * are all moved out of `users` into the skipped list with a reason. Also sorts `users` by
  * name. Returns the number of users moved, or -ENOMEM. */
-int adc_user_map_drop_duplicates(struct adc_user_list *users, struct adc_skipped_entry **skipped,
+int adc_user_map_drop_duplicates(struct adc_dir_users *users, struct adc_skipped_entry **skipped,
                                  size_t *n_skipped, size_t *cap_skipped);
 
+/* Frees a skipped list of n entries and their strings (NULL: nothing). */
+void adc_skipped_free(struct adc_skipped_entry *skipped, size_t n);
 /* Appends to a skipped list of *n_skipped entries in *cap_skipped places (grown with
  * adc_grow_array), taking ownership of the three strings (even on failure). 0 or -ENOMEM. */
 int adc_skipped_append(struct adc_skipped_entry **skipped, size_t *n_skipped, size_t *cap_skipped,

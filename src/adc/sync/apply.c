@@ -11,7 +11,10 @@
  * trips stay few, while the JSON of 100,000 users is never built at once. */
 #define SLICE 4000
 
-static int to_write(const struct adc_plan_change *c, const char *app_id, struct adc_scim_write *w) {
+/* id_buf holds the SCIM id's text when the cloud user keeps it as a UUID's bytes
+ * (sync/cloud-users.h): it lives as long as the write. */
+static int to_write(const struct adc_plan_change *c, const char *app_id, struct adc_scim_write *w,
+                    char id_buf[ADC_UUID_TEXT]) {
     memset(w, 0, sizeof(*w));
     switch (c->op) {
     case ADC_PLAN_CREATE:
@@ -24,11 +27,14 @@ static int to_write(const struct adc_plan_change *c, const char *app_id, struct 
     case ADC_PLAN_SKIP: return -EINVAL;
     }
     if (c->cloud)
-        w->id = c->cloud->id;
+        w->id = adc_cloud_user_id(c->cloud, id_buf);
     if (c->op == ADC_PLAN_CREATE || c->op == ADC_PLAN_UPDATE) {
         /* The whole resource: a PUT is idempotent, so a retry cannot do harm. The provider
          * extension names this configuration (explicit for a takeover). */
-        if (!(w->resource = adc_scim_user_to_text(c->dir, c->active, app_id)))
+        struct adc_user view;
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        adc_dir_user_view(c->dir, &view, ext_buf);
+        if (!(w->resource = adc_scim_user_to_text(&view, c->active, app_id)))
             return -ENOMEM;
     }
     return 0;
@@ -42,10 +48,11 @@ int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits
     };
     struct adc_scim_write *w = calloc(SLICE, sizeof(*w));
     size_t *which = calloc(SLICE, sizeof(*which));
+    char(*ids)[ADC_UUID_TEXT] = calloc(SLICE, sizeof(*ids));
     int r = -ENOMEM;
 
     res.errors = calloc(plan->n_changes ? plan->n_changes : 1, sizeof(char *));
-    if (!w || !which || !res.errors)
+    if (!w || !which || !ids || !res.errors)
         goto out;
     size_t total = plan->n_changes - plan->stats.skipped, done = 0;
     size_t i = 0;
@@ -56,7 +63,7 @@ int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits
             const struct adc_plan_change *c = &plan->changes[i];
             if (c->op == ADC_PLAN_SKIP)
                 continue;
-            if ((r = to_write(c, app_id, &w[m])) < 0)
+            if ((r = to_write(c, app_id, &w[m], ids[m])) < 0)
                 goto out_slice;
             which[m++] = i;
         }
@@ -100,6 +107,7 @@ int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits
 out:
     free(w);
     free(which);
+    free(ids);
     *result = res;
     return r;
 }

@@ -1,6 +1,7 @@
 #include "sync/cloud-users.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +18,17 @@ struct adc_cloud_block {
 
 void adc_cloud_users_init(struct adc_cloud_users *c) { memset(c, 0, sizeof(*c)); }
 
-void adc_cloud_users_done(struct adc_cloud_users *c) {
-    if (!c)
-        return;
-    for (struct adc_cloud_block *b = c->blocks, *next; b; b = next) {
+static void free_blocks(struct adc_cloud_block *b) {
+    for (struct adc_cloud_block *next; b; b = next) {
         next = b->next;
         free(b);
     }
+}
+
+void adc_cloud_users_done(struct adc_cloud_users *c) {
+    if (!c)
+        return;
+    free_blocks(c->blocks);
     free(c->items);
     memset(c, 0, sizeof(*c));
 }
@@ -33,20 +38,12 @@ int adc_cloud_users_reserve(struct adc_cloud_users *c, size_t n) {
         return 0;
     if (n > SIZE_MAX / sizeof(*c->items))
         return -ENOMEM;
-    struct adc_user *items = realloc(c->items, n * sizeof(*items));
+    struct adc_cloud_user *items = realloc(c->items, n * sizeof(*items));
     if (!items)
         return -ENOMEM;
     c->items = items;
     c->cap = n;
     return 0;
-}
-
-struct adc_user *adc_cloud_users_append(struct adc_cloud_users *c) {
-    if (adc_grow_array(c->items, c->cap, c->n, 64) < 0)
-        return NULL;
-    struct adc_user *u = &c->items[c->n++];
-    memset(u, 0, sizeof(*u));
-    return u;
 }
 
 char *adc_cloud_users_strdup(void *ctx, const char *s, size_t len) {
@@ -71,18 +68,160 @@ char *adc_cloud_users_strdup(void *ctx, const char *s, size_t len) {
     return p;
 }
 
-void adc_cloud_users_intern_provider(struct adc_cloud_users *c, struct adc_user *u) {
-    if (!u->provider)
+void adc_cloud_users_clear_strings(struct adc_cloud_users *c) {
+    struct adc_cloud_block *b = c->blocks;
+    if (!b)
         return;
-    if (c->last_provider && strcmp(c->last_provider, u->provider) == 0) {
-        /* Give the copy back when it is the last thing in the block (it always is: the
-         * provider is copied last), and share the earlier one. */
-        struct adc_cloud_block *b = c->blocks;
-        size_t len = strlen(u->provider) + 1;
-        if (b && b->used >= len && b->data + b->used - len == u->provider)
-            b->used -= len;
-        u->provider = (char *)c->last_provider;
-    } else {
-        c->last_provider = u->provider;
+    free_blocks(b->next);
+    b->next = NULL;
+    b->used = 0;
+    c->last_provider = NULL;
+}
+
+/* The block's used size before a copy, to give the copies back when a later one fails. */
+static size_t mark(const struct adc_cloud_users *c) { return c->blocks ? c->blocks->used : 0; }
+
+static int copy(struct adc_cloud_users *c, const char *s, const char **out) {
+    *out = NULL;
+    if (!s)
+        return 0;
+    return (*out = adc_cloud_users_strdup(c, s, strlen(s))) ? 0 : -ENOMEM;
+}
+
+/* The interned providers: index i (1-based; 0 is none) in chunk (i - 1) / CHUNK. Chunks
+ * never move, so a reader needs no lock: an entry is written before its chunk pointer or the
+ * count that makes it visible is published. */
+#define CHUNK 256
+#define CHUNKS 256
+static const char **provider_chunks[CHUNKS];
+static unsigned n_providers;
+static pthread_mutex_t providers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *provider_at(unsigned i) {
+    const char **chunk = __atomic_load_n(&provider_chunks[(i - 1) / CHUNK], __ATOMIC_ACQUIRE);
+    return chunk[(i - 1) % CHUNK];
+}
+
+/* The index of provider p (0 for NULL), interning a copy when new. 0 with *oom set when out of
+ * memory or table. */
+static uint16_t provider_index(const char *p, bool *oom) {
+    if (!p)
+        return 0;
+    unsigned n = __atomic_load_n(&n_providers, __ATOMIC_ACQUIRE);
+    for (unsigned i = 1; i <= n; i++)
+        if (strcmp(provider_at(i), p) == 0)
+            return (uint16_t)i;
+    pthread_mutex_lock(&providers_lock);
+    unsigned i = 1;
+    for (n = n_providers; i <= n && strcmp(provider_at(i), p) != 0; i++)
+        ;
+    if (i > n) {
+        const char **chunk = n + 1 < CHUNK * CHUNKS ? provider_chunks[n / CHUNK] : NULL;
+        char *copy = n + 1 < CHUNK * CHUNKS ? strdup(p) : NULL;
+        if (copy && !chunk && (chunk = calloc(CHUNK, sizeof(*chunk))))
+            __atomic_store_n(&provider_chunks[n / CHUNK], chunk, __ATOMIC_RELEASE);
+        if (!copy || !chunk) {
+            free(copy);
+            *oom = true;
+            i = 0;
+        } else {
+            chunk[n % CHUNK] = copy; /* kept for the process's life */
+            __atomic_store_n(&n_providers, n + 1, __ATOMIC_RELEASE);
+        }
     }
+    pthread_mutex_unlock(&providers_lock);
+    return (uint16_t)i;
+}
+
+const char *adc_cloud_user_provider(const struct adc_cloud_user *c) {
+    return c->provider_ ? provider_at(c->provider_) : NULL;
+}
+
+static int hex(char ch) {
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* s in the canonical lowercase form 8-4-4-4-12 into 16 bytes; false for anything else (an
+ * uppercase UUID stays text: its exact text is what a comparison needs). */
+static bool parse_uuid(const char *s, unsigned char out[16]) {
+    size_t k = 0;
+    for (size_t i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+            continue;
+        }
+        int hi = hex(s[i]), lo = hi < 0 ? -1 : hex(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[k++] = (unsigned char)(hi << 4 | lo);
+        i++;
+    }
+    return s[36] == '\0';
+}
+
+static const char *format_uuid(const unsigned char u[16], char buf[ADC_UUID_TEXT]) {
+    static const char digits[] = "0123456789abcdef";
+    char *p = buf;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = digits[u[i] >> 4];
+        *p++ = digits[u[i] & 15];
+    }
+    *p = '\0';
+    return buf;
+}
+
+const char *adc_cloud_user_id(const struct adc_cloud_user *c, char buf[ADC_UUID_TEXT]) {
+    return c->ident_uuid & 1 ? format_uuid(c->id_.uuid, buf) : c->id_.text;
+}
+
+const char *adc_cloud_user_external_id(const struct adc_cloud_user *c, char buf[ADC_UUID_TEXT]) {
+    return c->ident_uuid & 2 ? format_uuid(c->ext_.uuid, buf) : c->ext_.text;
+}
+
+/* s as 16 bytes when it is a canonical UUID (sets `bit` in *flags), else copied as text. */
+static int ident(struct adc_cloud_users *c, const char *s, struct adc_cloud_ident *out,
+                 uint8_t *flags, uint8_t bit) {
+    memset(out, 0, sizeof(*out));
+    if (s && strlen(s) == 36 && parse_uuid(s, out->uuid)) {
+        *flags |= bit;
+        return 0;
+    }
+    memset(out, 0, sizeof(*out));
+    return copy(c, s, &out->text);
+}
+
+struct adc_cloud_user *adc_cloud_users_add(struct adc_cloud_users *c, const struct adc_user *u) {
+    if (adc_grow_array(c->items, c->cap, c->n, 64) < 0)
+        return NULL;
+    struct adc_cloud_user *cu = &c->items[c->n];
+    struct adc_cloud_block *b0 = c->blocks;
+    size_t used0 = mark(c);
+    memset(cu, 0, sizeof(*cu));
+    if (ident(c, u->id, &cu->id_, &cu->ident_uuid, 1) < 0 ||
+        copy(c, u->user_name, &cu->user_name) < 0 ||
+        ident(c, u->external_id, &cu->ext_, &cu->ident_uuid, 2) < 0)
+        goto fail;
+    if (u->provider && c->last_provider && strcmp(c->last_provider, u->provider) == 0) {
+        cu->provider_ = c->last_provider_index;
+    } else if (u->provider) {
+        bool oom = false;
+        cu->provider_ = provider_index(u->provider, &oom);
+        if (oom)
+            goto fail;
+        c->last_provider = adc_cloud_user_provider(cu);
+        c->last_provider_index = cu->provider_;
+    }
+    adc_user_digest(u, cu->digest);
+    cu->active = u->active;
+    c->n++;
+    return cu;
+fail:
+    /* A new block may have been started: the copies made in it are lost space only (at most
+     * one user's strings), the block stays for the next user. */
+    if (c->blocks == b0 && b0)
+        b0->used = used0;
+    return NULL;
 }

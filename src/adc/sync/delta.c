@@ -125,8 +125,8 @@ static int read_entry(struct adc_delta *d, const char *dn, bool in_scope,
     }
 }
 
-static bool owned(const struct adc_delta *d, const struct adc_user *c) {
-    return adc_streq(c->provider, d->app_id);
+static bool owned(const struct adc_delta *d, const struct adc_cloud_user *c) {
+    return adc_streq(adc_cloud_user_provider(c), d->app_id);
 }
 
 static void outcome_set(struct adc_delta_outcome *out, const char *fmt, ...) _printf_(2, 3);
@@ -182,10 +182,14 @@ static int burst_note(struct adc_delta *d, size_t n) {
 
 /* Builds the plan of `dir` (0 or 1 user) against `cloud` and carries it out. */
 static int run_plan(struct adc_delta *d, const struct adc_user *dir, size_t n_dir,
-                    const struct adc_user *cloud, size_t n_cloud, struct adc_delta_outcome *out,
-                    char **err) {
+                    const struct adc_cloud_user *cloud, size_t n_cloud,
+                    struct adc_delta_outcome *out, char **err) {
+    /* The plan reads directory users in their compact form (common/user.h). */
+    struct adc_dir_user one = {0};
+    if (n_dir > 0 && adc_dir_user_make_alone(&one, dir) < 0)
+        return -ENOMEM;
     struct adc_plan_input in = {
-        .dir = dir,
+        .dir = &one,
         .n_dir = n_dir,
         .cloud = cloud,
         .n_cloud = n_cloud,
@@ -197,8 +201,10 @@ static int run_plan(struct adc_delta *d, const struct adc_user *dir, size_t n_di
     struct adc_plan plan;
     struct adc_apply_result res = {0};
     int r = adc_plan_build(&in, &plan);
-    if (r < 0)
+    if (r < 0) {
+        adc_dir_user_free_alone(&one);
         return r;
+    }
     if (n_dir > 0)
         drop_changes(&plan, ADC_PLAN_DELETE, ADC_PLAN_DISABLE);
     size_t n_deletes = plan.stats.deleted + plan.stats.disabled;
@@ -267,6 +273,7 @@ static int run_plan(struct adc_delta *d, const struct adc_user *dir, size_t n_di
 out:
     adc_apply_result_done(&res, plan.n_changes);
     adc_plan_done(&plan);
+    adc_dir_user_free_alone(&one);
     return r;
 }
 
@@ -274,7 +281,7 @@ int adc_delta_entry(struct adc_delta *d, const char *dn, bool in_scope,
                     struct adc_delta_outcome *out, char **err) {
     struct adc_entry_read e;
     struct adc_cloud_users cloud;
-    struct adc_user *keep = NULL;
+    struct adc_cloud_user *keep = NULL;
     int r;
 
     memset(out, 0, sizeof(*out));
@@ -328,16 +335,18 @@ int adc_delta_entry(struct adc_delta *d, const char *dn, bool in_scope,
     }
     size_t n_keep = 0;
     for (size_t i = 0; i < cloud.n; i++) {
-        const struct adc_user *c = &cloud.items[i];
-        bool other_of_ours = owned(d, c) && c->external_id && *c->external_id &&
-                             !adc_streq(c->external_id, e.user.external_id);
+        const struct adc_cloud_user *c = &cloud.items[i];
+        char ext_buf[ADC_UUID_TEXT];
+        const char *c_ext = adc_cloud_user_external_id(c, ext_buf);
+        bool other_of_ours =
+            owned(d, c) && c_ext && *c_ext && !adc_streq(c_ext, e.user.external_id);
         if (other_of_ours) {
             if (c->user_name && strcasecmp(c->user_name, e.user.user_name) == 0) {
                 outcome_set(out,
                             "skip '%s': the name belongs to another user of this configuration "
                             "(externalId %s) until that one is renamed; the next full sync "
                             "settles it",
-                            e.user.user_name, c->external_id);
+                            e.user.user_name, c_ext);
                 r = 0;
                 goto out;
             }
@@ -372,9 +381,12 @@ int adc_delta_delete_id(struct adc_delta *d, const char *external_id, struct adc
     }
     /* Only this configuration's users can leave with its directory entry (rule 3). */
     size_t k = 0;
-    for (size_t i = 0; i < cloud.n; i++)
-        if (owned(d, &cloud.items[i]) && adc_streq(cloud.items[i].external_id, external_id))
+    for (size_t i = 0; i < cloud.n; i++) {
+        char ext_buf[ADC_UUID_TEXT];
+        if (owned(d, &cloud.items[i]) &&
+            adc_streq(adc_cloud_user_external_id(&cloud.items[i], ext_buf), external_id))
             cloud.items[k++] = cloud.items[i];
+    }
     r = k ? run_plan(d, NULL, 0, cloud.items, k, out, err) : 0;
     adc_cloud_users_done(&cloud);
     if (r == 0 && k == 0 && d->yaml->ldap.groups_filter)
@@ -401,8 +413,10 @@ int adc_delta_delete_uuid(struct adc_delta *d, const unsigned char uuid[16],
     }
     size_t k = 0;
     for (size_t i = 0; i < cloud.n; i++) {
-        const struct adc_user *c = &cloud.items[i];
-        if (owned(d, c) && (adc_streq(c->external_id, a) || adc_streq(c->external_id, b)))
+        const struct adc_cloud_user *c = &cloud.items[i];
+        char ext_buf[ADC_UUID_TEXT];
+        const char *c_ext = adc_cloud_user_external_id(c, ext_buf);
+        if (owned(d, c) && (adc_streq(c_ext, a) || adc_streq(c_ext, b)))
             cloud.items[k++] = *c;
     }
     r = k ? run_plan(d, NULL, 0, cloud.items, k, out, err) : 0;

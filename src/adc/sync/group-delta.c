@@ -327,9 +327,12 @@ static int user_cloud_id(struct adc_delta *d, const char *ext, char **id, char *
     *id = NULL;
     int r = adc_scim_find_users(d->client, attrs, values, 1, &cloud, err);
     for (size_t i = 0; r == 0 && i < cloud.n && !*id; i++) {
-        const struct adc_user *u = &cloud.items[i];
-        if (adc_streq(u->provider, d->app_id) && adc_streq(u->external_id, ext) && u->id &&
-            !(*id = strdup(u->id)))
+        const struct adc_cloud_user *u = &cloud.items[i];
+        char ext_buf[ADC_UUID_TEXT], id_buf[ADC_UUID_TEXT];
+        const char *u_id = adc_cloud_user_id(u, id_buf);
+        if (adc_streq(adc_cloud_user_provider(u), d->app_id) &&
+            adc_streq(adc_cloud_user_external_id(u, ext_buf), ext) && u_id &&
+            !(*id = strdup(u_id)))
             r = -ENOMEM;
     }
     adc_cloud_users_done(&cloud);

@@ -230,7 +230,9 @@ static int index_inputs(struct builder *b) {
         return r;
     /* keys[0..n_users) are the users', keys[n_users..+n_dir) the groups' */
     for (size_t i = 0; i < in->n_users; i++) {
-        const struct adc_user *u = &in->users[i];
+        struct adc_user view, *u = &view;
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        adc_dir_user_view(&in->users[i], &view, ext_buf);
         if (keep_key(p, make_key('u', u->external_id ? u->external_id : "")) < 0)
             return r;
         if (u->dn && !(b->user_dn[i] = adc_dn_normalize(u->dn)))

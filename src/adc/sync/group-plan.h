@@ -45,7 +45,7 @@ struct adc_group_change {
 struct adc_group_plan_input {
     const struct adc_dir_group *dir;
     size_t n_dir;
-    const struct adc_user *users; /* the directory's users (dn, user_name, external_id) */
+    const struct adc_dir_user *users; /* the directory's users (dn, user_name, external_id) */
     size_t n_users;
     const struct adc_cloud_group *cloud; /* this configuration's groups */
     size_t n_cloud;

@@ -1,35 +1,54 @@
 #include "sync/group-sync.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/macros.h"
 #include "sync/str-index.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* ---- member ids to keys, while the cloud groups are listed ---------------------------------- */
 
 struct key_ctx {
-    struct adc_strindex by_id; /* this configuration's cloud users by SCIM id */
+    struct adc_strindex by_id; /* this configuration's cloud users by SCIM id (keyed) */
     const struct adc_cloud_users *cloud;
     char buf[300];
+    char id_buf[ADC_UUID_TEXT]; /* by_id's key being compared */
 };
+
+/* A cloud user's SCIM id as by_id compares it (sync/cloud-users.h keeps UUIDs as bytes). */
+static const char *id_at(const void *p, size_t i) {
+    struct key_ctx *k = (struct key_ctx *)p;
+    return adc_cloud_user_id(&k->cloud->items[i], k->id_buf);
+}
 
 static const char *key_of(void *p, const char *id, const char *type) {
     struct key_ctx *k = p;
     if (strcmp(type, "User") != 0)
         return NULL; /* groups are mapped once all of them are listed */
     size_t i = adc_strindex_get(&k->by_id, id);
-    if (i == ADC_STRINDEX_NONE || !k->cloud->items[i].external_id)
+    char ext_buf[ADC_UUID_TEXT];
+    const char *ext =
+        i == ADC_STRINDEX_NONE ? NULL : adc_cloud_user_external_id(&k->cloud->items[i], ext_buf);
+    if (!ext)
         return NULL;
-    snprintf(k->buf, sizeof(k->buf), "u:%s", k->cloud->items[i].external_id);
+    snprintf(k->buf, sizeof(k->buf), "u:%s", ext);
     return k->buf;
 }
 
-static bool own(const struct adc_user *u, const char *app_id) {
-    return u->provider && strcmp(u->provider, app_id) == 0;
+static bool own(const struct adc_cloud_user *u, const char *app_id) {
+    return adc_streq(adc_cloud_user_provider(u), app_id);
 }
 
 /* "?:<id>" of a listed group becomes "g:<its externalId>". */
@@ -59,19 +78,22 @@ static int map_group_members(struct adc_cloud_group_list *l) {
 }
 
 int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
-                        struct adc_scim *client, const char *app_id, const struct adc_user *users,
-                        size_t n_users, const struct adc_cloud_users *cloud, const bool settings[],
-                        char **err) {
+                        struct adc_scim *client, const char *app_id,
+                        const struct adc_dir_user *users, size_t n_users,
+                        const struct adc_cloud_users *cloud, const bool settings[], char **err) {
     gs->enabled = true;
     int r = adc_ldap_read_groups(cfg, &gs->dir, err);
     if (r < 0)
         return r;
     struct key_ctx k = {.cloud = cloud};
-    if (adc_strindex_init(&k.by_id, cloud->n, false) < 0)
+    if (adc_strindex_init_keyed(&k.by_id, cloud->n, false, id_at, &k) < 0)
         return -ENOMEM;
-    for (size_t i = 0; i < cloud->n; i++)
-        if (own(&cloud->items[i], app_id) && cloud->items[i].id)
-            adc_strindex_put(&k.by_id, cloud->items[i].id, i);
+    for (size_t i = 0; i < cloud->n; i++) {
+        char id_buf[ADC_UUID_TEXT];
+        const char *id = adc_cloud_user_id(&cloud->items[i], id_buf);
+        if (own(&cloud->items[i], app_id) && id)
+            adc_strindex_put(&k.by_id, id, i);
+    }
     r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, err);
     adc_strindex_done(&k.by_id);
     if (r < 0)
@@ -173,8 +195,11 @@ static const char *resolve(struct applier *a, const char *key, char **err) {
     const char *id = idmap_get(&a->users, key + 2);
     if (!id && !a->users_refreshed) {
         a->users_refreshed = true;
+        double t0 = now_s();
         if (adc_scim_list_user_ids(a->client, a->app_id, fetched, &a->users, err) < 0)
             return NULL;
+        log_info("read the ids of %zu cloud users (created in this run) in %.2f s", a->users.n,
+                 now_s() - t0);
         id = idmap_get(&a->users, key + 2);
     }
     return id;
@@ -230,15 +255,118 @@ out:
     return r;
 }
 
+/* The creates of the plan through Bulk requests, each group with the members that can be named
+ * now (users, and groups that existed before this run); created[i] gets the new id, rest[i] the
+ * members left to add by PATCH (those that did not fit in a request, and the groups created in
+ * this run). Returns 0, or a negative errno with *err when the server could not be reached. */
+static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, char **created,
+                       struct adc_group_change *rest, char **err) {
+    struct adc_group_sync *gs = a->gs;
+    const struct adc_group_plan *p = &gs->plan;
+    size_t n = 0, n_keys = 0;
+    for (size_t i = 0; i < p->n_changes; i++)
+        if (p->changes[i].op == ADC_GROUP_CREATE) {
+            n++;
+            n_keys += p->changes[i].n_add;
+        }
+    struct adc_scim_group_new *g = calloc(n + 1, sizeof(*g));
+    size_t *at = calloc(n + 1, sizeof(*at)); /* the plan's change of each */
+    const char **ids = calloc(n_keys + 1, sizeof(*ids)),
+               **types = calloc(n_keys + 1, sizeof(*types));
+    const char **keys = calloc(n_keys + 1, sizeof(*keys)); /* in the order sent, then deferred */
+    int r = -ENOMEM;
+    if (!g || !at || !ids || !types || !keys)
+        goto out;
+    size_t k = 0, j = 0;
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct adc_group_change *c = &p->changes[i];
+        if (c->op != ADC_GROUP_CREATE)
+            continue;
+        size_t start = k, deferred = 0;
+        for (size_t m = 0; m < c->n_add; m++) {
+            const char *key = c->add[m];
+            const char *id = key[0] == 'g' ? idmap_get(&a->groups, key + 2) : NULL;
+            if (!id && key[0] != 'g') {
+                char *why = NULL;
+                id = resolve(a, key, &why);
+                free(why);
+                if (!id) {
+                    gs->not_synced++; /* a user this configuration does not own in the cloud */
+                    continue;
+                }
+            }
+            if (id) {
+                ids[k] = id;
+                types[k] = key[0] == 'g' ? "Group" : "User";
+                keys[k++] = key;
+            } else {
+                keys[n_keys - 1 - deferred++] = key; /* a group created in this run: later */
+            }
+        }
+        g[j] = (struct adc_scim_group_new){.name = c->name,
+                                           .external_id = c->external_id,
+                                           .member_ids = ids + start,
+                                           .types = types + start,
+                                           .n_members = k - start};
+        at[j] = i;
+        rest[i] = *c;
+        rest[i].add = NULL;
+        rest[i].n_add = 0;
+        /* the deferred keys of this group, kept with it */
+        size_t n_rest = deferred;
+        const char **left = calloc(k - start + n_rest + 1, sizeof(*left));
+        if (!left)
+            goto out;
+        for (size_t d = 0; d < deferred; d++)
+            left[d] = keys[n_keys - 1 - d];
+        rest[i].add = left;
+        rest[i].n_add = n_rest;
+        n_keys -= deferred;
+        j++;
+    }
+    r = adc_scim_groups_create_bulk(a->client, limits, g, n, &gs->patch_bytes, err);
+    for (j = 0; j < n; j++) {
+        size_t i = at[j];
+        const struct adc_group_change *c = &p->changes[i];
+        if (!g[j].id) {
+            if (g[j].error || r == 0)
+                failed(gs, c->name, TAKE_PTR(g[j].error));
+            continue;
+        }
+        created[i] = TAKE_PTR(g[j].id);
+        if (idmap_add(&a->groups, c->external_id, created[i]) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+        gs->created++;
+        gs->members_added += g[j].n_sent;
+        /* the members that did not fit, after the deferred ones */
+        for (size_t m = g[j].n_sent; m < g[j].n_members; m++)
+            rest[i].add[rest[i].n_add++] = keys[g[j].member_ids - ids + m];
+    }
+out:
+    adc_scim_group_new_done(g, n);
+    free(g);
+    free(at);
+    free(ids);
+    free(types);
+    free(keys);
+    if (r == -ENOMEM && err && !*err)
+        *err = strdup("out of memory");
+    return r;
+}
+
 int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, const char *app_id,
                          const struct adc_cloud_users *cloud, size_t chunk, char **err) {
     struct applier a = {
         .gs = gs, .client = client, .app_id = app_id, .chunk = chunk ? chunk : 1000};
     int r = -ENOMEM;
     for (size_t i = 0; i < cloud->n; i++) {
-        const struct adc_user *u = &cloud->items[i];
-        if (own(u, app_id) && u->external_id && u->id &&
-            idmap_add(&a.users, u->external_id, u->id) < 0)
+        const struct adc_cloud_user *u = &cloud->items[i];
+        char ext_buf[ADC_UUID_TEXT], id_buf[ADC_UUID_TEXT];
+        const char *ext = adc_cloud_user_external_id(u, ext_buf),
+                   *id = adc_cloud_user_id(u, id_buf);
+        if (own(u, app_id) && ext && id && idmap_add(&a.users, ext, id) < 0)
             goto out;
     }
     for (size_t i = 0; i < gs->cloud.n; i++) {
@@ -248,26 +376,43 @@ int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, con
     }
     const struct adc_group_plan *p = &gs->plan;
     char **created = calloc(p->n_changes + 1, sizeof(*created));
-    if (!created)
+    struct adc_group_change *rest = calloc(p->n_changes + 1, sizeof(*rest));
+    if (!created || !rest) {
+        free(created);
+        free(rest);
         goto out;
+    }
     /* Creates first, so that groups created now can be members of others. */
-    for (size_t i = 0; i < p->n_changes; i++) {
-        const struct adc_group_change *c = &p->changes[i];
-        char *why = NULL;
-        if (c->op != ADC_GROUP_CREATE)
-            continue;
-        if (adc_scim_group_create(client, c->name, c->external_id, &created[i], &why) < 0 ||
-            idmap_add(&a.groups, c->external_id, created[i]) < 0) {
-            failed(gs, c->name, why);
-            continue;
+    struct adc_scim_limits limits = {0};
+    char *why = NULL;
+    bool bulk = adc_scim_get_limits(client, &limits, &why) == 0 && limits.bulk;
+    free(why);
+    double t0 = now_s();
+    if (bulk) {
+        if ((r = create_bulk(&a, &limits, created, rest, err)) < 0)
+            goto done;
+        log_info("created %zu groups through Bulk in %.2f s", gs->created, now_s() - t0);
+    } else {
+        for (size_t i = 0; i < p->n_changes; i++) {
+            const struct adc_group_change *c = &p->changes[i];
+            why = NULL;
+            if (c->op != ADC_GROUP_CREATE)
+                continue;
+            if (adc_scim_group_create(client, c->name, c->external_id, &created[i], &why) < 0 ||
+                idmap_add(&a.groups, c->external_id, created[i]) < 0) {
+                failed(gs, c->name, why);
+                continue;
+            }
+            gs->created++;
+            rest[i] = *c; /* every member by PATCH */
         }
-        gs->created++;
     }
     for (size_t i = 0; i < p->n_changes; i++) {
         const struct adc_group_change *c = &p->changes[i];
-        char *why = NULL;
+        why = NULL;
         if (c->op == ADC_GROUP_CREATE && created[i]) {
-            write_members(&a, c, created[i]);
+            if (rest[i].n_add)
+                write_members(&a, &rest[i], created[i]);
         } else if (c->op == ADC_GROUP_UPDATE) {
             if (c->rename && adc_scim_group_rename(client, c->cloud_id, c->name, &why) < 0) {
                 failed(gs, c->name, why);
@@ -287,10 +432,15 @@ int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, con
         else
             gs->deleted++;
     }
-    for (size_t i = 0; i < p->n_changes; i++)
-        free(created[i]);
-    free(created);
     r = 0;
+done:
+    for (size_t i = 0; i < p->n_changes; i++) {
+        free(created[i]);
+        if (bulk)
+            free(rest[i].add); /* create_bulk's lists of the members left */
+    }
+    free(created);
+    free(rest);
 out:
     idmap_done(&a.users);
     idmap_done(&a.groups);

@@ -35,9 +35,9 @@ struct adc_group_sync {
  * errno with *err (nothing was written). */
 struct adc_scim;
 int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
-                        struct adc_scim *client, const char *app_id, const struct adc_user *users,
-                        size_t n_users, const struct adc_cloud_users *cloud, const bool settings[],
-                        char **err);
+                        struct adc_scim *client, const char *app_id,
+                        const struct adc_dir_user *users, size_t n_users,
+                        const struct adc_cloud_users *cloud, const bool settings[], char **err);
 
 /* Applies the plan: creates, renames, member changes in chunks of `chunk`, deletes. A group
  * that fails is counted and the others go on. Returns 0 (see gs->failed), or a negative errno

@@ -31,6 +31,8 @@ struct adc_imp_options {
     /* The run record's source when record_run: "imp" (NULL) or "agent" (`adc run` starting a
      * full sync itself, trigger "startup", docs/agent-protocol.md). */
     const char *run_source;
+    /* With run_source "agent": the agent's id from its connect (the run record names it). */
+    const char *agent_id;
     bool record_run; /* create and complete a run record on the server (`adc imp`; the agent
                       * reports the run the server gave it) */
     /* Called from the calling thread between steps; returning false stops the run before its

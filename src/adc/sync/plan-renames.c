@@ -35,7 +35,7 @@ enum { UNSEEN, ON_PATH, PLACED };
 
 static bool is_rename(const struct adc_plan_change *c) {
     return c->op == ADC_PLAN_UPDATE && (c->fields & ADC_FIELD_USER_NAME) && c->dir && c->cloud &&
-           c->dir->user_name && *c->dir->user_name && !c->temporary;
+           adc_dir_user_name(c->dir) && *adc_dir_user_name(c->dir) && !c->temporary;
 }
 
 /* The externalId as is when it is short and plain (the usual entryUUID or objectGUID), else a
@@ -80,20 +80,30 @@ static int make_temp(const struct adc_plan_change *c, const struct adc_strindex 
         snprintf(name, sizeof(name), "%s-%u", base, i);
 
     memset(t, 0, sizeof(*t));
-    t->user = *c->cloud;
-    t->user.user_name = strdup(name);
-    if (!t->user.user_name ||
-        asprintf(&t->reason, "temporary userName to free '%s' for a rename cycle",
+    /* The cloud side keeps no text of the attributes (sync/cloud-users.h): the step writes
+     * the directory's, which the final update writes anyway, with the cloud user's identity
+     * and state, so that only the name and those attributes move early. */
+    struct adc_user v;
+    char ext_buf[ADC_UUID_TEXT];
+    char dir_ext_buf[ADC_DIR_UUID_TEXT];
+    adc_dir_user_view(c->dir, &v, dir_ext_buf);
+    v.user_name = name;
+    v.external_id = (char *)adc_cloud_user_external_id(c->cloud, ext_buf); /* copied below */
+    v.active = c->cloud->active;
+    if (adc_dir_user_make_alone(&t->user, &v) < 0)
+        return -ENOMEM;
+    if (asprintf(&t->reason, "temporary userName to free '%s' for a rename cycle",
                  c->cloud->user_name ? c->cloud->user_name : "") < 0) {
-        free(t->user.user_name);
+        adc_dir_user_free_alone(&t->user);
         t->reason = NULL;
         return -ENOMEM;
     }
-    adc_strindex_put(temp_ix, t->user.user_name, k);
+    const char *temp_name = adc_dir_user_name(&t->user);
+    adc_strindex_put(temp_ix, temp_name, k);
 
     *out = *c;
     out->dir = &t->user;
-    out->user_name = t->user.user_name;
+    out->user_name = temp_name;
     out->reason = t->reason;
     out->reason_detail = NULL;
     /* Only the name moves; a takeover already claims the user at this step. */
@@ -107,7 +117,7 @@ void adc_plan_temps_free(struct adc_plan_temp *temps, size_t n) {
     if (!temps)
         return;
     for (size_t i = 0; i < n; i++) {
-        free(temps[i].user.user_name);
+        adc_dir_user_free_alone(&temps[i].user);
         free(temps[i].reason);
     }
     free(temps);
@@ -117,7 +127,7 @@ void adc_plan_temps_free(struct adc_plan_temp *temps, size_t n) {
  * name (ADC_STRINDEX_NONE: none). Compared ignoring case as the server does; a change of case
  * only depends on nothing. renamer[] (n_cloud entries) is scratch. Returns how many depend. */
 static size_t find_dependencies(const struct adc_plan_change *u, size_t m,
-                                const struct adc_user *cloud, size_t n_cloud,
+                                const struct adc_cloud_user *cloud, size_t n_cloud,
                                 const struct adc_strindex *cloud_name, size_t *renamer,
                                 size_t *dep) {
     size_t n_dep = 0;
@@ -131,7 +141,7 @@ static size_t find_dependencies(const struct adc_plan_change *u, size_t m,
         const struct adc_plan_change *c = &u[i];
         if (!is_rename(c))
             continue;
-        size_t holder = adc_strindex_get(cloud_name, c->dir->user_name);
+        size_t holder = adc_strindex_get(cloud_name, adc_dir_user_name(c->dir));
         if (holder == ADC_STRINDEX_NONE || &cloud[holder] == c->cloud)
             continue;
         if ((dep[i] = renamer[holder]) != ADC_STRINDEX_NONE)
@@ -141,7 +151,7 @@ static size_t find_dependencies(const struct adc_plan_change *u, size_t m,
 }
 
 int adc_plan_order_renames(struct adc_plan_change **changes, size_t *n_changes,
-                           const struct adc_user *cloud, size_t n_cloud,
+                           const struct adc_cloud_user *cloud, size_t n_cloud,
                            const struct adc_strindex *cloud_name,
                            const struct adc_strindex *dir_name, struct adc_plan_temp **temps,
                            size_t *n_temps) {

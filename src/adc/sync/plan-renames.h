@@ -10,10 +10,11 @@
 #include "sync/str-index.h"
 
 /* A temporary step of a rename cycle, owned by the plan: the cloud user under a temporary
- * userName (the strings other than user_name are lent from the cloud user). */
+ * userName, written with the directory user's attributes (the cloud side holds none as text)
+ * and the cloud user's externalId and `active`. */
 struct adc_plan_temp {
-    struct adc_user user; /* user.user_name is owned */
-    char *reason;         /* owned */
+    struct adc_dir_user user; /* its strings its own (adc_dir_user_make_alone) */
+    char *reason;             /* owned */
 };
 
 /* Reorders the updates among changes[0..*n_changes) (sorted by compare_changes) so that every
@@ -24,7 +25,7 @@ struct adc_plan_temp {
  * them, NULL when none) holds and the caller frees with adc_plan_temps_free. Returns 0 or
  * -ENOMEM (then nothing is changed). */
 int adc_plan_order_renames(struct adc_plan_change **changes, size_t *n_changes,
-                           const struct adc_user *cloud, size_t n_cloud,
+                           const struct adc_cloud_user *cloud, size_t n_cloud,
                            const struct adc_strindex *cloud_name,
                            const struct adc_strindex *dir_name, struct adc_plan_temp **temps,
                            size_t *n_temps);

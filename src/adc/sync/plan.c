@@ -71,21 +71,27 @@ static bool same_value(const char *a, const char *b) {
     return strcmp(a, b) == 0;
 }
 
-static unsigned diff(const struct adc_user *d, const struct adc_user *c, bool active) {
+/* What differs. userName and externalId as text (exact: a change of case only is a rename
+ * too), the other attributes by their digests (the cloud side keeps no text of them,
+ * sync/cloud-users.h; absent and empty digest alike, as they are the same value in the cloud). */
+static unsigned diff(const struct adc_user *d, const struct adc_cloud_user *c, bool active) {
+    static const unsigned field_of[ADC_DIGEST_COUNT] = {
+        [ADC_DIGEST_DISPLAY_NAME] = ADC_FIELD_DISPLAY_NAME,
+        [ADC_DIGEST_GIVEN_NAME] = ADC_FIELD_GIVEN_NAME,
+        [ADC_DIGEST_FAMILY_NAME] = ADC_FIELD_FAMILY_NAME,
+        [ADC_DIGEST_EMAILS] = ADC_FIELD_EMAIL,
+    };
+    uint64_t dd[ADC_DIGEST_COUNT];
     unsigned f = 0;
-    /* Exact comparison: a change of case only is a rename too. */
     if (!same_value(d->user_name, c->user_name))
         f |= ADC_FIELD_USER_NAME;
-    if (!same_value(d->external_id, c->external_id))
+    char ext_buf[ADC_UUID_TEXT];
+    if (!same_value(d->external_id, adc_cloud_user_external_id(c, ext_buf)))
         f |= ADC_FIELD_EXTERNAL_ID;
-    if (!same_value(d->display_name, c->display_name))
-        f |= ADC_FIELD_DISPLAY_NAME;
-    if (!same_value(d->given_name, c->given_name))
-        f |= ADC_FIELD_GIVEN_NAME;
-    if (!same_value(d->family_name, c->family_name))
-        f |= ADC_FIELD_FAMILY_NAME;
-    if (!same_value(d->email, c->email) || !same_value(d->other_emails, c->other_emails))
-        f |= ADC_FIELD_EMAIL;
+    adc_user_digest(d, dd);
+    for (size_t i = 0; i < ADC_DIGEST_COUNT; i++)
+        if (dd[i] != c->digest[i])
+            f |= field_of[i];
     if (active != c->active)
         f |= ADC_FIELD_ACTIVE;
     return f;
@@ -94,7 +100,7 @@ static unsigned diff(const struct adc_user *d, const struct adc_user *c, bool ac
 /* The `active` a cloud user should have. A disabled directory account always disables (rule
  * 4). An enabled one enables, except under create-as-disabled: there the cloud's administrator
  * activates new users, and the sync must not undo that decision on its next run. */
-static bool wanted_active(const struct adc_user *d, const struct adc_user *c,
+static bool wanted_active(const struct adc_user *d, const struct adc_cloud_user *c,
                           const bool *settings) {
     if (!d->active)
         return false;
@@ -107,7 +113,21 @@ struct builder {
     struct adc_plan_change *v;
     size_t n, cap;
     struct adc_plan_stats stats;
+    struct adc_cloud_users texts; /* externalIds of cloud users as text, lent by changes */
 };
+
+/* c's externalId as text that lives as long as the plan (NULL when absent). Returns 0 or
+ * -ENOMEM. A cloud user keeps a UUID as its 16 bytes (sync/cloud-users.h); the few that a
+ * change names (leavers, conflicts) get their text here. */
+static int cloud_ext_text(struct builder *b, const struct adc_cloud_user *c, const char **out) {
+    char buf[ADC_UUID_TEXT];
+    const char *s = adc_cloud_user_external_id(c, buf);
+    if (s != buf) {
+        *out = s;
+        return 0;
+    }
+    return (*out = adc_cloud_users_strdup(&b->texts, buf, strlen(buf))) ? 0 : -ENOMEM;
+}
 
 static struct adc_plan_change *add(struct builder *b, enum adc_plan_op op, const char *reason) {
     if (adc_grow_array(b->v, b->cap, b->n, 64) < 0)
@@ -140,11 +160,19 @@ void adc_plan_stats_count(struct adc_plan_stats *s, const struct adc_plan_change
     }
 }
 
-static void set_dir(struct adc_plan_change *c, const struct adc_user *d) {
+/* d is the compact user, v its view: the strings lent are d's (they live as long as d), but
+ * for an externalId d keeps as a UUID's bytes, whose text the plan keeps. 0 or -ENOMEM. */
+static int set_dir(struct builder *b, struct adc_plan_change *c, const struct adc_dir_user *d,
+                   const struct adc_user *v) {
     c->dir = d;
-    c->user_name = d->user_name;
-    c->external_id = d->external_id;
-    c->dn = d->dn;
+    c->user_name = v->user_name;
+    c->dn = v->dn;
+    c->external_id = v->external_id;
+    if (v->external_id && !adc_dir_user_external_id_is_text(d) &&
+        !(c->external_id =
+              adc_cloud_users_strdup(&b->texts, v->external_id, strlen(v->external_id))))
+        return -ENOMEM;
+    return 0;
 }
 
 static int compare_changes(const void *pa, const void *pb) {
@@ -166,7 +194,10 @@ static int compare_changes(const void *pa, const void *pb) {
 static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, size_t i,
                          const struct adc_strindex *own_ext, const struct adc_strindex *cloud_name,
                          const struct adc_strindex *dir_ext, uint8_t *cflags) {
-    const struct adc_user *d = &in->dir[i];
+    const struct adc_dir_user *dd = &in->dir[i];
+    struct adc_user view, *d = &view;
+    char ext_buf[ADC_DIR_UUID_TEXT];
+    adc_dir_user_view(dd, &view, ext_buf);
     const bool *s = in->settings;
     struct adc_plan_change *ch;
     const char *reason = NULL, *detail = NULL;
@@ -175,9 +206,11 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
     size_t ci = adc_strindex_get(own_ext, d->external_id);
     if (ci == ADC_STRINDEX_NONE) {
         size_t ni = adc_strindex_get(cloud_name, d->user_name);
-        const struct adc_user *n = ni == ADC_STRINDEX_NONE ? NULL : &in->cloud[ni];
-        if (n && (cflags[ni] & CLOUD_OWNED) && !empty(n->external_id) &&
-            adc_strindex_get(dir_ext, n->external_id) != ADC_STRINDEX_NONE)
+        const struct adc_cloud_user *n = ni == ADC_STRINDEX_NONE ? NULL : &in->cloud[ni];
+        char c_ext_buf[ADC_UUID_TEXT];
+        if (n && (cflags[ni] & CLOUD_OWNED) && adc_cloud_user_has_external_id(n) &&
+            adc_strindex_get(dir_ext, adc_cloud_user_external_id(n, c_ext_buf)) !=
+                ADC_STRINDEX_NONE)
             /* Ours and still claimed by the directory user it belongs to, which was renamed
              * away from this name: that rename is applied before this create. */
             n = NULL;
@@ -185,49 +218,53 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
             if (s[ADC_SETTING_NO_CREATE]) {
                 if (!(ch = add(b, ADC_PLAN_SKIP, R_NO_CREATE)))
                     return -ENOMEM;
-                set_dir(ch, d);
+                if (set_dir(b, ch, dd, d) < 0)
+                    return -ENOMEM;
                 return 0;
             }
             if (!(ch = add(b, ADC_PLAN_CREATE, NULL)))
                 return -ENOMEM;
-            set_dir(ch, d);
+            if (set_dir(b, ch, dd, d) < 0)
+                return -ENOMEM;
             ch->active = d->active && !s[ADC_SETTING_CREATE_AS_DISABLED];
             return 0;
         }
-        if ((cflags[ni] & CLOUD_OWNED) && !empty(n->external_id)) {
+        if ((cflags[ni] & CLOUD_OWNED) && adc_cloud_user_has_external_id(n)) {
             /* Ours, with another identity that no directory entry has any more: a leaver (or
              * an entry deleted and re-created). A new person who got the leaver's name must not
              * inherit the leaver's account and data: report it, never reuse; the old user is
              * handled as a leaver below (deleted, or disabled), and the administrator decides. */
             if (!(ch = add(b, ADC_PLAN_SKIP, R_CONFLICT)))
                 return -ENOMEM;
-            set_dir(ch, d);
+            if (set_dir(b, ch, dd, d) < 0)
+                return -ENOMEM;
             ch->cloud = n;
-            ch->reason_detail = n->external_id;
-            return 0;
+            return cloud_ext_text(b, n, &ch->reason_detail);
         }
         if (cflags[ni] & CLOUD_OWNED) {
             /* Ours, but no directory identity was ever recorded: link it to this entry. */
             reason = R_RELINK;
         } else if (s[ADC_SETTING_NO_UPDATE_PROVIDER_MISMATCH] ||
-                   (n->provider && strcmp(n->provider, "local") != 0)) {
+                   (adc_cloud_user_provider(n) &&
+                    strcmp(adc_cloud_user_provider(n), "local") != 0)) {
             /* Another sync configuration's user is never ours to take (docs/product.md section
              * 11: adc-server refuses the write); only a `local` one may be taken over. */
             if (!(ch = add(b, ADC_PLAN_SKIP, R_OTHER_PROVIDER)))
                 return -ENOMEM;
-            set_dir(ch, d);
+            if (set_dir(b, ch, dd, d) < 0)
+                return -ENOMEM;
             ch->cloud = n;
-            ch->reason_detail = n->provider ? n->provider : "none";
+            ch->reason_detail = adc_cloud_user_provider(n) ? adc_cloud_user_provider(n) : "none";
             return 0;
         } else {
             reason = R_TAKEOVER;
-            detail = n->provider ? n->provider : "none";
+            detail = adc_cloud_user_provider(n) ? adc_cloud_user_provider(n) : "none";
             extra = ADC_FIELD_PROVIDER;
         }
         ci = ni;
     }
 
-    const struct adc_user *c = &in->cloud[ci];
+    const struct adc_cloud_user *c = &in->cloud[ci];
     cflags[ci] |= CLOUD_CLAIMED;
     bool active = wanted_active(d, c, s);
     unsigned fields = diff(d, c, active) | extra;
@@ -241,7 +278,8 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
     }
     if (!(ch = add(b, s[ADC_SETTING_NO_UPDATE] ? ADC_PLAN_SKIP : ADC_PLAN_UPDATE, reason)))
         return -ENOMEM;
-    set_dir(ch, d);
+    if (set_dir(b, ch, dd, d) < 0)
+        return -ENOMEM;
     ch->cloud = c;
     ch->reason_detail = detail;
     ch->fields = fields;
@@ -252,7 +290,7 @@ static int plan_dir_user(struct builder *b, const struct adc_plan_input *in, siz
 /* A user of this configuration that no directory user claims has left the directory. Only
  * called after a complete enumeration (rule 5 is the caller's: no plan without one). */
 static int plan_leaver(struct builder *b, const struct adc_plan_input *in, size_t ci) {
-    const struct adc_user *c = &in->cloud[ci];
+    const struct adc_cloud_user *c = &in->cloud[ci];
     const bool *s = in->settings;
     enum adc_plan_op op;
     const char *reason = R_LEFT;
@@ -280,12 +318,11 @@ static int plan_leaver(struct builder *b, const struct adc_plan_input *in, size_
         return -ENOMEM;
     ch->cloud = c;
     ch->user_name = c->user_name;
-    ch->external_id = c->external_id;
     if (op == ADC_PLAN_DISABLE) {
         ch->fields = ADC_FIELD_ACTIVE;
         ch->active = false;
     }
-    return 0;
+    return cloud_ext_text(b, c, &ch->external_id);
 }
 
 /* The cloud side: indexes by id, name and (of the users this configuration owns) externalId;
@@ -297,18 +334,20 @@ static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *
                           uint8_t *cflags) {
     size_t n_owned = 0;
     for (size_t i = 0; i < in->n_cloud; i++) {
-        const struct adc_user *c = &in->cloud[i];
-        if (!empty(c->id) && adc_strindex_put(cloud_id, c->id, i) != ADC_STRINDEX_NONE) {
+        const struct adc_cloud_user *c = &in->cloud[i];
+        char buf[ADC_UUID_TEXT];
+        const char *id = adc_cloud_user_id(c, buf);
+        if (!empty(id) && adc_strindex_put(cloud_id, id, i) != ADC_STRINDEX_NONE) {
             cflags[i] |= CLOUD_IGNORED;
             continue;
         }
         if (!empty(c->user_name))
             adc_strindex_put(cloud_name, c->user_name, i);
-        if (adc_streq(c->provider, in->app_id)) {
+        if (adc_streq(adc_cloud_user_provider(c), in->app_id)) {
             cflags[i] |= CLOUD_OWNED;
             n_owned++;
-            if (!empty(c->external_id))
-                adc_strindex_put(own_ext, c->external_id, i);
+            if (adc_cloud_user_has_external_id(c))
+                adc_strindex_put(own_ext, adc_cloud_user_external_id(c, buf), i);
         }
     }
     return n_owned;
@@ -318,9 +357,11 @@ static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *
 static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *dir_ext,
                          struct adc_strindex *dir_name, uint8_t *dstate) {
     for (size_t i = 0; i < in->n_dir; i++) {
-        const struct adc_user *d = &in->dir[i];
-        if (!empty(d->external_id)) {
-            size_t j = adc_strindex_put(dir_ext, d->external_id, i);
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        const char *ext = adc_dir_user_external_id(&in->dir[i], ext_buf);
+        const char *name = adc_dir_user_name(&in->dir[i]);
+        if (!empty(ext)) {
+            size_t j = adc_strindex_put(dir_ext, ext, i);
             if (j != ADC_STRINDEX_NONE) {
                 if (dstate[j] == DIR_OK || dstate[j] == DIR_DUP_NAME)
                     dstate[j] = DIR_DUP_ID;
@@ -329,11 +370,11 @@ static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *d
         } else {
             dstate[i] = DIR_NO_ID;
         }
-        if (empty(d->user_name)) {
+        if (empty(name)) {
             dstate[i] = DIR_NO_NAME;
             continue;
         }
-        size_t j = adc_strindex_put(dir_name, d->user_name, i);
+        size_t j = adc_strindex_put(dir_name, name, i);
         if (j != ADC_STRINDEX_NONE) {
             if (dstate[j] == DIR_OK)
                 dstate[j] = DIR_DUP_NAME;
@@ -346,9 +387,12 @@ static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *d
 /* A directory user skipped by rule 8, but present: whichever cloud user it maps to by
  * identifier or by name (of two entries sharing a name, either could own it) has certainly not
  * left. Returns 0 or -ENOMEM. */
-static int skip_dir_user(struct builder *b, const struct adc_user *d, uint8_t state,
+static int skip_dir_user(struct builder *b, const struct adc_dir_user *dd, uint8_t state,
                          const struct adc_strindex *own_ext, const struct adc_strindex *cloud_name,
                          uint8_t *cflags) {
+    struct adc_user view, *d = &view;
+    char ext_buf[ADC_DIR_UUID_TEXT];
+    adc_dir_user_view(dd, &view, ext_buf);
     size_t ci = adc_strindex_get(own_ext, d->external_id);
     if (ci != ADC_STRINDEX_NONE)
         cflags[ci] |= CLOUD_PROTECTED;
@@ -364,8 +408,36 @@ static int skip_dir_user(struct builder *b, const struct adc_user *d, uint8_t st
     struct adc_plan_change *ch = add(b, ADC_PLAN_SKIP, reasons[state]);
     if (!ch)
         return -ENOMEM;
-    set_dir(ch, d);
+    if (set_dir(b, ch, dd, d) < 0)
+        return -ENOMEM;
     return 0;
+}
+
+/* The keys of the plan's indexes, read from the users by position: the indexes store no key
+ * pointers (str-index.h; 52 MB less at 1,000,000 users). */
+/* The SCIM ids and externalIds a cloud user keeps as a UUID's bytes are formatted into the
+ * index's own buffer: an index compares one stored key at a time. */
+struct ident_keys {
+    const struct adc_plan_input *in;
+    char buf[ADC_UUID_TEXT];
+};
+static const char *cloud_id_at(const void *ctx, size_t i) {
+    struct ident_keys *k = (struct ident_keys *)ctx;
+    return adc_cloud_user_id(&k->in->cloud[i], k->buf);
+}
+static const char *cloud_name_at(const void *ctx, size_t i) {
+    return ((const struct adc_plan_input *)ctx)->cloud[i].user_name;
+}
+static const char *cloud_ext_at(const void *ctx, size_t i) {
+    struct ident_keys *k = (struct ident_keys *)ctx;
+    return adc_cloud_user_external_id(&k->in->cloud[i], k->buf);
+}
+static const char *dir_name_at(const void *ctx, size_t i) {
+    return adc_dir_user_name(&((const struct adc_plan_input *)ctx)->dir[i]);
+}
+static const char *dir_ext_at(const void *ctx, size_t i) {
+    struct ident_keys *k = (struct ident_keys *)ctx;
+    return adc_dir_user_external_id(&k->in->dir[i], k->buf);
 }
 
 int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
@@ -379,11 +451,13 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
 
     if (!cflags || !dstate)
         goto out;
-    if (adc_strindex_init(&cloud_id, in->n_cloud, false) < 0 ||
-        adc_strindex_init(&cloud_name, in->n_cloud, true) < 0 ||
-        adc_strindex_init(&own_ext, in->n_cloud, false) < 0 ||
-        adc_strindex_init(&dir_name, in->n_dir, true) < 0 ||
-        adc_strindex_init(&dir_ext, in->n_dir, false) < 0)
+    struct ident_keys id_keys = {.in = in}, ext_keys = {.in = in}, dir_ext_keys = {.in = in};
+    adc_cloud_users_init(&b.texts);
+    if (adc_strindex_init_keyed(&cloud_id, in->n_cloud, false, cloud_id_at, &id_keys) < 0 ||
+        adc_strindex_init_keyed(&cloud_name, in->n_cloud, true, cloud_name_at, in) < 0 ||
+        adc_strindex_init_keyed(&own_ext, in->n_cloud, false, cloud_ext_at, &ext_keys) < 0 ||
+        adc_strindex_init_keyed(&dir_name, in->n_dir, true, dir_name_at, in) < 0 ||
+        adc_strindex_init_keyed(&dir_ext, in->n_dir, false, dir_ext_at, &dir_ext_keys) < 0)
         goto out;
 
     n_owned = index_cloud(in, &cloud_id, &cloud_name, &own_ext, cflags);
@@ -402,7 +476,7 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
     }
 
     for (size_t i = 0; i < in->n_dir; i++) {
-        const struct adc_user *d = &in->dir[i];
+        const struct adc_dir_user *d = &in->dir[i];
         if (dstate[i] == DIR_OK) {
             if ((r = plan_dir_user(&b, in, i, &own_ext, &cloud_name, &dir_ext, cflags)) < 0)
                 goto out;
@@ -444,11 +518,14 @@ int adc_plan_build(const struct adc_plan_input *in, struct adc_plan *out) {
         .delete_limit = adc_plan_delete_limit(in->max_delete, n_owned),
         .temps = temps, /* owned by the plan now */
         .n_temps = n_temps,
+        .texts = b.texts, /* owned by the plan now */
     };
+    memset(&b.texts, 0, sizeof(b.texts));
     out->guard_tripped = n_guarded > out->delete_limit;
     r = 0;
 out:
     free(b.v);
+    adc_cloud_users_done(&b.texts);
     free(cflags);
     free(dstate);
     adc_strindex_done(&cloud_id);
@@ -464,6 +541,7 @@ void adc_plan_done(struct adc_plan *p) {
         return;
     free(p->changes);
     adc_plan_temps_free(p->temps, p->n_temps);
+    adc_cloud_users_done(&p->texts);
     memset(p, 0, sizeof(*p));
 }
 
@@ -498,8 +576,9 @@ const char *adc_plan_change_describe(const struct adc_plan_change *c, char *buf,
         append(buf, size, &len, c->reason);
     else if (c->op == ADC_PLAN_CREATE && !c->active)
         append(buf, size, &len,
-               c->dir && !c->dir->active ? "disabled in the directory"
-                                         : "created disabled (create-as-disabled)");
+               c->dir && !(c->dir->flags & ADC_DIR_ACTIVE)
+                   ? "disabled in the directory"
+                   : "created disabled (create-as-disabled)");
     if (c->reason_detail) {
         append(buf, size, &len, " (");
         append(buf, size, &len, c->reason_detail);

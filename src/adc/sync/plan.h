@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "common/settings.h"
 #include "common/user.h"
+#include "sync/cloud-users.h"
 
 enum adc_plan_op {
     ADC_PLAN_DELETE,
@@ -36,21 +37,21 @@ enum adc_plan_field {
 
 struct adc_plan_change {
     enum adc_plan_op op;
-    const struct adc_user *dir;   /* lent; the directory user, NULL for delete/disable; for a
-                                   * temporary step the plan's copy of the cloud user under the
-                                   * temporary name */
-    const struct adc_user *cloud; /* lent; the matched cloud user, NULL for create */
-    const char *user_name;        /* lent; the name to show (directory side when there is one) */
-    const char *external_id;      /* lent; may be NULL */
-    const char *dn;               /* lent; the directory entry, when there is one */
-    const char *reason;           /* lent, static or the reader's; NULL when nothing to say */
-    const char *reason_detail;    /* lent; e.g. the other provider's name; may be NULL */
-    unsigned fields;              /* update: the ADC_FIELD_* that differ */
-    bool active;                  /* create/update: the `active` value to write */
-    bool temporary;               /* an update that moves a user of a rename cycle to a
-                                   * temporary userName (plan-renames.c): one more step for a
-                                   * user counted by its final update, so it is not counted in
-                                   * the stats */
+    const struct adc_dir_user *dir;     /* lent; the directory user, NULL for delete/disable;
+                                         * for a temporary step the plan's own user under the
+                                         * temporary name (plan-renames.h) */
+    const struct adc_cloud_user *cloud; /* lent; the matched cloud user, NULL for create */
+    const char *user_name;     /* lent; the name to show (directory side when there is one) */
+    const char *external_id;   /* lent; may be NULL */
+    const char *dn;            /* lent; the directory entry, when there is one */
+    const char *reason;        /* lent, static or the reader's; NULL when nothing to say */
+    const char *reason_detail; /* lent; e.g. the other provider's name; may be NULL */
+    unsigned fields;           /* update: the ADC_FIELD_* that differ */
+    bool active;               /* create/update: the `active` value to write */
+    bool temporary;            /* an update that moves a user of a rename cycle to a
+                                * temporary userName (plan-renames.c): one more step for a
+                                * user counted by its final update, so it is not counted in
+                                * the stats */
 };
 
 /* What a run does, by user. An update that locks or unlocks the user (its `active` changes
@@ -62,11 +63,11 @@ struct adc_plan_stats {
 };
 
 struct adc_plan_input {
-    const struct adc_user *dir; /* directory users */
+    const struct adc_dir_user *dir; /* directory users (compact: common/user.h) */
     size_t n_dir;
     const struct adc_skipped_entry *dir_skipped; /* entries the reader skipped (rule 8) */
     size_t n_dir_skipped;
-    const struct adc_user *cloud; /* every cloud user the client can see */
+    const struct adc_cloud_user *cloud; /* every cloud user the client can see */
     size_t n_cloud;
     bool settings[ADC_SETTING_COUNT]; /* effective values */
     struct adc_max_delete max_delete;
@@ -88,6 +89,7 @@ struct adc_plan {
     bool guard_tripped;              /* n_guarded > delete_limit: apply nothing */
     struct adc_plan_temp *temps;     /* owned: the temporary names and reasons of rename cycles */
     size_t n_temps;
+    struct adc_cloud_users texts; /* owned: cloud externalIds as text that changes lend */
 };
 
 /* Builds the plan. Returns 0, or -ENOMEM (then *out is untouched). The plan lends pointers

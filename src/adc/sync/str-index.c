@@ -36,22 +36,39 @@ static uint8_t tag_of(uint64_t h) {
     return t ? t : 1;
 }
 
-int adc_strindex_init(struct adc_strindex *ix, size_t n, bool fold_case) {
+static int init(struct adc_strindex *ix, size_t n, bool fold_case, bool with_keys) {
     /* Load factor at most 3/4: linear probing stays short (about 2.5 probes for a hit, 8.5
      * for a miss, each mostly in the byte array of tags). */
+    memset(ix, 0, sizeof(*ix));
     if (n >= UINT32_MAX || n > SIZE_MAX / 8)
         return -ENOMEM;
     size_t cap = n + n / 3 + 16;
-    ix->keys = calloc(cap, sizeof(*ix->keys));
+    ix->keys = with_keys ? calloc(cap, sizeof(*ix->keys)) : NULL;
     ix->pos = malloc(cap * sizeof(*ix->pos));
     ix->tags = calloc(cap, 1);
-    if (!ix->keys || !ix->pos || !ix->tags) {
+    if ((with_keys && !ix->keys) || !ix->pos || !ix->tags) {
         adc_strindex_done(ix);
         return -ENOMEM;
     }
     ix->cap = cap;
     ix->fold_case = fold_case;
     return 0;
+}
+
+int adc_strindex_init(struct adc_strindex *ix, size_t n, bool fold_case) {
+    return init(ix, n, fold_case, true);
+}
+
+int adc_strindex_init_keyed(struct adc_strindex *ix, size_t n, bool fold_case,
+                            adc_strindex_key_fn key_of, const void *ctx) {
+    int r = init(ix, n, fold_case, false);
+    ix->key_of = key_of;
+    ix->ctx = ctx;
+    return r;
+}
+
+static const char *key_at(const struct adc_strindex *ix, size_t i) {
+    return ix->keys ? ix->keys[i] : ix->key_of(ix->ctx, ix->pos[i]);
 }
 
 void adc_strindex_done(struct adc_strindex *ix) {
@@ -73,11 +90,12 @@ size_t adc_strindex_put(struct adc_strindex *ix, const char *key, size_t pos) {
     for (size_t probes = 0; probes < ix->cap; probes++) {
         if (!ix->tags[i]) {
             ix->tags[i] = tag;
-            ix->keys[i] = key;
+            if (ix->keys)
+                ix->keys[i] = key;
             ix->pos[i] = (uint32_t)pos;
             return ADC_STRINDEX_NONE;
         }
-        if (ix->tags[i] == tag && same(ix->keys[i], key, ix->fold_case))
+        if (ix->tags[i] == tag && same(key_at(ix, i), key, ix->fold_case))
             return ix->pos[i];
         if (++i == ix->cap)
             i = 0;
@@ -95,7 +113,7 @@ size_t adc_strindex_get(const struct adc_strindex *ix, const char *key) {
         uint8_t t = ix->tags[i];
         if (!t)
             return ADC_STRINDEX_NONE;
-        if (t == tag && same(ix->keys[i], key, ix->fold_case))
+        if (t == tag && same(key_at(ix, i), key, ix->fold_case))
             return ix->pos[i];
         if (++i == ix->cap)
             i = 0;

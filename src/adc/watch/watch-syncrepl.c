@@ -17,7 +17,9 @@
  *     syncIdSet with refreshDeletes (reported) or by absence in a "present" phase, which this
  *     consumer cannot see: then the sink runs a full sync (baseline) when the refresh ends;
  *   - persist: each change as it happens, with its cookie;
- *   - e-syncRefreshRequired: the cookie is too old for the server: ADC_WATCH_REFUSED. */
+ *   - e-syncRefreshRequired: the cookie is too old for the server: ADC_WATCH_REFUSED; so is
+ *     unwillingToPerform to a cookie, slapd's answer to one newer than its own state (a
+ *     directory restored from a backup). */
 #include <errno.h>
 #include <ldap.h>
 #include <stdio.h>
@@ -34,37 +36,6 @@
 #define WAIT_MS 500
 /* A cookie is a few dozen bytes (OpenLDAP: "rid=000,csn=..."); bound what we keep. */
 #define COOKIE_MAX 4096
-
-static char *hex_encode(const struct berval *b) {
-    if (!b->bv_val || b->bv_len == 0 || b->bv_len > COOKIE_MAX)
-        return NULL;
-    char *s = malloc(b->bv_len * 2 + 1);
-    if (!s)
-        return NULL;
-    for (size_t i = 0; i < b->bv_len; i++)
-        snprintf(s + 2 * i, 3, "%02x", (unsigned char)b->bv_val[i]);
-    return s;
-}
-
-static int hex_decode(const char *s, struct berval *out) {
-    size_t n = strlen(s);
-    if (n == 0 || n % 2 || n / 2 > COOKIE_MAX)
-        return -EINVAL;
-    char *b = malloc(n / 2 + 1);
-    if (!b)
-        return -ENOMEM;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-            free(b);
-            return -EINVAL;
-        }
-        b[i] = (char)v;
-    }
-    out->bv_val = b;
-    out->bv_len = n / 2;
-    return 0;
-}
 
 /* syncUUID -> the identity adc uses (externalId). A delete arrives with the syncUUID only
  * (RFC 4533 section 3.3.2); on OpenLDAP that is the entryUUID, but 389-ds' Content
@@ -144,7 +115,7 @@ struct session {
 };
 
 static void note_cookie(struct session *s, const struct berval *c) {
-    char *h = hex_encode(c);
+    char *h = adc_watch_hex_encode(c, COOKIE_MAX);
     if (h) {
         free(s->pending);
         s->pending = h;
@@ -326,6 +297,12 @@ static int on_result(struct session *s, LDAPMessage *msg) {
     int r;
     if (code == LDAP_SYNC_REFRESH_REQUIRED) {
         r = ADC_WATCH_REFUSED;
+    } else if (code == LDAP_UNWILLING_TO_PERFORM && s->had_cookie && s->refreshing) {
+        /* slapd's "consumer state is newer than provider!": the directory was restored from a
+         * backup older than the cookie. Retrying the cookie would never succeed. */
+        *s->err = adc_strdup_printf("the directory refused the cookie: %s",
+                                    diag && *diag ? diag : "unwilling to perform");
+        r = ADC_WATCH_REFUSED;
     } else {
         char *why = adc_ldap_conn_strerror(s->ld, code);
         *s->err =
@@ -350,7 +327,7 @@ int adc_watch_syncrepl_run(const struct adc_ldap_config *cfg, const char *positi
     BerElement *ber = NULL;
     int r, msgid;
 
-    if (position && hex_decode(position, &cookie) < 0) {
+    if (position && adc_watch_hex_decode(position, COOKIE_MAX, &cookie) < 0) {
         *err = strdup("the saved position is not a cookie");
         return ADC_WATCH_REFUSED;
     }
@@ -427,7 +404,7 @@ out:
         ber_free(ber, 1);
     free(s.pending);
     id_map_done(&s.ids);
-    free(cookie.bv_val); /* hex_decode's */
+    free(cookie.bv_val); /* adc_watch_hex_decode's */
     adc_ldap_conn_close(s.ld);
     return r;
 }

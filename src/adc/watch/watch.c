@@ -1,5 +1,6 @@
 #include "watch/watch.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ldap.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 /* Controls and capabilities of the root DSE (RFC 4512 section 5.1) that name a change stream. */
 #define OID_SYNCREPL LDAP_CONTROL_SYNC       /* RFC 4533 */
 #define OID_DIRSYNC "1.2.840.113556.1.4.841" /* Active Directory DirSync */
+#define OID_NOTIFY "1.2.840.113556.1.4.528"  /* Active Directory change notification */
 #define OID_AD_DS "1.2.840.113556.1.4.800"   /* capability: Active Directory */
 
 static bool has_value(struct berval **vals, const char *oid) {
@@ -51,11 +53,15 @@ int adc_watch_detect(const struct adc_ldap_config *cfg, enum adc_watch *out, cha
         *out = ADC_WATCH_SYNCREPL;
         *why = strdup("the directory offers RFC 4533 content synchronization "
                       "(supportedControl " OID_SYNCREPL ")");
-    } else if (has_value(controls, OID_DIRSYNC) || has_value(caps, OID_AD_DS)) {
-        *out = ADC_WATCH_POLL;
-        *why = adc_strdup_printf("Active Directory: this version watches it by polling "
-                                 "modifyTimestamp every %d s (DirSync and uSNChanged are not "
-                                 "used yet)",
+    } else if (has_value(controls, OID_DIRSYNC)) {
+        *out = ADC_WATCH_DIRSYNC;
+        *why = strdup(has_value(controls, OID_NOTIFY)
+                          ? "Active Directory: DirSync (supportedControl " OID_DIRSYNC
+                            "), woken by change notifications (" OID_NOTIFY ")"
+                          : "Active Directory: DirSync (supportedControl " OID_DIRSYNC ")");
+    } else if (has_value(caps, OID_AD_DS)) {
+        *out = ADC_WATCH_USN;
+        *why = adc_strdup_printf("Active Directory without DirSync: uSNChanged read every %d s",
                                  cfg->poll_interval);
     } else {
         *out = ADC_WATCH_POLL;
@@ -70,4 +76,36 @@ out:
     ldap_msgfree(res);
     adc_ldap_conn_close(ld);
     return r;
+}
+
+char *adc_watch_hex_encode(const struct berval *b, size_t max) {
+    if (!b->bv_val || b->bv_len == 0 || b->bv_len > max)
+        return NULL;
+    char *s = malloc(b->bv_len * 2 + 1);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < b->bv_len; i++)
+        snprintf(s + 2 * i, 3, "%02x", (unsigned char)b->bv_val[i]);
+    return s;
+}
+
+int adc_watch_hex_decode(const char *s, size_t max, struct berval *out) {
+    size_t n = strlen(s);
+    if (n == 0 || n % 2 || n / 2 > max)
+        return -EINVAL;
+    char *b = malloc(n / 2 + 1);
+    if (!b)
+        return -ENOMEM;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]) ||
+            sscanf(s + 2 * i, "%2x", &v) != 1) {
+            free(b);
+            return -EINVAL;
+        }
+        b[i] = (char)v;
+    }
+    out->bv_val = b;
+    out->bv_len = n / 2;
+    return 0;
 }

@@ -5,6 +5,9 @@
  *
  *   syncrepl  RFC 4533 refreshAndPersist (OpenLDAP syncprov, 389-ds Content Synchronization):
  *             watch-syncrepl.c
+ *   dirsync   Active Directory's DirSync control, woken by change notifications;
+ *   usn,      uSNChanged on one domain controller (notify: woken by change notifications):
+ *   notify    watch-dirsync.c
  *   poll      a cheap modifyTimestamp search every poll_interval: watch-poll.c
  * The kind is chosen from the root DSE's supportedControl (adc_watch_detect) unless
  * backend.ldap.sync.watch names one. */
@@ -13,6 +16,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <lber.h>
 
 #include "config/config.h"
 
@@ -44,7 +49,8 @@ struct adc_watch_sink {
 #define ADC_WATCH_REFUSED (-ESTALE) /* the directory refused the position: drop it */
 
 /* The watcher the directory offers, from its root DSE: syncrepl when it offers RFC 4533's
- * control, else poll. *why says what was found (for `adc check` and the log). 0, or a negative
+ * control, dirsync when it offers DirSync (Active Directory), usn on another Active Directory,
+ * else poll. *why says what was found (for `adc check` and the log). 0, or a negative
  * errno with *err (cannot connect or read the root DSE). */
 int adc_watch_detect(const struct adc_ldap_config *cfg, enum adc_watch *out, char **why,
                      char **err);
@@ -56,3 +62,19 @@ int adc_watch_syncrepl_run(const struct adc_ldap_config *cfg, const char *positi
                            const struct adc_watch_sink *sink, char **err);
 int adc_watch_poll_run(const struct adc_ldap_config *cfg, const char *position,
                        const struct adc_watch_sink *sink, char **err);
+/* kind: ADC_WATCH_DIRSYNC, ADC_WATCH_USN or ADC_WATCH_NOTIFY. */
+int adc_watch_ad_run(const struct adc_ldap_config *cfg, enum adc_watch kind, const char *position,
+                     const struct adc_watch_sink *sink, char **err);
+
+/* Whether `dn` is within base_dn and scope (DNs compared in normalized form, case-insensitive for
+ * ASCII): an Active Directory change seen outside them is a delete. */
+bool adc_watch_dn_in_scope(const char *base_dn, enum adc_ldap_scope scope, const char *dn);
+/* The invocationId a DirSync cookie was made with ([MS-ADTS] 3.1.1.3.4.1.3): 0, or -EINVAL when
+ * it is not a DirSync cookie. */
+int adc_watch_dirsync_invocation(const struct berval *cookie, unsigned char out[16]);
+
+/* Positions are kept as text: bytes as lower-case hex (a new string; NULL when empty, longer
+ * than `max` bytes or out of memory), and back (0 with out->bv_val a new buffer, or -EINVAL for
+ * text that is not hex of 1..max bytes, -ENOMEM). */
+char *adc_watch_hex_encode(const struct berval *b, size_t max);
+int adc_watch_hex_decode(const char *s, size_t max, struct berval *out);

@@ -64,11 +64,11 @@ json_t *adc_api_config_render(struct adc_db *db, const struct adc_store_config *
     struct adc_store_live l;
     json_t *live = json_null();
     if (adc_store_live_get(db, c->app_id, &l) == 0) {
-        live = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s,s:b}", "watch", l.watch, "state", l.state,
-                         "changes_applied", (json_int_t)l.changes_applied, "last_change",
-                         l.last_change, "last_change_at",
-                         l.last_change_at[0] ? l.last_change_at : NULL, "detail", l.detail,
-                         "reported", l.reported, "flowing", 0);
+        live = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s,s:b}", ADC_WIRE_WATCH, l.watch,
+                         ADC_WIRE_STATE, l.state, ADC_WIRE_CHANGES_APPLIED,
+                         (json_int_t)l.changes_applied, ADC_WIRE_LAST_CHANGE, l.last_change,
+                         "last_change_at", l.last_change_at[0] ? l.last_change_at : NULL,
+                         ADC_WIRE_DETAIL, l.detail, "reported", l.reported, "flowing", 0);
         adc_store_live_done(&l);
     }
     json_object_set_new(j, "live", live ? live : json_null());

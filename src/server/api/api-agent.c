@@ -34,23 +34,23 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
     if (!body)
         return;
     struct adc_db *db = NULL;
-    json_t *dry = json_object_get(body, "dry_run");
-    const char *source = json_string_value(json_object_get(body, "source"));
+    json_t *dry = json_object_get(body, ADC_WIRE_DRY_RUN);
+    const char *source = json_string_value(json_object_get(body, ADC_WIRE_SOURCE));
     if (dry && !json_is_boolean(dry)) {
         adc_http_error(res, 400, "invalidValue", "dry_run must be true or false");
         goto out;
     }
     if (!source)
-        source = "imp";
-    if (strcmp(source, "imp") != 0 && strcmp(source, "agent") != 0) {
+        source = ADC_RUN_SOURCE_IMP;
+    if (strcmp(source, ADC_RUN_SOURCE_IMP) != 0 && strcmp(source, ADC_RUN_SOURCE_AGENT) != 0) {
         adc_http_error(res, 400, "invalidValue", "source must be \"imp\" or \"agent\"");
         goto out;
     }
     /* A client starts a run itself only as `adc imp` or as `adc run` starting without a
      * position to resume live changes from (docs/product.md section 9); the schedule and
      * "Sync now" are the server's. */
-    const char *trigger = strcmp(source, "imp") == 0 ? "imp" : "startup";
-    json_t *t = json_object_get(body, "trigger");
+    const char *trigger = strcmp(source, ADC_RUN_SOURCE_IMP) == 0 ? "imp" : "startup";
+    json_t *t = json_object_get(body, ADC_WIRE_TRIGGER);
     if (t && !(json_is_string(t) && strcmp(json_string_value(t), trigger) == 0)) {
         adc_http_error(res, 400, "invalidValue", "trigger of a run with source \"%s\" is \"%s\"",
                        source, trigger);
@@ -59,7 +59,7 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
     /* A dry-run-only configuration still records its previews, flagged as such. */
     bool dry_run = json_is_true(dry) || req->principal.settings[ADC_SETTING_DRY_RUN] == ADC_TRUE;
     /* `adc run` names itself, so that its polls keep the run alive (runs-lifecycle.h). */
-    json_t *agent = json_object_get(body, "agent_id");
+    json_t *agent = json_object_get(body, ADC_WIRE_AGENT_ID);
     if (agent && !json_is_string(agent)) {
         adc_http_error(res, 400, "invalidValue", "agent_id must be a string");
         goto out;
@@ -102,8 +102,8 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
     if (asprintf(&res->location, "/api/v1/runs/%s", run_id) < 0)
         res->location = NULL;
     adc_http_json(res, 201,
-                  json_pack("{s:s,s:s,s:b}", "run_id", run_id, "status", ADC_RUN_RUNNING, "dry_run",
-                            dry_run));
+                  json_pack("{s:s,s:s,s:b}", ADC_WIRE_RUN_ID, run_id, ADC_WIRE_STATUS,
+                            ADC_RUN_RUNNING, ADC_WIRE_DRY_RUN, dry_run));
 out:
     if (db)
         adc_db_rollback(db);
@@ -191,10 +191,11 @@ static void agent_live(struct adc_http_request *req, struct adc_http_response *r
         return;
     struct adc_db *db = NULL;
     struct adc_store_live old = {0}, l = {0};
-    const char *watch = json_string_value(json_object_get(body, "watch"));
-    const char *state = json_string_value(json_object_get(body, "state"));
-    json_t *applied = json_object_get(body, "changes_applied");
-    json_t *last = json_object_get(body, "last_change"), *detail = json_object_get(body, "detail");
+    const char *watch = json_string_value(json_object_get(body, ADC_WIRE_WATCH));
+    const char *state = json_string_value(json_object_get(body, ADC_WIRE_STATE));
+    json_t *applied = json_object_get(body, ADC_WIRE_CHANGES_APPLIED);
+    json_t *last = json_object_get(body, ADC_WIRE_LAST_CHANGE),
+           *detail = json_object_get(body, ADC_WIRE_DETAIL);
     if (!one_of(watch, watches, 6) || !one_of(state, states, 4)) {
         adc_http_error(res, 400, "invalidValue",
                        "watch must be syncrepl, dirsync, notify, usn, poll or off; state "

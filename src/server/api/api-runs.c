@@ -189,7 +189,7 @@ static void config_sync(struct adc_http_request *req, struct adc_http_response *
         json_t *body = adc_http_body_object(req, res);
         if (!body)
             return;
-        json_t *d = json_object_get(body, "dry_run");
+        json_t *d = json_object_get(body, ADC_WIRE_DRY_RUN);
         if (d && !json_is_boolean(d)) {
             json_decref(body);
             adc_http_error(res, 400, "invalidValue", "dry_run must be true or false");
@@ -203,8 +203,9 @@ static void config_sync(struct adc_http_request *req, struct adc_http_response *
                                busy);
     switch (r) {
     case 0:
-        adc_http_json(res, 202,
-                      json_pack("{s:s, s:s}", "run_id", run_id, "status", ADC_RUN_QUEUED));
+        adc_http_json(
+            res, 202,
+            json_pack("{s:s, s:s}", ADC_WIRE_RUN_ID, run_id, ADC_WIRE_STATUS, ADC_RUN_QUEUED));
         break;
     case -EAGAIN: adc_http_error(res, 503, NULL, "the store is busy; try again"); break;
     case -ENOENT: adc_http_error(res, 404, NULL, "no sync configuration '%s'", app_id); break;

@@ -103,8 +103,9 @@ void adc_channel_describe(struct adc_server *srv, json_t *config) {
     if (json_is_object(live))
         json_object_set_new(
             live, "flowing",
-            json_boolean(connected && adc_streq(json_string_value(json_object_get(live, "state")),
-                                                "streaming")));
+            json_boolean(
+                connected &&
+                adc_streq(json_string_value(json_object_get(live, ADC_WIRE_STATE)), "streaming")));
 }
 
 /* Strings from the agent are shown to admins: bounded and printable. */
@@ -121,8 +122,8 @@ static void handle_connect(struct adc_http_request *req, struct adc_http_respons
     json_t *body = adc_http_body_object(req, res);
     if (!body)
         return;
-    const char *host = json_string_value(json_object_get(body, "host"));
-    const char *version = json_string_value(json_object_get(body, "version"));
+    const char *host = json_string_value(json_object_get(body, ADC_WIRE_HOST));
+    const char *version = json_string_value(json_object_get(body, ADC_WIRE_VERSION));
     if (!printable(host, 253) || !printable(version, 63)) {
         adc_http_error(res, 400, "invalidValue",
                        "\"host\" (up to 253 characters) and \"version\" (up to 63) are required");
@@ -148,8 +149,9 @@ static void handle_connect(struct adc_http_request *req, struct adc_http_respons
     adc_cluster_agent_up(req->server, agent_id, req->principal.app_id, host, version);
     adc_schedule_poke(); /* a sync that fell due while no agent was connected runs now */
     adc_http_json(res, 201,
-                  json_pack("{s:s, s:i, s:i}", "agent_id", agent_id, "poll_wait", ADC_HUB_POLL_WAIT,
-                            "connected_timeout", ADC_HUB_CONNECTED_TIMEOUT));
+                  json_pack("{s:s, s:i, s:i}", ADC_WIRE_AGENT_ID, agent_id, ADC_WIRE_POLL_WAIT,
+                            ADC_HUB_POLL_WAIT, ADC_WIRE_CONNECTED_TIMEOUT,
+                            ADC_HUB_CONNECTED_TIMEOUT));
     json_decref(body);
 }
 
@@ -175,9 +177,9 @@ static void poll_answer(struct adc_http_request *req, struct adc_http_response *
     }
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(out, "commands"), i, c) {
-        if (adc_streq(json_string_value(json_object_get(c, "type")), ADC_CMD_SYNC)) {
-            const char *run_id = json_string_value(json_object_get(c, "run_id"));
+    json_array_foreach(json_object_get(out, ADC_WIRE_COMMANDS), i, c) {
+        if (adc_streq(json_string_value(json_object_get(c, ADC_WIRE_TYPE)), ADC_CMD_SYNC)) {
+            const char *run_id = json_string_value(json_object_get(c, ADC_WIRE_RUN_ID));
             adc_run_taken(req->server->store, run_id, agent_id);
             adc_cluster_taken(req->server, run_id);
         }
@@ -191,11 +193,11 @@ static void poll_resume(struct adc_http_request *req, struct adc_http_response *
     struct adc_hub_poll *p = userdata;
     json_t *out = NULL;
     int r = adc_hub_poll_end(req->server->hub, p, &out);
-    poll_answer(req, res, r, out, adc_http_query(req, "agent_id"));
+    poll_answer(req, res, r, out, adc_http_query(req, ADC_WIRE_AGENT_ID));
 }
 
 static void handle_poll(struct adc_http_request *req, struct adc_http_response *res) {
-    const char *agent_id = adc_http_query(req, "agent_id");
+    const char *agent_id = adc_http_query(req, ADC_WIRE_AGENT_ID);
     const char *wait = adc_http_query(req, "wait");
     int wait_s = ADC_HUB_POLL_WAIT;
     if (wait) {
@@ -239,8 +241,8 @@ static void handle_result(struct adc_http_request *req, struct adc_http_response
     json_t *body = adc_http_body_object(req, res);
     if (!body)
         return;
-    const char *outcome = json_string_value(json_object_get(body, "outcome"));
-    const char *reason = json_string_value(json_object_get(body, "reason"));
+    const char *outcome = json_string_value(json_object_get(body, ADC_WIRE_OUTCOME));
+    const char *reason = json_string_value(json_object_get(body, ADC_WIRE_REASON));
     char clipped[256];
     snprintf(clipped, sizeof(clipped), "%s", reason ? reason : "");
     int r =
@@ -261,7 +263,7 @@ static void handle_disconnect(struct adc_http_request *req, struct adc_http_resp
     json_t *body = adc_http_body_object(req, res);
     if (!body)
         return;
-    const char *agent_id = json_string_value(json_object_get(body, "agent_id"));
+    const char *agent_id = json_string_value(json_object_get(body, ADC_WIRE_AGENT_ID));
     if (!agent_id) {
         adc_http_error(res, 400, "invalidValue", "agent_id is required");
     } else if (adc_hub_disconnect(req->server->hub, req->principal.app_id, agent_id) < 0) {

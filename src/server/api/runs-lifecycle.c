@@ -35,7 +35,8 @@ static int fail_in_transaction(struct adc_db *db, const char *run_id, const char
         errors = json_array();
     }
     json_array_append_new(errors, json_string(why));
-    report = json_pack("{s:s, s:o, s:I}", "status", ADC_RUN_FAILED, "errors", errors, "error_count",
+    report = json_pack("{s:s, s:o, s:I}", ADC_WIRE_STATUS, ADC_RUN_FAILED, ADC_WIRE_ERRORS, errors,
+                       "error_count",
                        (json_int_t)(run.error_count + 1 > (int64_t)json_array_size(errors)
                                         ? run.error_count + 1
                                         : (int64_t)json_array_size(errors)));

@@ -53,25 +53,11 @@ int adc_run_create(struct adc_db *db, const char *app_id, const char *source, co
     return 0;
 }
 
-unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, char *why,
-                              size_t why_size) {
-    const char *status = json_string_value(json_object_get(report, "status"));
-    if (!status || !(strcmp(status, ADC_RUN_RUNNING) == 0 || adc_run_status_finished(status))) {
-        snprintf(why, why_size, "status must be \"running\", \"succeeded\" or \"failed\"");
-        return 400;
-    }
-    if (adc_run_status_finished(run->status)) {
-        snprintf(why, why_size, "run %s has already %s", run->run_id, run->status);
-        return 409;
-    }
-    json_t *stats = json_object_get(report, "stats");
-    if (stats && !json_is_object(stats)) {
-        snprintf(why, why_size, "stats must be an object");
-        return 400;
-    }
+/* A report's stats: known keys with non-negative integers. 0, or the status with why. */
+static unsigned check_stats(const json_t *stats, char *why, size_t why_size) {
     const char *key;
     json_t *v;
-    json_object_foreach(stats, key, v) {
+    json_object_foreach((json_t *)stats, key, v) {
         bool known = false;
         for (size_t i = 0; i < ADC_ARRAY_SIZE(adc_run_stat_keys); i++)
             known |= strcmp(key, adc_run_stat_keys[i]) == 0;
@@ -90,13 +76,21 @@ unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, c
             return 400;
         }
     }
-    json_t *errors = json_object_get(report, "errors");
+    return 0;
+}
+
+/* A report's errors (strings; the first ADC_RUN_MAX_ERRORS kept, each cut to
+ * ADC_RUN_MAX_ERROR_LEN) into *kept, and their count (error_count when given, at least their
+ * number). 0, or the status with why. */
+static unsigned read_errors(const json_t *report, const json_t *errors, json_t **kept_out,
+                            json_int_t *count_out, char *why, size_t why_size) {
     if (errors && !json_is_array(errors)) {
         snprintf(why, why_size, "errors must be an array of strings");
         return 400;
     }
     json_t *kept = json_array();
     size_t i;
+    json_t *v;
     json_array_foreach(errors, i, v) {
         if (!json_is_string(v)) {
             json_decref(kept);
@@ -120,6 +114,34 @@ unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, c
         }
         count = json_integer_value(ec);
     }
+    *kept_out = kept;
+    *count_out = count;
+    return 0;
+}
+
+unsigned adc_run_apply_report(struct adc_store_run *run, const json_t *report, char *why,
+                              size_t why_size) {
+    const char *status = json_string_value(json_object_get(report, ADC_WIRE_STATUS));
+    if (!status || !(strcmp(status, ADC_RUN_RUNNING) == 0 || adc_run_status_finished(status))) {
+        snprintf(why, why_size, "status must be \"running\", \"succeeded\" or \"failed\"");
+        return 400;
+    }
+    if (adc_run_status_finished(run->status)) {
+        snprintf(why, why_size, "run %s has already %s", run->run_id, run->status);
+        return 409;
+    }
+    json_t *stats = json_object_get(report, ADC_WIRE_STATS);
+    if (stats && !json_is_object(stats)) {
+        snprintf(why, why_size, "stats must be an object");
+        return 400;
+    }
+    unsigned st = check_stats(stats, why, why_size);
+    if (st)
+        return st;
+    json_t *errors = json_object_get(report, ADC_WIRE_ERRORS), *kept = NULL;
+    json_int_t count = 0;
+    if ((st = read_errors(report, errors, &kept, &count, why, why_size)) != 0)
+        return st;
     char *stats_text = stats ? json_dumps(stats, JSON_COMPACT) : strdup("{}");
     char *errors_text = json_dumps(kept, JSON_COMPACT);
     json_decref(kept);
@@ -174,11 +196,11 @@ json_t *adc_run_render(const struct adc_store_run *run) {
         json_decref(errors);
         errors = json_array();
     }
-    return json_pack("{s:s,s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:s,s:o,s:o,s:s,s:o,s:s}", "run_id",
-                     run->run_id, "app_id", run->app_id, "source", run->source, "dry_run",
-                     run->dry_run, "status", run->status, "stats", full, "errors", errors,
-                     "error_count", (json_int_t)run->error_count, "created", run->created,
-                     "started", str_or_null(run->started), "finished", str_or_null(run->finished),
-                     "updated", run->updated, "agent_id", str_or_null(run->agent_id), "trigger",
-                     run->trigger[0] ? run->trigger : "manual");
+    return json_pack(
+        "{s:s,s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:s,s:o,s:o,s:s,s:o,s:s}", ADC_WIRE_RUN_ID, run->run_id,
+        "app_id", run->app_id, ADC_WIRE_SOURCE, run->source, ADC_WIRE_DRY_RUN, run->dry_run,
+        ADC_WIRE_STATUS, run->status, ADC_WIRE_STATS, full, ADC_WIRE_ERRORS, errors, "error_count",
+        (json_int_t)run->error_count, "created", run->created, "started", str_or_null(run->started),
+        "finished", str_or_null(run->finished), "updated", run->updated, ADC_WIRE_AGENT_ID,
+        str_or_null(run->agent_id), ADC_WIRE_TRIGGER, run->trigger[0] ? run->trigger : "manual");
 }

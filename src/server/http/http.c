@@ -102,6 +102,48 @@ static unsigned fit_descriptors(unsigned want) {
     return want;
 }
 
+/* --tls-cert and --tls-key, both or neither: the PEM texts in *cert and *key (NULL without TLS).
+ * 0, or -EINVAL (logged) with nothing to free. */
+static int read_tls(const struct adc_http_options *opts, char **cert, char **key) {
+    *cert = *key = NULL;
+    if ((opts->tls_cert_file != NULL) != (opts->tls_key_file != NULL)) {
+        log_error("--tls-cert and --tls-key go together");
+        return -EINVAL;
+    }
+    if (!opts->tls_cert_file)
+        return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        log_error("this libmicrohttpd was built without TLS support");
+        return -EINVAL;
+    }
+    int e = adc_read_file(opts->tls_cert_file, PEM_MAX, cert, NULL);
+    if (e < 0) {
+        log_error("cannot read TLS certificate '%s': %s", opts->tls_cert_file, strerror(-e));
+        return -EINVAL;
+    }
+    e = adc_read_file(opts->tls_key_file, PEM_MAX, key, NULL);
+    if (e < 0) {
+        log_error("cannot read TLS key '%s': %s", opts->tls_key_file, strerror(-e));
+        free(*cert);
+        *cert = NULL;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* --trusted-proxy into the table http-client-addr.c reads; false (logged) on a bad one. */
+static bool set_trusted_proxies(const struct adc_http_options *opts) {
+    adc_http_n_trusted = 0;
+    for (size_t i = 0; i < opts->n_trusted_proxies && i < ADC_HTTP_MAX_TRUSTED_PROXIES; i++) {
+        if (!adc_http_parse_net(opts->trusted_proxies[i], &adc_http_trusted[adc_http_n_trusted])) {
+            adc_http_trusted_proxy_valid(opts->trusted_proxies[i]);
+            return false;
+        }
+        adc_http_n_trusted++;
+    }
+    return true;
+}
+
 int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
                    struct MHD_Daemon **out) {
     struct sockaddr_storage ss;
@@ -119,36 +161,14 @@ int adc_http_start(struct adc_server *srv, const struct adc_http_options *opts,
         flags |= MHD_USE_IPv6;
     char *cert = NULL, *key = NULL;
     int r = -EINVAL;
-    if ((opts->tls_cert_file != NULL) != (opts->tls_key_file != NULL)) {
-        log_error("--tls-cert and --tls-key go together");
+    if (read_tls(opts, &cert, &key) < 0)
         goto out;
-    }
-    if (opts->tls_cert_file) {
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            log_error("this libmicrohttpd was built without TLS support");
-            goto out;
-        }
-        int e = adc_read_file(opts->tls_cert_file, PEM_MAX, &cert, NULL);
-        if (e < 0) {
-            log_error("cannot read TLS certificate '%s': %s", opts->tls_cert_file, strerror(-e));
-            goto out;
-        }
-        e = adc_read_file(opts->tls_key_file, PEM_MAX, &key, NULL);
-        if (e < 0) {
-            log_error("cannot read TLS key '%s': %s", opts->tls_key_file, strerror(-e));
-            goto out;
-        }
+    if (cert) {
         flags |= MHD_USE_TLS;
         srv->tls = true;
     }
-    adc_http_n_trusted = 0;
-    for (size_t i = 0; i < opts->n_trusted_proxies && i < ADC_HTTP_MAX_TRUSTED_PROXIES; i++) {
-        if (!adc_http_parse_net(opts->trusted_proxies[i], &adc_http_trusted[adc_http_n_trusted])) {
-            adc_http_trusted_proxy_valid(opts->trusted_proxies[i]);
-            goto out;
-        }
-        adc_http_n_trusted++;
-    }
+    if (!set_trusted_proxies(opts))
+        goto out;
     adc_http_per_address_limit =
         opts->per_address_limit ? opts->per_address_limit : ADC_HTTP_DEFAULT_PER_ADDRESS;
     unsigned max_conn = fit_descriptors(opts->max_connections ? opts->max_connections

@@ -257,41 +257,82 @@ static void emit_elements(struct sql_builder *b, const char *name) {
         emit(b, "json_each(users.data, '$.%s') AS e", name);
 }
 
+/* pr, or a comparison with null: true when handled (emitted, or refused in b). */
+static bool compare_presence(struct sql_builder *b, const char *expr,
+                             const struct adc_scim_filter *f) {
+    if (f->op == ADC_SCIM_PR) {
+        emit(b, "(%s IS NOT NULL AND %s <> '')", expr, expr);
+        return true;
+    }
+    if (!json_is_null(f->value))
+        return false;
+    if (f->op == ADC_SCIM_EQ)
+        emit(b, "(%s IS NULL)", expr);
+    else if (f->op == ADC_SCIM_NE)
+        emit(b, "(%s IS NOT NULL)", expr);
+    else
+        sql_fail(b, "null can only be compared with eq or ne ('%s')", f->attr);
+    return true;
+}
+
+/* A boolean attribute, with eq or ne only. json_bool: expr is JSON text ('true'/'false' on
+ * PostgreSQL) rather than an integer. */
+static void compare_bool(struct sql_builder *b, const char *expr, bool json_bool,
+                         const struct adc_scim_filter *f) {
+    const json_t *v = f->value;
+    if (!json_is_boolean(v) || (f->op != ADC_SCIM_EQ && f->op != ADC_SCIM_NE)) {
+        sql_fail(b, "'%s' is a boolean: compare it with eq or ne and true or false", f->attr);
+        return;
+    }
+    const char *op = f->op == ADC_SCIM_EQ ? "=" : "<>";
+    if (json_bool && b->pg)
+        emit(b, "(%s %s '%s')", expr, op, json_is_true(v) ? "true" : "false");
+    else
+        emit(b, "(%s %s %d)", expr, op, json_is_true(v) ? 1 : 0);
+}
+
+/* sw and ew: LIKE with the value escaped where case is ignored (ci), else substr(). */
+static void compare_affix(struct sql_builder *b, const char *expr, bool ci, const char *s,
+                          const struct adc_scim_filter *f) {
+    if (strlen(s) > 400) {
+        sql_fail(b, "value too long for '%s'", f->attr);
+        return;
+    }
+    if (ci) {
+        /* SQLite's LIKE ignores ASCII case, like NOCASE; PostgreSQL's ILIKE ignores case. */
+        char esc[900], like[1024];
+        escape_like(s, esc, sizeof(esc));
+        snprintf(like, sizeof(like), f->op == ADC_SCIM_SW ? "%s%%" : "%%%s", esc);
+        emit(b, "(%s %s ? ESCAPE '\\')", expr, b->pg ? "ILIKE" : "LIKE");
+        arg_text(b, like);
+    } else if (f->op == ADC_SCIM_SW) {
+        emit(b, "(substr(%s, 1, length(?)) = ?)", expr);
+        arg_text(b, s);
+        arg_text(b, s);
+    } else {
+        emit(b, "(length(%s) >= length(?) AND substr(%s, length(%s) - length(?) + 1) = ?)", expr,
+             expr, expr);
+        arg_text(b, s);
+        arg_text(b, s);
+        arg_text(b, s);
+    }
+}
+
 /* Emits the comparison of expression `expr` (SQL text without placeholders) with the filter's
  * value. json_bool: expr is JSON text ('true'/'false' on PostgreSQL) rather than an integer. */
 static void compare(struct sql_builder *b, const char *expr, enum attr_type type, bool nocase_col,
                     bool json_bool, const struct adc_scim_filter *f) {
-    if (f->op == ADC_SCIM_PR) {
-        emit(b, "(%s IS NOT NULL AND %s <> '')", expr, expr);
+    if (compare_presence(b, expr, f))
         return;
-    }
-    const json_t *v = f->value;
-    if (json_is_null(v)) {
-        if (f->op == ADC_SCIM_EQ)
-            emit(b, "(%s IS NULL)", expr);
-        else if (f->op == ADC_SCIM_NE)
-            emit(b, "(%s IS NOT NULL)", expr);
-        else
-            sql_fail(b, "null can only be compared with eq or ne ('%s')", f->attr);
-        return;
-    }
     if (type == T_BOOL) {
-        if (!json_is_boolean(v) || (f->op != ADC_SCIM_EQ && f->op != ADC_SCIM_NE)) {
-            sql_fail(b, "'%s' is a boolean: compare it with eq or ne and true or false", f->attr);
-            return;
-        }
-        const char *op = f->op == ADC_SCIM_EQ ? "=" : "<>";
-        if (json_bool && b->pg)
-            emit(b, "(%s %s '%s')", expr, op, json_is_true(v) ? "true" : "false");
-        else
-            emit(b, "(%s %s %d)", expr, op, json_is_true(v) ? 1 : 0);
+        compare_bool(b, expr, json_bool, f);
         return;
     }
-    if (!json_is_string(v)) {
+    if (!json_is_string(f->value)) {
         sql_fail(b, "'%s' is a string: compare it with a \"quoted\" value", f->attr);
         return;
     }
-    const char *s = json_string_value(v);
+    const char *s = json_string_value(f->value);
     bool ci = type == T_STRING;
     /* A case-ignoring column compares without case by itself and keeps its index usable. */
     char lhs[400];
@@ -300,68 +341,31 @@ static void compare(struct sql_builder *b, const char *expr, enum attr_type type
     else
         snprintf(lhs, sizeof(lhs), "%s", expr);
     const char *rhs = ci && !nocase_col ? "lower(?)" : "?";
-    const char *instr = b->pg ? "strpos" : "instr";
-    char like[1024];
+    const char *op = NULL;
     switch (f->op) {
-    case ADC_SCIM_EQ:
-        emit(b, "(%s = %s)", lhs, rhs);
-        arg_text(b, s);
-        break;
+    case ADC_SCIM_EQ: op = "="; break;
+    case ADC_SCIM_GT: op = ">"; break;
+    case ADC_SCIM_GE: op = ">="; break;
+    case ADC_SCIM_LT: op = "<"; break;
+    case ADC_SCIM_LE: op = "<="; break;
     case ADC_SCIM_NE:
         emit(b, "(%s IS NULL OR %s <> %s)", expr, lhs, rhs);
         arg_text(b, s);
-        break;
+        return;
     case ADC_SCIM_CO:
         /* instr() and strpos() ignore collations: fold case explicitly. */
         if (ci)
-            emit(b, "(%s(lower(%s), lower(?)) > 0)", instr, expr);
+            emit(b, "(%s(lower(%s), lower(?)) > 0)", b->pg ? "strpos" : "instr", expr);
         else
-            emit(b, "(%s(%s, ?) > 0)", instr, expr);
+            emit(b, "(%s(%s, ?) > 0)", b->pg ? "strpos" : "instr", expr);
         arg_text(b, s);
-        break;
+        return;
     case ADC_SCIM_SW:
-    case ADC_SCIM_EW:
-        if (strlen(s) > 400) {
-            sql_fail(b, "value too long for '%s'", f->attr);
-            break;
-        }
-        if (ci) {
-            /* SQLite's LIKE ignores ASCII case, like NOCASE; PostgreSQL's ILIKE ignores case. */
-            char esc[900];
-            escape_like(s, esc, sizeof(esc));
-            snprintf(like, sizeof(like), f->op == ADC_SCIM_SW ? "%s%%" : "%%%s", esc);
-            emit(b, "(%s %s ? ESCAPE '\\')", expr, b->pg ? "ILIKE" : "LIKE");
-            arg_text(b, like);
-        } else if (f->op == ADC_SCIM_SW) {
-            emit(b, "(substr(%s, 1, length(?)) = ?)", expr);
-            arg_text(b, s);
-            arg_text(b, s);
-        } else {
-            emit(b, "(length(%s) >= length(?) AND substr(%s, length(%s) - length(?) + 1) = ?)",
-                 expr, expr, expr);
-            arg_text(b, s);
-            arg_text(b, s);
-            arg_text(b, s);
-        }
-        break;
-    case ADC_SCIM_GT:
-        emit(b, "(%s > %s)", lhs, rhs);
-        arg_text(b, s);
-        break;
-    case ADC_SCIM_GE:
-        emit(b, "(%s >= %s)", lhs, rhs);
-        arg_text(b, s);
-        break;
-    case ADC_SCIM_LT:
-        emit(b, "(%s < %s)", lhs, rhs);
-        arg_text(b, s);
-        break;
-    case ADC_SCIM_LE:
-        emit(b, "(%s <= %s)", lhs, rhs);
-        arg_text(b, s);
-        break;
-    default: sql_fail(b, "internal: bad operator"); break;
+    case ADC_SCIM_EW: compare_affix(b, expr, ci, s, f); return;
+    default: sql_fail(b, "internal: bad operator"); return;
     }
+    emit(b, "(%s %s %s)", lhs, op, rhs);
+    arg_text(b, s);
 }
 
 /* A comparison on a sub-attribute of an element `e` of a multi-valued attribute: strings,

@@ -7,6 +7,7 @@
         dc.ldapdelete(dn, recursive=True); dc.set_password(dn, password)
         dc.ldapsearch("(objectClass=user)", ["objectGUID"], page_size=1000)
         dc.samba_tool("user", "disable", "someone")
+        dc.grant_deleted_objects_read("svc-adc")  # tombstones for DirSync / show-deleted
         dc.timings                               # {"lock_wait", "provision", "start"}: seconds
 
 Samba's LDAP server listens on the fixed ports 389, 636, 3268 and 3269 (there is no option to
@@ -49,6 +50,34 @@ PORTS = (389, 636, 3268, 3269)
 
 class SambaError(RuntimeError):
     pass
+
+
+# Adds an allow ACE for (list contents, read property) on CN=Deleted Objects for an account:
+# what `dsacls "CN=Deleted Objects,DC=..." /G DOMAIN\account:LCRP` does on Windows. Run with the
+# system python3 (Samba's bindings live there), on the DC's database; argv: smb.conf, account.
+_GRANT_DELETED_READ = r"""
+import re, sys, ldb
+from samba.samdb import SamDB
+from samba.param import LoadParm
+from samba.auth import system_session
+from samba.ndr import ndr_unpack, ndr_pack
+from samba.dcerpc import security
+lp = LoadParm(); lp.load(sys.argv[1])
+db = SamDB(url=lp.samdb_url(), session_info=system_session(), lp=lp)
+base = db.domain_dn()
+sid = db.search(base, expression="(sAMAccountName=%s)" % sys.argv[2], attrs=["objectSid"])
+sid = str(ndr_unpack(security.dom_sid, sid[0]["objectSid"][0]))
+dn = "CN=Deleted Objects," + str(base)
+controls = ["show_deleted:1", "sd_flags:1:4"]
+res = db.search(dn, scope=ldb.SCOPE_BASE, attrs=["nTSecurityDescriptor"], controls=controls)
+sddl = ndr_unpack(security.descriptor, res[0]["nTSecurityDescriptor"][0]).as_sddl()
+sddl = re.sub(r"D:([A-Z]*)", lambda m: m.group(0) + "(A;;LCRP;;;%s)" % sid, sddl, count=1)
+m = ldb.Message(); m.dn = ldb.Dn(db, dn)
+m["nTSecurityDescriptor"] = ldb.MessageElement(
+    ndr_pack(security.descriptor.from_sddl(sddl, security.dom_sid(sid))), ldb.FLAG_MOD_REPLACE,
+    "nTSecurityDescriptor")
+db.modify(m, controls=controls)
+"""
 
 
 def _run(argv, stdin=None, check=True, timeout=600, env=None):
@@ -382,6 +411,12 @@ class SambaDC:
         """Sets a user's password as Administrator (unicodePwd, over LDAPS)."""
         self.ldapmodify(ldif_value("dn", dn) + "changetype: modify\nreplace: unicodePwd\n"
                         + ldif_value("unicodePwd", unicode_pwd(password)) + "-\n")
+
+    def grant_deleted_objects_read(self, account):
+        """Lets `account` (a sAMAccountName) list and read CN=Deleted Objects, so that DirSync
+        and the show-deleted control return tombstones to it (by default only administrators
+        see them). Samba's Python bindings belong to the system python3."""
+        _run(["/usr/bin/python3", "-c", _GRANT_DELETED_READ, self.smb_conf, account])
 
     def samba_tool(self, *args):
         """samba-tool on this DC's database (e.g. "user", "disable", NAME)."""

@@ -20,10 +20,26 @@ static char *dns[] = {"uid=ann,ou=people,dc=x", "uid=bob,ou=people,dc=x",
 static char *exts[] = {"u-ann", "u-bob", "u-cat", "u-dan"};
 static char *names[] = {"ann@x", "bob@x", "cat@x", "dan@x"};
 
+static struct adc_dir_users compact; /* users[] as the plan reads them (common/user.h) */
+
 static int setup(void **state) {
     (void)state;
     for (int i = 0; i < NU; i++)
         users[i] = (struct adc_user){.dn = dns[i], .external_id = exts[i], .user_name = names[i]};
+    return 0;
+}
+
+/* users[] in their compact form, made anew (a test may have changed users[]). */
+static const struct adc_dir_user *dir_users(void) {
+    adc_dir_users_done(&compact);
+    for (int i = 0; i < NU; i++)
+        assert_non_null(adc_dir_users_add(&compact, &users[i]));
+    return compact.items;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    adc_dir_users_done(&compact);
     return 0;
 }
 
@@ -63,7 +79,7 @@ static void members_resolved_and_reported(void **state) {
         group("cn=ops,ou=groups,dc=x", "g-ops", "ops", ops_m, 1, NULL, 0),
         group("cn=posix,ou=groups,dc=x", "g-posix", "posix", NULL, 0, posix_u, 3),
     };
-    struct adc_group_plan_input in = {.dir = dir, .n_dir = 3, .users = users, .n_users = NU};
+    struct adc_group_plan_input in = {.dir = dir, .n_dir = 3, .users = dir_users(), .n_users = NU};
     struct adc_group_plan p;
     assert_int_equal(adc_group_plan_build(&in, &p), 0);
     assert_int_equal(p.created, 3);
@@ -91,7 +107,7 @@ static void flatten_and_cycles(void **state) {
         group("cn=a,dc=x", "g-a", "a", a_m, 2, NULL, 0),
         group("cn=b,dc=x", "g-b", "b", b_m, 2, NULL, 0),
     };
-    struct adc_group_plan_input in = {.dir = dir, .n_dir = 2, .users = users, .n_users = NU};
+    struct adc_group_plan_input in = {.dir = dir, .n_dir = 2, .users = dir_users(), .n_users = NU};
     struct adc_group_plan p;
     assert_int_equal(adc_group_plan_build(&in, &p), 0);
     assert_true(p.in_cycles >= 1);
@@ -121,7 +137,7 @@ static void diffs_renames_deletes_settings(void **state) {
         {.id = "c2", .external_id = "g-gone", .display_name = "gone"},
     };
     struct adc_group_plan_input in = {
-        .dir = dir, .n_dir = 1, .users = users, .n_users = NU, .cloud = cloud, .n_cloud = 2};
+        .dir = dir, .n_dir = 1, .users = dir_users(), .n_users = NU, .cloud = cloud, .n_cloud = 2};
     struct adc_group_plan p;
     assert_int_equal(adc_group_plan_build(&in, &p), 0);
     const struct adc_group_change *eng = find(&p, "Engineering");
@@ -167,7 +183,7 @@ static void primary_group(void **state) {
     struct adc_dir_group dir[] = {
         group("cn=Domain Users,dc=x", "g-du", "Domain Users", m, 1, NULL, 0)};
     dir[0].rid = 513;
-    struct adc_group_plan_input in = {.dir = dir, .n_dir = 1, .users = users, .n_users = NU};
+    struct adc_group_plan_input in = {.dir = dir, .n_dir = 1, .users = dir_users(), .n_users = NU};
     struct adc_group_plan p;
     assert_int_equal(adc_group_plan_build(&in, &p), 0);
     const struct adc_group_change *du = find(&p, "Domain Users");
@@ -207,10 +223,10 @@ static void dn_and_range(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(members_resolved_and_reported, setup),
-        cmocka_unit_test_setup(flatten_and_cycles, setup),
-        cmocka_unit_test_setup(diffs_renames_deletes_settings, setup),
-        cmocka_unit_test_setup(primary_group, setup),
+        cmocka_unit_test_setup_teardown(members_resolved_and_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(flatten_and_cycles, setup, teardown),
+        cmocka_unit_test_setup_teardown(diffs_renames_deletes_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(primary_group, setup, teardown),
         cmocka_unit_test(dn_and_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -167,8 +167,15 @@ static void other_emails_round_trip(void **state) {
     assert_int_equal(
         adc_scim_list_parse(text, strlen(text), &c, &total, &n_items, err, sizeof(err)), 0);
     assert_int_equal(c.n, 1);
-    assert_string_equal(c.items[0].email, "ann@example.org");
-    assert_string_equal(c.items[0].other_emails, d.other_emails);
+    /* The compact form keeps digests of the emails (sync/cloud-users.h): those of the
+     * addresses as the jansson reader read them, and not those of other addresses. */
+    uint64_t want[ADC_DIGEST_COUNT];
+    struct adc_user e = {.email = "ann@example.org", .other_emails = d.other_emails};
+    adc_user_digest(&e, want);
+    assert_true(c.items[0].digest[ADC_DIGEST_EMAILS] == want[ADC_DIGEST_EMAILS]);
+    e.other_emails = "second\"q@example.org\na.alias@example.org"; /* another order */
+    adc_user_digest(&e, want);
+    assert_false(c.items[0].digest[ADC_DIGEST_EMAILS] == want[ADC_DIGEST_EMAILS]);
     adc_cloud_users_done(&c);
     free(text);
     json_decref(list);
@@ -198,22 +205,62 @@ static void cloud_users_share_blocks_and_provider(void **state) {
         json_t *j =
             json_pack("{s:s, s:s, s:{s:s}}", "id", i == 7 ? long_name : "id", "userName", "u",
                       ADC_SCIM_SCHEMA_PROVIDER, "provider", i < 150 ? "app-1" : "local");
-        struct adc_user *u = adc_cloud_users_append(&c);
-        assert_non_null(u);
-        assert_int_equal(adc_scim_user_from_json_with(j, u, adc_cloud_users_strdup, &c), 0);
-        adc_cloud_users_intern_provider(&c, u);
+        struct adc_user u;
+        assert_int_equal(adc_scim_user_from_json(j, &u), 0);
+        assert_non_null(adc_cloud_users_add(&c, &u));
+        adc_user_done(&u);
         json_decref(j);
     }
     assert_int_equal(c.n, 200);
-    assert_string_equal(c.items[7].id, long_name);
-    assert_string_equal(c.items[0].provider, "app-1");
-    assert_ptr_equal(c.items[149].provider, c.items[0].provider);
-    assert_string_equal(c.items[150].provider, "local");
-    assert_ptr_equal(c.items[199].provider, c.items[150].provider);
-    assert_null(c.items[3].version); /* not kept for the plan */
+    char id_buf[ADC_UUID_TEXT];
+    assert_string_equal(adc_cloud_user_id(&c.items[7], id_buf), long_name);
+    assert_string_equal(adc_cloud_user_provider(&c.items[0]), "app-1");
+    assert_ptr_equal(adc_cloud_user_provider(&c.items[149]), adc_cloud_user_provider(&c.items[0]));
+    assert_string_equal(adc_cloud_user_provider(&c.items[150]), "local");
+    assert_ptr_equal(adc_cloud_user_provider(&c.items[199]),
+                     adc_cloud_user_provider(&c.items[150]));
+    /* Not kept for the plan: the compact record has no meta.version at all, and the
+     * attributes only as digests (absent ones digest as empty ones do). */
+    uint64_t none[ADC_DIGEST_COUNT];
+    adc_user_digest(&(struct adc_user){.display_name = ""}, none);
+    assert_memory_equal(c.items[3].digest, none, sizeof(none));
     assert_true(c.items[3].active);
     adc_cloud_users_done(&c);
     adc_cloud_users_done(NULL);
+}
+
+/* Identifiers in the canonical lowercase UUID form are kept as 16 bytes and given back as the
+ * same text; any other text (uppercase, braces, 389-ds's nsUniqueId) is kept as it is. */
+static void cloud_user_identifiers(void **state) {
+    (void)state;
+    static const char *const ids[] = {"0190d4c0-1234-7abc-8def-0123456789ab",
+                                      "0190D4C0-1234-7ABC-8DEF-0123456789AB",
+                                      "{0190d4c0-1234-7abc-8def-0123456789ab}",
+                                      "c0a8e3a1-4e1a11ef-8f2fd6c3-1d5c1ab2",
+                                      "0190d4c0-1234-7abc-8def-0123456789a",
+                                      "0190d4c0-1234-7abc-8def-0123456789abc",
+                                      "0190d4c0x1234-7abc-8def-0123456789ab",
+                                      "g190d4c0-1234-7abc-8def-0123456789ab",
+                                      "7"};
+    struct adc_cloud_users c;
+    adc_cloud_users_init(&c);
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        struct adc_user u = {
+            .id = (char *)ids[i], .user_name = "u", .external_id = i % 2 ? (char *)ids[i] : NULL};
+        const struct adc_cloud_user *cu = adc_cloud_users_add(&c, &u);
+        assert_non_null(cu);
+        char buf[ADC_UUID_TEXT], ext_buf[ADC_UUID_TEXT];
+        assert_string_equal(adc_cloud_user_id(cu, buf), ids[i]);
+        assert_int_equal(cu->ident_uuid & 1, i == 0);
+        if (i % 2) {
+            assert_string_equal(adc_cloud_user_external_id(cu, ext_buf), ids[i]);
+            assert_true(adc_cloud_user_has_external_id(cu));
+        } else {
+            assert_null(adc_cloud_user_external_id(cu, ext_buf));
+            assert_false(adc_cloud_user_has_external_id(cu));
+        }
+    }
+    adc_cloud_users_done(&c);
 }
 
 int main(void) {
@@ -226,6 +273,7 @@ int main(void) {
         cmocka_unit_test(error_detail),
         cmocka_unit_test(other_emails_round_trip),
         cmocka_unit_test(cloud_users_share_blocks_and_provider),
+        cmocka_unit_test(cloud_user_identifiers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -402,20 +402,17 @@ static void utf8_validation(void **state) {
     assert_false(adc_utf8_valid("a\0b", 3));             /* embedded NUL */
 }
 
-static void add_user(struct adc_user_list *l, const char *name, const char *dn) {
-    struct adc_user *u = adc_user_list_append(l);
-    assert_non_null(u);
-    u->user_name = strdup(name);
-    u->dn = strdup(dn);
-    u->external_id = strdup(dn);
+static void add_user(struct adc_dir_users *l, const char *name, const char *dn) {
+    struct adc_user u = {.user_name = (char *)name, .dn = (char *)dn, .external_id = (char *)dn};
+    assert_non_null(adc_dir_users_add(l, &u)); /* copies the strings */
 }
 
 static void duplicates_are_all_skipped(void **state) {
     (void)state;
-    struct adc_user_list l;
+    struct adc_dir_users l;
     struct adc_skipped_entry *skipped = NULL;
     size_t n_skipped = 0, cap_skipped = 0;
-    adc_user_list_init(&l);
+    adc_dir_users_init(&l);
     add_user(&l, "b@example.org", "uid=b");
     add_user(&l, "Dup.User@example.org", "uid=dup1");
     add_user(&l, "a@example.org", "uid=a");
@@ -425,9 +422,9 @@ static void duplicates_are_all_skipped(void **state) {
     int r = adc_user_map_drop_duplicates(&l, &skipped, &n_skipped, &cap_skipped);
     assert_int_equal(r, 3);
     assert_int_equal(l.n, 3);
-    assert_string_equal(l.items[0].user_name, "a@example.org"); /* sorted */
-    assert_string_equal(l.items[1].user_name, "b@example.org");
-    assert_string_equal(l.items[2].user_name, "c@example.org");
+    assert_string_equal(adc_dir_user_name(&l.items[0]), "a@example.org"); /* sorted */
+    assert_string_equal(adc_dir_user_name(&l.items[1]), "b@example.org");
+    assert_string_equal(adc_dir_user_name(&l.items[2]), "c@example.org");
     assert_int_equal(n_skipped, 3);
     for (size_t i = 0; i < n_skipped; i++) {
         assert_non_null(strstr(skipped[i].reason, "duplicate"));
@@ -438,7 +435,7 @@ static void duplicates_are_all_skipped(void **state) {
         free(skipped[i].reason);
     }
     free(skipped);
-    adc_user_list_done(&l);
+    adc_dir_users_done(&l);
 }
 
 int main(void) {
