@@ -280,6 +280,16 @@ class LiveAD(unittest.TestCase):
         self.corrupt_and_restart(a, other_invocation)
         self.assertIn("restored from a backup", a.log())
 
+    def test_a_restored_dc_leads_to_a_full_sync_with_usn(self):
+        a = self.agent(watch="usn", poll_interval=1)
+
+        def other_invocation(pos):
+            usn, invocation, dsa = pos.split(" ", 2)
+            self.assertEqual(len(invocation), 32)
+            return f"{usn} {uuid.uuid4().hex} {dsa}"
+        self.corrupt_and_restart(a, other_invocation)
+        self.assertIn("was restored from a backup since", a.log())
+
     def test_usn_and_notify(self):
         for watch in ("usn", "notify"):
             with self.subTest(watch=watch):
@@ -306,7 +316,7 @@ class LiveAD(unittest.TestCase):
         group = f"CN={self.prefix}team,{BASE}"
         DC.ldapadd(f"dn: {group}\nobjectClass: group\nsAMAccountName: {self.prefix}team\n"
                    + "".join(f"member: CN={n},{BASE}\n" for n in self.names[:3]) + "\n")
-        self.agent(groups_filter=f"(&(objectClass=group)(cn={self.prefix}*))")
+        a = self.agent(groups_filter=f"(&(objectClass=group)(cn={self.prefix}*))")
 
         def members():
             r = self.srv.scim(self.cfg, "GET", "/Groups?count=100")
@@ -322,6 +332,8 @@ class LiveAD(unittest.TestCase):
                       f"member: CN={self.names[0]},{BASE}\n")
         self.until("a membership change",
                    lambda: members() == sorted(self.names[1:3] + [self.names[5]]))
+        # DirSync with incremental values: only the changed members, not the group, were read.
+        self.assertIn("1 added, 1 removed (incremental values)", a.log())
         # A member deleted leaves the group; the group deleted leaves the cloud.
         DC.ldapdelete(f"CN={self.names[1]},{BASE}")
         self.until("a deleted member", lambda: members() == sorted([self.names[2],

@@ -138,6 +138,23 @@ static int fold_store(struct adc_db *db, const char *id, const char *key, bool k
     return r;
 }
 
+/* The insert's or update's statement with u bound, after the check of its name after case
+ * folding (fold_check's key and keep); NULL with *r set (-EEXIST, or a negative errno). */
+static struct adc_stmt *prepare_write(struct adc_db *db, const char *sql,
+                                      const struct adc_store_user *u, char key[FOLD_MAX],
+                                      bool *keep, int *r) {
+    *r = fold_check(db, u->id, u->user_name, key, keep);
+    if (*r < 0)
+        return NULL;
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st) {
+        *r = -EIO;
+        return NULL;
+    }
+    bind_user(st, u);
+    return st;
+}
+
 /* A taken userName is an answer (409), not a failed statement: a failed statement aborts a
  * PostgreSQL transaction, and Bulk goes on after a 409 with the next operation. So the insert
  * skips a conflicting row (ON CONFLICT DO NOTHING: no row back) and the update checks for
@@ -149,13 +166,10 @@ int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u) {
                               "ON CONFLICT DO NOTHING RETURNING seq";
     char key[FOLD_MAX];
     bool keep;
-    int r = fold_check(db, u->id, u->user_name, key, &keep);
-    if (r < 0)
-        return r;
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = prepare_write(db, sql, u, key, &keep, &r);
     if (!st)
-        return -EIO;
-    bind_user(st, u);
+        return r;
     r = adc_db_step_row(db, st);
     if (r == -ENOENT)
         r = -EEXIST; /* the userName (or the id) is taken */
@@ -176,13 +190,10 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
     static const char exists_sql[] = "SELECT 1 FROM users WHERE id = ?";
     char key[FOLD_MAX];
     bool keep;
-    int r = fold_check(db, u->id, u->user_name, key, &keep);
-    if (r < 0)
-        return r;
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = prepare_write(db, sql, u, key, &keep, &r);
     if (!st)
-        return -EIO;
-    bind_user(st, u);
+        return r;
     r = adc_db_step_done(db, st, true);
     if (r == 0)
         return fold_store(db, u->id, key, keep);
