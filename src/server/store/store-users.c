@@ -95,6 +95,18 @@ static bool plain_ascii(const char *s) {
     return true;
 }
 
+/* -EEXIST when sql's first row for key names a user other than id; 0 when none does; or a
+ * negative errno. */
+static int held_by_other(struct adc_db *db, const char *sql, const char *key, const char *id) {
+    int r;
+    struct adc_stmt *q = adc_db_query_row(db, sql, &r, "t", key);
+    if (!q)
+        return r == -ENOENT ? 0 : r;
+    bool other = strcmp(adc_stmt_text(q, 0), id) != 0;
+    adc_stmt_reset(q);
+    return other ? -EEXIST : 0;
+}
+
 /* 0 when no other user (id excluded) holds name after folding, with *keep set when the name
  * needs its own row (not plain ASCII) and its key in key; -EEXIST; or a negative errno. */
 static int fold_check(struct adc_db *db, const char *id, const char *name, char key[FOLD_MAX],
@@ -104,27 +116,11 @@ static int fold_check(struct adc_db *db, const char *id, const char *name, char 
     *keep = false;
     if (adc_utf8_casefold(name, key, FOLD_MAX) < 0)
         return 0; /* not UTF-8 (checked before: cannot happen) or too long: no key */
-    int r;
-    struct adc_stmt *q = adc_db_query_row(db, fold_sql, &r, "t", key);
-    if (q) {
-        bool other = strcmp(adc_stmt_text(q, 0), id) != 0;
-        adc_stmt_reset(q);
-        if (other)
-            return -EEXIST;
-    } else if (r != -ENOENT) {
+    int r = held_by_other(db, fold_sql, key, id);
+    if (r < 0 || plain_ascii(name))
         return r;
-    }
-    if (plain_ascii(name))
-        return 0;
-    q = adc_db_query_row(db, name_sql, &r, "t", key);
-    if (q) {
-        bool other = strcmp(adc_stmt_text(q, 0), id) != 0;
-        adc_stmt_reset(q);
-        if (other)
-            return -EEXIST;
-    } else if (r != -ENOENT) {
+    if ((r = held_by_other(db, name_sql, key, id)) < 0)
         return r;
-    }
     *keep = true;
     return 0;
 }
