@@ -221,7 +221,7 @@ class TwoInstancesBehindHAProxy(unittest.TestCase):
             r = login(srv, "alice@example.org", PASSWORD)
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.body["userName"], "alice@example.org")
-            self.assertLess(time.monotonic() - t0, 2.0)
+            self.assertLess(time.monotonic() - t0, 5.0)  # no timeout waited out
         self.assertEqual(ag.checks.count("alice@example.org"), 3)
         # Wrong passwords through the other instance: denied by the agent, and a missing name
         # gets the same status (and waits as long) on both instances.

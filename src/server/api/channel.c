@@ -51,6 +51,7 @@ void adc_channel_stop(struct adc_server *srv) {
     adc_schedule_stop();
     if (srv->hub)
         adc_hub_shutdown(srv->hub);
+    adc_login_wake_waiters();
     adc_runs_recover_stop();
 }
 
