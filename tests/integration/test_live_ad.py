@@ -25,7 +25,8 @@ BASE = "OU=Live,DC=adc,DC=test"
 ELSEWHERE = "OU=Elsewhere,DC=adc,DC=test"
 SVC_DN = "CN=svc-live,CN=Users,DC=adc,DC=test"
 SVC_PASSWORD = "Live-Reader-Passw0rd"
-USER_FILTER = "(&(objectClass=user)(objectCategory=person))"
+# A user leaves the sync filter when it gets description=left.
+USER_FILTER = "(&(objectClass=user)(objectCategory=person)(!(description=left)))"
 N_USERS = 12
 
 DC = None
@@ -202,15 +203,20 @@ class LiveAD(unittest.TestCase):
         self.move(u4, u4, ELSEWHERE)
         self.until("a move out of the base DN", lambda: u4 not in self.cloud())
 
+        # Leaving the sync filter is like a delete.
+        u6 = self.names[6]
+        self.modify(u6, "description", "left")
+        self.until("leaving the filter", lambda: u6 not in self.cloud())
+
         # A delete arrives as a tombstone.
         DC.ldapdelete(f"CN={u5},{BASE}")
         self.until("a delete", lambda: u5 not in self.cloud())
-        for n in self.names[6:]:
+        for n in self.names[7:]:
             self.assertIn(n, self.cloud())
         # No full sync besides the startup one: each change was a delta.
         self.assertEqual([r["trigger"] for r in self.runs()], ["startup"])
         self.assertTrue(self.runs()[0]["agent_id"], self.runs())
-        live = wait_for(self, "changes counted", lambda: self.live()["changes_applied"] >= 7
+        live = wait_for(self, "changes counted", lambda: self.live()["changes_applied"] >= 8
                         and self.live(), 5)
         self.assertTrue(live["flowing"])
         a.term()
@@ -289,6 +295,26 @@ class LiveAD(unittest.TestCase):
             return f"{usn} {uuid.uuid4().hex} {dsa}"
         self.corrupt_and_restart(a, other_invocation)
         self.assertIn("was restored from a backup since", a.log())
+
+    def test_the_dc_restarted_notifications_registered_again(self):
+        # The DC goes away (its connections and the change notification with them) and comes
+        # back: adc reconnects, registers the notification again, reads from its position,
+        # and changes made right after flow as before.
+        a = self.agent()
+        DC.restart()
+        u = self.names[0]
+        self.modify(u, "displayName", "After The DC Restart")
+        # The watcher retries with a backoff of 1 s doubling: within a few seconds.
+        self.until("a change after the DC restarted",
+                   lambda: self.cloud()[u].get("displayName") == "After The DC Restart", 30)
+        self.assertEqual(a.log().count(f"from {DC.base_dn}, woken by change notifications"), 2,
+                         a.log())
+        t0 = time.monotonic()
+        self.modify(u, "displayName", "Notified Again")
+        self.until("a change woken by the new notification",
+                   lambda: self.cloud()[u].get("displayName") == "Notified Again", 4)
+        self.assertLess(time.monotonic() - t0, 4)
+        self.assertEqual([r["trigger"] for r in self.runs()], ["startup"])
 
     def test_usn_and_notify(self):
         for watch in ("usn", "notify"):
