@@ -12,6 +12,7 @@
 #include "common/macros.h"
 #include "common/wire.h"
 #include "cloud/scim-internal.h"
+#include "cloud/scim-list-parse.h"
 #include "cloud/transport.h"
 
 #define PAGE 200
@@ -236,31 +237,47 @@ void adc_cloud_group_list_done(struct adc_cloud_group_list *l) {
 int adc_scim_list_user_ids(struct adc_scim *s, const char *app_id,
                            void (*fn)(void *ctx, const char *external_id, const char *id),
                            void *ctx, char **err) {
+    /* Whole users, not attributes=externalId: the server renders a projection through a JSON
+     * tree per user but whole users as stored text, several times faster at 100,000; they are
+     * read without a tree here too (cloud/scim-list-parse.h), a page at a time. */
     char *filter = provider_filter(ADC_SCIM_SCHEMA_PROVIDER, app_id);
     if (!filter)
         return -ENOMEM;
     int r = 0;
     for (size_t start = 1;;) {
         char path[512 + 96];
-        snprintf(path, sizeof(path),
-                 ADC_WIRE_SCIM_USERS "?filter=%s&attributes=externalId&startIndex=%zu&count=5000",
+        snprintf(path, sizeof(path), ADC_WIRE_SCIM_USERS "?filter=%s&startIndex=%zu&count=2000",
                  filter, start);
-        json_t *page = NULL;
-        if ((r = adc_scim_call(s, "GET", path, NULL, &page, err)) < 0)
-            break;
-        const json_t *res = json_object_get(page, "Resources");
-        size_t n = json_array_size(res);
-        for (size_t i = 0; i < n; i++) {
-            const json_t *u = json_array_get(res, i);
-            const char *ext = json_string_value(json_object_get(u, "externalId"));
-            const char *id = json_string_value(json_object_get(u, "id"));
+        struct adc_transport_reply resp = {.retry_after = -1};
+        struct adc_cloud_users page;
+        adc_cloud_users_init(&page);
+        size_t total = 0, n = 0;
+        r = adc_transport_request_retry(s->http, "GET", path, NULL, 0, 0, &resp);
+        if (r < 0) {
+            *err = TAKE_PTR(resp.error);
+        } else if (resp.status != 200) {
+            adc_transport_status_error(s->http, "GET", path, &resp, err);
+            r = adc_transport_status_errno(resp.status);
+        } else {
+            char why[200];
+            r = adc_scim_list_parse(resp.body ? resp.body : "", resp.len, &page, &total, &n, why,
+                                    sizeof(why));
+            if (r == -EBADMSG)
+                *err = adc_strdup_printf("GET %s: not a SCIM ListResponse of Users: %s", path, why);
+        }
+        adc_transport_reply_done(&resp);
+        for (size_t i = 0; r == 0 && i < page.n; i++) {
+            char ib[ADC_UUID_TEXT], eb[ADC_UUID_TEXT];
+            const char *id = adc_cloud_user_id(&page.items[i], ib);
+            const char *ext = adc_cloud_user_external_id(&page.items[i], eb);
             if (ext && id)
                 fn(ctx, ext, id);
         }
-        json_int_t total = json_integer_value(json_object_get(page, "totalResults"));
-        json_decref(page);
+        adc_cloud_users_done(&page);
+        if (r < 0)
+            break;
         start += n;
-        if (n == 0 || (json_int_t)start > total)
+        if (n == 0 || start > total)
             break;
     }
     free(filter);
