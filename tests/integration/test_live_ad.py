@@ -8,6 +8,7 @@ DC was restored (another invocationId), leads to a full sync.
 One domain is provisioned for the whole module (provisioning is the slow part); each test has
 its own adc-server and sync configuration, and its own users (ou=Live is shared)."""
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,10 @@ class LiveAD(unittest.TestCase):
     def test_changes_reach_the_cloud_live(self):
         a = self.agent()
         self.assertEqual(self.mine(self.cloud()), set(self.names))
+        # The users the startup full sync created count (a percentage max-delete of live
+        # deletes is resolved against them).
+        owned = int(re.search(r"baseline set \((\d+) users", a.log()).group(1))
+        self.assertEqual(owned, len(self.cloud()))
         live = wait_for(self, "a live status", lambda: self.live(), 10)
         self.assertEqual(live["watch"], "dirsync")
         self.assertIn("woken by change notifications", a.log())

@@ -241,7 +241,7 @@ static int on_baseline(void *userdata, const char *position) {
     bool ok = res.status == ADC_EXIT_OK || res.status == ADC_EXIT_PARTIAL;
     if (ok) {
         l->baseline_ok = true;
-        l->n_owned = res.have_plan ? res.plan.n_owned : 0;
+        l->n_owned = adc_imp_owned_after(&res);
         adc_delta_set_owned(l->delta, l->n_owned);
         adc_delta_resume_deletes(l->delta);
         log_notice("live changes: baseline set (%zu users of this configuration)", l->n_owned);
