@@ -97,16 +97,9 @@ static int gmember_element(struct adc_json_scan *s, size_t index, void *ctx) {
             k = strdup(key);
         else if (asprintf(&k, "?:%s", pg->value) < 0)
             k = NULL;
-        if (k && g->n_members == pg->keys_cap) {
-            size_t cap = pg->keys_cap ? pg->keys_cap * 2 : 16;
-            char **a = realloc(g->member_keys, cap * sizeof(*a));
-            if (a) {
-                g->member_keys = a;
-                pg->keys_cap = cap;
-            } else {
-                free(k);
-                k = NULL;
-            }
+        if (k && adc_grow_array(g->member_keys, pg->keys_cap, g->n_members, 16) < 0) {
+            free(k);
+            k = NULL;
         }
         if (!k)
             r = -ENOMEM;
@@ -142,14 +135,8 @@ static int group_element(struct adc_json_scan *s, size_t index, void *ctx) {
     (void)index;
     struct group_page *pg = ctx;
     struct adc_cloud_group_list *l = pg->l;
-    if (l->n == *pg->cap) {
-        size_t cap = *pg->cap ? *pg->cap * 2 : 64;
-        struct adc_cloud_group *a = realloc(l->items, cap * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        l->items = a;
-        *pg->cap = cap;
-    }
+    if (adc_grow_array(l->items, *pg->cap, l->n, 64) < 0)
+        return -ENOMEM;
     memset(&l->items[l->n++], 0, sizeof(l->items[0])); /* counted now, so that it is freed */
     pg->keys_cap = 0;
     int r = adc_json_scan_object(s, group_member, pg);
