@@ -316,6 +316,7 @@ class LiveAD(unittest.TestCase):
         # back: adc reconnects, registers the notification again, reads from its position,
         # and changes made right after flow as before.
         a = self.agent()
+        a.wait_log(f"from {DC.base_dn}, woken by change notifications")
         DC.restart()
         u = self.names[0]
         self.modify(u, "displayName", "After The DC Restart")

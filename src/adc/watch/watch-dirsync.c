@@ -275,8 +275,8 @@ static void check_tombstones(struct ad *a) {
                                ctrls, NULL, &limit, 1, &res);
     int n = res ? ldap_count_entries(a->ld, res) : 0;
     ldap_msgfree(res);
-    if ((rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) && n > 0)
-        return;
+    if (rc < 0 || ((rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) && n > 0))
+        return; /* seen; or the connection failed, which the next read reports */
     log_notice("live changes: the bind account sees no deleted object in CN=Deleted Objects (%s): "
                "unless nothing was ever deleted, it may not list that container, and deletes in "
                "the directory reach the cloud only with the next full sync (see adc(8), LIVE "
