@@ -5,6 +5,8 @@
 #   bench/run.sh --users 10000 --runs 5
 #   bench/run.sh --scaling [--million] also 10,000 and 100,000 (and 1,000,000) users
 #   bench/run.sh --json results.json  all figures as JSON too
+#   bench/run.sh --groups             also 1,000 groups (one of every user) and one membership
+#                                     change through adc run (docs/BENCHMARKS.md)
 # ADC_BENCH_NO_DEPS=1 skips the package check (no sudo needed). See docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -191,6 +191,7 @@ void adc_dir_users_done(struct adc_dir_users *l) {
     memset(l, 0, sizeof(*l));
 }
 
+/* Lowercase only, unlike adc_hex_digit: only the canonical form is stored as bytes. */
 static int hex(char ch) {
     return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
 }

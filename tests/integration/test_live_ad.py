@@ -8,6 +8,7 @@ DC was restored (another invocationId), leads to a full sync.
 One domain is provisioned for the whole module (provisioning is the slow part); each test has
 its own adc-server and sync configuration, and its own users (ou=Live is shared)."""
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -25,7 +26,8 @@ BASE = "OU=Live,DC=adc,DC=test"
 ELSEWHERE = "OU=Elsewhere,DC=adc,DC=test"
 SVC_DN = "CN=svc-live,CN=Users,DC=adc,DC=test"
 SVC_PASSWORD = "Live-Reader-Passw0rd"
-USER_FILTER = "(&(objectClass=user)(objectCategory=person))"
+# A user leaves the sync filter when it gets description=left.
+USER_FILTER = "(&(objectClass=user)(objectCategory=person)(!(description=left)))"
 N_USERS = 12
 
 DC = None
@@ -162,6 +164,10 @@ class LiveAD(unittest.TestCase):
     def test_changes_reach_the_cloud_live(self):
         a = self.agent()
         self.assertEqual(self.mine(self.cloud()), set(self.names))
+        # The users the startup full sync created count (a percentage max-delete of live
+        # deletes is resolved against them).
+        owned = int(re.search(r"baseline set \((\d+) users", a.log()).group(1))
+        self.assertEqual(owned, len(self.cloud()))
         live = wait_for(self, "a live status", lambda: self.live(), 10)
         self.assertEqual(live["watch"], "dirsync")
         self.assertIn("woken by change notifications", a.log())
@@ -202,15 +208,20 @@ class LiveAD(unittest.TestCase):
         self.move(u4, u4, ELSEWHERE)
         self.until("a move out of the base DN", lambda: u4 not in self.cloud())
 
+        # Leaving the sync filter is like a delete.
+        u6 = self.names[6]
+        self.modify(u6, "description", "left")
+        self.until("leaving the filter", lambda: u6 not in self.cloud())
+
         # A delete arrives as a tombstone.
         DC.ldapdelete(f"CN={u5},{BASE}")
         self.until("a delete", lambda: u5 not in self.cloud())
-        for n in self.names[6:]:
+        for n in self.names[7:]:
             self.assertIn(n, self.cloud())
         # No full sync besides the startup one: each change was a delta.
         self.assertEqual([r["trigger"] for r in self.runs()], ["startup"])
         self.assertTrue(self.runs()[0]["agent_id"], self.runs())
-        live = wait_for(self, "changes counted", lambda: self.live()["changes_applied"] >= 7
+        live = wait_for(self, "changes counted", lambda: self.live()["changes_applied"] >= 8
                         and self.live(), 5)
         self.assertTrue(live["flowing"])
         a.term()
@@ -280,6 +291,36 @@ class LiveAD(unittest.TestCase):
         self.corrupt_and_restart(a, other_invocation)
         self.assertIn("restored from a backup", a.log())
 
+    def test_a_restored_dc_leads_to_a_full_sync_with_usn(self):
+        a = self.agent(watch="usn", poll_interval=1)
+
+        def other_invocation(pos):
+            usn, invocation, dsa = pos.split(" ", 2)
+            self.assertEqual(len(invocation), 32)
+            return f"{usn} {uuid.uuid4().hex} {dsa}"
+        self.corrupt_and_restart(a, other_invocation)
+        self.assertIn("was restored from a backup since", a.log())
+
+    def test_the_dc_restarted_notifications_registered_again(self):
+        # The DC goes away (its connections and the change notification with them) and comes
+        # back: adc reconnects, registers the notification again, reads from its position,
+        # and changes made right after flow as before.
+        a = self.agent()
+        DC.restart()
+        u = self.names[0]
+        self.modify(u, "displayName", "After The DC Restart")
+        # The watcher retries with a backoff of 1 s doubling: within a few seconds.
+        self.until("a change after the DC restarted",
+                   lambda: self.cloud()[u].get("displayName") == "After The DC Restart", 30)
+        self.assertEqual(a.log().count(f"from {DC.base_dn}, woken by change notifications"), 2,
+                         a.log())
+        t0 = time.monotonic()
+        self.modify(u, "displayName", "Notified Again")
+        self.until("a change woken by the new notification",
+                   lambda: self.cloud()[u].get("displayName") == "Notified Again", 4)
+        self.assertLess(time.monotonic() - t0, 4)
+        self.assertEqual([r["trigger"] for r in self.runs()], ["startup"])
+
     def test_usn_and_notify(self):
         for watch in ("usn", "notify"):
             with self.subTest(watch=watch):
@@ -306,7 +347,7 @@ class LiveAD(unittest.TestCase):
         group = f"CN={self.prefix}team,{BASE}"
         DC.ldapadd(f"dn: {group}\nobjectClass: group\nsAMAccountName: {self.prefix}team\n"
                    + "".join(f"member: CN={n},{BASE}\n" for n in self.names[:3]) + "\n")
-        self.agent(groups_filter=f"(&(objectClass=group)(cn={self.prefix}*))")
+        a = self.agent(groups_filter=f"(&(objectClass=group)(cn={self.prefix}*))")
 
         def members():
             r = self.srv.scim(self.cfg, "GET", "/Groups?count=100")
@@ -322,6 +363,8 @@ class LiveAD(unittest.TestCase):
                       f"member: CN={self.names[0]},{BASE}\n")
         self.until("a membership change",
                    lambda: members() == sorted(self.names[1:3] + [self.names[5]]))
+        # DirSync with incremental values: only the changed members, not the group, were read.
+        self.assertIn("1 added, 1 removed (incremental values)", a.log())
         # A member deleted leaves the group; the group deleted leaves the cloud.
         DC.ldapdelete(f"CN={self.names[1]},{BASE}")
         self.until("a deleted member", lambda: members() == sorted([self.names[2],

@@ -140,6 +140,12 @@ class TwoInstancesBehindHAProxy(unittest.TestCase):
             time.sleep(0.05)
         self.fail("no instance holds the agent")
 
+    def logs(self):
+        """The end of both instances' logs, for a failure's message."""
+        return "\n".join("--- %s:\n%s" % (s.port, "\n".join(
+            l for l in s.read_log().splitlines() if "/api/v1/health" not in l)[-3000:])
+            for s in (self.a, self.b))
+
     def revive(self, srv):
         """Starts a killed instance again on its port; HAProxy takes it back."""
         srv.serve()
@@ -219,9 +225,9 @@ class TwoInstancesBehindHAProxy(unittest.TestCase):
         for srv in (other, holder, other):  # through each, the agent on one of them
             t0 = time.monotonic()
             r = login(srv, "alice@example.org", PASSWORD)
-            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.status, 200, (r, self.logs()))
             self.assertEqual(r.body["userName"], "alice@example.org")
-            self.assertLess(time.monotonic() - t0, 2.0)
+            self.assertLess(time.monotonic() - t0, 5.0)  # no timeout waited out
         self.assertEqual(ag.checks.count("alice@example.org"), 3)
         # Wrong passwords through the other instance: denied by the agent, and a missing name
         # gets the same status (and waits as long) on both instances.
@@ -261,8 +267,8 @@ class TwoInstancesBehindHAProxy(unittest.TestCase):
         holder.proc.wait()
         t.join(30)
         # Asked again of the agent, now connected to the survivor, within the timeout (10 s).
-        self.assertEqual(result["r"].status, 200, result["r"])
-        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(result["r"].status, 200, (result["r"], self.logs()))
+        self.assertLess(time.monotonic() - t0, 10, self.logs())
         self.assertGreater(ag.connects, connects)
         self.assertEqual(ag.checks.count("alice@example.org"), 2)
         # And the next sign-in through the survivor, at once.
@@ -288,7 +294,7 @@ class TwoInstancesBehindHAProxy(unittest.TestCase):
             ts = [threading.Thread(target=ask, args=(s,)) for s in (self.a, self.b)]
             [t.start() for t in ts]
             [t.join(30) for t in ts]
-            self.assertEqual(sorted(r.status for r in got.values()), [202, 409], got)
+            self.assertEqual(sorted(r.status for r in got.values()), [202, 409], (got, self.logs()))
             # `adc imp` on both instances meanwhile: refused too
             for srv in (self.a, self.b):
                 r = srv.request("POST", "/api/v1/agent/runs", {"source": "imp"}, auth=self.auth)
@@ -334,7 +340,7 @@ class TwoInstancesBehindHAProxy(unittest.TestCase):
         deadline = time.time() + 30
         while run_id not in ag.runs and time.time() < deadline:
             time.sleep(0.1)
-        self.assertIn(run_id, ag.runs)
+        self.assertIn(run_id, ag.runs, self.logs())
         # Both instances answer again: sign-in through each (the agent stays where it was or
         # reconnects), and sync now through the other reaches the agent.
         holder, other = self.holder()
@@ -345,7 +351,7 @@ class TwoInstancesBehindHAProxy(unittest.TestCase):
                 if r.status == 200:
                     break
                 time.sleep(0.5)
-            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.status, 200, (r, self.logs()))
         for srv in (other, holder):
             deadline, r = time.time() + 20, None
             while time.time() < deadline:
@@ -353,11 +359,11 @@ class TwoInstancesBehindHAProxy(unittest.TestCase):
                 if r.status == 202:
                     break
                 time.sleep(0.5)  # the previous run's report may still be on its way
-            self.assertEqual(r.status, 202, r)
+            self.assertEqual(r.status, 202, (r, self.logs()))
             deadline = time.time() + 10
             while r.body["run_id"] not in ag.runs and time.time() < deadline:
                 time.sleep(0.05)
-            self.assertIn(r.body["run_id"], ag.runs)
+            self.assertIn(r.body["run_id"], ag.runs, self.logs())
         # Answered checks after the restart left no row either.
         self.assertEqual(self.a.sql("SELECT count(*) FROM login_checks"), [("0",)])
 

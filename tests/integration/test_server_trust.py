@@ -4,6 +4,7 @@ with a second sync configuration's secret, a rogue agent that speaks the agent c
 user signs in from another (127.0.0.0/8 is all loopback). Each test names the threat it checks;
 docs/RELIABILITY.md (SECURITY) lists them."""
 import json
+import os
 import threading
 import time
 import unittest
@@ -173,7 +174,9 @@ class Throttling(unittest.TestCase):
     speed, or locking every synced account in the directory), and telling which names exist."""
 
     PASSWORDS = {"alice@example.org": "alice-pw", "bob@example.org": "bob-pw",
-                 "carol@example.org": "carol-pw", "dave@example.org": "dave-pw"}
+                 "carol@example.org": "carol-pw", "dave@example.org": "dave-pw",
+                 "erin@example.org": "erin-pw"}
+    SLOW = {"erin@example.org"}  # the directory takes 0.4 s to check these
 
     @classmethod
     def setUpClass(cls):
@@ -185,8 +188,9 @@ class Throttling(unittest.TestCase):
             assert r.status == 201, r
         # The directory, played by an agent that knows the passwords; it records every check
         # that reaches it (each would be a bind).
-        cls.agent = RogueAgent(cls.srv, cls.cfg, answer=lambda c: "accepted" if
-                               cls.PASSWORDS.get(c["username"]) == c["password"] else "denied")
+        cls.agent = RogueAgent(cls.srv, cls.cfg, answer=lambda c: (
+            time.sleep(0.4) if c["username"] in cls.SLOW else None) or (
+            "accepted" if cls.PASSWORDS.get(c["username"]) == c["password"] else "denied"))
         cls.addClassCleanup(cls.agent.close)
 
     def checks(self, name):
@@ -237,6 +241,49 @@ class Throttling(unittest.TestCase):
         self.assertLessEqual(self.checks(name) - before, 5)
         self.assertEqual(statuses.count(200), 0)
         self.assertGreaterEqual(statuses.count(429), 15)
+
+    def test_attempts_waiting_for_room_hold_no_thread(self):
+        """Threat: each attempt of a parallel burst at one account that waits for room among
+        the attempts in flight (up to 5 s) held a server thread: enough of them would take
+        every worker. They wait suspended now, and still reach the directory at most the
+        budget."""
+        import concurrent.futures
+
+        def sleepers():  # server threads asleep in a timed sleep (the old wait: usleep)
+            n = 0
+            for tid in os.listdir("/proc/%d/task" % self.srv.proc.pid):
+                try:
+                    with open("/proc/%d/task/%s/wchan" % (self.srv.proc.pid, tid)) as f:
+                        n += "nanosleep" in f.read()
+                except OSError:
+                    pass
+            return n
+
+        name = "erin@example.org"
+        before = self.checks(name)
+        peak, done = [0], threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak.append(sleepers())
+                time.sleep(0.01)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(60) as ex:
+                statuses = list(ex.map(
+                    lambda i: login(self.srv, name, "w%d" % i, "127.0.0.9").status, range(60)))
+        finally:
+            done.set()
+            sampler.join()
+        self.assertLessEqual(self.checks(name) - before, 5)
+        self.assertEqual(set(statuses) - {401, 429}, set(), statuses)
+        self.assertGreaterEqual(statuses.count(429), 55)
+        # 5 attempts in flight hold a worker each while the directory answers (waiting on a
+        # condition, not sleeping); the other 55 wait with no thread at all, where each used to
+        # poll for room in a thread of its own (usleep)
+        self.assertLess(max(peak), 3, peak)
 
     def test_many_addresses_cannot_lock_the_directory_account(self):
         name = "carol@example.org"

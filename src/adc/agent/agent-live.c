@@ -176,6 +176,22 @@ static int on_delete(void *userdata, const unsigned char uuid[16], const char *e
     return handled(l, r, &o, err);
 }
 
+static int on_group_members(void *userdata, const char *external_id, const char *const *added,
+                            size_t n_added, const char *const *removed, size_t n_removed) {
+    struct adc_live *l = userdata;
+    struct adc_delta_outcome o;
+    char *err = NULL;
+    int r = adc_delta_begin(l->delta, &err);
+    if (r == 0)
+        r = adc_delta_group_members(l->delta, external_id, added, n_added, removed, n_removed, &o,
+                                    &err);
+    if (r == -ENOENT) {
+        free(err);
+        return r; /* not a group of the graph: the watcher reports the entry */
+    }
+    return handled(l, r, &o, err);
+}
+
 static int on_position(void *userdata, const char *position) { return save(userdata, position); }
 
 static bool on_imp_progress(void *userdata, enum adc_imp_phase phase, size_t done, size_t total) {
@@ -225,7 +241,7 @@ static int on_baseline(void *userdata, const char *position) {
     bool ok = res.status == ADC_EXIT_OK || res.status == ADC_EXIT_PARTIAL;
     if (ok) {
         l->baseline_ok = true;
-        l->n_owned = res.have_plan ? res.plan.n_owned : 0;
+        l->n_owned = adc_imp_owned_after(&res);
         adc_delta_set_owned(l->delta, l->n_owned);
         adc_delta_resume_deletes(l->delta);
         log_notice("live changes: baseline set (%zu users of this configuration)", l->n_owned);
@@ -258,6 +274,7 @@ static void *live_main(void *userdata) {
         .userdata = l,
         .entry = on_entry,
         .delete_uuid = on_delete,
+        .group_members = on_group_members,
         .position = on_position,
         .baseline = on_baseline,
         .keep_going = keep_going,

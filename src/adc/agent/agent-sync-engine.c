@@ -44,7 +44,7 @@ int adc_sync_engine_run(const struct adc_sync_engine_params *p, json_t **stats, 
     /* Live deletes held back by the burst guard wait for this (docs/product.md section 9). */
     adc_live_full_sync_done((res.status == ADC_EXIT_OK || res.status == ADC_EXIT_PARTIAL) &&
                                 !res.dry_run,
-                            res.have_plan ? res.plan.n_owned : 0);
+                            adc_imp_owned_after(&res));
     *stats = adc_imp_stats_json(&res.stats);
     *errors = adc_imp_errors_json(&res, MAX_RUN_ERRORS);
     /* As `adc imp` records its own runs: some users failing (exit 5) still completes the run;

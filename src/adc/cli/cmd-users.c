@@ -176,18 +176,26 @@ static void cell(FILE *out, const char *s, size_t w, bool last) {
 #define COLS 5
 #define COL_MAX 40 /* a longer value is printed whole but does not widen its column */
 
+/* User i's cells of the table; ext_buf holds its externalId's text. */
+static void row_of(const struct adc_read_result *res, size_t i, char ext_buf[ADC_DIR_UUID_TEXT],
+                   const char *v[COLS]) {
+    struct adc_user u;
+    adc_dir_user_view(&res->users.items[i], &u, ext_buf);
+    const char *row[COLS] = {u.user_name, u.external_id, u.active ? "yes" : "no", u.display_name,
+                             u.email};
+    memcpy(v, row, sizeof(row));
+}
+
 static void print_table(FILE *out, const struct adc_read_result *res) {
     static const char *const head[COLS] = {"userName", "externalId", "active", "displayName",
                                            "email"};
     size_t w[COLS];
     for (size_t c = 0; c < COLS; c++)
         w[c] = width(head[c]);
+    char ext_buf[ADC_DIR_UUID_TEXT];
+    const char *v[COLS];
     for (size_t i = 0; i < res->users.n; i++) {
-        struct adc_user view, *u = &view;
-        char ext_buf[ADC_DIR_UUID_TEXT];
-        adc_dir_user_view(&res->users.items[i], &view, ext_buf);
-        const char *v[COLS] = {u->user_name, u->external_id, u->active ? "yes" : "no",
-                               u->display_name, u->email};
+        row_of(res, i, ext_buf, v);
         for (size_t c = 0; c < COLS; c++) {
             size_t n = width(v[c] ? v[c] : "-");
             if (n > w[c] && n <= COL_MAX)
@@ -197,11 +205,7 @@ static void print_table(FILE *out, const struct adc_read_result *res) {
     for (size_t c = 0; c < COLS; c++)
         cell(out, head[c], w[c], c + 1 == COLS);
     for (size_t i = 0; i < res->users.n; i++) {
-        struct adc_user view, *u = &view;
-        char ext_buf[ADC_DIR_UUID_TEXT];
-        adc_dir_user_view(&res->users.items[i], &view, ext_buf);
-        const char *v[COLS] = {u->user_name, u->external_id, u->active ? "yes" : "no",
-                               u->display_name, u->email};
+        row_of(res, i, ext_buf, v);
         for (size_t c = 0; c < COLS; c++)
             cell(out, v[c], w[c], c + 1 == COLS);
     }

@@ -7,10 +7,13 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/json-scan.h"
 #include "common/json-util.h"
 #include "common/macros.h"
 #include "common/wire.h"
 #include "cloud/scim-internal.h"
+#include "cloud/scim-list-parse.h"
+#include "cloud/transport.h"
 
 #define PAGE 200
 
@@ -44,36 +47,153 @@ static char *dup_str(const json_t *v) {
     return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 }
 
-static int take_group(const json_t *g, adc_member_key_fn key_of, void *ctx,
-                      struct adc_cloud_group *out) {
-    memset(out, 0, sizeof(*out));
-    out->id = dup_str(json_object_get(g, "id"));
-    out->external_id = dup_str(json_object_get(g, "externalId"));
-    out->display_name = dup_str(json_object_get(g, "displayName"));
-    if (!out->id)
-        return -EBADMSG;
-    const json_t *members = json_object_get(g, "members");
-    size_t n = json_array_size(members);
-    out->member_keys = calloc(n + 1, sizeof(char *));
-    if (!out->member_keys)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *m = json_array_get(members, i);
-        const char *id = json_string_value(json_object_get(m, "value"));
-        const char *type = json_string_value(json_object_get(m, "type"));
-        if (!id)
-            continue;
-        const char *key = key_of(ctx, id, type ? type : "User");
+/* ---- a page of groups, read without building a tree ------------------------------------------
+ * A page holding a group of 100,000 members is about 18 MB of JSON: as a jansson tree it took
+ * most of adc's memory in a sync with groups (docs/BENCHMARKS.md). This walks the text
+ * (common/json-scan.h) and keeps only each group's id, externalId, displayName and member keys. */
+
+#define GROUP_PAGE_DEPTH 32
+
+struct group_page {
+    adc_member_key_fn key_of;
+    void *ctx;
+    struct adc_cloud_group_list *l;
+    size_t *cap;
+    long long total;
+    bool has_total;
+    size_t n_items;
+    size_t keys_cap;    /* of the group being read */
+    char *value, *type; /* of the member being read */
+};
+
+static int dup_string(struct adc_json_scan *s, char **out) {
+    if (adc_json_scan_literal(s, "null"))
+        return 0;
+    if (!adc_json_scan_next_is(s, '"'))
+        return adc_json_scan_fail(s, "a string was expected");
+    free(*out);
+    *out = NULL;
+    return adc_json_scan_string_dup(s, out);
+}
+
+static int gmember_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct group_page *pg = ctx;
+    if (strcmp(key, "value") == 0)
+        return dup_string(s, &pg->value);
+    if (strcmp(key, "type") == 0)
+        return dup_string(s, &pg->type);
+    return adc_json_scan_skip(s);
+}
+
+static int gmember_element(struct adc_json_scan *s, size_t index, void *ctx) {
+    (void)index;
+    struct group_page *pg = ctx;
+    struct adc_cloud_group *g = &pg->l->items[pg->l->n - 1];
+    int r = adc_json_scan_object(s, gmember_member, pg);
+    if (r == 0 && pg->value) {
+        const char *key = pg->key_of(pg->ctx, pg->value, pg->type ? pg->type : "User");
         char *k = NULL;
         if (key)
             k = strdup(key);
-        else if (asprintf(&k, "?:%s", id) < 0)
+        else if (asprintf(&k, "?:%s", pg->value) < 0)
             k = NULL;
+        if (k && adc_grow_array(g->member_keys, pg->keys_cap, g->n_members, 16) < 0) {
+            free(k);
+            k = NULL;
+        }
         if (!k)
-            return -ENOMEM;
-        out->member_keys[out->n_members++] = k;
+            r = -ENOMEM;
+        else
+            g->member_keys[g->n_members++] = k;
     }
-    return 0;
+    free(pg->value);
+    free(pg->type);
+    pg->value = pg->type = NULL;
+    return r;
+}
+
+static int group_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct group_page *pg = ctx;
+    struct adc_cloud_group *g = &pg->l->items[pg->l->n - 1];
+    if (strcmp(key, "id") == 0)
+        return dup_string(s, &g->id);
+    if (strcmp(key, "externalId") == 0)
+        return dup_string(s, &g->external_id);
+    if (strcmp(key, "displayName") == 0)
+        return dup_string(s, &g->display_name);
+    if (strcmp(key, "members") == 0) {
+        if (adc_json_scan_literal(s, "null"))
+            return 0;
+        if (!adc_json_scan_eat(s, '['))
+            return adc_json_scan_fail(s, "members must be an array");
+        return adc_json_scan_elements(s, gmember_element, pg);
+    }
+    return adc_json_scan_skip(s);
+}
+
+static int group_element(struct adc_json_scan *s, size_t index, void *ctx) {
+    (void)index;
+    struct group_page *pg = ctx;
+    struct adc_cloud_group_list *l = pg->l;
+    if (adc_grow_array(l->items, *pg->cap, l->n, 64) < 0)
+        return -ENOMEM;
+    memset(&l->items[l->n++], 0, sizeof(l->items[0])); /* counted now, so that it is freed */
+    pg->keys_cap = 0;
+    int r = adc_json_scan_object(s, group_member, pg);
+    if (r == 0 && !l->items[l->n - 1].id)
+        return adc_json_scan_fail(s, "a group without an id");
+    pg->n_items++;
+    return r;
+}
+
+static int group_list_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct group_page *pg = ctx;
+    if (strcmp(key, "totalResults") == 0) {
+        pg->has_total = true;
+        return adc_json_scan_number(s, &pg->total);
+    }
+    if (strcmp(key, "Resources") == 0) {
+        if (!adc_json_scan_eat(s, '['))
+            return adc_json_scan_fail(s, "Resources must be an array");
+        return adc_json_scan_elements(s, group_element, pg);
+    }
+    return adc_json_scan_skip(s);
+}
+
+/* GET of one page into l: 0 with *n_items and *total, or a negative errno with *err. */
+static int group_page_get(struct adc_scim *s, const char *path, struct group_page *pg,
+                          size_t *total, char **err) {
+    struct adc_transport_reply resp = {.retry_after = -1};
+    int r = adc_transport_request_retry(s->http, "GET", path, NULL, 0, 0, &resp);
+    if (r < 0) {
+        *err = TAKE_PTR(resp.error);
+        goto out;
+    }
+    if (resp.status != 200) {
+        adc_transport_status_error(s->http, "GET", path, &resp, err);
+        r = adc_transport_status_errno(resp.status);
+        goto out;
+    }
+    struct adc_json_scan sc;
+    adc_json_scan_init(&sc, resp.body ? resp.body : "", resp.len, GROUP_PAGE_DEPTH);
+    r = adc_json_scan_object(&sc, group_list_member, pg);
+    if (r == 0)
+        r = adc_json_scan_end(&sc);
+    if (r == 0 && (!pg->has_total || pg->total < 0))
+        r = adc_json_scan_fail(&sc, "no totalResults");
+    free(pg->value);
+    free(pg->type);
+    pg->value = pg->type = NULL;
+    if (r < 0) {
+        char why[200];
+        adc_json_scan_error(&sc, r, why, sizeof(why));
+        *err = adc_strdup_printf("GET %s: not a SCIM ListResponse of Groups: %s", path, why);
+        goto out;
+    }
+    *total = (size_t)pg->total;
+out:
+    adc_transport_reply_done(&resp);
+    return r;
 }
 
 int adc_scim_list_groups(struct adc_scim *s, const char *app_id, adc_member_key_fn key_of,
@@ -88,27 +208,12 @@ int adc_scim_list_groups(struct adc_scim *s, const char *app_id, adc_member_key_
         char path[512 + 64];
         snprintf(path, sizeof(path), ADC_WIRE_SCIM_GROUPS "?filter=%s&startIndex=%zu&count=%d",
                  filter, start, PAGE);
-        json_t *page = NULL;
-        if ((r = adc_scim_call(s, "GET", path, NULL, &page, err)) < 0)
+        struct group_page pg = {.key_of = key_of, .ctx = ctx, .l = &l, .cap = &cap};
+        size_t total = 0;
+        if ((r = group_page_get(s, path, &pg, &total, err)) < 0)
             goto out;
-        const json_t *res = json_object_get(page, "Resources");
-        size_t n = json_array_size(res);
-        json_int_t total = json_integer_value(json_object_get(page, "totalResults"));
-        for (size_t i = 0; i < n && r == 0; i++) {
-            if (adc_grow_array(l.items, cap, l.n, 64) < 0) {
-                r = -ENOMEM;
-                break;
-            }
-            r = take_group(json_array_get(res, i), key_of, ctx, &l.items[l.n]);
-            l.n++; /* counted even when half-read, so that it is freed */
-        }
-        json_decref(page);
-        if (r < 0) {
-            *err = strdup(r == -ENOMEM ? "out of memory" : "a group without an id in the answer");
-            goto out;
-        }
-        start += n;
-        if (n == 0 || (json_int_t)start > total)
+        start += pg.n_items;
+        if (pg.n_items == 0 || start > total)
             break;
     }
     *out = l;
@@ -132,31 +237,47 @@ void adc_cloud_group_list_done(struct adc_cloud_group_list *l) {
 int adc_scim_list_user_ids(struct adc_scim *s, const char *app_id,
                            void (*fn)(void *ctx, const char *external_id, const char *id),
                            void *ctx, char **err) {
+    /* Whole users, not attributes=externalId: the server renders a projection through a JSON
+     * tree per user but whole users as stored text, several times faster at 100,000; they are
+     * read without a tree here too (cloud/scim-list-parse.h), a page at a time. */
     char *filter = provider_filter(ADC_SCIM_SCHEMA_PROVIDER, app_id);
     if (!filter)
         return -ENOMEM;
     int r = 0;
     for (size_t start = 1;;) {
         char path[512 + 96];
-        snprintf(path, sizeof(path),
-                 ADC_WIRE_SCIM_USERS "?filter=%s&attributes=externalId&startIndex=%zu&count=5000",
+        snprintf(path, sizeof(path), ADC_WIRE_SCIM_USERS "?filter=%s&startIndex=%zu&count=2000",
                  filter, start);
-        json_t *page = NULL;
-        if ((r = adc_scim_call(s, "GET", path, NULL, &page, err)) < 0)
-            break;
-        const json_t *res = json_object_get(page, "Resources");
-        size_t n = json_array_size(res);
-        for (size_t i = 0; i < n; i++) {
-            const json_t *u = json_array_get(res, i);
-            const char *ext = json_string_value(json_object_get(u, "externalId"));
-            const char *id = json_string_value(json_object_get(u, "id"));
+        struct adc_transport_reply resp = {.retry_after = -1};
+        struct adc_cloud_users page;
+        adc_cloud_users_init(&page);
+        size_t total = 0, n = 0;
+        r = adc_transport_request_retry(s->http, "GET", path, NULL, 0, 0, &resp);
+        if (r < 0) {
+            *err = TAKE_PTR(resp.error);
+        } else if (resp.status != 200) {
+            adc_transport_status_error(s->http, "GET", path, &resp, err);
+            r = adc_transport_status_errno(resp.status);
+        } else {
+            char why[200];
+            r = adc_scim_list_parse(resp.body ? resp.body : "", resp.len, &page, &total, &n, why,
+                                    sizeof(why));
+            if (r == -EBADMSG)
+                *err = adc_strdup_printf("GET %s: not a SCIM ListResponse of Users: %s", path, why);
+        }
+        adc_transport_reply_done(&resp);
+        for (size_t i = 0; r == 0 && i < page.n; i++) {
+            char ib[ADC_UUID_TEXT], eb[ADC_UUID_TEXT];
+            const char *id = adc_cloud_user_id(&page.items[i], ib);
+            const char *ext = adc_cloud_user_external_id(&page.items[i], eb);
             if (ext && id)
                 fn(ctx, ext, id);
         }
-        json_int_t total = json_integer_value(json_object_get(page, "totalResults"));
-        json_decref(page);
+        adc_cloud_users_done(&page);
+        if (r < 0)
+            break;
         start += n;
-        if (n == 0 || (json_int_t)start > total)
+        if (n == 0 || start > total)
             break;
     }
     free(filter);

@@ -84,6 +84,9 @@ struct pos adc_yaml_node_pos(const yaml_node_t *n);
 struct pos adc_yaml_value_offset_pos(const struct walk *w, const yaml_node_t *n, size_t offset);
 /* Records an error at p; the walk goes on. */
 void adc_yaml_error_at(struct walk *w, struct pos p, const char *fmt, ...) _printf_(3, 4);
+/* Reports libyaml's syntax error (the parser's state) at the position it names
+ * (config-yaml-pos.c). */
+void adc_yaml_report_syntax(struct adc_diag *d, yaml_parser_t *parser, const char *src, size_t len);
 /* The rules that involve several keys, after the walk (config-cross.c); path: the file's, to
  * resolve the files it names. */
 void adc_yaml_check_cross(struct walk *w, const char *path);

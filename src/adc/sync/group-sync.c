@@ -1,6 +1,7 @@
 #include "sync/group-sync.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,27 +78,55 @@ static int map_group_members(struct adc_cloud_group_list *l) {
     return r;
 }
 
+struct dir_read {
+    pthread_t thread;
+    const struct adc_ldap_config *cfg;
+    struct adc_group_read *out;
+    int r;
+    char *err;
+};
+
+static void *read_dir_groups(void *p) {
+    struct dir_read *d = p;
+    d->r = adc_ldap_read_groups(d->cfg, d->out, &d->err);
+    return NULL;
+}
+
 int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
                         struct adc_scim *client, const char *app_id,
                         const struct adc_dir_user *users, size_t n_users,
                         const struct adc_cloud_users *cloud, const bool settings[], char **err) {
     gs->enabled = true;
-    int r = adc_ldap_read_groups(cfg, &gs->dir, err);
-    if (r < 0)
-        return r;
+    /* The directory's groups on a thread of their own while this one lists the cloud's: the
+     * two reads wait on different servers (about a second saved at 1,000 groups). */
+    struct dir_read dr = {.cfg = cfg, .out = &gs->dir};
+    bool threaded = pthread_create(&dr.thread, NULL, read_dir_groups, &dr) == 0;
+    if (!threaded)
+        read_dir_groups(&dr);
     struct key_ctx k = {.cloud = cloud};
-    if (adc_strindex_init_keyed(&k.by_id, cloud->n, false, id_at, &k) < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i < cloud->n; i++) {
+    char *cloud_err = NULL;
+    int r = adc_strindex_init_keyed(&k.by_id, cloud->n, false, id_at, &k) < 0 ? -ENOMEM : 0;
+    for (size_t i = 0; r == 0 && i < cloud->n; i++) {
         char id_buf[ADC_UUID_TEXT];
         const char *id = adc_cloud_user_id(&cloud->items[i], id_buf);
         if (own(&cloud->items[i], app_id) && id)
             adc_strindex_put(&k.by_id, id, i);
     }
-    r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, err);
+    if (r == 0)
+        r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, &cloud_err);
     adc_strindex_done(&k.by_id);
-    if (r < 0)
+    if (threaded)
+        pthread_join(dr.thread, NULL);
+    if (dr.r < 0) { /* the directory's failure first: it is the one rule 5 is about */
+        *err = dr.err;
+        free(cloud_err);
+        return dr.r;
+    }
+    free(dr.err);
+    if (r < 0) {
+        *err = cloud_err ? cloud_err : strdup("out of memory");
         return r;
+    }
     if (map_group_members(&gs->cloud) < 0) {
         *err = strdup("out of memory");
         return -ENOMEM;

@@ -39,7 +39,8 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
                         const struct adc_dir_user *users, size_t n_users,
                         const struct adc_cloud_users *cloud, const bool settings[], char **err);
 
-/* Applies the plan: creates, renames, member changes in chunks of `chunk`, deletes. A group
+/* Applies the plan: creates (with their members, through Bulk when the server offers it:
+ * cloud/scim-groups.h), renames, member changes in chunks of `chunk`, deletes. A group
  * that fails is counted and the others go on. Returns 0 (see gs->failed), or a negative errno
  * when the server could not be reached at all. */
 int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, const char *app_id,

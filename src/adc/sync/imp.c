@@ -401,3 +401,13 @@ void adc_imp_result_done(struct adc_imp_result *r) {
     free(r->run_id);
     memset(r, 0, sizeof(*r));
 }
+
+size_t adc_imp_owned_after(const struct adc_imp_result *r) {
+    if (!r->have_plan)
+        return 0;
+    size_t n = r->plan.n_owned;
+    if (r->dry_run || !r->applied)
+        return n;
+    n += r->stats.created;
+    return r->stats.deleted < n ? n - r->stats.deleted : 0;
+}

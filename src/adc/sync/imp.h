@@ -63,6 +63,10 @@ struct adc_imp_result {
 void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_config *service,
                  const struct adc_imp_options *opt, struct adc_imp_result *out);
 void adc_imp_result_done(struct adc_imp_result *r);
+/* The cloud users of this configuration after the run: those it owned before (plan.n_owned),
+ * plus the users it created, minus those it deleted, when the run wrote (not a dry run). What a
+ * percentage max-delete of live deletes is resolved against. 0 without a plan. */
+size_t adc_imp_owned_after(const struct adc_imp_result *r);
 
 /* The pieces of `adc imp --json` (docs/product.md section 3), also what the run record carries. */
 json_t *adc_imp_stats_json(const struct adc_plan_stats *s);

@@ -51,6 +51,12 @@
 #define OID_NOTIFY "1.2.840.113556.1.4.528"
 #define OID_SHOW_DELETED "1.2.840.113556.1.4.417"
 #define DIRSYNC_OBJECT_SECURITY 0x1
+/* Multi-valued attributes as the values added ("member;range=1-1") and removed
+ * ("member;range=0-0") rather than all of them: a membership change of a large group costs its
+ * changed members only. */
+#define DIRSYNC_INCREMENTAL_VALUES 0x80000000u
+/* Attributes DirSync returns with every object, which say nothing changed in it. */
+static const char *const ALWAYS[] = {"objectGUID", "instanceType", "parentGUID"};
 /* Every user (and group, with backend.ldap.groups); tombstones keep objectClass (not
  * objectCategory), so deletes match too. Which of them the sync and group filters take is the
  * sink's to judge (it reads the entry): a change that made an entry leave them still shows. */
@@ -280,6 +286,66 @@ static int identity(struct ad *a, const unsigned char guid[16], char **out) {
     return *out ? 0 : 1;
 }
 
+/* A group whose only change is in its members (DirSync with incremental values): the added and
+ * removed member DNs go to sink->group_members. -ENOENT when the object changed otherwise, or
+ * the sink cannot judge it (a group it does not know yet): then the sink reads the entry. */
+static int members_changed(struct ad *a, LDAPMessage *e, const unsigned char guid[16]) {
+    if (!a->cfg->groups_filter || !a->sink->group_members || a->kind != ADC_WATCH_DIRSYNC)
+        return -ENOENT;
+    struct berval **vals[2] = {NULL, NULL}; /* removed (range=0-0), added (range=1-1) */
+    BerElement *ber = NULL;
+    int r = 0;
+    for (char *at = ldap_first_attribute(a->ld, e, &ber); at;
+         at = ldap_next_attribute(a->ld, e, ber)) {
+        bool known = false;
+        for (size_t i = 0; i < ADC_ARRAY_SIZE(ALWAYS) && !known; i++)
+            known = strcasecmp(at, ALWAYS[i]) == 0;
+        int k = strcasecmp(at, "member;range=0-0") == 0   ? 0
+                : strcasecmp(at, "member;range=1-1") == 0 ? 1
+                                                          : -1;
+        if (k >= 0 && !vals[k])
+            vals[k] = ldap_get_values_len(a->ld, e, at);
+        else if (!known)
+            r = -ENOENT; /* another attribute changed: the whole entry is read */
+        ldap_memfree(at);
+    }
+    ber_free(ber, 0);
+    size_t n[2] = {0, 0};
+    char **dns[2] = {NULL, NULL};
+    char *id = NULL;
+    if (r == 0 && !vals[0] && !vals[1])
+        r = -ENOENT;
+    for (int k = 0; k < 2 && r == 0; k++) {
+        while (vals[k] && vals[k][n[k]])
+            n[k]++;
+        dns[k] = calloc(n[k] + 1, sizeof(char *));
+        for (size_t i = 0; dns[k] && i < n[k]; i++)
+            if (!(dns[k][i] = strndup(vals[k][i]->bv_val, vals[k][i]->bv_len)))
+                r = -ENOMEM;
+        if (!dns[k])
+            r = -ENOMEM;
+    }
+    if (r == 0) {
+        r = identity(a, guid, &id);
+        if (r == 1)
+            r = -ENOENT;
+    }
+    if (r == 0) {
+        log_info("live changes: members of group %s: %zu added, %zu removed (incremental values)",
+                 id, n[1], n[0]);
+        r = a->sink->group_members(a->sink->userdata, id, (const char *const *)dns[1], n[1],
+                                   (const char *const *)dns[0], n[0]);
+    }
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; dns[k] && i < n[k]; i++)
+            free(dns[k][i]);
+        free(dns[k]);
+        ldap_value_free_len(vals[k]);
+    }
+    free(id);
+    return r;
+}
+
 /* One changed object: a tombstone or an entry outside base_dn is a delete of its identity, any
  * other entry is reported by DN (the sink checks the sync filter). */
 static int on_object(struct ad *a, LDAPMessage *e) {
@@ -296,7 +362,9 @@ static int on_object(struct ad *a, LDAPMessage *e) {
     bool deleted =
         del && del[0] && del[0]->bv_len == 4 && strncasecmp(del[0]->bv_val, "TRUE", 4) == 0;
     if (!deleted && in_scope(a, dn)) {
-        r = a->sink->entry(a->sink->userdata, dn, false);
+        r = members_changed(a, e, (const unsigned char *)guid[0]->bv_val);
+        if (r == -ENOENT)
+            r = a->sink->entry(a->sink->userdata, dn, false);
         goto out;
     }
     const unsigned char *g = (const unsigned char *)guid[0]->bv_val;
@@ -355,9 +423,10 @@ static int dirsync_read(struct ad *a, bool report) {
         struct berval empty = {0, ""};
         /* DirSyncRequestValue ::= SEQUENCE { flags INTEGER, maxBytes INTEGER (0: the DC's own
          * limit), cookie OCTET STRING } */
+        ber_int_t flags = (ber_int_t)(DIRSYNC_OBJECT_SECURITY |
+                                      (a->cfg->groups_filter ? DIRSYNC_INCREMENTAL_VALUES : 0));
         if (!ber ||
-            ber_printf(ber, "{iiO}", DIRSYNC_OBJECT_SECURITY, 0,
-                       a->cookie.bv_val ? &a->cookie : &empty) < 0 ||
+            ber_printf(ber, "{iiO}", flags, 0, a->cookie.bv_val ? &a->cookie : &empty) < 0 ||
             ber_flatten2(ber, &ctrl.ldctl_value, 0) < 0) {
             if (ber)
                 ber_free(ber, 1);

@@ -1,6 +1,5 @@
 #include "watch/watch.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <ldap.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/hex.h"
 #include "directory/ldap-conn.h"
 
 /* Controls and capabilities of the root DSE (RFC 4512 section 5.1) that name a change stream. */
@@ -82,10 +82,8 @@ char *adc_watch_hex_encode(const struct berval *b, size_t max) {
     if (!b->bv_val || b->bv_len == 0 || b->bv_len > max)
         return NULL;
     char *s = malloc(b->bv_len * 2 + 1);
-    if (!s)
-        return NULL;
-    for (size_t i = 0; i < b->bv_len; i++)
-        snprintf(s + 2 * i, 3, "%02x", (unsigned char)b->bv_val[i]);
+    if (s)
+        adc_hex_encode((const unsigned char *)b->bv_val, b->bv_len, s);
     return s;
 }
 
@@ -93,19 +91,14 @@ int adc_watch_hex_decode(const char *s, size_t max, struct berval *out) {
     size_t n = strlen(s);
     if (n == 0 || n % 2 || n / 2 > max)
         return -EINVAL;
-    char *b = malloc(n / 2 + 1);
+    unsigned char *b = malloc(n / 2 + 1);
     if (!b)
         return -ENOMEM;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]) ||
-            sscanf(s + 2 * i, "%2x", &v) != 1) {
-            free(b);
-            return -EINVAL;
-        }
-        b[i] = (char)v;
+    if (!adc_hex_decode(s, n / 2, b)) {
+        free(b);
+        return -EINVAL;
     }
-    out->bv_val = b;
+    out->bv_val = (char *)b;
     out->bv_len = n / 2;
     return 0;
 }

@@ -34,6 +34,11 @@ struct adc_watch_sink {
     /* The entry with this syncUUID was deleted or left the sync filter; external_id: its
      * identity as adc reads it, when the watcher saw the entry (else NULL). */
     int (*delete_uuid)(void *userdata, const unsigned char uuid[16], const char *external_id);
+    /* Active Directory (DirSync with incremental values): only the members of the group with
+     * this identity changed, by these DNs. -ENOENT when the sink cannot judge that from the
+     * values (a group it does not know): the watcher reports the entry instead. May be NULL. */
+    int (*group_members)(void *userdata, const char *external_id, const char *const *added,
+                         size_t n_added, const char *const *removed, size_t n_removed);
     /* Every change before this point was handled: save `position`. */
     int (*position)(void *userdata, const char *position);
     /* The watcher starts from `position` but cannot tell what changed before it (no saved

@@ -419,7 +419,7 @@ out:
     adc_secret_free(secret);
 }
 
-/* Runs on the HTTP event loop, not on a worker (http.c, on_loop): it must never block. */
+/* Runs on the HTTP event loop, not on a worker (http-access.c, on_loop): it must never block. */
 static void health(struct adc_http_request *req, struct adc_http_response *res) {
     (void)req;
     adc_http_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "version", ADC_VERSION));

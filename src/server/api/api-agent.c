@@ -166,17 +166,9 @@ static bool one_of(const char *s, const char *const *set, size_t n) {
     return false;
 }
 
-/* A string from the agent shown to admins: absent, or bounded and without control characters. */
+/* A string from the agent shown to admins: absent, null, or printable text of at most max bytes. */
 static bool opt_text(const json_t *v, size_t max) {
-    if (!v || json_is_null(v))
-        return true;
-    const char *s = json_string_value(v);
-    if (!s || strlen(s) > max)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
-    return true;
+    return !v || json_is_null(v) || adc_http_text_printable(json_string_value(v), max);
 }
 
 /* PUT /api/v1/agent/live: how live changes are going (docs/agent-protocol.md). The agent sends

@@ -51,6 +51,7 @@ void adc_channel_stop(struct adc_server *srv) {
     adc_schedule_stop();
     if (srv->hub)
         adc_hub_shutdown(srv->hub);
+    adc_login_wake_waiters();
     adc_runs_recover_stop();
 }
 
@@ -107,23 +108,13 @@ void adc_channel_describe(struct adc_server *srv, json_t *config) {
                 adc_streq(json_string_value(json_object_get(live, ADC_WIRE_STATE)), "streaming")));
 }
 
-/* Strings from the agent are shown to admins: bounded and printable. */
-static bool printable(const char *s, size_t max) {
-    if (!s || strlen(s) > max)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
-    return true;
-}
-
 static void handle_connect(struct adc_http_request *req, struct adc_http_response *res) {
     json_t *body = adc_http_body_object(req, res);
     if (!body)
         return;
     const char *host = json_string_value(json_object_get(body, ADC_WIRE_HOST));
     const char *version = json_string_value(json_object_get(body, ADC_WIRE_VERSION));
-    if (!printable(host, 253) || !printable(version, 63)) {
+    if (!adc_http_text_printable(host, 253) || !adc_http_text_printable(version, 63)) {
         adc_http_error(res, 400, "invalidValue",
                        "\"host\" (up to 253 characters) and \"version\" (up to 63) are required");
         json_decref(body);

@@ -37,3 +37,6 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
  * stopped by adc_channel_start and adc_channel_free. 0 or a negative errno. */
 int adc_login_start(struct adc_server *srv);
 void adc_login_stop(void);
+/* Sign-ins waiting for room among the attempts in flight (login.c) answer now: the server
+ * stops, and HTTP waits for deferred requests. */
+void adc_login_wake_waiters(void);

@@ -231,7 +231,7 @@ static enum attempt attempt_remote(struct adc_server *srv, const char *target,
     double next_look = started + LOOK_EVERY_S;
     for (;;) {
         waiter_wait(&w, next_look < deadline ? next_look : deadline);
-        struct answer a = {.id = w.id};
+        struct answer a = {.id = w.id, .r = -EIO}; /* not answered when the store is away */
         exec_autocommit(srv, read_answer, &a);
         double now = mono_now();
         if (a.r == 0) {

@@ -1,6 +1,7 @@
 #include "api/cluster.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -85,6 +86,41 @@ static void check_queue(struct adc_server *srv) {
     adc_store_release(db);
 }
 
+/* Claims run on a thread of their own, poked by the listener: a claim is a write transaction,
+ * which waits for the store's writer lock while a Bulk import holds it, and the listener must
+ * meanwhile go on refreshing this instance's row and passing password checks (neither needs
+ * that lock). Pokes while it works coalesce into one more look. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool dirty, stop, started;
+    pthread_t thread;
+} claimer = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void claim_poke(void) {
+    pthread_mutex_lock(&claimer.lock);
+    claimer.dirty = true;
+    pthread_cond_signal(&claimer.cond);
+    pthread_mutex_unlock(&claimer.lock);
+}
+
+static void *claimer_main(void *arg) {
+    struct adc_server *srv = arg;
+    pthread_mutex_lock(&claimer.lock);
+    for (;;) {
+        while (!claimer.dirty && !claimer.stop)
+            pthread_cond_wait(&claimer.cond, &claimer.lock);
+        if (claimer.stop)
+            break;
+        claimer.dirty = false;
+        pthread_mutex_unlock(&claimer.lock);
+        check_queue(srv);
+        pthread_mutex_lock(&claimer.lock);
+    }
+    pthread_mutex_unlock(&claimer.lock);
+    return NULL;
+}
+
 /* The listener's wake-ups (payloads are ids only): "a<id>" a password check was answered,
  * "c<id>" one was sealed to some instance, a number a command was queued; NULL: look at
  * everything (after (re)connecting, and every CHECK_INTERVAL_MS). */
@@ -103,7 +139,7 @@ static void on_notify(void *ctx, const char *payload) {
         adc_cluster_checks_take(srv, NULL);
         adc_cluster_checks_wake_all(); /* answers whose notification was lost */
     }
-    check_queue(srv);
+    claim_poke();
 }
 
 /* Runs one store change (an expression using db_) in a write transaction of its own. */
@@ -136,6 +172,13 @@ int adc_cluster_start(struct adc_server *srv, unsigned port) {
     __atomic_store_n(&cl.oldest_start, now, __ATOMIC_RELAXED);
     WRITE(srv, adc_store_instance_reset(db_, cl.instance));
     WRITE(srv, adc_store_instance_up(db_, cl.instance, public_key, now));
+    claimer.stop = false;
+    r = -pthread_create(&claimer.thread, NULL, claimer_main, srv);
+    if (r < 0) {
+        log_error("cannot start the command claimer: %s", strerror(-r));
+        return r;
+    }
+    claimer.started = true;
     r = adc_store_listen(srv->store, CHANNEL, CHECK_INTERVAL_MS, on_notify, srv, &cl.listener);
     if (r < 0)
         log_error("cannot listen for commands of other instances: %s", strerror(-r));
@@ -147,6 +190,14 @@ int adc_cluster_start(struct adc_server *srv, unsigned port) {
 void adc_cluster_stop(void) {
     adc_store_listener_free(cl.listener);
     cl.listener = NULL;
+    if (claimer.started) {
+        pthread_mutex_lock(&claimer.lock);
+        claimer.stop = true;
+        pthread_cond_signal(&claimer.cond);
+        pthread_mutex_unlock(&claimer.lock);
+        pthread_join(claimer.thread, NULL);
+        claimer.started = false;
+    }
 }
 
 void adc_cluster_free(void) {
@@ -163,7 +214,7 @@ void adc_cluster_agent_up(struct adc_server *srv, const char *agent_id, const ch
     adc_store_now(since);
     WRITE(srv, adc_store_presence_up(db_, agent_id, app_id, cl.instance, host, version, since,
                                      time(NULL)));
-    check_queue(srv); /* commands queued while no instance held an agent of app_id */
+    claim_poke(); /* commands queued while no instance held an agent of app_id */
     adc_cluster_checks_take(srv, NULL);
 }
 

@@ -65,6 +65,7 @@ static void unavailable(struct adc_http_response *res, const char *why) {
  * convenience for the real user, not a security property). The same thread prunes old rows. */
 #define FAMILIAR_QUEUE 4096
 #define FLUSH_S 2
+#define ADMIT_TICK_S 0.1 /* how late a sign-in waiting for room learns that its time is up */
 #define PRUNE_EVERY_S 600
 
 static struct {
@@ -116,16 +117,30 @@ static void flush(char **keys, size_t n, bool prune) {
     adc_store_release(db);
 }
 
+static void admit_expire(double now);
+
 static void *background_main(void *userdata) {
     (void)userdata;
     double last_prune = mono_now();
+    double next_flush = last_prune + FLUSH_S;
     pthread_mutex_lock(&bg.lock);
     for (;;) {
+        /* Every ADMIT_TICK_S: sign-ins waiting for room whose time is up (admit_defer). */
         struct timespec at;
         clock_gettime(CLOCK_REALTIME, &at);
-        at.tv_sec += FLUSH_S;
-        while (!bg.stop && pthread_cond_timedwait(&bg.wake, &bg.lock, &at) == 0)
-            ;
+        at.tv_nsec += (long)(ADMIT_TICK_S * 1e9);
+        if (at.tv_nsec >= 1000000000L) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&bg.wake, &bg.lock, &at);
+        if (!bg.stop && mono_now() < next_flush) {
+            pthread_mutex_unlock(&bg.lock);
+            admit_expire(mono_now());
+            pthread_mutex_lock(&bg.lock);
+            continue;
+        }
+        next_flush = mono_now() + FLUSH_S;
         char **keys = NULL;
         size_t n = bg.n;
         if (n > 0 && (keys = malloc(n * sizeof(*keys)))) {
@@ -224,6 +239,8 @@ static int throttle_load(struct adc_db *db, struct adc_throttle *t) {
     return adc_store_login_throttle_get(db, keys, ADC_THROTTLE_KEYS, t->rows);
 }
 
+static void admit_left(void);
+
 /* Records a denial (the rows throttle.c changed, in one write transaction) and ends the
  * attempt's place in flight, under the account's lock (throttle.h). */
 static void throttle_record_failure(struct adc_server *srv, struct adc_throttle *t) {
@@ -248,6 +265,7 @@ static void throttle_record_failure(struct adc_server *srv, struct adc_throttle 
     adc_store_release(db);
     adc_throttle_leave(t);
     adc_throttle_unlock(t);
+    admit_left();
     if (r < 0)
         log_warning("login throttling: cannot record a failed sign-in: %s", strerror(-r));
 }
@@ -284,52 +302,172 @@ static void throttled(struct adc_http_response *res, const char *name, const cha
                    (long long)wait);
 }
 
-/* Takes the attempt's place among those in flight (adc_throttle_enter): 0, then the caller
- * calls adc_throttle_leave; the seconds of a 429; or -EIO. Without room it waits for attempts
- * in flight to end, reading the rows again (their failures may have locked it meanwhile), for
- * at most ADMIT_WAIT_S. No store connection is held while waiting. */
+/* ---- room among the attempts in flight ----
+ * An attempt enters the account's attempts in flight (adc_throttle_enter) before asking the
+ * directory. Without room it waits for attempts in flight to end, reading the rows again
+ * (their failures may have locked it meanwhile), for at most ADMIT_WAIT_S, and then gets a 429
+ * of a second. It waits without a thread (adc_http_defer): a burst of parallel guesses at one
+ * account must not hold the server's workers. It is woken when an attempt of this process
+ * leaves (admit_notify: the only event that makes room), and by the background thread when its
+ * time is up; admit.gen closes the race between "no room" and going to sleep. No store
+ * connection is held while waiting. */
 #define ADMIT_WAIT_S 5.0
-#define ADMIT_POLL_US 5000
 
-static int64_t throttle_admit(struct adc_server *srv, struct adc_throttle *t, double started) {
-    for (;;) {
-        adc_throttle_lock(t);
-        struct adc_db *db = adc_store_acquire(srv->store);
-        int r = db ? throttle_load(db, t) : -EIO;
-        adc_store_release(db);
-        int64_t now = time(NULL);
-        int64_t wait = r == 0 ? adc_throttle_check(t, now) : 0;
-        bool entered = r == 0 && wait == 0 && adc_throttle_enter(t, now);
-        adc_throttle_unlock(t);
-        if (r < 0)
-            return -EIO;
-        if (wait > 0 || entered)
-            return wait;
-        if (mono_now() - started > ADMIT_WAIT_S)
-            return 1;
-        usleep(ADMIT_POLL_US);
-    }
+struct login_state {
+    struct login_state *next; /* in admit.head while it waits for room */
+    struct adc_http_request *req;
+    double started;
+    bool owned;
+    json_t *body; /* holds the name as typed */
+    const char *name;
+    char *password;
+    struct adc_throttle t;
+    struct adc_store_user user;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct login_state *head;
+    unsigned long gen; /* bumped by every attempt that leaves */
+} admit = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void state_free(struct login_state *st) {
+    if (!st)
+        return;
+    adc_secret_free(st->password);
+    adc_store_user_done(&st->user);
+    json_decref(st->body);
+    free(st);
 }
 
-/* The password of an owned user admitted by the throttle, checked by its configuration's agent
- * (through this instance or another); the answer in res. Takes password (wiped). */
-static void check_with_agent(struct adc_server *srv, struct adc_http_response *res,
-                             struct adc_throttle *t, const struct adc_store_user *user,
-                             char *password, const char *client, double started) {
+/* Wakes the sign-ins waiting for room (all, or those whose time is up before `due`). */
+static void admit_wake(bool all, double due) {
+    pthread_mutex_lock(&admit.lock);
+    for (struct login_state **p = &admit.head; *p;) {
+        struct login_state *st = *p;
+        if (all || st->started + ADMIT_WAIT_S <= due) {
+            *p = st->next;
+            adc_http_wake(st->req);
+        } else {
+            p = &st->next;
+        }
+    }
+    pthread_mutex_unlock(&admit.lock);
+}
+
+static void admit_expire(double now) { admit_wake(false, now); }
+
+/* An attempt left the attempts in flight: room, maybe. */
+static void admit_left(void) {
+    __atomic_add_fetch(&admit.gen, 1, __ATOMIC_SEQ_CST);
+    admit_wake(true, 0);
+}
+
+static void leave(struct adc_throttle *t) {
+    adc_throttle_leave(t);
+    admit_left();
+}
+
+void adc_login_wake_waiters(void) { admit_wake(true, 0); }
+
+/* One look: 0 entered (the caller leaves later); the seconds of a 429; -EIO; -EAGAIN no room. */
+static int64_t admit_once(struct adc_server *srv, struct adc_throttle *t) {
+    adc_throttle_lock(t);
+    struct adc_db *db = adc_store_acquire(srv->store);
+    int r = db ? throttle_load(db, t) : -EIO;
+    adc_store_release(db);
+    int64_t now = time(NULL);
+    int64_t wait = r == 0 ? adc_throttle_check(t, now) : 0;
+    bool entered = r == 0 && wait == 0 && adc_throttle_enter(t, now);
+    adc_throttle_unlock(t);
+    if (r < 0)
+        return -EIO;
+    return wait > 0 ? wait : entered ? 0 : -EAGAIN;
+}
+
+static void login_check(struct login_state *st, struct adc_http_request *req,
+                        struct adc_http_response *res);
+
+static void admit_resume(struct adc_http_request *req, struct adc_http_response *res,
+                         void *userdata);
+
+/* Enters st's attempt and goes on with the check, or answers, or waits for room (st then
+ * belongs to the deferred request). Frees st unless it waits. */
+static void admit_or_wait(struct login_state *st, struct adc_http_request *req,
+                          struct adc_http_response *res) {
+    struct adc_server *srv = req->server;
+    const char *client = adc_http_client_addr(req);
+    for (;;) {
+        unsigned long gen = __atomic_load_n(&admit.gen, __ATOMIC_SEQ_CST);
+        int64_t wait = admit_once(srv, &st->t);
+        if (wait == 0) {
+            login_check(st, req, res);
+            break;
+        }
+        if (wait > 0) {
+            throttled(res, st->name, client, wait);
+            break;
+        }
+        if (wait == -EIO) {
+            adc_http_error(res, 503, NULL, "the store is busy; try again");
+            break;
+        }
+        if (srv->stopping) {
+            unavailable(res, "the server is stopping");
+            break;
+        }
+        if (mono_now() - st->started > ADMIT_WAIT_S) {
+            throttled(res, st->name, client, 1);
+            break;
+        }
+        pthread_mutex_lock(&admit.lock);
+        if (__atomic_load_n(&admit.gen, __ATOMIC_SEQ_CST) != gen) {
+            pthread_mutex_unlock(&admit.lock); /* one left meanwhile: look again */
+            continue;
+        }
+        st->req = req;
+        st->next = admit.head;
+        admit.head = st;
+        adc_http_defer(req, res, admit_resume, st); /* nobody wakes it before the unlock */
+        pthread_mutex_unlock(&admit.lock);
+        return;
+    }
+    state_free(st);
+}
+
+static void admit_resume(struct adc_http_request *req, struct adc_http_response *res,
+                         void *userdata) {
+    admit_or_wait(userdata, req, res);
+}
+
+/* The entered attempt: denied at once when no configuration owns the name (counted as a
+ * failure), else the check through an agent (api/cluster-check.h). */
+static void login_check(struct login_state *st, struct adc_http_request *req,
+                        struct adc_http_response *res) {
+    struct adc_server *srv = req->server;
+    const char *client = adc_http_client_addr(req);
+    struct adc_throttle *t = &st->t;
+    struct adc_store_user *user = &st->user;
+    if (!st->owned) {
+        throttle_record_failure(srv, t);
+        denied(res, st->started);
+        return;
+    }
     enum adc_hub_outcome o;
     char *reason = NULL;
     /* Through this instance's agents or another instance's (api/cluster-check.h). */
-    int r = adc_cluster_check_password(srv, user->provider, user->user_name, password,
+    int r = adc_cluster_check_password(srv, user->provider, user->user_name, st->password,
                                        srv->login_timeout * 1000, &o, &reason);
-    adc_secret_free(password);
+    adc_secret_free(st->password);
+    st->password = NULL;
     if (r < 0) {
-        adc_throttle_leave(t);
+        leave(t);
         adc_http_error(res, 500, NULL, "out of memory");
         return;
     }
     switch (o) {
     case ADC_HUB_ACCEPTED:
-        adc_throttle_leave(t);
+        leave(t);
         log_info("login %s from %s: accepted by the agent of '%s'", ADC_LOG_Q(user->user_name),
                  client, user->provider);
         throttle_record_success(srv, t, time(NULL));
@@ -341,10 +479,10 @@ static void check_with_agent(struct adc_server *srv, struct adc_http_response *r
         throttle_record_failure(srv, t);
         log_info("login %s from %s: denied by the agent (%s)", ADC_LOG_Q(user->user_name), client,
                  ADC_LOG_Q(reason ? reason : ""));
-        denied(res, started);
+        denied(res, st->started);
         break;
     case ADC_HUB_UNAVAILABLE:
-        adc_throttle_leave(t);
+        leave(t);
         log_warning("login %s: cannot check the password: %s", ADC_LOG_Q(user->user_name),
                     ADC_LOG_Q(reason ? reason : "no answer"));
         unavailable(res, reason ? reason : "no answer from the agent");
@@ -356,9 +494,7 @@ static void check_with_agent(struct adc_server *srv, struct adc_http_response *r
 void adc_login_handle(struct adc_http_request *req, struct adc_http_response *res) {
     struct adc_server *srv = req->server;
     double started = mono_now();
-    struct adc_store_user user = {0};
-    struct adc_throttle *t = NULL;
-    char *password = NULL;
+    struct login_state *st = NULL;
     json_t *body = adc_http_body_object(req, res);
     /* The raw body holds the password too; parsed, it is needed no more. */
     explicit_bzero(req->body, req->body_len);
@@ -381,14 +517,18 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
         denied(res, started);
         goto out;
     }
-    password = strdup(pw);
-    t = malloc(sizeof(*t));
-    if (!password || !t) {
+    st = calloc(1, sizeof(*st));
+    if (!st || !(st->password = strdup(pw))) {
         adc_http_error(res, 500, NULL, "out of memory");
         goto out;
     }
+    st->started = started;
+    st->body = body; /* holds name from now on */
+    st->name = name;
+    body = NULL;
     /* The parsed body holds the only other copy; it goes now. */
-    json_object_del(body, "password");
+    json_object_del(st->body, "password");
+    struct adc_throttle *t = &st->t;
     if (adc_throttle_init(t, name, client) < 0) {
         log_info("login %s from %s: denied (not a name)", ADC_LOG_Q(name), client);
         denied(res, started);
@@ -404,14 +544,15 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
         adc_http_error(res, 503, NULL, "the store is busy; try again");
         goto out;
     }
-    int r = adc_store_user_get_by_name(db, name, &user);
+    struct adc_store_user *user = &st->user;
+    int r = adc_store_user_get_by_name(db, name, user);
     int lr = throttle_load(db, t);
-    bool owned = r == 0 && user.active && user.provider && !adc_streq(user.provider, "local");
+    bool owned = r == 0 && user->active && user->provider && !adc_streq(user->provider, "local");
     bool reachable = true;
     if (r == -ENOENT || (r == 0 && !owned)) {
         /* Answered like a user whose directory said no, by the same rule of agents. */
-        reachable = r == 0 && user.provider && !adc_streq(user.provider, "local")
-                        ? adc_channel_connected(srv, user.provider)
+        reachable = r == 0 && user->provider && !adc_streq(user->provider, "local")
+                        ? adc_channel_connected(srv, user->provider)
                         : unknown_user_reachable(srv, db, t->keys[ADC_THROTTLE_ACCOUNT]);
     }
     adc_store_release(db); /* never held while waiting for the agent */
@@ -432,31 +573,22 @@ void adc_login_handle(struct adc_http_request *req, struct adc_http_response *re
     }
     if (!owned) {
         log_info("login %s from %s: denied (%s)", ADC_LOG_Q(name), client,
-                 r == -ENOENT   ? "no such user"
-                 : !user.active ? "user disabled"
-                                : "user not owned by a sync configuration");
+                 r == -ENOENT    ? "no such user"
+                 : !user->active ? "user disabled"
+                                 : "user not owned by a sync configuration");
         if (!reachable) {
             unavailable(res, "no agent connected");
             goto out;
         }
     }
-    if (!entered && (wait = throttle_admit(srv, t, started)) != 0) {
-        if (wait > 0)
-            throttled(res, name, client, wait);
-        else
-            adc_http_error(res, 503, NULL, "the store is busy; try again");
+    st->owned = owned;
+    if (entered) {
+        login_check(st, req, res);
         goto out;
     }
-    if (!owned) {
-        throttle_record_failure(srv, t);
-        denied(res, started);
-        goto out;
-    }
-
-    check_with_agent(srv, res, t, &user, TAKE_PTR(password), client, started);
+    admit_or_wait(st, req, res); /* st is its now */
+    return;
 out:
-    free(t);
-    adc_secret_free(password);
-    adc_store_user_done(&user);
+    state_free(st);
     json_decref(body);
 }

@@ -366,18 +366,11 @@ void adc_runs_heartbeat_stop(void) {
 }
 
 int adc_run_heartbeat(struct adc_store *store, const char *run_id) {
-    struct adc_db *db = adc_store_acquire(store);
-    if (!db)
-        return -EIO;
     char now[24];
     adc_store_now(now);
-    int r = adc_db_begin(db, true);
-    if (r == 0)
-        r = adc_store_run_touch(db, run_id, now);
-    if (r == 0)
-        r = adc_db_commit(db);
-    else
-        adc_db_rollback(db);
-    adc_store_release(db);
+    int r;
+    struct adc_db *db = adc_store_begin_write(store, &r);
+    if (db)
+        r = adc_store_end_write(db, adc_store_run_touch(db, run_id, now));
     return r;
 }

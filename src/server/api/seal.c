@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hex.h"
+
 #define TAG_BYTES 16
 #define INFO "adc-server sealed password check v1"
 
@@ -53,38 +55,8 @@ void adc_seal_key_free(struct adc_seal_key *k) {
     free(k);
 }
 
-static void to_hex(const unsigned char *in, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hex_digit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes hex of exactly 2 * n digits into out. */
-static bool from_hex(const char *in, size_t n, unsigned char *out) {
-    for (size_t i = 0; i < n; i++) {
-        int hi = hex_digit(in[2 * i]), lo = hi < 0 ? -1 : hex_digit(in[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return true;
-}
-
 void adc_seal_key_public(const struct adc_seal_key *k, char out[static ADC_SEAL_PUBLIC_HEX]) {
-    to_hex(k->pub, ADC_SEAL_KEY_BYTES, out);
+    adc_hex_encode(k->pub, ADC_SEAL_KEY_BYTES, out);
 }
 
 /* The box's key: HKDF-SHA256(X25519(mine, peer), salt = ephemeral public || recipient public). */
@@ -156,7 +128,7 @@ out:
 int adc_seal(const char *public_hex, const char *context, const void *msg, size_t len, char **out) {
     unsigned char rcpt_pub[32], eph_pub[32], key[32];
     if (!public_hex || strlen(public_hex) != 2 * ADC_SEAL_KEY_BYTES ||
-        !from_hex(public_hex, 32, rcpt_pub))
+        !adc_hex_decode(public_hex, 32, rcpt_pub))
         return -EINVAL;
     if (len > SIZE_MAX / 2 - ADC_SEAL_OVERHEAD)
         return -EINVAL;
@@ -177,7 +149,7 @@ int adc_seal(const char *public_hex, const char *context, const void *msg, size_
     r = aead(true, key, context ? context : "", msg, len, box + 32, box + 32 + len);
     if (r < 0)
         goto out;
-    to_hex(box, box_len, hex);
+    adc_hex_encode(box, box_len, hex);
     *out = hex;
     hex = NULL;
 out:
@@ -205,7 +177,7 @@ int adc_seal_open(const struct adc_seal_key *k, const char *context, const char 
     if (!box || !msg)
         goto out;
     r = -EINVAL;
-    if (!from_hex(box_hex, box_len, box))
+    if (!adc_hex_decode(box_hex, box_len, box))
         goto out;
     r = -EIO;
     eph = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, box, 32);

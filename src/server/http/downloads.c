@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "http/http.h"
@@ -195,8 +196,7 @@ static int sha256_fd(int fd, char hex[65]) {
         r = -EIO;
         goto out;
     }
-    for (unsigned i = 0; i < len; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    adc_hex_encode(md, len, hex);
 out:
     EVP_MD_CTX_free(ctx);
     return r;
@@ -226,22 +226,12 @@ static int file_digest(int fd, const char *name, const struct stat *st, char hex
     return 0;
 }
 
-static int hex_digit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t adc_http_unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s) {
     (void)cls;
     (void)conn;
     char *w = s;
     for (const char *r = s; *r;) {
-        int hi = r[0] == '%' ? hex_digit(r[1]) : -1, lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        int hi = r[0] == '%' ? adc_hex_digit(r[1]) : -1, lo = hi >= 0 ? adc_hex_digit(r[2]) : -1;
         if (lo < 0 || (hi == 0 && lo == 0)) {
             *w++ = *r++; /* not an escape, or %00: kept as text */
             continue;

@@ -63,6 +63,15 @@ void adc_http_base_url(const struct adc_http_request *req, char *buf, size_t siz
     snprintf(buf, size, "%s://%s", req->server->tls ? "https" : "http", clean);
 }
 
+bool adc_http_text_printable(const char *s, size_t max) {
+    if (!s || strlen(s) > max)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
 json_t *adc_http_body_object(struct adc_http_request *req, struct adc_http_response *res) {
     if (req->body_len == 0) {
         adc_http_error(res, 400, "invalidSyntax", "the request needs a JSON body");

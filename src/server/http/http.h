@@ -158,6 +158,9 @@ void adc_http_base_url(const struct adc_http_request *req, char *buf, size_t siz
 /* Parses the request body as a JSON object. On failure fills res with a 400 (invalidSyntax)
  * and returns NULL. */
 json_t *adc_http_body_object(struct adc_http_request *req, struct adc_http_response *res);
+/* Whether a string a client sent, shown to administrators later (an agent's host, version, live
+ * detail), is at most max bytes without control characters. NULL: false. */
+bool adc_http_text_printable(const char *s, size_t max);
 
 /* Response helpers. adc_http_json takes ownership of j. */
 void adc_http_json(struct adc_http_response *res, unsigned status, json_t *j);
@@ -171,7 +174,7 @@ void adc_http_scim_text(struct adc_http_response *res, struct adc_buf *b);
 void adc_http_error(struct adc_http_response *res, unsigned status, const char *scim_type,
                     const char *fmt, ...) _printf_(4, 5);
 
-/* Route tables of the modules; http.c tries them in order. */
+/* Route tables of the modules; http-route.c tries them in order. */
 extern const struct adc_route adc_api_admin_routes[];
 extern const struct adc_route adc_api_runs_routes[];  /* api-runs.c: runs, sync now, audit, metrics */
 extern const struct adc_route adc_api_groups_routes[]; /* api-groups.c: a group's members */

@@ -1,6 +1,6 @@
 /* The attributes of the core User schema (RFC 7643 section 4.1) that adc-server stores, with
  * the type each must have, shared by the two readers of User resources: the jansson one
- * (scim-user.c) and the tree-less one for Bulk creates (scim-user-scan.c). */
+ * (scim-user-check.c) and the tree-less one for Bulk creates (scim-user-scan.c). */
 #pragma once
 
 #include <jansson.h>

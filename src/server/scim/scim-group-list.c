@@ -54,45 +54,31 @@ static int add_group(const struct adc_store_group *g, void *ctx) {
 static void list_groups(struct adc_http_request *req, struct adc_http_response *res,
                         const char *filter, const char *start_s, const char *count_s,
                         const char *attributes, const char *excluded) {
-    int64_t start, count;
-    if (adc_scim_paging(res, start_s, count_s, &start, &count) < 0)
-        return;
-    struct adc_sql_where where = {0};
-    struct adc_scim_filter *f = NULL;
-    struct adc_scim_projection proj = {0};
-    struct adc_db *db = NULL;
+    struct adc_scim_listing l;
     struct adc_buf items, out;
     adc_buf_init(&items, 0);
     adc_buf_init(&out, 0);
-    if (adc_scim_list_options(req, res, filter, attributes, excluded, adc_store_filter_sql_groups,
-                              &f, &where, &proj) < 0)
+    if (adc_scim_listing_begin(req, res, filter, start_s, count_s, attributes, excluded,
+                               adc_store_filter_sql_groups, &l) < 0)
         goto out;
-    db = adc_store_acquire(req->server->store);
-    if (!db || adc_db_begin(db, false) < 0) {
-        adc_http_error(res, 503, NULL, "database unavailable");
-        goto out;
-    }
-    int64_t total = adc_store_group_count(db, where.sql, where.args, where.n);
+    struct adc_db *db = l.db;
+    int64_t start = l.start, count = l.count;
+    int64_t total = adc_store_group_count(db, l.where.sql, l.where.args, l.where.n);
     if (total < 0) {
         adc_http_error(res, 500, NULL, "database error while counting groups");
         goto out;
     }
     char base[300];
     adc_http_base_url(req, base, sizeof(base));
-    struct group_page pg = {.db = db, .out = &items, .base = base, .proj = &proj};
+    struct group_page pg = {.db = db, .out = &items, .base = base, .proj = &l.proj};
     if (count > 0 && start <= total &&
-        adc_store_group_list(db, where.sql, where.args, where.n, -1, start - 1, count, add_group,
-                             &pg) < 0) {
+        adc_store_group_list(db, l.where.sql, l.where.args, l.where.n, -1, start - 1, count,
+                             add_group, &pg) < 0) {
         adc_http_error(res, 500, NULL, "database error while listing groups");
         goto out;
     }
     adc_db_commit(db);
-    adc_buf_printf(&out,
-                   "{\"schemas\":[\"" ADC_SCIM_SCHEMA_LIST "\"],\"totalResults\":%lld,"
-                   "\"itemsPerPage\":%zu,\"startIndex\":%lld,\"Resources\":[",
-                   (long long)total, pg.n, (long long)start);
-    adc_buf_append(&out, items.data ? items.data : "", items.len);
-    adc_buf_puts(&out, "]}");
+    adc_scim_list_response_text(&out, total, pg.n, start, &items);
     if (out.failed) {
         adc_http_error(res, 500, NULL, "out of memory");
         goto out;
@@ -101,10 +87,7 @@ static void list_groups(struct adc_http_request *req, struct adc_http_response *
 out:
     adc_buf_done(&items);
     adc_buf_done(&out);
-    adc_store_release(db);
-    adc_sql_where_done(&where);
-    adc_scim_filter_free(f);
-    adc_scim_projection_done(&proj);
+    adc_scim_listing_done(&l);
 }
 
 void adc_scim_groups_list(struct adc_http_request *req, struct adc_http_response *res) {

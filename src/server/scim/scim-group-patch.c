@@ -228,6 +228,8 @@ static int read_patch_ops(const json_t *body, const json_t **ops, struct adc_sci
 int adc_scim_group_patch(struct adc_scim_ctx *ctx, const char *id, const json_t *body,
                          const char *if_match, bool want_resource, bool members,
                          struct adc_scim_result *r) {
+    /* The order of adc_scim_group_replace's on purpose (settings, body, then the stored group):
+     * a refusal costs no read of the store. */
     if (adc_scim_enforce(ctx, "update", ADC_SETTING_NO_UPDATE, r) < 0)
         return -1;
     const json_t *ops;

@@ -122,10 +122,10 @@ static int parse_int(const char *s, int64_t *out) {
     return 1;
 }
 
-int adc_scim_list_options(struct adc_http_request *req, struct adc_http_response *res,
-                          const char *filter, const char *attributes, const char *excluded,
-                          adc_scim_filter_sql_fn to_sql, struct adc_scim_filter **f,
-                          struct adc_sql_where *where, struct adc_scim_projection *proj) {
+static int list_options(struct adc_http_request *req, struct adc_http_response *res,
+                        const char *filter, const char *attributes, const char *excluded,
+                        adc_scim_filter_sql_fn to_sql, struct adc_scim_filter **f,
+                        struct adc_sql_where *where, struct adc_scim_projection *proj) {
     if (filter) {
         char err[300];
         if (strlen(filter) > ADC_SCIM_MAX_FILTER_LEN) {
@@ -148,8 +148,8 @@ int adc_scim_list_options(struct adc_http_request *req, struct adc_http_response
     return 0;
 }
 
-int adc_scim_paging(struct adc_http_response *res, const char *start_s, const char *count_s,
-                    int64_t *start, int64_t *count) {
+static int paging(struct adc_http_response *res, const char *start_s, const char *count_s,
+                  int64_t *start, int64_t *count) {
     *start = 1;
     *count = ADC_SCIM_DEFAULT_COUNT;
     if (parse_int(start_s, start) < 0) {
@@ -170,29 +170,55 @@ int adc_scim_paging(struct adc_http_response *res, const char *start_s, const ch
     return 0;
 }
 
+int adc_scim_listing_begin(struct adc_http_request *req, struct adc_http_response *res,
+                           const char *filter, const char *start_s, const char *count_s,
+                           const char *attributes, const char *excluded,
+                           adc_scim_filter_sql_fn to_sql, struct adc_scim_listing *l) {
+    memset(l, 0, sizeof(*l));
+    if (paging(res, start_s, count_s, &l->start, &l->count) < 0 ||
+        list_options(req, res, filter, attributes, excluded, to_sql, &l->f, &l->where, &l->proj) <
+            0)
+        return -1;
+    l->db = adc_store_acquire(req->server->store);
+    if (!l->db || adc_db_begin(l->db, false) < 0) {
+        adc_http_error(res, 503, NULL, "database unavailable");
+        return -1;
+    }
+    return 0;
+}
+
+void adc_scim_listing_done(struct adc_scim_listing *l) {
+    adc_store_release(l->db);
+    adc_sql_where_done(&l->where);
+    adc_scim_filter_free(l->f);
+    adc_scim_projection_done(&l->proj);
+    memset(l, 0, sizeof(*l));
+}
+
+int adc_scim_list_response_text(struct adc_buf *out, int64_t total, size_t n, int64_t start,
+                                const struct adc_buf *items) {
+    adc_buf_printf(out,
+                   "{\"schemas\":[\"" ADC_SCIM_SCHEMA_LIST "\"],\"totalResults\":%lld,"
+                   "\"itemsPerPage\":%zu,\"startIndex\":%lld,\"Resources\":[",
+                   (long long)total, n, (long long)start);
+    adc_buf_append(out, items->data ? items->data : "", items->len);
+    return adc_buf_puts(out, "]}");
+}
+
 static void list_users(struct adc_http_response *res, struct adc_http_request *req,
                        const char *filter, const char *start_s, const char *count_s,
                        const char *attributes, const char *excluded) {
-    int64_t start, count;
-    if (adc_scim_paging(res, start_s, count_s, &start, &count) < 0)
-        return;
-    struct adc_sql_where where = {0};
-    struct adc_scim_filter *f = NULL;
-    struct adc_scim_projection proj = {0};
-    struct adc_db *db = NULL;
+    struct adc_scim_listing l;
     json_t *items = NULL;
-    if (adc_scim_list_options(req, res, filter, attributes, excluded, adc_store_filter_sql, &f,
-                              &where, &proj) < 0)
+    if (adc_scim_listing_begin(req, res, filter, start_s, count_s, attributes, excluded,
+                               adc_store_filter_sql, &l) < 0)
         goto out;
-    db = adc_store_acquire(req->server->store);
-    if (!db || adc_db_begin(db, false) < 0) {
-        adc_http_error(res, 503, NULL, "database unavailable");
-        goto out;
-    }
+    struct adc_db *db = l.db;
+    int64_t start = l.start, count = l.count;
     const char *fkey = filter ? filter : "";
     int64_t total = -1, after = count > 0 ? cursor_find(fkey, start, &total) : -1;
     if (after < 0)
-        total = adc_store_user_count(db, where.sql, where.args, where.n);
+        total = adc_store_user_count(db, l.where.sql, l.where.args, l.where.n);
     if (total < 0) {
         adc_http_error(res, 500, NULL, "database error while counting users");
         goto out;
@@ -203,15 +229,15 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
     struct adc_buf text;
     adc_buf_init(&text, 0);
     struct page pg = {.items = items,
-                      .text = proj.attrs ? NULL : &text,
+                      .text = l.proj.attrs ? NULL : &text,
                       .base_url = base,
-                      .proj = &proj,
+                      .proj = &l.proj,
                       .last_seq = -1};
     if (count > 0 && start <= total) {
-        int n = after >= 0 ? adc_store_user_list(db, where.sql, where.args, where.n, after, 0,
+        int n = after >= 0 ? adc_store_user_list(db, l.where.sql, l.where.args, l.where.n, after, 0,
                                                  count, add_item, &pg)
-                           : adc_store_user_list(db, where.sql, where.args, where.n, -1, start - 1,
-                                                 count, add_item, &pg);
+                           : adc_store_user_list(db, l.where.sql, l.where.args, l.where.n, -1,
+                                                 start - 1, count, add_item, &pg);
         if (n == -ENOBUFS)
             n = (int)pg.n; /* the page is full before count */
         if (n < 0) {
@@ -228,12 +254,7 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
         /* Built as text: no parse and re-serialization of every stored user. */
         struct adc_buf out;
         adc_buf_init(&out, 0);
-        adc_buf_printf(&out,
-                       "{\"schemas\":[\"" ADC_SCIM_SCHEMA_LIST "\"],\"totalResults\":%lld,"
-                       "\"itemsPerPage\":%zu,\"startIndex\":%lld,\"Resources\":[",
-                       (long long)total, n_items, (long long)start);
-        adc_buf_append(&out, text.data ? text.data : "", text.len);
-        adc_buf_puts(&out, "]}");
+        adc_scim_list_response_text(&out, total, n_items, start, &text);
         adc_buf_done(&text);
         adc_http_scim_text(res, &out);
         goto out;
@@ -245,10 +266,7 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
                             "startIndex", (json_int_t)start, "Resources", items));
 out:
     json_decref(items);
-    adc_store_release(db);
-    adc_sql_where_done(&where);
-    adc_scim_filter_free(f);
-    adc_scim_projection_done(&proj);
+    adc_scim_listing_done(&l);
 }
 
 static void users_list(struct adc_http_request *req, struct adc_http_response *res) {

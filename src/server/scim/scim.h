@@ -3,6 +3,7 @@
 
 #include "http/http.h"
 #include "scim/scim-user.h"
+#include "store/store-filter.h"
 #include "store/store.h"
 
 /* Answers res with a failed operation result (SCIM error schema). */
@@ -24,11 +25,6 @@ void adc_scim_groups_list(struct adc_http_request *req, struct adc_http_response
 void adc_scim_groups_search(struct adc_http_request *req, struct adc_http_response *res);
 void adc_scim_group_get(struct adc_http_request *req, struct adc_http_response *res);
 
-/* startIndex and count of a listing (RFC 7644 section 3.4.2.4), clamped to 1.. and
- * 0..maxResults. 0, or -1 with the 400 answered in res. */
-int adc_scim_paging(struct adc_http_response *res, const char *start_s, const char *count_s,
-                    int64_t *start, int64_t *count);
-
 /* attributes / excludedAttributes (RFC 7644 section 3.4.2.5) as top-level attribute names. */
 struct adc_scim_projection {
     char **attrs; /* NULL-terminated; NULL when all */
@@ -40,12 +36,27 @@ struct adc_scim_filter;
 struct adc_sql_where;
 typedef int (*adc_scim_filter_sql_fn)(const struct adc_scim_filter *f, enum adc_sql_dialect dialect,
                                       struct adc_sql_where *out, char *err, size_t err_size);
-/* The filter and attribute selection of a listing of Users or Groups, read into *f, *where
- * and *proj (the caller frees them in either case). 0, or -1 with the 400 answered in res. */
-int adc_scim_list_options(struct adc_http_request *req, struct adc_http_response *res,
-                          const char *filter, const char *attributes, const char *excluded,
-                          adc_scim_filter_sql_fn to_sql, struct adc_scim_filter **f,
-                          struct adc_sql_where *where, struct adc_scim_projection *proj);
+/* A listing of Users or Groups being answered (RFC 7644 section 3.4.2): its paging (startIndex
+ * and count, clamped to 1.. and 0..maxResults), its filter as SQL over the resource's table, its
+ * attribute selection, and the read transaction it runs in. */
+struct adc_scim_listing {
+    int64_t start, count;
+    struct adc_scim_filter *f;
+    struct adc_sql_where where;
+    struct adc_scim_projection proj;
+    struct adc_db *db; /* inside a read transaction */
+};
+/* Reads the listing's parameters and opens its read transaction. 0, or -1 with the answer (400,
+ * 503) in res; adc_scim_listing_done in either case. */
+int adc_scim_listing_begin(struct adc_http_request *req, struct adc_http_response *res,
+                           const char *filter, const char *start_s, const char *count_s,
+                           const char *attributes, const char *excluded,
+                           adc_scim_filter_sql_fn to_sql, struct adc_scim_listing *l);
+/* Releases the connection (the transaction ends with it) and frees the rest. */
+void adc_scim_listing_done(struct adc_scim_listing *l);
+/* Appends the ListResponse of n resources (items: their JSON text, comma-separated) to out. */
+int adc_scim_list_response_text(struct adc_buf *out, int64_t total, size_t n, int64_t start,
+                                const struct adc_buf *items);
 /* Parses "a,b.c,urn:...:x" (a sub-attribute keeps its parent); NULL or "" means all.
  * 0 or a negative errno; free with adc_scim_projection_done in either case. */
 int adc_scim_projection_parse(const char *list, bool exclude, struct adc_scim_projection *p);

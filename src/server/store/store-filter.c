@@ -1,6 +1,7 @@
 /* SCIM filters to SQL over the users table, the groups table and a group's members, in the
  * dialect of the engine (store-filter.h). */
 #include "store/store-filter.h"
+#include "store/store-filter-internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,8 +24,6 @@
 /* The longest WHERE clause: a filter is at most a few KiB (the server refuses longer ones), and
  * each of its comparisons turns into at most a few hundred bytes of SQL. */
 #define MAX_SQL (1024 * 1024)
-
-enum attr_type { T_STRING, T_EXACT, T_BOOL, T_MULTI };
 
 /* How a User attribute is reached in SQL. */
 struct sql_attr {
@@ -58,55 +57,6 @@ static const char *const multi_attrs[] = {
 static const char *const enterprise_attrs[] = {
     "employeeNumber", "costCenter", "organization", "division", "department", "manager.value",
 };
-
-/* What a filter is over: users (the users table), groups (the groups table, members through
- * group_members) or the members of one group (group_members rows, aliased m). */
-enum sql_target { TARGET_USERS, TARGET_GROUPS, TARGET_MEMBERS };
-
-struct sql_builder {
-    enum sql_target target;
-    struct adc_sql_where *w;
-    struct adc_buf sql;
-    bool pg; /* PostgreSQL, else SQLite */
-    char *err;
-    size_t err_size;
-    int r;
-};
-
-static void emit(struct sql_builder *b, const char *fmt, ...) _printf_(2, 3);
-static void emit(struct sql_builder *b, const char *fmt, ...) {
-    if (b->r < 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    if (adc_buf_vprintf(&b->sql, fmt, ap) < 0)
-        b->r = -ENOMEM;
-    va_end(ap);
-}
-
-static void arg_text(struct sql_builder *b, const char *text) {
-    if (b->r < 0)
-        return;
-    struct adc_sql_where *w = b->w;
-    char *t = strdup(text);
-    if (!t || adc_grow_array(w->args, w->cap, w->n, 8) < 0) {
-        free(t);
-        b->r = -ENOMEM;
-        return;
-    }
-    w->args[w->n++] = (struct adc_sql_arg){.type = ADC_SQL_TEXT, .text = t};
-}
-
-static void sql_fail(struct sql_builder *b, const char *fmt, ...) _printf_(2, 3);
-static void sql_fail(struct sql_builder *b, const char *fmt, ...) {
-    if (b->r < 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b->err, b->err_size, fmt, ap);
-    va_end(ap);
-    b->r = -EINVAL;
-}
 
 static bool in_list(const char *const *list, size_t n, const char *name, const char **canon) {
     for (size_t i = 0; i < n; i++)
@@ -211,16 +161,6 @@ static bool valid_sub(const char *sub) {
     return true;
 }
 
-static void escape_like(const char *in, char *out, size_t size) {
-    size_t o = 0;
-    for (; *in && o + 3 < size; in++) {
-        if (*in == '%' || *in == '_' || *in == '\\')
-            out[o++] = '\\';
-        out[o++] = *in;
-    }
-    out[o] = '\0';
-}
-
 /* The text at a JSON path inside `source`. Paths come from the lists above or valid_sub(),
  * never from the request as such: safe to inline, quoted as SQL strings all the same.
  * SQLite: json_extract (a JSON true is 1). PostgreSQL: #>> on jsonb (a JSON true is 'true'). */
@@ -249,123 +189,13 @@ static void json_expr(struct sql_builder *b, char *out, size_t size, const char 
  * `value`; none when the attribute is absent or not an array. */
 static void emit_elements(struct sql_builder *b, const char *name) {
     if (b->pg)
-        emit(b,
-             "jsonb_array_elements(CASE WHEN jsonb_typeof(users.data::jsonb -> '%s') = 'array' "
-             "THEN users.data::jsonb -> '%s' ELSE '[]'::jsonb END) AS e(value)",
-             name, name);
+        adc_sql_emit(
+            b,
+            "jsonb_array_elements(CASE WHEN jsonb_typeof(users.data::jsonb -> '%s') = 'array' "
+            "THEN users.data::jsonb -> '%s' ELSE '[]'::jsonb END) AS e(value)",
+            name, name);
     else
-        emit(b, "json_each(users.data, '$.%s') AS e", name);
-}
-
-/* pr, or a comparison with null: true when handled (emitted, or refused in b). */
-static bool compare_presence(struct sql_builder *b, const char *expr,
-                             const struct adc_scim_filter *f) {
-    if (f->op == ADC_SCIM_PR) {
-        emit(b, "(%s IS NOT NULL AND %s <> '')", expr, expr);
-        return true;
-    }
-    if (!json_is_null(f->value))
-        return false;
-    if (f->op == ADC_SCIM_EQ)
-        emit(b, "(%s IS NULL)", expr);
-    else if (f->op == ADC_SCIM_NE)
-        emit(b, "(%s IS NOT NULL)", expr);
-    else
-        sql_fail(b, "null can only be compared with eq or ne ('%s')", f->attr);
-    return true;
-}
-
-/* A boolean attribute, with eq or ne only. json_bool: expr is JSON text ('true'/'false' on
- * PostgreSQL) rather than an integer. */
-static void compare_bool(struct sql_builder *b, const char *expr, bool json_bool,
-                         const struct adc_scim_filter *f) {
-    const json_t *v = f->value;
-    if (!json_is_boolean(v) || (f->op != ADC_SCIM_EQ && f->op != ADC_SCIM_NE)) {
-        sql_fail(b, "'%s' is a boolean: compare it with eq or ne and true or false", f->attr);
-        return;
-    }
-    const char *op = f->op == ADC_SCIM_EQ ? "=" : "<>";
-    if (json_bool && b->pg)
-        emit(b, "(%s %s '%s')", expr, op, json_is_true(v) ? "true" : "false");
-    else
-        emit(b, "(%s %s %d)", expr, op, json_is_true(v) ? 1 : 0);
-}
-
-/* sw and ew: LIKE with the value escaped where case is ignored (ci), else substr(). */
-static void compare_affix(struct sql_builder *b, const char *expr, bool ci, const char *s,
-                          const struct adc_scim_filter *f) {
-    if (strlen(s) > 400) {
-        sql_fail(b, "value too long for '%s'", f->attr);
-        return;
-    }
-    if (ci) {
-        /* SQLite's LIKE ignores ASCII case, like NOCASE; PostgreSQL's ILIKE ignores case. */
-        char esc[900], like[1024];
-        escape_like(s, esc, sizeof(esc));
-        snprintf(like, sizeof(like), f->op == ADC_SCIM_SW ? "%s%%" : "%%%s", esc);
-        emit(b, "(%s %s ? ESCAPE '\\')", expr, b->pg ? "ILIKE" : "LIKE");
-        arg_text(b, like);
-    } else if (f->op == ADC_SCIM_SW) {
-        emit(b, "(substr(%s, 1, length(?)) = ?)", expr);
-        arg_text(b, s);
-        arg_text(b, s);
-    } else {
-        emit(b, "(length(%s) >= length(?) AND substr(%s, length(%s) - length(?) + 1) = ?)", expr,
-             expr, expr);
-        arg_text(b, s);
-        arg_text(b, s);
-        arg_text(b, s);
-    }
-}
-
-/* Emits the comparison of expression `expr` (SQL text without placeholders) with the filter's
- * value. json_bool: expr is JSON text ('true'/'false' on PostgreSQL) rather than an integer. */
-static void compare(struct sql_builder *b, const char *expr, enum attr_type type, bool nocase_col,
-                    bool json_bool, const struct adc_scim_filter *f) {
-    if (compare_presence(b, expr, f))
-        return;
-    if (type == T_BOOL) {
-        compare_bool(b, expr, json_bool, f);
-        return;
-    }
-    if (!json_is_string(f->value)) {
-        sql_fail(b, "'%s' is a string: compare it with a \"quoted\" value", f->attr);
-        return;
-    }
-    const char *s = json_string_value(f->value);
-    bool ci = type == T_STRING;
-    /* A case-ignoring column compares without case by itself and keeps its index usable. */
-    char lhs[400];
-    if (ci && !nocase_col)
-        snprintf(lhs, sizeof(lhs), "lower(%s)", expr);
-    else
-        snprintf(lhs, sizeof(lhs), "%s", expr);
-    const char *rhs = ci && !nocase_col ? "lower(?)" : "?";
-    const char *op = NULL;
-    switch (f->op) {
-    case ADC_SCIM_EQ: op = "="; break;
-    case ADC_SCIM_GT: op = ">"; break;
-    case ADC_SCIM_GE: op = ">="; break;
-    case ADC_SCIM_LT: op = "<"; break;
-    case ADC_SCIM_LE: op = "<="; break;
-    case ADC_SCIM_NE:
-        emit(b, "(%s IS NULL OR %s <> %s)", expr, lhs, rhs);
-        arg_text(b, s);
-        return;
-    case ADC_SCIM_CO:
-        /* instr() and strpos() ignore collations: fold case explicitly. */
-        if (ci)
-            emit(b, "(%s(lower(%s), lower(?)) > 0)", b->pg ? "strpos" : "instr", expr);
-        else
-            emit(b, "(%s(%s, ?) > 0)", b->pg ? "strpos" : "instr", expr);
-        arg_text(b, s);
-        return;
-    case ADC_SCIM_SW:
-    case ADC_SCIM_EW: compare_affix(b, expr, ci, s, f); return;
-    default: sql_fail(b, "internal: bad operator"); return;
-    }
-    emit(b, "(%s %s %s)", lhs, op, rhs);
-    arg_text(b, s);
+        adc_sql_emit(b, "json_each(users.data, '$.%s') AS e", name);
 }
 
 /* A comparison on a sub-attribute of an element `e` of a multi-valued attribute: strings,
@@ -374,7 +204,7 @@ static void compare_sub(struct sql_builder *b, const char *sub, const struct adc
     char expr[300];
     json_expr(b, expr, sizeof(expr), "e.value", NULL, sub);
     bool primary = strcasecmp(sub, "primary") == 0;
-    compare(b, expr, primary ? T_BOOL : T_STRING, false, true, f);
+    adc_sql_compare(b, expr, primary ? T_BOOL : T_STRING, false, true, f);
 }
 
 static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool element);
@@ -383,19 +213,19 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
 static void gen_multi(struct sql_builder *b, const char *name,
                       const struct adc_scim_filter *inner_or_null, const char *sub,
                       const struct adc_scim_filter *cmp) {
-    emit(b, "EXISTS (SELECT 1 FROM ");
+    adc_sql_emit(b, "EXISTS (SELECT 1 FROM ");
     emit_elements(b, name);
-    emit(b, " WHERE ");
+    adc_sql_emit(b, " WHERE ");
     if (inner_or_null) {
         gen(b, inner_or_null, true);
     } else {
         if (!valid_sub(sub)) {
-            sql_fail(b, "invalid sub-attribute in '%s'", cmp->attr);
+            adc_sql_fail(b, "invalid sub-attribute in '%s'", cmp->attr);
             return;
         }
         compare_sub(b, sub, cmp);
     }
-    emit(b, ")");
+    adc_sql_emit(b, ")");
 }
 
 /* The operands of a chain of one operator, without brackets around the inner links: the
@@ -408,7 +238,7 @@ static void gen_chain(struct sql_builder *b, const struct adc_scim_filter *f,
         return;
     }
     gen_chain(b, f->left, op, element);
-    emit(b, op == ADC_SCIM_AND ? " AND " : " OR ");
+    adc_sql_emit(b, op == ADC_SCIM_AND ? " AND " : " OR ");
     gen_chain(b, f->right, op, element);
 }
 
@@ -418,33 +248,33 @@ static void gen_group(struct sql_builder *b, const struct adc_scim_filter *f,
                       const struct sql_attr *a, const char *sub) {
     if (a->type != T_MULTI) {
         if (f->op == ADC_SCIM_VALUE_PATH) {
-            sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
+            adc_sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
             return;
         }
         char expr[100];
         snprintf(expr, sizeof(expr), "groups.%s", a->column);
-        compare(b, expr, a->type, a->nocase_column, false, f);
+        adc_sql_compare(b, expr, a->type, a->nocase_column, false, f);
         return;
     }
     if (f->op == ADC_SCIM_PR && !strchr(f->attr, '.')) {
-        emit(b, "(groups.member_count > 0)");
+        adc_sql_emit(b, "(groups.member_count > 0)");
         return;
     }
     if (f->op == ADC_SCIM_VALUE_PATH && strchr(f->attr, '.')) {
-        sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
+        adc_sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
         return;
     }
     const char *col = f->op == ADC_SCIM_VALUE_PATH ? "" : member_column(sub);
     if (!col) {
-        sql_fail(b, "members can be filtered by value and type, not '%s'", f->attr);
+        adc_sql_fail(b, "members can be filtered by value and type, not '%s'", f->attr);
         return;
     }
-    emit(b, "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = groups.id AND ");
+    adc_sql_emit(b, "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = groups.id AND ");
     if (f->op == ADC_SCIM_VALUE_PATH)
         gen(b, f->left, true);
     else
-        compare(b, col, T_EXACT, false, false, f);
-    emit(b, ")");
+        adc_sql_compare(b, col, T_EXACT, false, false, f);
+    adc_sql_emit(b, ")");
 }
 
 static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool element) {
@@ -453,32 +283,32 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
     switch (f->op) {
     case ADC_SCIM_AND:
     case ADC_SCIM_OR:
-        emit(b, "(");
+        adc_sql_emit(b, "(");
         gen_chain(b, f, f->op, element);
-        emit(b, ")");
+        adc_sql_emit(b, ")");
         return;
     case ADC_SCIM_NOT:
         /* NOT over SQL's three-valued logic: an absent attribute (NULL) must count as "does
          * not match", so the inner condition is coalesced to false first. */
-        emit(b, "(NOT coalesce(");
+        adc_sql_emit(b, "(NOT coalesce(");
         gen(b, f->left, element);
-        emit(b, ", FALSE))");
+        adc_sql_emit(b, ", FALSE))");
         return;
     default: break;
     }
     if (element) {
         /* Inside attr[...]: sub-attributes of the element. */
         if (f->op == ADC_SCIM_VALUE_PATH || !valid_sub(f->attr)) {
-            sql_fail(b, "invalid sub-attribute '%s' in a value filter", f->attr);
+            adc_sql_fail(b, "invalid sub-attribute '%s' in a value filter", f->attr);
             return;
         }
         if (b->target != TARGET_USERS) {
             const char *col = member_column(f->attr);
             if (!col) {
-                sql_fail(b, "members can be filtered by value and type, not '%s'", f->attr);
+                adc_sql_fail(b, "members can be filtered by value and type, not '%s'", f->attr);
                 return;
             }
-            compare(b, col, T_EXACT, false, false, f);
+            adc_sql_compare(b, col, T_EXACT, false, false, f);
             return;
         }
         compare_sub(b, f->attr, f);
@@ -488,7 +318,7 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
     const char *sub;
     if (b->target == TARGET_GROUPS ? !resolve_group_attr(f->attr, &a, &sub)
                                    : !resolve_attr(f->attr, &a, &sub)) {
-        sql_fail(b, "unsupported attribute '%s' in filter", f->attr);
+        adc_sql_fail(b, "unsupported attribute '%s' in filter", f->attr);
         return;
     }
     if (b->target == TARGET_GROUPS) {
@@ -497,7 +327,7 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
     }
     if (f->op == ADC_SCIM_VALUE_PATH) {
         if (a.type != T_MULTI || strchr(f->attr, '.')) {
-            sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
+            adc_sql_fail(b, "'%s' is not a multi-valued attribute", f->attr);
             return;
         }
         gen_multi(b, a.name, f->left, NULL, f);
@@ -506,12 +336,13 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
     if (a.type == T_MULTI) {
         if (f->op == ADC_SCIM_PR && !strchr(f->attr, '.')) {
             if (b->pg)
-                emit(b,
-                     "(coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(users.data::jsonb -> "
-                     "'%s') = 'array' THEN users.data::jsonb -> '%s' END), 0) > 0)",
-                     a.name, a.name);
+                adc_sql_emit(
+                    b,
+                    "(coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(users.data::jsonb -> "
+                    "'%s') = 'array' THEN users.data::jsonb -> '%s' END), 0) > 0)",
+                    a.name, a.name);
             else
-                emit(b, "(coalesce(json_array_length(users.data, '$.%s'), 0) > 0)", a.name);
+                adc_sql_emit(b, "(coalesce(json_array_length(users.data, '$.%s'), 0) > 0)", a.name);
             return;
         }
         gen_multi(b, a.name, NULL, sub, f);
@@ -522,7 +353,7 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
         snprintf(expr, sizeof(expr), "users.%s", a.column);
     else
         json_expr(b, expr, sizeof(expr), "users.data", a.ns, a.name);
-    compare(b, expr, a.type, a.nocase_column, false, f);
+    adc_sql_compare(b, expr, a.type, a.nocase_column, false, f);
 }
 
 void adc_sql_where_done(struct adc_sql_where *w) {

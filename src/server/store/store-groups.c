@@ -132,6 +132,8 @@ int adc_store_groups_reassign(struct adc_db *db, const char *from, const char *t
     return (int)r;
 }
 
+/* The same shape as store-users.c's list_row, on purpose: the rows' types differ; the listing
+ * itself is one piece of code (adc_db_list_page). */
 struct list_ctx {
     adc_store_group_cb cb;
     void *ctx;

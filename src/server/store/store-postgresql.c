@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "store/store-engine.h"
+#include "store/store-postgresql.h"
 
 #define POOL_SIZE 8
 #define STMT_CACHE 64
@@ -64,6 +65,7 @@ struct pg_db {
     unsigned next_name;
 };
 
+/* The store (store-postgresql.h declares it for the listener). */
 struct pg_store {
     struct adc_store base;
     char *uri;
@@ -101,7 +103,9 @@ static void make_label(const char *uri, char *out, size_t size) {
     PQconninfoFree(opts);
 }
 
-static int connect_db(struct pg_store *s, PGconn **out) {
+const char *adc_pg_label(const struct pg_store *s) { return s->label; }
+
+int adc_pg_connect(struct pg_store *s, PGconn **out) {
     PGconn *c = PQconnectdb(s->uri);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         log_error("cannot connect to the %s: %s", s->label,
@@ -115,7 +119,7 @@ static int connect_db(struct pg_store *s, PGconn **out) {
 }
 
 /* Runs SQL text without parameters (several statements allowed). */
-static int exec_simple(struct pg_store *s, PGconn *c, const char *sql) {
+int adc_pg_exec_simple(struct pg_store *s, PGconn *c, const char *sql) {
     PGresult *res = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(res);
     int r = 0;
@@ -174,27 +178,27 @@ static int migrate(struct pg_store *s, PGconn *c, bool create) {
                  "BEGIN; SELECT pg_advisory_xact_lock(%d);"
                  "CREATE TABLE IF NOT EXISTS adc_schema(version INTEGER NOT NULL)",
                  MIGRATE_LOCK);
-        if (exec_simple(s, c, sql) < 0)
+        if (adc_pg_exec_simple(s, c, sql) < 0)
             goto fail;
         int now = schema_version(s, c);
         if (now < 0)
             goto fail;
         if (now != v) {
-            exec_simple(s, c, "ROLLBACK");
+            adc_pg_exec_simple(s, c, "ROLLBACK");
             v = now;
             continue;
         }
         snprintf(sql, sizeof(sql),
                  "DELETE FROM adc_schema; INSERT INTO adc_schema(version) VALUES (%d)", v + 1);
-        if (exec_simple(s, c, adc_schema_postgresql[v]) < 0 || exec_simple(s, c, sql) < 0 ||
-            exec_simple(s, c, "COMMIT") < 0)
+        if (adc_pg_exec_simple(s, c, adc_schema_postgresql[v]) < 0 ||
+            adc_pg_exec_simple(s, c, sql) < 0 || adc_pg_exec_simple(s, c, "COMMIT") < 0)
             goto fail;
         v++;
         log_debug("%s migrated to schema version %d", s->label, v);
     }
     return 0;
 fail:
-    exec_simple(s, c, "ROLLBACK");
+    adc_pg_exec_simple(s, c, "ROLLBACK");
     return -EIO;
 }
 
@@ -211,7 +215,7 @@ static int pg_open(const char *uri, bool create, struct adc_store **out) {
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
     PGconn *c = NULL;
-    int r = s->uri ? connect_db(s, &c) : -ENOMEM;
+    int r = s->uri ? adc_pg_connect(s, &c) : -ENOMEM;
     if (r == 0)
         r = migrate(s, c, create);
     if (r < 0) {
@@ -280,7 +284,7 @@ static struct adc_db *pg_acquire(struct adc_store *base, bool writer) {
                 db = &s->pool[i];
         if (!db && s->n_open < POOL_SIZE) {
             PGconn *c;
-            if (connect_db(s, &c) == 0) {
+            if (adc_pg_connect(s, &c) == 0) {
                 db = &s->pool[s->n_open++];
                 *db = (struct pg_db){.base.engine = &adc_store_postgresql, .store = s, .conn = c};
             }
@@ -519,106 +523,6 @@ static int64_t pg_integer(struct adc_stmt *base, int col) {
 
 static int64_t pg_changes(struct adc_db *db) { return PG_DB(db)->changes; }
 
-/* ---- LISTEN ---- */
-
-struct pg_listener {
-    struct adc_store_listener base;
-    struct pg_store *store;
-    char channel[64];
-    int interval_ms;
-    void (*cb)(void *ctx, const char *payload);
-    void *ctx;
-    int stop_pipe[2];
-    pthread_t thread;
-};
-
-/* Waits up to ms for the listener's socket (or the stop pipe); false when told to stop. */
-static bool wait_input(struct pg_listener *l, int fd, int ms) {
-    struct pollfd p[2] = {{.fd = l->stop_pipe[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
-    poll(p, fd >= 0 ? 2 : 1, ms);
-    return !(p[0].revents & POLLIN);
-}
-
-static void *listen_main(void *arg) {
-    struct pg_listener *l = arg;
-    int backoff_ms = 100;
-    for (;;) {
-        PGconn *c = NULL;
-        char sql[100];
-        snprintf(sql, sizeof(sql), "LISTEN %s", l->channel);
-        if (connect_db(l->store, &c) == 0 && exec_simple(l->store, c, sql) == 0) {
-            backoff_ms = 100;
-            l->cb(l->ctx, NULL); /* listening now: look at what was queued before */
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            double last_full = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-            while (PQstatus(c) == CONNECTION_OK) {
-                if (!wait_input(l, PQsocket(c), l->interval_ms))
-                    goto stop;
-                if (!PQconsumeInput(c))
-                    break; /* the connection broke: connect, LISTEN and look again */
-                for (PGnotify *n; (n = PQnotifies(c)); PQfreemem(n))
-                    l->cb(l->ctx, n->extra ? n->extra : "");
-                /* The full look also when notifications never stop coming. */
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-                if (now - last_full >= l->interval_ms / 1000.0) {
-                    last_full = now;
-                    l->cb(l->ctx, NULL);
-                }
-            }
-            log_notice("lost the notification connection to the %s; connecting again",
-                       l->store->label);
-        }
-        PQfinish(c);
-        if (!wait_input(l, -1, backoff_ms))
-            return NULL;
-        backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
-        continue;
-    stop:
-        PQfinish(c);
-        return NULL;
-    }
-}
-
-static void pg_listener_free(struct adc_store_listener *base) {
-    struct pg_listener *l = (struct pg_listener *)base;
-    if (write(l->stop_pipe[1], "x", 1) < 0) {
-        /* a full pipe: the thread is being woken already */
-    }
-    pthread_join(l->thread, NULL);
-    close(l->stop_pipe[0]);
-    close(l->stop_pipe[1]);
-    free(l);
-}
-
-static int pg_listen(struct adc_store *base, const char *channel, int interval_ms,
-                     void (*cb)(void *ctx, const char *payload), void *ctx,
-                     struct adc_store_listener **out) {
-    struct pg_listener *l = calloc(1, sizeof(*l));
-    if (!l)
-        return -ENOMEM;
-    l->base.engine = &adc_store_postgresql;
-    l->store = (struct pg_store *)base;
-    snprintf(l->channel, sizeof(l->channel), "%s", channel);
-    l->interval_ms = interval_ms;
-    l->cb = cb;
-    l->ctx = ctx;
-    if (pipe2(l->stop_pipe, O_CLOEXEC) < 0) {
-        free(l);
-        return -errno;
-    }
-    int r = pthread_create(&l->thread, NULL, listen_main, l);
-    if (r != 0) {
-        close(l->stop_pipe[0]);
-        close(l->stop_pipe[1]);
-        free(l);
-        return -r;
-    }
-    *out = &l->base;
-    return 0;
-}
-
 const struct adc_store_engine adc_store_postgresql = {
     .name = "postgresql",
     .dialect = ADC_SQL_POSTGRESQL,
@@ -638,6 +542,6 @@ const struct adc_store_engine adc_store_postgresql = {
     .text = pg_text,
     .integer = pg_integer,
     .changes = pg_changes,
-    .listen = pg_listen,
-    .listener_free = pg_listener_free,
+    .listen = adc_pg_listen,
+    .listener_free = adc_pg_listener_free,
 };

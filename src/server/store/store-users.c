@@ -95,6 +95,18 @@ static bool plain_ascii(const char *s) {
     return true;
 }
 
+/* -EEXIST when sql's first row for key names a user other than id; 0 when none does; or a
+ * negative errno. */
+static int held_by_other(struct adc_db *db, const char *sql, const char *key, const char *id) {
+    int r;
+    struct adc_stmt *q = adc_db_query_row(db, sql, &r, "t", key);
+    if (!q)
+        return r == -ENOENT ? 0 : r;
+    bool other = strcmp(adc_stmt_text(q, 0), id) != 0;
+    adc_stmt_reset(q);
+    return other ? -EEXIST : 0;
+}
+
 /* 0 when no other user (id excluded) holds name after folding, with *keep set when the name
  * needs its own row (not plain ASCII) and its key in key; -EEXIST; or a negative errno. */
 static int fold_check(struct adc_db *db, const char *id, const char *name, char key[FOLD_MAX],
@@ -104,27 +116,11 @@ static int fold_check(struct adc_db *db, const char *id, const char *name, char 
     *keep = false;
     if (adc_utf8_casefold(name, key, FOLD_MAX) < 0)
         return 0; /* not UTF-8 (checked before: cannot happen) or too long: no key */
-    int r;
-    struct adc_stmt *q = adc_db_query_row(db, fold_sql, &r, "t", key);
-    if (q) {
-        bool other = strcmp(adc_stmt_text(q, 0), id) != 0;
-        adc_stmt_reset(q);
-        if (other)
-            return -EEXIST;
-    } else if (r != -ENOENT) {
+    int r = held_by_other(db, fold_sql, key, id);
+    if (r < 0 || plain_ascii(name))
         return r;
-    }
-    if (plain_ascii(name))
-        return 0;
-    q = adc_db_query_row(db, name_sql, &r, "t", key);
-    if (q) {
-        bool other = strcmp(adc_stmt_text(q, 0), id) != 0;
-        adc_stmt_reset(q);
-        if (other)
-            return -EEXIST;
-    } else if (r != -ENOENT) {
+    if ((r = held_by_other(db, name_sql, key, id)) < 0)
         return r;
-    }
     *keep = true;
     return 0;
 }
@@ -138,6 +134,23 @@ static int fold_store(struct adc_db *db, const char *id, const char *key, bool k
     return r;
 }
 
+/* The insert's or update's statement with u bound, after the check of its name after case
+ * folding (fold_check's key and keep); NULL with *r set (-EEXIST, or a negative errno). */
+static struct adc_stmt *prepare_write(struct adc_db *db, const char *sql,
+                                      const struct adc_store_user *u, char key[FOLD_MAX],
+                                      bool *keep, int *r) {
+    *r = fold_check(db, u->id, u->user_name, key, keep);
+    if (*r < 0)
+        return NULL;
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st) {
+        *r = -EIO;
+        return NULL;
+    }
+    bind_user(st, u);
+    return st;
+}
+
 /* A taken userName is an answer (409), not a failed statement: a failed statement aborts a
  * PostgreSQL transaction, and Bulk goes on after a 409 with the next operation. So the insert
  * skips a conflicting row (ON CONFLICT DO NOTHING: no row back) and the update checks for
@@ -149,13 +162,10 @@ int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u) {
                               "ON CONFLICT DO NOTHING RETURNING seq";
     char key[FOLD_MAX];
     bool keep;
-    int r = fold_check(db, u->id, u->user_name, key, &keep);
-    if (r < 0)
-        return r;
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = prepare_write(db, sql, u, key, &keep, &r);
     if (!st)
-        return -EIO;
-    bind_user(st, u);
+        return r;
     r = adc_db_step_row(db, st);
     if (r == -ENOENT)
         r = -EEXIST; /* the userName (or the id) is taken */
@@ -176,13 +186,10 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
     static const char exists_sql[] = "SELECT 1 FROM users WHERE id = ?";
     char key[FOLD_MAX];
     bool keep;
-    int r = fold_check(db, u->id, u->user_name, key, &keep);
-    if (r < 0)
-        return r;
-    struct adc_stmt *st = adc_db_stmt(db, sql);
+    int r;
+    struct adc_stmt *st = prepare_write(db, sql, u, key, &keep, &r);
     if (!st)
-        return -EIO;
-    bind_user(st, u);
+        return r;
     r = adc_db_step_done(db, st, true);
     if (r == 0)
         return fold_store(db, u->id, key, keep);

@@ -70,7 +70,11 @@ class HAProxy(Managed):
     def up(self):
         """The names of the backends that pass their health check."""
         s = socket.socket(socket.AF_UNIX)
-        s.connect(self.stats)
+        try:
+            s.connect(self.stats)
+        except (FileNotFoundError, ConnectionRefusedError):
+            s.close()  # HAProxy listens before its stats socket is there
+            return []
         s.sendall(b"show stat\n")
         data = b""
         while True:

@@ -210,29 +210,15 @@ class SambaDC:
         t2 = time.monotonic()
         self.timings = {"lock_wait": lock_wait, "provision": t1 - t0, "start": t2 - t1}
 
+    def restart(self):
+        """Stops the server and starts it again on the same database, as a DC reboot does:
+        clients lose their connections (and change notifications)."""
+        self._stop_server()
+        self._start_server()
+
     def stop(self):
         """Stops the server (its whole process group) and removes the directory. Idempotent."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                try:
-                    self.proc.stdin.close()  # -i: Samba exits on EOF on stdin
-                except OSError:
-                    pass
-                try:
-                    self.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(self.proc.pid, sig)  # its own group: start_new_session=True
-                except ProcessLookupError:
-                    break
-                try:
-                    self.proc.wait(timeout=5)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            self.proc = None
+        self._stop_server()
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
@@ -243,6 +229,30 @@ class SambaDC:
             prev = self._prev_sigterm
             signal.signal(signal.SIGTERM, prev if prev is not None else signal.SIG_DFL)
             self._sigterm_caught = False
+
+    def _stop_server(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()  # -i: Samba exits on EOF on stdin
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)  # its own group: start_new_session=True
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.proc = None
 
     def _catch_sigterm(self):
         """meson ends a test that runs too long with SIGTERM, which would skip every cleanup:

@@ -222,6 +222,56 @@ static void check_without_agent_or_answer_is_unavailable(void **state) {
     json_decref(arg.out);
 }
 
+/* Takes one check, then leaves without answering. */
+static void *leaving_main(void *userdata) {
+    struct silent *s = userdata;
+    silent_main(s);
+    adc_hub_disconnect(s->h, "app1", s->agent);
+    return NULL;
+}
+
+/* agent_gone tells apart an unavailable check that another agent could still answer (none
+ * here, or the one holding it left: api/cluster-check.h asks again elsewhere) from one that
+ * ran out of time. */
+static void check_agent_gone(void **state) {
+    struct adc_hub *h = *state;
+    enum adc_hub_outcome o;
+    char *reason = NULL;
+    bool gone = false;
+    assert_false(adc_hub_live(h, "app1", 3.0));
+    assert_int_equal(adc_hub_check_password(h, "app1", "u", "pw", 1000, &o, &reason, &gone), 0);
+    assert_int_equal(o, ADC_HUB_UNAVAILABLE);
+    assert_true(gone);
+    free(reason);
+
+    struct silent arg = {.h = h};
+    assert_int_equal(adc_hub_connect(h, "app1", "dc1", "0.1.0", arg.agent), 0);
+    /* just connected: live for a while, not with no slack at all and no poll open */
+    assert_true(adc_hub_live(h, "app1", 3.0));
+    assert_false(adc_hub_live(h, "app1", 0.0));
+    assert_false(adc_hub_live(h, "app2", 3.0));
+    pthread_t t;
+    pthread_create(&t, NULL, leaving_main, &arg);
+    assert_int_equal(adc_hub_check_password(h, "app1", "u", "pw", 5000, &o, &reason, &gone), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(o, ADC_HUB_UNAVAILABLE);
+    assert_true(gone);
+    assert_string_equal(reason, "agent disconnected");
+    free(reason);
+    json_decref(arg.out);
+
+    /* taken and not answered in time: not "gone" */
+    struct silent arg2 = {.h = h};
+    assert_int_equal(adc_hub_connect(h, "app1", "dc1", "0.1.0", arg2.agent), 0);
+    pthread_create(&t, NULL, silent_main, &arg2);
+    assert_int_equal(adc_hub_check_password(h, "app1", "u", "pw", 1500, &o, &reason, &gone), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(o, ADC_HUB_UNAVAILABLE);
+    assert_false(gone);
+    free(reason);
+    json_decref(arg2.out);
+}
+
 /* An agent silent for more than 30 s is gone; a sync queued for its configuration fails. */
 static void silent_agent_expires(void **state) {
     struct adc_hub *h = *state;
@@ -446,6 +496,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(each_check_goes_to_exactly_one_agent, setup, teardown),
         cmocka_unit_test_setup_teardown(check_without_agent_or_answer_is_unavailable, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(check_agent_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(silent_agent_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_poll_supersedes_older, setup, teardown),
         cmocka_unit_test_setup_teardown(waiting_poll_is_woken_by_a_command, setup, teardown),
