@@ -29,22 +29,27 @@ static void agent_config(struct adc_http_request *req, struct adc_http_response 
         json_pack("{s:s,s:s,s:o}", "app_id", p->app_id, "name", p->name, "settings", settings));
 }
 
-static void agent_run_create(struct adc_http_request *req, struct adc_http_response *res) {
-    json_t *body = adc_http_body_object(req, res);
-    if (!body)
-        return;
-    struct adc_db *db = NULL;
+/* What a client's POST /api/v1/agent/runs asks for. */
+struct run_request {
+    const char *source, *trigger; /* static strings or the body's */
+    bool dry_run;
+    json_t *agent; /* the body's agent_id (a string), or NULL */
+};
+
+/* The body of POST /api/v1/agent/runs checked; 0, or -1 with the 400 in res. */
+static int read_run_request(struct adc_http_request *req, json_t *body,
+                            struct adc_http_response *res, struct run_request *out) {
     json_t *dry = json_object_get(body, ADC_WIRE_DRY_RUN);
     const char *source = json_string_value(json_object_get(body, ADC_WIRE_SOURCE));
     if (dry && !json_is_boolean(dry)) {
         adc_http_error(res, 400, "invalidValue", "dry_run must be true or false");
-        goto out;
+        return -1;
     }
     if (!source)
         source = ADC_RUN_SOURCE_IMP;
     if (strcmp(source, ADC_RUN_SOURCE_IMP) != 0 && strcmp(source, ADC_RUN_SOURCE_AGENT) != 0) {
         adc_http_error(res, 400, "invalidValue", "source must be \"imp\" or \"agent\"");
-        goto out;
+        return -1;
     }
     /* A client starts a run itself only as `adc imp` or as `adc run` starting without a
      * position to resume live changes from (docs/product.md section 9); the schedule and
@@ -54,7 +59,7 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
     if (t && !(json_is_string(t) && strcmp(json_string_value(t), trigger) == 0)) {
         adc_http_error(res, 400, "invalidValue", "trigger of a run with source \"%s\" is \"%s\"",
                        source, trigger);
-        goto out;
+        return -1;
     }
     /* A dry-run-only configuration still records its previews, flagged as such. */
     bool dry_run = json_is_true(dry) || req->principal.settings[ADC_SETTING_DRY_RUN] == ADC_TRUE;
@@ -62,8 +67,23 @@ static void agent_run_create(struct adc_http_request *req, struct adc_http_respo
     json_t *agent = json_object_get(body, ADC_WIRE_AGENT_ID);
     if (agent && !json_is_string(agent)) {
         adc_http_error(res, 400, "invalidValue", "agent_id must be a string");
-        goto out;
+        return -1;
     }
+    *out = (struct run_request){source, trigger, dry_run, agent};
+    return 0;
+}
+
+static void agent_run_create(struct adc_http_request *req, struct adc_http_response *res) {
+    json_t *body = adc_http_body_object(req, res);
+    if (!body)
+        return;
+    struct adc_db *db = NULL;
+    struct run_request rq;
+    if (read_run_request(req, body, res, &rq) < 0)
+        goto out;
+    const char *source = rq.source, *trigger = rq.trigger;
+    bool dry_run = rq.dry_run;
+    json_t *agent = rq.agent;
     db = adc_store_acquire(req->server->store);
     char run_id[40], busy[40];
     if (!db || adc_db_begin(db, true) < 0) {
