@@ -196,9 +196,7 @@ static int hex(char ch) {
     return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
 }
 
-/* s in the canonical lowercase form 8-4-4-4-12 into 16 bytes; false for anything else (an
- * uppercase UUID stays text: its exact text is what a comparison needs). */
-static bool parse_uuid(const char *s, unsigned char out[16]) {
+bool adc_uuid_parse(const char *s, unsigned char out[16]) {
     if (strlen(s) != 36)
         return false;
     size_t k = 0;
@@ -217,7 +215,7 @@ static bool parse_uuid(const char *s, unsigned char out[16]) {
     return true;
 }
 
-static const char *format_uuid(const unsigned char *u, char buf[ADC_DIR_UUID_TEXT]) {
+const char *adc_uuid_format(const unsigned char u[16], char buf[ADC_DIR_UUID_TEXT]) {
     static const char digits[] = "0123456789abcdef";
     char *p = buf;
     for (size_t i = 0; i < 16; i++) {
@@ -250,7 +248,7 @@ static size_t plan_strings(const struct adc_user *u, struct adc_dir_user *d,
     memset(d, 0, sizeof(*d));
     bool email_is_name = u->email && u->user_name && strcmp(u->email, u->user_name) == 0;
     strings_of(u, email_is_name, s);
-    if (s[DIR_EXT] && parse_uuid(s[DIR_EXT], uuid))
+    if (s[DIR_EXT] && adc_uuid_parse(s[DIR_EXT], uuid))
         d->flags |= ADC_DIR_EXT_UUID;
     for (size_t i = 0; i < DIR_STRINGS; i++)
         if (s[i]) {
@@ -343,7 +341,7 @@ const char *adc_dir_user_external_id(const struct adc_dir_user *d, char buf[ADC_
     if (!(d->present & (1u << DIR_EXT)))
         return NULL;
     const char *p = string_at(d, DIR_EXT);
-    return d->flags & ADC_DIR_EXT_UUID ? format_uuid((const unsigned char *)p, buf) : p;
+    return d->flags & ADC_DIR_EXT_UUID ? adc_uuid_format((const unsigned char *)p, buf) : p;
 }
 
 const char *adc_dir_user_dn(const struct adc_dir_user *d) {
@@ -358,7 +356,7 @@ void adc_dir_user_view(const struct adc_dir_user *d, struct adc_user *out,
         if (!(d->present & (1u << i)))
             continue;
         if (i == DIR_EXT && (d->flags & ADC_DIR_EXT_UUID)) {
-            s[i] = (char *)format_uuid((const unsigned char *)p, ext_buf);
+            s[i] = (char *)adc_uuid_format((const unsigned char *)p, ext_buf);
             p += 16;
             continue;
         }

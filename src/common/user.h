@@ -105,6 +105,13 @@ enum {
 /* The text of an externalId that a directory user keeps as a UUID's bytes, with its NUL. */
 #define ADC_DIR_UUID_TEXT 37
 
+/* s in the canonical lowercase UUID form (8-4-4-4-12 hex digits) into 16 bytes: true, or false
+ * for any other text (an uppercase UUID too: its exact text is what a comparison needs, and
+ * adc_uuid_format gives lowercase back). */
+bool adc_uuid_parse(const char *s, unsigned char out[16]);
+/* The canonical lowercase text of u into buf (37 bytes with the NUL); returns buf. */
+const char *adc_uuid_format(const unsigned char u[16], char buf[ADC_DIR_UUID_TEXT]);
+
 struct adc_dir_block;
 
 struct adc_dir_users {

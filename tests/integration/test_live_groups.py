@@ -42,7 +42,9 @@ def group_ldif():
         f"dn: cn=posix,{G}\nobjectClass: posixGroup\ncn: posix\ngidNumber: 5000\n"
         "memberUid: user000020\n\n"
         f"dn: cn=gone,{G}\nobjectClass: groupOfNames\ncn: gone\nmember: {udn(21)}\n\n"
-        f"dn: cn=hideme,{G}\nobjectClass: groupOfNames\ncn: hideme\nmember: {udn(22)}\n\n")
+        f"dn: cn=hideme,{G}\nobjectClass: groupOfNames\ncn: hideme\nmember: {udn(22)}\n\n"
+        f"dn: cn=foreign,{G}\nobjectClass: groupOfNames\ncn: foreign\ndescription: hidden\n"
+        f"member: {udn(23)}\n\n")
 
 
 def wait_for(test, what, predicate, timeout=30, step=0.05):
@@ -143,7 +145,7 @@ class LiveGroupsSyncrepl(LiveGroupsBase):
         self.assertEqual(self.members("team"), sorted(mail(i) for i in range(5)))
         self.assertEqual(self.members("parent"), sorted(["group:sub", mail(12)]))
         self.assertEqual(self.members("posix"), [mail(20)])
-        self.assertIn("live changes: 6 groups with", self.agent.log())
+        self.assertIn("live changes: 6 groups with", self.agent.log())  # "foreign" is hidden
 
     def test_2_member_added_and_removed_is_one_small_patch(self):
         gid = self.groups()["team"]["id"]
@@ -251,6 +253,21 @@ class LiveGroupsSyncrepl(LiveGroupsBase):
         self.agent.wait_log("content synchronization started from the saved position", 10)
         self.modify(f"cn=team,{G}", f"delete: member\nmember: {udn(26)}\n")
         self.until("a change after the restart", lambda: mail(26) not in self.members("team"))
+
+    def test_9_a_group_of_another_provider_is_left_alone(self):
+        # Rule 3 for groups: the cloud has a local group with the directory group's identity.
+        out = self.slapd.ldapsearch("(cn=foreign)", "entryUUID", base=G).stdout
+        uuid = next(line.split(": ", 1)[1] for line in out.splitlines()
+                    if line.startswith("entryUUID: "))
+        r = self.srv.scim("admin", "POST", "/Groups", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "foreign-local", "externalId": uuid})
+        self.assertEqual(r.status, 201, r)
+        self.modify(f"cn=foreign,{G}", "delete: description\n")
+        self.agent.wait_log("skip group 'foreign': a group of another provider", 10)
+        gs = self.groups()
+        self.assertNotIn("foreign", gs)
+        self.assertEqual(gs["foreign-local"].get("members", []), [])
 
 
 class LiveGroupsFlatten(LiveGroupsBase):

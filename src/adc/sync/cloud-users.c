@@ -137,55 +137,19 @@ const char *adc_cloud_user_provider(const struct adc_cloud_user *c) {
     return c->provider_ ? provider_at(c->provider_) : NULL;
 }
 
-static int hex(char ch) {
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* s in the canonical lowercase form 8-4-4-4-12 into 16 bytes; false for anything else (an
- * uppercase UUID stays text: its exact text is what a comparison needs). */
-static bool parse_uuid(const char *s, unsigned char out[16]) {
-    size_t k = 0;
-    for (size_t i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-            continue;
-        }
-        int hi = hex(s[i]), lo = hi < 0 ? -1 : hex(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[k++] = (unsigned char)(hi << 4 | lo);
-        i++;
-    }
-    return s[36] == '\0';
-}
-
-static const char *format_uuid(const unsigned char u[16], char buf[ADC_UUID_TEXT]) {
-    static const char digits[] = "0123456789abcdef";
-    char *p = buf;
-    for (size_t i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = digits[u[i] >> 4];
-        *p++ = digits[u[i] & 15];
-    }
-    *p = '\0';
-    return buf;
-}
-
 const char *adc_cloud_user_id(const struct adc_cloud_user *c, char buf[ADC_UUID_TEXT]) {
-    return c->ident_uuid & 1 ? format_uuid(c->id_.uuid, buf) : c->id_.text;
+    return c->ident_uuid & 1 ? adc_uuid_format(c->id_.uuid, buf) : c->id_.text;
 }
 
 const char *adc_cloud_user_external_id(const struct adc_cloud_user *c, char buf[ADC_UUID_TEXT]) {
-    return c->ident_uuid & 2 ? format_uuid(c->ext_.uuid, buf) : c->ext_.text;
+    return c->ident_uuid & 2 ? adc_uuid_format(c->ext_.uuid, buf) : c->ext_.text;
 }
 
 /* s as 16 bytes when it is a canonical UUID (sets `bit` in *flags), else copied as text. */
 static int ident(struct adc_cloud_users *c, const char *s, struct adc_cloud_ident *out,
                  uint8_t *flags, uint8_t bit) {
     memset(out, 0, sizeof(*out));
-    if (s && strlen(s) == 36 && parse_uuid(s, out->uuid)) {
+    if (s && adc_uuid_parse(s, out->uuid)) {
         *flags |= bit;
         return 0;
     }

@@ -331,8 +331,7 @@ static int user_cloud_id(struct adc_delta *d, const char *ext, char **id, char *
         char ext_buf[ADC_UUID_TEXT], id_buf[ADC_UUID_TEXT];
         const char *u_id = adc_cloud_user_id(u, id_buf);
         if (adc_streq(adc_cloud_user_provider(u), d->app_id) &&
-            adc_streq(adc_cloud_user_external_id(u, ext_buf), ext) && u_id &&
-            !(*id = strdup(u_id)))
+            adc_streq(adc_cloud_user_external_id(u, ext_buf), ext) && u_id && !(*id = strdup(u_id)))
             r = -ENOMEM;
     }
     adc_cloud_users_done(&cloud);
@@ -716,7 +715,7 @@ static int new_group(struct adc_delta *d, const struct adc_dir_group *dg, char *
     int r = adc_scim_find_group(d->client, d->app_id, dg->external_id, &id, NULL, &foreign, err);
     if (r < 0)
         return cloud_errno(r);
-    if (foreign) {
+    if (foreign && !id) { /* rule 3: not ours to write */
         outcome_set(out, "skip group '%s': a group of another provider has its externalId %s",
                     dg->name, dg->external_id);
         return 0;
@@ -727,8 +726,8 @@ static int new_group(struct adc_delta *d, const struct adc_dir_group *dg, char *
         return 0;
     }
     if (set[ADC_SETTING_DRY_RUN]) {
-        free(id);
         outcome_set(out, "dry run: would %s group '%s'", id ? "update" : "create", dg->name);
+        free(id);
         return 0;
     }
     if (!id) {

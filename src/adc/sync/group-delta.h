@@ -29,7 +29,13 @@
  * Same rules as a full sync: the server's settings (no-create, no-update, no-delete, dry-run)
  * win, only this configuration's groups are written (the provider), deleted groups count in the
  * live mass-delete guard with the users, members that are not synced users or groups are
- * reported (a count and an example), never invented. Not thread-safe: the delta's thread. */
+ * reported (a count and an example), never invented. Not thread-safe: the delta's thread.
+ *
+ * Left to the next full sync: a user renamed in a directory without referential integrity
+ * (its groups still name the old DN), and Active Directory's primary-group memberships
+ * (primaryGroupID), which the graph does not hold: a live change never adds or removes them,
+ * except that with flatten a member removed from a nested group also leaves a parent that had
+ * it only as a primary group. */
 #pragma once
 
 #include <stdbool.h>
