@@ -26,6 +26,8 @@ BASE = "OU=Live,DC=adc,DC=test"
 ELSEWHERE = "OU=Elsewhere,DC=adc,DC=test"
 SVC_DN = "CN=svc-live,CN=Users,DC=adc,DC=test"
 SVC_PASSWORD = "Live-Reader-Passw0rd"
+# An account without the right to list CN=Deleted Objects (what a new domain gives anyone).
+PLAIN_DN = "CN=svc-plain,CN=Users,DC=adc,DC=test"
 # A user leaves the sync filter when it gets description=left.
 USER_FILTER = "(&(objectClass=user)(objectCategory=person)(!(description=left)))"
 N_USERS = 12
@@ -49,17 +51,24 @@ def setUpModule():
                f"dn: {ELSEWHERE}\nobjectClass: organizationalUnit\n\n"
                f"dn: {SVC_DN}\nobjectClass: user\nsAMAccountName: svc-live\n"
                "userAccountControl: 512\n\n")
+    DC.ldapadd(f"dn: {PLAIN_DN}\nobjectClass: user\nsAMAccountName: svc-plain\n"
+               "userAccountControl: 512\n\n")
     DC.set_password(SVC_DN, SVC_PASSWORD)
+    DC.set_password(PLAIN_DN, SVC_PASSWORD)
     DC.grant_deleted_objects_read("svc-live")
+    # One tombstone at least, whatever test runs first: svc-live sees it, svc-plain does not.
+    DC.ldapadd(user_ldif("gone", base=ELSEWHERE))
+    DC.ldapdelete(f"CN=gone,{ELSEWHERE}")
 
 
-def yaml_text(watch="auto", poll_interval=None, settings=None, groups_filter=None):
+def yaml_text(watch="auto", poll_interval=None, settings=None, groups_filter=None,
+              bind_dn=SVC_DN):
     lines = ["settings:", "  dry-run: false", "  delete-disables: false"]
     lines += [f"  {k}: {v}" for k, v in (settings or {}).items()]
     lines += [
         "backend:", "  ldap:",
         f"    addr: {DC.uri}",
-        f"    bind_dn: {SVC_DN}",
+        f"    bind_dn: {bind_dn}",
         f"    bind_password: {SVC_PASSWORD}",
         f"    base_dn: {BASE}",
         "    scope: sub",
@@ -170,7 +179,8 @@ class LiveAD(unittest.TestCase):
         self.assertEqual(owned, len(self.cloud()))
         live = wait_for(self, "a live status", lambda: self.live(), 10)
         self.assertEqual(live["watch"], "dirsync")
-        self.assertIn("woken by change notifications", a.log())
+        a.wait_log(f"from {DC.base_dn}, woken by change notifications")
+        self.assertNotIn("sees no deleted object", a.log())
         r = subprocess.run([ADC, "-C", a.cfg_path, "check"], capture_output=True, text=True,
                            timeout=60)
         self.assertIn("live changes: dirsync (Active Directory: DirSync", r.stdout, r.stderr)
@@ -197,8 +207,8 @@ class LiveAD(unittest.TestCase):
         self.until("a change after a cn rename",
                    lambda: self.cloud()[u2].get("displayName") == "After The Rename")
         renamed = u3 + "x"
-        self.modify(u3, "sAMAccountName", renamed)
         old_id = self.cloud()[u3]["id"]
+        self.modify(u3, "sAMAccountName", renamed)
         self.until("a userName rename", lambda: renamed in self.cloud())
         self.assertEqual(self.cloud()[renamed]["id"], old_id)
         self.assertNotIn(u3, self.cloud())
@@ -306,6 +316,7 @@ class LiveAD(unittest.TestCase):
         # back: adc reconnects, registers the notification again, reads from its position,
         # and changes made right after flow as before.
         a = self.agent()
+        a.wait_log(f"from {DC.base_dn}, woken by change notifications")
         DC.restart()
         u = self.names[0]
         self.modify(u, "displayName", "After The DC Restart")
@@ -320,6 +331,21 @@ class LiveAD(unittest.TestCase):
                    lambda: self.cloud()[u].get("displayName") == "Notified Again", 4)
         self.assertLess(time.monotonic() - t0, 4)
         self.assertEqual([r["trigger"] for r in self.runs()], ["startup"])
+
+    def test_without_the_deleted_objects_right_a_full_sync_catches_deletes(self):
+        a = self.agent(bind_dn=PLAIN_DN)
+        self.assertIn("sees no deleted object in CN=Deleted Objects", a.log())
+        u, victim = self.names[0], self.names[1]
+        DC.ldapdelete(f"CN={victim},{BASE}")
+        self.modify(u, "displayName", "After The Delete")
+        self.until("the modify after the delete",
+                   lambda: self.cloud()[u].get("displayName") == "After The Delete")
+        # The delete was not seen live (no tombstone for this account) ...
+        self.assertIn(victim, self.cloud())
+        # ... and the next full sync removes it.
+        r = self.srv.admin("POST", self.base + "/sync", {})
+        self.assertEqual(r.status, 202, r)
+        self.until("the full sync", lambda: victim not in self.cloud(), 30)
 
     def test_usn_and_notify(self):
         for watch in ("usn", "notify"):

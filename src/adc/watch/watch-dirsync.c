@@ -256,6 +256,34 @@ static int ad_open(struct ad *a) {
     return 0;
 }
 
+/* Whether the account sees any tombstone in the Deleted Objects container (found by its
+ * well-known GUID, [MS-ADTS] 6.1.1.4): when it sees none, it most likely lacks the right to list
+ * it, and deletes wait for a full sync; said once per start, since a domain without any deleted
+ * object yet looks the same. */
+static void check_tombstones(struct ad *a) {
+    static char *attrs[] = {"1.1", NULL};
+    LDAPControl show = {.ldctl_oid = OID_SHOW_DELETED, .ldctl_iscritical = 1};
+    LDAPControl *ctrls[] = {&show, NULL};
+    _cleanup_free_ char *base =
+        adc_strdup_printf("<WKGUID=18e2ea80684f11d2b9aa00c04f79f805,%s>", a->nc);
+    if (!base)
+        return;
+    int timeout = a->cfg->timeout > 0 ? a->cfg->timeout : 30;
+    struct timeval limit = {timeout, 0};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(a->ld, base, LDAP_SCOPE_ONELEVEL, "(isDeleted=TRUE)", attrs, 0,
+                               ctrls, NULL, &limit, 1, &res);
+    int n = res ? ldap_count_entries(a->ld, res) : 0;
+    ldap_msgfree(res);
+    if (rc < 0 || ((rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) && n > 0))
+        return; /* seen; or the connection failed, which the next read reports */
+    log_notice("live changes: the bind account sees no deleted object in CN=Deleted Objects (%s): "
+               "unless nothing was ever deleted, it may not list that container, and deletes in "
+               "the directory reach the cloud only with the next full sync (see adc(8), LIVE "
+               "CHANGES)",
+               rc == LDAP_SUCCESS ? "none visible" : ldap_err2string(rc));
+}
+
 /* The identity adc gives the object with this objectGUID: the GUID's string unless
  * sync.id_attribute names another attribute, which is then read (tombstones keep objectSid and
  * sAMAccountName). 0 with *out (a new string), 1 when it has none (*out NULL), or an error. */
@@ -668,6 +696,7 @@ int adc_watch_ad_run(const struct adc_ldap_config *cfg, enum adc_watch kind, con
         r = start_position(&a, position);
     if (r < 0)
         goto out;
+    check_tombstones(&a);
     /* Register first, read second: a change between the two is read, not lost. */
     notify_register(&a);
     int interval = cfg->poll_interval > 0 ? cfg->poll_interval : 30;

@@ -17,7 +17,10 @@
  * - Schema versions: the same steps as SQLite (store-schema.c), the version in the table
  *   adc_schema, migrations under MIGRATE_LOCK so that instances starting together migrate once.
  * A connection that breaks (a PostgreSQL restart) is reset when it is lent next; its prepared
- * statements are prepared again. */
+ * statements are prepared again. libpq only notices a broken connection when a statement on it
+ * fails, so when one breaks the idle others are marked suspect and each is tested with an empty
+ * query (one round trip) before it is lent: a restart costs the requests that were running, not
+ * one failed request per pooled connection afterwards. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -59,6 +62,7 @@ struct pg_db {
     struct pg_store *store;
     PGconn *conn;
     bool in_use, in_tx;
+    bool suspect; /* another connection broke while this one was idle: test it before lending */
     int64_t changes;
     struct pg_stmt *stmts[STMT_CACHE];
     size_t n_stmts;
@@ -258,9 +262,29 @@ static void pg_free(struct adc_store *base) {
     free(s);
 }
 
+/* One connection broke: the server restarted or the network dropped, so the idle ones are
+ * probably broken too (healthy() tests them before they are lent). */
+static void suspect_idle(struct pg_store *s) {
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n_open; i++)
+        if (!s->pool[i].in_use)
+            s->pool[i].suspect = true;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Does a suspect connection still answer? An empty query costs one round trip. */
+static bool answers(struct pg_db *db) {
+    PGresult *res = PQexec(db->conn, "");
+    bool ok = PQresultStatus(res) == PGRES_EMPTY_QUERY;
+    PQclear(res);
+    return ok && PQstatus(db->conn) == CONNECTION_OK;
+}
+
 /* A broken connection (PostgreSQL restarted, network) is reset before it is lent again. */
 static bool healthy(struct pg_db *db) {
-    if (PQstatus(db->conn) == CONNECTION_OK)
+    bool suspect = db->suspect;
+    db->suspect = false;
+    if (PQstatus(db->conn) == CONNECTION_OK && (!suspect || answers(db)))
         return true;
     drop_stmts(db);
     PQreset(db->conn);
@@ -305,6 +329,8 @@ static struct adc_db *pg_acquire(struct adc_store *base, bool writer) {
 }
 
 static int sqlstate_errno(struct pg_db *db, PGresult *res) {
+    if (PQstatus(db->conn) != CONNECTION_OK)
+        suspect_idle(db->store);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     if (state && strncmp(state, "23", 2) == 0) /* integrity constraint violation */
         return -EEXIST;
@@ -434,6 +460,8 @@ static struct adc_stmt *pg_prepare(struct adc_db *base, const char *sql, bool ca
         snprintf(st->name, sizeof(st->name), "adc%u", db->next_name++);
         PGresult *res = PQprepare(db->conn, st->name, st->sql, st->n_params, NULL);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok && PQstatus(db->conn) != CONNECTION_OK)
+            suspect_idle(db->store);
         if (!ok)
             log_error("%s: cannot prepare statement: %s", db->store->label,
                       PQresultErrorMessage(res));
