@@ -167,14 +167,8 @@ static bool burst_allows(struct adc_delta *d, size_t n) {
 
 static int burst_note(struct adc_delta *d, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        if (d->n_recent == d->cap_recent) {
-            size_t cap = d->cap_recent ? d->cap_recent * 2 : 16;
-            double *v = realloc(d->recent, cap * sizeof(*v));
-            if (!v)
-                return -ENOMEM;
-            d->recent = v;
-            d->cap_recent = cap;
-        }
+        if (adc_grow_array(d->recent, d->cap_recent, d->n_recent, 16) < 0)
+            return -ENOMEM;
         d->recent[d->n_recent++] = now_s();
     }
     return 0;

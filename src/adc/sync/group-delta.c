@@ -128,14 +128,8 @@ static bool has_member(const struct gnode *g, const char *m) {
 }
 
 static int push(const char ***a, size_t *n, size_t *cap, const char *s) {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        const char **v = realloc(*a, c * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        *a = v;
-        *cap = c;
-    }
+    if (adc_grow_array(*a, *cap, *n, 16) < 0)
+        return -ENOMEM;
     (*a)[(*n)++] = s;
     return 0;
 }
@@ -499,14 +493,8 @@ static int graph_ensure(struct adc_delta *d) {
 }
 
 static int graph_append(struct adc_group_graph *gr, struct gnode *g) {
-    if (gr->n == gr->cap) {
-        size_t cap = gr->cap ? gr->cap * 2 : 64;
-        struct gnode *v = realloc(gr->v, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        gr->v = v;
-        gr->cap = cap;
-    }
+    if (adc_grow_array(gr->v, gr->cap, gr->n, 64) < 0)
+        return -ENOMEM;
     gr->v[gr->n++] = *g;
     memset(g, 0, sizeof(*g));
     return 0;

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/buf.h"
+
 int adc_store_presence_up(struct adc_db *db, const char *agent_id, const char *app_id,
                           const char *instance, const char *host, const char *version,
                           const char *since, int64_t now) {
@@ -102,12 +104,10 @@ int adc_store_commands_claim(struct adc_db *db, const char *instance, int64_t no
                                       adc_stmt_int(st, 4) != 0};
         if (cb(&c, ctx) <= 0)
             continue;
-        int64_t *p = realloc(ids, (n + 1) * sizeof(*ids));
-        if (!p) {
+        if (adc_grow_array_n(ids, n, 16) < 0) {
             r = -ENOMEM;
             break;
         }
-        ids = p;
         ids[n++] = c.id;
     }
     adc_stmt_reset(st);
