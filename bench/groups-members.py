@@ -2,9 +2,9 @@
 """adc-server's CPU for creating groups with their members through Bulk, as adc's first import
 does (docs/BENCHMARKS.md, "Group members checked and written per request"): N users, one group
 of all of them (created with 30,000 members, the rest added by PATCH in Bulk within
-maxPayloadSize), and G-1 groups of 1,000 members, 10 groups a Bulk request.
+maxPayloadSize), and G-1 groups of S members (default 1,000), 10 groups a Bulk request.
 
-    ADC_SERVER_BIN=build/src/server/adc-server python3 bench/groups-members.py [N [G]]
+    ADC_SERVER_BIN=build/src/server/adc-server python3 bench/groups-members.py [N [G [S]]]
 
 SQLite, or PostgreSQL with ADC_TEST_DB=postgresql. Prints the server's CPU seconds (user +
 system, from /proc) for the groups part alone. PERF=file also records it with perf."""
@@ -18,6 +18,7 @@ def cpu(pid):
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
 ngroups = int(sys.argv[2]) if len(sys.argv) > 2 else 101
+gs = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 with AdcServer() as srv:
     cfg = srv.create_sync_config("bench")
     ids = []
@@ -49,11 +50,11 @@ with AdcServer() as srv:
         assert r.status == 200 and r.body["Operations"][0]["status"] in ("200", "204"), r
     for b in range(1, ngroups, 10):
         ops = [{"method": "POST", "path": "/Groups", "bulkId": f"g{k}",
-                "data": group(f"g{k}", f"g-{k}", mem[(k*1000) % n:(k*1000) % n + 1000])}
+                "data": group(f"g{k}", f"g-{k}", mem[(k*gs) % n:(k*gs) % n + gs])}
                for k in range(b, min(ngroups, b + 10))]
         r = srv.scim(cfg, "POST", "/Bulk", {"schemas": [SCIM_BULK], "Operations": ops})
         assert r.status == 200 and all(o["status"] == "201" for o in r.body["Operations"]), r
-    members = n + (ngroups - 1) * 1000
+    members = n + (ngroups - 1) * gs
     dc = cpu(srv.proc.pid) - c0
     if perf:
         import signal
