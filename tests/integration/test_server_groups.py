@@ -189,6 +189,46 @@ class ScimGroups(ServerTestCase):
 
     # ---- changes ----------------------------------------------------------------------------
 
+    def test_member_lists(self):
+        # The members of a request are checked and written together (scim-group.c add_chunk):
+        # repeats count once, users and groups mix, the first bad member in the list's order is
+        # the one reported, and a list longer than one chunk (10,000) is all or nothing.
+        sub = self.create("Lists sub")
+        g = self.create("Lists", [{"value": self.users["ann"]}, {"value": self.users["bob"]},
+                                  {"value": self.users["ann"], "type": "User"},
+                                  {"value": sub["id"], "type": "group"}])
+        self.assertEqual(g[SCIM_GROUP_PROVIDER]["memberCount"], 3)
+        self.assertEqual({m["value"]: m["type"] for m in g["members"]},
+                         {self.users["ann"]: "User", self.users["bob"]: "User",
+                          sub["id"]: "Group"})
+        for members, detail in [([{"value": "no-such-a"}, {"value": 5}], "no-such-a"),
+                                ([{"value": 5}, {"value": "no-such-b"}], "string \"value\""),
+                                ([{"value": self.users["cat"]},
+                                  {"value": sub["id"], "type": "User"}, {"value": "no-such-c"}],
+                                 "is a Group, not a User"),
+                                ([{"value": "bulkId:x"}, {"value": "no-such-d"}], "bulkId")]:
+            r = self.srv.scim(self.cfg, "POST", "/Groups", group("Lists bad", None, members))
+            self.assertScimError(r, 400, "invalidValue")
+            self.assertIn(detail, r.body["detail"], members)
+        many = [{"value": self.users[n]} for n in ("ann", "bob", "cat")] * 3400
+        g = self.create("Lists many", many)
+        self.assertEqual(g[SCIM_GROUP_PROVIDER]["memberCount"], 3)
+        r = self.srv.scim(self.cfg, "PATCH", "/Groups/" + g["id"],
+                          patch(("add", "members", many + [{"value": self.users["dan"]}])))
+        self.assertIn(r.status, (200, 204), r.raw)
+        self.assertEqual(self.get(g["id"])[SCIM_GROUP_PROVIDER]["memberCount"], 4)
+        before = self.get(g["id"])
+        r = self.srv.scim(self.cfg, "PATCH", "/Groups/" + g["id"],
+                          patch(("add", "members", [{"value": self.users["eve"]}] + many +
+                                 [{"value": "no-such-e"}])))
+        self.assertScimError(r, 400, "invalidValue")
+        self.assertIn("no-such-e", r.body["detail"])
+        self.assertEqual(self.get(g["id"]), before)
+        r = self.srv.scim(self.cfg, "POST", "/Groups",
+                          group("Lists bad", None, many + [{"value": "no-such-f"}]))
+        self.assertScimError(r, 400, "invalidValue")
+        self.assertEqual(self.filter('displayName eq "Lists bad"')["totalResults"], 0)
+
     def test_patch_members(self):
         g = self.create("Patched", self.u("ann"))
         path = "/Groups/" + g["id"]

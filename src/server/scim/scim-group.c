@@ -184,31 +184,125 @@ static const char *member_id(struct adc_scim_ctx *ctx, const char *value,
     return id;
 }
 
-/* Reads one element of members: {"value": id, "type"?: "User"|"Group"}. *id and *type are
- * what to store; the member must exist, and a group cannot contain itself. */
+/* Reads one element of members: {"value": id, "type"?: "User"|"Group"}. *id is what to store,
+ * *declared the type the client named (NULL when none); a group cannot contain itself. Whether
+ * the member exists is add_chunk's question, asked for many members at once. */
 static int read_member(struct adc_scim_ctx *ctx, const char *group_id, const json_t *m,
-                       const char **id, const char **type, struct adc_scim_result *r) {
+                       const char **id, const char **declared, struct adc_scim_result *r) {
     json_t *value = adc_scim_json_get(m, "value", NULL);
     if (!json_is_object(m) || !json_is_string(value))
         return fail(r, 400, "invalidValue", "a member must be an object with a string \"value\"");
     json_t *t = adc_scim_json_get(m, "type", NULL);
     if (t && !json_is_null(t) && !json_is_string(t))
         return fail(r, 400, "invalidValue", "a member's type must be \"User\" or \"Group\"");
+    *declared = json_string_value(t);
     if (!(*id = member_id(ctx, json_string_value(value), r)))
         return -1;
     if (strlen(*id) >= 40)
         return fail(r, 400, "invalidValue", "member '%.60s...' is neither a user nor a group", *id);
     if (strcmp(*id, group_id) == 0)
         return fail(r, 400, "invalidValue", "a group cannot be a member of itself");
-    int e = adc_store_member_type(ctx->db, *id, type);
-    if (e == -ENOENT)
-        return fail(r, 400, "invalidValue", "member '%s' is neither a user nor a group", *id);
-    if (e < 0)
-        return fail(r, 500, NULL, "database error");
-    if (json_is_string(t) && strcasecmp(json_string_value(t), *type) != 0)
-        return fail(r, 400, "invalidValue", "member '%s' is a %s, not a %s", *id, *type,
-                    json_string_value(t));
     return 0;
+}
+
+/* Members are checked and written this many at a time: the lists and JSON texts of one chunk
+ * are about 100 bytes a member. */
+#define MEMBER_CHUNK 10000
+
+static int found_type(int64_t i, const char *type, void *ctx) {
+    const char **types = ctx;
+    /* A user before a group, as the single lookup this replaces answered (ids are UUIDs: an
+     * id naming both does not happen). */
+    if (!types[i] || strcmp(type, ADC_MEMBER_USER) == 0)
+        types[i] = type;
+    return 0;
+}
+
+static void append_id(struct adc_buf *list, const char *id) {
+    adc_buf_puts(list, list->len ? "," : "[");
+    adc_json_append_string(list, id);
+}
+
+/* Adds elements [from, to) of a members list in three statements (the types of all, then the
+ * users and the groups inserted) instead of two per member: creating a group of 100,000 members
+ * in Bulk was a lookup and an insert each (docs/BENCHMARKS.md, groups). The errors are those
+ * of checking the members one by one, in the list's order: the first malformed or unknown
+ * member (or type mismatch) is the one reported. */
+static int add_chunk(struct adc_scim_ctx *ctx, const char *group_id, const json_t *list,
+                     size_t from, size_t to, int64_t *delta, struct adc_scim_result *r) {
+    size_t n = to - from, good = n;
+    const char **ids = calloc(n, sizeof(*ids)), **declared = calloc(n, sizeof(*declared));
+    const char **types = calloc(n, sizeof(*types));
+    struct adc_buf all, users, groups;
+    adc_buf_init(&all, 0);
+    adc_buf_init(&users, 0);
+    adc_buf_init(&groups, 0);
+    int ret = -1;
+    if (!ids || !declared || !types) {
+        fail(r, 500, NULL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_is_array(list) ? json_array_get(list, from + i) : list;
+        if (read_member(ctx, group_id, m, &ids[i], &declared[i], r) < 0) {
+            good = i; /* r says why; unless an earlier member is unknown */
+            break;
+        }
+        append_id(&all, ids[i]);
+    }
+    if (good > 0) {
+        adc_buf_puts(&all, "]");
+        if (all.failed) {
+            fail(r, 500, NULL, "out of memory");
+            goto out;
+        }
+        if (adc_store_member_types(ctx->db, all.data, found_type, types) < 0) {
+            fail(r, 500, NULL, "database error");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < good; i++) {
+        if (!types[i]) {
+            fail(r, 400, "invalidValue", "member '%s' is neither a user nor a group", ids[i]);
+            goto out;
+        }
+        if (declared[i] && strcasecmp(declared[i], types[i]) != 0) {
+            fail(r, 400, "invalidValue", "member '%s' is a %s, not a %s", ids[i], types[i],
+                 declared[i]);
+            goto out;
+        }
+        append_id(strcmp(types[i], ADC_MEMBER_USER) == 0 ? &users : &groups, ids[i]);
+    }
+    if (good < n)
+        goto out; /* the malformed member's error */
+    adc_buf_puts(&users, "]");
+    adc_buf_puts(&groups, "]");
+    if (users.failed || groups.failed) {
+        fail(r, 500, NULL, "out of memory");
+        goto out;
+    }
+    int64_t added = 0;
+    if (users.len > 1)
+        added = adc_store_group_members_add_all(ctx->db, group_id, users.data, ADC_MEMBER_USER);
+    if (added >= 0 && groups.len > 1) {
+        int64_t g =
+            adc_store_group_members_add_all(ctx->db, group_id, groups.data, ADC_MEMBER_GROUP);
+        added = g < 0 ? g : added + g;
+    }
+    if (added < 0) {
+        fail(r, 500, NULL, "database error");
+        goto out;
+    }
+    *delta += added;
+    ret = 0;
+out:
+    free(ids);
+    free(declared);
+    free(types);
+    adc_buf_done(&all);
+    adc_buf_done(&users);
+    adc_buf_done(&groups);
+    return ret;
 }
 
 /* Adds the members of an array (or a single member object); *delta grows by those that were
@@ -216,16 +310,10 @@ static int read_member(struct adc_scim_ctx *ctx, const char *group_id, const jso
 int adc_scim_group_add_members(struct adc_scim_ctx *ctx, const char *group_id, const json_t *list,
                                int64_t *delta, struct adc_scim_result *r) {
     size_t n = json_is_array(list) ? json_array_size(list) : 1;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *m = json_is_array(list) ? json_array_get(list, i) : list;
-        const char *id = NULL, *type = NULL;
-        if (read_member(ctx, group_id, m, &id, &type, r) < 0)
+    for (size_t i = 0; i < n; i += MEMBER_CHUNK)
+        if (add_chunk(ctx, group_id, list, i, n - i < MEMBER_CHUNK ? n : i + MEMBER_CHUNK, delta,
+                      r) < 0)
             return -1;
-        int e = adc_store_group_member_add(ctx->db, group_id, id, type);
-        if (e < 0)
-            return fail(r, 500, NULL, "database error");
-        *delta += e;
-    }
     return 0;
 }
 

@@ -189,6 +189,57 @@ int adc_store_group_member_add(struct adc_db *db, const char *group_id, const ch
     return r < 0 ? r : adc_db_changes(db);
 }
 
+/* Both dialects read the list as one JSON text parameter: json_each on SQLite,
+ * json_array_elements_text on PostgreSQL (ordinality from 1). The list is looked up through the
+ * id indexes, one probe per element, inside the engine rather than one statement per member. */
+int64_t adc_store_member_types(struct adc_db *db, const char *ids_json, adc_store_member_type_cb cb,
+                               void *ctx) {
+    static const char lite[] =
+        "SELECT j.key, 1 FROM json_each(?1) AS j JOIN users AS u ON u.id = j.value "
+        "UNION ALL SELECT j.key, 2 FROM json_each(?1) AS j JOIN groups AS g ON g.id = j.value";
+    static const char pg[] =
+        "SELECT j.n - 1, 1 FROM json_array_elements_text(?1::json) WITH ORDINALITY AS j(v, n) "
+        "JOIN users AS u ON u.id = j.v UNION ALL SELECT j.n - 1, 2 FROM "
+        "json_array_elements_text(?1::json) WITH ORDINALITY AS j(v, n) JOIN groups AS g "
+        "ON g.id = j.v";
+    struct adc_stmt *st = adc_db_prepare(db, adc_db_dialect(db) == ADC_SQL_POSTGRESQL ? pg : lite);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, ids_json);
+    int64_t n = 0;
+    int r;
+    while ((r = adc_db_step_next(db, st)) > 0) {
+        r = cb(adc_stmt_int(st, 0), adc_stmt_int(st, 1) == 1 ? ADC_MEMBER_USER : ADC_MEMBER_GROUP,
+               ctx);
+        if (r < 0)
+            break;
+        n++;
+    }
+    adc_stmt_free(st);
+    return r < 0 ? r : n;
+}
+
+int64_t adc_store_group_members_add_all(struct adc_db *db, const char *group_id,
+                                        const char *ids_json, const char *type) {
+    /* SQLite needs the WHERE before ON CONFLICT: without it, ON would read as a join's. */
+    static const char lite[] = "INSERT INTO group_members(group_id, member_id, type) "
+                               "SELECT ?1, j.value, ?3 FROM json_each(?2) AS j WHERE true "
+                               "ON CONFLICT DO NOTHING";
+    static const char pg[] = "INSERT INTO group_members(group_id, member_id, type) "
+                             "SELECT ?1, j.v, ?3 FROM json_array_elements_text(?2::json) AS j(v) "
+                             "ON CONFLICT DO NOTHING";
+    struct adc_stmt *st = adc_db_prepare(db, adc_db_dialect(db) == ADC_SQL_POSTGRESQL ? pg : lite);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, group_id);
+    adc_stmt_bind_text(st, 2, ids_json);
+    adc_stmt_bind_text(st, 3, type);
+    int r = adc_db_step_next(db, st);
+    int64_t n = r < 0 ? r : adc_db_changes(db);
+    adc_stmt_free(st);
+    return n;
+}
+
 int adc_store_group_member_remove(struct adc_db *db, const char *group_id, const char *member_id) {
     static const char sql[] = "DELETE FROM group_members WHERE group_id = ? AND member_id = ?";
     int64_t r = exec_texts(db, sql, group_id, member_id, false);
