@@ -73,6 +73,8 @@ static const char *id_get(struct id_map *m, const unsigned char *u) {
 }
 
 static int id_put(struct id_map *m, const unsigned char *u, const char *id, size_t len) {
+    /* A rehash into a new zeroed table, not an array's growth: adc_grow's realloc would keep
+     * the slots where the old size put them. */
     if ((m->n + 1) * 10 > m->cap * 7) {
         struct id_map bigger = {.cap = m->cap ? m->cap * 2 : 1024};
         if (!(bigger.v = calloc(bigger.cap, sizeof(*bigger.v))))

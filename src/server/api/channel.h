@@ -33,10 +33,10 @@ void adc_channel_forget(struct adc_server *srv, const char *app_id, const char *
 
 /* POST /api/v1/login (login.c). */
 void adc_login_handle(struct adc_http_request *req, struct adc_http_response *res);
-/* login.c's thread that writes familiar addresses and prunes old throttling rows; started and
- * stopped by adc_channel_start and adc_channel_free. 0 or a negative errno. */
+/* login-familiar.c's thread that writes familiar addresses and prunes old throttling rows; started
+ * and stopped by adc_channel_start and adc_channel_free. 0 or a negative errno. */
 int adc_login_start(struct adc_server *srv);
 void adc_login_stop(void);
-/* Sign-ins waiting for room among the attempts in flight (login.c) answer now: the server
+/* Sign-ins waiting for room among the attempts in flight (login-admit.c) answer now: the server
  * stops, and HTTP waits for deferred requests. */
 void adc_login_wake_waiters(void);

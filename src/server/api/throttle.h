@@ -1,5 +1,6 @@
 /* Sign-in throttling of POST /api/v1/login (docs/product.md section 11): the rules, without I/O,
- * so that they are unit-tested; login.c reads and writes the rows through store-login-throttle.h.
+ * so that they are unit-tested; login-admit.c reads and writes the rows through
+ * store-login-throttle.h.
  *
  * Four keys per attempt, each a row in the store:
  *   - the account and the client address together (PAIR): ADC_THROTTLE_PAIR_BUDGET failures
