@@ -399,8 +399,10 @@ backend:
       timeout: 5
 """)
         with open(self.cfg, "w") as f:
+            # state_dir: `adc run`'s live position stays in the benchmark's directory
             f.write(f"server = {server.url}\napp_id = {server.app_id}\n"
-                    f"secret = {server.secret}\nyaml = {self.yaml}\n")
+                    f"secret = {server.secret}\nyaml = {self.yaml}\n"
+                    f"state_dir = {os.path.dirname(self.cfg)}\n")
         # Both hold secrets: readable by their owner only (adc warns otherwise).
         os.chmod(self.yaml, 0o600)
         os.chmod(self.cfg, 0o600)
@@ -772,8 +774,15 @@ class Bench:
         url = f"/api/v1/sync-configs/{self.server.app_id}/sync"
         try:
             while sum(e - s for s, e in windows) < min_seconds:
-                t0 = time.monotonic()
+                waited = time.monotonic()
                 status, body = self.server.admin("POST", url, {"dry_run": False})
+                # 409: another run of this configuration is under way (`adc run`'s startup
+                # sync, or with groups its full sync that rebuilds the group graph): one sync at
+                # a time, so wait for it and ask again.
+                while status == 409 and time.monotonic() - waited < self.timeout:
+                    time.sleep(0.1)
+                    status, body = self.server.admin("POST", url, {"dry_run": False})
+                t0 = time.monotonic()
                 if status != 202:
                     errors.append(f"POST {url} answered {status}: {body}")
                     return
@@ -830,6 +839,11 @@ class Bench:
         t.start()
         try:
             recs, _ = self.login_load(users_file, "sync", secs * 20 + self.timeout, stop)
+        except BenchError as e:
+            # a sync that failed stops the load early: its cause comes first
+            stop.set()
+            t.join()
+            raise BenchError("; ".join(errors + [str(e)]))
         finally:
             stop.set()
             t.join()
@@ -849,9 +863,16 @@ class Bench:
         """One member leaves, then joins, the group of every user, through `adc run` (syncrepl
         from slapd's syncprov): bytes adc sends for it, seconds until the cloud shows it (from
         the end of ldapmodify), adc's CPU for it."""
+        log_path = os.path.join(self.dir, "adc-run.log")
+        started = os.path.getsize(log_path) if os.path.exists(log_path) else 0
         self.start_agent()
         deadline = time.monotonic() + self.timeout
-        while "live changes: baseline set" not in tail(self.agent_log, 200):
+
+        def this_run_log():  # the log is appended to by every `adc run` of the benchmark
+            with open(log_path, "rb") as f:
+                f.seek(started)
+                return f.read().decode(errors="replace")
+        while "live changes: baseline set" not in this_run_log():
             if time.monotonic() > deadline or self.agent.poll() is not None:
                 raise BenchError(f"adc run set no live baseline:\n{tail(self.agent_log)}")
             time.sleep(0.2)
