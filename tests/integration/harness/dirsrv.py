@@ -27,6 +27,7 @@ The server certificate is the instance's self-signed one, issued by its own CA (
 "localhost" by the machine's canonical name before checking the certificate).
 """
 import os
+import random
 import re
 import shutil
 import signal
@@ -38,7 +39,7 @@ import time
 from . import ldif as ldif_mod
 from .lifecycle import Managed
 # One registry of running peers, closed on SIGTERM and at exit (slapd.py), as postgres.py uses.
-from .slapd import _install_sigterm, _live, free_port
+from .slapd import _install_sigterm, _live
 
 DEFAULTS_INF = "/usr/share/dirsrv/inf/defaults.inf"
 SYSCONF_DIRSRV = "/etc/dirsrv"
@@ -73,6 +74,30 @@ def _run(argv, stdin=None, check=True, timeout=300, env=None):
                            f"{r.stderr.strip() or r.stdout.strip()}")
     return r
 
+
+
+def free_port_all_interfaces(avoid=None):
+    """A TCP port free on every address, below the kernel's ephemeral range. ns-slapd listens
+    on all interfaces (lib389 has no listen-host setting at install time), so a port the kernel
+    picked for us on 127.0.0.1 (free_port) can meanwhile become the local port of some other
+    test's outgoing connection, and ns-slapd's bind then fails with "address in use" (seen in
+    CI under load). Ports below the ephemeral range are never handed out that way."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(10000, max(low, 10001))
+        if port == avoid:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port below the ephemeral range")
 
 class DirSrv(Managed):
     """One 389-ds instance. Arguments:
@@ -150,8 +175,8 @@ class DirSrv(Managed):
             os.makedirs(os.path.join(self.root, d), exist_ok=True)
         for dirpath, dirnames, _ in os.walk(self.root):
             os.chmod(dirpath, 0o755)
-        self.port = free_port()
-        self.tls_port = free_port()
+        self.port = free_port_all_interfaces()
+        self.tls_port = free_port_all_interfaces(avoid=self.port)
         inf = os.path.join(self.root, "instance.inf")
         with open(inf, "w") as f:
             f.write(f"[general]\nfull_machine_name = {self.tls_host}\nstart = True\n"
