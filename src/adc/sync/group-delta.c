@@ -15,206 +15,12 @@
 #include "directory/ldap-source.h"
 #include "sync/cloud-users.h"
 #include "sync/delta-internal.h"
+#include "sync/group-graph.h"
 #include "sync/group-plan.h"
 #include "sync/str-index.h"
 
 /* Examples of members that are not synced, named in a change's summary. */
 #define EXAMPLES 1
-
-struct gnode {
-    char *ext;
-    char *dn; /* normalized (adc_dn_normalize) */
-    char *name;
-    char *cloud_id; /* NULL: not looked up yet, or not in the cloud */
-    char **members; /* direct members: normalized DNs, memberUid values as "#value"; sorted */
-    size_t n;
-    bool gone; /* being deleted: no longer a group for the walks */
-};
-
-struct adc_group_graph {
-    struct gnode *v;
-    size_t n, cap;
-    struct adc_strindex by_dn; /* normalized DN -> position, rebuilt when groups come and go */
-    bool seeded;
-};
-
-/* ---- the graph ------------------------------------------------------------------------------ */
-
-static void strings_free(char **a, size_t n) {
-    for (size_t i = 0; a && i < n; i++)
-        free(a[i]);
-    free(a);
-}
-
-static void node_free(struct gnode *g) {
-    free(g->ext);
-    free(g->dn);
-    free(g->name);
-    free(g->cloud_id);
-    strings_free(g->members, g->n);
-    memset(g, 0, sizeof(*g));
-}
-
-void adc_group_graph_free(struct adc_group_graph *gr) {
-    if (!gr)
-        return;
-    for (size_t i = 0; i < gr->n; i++)
-        node_free(&gr->v[i]);
-    free(gr->v);
-    adc_strindex_done(&gr->by_dn);
-    free(gr);
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The direct members of g as the graph keeps them (new strings, sorted, no repeats). */
-static int member_list(const char *const *dns, size_t n_dns, const char *const *uids, size_t n_uids,
-                       char ***out, size_t *n_out) {
-    char **v = calloc(n_dns + n_uids + 1, sizeof(*v));
-    if (!v)
-        return -ENOMEM;
-    size_t n = 0;
-    for (size_t i = 0; i < n_dns; i++)
-        if (!(v[n++] = adc_dn_normalize(dns[i])))
-            goto fail;
-    for (size_t i = 0; i < n_uids; i++)
-        if (!(v[n++] = adc_strdup_printf("#%s", uids[i])))
-            goto fail;
-    qsort(v, n, sizeof(*v), cmp_str);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (k > 0 && strcmp(v[i], v[k - 1]) == 0)
-            free(v[i]);
-        else
-            v[k++] = v[i];
-    }
-    *out = v;
-    *n_out = k;
-    return 0;
-fail:
-    strings_free(v, n);
-    return -ENOMEM;
-}
-
-static int reindex(struct adc_group_graph *gr) {
-    adc_strindex_done(&gr->by_dn);
-    if (adc_strindex_init(&gr->by_dn, gr->n + 1, false) < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i < gr->n; i++)
-        if (!gr->v[i].gone)
-            adc_strindex_put(&gr->by_dn, gr->v[i].dn, i);
-    return 0;
-}
-
-static size_t find_ext(const struct adc_group_graph *gr, const char *ext) {
-    for (size_t i = 0; gr && i < gr->n; i++) /* O(groups): a few microseconds for thousands */
-        if (strcmp(gr->v[i].ext, ext) == 0)
-            return i;
-    return SIZE_MAX;
-}
-
-/* The group whose DN is m, or SIZE_MAX. */
-static size_t group_at(const struct adc_group_graph *gr, const char *m) {
-    if (m[0] == '#')
-        return SIZE_MAX;
-    size_t i = adc_strindex_get(&gr->by_dn, m);
-    return i == ADC_STRINDEX_NONE || gr->v[i].gone ? SIZE_MAX : i;
-}
-
-static bool has_member(const struct gnode *g, const char *m) {
-    return g->n && bsearch(&m, g->members, g->n, sizeof(char *), cmp_str) != NULL;
-}
-
-static int push(const char ***a, size_t *n, size_t *cap, const char *s) {
-    if (adc_grow_array(*a, *cap, *n, 16) < 0)
-        return -ENOMEM;
-    (*a)[(*n)++] = s;
-    return 0;
-}
-
-/* What group gi has in the cloud's terms: its direct members (keep), or the users of it and of
- * every group below it (flatten; a cycle ends the walk). Lent pointers, sorted, no repeats. */
-static int effective(const struct adc_group_graph *gr, size_t gi, bool flatten, const char ***out,
-                     size_t *n_out) {
-    const char **v = NULL;
-    size_t n = 0, cap = 0;
-    int r = 0;
-    if (!flatten) {
-        for (size_t i = 0; i < gr->v[gi].n && r == 0; i++)
-            r = push(&v, &n, &cap, gr->v[gi].members[i]);
-    } else {
-        bool *seen = calloc(gr->n + 1, sizeof(*seen));
-        size_t *stack = calloc(gr->n + 1, sizeof(*stack));
-        size_t top = 0;
-        if (!seen || !stack)
-            r = -ENOMEM;
-        else {
-            stack[top++] = gi;
-            seen[gi] = true;
-        }
-        while (r == 0 && top > 0) {
-            const struct gnode *g = &gr->v[stack[--top]];
-            for (size_t i = 0; i < g->n && r == 0; i++) {
-                size_t sub = group_at(gr, g->members[i]);
-                if (sub == SIZE_MAX)
-                    r = push(&v, &n, &cap, g->members[i]);
-                else if (!seen[sub]) {
-                    seen[sub] = true;
-                    stack[top++] = sub;
-                }
-            }
-        }
-        free(seen);
-        free(stack);
-    }
-    if (r < 0) {
-        free(v);
-        return r;
-    }
-    if (n > 1)
-        qsort(v, n, sizeof(*v), cmp_str);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (k == 0 || strcmp(v[i], v[k - 1]) != 0)
-            v[k++] = v[i];
-    *out = v;
-    *n_out = k;
-    return 0;
-}
-
-/* The groups whose members change when group gi changes: gi, and with flatten every group that
- * contains it directly or through others (also by old_dn, its DN before a rename). */
-static int affected(const struct adc_group_graph *gr, size_t gi, const char *old_dn, bool flatten,
-                    size_t **out, size_t *n_out) {
-    size_t *list = calloc(gr->n + 1, sizeof(*list));
-    bool *in = calloc(gr->n + 1, sizeof(*in));
-    if (!list || !in) {
-        free(list);
-        free(in);
-        return -ENOMEM;
-    }
-    size_t n = 0;
-    list[n++] = gi;
-    in[gi] = true;
-    for (size_t k = 0; flatten && k < n; k++) {
-        const struct gnode *t = &gr->v[list[k]];
-        for (size_t a = 0; a < gr->n; a++) {
-            if (in[a] || gr->v[a].gone)
-                continue;
-            if (has_member(&gr->v[a], t->dn) ||
-                (list[k] == gi && old_dn && has_member(&gr->v[a], old_dn))) {
-                in[a] = true;
-                list[n++] = a;
-            }
-        }
-    }
-    free(in);
-    *out = list;
-    *n_out = n;
-    return 0;
-}
 
 /* ---- talking to the directory and the cloud ---------------------------------------------------
  */
@@ -244,7 +50,8 @@ static size_t chunk_of(const struct adc_delta *d) {
 }
 
 /* The cloud id of group gi (looked up by externalId once). *foreign: another provider's. */
-static int ensure_cloud_id(struct adc_delta *d, struct gnode *g, bool *foreign, char **err) {
+static int ensure_cloud_id(struct adc_delta *d, struct adc_graph_node *g, bool *foreign,
+                           char **err) {
     *foreign = false;
     if (g->cloud_id)
         return 0;
@@ -337,7 +144,7 @@ static int user_cloud_id(struct adc_delta *d, const char *ext, char **id, char *
 static int resolve(struct adc_delta *d, const char *m, char **id, const char **type, char **err) {
     struct adc_group_graph *gr = d->groups;
     *id = NULL;
-    size_t gi = group_at(gr, m);
+    size_t gi = adc_graph_group_at(gr, m);
     if (gi != SIZE_MAX) {
         bool foreign;
         int r = ensure_cloud_id(d, &gr->v[gi], &foreign, err);
@@ -459,25 +266,7 @@ static int write_whole(struct adc_delta *d, const char *id, const char *const *w
     free(ids);
     free(types);
     free(gone);
-    strings_free(have, n_have);
-    return r;
-}
-
-/* want minus have, have minus want (sorted, lent pointers). */
-static int diff(const char **want, size_t n_want, const char **have, size_t n_have,
-                const char ***add, size_t *n_add, const char ***rem, size_t *n_rem) {
-    size_t ca = 0, cr = 0, i = 0, j = 0;
-    *add = NULL, *rem = NULL, *n_add = 0, *n_rem = 0;
-    int r = 0;
-    while (r == 0 && (i < n_want || j < n_have)) {
-        int c = i == n_want ? 1 : j == n_have ? -1 : strcmp(want[i], have[j]);
-        if (c < 0)
-            r = push(add, n_add, &ca, want[i++]);
-        else if (c > 0)
-            r = push(rem, n_rem, &cr, have[j++]);
-        else
-            i++, j++;
-    }
+    adc_graph_strings_free(have, n_have);
     return r;
 }
 
@@ -487,16 +276,8 @@ static int graph_ensure(struct adc_delta *d) {
     if (d->groups)
         return 0;
     d->groups = calloc(1, sizeof(*d->groups));
-    if (!d->groups || reindex(d->groups) < 0)
+    if (!d->groups || adc_graph_reindex(d->groups) < 0)
         return -ENOMEM;
-    return 0;
-}
-
-static int graph_append(struct adc_group_graph *gr, struct gnode *g) {
-    if (adc_grow_array(gr->v, gr->cap, gr->n, 64) < 0)
-        return -ENOMEM;
-    gr->v[gr->n++] = *g;
-    memset(g, 0, sizeof(*g));
     return 0;
 }
 
@@ -514,23 +295,23 @@ int adc_delta_groups_seed(struct adc_delta *d, char **err) {
     r = gr ? 0 : -ENOMEM;
     for (size_t i = 0; r == 0 && i < rd.n; i++) {
         struct adc_dir_group *g = &rd.groups[i];
-        struct gnode node = {.ext = TAKE_PTR(g->external_id), .name = TAKE_PTR(g->name)};
+        struct adc_graph_node node = {.ext = TAKE_PTR(g->external_id), .name = TAKE_PTR(g->name)};
         node.dn = adc_dn_normalize(g->dn);
-        r = node.dn ? member_list((const char *const *)g->member_dns, g->n_member_dns,
-                                  (const char *const *)g->member_uids, g->n_member_uids,
-                                  &node.members, &node.n)
+        r = node.dn ? adc_graph_member_list((const char *const *)g->member_dns, g->n_member_dns,
+                                            (const char *const *)g->member_uids, g->n_member_uids,
+                                            &node.members, &node.n)
                     : -ENOMEM;
         /* Free the read's member values as we go: the graph's copies replace them. */
-        strings_free(g->member_dns, g->n_member_dns);
-        strings_free(g->member_uids, g->n_member_uids);
+        adc_graph_strings_free(g->member_dns, g->n_member_dns);
+        adc_graph_strings_free(g->member_uids, g->n_member_uids);
         g->member_dns = g->member_uids = NULL;
         g->n_member_dns = g->n_member_uids = 0;
         if (r == 0)
-            r = graph_append(gr, &node);
-        node_free(&node);
+            r = adc_graph_append(gr, &node);
+        adc_graph_node_free(&node);
     }
     if (r == 0)
-        r = reindex(gr);
+        r = adc_graph_reindex(gr);
     adc_group_read_done(&rd);
     if (r < 0) {
         adc_group_graph_free(gr);
@@ -579,14 +360,14 @@ static int apply_change(struct adc_delta *d, size_t gi, char ***members, size_t 
                         char **err) {
     struct adc_group_graph *gr = d->groups;
     bool flatten = d->yaml->ldap.groups_flatten;
-    struct gnode *g = &gr->v[gi];
+    struct adc_graph_node *g = &gr->v[gi];
     size_t *aff = NULL, n_aff = 0;
     const char ***before = NULL, ***after = NULL;
     size_t *n_before = NULL, *n_after = NULL;
     struct writes w = {0};
     bool renamed = strcmp(g->name, *name) != 0, moved = strcmp(g->dn, *dn) != 0;
     /* With a new DN, the parents naming it by the old one or already by the new one. */
-    int r = affected(gr, gi, moved ? *dn : NULL, flatten, &aff, &n_aff);
+    int r = adc_graph_affected(gr, gi, moved ? *dn : NULL, flatten, &aff, &n_aff);
     if (r < 0)
         return r;
     before = calloc(n_aff + 1, sizeof(*before));
@@ -596,7 +377,7 @@ static int apply_change(struct adc_delta *d, size_t gi, char ***members, size_t 
     if (r == 0 && (!before || !after || !n_before || !n_after))
         r = -ENOMEM;
     for (size_t i = 0; r == 0 && i < n_aff; i++)
-        r = effective(gr, aff[i], flatten, &before[i], &n_before[i]);
+        r = adc_graph_effective(gr, aff[i], flatten, &before[i], &n_before[i]);
     /* Swap the new state in (the old one is kept until the cloud accepted the change). */
     char **old_members = g->members, *old_dn = g->dn, *old_name = g->name;
     size_t old_n = g->n;
@@ -605,9 +386,9 @@ static int apply_change(struct adc_delta *d, size_t gi, char ***members, size_t 
     if (moved)
         g->dn = *dn;
     if (r == 0 && moved)
-        r = reindex(gr);
+        r = adc_graph_reindex(gr);
     for (size_t i = 0; r == 0 && i < n_aff; i++)
-        r = effective(gr, aff[i], flatten, &after[i], &n_after[i]);
+        r = adc_graph_effective(gr, aff[i], flatten, &after[i], &n_after[i]);
     if (r < 0)
         goto rollback;
     const bool *set = d->settings.value;
@@ -615,7 +396,8 @@ static int apply_change(struct adc_delta *d, size_t gi, char ***members, size_t 
     for (size_t i = 0; i < n_aff && !any; i++) {
         const char **a, **b;
         size_t na, nb;
-        if ((r = diff(after[i], n_after[i], before[i], n_before[i], &a, &na, &b, &nb)) < 0)
+        if ((r = adc_graph_diff(after[i], n_after[i], before[i], n_before[i], &a, &na, &b, &nb)) <
+            0)
             goto rollback;
         any = na || nb;
         free(a);
@@ -637,7 +419,7 @@ static int apply_change(struct adc_delta *d, size_t gi, char ***members, size_t 
     if ((r = ensure_limits(d, err)) < 0)
         goto rollback;
     for (size_t i = 0; i < n_aff; i++) {
-        struct gnode *a = &gr->v[aff[i]];
+        struct adc_graph_node *a = &gr->v[aff[i]];
         bool foreign;
         if ((r = ensure_cloud_id(d, a, &foreign, err)) < 0)
             goto rollback;
@@ -655,8 +437,8 @@ static int apply_change(struct adc_delta *d, size_t gi, char ***members, size_t 
         } else {
             const char **add, **rem;
             size_t n_add, n_rem;
-            if ((r = diff(after[i], n_after[i], before[i], n_before[i], &add, &n_add, &rem,
-                          &n_rem)) < 0)
+            if ((r = adc_graph_diff(after[i], n_after[i], before[i], n_before[i], &add, &n_add,
+                                    &rem, &n_rem)) < 0)
                 goto rollback;
             r = write_members(d, a->cloud_id, add, n_add, rem, n_rem, &w, err);
             free(add);
@@ -673,7 +455,7 @@ rollback_ok:
     r = 0;
 rollback:
     g->members = old_members, g->n = old_n, g->dn = old_dn, g->name = old_name;
-    if (moved && reindex(gr) < 0 && r == 0)
+    if (moved && adc_graph_reindex(gr) < 0 && r == 0)
         r = -ENOMEM;
     goto out;
 commit:
@@ -725,12 +507,13 @@ static int new_group(struct adc_delta *d, const struct adc_dir_group *dg, char *
     }
     /* Into the graph with no members, then the members as a change: the parents that name it
      * (with flatten) gain its users, and so does the group itself. */
-    struct gnode node = {.ext = strdup(dg->external_id),
-                         .name = strdup(dg->name),
-                         .dn = strdup(*dn),
-                         .cloud_id = id};
-    if (!node.ext || !node.name || !node.dn || graph_append(gr, &node) < 0 || reindex(gr) < 0) {
-        node_free(&node);
+    struct adc_graph_node node = {.ext = strdup(dg->external_id),
+                                  .name = strdup(dg->name),
+                                  .dn = strdup(*dn),
+                                  .cloud_id = id};
+    if (!node.ext || !node.name || !node.dn || adc_graph_append(gr, &node) < 0 ||
+        adc_graph_reindex(gr) < 0) {
+        adc_graph_node_free(&node);
         return -ENOMEM;
     }
     size_t gi = gr->n - 1;
@@ -742,9 +525,9 @@ static int new_group(struct adc_delta *d, const struct adc_dir_group *dg, char *
     if (r < 0) {
         /* Still no members written: leave it out of the graph, so that the next attempt finds
          * it in the cloud (not in the graph) and writes them all. */
-        node_free(&gr->v[gi]);
+        adc_graph_node_free(&gr->v[gi]);
         gr->n--;
-        reindex(gr);
+        adc_graph_reindex(gr);
         return r;
     }
     if (created) {
@@ -768,16 +551,16 @@ int adc_delta_group(struct adc_delta *d, const struct adc_dir_group *dg,
         return r;
     char **members = NULL, *dn = adc_dn_normalize(dg->dn), *name = strdup(dg->name);
     size_t n = 0;
-    r = dn && name
-            ? member_list((const char *const *)dg->member_dns, dg->n_member_dns,
-                          (const char *const *)dg->member_uids, dg->n_member_uids, &members, &n)
-            : -ENOMEM;
+    r = dn && name ? adc_graph_member_list((const char *const *)dg->member_dns, dg->n_member_dns,
+                                           (const char *const *)dg->member_uids, dg->n_member_uids,
+                                           &members, &n)
+                   : -ENOMEM;
     if (r == 0) {
-        size_t gi = find_ext(d->groups, dg->external_id);
+        size_t gi = adc_graph_find(d->groups, dg->external_id);
         r = gi == SIZE_MAX ? new_group(d, dg, &members, &n, &dn, out, err)
                            : apply_change(d, gi, &members, &n, &dn, &name, false, out, err);
     }
-    strings_free(members, n);
+    adc_graph_strings_free(members, n);
     free(dn);
     free(name);
     return r;
@@ -787,18 +570,18 @@ int adc_delta_group_members(struct adc_delta *d, const char *external_id, const 
                             size_t n_added, const char *const *removed, size_t n_removed,
                             struct adc_delta_outcome *out, char **err) {
     memset(out, 0, sizeof(*out));
-    size_t gi = find_ext(d->groups, external_id);
+    size_t gi = adc_graph_find(d->groups, external_id);
     if (gi == SIZE_MAX)
         return -ENOENT;
     int r;
     if (!d->have_settings && (r = adc_delta_begin(d, err)) < 0)
         return -EAGAIN;
-    struct gnode *g = &d->groups->v[gi];
+    struct adc_graph_node *g = &d->groups->v[gi];
     char **add = NULL, **rem = NULL, **members = NULL;
     size_t n_add = 0, n_rem = 0, n = 0;
-    r = member_list(added, n_added, NULL, 0, &add, &n_add);
+    r = adc_graph_member_list(added, n_added, NULL, 0, &add, &n_add);
     if (r == 0)
-        r = member_list(removed, n_removed, NULL, 0, &rem, &n_rem);
+        r = adc_graph_member_list(removed, n_removed, NULL, 0, &rem, &n_rem);
     if (r == 0 && !(members = calloc(g->n + n_add + 1, sizeof(*members))))
         r = -ENOMEM;
     /* members = (g's - removed) + added, merged in order. */
@@ -810,7 +593,7 @@ int adc_delta_group_members(struct adc_delta *d, const char *external_id, const 
             i++;
         if (c >= 0)
             j++;
-        if (n_rem && bsearch(&m, rem, n_rem, sizeof(char *), cmp_str))
+        if (n_rem && bsearch(&m, rem, n_rem, sizeof(char *), adc_graph_cmp_str))
             continue;
         if (!(members[n++] = strdup(m)))
             r = -ENOMEM;
@@ -818,9 +601,9 @@ int adc_delta_group_members(struct adc_delta *d, const char *external_id, const 
     char *dn = g->dn ? strdup(g->dn) : NULL, *name = g->name ? strdup(g->name) : NULL;
     if (r == 0)
         r = dn && name ? apply_change(d, gi, &members, &n, &dn, &name, false, out, err) : -ENOMEM;
-    strings_free(members, n);
-    strings_free(add, n_add);
-    strings_free(rem, n_rem);
+    adc_graph_strings_free(members, n);
+    adc_graph_strings_free(add, n_add);
+    adc_graph_strings_free(rem, n_rem);
     free(dn);
     free(name);
     return r;
@@ -837,7 +620,7 @@ int adc_delta_group_delete(struct adc_delta *d, const char *external_id,
     if ((r = graph_ensure(d)) < 0)
         return r;
     struct adc_group_graph *gr = d->groups;
-    size_t gi = find_ext(gr, external_id);
+    size_t gi = adc_graph_find(gr, external_id);
     char *id = NULL, *cloud_name = NULL;
     bool foreign = false;
     if (gi != SIZE_MAX && gr->v[gi].cloud_id) {
@@ -871,7 +654,7 @@ int adc_delta_group_delete(struct adc_delta *d, const char *external_id,
     if (gi != SIZE_MAX && d->yaml->ldap.groups_flatten) {
         /* The groups that contained it lose its users (a dangling member DN is no group). */
         size_t *aff = NULL, n_aff = 0;
-        if ((r = affected(gr, gi, NULL, true, &aff, &n_aff)) < 0)
+        if ((r = adc_graph_affected(gr, gi, NULL, true, &aff, &n_aff)) < 0)
             goto out;
         if ((r = ensure_limits(d, err)) < 0) {
             free(aff);
@@ -881,20 +664,20 @@ int adc_delta_group_delete(struct adc_delta *d, const char *external_id,
             const char **b = NULL, **a = NULL, **add = NULL, **rem = NULL;
             size_t nb = 0, na = 0, n_add = 0, n_rem = 0;
             bool foreign2;
-            r = effective(gr, aff[i], true, &b, &nb);
+            r = adc_graph_effective(gr, aff[i], true, &b, &nb);
             gr->v[gi].gone = true;
             if (r == 0)
-                r = reindex(gr);
+                r = adc_graph_reindex(gr);
             if (r == 0)
-                r = effective(gr, aff[i], true, &a, &na);
+                r = adc_graph_effective(gr, aff[i], true, &a, &na);
             if (r == 0)
-                r = diff(a, na, b, nb, &add, &n_add, &rem, &n_rem);
+                r = adc_graph_diff(a, na, b, nb, &add, &n_add, &rem, &n_rem);
             if (r == 0)
                 r = ensure_cloud_id(d, &gr->v[aff[i]], &foreign2, err);
             if (r == 0 && gr->v[aff[i]].cloud_id)
                 r = write_members(d, gr->v[aff[i]].cloud_id, add, n_add, rem, n_rem, &w, err);
             gr->v[gi].gone = false;
-            if (reindex(gr) < 0 && r == 0)
+            if (adc_graph_reindex(gr) < 0 && r == 0)
                 r = -ENOMEM;
             free(a), free(b), free(add), free(rem);
         }
@@ -918,9 +701,9 @@ int adc_delta_group_delete(struct adc_delta *d, const char *external_id,
             outcome_set(out, "delete group '%s'", name);
     }
     if (gi != SIZE_MAX) {
-        node_free(&gr->v[gi]);
+        adc_graph_node_free(&gr->v[gi]);
         gr->v[gi] = gr->v[--gr->n];
-        r = reindex(gr);
+        r = adc_graph_reindex(gr);
     }
 out:
     free(id);
@@ -969,7 +752,7 @@ int adc_group_delta_left_scope(struct adc_delta *d, const char *dn, struct adc_d
     int r = read_group(d, dn, false, &g, &found, err);
     if (r < 0 || !found)
         return r;
-    if (find_ext(d->groups, g.external_id) != SIZE_MAX)
+    if (adc_graph_find(d->groups, g.external_id) != SIZE_MAX)
         r = adc_delta_group_delete(d, g.external_id, out, err);
     adc_dir_group_done(&g);
     return r;
@@ -988,8 +771,9 @@ int adc_group_delta_user_created(struct adc_delta *d, const char *dn, const char
         uid = adc_strdup_printf("#%.*s", (int)strcspn(ndn + 4, ",+"), ndn + 4);
     char *uname = user_name ? adc_strdup_printf("#%s", user_name) : NULL;
     for (size_t i = 0; r == 0 && i < gr->n; i++) {
-        const struct gnode *g = &gr->v[i];
-        if (has_member(g, ndn) || (uid && has_member(g, uid)) || (uname && has_member(g, uname))) {
+        const struct adc_graph_node *g = &gr->v[i];
+        if (adc_graph_has_member(g, ndn) || (uid && adc_graph_has_member(g, uid)) ||
+            (uname && adc_graph_has_member(g, uname))) {
             in[i] = true;
             list[n++] = i;
         }
@@ -997,7 +781,7 @@ int adc_group_delta_user_created(struct adc_delta *d, const char *dn, const char
     /* With flatten, the groups that contain those (the user is theirs through them). */
     for (size_t k = 0; r == 0 && d->yaml->ldap.groups_flatten && k < n; k++)
         for (size_t a = 0; a < gr->n; a++)
-            if (!in[a] && !gr->v[a].gone && has_member(&gr->v[a], gr->v[list[k]].dn)) {
+            if (!in[a] && !gr->v[a].gone && adc_graph_has_member(&gr->v[a], gr->v[list[k]].dn)) {
                 in[a] = true;
                 list[n++] = a;
             }
@@ -1010,7 +794,7 @@ int adc_group_delta_user_created(struct adc_delta *d, const char *dn, const char
     size_t joined = 0, bytes = 0;
     for (size_t k = 0; r == 0 && id && k < n; k++) {
         bool foreign;
-        struct gnode *g = &gr->v[list[k]];
+        struct adc_graph_node *g = &gr->v[list[k]];
         if ((r = ensure_cloud_id(d, g, &foreign, err)) < 0 || !g->cloud_id)
             continue;
         const char *ids[] = {id}, *types[] = {"User"};
