@@ -539,15 +539,22 @@ static int new_group(struct adc_delta *d, const struct adc_dir_group *dg, char *
     return 0;
 }
 
-int adc_delta_group(struct adc_delta *d, const struct adc_dir_group *dg,
-                    struct adc_delta_outcome *out, char **err) {
+/* What every change of a group starts with: an empty outcome, the server's settings and the
+ * graph. 1: go on; 0: groups are not synced (nothing to do); <0: an error. */
+static int group_change_begin(struct adc_delta *d, struct adc_delta_outcome *out, char **err) {
     memset(out, 0, sizeof(*out));
     if (!groups_on(d))
         return 0;
-    int r;
-    if (!d->have_settings && (r = adc_delta_begin(d, err)) < 0)
+    if (!d->have_settings && adc_delta_begin(d, err) < 0)
         return -EAGAIN;
-    if ((r = graph_ensure(d)) < 0)
+    int r = graph_ensure(d);
+    return r < 0 ? r : 1;
+}
+
+int adc_delta_group(struct adc_delta *d, const struct adc_dir_group *dg,
+                    struct adc_delta_outcome *out, char **err) {
+    int r = group_change_begin(d, out, err);
+    if (r <= 0)
         return r;
     char **members = NULL, *dn = adc_dn_normalize(dg->dn), *name = strdup(dg->name);
     size_t n = 0;
@@ -611,13 +618,8 @@ int adc_delta_group_members(struct adc_delta *d, const char *external_id, const 
 
 int adc_delta_group_delete(struct adc_delta *d, const char *external_id,
                            struct adc_delta_outcome *out, char **err) {
-    memset(out, 0, sizeof(*out));
-    if (!groups_on(d))
-        return 0;
-    int r;
-    if (!d->have_settings && (r = adc_delta_begin(d, err)) < 0)
-        return -EAGAIN;
-    if ((r = graph_ensure(d)) < 0)
+    int r = group_change_begin(d, out, err);
+    if (r <= 0)
         return r;
     struct adc_group_graph *gr = d->groups;
     size_t gi = adc_graph_find(gr, external_id);
