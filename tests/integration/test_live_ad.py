@@ -20,6 +20,7 @@ from harness.agent import Agent, cfg_text
 from harness.programs import ADC
 from harness.samba import SambaDC
 from harness.server import AdcServer
+from harness.waiting import wait_for
 
 LIVE_TARGET_S = 10.0  # docs/product.md section 9: an Active Directory change within 10 s
 BASE = "OU=Live,DC=adc,DC=test"
@@ -85,17 +86,6 @@ def yaml_text(watch="auto", poll_interval=None, settings=None, groups_filter=Non
         "      timeout: 5",
     ]
     return "\n".join(lines) + "\n"
-
-
-def wait_for(test, what, predicate, timeout=30, step=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(step)
-    test.fail(f"{what} not within {timeout} s (last: {last!r})")
 
 
 def percentile(values, p):

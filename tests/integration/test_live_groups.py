@@ -14,6 +14,7 @@ from harness import ldif
 from harness.agent import Agent, cfg_text, yaml_text
 from harness.server import AdcServer
 from harness.slapd import Slapd
+from harness.waiting import wait_for
 
 B = ldif.BASE_DN
 G = "ou=groups," + B
@@ -45,17 +46,6 @@ def group_ldif():
         f"dn: cn=hideme,{G}\nobjectClass: groupOfNames\ncn: hideme\nmember: {udn(22)}\n\n"
         f"dn: cn=foreign,{G}\nobjectClass: groupOfNames\ncn: foreign\ndescription: hidden\n"
         f"member: {udn(23)}\n\n")
-
-
-def wait_for(test, what, predicate, timeout=30, step=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(step)
-    test.fail(f"{what} not within {timeout} s (last: {last!r})")
 
 
 class LiveGroupsBase(unittest.TestCase):

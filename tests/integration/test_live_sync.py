@@ -10,19 +10,9 @@ from harness import dirsrv, ldif
 from harness.agent import Agent, cfg_text, yaml_text
 from harness.server import AdcServer, basic_auth
 from harness.slapd import Slapd
+from harness.waiting import wait_for
 
 N_USERS = 40
-
-
-def wait_for(test, what, predicate, timeout=30, step=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(step)
-    test.fail(f"{what} not within {timeout} s (last: {last!r})")
 
 
 class Schedule(unittest.TestCase):
