@@ -304,8 +304,8 @@ static int read_memberships(struct adc_scim *s, struct adc_cloud_group_list *l,
         adc_strindex_put(&by_id, l->items[i].id, i);
         caps[i] = l->items[i].n_members; /* none: listed with excludedAttributes=members */
     }
-    struct member_page mp = {.l = l, .keys_cap = caps, .by_id = &by_id, .key_of = key_of,
-                             .ctx = ctx};
+    struct member_page mp = {
+        .l = l, .keys_cap = caps, .by_id = &by_id, .key_of = key_of, .ctx = ctx};
     char *after = NULL;
     int r = 0;
     while (r == 0) {
@@ -341,8 +341,7 @@ static int read_memberships(struct adc_scim *s, struct adc_cloud_group_list *l,
             if (r < 0 && r != -ENOMEM) {
                 char why[200];
                 adc_json_scan_error(&sc, r, why, sizeof(why));
-                *err = adc_strdup_printf("GET %s: not a page of group members: %s", path.data,
-                                         why);
+                *err = adc_strdup_printf("GET %s: not a page of group members: %s", path.data, why);
             }
         }
         adc_transport_reply_done(&resp);

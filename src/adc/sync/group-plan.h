@@ -16,6 +16,7 @@
 
 #include "common/settings.h"
 #include "common/user.h"
+#include "sync/cloud-users.h"
 #include "directory/group-read.h"
 
 /* A group of this configuration in the cloud, members as keys (see above; a member the cloud
@@ -63,12 +64,16 @@ struct adc_group_plan {
     size_t n_examples;
     size_t in_cycles;          /* groups that contain themselves through other groups */
     const char *cycle_example; /* the name of one of them */
-    /* owned storage */
-    char **keys;
-    size_t n_keys;
+    /* owned storage, in blocks: the texts the changes and examples lend (removed members'
+     * keys, examples), and the members' keys when many changes add members (else only those
+     * added are copied into texts) */
+    struct adc_cloud_users texts, keys;
 };
 
-/* Builds the plan. Returns 0 or -ENOMEM. */
+/* Builds the plan. Returns 0 or -ENOMEM. The plan lends from the inputs only the groups'
+ * names, externalIds and cloud ids: the member values of the directory's groups and the
+ * member keys of the cloud's may be freed once it is built (at 1,000,000 members they are
+ * about 120 MB; docs/BENCHMARKS.md, issue 21). */
 int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group_plan *out);
 void adc_group_plan_done(struct adc_group_plan *p);
 void adc_cloud_group_done(struct adc_cloud_group *g);
@@ -76,3 +81,6 @@ void adc_cloud_group_done(struct adc_cloud_group *g);
 /* A DN in the form the plan compares: ASCII lower case, no blanks around ',' '=' '+'. A new
  * string, or NULL when out of memory. */
 char *adc_dn_normalize(const char *dn);
+/* The same into out (size bytes): its length, or SIZE_MAX when it does not fit (out is then
+ * not a string). The normalized form is never longer than dn. */
+size_t adc_dn_normalize_into(const char *dn, char *out, size_t size);

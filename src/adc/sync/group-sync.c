@@ -1,6 +1,7 @@
 #include "sync/group-sync.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -78,6 +79,33 @@ static int map_group_members(struct adc_cloud_group_list *l) {
     return r;
 }
 
+/* The member values of the directory's groups and the member keys of the cloud's are the
+ * plan's input only (sync/group-plan.h): freed once it is built, before the users' plan
+ * takes its indexes, and the pages they held given back to the system (about 120 MB at
+ * 1,000,000 members; docs/BENCHMARKS.md, issue 21). */
+static void drop_members(struct adc_group_sync *gs) {
+    for (size_t i = 0; i < gs->dir.n; i++) {
+        struct adc_dir_group *g = &gs->dir.groups[i];
+        for (size_t k = 0; k < g->n_member_dns; k++)
+            free(g->member_dns[k]);
+        for (size_t k = 0; k < g->n_member_uids; k++)
+            free(g->member_uids[k]);
+        free(g->member_dns);
+        free(g->member_uids);
+        g->member_dns = g->member_uids = NULL;
+        g->n_member_dns = g->n_member_uids = 0;
+    }
+    for (size_t i = 0; i < gs->cloud.n; i++) {
+        struct adc_cloud_group *g = &gs->cloud.items[i];
+        for (size_t k = 0; k < g->n_members; k++)
+            free(g->member_keys[k]);
+        free(g->member_keys);
+        g->member_keys = NULL;
+        g->n_members = 0;
+    }
+    malloc_trim(0);
+}
+
 struct dir_read {
     pthread_t thread;
     const struct adc_ldap_config *cfg;
@@ -146,6 +174,7 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
         return r;
     }
     gs->have_plan = true;
+    drop_members(gs);
     return 0;
 }
 

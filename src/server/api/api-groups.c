@@ -165,8 +165,8 @@ static void agent_group_members(struct adc_http_request *req, struct adc_http_re
         adc_http_error(res, 503, NULL, "database unavailable; retry");
         goto out;
     }
-    if (adc_store_group_list(db, "provider = ?", &arg, 1, seq0 - 1, 0, GROUPS_PER_PAGE,
-                             gm_collect, &page) < 0) {
+    if (adc_store_group_list(db, "provider = ?", &arg, 1, seq0 - 1, 0, GROUPS_PER_PAGE, gm_collect,
+                             &page) < 0) {
         adc_http_error(res, 500, NULL, "database error while listing groups");
         goto out;
     }
@@ -177,9 +177,8 @@ static void agent_group_members(struct adc_http_request *req, struct adc_http_re
     for (; i < page.n && left > 0; i++) {
         o.group = groups[i].id;
         o.last[0] = '\0';
-        int64_t n = adc_store_group_members_after(db, groups[i].id,
-                                                  groups[i].seq == seq0 ? member0 : "", left,
-                                                  gm_member, &o);
+        int64_t n = adc_store_group_members_after(
+            db, groups[i].id, groups[i].seq == seq0 ? member0 : "", left, gm_member, &o);
         if (n < 0) {
             adc_http_error(res, 500, NULL, "database error while listing members");
             goto out;
