@@ -1,6 +1,7 @@
 """adc imp when things go wrong (docs/product.md section 4 rules 5 and 6, section 3 exit codes): the
 mass-delete guard, a directory that fails half-way, a server that dies mid-run, a user the
 server refuses, wrong credentials."""
+import json
 import os
 import subprocess
 import time
@@ -193,6 +194,47 @@ class Retries(unittest.TestCase):
         lookups = [p for m, p, st in seen if "filter=externalId" in p]
         self.assertGreater(len(lookups), 0)
         self.assertLess(len(lookups), 50)
+
+    def test_a_create_of_a_user_there_before_the_run_is_not_counted_as_created(self):
+        # Just before the first Bulk request reaches the server, the same configuration creates
+        # one of its users (as a run whose listing missed it would find it): the create gets
+        # 409, the look-up finds the user ours, and since no earlier attempt of this run sent
+        # it, it was there before: it is replaced with the directory's attributes and counted
+        # as updated, not created (docs/product.md section 4 rule 1).
+        users = ldif.generate(300, special=False)
+        with SyncSetup(users) as env:
+            first = {}
+
+            def create_first(method, path, body):
+                op = json.loads(body)["Operations"][0]
+                data = dict(op["data"], title="stale")
+                r = env.server.scim(env.cfg, "POST", "/Users", data)
+                assert r.status == 201, r
+                first.update(data)
+
+            with FaultyProxy(env.server.url, {"/scim/v2/Bulk": [create_first]}) as proxy:
+                with open(env.cfg_path, "w") as f:
+                    f.write(f"server = {proxy.url}\napp_id = {env.cfg['app_id']}\n"
+                            f"secret = {env.cfg['secret']}\n")
+                r, doc = env.imp_json()
+                seen = proxy.seen
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual((doc["stats"]["created"], doc["stats"]["updated"],
+                              doc["stats"]["failed"]), (299, 1, 0), r.stderr)
+            self.assertIn("was in the cloud already as this configuration's user", r.stderr)
+            cloud = env.cloud()
+            self.assertEqual(len(cloud), 300)
+            # The replace brought the directory's attributes: the stale title is gone.
+            self.assertNotEqual(cloud[first["userName"]].get("title"), "stale")
+            self.assertIn("filter=externalId", " ".join(p for m, p, st in seen))
+            # The run record carries the same counts.
+            runs = env.server.admin("GET",
+                                    f"/api/v1/sync-configs/{env.cfg['app_id']}/runs").body["runs"]
+            self.assertEqual([(x["stats"]["created"], x["stats"]["updated"]) for x in runs],
+                             [(299, 1)])
+            env.write_cfg()  # straight to the server again
+            r, doc = env.imp_json()
+            self.assertEqual(doc["stats"]["unchanged"], 300)
 
     def test_lost_answers_of_updates_and_deletes_are_harmless(self):
         users = ldif.generate(30, special=False)

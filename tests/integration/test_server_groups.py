@@ -27,6 +27,10 @@ class ScimGroups(ServerTestCase):
             r = cls.srv.scim(cls.cfg, "POST", "/Users", user(name + "@example.org", "u-" + name))
             assert r.status == 201, r
             cls.users[name] = r.body["id"]
+        # the other configuration's own user: the only kind it may name as a member
+        r = cls.srv.scim(cls.other, "POST", "/Users", user("flo@example.org", "u-flo"))
+        assert r.status == 201, r
+        cls.other_user = r.body["id"]
 
     def u(self, *names):
         return [self.users[n] for n in names]
@@ -133,7 +137,7 @@ class ScimGroups(ServerTestCase):
         a = self.create("Filter Alpha", self.u("ann", "bob"), ext="f-alpha")
         b = self.create("Filter Beta", self.u("bob"), ext="f-beta")
         c = self.create("filter gamma", [], ext="f-gamma")
-        other = self.create("Filter Other", self.u("cat"), who=self.other)
+        other = self.create("Filter Other", [self.other_user], who=self.other)
 
         def names(body):
             return sorted(g["displayName"] for g in body["Resources"])
@@ -347,6 +351,10 @@ class ScimGroups(ServerTestCase):
         srv_cfg = self.srv.create_sync_config("takeover", settings={
             "no-update-provider-mismatch": True})
         lpath = "/Groups/" + local["id"]
+        # what it adds must be its own (test_members_must_be_the_configurations_own)
+        r = self.srv.scim(srv_cfg, "POST", "/Users", user("tk@example.org", "u-tk"))
+        self.assertEqual(r.status, 201, r.raw)
+        body = patch(("add", "members", [{"value": r.body["id"]}]))
         self.assertScimError(self.srv.scim(srv_cfg, "PATCH", lpath, body), 403)
         self.srv.set_settings(srv_cfg, {"no-update-provider-mismatch": False})
         r = self.srv.scim(srv_cfg, "PATCH", lpath, body)
@@ -371,6 +379,83 @@ class ScimGroups(ServerTestCase):
         r = self.srv.admin("DELETE", "/api/v1/sync-configs/" + srv_cfg["app_id"])
         self.assertEqual(r.body["groups_released"], 1)
         self.assertEqual(self.get(local["id"])[SCIM_GROUP_PROVIDER]["provider"], "local")
+
+    def test_members_must_be_the_configurations_own(self):
+        """docs/product.md section 11: a sync configuration cannot reach another tenant's
+        resources, so it may name as members only its own users and groups; another
+        configuration's and local ones are refused with 403 by POST, PUT, PATCH and Bulk,
+        whatever chunk of the list they are in. An administrator may name any."""
+        r = self.srv.scim(self.other, "POST", "/Users", user("oth@example.org", "u-oth"))
+        self.assertEqual(r.status, 201, r.raw)
+        their_user = r.body["id"]
+        their_group = self.create("Theirs", who=self.other)["id"]
+        r = self.srv.scim("admin", "POST", "/Users", user("loc@example.org"))
+        self.assertEqual(r.status, 201, r.raw)
+        local_user = r.body["id"]
+        r = self.srv.scim("admin", "POST", "/Groups", group("Local members"))
+        local_group = r.body["id"]
+
+        def refused(r, what):
+            self.assertScimError(r, 403)
+            self.assertIn(what, r.body["detail"])
+            self.assertIn("may name only its own users and groups", r.body["detail"])
+            self.assertNotIn(self.other["app_id"], r.body["detail"])
+
+        for foreign, what in ((their_user, "another sync configuration"),
+                              (their_group, "another sync configuration"),
+                              (local_user, "is a local User"),
+                              (local_group, "is a local Group")):
+            with self.subTest(member=what):
+                r = self.srv.scim(self.cfg, "POST", "/Groups",
+                                  group("Reaching", None, [self.users["ann"], foreign]))
+                refused(r, what)
+        self.assertEqual(self.filter('displayName eq "Reaching"')["totalResults"], 0)
+        # in the second chunk of 10,000 members too (the list is checked set-based per chunk)
+        r = self.srv.scim(self.cfg, "POST", "/Groups",
+                          group("Reaching far", None, [self.users["ann"]] * 10001 + [their_user]))
+        refused(r, "another sync configuration")
+        self.assertEqual(self.filter('displayName eq "Reaching far"')["totalResults"], 0)
+
+        mine = self.create("Mine only", self.u("ann"))
+        path = "/Groups/" + mine["id"]
+        refused(self.srv.scim(self.cfg, "PUT", path,
+                              group("Mine only", None, self.u("ann", "bob") + [their_user])),
+                "another sync configuration")
+        refused(self.srv.scim(self.cfg, "PATCH", path,
+                              patch(("add", "members", [{"value": their_group}]))),
+                "another sync configuration")
+        refused(self.srv.scim(self.cfg, "PATCH", path,
+                              patch(("replace", "members", [{"value": local_user}]))),
+                "is a local User")
+        self.assertEqual(member_ids(self.get(mine["id"])), self.u("ann"))
+        ops = [
+            {"method": "POST", "path": "/Groups", "bulkId": "g1",
+             "data": group("Bulk reaching", None, [their_user])},
+            {"method": "PATCH", "path": path,
+             "data": patch(("add", "members", [{"value": their_group, "type": "Group"}]))},
+            {"method": "PATCH", "path": path,
+             "data": patch(("add", "members", [{"value": self.users["cat"]}]))},
+        ]
+        r = self.srv.scim(self.cfg, "POST", "/Bulk", {"schemas": [SCIM_BULK], "Operations": ops})
+        self.assertEqual(r.status, 200, r.raw)
+        res = r.body["Operations"]
+        self.assertEqual([o["status"] for o in res], ["403", "403", "204"])
+        self.assertIn("may name only its own", res[0]["response"]["detail"])
+        self.assertEqual(member_ids(self.get(mine["id"])), sorted(self.u("ann", "cat")))
+
+        # An administrator may put anyone in any group; the configuration may still remove
+        # them from its own group (that reaches nothing of theirs).
+        r = self.srv.scim("admin", "POST", "/Groups",
+                          group("Everyone's", None, [self.users["ann"], their_user, their_group,
+                                                     local_user, local_group]))
+        self.assertEqual(r.status, 201, r.raw)
+        self.assertEqual(r.body[SCIM_GROUP_PROVIDER]["memberCount"], 5)
+        r = self.srv.scim("admin", "PATCH", path, patch(("add", "members", [{"value": their_user}])))
+        self.assertEqual(r.status, 204, r.raw)
+        r = self.srv.scim(self.cfg, "PATCH", path,
+                          patch(("remove", 'members[value eq "%s"]' % their_user, None)))
+        self.assertEqual(r.status, 204, r.raw)
+        self.assertEqual(member_ids(self.get(mine["id"])), sorted(self.u("ann", "cat")))
 
     # ---- Bulk ---------------------------------------------------------------------------------
 

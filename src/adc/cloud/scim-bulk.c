@@ -158,6 +158,7 @@ static void on_bulk_op(void *ud, size_t pos, const char *bid, long status, const
     struct adc_scim_write *wr = &sc->w[b->idx[k]];
     enum adc_scim_outcome o = adc_scim_classify(wr, status, detail);
     if (o == ADC_SCIM_OUT_RETRY) {
+        wr->sent_before = true; /* a 500 may come after the write */
         sc->retry[(*sc->n_retry)++] = b->idx[k];
     } else if (o == ADC_SCIM_OUT_CONFLICT) {
         adc_scim_conflict_failed(wr, detail); /* unless created_before finds it ours */
@@ -178,6 +179,10 @@ static int bulk_settle(struct adc_scim *s, struct adc_scim_write *w, struct bulk
     if (!(sc.seen = calloc(m, sizeof(bool))) || !(sc.conflicts = calloc(m, sizeof(size_t))) ||
         !(ours = calloc(m, sizeof(bool))))
         goto out;
+    /* A request sent more than once: the answer of an earlier one may have been lost after
+     * the server wrote it. */
+    for (size_t k = 0; k < b->m && b->resp.attempts > 1; k++)
+        w[b->idx[k]].sent_before = true;
     char why[160];
     r = adc_scim_bulk_parse(b->resp.body ? b->resp.body : "", b->resp.len, on_bulk_op, &sc, why,
                             sizeof(why));
@@ -189,12 +194,8 @@ static int bulk_settle(struct adc_scim *s, struct adc_scim_write *w, struct bulk
     }
     adc_scim_created_before(s, w, sc.conflicts, sc.n_conflicts, ours);
     for (size_t c = 0; c < sc.n_conflicts; c++)
-        if (ours[c]) {
-            struct adc_scim_write *wr = &w[sc.conflicts[c]];
-            wr->done = true;
-            free(wr->error);
-            wr->error = NULL;
-        }
+        if (ours[c] && adc_scim_settle_ours(&w[sc.conflicts[c]]))
+            retry[(*n_retry)++] = sc.conflicts[c]; /* now a replace, in the next round */
     /* An operation the answer does not mention was not performed (RFC 7644 3.7.3 allows a
      * server to stop after errors): it is safe to send again. */
     for (size_t k = 0; k < b->m; k++)

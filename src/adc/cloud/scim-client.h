@@ -40,6 +40,13 @@ struct adc_scim_write {
     /* result */
     bool done;
     char *error; /* when not done: why (new string, freed by adc_scim_write_done) */
+    /* A create answered 409 whose user turned out to be ours (docs/product.md section 4 rule
+     * 1): when an earlier attempt of this run may have reached the server (sent_before), the
+     * create happened then and counts as created; else the user was there before this run, and
+     * the create became a replace of it (existed: counted as updated, never as created). */
+    bool sent_before;
+    bool existed;
+    char *found_id; /* the SCIM id of that user (freed by adc_scim_write_done) */
 };
 
 /* Creates the client from adc.cfg's connection settings. Returns 0, -EINVAL (no server URL or

@@ -47,9 +47,15 @@ void adc_scim_settle(struct adc_scim_write *w, enum adc_scim_outcome o, long sta
 /* Marks a write not done with `why`, unless it is done or failed already. */
 void adc_scim_fail_write(struct adc_scim_write *w, const char *why);
 void adc_scim_conflict_failed(struct adc_scim_write *w, const char *detail);
-/* After creates got 409: sets ours[k] when w[pos[k]]'s externalId is a user of ours already. */
+/* After creates got 409: sets ours[k] (and w[pos[k]].found_id) when w[pos[k]]'s externalId is
+ * a user of ours already. */
 void adc_scim_created_before(struct adc_scim *s, struct adc_scim_write *w, const size_t *pos,
                              size_t n, bool *ours);
+/* Settles a create that adc_scim_created_before found ours (docs/product.md section 4 rule 1):
+ * done when an earlier attempt of this run may have written it (w->sent_before); else the user
+ * was there before this run, and w becomes a replace of it (w->existed). Returns true when w
+ * must be sent again (as that replace). */
+bool adc_scim_settle_ours(struct adc_scim_write *w);
 
 /* scim-bulk.c: adc_scim_write through Bulk requests. */
 int adc_scim_write_bulk(struct adc_scim *s, const struct adc_scim_limits *limits,

@@ -29,7 +29,8 @@ char *adc_scim_filter_eq(const char *attr, const char *value) {
 #define CONFLICT_FILTER_MAX 3500
 
 /* After creates got 409 (uniqueness): which of them are already ours, found by externalId?
- * Those happened before (their answer was lost, or a listing missed them): they are done.
+ * Those happened before: either this run's earlier attempt wrote them and its answer was lost,
+ * or they were there before this run and its listing missed them (adc_scim_settle_ours).
  * Asks for many at once ("externalId eq .. or externalId eq .."), so that a repeated Bulk
  * request of 1,000 creates costs a few look-ups, not 1,000. Sets ours[k] for w[pos[k]]. */
 void adc_scim_created_before(struct adc_scim *s, struct adc_scim_write *w, const size_t *pos,
@@ -77,13 +78,35 @@ void adc_scim_created_before(struct adc_scim *s, struct adc_scim_write *w, const
             if (!ext || !adc_streq(json_string_value(json_object_get(x, "provider")),
                                    adc_transport_app_id(s->http)))
                 continue;
+            const char *id = json_string_value(json_object_get(item, "id"));
             for (size_t k = first; k < last; k++)
-                if (adc_streq(w[pos[k]].external_id, ext))
+                if (adc_streq(w[pos[k]].external_id, ext)) {
                     ours[k] = true;
+                    free(w[pos[k]].found_id);
+                    w[pos[k]].found_id = id ? strdup(id) : NULL;
+                }
         }
         json_decref(j);
         first = last;
     }
+}
+
+bool adc_scim_settle_ours(struct adc_scim_write *w) {
+    free(w->error);
+    w->error = NULL;
+    if (w->sent_before || !w->found_id) {
+        /* Created by an earlier attempt of this run whose answer was lost: created, once. (No
+         * id in the answer: nothing to replace; done as before.) */
+        w->done = true;
+        return false;
+    }
+    /* There before this run: not created now. Its attributes may be older than the
+     * directory's, so the create becomes what the plan would have made of it had it seen the
+     * user: a replace of the whole resource (idempotent, as any PUT). */
+    w->kind = ADC_SCIM_REPLACE;
+    w->id = w->found_id;
+    w->existed = true;
+    return true;
 }
 
 const char *adc_scim_method_of(enum adc_scim_write_kind k) {
@@ -202,16 +225,21 @@ static int adc_scim_write_one_by_one(struct adc_scim *s, struct adc_scim_write *
         const char *detail = j ? adc_scim_error_detail(j) : NULL;
         enum adc_scim_outcome o = adc_scim_classify(&w[i], resp.status, detail);
         adc_scim_settle(&w[i], o, resp.status);
+        bool again = false;
+        if (resp.attempts > 1)
+            w[i].sent_before = true; /* an earlier attempt may have been written */
         if (o == ADC_SCIM_OUT_CONFLICT) {
             bool ours = false;
             adc_scim_created_before(s, w, &i, 1, &ours);
             if (ours)
-                w[i].done = true;
+                again = adc_scim_settle_ours(&w[i]);
             else
                 adc_scim_conflict_failed(&w[i], detail);
         }
         json_decref(j);
         adc_transport_reply_done(&resp);
+        if (again)
+            i--; /* the same write, now a replace (never a conflict again) */
     }
     return 0;
 }
@@ -228,4 +256,6 @@ void adc_scim_write_done(struct adc_scim_write *w) {
         return;
     free(w->error);
     w->error = NULL;
+    free(w->found_id);
+    w->found_id = NULL;
 }

@@ -302,7 +302,7 @@ static const char *content_type(const char *path) {
 int adc_transport_request(struct adc_transport *t, const char *method, const char *path,
                           const char *body, size_t body_len, long timeout_s,
                           struct adc_transport_reply *reply) {
-    *reply = (struct adc_transport_reply){.retry_after = -1};
+    *reply = (struct adc_transport_reply){.retry_after = -1, .attempts = 1};
     struct sink sink = {.retry_after = -1};
     struct curl_slist *headers = NULL, *h;
     _cleanup_free_ char *url = NULL;
@@ -387,6 +387,7 @@ int adc_transport_request_retry(struct adc_transport *t, const char *method, con
                                 struct adc_transport_reply *reply) {
     for (int attempt = 1;; attempt++) {
         int r = adc_transport_request(t, method, path, body, body_len, timeout_s, reply);
+        reply->attempts = attempt;
         if (!adc_transport_should_retry(r, reply->status) || attempt >= t->max_attempts)
             return r;
         long wait = adc_transport_backoff_ms(attempt, r < 0 ? -1 : reply->retry_after,

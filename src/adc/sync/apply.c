@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/macros.h"
 #include "cloud/scim-user.h"
 
@@ -74,7 +75,13 @@ int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits
             const struct adc_plan_change *c = &plan->changes[which[k]];
             /* A temporary step of a rename cycle is not a user: the user is counted by its
              * final update (which cannot succeed when this step failed). */
-            if (w[k].done) {
+            if (w[k].done && w[k].existed) {
+                /* A create whose user was there before this run: replaced, not created. */
+                log_notice("%s was in the cloud already as this configuration's user: updated, "
+                           "not created",
+                           ADC_LOG_Q(c->user_name));
+                res.stats.updated++;
+            } else if (w[k].done) {
                 if (!c->temporary)
                     adc_plan_stats_count(&res.stats, c);
             } else {

@@ -209,13 +209,45 @@ static int read_member(struct adc_scim_ctx *ctx, const char *group_id, const jso
  * are about 100 bytes a member. */
 #define MEMBER_CHUNK 10000
 
-static int found_type(int64_t i, const char *type, void *ctx) {
-    const char **types = ctx;
+/* What add_chunk learns of each member: its type, and whose it is. */
+struct found {
+    const char **types;
+    unsigned char *whose; /* FOUND_OWN, FOUND_LOCAL or FOUND_OTHER */
+    const char *owner;    /* the sync configuration asking; NULL for an administrator */
+};
+enum { FOUND_OWN, FOUND_LOCAL, FOUND_OTHER };
+
+static int found_type(int64_t i, const char *type, const char *provider, void *ctx) {
+    struct found *f = ctx;
     /* A user before a group, as the single lookup this replaces answered (ids are UUIDs: an
      * id naming both does not happen). */
-    if (!types[i] || strcmp(type, ADC_MEMBER_USER) == 0)
-        types[i] = type;
+    if (!f->types[i] || strcmp(type, ADC_MEMBER_USER) == 0) {
+        f->types[i] = type;
+        f->whose[i] = !f->owner || adc_streq(provider, f->owner) ? FOUND_OWN
+                      : adc_streq(provider, ADC_PROVIDER_LOCAL)  ? FOUND_LOCAL
+                                                                 : FOUND_OTHER;
+    }
     return 0;
+}
+
+/* docs/product.md section 11: a sync configuration writes only its own users and groups and
+ * cannot reach another's; section 10: only synced users and groups become members. So what it
+ * names as a member must be its own: another configuration's user or group is refused, and so
+ * is a `local` one (an administrator may add it; or the configuration takes it over first,
+ * where the takeover rules allow, and then it is its own). An administrator may name any. */
+static int refuse_not_own(struct adc_scim_ctx *ctx, const char *id, const char *type, int whose,
+                          struct adc_scim_result *r) {
+    if (whose == FOUND_LOCAL)
+        return fail(r, 403, NULL,
+                    "member '%s' is a local %s, owned by no sync configuration: sync "
+                    "configuration %s may name only its own users and groups as members (an "
+                    "administrator may add it)",
+                    id, type, ctx->who->app_id);
+    /* The other configuration is not named: it is none of this one's business. */
+    return fail(r, 403, NULL,
+                "member '%s' belongs to another sync configuration: sync configuration %s may "
+                "name only its own users and groups as members",
+                id, ctx->who->app_id);
 }
 
 static void append_id(struct adc_buf *list, const char *id) {
@@ -233,12 +265,18 @@ static int add_chunk(struct adc_scim_ctx *ctx, const char *group_id, const json_
     size_t n = to - from, good = n;
     const char **ids = calloc(n, sizeof(*ids)), **declared = calloc(n, sizeof(*declared));
     const char **types = calloc(n, sizeof(*types));
+    unsigned char *whose = calloc(n, 1);
+    struct found found = {
+        .types = types,
+        .whose = whose,
+        .owner = ctx->who->kind == ADC_PRINCIPAL_SYNC ? ctx->who->app_id : NULL,
+    };
     struct adc_buf all, users, groups;
     adc_buf_init(&all, 0);
     adc_buf_init(&users, 0);
     adc_buf_init(&groups, 0);
     int ret = -1;
-    if (!ids || !declared || !types) {
+    if (!ids || !declared || !types || !whose) {
         fail(r, 500, NULL, "out of memory");
         goto out;
     }
@@ -256,7 +294,7 @@ static int add_chunk(struct adc_scim_ctx *ctx, const char *group_id, const json_
             fail(r, 500, NULL, "out of memory");
             goto out;
         }
-        if (adc_store_member_types(ctx->db, all.data, found_type, types) < 0) {
+        if (adc_store_member_types(ctx->db, all.data, found_type, &found) < 0) {
             fail(r, 500, NULL, "database error");
             goto out;
         }
@@ -269,6 +307,10 @@ static int add_chunk(struct adc_scim_ctx *ctx, const char *group_id, const json_
         if (declared[i] && strcasecmp(declared[i], types[i]) != 0) {
             fail(r, 400, "invalidValue", "member '%s' is a %s, not a %s", ids[i], types[i],
                  declared[i]);
+            goto out;
+        }
+        if (whose[i] != FOUND_OWN) {
+            refuse_not_own(ctx, ids[i], types[i], whose[i], r);
             goto out;
         }
         append_id(strcmp(types[i], ADC_MEMBER_USER) == 0 ? &users : &groups, ids[i]);
@@ -299,6 +341,7 @@ out:
     free(ids);
     free(declared);
     free(types);
+    free(whose);
     adc_buf_done(&all);
     adc_buf_done(&users);
     adc_buf_done(&groups);

@@ -195,11 +195,12 @@ int adc_store_group_member_add(struct adc_db *db, const char *group_id, const ch
 int64_t adc_store_member_types(struct adc_db *db, const char *ids_json, adc_store_member_type_cb cb,
                                void *ctx) {
     static const char lite[] =
-        "SELECT j.key, 1 FROM json_each(?1) AS j JOIN users AS u ON u.id = j.value "
-        "UNION ALL SELECT j.key, 2 FROM json_each(?1) AS j JOIN groups AS g ON g.id = j.value";
+        "SELECT j.key, 1, u.provider FROM json_each(?1) AS j JOIN users AS u ON u.id = j.value "
+        "UNION ALL SELECT j.key, 2, g.provider FROM json_each(?1) AS j JOIN groups AS g "
+        "ON g.id = j.value";
     static const char pg[] =
-        "SELECT j.n - 1, 1 FROM json_array_elements_text(?1::json) WITH ORDINALITY AS j(v, n) "
-        "JOIN users AS u ON u.id = j.v UNION ALL SELECT j.n - 1, 2 FROM "
+        "SELECT j.n - 1, 1, u.provider FROM json_array_elements_text(?1::json) WITH ORDINALITY "
+        "AS j(v, n) JOIN users AS u ON u.id = j.v UNION ALL SELECT j.n - 1, 2, g.provider FROM "
         "json_array_elements_text(?1::json) WITH ORDINALITY AS j(v, n) JOIN groups AS g "
         "ON g.id = j.v";
     struct adc_stmt *st = adc_db_prepare(db, adc_db_dialect(db) == ADC_SQL_POSTGRESQL ? pg : lite);
@@ -210,7 +211,7 @@ int64_t adc_store_member_types(struct adc_db *db, const char *ids_json, adc_stor
     int r;
     while ((r = adc_db_step_next(db, st)) > 0) {
         r = cb(adc_stmt_int(st, 0), adc_stmt_int(st, 1) == 1 ? ADC_MEMBER_USER : ADC_MEMBER_GROUP,
-               ctx);
+               adc_stmt_text(st, 2), ctx);
         if (r < 0)
             break;
         n++;

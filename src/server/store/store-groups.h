@@ -65,10 +65,12 @@ int adc_store_group_member_add(struct adc_db *db, const char *group_id, const ch
 /* Set-based membership writes (docs/product.md section 10: a group created with 100,000
  * members costs a few statements, not a lookup and an insert per member). `ids_json` is a JSON
  * array of member ids (strings). */
-/* Calls cb(index, type) for each element of ids_json that names a user (ADC_MEMBER_USER) or a
- * group (ADC_MEMBER_GROUP); elements naming neither are not reported. One statement over the
- * users' and groups' id indexes. Returns how many were found, or a negative errno (or cb's). */
-typedef int (*adc_store_member_type_cb)(int64_t index, const char *type, void *ctx);
+/* Calls cb(index, type, provider) for each element of ids_json that names a user
+ * (ADC_MEMBER_USER) or a group (ADC_MEMBER_GROUP), with its provider (lent for the call);
+ * elements naming neither are not reported. One statement over the users' and groups' id
+ * indexes. Returns how many were found, or a negative errno (or cb's). */
+typedef int (*adc_store_member_type_cb)(int64_t index, const char *type, const char *provider,
+                                        void *ctx);
 int64_t adc_store_member_types(struct adc_db *db, const char *ids_json, adc_store_member_type_cb cb,
                                void *ctx);
 /* Adds every id of ids_json as a member of `type` in one statement; ids already members (or

@@ -6,6 +6,8 @@ client never hears of it).
     with FaultyProxy(server.url, {"/scim/v2/Bulk": ["429", "ok", "drop"]}) as proxy:
         proxy.url; proxy.seen  # [(method, path, status answered or "drop"), ...]
 The n-th request whose path starts with a key gets the n-th fault of its list ("ok" forwards).
+A fault may also be a function, called with (method, path, body) before the request is
+forwarded: something else happens at the server just before this request reaches it.
 """
 import http.client
 import http.server
@@ -31,6 +33,9 @@ class FaultyProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 fault = proxy._next_fault(self.path)
+                if callable(fault):
+                    fault(self.command, self.path, body)
+                    fault = "ok"
                 if fault in ("429", "503"):
                     with proxy.lock:
                         proxy.seen.append((self.command, self.path, int(fault)))

@@ -95,11 +95,52 @@ static void settling_and_failing(void **state) {
     adc_scim_write_done(&c);
 }
 
+/* A create answered 409 whose user adc_scim_created_before found ours (docs/product.md
+ * section 4 rule 1): created once when an earlier attempt may have written it, else it was
+ * there before this run and becomes a replace of it, never counted as created. */
+static void a_conflict_found_ours(void **state) {
+    (void)state;
+    /* This run's earlier attempt wrote it and its answer was lost: done, a create. */
+    struct adc_scim_write lost = {.kind = ADC_SCIM_CREATE, .external_id = "e1"};
+    adc_scim_conflict_failed(&lost, NULL);
+    lost.sent_before = true;
+    lost.found_id = strdup("7");
+    assert_false(adc_scim_settle_ours(&lost));
+    assert_true(lost.done);
+    assert_false(lost.existed);
+    assert_null(lost.error);
+    assert_int_equal(lost.kind, ADC_SCIM_CREATE);
+    adc_scim_write_done(&lost);
+    assert_null(lost.found_id);
+
+    /* First sent now, yet there already: a replace of that user, to be sent again. */
+    struct adc_scim_write old = {
+        .kind = ADC_SCIM_CREATE, .external_id = "e2", .resource = "{\"userName\":\"b\"}"};
+    adc_scim_conflict_failed(&old, "taken");
+    old.found_id = strdup("8");
+    assert_true(adc_scim_settle_ours(&old));
+    assert_false(old.done);
+    assert_true(old.existed);
+    assert_null(old.error);
+    char *path = NULL;
+    const char *body = NULL;
+    assert_int_equal(adc_scim_describe_write(&old, &path, &body), 0);
+    assert_string_equal(adc_scim_method_of(old.kind), "PUT");
+    assert_string_equal(path, "/Users/8");
+    assert_ptr_equal(body, old.resource);
+    free(path);
+    /* Its answer settles it like any replace: a second 409 is a failure, not a loop. */
+    assert_int_equal(adc_scim_classify(&old, 200, NULL), ADC_SCIM_OUT_DONE);
+    assert_int_equal(adc_scim_classify(&old, 409, "taken"), ADC_SCIM_OUT_FAILED);
+    adc_scim_write_done(&old);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(requests_of_each_kind),
         cmocka_unit_test(answers_that_mean_done_retry_conflict_or_failed),
         cmocka_unit_test(settling_and_failing),
+        cmocka_unit_test(a_conflict_found_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
