@@ -86,27 +86,35 @@ static int gmember_member(struct adc_json_scan *s, const char *key, void *ctx) {
     return adc_json_scan_skip(s);
 }
 
+/* A member of g by its key: lent from key_of, else "?:<id>" in the list's blocks. */
+static int add_member(struct adc_cloud_group_list *l, struct adc_cloud_group *g, size_t *cap,
+                      adc_member_key_fn key_of, void *ctx, const char *id, const char *type) {
+    const char *key = key_of(ctx, id, type);
+    if (!key) {
+        size_t n = strlen(id);
+        char *k = malloc(n + 3);
+        if (k) {
+            k[0] = '?';
+            k[1] = ':';
+            memcpy(k + 2, id, n + 1);
+            key = adc_cloud_users_strdup(&l->texts, k, n + 2);
+            free(k);
+        }
+    }
+    if (!key || adc_grow_array(g->member_keys, *cap, g->n_members, 16) < 0)
+        return -ENOMEM;
+    g->member_keys[g->n_members++] = key;
+    return 0;
+}
+
 static int gmember_element(struct adc_json_scan *s, size_t index, void *ctx) {
     (void)index;
     struct group_page *pg = ctx;
     struct adc_cloud_group *g = &pg->l->items[pg->l->n - 1];
     int r = adc_json_scan_object(s, gmember_member, pg);
-    if (r == 0 && pg->value) {
-        const char *key = pg->key_of(pg->ctx, pg->value, pg->type ? pg->type : "User");
-        char *k = NULL;
-        if (key)
-            k = strdup(key);
-        else if (asprintf(&k, "?:%s", pg->value) < 0)
-            k = NULL;
-        if (k && adc_grow_array(g->member_keys, pg->keys_cap, g->n_members, 16) < 0) {
-            free(k);
-            k = NULL;
-        }
-        if (!k)
-            r = -ENOMEM;
-        else
-            g->member_keys[g->n_members++] = k;
-    }
+    if (r == 0 && pg->value)
+        r = add_member(pg->l, g, &pg->keys_cap, pg->key_of, pg->ctx, pg->value,
+                       pg->type ? pg->type : "User");
     free(pg->value);
     free(pg->type);
     pg->value = pg->type = NULL;
@@ -259,19 +267,8 @@ static int membership_element(struct adc_json_scan *s, size_t index, void *ctx) 
     size_t gi = adc_strindex_get(mp->by_id, mp->group);
     if (gi == ADC_STRINDEX_NONE || !mp->value[0])
         return 0; /* a group created since the listing: not this run's business */
-    struct adc_cloud_group *g = &mp->l->items[gi];
-    const char *key = mp->key_of(mp->ctx, mp->value, mp->type[0] ? mp->type : "User");
-    char *k = NULL;
-    if (key)
-        k = strdup(key);
-    else if (asprintf(&k, "?:%s", mp->value) < 0)
-        k = NULL;
-    if (!k || adc_grow_array(g->member_keys, mp->keys_cap[gi], g->n_members, 16) < 0) {
-        free(k);
-        return -ENOMEM;
-    }
-    g->member_keys[g->n_members++] = k;
-    return 0;
+    return add_member(mp->l, &mp->l->items[gi], &mp->keys_cap[gi], mp->key_of, mp->ctx, mp->value,
+                      mp->type[0] ? mp->type : "User");
 }
 
 static int membership_list_member(struct adc_json_scan *s, const char *key, void *ctx) {
@@ -405,6 +402,7 @@ void adc_cloud_group_list_done(struct adc_cloud_group_list *l) {
     for (size_t i = 0; i < l->n; i++)
         adc_cloud_group_done(&l->items[i]);
     free(l->items);
+    adc_cloud_users_done(&l->texts);
     memset(l, 0, sizeof(*l));
 }
 

@@ -121,6 +121,21 @@ static const char *make_key(struct adc_cloud_users *arena, char kind, const char
     return adc_cloud_users_strdup(arena, k, n + 2);
 }
 
+int adc_group_member_keys(const struct adc_dir_user *users, size_t n_users,
+                          const struct adc_dir_group *dir, size_t n_dir,
+                          struct adc_cloud_users *arena, const char **keys) {
+    for (size_t i = 0; i < n_users; i++) {
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        const char *ext = adc_dir_user_external_id(&users[i], ext_buf);
+        if (!(keys[i] = make_key(arena, 'u', ext ? ext : "")))
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < n_dir; i++)
+        if (!(keys[n_users + i] = make_key(arena, 'g', dir[i].external_id)))
+            return -ENOMEM;
+    return 0;
+}
+
 /* The examples are copied: the member values they come from may be freed after the plan. */
 static int unresolved(struct adc_group_plan *p, const char *what) {
     p->unresolved++;
@@ -290,13 +305,13 @@ static int index_inputs(struct builder *b) {
     b->n_want = calloc(in->n_dir + 1, sizeof(*b->n_want));
     if (!b->keys || !b->group_dn || !b->want || !b->n_want)
         return r;
+    if (in->keys)
+        memcpy(b->keys, in->keys, (nu + in->n_dir) * sizeof(*b->keys));
+    else if (adc_group_member_keys(in->users, nu, in->dir, in->n_dir, &p->keys, b->keys) < 0)
+        return r;
     char buf[KEY_MAX];
     for (size_t i = 0; i < nu; i++) {
         const struct adc_dir_user *u = &in->users[i];
-        char ext_buf[ADC_DIR_UUID_TEXT];
-        const char *ext = adc_dir_user_external_id(u, ext_buf);
-        if (!(b->keys[i] = make_key(&p->keys, 'u', ext ? ext : "")))
-            return r;
         const char *dn = adc_dir_user_dn(u);
         if (by_dn && dn && adc_dn_normalize_into(dn, buf, sizeof(buf)) != SIZE_MAX)
             adc_strindex_put(&b->user_by_dn, buf, i);
@@ -306,8 +321,7 @@ static int index_inputs(struct builder *b) {
             adc_strindex_put(&b->user_by_name, adc_dir_user_name(u), i);
     }
     for (size_t i = 0; i < in->n_dir; i++) {
-        if (!(b->keys[nu + i] = make_key(&p->keys, 'g', in->dir[i].external_id)) ||
-            !(b->group_dn[i] = adc_dn_normalize(in->dir[i].dn)))
+        if (!(b->group_dn[i] = adc_dn_normalize(in->dir[i].dn)))
             return r;
         adc_strindex_put(&b->group_by_dn, b->group_dn[i], i);
         adc_strindex_put(&b->group_by_ext, in->dir[i].external_id, i);
@@ -413,7 +427,7 @@ static void builder_done(struct builder *b) {
  * freed once the plan is built. The added members' keys are the plan's own (p->keys, about 40
  * bytes a user): when only a few are added (a re-sync), those few are copied and the rest
  * freed; else they all stay. */
-static int own_texts(struct adc_group_plan *p, size_t n_keys) {
+static int own_texts(struct adc_group_plan *p, size_t n_keys, bool lent) {
     size_t adds = 0;
     for (size_t i = 0; i < p->n_changes; i++) {
         struct adc_group_change *c = &p->changes[i];
@@ -423,8 +437,10 @@ static int own_texts(struct adc_group_plan *p, size_t n_keys) {
                       adc_cloud_users_strdup(&p->texts, c->remove[k], strlen(c->remove[k]))))
                 return -ENOMEM;
     }
-    if (adds > n_keys / 4)
+    if (adds > n_keys / 4) {
+        p->lends_keys = lent;
         return 0;
+    }
     for (size_t i = 0; i < p->n_changes; i++) {
         struct adc_group_change *c = &p->changes[i];
         for (size_t k = 0; k < c->n_add; k++)
@@ -499,7 +515,7 @@ int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group
         p.deleted++;
     }
     adc_strindex_done(&seen);
-    if (own_texts(&p, in->n_users + in->n_dir) < 0)
+    if (own_texts(&p, in->n_users + in->n_dir, in->keys != NULL) < 0)
         goto out;
     *out = p;
     memset(&p, 0, sizeof(p)); /* owned by the caller now */
@@ -530,8 +546,6 @@ void adc_cloud_group_done(struct adc_cloud_group *g) {
     free(g->id);
     free(g->external_id);
     free(g->display_name);
-    for (size_t i = 0; i < g->n_members; i++)
-        free(g->member_keys[i]);
-    free(g->member_keys);
+    free(g->member_keys); /* the keys are lent */
     memset(g, 0, sizeof(*g));
 }

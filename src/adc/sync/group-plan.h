@@ -20,12 +20,14 @@
 #include "directory/group-read.h"
 
 /* A group of this configuration in the cloud, members as keys (see above; a member the cloud
- * has that maps to no key of ours is "?:<id>" and is removed). */
+ * has that maps to no key of ours is "?:<id>" and is removed). The keys are lent (from the
+ * key table of adc_group_member_keys, or the listing's blocks): one pointer a membership, not
+ * a copy (at 1,000,000 members about 100 MB less; docs/BENCHMARKS.md, issue 21). */
 struct adc_cloud_group {
     char *id;
     char *external_id;
     char *display_name;
-    char **member_keys;
+    const char **member_keys; /* the array is the group's, the keys are lent */
     size_t n_members;
 };
 
@@ -50,6 +52,9 @@ struct adc_group_plan_input {
     size_t n_users;
     const struct adc_cloud_group *cloud; /* this configuration's groups */
     size_t n_cloud;
+    /* The member keys of the users, then of the directory's groups (n_users + n_dir), as
+     * adc_group_member_keys makes them; NULL: the plan makes its own. */
+    const char *const *keys;
     bool flatten;
     bool settings[ADC_SETTING_COUNT]; /* the effective settings */
 };
@@ -62,6 +67,9 @@ struct adc_group_plan {
     size_t unresolved;       /* member values that name no synced user or group */
     const char *examples[5]; /* a few of them, lent */
     size_t n_examples;
+    /* The changes lend added members' keys from in->keys (which must then outlive the plan);
+     * false when they lend nothing of the inputs' but names and ids (see own_texts). */
+    bool lends_keys;
     size_t in_cycles;          /* groups that contain themselves through other groups */
     const char *cycle_example; /* the name of one of them */
     /* owned storage, in blocks: the texts the changes and examples lend (removed members'
@@ -69,6 +77,13 @@ struct adc_group_plan {
      * added are copied into texts) */
     struct adc_cloud_users texts, keys;
 };
+
+/* The member key of each directory user ("u:" + externalId; "u:" when it has none) into
+ * keys[0..n_users), of each directory group ("g:" + externalId) into keys[n_users..+n_dir),
+ * the strings in `arena`. keys must have room for n_users + n_dir. Returns 0 or -ENOMEM. */
+int adc_group_member_keys(const struct adc_dir_user *users, size_t n_users,
+                          const struct adc_dir_group *dir, size_t n_dir,
+                          struct adc_cloud_users *arena, const char **keys);
 
 /* Builds the plan. Returns 0 or -ENOMEM. The plan lends from the inputs only the groups'
  * names, externalIds and cloud ids: the member values of the directory's groups and the

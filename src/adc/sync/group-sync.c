@@ -25,8 +25,13 @@ static double now_s(void) {
 struct key_ctx {
     struct adc_strindex by_id; /* this configuration's cloud users by SCIM id (keyed) */
     const struct adc_cloud_users *cloud;
-    char buf[300];
     char id_buf[ADC_UUID_TEXT]; /* by_id's key being compared */
+    struct adc_strindex by_ext; /* the directory's users by externalId (keyed) */
+    const struct adc_dir_user *users;
+    char ext_buf[ADC_DIR_UUID_TEXT]; /* by_ext's key being compared */
+    const char **keys;               /* the users' member keys */
+    struct adc_cloud_users *texts;   /* keys of cloud users the directory no longer has */
+    bool oom; /* such a key could not be made: the listing must fail, not drop the member */
 };
 
 /* A cloud user's SCIM id as by_id compares it (sync/cloud-users.h keeps UUIDs as bytes). */
@@ -35,6 +40,14 @@ static const char *id_at(const void *p, size_t i) {
     return adc_cloud_user_id(&k->cloud->items[i], k->id_buf);
 }
 
+static const char *ext_at(const void *p, size_t i) {
+    struct key_ctx *k = (struct key_ctx *)p;
+    const char *e = adc_dir_user_external_id(&k->users[i], k->ext_buf);
+    return e ? e : "";
+}
+
+/* The key of a member, lent from the users' key table when the directory has the user (a
+ * pointer a membership instead of a copy), else made once in texts. */
 static const char *key_of(void *p, const char *id, const char *type) {
     struct key_ctx *k = p;
     if (strcmp(type, "User") != 0)
@@ -45,44 +58,66 @@ static const char *key_of(void *p, const char *id, const char *type) {
         i == ADC_STRINDEX_NONE ? NULL : adc_cloud_user_external_id(&k->cloud->items[i], ext_buf);
     if (!ext)
         return NULL;
-    snprintf(k->buf, sizeof(k->buf), "u:%s", ext);
-    return k->buf;
+    size_t u = adc_strindex_get(&k->by_ext, ext);
+    if (u != ADC_STRINDEX_NONE)
+        return k->keys[u];
+    char key[2 + ADC_UUID_TEXT + 256];
+    if (snprintf(key, sizeof(key), "u:%s", ext) >= (int)sizeof(key))
+        return NULL; /* longer than any externalId a directory gives: not ours */
+    const char *made = adc_cloud_users_strdup(k->texts, key, strlen(key));
+    k->oom = k->oom || !made;
+    return made;
 }
 
 static bool own(const struct adc_cloud_user *u, const char *app_id) {
     return adc_streq(adc_cloud_user_provider(u), app_id);
 }
 
-/* "?:<id>" of a listed group becomes "g:<its externalId>". */
-static int map_group_members(struct adc_cloud_group_list *l) {
-    struct adc_strindex ix;
+/* "?:<id>" of a listed group becomes "g:<its externalId>": the directory group's key when the
+ * directory has it, else one made in gs->key_texts. */
+static int map_group_members(struct adc_group_sync *gs, size_t n_users) {
+    struct adc_cloud_group_list *l = &gs->cloud;
+    struct adc_strindex ix, dir_ext;
     if (adc_strindex_init(&ix, l->n, false) < 0)
         return -ENOMEM;
+    if (adc_strindex_init(&dir_ext, gs->dir.n, false) < 0) {
+        adc_strindex_done(&ix);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < l->n; i++)
         adc_strindex_put(&ix, l->items[i].id, i);
+    for (size_t i = 0; i < gs->dir.n; i++)
+        adc_strindex_put(&dir_ext, gs->dir.groups[i].external_id, i);
     int r = 0;
     for (size_t i = 0; r == 0 && i < l->n; i++)
         for (size_t m = 0; m < l->items[i].n_members; m++) {
-            char *k = l->items[i].member_keys[m];
+            const char *k = l->items[i].member_keys[m];
             size_t g = k[0] == '?' ? adc_strindex_get(&ix, k + 2) : ADC_STRINDEX_NONE;
             if (g == ADC_STRINDEX_NONE || !l->items[g].external_id)
                 continue;
-            char *nk = NULL;
-            if (asprintf(&nk, "g:%s", l->items[g].external_id) < 0) {
+            size_t d = adc_strindex_get(&dir_ext, l->items[g].external_id);
+            const char *nk = d != ADC_STRINDEX_NONE ? gs->keys[n_users + d] : NULL;
+            char *made = NULL;
+            if (!nk && asprintf(&made, "g:%s", l->items[g].external_id) >= 0) {
+                nk = adc_cloud_users_strdup(&gs->key_texts, made, strlen(made));
+                free(made);
+            }
+            if (!nk) {
                 r = -ENOMEM;
                 break;
             }
-            free(k);
             l->items[i].member_keys[m] = nk;
         }
     adc_strindex_done(&ix);
+    adc_strindex_done(&dir_ext);
     return r;
 }
 
 /* The member values of the directory's groups and the member keys of the cloud's are the
  * plan's input only (sync/group-plan.h): freed once it is built, before the users' plan
  * takes its indexes, and the pages they held given back to the system (about 120 MB at
- * 1,000,000 members; docs/BENCHMARKS.md, issue 21). */
+ * 1,000,000 members; docs/BENCHMARKS.md, issue 21). So is the key table, unless the plan's
+ * changes lend it (a first import: every user is added somewhere). */
 static void drop_members(struct adc_group_sync *gs) {
     for (size_t i = 0; i < gs->dir.n; i++) {
         struct adc_dir_group *g = &gs->dir.groups[i];
@@ -97,11 +132,15 @@ static void drop_members(struct adc_group_sync *gs) {
     }
     for (size_t i = 0; i < gs->cloud.n; i++) {
         struct adc_cloud_group *g = &gs->cloud.items[i];
-        for (size_t k = 0; k < g->n_members; k++)
-            free(g->member_keys[k]);
         free(g->member_keys);
         g->member_keys = NULL;
         g->n_members = 0;
+    }
+    adc_cloud_users_done(&gs->cloud.texts);
+    if (!gs->plan.lends_keys) {
+        free(gs->keys);
+        gs->keys = NULL;
+        adc_cloud_users_done(&gs->key_texts);
     }
     malloc_trim(0);
 }
@@ -131,18 +170,36 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
     bool threaded = pthread_create(&dr.thread, NULL, read_dir_groups, &dr) == 0;
     if (!threaded)
         read_dir_groups(&dr);
-    struct key_ctx k = {.cloud = cloud};
+    adc_cloud_users_init(&gs->key_texts);
+    struct key_ctx k = {.cloud = cloud, .users = users, .texts = &gs->key_texts};
     char *cloud_err = NULL;
-    int r = adc_strindex_init_keyed(&k.by_id, cloud->n, false, id_at, &k) < 0 ? -ENOMEM : 0;
-    for (size_t i = 0; r == 0 && i < cloud->n; i++) {
+    int r = -ENOMEM;
+    /* The users' keys first: the cloud's members lend them. The groups' follow the directory's
+     * read. */
+    if (!(gs->keys = calloc(n_users + 1, sizeof(*gs->keys))) ||
+        adc_group_member_keys(users, n_users, NULL, 0, &gs->key_texts, gs->keys) < 0 ||
+        adc_strindex_init_keyed(&k.by_id, cloud->n, false, id_at, &k) < 0 ||
+        adc_strindex_init_keyed(&k.by_ext, n_users, false, ext_at, &k) < 0)
+        goto listed;
+    k.keys = gs->keys;
+    for (size_t i = 0; i < n_users; i++) {
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        const char *ext = adc_dir_user_external_id(&users[i], ext_buf);
+        if (ext)
+            adc_strindex_put(&k.by_ext, ext, i);
+    }
+    for (size_t i = 0; i < cloud->n; i++) {
         char id_buf[ADC_UUID_TEXT];
         const char *id = adc_cloud_user_id(&cloud->items[i], id_buf);
         if (own(&cloud->items[i], app_id) && id)
             adc_strindex_put(&k.by_id, id, i);
     }
-    if (r == 0)
-        r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, &cloud_err);
+    r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, &cloud_err);
+    if (r == 0 && k.oom)
+        r = -ENOMEM;
+listed:
     adc_strindex_done(&k.by_id);
+    adc_strindex_done(&k.by_ext);
     if (threaded)
         pthread_join(dr.thread, NULL);
     if (dr.r < 0) { /* the directory's failure first: it is the one rule 5 is about */
@@ -155,7 +212,11 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
         *err = cloud_err ? cloud_err : strdup("out of memory");
         return r;
     }
-    if (map_group_members(&gs->cloud) < 0) {
+    const char **keys = realloc(gs->keys, (n_users + gs->dir.n + 1) * sizeof(*keys));
+    if (!keys ||
+        (gs->keys = keys, adc_group_member_keys(NULL, 0, gs->dir.groups, gs->dir.n, &gs->key_texts,
+                                                keys + n_users)) < 0 ||
+        map_group_members(gs, n_users) < 0) {
         *err = strdup("out of memory");
         return -ENOMEM;
     }
@@ -167,6 +228,7 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
         .cloud = gs->cloud.items,
         .n_cloud = gs->cloud.n,
         .flatten = cfg->groups_flatten,
+        .keys = gs->keys,
     };
     memcpy(in.settings, settings, sizeof(in.settings));
     if ((r = adc_group_plan_build(&in, &gs->plan)) < 0) {
@@ -513,6 +575,8 @@ void adc_group_sync_done(struct adc_group_sync *gs) {
     adc_group_read_done(&gs->dir);
     adc_cloud_group_list_done(&gs->cloud);
     adc_group_plan_done(&gs->plan);
+    free(gs->keys);
+    adc_cloud_users_done(&gs->key_texts);
     free(gs->first_error);
     memset(gs, 0, sizeof(*gs));
 }

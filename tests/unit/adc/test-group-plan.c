@@ -127,7 +127,7 @@ static void diffs_renames_deletes_settings(void **state) {
     (void)state;
     char *eng_m[] = {"uid=ann,ou=people,dc=x", "uid=dan,ou=people,dc=x"};
     struct adc_dir_group dir[] = {group("cn=eng,dc=x", "g-eng", "Engineering", eng_m, 2, NULL, 0)};
-    char *have[] = {"u:u-ann", "u:u-bob", "?:someone-by-hand"};
+    const char *have[] = {"u:u-ann", "u:u-bob", "?:someone-by-hand"};
     struct adc_cloud_group cloud[] = {
         {.id = "c1",
          .external_id = "g-eng",
@@ -160,7 +160,7 @@ static void diffs_renames_deletes_settings(void **state) {
     assert_int_equal(p.skipped, 2);
     adc_group_plan_done(&p);
     /* unchanged */
-    char *same[] = {"u:u-dan", "u:u-ann"};
+    const char *same[] = {"u:u-dan", "u:u-ann"};
     cloud[0].member_keys = same;
     cloud[0].n_members = 2;
     cloud[0].display_name = "Engineering";
