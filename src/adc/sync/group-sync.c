@@ -294,12 +294,113 @@ static void idmap_done(struct idmap *m) {
     adc_strindex_done(&m->ix);
 }
 
-static void fetched(void *ctx, const char *ext, const char *id) { (void)idmap_add(ctx, ext, id); }
+/* externalId -> cloud id of this configuration's users, without a copy of what the cloud
+ * users' list holds: positions below n_cloud are that list's users (keyed index: their
+ * externalIds are read from the list), the others the users created in this run, listed again
+ * (their text in blocks). An id the list keeps as a UUID's bytes gets its text (in blocks)
+ * when a member write asks for it: an unchanged re-sync asks for none, and builds nothing
+ * (the copies of every user's externalId and id took about 130 MB at 1,000,000 users;
+ * docs/BENCHMARKS.md, issue 21). */
+struct upair {
+    const char *ext, *id;
+};
+
+struct usermap {
+    struct adc_strindex ix;
+    const struct adc_cloud_users *cloud;
+    const char *app_id;
+    size_t n_cloud;
+    struct upair *f; /* created in this run */
+    size_t n_f, cap_f;
+    struct adc_cloud_users texts;
+    char buf[ADC_UUID_TEXT]; /* ix's key being compared */
+    bool built, oom;
+};
+
+static const char *um_key(const void *ctx, size_t p) {
+    struct usermap *m = (struct usermap *)ctx;
+    if (p >= m->n_cloud)
+        return m->f[p - m->n_cloud].ext;
+    const char *e = adc_cloud_user_external_id(&m->cloud->items[p], m->buf);
+    return e ? e : "";
+}
+
+/* (Re)builds the index for the list and cap_f users created in this run. 0 or -ENOMEM. */
+static int um_index(struct usermap *m, size_t cap_f) {
+    adc_strindex_done(&m->ix);
+    if (adc_strindex_init_keyed(&m->ix, m->n_cloud + cap_f, false, um_key, m) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < m->n_cloud; i++) {
+        const struct adc_cloud_user *u = &m->cloud->items[i];
+        char b[ADC_UUID_TEXT];
+        const char *e = adc_cloud_user_external_id(u, b);
+        if (own(u, m->app_id) && e && *e)
+            adc_strindex_put(&m->ix, e, i);
+    }
+    for (size_t i = 0; i < m->n_f; i++)
+        adc_strindex_put(&m->ix, m->f[i].ext, m->n_cloud + i);
+    m->built = true;
+    return 0;
+}
+
+/* The position of ext, or ADC_STRINDEX_NONE (and m->oom when the index could not be made). */
+static size_t um_find(struct usermap *m, const char *ext) {
+    if (!m->built && um_index(m, 0) < 0) {
+        m->oom = true;
+        return ADC_STRINDEX_NONE;
+    }
+    return adc_strindex_get(&m->ix, ext);
+}
+
+/* The cloud id of ext as text that lives as long as the map, or NULL. */
+static const char *um_get(struct usermap *m, const char *ext) {
+    size_t p = um_find(m, ext);
+    if (p == ADC_STRINDEX_NONE)
+        return NULL;
+    if (p >= m->n_cloud)
+        return m->f[p - m->n_cloud].id;
+    char b[ADC_UUID_TEXT];
+    const char *id = adc_cloud_user_id(&m->cloud->items[p], b);
+    if (id != b)
+        return id; /* text in the list already */
+    const char *t = adc_cloud_users_strdup(&m->texts, b, strlen(b));
+    m->oom = m->oom || !t;
+    return t;
+}
+
+static void um_add(void *ctx, const char *ext, const char *id) {
+    struct usermap *m = ctx;
+    if (!*ext || um_find(m, ext) != ADC_STRINDEX_NONE || m->oom)
+        return; /* known already */
+    if (m->n_f == m->cap_f) {
+        size_t cap = m->cap_f;
+        if (adc_grow_array(m->f, cap, m->n_f, 1024) < 0 || um_index(m, cap) < 0) {
+            m->oom = true;
+            return;
+        }
+        m->cap_f = cap;
+    }
+    struct upair *u = &m->f[m->n_f];
+    if (!(u->ext = adc_cloud_users_strdup(&m->texts, ext, strlen(ext))) ||
+        !(u->id = adc_cloud_users_strdup(&m->texts, id, strlen(id)))) {
+        m->oom = true;
+        return;
+    }
+    adc_strindex_put(&m->ix, u->ext, m->n_cloud + m->n_f);
+    m->n_f++;
+}
+
+static void um_done(struct usermap *m) {
+    adc_strindex_done(&m->ix);
+    free(m->f);
+    adc_cloud_users_done(&m->texts);
+}
 
 struct applier {
     struct adc_group_sync *gs;
     struct adc_scim *client;
-    struct idmap users, groups;
+    struct usermap users;
+    struct idmap groups;
     bool users_refreshed;
     const char *app_id;
     size_t chunk;
@@ -312,16 +413,18 @@ static const char *resolve(struct applier *a, const char *key, char **err) {
         return key + 2;
     if (key[0] == 'g')
         return idmap_get(&a->groups, key + 2);
-    const char *id = idmap_get(&a->users, key + 2);
+    const char *id = um_get(&a->users, key + 2);
     if (!id && !a->users_refreshed) {
         a->users_refreshed = true;
         double t0 = now_s();
-        if (adc_scim_list_user_ids(a->client, a->app_id, fetched, &a->users, err) < 0)
+        if (adc_scim_list_user_ids(a->client, a->app_id, um_add, &a->users, err) < 0)
             return NULL;
-        log_info("read the ids of %zu cloud users (created in this run) in %.2f s", a->users.n,
+        log_info("read the ids of %zu cloud users (created in this run) in %.2f s", a->users.n_f,
                  now_s() - t0);
-        id = idmap_get(&a->users, key + 2);
+        id = um_get(&a->users, key + 2);
     }
+    if (!id && a->users.oom && err && !*err)
+        *err = strdup("out of memory");
     return id;
 }
 
@@ -351,6 +454,10 @@ static int write_members(struct applier *a, const struct adc_group_change *c, co
         }
         types[k] = c->add[i][0] == 'g' ? "Group" : "User";
         ids[k++] = mid;
+    }
+    if (a->users.oom) { /* a member unresolved for want of memory is not "not synced" */
+        r = -ENOMEM;
+        goto out;
     }
     r = adc_scim_group_add(a->client, id, ids, types, k, a->chunk, &gs->patch_bytes, &err);
     if (r < 0)
@@ -410,6 +517,8 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
                 char *why = NULL;
                 id = resolve(a, key, &why);
                 free(why);
+                if (!id && a->users.oom)
+                    goto out; /* r is -ENOMEM */
                 if (!id) {
                     gs->not_synced++; /* a user this configuration does not own in the cloud */
                     continue;
@@ -481,14 +590,9 @@ int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, con
     struct applier a = {
         .gs = gs, .client = client, .app_id = app_id, .chunk = chunk ? chunk : 1000};
     int r = -ENOMEM;
-    for (size_t i = 0; i < cloud->n; i++) {
-        const struct adc_cloud_user *u = &cloud->items[i];
-        char ext_buf[ADC_UUID_TEXT], id_buf[ADC_UUID_TEXT];
-        const char *ext = adc_cloud_user_external_id(u, ext_buf),
-                   *id = adc_cloud_user_id(u, id_buf);
-        if (own(u, app_id) && ext && id && idmap_add(&a.users, ext, id) < 0)
-            goto out;
-    }
+    a.users.cloud = cloud;
+    a.users.n_cloud = cloud->n;
+    a.users.app_id = app_id;
     for (size_t i = 0; i < gs->cloud.n; i++) {
         const struct adc_cloud_group *g = &gs->cloud.items[i];
         if (g->external_id && idmap_add(&a.groups, g->external_id, g->id) < 0)
@@ -562,7 +666,7 @@ done:
     free(created);
     free(rest);
 out:
-    idmap_done(&a.users);
+    um_done(&a.users);
     idmap_done(&a.groups);
     if (r < 0)
         *err = strdup("out of memory");
