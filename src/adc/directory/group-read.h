@@ -23,6 +23,10 @@ struct adc_dir_group {
     size_t n_member_uids;
     unsigned rid; /* AD: the last sub-authority of objectSid, which users' primaryGroupID names;
                    * 0 when none */
+    /* The member values' text, one after the other in blocks (no allocation per value: at
+     * 1,000,000 members about 20 MB less, docs/BENCHMARKS.md, issue 21): free the members
+     * with adc_dir_group_members_free, never one by one. */
+    struct adc_group_strings *strings;
 };
 
 struct adc_group_read {
@@ -48,6 +52,9 @@ int adc_ldap_read_group(const struct adc_ldap_config *cfg, LDAP *ld, const char 
                         struct adc_dir_group *out, bool *found, char **err);
 /* Frees what one group holds (not the struct itself). Accepts a zeroed group. */
 void adc_dir_group_done(struct adc_dir_group *g);
+/* Frees the group's member values (member_dns, member_uids and their text) and leaves it
+ * without members; the rest of the group stays. */
+void adc_dir_group_members_free(struct adc_dir_group *g);
 
 /* The RID of a binary SID ([MS-DTYP] 2.4.2: revision, count, 6-byte authority, count 32-bit
  * little-endian sub-authorities; the RID is the last). 0 when the bytes are not a SID. Pure. */

@@ -120,15 +120,7 @@ static int map_group_members(struct adc_group_sync *gs, size_t n_users) {
  * changes lend it (a first import: every user is added somewhere). */
 static void drop_members(struct adc_group_sync *gs) {
     for (size_t i = 0; i < gs->dir.n; i++) {
-        struct adc_dir_group *g = &gs->dir.groups[i];
-        for (size_t k = 0; k < g->n_member_dns; k++)
-            free(g->member_dns[k]);
-        for (size_t k = 0; k < g->n_member_uids; k++)
-            free(g->member_uids[k]);
-        free(g->member_dns);
-        free(g->member_uids);
-        g->member_dns = g->member_uids = NULL;
-        g->n_member_dns = g->n_member_uids = 0;
+        adc_dir_group_members_free(&gs->dir.groups[i]);
     }
     for (size_t i = 0; i < gs->cloud.n; i++) {
         struct adc_cloud_group *g = &gs->cloud.items[i];
