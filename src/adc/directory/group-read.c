@@ -17,6 +17,8 @@
 
 struct greader {
     const struct adc_ldap_config *cfg;
+    adc_member_resolve_fn resolve; /* may be NULL */
+    void *resolve_ctx;
     LDAP *ld;
     struct adc_group_read res;
     size_t n_values;
@@ -126,8 +128,19 @@ static int take_values(struct greader *g, struct adc_dir_group *grp, const char 
             if (hash)
                 len = (size_t)(hash - vals[i].bv_val);
         }
-        int r = uid ? push(g, grp, &grp->member_uids, &grp->n_member_uids, vals[i].bv_val, len)
+        uint32_t pos =
+            !uid && g->resolve ? g->resolve(g->resolve_ctx, vals[i].bv_val, len) : UINT32_MAX;
+        int r;
+        if (pos != UINT32_MAX) {
+            r = ++g->n_values > MAX_VALUES                                     ? -E2BIG
+                : adc_grow_array_n(grp->member_pos, grp->n_member_pos, 16) < 0 ? -ENOMEM
+                                                                               : 0;
+            if (r == 0)
+                grp->member_pos[grp->n_member_pos++] = pos;
+        } else {
+            r = uid ? push(g, grp, &grp->member_uids, &grp->n_member_uids, vals[i].bv_val, len)
                     : push(g, grp, &grp->member_dns, &grp->n_member_dns, vals[i].bv_val, len);
+        }
         if (r < 0)
             return r;
     }
@@ -279,7 +292,7 @@ out:
     if (r == -ENOMEM && !g->err)
         failf(g, r, "out of memory", 0);
     struct adc_group_read one = {.groups = &grp, .n = 1};
-    if (grp.dn || grp.external_id || grp.name || grp.strings)
+    if (grp.dn || grp.external_id || grp.name || grp.strings || grp.member_pos)
         adc_group_read_done(&one);
     ldap_value_free_len(names);
     ldap_memfree(dn);
@@ -352,7 +365,12 @@ out:
 
 int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_read *out,
                          char **err) {
-    struct greader g = {.cfg = cfg};
+    return adc_ldap_read_groups_resolved(cfg, NULL, NULL, out, err);
+}
+
+int adc_ldap_read_groups_resolved(const struct adc_ldap_config *cfg, adc_member_resolve_fn resolve,
+                                  void *ctx, struct adc_group_read *out, char **err) {
+    struct greader g = {.cfg = cfg, .resolve = resolve, .resolve_ctx = ctx};
     int r = -EINVAL;
     if (!cfg->groups_filter) {
         g.err = strdup("backend.ldap.groups.filter is not set");
@@ -427,6 +445,9 @@ void adc_dir_group_done(struct adc_dir_group *grp) {
 void adc_dir_group_members_free(struct adc_dir_group *g) {
     free(g->member_dns);
     free(g->member_uids);
+    free(g->member_pos);
+    g->member_pos = NULL;
+    g->n_member_pos = 0;
     for (struct adc_group_strings *b = g->strings, *next; b; b = next) {
         next = b->next;
         free(b);

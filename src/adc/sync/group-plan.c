@@ -192,6 +192,10 @@ static int direct_members(struct builder *b, size_t gi) {
         if (push_key(&b->want[gi], &b->n_want[gi], key) < 0)
             return -ENOMEM;
     }
+    for (size_t i = 0; i < g->n_member_pos; i++) /* named by the reader: users of the input */
+        if (g->member_pos[i] < b->in->n_users &&
+            push_key(&b->want[gi], &b->n_want[gi], b->keys[g->member_pos[i]]) < 0)
+            return -ENOMEM;
     for (size_t i = 0; i < g->n_member_uids; i++) {
         size_t u = adc_strindex_get(&b->user_by_uid, g->member_uids[i]);
         if (u == ADC_STRINDEX_NONE)

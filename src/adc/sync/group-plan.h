@@ -46,6 +46,7 @@ struct adc_group_change {
 };
 
 struct adc_group_plan_input {
+    /* The directory's groups; their member_pos (if any) are positions in `users`. */
     const struct adc_dir_group *dir;
     size_t n_dir;
     const struct adc_dir_user *users; /* the directory's users (dn, user_name, external_id) */

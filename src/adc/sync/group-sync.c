@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,18 +138,59 @@ static void drop_members(struct adc_group_sync *gs) {
     malloc_trim(0);
 }
 
+/* The directory's groups are read on a thread of their own, their user members resolved as
+ * they arrive: a keyed index of the users by normalized DN, used by that thread only (its
+ * key buffer is its own). */
 struct dir_read {
     pthread_t thread;
     const struct adc_ldap_config *cfg;
     struct adc_group_read *out;
+    struct adc_strindex by_dn;
+    const struct adc_dir_user *users;
+    char key_buf[4096]; /* by_dn's key being compared */
+    char dn_buf[4096];  /* the member being resolved */
     int r;
     char *err;
 };
 
+static const char *dn_at(const void *p, size_t i) {
+    struct dir_read *d = (struct dir_read *)p;
+    const char *dn = adc_dir_user_dn(&d->users[i]);
+    return dn && adc_dn_normalize_into(dn, d->key_buf, sizeof(d->key_buf)) != SIZE_MAX ? d->key_buf
+                                                                                       : "";
+}
+
+static uint32_t resolve_dn(void *p, const char *dn, size_t len) {
+    struct dir_read *d = p;
+    char raw[4096];
+    if (len >= sizeof(raw))
+        return UINT32_MAX;
+    memcpy(raw, dn, len);
+    raw[len] = '\0';
+    if (adc_dn_normalize_into(raw, d->dn_buf, sizeof(d->dn_buf)) == SIZE_MAX)
+        return UINT32_MAX;
+    size_t u = adc_strindex_get(&d->by_dn, d->dn_buf);
+    return u == ADC_STRINDEX_NONE ? UINT32_MAX : (uint32_t)u;
+}
+
 static void *read_dir_groups(void *p) {
     struct dir_read *d = p;
-    d->r = adc_ldap_read_groups(d->cfg, d->out, &d->err);
+    d->r = adc_ldap_read_groups_resolved(d->cfg, d->by_dn.tags ? resolve_dn : NULL, d, d->out,
+                                         &d->err);
     return NULL;
+}
+
+/* by_dn over the users (left empty when out of memory: the plan resolves the DNs then). */
+static void index_dns(struct dir_read *d, const struct adc_dir_user *users, size_t n) {
+    d->users = users;
+    if (adc_strindex_init_keyed(&d->by_dn, n, false, dn_at, d) < 0)
+        return;
+    char buf[4096];
+    for (size_t i = 0; i < n; i++) {
+        const char *dn = adc_dir_user_dn(&users[i]);
+        if (dn && adc_dn_normalize_into(dn, buf, sizeof(buf)) != SIZE_MAX)
+            adc_strindex_put(&d->by_dn, buf, i);
+    }
 }
 
 int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
@@ -159,6 +201,7 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
     /* The directory's groups on a thread of their own while this one lists the cloud's: the
      * two reads wait on different servers (about a second saved at 1,000 groups). */
     struct dir_read dr = {.cfg = cfg, .out = &gs->dir};
+    index_dns(&dr, users, n_users);
     bool threaded = pthread_create(&dr.thread, NULL, read_dir_groups, &dr) == 0;
     if (!threaded)
         read_dir_groups(&dr);
@@ -194,6 +237,7 @@ listed:
     adc_strindex_done(&k.by_ext);
     if (threaded)
         pthread_join(dr.thread, NULL);
+    adc_strindex_done(&dr.by_dn);
     if (dr.r < 0) { /* the directory's failure first: it is the one rule 5 is about */
         *err = dr.err;
         free(cloud_err);
