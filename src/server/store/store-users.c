@@ -185,7 +185,7 @@ static int settle_bounds(struct adc_db *db, int64_t *mark, int64_t *last) {
 }
 
 int64_t adc_store_users_unsettled(struct adc_db *db) {
-    int64_t mark, last;
+    int64_t mark = 0, last = 0;
     int r = settle_bounds(db, &mark, &last);
     return r < 0 ? r : last > mark ? last - mark : 0;
 }
@@ -204,7 +204,7 @@ static int settle_in(struct adc_db *db, bool all, int64_t *n) {
         "ON CONFLICT DO NOTHING";
     static const char mark_sql[] =
         "UPDATE index_marks SET seq = ? WHERE name = 'user_external_ids'";
-    int64_t mark, last;
+    int64_t mark = 0, last = 0;
     int r;
     /* PostgreSQL hands out identities before commit: a writer of another instance may still
      * commit a user below `last`. The lock waits for every such writer and keeps new ones out
@@ -222,7 +222,7 @@ static int settle_in(struct adc_db *db, bool all, int64_t *n) {
 }
 
 int64_t adc_store_users_settle(struct adc_db *db, bool all) {
-    int64_t mark, last, n = 0;
+    int64_t mark = 0, last = 0, n = 0;
     int r = settle_bounds(db, &mark, &last);
     if (r < 0 || !settle_due(mark, last, all))
         return r;
