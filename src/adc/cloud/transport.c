@@ -243,7 +243,9 @@ static int perform(struct adc_transport *t, CURLcode *code) {
 /* A request's body, handed to curl as it asks for it rather than as POSTFIELDS: libcurl sends a
  * request again by itself, on a fresh connection, when a reused one died without an answer, and
  * it rewinds the body to do so. The rewind is how adc learns that the request may have reached
- * the server twice (a create answered 409 then is this request's own: scim-write.c). */
+ * the server twice (a create answered 409 then is this request's own: scim-write.c). curl
+ * copies a POSTFIELDS body in 64 KiB pieces too: a first import costs the same either way
+ * (docs/BENCHMARKS.md). */
 struct source {
     const char *data;
     size_t len, off;
