@@ -1,5 +1,7 @@
 """SCIM 2.0 Users on adc-server: every operation and its error cases, filters, paging, ETags,
 the provider extension (docs/product.md section 6)."""
+import random
+import time
 import unittest
 import urllib.parse
 
@@ -340,6 +342,82 @@ class ScimUsers(ServerTestCase):
         self.assertScimError(r, 401)
         r = self.srv.request("GET", "/scim/v2/Users", auth="Basic !!!")
         self.assertScimError(r, 401)
+
+
+class ExternalIdIndex(ServerTestCase):
+    """users' externalId index (src/server/store/store-users.h): a table filled in sorted
+    batches up to a mark; users above it are found by their seq. Lookups must find every user
+    wherever it is, and updates and deletes must keep the settled part exact."""
+    sync_config = "extidx"
+
+    def query(self, flt):
+        r = self.srv.scim(self.cfg, "GET", "/Users?" + urllib.parse.urlencode({"filter": flt}))
+        self.assertEqual(r.status, 200, (flt, r.raw))
+        return sorted(u["userName"] for u in r.body["Resources"])
+
+    def bounds(self):
+        """(mark, last seq, entries in the index)"""
+        (mark,), = self.srv.sql("SELECT seq FROM index_marks WHERE name = 'user_external_ids'")
+        (last,), = self.srv.sql("SELECT coalesce(max(seq), 0) FROM users")
+        (entries,), = self.srv.sql("SELECT count(*) FROM user_external_ids")
+        return int(mark), int(last), int(entries)
+
+    def test_lookups_updates_deletes(self):
+        n = 2500  # two Bulk requests settle (1,000 users each), the last 500 wait for idle
+        order = list(range(n))
+        random.Random(7).shuffle(order)  # externalIds in random order, as entryUUIDs come
+        for start in range(0, n, 1000):
+            ops = [{"method": "POST", "path": "/Users", "bulkId": f"b{i}",
+                    "data": user(f"x{i:05d}", f"ext-{i:05d}")} for i in order[start:start + 1000]]
+            r = self.srv.scim(self.cfg, "POST", "/Bulk",
+                              {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                               "Operations": ops})
+            self.assertEqual(r.status, 200, r.raw)
+            self.assertEqual([o["status"] for o in r.body["Operations"]], ["201"] * len(ops))
+        mark, last, entries = self.bounds()
+        self.assertEqual(last, n)
+        self.assertGreaterEqual(mark, 2000)
+        self.assertEqual(entries, mark)
+        first, late = order[0], order[-1]  # one settled, one above the mark (until idle)
+        self.assertEqual(self.query(f'externalId eq "ext-{first:05d}"'), [f"x{first:05d}"])
+        self.assertEqual(self.query(f'externalId eq "ext-{late:05d}"'), [f"x{late:05d}"])
+        self.assertEqual(len(self.query('externalId sw "ext-0000"')), 10)
+        self.assertEqual(self.query('externalId gt "ext-02497"'), ["x02498", "x02499"])
+        # once creates pause, the schedule's tick settles the rest
+        deadline = time.monotonic() + 15
+        while self.bounds()[0] != n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(self.bounds(), (n, n, n))
+        self.assertEqual(self.query(f'externalId eq "ext-{late:05d}"'), [f"x{late:05d}"])
+        # a settled user's new externalId replaces its entry
+        uid = self.srv.scim(self.cfg, "GET", "/Users?" + urllib.parse.urlencode(
+            {"filter": f'externalId eq "ext-{first:05d}"'})).body["Resources"][0]["id"]
+        r = self.srv.scim(self.cfg, "PATCH", "/Users/" + uid,
+                          patch(("replace", "externalId", "moved-away")))
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertEqual(self.query(f'externalId eq "ext-{first:05d}"'), [])
+        self.assertEqual(self.query('externalId eq "moved-away"'), [f"x{first:05d}"])
+        self.assertEqual(self.bounds()[2], n)
+        # an update that keeps it changes nothing in the index; removing it drops the entry
+        r = self.srv.scim(self.cfg, "PUT", "/Users/" + uid, user(f"x{first:05d}", "moved-away",
+                                                                displayName="Renamed"))
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertEqual(self.bounds()[2], n)
+        r = self.srv.scim(self.cfg, "PUT", "/Users/" + uid, user(f"x{first:05d}"))
+        self.assertEqual(r.status, 200, r.raw)
+        self.assertEqual(self.bounds()[2], n - 1)
+        self.assertEqual(self.query('externalId eq "moved-away"'), [])
+        self.assertEqual(self.query('not (externalId pr)'), [f"x{first:05d}"])
+        # a deleted user's entry goes with it
+        victim = self.srv.scim(self.cfg, "GET", "/Users?" + urllib.parse.urlencode(
+            {"filter": f'externalId eq "ext-{late:05d}"'})).body["Resources"][0]["id"]
+        self.assertEqual(self.srv.scim(self.cfg, "DELETE", "/Users/" + victim).status, 204)
+        self.assertEqual(self.bounds()[2], n - 2)
+        self.assertEqual(self.query(f'externalId eq "ext-{late:05d}"'), [])
+        (stale,), = self.srv.sql("SELECT count(*) FROM user_external_ids AS x WHERE NOT EXISTS "
+                                 "(SELECT 1 FROM users AS u WHERE u.seq = x.seq AND "
+                                 "u.external_id = x.external_id)")
+        self.assertEqual(int(stale), 0)
 
 
 if __name__ == "__main__":

@@ -261,8 +261,12 @@ static int run_plan(struct adc_delta *d, const struct adc_user *dir, size_t n_di
     if (n_deletes > 0 && (r = burst_note(d, n_deletes)) < 0)
         goto out;
     out->wrote = true;
-    out->created = first->op == ADC_PLAN_CREATE;
-    outcome_set(out, "%s '%s'%s%s", adc_plan_op_name(first->op), name, *why ? ": " : "", why);
+    out->created = first->op == ADC_PLAN_CREATE; /* its memberships follow either way */
+    /* A create whose user was in the cloud already became a replace of it (apply.c). */
+    bool existed = out->created && res.stats.created == 0;
+    outcome_set(out, "%s '%s'%s%s",
+                existed ? "update (it was in the cloud already)" : adc_plan_op_name(first->op),
+                name, *why ? ": " : "", why);
     r = 0;
 out:
     adc_apply_result_done(&res, plan.n_changes);

@@ -5,9 +5,10 @@
  *
  *   syncrepl  RFC 4533 refreshAndPersist (OpenLDAP syncprov, 389-ds Content Synchronization):
  *             watch-syncrepl.c
- *   dirsync   Active Directory's DirSync control, woken by change notifications;
+ *   dirsync   Active Directory's DirSync control, woken by change notifications:
+ *             watch-dirsync.c;
  *   usn,      uSNChanged on one domain controller (notify: woken by change notifications):
- *   notify    watch-dirsync.c
+ *   notify    watch-usn.c; the three share the loop of watch-ad.c (watch/watch-ad.h)
  *   poll      a cheap modifyTimestamp search every poll_interval: watch-poll.c
  * The kind is chosen from the root DSE's supportedControl (adc_watch_detect) unless
  * backend.ldap.sync.watch names one. */

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "server.h"
 #include "store/store-schedule.h"
+#include "store/store-users.h"
 
 /* How often the schedule is looked at: the due time is honoured within this. One indexed-less
  * query over sync_configs; there are few configurations, so it costs microseconds. */
@@ -87,13 +88,35 @@ int adc_schedule_tick(struct adc_server *srv, int64_t now) {
     return r < 0 ? r : queued;
 }
 
+/* Users created since the last settle go into the externalId index (store-users.h) once
+ * creates pause: when a tick finds the same number of them as the tick before. During an
+ * import each Bulk request settles them in batches itself. */
+static void settle_when_idle(struct adc_server *srv, int64_t *seen) {
+    struct adc_db *db = adc_store_acquire_writer(srv->store);
+    if (!db)
+        return;
+    int64_t n = adc_store_users_unsettled(db);
+    if (n > 0 && n == *seen) {
+        int64_t r = adc_store_users_settle(db, true);
+        if (r < 0)
+            log_warning("externalId index: settling %lld users failed: %s", (long long)n,
+                        strerror((int)-r));
+        else
+            n = adc_store_users_unsettled(db);
+    }
+    *seen = n;
+    adc_store_release(db);
+}
+
 static void *schedule_main(void *userdata) {
     struct adc_server *srv = userdata;
+    int64_t unsettled = -1;
     pthread_mutex_lock(&sched.lock);
     while (!sched.stop) {
         sched.poked = false;
         pthread_mutex_unlock(&sched.lock);
         adc_schedule_tick(srv, (int64_t)time(NULL));
+        settle_when_idle(srv, &unsettled);
         pthread_mutex_lock(&sched.lock);
         if (sched.stop || sched.poked)
             continue;

@@ -280,6 +280,7 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
     }
     adc_buf_puts(&out, "]}");
     adc_http_scim_text(res, &out);
+    adc_scim_users_settle(db);
 out:
     adc_buf_done(&out);
     adc_store_release(db);

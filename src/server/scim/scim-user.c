@@ -10,6 +10,7 @@
 #include "http/auth.h"
 #include "common/buf.h"
 #include "common/json-util.h"
+#include "common/log.h"
 #include "scim/scim-attrs.h"
 #include "scim/scim-filter.h"
 #include "store/store-configs.h"
@@ -327,4 +328,10 @@ int adc_scim_user_delete(struct adc_scim_ctx *ctx, const char *id, const char *i
 out:
     adc_store_user_done(&old);
     return ret;
+}
+
+void adc_scim_users_settle(struct adc_db *db) {
+    int64_t r = adc_store_users_settle(db, false);
+    if (r < 0)
+        log_warning("externalId index: settling failed: %s", strerror((int)-r));
 }

@@ -47,6 +47,9 @@ int adc_scim_user_create_prepare(struct adc_scim_ctx *ctx, const json_t *body,
                                  struct adc_scim_new_user *nu, struct adc_scim_result *r);
 int adc_scim_user_create_commit(struct adc_scim_ctx *ctx, struct adc_scim_new_user *nu,
                                 bool want_resource, struct adc_scim_result *r);
+/* After a committed create: settles the externalId index (store-users.h) when enough users wait
+ * for it. A failure is logged, not answered: the users are found without it. */
+void adc_scim_users_settle(struct adc_db *db);
 void adc_scim_new_user_done(struct adc_scim_new_user *nu);
 /* The parts of _prepare that do not depend on how the resource was read, for the tree-less
  * reader of Bulk creates (scim-user-scan.h): whether this client may create at all (0, or -1

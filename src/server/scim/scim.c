@@ -337,6 +337,8 @@ static void resource_write(struct adc_http_request *req, struct adc_http_respons
             snprintf(r.detail, sizeof(r.detail), "database error on commit; retry");
         } else if (rc < 0) {
             adc_db_rollback(db);
+        } else if (kind == W_CREATE && !group) {
+            adc_scim_users_settle(db);
         }
     }
     adc_store_release(db);

@@ -207,6 +207,37 @@ static void compare_sub(struct sql_builder *b, const char *sub, const struct adc
     adc_sql_compare(b, expr, primary ? T_BOOL : T_STRING, false, true, f);
 }
 
+/* Whether a comparison of users' externalId can only hold for a user that has one: then the
+ * externalId index can answer it (a user without one is in neither of its parts). "ne" and a
+ * comparison with null hold for users without one; they read the users table. */
+static bool by_external_id_index(const struct adc_scim_filter *f) {
+    switch (f->op) {
+    case ADC_SCIM_EQ:
+    case ADC_SCIM_GT:
+    case ADC_SCIM_GE:
+    case ADC_SCIM_LT:
+    case ADC_SCIM_LE:
+    case ADC_SCIM_SW:
+    case ADC_SCIM_EW:
+    case ADC_SCIM_CO: return json_is_string(f->value);
+    default: return false;
+    }
+}
+
+/* A comparison of users' externalId through its index (store-users.h): the settled users
+ * from user_external_ids, the others by their seq above the mark, and the comparison on the
+ * row itself, so that the result is the same as the comparison alone. */
+static void gen_external_id(struct sql_builder *b, const struct adc_scim_filter *f) {
+    adc_sql_emit(b, "(users.seq IN (SELECT x.seq FROM user_external_ids AS x WHERE ");
+    adc_sql_compare(b, "x.external_id", T_EXACT, false, false, f);
+    adc_sql_emit(b, " UNION ALL SELECT p.seq FROM users AS p WHERE p.seq > (SELECT m.seq FROM "
+                    "index_marks AS m WHERE m.name = 'user_external_ids') AND ");
+    adc_sql_compare(b, "p.external_id", T_EXACT, false, false, f);
+    adc_sql_emit(b, ") AND ");
+    adc_sql_compare(b, "users.external_id", T_EXACT, false, false, f);
+    adc_sql_emit(b, ")");
+}
+
 static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool element);
 
 /* A condition on the elements of a multi-valued attribute: EXISTS over its elements. */
@@ -346,6 +377,10 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
             return;
         }
         gen_multi(b, a.name, NULL, sub, f);
+        return;
+    }
+    if (a.column && strcmp(a.column, "external_id") == 0 && by_external_id_index(f)) {
+        gen_external_id(b, f);
         return;
     }
     char expr[400];

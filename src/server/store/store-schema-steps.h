@@ -198,3 +198,21 @@ SQL_FIRST "CREATE TABLE admin_tokens("
     "  reason TEXT,"
     "  retry INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX login_checks_target ON login_checks(target);",
+    /* 10 -> 11: users' externalId index kept beside the table and filled in sorted batches
+     * (store-users.h, "The externalId index"). externalIds come in random order (entryUUIDs,
+     * objectGUIDs): the index on the column took each create of a Bulk onto a page of its own,
+     * and each commit wrote all those pages into the WAL, the largest cost of a first import of
+     * 1,000,000 users (docs/BENCHMARKS.md). Users above the mark are found by their seq. */
+    ("CREATE TABLE user_external_ids("
+     "  external_id TEXT NOT NULL,"
+     "  seq " SQL_BIGINT " NOT NULL,"
+     "  PRIMARY KEY(external_id, seq))" SQL_WITHOUT_ROWID ";"
+     "CREATE INDEX user_external_ids_seq ON user_external_ids(seq);"
+     "CREATE TABLE index_marks("
+     "  name TEXT PRIMARY KEY,"
+     "  seq " SQL_BIGINT " NOT NULL);"
+     "INSERT INTO user_external_ids(external_id, seq) SELECT external_id, seq FROM users "
+     "WHERE external_id IS NOT NULL;"
+     "INSERT INTO index_marks(name, seq) VALUES ('user_external_ids', "
+     "(SELECT coalesce(max(seq), 0) FROM users));"
+     "DROP INDEX users_external_id;"),

@@ -151,6 +151,91 @@ static struct adc_stmt *prepare_write(struct adc_db *db, const char *sql,
     return st;
 }
 
+/* ---- The externalId index (store-users.h) ---- */
+#define SETTLE_MIN 1000
+#define SETTLE_MAX 50000
+#define MARK_SQL "(SELECT m.seq FROM index_marks AS m WHERE m.name = 'user_external_ids')"
+
+/* After the user `id` was rewritten: a settled user's entry follows its externalId (the old
+ * one goes, the new one comes). An unchanged externalId reads two index entries and writes
+ * nothing. */
+static int external_id_moved(struct adc_db *db, const char *id) {
+    static const char drop_sql[] =
+        "DELETE FROM user_external_ids WHERE seq IN (SELECT seq FROM users WHERE id = ?1) AND "
+        "external_id NOT IN (SELECT external_id FROM users WHERE id = ?1 AND external_id IS NOT "
+        "NULL)";
+    static const char add_sql[] =
+        "INSERT INTO user_external_ids(external_id, seq) SELECT external_id, seq FROM users "
+        "WHERE id = ? AND external_id IS NOT NULL AND seq <= " MARK_SQL " ON CONFLICT DO NOTHING";
+    int r = adc_db_exec(db, drop_sql, false, "t", id);
+    return r < 0 ? r : adc_db_exec(db, add_sql, false, "t", id);
+}
+
+/* The mark and the last seq; 0 or a negative errno. */
+static int settle_bounds(struct adc_db *db, int64_t *mark, int64_t *last) {
+    static const char sql[] = "SELECT " MARK_SQL ", (SELECT coalesce(max(seq), 0) FROM users)";
+    int r;
+    struct adc_stmt *st = adc_db_query_row(db, sql, &r, "");
+    if (!st)
+        return r;
+    *mark = adc_stmt_int(st, 0);
+    *last = adc_stmt_int(st, 1);
+    adc_stmt_reset(st);
+    return 0;
+}
+
+int64_t adc_store_users_unsettled(struct adc_db *db) {
+    int64_t mark = 0, last = 0;
+    int r = settle_bounds(db, &mark, &last);
+    return r < 0 ? r : last > mark ? last - mark : 0;
+}
+
+static bool settle_due(int64_t mark, int64_t last, bool all) {
+    int64_t want = mark / 8;
+    want = want < SETTLE_MIN ? SETTLE_MIN : want > SETTLE_MAX ? SETTLE_MAX : want;
+    return last > mark && (all || last - mark >= want);
+}
+
+/* In a write transaction: moves the users in (mark, last] into the index. */
+static int settle_in(struct adc_db *db, bool all, int64_t *n) {
+    static const char move_sql[] =
+        "INSERT INTO user_external_ids(external_id, seq) SELECT external_id, seq FROM users "
+        "WHERE seq > ? AND seq <= ? AND external_id IS NOT NULL ORDER BY external_id "
+        "ON CONFLICT DO NOTHING";
+    static const char mark_sql[] =
+        "UPDATE index_marks SET seq = ? WHERE name = 'user_external_ids'";
+    int64_t mark = 0, last = 0;
+    int r;
+    /* PostgreSQL hands out identities before commit: a writer of another instance may still
+     * commit a user below `last`. The lock waits for every such writer and keeps new ones out
+     * until this transaction ends; the bounds are read after it. */
+    if (adc_db_dialect(db) == ADC_SQL_POSTGRESQL &&
+        (r = adc_db_exec(db, "LOCK TABLE users IN EXCLUSIVE MODE", false, "")) < 0)
+        return r;
+    if ((r = settle_bounds(db, &mark, &last)) < 0 || !settle_due(mark, last, all))
+        return r;
+    if ((r = adc_db_exec(db, move_sql, false, "ii", mark, last)) < 0 ||
+        (r = adc_db_exec(db, mark_sql, true, "i", last)) < 0)
+        return r;
+    *n = last - mark;
+    return 0;
+}
+
+int64_t adc_store_users_settle(struct adc_db *db, bool all) {
+    int64_t mark = 0, last = 0, n = 0;
+    int r = settle_bounds(db, &mark, &last);
+    if (r < 0 || !settle_due(mark, last, all))
+        return r;
+    if ((r = adc_db_begin(db, true)) < 0)
+        return r;
+    if ((r = settle_in(db, all, &n)) < 0) {
+        adc_db_rollback(db);
+        return r;
+    }
+    r = adc_db_commit(db);
+    return r < 0 ? r : n;
+}
+
 /* A taken userName is an answer (409), not a failed statement: a failed statement aborts a
  * PostgreSQL transaction, and Bulk goes on after a 409 with the next operation. So the insert
  * skips a conflicting row (ON CONFLICT DO NOTHING: no row back) and the update checks for
@@ -191,7 +276,7 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
     if (!st)
         return r;
     r = adc_db_step_done(db, st, true);
-    if (r == 0)
+    if (r == 0 && (r = external_id_moved(db, u->id)) == 0)
         return fold_store(db, u->id, key, keep);
     if (r != -ENOENT)
         return r;
@@ -205,7 +290,11 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
 
 int adc_store_user_delete(struct adc_db *db, const char *id) {
     static const char sql[] = "DELETE FROM users WHERE id = ?";
-    int r = adc_db_exec(db, sql, true, "t", id);
+    static const char index_sql[] =
+        "DELETE FROM user_external_ids WHERE seq IN (SELECT seq FROM users WHERE id = ?)";
+    int r = adc_db_exec(db, index_sql, false, "t", id);
+    if (r == 0)
+        r = adc_db_exec(db, sql, true, "t", id);
     return r < 0 ? r : fold_store(db, id, NULL, false);
 }
 

@@ -35,6 +35,29 @@ int adc_store_user_delete(struct adc_db *db, const char *id);
 /* Moves every user of provider `from` to `to`; returns the count or a negative errno. */
 int adc_store_users_reassign(struct adc_db *db, const char *from, const char *to);
 
+/* ---- The externalId index ----
+ * externalIds arrive in random order (entryUUIDs, objectGUIDs), so an index on the column put
+ * every create of a Bulk request on an index page of its own, and every commit wrote all of
+ * those pages into the WAL: at 1,000,000 users, 40% of adc-server's CPU for a first import
+ * (docs/BENCHMARKS.md). The index is instead a table of its own, user_external_ids(external_id,
+ * seq), holding every user up to a mark (index_marks 'user_external_ids'). A create writes
+ * nothing there: users above the mark are found by a range of seq, which the table's order
+ * makes cheap. adc_store_users_settle moves them in, sorted, in one statement, so a batch of
+ * 50,000 rewrites each index page at most once instead of once per Bulk. Updates and deletes
+ * keep the settled entries exact. Filters on externalId read both parts (store-filter.c).
+ * The cost: a lookup also scans the users above the mark, at most a few thousand rows once
+ * the server is idle (api/schedule.c settles then) and at most SETTLE_MAX during an import. */
+
+/* Settles the users above the mark when there are enough of them for the batch to pay off (a
+ * share of the settled ones, SETTLE_MIN..SETTLE_MAX), or any when `all` (the server is idle),
+ * in a write transaction of its own: call it outside a transaction, on a connection that may
+ * write. On PostgreSQL the transaction locks the users table against writers, so that no user
+ * committed later below the mark is missed. Returns the number of users settled (0: none, or
+ * not worth it yet) or a negative errno. */
+int64_t adc_store_users_settle(struct adc_db *db, bool all);
+/* How many users are above the mark (not settled yet), or a negative errno. */
+int64_t adc_store_users_unsettled(struct adc_db *db);
+
 /* Lists users matching `where` (SQL over the users table, may be NULL = all) in seq order:
  * those with seq > after_seq, skipping `offset` more, at most `limit`. Calls cb for each; a
  * negative return of cb stops and is returned. Returns the number listed. */

@@ -121,7 +121,14 @@ static int setup(void **state) {
         "INSERT INTO users VALUES(2,'i2','bob','E2','local',0,"
         " '{\"displayName\":\"Bob 50%_off\"}','2024-02-01T00:00:00Z','2024-02-01T00:00:00Z');"
         "INSERT INTO users VALUES(3,'i3','carol','e3','app1',1,'{}',"
-        " '2024-03-01T00:00:00Z','2024-03-01T00:00:00Z');";
+        " '2024-03-01T00:00:00Z','2024-03-01T00:00:00Z');"
+        /* The externalId index (store-users.h): users 1 and 2 settled, carol above the mark;
+         * 'E9' is a stale entry of user 2 that the comparison on the row itself refuses. */
+        "CREATE TABLE user_external_ids(external_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " PRIMARY KEY(external_id, seq)) WITHOUT ROWID;"
+        "INSERT INTO user_external_ids VALUES('E1',1),('E2',2),('E9',2);"
+        "CREATE TABLE index_marks(name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+        "INSERT INTO index_marks VALUES('user_external_ids', 2);";
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     return 0;
 }
@@ -164,6 +171,10 @@ static void sql_matches(void **state) {
     assert_string_equal(match_sql("userName co \"EXAMPLE\""), "Alice@Example.com");
     assert_string_equal(match_sql("userName sw \"B\""), "bob");
     assert_string_equal(match_sql("userName ew \"OL\""), "carol");
+    assert_string_equal(match_sql("externalId eq \"e3\""), "carol");        /* above the mark */
+    assert_string_equal(match_sql("externalId eq \"E9\""), "");             /* stale entry */
+    assert_string_equal(match_sql("externalId gt \"E1\""), "bob,carol");    /* both parts */
+    assert_string_equal(match_sql("not (externalId eq \"E2\")"), "Alice@Example.com,carol");
     assert_string_equal(match_sql("externalId sw \"e\""), "carol");
     assert_string_equal(match_sql("externalId ew \"3\""), "carol");
     assert_string_equal(match_sql("userName gt \"b\""), "bob,carol");
