@@ -28,6 +28,8 @@ allows simple binds only over LDAPS or StartTLS, so that is what password checks
 Every step checks its outcome (exit status 0, the counts in `adc imp --json`, every login
 answered as expected); --smoke does only that (small N, no timing targets). Timings are printed
 as median and spread (min..max) with the ratio to the floor and the target of docs/product.md section 8 beside them.
+ADC_BENCH_KEEP=1 keeps the working directory with every program's log (adc's says how long it
+read, planned and wrote) and prints its path.
 """
 import argparse
 import json
@@ -975,7 +977,10 @@ def run_size(args, n, steps):
         return b.res
     finally:
         b.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("ADC_BENCH_KEEP") == "1":  # every program's log, for a closer look
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def machine():
