@@ -414,8 +414,9 @@ backend:
         seconds)."""
         out = os.path.join(self.dir, f"imp-{label}.json")
         err = os.path.join(self.dir, f"imp-{label}.err")
-        status, secs, rss, cpu = run_measured([self.binary, "-C", self.cfg, "imp", "--json"], out,
-                                              err, timeout)
+        # -v: adc's log (imp-*.err) says how long it read, planned and wrote (ADC_BENCH_KEEP).
+        status, secs, rss, cpu = run_measured([self.binary, "-C", self.cfg, "-v", "imp", "--json"],
+                                              out, err, timeout)
         if status != 0:
             raise BenchError(f"adc imp ({label}) exited with {status}:\n{tail(err)}")
         if "Sanitizer" in tail(err, 100000):
