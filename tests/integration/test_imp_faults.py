@@ -236,6 +236,46 @@ class Retries(unittest.TestCase):
             r, doc = env.imp_json()
             self.assertEqual(doc["stats"]["unchanged"], 300)
 
+    def test_one_create_at_a_time_lost_answer_and_user_there_before(self):
+        # Without Bulk (the server says it has none), creates go one by one: the answer of the
+        # 3rd is lost after the server wrote it (created, once), and the 5th's user is created
+        # by the same configuration just before the request reaches the server (there before:
+        # replaced, counted as updated).
+        users = ldif.generate(10, special=False)
+        with SyncSetup(users) as env:
+            posts = []
+
+            def decide(method, path, body):
+                if path.startswith("/scim/v2/ServiceProviderConfig"):
+                    return 200, {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:"
+                                             "ServiceProviderConfig"],
+                                 "bulk": {"supported": False, "maxOperations": 0,
+                                          "maxPayloadSize": 0}}
+                if method != "POST" or not path.startswith("/scim/v2/Users"):
+                    return None
+                posts.append(json.loads(body)["userName"])
+                if len(posts) == 3:
+                    return "drop"
+                if len(posts) == 6:  # the 5th user (the 3rd went twice)
+                    r = env.server.scim(env.cfg, "POST", "/Users", json.loads(body))
+                    assert r.status == 201, r
+                return None
+
+            with FaultyProxy(env.server.url, {"/scim/v2/": decide}) as proxy:
+                with open(env.cfg_path, "w") as f:
+                    f.write(f"server = {proxy.url}\napp_id = {env.cfg['app_id']}\n"
+                            f"secret = {env.cfg['secret']}\n")
+                r, doc = env.imp_json()
+                seen = proxy.seen
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("/scim/v2/Bulk", [p for m, p, st in seen])
+            self.assertEqual(posts[2], posts[3])  # the lost one, sent again
+            self.assertEqual((doc["stats"]["created"], doc["stats"]["updated"],
+                              doc["stats"]["failed"]), (9, 1, 0), r.stderr)
+            self.assertIn(posts[5], r.stderr)  # the notice names the user there before
+            self.assertIn(("PUT", 200), [(m, st) for m, p, st in seen])
+            self.assertEqual(len(env.cloud()), 10)
+
     def test_lost_answers_of_updates_and_deletes_are_harmless(self):
         users = ldif.generate(30, special=False)
         with SyncSetup(users) as env:

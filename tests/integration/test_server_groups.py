@@ -427,6 +427,9 @@ class ScimGroups(ServerTestCase):
         refused(self.srv.scim(self.cfg, "PATCH", path,
                               patch(("replace", "members", [{"value": local_user}]))),
                 "is a local User")
+        refused(self.srv.scim(self.cfg, "PATCH", path,
+                              patch(("replace", None, {"members": [{"value": their_user}]}))),
+                "another sync configuration")
         self.assertEqual(member_ids(self.get(mine["id"])), self.u("ann"))
         ops = [
             {"method": "POST", "path": "/Groups", "bulkId": "g1",

@@ -240,6 +240,35 @@ static int perform(struct adc_transport *t, CURLcode *code) {
 }
 
 /* The options of one request; curl_easy_reset before keeps the connection and DNS caches. */
+/* A request's body, handed to curl as it asks for it rather than as POSTFIELDS: libcurl sends a
+ * request again by itself, on a fresh connection, when a reused one died without an answer, and
+ * it rewinds the body to do so. The rewind is how adc learns that the request may have reached
+ * the server twice (a create answered 409 then is this request's own: scim-write.c). curl
+ * copies a POSTFIELDS body in 64 KiB pieces too: a first import costs the same either way
+ * (docs/BENCHMARKS.md). */
+struct source {
+    const char *data;
+    size_t len, off;
+    int rewinds;
+};
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud) {
+    struct source *s = ud;
+    size_t n = size * nmemb < s->len - s->off ? size * nmemb : s->len - s->off;
+    memcpy(buf, s->data + s->off, n);
+    s->off += n;
+    return n;
+}
+
+static int on_seek(void *ud, curl_off_t offset, int origin) {
+    struct source *s = ud;
+    if (origin != SEEK_SET || offset < 0 || (size_t)offset > s->len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    s->off = (size_t)offset;
+    s->rewinds++;
+    return CURL_SEEKFUNC_OK;
+}
+
 static void setup(struct adc_transport *t, const char *url, const char *method,
                   struct curl_slist *headers, long timeout_s, struct sink *sink) {
     CURL *e = t->easy;
@@ -328,12 +357,18 @@ int adc_transport_request(struct adc_transport *t, const char *method, const cha
         headers = h;
     }
     setup(t, url, method, headers, timeout_s, &sink);
+    struct source src = {.data = body ? body : "", .len = body ? body_len : 0};
     if (has_body) {
-        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, body ? body : "");
-        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+        curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)src.len);
+        curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(t->easy, CURLOPT_READDATA, &src);
+        curl_easy_setopt(t->easy, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(t->easy, CURLOPT_SEEKDATA, &src);
     }
     CURLcode cc = CURLE_OK;
     r = perform(t, &cc);
+    reply->attempts = 1 + src.rewinds;
     if (r == 0 && cc != CURLE_OK) {
         r = sink.too_big ? -EFBIG : curl_errno(cc);
         set_error(t, method, path, cc, sink.too_big, reply);
@@ -385,9 +420,10 @@ void adc_transport_sleep_ms(long ms) {
 int adc_transport_request_retry(struct adc_transport *t, const char *method, const char *path,
                                 const char *body, size_t body_len, long timeout_s,
                                 struct adc_transport_reply *reply) {
+    int sent = 0;
     for (int attempt = 1;; attempt++) {
         int r = adc_transport_request(t, method, path, body, body_len, timeout_s, reply);
-        reply->attempts = attempt;
+        reply->attempts = sent += reply->attempts;
         if (!adc_transport_should_retry(r, reply->status) || attempt >= t->max_attempts)
             return r;
         long wait = adc_transport_backoff_ms(attempt, r < 0 ? -1 : reply->retry_after,

@@ -38,7 +38,8 @@ struct adc_transport_reply {
     size_t len;
     long retry_after; /* seconds of a Retry-After header, -1 when none */
     char *error;      /* when no answer came: "METHOD URL: why" (new string) */
-    int attempts;     /* how many times the request was sent (adc_transport_request_retry) */
+    int attempts;     /* how many times the request was sent: by adc_transport_request_retry,
+                       * and by libcurl again on a fresh connection */
 };
 
 /* A transport to the server of `svc` (its strings are copied; `svc` may be freed afterwards).

@@ -7,9 +7,13 @@ client never hears of it).
         proxy.url; proxy.seen  # [(method, path, status answered or "drop"), ...]
 The n-th request whose path starts with a key gets the n-th fault of its list ("ok" forwards).
 A fault may also be a function, called with (method, path, body) before the request is
-forwarded: something else happens at the server just before this request reaches it.
+forwarded (something else happens at the server just before this request reaches it); it
+returns None to forward the request, a fault of the list's kind ("drop", "429", "503"), or
+(status, JSON body) to answer in the server's place. A key may map to one such function
+instead of a list: it then decides for every request under that path.
 """
 import http.client
+import json
 import http.server
 import threading
 import urllib.parse
@@ -18,7 +22,7 @@ import urllib.parse
 class FaultyProxy:
     def __init__(self, upstream, faults):
         self.upstream = urllib.parse.urlsplit(upstream)
-        self.faults = {k: list(v) for k, v in faults.items()}
+        self.faults = {k: v if callable(v) else list(v) for k, v in faults.items()}
         self.seen = []
         self.lock = threading.Lock()
         proxy = self
@@ -34,8 +38,18 @@ class FaultyProxy:
                 body = self.rfile.read(length) if length else None
                 fault = proxy._next_fault(self.path)
                 if callable(fault):
-                    fault(self.command, self.path, body)
-                    fault = "ok"
+                    fault = fault(self.command, self.path, body) or "ok"
+                if isinstance(fault, tuple):
+                    status, answer = fault
+                    with proxy.lock:
+                        proxy.seen.append((self.command, self.path, status))
+                    msg = json.dumps(answer).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/scim+json")
+                    self.send_header("Content-Length", str(len(msg)))
+                    self.end_headers()
+                    self.wfile.write(msg)
+                    return
                 if fault in ("429", "503"):
                     with proxy.lock:
                         proxy.seen.append((self.command, self.path, int(fault)))
@@ -79,6 +93,8 @@ class FaultyProxy:
     def _next_fault(self, path):
         with self.lock:
             for prefix, todo in self.faults.items():
+                if path.startswith(prefix) and callable(todo):
+                    return todo
                 if path.startswith(prefix) and todo:
                     return todo.pop(0)
         return "ok"
