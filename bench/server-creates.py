@@ -12,6 +12,7 @@ import argparse
 import base64
 import http.client
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def main():
     p.add_argument("--perf-record", help="also record adc-server with perf into this file")
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="adc-server-creates-")
-    srv = bench.Server(os.path.join(a.build, "src", "server", "adc-server"), work)
+    srv = bench.Server(os.path.join(a.build, "src", "server", "adc-server"), work, options=["-v"])
     try:
         srv.init()
         srv.start()
@@ -95,9 +96,15 @@ def main():
             raise bench.BenchError(f"{state['created']} of {a.users} created; {state['error']}")
         print(f"{a.users:,} creates, {a.per_request} a request: wall {wall:.1f} s, adc-server CPU "
               f"{cpu:.2f} s = {cpu / a.users * 1e6:.1f} us a create, peak RSS "
-              f"{bench.mb(srv.peak_rss()):.1f} MB, database {bench.mb(srv.db_size()):.1f} MB, load average "
-              f"{os.getloadavg()[0]:.1f}")
+              f"{bench.mb(srv.peak_rss()):.1f} MB, database {bench.mb(srv.db_size()):.1f} MB, "
+              f"load average {os.getloadavg()[0]:.1f}")
         srv.stop()
+        # "externalId index: N users settled in S s (batch|idle)" (store-users.c)
+        settles = [float(m.group(1)) for m in re.finditer(
+            r"users settled in ([0-9.]+) s", open(srv.log_path, errors="replace").read())]
+        if settles:
+            print(f"externalId index: {len(settles)} settles, {sum(settles):.2f} s in all, the "
+                  f"longest {max(settles):.2f} s")
     finally:
         if srv.proc and srv.proc.poll() is None:
             srv.proc.kill()
