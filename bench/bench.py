@@ -431,6 +431,10 @@ backend:
             g = doc.get("groups") or {}
             if g.get("failed") or label.startswith("first") and g.get("created") != N_GROUPS:
                 wrong["groups"] = (g, f"{N_GROUPS} created, none failed")
+            if label.startswith("unchanged") and (
+                    g.get("unchanged") != N_GROUPS or g.get("members_added")
+                    or g.get("members_removed") or g.get("members_not_synced")):
+                wrong["groups"] = (g, f"{N_GROUPS} unchanged, no member added or removed")
         if wrong:
             raise BenchError(f"adc imp ({label}) counts differ (got, expected): {wrong}")
         return secs, rss, cpu
@@ -633,9 +637,23 @@ class Bench:
             rss = max(rss, r)
             srv = max(srv, self.server.peak_rss())
             log(f"first import {i + 1}: {secs:.2f}s, adc peak RSS {mb(r):.1f} MB")
+            if self.a.groups:
+                self.check_big_group()
         self.res["first"] = summary(samples)
         self.res["memory"]["server"] = max(srv, self.res["memory"].get("server", 0))
         self.res["memory"]["db_bytes"] = self.server.db_size()
+
+    def check_big_group(self):
+        """The group of every user holds every user in the cloud (docs/product.md section 14:
+        correct at 1,000,000 members, not only fast)."""
+        status, body = self.server.admin(
+            "GET", "/scim/v2/Groups?filter=" + urllib.parse.quote('displayName eq "all"')
+            + "&excludedAttributes=members")
+        ext = "urn:adconnect:scim:schemas:extension:sync:2.0:Group"
+        got = (body["Resources"][0].get(ext, {}).get("memberCount")
+               if status == 200 and body.get("totalResults") == 1 else None)
+        if got != self.n:
+            raise BenchError(f"the group 'all' has {got} members in the cloud, expected {self.n}")
 
     def unchanged(self):
         expected = {"created": 0, "updated": 0, "deleted": 0, "disabled": 0,
@@ -645,7 +663,7 @@ class Bench:
             secs, r = self.timed_imp("unchanged", f"unchanged{i}", expected)
             samples.append(secs)
             self.res["memory"]["adc_imp"] = max(self.res["memory"].get("adc_imp", 0), r)
-            log(f"unchanged {i + 1}: {secs:.2f}s")
+            log(f"unchanged {i + 1}: {secs:.2f}s, adc peak RSS {mb(r):.1f} MB")
         self.res["unchanged"] = summary(samples)
         self.res["memory"]["server"] = max(self.server.peak_rss(),
                                            self.res["memory"].get("server", 0))

@@ -42,6 +42,11 @@
 #define ADC_WIRE_AGENT_COMMANDS "/api/v1/agent/commands"
 #define ADC_WIRE_AGENT_LIVE "/api/v1/agent/live"
 #define ADC_WIRE_AGENT_DISCONNECT "/api/v1/agent/disconnect"
+/* GET group-members: the members of every group of the configuration, page by page
+ * (docs/agent-protocol.md): the answer's list and the cursor of the next page. */
+#define ADC_WIRE_AGENT_GROUP_MEMBERS "/api/v1/agent/group-members"
+#define ADC_WIRE_AFTER "after"
+#define ADC_WIRE_NEXT "next"
 
 /* Members of the agent API's JSON messages (docs/agent-protocol.md), read and written by both
  * programs. SCIM attribute names are not here: RFC 7643 fixes them. */

@@ -3,6 +3,7 @@ groupOfUniqueNames, posixGroup (memberUid), a nested group, a cycle, members out
 scope (reported, never invented), a group of a few thousand members changed by one small PATCH,
 a rename that keeps the group, a delete, a dry run, a directory that fails half-way."""
 import unittest
+import urllib.parse
 
 from harness import ldif
 from harness.server import SCIM_GROUP_PROVIDER
@@ -80,6 +81,41 @@ class Groups(unittest.TestCase):
         groups = {x["id"]: x["displayName"] for x in self.groups().values()}
         return sorted(users.get(m["value"]) or "group:" + groups.get(m["value"], "?")
                       for m in g.get("members", []))
+
+    def test_agent_reads_the_members_page_by_page(self):
+        """GET /api/v1/agent/group-members (docs/agent-protocol.md): every membership of the
+        configuration's groups once, page after page by the cursor, none of another's."""
+        env = self.env
+        auth = env.server.sync_auth(env.cfg)
+        want = set()
+        for g in self.groups().values():
+            r = env.server.scim("admin", "GET", f"/Groups/{g['id']}?attributes=members")
+            want |= {(g["id"], m["value"], m["type"]) for m in r.body.get("members", [])}
+        got, after, pages = [], None, 0
+        while True:
+            q = "?count=7" + (f"&after={urllib.parse.quote(after)}" if after else "")
+            r = env.server.request("GET", "/api/v1/agent/group-members" + q, auth=auth)
+            self.assertEqual(r.status, 200, r)
+            self.assertLessEqual(len(r.body["Resources"]), 7)
+            got += [(m["group"], m["value"], m["type"]) for m in r.body["Resources"]]
+            pages += 1
+            after = r.body.get("next")
+            if not after:
+                break
+        self.assertEqual(len(got), len(set(got)))
+        self.assertEqual(set(got), want)
+        self.assertGreater(len(want), N)
+        self.assertGreaterEqual(pages, len(want) // 7)
+        self.assertIn(("Group", "User"), {(t, "User") for _, _, t in got})
+        for bad in ("?after=x", "?after=-1", "?count=0", "?count=a"):
+            r = env.server.request("GET", "/api/v1/agent/group-members" + bad, auth=auth)
+            self.assertEqual(r.status, 400, (bad, r))
+        r = env.server.admin("GET", "/api/v1/agent/group-members")
+        self.assertIn(r.status, (401, 403), r)
+        other = env.server.create_sync_config(name="other-reader")
+        r = env.server.request("GET", "/api/v1/agent/group-members",
+                               auth=env.server.sync_auth(other))
+        self.assertEqual((r.status, r.body["Resources"], r.body.get("next")), (200, [], None))
 
     def test_dry_run_changes_nothing(self):
         self.assertEqual(self.dry.returncode, 0, self.dry.stderr)

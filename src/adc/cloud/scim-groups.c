@@ -14,6 +14,7 @@
 #include "cloud/scim-internal.h"
 #include "cloud/scim-list-parse.h"
 #include "cloud/transport.h"
+#include "sync/str-index.h"
 
 #define PAGE 200
 
@@ -85,27 +86,35 @@ static int gmember_member(struct adc_json_scan *s, const char *key, void *ctx) {
     return adc_json_scan_skip(s);
 }
 
+/* A member of g by its key: lent from key_of, else "?:<id>" in the list's blocks. */
+static int add_member(struct adc_cloud_group_list *l, struct adc_cloud_group *g, size_t *cap,
+                      adc_member_key_fn key_of, void *ctx, const char *id, const char *type) {
+    const char *key = key_of(ctx, id, type);
+    if (!key) {
+        size_t n = strlen(id);
+        char *k = malloc(n + 3);
+        if (k) {
+            k[0] = '?';
+            k[1] = ':';
+            memcpy(k + 2, id, n + 1);
+            key = adc_cloud_users_strdup(&l->texts, k, n + 2);
+            free(k);
+        }
+    }
+    if (!key || adc_grow_array(g->member_keys, *cap, g->n_members, 16) < 0)
+        return -ENOMEM;
+    g->member_keys[g->n_members++] = key;
+    return 0;
+}
+
 static int gmember_element(struct adc_json_scan *s, size_t index, void *ctx) {
     (void)index;
     struct group_page *pg = ctx;
     struct adc_cloud_group *g = &pg->l->items[pg->l->n - 1];
     int r = adc_json_scan_object(s, gmember_member, pg);
-    if (r == 0 && pg->value) {
-        const char *key = pg->key_of(pg->ctx, pg->value, pg->type ? pg->type : "User");
-        char *k = NULL;
-        if (key)
-            k = strdup(key);
-        else if (asprintf(&k, "?:%s", pg->value) < 0)
-            k = NULL;
-        if (k && adc_grow_array(g->member_keys, pg->keys_cap, g->n_members, 16) < 0) {
-            free(k);
-            k = NULL;
-        }
-        if (!k)
-            r = -ENOMEM;
-        else
-            g->member_keys[g->n_members++] = k;
-    }
+    if (r == 0 && pg->value)
+        r = add_member(pg->l, g, &pg->keys_cap, pg->key_of, pg->ctx, pg->value,
+                       pg->type ? pg->type : "User");
     free(pg->value);
     free(pg->type);
     pg->value = pg->type = NULL;
@@ -196,6 +205,161 @@ out:
     return r;
 }
 
+/* ---- the members, page by page --------------------------------------------------------------
+ * The groups are listed without their members (excludedAttributes=members: 1,000 groups are a
+ * few small pages whatever their sizes), then every membership of the configuration's groups
+ * is read from adc-server's agent API in (group, member) order, MEMBERS_PAGE at a time
+ * (docs/agent-protocol.md): a group of 1,000,000 members is 100 answers of about 1 MB instead
+ * of one SCIM answer of 180 MB, more than a client may take (ADC_TRANSPORT_MAX_BODY). */
+
+#define MEMBERS_PAGE 10000
+#define MEMBER_ID_MAX 256 /* ids are the server's UUIDs; anything longer is not a member id */
+
+struct member_page {
+    struct adc_cloud_group_list *l;
+    size_t *keys_cap; /* per group */
+    const struct adc_strindex *by_id;
+    adc_member_key_fn key_of;
+    void *ctx;
+    char group[MEMBER_ID_MAX], value[MEMBER_ID_MAX], type[16];
+    char *next;
+    size_t n;
+};
+
+/* A short string into buf (decoded); over-long strings fail the page. */
+static int scan_small(struct adc_json_scan *s, char *buf, size_t size) {
+    const char *raw;
+    size_t len;
+    bool esc;
+    int r = adc_json_scan_string(s, &raw, &len, &esc);
+    if (r < 0)
+        return r;
+    if (len >= size)
+        return adc_json_scan_fail(s, "an id longer than any the server gives");
+    if (esc)
+        adc_json_unescape(raw, len, buf);
+    else {
+        memcpy(buf, raw, len);
+        buf[len] = '\0';
+    }
+    return 0;
+}
+
+static int membership_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct member_page *mp = ctx;
+    if (strcmp(key, "group") == 0)
+        return scan_small(s, mp->group, sizeof(mp->group));
+    if (strcmp(key, "value") == 0)
+        return scan_small(s, mp->value, sizeof(mp->value));
+    if (strcmp(key, "type") == 0)
+        return scan_small(s, mp->type, sizeof(mp->type));
+    return adc_json_scan_skip(s);
+}
+
+static int membership_element(struct adc_json_scan *s, size_t index, void *ctx) {
+    (void)index;
+    struct member_page *mp = ctx;
+    mp->group[0] = mp->value[0] = mp->type[0] = '\0';
+    int r = adc_json_scan_object(s, membership_member, mp);
+    if (r < 0)
+        return r;
+    mp->n++;
+    size_t gi = adc_strindex_get(mp->by_id, mp->group);
+    if (gi == ADC_STRINDEX_NONE || !mp->value[0])
+        return 0; /* a group created since the listing: not this run's business */
+    return add_member(mp->l, &mp->l->items[gi], &mp->keys_cap[gi], mp->key_of, mp->ctx, mp->value,
+                      mp->type[0] ? mp->type : "User");
+}
+
+static int membership_list_member(struct adc_json_scan *s, const char *key, void *ctx) {
+    struct member_page *mp = ctx;
+    if (strcmp(key, "Resources") == 0) {
+        if (!adc_json_scan_eat(s, '['))
+            return adc_json_scan_fail(s, "Resources must be an array");
+        return adc_json_scan_elements(s, membership_element, mp);
+    }
+    if (strcmp(key, ADC_WIRE_NEXT) == 0) {
+        if (adc_json_scan_literal(s, "null"))
+            return 0;
+        free(mp->next);
+        mp->next = NULL;
+        return adc_json_scan_string_dup(s, &mp->next);
+    }
+    return adc_json_scan_skip(s);
+}
+
+/* Every membership of the listed groups into their member_keys. */
+static int read_memberships(struct adc_scim *s, struct adc_cloud_group_list *l,
+                            adc_member_key_fn key_of, void *ctx, char **err) {
+    struct adc_strindex by_id;
+    size_t *caps = calloc(l->n + 1, sizeof(*caps));
+    if (!caps || adc_strindex_init(&by_id, l->n, false) < 0) {
+        free(caps);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        adc_strindex_put(&by_id, l->items[i].id, i);
+        caps[i] = l->items[i].n_members; /* none: listed with excludedAttributes=members */
+    }
+    struct member_page mp = {
+        .l = l, .keys_cap = caps, .by_id = &by_id, .key_of = key_of, .ctx = ctx};
+    char *after = NULL;
+    int r = 0;
+    while (r == 0) {
+        struct adc_buf path;
+        adc_buf_init(&path, 0);
+        adc_buf_printf(&path, ADC_WIRE_AGENT_GROUP_MEMBERS "?count=%d", MEMBERS_PAGE);
+        if (after) {
+            char *q = query_escape(after);
+            adc_buf_printf(&path, "&" ADC_WIRE_AFTER "=%s", q ? q : "");
+            if (!q)
+                path.failed = true;
+            free(q);
+        }
+        if (path.failed) {
+            adc_buf_done(&path);
+            r = -ENOMEM;
+            break;
+        }
+        struct adc_transport_reply resp = {.retry_after = -1};
+        r = adc_transport_request_retry(s->http, "GET", path.data, NULL, 0, 0, &resp);
+        if (r < 0) {
+            *err = TAKE_PTR(resp.error);
+        } else if (resp.status != 200) {
+            adc_transport_status_error(s->http, "GET", path.data, &resp, err);
+            r = adc_transport_status_errno(resp.status);
+        } else {
+            struct adc_json_scan sc;
+            adc_json_scan_init(&sc, resp.body ? resp.body : "", resp.len, GROUP_PAGE_DEPTH);
+            mp.n = 0;
+            r = adc_json_scan_object(&sc, membership_list_member, &mp);
+            if (r == 0)
+                r = adc_json_scan_end(&sc);
+            if (r < 0 && r != -ENOMEM) {
+                char why[200];
+                adc_json_scan_error(&sc, r, why, sizeof(why));
+                *err = adc_strdup_printf("GET %s: not a page of group members: %s", path.data, why);
+            }
+        }
+        adc_transport_reply_done(&resp);
+        adc_buf_done(&path);
+        bool stuck = r == 0 && after && mp.next && strcmp(after, mp.next) == 0;
+        free(after);
+        after = TAKE_PTR(mp.next);
+        if (r < 0 || !after)
+            break;
+        if (stuck) { /* the same cursor again: a list that would never end */
+            *err = strdup("the server's list of group members does not move on");
+            r = -EBADMSG;
+        }
+    }
+    free(after);
+    free(mp.next);
+    free(caps);
+    adc_strindex_done(&by_id);
+    return r;
+}
+
 int adc_scim_list_groups(struct adc_scim *s, const char *app_id, adc_member_key_fn key_of,
                          void *ctx, struct adc_cloud_group_list *out, char **err) {
     struct adc_cloud_group_list l = {0};
@@ -205,8 +369,10 @@ int adc_scim_list_groups(struct adc_scim *s, const char *app_id, adc_member_key_
     if (!filter)
         goto out;
     for (size_t start = 1;;) {
-        char path[512 + 64];
-        snprintf(path, sizeof(path), ADC_WIRE_SCIM_GROUPS "?filter=%s&startIndex=%zu&count=%d",
+        char path[512 + 96];
+        snprintf(path, sizeof(path),
+                 ADC_WIRE_SCIM_GROUPS
+                 "?filter=%s&startIndex=%zu&count=%d&excludedAttributes=members",
                  filter, start, PAGE);
         struct group_page pg = {.key_of = key_of, .ctx = ctx, .l = &l, .cap = &cap};
         size_t total = 0;
@@ -215,6 +381,11 @@ int adc_scim_list_groups(struct adc_scim *s, const char *app_id, adc_member_key_
         start += pg.n_items;
         if (pg.n_items == 0 || start > total)
             break;
+    }
+    if (l.n && (r = read_memberships(s, &l, key_of, ctx, err)) < 0) {
+        if (r == -ENOMEM && !*err)
+            *err = strdup("out of memory");
+        goto out;
     }
     *out = l;
     memset(&l, 0, sizeof(l)); /* owned by the caller now */
@@ -231,6 +402,7 @@ void adc_cloud_group_list_done(struct adc_cloud_group_list *l) {
     for (size_t i = 0; i < l->n; i++)
         adc_cloud_group_done(&l->items[i]);
     free(l->items);
+    adc_cloud_users_done(&l->texts);
     memset(l, 0, sizeof(*l));
 }
 

@@ -11,12 +11,14 @@
 #include "sync/group-plan.h"
 
 /* Maps a member's cloud id (and SCIM type) to the plan's key ("u:ext" / "g:ext"); NULL when
- * the id is not a user or group of ours. */
+ * the id is not a user or group of ours. The key is lent and must stay valid as long as the
+ * list: the groups keep the pointer (one per membership), not a copy. */
 typedef const char *(*adc_member_key_fn)(void *ctx, const char *id, const char *type);
 
 struct adc_cloud_group_list {
     struct adc_cloud_group *items;
     size_t n;
+    struct adc_cloud_users texts; /* the "?:<id>" keys of members key_of did not know */
 };
 
 /* Every group whose provider is app_id, members as keys (see adc_cloud_group in

@@ -17,6 +17,8 @@
 
 struct greader {
     const struct adc_ldap_config *cfg;
+    adc_member_resolve_fn resolve; /* may be NULL */
+    void *resolve_ctx;
     LDAP *ld;
     struct adc_group_read res;
     size_t n_values;
@@ -57,13 +59,47 @@ int adc_ldap_range_parse(const char *desc, const char *attr, long *low, long *hi
     return 0;
 }
 
-/* Appends a copy of [p, p+n) to a string array. */
-static int push(struct greader *g, char ***arr, size_t *n, const char *p, size_t len) {
+/* The blocks of a group's member values: the first small (a group of 100 members takes 4
+ * KiB, not a large block), each next one twice the last, up to 256 KiB. */
+struct adc_group_strings {
+    struct adc_group_strings *next;
+    size_t used, size;
+    char data[];
+};
+
+static char *strings_copy(struct adc_group_strings **head, const char *p, size_t len) {
+    struct adc_group_strings *b = *head;
+    if (len > SIZE_MAX / 2 - sizeof(*b))
+        return NULL;
+    if (!b || b->size - b->used < len + 1) {
+        size_t size = b ? b->size * 2 : 1024;
+        if (size > 256 * 1024)
+            size = 256 * 1024;
+        if (size < len + 1)
+            size = len + 1;
+        struct adc_group_strings *nb = malloc(sizeof(*nb) + size);
+        if (!nb)
+            return NULL;
+        nb->next = b;
+        nb->used = 0;
+        nb->size = size;
+        *head = b = nb;
+    }
+    char *s = b->data + b->used;
+    memcpy(s, p, len);
+    s[len] = '\0';
+    b->used += len + 1;
+    return s;
+}
+
+/* Appends a copy of [p, p+n) to one of the group's member arrays. */
+static int push(struct greader *g, struct adc_dir_group *grp, char ***arr, size_t *n, const char *p,
+                size_t len) {
     if (++g->n_values > MAX_VALUES)
         return -E2BIG;
     if (adc_grow_array_n(*arr, *n, 4) < 0)
         return -ENOMEM;
-    char *s = strndup(p, len);
+    char *s = strings_copy(&grp->strings, p, len);
     if (!s)
         return -ENOMEM;
     (*arr)[(*n)++] = s;
@@ -71,9 +107,11 @@ static int push(struct greader *g, char ***arr, size_t *n, const char *p, size_t
 }
 
 /* The values of one attribute description into the group; member/uniqueMember/memberUid with or
- * without a range option. *range_next gets where the next range of member starts (-1: none). */
+ * without a range option. *range_next gets where the next range of member starts (-1: none).
+ * vals: as ldap_get_attribute_ber gives them, pointing into the message (no copy of a group's
+ * 1,000,000 values before ours), ending with a NULL bv_val. */
 static int take_values(struct greader *g, struct adc_dir_group *grp, const char *desc,
-                       struct berval **vals, long *range_next) {
+                       const struct berval *vals, long *range_next) {
     long lo, hi;
     bool ranged = adc_ldap_range_parse(desc, "member", &lo, &hi) == 0;
     bool unique = strcasecmp(desc, "uniqueMember") == 0;
@@ -82,20 +120,58 @@ static int take_values(struct greader *g, struct adc_dir_group *grp, const char 
         return 0;
     if (ranged)
         *range_next = hi < 0 ? -1 : hi + 1;
-    for (size_t i = 0; vals && vals[i]; i++) {
-        size_t len = vals[i]->bv_len;
+    for (size_t i = 0; vals && vals[i].bv_val; i++) {
+        size_t len = vals[i].bv_len;
         if (unique) {
             /* RFC 4519 nameAndOptionalUID: "dn#'0101'B"; the DN part names the member. */
-            const char *hash = memchr(vals[i]->bv_val, '#', len);
+            const char *hash = memchr(vals[i].bv_val, '#', len);
             if (hash)
-                len = (size_t)(hash - vals[i]->bv_val);
+                len = (size_t)(hash - vals[i].bv_val);
         }
-        int r = uid ? push(g, &grp->member_uids, &grp->n_member_uids, vals[i]->bv_val, len)
-                    : push(g, &grp->member_dns, &grp->n_member_dns, vals[i]->bv_val, len);
+        uint32_t pos =
+            !uid && g->resolve ? g->resolve(g->resolve_ctx, vals[i].bv_val, len) : UINT32_MAX;
+        int r;
+        if (pos != UINT32_MAX) {
+            r = ++g->n_values > MAX_VALUES                                     ? -E2BIG
+                : adc_grow_array_n(grp->member_pos, grp->n_member_pos, 16) < 0 ? -ENOMEM
+                                                                               : 0;
+            if (r == 0)
+                grp->member_pos[grp->n_member_pos++] = pos;
+        } else {
+            r = uid ? push(g, grp, &grp->member_uids, &grp->n_member_uids, vals[i].bv_val, len)
+                    : push(g, grp, &grp->member_dns, &grp->n_member_dns, vals[i].bv_val, len);
+        }
         if (r < 0)
             return r;
     }
     return 0;
+}
+
+/* Every attribute of entry e through take_values. Returns 0, a negative errno from it, or
+ * -EBADMSG when the entry cannot be decoded. */
+static int each_attribute(struct greader *g, LDAPMessage *e, struct adc_dir_group *grp,
+                          long *next) {
+    BerElement *ber = NULL;
+    struct berval bv, *vals = NULL;
+    int rc = ldap_get_dn_ber(g->ld, e, &ber, &bv);
+    int r = 0;
+    while (rc == LDAP_SUCCESS && r == 0) {
+        rc = ldap_get_attribute_ber(g->ld, e, ber, &bv, &vals);
+        if (rc != LDAP_SUCCESS || !bv.bv_val)
+            break;
+        char desc[128];
+        if (bv.bv_len < sizeof(desc)) { /* longer: no attribute of ours */
+            memcpy(desc, bv.bv_val, bv.bv_len);
+            desc[bv.bv_len] = '\0';
+            r = take_values(g, grp, desc, vals, next);
+        }
+        ber_memfree(vals);
+        vals = NULL;
+    }
+    ber_free(ber, 0);
+    if (r == 0 && rc != LDAP_SUCCESS)
+        r = -EBADMSG;
+    return r;
 }
 
 /* Active Directory sent the first range of member: asks for the rest, range after range, with
@@ -117,19 +193,14 @@ static int read_ranges(struct greader *g, struct adc_dir_group *grp, long next) 
         }
         long before = next;
         next = -1;
-        BerElement *ber = NULL;
-        int r = 0;
-        for (char *a = ldap_first_attribute(g->ld, e, &ber); a && r == 0;
-             a = ldap_next_attribute(g->ld, e, ber)) {
-            struct berval **vals = ldap_get_values_len(g->ld, e, a);
-            r = take_values(g, grp, a, vals, &next);
-            ldap_value_free_len(vals);
-            ldap_memfree(a);
-        }
-        ber_free(ber, 0);
+        int r = each_attribute(g, e, grp, &next);
         ldap_msgfree(res);
         if (r < 0)
-            return failf(g, r, r == -E2BIG ? "more than 10,000,000 members" : "out of memory", 0);
+            return failf(g, r,
+                         r == -E2BIG    ? "more than 10,000,000 members"
+                         : r == -ENOMEM ? "out of memory"
+                                        : "cannot decode an entry",
+                         r == -EBADMSG ? LDAP_DECODING_ERROR : 0);
         if (next >= 0 && next <= before)
             return failf(g, -EBADMSG, "the server answered a range out of order", 0);
     }
@@ -196,18 +267,13 @@ static int handle_entry(struct greader *g, LDAPMessage *e) {
     if (!grp.dn || !grp.name)
         goto out;
     long next = -1;
-    BerElement *ber = NULL;
-    r = 0;
-    for (char *a = ldap_first_attribute(g->ld, e, &ber); a && r == 0;
-         a = ldap_next_attribute(g->ld, e, ber)) {
-        struct berval **vals = ldap_get_values_len(g->ld, e, a);
-        r = take_values(g, &grp, a, vals, &next);
-        ldap_value_free_len(vals);
-        ldap_memfree(a);
-    }
-    ber_free(ber, 0);
+    r = each_attribute(g, e, &grp, &next);
     if (r < 0) {
-        failf(g, r, r == -E2BIG ? "more than 10,000,000 members" : "out of memory", 0);
+        failf(g, r,
+              r == -E2BIG    ? "more than 10,000,000 members"
+              : r == -ENOMEM ? "out of memory"
+                             : "cannot decode an entry",
+              r == -EBADMSG ? LDAP_DECODING_ERROR : 0);
         goto out;
     }
     if ((r = read_ranges(g, &grp, next)) < 0)
@@ -226,7 +292,7 @@ out:
     if (r == -ENOMEM && !g->err)
         failf(g, r, "out of memory", 0);
     struct adc_group_read one = {.groups = &grp, .n = 1};
-    if (grp.dn || grp.external_id || grp.name)
+    if (grp.dn || grp.external_id || grp.name || grp.strings || grp.member_pos)
         adc_group_read_done(&one);
     ldap_value_free_len(names);
     ldap_memfree(dn);
@@ -299,7 +365,12 @@ out:
 
 int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_read *out,
                          char **err) {
-    struct greader g = {.cfg = cfg};
+    return adc_ldap_read_groups_resolved(cfg, NULL, NULL, out, err);
+}
+
+int adc_ldap_read_groups_resolved(const struct adc_ldap_config *cfg, adc_member_resolve_fn resolve,
+                                  void *ctx, struct adc_group_read *out, char **err) {
+    struct greader g = {.cfg = cfg, .resolve = resolve, .resolve_ctx = ctx};
     int r = -EINVAL;
     if (!cfg->groups_filter) {
         g.err = strdup("backend.ldap.groups.filter is not set");
@@ -371,10 +442,19 @@ void adc_dir_group_done(struct adc_dir_group *grp) {
     adc_group_read_done(&one);
 }
 
-static void free_strings(char **a, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(a[i]);
-    free(a);
+void adc_dir_group_members_free(struct adc_dir_group *g) {
+    free(g->member_dns);
+    free(g->member_uids);
+    free(g->member_pos);
+    g->member_pos = NULL;
+    g->n_member_pos = 0;
+    for (struct adc_group_strings *b = g->strings, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    g->member_dns = g->member_uids = NULL;
+    g->n_member_dns = g->n_member_uids = 0;
+    g->strings = NULL;
 }
 
 void adc_group_read_done(struct adc_group_read *r) {
@@ -385,8 +465,7 @@ void adc_group_read_done(struct adc_group_read *r) {
         free(g->dn);
         free(g->external_id);
         free(g->name);
-        free_strings(g->member_dns, g->n_member_dns);
-        free_strings(g->member_uids, g->n_member_uids);
+        adc_dir_group_members_free(g);
     }
     if (r->groups && r->cap) /* a one-group view (handle_entry) owns no array */
         free(r->groups);

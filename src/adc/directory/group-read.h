@@ -9,6 +9,7 @@
 #include <ldap.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "directory/ldap-source.h"
@@ -23,6 +24,15 @@ struct adc_dir_group {
     size_t n_member_uids;
     unsigned rid; /* AD: the last sub-authority of objectSid, which users' primaryGroupID names;
                    * 0 when none */
+    /* Members that adc_ldap_read_groups_resolved's resolver named by position (a directory
+     * user's, for the sync): 4 bytes each instead of the DN's text. Their DNs are not in
+     * member_dns. */
+    uint32_t *member_pos;
+    size_t n_member_pos;
+    /* The member values' text, one after the other in blocks (no allocation per value: at
+     * 1,000,000 members about 20 MB less, docs/BENCHMARKS.md, issue 21): free the members
+     * with adc_dir_group_members_free, never one by one. */
+    struct adc_group_strings *strings;
 };
 
 struct adc_group_read {
@@ -39,6 +49,15 @@ struct adc_group_read {
 int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_read *out, char **err);
 void adc_group_read_done(struct adc_group_read *r);
 
+/* A member DN (member, or uniqueMember without its "#uid"; not NUL-terminated: len bytes) to a
+ * position, or UINT32_MAX to keep it as text in member_dns. Called on the reading thread. */
+typedef uint32_t (*adc_member_resolve_fn)(void *ctx, const char *dn, size_t len);
+/* adc_ldap_read_groups, with the members that resolve() names kept as positions (member_pos):
+ * a sync resolves them to its directory users as they arrive, and a group of 1,000,000
+ * members costs 4 MB instead of about 55 (docs/BENCHMARKS.md, issue 21). */
+int adc_ldap_read_groups_resolved(const struct adc_ldap_config *cfg, adc_member_resolve_fn resolve,
+                                  void *ctx, struct adc_group_read *out, char **err);
+
 /* Reads the one group entry `dn` on `ld` (bound as bind_dn), members and ranges included, for a
  * live change (sync/group-delta.h). in_scope: with groups.filter, so that an entry outside it
  * reads as not found; else any entry with a name and an identifier. Returns 0 with *found (and
@@ -48,6 +67,9 @@ int adc_ldap_read_group(const struct adc_ldap_config *cfg, LDAP *ld, const char 
                         struct adc_dir_group *out, bool *found, char **err);
 /* Frees what one group holds (not the struct itself). Accepts a zeroed group. */
 void adc_dir_group_done(struct adc_dir_group *g);
+/* Frees the group's member values (member_dns, member_uids and their text) and leaves it
+ * without members; the rest of the group stays. */
+void adc_dir_group_members_free(struct adc_dir_group *g);
 
 /* The RID of a binary SID ([MS-DTYP] 2.4.2: revision, count, 6-byte authority, count 32-bit
  * little-endian sub-authorities; the RID is the last). 0 when the bytes are not a SID. Pure. */

@@ -302,10 +302,7 @@ int adc_delta_groups_seed(struct adc_delta *d, char **err) {
                                             &node.members, &node.n)
                     : -ENOMEM;
         /* Free the read's member values as we go: the graph's copies replace them. */
-        adc_graph_strings_free(g->member_dns, g->n_member_dns);
-        adc_graph_strings_free(g->member_uids, g->n_member_uids);
-        g->member_dns = g->member_uids = NULL;
-        g->n_member_dns = g->n_member_uids = 0;
+        adc_dir_group_members_free(g);
         if (r == 0)
             r = adc_graph_append(gr, &node);
         adc_graph_node_free(&node);

@@ -12,11 +12,10 @@
 #include "common/macros.h"
 #include "sync/str-index.h"
 
-char *adc_dn_normalize(const char *dn) {
+size_t adc_dn_normalize_into(const char *dn, char *out, size_t size) {
     size_t n = strlen(dn);
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
+    if (n >= size)
+        return SIZE_MAX;
     size_t o = 0, escaped = SIZE_MAX; /* where the last escaped character went */
     for (size_t i = 0; i < n; i++) {
         char c = dn[i];
@@ -32,54 +31,118 @@ char *adc_dn_normalize(const char *dn) {
         out[o++] = (char)tolower((unsigned char)c);
     }
     out[o] = '\0';
+    return o;
+}
+
+char *adc_dn_normalize(const char *dn) {
+    size_t n = strlen(dn);
+    char *out = malloc(n + 1);
+    if (out)
+        adc_dn_normalize_into(dn, out, n + 1);
     return out;
 }
 
-/* The value of a DN's first RDN when its attribute is uid ("uid=jdoe,ou=..." -> "jdoe"), as a
- * new string, or NULL. posixGroup's memberUid names users by it. */
-static char *rdn_uid(const char *dn) {
-    if (strncasecmp(dn, "uid=", 4) != 0)
+/* The value of a DN's first RDN when its attribute is uid ("uid=jdoe,ou=..." -> "jdoe") into
+ * buf, or NULL. posixGroup's memberUid names users by it. */
+static const char *rdn_uid(const char *dn, char *buf, size_t size) {
+    if (!dn || strncasecmp(dn, "uid=", 4) != 0)
         return NULL;
     size_t n = strcspn(dn + 4, ",+");
-    return strndup(dn + 4, n);
+    if (n >= size)
+        return NULL;
+    memcpy(buf, dn + 4, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The users' indexes are keyed by position (sync/str-index.h): the DN is normalized, the uid
+ * cut out of it, when an index compares a stored key, into the context's buffer, instead of
+ * a copy of each per user (about 80 bytes a user, at 1,000,000 users 80 MB). */
+#define KEY_MAX 4096
+
+struct user_keys {
+    const struct adc_dir_user *users;
+    char buf[KEY_MAX];
+};
+
+static const char *user_dn_at(const void *ctx, size_t i) {
+    struct user_keys *k = (struct user_keys *)ctx;
+    const char *dn = adc_dir_user_dn(&k->users[i]);
+    return dn && adc_dn_normalize_into(dn, k->buf, sizeof(k->buf)) != SIZE_MAX ? k->buf : "";
+}
+
+static const char *user_uid_at(const void *ctx, size_t i) {
+    struct user_keys *k = (struct user_keys *)ctx;
+    const char *uid = rdn_uid(adc_dir_user_dn(&k->users[i]), k->buf, sizeof(k->buf));
+    return uid ? uid : "";
+}
+
+static const char *user_name_at(const void *ctx, size_t i) {
+    const char *n = adc_dir_user_name(&((const struct user_keys *)ctx)->users[i]);
+    return n ? n : "";
 }
 
 struct builder {
     const struct adc_group_plan_input *in;
     struct adc_group_plan *p;
-    struct adc_strindex user_by_dn, user_by_uid, group_by_dn, group_by_ext, cloud_by_ext;
-    char **user_dn, **group_dn, **user_uid; /* normalized, owned */
+    /* users by normalized DN, by the uid of their DN and by userName (keyed), only when a
+     * group names members that way */
+    struct adc_strindex user_by_dn, user_by_uid, user_by_name;
+    struct user_keys dn_keys, uid_keys, name_keys;
+    struct adc_strindex group_by_dn, group_by_ext, cloud_by_ext;
+    char **group_dn; /* normalized, owned */
+    /* keys[0..n_users) are the users' ("u:" + externalId), keys[n_users..+n_dir) the
+     * groups', in the arena p->keys */
+    const char **keys;
     /* per directory group: its desired member keys */
     const char ***want;
     size_t *n_want;
 };
 
-static int keep_key(struct adc_group_plan *p, char *key) {
-    if (!key)
-        return -ENOMEM;
-    if (adc_grow_array_n(p->keys, p->n_keys, 64) < 0) {
-        free(key);
-        return -ENOMEM;
+/* kind ':' ext into the arena. NULL when out of memory. */
+static const char *make_key(struct adc_cloud_users *arena, char kind, const char *ext) {
+    char k[2 + ADC_UUID_TEXT + 256];
+    size_t n = strlen(ext);
+    if (n + 3 > sizeof(k)) {
+        char *big = malloc(n + 3);
+        const char *r = NULL;
+        if (big) {
+            big[0] = kind;
+            big[1] = ':';
+            memcpy(big + 2, ext, n + 1);
+            r = adc_cloud_users_strdup(arena, big, n + 2);
+        }
+        free(big);
+        return r;
     }
-    p->keys[p->n_keys++] = key;
+    k[0] = kind;
+    k[1] = ':';
+    memcpy(k + 2, ext, n + 1);
+    return adc_cloud_users_strdup(arena, k, n + 2);
+}
+
+int adc_group_member_keys(const struct adc_dir_user *users, size_t n_users,
+                          const struct adc_dir_group *dir, size_t n_dir,
+                          struct adc_cloud_users *arena, const char **keys) {
+    for (size_t i = 0; i < n_users; i++) {
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        const char *ext = adc_dir_user_external_id(&users[i], ext_buf);
+        if (!(keys[i] = make_key(arena, 'u', ext ? ext : "")))
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < n_dir; i++)
+        if (!(keys[n_users + i] = make_key(arena, 'g', dir[i].external_id)))
+            return -ENOMEM;
     return 0;
 }
 
-static char *make_key(char kind, const char *ext) {
-    size_t n = strlen(ext);
-    char *k = malloc(n + 3);
-    if (k) {
-        k[0] = kind;
-        k[1] = ':';
-        memcpy(k + 2, ext, n + 1);
-    }
-    return k;
-}
-
-static void unresolved(struct adc_group_plan *p, const char *what) {
+/* The examples are copied: the member values they come from may be freed after the plan. */
+static int unresolved(struct adc_group_plan *p, const char *what) {
     p->unresolved++;
-    if (p->n_examples < ADC_ARRAY_SIZE(p->examples))
-        p->examples[p->n_examples++] = what;
+    if (p->n_examples < ADC_ARRAY_SIZE(p->examples) &&
+        !(p->examples[p->n_examples++] = adc_cloud_users_strdup(&p->texts, what, strlen(what))))
+        return -ENOMEM;
+    return 0;
 }
 
 static int push_key(const char ***arr, size_t *n, const char *key) {
@@ -109,32 +172,40 @@ static void uniq(const char **a, size_t *n) {
 static int direct_members(struct builder *b, size_t gi) {
     const struct adc_dir_group *g = &b->in->dir[gi];
     struct adc_group_plan *p = b->p;
+    char dn[KEY_MAX];
     for (size_t i = 0; i < g->n_member_dns; i++) {
-        char *dn = adc_dn_normalize(g->member_dns[i]);
-        if (!dn)
-            return -ENOMEM;
-        size_t u = adc_strindex_get(&b->user_by_dn, dn);
-        size_t o = u == ADC_STRINDEX_NONE ? adc_strindex_get(&b->group_by_dn, dn) : u;
-        free(dn);
+        size_t u = ADC_STRINDEX_NONE, o = ADC_STRINDEX_NONE;
+        if (adc_dn_normalize_into(g->member_dns[i], dn, sizeof(dn)) != SIZE_MAX) {
+            u = adc_strindex_get(&b->user_by_dn, dn);
+            o = u == ADC_STRINDEX_NONE ? adc_strindex_get(&b->group_by_dn, dn) : u;
+        }
         const char *key = NULL;
         if (u != ADC_STRINDEX_NONE)
-            key = p->keys[u];
+            key = b->keys[u];
         else if (o != ADC_STRINDEX_NONE)
-            key = p->keys[b->in->n_users + o];
+            key = b->keys[b->in->n_users + o];
         if (!key) {
-            unresolved(p, g->member_dns[i]);
+            if (unresolved(p, g->member_dns[i]) < 0)
+                return -ENOMEM;
             continue;
         }
         if (push_key(&b->want[gi], &b->n_want[gi], key) < 0)
             return -ENOMEM;
     }
+    for (size_t i = 0; i < g->n_member_pos; i++) /* named by the reader: users of the input */
+        if (g->member_pos[i] < b->in->n_users &&
+            push_key(&b->want[gi], &b->n_want[gi], b->keys[g->member_pos[i]]) < 0)
+            return -ENOMEM;
     for (size_t i = 0; i < g->n_member_uids; i++) {
         size_t u = adc_strindex_get(&b->user_by_uid, g->member_uids[i]);
+        if (u == ADC_STRINDEX_NONE)
+            u = adc_strindex_get(&b->user_by_name, g->member_uids[i]);
         if (u == ADC_STRINDEX_NONE) {
-            unresolved(p, g->member_uids[i]);
+            if (unresolved(p, g->member_uids[i]) < 0)
+                return -ENOMEM;
             continue;
         }
-        if (push_key(&b->want[gi], &b->n_want[gi], p->keys[u]) < 0)
+        if (push_key(&b->want[gi], &b->n_want[gi], b->keys[u]) < 0)
             return -ENOMEM;
     }
     uniq(b->want[gi], &b->n_want[gi]);
@@ -169,7 +240,7 @@ static int primary_groups(struct builder *b) {
         size_t g = adc_strindex_get(&by_rid, rid);
         if (g == ADC_STRINDEX_NONE)
             continue; /* a primary group outside the groups' filter */
-        if (push_key(&b->want[g], &b->n_want[g], b->p->keys[u]) < 0)
+        if (push_key(&b->want[g], &b->n_want[g], b->keys[u]) < 0)
             goto out;
         touched[g] = true;
     }
@@ -214,40 +285,47 @@ static int walk(struct builder *b, size_t gi, unsigned char *colour, const char 
 static int index_inputs(struct builder *b) {
     const struct adc_group_plan_input *in = b->in;
     struct adc_group_plan *p = b->p;
+    bool by_dn = false, by_uid = false;
+    for (size_t i = 0; i < in->n_dir; i++) {
+        by_dn = by_dn || in->dir[i].n_member_dns;
+        by_uid = by_uid || in->dir[i].n_member_uids;
+    }
+    size_t nu = in->n_users;
+    b->dn_keys.users = b->uid_keys.users = b->name_keys.users = in->users;
     int r = -ENOMEM;
-    if (adc_strindex_init(&b->user_by_dn, in->n_users, false) < 0 ||
-        adc_strindex_init(&b->user_by_uid, in->n_users * 2, false) < 0 ||
+    if (adc_strindex_init_keyed(&b->user_by_dn, by_dn ? nu : 0, false, user_dn_at, &b->dn_keys) <
+            0 ||
+        adc_strindex_init_keyed(&b->user_by_uid, by_uid ? nu : 0, false, user_uid_at,
+                                &b->uid_keys) < 0 ||
+        adc_strindex_init_keyed(&b->user_by_name, by_uid ? nu : 0, false, user_name_at,
+                                &b->name_keys) < 0 ||
         adc_strindex_init(&b->group_by_dn, in->n_dir, false) < 0 ||
         adc_strindex_init(&b->group_by_ext, in->n_dir, false) < 0 ||
         adc_strindex_init(&b->cloud_by_ext, in->n_cloud, false) < 0)
         return r;
-    b->user_dn = calloc(in->n_users + 1, sizeof(char *));
-    b->user_uid = calloc(in->n_users + 1, sizeof(char *));
+    b->keys = calloc(nu + in->n_dir + 1, sizeof(*b->keys));
     b->group_dn = calloc(in->n_dir + 1, sizeof(char *));
     b->want = calloc(in->n_dir + 1, sizeof(*b->want));
     b->n_want = calloc(in->n_dir + 1, sizeof(*b->n_want));
-    if (!b->user_dn || !b->user_uid || !b->group_dn || !b->want || !b->n_want)
+    if (!b->keys || !b->group_dn || !b->want || !b->n_want)
         return r;
-    /* keys[0..n_users) are the users', keys[n_users..+n_dir) the groups' */
-    for (size_t i = 0; i < in->n_users; i++) {
-        struct adc_user view, *u = &view;
-        char ext_buf[ADC_DIR_UUID_TEXT];
-        adc_dir_user_view(&in->users[i], &view, ext_buf);
-        if (keep_key(p, make_key('u', u->external_id ? u->external_id : "")) < 0)
-            return r;
-        if (u->dn && !(b->user_dn[i] = adc_dn_normalize(u->dn)))
-            return r;
-        if (b->user_dn[i])
-            adc_strindex_put(&b->user_by_dn, b->user_dn[i], i);
-        b->user_uid[i] = u->dn ? rdn_uid(u->dn) : NULL;
-        if (b->user_uid[i])
-            adc_strindex_put(&b->user_by_uid, b->user_uid[i], i);
-        if (u->user_name)
-            adc_strindex_put(&b->user_by_uid, u->user_name, i);
+    if (in->keys)
+        memcpy(b->keys, in->keys, (nu + in->n_dir) * sizeof(*b->keys));
+    else if (adc_group_member_keys(in->users, nu, in->dir, in->n_dir, &p->keys, b->keys) < 0)
+        return r;
+    char buf[KEY_MAX];
+    for (size_t i = 0; i < nu; i++) {
+        const struct adc_dir_user *u = &in->users[i];
+        const char *dn = adc_dir_user_dn(u);
+        if (by_dn && dn && adc_dn_normalize_into(dn, buf, sizeof(buf)) != SIZE_MAX)
+            adc_strindex_put(&b->user_by_dn, buf, i);
+        if (by_uid && rdn_uid(dn, buf, sizeof(buf)))
+            adc_strindex_put(&b->user_by_uid, buf, i);
+        if (by_uid && adc_dir_user_name(u))
+            adc_strindex_put(&b->user_by_name, adc_dir_user_name(u), i);
     }
     for (size_t i = 0; i < in->n_dir; i++) {
-        if (keep_key(p, make_key('g', in->dir[i].external_id)) < 0 ||
-            !(b->group_dn[i] = adc_dn_normalize(in->dir[i].dn)))
+        if (!(b->group_dn[i] = adc_dn_normalize(in->dir[i].dn)))
             return r;
         adc_strindex_put(&b->group_by_dn, b->group_dn[i], i);
         adc_strindex_put(&b->group_by_ext, in->dir[i].external_id, i);
@@ -332,29 +410,56 @@ static int plan_group(struct builder *b, size_t gi, const char **want, size_t n_
 }
 
 static void builder_done(struct builder *b) {
-    size_t nu = b->in->n_users, ng = b->in->n_dir;
-    for (size_t i = 0; b->user_dn && i < nu; i++)
-        free(b->user_dn[i]);
-    for (size_t i = 0; b->user_uid && i < nu; i++)
-        free(b->user_uid[i]);
+    size_t ng = b->in->n_dir;
     for (size_t i = 0; b->group_dn && i < ng; i++)
         free(b->group_dn[i]);
     for (size_t i = 0; b->want && i < ng; i++)
         free(b->want[i]);
-    free(b->user_dn);
-    free(b->user_uid);
+    free(b->keys);
     free(b->group_dn);
     free(b->want);
     free(b->n_want);
     adc_strindex_done(&b->user_by_dn);
     adc_strindex_done(&b->user_by_uid);
+    adc_strindex_done(&b->user_by_name);
     adc_strindex_done(&b->group_by_dn);
     adc_strindex_done(&b->group_by_ext);
     adc_strindex_done(&b->cloud_by_ext);
 }
 
+/* The removed members' keys are the cloud listing's: copied, so that the listing's keys can be
+ * freed once the plan is built. The added members' keys are the plan's own (p->keys, about 40
+ * bytes a user): when only a few are added (a re-sync), those few are copied and the rest
+ * freed; else they all stay. */
+static int own_texts(struct adc_group_plan *p, size_t n_keys, bool lent) {
+    size_t adds = 0;
+    for (size_t i = 0; i < p->n_changes; i++) {
+        struct adc_group_change *c = &p->changes[i];
+        adds += c->n_add;
+        for (size_t k = 0; k < c->n_remove; k++)
+            if (!(c->remove[k] =
+                      adc_cloud_users_strdup(&p->texts, c->remove[k], strlen(c->remove[k]))))
+                return -ENOMEM;
+    }
+    if (adds > n_keys / 4) {
+        p->lends_keys = lent;
+        return 0;
+    }
+    for (size_t i = 0; i < p->n_changes; i++) {
+        struct adc_group_change *c = &p->changes[i];
+        for (size_t k = 0; k < c->n_add; k++)
+            if (!(c->add[k] = adc_cloud_users_strdup(&p->texts, c->add[k], strlen(c->add[k]))))
+                return -ENOMEM;
+    }
+    adc_cloud_users_done(&p->keys);
+    adc_cloud_users_init(&p->keys);
+    return 0;
+}
+
 int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group_plan *out) {
     struct adc_group_plan p = {0};
+    adc_cloud_users_init(&p.texts);
+    adc_cloud_users_init(&p.keys);
     struct builder b = {.in = in, .p = &p};
     unsigned char *colour = calloc(in->n_dir + 1, 1);
     int r = -ENOMEM;
@@ -414,6 +519,8 @@ int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group
         p.deleted++;
     }
     adc_strindex_done(&seen);
+    if (own_texts(&p, in->n_users + in->n_dir, in->keys != NULL) < 0)
+        goto out;
     *out = p;
     memset(&p, 0, sizeof(p)); /* owned by the caller now */
     r = 0;
@@ -432,9 +539,8 @@ void adc_group_plan_done(struct adc_group_plan *p) {
         free(p->changes[i].remove);
     }
     free(p->changes);
-    for (size_t i = 0; i < p->n_keys; i++)
-        free(p->keys[i]);
-    free(p->keys);
+    adc_cloud_users_done(&p->texts);
+    adc_cloud_users_done(&p->keys);
     memset(p, 0, sizeof(*p));
 }
 
@@ -444,8 +550,6 @@ void adc_cloud_group_done(struct adc_cloud_group *g) {
     free(g->id);
     free(g->external_id);
     free(g->display_name);
-    for (size_t i = 0; i < g->n_members; i++)
-        free(g->member_keys[i]);
-    free(g->member_keys);
+    free(g->member_keys); /* the keys are lent */
     memset(g, 0, sizeof(*g));
 }

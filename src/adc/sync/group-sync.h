@@ -22,6 +22,10 @@ struct adc_group_sync {
     struct adc_cloud_group_list cloud;
     struct adc_group_plan plan;
     bool have_plan;
+    /* The member keys of the directory's users and groups (adc_group_member_keys), lent to
+     * the cloud groups' members and the plan; freed after the plan unless it lends them. */
+    const char **keys;
+    struct adc_cloud_users key_texts;
     /* what was done */
     size_t created, updated, deleted, failed;
     size_t members_added, members_removed;

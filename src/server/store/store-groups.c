@@ -297,6 +297,27 @@ int64_t adc_store_group_members_list(struct adc_db *db, const char *group_id,
     return r < 0 ? r : n;
 }
 
+int64_t adc_store_group_members_after(struct adc_db *db, const char *group_id, const char *after,
+                                      int64_t limit, adc_store_member_cb cb, void *ctx) {
+    static const char sql[] = "SELECT member_id, type FROM group_members WHERE group_id = ? AND "
+                              "member_id > ? ORDER BY member_id LIMIT ?";
+    struct adc_stmt *st = adc_db_stmt(db, sql);
+    if (!st)
+        return -EIO;
+    adc_stmt_bind_text(st, 1, group_id);
+    adc_stmt_bind_text(st, 2, after ? after : "");
+    adc_stmt_bind_int(st, 3, limit);
+    int64_t n = 0;
+    int r;
+    while ((r = adc_db_step_next(db, st)) > 0) {
+        if ((r = cb(adc_stmt_text(st, 0), adc_stmt_text(st, 1), NULL, ctx)) < 0)
+            break;
+        n++;
+    }
+    adc_stmt_reset(st);
+    return r < 0 ? r : n;
+}
+
 int64_t adc_store_group_members_page(struct adc_db *db, const char *group_id, const char *search,
                                      int64_t offset, int64_t limit, int64_t *total,
                                      adc_store_member_cb cb, void *ctx) {

@@ -100,6 +100,13 @@ int64_t adc_store_group_members_list(struct adc_db *db, const char *group_id,
 int64_t adc_store_group_members_page(struct adc_db *db, const char *group_id, const char *search,
                                      int64_t offset, int64_t limit, int64_t *total,
                                      adc_store_member_cb cb, void *ctx);
+/* The members of the group after `after` (member id order; "" = from the first), at most
+ * `limit`: the agent's paged read of its groups' members (docs/agent-protocol.md), which
+ * resumes where the last page ended instead of skipping `offset` rows. One range of the
+ * primary key (group_id, member_id), no join. cb gets a NULL display. Returns how many were
+ * listed, or a negative errno (or cb's). */
+int64_t adc_store_group_members_after(struct adc_db *db, const char *group_id, const char *after,
+                                      int64_t limit, adc_store_member_cb cb, void *ctx);
 /* A user or group that goes away leaves every group it was a member of: their member_count
  * drops, their version rises, their modified time becomes `now`. Returns how many. */
 int64_t adc_store_member_forget(struct adc_db *db, const char *member_id, const char *now);

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,7 +128,7 @@ static void diffs_renames_deletes_settings(void **state) {
     (void)state;
     char *eng_m[] = {"uid=ann,ou=people,dc=x", "uid=dan,ou=people,dc=x"};
     struct adc_dir_group dir[] = {group("cn=eng,dc=x", "g-eng", "Engineering", eng_m, 2, NULL, 0)};
-    char *have[] = {"u:u-ann", "u:u-bob", "?:someone-by-hand"};
+    const char *have[] = {"u:u-ann", "u:u-bob", "?:someone-by-hand"};
     struct adc_cloud_group cloud[] = {
         {.id = "c1",
          .external_id = "g-eng",
@@ -160,7 +161,7 @@ static void diffs_renames_deletes_settings(void **state) {
     assert_int_equal(p.skipped, 2);
     adc_group_plan_done(&p);
     /* unchanged */
-    char *same[] = {"u:u-dan", "u:u-ann"};
+    const char *same[] = {"u:u-dan", "u:u-ann"};
     cloud[0].member_keys = same;
     cloud[0].n_members = 2;
     cloud[0].display_name = "Engineering";
@@ -200,6 +201,37 @@ static void primary_group(void **state) {
     assert_int_equal(adc_sid_rid((const unsigned char *)"\x02\x01", 2), 0);
 }
 
+/* Members the reader resolved to positions (sync/group-sync.c resolves DNs as they arrive),
+ * beside DNs and a given key table (adc_group_member_keys): the same keys as by DN. */
+static void positions_and_key_table(void **state) {
+    (void)state;
+    char *m[] = {"uid=bob,ou=people,dc=x"};
+    uint32_t pos[] = {3, 0, 3, 99}; /* 99: outside the users, ignored */
+    struct adc_dir_group dir[] = {group("cn=eng,ou=groups,dc=x", "g-eng", "eng", m, 1, NULL, 0)};
+    dir[0].member_pos = pos;
+    dir[0].n_member_pos = 4;
+    const struct adc_dir_user *du = dir_users();
+    struct adc_cloud_users arena;
+    adc_cloud_users_init(&arena);
+    const char *keys[NU + 1];
+    assert_int_equal(adc_group_member_keys(du, NU, dir, 1, &arena, keys), 0);
+    assert_string_equal(keys[0], "u:u-ann");
+    assert_string_equal(keys[NU], "g:g-eng");
+    struct adc_group_plan_input in = {
+        .dir = dir, .n_dir = 1, .users = du, .n_users = NU, .keys = keys};
+    struct adc_group_plan p;
+    assert_int_equal(adc_group_plan_build(&in, &p), 0);
+    const struct adc_group_change *eng = find(&p, "eng");
+    assert_non_null(eng);
+    assert_int_equal(eng->n_add, 3);
+    assert_true(has(eng->add, eng->n_add, "u:u-ann"));
+    assert_true(has(eng->add, eng->n_add, "u:u-bob"));
+    assert_true(has(eng->add, eng->n_add, "u:u-dan"));
+    assert_int_equal(p.unresolved, 0);
+    adc_group_plan_done(&p);
+    adc_cloud_users_done(&arena);
+}
+
 static void dn_and_range(void **state) {
     (void)state;
     char *n = adc_dn_normalize(" UID=Ann , OU=People,DC=X ");
@@ -227,6 +259,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(flatten_and_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(diffs_renames_deletes_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(primary_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(positions_and_key_table, setup, teardown),
         cmocka_unit_test(dn_and_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
