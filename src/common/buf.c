@@ -50,6 +50,25 @@ void adc_buf_clear(struct adc_buf *b) {
     b->failed = false;
 }
 
+/* Moves the data to a block of cap bytes (cap > len); the old block is wiped when secret. */
+static int resize(struct adc_buf *b, size_t cap) {
+    char *d = b->wipe ? malloc(cap) : realloc(b->data, cap);
+    if (!d) {
+        b->failed = true;
+        return -ENOMEM;
+    }
+    if (!b->data)
+        d[0] = '\0';
+    else if (b->wipe) {
+        memcpy(d, b->data, b->len + 1);
+        explicit_bzero(b->data, b->cap);
+        free(b->data);
+    }
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
 static int grow(struct adc_buf *b, size_t need) {
     if (b->failed)
         return -ENOMEM;
@@ -62,19 +81,15 @@ static int grow(struct adc_buf *b, size_t need) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need + 1)
         cap *= 2;
-    char *d = b->wipe ? malloc(cap) : realloc(b->data, cap);
-    if (!d) {
-        b->failed = true;
+    return resize(b, cap);
+}
+
+int adc_buf_reserve(struct adc_buf *b, size_t len) {
+    if (b->failed)
         return -ENOMEM;
-    }
-    if (b->wipe && b->data) {
-        memcpy(d, b->data, b->len + 1);
-        explicit_bzero(b->data, b->cap);
-        free(b->data);
-    }
-    b->data = d;
-    b->cap = cap;
-    return 0;
+    if (len > (b->max ? b->max : (size_t)1 << 30) - b->len)
+        return -E2BIG;
+    return b->len + len + 1 <= b->cap ? 0 : resize(b, b->len + len + 1);
 }
 
 int adc_buf_append(struct adc_buf *b, const void *data, size_t len) {

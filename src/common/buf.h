@@ -27,6 +27,11 @@ void adc_buf_done(struct adc_buf *b);
 char *adc_buf_take(struct adc_buf *b, size_t *len);
 /* Empties the buffer and clears a failure, keeping its memory for the next use. */
 void adc_buf_clear(struct adc_buf *b);
+/* Makes room for len more bytes at once, for a size known beforehand (a request body's
+ * Content-Length): the appends up to it then neither realloc nor copy, where growing by
+ * doubling copies the data about once over and, in a secret buffer, wipes each old block.
+ * 0, -E2BIG over max (the buffer stays usable), or -ENOMEM (it failed). */
+int adc_buf_reserve(struct adc_buf *b, size_t len);
 int adc_buf_append(struct adc_buf *b, const void *data, size_t len);
 int adc_buf_puts(struct adc_buf *b, const char *s);
 int adc_buf_printf(struct adc_buf *b, const char *fmt, ...) _printf_(2, 3);

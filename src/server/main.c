@@ -1,6 +1,7 @@
 /* adc-server: the cloud side. main() only parses the command line and dispatches. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,7 +227,27 @@ out:
     return ret;
 }
 
+/* glibc's defaults give a block of 128 kB or more its own mmap and unmap it on free (the
+ * threshold then rises to what was freed, up to 32 MB, but only one size at a time), and trim
+ * the heap as soon as 128 kB at its top are free. A Bulk request handles a few blocks of
+ * 0.1-1 MB each (its body, its operations, its answer): each came fresh from the kernel,
+ * zeroed and faulted in page by page, and went back at the end, which cost 10-14% of the
+ * server's CPU in a first import (docs/BENCHMARKS.md, issue 21). Kept in the heap instead:
+ * blocks up to 64 MB are never mmap'd, up to 256 MB free at a heap's top is kept for the next
+ * request, and the heap grows 16 MB at a time. What it costs: the process keeps about its peak
+ * heap (the bulk requests in flight, a few MB each) instead of returning it when idle.
+ * GLIBC_TUNABLES still wins when it sets any of these (an administrator's choice). */
+static void tune_malloc(void) {
+    const char *t = getenv("GLIBC_TUNABLES");
+    if (t && strstr(t, "glibc.malloc."))
+        return;
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+    mallopt(M_TOP_PAD, 16 * 1024 * 1024);
+}
+
 int main(int argc, char **argv) {
+    tune_malloc();
     static const struct option options[] = {
         {"db", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},

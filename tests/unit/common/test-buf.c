@@ -65,6 +65,36 @@ static void secret_buffer_keeps_its_content_across_growth(void **state) {
     assert_null(b.data);
 }
 
+static void reserve_sizes_once_and_respects_max(void **state) {
+    (void)state;
+    struct adc_buf b;
+    adc_buf_init_secret(&b, 100);
+    assert_int_equal(adc_buf_reserve(&b, 101), -E2BIG); /* over max: refused, still usable */
+    assert_false(b.failed);
+    assert_int_equal(adc_buf_reserve(&b, 60), 0);
+    assert_non_null(b.data);
+    assert_string_equal(b.data, ""); /* NUL-terminated from the start */
+    char *block = b.data;
+    size_t cap = b.cap;
+    assert_int_equal(cap, 61);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(adc_buf_puts(&b, "0123456789"), 0);
+    assert_ptr_equal(b.data, block); /* the appends up to the reservation stay in its block */
+    assert_int_equal(b.cap, cap);
+    assert_int_equal(adc_buf_reserve(&b, 40), 0); /* 60 held + 40 = max */
+    assert_int_equal(adc_buf_reserve(&b, 41), -E2BIG);
+    assert_memory_equal(b.data, "0123456789", 10);
+    assert_int_equal(b.len, 60);
+    assert_int_equal(adc_buf_reserve(&b, 10), 0); /* room already there: nothing moves */
+    adc_buf_done(&b);
+
+    struct adc_buf z = {0}; /* a zeroed one (default max) */
+    assert_int_equal(adc_buf_reserve(&z, 1000), 0);
+    assert_int_equal(adc_buf_puts(&z, "x"), 0);
+    assert_string_equal(z.data, "x");
+    adc_buf_done(&z);
+}
+
 static void grow_array_doubles_and_refuses_overflow(void **state) {
     (void)state;
     int *v = NULL;
@@ -162,6 +192,7 @@ int main(void) {
         cmocka_unit_test(zeroed_buffer_is_empty_and_usable),
         cmocka_unit_test(clear_keeps_memory_and_forgets_a_failure),
         cmocka_unit_test(secret_buffer_keeps_its_content_across_growth),
+        cmocka_unit_test(reserve_sizes_once_and_respects_max),
         cmocka_unit_test(grow_array_doubles_and_refuses_overflow),
         cmocka_unit_test(grow_array_n_knows_the_capacity_from_the_count),
         cmocka_unit_test(printf_helpers),
