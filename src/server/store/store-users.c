@@ -292,9 +292,17 @@ int adc_store_user_delete(struct adc_db *db, const char *id) {
     static const char sql[] = "DELETE FROM users WHERE id = ?";
     static const char index_sql[] =
         "DELETE FROM user_external_ids WHERE seq IN (SELECT seq FROM users WHERE id = ?)";
+    /* SQLite gives a new row the largest rowid + 1: once the last user is gone, the next one
+     * would get its seq, at or below the mark, and be in neither part of the index. The mark
+     * goes down with the last user. (PostgreSQL's identities are never used twice.) */
+    static const char mark_sql[] =
+        "UPDATE index_marks SET seq = (SELECT coalesce(max(seq), 0) FROM users) WHERE name = "
+        "'user_external_ids' AND seq > (SELECT coalesce(max(seq), 0) FROM users)";
     int r = adc_db_exec(db, index_sql, false, "t", id);
     if (r == 0)
         r = adc_db_exec(db, sql, true, "t", id);
+    if (r == 0)
+        r = adc_db_exec(db, mark_sql, false, "");
     return r < 0 ? r : fold_store(db, id, NULL, false);
 }
 
