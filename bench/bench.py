@@ -28,6 +28,8 @@ allows simple binds only over LDAPS or StartTLS, so that is what password checks
 Every step checks its outcome (exit status 0, the counts in `adc imp --json`, every login
 answered as expected); --smoke does only that (small N, no timing targets). Timings are printed
 as median and spread (min..max) with the ratio to the floor and the target of docs/product.md section 8 beside them.
+ADC_BENCH_KEEP=1 keeps the working directory with every program's log (adc's says how long it
+read, planned and wrote) and prints its path.
 """
 import argparse
 import json
@@ -177,8 +179,9 @@ class Server:
     """adc-server on a temporary SQLite file: init (admin token), serve on a free port, one sync
     configuration for the benchmark."""
 
-    def __init__(self, binary, workdir, engine="sqlite"):
+    def __init__(self, binary, workdir, engine="sqlite", options=()):
         self.binary = binary
+        self.options = list(options)  # before the command, e.g. ["-v"]
         self.dir = workdir
         self.engine = engine
         self.db = os.path.join(workdir, "adc-server.db")
@@ -211,8 +214,8 @@ class Server:
         self.port = self.port or free_port()
         self.log_path = os.path.join(self.dir, "adc-server.log")
         log_f = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "--db", self.db, "serve", "--listen",
-                                      f"127.0.0.1:{self.port}"],
+        self.proc = subprocess.Popen([self.binary, *self.options, "--db", self.db, "serve",
+                                      "--listen", f"127.0.0.1:{self.port}"],
                                      stdout=log_f, stderr=log_f, stdin=subprocess.DEVNULL)
         log_f.close()
         deadline = time.monotonic() + 30
@@ -412,8 +415,9 @@ backend:
         seconds)."""
         out = os.path.join(self.dir, f"imp-{label}.json")
         err = os.path.join(self.dir, f"imp-{label}.err")
-        status, secs, rss, cpu = run_measured([self.binary, "-C", self.cfg, "imp", "--json"], out,
-                                              err, timeout)
+        # -v: adc's log (imp-*.err) says how long it read, planned and wrote (ADC_BENCH_KEEP).
+        status, secs, rss, cpu = run_measured([self.binary, "-C", self.cfg, "-v", "imp", "--json"],
+                                              out, err, timeout)
         if status != 0:
             raise BenchError(f"adc imp ({label}) exited with {status}:\n{tail(err)}")
         if "Sanitizer" in tail(err, 100000):
@@ -993,7 +997,10 @@ def run_size(args, n, steps):
         return b.res
     finally:
         b.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("ADC_BENCH_KEEP") == "1":  # every program's log, for a closer look
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def machine():

@@ -2,6 +2,8 @@
 groupOfUniqueNames, posixGroup (memberUid), a nested group, a cycle, members outside the sync
 scope (reported, never invented), a group of a few thousand members changed by one small PATCH,
 a rename that keeps the group, a delete, a dry run, a directory that fails half-way."""
+import os
+import tempfile
 import unittest
 import urllib.parse
 
@@ -196,6 +198,31 @@ class Groups(unittest.TestCase):
         r, doc = env.imp_json()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("user000012@example.org", self.names(self.groups()["ops"]))
+
+
+class LargeGroupEntry(unittest.TestCase):
+    """A group entry larger than the 16 MiB other LDAP messages may be (ADC_LDAP_MESSAGE_MAX):
+    OpenLDAP sends all of a group's members in one message, about 45 MB for 1,000,000 members
+    (docs/product.md section 14); the group read allows 256 MiB. 400,000 members here (18 MB),
+    20 of them users, the rest entries that do not exist (reported, not invented)."""
+    def test_a_group_over_16_mib_is_read(self):
+        tmp = tempfile.mkdtemp(prefix="adc-large-group-")
+        path = os.path.join(tmp, "data.ldif")
+        ldif.write(path, ldif.generate(20, special=False), B, include_base=False)
+        with open(path, "a") as f:
+            f.write(f"dn: {G}\nobjectClass: organizationalUnit\nou: groups\n\n"
+                    f"dn: cn=huge,{G}\nobjectClass: groupOfNames\ncn: huge\n")
+            f.writelines(f"member: {udn(i)}\n" for i in range(400_000))
+            f.write("\n")
+        self.assertGreater(os.path.getsize(path), 17 * 1024 * 1024)
+        with SyncSetup(path, page_size=500) as env:
+            with_groups(env)
+            r, doc = env.imp_json("--dry-run")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            huge = [c for c in doc["changes"] if c.get("group") == "huge"]
+            self.assertEqual((huge[0]["op"], huge[0]["added"]), ("create", 20))
+        os.unlink(path)
+        os.rmdir(tmp)
 
 
 class BrokenGroupRead(unittest.TestCase):

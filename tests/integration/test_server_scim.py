@@ -355,6 +355,10 @@ class ExternalIdIndex(ServerTestCase):
         self.assertEqual(r.status, 200, (flt, r.raw))
         return sorted(u["userName"] for u in r.body["Resources"])
 
+    def create_one(self, user_name, ext):
+        r = self.srv.scim(self.cfg, "POST", "/Users", user(user_name, ext))
+        self.assertEqual(r.status, 201, r.raw)
+
     def bounds(self):
         """(mark, last seq, entries in the index)"""
         (mark,), = self.srv.sql("SELECT seq FROM index_marks WHERE name = 'user_external_ids'")
@@ -414,6 +418,11 @@ class ExternalIdIndex(ServerTestCase):
         self.assertEqual(self.srv.scim(self.cfg, "DELETE", "/Users/" + victim).status, 204)
         self.assertEqual(self.bounds()[2], n - 2)
         self.assertEqual(self.query(f'externalId eq "ext-{late:05d}"'), [])
+        # That was the last user (seq n): SQLite gives its seq to the next user, who must still
+        # be found, so the mark went down with it.
+        self.assertEqual(self.bounds()[:2], (n - 1, n - 1))
+        self.create_one("reborn", "ext-reborn")
+        self.assertEqual(self.query('externalId eq "ext-reborn"'), ["reborn"])
         (stale,), = self.srv.sql("SELECT count(*) FROM user_external_ids AS x WHERE NOT EXISTS "
                                  "(SELECT 1 FROM users AS u WHERE u.seq = x.seq AND "
                                  "u.external_id = x.external_id)")

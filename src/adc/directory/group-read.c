@@ -36,6 +36,16 @@ static int failf(struct greader *g, int r, const char *what, int rc) {
     return r;
 }
 
+/* Group entries may exceed the message bound of other reads (ldap-conn.h): raised on this
+ * connection. */
+static void allow_group_entries(LDAP *ld) {
+    Sockbuf *sb = NULL;
+    if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS || !sb)
+        return;
+    ber_len_t max = ADC_LDAP_GROUP_MESSAGE_MAX;
+    (void)ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max);
+}
+
 int adc_ldap_range_parse(const char *desc, const char *attr, long *low, long *high) {
     size_t n = strlen(attr);
     if (strncasecmp(desc, attr, n) != 0 || strncasecmp(desc + n, ";range=", 7) != 0)
@@ -379,6 +389,7 @@ int adc_ldap_read_groups_resolved(const struct adc_ldap_config *cfg, adc_member_
     r = adc_ldap_open_reader(cfg, &g.ld, NULL, &g.err);
     if (r < 0)
         goto out;
+    allow_group_entries(g.ld);
     if ((r = adc_ldap_read_pages(read_page, &g)) < 0)
         goto out;
     *out = g.res;
@@ -402,6 +413,7 @@ int adc_ldap_read_group(const struct adc_ldap_config *cfg, LDAP *ld, const char 
     }
     struct timeval limit = {adc_ldap_timeout(cfg), 0};
     LDAPMessage *res = NULL;
+    allow_group_entries(ld);
     int rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE,
                                in_scope ? cfg->groups_filter : "(objectClass=*)", attrs, 0, NULL,
                                NULL, &limit, LDAP_NO_LIMIT, &res);

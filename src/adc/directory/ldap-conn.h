@@ -12,6 +12,12 @@
 
 /* The largest LDAP message accepted from a server (bytes). */
 #define ADC_LDAP_MESSAGE_MAX (16u * 1024 * 1024)
+/* The same on a connection that reads groups (directory/group-read.c): a group entry holds
+ * all its members in one message where the server sends no ranges (OpenLDAP, 389-ds), about
+ * 45 MB for 1,000,000 members (docs/product.md section 14), more than ADC_LDAP_MESSAGE_MAX.
+ * 256 MB: about 5,000,000 members of 45-byte DNs; the values are bounded by count too
+ * (10,000,000 in one read). */
+#define ADC_LDAP_GROUP_MESSAGE_MAX (256u * 1024 * 1024)
 
 /* Monotonic clock in seconds; deadlines below are absolute values of it. */
 double adc_ldap_now(void);
