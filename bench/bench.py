@@ -179,8 +179,9 @@ class Server:
     """adc-server on a temporary SQLite file: init (admin token), serve on a free port, one sync
     configuration for the benchmark."""
 
-    def __init__(self, binary, workdir, engine="sqlite"):
+    def __init__(self, binary, workdir, engine="sqlite", options=()):
         self.binary = binary
+        self.options = list(options)  # before the command, e.g. ["-v"]
         self.dir = workdir
         self.engine = engine
         self.db = os.path.join(workdir, "adc-server.db")
@@ -213,8 +214,8 @@ class Server:
         self.port = self.port or free_port()
         self.log_path = os.path.join(self.dir, "adc-server.log")
         log_f = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "--db", self.db, "serve", "--listen",
-                                      f"127.0.0.1:{self.port}"],
+        self.proc = subprocess.Popen([self.binary, *self.options, "--db", self.db, "serve",
+                                      "--listen", f"127.0.0.1:{self.port}"],
                                      stdout=log_f, stderr=log_f, stdin=subprocess.DEVNULL)
         log_f.close()
         deadline = time.monotonic() + 30

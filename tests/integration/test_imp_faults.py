@@ -222,6 +222,12 @@ class Retries(unittest.TestCase):
             self.assertEqual((doc["stats"]["created"], doc["stats"]["updated"],
                               doc["stats"]["failed"]), (299, 1, 0), r.stderr)
             self.assertIn("was in the cloud already as this configuration's user", r.stderr)
+            # Its line in --json says what was done: an update, and why.
+            line = [c for c in doc["changes"] if c["userName"] == first["userName"]]
+            self.assertEqual(len(line), 1)
+            self.assertEqual(line[0]["op"], "update")
+            self.assertIn("in the cloud already", line[0]["reason"])
+            self.assertEqual(sum(c["op"] == "create" for c in doc["changes"]), 299)
             cloud = env.cloud()
             self.assertEqual(len(cloud), 300)
             # The replace brought the directory's attributes: the stale title is gone.

@@ -76,6 +76,9 @@ static void print_plan(const struct adc_imp_result *r) {
         if (e)
             printf("  %-8s %-32s FAILED: %s%s%s\n", adc_plan_op_name(c->op), name, e,
                    *why ? "; " : "", why);
+        else if (r->apply.existed && r->apply.existed[i]) /* sync/apply.h */
+            printf("  %-8s %-32s it was in the cloud already as this configuration's user\n",
+                   adc_plan_op_name(ADC_PLAN_UPDATE), name);
         else
             printf("  %-8s %-32s %s\n", adc_plan_op_name(c->op), name, why);
     }

@@ -81,6 +81,10 @@ int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits
                            "not created",
                            ADC_LOG_Q(c->user_name));
                 res.stats.updated++;
+                if (!res.existed)
+                    res.existed = calloc(plan->n_changes, sizeof(bool));
+                if (res.existed) /* else only the report's line for it says create */
+                    res.existed[which[k]] = true;
             } else if (w[k].done) {
                 if (!c->temporary)
                     adc_plan_stats_count(&res.stats, c);
@@ -126,5 +130,6 @@ void adc_apply_result_done(struct adc_apply_result *r, size_t n_changes) {
         for (size_t i = 0; i < n_changes; i++)
             free(r->errors[i]);
     free(r->errors);
+    free(r->existed);
     memset(r, 0, sizeof(*r));
 }

@@ -14,6 +14,9 @@ struct adc_apply_result {
     struct adc_plan_stats stats; /* what was done: created..disabled, failed; unchanged and
                                   * skipped as planned */
     char **errors;               /* per plan change: NULL, or why it failed */
+    /* per plan change, NULL until one is: a create whose user was in the cloud already as
+     * this configuration's, replaced instead (counted as updated; cloud/scim-client.h) */
+    bool *existed;
     size_t n_failed;
     bool aborted; /* stopped early: server unreachable, or the caller said stop */
 };

@@ -57,10 +57,13 @@ json_t *adc_imp_settings_json(const struct adc_imp_result *r) {
 static void change_text(const struct adc_imp_result *r, size_t i, struct adc_buf *t) {
     const struct adc_plan_change *c = &r->plan.changes[i];
     const char *e = r->apply.errors ? r->apply.errors[i] : NULL;
+    bool existed = r->apply.existed && r->apply.existed[i];
     char buf[512];
     adc_plan_change_describe(c, buf, sizeof(buf));
+    if (existed) /* a create that found its user there already (sync/apply.h) */
+        snprintf(buf, sizeof(buf), "it was in the cloud already as this configuration's user");
     adc_buf_puts(t, "{\"op\":\"");
-    adc_buf_puts(t, adc_plan_op_name(c->op));
+    adc_buf_puts(t, existed ? adc_plan_op_name(ADC_PLAN_UPDATE) : adc_plan_op_name(c->op));
     adc_buf_puts(t, "\",\"userName\":");
     adc_json_append_string(t, c->user_name);
     adc_buf_puts(t, ",\"externalId\":");

@@ -62,6 +62,9 @@ struct pre_create {
     int rc;
     struct adc_scim_new_user nu; /* rc == 0 */
     struct adc_scim_result r;    /* rc < 0: the error */
+    /* rc == 0 and stamped: the operation's BulkResponse entry if it succeeds, at this offset
+     * of the request's entries (an offset: the buffer moves as it grows). */
+    size_t entry, entry_len;
 };
 
 static bool is_create(const struct adc_bulk_op *op) {
@@ -69,25 +72,45 @@ static bool is_create(const struct adc_bulk_op *op) {
            strcmp(op->path, "/Users") == 0 && op->bulk_id;
 }
 
+/* What a prepared create's success needs besides the database, made before the lock: its
+ * id, times and audit detail (adc_scim_user_create_stamp), and its BulkResponse entry, which
+ * op_result writes as it would after the commit (201, the new id, version 1). Without memory
+ * for them the commit makes them as before. */
+static void stamp_create(const struct adc_bulk_op *op, struct pre_create *p, const char *now,
+                         const char *base, struct adc_buf *entries) {
+    if (adc_scim_user_create_stamp(&p->nu, now) < 0)
+        return;
+    struct adc_scim_result ok = {.status = 201, .version = p->nu.u.version};
+    snprintf(ok.id, sizeof(ok.id), "%s", p->nu.u.id);
+    p->entry = entries->len;
+    op_result(entries, "POST", op->bulk_id, base, op->path, &ok);
+    p->entry_len = entries->failed ? 0 : entries->len - p->entry;
+}
+
 /* The part of each create that needs no database (settings, validation, the JSON text to
- * store) done for all creates of the request before it takes the write lock: with two
- * requests at the server, this part of one overlaps the other's writes. run_op checks the
- * same conditions in the same order, so errors come out as before. A create the text reader
- * read is prepared from its text when scim-user-scan.c can, else from a tree. */
+ * store, the id, the audit detail, the answer) done for all creates of the request before it
+ * takes the write lock: with two requests at the server, this part of one overlaps the other's
+ * writes. run_op checks the same conditions in the same order, so errors come out as before.
+ * A create the text reader read is prepared from its text when scim-user-scan.c can, else from
+ * a tree. */
 static void prepare_creates(struct adc_scim_ctx *ctx, const struct adc_bulk_request *br,
-                            struct pre_create *pre) {
+                            struct pre_create *pre, const char *base, struct adc_buf *entries) {
+    char now[24];
+    adc_store_now(now);
     for (size_t i = 0; i < br->n_ops; i++) {
         const struct adc_bulk_op *op = &br->ops[i];
         if (!is_create(op))
             continue;
         pre[i].has = true;
-        if (op->data_text &&
-            adc_scim_user_create_prepare_text(ctx, op->data_text, op->data_len, &pre[i].nu) == 0)
-            continue; /* rc 0 */
-        json_t *owned;
-        json_t *data = adc_bulk_op_data(op, &owned);
-        pre[i].rc = adc_scim_user_create_prepare(ctx, data, &pre[i].nu, &pre[i].r);
-        json_decref(owned);
+        if (!op->data_text ||
+            adc_scim_user_create_prepare_text(ctx, op->data_text, op->data_len, &pre[i].nu) < 0) {
+            json_t *owned;
+            json_t *data = adc_bulk_op_data(op, &owned);
+            pre[i].rc = adc_scim_user_create_prepare(ctx, data, &pre[i].nu, &pre[i].r);
+            json_decref(owned);
+        }
+        if (pre[i].rc == 0)
+            stamp_create(op, &pre[i], now, base, entries);
     }
 }
 
@@ -241,8 +264,9 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
         adc_bulk_read_tree(req, res, &br) < 0)
         return;
     struct adc_db *db = NULL;
-    struct adc_buf out;
+    struct adc_buf out, entries;
     adc_buf_init(&out, 0);
+    adc_buf_init(&entries, 0);
     size_t n = br.n_ops ? br.n_ops : 1;
     struct pre_create *pre = calloc(n, sizeof(*pre));
     char(*ids)[40] = calloc(n, sizeof(*ids));
@@ -250,26 +274,32 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
         adc_http_error(res, 500, NULL, "out of memory");
         goto out;
     }
+    char base[300];
+    adc_http_base_url(req, base, sizeof(base));
     struct adc_scim_ctx pctx = {.db = NULL, .who = &req->principal};
-    prepare_creates(&pctx, &br, pre);
+    prepare_creates(&pctx, &br, pre, base, &entries);
+    /* The answer is the entries and a little more (the errors' texts): one block. */
+    adc_buf_reserve(&out, entries.len + 256);
     db = adc_store_acquire_writer(req->server->store);
     if (!db || adc_db_begin(db, true) < 0) {
         adc_http_error(res, 503, NULL, "database busy; retry");
         goto out;
     }
-    char base[300];
-    adc_http_base_url(req, base, sizeof(base));
     struct adc_scim_ctx ctx = {.db = db, .who = &req->principal, .base_url = base};
     adc_buf_puts(&out, "{\"schemas\":[\"" ADC_SCIM_SCHEMA_BULK_RESPONSE "\"],\"Operations\":[");
     long long errors = 0;
     for (size_t i = 0; i < br.n_ops; i++) {
         struct adc_scim_result r = {0};
         const char *method = NULL;
-        if (run_op(&ctx, &br, i, ids, &pre[i], &method, &r) < 0)
+        int rc = run_op(&ctx, &br, i, ids, &pre[i], &method, &r);
+        if (rc < 0)
             errors++;
         if (i > 0)
             adc_buf_puts(&out, ",");
-        op_result(&out, method ? method : "", br.ops[i].bulk_id, base, br.ops[i].path, &r);
+        if (rc == 0 && pre[i].has && pre[i].rc == 0 && pre[i].entry_len)
+            adc_buf_append(&out, entries.data + pre[i].entry, pre[i].entry_len); /* a create */
+        else
+            op_result(&out, method ? method : "", br.ops[i].bulk_id, base, br.ops[i].path, &r);
         adc_scim_result_done(&r);
         if (br.fail_on && errors >= br.fail_on)
             break; /* the rest is not attempted (RFC 7644 section 3.7.3) */
@@ -283,6 +313,7 @@ void adc_scim_bulk(struct adc_http_request *req, struct adc_http_response *res) 
     adc_scim_users_settle(db);
 out:
     adc_buf_done(&out);
+    adc_buf_done(&entries);
     adc_store_release(db);
     for (size_t k = 0; pre && k < br.n_ops; k++)
         if (pre[k].has && pre[k].rc == 0)

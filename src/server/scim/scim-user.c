@@ -30,10 +30,18 @@ static int store_failure(int e, const char *user_name, struct adc_scim_result *r
     return fail(r, 500, NULL, "database error");
 }
 
+#define AUDIT_DETAIL_SIZE 600
+
+/* The audit record's detail for u; its length (cut at AUDIT_DETAIL_SIZE - 1). */
+static size_t audit_detail(const struct adc_store_user *u, char detail[static AUDIT_DETAIL_SIZE]) {
+    int n = snprintf(detail, AUDIT_DETAIL_SIZE, "userName=%s provider=%s active=%s", u->user_name,
+                     u->provider, u->active ? "true" : "false");
+    return n < 0 ? 0 : (size_t)n < AUDIT_DETAIL_SIZE ? (size_t)n : AUDIT_DETAIL_SIZE - 1;
+}
+
 static int audit(struct adc_scim_ctx *ctx, const char *action, const struct adc_store_user *u) {
-    char detail[600];
-    snprintf(detail, sizeof(detail), "userName=%s provider=%s active=%s", u->user_name, u->provider,
-             u->active ? "true" : "false");
+    char detail[AUDIT_DETAIL_SIZE];
+    audit_detail(u, detail);
     return adc_store_audit(ctx->db, ctx->who->actor, action, u->id, detail);
 }
 
@@ -110,21 +118,43 @@ int adc_scim_user_create_commit(struct adc_scim_ctx *ctx, struct adc_scim_new_us
     struct adc_store_user *u = &nu->u;
     if (nu->check_provider && adc_scim_check_provider(ctx, u->provider, r) < 0)
         return -1;
-    adc_auth_uuid7(u->id);
-    adc_store_now(u->created);
-    memcpy(u->modified, u->created, sizeof(u->modified));
+    if (!nu->audit_detail) { /* not stamped beforehand */
+        adc_auth_uuid7(u->id);
+        adc_store_now(u->created);
+        memcpy(u->modified, u->created, sizeof(u->modified));
+    }
     int e = adc_store_user_insert(ctx->db, u);
     if (e < 0) {
         store_failure(e, u->user_name, r);
         return -1;
     }
-    if (audit(ctx, "user.create", u) < 0)
+    e = nu->audit_detail
+            ? adc_store_audit(ctx->db, ctx->who->actor, "user.create", u->id, nu->audit_detail)
+            : audit(ctx, "user.create", u);
+    if (e < 0)
         return fail(r, 500, NULL, "database error");
     return finish(ctx, u, 201, want_resource, r);
 }
 
+int adc_scim_user_create_stamp(struct adc_scim_new_user *nu, const char now[static 24]) {
+    struct adc_store_user *u = &nu->u;
+    char detail[AUDIT_DETAIL_SIZE];
+    size_t n = audit_detail(u, detail);
+    char *d = malloc(n + 1);
+    if (!d)
+        return -ENOMEM;
+    memcpy(d, detail, n + 1);
+    nu->audit_detail = d;
+    adc_auth_uuid7(u->id);
+    memcpy(u->created, now, sizeof(u->created));
+    memcpy(u->modified, now, sizeof(u->modified));
+    return 0;
+}
+
 void adc_scim_new_user_done(struct adc_scim_new_user *nu) {
     adc_store_user_done(&nu->u);
+    free(nu->audit_detail);
+    nu->audit_detail = NULL;
     nu->check_provider = false;
 }
 

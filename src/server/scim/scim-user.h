@@ -42,6 +42,7 @@ int adc_scim_user_create(struct adc_scim_ctx *ctx, const json_t *body, bool want
 struct adc_scim_new_user {
     struct adc_store_user u;
     bool check_provider; /* not a sync configuration: the provider must be checked in the db */
+    char *audit_detail;  /* adc_scim_user_create_stamp's, else NULL */
 };
 int adc_scim_user_create_prepare(struct adc_scim_ctx *ctx, const json_t *body,
                                  struct adc_scim_new_user *nu, struct adc_scim_result *r);
@@ -51,6 +52,10 @@ int adc_scim_user_create_commit(struct adc_scim_ctx *ctx, struct adc_scim_new_us
  * for it. A failure is logged, not answered: the users are found without it. */
 void adc_scim_users_settle(struct adc_db *db);
 void adc_scim_new_user_done(struct adc_scim_new_user *nu);
+/* What _commit would make under the write lock and needs no database, made beforehand: the id,
+ * the times (now, adc_store_now's text, for all creates of a request) and the audit record's
+ * detail. For a prepared nu; 0, or -ENOMEM (nu unchanged: _commit makes them then). */
+int adc_scim_user_create_stamp(struct adc_scim_new_user *nu, const char now[static 24]);
 /* The parts of _prepare that do not depend on how the resource was read, for the tree-less
  * reader of Bulk creates (scim-user-scan.h): whether this client may create at all (0, or -1
  * with the 403 in r); whether its creates are stored disabled (create-as-disabled); and the

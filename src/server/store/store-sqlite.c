@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -37,6 +39,19 @@ struct lite_db {
     size_t n_stmts;
 };
 
+/* The WAL's checkpoints, on a thread of their own (see checkpointer()). */
+struct checkpointer {
+    pthread_t thread;
+    bool started;
+    sqlite3 *h;           /* its own connection */
+    pthread_mutex_t lock; /* guards stop and the wait */
+    pthread_cond_t wake;
+    bool stop;
+    atomic_bool wanted;  /* the WAL passed ckpt_pages: a busy round is due */
+    atomic_int frames;   /* the WAL's size in frames after the latest commit */
+    atomic_uint commits; /* commits seen, to tell an idle database */
+};
+
 struct lite_store {
     struct adc_store base;
     char *path;
@@ -50,7 +65,19 @@ struct lite_store {
      * take turns on two pooled connections each start cold and read the indexes again from
      * the file: SCIM writes go through this one connection, which keeps them warm. */
     struct lite_db writer_db;
+    struct checkpointer ckpt;
 };
+
+/* The WAL is checkpointed (its pages copied into the database file) once it holds this many
+ * frames (pages of 4 kB: 64 MB), and truncated after this long without a commit. The tests
+ * lower them (adc_store_sqlite_tune). */
+static atomic_int ckpt_pages = 16384;
+static atomic_int ckpt_idle_ms = 1000;
+
+void adc_store_sqlite_tune(int checkpoint_pages, int idle_ms) {
+    atomic_store(&ckpt_pages, checkpoint_pages);
+    atomic_store(&ckpt_idle_ms, idle_ms);
+}
 
 #define LITE_DB(db) ((struct lite_db *)(db))
 #define LITE_STMT(st) (((struct lite_stmt *)(st))->st)
@@ -93,19 +120,47 @@ static int open_handle(const char *path, bool create, sqlite3 **out) {
     sqlite3_busy_timeout(h, 10000);
     /* cache_size (per connection, 32 MiB): the indexes of 100,000 users (~25 MB) stay in memory
      * during an import.
-     * wal_autocheckpoint: a Bulk of 1,000 creates dirties a few thousand pages; checkpointing
-     * every 1,000 pages (the default) rewrote the same index pages over and over.
-     * journal_size_limit gives the disk back after a checkpoint. */
+     * No automatic checkpoint: SQLite runs it inside the COMMIT that passes the size, with the
+     * write lock held, so one Bulk in about fifteen waited for 64 MB to be copied and synced
+     * while the other requests' writes queued behind it. The store's checkpointer thread does
+     * it instead (wal_hook tells it the WAL's size; see checkpointer()).
+     * journal_size_limit gives the disk back when the WAL starts over. */
     if (exec(h,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
              "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;"
-             "PRAGMA wal_autocheckpoint=16384; PRAGMA journal_size_limit=67108864;",
+             "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
              path) < 0) {
         sqlite3_close(h);
         return -EIO;
     }
     *out = h;
     return 0;
+}
+
+/* After each commit, on the committing thread (SQLite holds the write lock): records the WAL's
+ * size and wakes the checkpointer when it passed ckpt_pages. A few atomics; the lock and the
+ * signal only once per round. */
+static int wal_hook(void *ctx, sqlite3 *h, const char *db_name, int frames) {
+    (void)h;
+    (void)db_name;
+    struct checkpointer *c = ctx;
+    atomic_store_explicit(&c->frames, frames, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->commits, 1, memory_order_relaxed);
+    if (frames >= atomic_load_explicit(&ckpt_pages, memory_order_relaxed) &&
+        !atomic_exchange(&c->wanted, true)) {
+        pthread_mutex_lock(&c->lock);
+        pthread_cond_signal(&c->wake);
+        pthread_mutex_unlock(&c->lock);
+    }
+    return SQLITE_OK;
+}
+
+/* open_handle for a connection of store s: its commits report to s's checkpointer. */
+static int open_store_handle(struct lite_store *s, bool create, sqlite3 **out) {
+    int r = open_handle(s->path, create, out);
+    if (r == 0)
+        sqlite3_wal_hook(*out, wal_hook, &s->ckpt);
+    return r;
 }
 
 static int user_version(sqlite3 *h) {
@@ -151,6 +206,151 @@ static int migrate(sqlite3 *h, const char *path) {
 
 static void lite_free(struct adc_store *base);
 
+static double mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A busy round: the WAL passed ckpt_pages; returns whether the WAL starts over. A PASSIVE
+ * checkpoint copies what it can without waiting for anyone (readers and writers go on). SQLite
+ * starts the WAL over from its beginning only when a write transaction begins with every frame
+ * in the database and no reader still in the WAL, which a steady stream of writes never allows
+ * (each commit adds frames during the copy, and readers come and go): so the frames written
+ * meanwhile are copied by a RESTART with the writers held off at the store's writer mutex.
+ * That is a short wait instead of the whole copy (and never a SQLITE_BUSY: the writers wait on
+ * the mutex), plus the readers older than the copy finishing (at most 100 ms, the busy_timeout
+ * of this connection; a RESTART given up is tried at the next round). The WAL stays about
+ * ckpt_pages long. */
+static bool checkpoint_busy(struct lite_store *s) {
+    struct checkpointer *c = &s->ckpt;
+    int wal = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(c->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &wal, &copied);
+    if (rc == SQLITE_OK) {
+        pthread_mutex_lock(&s->writer);
+        rc = sqlite3_wal_checkpoint_v2(c->h, NULL, SQLITE_CHECKPOINT_RESTART, &wal, &copied);
+        pthread_mutex_unlock(&s->writer);
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        log_warning("database '%s': checkpoint: %s", s->path, sqlite3_errmsg(c->h));
+    log_debug("database '%s': checkpoint: %d of %d WAL frames in the database%s", s->path, copied,
+              wal, rc == SQLITE_OK ? ", starts over" : "");
+    return rc == SQLITE_OK;
+}
+
+/* An idle round: no commit for ckpt_idle_ms. TRUNCATE copies the rest and empties the WAL
+ * file, so an idle server holds no WAL and a restart reads none. It needs a moment without
+ * writers and waits for readers: taken only when the writer mutex is free, holding it (writers
+ * wait there, not in SQLite), and given up after 100 ms of readers (busy_timeout of this
+ * connection) to be tried again after another quiet period. Returns whether the WAL is empty. */
+static bool checkpoint_idle(struct lite_store *s) {
+    struct checkpointer *c = &s->ckpt;
+    if (pthread_mutex_trylock(&s->writer) != 0)
+        return false;
+    int rc = sqlite3_wal_checkpoint_v2(c->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    pthread_mutex_unlock(&s->writer);
+    if (rc == SQLITE_OK) {
+        atomic_store(&c->frames, 0);
+        return true;
+    }
+    if (rc != SQLITE_BUSY)
+        log_warning("database '%s': checkpoint: %s", s->path, sqlite3_errmsg(c->h));
+    return false;
+}
+
+/* The checkpointer: the only one that checkpoints the WAL while the store is open (each
+ * connection has wal_autocheckpoint=0). Its CPU is still the server's, but it runs beside the
+ * writes instead of inside one of them; on PostgreSQL the server does this itself. */
+static void *checkpointer(void *arg) {
+    struct lite_store *s = arg;
+    struct checkpointer *c = &s->ckpt;
+    unsigned seen = atomic_load(&c->commits);
+    double quiet_since = mono_ms(), last_round = 0;
+    bool empty = false; /* the WAL was emptied and nothing was committed since */
+    bool held_back = false;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stop) {
+        if (atomic_load(&c->wanted)) {
+            pthread_mutex_unlock(&c->lock);
+            /* A reader that keeps an old snapshot holds the WAL back, and each commit then
+             * asks again: after a round that could not copy everything, the next one waits
+             * 100 ms. */
+            double since = mono_ms() - last_round;
+            if (held_back && since < 100)
+                usleep((useconds_t)((100 - since) * 1000));
+            atomic_store(&c->wanted, false);
+            /* Commits during the last round ask again; the WAL may have started over since. */
+            if (atomic_load(&c->frames) >= atomic_load(&ckpt_pages)) {
+                held_back = !checkpoint_busy(s);
+                last_round = mono_ms();
+            }
+            pthread_mutex_lock(&c->lock);
+            continue;
+        }
+        int idle_ms = atomic_load(&ckpt_idle_ms);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long wait_ns = (long)(idle_ms / 4 + 1) * 1000000L;
+        until.tv_sec += wait_ns / 1000000000L;
+        until.tv_nsec += wait_ns % 1000000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->wake, &c->lock, &until);
+        if (c->stop || atomic_load(&c->wanted))
+            continue;
+        unsigned n = atomic_load(&c->commits);
+        double now = mono_ms();
+        if (n != seen) {
+            seen = n;
+            quiet_since = now;
+            empty = false;
+            continue;
+        }
+        if (empty || now - quiet_since < idle_ms)
+            continue;
+        pthread_mutex_unlock(&c->lock);
+        empty = checkpoint_idle(s);
+        if (!empty)
+            quiet_since = mono_ms(); /* busy readers: again after another quiet period */
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* Opens the checkpointer's connection and starts it; 0 or a negative errno. */
+static int checkpointer_start(struct lite_store *s) {
+    struct checkpointer *c = &s->ckpt;
+    int r = open_handle(s->path, false, &c->h);
+    if (r < 0)
+        return r;
+    sqlite3_busy_timeout(c->h, 100); /* see checkpoint_idle */
+    r = -pthread_create(&c->thread, NULL, checkpointer, s);
+    if (r < 0) {
+        log_error("database '%s': cannot start the checkpointer thread", s->path);
+        return r;
+    }
+    c->started = true;
+    return 0;
+}
+
+static void checkpointer_stop(struct lite_store *s) {
+    struct checkpointer *c = &s->ckpt;
+    if (c->started) {
+        pthread_mutex_lock(&c->lock);
+        c->stop = true;
+        pthread_cond_signal(&c->wake);
+        pthread_mutex_unlock(&c->lock);
+        pthread_join(c->thread, NULL);
+        c->started = false;
+    }
+    if (c->h)
+        sqlite3_close(c->h);
+    c->h = NULL;
+}
+
 static void db_init(struct lite_db *db, struct lite_store *s, sqlite3 *h) {
     db->base.engine = &adc_store_sqlite;
     db->store = s;
@@ -178,15 +378,17 @@ static int lite_open(const char *path, bool create, struct adc_store **out) {
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
     pthread_mutex_init(&s->writer, NULL);
+    pthread_mutex_init(&s->ckpt.lock, NULL);
+    pthread_cond_init(&s->ckpt.wake, NULL);
     int r;
     sqlite3 *h = NULL;
     if (create) {
         /* The database holds hashes only, but still: nobody else needs to read it. */
         mode_t old = umask(077);
-        r = open_handle(path, true, &h);
+        r = open_store_handle(s, true, &h);
         umask(old);
     } else {
-        r = open_handle(path, false, &h);
+        r = open_store_handle(s, false, &h);
     }
     if (r < 0)
         goto fail;
@@ -197,6 +399,9 @@ static int lite_open(const char *path, bool create, struct adc_store **out) {
     }
     db_init(&s->pool[0], s, h);
     s->n_open = 1;
+    r = checkpointer_start(s);
+    if (r < 0)
+        goto fail;
     *out = &s->base;
     return 0;
 fail:
@@ -216,6 +421,7 @@ static void db_close(struct lite_db *db) {
 
 static void lite_free(struct adc_store *base) {
     struct lite_store *s = (struct lite_store *)base;
+    checkpointer_stop(s);
     for (size_t i = 0; i < s->n_open; i++)
         db_close(&s->pool[i]);
     if (s->writer_db.h)
@@ -223,6 +429,8 @@ static void lite_free(struct adc_store *base) {
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
     pthread_mutex_destroy(&s->writer);
+    pthread_mutex_destroy(&s->ckpt.lock);
+    pthread_cond_destroy(&s->ckpt.wake);
     free(s->path);
     free(s);
 }
@@ -239,7 +447,7 @@ static struct adc_db *acquire_pooled(struct lite_store *s) {
         if (s->n_open < POOL_SIZE) {
             struct lite_db *db = &s->pool[s->n_open];
             sqlite3 *h;
-            if (open_handle(s->path, false, &h) == 0) {
+            if (open_store_handle(s, false, &h) == 0) {
                 db_init(db, s, h);
                 db->in_use = true;
                 s->n_open++;
@@ -263,7 +471,7 @@ static struct adc_db *lite_acquire(struct adc_store *base, bool writer) {
     struct lite_db *db = &s->writer_db;
     if (!db->h) {
         sqlite3 *h;
-        if (open_handle(s->path, false, &h) < 0) {
+        if (open_store_handle(s, false, &h) < 0) {
             pthread_mutex_unlock(&s->writer);
             return NULL;
         }

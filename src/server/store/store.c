@@ -119,10 +119,18 @@ int adc_stmt_bind_args(struct adc_stmt *st, int first, const struct adc_sql_arg 
 }
 
 void adc_store_now(char buf[static 24]) {
+    /* Called a few times per write (the record, its audit line): the text changes once a
+     * second, and gmtime_r and strftime cost more than the rest of it. */
+    static _Thread_local time_t last = -1;
+    static _Thread_local char text[24];
     time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (t != last) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        last = t;
+    }
+    memcpy(buf, text, sizeof(text));
 }
 
 char *adc_db_column_strdup(struct adc_stmt *st, int col) {
@@ -255,7 +263,8 @@ int adc_db_savepoint_end(struct adc_db *db, bool undo) {
 }
 
 int adc_store_listen(struct adc_store *s, const char *channel, int interval_ms,
-                     void (*cb)(void *ctx, const char *payload), void *ctx, struct adc_store_listener **out) {
+                     void (*cb)(void *ctx, const char *payload), void *ctx,
+                     struct adc_store_listener **out) {
     if (!s->engine->listen)
         return -EOPNOTSUPP;
     return s->engine->listen(s, channel, interval_ms, cb, ctx, out);
