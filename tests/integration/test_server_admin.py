@@ -72,6 +72,10 @@ class CommandLine(unittest.TestCase):
                 con.execute("DROP TABLE %s" % table)
         con.execute("DROP INDEX users_provider")
         con.execute("CREATE INDEX users_provider ON users(provider, external_id)")
+        con.execute("CREATE INDEX users_external_id ON users(external_id)")  # step 10 -> 11
+        con.execute("INSERT INTO users(id, user_name, external_id, provider, active, data, "
+                    "version, created, modified) VALUES ('u1', 'old', 'ext-old', 'local', 1, "
+                    "'{}', 1, 'x', 'x'), ('u2', 'none', NULL, 'local', 1, '{}', 1, 'x', 'x')")
         # ... and none of the columns later versions added (the schedule, the run trigger).
         con.execute("ALTER TABLE sync_configs DROP COLUMN sync_interval_minutes")
         con.execute("ALTER TABLE sync_configs DROP COLUMN next_sync_at")
@@ -95,6 +99,14 @@ class CommandLine(unittest.TestCase):
         self.assertIn("run_trigger", cols)
         cols = [row[2] for row in con.execute("PRAGMA index_info(runs_one_active)")]
         self.assertEqual(cols, ["app_id"])
+        # users' externalId index is a table of its own, holding the users there were
+        self.assertEqual(con.execute("SELECT count(*) FROM sqlite_master WHERE name = "
+                                     "'users_external_id'").fetchone()[0], 0)
+        self.assertEqual(con.execute("SELECT x.external_id, u.user_name FROM user_external_ids "
+                                     "AS x JOIN users AS u USING (seq)").fetchall(),
+                         [("ext-old", "old")])
+        self.assertEqual(con.execute("SELECT seq FROM index_marks").fetchall(),
+                         con.execute("SELECT max(seq) FROM users").fetchall())
         # A database from a newer adc-server is refused, not damaged.
         con.execute("PRAGMA user_version=%d" % (latest + 50))
         con.commit()
