@@ -357,7 +357,15 @@ static void db_init(struct lite_db *db, struct lite_store *s, sqlite3 *h) {
     db->h = h;
 }
 
+/* SQLite counts every allocation of the library for sqlite3_memory_used (unused here) under
+ * one global mutex: its lock and unlock were 6.4% of the server's CPU samples in a first
+ * import, 0.5% without (docs/BENCHMARKS.md, issue 21). Must come before the library's first
+ * use; the library's own limits (sqlite3_soft_heap_limit64) would need it, none is set. */
+static void lite_configure(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 static int lite_open(const char *path, bool create, struct adc_store **out) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, lite_configure);
     struct stat sb;
     bool exists = stat(path, &sb) == 0;
     if (create && exists && sb.st_size > 0) {
