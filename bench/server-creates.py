@@ -48,10 +48,14 @@ def main():
     p.add_argument("--build", default=os.path.join(bench.ROOT, "build-bench"))
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--per-request", type=int, default=1000)
+    p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                   help="the store: a SQLite file, or a database of a PostgreSQL cluster the "
+                        "benchmark starts (as bench.py --db)")
     p.add_argument("--perf-record", help="also record adc-server with perf into this file")
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="adc-server-creates-")
-    srv = bench.Server(os.path.join(a.build, "src", "server", "adc-server"), work, options=["-v"])
+    srv = bench.Server(os.path.join(a.build, "src", "server", "adc-server"), work, engine=a.db,
+                       options=["-v"])
     try:
         srv.init()
         srv.start()
