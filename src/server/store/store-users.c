@@ -161,19 +161,22 @@ static struct adc_stmt *prepare_write(struct adc_db *db, const char *sql,
 #define SETTLE_MAX 100000
 #define MARK_SQL "(SELECT m.seq FROM index_marks AS m WHERE m.name = 'user_external_ids')"
 
-/* After the user `id` was rewritten: a settled user's entry follows its externalId (the old
- * one goes, the new one comes). An unchanged externalId reads two index entries and writes
- * nothing. */
-static int external_id_moved(struct adc_db *db, const char *id) {
-    static const char drop_sql[] =
-        "DELETE FROM user_external_ids WHERE seq IN (SELECT seq FROM users WHERE id = ?1) AND "
-        "external_id NOT IN (SELECT external_id FROM users WHERE id = ?1 AND external_id IS NOT "
-        "NULL)";
-    static const char add_sql[] =
+/* A settled user's entry, as its row holds it now (the externalId and the seq): index_drop
+ * before the row is rewritten or deleted, index_add after a rewrite (nothing above the mark or
+ * without an externalId). Both find the entry by its primary key, so the index needs no second
+ * index by seq, which would double a settle's work. */
+static int index_drop(struct adc_db *db, const char *id) {
+    static const char sql[] =
+        "DELETE FROM user_external_ids WHERE external_id = (SELECT external_id FROM users WHERE "
+        "id = ?1) AND seq = (SELECT seq FROM users WHERE id = ?1)";
+    return adc_db_exec(db, sql, false, "t", id);
+}
+
+static int index_add(struct adc_db *db, const char *id) {
+    static const char sql[] =
         "INSERT INTO user_external_ids(external_id, seq) SELECT external_id, seq FROM users "
         "WHERE id = ? AND external_id IS NOT NULL AND seq <= " MARK_SQL " ON CONFLICT DO NOTHING";
-    int r = adc_db_exec(db, drop_sql, false, "t", id);
-    return r < 0 ? r : adc_db_exec(db, add_sql, false, "t", id);
+    return adc_db_exec(db, sql, false, "t", id);
 }
 
 /* The mark and the last seq; 0 or a negative errno. */
@@ -288,11 +291,20 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
     struct adc_stmt *st = prepare_write(db, sql, u, key, &keep, &r);
     if (!st)
         return r;
+    /* The entry goes before the row changes and comes back after as the row then is: the new
+     * externalId, or the old one when the update changed nothing. */
+    if ((r = index_drop(db, u->id)) < 0) {
+        adc_stmt_reset(st);
+        return r;
+    }
     r = adc_db_step_done(db, st, true);
-    if (r == 0 && (r = external_id_moved(db, u->id)) == 0)
+    int added = index_add(db, u->id);
+    if (r == 0 && (r = added) == 0)
         return fold_store(db, u->id, key, keep);
     if (r != -ENOENT)
         return r;
+    if (added < 0)
+        return added;
     /* No row changed: the user is gone, or another user holds the new name. */
     struct adc_stmt *q = adc_db_query_row(db, exists_sql, &r, "t", u->id);
     if (!q)
@@ -303,15 +315,14 @@ int adc_store_user_update(struct adc_db *db, const struct adc_store_user *u) {
 
 int adc_store_user_delete(struct adc_db *db, const char *id) {
     static const char sql[] = "DELETE FROM users WHERE id = ?";
-    static const char index_sql[] =
-        "DELETE FROM user_external_ids WHERE seq IN (SELECT seq FROM users WHERE id = ?)";
+
     /* SQLite gives a new row the largest rowid + 1: once the last user is gone, the next one
      * would get its seq, at or below the mark, and be in neither part of the index. The mark
      * goes down with the last user. (PostgreSQL's identities are never used twice.) */
     static const char mark_sql[] =
         "UPDATE index_marks SET seq = (SELECT coalesce(max(seq), 0) FROM users) WHERE name = "
         "'user_external_ids' AND seq > (SELECT coalesce(max(seq), 0) FROM users)";
-    int r = adc_db_exec(db, index_sql, false, "t", id);
+    int r = index_drop(db, id);
     if (r == 0)
         r = adc_db_exec(db, sql, true, "t", id);
     if (r == 0)
