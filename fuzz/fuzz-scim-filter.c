@@ -38,6 +38,11 @@ static void open_db(void) {
                      " created TEXT, modified TEXT);"
                      "INSERT INTO users VALUES(1,'i','Ann','e','local',1,"
                      "'{\"emails\":[{\"value\":\"a@b\",\"type\":\"work\"}],\"name\":{}}','','');"
+                     /* users' externalId index (store-users.h) */
+                     "CREATE TABLE user_external_ids(external_id TEXT NOT NULL, seq INTEGER "
+                     "NOT NULL, PRIMARY KEY(external_id, seq)) WITHOUT ROWID;"
+                     "CREATE TABLE index_marks(name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+                     "INSERT INTO index_marks VALUES('user_external_ids', 0);"
                      "CREATE TABLE groups(seq INTEGER PRIMARY KEY, id TEXT, display_name TEXT "
                      "COLLATE NOCASE, external_id TEXT, provider TEXT, member_count INTEGER,"
                      " created TEXT, modified TEXT);"
