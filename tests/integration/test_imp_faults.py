@@ -157,17 +157,25 @@ class ServerFailure(unittest.TestCase):
 class Retries(unittest.TestCase):
     """Through a proxy that answers 429/503 or loses answers: every write is safe to repeat."""
 
-    def run_through(self, faults, n=2500):
-        users = ldif.generate(n, special=False)
-        with SyncSetup(users) as env, FaultyProxy(env.server.url, faults) as proxy:
+    @staticmethod
+    def imp_through(env, faults):
+        """adc imp --json with adc.cfg pointing at a FaultyProxy in front of env's server:
+        (the completed process, the JSON document, the requests the proxy saw)."""
+        with FaultyProxy(env.server.url, faults) as proxy:
             with open(env.cfg_path, "w") as f:
                 f.write(f"server = {proxy.url}\napp_id = {env.cfg['app_id']}\n"
                         f"secret = {env.cfg['secret']}\n")
-            started = time.monotonic()
             r, doc = env.imp_json()
+            return r, doc, proxy.seen
+
+    def run_through(self, faults, n=2500):
+        users = ldif.generate(n, special=False)
+        with SyncSetup(users) as env:
+            started = time.monotonic()
+            r, doc, seen = self.imp_through(env, faults)
             elapsed = time.monotonic() - started
             listed = env.cloud_list()
-            return r, doc, listed, proxy.seen, elapsed
+            return r, doc, listed, seen, elapsed
 
     def test_429_with_retry_after_is_honoured(self):
         r, doc, listed, seen, elapsed = self.run_through({"/scim/v2/Bulk": ["429", "503"]})
@@ -212,12 +220,7 @@ class Retries(unittest.TestCase):
                 assert r.status == 201, r
                 first.update(data)
 
-            with FaultyProxy(env.server.url, {"/scim/v2/Bulk": [create_first]}) as proxy:
-                with open(env.cfg_path, "w") as f:
-                    f.write(f"server = {proxy.url}\napp_id = {env.cfg['app_id']}\n"
-                            f"secret = {env.cfg['secret']}\n")
-                r, doc = env.imp_json()
-                seen = proxy.seen
+            r, doc, seen = self.imp_through(env, {"/scim/v2/Bulk": [create_first]})
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual((doc["stats"]["created"], doc["stats"]["updated"],
                               doc["stats"]["failed"]), (299, 1, 0), r.stderr)
@@ -267,12 +270,7 @@ class Retries(unittest.TestCase):
                     assert r.status == 201, r
                 return None
 
-            with FaultyProxy(env.server.url, {"/scim/v2/": decide}) as proxy:
-                with open(env.cfg_path, "w") as f:
-                    f.write(f"server = {proxy.url}\napp_id = {env.cfg['app_id']}\n"
-                            f"secret = {env.cfg['secret']}\n")
-                r, doc = env.imp_json()
-                seen = proxy.seen
+            r, doc, seen = self.imp_through(env, {"/scim/v2/": decide})
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertNotIn("/scim/v2/Bulk", [p for m, p, st in seen])
             self.assertEqual(posts[2], posts[3])  # the lost one, sent again
@@ -290,11 +288,7 @@ class Retries(unittest.TestCase):
             for u in users[5:10]:
                 env.rename(u, "new-" + u.mail[0])
             env.slapd.lock(users[10].dn)
-            with FaultyProxy(env.server.url, {"/scim/v2/Bulk": ["drop"]}) as proxy:
-                with open(env.cfg_path, "w") as f:
-                    f.write(f"server = {proxy.url}\napp_id = {env.cfg['app_id']}\n"
-                            f"secret = {env.cfg['secret']}\n")
-                r, doc = env.imp_json()
+            r, doc, _ = self.imp_through(env, {"/scim/v2/Bulk": ["drop"]})
             self.assertEqual(r.returncode, 0, r.stderr)
             # 5 renames are updates, the lock of user 10 a disable.
             self.assertEqual((doc["stats"]["deleted"], doc["stats"]["updated"],
