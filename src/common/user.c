@@ -131,15 +131,8 @@ struct adc_user *adc_user_list_append(struct adc_user_list *l) {
 
 /* ---- compact directory users ------------------------------------------------------------ */
 
-#define DIR_BLOCK_SIZE (256u * 1024)
 #define DIR_STRINGS 8
 #define DIR_EXT 1 /* the position of the externalId among the strings */
-
-struct adc_dir_block {
-    struct adc_dir_block *next;
-    size_t used, size;
-    char data[];
-};
 
 /* The identity attributes' names, interned: a user keeps the index (1 byte, not an 8-byte
  * pointer). They are a handful (entryUUID, objectGUID, nsUniqueId, the configured one); slots
@@ -183,10 +176,7 @@ void adc_dir_users_init(struct adc_dir_users *l) { memset(l, 0, sizeof(*l)); }
 void adc_dir_users_done(struct adc_dir_users *l) {
     if (!l)
         return;
-    for (struct adc_dir_block *b = l->blocks, *next; b; b = next) {
-        next = b->next;
-        free(b);
-    }
+    adc_arena_done(&l->arena);
     free(l->items);
     memset(l, 0, sizeof(*l));
 }
@@ -277,22 +267,6 @@ static void copy_strings(char *p, const struct adc_dir_user *d, const char *s[DI
     }
 }
 
-static char *arena_alloc(struct adc_dir_users *l, size_t size) {
-    struct adc_dir_block *b = l->blocks;
-    if (!b || b->size - b->used < size) {
-        size_t cap = size > DIR_BLOCK_SIZE ? size : DIR_BLOCK_SIZE;
-        if (cap > SIZE_MAX - sizeof(*b) || !(b = malloc(sizeof(*b) + cap)))
-            return NULL;
-        b->used = 0;
-        b->size = cap;
-        b->next = l->blocks;
-        l->blocks = b;
-    }
-    char *p = b->data + b->used;
-    b->used += size;
-    return p;
-}
-
 struct adc_dir_user *adc_dir_users_add(struct adc_dir_users *l, const struct adc_user *u) {
     struct adc_dir_user d;
     const char *s[DIR_STRINGS];
@@ -300,7 +274,7 @@ struct adc_dir_user *adc_dir_users_add(struct adc_dir_users *l, const struct adc
     size_t size = plan_strings(u, &d, s, uuid);
     if (adc_grow_array(l->items, l->cap, l->n, 64) < 0)
         return NULL;
-    char *p = arena_alloc(l, size ? size : 1);
+    char *p = adc_arena_alloc(&l->arena, size ? size : 1);
     if (!p)
         return NULL;
     copy_strings(p, &d, s, uuid);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/arena.h"
+
 struct adc_user {
     char *user_name;   /* SCIM userName; from backend.ldap.authentication.username_attribute */
     char *external_id; /* immutable directory identifier (entryUUID, objectGUID, nsUniqueId) */
@@ -112,12 +114,10 @@ bool adc_uuid_parse(const char *s, unsigned char out[16]);
 /* The canonical lowercase text of u into buf (37 bytes with the NUL); returns buf. */
 const char *adc_uuid_format(const unsigned char u[16], char buf[ADC_DIR_UUID_TEXT]);
 
-struct adc_dir_block;
-
 struct adc_dir_users {
     struct adc_dir_user *items;
     size_t n, cap;
-    struct adc_dir_block *blocks; /* the arena */
+    struct adc_arena arena; /* the users' strings */
 };
 
 void adc_dir_users_init(struct adc_dir_users *l);

@@ -69,39 +69,6 @@ int adc_ldap_range_parse(const char *desc, const char *attr, long *low, long *hi
     return 0;
 }
 
-/* The blocks of a group's member values: the first small (a group of 100 members takes 4
- * KiB, not a large block), each next one twice the last, up to 256 KiB. */
-struct adc_group_strings {
-    struct adc_group_strings *next;
-    size_t used, size;
-    char data[];
-};
-
-static char *strings_copy(struct adc_group_strings **head, const char *p, size_t len) {
-    struct adc_group_strings *b = *head;
-    if (len > SIZE_MAX / 2 - sizeof(*b))
-        return NULL;
-    if (!b || b->size - b->used < len + 1) {
-        size_t size = b ? b->size * 2 : 1024;
-        if (size > 256 * 1024)
-            size = 256 * 1024;
-        if (size < len + 1)
-            size = len + 1;
-        struct adc_group_strings *nb = malloc(sizeof(*nb) + size);
-        if (!nb)
-            return NULL;
-        nb->next = b;
-        nb->used = 0;
-        nb->size = size;
-        *head = b = nb;
-    }
-    char *s = b->data + b->used;
-    memcpy(s, p, len);
-    s[len] = '\0';
-    b->used += len + 1;
-    return s;
-}
-
 /* Appends a copy of [p, p+n) to one of the group's member arrays. */
 static int push(struct greader *g, struct adc_dir_group *grp, char ***arr, size_t *n, const char *p,
                 size_t len) {
@@ -109,7 +76,11 @@ static int push(struct greader *g, struct adc_dir_group *grp, char ***arr, size_
         return -E2BIG;
     if (adc_grow_array_n(*arr, *n, 4) < 0)
         return -ENOMEM;
-    char *s = strings_copy(&grp->strings, p, len);
+    /* The first block small (a group of 100 members takes 4 KiB, not a large block), each next
+     * one twice the last. */
+    if (!grp->strings.blocks && !grp->strings.next)
+        adc_arena_init_growing(&grp->strings, 1024);
+    char *s = adc_arena_strndup(&grp->strings, p, len);
     if (!s)
         return -ENOMEM;
     (*arr)[(*n)++] = s;
@@ -302,7 +273,7 @@ out:
     if (r == -ENOMEM && !g->err)
         failf(g, r, "out of memory", 0);
     struct adc_group_read one = {.groups = &grp, .n = 1};
-    if (grp.dn || grp.external_id || grp.name || grp.strings || grp.member_pos)
+    if (grp.dn || grp.external_id || grp.name || grp.strings.blocks || grp.member_pos)
         adc_group_read_done(&one);
     ldap_value_free_len(names);
     ldap_memfree(dn);
@@ -460,13 +431,9 @@ void adc_dir_group_members_free(struct adc_dir_group *g) {
     free(g->member_pos);
     g->member_pos = NULL;
     g->n_member_pos = 0;
-    for (struct adc_group_strings *b = g->strings, *next; b; b = next) {
-        next = b->next;
-        free(b);
-    }
+    adc_arena_done(&g->strings);
     g->member_dns = g->member_uids = NULL;
     g->n_member_dns = g->n_member_uids = 0;
-    g->strings = NULL;
 }
 
 void adc_group_read_done(struct adc_group_read *r) {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/arena.h"
 #include "config/config.h"
 #include "directory/ldap-source.h"
 
@@ -32,7 +33,7 @@ struct adc_dir_group {
     /* The member values' text, one after the other in blocks (no allocation per value: at
      * 1,000,000 members about 20 MB less, docs/BENCHMARKS.md, issue 21): free the members
      * with adc_dir_group_members_free, never one by one. */
-    struct adc_group_strings *strings;
+    struct adc_arena strings;
 };
 
 struct adc_group_read {

@@ -8,27 +8,12 @@
 
 #include "common/buf.h"
 
-#define BLOCK_SIZE (256u * 1024)
-
-struct adc_cloud_block {
-    struct adc_cloud_block *next;
-    size_t used, size;
-    char data[];
-};
-
 void adc_cloud_users_init(struct adc_cloud_users *c) { memset(c, 0, sizeof(*c)); }
-
-static void free_blocks(struct adc_cloud_block *b) {
-    for (struct adc_cloud_block *next; b; b = next) {
-        next = b->next;
-        free(b);
-    }
-}
 
 void adc_cloud_users_done(struct adc_cloud_users *c) {
     if (!c)
         return;
-    free_blocks(c->blocks);
+    adc_arena_done(&c->blocks);
     free(c->items);
     memset(c, 0, sizeof(*c));
 }
@@ -48,38 +33,13 @@ int adc_cloud_users_reserve(struct adc_cloud_users *c, size_t n) {
 
 char *adc_cloud_users_strdup(void *ctx, const char *s, size_t len) {
     struct adc_cloud_users *c = ctx;
-    struct adc_cloud_block *b = c->blocks;
-    if (len >= SIZE_MAX - sizeof(*b) - BLOCK_SIZE)
-        return NULL;
-    if (!b || b->size - b->used < len + 1) {
-        size_t size = len + 1 > BLOCK_SIZE ? len + 1 : BLOCK_SIZE;
-        b = malloc(sizeof(*b) + size);
-        if (!b)
-            return NULL;
-        b->used = 0;
-        b->size = size;
-        b->next = c->blocks;
-        c->blocks = b;
-    }
-    char *p = b->data + b->used;
-    memcpy(p, s, len);
-    p[len] = '\0';
-    b->used += len + 1;
-    return p;
+    return adc_arena_strndup(&c->blocks, s, len);
 }
 
 void adc_cloud_users_clear_strings(struct adc_cloud_users *c) {
-    struct adc_cloud_block *b = c->blocks;
-    if (!b)
-        return;
-    free_blocks(b->next);
-    b->next = NULL;
-    b->used = 0;
+    adc_arena_clear(&c->blocks);
     c->last_provider = NULL;
 }
-
-/* The block's used size before a copy, to give the copies back when a later one fails. */
-static size_t mark(const struct adc_cloud_users *c) { return c->blocks ? c->blocks->used : 0; }
 
 static int copy(struct adc_cloud_users *c, const char *s, const char **out) {
     *out = NULL;
@@ -161,8 +121,7 @@ struct adc_cloud_user *adc_cloud_users_add(struct adc_cloud_users *c, const stru
     if (adc_grow_array(c->items, c->cap, c->n, 64) < 0)
         return NULL;
     struct adc_cloud_user *cu = &c->items[c->n];
-    struct adc_cloud_block *b0 = c->blocks;
-    size_t used0 = mark(c);
+    struct adc_arena_mark m = adc_arena_mark(&c->blocks);
     memset(cu, 0, sizeof(*cu));
     if (ident(c, u->id, &cu->id_, &cu->ident_uuid, 1) < 0 ||
         copy(c, u->user_name, &cu->user_name) < 0 ||
@@ -183,9 +142,6 @@ struct adc_cloud_user *adc_cloud_users_add(struct adc_cloud_users *c, const stru
     c->n++;
     return cu;
 fail:
-    /* A new block may have been started: the copies made in it are lost space only (at most
-     * one user's strings), the block stays for the next user. */
-    if (c->blocks == b0 && b0)
-        b0->used = used0;
+    adc_arena_rewind(&c->blocks, m); /* a new block's copies: lost space only, one user's */
     return NULL;
 }

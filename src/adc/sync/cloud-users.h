@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/arena.h"
 #include "common/user.h"
 
 /* The text of a UUID in its canonical form, with its NUL. */
@@ -55,12 +56,10 @@ static inline bool adc_cloud_user_has_external_id(const struct adc_cloud_user *c
     return (c->ident_uuid & 2) || (c->ext_.text && *c->ext_.text);
 }
 
-struct adc_cloud_block;
-
 struct adc_cloud_users {
     struct adc_cloud_user *items; /* strings point into the blocks */
     size_t n, cap;
-    struct adc_cloud_block *blocks;
+    struct adc_arena blocks;
     const char *last_provider; /* the provider of the previous user, and its index */
     uint16_t last_provider_index;
 };
