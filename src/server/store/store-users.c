@@ -257,25 +257,36 @@ int64_t adc_store_users_settle(struct adc_db *db, bool all) {
  * skips a conflicting row (ON CONFLICT DO NOTHING: no row back) and the update checks for
  * another holder of the name; writers are serialized, so the check holds until commit. */
 int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u) {
-    /* RETURNING: both engines hand the new seq back without a second statement. */
-    static const char sql[] = "INSERT INTO users(id, user_name, external_id, provider, active, "
-                              "data, version, created, modified) VALUES (?,?,?,?,?,?,?,?,?) "
-                              "ON CONFLICT DO NOTHING RETURNING seq";
+    /* The new seq comes back by RETURNING on PostgreSQL (no second round trip), as SQLite's
+     * last rowid otherwise (store.h: RETURNING costs SQLite a temporary table per row). */
+#define INSERT_USER                                                                                \
+    "INSERT INTO users(id, user_name, external_id, provider, active, data, version, created, "     \
+    "modified) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+    static const char returning_sql[] = INSERT_USER " RETURNING seq";
+    static const char plain_sql[] = INSERT_USER;
+#undef INSERT_USER
+    bool by_key = adc_db_last_insert_key(db) != -ENOTSUP;
     char key[FOLD_MAX];
     bool keep;
     int r;
-    struct adc_stmt *st = prepare_write(db, sql, u, key, &keep, &r);
+    struct adc_stmt *st = prepare_write(db, by_key ? plain_sql : returning_sql, u, key, &keep, &r);
     if (!st)
         return r;
-    r = adc_db_step_row(db, st);
-    if (r == -ENOENT)
-        r = -EEXIST; /* the userName (or the id) is taken */
-    if (r == 0) {
-        u->seq = adc_stmt_int(st, 0);
-        adc_stmt_reset(st);
-        if (keep)
-            r = fold_store(db, u->id, key, true);
+    if (by_key) {
+        r = adc_db_step_done(db, st, true);
+        if (r == 0)
+            u->seq = adc_db_last_insert_key(db);
+    } else {
+        r = adc_db_step_row(db, st);
+        if (r == 0) {
+            u->seq = adc_stmt_int(st, 0);
+            adc_stmt_reset(st);
+        }
     }
+    if (r == -ENOENT)
+        r = -EEXIST; /* no row: the userName (or the id) is taken */
+    if (r == 0 && keep)
+        r = fold_store(db, u->id, key, true);
     return r;
 }
 
