@@ -387,6 +387,11 @@ class ExternalIdIndex(ServerTestCase):
         self.assertEqual(self.query(f'externalId eq "ext-{late:05d}"'), [f"x{late:05d}"])
         self.assertEqual(len(self.query('externalId sw "ext-0000"')), 10)
         self.assertEqual(self.query('externalId gt "ext-02497"'), ["x02498", "x02499"])
+        # a chain of "eq" (adc's look-up after a repeated Bulk) finds both parts in one query
+        self.assertEqual(
+            self.query(f'externalId eq "ext-{first:05d}" or externalId eq "ext-{late:05d}" or '
+                       'externalId eq "nobody" or externalId eq "EXT-00001"'),
+            sorted([f"x{first:05d}", f"x{late:05d}"]))
         # once creates pause, the schedule's tick settles the rest
         deadline = time.monotonic() + 15
         while self.bounds()[0] != n and time.monotonic() < deadline:
