@@ -41,9 +41,12 @@ static long status_of(const json_t *op) {
     return -1; /* other forms: not compared */
 }
 
-static void on_op(void *ud, size_t pos, const char *bulk_id, long status, const char *detail) {
+static void on_op(void *ud, size_t pos, const char *bulk_id, long status, const char *detail,
+                  const char *location) {
     struct ops_seen *os = ud;
     (void)detail;
+    if (location)
+        (void)strlen(location); /* readable during the call */
     if (os->n == os->cap) {
         os->cap = os->cap ? os->cap * 2 : 16;
         os->v = realloc(os->v, os->cap * sizeof(*os->v));

@@ -300,6 +300,16 @@ class ScimUsers(ServerTestCase):
         self.assertNotIn("title", u)
         self.assertNotIn("meta", u)
         self.assertIn("displayName", u)
+        # excludedAttributes=meta alone (adc's listing) is rendered as text, without parsing:
+        # the same resource as the full one without meta, for users with and without extras
+        self.create("nils", "uuid-nils")
+        flt = urllib.parse.quote('userName eq "lena" or userName eq "nils"')
+        full = self.srv.scim(self.cfg, "GET", "/Users?filter=" + flt).body["Resources"]
+        for excluded in ("meta", "META", "meta.version", "meta,meta"):
+            r = self.srv.scim(self.cfg, "GET", f"/Users?excludedAttributes={excluded}&filter={flt}")
+            self.assertEqual(r.status, 200, r.raw)
+            self.assertEqual(r.body["Resources"],
+                             [{k: v for k, v in u.items() if k != "meta"} for u in full], excluded)
 
     def test_search_post(self):
         self.create("mona", "uuid-mona")
@@ -387,6 +397,11 @@ class ExternalIdIndex(ServerTestCase):
         self.assertEqual(self.query(f'externalId eq "ext-{late:05d}"'), [f"x{late:05d}"])
         self.assertEqual(len(self.query('externalId sw "ext-0000"')), 10)
         self.assertEqual(self.query('externalId gt "ext-02497"'), ["x02498", "x02499"])
+        # a chain of "eq" (adc's look-up after a repeated Bulk) finds both parts in one query
+        self.assertEqual(
+            self.query(f'externalId eq "ext-{first:05d}" or externalId eq "ext-{late:05d}" or '
+                       'externalId eq "nobody" or externalId eq "EXT-00001"'),
+            sorted([f"x{first:05d}", f"x{late:05d}"]))
         # once creates pause, the schedule's tick settles the rest
         deadline = time.monotonic() + 15
         while self.bounds()[0] != n and time.monotonic() < deadline:

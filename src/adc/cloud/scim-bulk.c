@@ -134,7 +134,8 @@ struct settle_ctx {
     size_t *conflicts, n_conflicts;
 };
 
-static void on_bulk_op(void *ud, size_t pos, const char *bid, long status, const char *detail) {
+static void on_bulk_op(void *ud, size_t pos, const char *bid, long status, const char *detail,
+                       const char *location) {
     struct settle_ctx *sc = ud;
     struct bulk *b = sc->b;
     /* Our bulkId is "b<index into w>"; fall back to the position for servers that do not
@@ -165,6 +166,8 @@ static void on_bulk_op(void *ud, size_t pos, const char *bid, long status, const
         sc->conflicts[sc->n_conflicts++] = b->idx[k];
     } else {
         adc_scim_settle(wr, o, status);
+        if (o == ADC_SCIM_OUT_DONE && wr->kind == ADC_SCIM_CREATE)
+            adc_scim_note_new_id(wr, location);
     }
 }
 

@@ -47,6 +47,10 @@ struct adc_scim_write {
     bool sent_before;
     bool existed;
     char *found_id; /* the SCIM id of that user (freed by adc_scim_write_done) */
+    /* A create done: the new user's SCIM id when the answer gave it (its Bulk location, or the
+     * resource's id; freed by adc_scim_write_done), so that the run knows the ids of the users
+     * it created without listing them again (docs/BENCHMARKS.md, issue 21). */
+    char *new_id;
 };
 
 /* Creates the client from adc.cfg's connection settings. Returns 0, -EINVAL (no server URL or

@@ -86,24 +86,14 @@ static int gmember_member(struct adc_json_scan *s, const char *key, void *ctx) {
     return adc_json_scan_skip(s);
 }
 
-/* A member of g by its key: lent from key_of, else "?:<id>" in the list's blocks. */
+/* A member of g by its key (key_of's). */
 static int add_member(struct adc_cloud_group_list *l, struct adc_cloud_group *g, size_t *cap,
                       adc_member_key_fn key_of, void *ctx, const char *id, const char *type) {
-    const char *key = key_of(ctx, id, type);
-    if (!key) {
-        size_t n = strlen(id);
-        char *k = malloc(n + 3);
-        if (k) {
-            k[0] = '?';
-            k[1] = ':';
-            memcpy(k + 2, id, n + 1);
-            key = adc_cloud_users_strdup(&l->texts, k, n + 2);
-            free(k);
-        }
-    }
-    if (!key || adc_grow_array(g->member_keys, *cap, g->n_members, 16) < 0)
+    (void)l;
+    adc_group_key key = key_of(ctx, id, type);
+    if (key == ADC_GROUP_KEY_NONE || adc_grow_array(g->members, *cap, g->n_members, 16) < 0)
         return -ENOMEM;
-    g->member_keys[g->n_members++] = key;
+    g->members[g->n_members++] = key;
     return 0;
 }
 
@@ -288,7 +278,7 @@ static int membership_list_member(struct adc_json_scan *s, const char *key, void
     return adc_json_scan_skip(s);
 }
 
-/* Every membership of the listed groups into their member_keys. */
+/* Every membership of the listed groups into their members. */
 static int read_memberships(struct adc_scim *s, struct adc_cloud_group_list *l,
                             adc_member_key_fn key_of, void *ctx, char **err) {
     struct adc_strindex by_id;
@@ -402,7 +392,6 @@ void adc_cloud_group_list_done(struct adc_cloud_group_list *l) {
     for (size_t i = 0; i < l->n; i++)
         adc_cloud_group_done(&l->items[i]);
     free(l->items);
-    adc_cloud_users_done(&l->texts);
     memset(l, 0, sizeof(*l));
 }
 

@@ -10,15 +10,14 @@
 #include "cloud/scim-client.h"
 #include "sync/group-plan.h"
 
-/* Maps a member's cloud id (and SCIM type) to the plan's key ("u:ext" / "g:ext"); NULL when
- * the id is not a user or group of ours. The key is lent and must stay valid as long as the
- * list: the groups keep the pointer (one per membership), not a copy. */
-typedef const char *(*adc_member_key_fn)(void *ctx, const char *id, const char *type);
+/* Maps a member's cloud id (and SCIM type) to the plan's key (sync/group-plan.h: a user's or
+ * group's position, or an "other" the callback records, e.g. "?:<id>"); ADC_GROUP_KEY_NONE
+ * when out of memory (the listing then fails). */
+typedef adc_group_key (*adc_member_key_fn)(void *ctx, const char *id, const char *type);
 
 struct adc_cloud_group_list {
     struct adc_cloud_group *items;
     size_t n;
-    struct adc_cloud_users texts; /* the "?:<id>" keys of members key_of did not know */
 };
 
 /* Every group whose provider is app_id, members as keys (see adc_cloud_group in

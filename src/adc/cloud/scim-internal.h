@@ -46,6 +46,10 @@ enum adc_scim_outcome adc_scim_classify(struct adc_scim_write *w, long status, c
 void adc_scim_settle(struct adc_scim_write *w, enum adc_scim_outcome o, long status);
 /* Marks a write not done with `why`, unless it is done or failed already. */
 void adc_scim_fail_write(struct adc_scim_write *w, const char *why);
+/* A create w was done: keeps its new id (the last path segment of location, or the whole
+ * text when it has no '/') in w->new_id; nothing when absent or longer than any id. */
+#define ADC_SCIM_NEW_ID_MAX 255
+void adc_scim_note_new_id(struct adc_scim_write *w, const char *location);
 void adc_scim_conflict_failed(struct adc_scim_write *w, const char *detail);
 /* After creates got 409: sets ours[k] (and w[pos[k]].found_id) when w[pos[k]]'s externalId is
  * a user of ours already. */

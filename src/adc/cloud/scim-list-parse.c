@@ -326,7 +326,7 @@ int adc_scim_list_parse(const char *buf, size_t len, struct adc_cloud_users *out
 /* ---- BulkResponse (RFC 7644 section 3.7.3) --------------------------------------------- */
 
 struct bulk_op_ctx {
-    char *bulk_id;
+    char *bulk_id, *location;
     long status;
     char *detail, *scim_type;
 };
@@ -357,6 +357,8 @@ static int op_member(struct adc_json_scan *s, const char *key, void *ctx) {
     struct bulk_op_ctx *oc = ctx;
     if (strcmp(key, "bulkId") == 0)
         return opt_string(s, &oc->bulk_id);
+    if (strcmp(key, "location") == 0)
+        return opt_string(s, &oc->location);
     if (strcmp(key, "status") == 0) {
         /* "201" as RFC 7644 writes it, 201, or a draft-era {"code": 201} */
         if (adc_json_scan_next_is(s, '"')) {
@@ -391,7 +393,8 @@ static int op_element(struct adc_json_scan *s, size_t pos, void *ctx) {
     struct bulk_op_ctx oc = {0};
     int r = adc_json_scan_object(s, op_member, &oc);
     if (r == 0)
-        bc->fn(bc->userdata, pos, oc.bulk_id, oc.status, oc.detail ? oc.detail : oc.scim_type);
+        bc->fn(bc->userdata, pos, oc.bulk_id, oc.status, oc.detail ? oc.detail : oc.scim_type,
+               oc.location);
     return r;
 }
 

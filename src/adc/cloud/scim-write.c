@@ -163,6 +163,15 @@ enum adc_scim_outcome adc_scim_classify(struct adc_scim_write *w, long status, c
     return ADC_SCIM_OUT_FAILED;
 }
 
+void adc_scim_note_new_id(struct adc_scim_write *w, const char *location) {
+    const char *slash = location ? strrchr(location, '/') : NULL;
+    const char *id = slash ? slash + 1 : location;
+    if (!id || !*id || strlen(id) > ADC_SCIM_NEW_ID_MAX)
+        return; /* no id: the caller looks the user up if it needs it */
+    free(w->new_id);
+    w->new_id = strdup(id);
+}
+
 void adc_scim_fail_write(struct adc_scim_write *w, const char *why) {
     if (w->done || w->error)
         return;
@@ -225,6 +234,8 @@ static int adc_scim_write_one_by_one(struct adc_scim *s, struct adc_scim_write *
         const char *detail = j ? adc_scim_error_detail(j) : NULL;
         enum adc_scim_outcome o = adc_scim_classify(&w[i], resp.status, detail);
         adc_scim_settle(&w[i], o, resp.status);
+        if (o == ADC_SCIM_OUT_DONE && w[i].kind == ADC_SCIM_CREATE)
+            adc_scim_note_new_id(&w[i], json_string_value(json_object_get(j, "id")));
         bool again = false;
         if (resp.attempts > 1)
             w[i].sent_before = true; /* an earlier attempt may have been written */
@@ -258,4 +269,6 @@ void adc_scim_write_done(struct adc_scim_write *w) {
     w->error = NULL;
     free(w->found_id);
     w->found_id = NULL;
+    free(w->new_id);
+    w->new_id = NULL;
 }

@@ -41,6 +41,32 @@ static int to_write(const struct adc_plan_change *c, const char *app_id, struct 
     return 0;
 }
 
+/* Keeps the id of change i's user (see adc_apply_result.ids). 0 or -ENOMEM. */
+static int keep_id(struct adc_apply_result *res, size_t n_changes, size_t i, const char *id) {
+    if (!id) {
+        res->n_ids_missing++;
+        return 0;
+    }
+    if (!res->ids && (!(res->ids = calloc(n_changes, sizeof(*res->ids))) ||
+                      !(res->id_kind = calloc(n_changes, 1))))
+        return -ENOMEM;
+    if (adc_uuid_parse(id, res->ids[i].uuid)) {
+        res->id_kind[i] = 1;
+        return 0;
+    }
+    if (!(res->ids[i].text = adc_arena_strndup(&res->id_texts, id, strlen(id))))
+        return -ENOMEM;
+    res->id_kind[i] = 2;
+    return 0;
+}
+
+const char *adc_apply_result_id(const struct adc_apply_result *r, size_t i,
+                                char buf[ADC_UUID_TEXT]) {
+    if (!r->id_kind || !r->id_kind[i])
+        return NULL;
+    return r->id_kind[i] == 1 ? adc_uuid_format(r->ids[i].uuid, buf) : r->ids[i].text;
+}
+
 int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits,
                    const struct adc_plan *plan, const char *app_id, adc_apply_progress_fn progress,
                    void *userdata, struct adc_apply_result *result, char **err) {
@@ -95,6 +121,16 @@ int adc_apply_plan(struct adc_scim *client, const struct adc_scim_limits *limits
                 res.errors[which[k]] = w[k].error ? TAKE_PTR(w[k].error) : strdup("not written");
             }
         }
+        for (size_t k = 0; k < m && r >= 0; k++) {
+            const struct adc_plan_change *c = &plan->changes[which[k]];
+            if (!w[k].done || c->temporary)
+                continue;
+            if (c->op == ADC_PLAN_CREATE)
+                r = keep_id(&res, plan->n_changes, which[k],
+                            w[k].new_id ? w[k].new_id : w[k].found_id);
+            else if (c->op == ADC_PLAN_UPDATE && (c->fields & ADC_FIELD_PROVIDER))
+                r = keep_id(&res, plan->n_changes, which[k], w[k].id); /* a takeover */
+        }
         done += m;
     out_slice:
         for (size_t k = 0; k < m; k++) {
@@ -131,5 +167,8 @@ void adc_apply_result_done(struct adc_apply_result *r, size_t n_changes) {
             free(r->errors[i]);
     free(r->errors);
     free(r->existed);
+    free(r->ids);
+    free(r->id_kind);
+    adc_arena_done(&r->id_texts);
     memset(r, 0, sizeof(*r));
 }

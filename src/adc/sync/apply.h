@@ -6,6 +6,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "common/arena.h"
 
 #include "sync/plan.h"
 #include "cloud/scim-client.h"
@@ -19,7 +22,21 @@ struct adc_apply_result {
     bool *existed;
     size_t n_failed;
     bool aborted; /* stopped early: server unreachable, or the caller said stop */
+    /* Per plan change, when this run made its user one of this configuration's in the cloud (a
+     * create done, or a takeover): the user's SCIM id as the answers gave it, 16 bytes in the
+     * form of sync/cloud-users.h (adc_apply_result_id reads it). NULL until one is. The
+     * groups' members name those users without listing them again (at 1,000,000 creates
+     * about 100 MB and 11 s less; docs/BENCHMARKS.md, issue 21). */
+    struct adc_cloud_ident *ids;
+    uint8_t *id_kind; /* per change: 0 none, 1 a UUID's bytes, 2 text in id_texts */
+    struct adc_arena id_texts;
+    size_t n_ids_missing; /* such users whose answer gave no id */
 };
+
+/* The SCIM id of plan change i's user when this run created or took it over (see ids), as
+ * text (lent from r, or formatted into buf), else NULL. */
+const char *adc_apply_result_id(const struct adc_apply_result *r, size_t i,
+                                char buf[ADC_UUID_TEXT]);
 
 /* Called after each slice with the writes done so far; returning false stops before the next
  * slice (the rest is then not done, and counted neither done nor failed). */

@@ -89,51 +89,52 @@ struct builder {
      * group names members that way */
     struct adc_strindex user_by_dn, user_by_uid, user_by_name;
     struct user_keys dn_keys, uid_keys, name_keys;
-    struct adc_strindex group_by_dn, group_by_ext, cloud_by_ext;
+    struct adc_strindex group_by_dn, cloud_by_ext;
     char **group_dn; /* normalized, owned */
-    /* keys[0..n_users) are the users' ("u:" + externalId), keys[n_users..+n_dir) the
-     * groups', in the arena p->keys */
-    const char **keys;
     /* per directory group: its desired member keys */
-    const char ***want;
+    adc_group_key **want;
     size_t *n_want;
 };
 
-/* kind ':' ext into the arena. NULL when out of memory. */
-static const char *make_key(struct adc_cloud_users *arena, char kind, const char *ext) {
-    char k[2 + ADC_UUID_TEXT + 256];
-    size_t n = strlen(ext);
-    if (n + 3 > sizeof(k)) {
-        char *big = malloc(n + 3);
-        const char *r = NULL;
-        if (big) {
-            big[0] = kind;
-            big[1] = ':';
-            memcpy(big + 2, ext, n + 1);
-            r = adc_cloud_users_strdup(arena, big, n + 2);
-        }
-        free(big);
-        return r;
-    }
-    k[0] = kind;
-    k[1] = ':';
-    memcpy(k + 2, ext, n + 1);
-    return adc_cloud_users_strdup(arena, k, n + 2);
+adc_group_key adc_group_other_add(struct adc_group_others *o, adc_group_key base, char kind,
+                                  const char *text) {
+    size_t n = strlen(text);
+    if ((uint64_t)base + o->n >= ADC_GROUP_KEY_NONE ||
+        adc_grow_array(o->texts, o->cap, o->n, 16) < 0)
+        return ADC_GROUP_KEY_NONE;
+    char *t = adc_arena_alloc(&o->strings, n + 3);
+    if (!t)
+        return ADC_GROUP_KEY_NONE;
+    t[0] = kind;
+    t[1] = ':';
+    memcpy(t + 2, text, n + 1);
+    o->texts[o->n] = t;
+    return base + (adc_group_key)o->n++;
 }
 
-int adc_group_member_keys(const struct adc_dir_user *users, size_t n_users,
-                          const struct adc_dir_group *dir, size_t n_dir,
-                          struct adc_cloud_users *arena, const char **keys) {
-    for (size_t i = 0; i < n_users; i++) {
-        char ext_buf[ADC_DIR_UUID_TEXT];
-        const char *ext = adc_dir_user_external_id(&users[i], ext_buf);
-        if (!(keys[i] = make_key(arena, 'u', ext ? ext : "")))
-            return -ENOMEM;
+void adc_group_others_done(struct adc_group_others *o) {
+    if (!o)
+        return;
+    free(o->texts);
+    adc_arena_done(&o->strings);
+    memset(o, 0, sizeof(*o));
+}
+
+const char *adc_group_key_text(const struct adc_group_plan_input *in, adc_group_key k, char *buf,
+                               size_t size) {
+    char ext_buf[ADC_DIR_UUID_TEXT];
+    size_t others = in->n_users + in->n_dir;
+    if (k < in->n_users) {
+        const char *ext = adc_dir_user_external_id(&in->users[k], ext_buf);
+        snprintf(buf, size, "u:%s", ext ? ext : "");
+    } else if (k < others) {
+        snprintf(buf, size, "g:%s", in->dir[k - in->n_users].external_id);
+    } else if (in->others && k - others < in->others->n) {
+        snprintf(buf, size, "%s", in->others->texts[k - others]);
+    } else {
+        snprintf(buf, size, "?");
     }
-    for (size_t i = 0; i < n_dir; i++)
-        if (!(keys[n_users + i] = make_key(arena, 'g', dir[i].external_id)))
-            return -ENOMEM;
-    return 0;
+    return buf;
 }
 
 /* The examples are copied: the member values they come from may be freed after the plan. */
@@ -145,7 +146,7 @@ static int unresolved(struct adc_group_plan *p, const char *what) {
     return 0;
 }
 
-static int push_key(const char ***arr, size_t *n, const char *key) {
+static int push_key(adc_group_key **arr, size_t *n, adc_group_key key) {
     if (adc_grow_array_n(*arr, *n, 8) < 0)
         return -ENOMEM;
     (*arr)[(*n)++] = key;
@@ -153,62 +154,66 @@ static int push_key(const char ***arr, size_t *n, const char *key) {
 }
 
 static int cmp_key(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    adc_group_key x = *(const adc_group_key *)a, y = *(const adc_group_key *)b;
+    return x < y ? -1 : x > y;
 }
 
 /* Sorts and drops repeats (a member named by member and uniqueMember both). */
-static void uniq(const char **a, size_t *n) {
+static void uniq(adc_group_key *a, size_t *n) {
     if (*n == 0)
         return;
     qsort(a, *n, sizeof(*a), cmp_key);
     size_t o = 1;
     for (size_t i = 1; i < *n; i++)
-        if (strcmp(a[i], a[o - 1]) != 0)
+        if (a[i] != a[o - 1])
             a[o++] = a[i];
     *n = o;
 }
 
-/* The keys of the direct members of directory group gi. */
+/* The keys of the direct members of directory group gi: one allocation for them all (at
+ * 1,000,000 members no copies while it grows), sized by adc_grow_n's rule so that a later
+ * push_key (primary groups) finds the capacity it assumes. */
 static int direct_members(struct builder *b, size_t gi) {
     const struct adc_dir_group *g = &b->in->dir[gi];
     struct adc_group_plan *p = b->p;
+    size_t nu = b->in->n_users;
+    size_t total = g->n_member_pos + g->n_member_dns + g->n_member_uids, cap = 8, n = 0;
+    if (total == 0)
+        return 0;
+    while (cap < total)
+        cap *= 2;
+    adc_group_key *want = malloc(cap * sizeof(*want));
+    if (!want)
+        return -ENOMEM;
+    b->want[gi] = want;
     char dn[KEY_MAX];
+    for (size_t i = 0; i < g->n_member_pos; i++) /* named by the reader: users of the input */
+        if (g->member_pos[i] < nu)
+            want[n++] = g->member_pos[i];
     for (size_t i = 0; i < g->n_member_dns; i++) {
         size_t u = ADC_STRINDEX_NONE, o = ADC_STRINDEX_NONE;
         if (adc_dn_normalize_into(g->member_dns[i], dn, sizeof(dn)) != SIZE_MAX) {
             u = adc_strindex_get(&b->user_by_dn, dn);
             o = u == ADC_STRINDEX_NONE ? adc_strindex_get(&b->group_by_dn, dn) : u;
         }
-        const char *key = NULL;
         if (u != ADC_STRINDEX_NONE)
-            key = b->keys[u];
+            want[n++] = (adc_group_key)u;
         else if (o != ADC_STRINDEX_NONE)
-            key = b->keys[b->in->n_users + o];
-        if (!key) {
-            if (unresolved(p, g->member_dns[i]) < 0)
-                return -ENOMEM;
-            continue;
-        }
-        if (push_key(&b->want[gi], &b->n_want[gi], key) < 0)
+            want[n++] = (adc_group_key)(nu + o);
+        else if (unresolved(p, g->member_dns[i]) < 0)
             return -ENOMEM;
     }
-    for (size_t i = 0; i < g->n_member_pos; i++) /* named by the reader: users of the input */
-        if (g->member_pos[i] < b->in->n_users &&
-            push_key(&b->want[gi], &b->n_want[gi], b->keys[g->member_pos[i]]) < 0)
-            return -ENOMEM;
     for (size_t i = 0; i < g->n_member_uids; i++) {
         size_t u = adc_strindex_get(&b->user_by_uid, g->member_uids[i]);
         if (u == ADC_STRINDEX_NONE)
             u = adc_strindex_get(&b->user_by_name, g->member_uids[i]);
-        if (u == ADC_STRINDEX_NONE) {
-            if (unresolved(p, g->member_uids[i]) < 0)
-                return -ENOMEM;
-            continue;
-        }
-        if (push_key(&b->want[gi], &b->n_want[gi], b->keys[u]) < 0)
+        if (u != ADC_STRINDEX_NONE)
+            want[n++] = (adc_group_key)u;
+        else if (unresolved(p, g->member_uids[i]) < 0)
             return -ENOMEM;
     }
-    uniq(b->want[gi], &b->n_want[gi]);
+    b->n_want[gi] = n;
+    uniq(want, &b->n_want[gi]);
     return 0;
 }
 
@@ -240,7 +245,7 @@ static int primary_groups(struct builder *b) {
         size_t g = adc_strindex_get(&by_rid, rid);
         if (g == ADC_STRINDEX_NONE)
             continue; /* a primary group outside the groups' filter */
-        if (push_key(&b->want[g], &b->n_want[g], b->keys[u]) < 0)
+        if (push_key(&b->want[g], &b->n_want[g], (adc_group_key)u) < 0)
             goto out;
         touched[g] = true;
     }
@@ -255,9 +260,9 @@ out:
     return r;
 }
 
-/* Cycle detection over the "g:" members (keep) and, with flatten, the expansion: the users of
- * a group and of every group below it. colour: 0 new, 1 on the path, 2 done. */
-static int walk(struct builder *b, size_t gi, unsigned char *colour, const char ***flat,
+/* Cycle detection over the group members (keep) and, with flatten, the expansion: the users
+ * of a group and of every group below it. colour: 0 new, 1 on the path, 2 done. */
+static int walk(struct builder *b, size_t gi, unsigned char *colour, adc_group_key **flat,
                 size_t *n_flat) {
     if (colour[gi] == 1) {
         b->p->in_cycles++;
@@ -268,11 +273,11 @@ static int walk(struct builder *b, size_t gi, unsigned char *colour, const char 
     if (colour[gi] == 2 && !flat)
         return 0;
     colour[gi] = 1;
+    size_t nu = b->in->n_users;
     for (size_t i = 0; i < b->n_want[gi]; i++) {
-        const char *k = b->want[gi][i];
-        if (k[0] == 'g') {
-            size_t sub = adc_strindex_get(&b->group_by_ext, k + 2);
-            if (sub != ADC_STRINDEX_NONE && walk(b, sub, colour, flat, n_flat) < 0)
+        adc_group_key k = b->want[gi][i];
+        if (k >= nu) {
+            if (walk(b, k - nu, colour, flat, n_flat) < 0) /* want holds no others */
                 return -ENOMEM;
         } else if (flat && push_key(flat, n_flat, k) < 0) {
             return -ENOMEM;
@@ -284,7 +289,6 @@ static int walk(struct builder *b, size_t gi, unsigned char *colour, const char 
 
 static int index_inputs(struct builder *b) {
     const struct adc_group_plan_input *in = b->in;
-    struct adc_group_plan *p = b->p;
     bool by_dn = false, by_uid = false;
     for (size_t i = 0; i < in->n_dir; i++) {
         by_dn = by_dn || in->dir[i].n_member_dns;
@@ -293,6 +297,8 @@ static int index_inputs(struct builder *b) {
     size_t nu = in->n_users;
     b->dn_keys.users = b->uid_keys.users = b->name_keys.users = in->users;
     int r = -ENOMEM;
+    if ((uint64_t)nu + in->n_dir >= ADC_GROUP_KEY_NONE)
+        return r; /* keys are 32-bit */
     if (adc_strindex_init_keyed(&b->user_by_dn, by_dn ? nu : 0, false, user_dn_at, &b->dn_keys) <
             0 ||
         adc_strindex_init_keyed(&b->user_by_uid, by_uid ? nu : 0, false, user_uid_at,
@@ -300,21 +306,15 @@ static int index_inputs(struct builder *b) {
         adc_strindex_init_keyed(&b->user_by_name, by_uid ? nu : 0, false, user_name_at,
                                 &b->name_keys) < 0 ||
         adc_strindex_init(&b->group_by_dn, in->n_dir, false) < 0 ||
-        adc_strindex_init(&b->group_by_ext, in->n_dir, false) < 0 ||
         adc_strindex_init(&b->cloud_by_ext, in->n_cloud, false) < 0)
         return r;
-    b->keys = calloc(nu + in->n_dir + 1, sizeof(*b->keys));
     b->group_dn = calloc(in->n_dir + 1, sizeof(char *));
     b->want = calloc(in->n_dir + 1, sizeof(*b->want));
     b->n_want = calloc(in->n_dir + 1, sizeof(*b->n_want));
-    if (!b->keys || !b->group_dn || !b->want || !b->n_want)
-        return r;
-    if (in->keys)
-        memcpy(b->keys, in->keys, (nu + in->n_dir) * sizeof(*b->keys));
-    else if (adc_group_member_keys(in->users, nu, in->dir, in->n_dir, &p->keys, b->keys) < 0)
+    if (!b->group_dn || !b->want || !b->n_want)
         return r;
     char buf[KEY_MAX];
-    for (size_t i = 0; i < nu; i++) {
+    for (size_t i = 0; (by_dn || by_uid) && i < nu; i++) {
         const struct adc_dir_user *u = &in->users[i];
         const char *dn = adc_dir_user_dn(u);
         if (by_dn && dn && adc_dn_normalize_into(dn, buf, sizeof(buf)) != SIZE_MAX)
@@ -328,7 +328,6 @@ static int index_inputs(struct builder *b) {
         if (!(b->group_dn[i] = adc_dn_normalize(in->dir[i].dn)))
             return r;
         adc_strindex_put(&b->group_by_dn, b->group_dn[i], i);
-        adc_strindex_put(&b->group_by_ext, in->dir[i].external_id, i);
     }
     for (size_t i = 0; i < in->n_cloud; i++)
         if (in->cloud[i].external_id)
@@ -336,20 +335,20 @@ static int index_inputs(struct builder *b) {
     return 0;
 }
 
-/* want minus have and have minus want, both sorted. */
-static int diff(const char **want, size_t n_want, const struct adc_cloud_group *c,
+/* want minus have and have minus want: a merge of two sorted lists (have sorted in a copy). */
+static int diff(const adc_group_key *want, size_t n_want, const struct adc_cloud_group *c,
                 struct adc_group_change *ch) {
-    const char **have = malloc((c->n_members + 1) * sizeof(*have));
+    adc_group_key *have = malloc((c->n_members + 1) * sizeof(*have));
     if (!have)
         return -ENOMEM;
-    for (size_t i = 0; i < c->n_members; i++)
-        have[i] = c->member_keys[i];
+    if (c->n_members)
+        memcpy(have, c->members, c->n_members * sizeof(*have));
     size_t n_have = c->n_members;
     uniq(have, &n_have);
     int r = 0;
     size_t i = 0, j = 0;
     while (r == 0 && (i < n_want || j < n_have)) {
-        int d = i == n_want ? 1 : j == n_have ? -1 : strcmp(want[i], have[j]);
+        int d = i == n_want ? 1 : j == n_have ? -1 : cmp_key(&want[i], &have[j]);
         if (d < 0)
             r = push_key(&ch->add, &ch->n_add, want[i++]);
         else if (d > 0)
@@ -368,7 +367,8 @@ static int add_change(struct adc_group_plan *p, struct adc_group_change ch) {
     return 0;
 }
 
-static int plan_group(struct builder *b, size_t gi, const char **want, size_t n_want) {
+/* want (sorted, unique) is taken: the change keeps it, or it is freed. */
+static int plan_group(struct builder *b, size_t gi, adc_group_key *want, size_t n_want) {
     const struct adc_group_plan_input *in = b->in;
     struct adc_group_plan *p = b->p;
     const struct adc_dir_group *g = &in->dir[gi];
@@ -376,22 +376,30 @@ static int plan_group(struct builder *b, size_t gi, const char **want, size_t n_
     struct adc_group_change ch = {.name = g->name, .external_id = g->external_id};
     if (ci == ADC_STRINDEX_NONE) {
         if (in->settings[ADC_SETTING_NO_CREATE]) {
+            free(want);
             p->skipped++;
             return 0;
         }
         ch.op = ADC_GROUP_CREATE;
-        for (size_t i = 0; i < n_want; i++)
-            if (push_key(&ch.add, &ch.n_add, want[i]) < 0)
-                return -ENOMEM;
+        ch.add = want; /* the plan's own list, not a copy (1,000,000 members: 4 MB) */
+        ch.n_add = n_want;
         p->created++;
         p->members_added += ch.n_add;
-        return add_change(p, ch);
+        int r = add_change(p, ch);
+        if (r < 0)
+            free(want);
+        return r;
     }
     const struct adc_cloud_group *c = &in->cloud[ci];
     ch.cloud_id = c->id;
     ch.rename = !c->display_name || strcmp(c->display_name, g->name) != 0;
-    if (diff(want, n_want, c, &ch) < 0)
+    int r = diff(want, n_want, c, &ch);
+    free(want);
+    if (r < 0) {
+        free(ch.add);
+        free(ch.remove);
         return -ENOMEM;
+    }
     if (!ch.rename && ch.n_add == 0 && ch.n_remove == 0) {
         p->unchanged++;
         return 0;
@@ -406,7 +414,11 @@ static int plan_group(struct builder *b, size_t gi, const char **want, size_t n_
     p->updated++;
     p->members_added += ch.n_add;
     p->members_removed += ch.n_remove;
-    return add_change(p, ch);
+    if ((r = add_change(p, ch)) < 0) {
+        free(ch.add);
+        free(ch.remove);
+    }
+    return r;
 }
 
 static void builder_done(struct builder *b) {
@@ -415,7 +427,6 @@ static void builder_done(struct builder *b) {
         free(b->group_dn[i]);
     for (size_t i = 0; b->want && i < ng; i++)
         free(b->want[i]);
-    free(b->keys);
     free(b->group_dn);
     free(b->want);
     free(b->n_want);
@@ -423,43 +434,12 @@ static void builder_done(struct builder *b) {
     adc_strindex_done(&b->user_by_uid);
     adc_strindex_done(&b->user_by_name);
     adc_strindex_done(&b->group_by_dn);
-    adc_strindex_done(&b->group_by_ext);
     adc_strindex_done(&b->cloud_by_ext);
-}
-
-/* The removed members' keys are the cloud listing's: copied, so that the listing's keys can be
- * freed once the plan is built. The added members' keys are the plan's own (p->keys, about 40
- * bytes a user): when only a few are added (a re-sync), those few are copied and the rest
- * freed; else they all stay. */
-static int own_texts(struct adc_group_plan *p, size_t n_keys, bool lent) {
-    size_t adds = 0;
-    for (size_t i = 0; i < p->n_changes; i++) {
-        struct adc_group_change *c = &p->changes[i];
-        adds += c->n_add;
-        for (size_t k = 0; k < c->n_remove; k++)
-            if (!(c->remove[k] =
-                      adc_cloud_users_strdup(&p->texts, c->remove[k], strlen(c->remove[k]))))
-                return -ENOMEM;
-    }
-    if (adds > n_keys / 4) {
-        p->lends_keys = lent;
-        return 0;
-    }
-    for (size_t i = 0; i < p->n_changes; i++) {
-        struct adc_group_change *c = &p->changes[i];
-        for (size_t k = 0; k < c->n_add; k++)
-            if (!(c->add[k] = adc_cloud_users_strdup(&p->texts, c->add[k], strlen(c->add[k]))))
-                return -ENOMEM;
-    }
-    adc_cloud_users_done(&p->keys);
-    adc_cloud_users_init(&p->keys);
-    return 0;
 }
 
 int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group_plan *out) {
     struct adc_group_plan p = {0};
     adc_cloud_users_init(&p.texts);
-    adc_cloud_users_init(&p.keys);
     struct builder b = {.in = in, .p = &p};
     unsigned char *colour = calloc(in->n_dir + 1, 1);
     int r = -ENOMEM;
@@ -475,25 +455,49 @@ int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group
     for (size_t i = 0; i < in->n_dir; i++)
         if (!colour[i] && walk(&b, i, colour, NULL, NULL) < 0)
             goto out;
-    for (size_t i = 0; i < in->n_dir; i++) {
-        const char **flat = NULL;
-        size_t n_flat = 0;
-        if (in->flatten) {
+    adc_group_key **flat = NULL;
+    size_t *n_flat = NULL;
+    if (in->flatten) {
+        /* every group's flattened members before any want is given away */
+        flat = calloc(in->n_dir + 1, sizeof(*flat));
+        n_flat = calloc(in->n_dir + 1, sizeof(*n_flat));
+        if (!flat || !n_flat) {
+            free(flat);
+            free(n_flat);
+            goto out;
+        }
+        for (size_t i = 0; i < in->n_dir; i++) {
             memset(colour, 0, in->n_dir);
             size_t cycles = p.in_cycles;
-            if (walk(&b, i, colour, &flat, &n_flat) < 0) {
+            int e = walk(&b, i, colour, &flat[i], &n_flat[i]);
+            p.in_cycles = cycles; /* counted once above */
+            if (e < 0) {
+                for (size_t k = 0; k <= i; k++)
+                    free(flat[k]);
                 free(flat);
+                free(n_flat);
                 goto out;
             }
-            p.in_cycles = cycles; /* counted once above */
-            uniq(flat, &n_flat);
+            uniq(flat[i], &n_flat[i]);
         }
-        int e = in->flatten ? plan_group(&b, i, flat, n_flat)
-                            : plan_group(&b, i, b.want[i], b.n_want[i]);
-        free(flat);
-        if (e < 0)
-            goto out;
     }
+    int e = 0;
+    for (size_t i = 0; i < in->n_dir; i++) {
+        adc_group_key *want = flat ? flat[i] : b.want[i];
+        size_t n_want = flat ? n_flat[i] : b.n_want[i];
+        if (flat)
+            flat[i] = NULL;
+        else
+            b.want[i] = NULL;
+        if (e == 0)
+            e = plan_group(&b, i, want, n_want);
+        else
+            free(want);
+    }
+    free(flat);
+    free(n_flat);
+    if (e < 0)
+        goto out;
     /* Groups of this configuration the directory no longer has. */
     struct adc_strindex seen;
     if (adc_strindex_init(&seen, in->n_dir, false) < 0)
@@ -519,8 +523,6 @@ int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group
         p.deleted++;
     }
     adc_strindex_done(&seen);
-    if (own_texts(&p, in->n_users + in->n_dir, in->keys != NULL) < 0)
-        goto out;
     *out = p;
     memset(&p, 0, sizeof(p)); /* owned by the caller now */
     r = 0;
@@ -540,7 +542,6 @@ void adc_group_plan_done(struct adc_group_plan *p) {
     }
     free(p->changes);
     adc_cloud_users_done(&p->texts);
-    adc_cloud_users_done(&p->keys);
     memset(p, 0, sizeof(*p));
 }
 
@@ -550,6 +551,6 @@ void adc_cloud_group_done(struct adc_cloud_group *g) {
     free(g->id);
     free(g->external_id);
     free(g->display_name);
-    free(g->member_keys); /* the keys are lent */
+    free(g->members);
     memset(g, 0, sizeof(*g));
 }

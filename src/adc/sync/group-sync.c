@@ -26,12 +26,9 @@ struct key_ctx {
     struct adc_strindex by_id; /* this configuration's cloud users by SCIM id (keyed) */
     const struct adc_cloud_users *cloud;
     char id_buf[ADC_UUID_TEXT]; /* by_id's key being compared */
-    struct adc_strindex by_ext; /* the directory's users by externalId (keyed) */
-    const struct adc_dir_user *users;
-    char ext_buf[ADC_DIR_UUID_TEXT]; /* by_ext's key being compared */
-    const char **keys;               /* the users' member keys */
-    struct adc_cloud_users *texts;   /* keys of cloud users the directory no longer has */
-    bool oom; /* such a key could not be made: the listing must fail, not drop the member */
+    uint32_t *dir_of;           /* per cloud user: its directory user's position, or NONE */
+    struct adc_group_others *others;
+    adc_group_key base; /* the first other's key: n_users + n_dir */
 };
 
 /* A cloud user's SCIM id as by_id compares it (sync/cloud-users.h keeps UUIDs as bytes). */
@@ -40,43 +37,79 @@ static const char *id_at(const void *p, size_t i) {
     return adc_cloud_user_id(&k->cloud->items[i], k->id_buf);
 }
 
+struct ext_ctx {
+    const struct adc_dir_user *users;
+    char buf[ADC_DIR_UUID_TEXT];
+};
+
 static const char *ext_at(const void *p, size_t i) {
-    struct key_ctx *k = (struct key_ctx *)p;
-    const char *e = adc_dir_user_external_id(&k->users[i], k->ext_buf);
+    struct ext_ctx *k = (struct ext_ctx *)p;
+    const char *e = adc_dir_user_external_id(&k->users[i], k->buf);
     return e ? e : "";
 }
 
-/* The key of a member, lent from the users' key table when the directory has the user (a
- * pointer a membership instead of a copy), else made once in texts. */
-static const char *key_of(void *p, const char *id, const char *type) {
+/* The key of a member: a directory user's position when the directory has the user, else an
+ * other ("u:<externalId>" of a user of ours the directory no longer has, "?:<id>" for the
+ * rest; groups are mapped once all of them are listed). */
+static adc_group_key key_of(void *p, const char *id, const char *type) {
     struct key_ctx *k = p;
     if (strcmp(type, "User") != 0)
-        return NULL; /* groups are mapped once all of them are listed */
+        return adc_group_other_add(k->others, k->base, '?', id);
     size_t i = adc_strindex_get(&k->by_id, id);
+    if (i != ADC_STRINDEX_NONE && k->dir_of[i] != ADC_GROUP_KEY_NONE)
+        return k->dir_of[i];
     char ext_buf[ADC_UUID_TEXT];
     const char *ext =
         i == ADC_STRINDEX_NONE ? NULL : adc_cloud_user_external_id(&k->cloud->items[i], ext_buf);
-    if (!ext)
-        return NULL;
-    size_t u = adc_strindex_get(&k->by_ext, ext);
-    if (u != ADC_STRINDEX_NONE)
-        return k->keys[u];
-    char key[2 + ADC_UUID_TEXT + 256];
-    if (snprintf(key, sizeof(key), "u:%s", ext) >= (int)sizeof(key))
-        return NULL; /* longer than any externalId a directory gives: not ours */
-    const char *made = adc_cloud_users_strdup(k->texts, key, strlen(key));
-    k->oom = k->oom || !made;
-    return made;
+    return ext && *ext ? adc_group_other_add(k->others, k->base, 'u', ext)
+                       : adc_group_other_add(k->others, k->base, '?', id);
 }
 
 static bool own(const struct adc_cloud_user *u, const char *app_id) {
     return adc_streq(adc_cloud_user_provider(u), app_id);
 }
 
-/* "?:<id>" of a listed group becomes "g:<its externalId>": the directory group's key when the
- * directory has it, else one made in gs->key_texts. */
-static int map_group_members(struct adc_group_sync *gs, size_t n_users) {
+/* key_of's tables: per cloud user of this configuration the position of the directory user
+ * with its externalId (4 bytes a user; the index by externalId is freed before the listing),
+ * and the index by SCIM id. 0 or -ENOMEM. */
+static int key_tables(struct key_ctx *k, const struct adc_dir_user *users, size_t n_users,
+                      const char *app_id) {
+    const struct adc_cloud_users *cloud = k->cloud;
+    struct ext_ctx e = {.users = users};
+    struct adc_strindex by_ext;
+    if (!(k->dir_of = malloc((cloud->n + 1) * sizeof(*k->dir_of))) ||
+        adc_strindex_init_keyed(&by_ext, n_users, false, ext_at, &e) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < n_users; i++) {
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        const char *ext = adc_dir_user_external_id(&users[i], ext_buf);
+        if (ext && *ext)
+            adc_strindex_put(&by_ext, ext, i);
+    }
+    for (size_t i = 0; i < cloud->n; i++) {
+        char ext_buf[ADC_UUID_TEXT];
+        const char *ext = adc_cloud_user_external_id(&cloud->items[i], ext_buf);
+        size_t u = ext && *ext && own(&cloud->items[i], app_id) ? adc_strindex_get(&by_ext, ext)
+                                                                : ADC_STRINDEX_NONE;
+        k->dir_of[i] = u == ADC_STRINDEX_NONE ? ADC_GROUP_KEY_NONE : (uint32_t)u;
+    }
+    adc_strindex_done(&by_ext);
+    if (adc_strindex_init_keyed(&k->by_id, cloud->n, false, id_at, k) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < cloud->n; i++) {
+        char id_buf[ADC_UUID_TEXT];
+        const char *id = adc_cloud_user_id(&cloud->items[i], id_buf);
+        if (own(&cloud->items[i], app_id) && id)
+            adc_strindex_put(&k->by_id, id, i);
+    }
+    return 0;
+}
+
+/* The "?:<id>" members that are groups of the listing become the directory group's key when
+ * the directory has it, else a "g:<its externalId>" other. */
+static int map_group_members(struct adc_group_sync *gs) {
     struct adc_cloud_group_list *l = &gs->cloud;
+    adc_group_key base = (adc_group_key)(gs->n_users + gs->dir.n);
     struct adc_strindex ix, dir_ext;
     if (adc_strindex_init(&ix, l->n, false) < 0)
         return -ENOMEM;
@@ -91,48 +124,41 @@ static int map_group_members(struct adc_group_sync *gs, size_t n_users) {
     int r = 0;
     for (size_t i = 0; r == 0 && i < l->n; i++)
         for (size_t m = 0; m < l->items[i].n_members; m++) {
-            const char *k = l->items[i].member_keys[m];
-            size_t g = k[0] == '?' ? adc_strindex_get(&ix, k + 2) : ADC_STRINDEX_NONE;
+            adc_group_key k = l->items[i].members[m];
+            if (k < base)
+                continue;
+            const char *t = gs->others.texts[k - base];
+            size_t g = t[0] == '?' ? adc_strindex_get(&ix, t + 2) : ADC_STRINDEX_NONE;
             if (g == ADC_STRINDEX_NONE || !l->items[g].external_id)
                 continue;
             size_t d = adc_strindex_get(&dir_ext, l->items[g].external_id);
-            const char *nk = d != ADC_STRINDEX_NONE ? gs->keys[n_users + d] : NULL;
-            char *made = NULL;
-            if (!nk && asprintf(&made, "g:%s", l->items[g].external_id) >= 0) {
-                nk = adc_cloud_users_strdup(&gs->key_texts, made, strlen(made));
-                free(made);
-            }
-            if (!nk) {
+            k = d != ADC_STRINDEX_NONE
+                    ? (adc_group_key)(gs->n_users + d)
+                    : adc_group_other_add(&gs->others, base, 'g', l->items[g].external_id);
+            if (k == ADC_GROUP_KEY_NONE) {
                 r = -ENOMEM;
                 break;
             }
-            l->items[i].member_keys[m] = nk;
+            l->items[i].members[m] = k;
         }
     adc_strindex_done(&ix);
     adc_strindex_done(&dir_ext);
     return r;
 }
 
-/* The member values of the directory's groups and the member keys of the cloud's are the
- * plan's input only (sync/group-plan.h): freed once it is built, before the users' plan
- * takes its indexes, and the pages they held given back to the system (about 120 MB at
- * 1,000,000 members; docs/BENCHMARKS.md, issue 21). So is the key table, unless the plan's
- * changes lend it (a first import: every user is added somewhere). */
+/* The member values of the directory's groups and the members of the cloud's are the plan's
+ * input only (sync/group-plan.h): freed once it is built, before the users' plan takes its
+ * indexes, and the pages they held given back to the system (docs/BENCHMARKS.md, issue 21).
+ * The others' texts stay: the plan's keys name them. */
 static void drop_members(struct adc_group_sync *gs) {
     for (size_t i = 0; i < gs->dir.n; i++) {
         adc_dir_group_members_free(&gs->dir.groups[i]);
     }
     for (size_t i = 0; i < gs->cloud.n; i++) {
         struct adc_cloud_group *g = &gs->cloud.items[i];
-        free(g->member_keys);
-        g->member_keys = NULL;
+        free(g->members);
+        g->members = NULL;
         g->n_members = 0;
-    }
-    adc_cloud_users_done(&gs->cloud.texts);
-    if (!gs->plan.lends_keys) {
-        free(gs->keys);
-        gs->keys = NULL;
-        adc_cloud_users_done(&gs->key_texts);
     }
     malloc_trim(0);
 }
@@ -193,11 +219,12 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
                         const struct adc_dir_user *users, size_t n_users,
                         const struct adc_cloud_users *cloud, const bool settings[], char **err) {
     gs->enabled = true;
+    gs->users = users;
+    gs->n_users = n_users;
     /* The directory's groups first, then the cloud's: read at the same time, the directory's
      * answer (one LDAP message of about 45 MB for a group of 1,000,000 members, and its
-     * values) coincided with the key table and the cloud's memberships, about 60 MB of adc's
-     * peak at 1,000,000 users; one after the other cost about a second at 1,000 groups
-     * (docs/BENCHMARKS.md, issue 21). */
+     * values) coincided with the cloud's memberships; one after the other cost about a second
+     * at 1,000 groups (docs/BENCHMARKS.md, issue 21). */
     struct dir_read dr = {.cfg = cfg, .out = &gs->dir};
     index_dns(&dr, users, n_users);
     read_dir_groups(&dr);
@@ -207,46 +234,24 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
         return dr.r;
     }
     free(dr.err);
-    malloc_trim(0); /* the search's pages, before the key table takes its place */
-    adc_cloud_users_init(&gs->key_texts);
-    struct key_ctx k = {.cloud = cloud, .users = users, .texts = &gs->key_texts};
+    malloc_trim(0); /* the search's pages, before the cloud's memberships take their place */
+    if ((uint64_t)n_users + gs->dir.n >= ADC_GROUP_KEY_NONE) {
+        *err = strdup("too many users and groups for 32-bit member keys");
+        return -E2BIG;
+    }
+    struct key_ctx k = {
+        .cloud = cloud, .others = &gs->others, .base = (adc_group_key)(n_users + gs->dir.n)};
     char *cloud_err = NULL;
-    int r = -ENOMEM;
-    /* The users' keys first: the cloud's members lend them. The groups' follow the directory's
-     * read. */
-    if (!(gs->keys = calloc(n_users + 1, sizeof(*gs->keys))) ||
-        adc_group_member_keys(users, n_users, NULL, 0, &gs->key_texts, gs->keys) < 0 ||
-        adc_strindex_init_keyed(&k.by_id, cloud->n, false, id_at, &k) < 0 ||
-        adc_strindex_init_keyed(&k.by_ext, n_users, false, ext_at, &k) < 0)
-        goto listed;
-    k.keys = gs->keys;
-    for (size_t i = 0; i < n_users; i++) {
-        char ext_buf[ADC_DIR_UUID_TEXT];
-        const char *ext = adc_dir_user_external_id(&users[i], ext_buf);
-        if (ext)
-            adc_strindex_put(&k.by_ext, ext, i);
-    }
-    for (size_t i = 0; i < cloud->n; i++) {
-        char id_buf[ADC_UUID_TEXT];
-        const char *id = adc_cloud_user_id(&cloud->items[i], id_buf);
-        if (own(&cloud->items[i], app_id) && id)
-            adc_strindex_put(&k.by_id, id, i);
-    }
-    r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, &cloud_err);
-    if (r == 0 && k.oom)
-        r = -ENOMEM;
-listed:
+    int r = key_tables(&k, users, n_users, app_id);
+    if (r == 0)
+        r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, &cloud_err);
     adc_strindex_done(&k.by_id);
-    adc_strindex_done(&k.by_ext);
+    free(k.dir_of);
     if (r < 0) {
         *err = cloud_err ? cloud_err : strdup("out of memory");
         return r;
     }
-    const char **keys = realloc(gs->keys, (n_users + gs->dir.n + 1) * sizeof(*keys));
-    if (!keys ||
-        (gs->keys = keys, adc_group_member_keys(NULL, 0, gs->dir.groups, gs->dir.n, &gs->key_texts,
-                                                keys + n_users)) < 0 ||
-        map_group_members(gs, n_users) < 0) {
+    if (map_group_members(gs) < 0) {
         *err = strdup("out of memory");
         return -ENOMEM;
     }
@@ -257,8 +262,8 @@ listed:
         .n_users = n_users,
         .cloud = gs->cloud.items,
         .n_cloud = gs->cloud.n,
+        .others = &gs->others,
         .flatten = cfg->groups_flatten,
-        .keys = gs->keys,
     };
     memcpy(in.settings, settings, sizeof(in.settings));
     if ((r = adc_group_plan_build(&in, &gs->plan)) < 0) {
@@ -382,8 +387,9 @@ static size_t um_find(struct usermap *m, const char *ext) {
     return adc_strindex_get(&m->ix, ext);
 }
 
-/* The cloud id of ext as text that lives as long as the map, or NULL. */
-static const char *um_get(struct usermap *m, const char *ext) {
+/* The cloud id of ext as text, or NULL: lent from the list or the map, or formatted into
+ * scratch (an id kept as a UUID's bytes), which the caller clears once the ids are sent. */
+static const char *um_get(struct usermap *m, const char *ext, struct adc_cloud_users *scratch) {
     size_t p = um_find(m, ext);
     if (p == ADC_STRINDEX_NONE)
         return NULL;
@@ -393,7 +399,7 @@ static const char *um_get(struct usermap *m, const char *ext) {
     const char *id = adc_cloud_user_id(&m->cloud->items[p], b);
     if (id != b)
         return id; /* text in the list already */
-    const char *t = adc_cloud_users_strdup(&m->texts, b, strlen(b));
+    const char *t = adc_cloud_users_strdup(scratch, b, strlen(b));
     m->oom = m->oom || !t;
     return t;
 }
@@ -435,24 +441,63 @@ struct applier {
     const char *app_id;
     size_t chunk;     /* removes per PATCH: one operation each, at most maxOperations */
     size_t add_chunk; /* adds per PATCH: one operation for all, sized by maxPayloadSize */
+    /* the text of the ids of the members being written (cleared after each request) */
+    struct adc_cloud_users scratch;
+    /* per directory user, the users' plan change that created or took it over (NONE: none),
+     * when the apply kept ids */
+    uint32_t *change_of;
+    const struct adc_apply_result *applied;
+    bool may_refresh; /* some user may be ours now whose id no answer gave */
 };
 
-/* The cloud id of a member key, refreshing the users' ids once when a user created in this run
- * is not known yet. NULL: not a user or group of this configuration. */
-static const char *resolve(struct applier *a, const char *key, char **err) {
-    if (key[0] == '?')
-        return key + 2;
-    if (key[0] == 'g')
-        return idmap_get(&a->groups, key + 2);
-    const char *id = um_get(&a->users, key + 2);
-    if (!id && !a->users_refreshed) {
+/* The cloud id of a user's externalId, refreshing the users' ids once when a user created in
+ * this run is not known yet. */
+static const char *user_id(struct applier *a, const char *ext, char **err) {
+    const char *id = um_get(&a->users, ext, &a->scratch);
+    if (!id && a->may_refresh && !a->users_refreshed && !a->users.oom) {
         a->users_refreshed = true;
         double t0 = now_s();
         if (adc_scim_list_user_ids(a->client, a->app_id, um_add, &a->users, err) < 0)
             return NULL;
         log_info("read the ids of %zu cloud users (created in this run) in %.2f s", a->users.n_f,
                  now_s() - t0);
-        id = um_get(&a->users, key + 2);
+        id = um_get(&a->users, ext, &a->scratch);
+    }
+    return id;
+}
+
+/* The cloud id of a member key (sync/group-plan.h) and its SCIM type. NULL: not a user or group
+ * of this configuration in the cloud (or out of memory: a->users.oom). */
+static const char *resolve(struct applier *a, adc_group_key key, const char **type, char **err) {
+    const struct adc_group_sync *gs = a->gs;
+    size_t base = gs->n_users + gs->dir.n;
+    const char *id = NULL;
+    *type = "User";
+    if (key < gs->n_users) {
+        char ext_buf[ADC_DIR_UUID_TEXT], id_buf[ADC_UUID_TEXT];
+        const char *made = a->change_of && a->change_of[key] != UINT32_MAX
+                               ? adc_apply_result_id(a->applied, a->change_of[key], id_buf)
+                               : NULL;
+        if (made) { /* created (or taken over) in this run */
+            if (made == id_buf &&
+                !(made = adc_cloud_users_strdup(&a->scratch, id_buf, strlen(id_buf))))
+                a->users.oom = true;
+            id = made;
+        } else {
+            const char *ext = adc_dir_user_external_id(&gs->users[key], ext_buf);
+            id = ext && *ext ? user_id(a, ext, err) : NULL;
+        }
+    } else if (key < base) {
+        *type = "Group";
+        id = idmap_get(&a->groups, gs->dir.groups[key - gs->n_users].external_id);
+    } else if (key - base < gs->others.n) {
+        const char *t = gs->others.texts[key - base];
+        if (t[0] == '?')
+            id = t + 2;
+        else if (t[0] == 'g')
+            *type = "Group", id = idmap_get(&a->groups, t + 2);
+        else
+            id = user_id(a, t + 2, err);
     }
     if (!id && a->users.oom && err && !*err)
         *err = strdup("out of memory");
@@ -467,42 +512,49 @@ static void failed(struct adc_group_sync *gs, const char *name, char *why) {
     free(why);
 }
 
-/* The member writes of one created or updated group. */
+/* The member writes of one created or updated group, resolved a request at a time (the ids'
+ * text of 1,000,000 members would take about 40 MB at once). */
 static int write_members(struct applier *a, const struct adc_group_change *c, const char *id) {
     struct adc_group_sync *gs = a->gs;
     char *err = NULL;
+    size_t per = a->add_chunk > a->chunk ? a->add_chunk : a->chunk;
     size_t n = c->n_add > c->n_remove ? c->n_add : c->n_remove;
+    n = n < per ? n : per;
     const char **ids = calloc(n + 1, sizeof(*ids)), **types = calloc(n + 1, sizeof(*types));
     int r = -ENOMEM;
     if (!ids || !types)
         goto out;
-    size_t k = 0;
-    for (size_t i = 0; i < c->n_add; i++) {
-        const char *mid = resolve(a, c->add[i], &err);
-        if (!mid) {
-            gs->not_synced++; /* a directory user this configuration does not own in the cloud */
-            continue;
+    r = 0;
+    for (size_t at = 0; r == 0 && at < c->n_add; at += a->add_chunk) {
+        size_t k = 0;
+        for (size_t i = at; i < c->n_add && i < at + a->add_chunk; i++) {
+            const char *mid = resolve(a, c->add[i], &types[k], &err);
+            if (mid)
+                ids[k++] = mid;
+            else if (!a->users.oom)
+                gs->not_synced++; /* a directory user this configuration does not own in the
+                                   * cloud */
         }
-        types[k] = c->add[i][0] == 'g' ? "Group" : "User";
-        ids[k++] = mid;
+        if (a->users.oom) { /* a member unresolved for want of memory is not "not synced" */
+            r = -ENOMEM;
+            break;
+        }
+        if (k &&
+            (r = adc_scim_group_add(a->client, id, ids, types, k, k, &gs->patch_bytes, &err)) == 0)
+            gs->members_added += k;
+        adc_cloud_users_clear_strings(&a->scratch);
     }
-    if (a->users.oom) { /* a member unresolved for want of memory is not "not synced" */
-        r = -ENOMEM;
-        goto out;
+    for (size_t at = 0; r == 0 && at < c->n_remove; at += a->chunk) {
+        size_t k = 0;
+        for (size_t i = at; i < c->n_remove && i < at + a->chunk; i++) {
+            const char *mid = resolve(a, c->remove[i], &types[k], &err);
+            if (mid)
+                ids[k++] = mid;
+        }
+        if (k && (r = adc_scim_group_remove(a->client, id, ids, k, k, &gs->patch_bytes, &err)) == 0)
+            gs->members_removed += k;
+        adc_cloud_users_clear_strings(&a->scratch);
     }
-    r = adc_scim_group_add(a->client, id, ids, types, k, a->add_chunk, &gs->patch_bytes, &err);
-    if (r < 0)
-        goto out;
-    gs->members_added += k;
-    k = 0;
-    for (size_t i = 0; i < c->n_remove; i++) {
-        const char *mid = resolve(a, c->remove[i], &err);
-        if (mid)
-            ids[k++] = mid;
-    }
-    r = adc_scim_group_remove(a->client, id, ids, k, a->chunk, &gs->patch_bytes, &err);
-    if (r == 0)
-        gs->members_removed += k;
 out:
     free(ids);
     free(types);
@@ -514,24 +566,28 @@ out:
 }
 
 /* The creates of the plan through Bulk requests, each group with the members that can be named
- * now (users, and groups that existed before this run); created[i] gets the new id, rest[i] the
- * members left to add by PATCH (those that did not fit in a request, and the groups created in
- * this run). Returns 0, or a negative errno with *err when the server could not be reached. */
+ * now (users, and groups that existed before this run) up to what one request can carry;
+ * created[i] gets the new id, rest[i] the members left to add by PATCH (those that did not fit,
+ * and the groups created in this run). Returns 0, or a negative errno with *err when the server
+ * could not be reached. */
 static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, char **created,
                        struct adc_group_change *rest, char **err) {
     struct adc_group_sync *gs = a->gs;
     const struct adc_group_plan *p = &gs->plan;
+    /* Members beyond what one Bulk request can hold (each takes its id and at least 32 bytes)
+     * are not resolved here: they go by PATCH in any case. */
+    size_t cap = (limits->max_payload ? limits->max_payload : 1024 * 1024) / 32 + 1;
     size_t n = 0, n_keys = 0;
     for (size_t i = 0; i < p->n_changes; i++)
         if (p->changes[i].op == ADC_GROUP_CREATE) {
             n++;
-            n_keys += p->changes[i].n_add;
+            n_keys += p->changes[i].n_add < cap ? p->changes[i].n_add : cap;
         }
     struct adc_scim_group_new *g = calloc(n + 1, sizeof(*g));
     size_t *at = calloc(n + 1, sizeof(*at)); /* the plan's change of each */
     const char **ids = calloc(n_keys + 1, sizeof(*ids)),
                **types = calloc(n_keys + 1, sizeof(*types));
-    const char **keys = calloc(n_keys + 1, sizeof(*keys)); /* in the order sent, then deferred */
+    adc_group_key *keys = calloc(n_keys + 1, sizeof(*keys)); /* in the order sent */
     int r = -ENOMEM;
     if (!g || !at || !ids || !types || !keys)
         goto out;
@@ -540,13 +596,26 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
         const struct adc_group_change *c = &p->changes[i];
         if (c->op != ADC_GROUP_CREATE)
             continue;
-        size_t start = k, deferred = 0;
-        for (size_t m = 0; m < c->n_add; m++) {
-            const char *key = c->add[m];
-            const char *id = key[0] == 'g' ? idmap_get(&a->groups, key + 2) : NULL;
-            if (!id && key[0] != 'g') {
+        rest[i] = *c;
+        rest[i].n_add = 0;
+        /* room for every member it may be left with: deferred, not resolved, not sent */
+        if (!(rest[i].add = calloc(c->n_add + 1, sizeof(*rest[i].add))))
+            goto out;
+        size_t start = k, m = 0;
+        for (; m < c->n_add && k - start < cap; m++) {
+            adc_group_key key = c->add[m];
+            bool group = key >= gs->n_users && key < gs->n_users + gs->dir.n;
+            const char *type, *id = NULL;
+            if (group) {
+                id = idmap_get(&a->groups, gs->dir.groups[key - gs->n_users].external_id);
+                type = "Group";
+                if (!id) {
+                    rest[i].add[rest[i].n_add++] = key; /* a group created in this run: later */
+                    continue;
+                }
+            } else {
                 char *why = NULL;
-                id = resolve(a, key, &why);
+                id = resolve(a, key, &type, &why);
                 free(why);
                 if (!id && a->users.oom)
                     goto out; /* r is -ENOMEM */
@@ -555,33 +624,18 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
                     continue;
                 }
             }
-            if (id) {
-                ids[k] = id;
-                types[k] = key[0] == 'g' ? "Group" : "User";
-                keys[k++] = key;
-            } else {
-                keys[n_keys - 1 - deferred++] = key; /* a group created in this run: later */
-            }
+            ids[k] = id;
+            types[k] = type;
+            keys[k++] = key;
         }
+        for (; m < c->n_add; m++) /* not resolved: by PATCH */
+            rest[i].add[rest[i].n_add++] = c->add[m];
         g[j] = (struct adc_scim_group_new){.name = c->name,
                                            .external_id = c->external_id,
                                            .member_ids = ids + start,
                                            .types = types + start,
                                            .n_members = k - start};
         at[j] = i;
-        rest[i] = *c;
-        rest[i].add = NULL;
-        rest[i].n_add = 0;
-        /* the deferred keys of this group, kept with it */
-        size_t n_rest = deferred;
-        const char **left = calloc(k - start + n_rest + 1, sizeof(*left));
-        if (!left)
-            goto out;
-        for (size_t d = 0; d < deferred; d++)
-            left[d] = keys[n_keys - 1 - d];
-        rest[i].add = left;
-        rest[i].n_add = n_rest;
-        n_keys -= deferred;
         j++;
     }
     r = adc_scim_groups_create_bulk(a->client, limits, g, n, &gs->patch_bytes, err);
@@ -600,7 +654,7 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
         }
         gs->created++;
         gs->members_added += g[j].n_sent;
-        /* the members that did not fit, after the deferred ones */
+        /* the members that did not fit, after the others */
         for (size_t m = g[j].n_sent; m < g[j].n_members; m++)
             rest[i].add[rest[i].n_add++] = keys[g[j].member_ids - ids + m];
     }
@@ -611,16 +665,42 @@ out:
     free(ids);
     free(types);
     free(keys);
+    adc_cloud_users_clear_strings(&a->scratch);
     if (r == -ENOMEM && err && !*err)
         *err = strdup("out of memory");
     return r;
 }
 
+/* The users' plan changes that made directory users ours (a->change_of). 0 or -ENOMEM. */
+static int index_applied(struct applier *a, const struct adc_plan *plan,
+                         const struct adc_apply_result *applied) {
+    const struct adc_group_sync *gs = a->gs;
+    a->applied = applied;
+    /* Without the apply's ids (no apply, or an answer without one), the users are listed
+     * again when a member is not found, as before the ids were kept. */
+    a->may_refresh = !applied || applied->n_ids_missing > 0;
+    if (!applied || !applied->id_kind || !plan)
+        return 0;
+    if (!(a->change_of = malloc((gs->n_users + 1) * sizeof(*a->change_of))))
+        return -ENOMEM;
+    memset(a->change_of, 0xff, (gs->n_users + 1) * sizeof(*a->change_of));
+    for (size_t i = 0; i < plan->n_changes && i < UINT32_MAX; i++) {
+        const struct adc_dir_user *d = plan->changes[i].dir;
+        if (applied->id_kind[i] && d >= gs->users && d < gs->users + gs->n_users)
+            a->change_of[d - gs->users] = (uint32_t)i;
+    }
+    return 0;
+}
+
 int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, const char *app_id,
-                         const struct adc_cloud_users *cloud, size_t chunk, char **err) {
+                         const struct adc_cloud_users *cloud, const struct adc_plan *plan,
+                         const struct adc_apply_result *applied, size_t chunk, char **err) {
     struct applier a = {
         .gs = gs, .client = client, .app_id = app_id, .chunk = chunk ? chunk : 1000};
     int r = -ENOMEM;
+    adc_cloud_users_init(&a.scratch);
+    if (index_applied(&a, plan, applied) < 0)
+        goto out;
     a.users.cloud = cloud;
     a.users.n_cloud = cloud->n;
     a.users.app_id = app_id;
@@ -704,7 +784,9 @@ done:
 out:
     um_done(&a.users);
     idmap_done(&a.groups);
-    if (r < 0)
+    adc_cloud_users_done(&a.scratch);
+    free(a.change_of);
+    if (r < 0 && !*err)
         *err = strdup("out of memory");
     return r;
 }
@@ -715,8 +797,7 @@ void adc_group_sync_done(struct adc_group_sync *gs) {
     adc_group_read_done(&gs->dir);
     adc_cloud_group_list_done(&gs->cloud);
     adc_group_plan_done(&gs->plan);
-    free(gs->keys);
-    adc_cloud_users_done(&gs->key_texts);
+    adc_group_others_done(&gs->others);
     free(gs->first_error);
     memset(gs, 0, sizeof(*gs));
 }

@@ -13,8 +13,10 @@
 
 #include "cloud/scim-groups.h"
 #include "directory/group-read.h"
+#include "sync/apply.h"
 #include "sync/cloud-users.h"
 #include "sync/group-plan.h"
+#include "sync/plan.h"
 
 struct adc_group_sync {
     bool enabled; /* backend.ldap.groups is configured */
@@ -22,10 +24,11 @@ struct adc_group_sync {
     struct adc_cloud_group_list cloud;
     struct adc_group_plan plan;
     bool have_plan;
-    /* The member keys of the directory's users and groups (adc_group_member_keys), lent to
-     * the cloud groups' members and the plan; freed after the plan unless it lends them. */
-    const char **keys;
-    struct adc_cloud_users key_texts;
+    /* The directory's users the keys name (lent: sync/group-plan.h), and the texts of the
+     * other members the cloud's groups have. */
+    const struct adc_dir_user *users;
+    size_t n_users;
+    struct adc_group_others others;
     /* what was done */
     size_t created, updated, deleted, failed;
     size_t members_added, members_removed;
@@ -45,9 +48,13 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
 
 /* Applies the plan: creates (with their members, through Bulk when the server offers it:
  * cloud/scim-groups.h), renames, member changes in chunks of `chunk`, deletes. A group
- * that fails is counted and the others go on. Returns 0 (see gs->failed), or a negative errno
- * when the server could not be reached at all. */
+ * that fails is counted and the others go on. The users' plan and what its apply did
+ * (`applied`, NULL when it did not run) give the ids of the users this run created or took
+ * over; those of the cloud list come from `cloud`; the users are listed again only when an
+ * answer gave no id. Returns 0 (see gs->failed), or a negative errno when the server could not
+ * be reached at all. */
 int adc_group_sync_apply(struct adc_group_sync *gs, struct adc_scim *client, const char *app_id,
-                         const struct adc_cloud_users *cloud, size_t chunk, char **err);
+                         const struct adc_cloud_users *cloud, const struct adc_plan *plan,
+                         const struct adc_apply_result *applied, size_t chunk, char **err);
 
 void adc_group_sync_done(struct adc_group_sync *gs);

@@ -197,8 +197,8 @@ static void apply_groups(struct adc_scim *client, const struct adc_scim_limits *
                          const char *app_id, struct adc_imp_result *r) {
     _cleanup_free_ char *err = NULL;
     double t0 = now_s();
-    int k =
-        adc_group_sync_apply(&r->groups, client, app_id, &r->cloud, limits->max_operations, &err);
+    int k = adc_group_sync_apply(&r->groups, client, app_id, &r->cloud, &r->plan,
+                                 r->applied ? &r->apply : NULL, limits->max_operations, &err);
     log_info("wrote the groups in %.2f s (%zu bytes of member changes)", now_s() - t0,
              r->groups.patch_bytes);
     if (k < 0)

@@ -238,8 +238,16 @@ static char *checked_text(const struct member *m, bool name) {
     return v;
 }
 
+/* Appends the NUL-terminated s at o; returns the end. */
+static char *put(char *o, const char *s) {
+    size_t n = strlen(s);
+    memcpy(o, s, n);
+    return o + n;
+}
+
 /* The attributes to store, as JSON text in the order jansson's reader would write them: in the
- * order given, "active" last when it was not given. NULL when out of memory. */
+ * order given, "active" last when it was not given. NULL when out of memory. Built by copies
+ * (no printf: this runs for every create of a Bulk request). */
 static char *render(const struct user_scan *us, bool active) {
     size_t size = sizeof("{,\"active\":false}");
     for (size_t i = 0; i < us->n; i++)
@@ -248,18 +256,23 @@ static char *render(const struct user_scan *us, bool active) {
     char *out = malloc(size), *o = out;
     if (!out)
         return NULL;
+    const char *flag = active ? "true" : "false";
     *o++ = '{';
     for (size_t i = 0; i < us->n; i++) {
         const struct member *m = &us->m[i];
         /* canonical names are plain ASCII: nothing to escape */
-        o += sprintf(o, "%s\"%s\":", i ? "," : "", m->canon);
+        o = put(o, i ? ",\"" : "\"");
+        o = put(o, m->canon);
+        o = put(o, "\":");
         if (m->type == ADC_SCIM_ATTR_ACTIVE)
-            o += sprintf(o, "%s", active ? "true" : "false");
+            o = put(o, flag);
         else
             o += adc_json_compact(m->from, m->to, o);
     }
-    if (!us->has_active)
-        o += sprintf(o, "%s\"active\":%s", us->n ? "," : "", active ? "true" : "false");
+    if (!us->has_active) {
+        o = put(o, us->n ? ",\"active\":" : "\"active\":");
+        o = put(o, flag);
+    }
     *o++ = '}';
     *o = '\0';
     return out;

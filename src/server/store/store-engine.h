@@ -43,9 +43,12 @@ struct adc_store_engine {
     const char *(*text)(struct adc_stmt *st, int col);
     int64_t (*integer)(struct adc_stmt *st, int col);
     int64_t (*changes)(struct adc_db *db);
+    /* NULL: the engine hands keys back only by RETURNING. */
+    int64_t (*last_insert_key)(struct adc_db *db);
     /* NULL: the engine has no cross-process notifications. */
     int (*listen)(struct adc_store *s, const char *channel, int interval_ms,
-                  void (*cb)(void *ctx, const char *payload), void *ctx, struct adc_store_listener **out);
+                  void (*cb)(void *ctx, const char *payload), void *ctx,
+                  struct adc_store_listener **out);
     void (*listener_free)(struct adc_store_listener *l);
 };
 

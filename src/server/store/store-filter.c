@@ -238,6 +238,51 @@ static void gen_external_id(struct sql_builder *b, const struct adc_scim_filter 
     adc_sql_emit(b, ")");
 }
 
+/* Whether f is "externalId eq <string>" on users. */
+static bool external_id_eq(const struct adc_scim_filter *f) {
+    struct sql_attr a;
+    const char *sub;
+    return f->op == ADC_SCIM_EQ && json_is_string(f->value) && resolve_attr(f->attr, &a, &sub) &&
+           a.type != T_MULTI && a.column && strcmp(a.column, "external_id") == 0;
+}
+
+/* Whether every operand of the chain of ORs at f is "externalId eq <string>". */
+static bool external_id_eq_chain(const struct adc_scim_filter *f) {
+    if (f->op == ADC_SCIM_OR)
+        return external_id_eq_chain(f->left) && external_id_eq_chain(f->right);
+    return external_id_eq(f);
+}
+
+/* The values of such a chain as a list of placeholders, "?, ?, ?", with their arguments. */
+static void emit_eq_values(struct sql_builder *b, const struct adc_scim_filter *f, bool *first) {
+    if (f->op == ADC_SCIM_OR) {
+        emit_eq_values(b, f->left, first);
+        emit_eq_values(b, f->right, first);
+        return;
+    }
+    adc_sql_emit(b, *first ? "?" : ", ?");
+    adc_sql_arg(b, json_string_value(f->value));
+    *first = false;
+}
+
+/* "externalId eq a or externalId eq b or ..." (adc asks so for the users of a repeated Bulk
+ * request, about 60 at a time: cloud/scim-write.c) as one look-up through the index for all of
+ * the values: as a chain of gen_external_id, each value would scan the users above the mark
+ * again. The result is the same (the row's own externalId is one of the values). */
+static void gen_external_id_in(struct sql_builder *b, const struct adc_scim_filter *f) {
+    static const char *const parts[] = {
+        "(users.seq IN (SELECT x.seq FROM user_external_ids AS x WHERE x.external_id IN (",
+        ") UNION ALL SELECT p.seq FROM users AS p WHERE p.seq > (SELECT m.seq FROM index_marks "
+        "AS m WHERE m.name = 'user_external_ids') AND p.external_id IN (",
+        ")) AND users.external_id IN ("};
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(parts); i++) {
+        bool first = true;
+        adc_sql_emit(b, "%s", parts[i]);
+        emit_eq_values(b, f, &first);
+    }
+    adc_sql_emit(b, "))");
+}
+
 static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool element);
 
 /* A condition on the elements of a multi-valued attribute: EXISTS over its elements. */
@@ -314,6 +359,11 @@ static void gen(struct sql_builder *b, const struct adc_scim_filter *f, bool ele
     switch (f->op) {
     case ADC_SCIM_AND:
     case ADC_SCIM_OR:
+        if (f->op == ADC_SCIM_OR && !element && b->target == TARGET_USERS &&
+            external_id_eq_chain(f)) {
+            gen_external_id_in(b, f);
+            return;
+        }
         adc_sql_emit(b, "(");
         gen_chain(b, f, f->op, element);
         adc_sql_emit(b, ")");

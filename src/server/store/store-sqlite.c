@@ -612,6 +612,10 @@ static int64_t lite_integer(struct adc_stmt *st, int col) {
 
 static int64_t lite_changes(struct adc_db *db) { return sqlite3_changes(LITE_DB(db)->h); }
 
+static int64_t lite_last_insert_key(struct adc_db *db) {
+    return sqlite3_last_insert_rowid(LITE_DB(db)->h);
+}
+
 const struct adc_store_engine adc_store_sqlite = {
     .name = "sqlite",
     .dialect = ADC_SQL_SQLITE,
@@ -631,4 +635,5 @@ const struct adc_store_engine adc_store_sqlite = {
     .text = lite_text,
     .integer = lite_integer,
     .changes = lite_changes,
+    .last_insert_key = lite_last_insert_key,
 };

@@ -153,12 +153,15 @@ static struct adc_stmt *prepare_write(struct adc_db *db, const char *sql,
 }
 
 /* ---- The externalId index (store-users.h) ---- */
-/* The batch: an eighth of the settled users, at least SETTLE_MIN (a small directory settles
- * often, its index is small), at most SETTLE_MAX: it bounds a lookup's scan during an import
- * and the time one settle holds the writers (1,000,000 users through Bulk, on this project's
- * 2-core machine under load: 46 settles, the longest 2.9 s at 125,000; docs/BENCHMARKS.md). */
+/* The batch: half the settled users, at least SETTLE_MIN (a small directory settles often, its
+ * index is small), at most SETTLE_MAX: it bounds a lookup's scan during an import (a chain of
+ * "externalId eq" is one scan: store-filter.c) and the time one settle holds the writers. A
+ * settle rewrites about every page of the index, so the index costs per create about
+ * (1 + 1/ratio) / entries-per-page pages: with half, a first import of 1,000,000 users through
+ * Bulk took 13.5 us of adc-server's CPU a create against 15.3 with an eighth and 100,000 at most
+ * (17 settles against 46; docs/BENCHMARKS.md). */
 #define SETTLE_MIN 1000
-#define SETTLE_MAX 100000
+#define SETTLE_MAX 250000
 #define MARK_SQL "(SELECT m.seq FROM index_marks AS m WHERE m.name = 'user_external_ids')"
 
 /* A settled user's entry, as its row holds it now (the externalId and the seq): index_drop
@@ -199,7 +202,7 @@ int64_t adc_store_users_unsettled(struct adc_db *db) {
 }
 
 static bool settle_due(int64_t mark, int64_t last, bool all) {
-    int64_t want = mark / 8;
+    int64_t want = mark / 2;
     want = want < SETTLE_MIN ? SETTLE_MIN : want > SETTLE_MAX ? SETTLE_MAX : want;
     return last > mark && (all || last - mark >= want);
 }
@@ -257,25 +260,36 @@ int64_t adc_store_users_settle(struct adc_db *db, bool all) {
  * skips a conflicting row (ON CONFLICT DO NOTHING: no row back) and the update checks for
  * another holder of the name; writers are serialized, so the check holds until commit. */
 int adc_store_user_insert(struct adc_db *db, struct adc_store_user *u) {
-    /* RETURNING: both engines hand the new seq back without a second statement. */
-    static const char sql[] = "INSERT INTO users(id, user_name, external_id, provider, active, "
-                              "data, version, created, modified) VALUES (?,?,?,?,?,?,?,?,?) "
-                              "ON CONFLICT DO NOTHING RETURNING seq";
+    /* The new seq comes back by RETURNING on PostgreSQL (no second round trip), as SQLite's
+     * last rowid otherwise (store.h: RETURNING costs SQLite a temporary table per row). */
+#define INSERT_USER                                                                                \
+    "INSERT INTO users(id, user_name, external_id, provider, active, data, version, created, "     \
+    "modified) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+    static const char returning_sql[] = INSERT_USER " RETURNING seq";
+    static const char plain_sql[] = INSERT_USER;
+#undef INSERT_USER
+    bool by_key = adc_db_last_insert_key(db) != -ENOTSUP;
     char key[FOLD_MAX];
     bool keep;
     int r;
-    struct adc_stmt *st = prepare_write(db, sql, u, key, &keep, &r);
+    struct adc_stmt *st = prepare_write(db, by_key ? plain_sql : returning_sql, u, key, &keep, &r);
     if (!st)
         return r;
-    r = adc_db_step_row(db, st);
-    if (r == -ENOENT)
-        r = -EEXIST; /* the userName (or the id) is taken */
-    if (r == 0) {
-        u->seq = adc_stmt_int(st, 0);
-        adc_stmt_reset(st);
-        if (keep)
-            r = fold_store(db, u->id, key, true);
+    if (by_key) {
+        r = adc_db_step_done(db, st, true);
+        if (r == 0)
+            u->seq = adc_db_last_insert_key(db);
+    } else {
+        r = adc_db_step_row(db, st);
+        if (r == 0) {
+            u->seq = adc_stmt_int(st, 0);
+            adc_stmt_reset(st);
+        }
     }
+    if (r == -ENOENT)
+        r = -EEXIST; /* no row: the userName (or the id) is taken */
+    if (r == 0 && keep)
+        r = fold_store(db, u->id, key, true);
     return r;
 }
 

@@ -42,16 +42,16 @@ int adc_store_users_reassign(struct adc_db *db, const char *from, const char *to
  * (docs/BENCHMARKS.md). The index is instead a table of its own, user_external_ids(external_id,
  * seq), holding every user up to a mark (index_marks 'user_external_ids'). A create writes
  * nothing there: users above the mark are found by a range of seq, which the table's order
- * makes cheap. adc_store_users_settle moves them in, sorted, in one statement, once they are an
- * eighth of the settled ones: a batch then rewrites each index page about once, so the index
- * costs about 0.1 page a create whatever the number of users (linear, where a page a create
- * grew with the index). Updates and deletes keep the settled entries exact. Filters on
- * externalId read both parts (store-filter.c). The cost: a lookup also scans the users above
- * the mark, none once the server is idle (api/schedule.c settles them then), during an import
- * at most an eighth of the table (SETTLE_MAX rows at most). */
+ * makes cheap. adc_store_users_settle moves them in, sorted, in one statement, once they are
+ * half the settled ones: a batch then rewrites each index page about once, so the index costs
+ * about 0.04 page a create whatever the number of users (linear, where a page a create grew
+ * with the index). Updates and deletes keep the settled entries exact. Filters on externalId
+ * read both parts (store-filter.c). The cost: a lookup also scans the users above the mark,
+ * none once the server is idle (api/schedule.c settles them then), during an import at most a
+ * third of the table (SETTLE_MAX rows at most). */
 
 /* Settles the users above the mark when there are enough of them for the batch to pay off (an
- * eighth of the settled ones, SETTLE_MIN..SETTLE_MAX), or any when `all` (the server is idle),
+ * half the settled ones, SETTLE_MIN..SETTLE_MAX), or any when `all` (the server is idle),
  * in a write transaction of its own: call it outside a transaction, on a connection that may
  * write. On PostgreSQL the transaction locks the users table against writers, so that no user
  * committed later below the mark is missed. Returns the number of users settled (0: none, or

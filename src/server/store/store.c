@@ -82,6 +82,10 @@ const char *adc_stmt_text(struct adc_stmt *st, int col) { return st->engine->tex
 int64_t adc_stmt_int(struct adc_stmt *st, int col) { return st->engine->integer(st, col); }
 int64_t adc_db_changes(struct adc_db *db) { return db->engine->changes(db); }
 
+int64_t adc_db_last_insert_key(struct adc_db *db) {
+    return db->engine->last_insert_key ? db->engine->last_insert_key(db) : -ENOTSUP;
+}
+
 int adc_db_begin(struct adc_db *db, bool write) { return db ? db->engine->begin(db, write) : -EIO; }
 int adc_db_commit(struct adc_db *db) { return db->engine->commit(db); }
 void adc_db_rollback(struct adc_db *db) {

@@ -76,6 +76,11 @@ int64_t adc_stmt_int(struct adc_stmt *st, int col);
 
 /* Rows changed by the last statement stepped on db. */
 int64_t adc_db_changes(struct adc_db *db);
+/* The integer key (SQLite's rowid) of the row the last successful INSERT on db added, when the
+ * engine tells it without RETURNING; -ENOTSUP when it does not (PostgreSQL). SQLite runs an
+ * INSERT ... RETURNING through a temporary table opened and closed for each row: about a
+ * sixth of a create's insert in a first import (docs/BENCHMARKS.md). */
+int64_t adc_db_last_insert_key(struct adc_db *db);
 
 /* Transactions. write=true takes the store's writer lock and BEGIN IMMEDIATE on SQLite. */
 int adc_db_begin(struct adc_db *db, bool write);
@@ -152,11 +157,12 @@ struct adc_stmt *adc_db_query(struct adc_db *db, const char *sql, const char *ty
  * from a thread of its own, holding a connection of its own, for each notification on channel
  * (payload: its text), and cb(ctx, NULL) "look at everything" after each (re)connect and
  * LISTEN (so that what was queued meanwhile is looked at: LISTEN first, then check, closes the
- * race) and at least every interval_ms, however many notifications arrive. -EOPNOTSUPP on SQLite (one
- * process: nobody else to wake). adc_store_listener_free stops and joins it. */
+ * race) and at least every interval_ms, however many notifications arrive. -EOPNOTSUPP on SQLite
+ * (one process: nobody else to wake). adc_store_listener_free stops and joins it. */
 struct adc_store_listener;
 int adc_store_listen(struct adc_store *s, const char *channel, int interval_ms,
-                     void (*cb)(void *ctx, const char *payload), void *ctx, struct adc_store_listener **out);
+                     void (*cb)(void *ctx, const char *payload), void *ctx,
+                     struct adc_store_listener **out);
 void adc_store_listener_free(struct adc_store_listener *l);
 /* Notifies channel, delivered when the current transaction commits. The payload is an id,
  * never data: notifications are not access-controlled. A no-op on SQLite. */

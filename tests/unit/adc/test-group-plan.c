@@ -62,10 +62,14 @@ static const struct adc_group_change *find(const struct adc_group_plan *p, const
     return NULL;
 }
 
-static bool has(const char **keys, size_t n, const char *key) {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(keys[i], key) == 0)
+/* Whether keys[0..n) name the member whose key text (adc_group_key_text) is `key`. */
+static bool has(const struct adc_group_plan_input *in, const adc_group_key *keys, size_t n,
+                const char *key) {
+    for (size_t i = 0; i < n; i++) {
+        char buf[256];
+        if (strcmp(adc_group_key_text(in, keys[i], buf, sizeof(buf)), key) == 0)
             return true;
+    }
     return false;
 }
 
@@ -88,13 +92,13 @@ static void members_resolved_and_reported(void **state) {
     assert_non_null(eng);
     assert_int_equal(eng->op, ADC_GROUP_CREATE);
     assert_int_equal(eng->n_add, 3); /* ann once, bob, the ops group */
-    assert_true(has(eng->add, eng->n_add, "u:u-ann"));
-    assert_true(has(eng->add, eng->n_add, "u:u-bob"));
-    assert_true(has(eng->add, eng->n_add, "g:g-ops"));
+    assert_true(has(&in, eng->add, eng->n_add, "u:u-ann"));
+    assert_true(has(&in, eng->add, eng->n_add, "u:u-bob"));
+    assert_true(has(&in, eng->add, eng->n_add, "g:g-ops"));
     const struct adc_group_change *posix = find(&p, "posix");
     assert_int_equal(posix->n_add, 2); /* memberUid by the uid RDN, or by userName */
-    assert_true(has(posix->add, posix->n_add, "u:u-dan"));
-    assert_true(has(posix->add, posix->n_add, "u:u-bob"));
+    assert_true(has(&in, posix->add, posix->n_add, "u:u-dan"));
+    assert_true(has(&in, posix->add, posix->n_add, "u:u-bob"));
     assert_int_equal(p.unresolved, 2); /* ghost, nobody */
     assert_int_equal(p.in_cycles, 0);
     adc_group_plan_done(&p);
@@ -113,14 +117,14 @@ static void flatten_and_cycles(void **state) {
     assert_int_equal(adc_group_plan_build(&in, &p), 0);
     assert_true(p.in_cycles >= 1);
     assert_non_null(p.cycle_example);
-    assert_true(has(find(&p, "a")->add, find(&p, "a")->n_add, "g:g-b"));
+    assert_true(has(&in, find(&p, "a")->add, find(&p, "a")->n_add, "g:g-b"));
     adc_group_plan_done(&p);
     in.flatten = true;
     assert_int_equal(adc_group_plan_build(&in, &p), 0);
     const struct adc_group_change *a = find(&p, "a");
     assert_int_equal(a->n_add, 2); /* ann, and bob through b; no group */
-    assert_true(has(a->add, a->n_add, "u:u-ann"));
-    assert_true(has(a->add, a->n_add, "u:u-bob"));
+    assert_true(has(&in, a->add, a->n_add, "u:u-ann"));
+    assert_true(has(&in, a->add, a->n_add, "u:u-bob"));
     adc_group_plan_done(&p);
 }
 
@@ -128,17 +132,27 @@ static void diffs_renames_deletes_settings(void **state) {
     (void)state;
     char *eng_m[] = {"uid=ann,ou=people,dc=x", "uid=dan,ou=people,dc=x"};
     struct adc_dir_group dir[] = {group("cn=eng,dc=x", "g-eng", "Engineering", eng_m, 2, NULL, 0)};
-    const char *have[] = {"u:u-ann", "u:u-bob", "?:someone-by-hand"};
+    /* the cloud's members as keys: ann and bob by their positions, and a member added by hand
+     * (an other: n_users + n_dir + its position in the table) */
+    struct adc_group_others others = {0};
+    adc_group_key by_hand = adc_group_other_add(&others, NU + 1, '?', "someone-by-hand");
+    assert_int_equal(by_hand, NU + 1);
+    adc_group_key have[] = {0, 1, by_hand};
     struct adc_cloud_group cloud[] = {
         {.id = "c1",
          .external_id = "g-eng",
          .display_name = "eng",
-         .member_keys = have,
+         .members = have,
          .n_members = 3},
         {.id = "c2", .external_id = "g-gone", .display_name = "gone"},
     };
-    struct adc_group_plan_input in = {
-        .dir = dir, .n_dir = 1, .users = dir_users(), .n_users = NU, .cloud = cloud, .n_cloud = 2};
+    struct adc_group_plan_input in = {.dir = dir,
+                                      .n_dir = 1,
+                                      .users = dir_users(),
+                                      .n_users = NU,
+                                      .cloud = cloud,
+                                      .n_cloud = 2,
+                                      .others = &others};
     struct adc_group_plan p;
     assert_int_equal(adc_group_plan_build(&in, &p), 0);
     const struct adc_group_change *eng = find(&p, "Engineering");
@@ -146,10 +160,11 @@ static void diffs_renames_deletes_settings(void **state) {
     assert_string_equal(eng->cloud_id, "c1");
     assert_true(eng->rename);
     assert_int_equal(eng->n_add, 1);
-    assert_string_equal(eng->add[0], "u:u-dan");
+    char buf[64];
+    assert_string_equal(adc_group_key_text(&in, eng->add[0], buf, sizeof(buf)), "u:u-dan");
     assert_int_equal(eng->n_remove, 2);
-    assert_true(has(eng->remove, eng->n_remove, "u:u-bob"));
-    assert_true(has(eng->remove, eng->n_remove, "?:someone-by-hand"));
+    assert_true(has(&in, eng->remove, eng->n_remove, "u:u-bob"));
+    assert_true(has(&in, eng->remove, eng->n_remove, "?:someone-by-hand"));
     assert_int_equal(p.deleted, 1);
     assert_int_equal(find(&p, "gone")->op, ADC_GROUP_DELETE);
     adc_group_plan_done(&p);
@@ -161,8 +176,8 @@ static void diffs_renames_deletes_settings(void **state) {
     assert_int_equal(p.skipped, 2);
     adc_group_plan_done(&p);
     /* unchanged */
-    const char *same[] = {"u:u-dan", "u:u-ann"};
-    cloud[0].member_keys = same;
+    adc_group_key same[] = {3, 0}; /* dan, ann */
+    cloud[0].members = same;
     cloud[0].n_members = 2;
     cloud[0].display_name = "Engineering";
     in.n_cloud = 1;
@@ -171,6 +186,7 @@ static void diffs_renames_deletes_settings(void **state) {
     assert_int_equal(p.n_changes, 0);
     assert_int_equal(p.unchanged, 1);
     adc_group_plan_done(&p);
+    adc_group_others_done(&others);
 }
 
 /* AD: users whose primaryGroupID is a synced group's RID are its members, although the group's
@@ -189,8 +205,8 @@ static void primary_group(void **state) {
     assert_int_equal(adc_group_plan_build(&in, &p), 0);
     const struct adc_group_change *du = find(&p, "Domain Users");
     assert_int_equal(du->n_add, 2);
-    assert_true(has(du->add, du->n_add, "u:u-ann"));
-    assert_true(has(du->add, du->n_add, "u:u-bob"));
+    assert_true(has(&in, du->add, du->n_add, "u:u-ann"));
+    assert_true(has(&in, du->add, du->n_add, "u:u-bob"));
     assert_int_equal(p.unresolved, 0);
     adc_group_plan_done(&p);
     /* S-1-5-21-1-2-3-513 */
@@ -202,7 +218,7 @@ static void primary_group(void **state) {
 }
 
 /* Members the reader resolved to positions (sync/group-sync.c resolves DNs as they arrive),
- * beside DNs and a given key table (adc_group_member_keys): the same keys as by DN. */
+ * beside DNs: the same keys as by DN; a key's text names the user or group. */
 static void positions_and_key_table(void **state) {
     (void)state;
     char *m[] = {"uid=bob,ou=people,dc=x"};
@@ -211,25 +227,20 @@ static void positions_and_key_table(void **state) {
     dir[0].member_pos = pos;
     dir[0].n_member_pos = 4;
     const struct adc_dir_user *du = dir_users();
-    struct adc_cloud_users arena;
-    adc_cloud_users_init(&arena);
-    const char *keys[NU + 1];
-    assert_int_equal(adc_group_member_keys(du, NU, dir, 1, &arena, keys), 0);
-    assert_string_equal(keys[0], "u:u-ann");
-    assert_string_equal(keys[NU], "g:g-eng");
-    struct adc_group_plan_input in = {
-        .dir = dir, .n_dir = 1, .users = du, .n_users = NU, .keys = keys};
+    struct adc_group_plan_input in = {.dir = dir, .n_dir = 1, .users = du, .n_users = NU};
+    char buf[64];
+    assert_string_equal(adc_group_key_text(&in, 0, buf, sizeof(buf)), "u:u-ann");
+    assert_string_equal(adc_group_key_text(&in, NU, buf, sizeof(buf)), "g:g-eng");
     struct adc_group_plan p;
     assert_int_equal(adc_group_plan_build(&in, &p), 0);
     const struct adc_group_change *eng = find(&p, "eng");
     assert_non_null(eng);
     assert_int_equal(eng->n_add, 3);
-    assert_true(has(eng->add, eng->n_add, "u:u-ann"));
-    assert_true(has(eng->add, eng->n_add, "u:u-bob"));
-    assert_true(has(eng->add, eng->n_add, "u:u-dan"));
+    assert_true(has(&in, eng->add, eng->n_add, "u:u-ann"));
+    assert_true(has(&in, eng->add, eng->n_add, "u:u-bob"));
+    assert_true(has(&in, eng->add, eng->n_add, "u:u-dan"));
     assert_int_equal(p.unresolved, 0);
     adc_group_plan_done(&p);
-    adc_cloud_users_done(&arena);
 }
 
 static void dn_and_range(void **state) {

@@ -4,12 +4,14 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "cloud/scim-internal.h"
+#include "cloud/scim-list-parse.h"
 
 static void requests_of_each_kind(void **state) {
     (void)state;
@@ -135,12 +137,53 @@ static void a_conflict_found_ours(void **state) {
     adc_scim_write_done(&old);
 }
 
+/* A create's new id from its Bulk answer's location (or a resource's id): what the groups'
+ * members of a first import name the users by, without listing them again. */
+struct seen_op {
+    size_t n;
+    char location[128];
+};
+
+static void on_op(void *ud, size_t pos, const char *bulk_id, long status, const char *detail,
+                  const char *location) {
+    struct seen_op *s = ud;
+    (void)pos, (void)bulk_id, (void)status, (void)detail;
+    if (s->n++ == 0)
+        snprintf(s->location, sizeof(s->location), "%s", location ? location : "(none)");
+}
+
+static void a_create_keeps_its_new_id(void **state) {
+    (void)state;
+    static const char answer[] =
+        "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:BulkResponse\"],\"Operations\":["
+        "{\"method\":\"POST\",\"bulkId\":\"b0\",\"status\":\"201\",\"location\":"
+        "\"https://x/scim/v2/Users/0b9e7c1e-56b8-4d7f-9c2a-2f0c1b7e5a10\"},"
+        "{\"method\":\"POST\",\"bulkId\":\"b1\",\"status\":\"409\"}]}";
+    struct seen_op seen = {0};
+    char err[128];
+    assert_int_equal(
+        adc_scim_bulk_parse(answer, sizeof(answer) - 1, on_op, &seen, err, sizeof(err)), 0);
+    assert_int_equal(seen.n, 2);
+    struct adc_scim_write w = {.kind = ADC_SCIM_CREATE};
+    adc_scim_note_new_id(&w, seen.location);
+    assert_string_equal(w.new_id, "0b9e7c1e-56b8-4d7f-9c2a-2f0c1b7e5a10");
+    adc_scim_note_new_id(&w, "plain-id"); /* a resource's "id" */
+    assert_string_equal(w.new_id, "plain-id");
+    adc_scim_note_new_id(&w, NULL); /* nothing said: the last one stays */
+    assert_string_equal(w.new_id, "plain-id");
+    adc_scim_note_new_id(&w, "https://x/scim/v2/Users/"); /* an empty id is none */
+    assert_string_equal(w.new_id, "plain-id");
+    adc_scim_write_done(&w);
+    assert_null(w.new_id);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(requests_of_each_kind),
         cmocka_unit_test(answers_that_mean_done_retry_conflict_or_failed),
         cmocka_unit_test(settling_and_failing),
         cmocka_unit_test(a_conflict_found_ours),
+        cmocka_unit_test(a_create_keeps_its_new_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

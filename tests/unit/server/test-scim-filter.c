@@ -171,12 +171,26 @@ static void sql_matches(void **state) {
     assert_string_equal(match_sql("userName co \"EXAMPLE\""), "Alice@Example.com");
     assert_string_equal(match_sql("userName sw \"B\""), "bob");
     assert_string_equal(match_sql("userName ew \"OL\""), "carol");
-    assert_string_equal(match_sql("externalId eq \"e3\""), "carol");        /* above the mark */
-    assert_string_equal(match_sql("externalId eq \"E9\""), "");             /* stale entry */
-    assert_string_equal(match_sql("externalId gt \"E1\""), "bob,carol");    /* both parts */
+    assert_string_equal(match_sql("externalId eq \"e3\""), "carol");     /* above the mark */
+    assert_string_equal(match_sql("externalId eq \"E9\""), "");          /* stale entry */
+    assert_string_equal(match_sql("externalId gt \"E1\""), "bob,carol"); /* both parts */
     assert_string_equal(match_sql("not (externalId eq \"E2\")"), "Alice@Example.com,carol");
     assert_string_equal(match_sql("externalId sw \"e\""), "carol");
     assert_string_equal(match_sql("externalId ew \"3\""), "carol");
+    /* A chain of "externalId eq" as one look-up (store-filter.c gen_external_id_in): both parts,
+     * a stale entry, case, and the same answer as the comparisons one by one. */
+    assert_string_equal(match_sql("externalId eq \"E1\" or externalId eq \"e3\""),
+                        "Alice@Example.com,carol");
+    assert_string_equal(match_sql("externalId eq \"E9\" or externalId eq \"e1\" or "
+                                  "EXTERNALID eq \"E2\""),
+                        "bob");
+    assert_string_equal(match_sql("not (externalId eq \"E2\" or externalId eq \"e3\")"),
+                        "Alice@Example.com");
+    assert_string_equal(match_sql("externalId eq \"E1\" or userName eq \"carol\""),
+                        "Alice@Example.com,carol");
+    assert_string_equal(match_sql("(externalId eq \"E1\" or externalId eq \"E2\") and "
+                                  "(externalId eq \"E2\" or externalId eq \"e3\")"),
+                        "bob");
     assert_string_equal(match_sql("userName gt \"b\""), "bob,carol");
     assert_string_equal(match_sql("active eq false"), "bob");
     assert_string_equal(match_sql("active ne false"), "Alice@Example.com,carol");
