@@ -177,6 +177,15 @@ static int direct_members(struct builder *b, size_t gi) {
     const struct adc_dir_group *g = &b->in->dir[gi];
     struct adc_group_plan *p = b->p;
     size_t nu = b->in->n_users;
+    if (g->n_members_unknown) {
+        /* read as digests (group-read.h): counted, named by their group */
+        char what[300];
+        snprintf(what, sizeof(what), "%zu member%s of '%s'", g->n_members_unknown,
+                 g->n_members_unknown == 1 ? "" : "s", g->name ? g->name : g->dn);
+        if (unresolved(p, what) < 0)
+            return -ENOMEM;
+        p->unresolved += g->n_members_unknown - 1;
+    }
     size_t total = g->n_member_pos + g->n_member_dns + g->n_member_uids, cap = 8, n = 0;
     if (total == 0)
         return 0;
@@ -187,8 +196,9 @@ static int direct_members(struct builder *b, size_t gi) {
         return -ENOMEM;
     b->want[gi] = want;
     char dn[KEY_MAX];
-    for (size_t i = 0; i < g->n_member_pos; i++) /* named by the reader: users of the input */
-        if (g->member_pos[i] < nu)
+    /* named by the reader or resolved from digests: users, then groups, of the input */
+    for (size_t i = 0; i < g->n_member_pos; i++)
+        if (g->member_pos[i] < nu + b->in->n_dir)
             want[n++] = g->member_pos[i];
     for (size_t i = 0; i < g->n_member_dns; i++) {
         size_t u = ADC_STRINDEX_NONE, o = ADC_STRINDEX_NONE;

@@ -70,7 +70,8 @@ struct adc_group_change {
 };
 
 struct adc_group_plan_input {
-    /* The directory's groups; their member_pos (if any) are positions in `users`. */
+    /* The directory's groups; their member_pos (if any) are keys: positions in `users`, or
+     * n_users + a position in `dir`. */
     const struct adc_dir_group *dir;
     size_t n_dir;
     const struct adc_dir_user *users; /* the directory's users (dn, user_name, external_id) */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "common/buf.h"
@@ -214,6 +215,203 @@ static void index_dns(struct dir_read *d, const struct adc_dir_user *users, size
     }
 }
 
+/* ---- the directory's groups read before the users -------------------------------------------
+ * At 1,000,000 users the read's largest LDAP message (a group of 1,000,000 members, about 45 MB,
+ * and its 16 MB of value descriptors) came on top of the directory's and the cloud's users
+ * (about 250 MB): read first, it coincides with nothing. The members' DNs cannot be resolved to
+ * users yet: past a text budget they are kept as a keyed 64-bit digest of their normalized DN
+ * (8 bytes instead of about 50), and resolved once the users are read. Two different DNs share
+ * a digest with a probability of about 2^-64 a pair (under 10^-7 for 1,000,000 members against
+ * 1,000,000 users); the key is drawn per run, so no DN can be made to match another on
+ * purpose. */
+
+#define DIGEST_TEXT_BUDGET (2u * 1024 * 1024) /* member DNs kept as text before digests */
+
+/* MurmurHash64A (Austin Appleby, public domain), keyed. */
+static uint64_t dn_digest(uint64_t seed, const char *s, size_t n) {
+    const uint64_t m = 0xc6a4a7935bd1e995ULL;
+    uint64_t h = seed ^ (n * m);
+    const unsigned char *p = (const unsigned char *)s;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t k;
+        memcpy(&k, p, 8);
+        k *= m;
+        k ^= k >> 47;
+        k *= m;
+        h ^= k;
+        h *= m;
+    }
+    if (n) {
+        uint64_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            k |= (uint64_t)p[i] << (8 * i);
+        h ^= k;
+        h *= m;
+    }
+    h ^= h >> 47;
+    h *= m;
+    h ^= h >> 47;
+    return h;
+}
+
+struct digester {
+    uint64_t seed;
+    char raw[4096], norm[4096];
+};
+
+/* The digest of a DN in the form the plan compares (adc_dn_normalize_into). */
+static bool digest_dn(struct digester *d, const char *dn, uint64_t *out) {
+    size_t n = adc_dn_normalize_into(dn, d->norm, sizeof(d->norm));
+    if (n == SIZE_MAX)
+        return false;
+    *out = dn_digest(d->seed, d->norm, n);
+    return true;
+}
+
+static bool digest_member(void *ctx, const char *dn, size_t len, uint64_t *out) {
+    struct digester *d = ctx;
+    if (len >= sizeof(d->raw))
+        return false; /* kept as text: the plan reports it */
+    memcpy(d->raw, dn, len);
+    d->raw[len] = '\0';
+    return digest_dn(d, d->raw, out);
+}
+
+int adc_group_sync_read_dir(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
+                            char **err) {
+    gs->enabled = true;
+    struct digester *d = calloc(1, sizeof(*d));
+    if (!d || getrandom(&d->seed, sizeof(d->seed), 0) != sizeof(d->seed)) {
+        free(d);
+        *err = strdup("cannot draw the members' digest key");
+        return -EIO;
+    }
+    int r = adc_ldap_read_groups_digested(cfg, digest_member, d, DIGEST_TEXT_BUDGET, &gs->dir, err);
+    gs->digest_seed = d->seed;
+    free(d);
+    if (r < 0)
+        return r;
+    gs->dir_read = true;
+    malloc_trim(0); /* the search's pages, before the users take their place */
+    return 0;
+}
+
+/* The users by the digest of their DN: open addressing over positions + 1 (0: empty), with a
+ * byte of the digest per slot so that a probe seldom normalizes a DN again. About 5 bytes a
+ * user, for the resolution only. */
+struct dn_table {
+    uint32_t *slot;
+    uint8_t *tag;
+    size_t cap;
+    const struct adc_dir_user *users;
+    struct digester d;
+};
+
+static size_t dn_slot(const struct dn_table *t, uint64_t h) {
+    return (size_t)(((unsigned __int128)h * t->cap) >> 64);
+}
+
+static uint8_t dn_tag(uint64_t h) { return (uint8_t)(h >> 56) | 1; }
+
+static uint32_t dn_find(struct dn_table *t, uint64_t h) {
+    for (size_t i = dn_slot(t, h);; i = i + 1 == t->cap ? 0 : i + 1) {
+        if (!t->slot[i])
+            return UINT32_MAX;
+        uint64_t hu;
+        if (t->tag[i] == dn_tag(h) &&
+            digest_dn(&t->d, adc_dir_user_dn(&t->users[t->slot[i] - 1]), &hu) && hu == h)
+            return t->slot[i] - 1;
+    }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Each group's member digests to keys (member_pos: a user's position, or n_users + a group's),
+ * in place (a digest's 8 bytes become a key's 4); those that name neither are counted in
+ * n_members_unknown. 0 or -ENOMEM. */
+static int resolve_digests(struct adc_group_sync *gs, const struct adc_dir_user *users,
+                           size_t n_users) {
+    size_t any = 0;
+    for (size_t i = 0; i < gs->dir.n; i++)
+        any += gs->dir.groups[i].n_member_digest;
+    if (!any)
+        return 0;
+    struct dn_table t = {.users = users, .d.seed = gs->digest_seed};
+    t.cap = n_users + n_users / 3 + 1;
+    uint64_t(*groups)[2] = calloc(gs->dir.n + 1, sizeof(*groups)); /* digest, position */
+    int r = -ENOMEM;
+    if (!groups || !(t.slot = calloc(t.cap, sizeof(*t.slot))) ||
+        !(t.tag = calloc(t.cap, sizeof(*t.tag))))
+        goto out;
+    for (size_t u = 0; u < n_users; u++) {
+        uint64_t h;
+        const char *dn = adc_dir_user_dn(&users[u]);
+        if (!dn || !digest_dn(&t.d, dn, &h))
+            continue;
+        size_t i = dn_slot(&t, h);
+        while (t.slot[i])
+            i = i + 1 == t.cap ? 0 : i + 1;
+        t.slot[i] = (uint32_t)u + 1;
+        t.tag[i] = dn_tag(h);
+    }
+    size_t ng = 0;
+    for (size_t g = 0; g < gs->dir.n; g++)
+        if (digest_dn(&t.d, gs->dir.groups[g].dn, &groups[ng][0]))
+            groups[ng++][1] = g;
+    qsort(groups, ng, sizeof(*groups), cmp_u64);
+    for (size_t g = 0; g < gs->dir.n; g++) {
+        struct adc_dir_group *grp = &gs->dir.groups[g];
+        if (!grp->n_member_digest)
+            continue;
+        /* The keys are written behind the reads, byte for byte (memcpy: no aliasing of the
+         * two types): key k at 4k, digest i read from 8i before, with k <= i. */
+        unsigned char *raw = (unsigned char *)grp->member_digest;
+        uint32_t *keys = (uint32_t *)grp->member_digest;
+        size_t k = 0;
+        for (size_t i = 0; i < grp->n_member_digest; i++) {
+            uint64_t h;
+            memcpy(&h, raw + 8 * i, sizeof(h));
+            uint32_t u = dn_find(&t, h);
+            if (u == UINT32_MAX) {
+                uint64_t key[2] = {h, 0};
+                const uint64_t(*o)[2] = bsearch(key, groups, ng, sizeof(*groups), cmp_u64);
+                if (o)
+                    u = (uint32_t)(n_users + (*o)[1]);
+            }
+            if (u == UINT32_MAX)
+                grp->n_members_unknown++;
+            else
+                memcpy(raw + 4 * k++, &u, sizeof(u));
+        }
+        grp->member_digest = NULL;
+        grp->n_member_digest = 0;
+        if (grp->n_member_pos) { /* both (not made by this read): one list */
+            uint32_t *all = realloc(grp->member_pos, (grp->n_member_pos + k + 1) * sizeof(*all));
+            if (!all) {
+                free(keys);
+                goto out;
+            }
+            memcpy(all + grp->n_member_pos, keys, k * sizeof(*keys));
+            free(keys);
+            grp->member_pos = all;
+            grp->n_member_pos += k;
+        } else {
+            uint32_t *shrunk = realloc(keys, (k + 1) * sizeof(*keys));
+            grp->member_pos = shrunk ? shrunk : keys;
+            grp->n_member_pos = k;
+        }
+    }
+    r = 0;
+out:
+    free(t.slot);
+    free(t.tag);
+    free(groups);
+    return r;
+}
+
 int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
                         struct adc_scim *client, const char *app_id,
                         const struct adc_dir_user *users, size_t n_users,
@@ -221,20 +419,26 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
     gs->enabled = true;
     gs->users = users;
     gs->n_users = n_users;
-    /* The directory's groups first, then the cloud's: read at the same time, the directory's
-     * answer (one LDAP message of about 45 MB for a group of 1,000,000 members, and its
-     * values) coincided with the cloud's memberships; one after the other cost about a second
-     * at 1,000 groups (docs/BENCHMARKS.md, issue 21). */
-    struct dir_read dr = {.cfg = cfg, .out = &gs->dir};
-    index_dns(&dr, users, n_users);
-    read_dir_groups(&dr);
-    adc_strindex_done(&dr.by_dn);
-    if (dr.r < 0) { /* rule 5: nothing is written; the cloud need not be read */
-        *err = dr.err;
-        return dr.r;
+    if (gs->dir_read) { /* adc_group_sync_read_dir, before the users */
+        if (resolve_digests(gs, users, n_users) < 0) {
+            *err = strdup("out of memory");
+            return -ENOMEM;
+        }
+    } else {
+        /* The directory's groups first, then the cloud's: read at the same time, the
+         * directory's answer coincided with the cloud's memberships; one after the other cost
+         * about a second at 1,000 groups (docs/BENCHMARKS.md, issue 21). */
+        struct dir_read dr = {.cfg = cfg, .out = &gs->dir};
+        index_dns(&dr, users, n_users);
+        read_dir_groups(&dr);
+        adc_strindex_done(&dr.by_dn);
+        if (dr.r < 0) { /* rule 5: nothing is written; the cloud need not be read */
+            *err = dr.err;
+            return dr.r;
+        }
+        free(dr.err);
+        malloc_trim(0); /* the search's pages, before the cloud's memberships */
     }
-    free(dr.err);
-    malloc_trim(0); /* the search's pages, before the cloud's memberships take their place */
     if ((uint64_t)n_users + gs->dir.n >= ADC_GROUP_KEY_NONE) {
         *err = strdup("too many users and groups for 32-bit member keys");
         return -E2BIG;
