@@ -37,6 +37,9 @@ struct adc_dir_group {
     uint64_t *member_digest;
     size_t n_member_digest;
     size_t n_members_unknown;
+    /* The sync resolved the member DNs it could (to member_pos): those left in member_dns name
+     * no user or group of the read. */
+    bool dns_resolved;
     /* The member values' text, one after the other in blocks (no allocation per value: at
      * 1,000,000 members about 20 MB less, docs/BENCHMARKS.md, issue 21): free the members
      * with adc_dir_group_members_free, never one by one. */

@@ -329,14 +329,32 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Each group's member digests to keys (member_pos: a user's position, or n_users + a group's),
- * in place (a digest's 8 bytes become a key's 4); those that name neither are counted in
- * n_members_unknown. 0 or -ENOMEM. */
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The key of the DN whose digest is h: a user's position, or n_users + a group's (groups: its
+ * sorted digests); UINT32_MAX for neither. */
+static uint32_t dn_lookup(struct dn_table *t, const uint64_t (*groups)[2], size_t ng,
+                          size_t n_users, uint64_t h) {
+    uint32_t u = dn_find(t, h);
+    if (u != UINT32_MAX)
+        return u;
+    uint64_t key[2] = {h, 0};
+    const uint64_t(*o)[2] = bsearch(key, groups, ng, sizeof(*groups), cmp_u64);
+    return o ? (uint32_t)(n_users + (*o)[1]) : UINT32_MAX;
+}
+
+/* Each group's member digests, and its member DNs kept as text, to keys (member_pos: a user's
+ * position, or n_users + a group's; sorted, no repeats), the digests in place (8 bytes become
+ * 4); digests that name neither are counted in n_members_unknown, such DNs stay as text
+ * (dns_resolved: the plan reports them without looking them up). 0 or -ENOMEM. */
 static int resolve_digests(struct adc_group_sync *gs, const struct adc_dir_user *users,
                            size_t n_users) {
     size_t any = 0;
     for (size_t i = 0; i < gs->dir.n; i++)
-        any += gs->dir.groups[i].n_member_digest;
+        any += gs->dir.groups[i].n_member_digest + gs->dir.groups[i].n_member_dns;
     if (!any)
         return 0;
     struct dn_table t = {.users = users, .d.seed = gs->digest_seed};
@@ -364,44 +382,61 @@ static int resolve_digests(struct adc_group_sync *gs, const struct adc_dir_user 
     qsort(groups, ng, sizeof(*groups), cmp_u64);
     for (size_t g = 0; g < gs->dir.n; g++) {
         struct adc_dir_group *grp = &gs->dir.groups[g];
-        if (!grp->n_member_digest)
-            continue;
-        /* The keys are written behind the reads, byte for byte (memcpy: no aliasing of the
-         * two types): key k at 4k, digest i read from 8i before, with k <= i. */
+        /* The digests to keys in place, byte for byte (memcpy: no aliasing of the two types):
+         * key k written at 4k, digest i read from 8i before, k <= i. */
         unsigned char *raw = (unsigned char *)grp->member_digest;
-        uint32_t *keys = (uint32_t *)grp->member_digest;
         size_t k = 0;
         for (size_t i = 0; i < grp->n_member_digest; i++) {
             uint64_t h;
             memcpy(&h, raw + 8 * i, sizeof(h));
-            uint32_t u = dn_find(&t, h);
-            if (u == UINT32_MAX) {
-                uint64_t key[2] = {h, 0};
-                const uint64_t(*o)[2] = bsearch(key, groups, ng, sizeof(*groups), cmp_u64);
-                if (o)
-                    u = (uint32_t)(n_users + (*o)[1]);
-            }
+            uint32_t u = dn_lookup(&t, groups, ng, n_users, h);
             if (u == UINT32_MAX)
                 grp->n_members_unknown++;
             else
                 memcpy(raw + 4 * k++, &u, sizeof(u));
         }
+        /* One list of keys: those the group had, the digests', and the DNs kept as text that
+         * name a user or group (the others stay as text: the plan reports them). */
+        size_t n_old = grp->n_member_pos, cap = n_old + k + grp->n_member_dns;
+        uint32_t *all;
+        if (!n_old && !grp->n_member_dns) {
+            all = raw ? realloc(raw, (k + 1) * sizeof(*all)) : NULL; /* shrinks */
+            all = all ? all : (uint32_t *)raw;
+        } else {
+            if (!(all = malloc((cap + 1) * sizeof(*all))))
+                goto out;
+            if (n_old)
+                memcpy(all, grp->member_pos, n_old * sizeof(*all));
+            if (k)
+                memcpy(all + n_old, raw, k * sizeof(*all));
+            free(raw);
+            free(grp->member_pos);
+        }
         grp->member_digest = NULL;
         grp->n_member_digest = 0;
-        if (grp->n_member_pos) { /* both (not made by this read): one list */
-            uint32_t *all = realloc(grp->member_pos, (grp->n_member_pos + k + 1) * sizeof(*all));
-            if (!all) {
-                free(keys);
-                goto out;
-            }
-            memcpy(all + grp->n_member_pos, keys, k * sizeof(*keys));
-            free(keys);
-            grp->member_pos = all;
-            grp->n_member_pos += k;
-        } else {
-            uint32_t *shrunk = realloc(keys, (k + 1) * sizeof(*keys));
-            grp->member_pos = shrunk ? shrunk : keys;
-            grp->n_member_pos = k;
+        grp->member_pos = all;
+        grp->n_member_pos = n_old + k;
+        size_t left = 0;
+        for (size_t i = 0; i < grp->n_member_dns; i++) {
+            uint64_t h;
+            uint32_t u = digest_dn(&t.d, grp->member_dns[i], &h)
+                             ? dn_lookup(&t, groups, ng, n_users, h)
+                             : UINT32_MAX;
+            if (u == UINT32_MAX)
+                grp->member_dns[left++] = grp->member_dns[i];
+            else
+                all[grp->n_member_pos++] = u;
+        }
+        grp->n_member_dns = left;
+        grp->dns_resolved = true;
+        /* sorted and without repeats, so that the plan can take it as its list */
+        if (grp->n_member_pos > 1) {
+            qsort(grp->member_pos, grp->n_member_pos, sizeof(uint32_t), cmp_u32);
+            size_t o = 1;
+            for (size_t i = 1; i < grp->n_member_pos; i++)
+                if (grp->member_pos[i] != grp->member_pos[o - 1])
+                    grp->member_pos[o++] = grp->member_pos[i];
+            grp->n_member_pos = o;
         }
     }
     r = 0;
@@ -458,6 +493,12 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
     if (map_group_members(gs) < 0) {
         *err = strdup("out of memory");
         return -ENOMEM;
+    }
+    /* sorted, so that the plan's diff merges them as they are (no copy: 4 MB at 1,000,000) */
+    for (size_t i = 0; i < gs->cloud.n; i++) {
+        struct adc_cloud_group *g = &gs->cloud.items[i];
+        if (g->n_members > 1)
+            qsort(g->members, g->n_members, sizeof(*g->members), cmp_u32);
     }
     struct adc_group_plan_input in = {
         .dir = gs->dir.groups,
@@ -778,9 +819,11 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
                        struct adc_group_change *rest, char **err) {
     struct adc_group_sync *gs = a->gs;
     const struct adc_group_plan *p = &gs->plan;
-    /* Members beyond what one Bulk request can hold (each takes its id and at least 32 bytes)
-     * are not resolved here: they go by PATCH in any case. */
-    size_t cap = (limits->max_payload ? limits->max_payload : 1024 * 1024) / 32 + 1;
+    /* Members beyond what one Bulk request can hold (each takes its id and 32 bytes of syntax,
+     * cloud/scim-groups.c) are not resolved here: they go by PATCH in any case. cap bounds the
+     * arrays; `payload` stops a group's resolution once its ids fill a request. */
+    size_t payload = limits->max_payload ? limits->max_payload : 1024 * 1024;
+    size_t cap = payload / 32 + 1;
     size_t n = 0, n_keys = 0;
     for (size_t i = 0; i < p->n_changes; i++)
         if (p->changes[i].op == ADC_GROUP_CREATE) {
@@ -805,8 +848,8 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
         /* room for every member it may be left with: deferred, not resolved, not sent */
         if (!(rest[i].add = calloc(c->n_add + 1, sizeof(*rest[i].add))))
             goto out;
-        size_t start = k, m = 0;
-        for (; m < c->n_add && k - start < cap; m++) {
+        size_t start = k, m = 0, bytes = 0;
+        for (; m < c->n_add && k - start < cap && bytes <= payload; m++) {
             adc_group_key key = c->add[m];
             bool group = key >= gs->n_users && key < gs->n_users + gs->dir.n;
             const char *type, *id = NULL;
@@ -828,6 +871,7 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
                     continue;
                 }
             }
+            bytes += strlen(id) + 40;
             ids[k] = id;
             types[k] = type;
             keys[k++] = key;
