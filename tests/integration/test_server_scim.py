@@ -300,6 +300,16 @@ class ScimUsers(ServerTestCase):
         self.assertNotIn("title", u)
         self.assertNotIn("meta", u)
         self.assertIn("displayName", u)
+        # excludedAttributes=meta alone (adc's listing) is rendered as text, without parsing:
+        # the same resource as the full one without meta, for users with and without extras
+        self.create("nils", "uuid-nils")
+        flt = urllib.parse.quote('userName eq "lena" or userName eq "nils"')
+        full = self.srv.scim(self.cfg, "GET", "/Users?filter=" + flt).body["Resources"]
+        for excluded in ("meta", "META", "meta.version", "meta,meta"):
+            r = self.srv.scim(self.cfg, "GET", f"/Users?excludedAttributes={excluded}&filter={flt}")
+            self.assertEqual(r.status, 200, r.raw)
+            self.assertEqual(r.body["Resources"],
+                             [{k: v for k, v in u.items() if k != "meta"} for u in full], excluded)
 
     def test_search_post(self):
         self.create("mona", "uuid-mona")

@@ -71,6 +71,15 @@ bool adc_scim_projection_wants(const struct adc_scim_projection *p, const char *
     return listed != p->exclude;
 }
 
+bool adc_scim_projection_all_but_meta(const struct adc_scim_projection *p) {
+    if (!p->exclude || !p->attrs || !p->attrs[0])
+        return false;
+    for (char **a = p->attrs; *a; a++)
+        if (strcasecmp(*a, "meta") != 0)
+            return false;
+    return true;
+}
+
 void adc_scim_projection_apply(json_t *res, const struct adc_scim_projection *p) {
     if (!p->attrs)
         return;

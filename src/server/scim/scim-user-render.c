@@ -39,7 +39,7 @@ json_t *adc_scim_user_render(const struct adc_store_user *u, const char *base_ur
     return res;
 }
 
-int adc_scim_user_render_text(const struct adc_store_user *u, const char *base_url,
+int adc_scim_user_render_text(const struct adc_store_user *u, const char *base_url, bool meta,
                               struct adc_buf *out) {
     /* The stored attributes are a compact JSON object written by us (adc_scim_user_check keeps
      * userName, externalId and active in it equal to the columns); splice its members in. */
@@ -58,6 +58,8 @@ int adc_scim_user_render_text(const struct adc_store_user *u, const char *base_u
     }
     adc_buf_puts(out, ",\"" ADC_SCIM_SCHEMA_PROVIDER "\":{\"provider\":");
     adc_json_append_string(out, u->provider);
+    if (!meta)
+        return adc_buf_puts(out, "}}");
     adc_buf_printf(out,
                    "},\"meta\":{\"resourceType\":\"User\",\"created\":\"%s\",\"lastModified\":"
                    "\"%s\",\"location\":",

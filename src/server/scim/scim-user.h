@@ -16,9 +16,9 @@
 /* The full SCIM resource of a stored user. */
 json_t *adc_scim_user_render(const struct adc_store_user *u, const char *base_url);
 /* The same resource as JSON text appended to out, built without parsing the stored attributes:
- * listing 100,000 users is then mostly memcpy. */
+ * listing 100,000 users is then mostly memcpy. Without meta when `meta` is false. */
 struct adc_buf;
-int adc_scim_user_render_text(const struct adc_store_user *u, const char *base_url,
+int adc_scim_user_render_text(const struct adc_store_user *u, const char *base_url, bool meta,
                               struct adc_buf *out);
 
 /* An incoming User resource, checked (types, limits, schemas) and normalized for storage

@@ -79,6 +79,7 @@ static void cursor_save(const char *filter, int64_t next_index, int64_t last_seq
 struct page {
     json_t *items;        /* with a projection */
     struct adc_buf *text; /* without: the resources as JSON text, comma-separated */
+    bool meta;            /* with text: each resource's meta too */
     size_t n;
     const char *base_url;
     const struct adc_scim_projection *proj;
@@ -99,7 +100,7 @@ static int add_item(const struct adc_store_user *u, void *ctx) {
     if (pg->text) {
         if (pg->n++ > 0)
             adc_buf_append(pg->text, ",", 1);
-        return adc_scim_user_render_text(u, pg->base_url, pg->text);
+        return adc_scim_user_render_text(u, pg->base_url, pg->meta, pg->text);
     }
     json_t *r = adc_scim_user_render(u, pg->base_url);
     if (!r)
@@ -133,8 +134,10 @@ static void list_users(struct adc_http_response *res, struct adc_http_request *r
     items = json_array();
     struct adc_buf text;
     adc_buf_init(&text, 0);
+    bool as_text = !l.proj.attrs || adc_scim_projection_all_but_meta(&l.proj);
     struct page pg = {.items = items,
-                      .text = l.proj.attrs ? NULL : &text,
+                      .text = as_text ? &text : NULL,
+                      .meta = !l.proj.attrs,
                       .base_url = base,
                       .proj = &l.proj,
                       .last_seq = -1};

@@ -65,3 +65,6 @@ void adc_scim_projection_done(struct adc_scim_projection *p);
 bool adc_scim_projection_wants(const struct adc_scim_projection *p, const char *name);
 /* Removes what is not returned from res (id and schemas always stay). */
 void adc_scim_projection_apply(json_t *res, const struct adc_scim_projection *p);
+/* Whether p returns everything but meta (excludedAttributes=meta, as adc lists users: a
+ * quarter of each resource it does not read): the listing then still renders users as text. */
+bool adc_scim_projection_all_but_meta(const struct adc_scim_projection *p);
