@@ -53,6 +53,7 @@ struct adc_cloud_group {
     char *display_name;
     adc_group_key *members; /* owned */
     size_t n_members;
+    size_t member_count; /* memberCount as listed: sizes `members` (a hint, not trusted) */
 };
 
 enum adc_group_op { ADC_GROUP_CREATE, ADC_GROUP_UPDATE, ADC_GROUP_DELETE, ADC_GROUP_UNCHANGED };

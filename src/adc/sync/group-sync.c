@@ -23,11 +23,16 @@ static double now_s(void) {
 
 /* ---- member ids to keys, while the cloud groups are listed ---------------------------------- */
 
+/* While the cloud's groups are listed, a member that is a user of this configuration is kept as
+ * CLOUD_MARK | its position in the cloud users' list (an index by SCIM id is all the listing
+ * needs); map_cloud_users then makes it a directory user's key (an index by externalId, once
+ * the first is freed: the two never coexist, 7 MB each at 1,000,000 users). */
+#define CLOUD_MARK 0x80000000u
+
 struct key_ctx {
     struct adc_strindex by_id; /* this configuration's cloud users by SCIM id (keyed) */
     const struct adc_cloud_users *cloud;
     char id_buf[ADC_UUID_TEXT]; /* by_id's key being compared */
-    uint32_t *dir_of;           /* per cloud user: its directory user's position, or NONE */
     struct adc_group_others *others;
     adc_group_key base; /* the first other's key: n_users + n_dir */
 };
@@ -49,52 +54,26 @@ static const char *ext_at(const void *p, size_t i) {
     return e ? e : "";
 }
 
-/* The key of a member: a directory user's position when the directory has the user, else an
- * other ("u:<externalId>" of a user of ours the directory no longer has, "?:<id>" for the
- * rest; groups are mapped once all of them are listed). */
+/* The key of a member while listing: CLOUD_MARK | a user of ours' position in the cloud list,
+ * else an other ("?:<id>"; groups are mapped once all of them are listed). */
 static adc_group_key key_of(void *p, const char *id, const char *type) {
     struct key_ctx *k = p;
-    if (strcmp(type, "User") != 0)
-        return adc_group_other_add(k->others, k->base, '?', id);
-    size_t i = adc_strindex_get(&k->by_id, id);
-    if (i != ADC_STRINDEX_NONE && k->dir_of[i] != ADC_GROUP_KEY_NONE)
-        return k->dir_of[i];
-    char ext_buf[ADC_UUID_TEXT];
-    const char *ext =
-        i == ADC_STRINDEX_NONE ? NULL : adc_cloud_user_external_id(&k->cloud->items[i], ext_buf);
-    return ext && *ext ? adc_group_other_add(k->others, k->base, 'u', ext)
-                       : adc_group_other_add(k->others, k->base, '?', id);
+    size_t i = strcmp(type, "User") == 0 ? adc_strindex_get(&k->by_id, id) : ADC_STRINDEX_NONE;
+    if (i != ADC_STRINDEX_NONE)
+        return CLOUD_MARK | (adc_group_key)i;
+    adc_group_key o = adc_group_other_add(k->others, k->base, '?', id);
+    return o >= CLOUD_MARK ? ADC_GROUP_KEY_NONE : o; /* NONE: out of memory, or too many */
 }
 
 static bool own(const struct adc_cloud_user *u, const char *app_id) {
     return adc_streq(adc_cloud_user_provider(u), app_id);
 }
 
-/* key_of's tables: per cloud user of this configuration the position of the directory user
- * with its externalId (4 bytes a user; the index by externalId is freed before the listing),
- * and the index by SCIM id. 0 or -ENOMEM. */
-static int key_tables(struct key_ctx *k, const struct adc_dir_user *users, size_t n_users,
-                      const char *app_id) {
+/* key_of's index: this configuration's cloud users by SCIM id. 0 or -ENOMEM. */
+static int key_tables(struct key_ctx *k, const char *app_id) {
     const struct adc_cloud_users *cloud = k->cloud;
-    struct ext_ctx e = {.users = users};
-    struct adc_strindex by_ext;
-    if (!(k->dir_of = malloc((cloud->n + 1) * sizeof(*k->dir_of))) ||
-        adc_strindex_init_keyed(&by_ext, n_users, false, ext_at, &e) < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i < n_users; i++) {
-        char ext_buf[ADC_DIR_UUID_TEXT];
-        const char *ext = adc_dir_user_external_id(&users[i], ext_buf);
-        if (ext && *ext)
-            adc_strindex_put(&by_ext, ext, i);
-    }
-    for (size_t i = 0; i < cloud->n; i++) {
-        char ext_buf[ADC_UUID_TEXT];
-        const char *ext = adc_cloud_user_external_id(&cloud->items[i], ext_buf);
-        size_t u = ext && *ext && own(&cloud->items[i], app_id) ? adc_strindex_get(&by_ext, ext)
-                                                                : ADC_STRINDEX_NONE;
-        k->dir_of[i] = u == ADC_STRINDEX_NONE ? ADC_GROUP_KEY_NONE : (uint32_t)u;
-    }
-    adc_strindex_done(&by_ext);
+    if (cloud->n >= CLOUD_MARK || k->base >= CLOUD_MARK)
+        return -E2BIG;
     if (adc_strindex_init_keyed(&k->by_id, cloud->n, false, id_at, k) < 0)
         return -ENOMEM;
     for (size_t i = 0; i < cloud->n; i++) {
@@ -104,6 +83,47 @@ static int key_tables(struct key_ctx *k, const struct adc_dir_user *users, size_
             adc_strindex_put(&k->by_id, id, i);
     }
     return 0;
+}
+
+/* The members key_of kept as cloud positions become the directory user with that externalId,
+ * or a "u:<externalId>" other (a user of ours the directory no longer has; "?:<id>" without
+ * one). 0 or -ENOMEM. */
+static int map_cloud_users(struct adc_group_sync *gs, const struct adc_cloud_users *cloud) {
+    struct ext_ctx e = {.users = gs->users};
+    struct adc_strindex by_ext;
+    if (adc_strindex_init_keyed(&by_ext, gs->n_users, false, ext_at, &e) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < gs->n_users; i++) {
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        const char *ext = adc_dir_user_external_id(&gs->users[i], ext_buf);
+        if (ext && *ext)
+            adc_strindex_put(&by_ext, ext, i);
+    }
+    adc_group_key base = (adc_group_key)(gs->n_users + gs->dir.n);
+    int r = 0;
+    for (size_t g = 0; r == 0 && g < gs->cloud.n; g++) {
+        struct adc_cloud_group *cg = &gs->cloud.items[g];
+        for (size_t m = 0; m < cg->n_members; m++) {
+            adc_group_key k = cg->members[m];
+            if (!(k & CLOUD_MARK))
+                continue;
+            const struct adc_cloud_user *u = &cloud->items[k & ~CLOUD_MARK];
+            char ext_buf[ADC_UUID_TEXT], id_buf[ADC_UUID_TEXT];
+            const char *ext = adc_cloud_user_external_id(u, ext_buf);
+            size_t d = ext && *ext ? adc_strindex_get(&by_ext, ext) : ADC_STRINDEX_NONE;
+            k = d != ADC_STRINDEX_NONE ? (adc_group_key)d
+                : ext && *ext
+                    ? adc_group_other_add(&gs->others, base, 'u', ext)
+                    : adc_group_other_add(&gs->others, base, '?', adc_cloud_user_id(u, id_buf));
+            if (k == ADC_GROUP_KEY_NONE) {
+                r = -ENOMEM;
+                break;
+            }
+            cg->members[m] = k;
+        }
+    }
+    adc_strindex_done(&by_ext);
+    return r;
 }
 
 /* The "?:<id>" members that are groups of the listing become the directory group's key when
@@ -429,6 +449,11 @@ static int resolve_digests(struct adc_group_sync *gs, const struct adc_dir_user 
         }
         grp->n_member_dns = left;
         grp->dns_resolved = true;
+        if (!left && !grp->n_member_uids) { /* their text is no longer needed (2 MB at most) */
+            free(grp->member_dns);
+            grp->member_dns = NULL;
+            adc_arena_done(&grp->strings);
+        }
         /* sorted and without repeats, so that the plan can take it as its list */
         if (grp->n_member_pos > 1) {
             qsort(grp->member_pos, grp->n_member_pos, sizeof(uint32_t), cmp_u32);
@@ -481,13 +506,14 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
     struct key_ctx k = {
         .cloud = cloud, .others = &gs->others, .base = (adc_group_key)(n_users + gs->dir.n)};
     char *cloud_err = NULL;
-    int r = key_tables(&k, users, n_users, app_id);
+    int r = key_tables(&k, app_id);
     if (r == 0)
         r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, &cloud_err);
     adc_strindex_done(&k.by_id);
-    free(k.dir_of);
+    if (r == 0)
+        r = map_cloud_users(gs, cloud);
     if (r < 0) {
-        *err = cloud_err ? cloud_err : strdup("out of memory");
+        *err = cloud_err ? cloud_err : strdup(r == -E2BIG ? "too many users" : "out of memory");
         return r;
     }
     if (map_group_members(gs) < 0) {
