@@ -181,9 +181,20 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
     struct sink *s = ud;
     size_t n = size * nmemb;
     static const char name[] = "retry-after:";
+    static const char length[] = "content-length:";
     if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0)
         s->retry_after =
             adc_transport_retry_after_parse(data + sizeof(name) - 1, n - (sizeof(name) - 1));
+    /* The body's size known before it comes: room for it at once. Grown by doubling, a secret
+     * buffer copies and wipes each old block: for the 2,000 users of a listing's page (about
+     * 1 MB) that was a fifth of adc's CPU in an unchanged re-sync (docs/BENCHMARKS.md, issue
+     * 21). A size over the limit is not reserved: the appends fail there, as without it. */
+    if (n > sizeof(length) - 1 && strncasecmp(data, length, sizeof(length) - 1) == 0) {
+        long v =
+            adc_transport_retry_after_parse(data + sizeof(length) - 1, n - (sizeof(length) - 1));
+        if (v > 0 && (unsigned long)v <= ADC_TRANSPORT_MAX_BODY && s->body.len == 0)
+            (void)adc_buf_reserve(&s->body, (size_t)v);
+    }
     return n;
 }
 

@@ -19,6 +19,24 @@ int adc_ldap_scope(enum adc_ldap_scope s) {
     return LDAP_SCOPE_SUBTREE;
 }
 
+/* libldap reads a message in two read(2)s (its header, then its body) and polls the socket
+ * before each one: three system calls per entry, about 3,000,000 of them for 1,000,000 users,
+ * and the largest part of adc's CPU in a re-sync (docs/BENCHMARKS.md, issue 21). liblber's
+ * readahead layer, put between the socket and the messages (below TLS when there is TLS), reads
+ * whatever has arrived, up to READAHEAD bytes, in one read(2) and answers the next messages from
+ * it; libldap does not poll while it holds a whole one (LBER_SB_OPT_DATA_READY). Without it (out
+ * of memory) the read works as before, only slower. */
+#define READAHEAD (64 * 1024)
+
+static void add_readahead(LDAP *ld) {
+    Sockbuf *sb = NULL;
+    int size = READAHEAD;
+    if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS || !sb ||
+        ber_sockbuf_ctrl(sb, LBER_SB_OPT_HAS_IO, &ber_sockbuf_io_readahead) == 1)
+        return;
+    (void)ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead, LBER_SBIOD_LEVEL_PROVIDER, &size);
+}
+
 int adc_ldap_open_reader(const struct adc_ldap_config *cfg, LDAP **ret, double *deadline,
                          char **err) {
     int timeout = adc_ldap_timeout(cfg);
@@ -26,6 +44,8 @@ int adc_ldap_open_reader(const struct adc_ldap_config *cfg, LDAP **ret, double *
     snprintf(desc, sizeof(desc), "%d s (backend.ldap.timeout)", timeout);
     double end = adc_ldap_now() + timeout + (cfg->network_timeout > 0 ? cfg->network_timeout : 10);
     int r = adc_ldap_conn_open_service(cfg, end, timeout, desc, ret, err);
+    if (r == 0)
+        add_readahead(*ret);
     if (r == 0 && deadline)
         *deadline = end;
     return r;

@@ -514,11 +514,67 @@ static void compact(void **state) {
     assert_int_equal(out[0], '7');
 }
 
+/* Strings are read a word of 8 bytes at a time where they are plain (src/common/json-scan.c,
+ * plain_run): a byte that ends, escapes, breaks or starts a multi-byte sequence is found
+ * wherever it sits in a word, after runs of every length, and the bytes next to the special
+ * ones in value ('!' and '#' beside '"', '[' and ']' beside '\\', 0x1f and 0x20, 0x7f and 0x80)
+ * are told apart. */
+static void word_at_a_time(void **state) {
+    (void)state;
+    static const char fill[] = "ab!#[] ~\x7f"
+                               "0123456789abcdefghijklmnopqrstuvwxyz";
+    char json[256], want[256];
+    for (size_t k = 0; k < 40; k++) {
+        char run[64];
+        for (size_t i = 0; i < k; i++)
+            run[i] = fill[(i * 7 + k) % (sizeof(fill) - 1)];
+        run[k] = '\0';
+
+        /* the closing quote after k plain bytes, with more text after it */
+        snprintf(json, sizeof(json), "\"%s\", \"more text after the string\"", run);
+        struct adc_json_scan s;
+        const char *raw = NULL;
+        size_t raw_len = 0;
+        bool escaped = true;
+        adc_json_scan_init(&s, json, strlen(json), 8);
+        assert_int_equal(adc_json_scan_string(&s, &raw, &raw_len, &escaped), 0);
+        assert_int_equal(raw_len, k);
+        assert_false(escaped);
+        assert_ptr_equal(s.p, json + k + 2);
+
+        /* an escape, a two-byte character, then as many plain bytes again */
+        snprintf(json, sizeof(json), "\"%s\\n\xc3\xa9%s\"", run, run);
+        memcpy(want, run, k);
+        memcpy(want + k, "\n\xc3\xa9", 3);
+        memcpy(want + k + 3, run, k);
+        string_ok(json, want, 2 * k + 3, true);
+
+        /* a control character, a lone continuation byte, a cut escape: refused at their byte */
+        static const struct {
+            const char *bad, *why;
+        } refused[] = {
+            {"\x1f", "control character in a string"},
+            {"\x01", "control character in a string"},
+            {"\x80", "invalid UTF-8 in a string"},
+            {"\xc3(", "invalid UTF-8 in a string"},
+        };
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+            snprintf(json, sizeof(json), "\"%s%s%s\"", run, refused[i].bad, run);
+            snprintf(want, sizeof(want), "%s at byte %zu", refused[i].why, k + 1);
+            string_fails(json, want);
+        }
+        /* no closing quote: the text ends inside a word or at its edge */
+        snprintf(json, sizeof(json), "\"%s", run);
+        snprintf(want, sizeof(want), "unterminated string at byte %zu", k + 1);
+        string_fails(json, want);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(strings),  cmocka_unit_test(unescape), cmocka_unit_test(numbers),
         cmocka_unit_test(skipping), cmocka_unit_test(object),   cmocka_unit_test(end_and_error),
-        cmocka_unit_test(tokens),   cmocka_unit_test(compact),
+        cmocka_unit_test(tokens),   cmocka_unit_test(compact),  cmocka_unit_test(word_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
