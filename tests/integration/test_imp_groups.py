@@ -204,7 +204,10 @@ class LargeGroupEntry(unittest.TestCase):
     """A group entry larger than the 16 MiB other LDAP messages may be (ADC_LDAP_MESSAGE_MAX):
     OpenLDAP sends all of a group's members in one message, about 45 MB for 1,000,000 members
     (docs/product.md section 14); the group read allows 256 MiB. 400,000 members here (18 MB),
-    20 of them users, the rest entries that do not exist (reported, not invented)."""
+    20 of them users, the rest entries that do not exist (reported, not invented). The groups are
+    read before the users: past 2 MB of member DNs the rest are kept as digests and resolved once
+    the users are read (sync/group-sync.c), so 10 users come first (text) and 10 last
+    (digests)."""
     def test_a_group_over_16_mib_is_read(self):
         tmp = tempfile.mkdtemp(prefix="adc-large-group-")
         path = os.path.join(tmp, "data.ldif")
@@ -212,7 +215,8 @@ class LargeGroupEntry(unittest.TestCase):
         with open(path, "a") as f:
             f.write(f"dn: {G}\nobjectClass: organizationalUnit\nou: groups\n\n"
                     f"dn: cn=huge,{G}\nobjectClass: groupOfNames\ncn: huge\n")
-            f.writelines(f"member: {udn(i)}\n" for i in range(400_000))
+            order = [*range(10), *range(20, 400_000), *range(10, 20)]
+            f.writelines(f"member: {udn(i)}\n" for i in order)
             f.write("\n")
         self.assertGreater(os.path.getsize(path), 17 * 1024 * 1024)
         with SyncSetup(path, page_size=500) as env:
@@ -221,6 +225,8 @@ class LargeGroupEntry(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             huge = [c for c in doc["changes"] if c.get("group") == "huge"]
             self.assertEqual((huge[0]["op"], huge[0]["added"]), ("create", 20))
+            self.assertEqual(doc["groups"]["members_not_synced"], 400_000 - 20)
+            self.assertTrue(any("huge" in e for e in doc["groups"]["examples"]), doc["groups"])
         os.unlink(path)
         os.rmdir(tmp)
 

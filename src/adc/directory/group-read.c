@@ -19,6 +19,9 @@ struct greader {
     const struct adc_ldap_config *cfg;
     adc_member_resolve_fn resolve; /* may be NULL */
     void *resolve_ctx;
+    adc_member_digest_fn digest; /* may be NULL; once text_left is spent */
+    void *digest_ctx;
+    size_t text_left;
     LDAP *ld;
     struct adc_group_read res;
     size_t n_values;
@@ -111,8 +114,16 @@ static int take_values(struct greader *g, struct adc_dir_group *grp, const char 
         }
         uint32_t pos =
             !uid && g->resolve ? g->resolve(g->resolve_ctx, vals[i].bv_val, len) : UINT32_MAX;
+        uint64_t h;
         int r;
-        if (pos != UINT32_MAX) {
+        if (!uid && g->digest && g->text_left < len + 1 &&
+            g->digest(g->digest_ctx, vals[i].bv_val, len, &h)) {
+            r = ++g->n_values > MAX_VALUES                                           ? -E2BIG
+                : adc_grow_array_n(grp->member_digest, grp->n_member_digest, 16) < 0 ? -ENOMEM
+                                                                                     : 0;
+            if (r == 0)
+                grp->member_digest[grp->n_member_digest++] = h;
+        } else if (pos != UINT32_MAX) {
             r = ++g->n_values > MAX_VALUES                                     ? -E2BIG
                 : adc_grow_array_n(grp->member_pos, grp->n_member_pos, 16) < 0 ? -ENOMEM
                                                                                : 0;
@@ -121,6 +132,7 @@ static int take_values(struct greader *g, struct adc_dir_group *grp, const char 
         } else {
             r = uid ? push(g, grp, &grp->member_uids, &grp->n_member_uids, vals[i].bv_val, len)
                     : push(g, grp, &grp->member_dns, &grp->n_member_dns, vals[i].bv_val, len);
+            g->text_left -= g->text_left < len + 1 ? g->text_left : len + 1;
         }
         if (r < 0)
             return r;
@@ -344,6 +356,8 @@ out:
     return r;
 }
 
+static int read_groups(struct greader *gp, struct adc_group_read *out, char **err);
+
 int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_read *out,
                          char **err) {
     return adc_ldap_read_groups_resolved(cfg, NULL, NULL, out, err);
@@ -352,12 +366,24 @@ int adc_ldap_read_groups(const struct adc_ldap_config *cfg, struct adc_group_rea
 int adc_ldap_read_groups_resolved(const struct adc_ldap_config *cfg, adc_member_resolve_fn resolve,
                                   void *ctx, struct adc_group_read *out, char **err) {
     struct greader g = {.cfg = cfg, .resolve = resolve, .resolve_ctx = ctx};
+    return read_groups(&g, out, err);
+}
+
+int adc_ldap_read_groups_digested(const struct adc_ldap_config *cfg, adc_member_digest_fn digest,
+                                  void *ctx, size_t text_budget, struct adc_group_read *out,
+                                  char **err) {
+    struct greader g = {.cfg = cfg, .digest = digest, .digest_ctx = ctx, .text_left = text_budget};
+    return read_groups(&g, out, err);
+}
+
+static int read_groups(struct greader *gp, struct adc_group_read *out, char **err) {
+    struct greader g = *gp;
     int r = -EINVAL;
-    if (!cfg->groups_filter) {
+    if (!g.cfg->groups_filter) {
         g.err = strdup("backend.ldap.groups.filter is not set");
         goto out;
     }
-    r = adc_ldap_open_reader(cfg, &g.ld, NULL, &g.err);
+    r = adc_ldap_open_reader(g.cfg, &g.ld, NULL, &g.err);
     if (r < 0)
         goto out;
     allow_group_entries(g.ld);
@@ -431,6 +457,9 @@ void adc_dir_group_members_free(struct adc_dir_group *g) {
     free(g->member_pos);
     g->member_pos = NULL;
     g->n_member_pos = 0;
+    free(g->member_digest);
+    g->member_digest = NULL;
+    g->n_member_digest = 0;
     adc_arena_done(&g->strings);
     g->member_dns = g->member_uids = NULL;
     g->n_member_dns = g->n_member_uids = 0;

@@ -30,6 +30,16 @@ struct adc_dir_group {
      * member_dns. */
     uint32_t *member_pos;
     size_t n_member_pos;
+    /* Members that adc_ldap_read_groups_digested's digest function named by a 64-bit digest of
+     * their DN, once the read's text budget was spent: 8 bytes each, for a read made before the
+     * users are (sync/group-sync.c resolves them to positions then). n_members_unknown: those
+     * that named no user or group then (counted, their text not kept). */
+    uint64_t *member_digest;
+    size_t n_member_digest;
+    size_t n_members_unknown;
+    /* The sync resolved the member DNs it could (to member_pos): those left in member_dns name
+     * no user or group of the read. */
+    bool dns_resolved;
     /* The member values' text, one after the other in blocks (no allocation per value: at
      * 1,000,000 members about 20 MB less, docs/BENCHMARKS.md, issue 21): free the members
      * with adc_dir_group_members_free, never one by one. */
@@ -58,6 +68,18 @@ typedef uint32_t (*adc_member_resolve_fn)(void *ctx, const char *dn, size_t len)
  * members costs 4 MB instead of about 55 (docs/BENCHMARKS.md, issue 21). */
 int adc_ldap_read_groups_resolved(const struct adc_ldap_config *cfg, adc_member_resolve_fn resolve,
                                   void *ctx, struct adc_group_read *out, char **err);
+
+/* A member DN (member, or uniqueMember without its "#uid"; len bytes) to a 64-bit digest in *out:
+ * true, or false to keep it as text. Called on the reading thread. */
+typedef bool (*adc_member_digest_fn)(void *ctx, const char *dn, size_t len, uint64_t *out);
+/* adc_ldap_read_groups, for a sync that reads the groups before the users: member DNs are kept
+ * as text until `text_budget` bytes of them are, then as digest() gives them (member_digest).
+ * The read's largest message (a group of 1,000,000 members is one LDAP message of about 45 MB)
+ * then comes before the users take their memory, and the members cost 8 bytes each
+ * (docs/BENCHMARKS.md, issue 21). */
+int adc_ldap_read_groups_digested(const struct adc_ldap_config *cfg, adc_member_digest_fn digest,
+                                  void *ctx, size_t text_budget, struct adc_group_read *out,
+                                  char **err);
 
 /* Reads the one group entry `dn` on `ld` (bound as bind_dn), members and ranges included, for a
  * live change (sync/group-delta.h). in_scope: with groups.filter, so that an entry outside it

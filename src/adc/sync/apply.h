@@ -16,7 +16,8 @@
 struct adc_apply_result {
     struct adc_plan_stats stats; /* what was done: created..disabled, failed; unchanged and
                                   * skipped as planned */
-    char **errors;               /* per plan change: NULL, or why it failed */
+    char **errors;               /* per plan change: NULL, or why it failed; NULL altogether
+                                  * until one failed */
     /* per plan change, NULL until one is: a create whose user was in the cloud already as
      * this configuration's, replaced instead (counted as updated; cloud/scim-client.h) */
     bool *existed;

@@ -91,9 +91,10 @@ struct builder {
     struct user_keys dn_keys, uid_keys, name_keys;
     struct adc_strindex group_by_dn, cloud_by_ext;
     char **group_dn; /* normalized, owned */
-    /* per directory group: its desired member keys */
+    /* per directory group: its desired member keys (borrowed: the input's member_pos) */
     adc_group_key **want;
     size_t *n_want;
+    bool *borrowed;
 };
 
 adc_group_key adc_group_other_add(struct adc_group_others *o, adc_group_key base, char kind,
@@ -177,9 +178,32 @@ static int direct_members(struct builder *b, size_t gi) {
     const struct adc_dir_group *g = &b->in->dir[gi];
     struct adc_group_plan *p = b->p;
     size_t nu = b->in->n_users;
+    if (g->n_members_unknown) {
+        /* read as digests (group-read.h): counted, named by their group */
+        char what[300];
+        snprintf(what, sizeof(what), "%zu member%s of '%s'", g->n_members_unknown,
+                 g->n_members_unknown == 1 ? "" : "s", g->name ? g->name : g->dn);
+        if (unresolved(p, what) < 0)
+            return -ENOMEM;
+        p->unresolved += g->n_members_unknown - 1;
+    }
     size_t total = g->n_member_pos + g->n_member_dns + g->n_member_uids, cap = 8, n = 0;
     if (total == 0)
         return 0;
+    if (total == g->n_member_pos && !g->rid) {
+        /* Only keys, as the sync resolves them (sorted, no repeats): the list itself, not a
+         * copy (4 MB at 1,000,000 members), unless a key is out of range or out of order. */
+        bool ok = true;
+        for (size_t i = 0; ok && i < total; i++)
+            ok = g->member_pos[i] < nu + b->in->n_dir &&
+                 (i == 0 || g->member_pos[i - 1] < g->member_pos[i]);
+        if (ok) {
+            b->want[gi] = (adc_group_key *)g->member_pos;
+            b->n_want[gi] = total;
+            b->borrowed[gi] = true;
+            return 0;
+        }
+    }
     while (cap < total)
         cap *= 2;
     adc_group_key *want = malloc(cap * sizeof(*want));
@@ -187,12 +211,14 @@ static int direct_members(struct builder *b, size_t gi) {
         return -ENOMEM;
     b->want[gi] = want;
     char dn[KEY_MAX];
-    for (size_t i = 0; i < g->n_member_pos; i++) /* named by the reader: users of the input */
-        if (g->member_pos[i] < nu)
+    /* named by the reader or resolved from digests: users, then groups, of the input */
+    for (size_t i = 0; i < g->n_member_pos; i++)
+        if (g->member_pos[i] < nu + b->in->n_dir)
             want[n++] = g->member_pos[i];
     for (size_t i = 0; i < g->n_member_dns; i++) {
         size_t u = ADC_STRINDEX_NONE, o = ADC_STRINDEX_NONE;
-        if (adc_dn_normalize_into(g->member_dns[i], dn, sizeof(dn)) != SIZE_MAX) {
+        if (!g->dns_resolved && /* else none of them names a user or group */
+            adc_dn_normalize_into(g->member_dns[i], dn, sizeof(dn)) != SIZE_MAX) {
             u = adc_strindex_get(&b->user_by_dn, dn);
             o = u == ADC_STRINDEX_NONE ? adc_strindex_get(&b->group_by_dn, dn) : u;
         }
@@ -291,7 +317,7 @@ static int index_inputs(struct builder *b) {
     const struct adc_group_plan_input *in = b->in;
     bool by_dn = false, by_uid = false;
     for (size_t i = 0; i < in->n_dir; i++) {
-        by_dn = by_dn || in->dir[i].n_member_dns;
+        by_dn = by_dn || (in->dir[i].n_member_dns && !in->dir[i].dns_resolved);
         by_uid = by_uid || in->dir[i].n_member_uids;
     }
     size_t nu = in->n_users;
@@ -311,7 +337,8 @@ static int index_inputs(struct builder *b) {
     b->group_dn = calloc(in->n_dir + 1, sizeof(char *));
     b->want = calloc(in->n_dir + 1, sizeof(*b->want));
     b->n_want = calloc(in->n_dir + 1, sizeof(*b->n_want));
-    if (!b->group_dn || !b->want || !b->n_want)
+    b->borrowed = calloc(in->n_dir + 1, sizeof(*b->borrowed));
+    if (!b->group_dn || !b->want || !b->n_want || !b->borrowed)
         return r;
     char buf[KEY_MAX];
     for (size_t i = 0; (by_dn || by_uid) && i < nu; i++) {
@@ -335,16 +362,27 @@ static int index_inputs(struct builder *b) {
     return 0;
 }
 
-/* want minus have and have minus want: a merge of two sorted lists (have sorted in a copy). */
+static bool sorted_unique(const adc_group_key *a, size_t n) {
+    for (size_t i = 1; i < n; i++)
+        if (a[i - 1] >= a[i])
+            return false;
+    return true;
+}
+
+/* want minus have and have minus want: a merge of two sorted lists (have as listed when it is
+ * sorted, as the sync gives it; else sorted in a copy). */
 static int diff(const adc_group_key *want, size_t n_want, const struct adc_cloud_group *c,
                 struct adc_group_change *ch) {
-    adc_group_key *have = malloc((c->n_members + 1) * sizeof(*have));
-    if (!have)
-        return -ENOMEM;
-    if (c->n_members)
-        memcpy(have, c->members, c->n_members * sizeof(*have));
+    const adc_group_key *have = c->members;
+    adc_group_key *copy = NULL;
     size_t n_have = c->n_members;
-    uniq(have, &n_have);
+    if (!sorted_unique(have, n_have)) {
+        if (!(copy = malloc((n_have + 1) * sizeof(*copy))))
+            return -ENOMEM;
+        memcpy(copy, have, n_have * sizeof(*copy));
+        uniq(copy, &n_have);
+        have = copy;
+    }
     int r = 0;
     size_t i = 0, j = 0;
     while (r == 0 && (i < n_want || j < n_have)) {
@@ -356,7 +394,7 @@ static int diff(const adc_group_key *want, size_t n_want, const struct adc_cloud
         else
             i++, j++;
     }
-    free(have);
+    free(copy);
     return r;
 }
 
@@ -367,16 +405,32 @@ static int add_change(struct adc_group_plan *p, struct adc_group_change ch) {
     return 0;
 }
 
-/* want (sorted, unique) is taken: the change keeps it, or it is freed. */
-static int plan_group(struct builder *b, size_t gi, adc_group_key *want, size_t n_want) {
+/* want (sorted, unique) is taken: the change keeps it, or it is freed; unless borrowed (the
+ * input's), then a create copies it. */
+static int plan_group(struct builder *b, size_t gi, adc_group_key *want, size_t n_want,
+                      bool borrowed) {
     const struct adc_group_plan_input *in = b->in;
     struct adc_group_plan *p = b->p;
     const struct adc_dir_group *g = &in->dir[gi];
     size_t ci = adc_strindex_get(&b->cloud_by_ext, g->external_id);
     struct adc_group_change ch = {.name = g->name, .external_id = g->external_id};
+    if (borrowed) {
+        adc_group_key *own = ci == ADC_STRINDEX_NONE && !in->settings[ADC_SETTING_NO_CREATE]
+                                 ? malloc((n_want + 1) * sizeof(*own))
+                                 : NULL;
+        if (own)
+            memcpy(own, want, n_want * sizeof(*own));
+        else if (ci == ADC_STRINDEX_NONE && !in->settings[ADC_SETTING_NO_CREATE])
+            return -ENOMEM;
+        if (own) {
+            want = own;
+            borrowed = false;
+        }
+    }
     if (ci == ADC_STRINDEX_NONE) {
         if (in->settings[ADC_SETTING_NO_CREATE]) {
-            free(want);
+            if (!borrowed)
+                free(want);
             p->skipped++;
             return 0;
         }
@@ -394,7 +448,8 @@ static int plan_group(struct builder *b, size_t gi, adc_group_key *want, size_t 
     ch.cloud_id = c->id;
     ch.rename = !c->display_name || strcmp(c->display_name, g->name) != 0;
     int r = diff(want, n_want, c, &ch);
-    free(want);
+    if (!borrowed)
+        free(want);
     if (r < 0) {
         free(ch.add);
         free(ch.remove);
@@ -426,10 +481,12 @@ static void builder_done(struct builder *b) {
     for (size_t i = 0; b->group_dn && i < ng; i++)
         free(b->group_dn[i]);
     for (size_t i = 0; b->want && i < ng; i++)
-        free(b->want[i]);
+        if (!b->borrowed || !b->borrowed[i])
+            free(b->want[i]);
     free(b->group_dn);
     free(b->want);
     free(b->n_want);
+    free(b->borrowed);
     adc_strindex_done(&b->user_by_dn);
     adc_strindex_done(&b->user_by_uid);
     adc_strindex_done(&b->user_by_name);
@@ -485,13 +542,14 @@ int adc_group_plan_build(const struct adc_group_plan_input *in, struct adc_group
     for (size_t i = 0; i < in->n_dir; i++) {
         adc_group_key *want = flat ? flat[i] : b.want[i];
         size_t n_want = flat ? n_flat[i] : b.n_want[i];
+        bool borrowed = !flat && b.borrowed[i];
         if (flat)
             flat[i] = NULL;
         else
             b.want[i] = NULL;
         if (e == 0)
-            e = plan_group(&b, i, want, n_want);
-        else
+            e = plan_group(&b, i, want, n_want, borrowed);
+        else if (!borrowed)
             free(want);
     }
     free(flat);

@@ -53,6 +53,7 @@ struct adc_cloud_group {
     char *display_name;
     adc_group_key *members; /* owned */
     size_t n_members;
+    size_t member_count; /* memberCount as listed: sizes `members` (a hint, not trusted) */
 };
 
 enum adc_group_op { ADC_GROUP_CREATE, ADC_GROUP_UPDATE, ADC_GROUP_DELETE, ADC_GROUP_UNCHANGED };
@@ -70,7 +71,8 @@ struct adc_group_change {
 };
 
 struct adc_group_plan_input {
-    /* The directory's groups; their member_pos (if any) are positions in `users`. */
+    /* The directory's groups; their member_pos (if any) are keys: positions in `users`, or
+     * n_users + a position in `dir`. */
     const struct adc_dir_group *dir;
     size_t n_dir;
     const struct adc_dir_user *users; /* the directory's users (dn, user_name, external_id) */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "common/buf.h"
@@ -22,11 +23,16 @@ static double now_s(void) {
 
 /* ---- member ids to keys, while the cloud groups are listed ---------------------------------- */
 
+/* While the cloud's groups are listed, a member that is a user of this configuration is kept as
+ * CLOUD_MARK | its position in the cloud users' list (an index by SCIM id is all the listing
+ * needs); map_cloud_users then makes it a directory user's key (an index by externalId, once
+ * the first is freed: the two never coexist, 7 MB each at 1,000,000 users). */
+#define CLOUD_MARK 0x80000000u
+
 struct key_ctx {
     struct adc_strindex by_id; /* this configuration's cloud users by SCIM id (keyed) */
     const struct adc_cloud_users *cloud;
     char id_buf[ADC_UUID_TEXT]; /* by_id's key being compared */
-    uint32_t *dir_of;           /* per cloud user: its directory user's position, or NONE */
     struct adc_group_others *others;
     adc_group_key base; /* the first other's key: n_users + n_dir */
 };
@@ -48,52 +54,26 @@ static const char *ext_at(const void *p, size_t i) {
     return e ? e : "";
 }
 
-/* The key of a member: a directory user's position when the directory has the user, else an
- * other ("u:<externalId>" of a user of ours the directory no longer has, "?:<id>" for the
- * rest; groups are mapped once all of them are listed). */
+/* The key of a member while listing: CLOUD_MARK | a user of ours' position in the cloud list,
+ * else an other ("?:<id>"; groups are mapped once all of them are listed). */
 static adc_group_key key_of(void *p, const char *id, const char *type) {
     struct key_ctx *k = p;
-    if (strcmp(type, "User") != 0)
-        return adc_group_other_add(k->others, k->base, '?', id);
-    size_t i = adc_strindex_get(&k->by_id, id);
-    if (i != ADC_STRINDEX_NONE && k->dir_of[i] != ADC_GROUP_KEY_NONE)
-        return k->dir_of[i];
-    char ext_buf[ADC_UUID_TEXT];
-    const char *ext =
-        i == ADC_STRINDEX_NONE ? NULL : adc_cloud_user_external_id(&k->cloud->items[i], ext_buf);
-    return ext && *ext ? adc_group_other_add(k->others, k->base, 'u', ext)
-                       : adc_group_other_add(k->others, k->base, '?', id);
+    size_t i = strcmp(type, "User") == 0 ? adc_strindex_get(&k->by_id, id) : ADC_STRINDEX_NONE;
+    if (i != ADC_STRINDEX_NONE)
+        return CLOUD_MARK | (adc_group_key)i;
+    adc_group_key o = adc_group_other_add(k->others, k->base, '?', id);
+    return o >= CLOUD_MARK ? ADC_GROUP_KEY_NONE : o; /* NONE: out of memory, or too many */
 }
 
 static bool own(const struct adc_cloud_user *u, const char *app_id) {
     return adc_streq(adc_cloud_user_provider(u), app_id);
 }
 
-/* key_of's tables: per cloud user of this configuration the position of the directory user
- * with its externalId (4 bytes a user; the index by externalId is freed before the listing),
- * and the index by SCIM id. 0 or -ENOMEM. */
-static int key_tables(struct key_ctx *k, const struct adc_dir_user *users, size_t n_users,
-                      const char *app_id) {
+/* key_of's index: this configuration's cloud users by SCIM id. 0 or -ENOMEM. */
+static int key_tables(struct key_ctx *k, const char *app_id) {
     const struct adc_cloud_users *cloud = k->cloud;
-    struct ext_ctx e = {.users = users};
-    struct adc_strindex by_ext;
-    if (!(k->dir_of = malloc((cloud->n + 1) * sizeof(*k->dir_of))) ||
-        adc_strindex_init_keyed(&by_ext, n_users, false, ext_at, &e) < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i < n_users; i++) {
-        char ext_buf[ADC_DIR_UUID_TEXT];
-        const char *ext = adc_dir_user_external_id(&users[i], ext_buf);
-        if (ext && *ext)
-            adc_strindex_put(&by_ext, ext, i);
-    }
-    for (size_t i = 0; i < cloud->n; i++) {
-        char ext_buf[ADC_UUID_TEXT];
-        const char *ext = adc_cloud_user_external_id(&cloud->items[i], ext_buf);
-        size_t u = ext && *ext && own(&cloud->items[i], app_id) ? adc_strindex_get(&by_ext, ext)
-                                                                : ADC_STRINDEX_NONE;
-        k->dir_of[i] = u == ADC_STRINDEX_NONE ? ADC_GROUP_KEY_NONE : (uint32_t)u;
-    }
-    adc_strindex_done(&by_ext);
+    if (cloud->n >= CLOUD_MARK || k->base >= CLOUD_MARK)
+        return -E2BIG;
     if (adc_strindex_init_keyed(&k->by_id, cloud->n, false, id_at, k) < 0)
         return -ENOMEM;
     for (size_t i = 0; i < cloud->n; i++) {
@@ -103,6 +83,47 @@ static int key_tables(struct key_ctx *k, const struct adc_dir_user *users, size_
             adc_strindex_put(&k->by_id, id, i);
     }
     return 0;
+}
+
+/* The members key_of kept as cloud positions become the directory user with that externalId,
+ * or a "u:<externalId>" other (a user of ours the directory no longer has; "?:<id>" without
+ * one). 0 or -ENOMEM. */
+static int map_cloud_users(struct adc_group_sync *gs, const struct adc_cloud_users *cloud) {
+    struct ext_ctx e = {.users = gs->users};
+    struct adc_strindex by_ext;
+    if (adc_strindex_init_keyed(&by_ext, gs->n_users, false, ext_at, &e) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < gs->n_users; i++) {
+        char ext_buf[ADC_DIR_UUID_TEXT];
+        const char *ext = adc_dir_user_external_id(&gs->users[i], ext_buf);
+        if (ext && *ext)
+            adc_strindex_put(&by_ext, ext, i);
+    }
+    adc_group_key base = (adc_group_key)(gs->n_users + gs->dir.n);
+    int r = 0;
+    for (size_t g = 0; r == 0 && g < gs->cloud.n; g++) {
+        struct adc_cloud_group *cg = &gs->cloud.items[g];
+        for (size_t m = 0; m < cg->n_members; m++) {
+            adc_group_key k = cg->members[m];
+            if (!(k & CLOUD_MARK))
+                continue;
+            const struct adc_cloud_user *u = &cloud->items[k & ~CLOUD_MARK];
+            char ext_buf[ADC_UUID_TEXT], id_buf[ADC_UUID_TEXT];
+            const char *ext = adc_cloud_user_external_id(u, ext_buf);
+            size_t d = ext && *ext ? adc_strindex_get(&by_ext, ext) : ADC_STRINDEX_NONE;
+            k = d != ADC_STRINDEX_NONE ? (adc_group_key)d
+                : ext && *ext
+                    ? adc_group_other_add(&gs->others, base, 'u', ext)
+                    : adc_group_other_add(&gs->others, base, '?', adc_cloud_user_id(u, id_buf));
+            if (k == ADC_GROUP_KEY_NONE) {
+                r = -ENOMEM;
+                break;
+            }
+            cg->members[m] = k;
+        }
+    }
+    adc_strindex_done(&by_ext);
+    return r;
 }
 
 /* The "?:<id>" members that are groups of the listing become the directory group's key when
@@ -214,6 +235,243 @@ static void index_dns(struct dir_read *d, const struct adc_dir_user *users, size
     }
 }
 
+/* ---- the directory's groups read before the users -------------------------------------------
+ * At 1,000,000 users the read's largest LDAP message (a group of 1,000,000 members, about 45 MB,
+ * and its 16 MB of value descriptors) came on top of the directory's and the cloud's users
+ * (about 250 MB): read first, it coincides with nothing. The members' DNs cannot be resolved to
+ * users yet: past a text budget they are kept as a keyed 64-bit digest of their normalized DN
+ * (8 bytes instead of about 50), and resolved once the users are read. Two different DNs share
+ * a digest with a probability of about 2^-64 a pair (under 10^-7 for 1,000,000 members against
+ * 1,000,000 users); the key is drawn per run, so no DN can be made to match another on
+ * purpose. */
+
+#define DIGEST_TEXT_BUDGET (2u * 1024 * 1024) /* member DNs kept as text before digests */
+
+/* MurmurHash64A (Austin Appleby, public domain), keyed. */
+static uint64_t dn_digest(uint64_t seed, const char *s, size_t n) {
+    const uint64_t m = 0xc6a4a7935bd1e995ULL;
+    uint64_t h = seed ^ (n * m);
+    const unsigned char *p = (const unsigned char *)s;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t k;
+        memcpy(&k, p, 8);
+        k *= m;
+        k ^= k >> 47;
+        k *= m;
+        h ^= k;
+        h *= m;
+    }
+    if (n) {
+        uint64_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            k |= (uint64_t)p[i] << (8 * i);
+        h ^= k;
+        h *= m;
+    }
+    h ^= h >> 47;
+    h *= m;
+    h ^= h >> 47;
+    return h;
+}
+
+struct digester {
+    uint64_t seed;
+    char raw[4096], norm[4096];
+};
+
+/* The digest of a DN in the form the plan compares (adc_dn_normalize_into). */
+static bool digest_dn(struct digester *d, const char *dn, uint64_t *out) {
+    size_t n = adc_dn_normalize_into(dn, d->norm, sizeof(d->norm));
+    if (n == SIZE_MAX)
+        return false;
+    *out = dn_digest(d->seed, d->norm, n);
+    return true;
+}
+
+static bool digest_member(void *ctx, const char *dn, size_t len, uint64_t *out) {
+    struct digester *d = ctx;
+    if (len >= sizeof(d->raw))
+        return false; /* kept as text: the plan reports it */
+    memcpy(d->raw, dn, len);
+    d->raw[len] = '\0';
+    return digest_dn(d, d->raw, out);
+}
+
+int adc_group_sync_read_dir(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
+                            char **err) {
+    gs->enabled = true;
+    struct digester *d = calloc(1, sizeof(*d));
+    if (!d || getrandom(&d->seed, sizeof(d->seed), 0) != sizeof(d->seed)) {
+        free(d);
+        *err = strdup("cannot draw the members' digest key");
+        return -EIO;
+    }
+    int r = adc_ldap_read_groups_digested(cfg, digest_member, d, DIGEST_TEXT_BUDGET, &gs->dir, err);
+    gs->digest_seed = d->seed;
+    free(d);
+    if (r < 0)
+        return r;
+    gs->dir_read = true;
+    malloc_trim(0); /* the search's pages, before the users take their place */
+    return 0;
+}
+
+/* The users by the digest of their DN: open addressing over positions + 1 (0: empty), with a
+ * byte of the digest per slot so that a probe seldom normalizes a DN again. About 5 bytes a
+ * user, for the resolution only. */
+struct dn_table {
+    uint32_t *slot;
+    uint8_t *tag;
+    size_t cap;
+    const struct adc_dir_user *users;
+    struct digester d;
+};
+
+static size_t dn_slot(const struct dn_table *t, uint64_t h) {
+    return (size_t)(((unsigned __int128)h * t->cap) >> 64);
+}
+
+static uint8_t dn_tag(uint64_t h) { return (uint8_t)(h >> 56) | 1; }
+
+static uint32_t dn_find(struct dn_table *t, uint64_t h) {
+    for (size_t i = dn_slot(t, h);; i = i + 1 == t->cap ? 0 : i + 1) {
+        if (!t->slot[i])
+            return UINT32_MAX;
+        uint64_t hu;
+        if (t->tag[i] == dn_tag(h) &&
+            digest_dn(&t->d, adc_dir_user_dn(&t->users[t->slot[i] - 1]), &hu) && hu == h)
+            return t->slot[i] - 1;
+    }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The key of the DN whose digest is h: a user's position, or n_users + a group's (groups: its
+ * sorted digests); UINT32_MAX for neither. */
+static uint32_t dn_lookup(struct dn_table *t, const uint64_t (*groups)[2], size_t ng,
+                          size_t n_users, uint64_t h) {
+    uint32_t u = dn_find(t, h);
+    if (u != UINT32_MAX)
+        return u;
+    uint64_t key[2] = {h, 0};
+    const uint64_t(*o)[2] = bsearch(key, groups, ng, sizeof(*groups), cmp_u64);
+    return o ? (uint32_t)(n_users + (*o)[1]) : UINT32_MAX;
+}
+
+/* Each group's member digests, and its member DNs kept as text, to keys (member_pos: a user's
+ * position, or n_users + a group's; sorted, no repeats), the digests in place (8 bytes become
+ * 4); digests that name neither are counted in n_members_unknown, such DNs stay as text
+ * (dns_resolved: the plan reports them without looking them up). 0 or -ENOMEM. */
+static int resolve_digests(struct adc_group_sync *gs, const struct adc_dir_user *users,
+                           size_t n_users) {
+    size_t any = 0;
+    for (size_t i = 0; i < gs->dir.n; i++)
+        any += gs->dir.groups[i].n_member_digest + gs->dir.groups[i].n_member_dns;
+    if (!any)
+        return 0;
+    struct dn_table t = {.users = users, .d.seed = gs->digest_seed};
+    t.cap = n_users + n_users / 3 + 1;
+    uint64_t(*groups)[2] = calloc(gs->dir.n + 1, sizeof(*groups)); /* digest, position */
+    int r = -ENOMEM;
+    if (!groups || !(t.slot = calloc(t.cap, sizeof(*t.slot))) ||
+        !(t.tag = calloc(t.cap, sizeof(*t.tag))))
+        goto out;
+    for (size_t u = 0; u < n_users; u++) {
+        uint64_t h;
+        const char *dn = adc_dir_user_dn(&users[u]);
+        if (!dn || !digest_dn(&t.d, dn, &h))
+            continue;
+        size_t i = dn_slot(&t, h);
+        while (t.slot[i])
+            i = i + 1 == t.cap ? 0 : i + 1;
+        t.slot[i] = (uint32_t)u + 1;
+        t.tag[i] = dn_tag(h);
+    }
+    size_t ng = 0;
+    for (size_t g = 0; g < gs->dir.n; g++)
+        if (digest_dn(&t.d, gs->dir.groups[g].dn, &groups[ng][0]))
+            groups[ng++][1] = g;
+    qsort(groups, ng, sizeof(*groups), cmp_u64);
+    for (size_t g = 0; g < gs->dir.n; g++) {
+        struct adc_dir_group *grp = &gs->dir.groups[g];
+        /* The digests to keys in place, byte for byte (memcpy: no aliasing of the two types):
+         * key k written at 4k, digest i read from 8i before, k <= i. */
+        unsigned char *raw = (unsigned char *)grp->member_digest;
+        size_t k = 0;
+        for (size_t i = 0; i < grp->n_member_digest; i++) {
+            uint64_t h;
+            memcpy(&h, raw + 8 * i, sizeof(h));
+            uint32_t u = dn_lookup(&t, groups, ng, n_users, h);
+            if (u == UINT32_MAX)
+                grp->n_members_unknown++;
+            else
+                memcpy(raw + 4 * k++, &u, sizeof(u));
+        }
+        /* One list of keys: those the group had, the digests', and the DNs kept as text that
+         * name a user or group (the others stay as text: the plan reports them). */
+        size_t n_old = grp->n_member_pos, cap = n_old + k + grp->n_member_dns;
+        uint32_t *all;
+        if (!n_old && !grp->n_member_dns) {
+            all = raw ? realloc(raw, (k + 1) * sizeof(*all)) : NULL; /* shrinks */
+            all = all ? all : (uint32_t *)raw;
+        } else {
+            if (!(all = malloc((cap + 1) * sizeof(*all))))
+                goto out;
+            if (n_old)
+                memcpy(all, grp->member_pos, n_old * sizeof(*all));
+            if (k)
+                memcpy(all + n_old, raw, k * sizeof(*all));
+            free(raw);
+            free(grp->member_pos);
+        }
+        grp->member_digest = NULL;
+        grp->n_member_digest = 0;
+        grp->member_pos = all;
+        grp->n_member_pos = n_old + k;
+        size_t left = 0;
+        for (size_t i = 0; i < grp->n_member_dns; i++) {
+            uint64_t h;
+            uint32_t u = digest_dn(&t.d, grp->member_dns[i], &h)
+                             ? dn_lookup(&t, groups, ng, n_users, h)
+                             : UINT32_MAX;
+            if (u == UINT32_MAX)
+                grp->member_dns[left++] = grp->member_dns[i];
+            else
+                all[grp->n_member_pos++] = u;
+        }
+        grp->n_member_dns = left;
+        grp->dns_resolved = true;
+        if (!left && !grp->n_member_uids) { /* their text is no longer needed (2 MB at most) */
+            free(grp->member_dns);
+            grp->member_dns = NULL;
+            adc_arena_done(&grp->strings);
+        }
+        /* sorted and without repeats, so that the plan can take it as its list */
+        if (grp->n_member_pos > 1) {
+            qsort(grp->member_pos, grp->n_member_pos, sizeof(uint32_t), cmp_u32);
+            size_t o = 1;
+            for (size_t i = 1; i < grp->n_member_pos; i++)
+                if (grp->member_pos[i] != grp->member_pos[o - 1])
+                    grp->member_pos[o++] = grp->member_pos[i];
+            grp->n_member_pos = o;
+        }
+    }
+    r = 0;
+out:
+    free(t.slot);
+    free(t.tag);
+    free(groups);
+    return r;
+}
+
 int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
                         struct adc_scim *client, const char *app_id,
                         const struct adc_dir_user *users, size_t n_users,
@@ -221,20 +479,26 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
     gs->enabled = true;
     gs->users = users;
     gs->n_users = n_users;
-    /* The directory's groups first, then the cloud's: read at the same time, the directory's
-     * answer (one LDAP message of about 45 MB for a group of 1,000,000 members, and its
-     * values) coincided with the cloud's memberships; one after the other cost about a second
-     * at 1,000 groups (docs/BENCHMARKS.md, issue 21). */
-    struct dir_read dr = {.cfg = cfg, .out = &gs->dir};
-    index_dns(&dr, users, n_users);
-    read_dir_groups(&dr);
-    adc_strindex_done(&dr.by_dn);
-    if (dr.r < 0) { /* rule 5: nothing is written; the cloud need not be read */
-        *err = dr.err;
-        return dr.r;
+    if (gs->dir_read) { /* adc_group_sync_read_dir, before the users */
+        if (resolve_digests(gs, users, n_users) < 0) {
+            *err = strdup("out of memory");
+            return -ENOMEM;
+        }
+    } else {
+        /* The directory's groups first, then the cloud's: read at the same time, the
+         * directory's answer coincided with the cloud's memberships; one after the other cost
+         * about a second at 1,000 groups (docs/BENCHMARKS.md, issue 21). */
+        struct dir_read dr = {.cfg = cfg, .out = &gs->dir};
+        index_dns(&dr, users, n_users);
+        read_dir_groups(&dr);
+        adc_strindex_done(&dr.by_dn);
+        if (dr.r < 0) { /* rule 5: nothing is written; the cloud need not be read */
+            *err = dr.err;
+            return dr.r;
+        }
+        free(dr.err);
+        malloc_trim(0); /* the search's pages, before the cloud's memberships */
     }
-    free(dr.err);
-    malloc_trim(0); /* the search's pages, before the cloud's memberships take their place */
     if ((uint64_t)n_users + gs->dir.n >= ADC_GROUP_KEY_NONE) {
         *err = strdup("too many users and groups for 32-bit member keys");
         return -E2BIG;
@@ -242,18 +506,25 @@ int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config 
     struct key_ctx k = {
         .cloud = cloud, .others = &gs->others, .base = (adc_group_key)(n_users + gs->dir.n)};
     char *cloud_err = NULL;
-    int r = key_tables(&k, users, n_users, app_id);
+    int r = key_tables(&k, app_id);
     if (r == 0)
         r = adc_scim_list_groups(client, app_id, key_of, &k, &gs->cloud, &cloud_err);
     adc_strindex_done(&k.by_id);
-    free(k.dir_of);
+    if (r == 0)
+        r = map_cloud_users(gs, cloud);
     if (r < 0) {
-        *err = cloud_err ? cloud_err : strdup("out of memory");
+        *err = cloud_err ? cloud_err : strdup(r == -E2BIG ? "too many users" : "out of memory");
         return r;
     }
     if (map_group_members(gs) < 0) {
         *err = strdup("out of memory");
         return -ENOMEM;
+    }
+    /* sorted, so that the plan's diff merges them as they are (no copy: 4 MB at 1,000,000) */
+    for (size_t i = 0; i < gs->cloud.n; i++) {
+        struct adc_cloud_group *g = &gs->cloud.items[i];
+        if (g->n_members > 1)
+            qsort(g->members, g->n_members, sizeof(*g->members), cmp_u32);
     }
     struct adc_group_plan_input in = {
         .dir = gs->dir.groups,
@@ -574,9 +845,11 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
                        struct adc_group_change *rest, char **err) {
     struct adc_group_sync *gs = a->gs;
     const struct adc_group_plan *p = &gs->plan;
-    /* Members beyond what one Bulk request can hold (each takes its id and at least 32 bytes)
-     * are not resolved here: they go by PATCH in any case. */
-    size_t cap = (limits->max_payload ? limits->max_payload : 1024 * 1024) / 32 + 1;
+    /* Members beyond what one Bulk request can hold (each takes its id and 32 bytes of syntax,
+     * cloud/scim-groups.c) are not resolved here: they go by PATCH in any case. cap bounds the
+     * arrays; `payload` stops a group's resolution once its ids fill a request. */
+    size_t payload = limits->max_payload ? limits->max_payload : 1024 * 1024;
+    size_t cap = payload / 32 + 1;
     size_t n = 0, n_keys = 0;
     for (size_t i = 0; i < p->n_changes; i++)
         if (p->changes[i].op == ADC_GROUP_CREATE) {
@@ -601,8 +874,8 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
         /* room for every member it may be left with: deferred, not resolved, not sent */
         if (!(rest[i].add = calloc(c->n_add + 1, sizeof(*rest[i].add))))
             goto out;
-        size_t start = k, m = 0;
-        for (; m < c->n_add && k - start < cap; m++) {
+        size_t start = k, m = 0, bytes = 0;
+        for (; m < c->n_add && k - start < cap && bytes <= payload; m++) {
             adc_group_key key = c->add[m];
             bool group = key >= gs->n_users && key < gs->n_users + gs->dir.n;
             const char *type, *id = NULL;
@@ -624,6 +897,7 @@ static int create_bulk(struct applier *a, const struct adc_scim_limits *limits, 
                     continue;
                 }
             }
+            bytes += strlen(id) + 40;
             ids[k] = id;
             types[k] = type;
             keys[k++] = key;

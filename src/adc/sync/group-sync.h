@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cloud/scim-groups.h"
 #include "directory/group-read.h"
@@ -21,6 +22,8 @@
 struct adc_group_sync {
     bool enabled; /* backend.ldap.groups is configured */
     struct adc_group_read dir;
+    bool dir_read;        /* read by adc_group_sync_read_dir */
+    uint64_t digest_seed; /* the key of its members' digests */
     struct adc_cloud_group_list cloud;
     struct adc_group_plan plan;
     bool have_plan;
@@ -37,9 +40,15 @@ struct adc_group_sync {
     char *first_error;
 };
 
-/* Reads the directory's groups and this configuration's cloud groups and plans. users: the
- * directory's users; cloud: the cloud users read for the users' plan. Returns 0, or a negative
- * errno with *err (nothing was written). */
+/* Reads the directory's groups, before the users are read (their largest message then comes
+ * before the users' memory; the members are resolved by adc_group_sync_plan). Optional: else
+ * adc_group_sync_plan reads them. Returns 0, or a negative errno with *err. */
+int adc_group_sync_read_dir(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
+                            char **err);
+
+/* Reads the directory's groups (unless adc_group_sync_read_dir did) and this configuration's
+ * cloud groups and plans. users: the directory's users; cloud: the cloud users read for the
+ * users' plan. Returns 0, or a negative errno with *err (nothing was written). */
 struct adc_scim;
 int adc_group_sync_plan(struct adc_group_sync *gs, const struct adc_ldap_config *cfg,
                         struct adc_scim *client, const char *app_id,

@@ -67,7 +67,8 @@ static void change_text(const struct adc_imp_result *r, size_t i, struct adc_buf
     adc_buf_puts(t, "\",\"userName\":");
     adc_json_append_string(t, c->user_name);
     adc_buf_puts(t, ",\"externalId\":");
-    adc_json_append_string(t, c->external_id);
+    char ext_buf[ADC_DIR_UUID_TEXT];
+    adc_json_append_string(t, adc_plan_change_external_id(c, ext_buf));
     adc_buf_puts(t, ",\"reason\":");
     /* A failed change says why it failed; an entry without a name says which entry. */
     _cleanup_free_ char *text = NULL;

@@ -174,6 +174,22 @@ static int read_both(struct adc_scim *client, const struct adc_yaml_config *yaml
     return 0;
 }
 
+/* The directory's groups, before the users: the read's largest message (a group's members in
+ * one LDAP message, about 45 MB at 1,000,000) then comes before the users' 250 MB
+ * (sync/group-sync.h; docs/BENCHMARKS.md, issue 21). Returns 0, or -1 after fail(). */
+static int read_dir_groups(const struct adc_yaml_config *yaml, struct adc_imp_result *r) {
+    _cleanup_free_ char *err = NULL;
+    double t0 = now_s();
+    int k = adc_group_sync_read_dir(&r->groups, &yaml->ldap, &err);
+    if (k < 0) {
+        failf(r, ADC_EXIT_FAILURE, "reading the groups failed, nothing was changed: %s",
+              err ? err : strerror(-k));
+        return -1;
+    }
+    log_info("read %zu directory groups in %.2f s", r->groups.dir.n, now_s() - t0);
+    return 0;
+}
+
 /* The directory's groups and this configuration's cloud groups, planned: before the first write
  * too (rule 5: a broken read of the groups writes nothing). Returns 0, or -1 after fail(). */
 static int read_groups(struct adc_scim *client, const struct adc_yaml_config *yaml,
@@ -187,7 +203,7 @@ static int read_groups(struct adc_scim *client, const struct adc_yaml_config *ya
               err ? err : strerror(-k));
         return -1;
     }
-    log_info("read %zu directory groups and %zu cloud groups in %.2f s", r->groups.dir.n,
+    log_info("planned %zu directory groups against %zu cloud groups in %.2f s", r->groups.dir.n,
              r->groups.cloud.n, now_s() - t0);
     return 0;
 }
@@ -370,6 +386,8 @@ void adc_imp_run(const struct adc_yaml_config *yaml, const struct adc_service_co
         goto out;
     if (r->run_id)
         heartbeat_start(&hb, service, r->run_id);
+    if (yaml->ldap.groups_filter && read_dir_groups(yaml, r) < 0)
+        goto out;
     if (read_both(client, yaml, opt, r) < 0)
         goto out;
     const char *app_id = r->server.app_id ? r->server.app_id : service->app_id;

@@ -74,7 +74,9 @@ static int make_temp(const struct adc_plan_change *c, const struct adc_strindex 
                      struct adc_plan_temp *t, size_t k, struct adc_plan_change *out) {
     /* The base leaves room for the suffix: base + "-" + 10 digits fits MAX_NAME_LEN. */
     char base[MAX_NAME_LEN - SUFFIX_ROOM + 1], name[MAX_NAME_LEN + 1];
-    temp_base(c->external_id, base, sizeof(base));
+    char c_ext_buf[ADC_DIR_UUID_TEXT];
+    const char *c_ext = adc_plan_change_external_id(c, c_ext_buf);
+    temp_base(c_ext, base, sizeof(base));
     snprintf(name, sizeof(name), "%s", base);
     for (unsigned i = 2; !name_free(name, cloud_name, dir_name, temp_ix); i++)
         snprintf(name, sizeof(name), "%s-%u", base, i);
@@ -101,7 +103,15 @@ static int make_temp(const struct adc_plan_change *c, const struct adc_strindex 
     const char *temp_name = adc_dir_user_name(&t->user);
     adc_strindex_put(temp_ix, temp_name, k);
 
+    /* the step names the change's externalId (its user is the step's own) */
+    if (!c->external_id && c_ext && !(t->external_id = strdup(c_ext))) {
+        adc_dir_user_free_alone(&t->user);
+        free(t->reason);
+        t->reason = NULL;
+        return -ENOMEM;
+    }
     *out = *c;
+    out->external_id = c->external_id ? c->external_id : t->external_id;
     out->dir = &t->user;
     out->user_name = temp_name;
     out->reason = t->reason;
@@ -119,6 +129,7 @@ void adc_plan_temps_free(struct adc_plan_temp *temps, size_t n) {
     for (size_t i = 0; i < n; i++) {
         adc_dir_user_free_alone(&temps[i].user);
         free(temps[i].reason);
+        free(temps[i].external_id);
     }
     free(temps);
 }

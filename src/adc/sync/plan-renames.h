@@ -15,6 +15,8 @@
 struct adc_plan_temp {
     struct adc_dir_user user; /* its strings its own (adc_dir_user_make_alone) */
     char *reason;             /* owned */
+    char *external_id;        /* owned: the step's externalId as text when the change's user
+                               * keeps it as a UUID's bytes (plan.h), else NULL */
 };
 
 /* Reorders the updates among changes[0..*n_changes) (sorted by compare_changes) so that every

@@ -160,19 +160,23 @@ void adc_plan_stats_count(struct adc_plan_stats *s, const struct adc_plan_change
     }
 }
 
-/* d is the compact user, v its view: the strings lent are d's (they live as long as d), but
- * for an externalId d keeps as a UUID's bytes, whose text the plan keeps. 0 or -ENOMEM. */
+/* d is the compact user, v its view: the strings lent are d's (they live as long as d); an
+ * externalId d keeps as a UUID's bytes is left to adc_plan_change_external_id. 0. */
 static int set_dir(struct builder *b, struct adc_plan_change *c, const struct adc_dir_user *d,
                    const struct adc_user *v) {
+    (void)b;
     c->dir = d;
     c->user_name = v->user_name;
     c->dn = v->dn;
-    c->external_id = v->external_id;
-    if (v->external_id && !adc_dir_user_external_id_is_text(d) &&
-        !(c->external_id =
-              adc_cloud_users_strdup(&b->texts, v->external_id, strlen(v->external_id))))
-        return -ENOMEM;
+    c->external_id = adc_dir_user_external_id_is_text(d) ? v->external_id : NULL;
     return 0;
+}
+
+const char *adc_plan_change_external_id(const struct adc_plan_change *c,
+                                        char buf[ADC_DIR_UUID_TEXT]) {
+    if (c->external_id || !c->dir || adc_dir_user_external_id_is_text(c->dir))
+        return c->external_id;
+    return adc_dir_user_external_id(c->dir, buf);
 }
 
 static int compare_changes(const void *pa, const void *pb) {
@@ -185,8 +189,10 @@ static int compare_changes(const void *pa, const void *pb) {
         return r;
     if ((r = strcmp(na, nb)))
         return r;
-    const char *ea = a->external_id ? a->external_id : a->dn ? a->dn : "";
-    const char *eb = b->external_id ? b->external_id : b->dn ? b->dn : "";
+    char ba[ADC_DIR_UUID_TEXT], bb[ADC_DIR_UUID_TEXT];
+    const char *ea = adc_plan_change_external_id(a, ba), *eb = adc_plan_change_external_id(b, bb);
+    ea = ea ? ea : a->dn ? a->dn : "";
+    eb = eb ? eb : b->dn ? b->dn : "";
     return strcmp(ea, eb);
 }
 

@@ -42,7 +42,8 @@ struct adc_plan_change {
                                          * temporary name (plan-renames.h) */
     const struct adc_cloud_user *cloud; /* lent; the matched cloud user, NULL for create */
     const char *user_name;     /* lent; the name to show (directory side when there is one) */
-    const char *external_id;   /* lent; may be NULL */
+    const char *external_id;   /* lent; may be NULL; read it with adc_plan_change_external_id
+                                * (NULL here too when `dir` keeps it as a UUID's bytes) */
     const char *dn;            /* lent; the directory entry, when there is one */
     const char *reason;        /* lent, static or the reader's; NULL when nothing to say */
     const char *reason_detail; /* lent; e.g. the other provider's name; may be NULL */
@@ -101,6 +102,13 @@ void adc_plan_done(struct adc_plan *p);
 /* Counts change c (not a temporary step) in *s as done: created, updated, enabled, disabled
  * or deleted (skips are counted by the plan). */
 void adc_plan_stats_count(struct adc_plan_stats *s, const struct adc_plan_change *c);
+
+/* The externalId of change c as text: c->external_id, or the directory user's formatted into
+ * buf when it keeps it as a UUID's bytes (the plan keeps no copy of those: 37 bytes a create,
+ * at 1,000,000 creates 37 MB held to the end of the run; docs/BENCHMARKS.md, issue 21). NULL
+ * when the change has none. */
+const char *adc_plan_change_external_id(const struct adc_plan_change *c,
+                                        char buf[ADC_DIR_UUID_TEXT]);
 
 /* "create", "update", "delete", "disable", "skip" (the op names of `adc imp --json`). */
 const char *adc_plan_op_name(enum adc_plan_op op);

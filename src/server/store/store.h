@@ -28,10 +28,10 @@ struct adc_stmt;
  * password from the URI). */
 int adc_store_open(const char *target, bool create, struct adc_store **out);
 void adc_store_free(struct adc_store *s);
-/* For tests: the SQLite engine checkpoints the WAL when it holds checkpoint_pages frames and
- * empties it after idle_ms without a commit (defaults 16384 and 1000); for stores opened
- * afterwards and those open. */
-void adc_store_sqlite_tune(int checkpoint_pages, int idle_ms);
+/* For tests: the SQLite engine checkpoints the WAL when it holds checkpoint_bytes of frames
+ * and empties it after idle_ms without a commit (defaults 64 MiB and 1000); for stores opened
+ * afterwards (the size) and those open (the idle time). */
+void adc_store_sqlite_tune(int checkpoint_bytes, int idle_ms);
 /* What to call the database in messages: the file name, or "PostgreSQL database 'x' on
  * host:port" (never a password from the URI). Valid while s is. */
 const char *adc_store_label(struct adc_store *s);

@@ -999,6 +999,23 @@ static void hundred_thousand_users_in_linear_time(void **state) {
     free(exts);
 }
 
+/* A create's externalId that the directory user keeps as a UUID's bytes: the plan keeps no
+ * text of it (37 bytes a create); adc_plan_change_external_id gives it. */
+static void uuid_external_id_is_given_not_copied(void **state) {
+    struct fx *f = *state;
+    dir_user(f, "ann", "0b9e7c1e-56b8-4d7f-9c2a-2f0c1b7e5a10", true);
+    dir_user(f, "bob", "e-bob", true);
+    build(f);
+    char buf[ADC_DIR_UUID_TEXT];
+    const struct adc_plan_change *a = find(f, "ann"), *b = find(f, "bob");
+    assert_int_equal(a->op, ADC_PLAN_CREATE);
+    assert_null(a->external_id);
+    assert_string_equal(adc_plan_change_external_id(a, buf),
+                        "0b9e7c1e-56b8-4d7f-9c2a-2f0c1b7e5a10");
+    assert_string_equal(adc_plan_change_external_id(b, buf), "e-bob");
+    assert_string_equal(b->external_id, "e-bob");
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -1010,6 +1027,7 @@ int main(void) {
         T(rename_is_an_update_not_delete_and_create),
         T(change_of_case_only_is_a_rename),
         T(own_user_of_another_identity_is_a_conflict),
+        T(uuid_external_id_is_given_not_copied),
         T(disabled_leaver_is_not_reactivated_for_a_new_identity),
         T(conflict_under_no_delete_keeps_both_apart),
         T(other_emails_are_compared),

@@ -21,9 +21,9 @@
 
 #define WRITERS 2
 #define READERS 2
-#define COMMITS 600         /* per writer */
-#define ROWS 10             /* per commit, of 2,000 bytes: 12 MB each writer */
-#define CHECKPOINT_PAGES 64 /* 256 kB */
+#define COMMITS 600 /* per writer */
+#define ROWS 10     /* per commit, of 2,000 bytes: 12 MB each writer */
+#define CHECKPOINT_BYTES (256 << 10)
 
 static struct adc_store *store;
 static char wal[300];
@@ -99,7 +99,7 @@ static void wal_bounded_no_busy_and_emptied_when_idle(void **state) {
     char path[256];
     snprintf(path, sizeof(path), "%s/server.db", dir);
     snprintf(wal, sizeof(wal), "%s-wal", path);
-    adc_store_sqlite_tune(CHECKPOINT_PAGES, 300);
+    adc_store_sqlite_tune(CHECKPOINT_BYTES, 300);
     if (getenv("CKPT_DEBUG"))
         adc_log_set_level(ADC_LOG_DEBUG);
     assert_int_equal(adc_store_open(path, true, &store), 0);
