@@ -331,6 +331,30 @@ static int plan_leaver(struct builder *b, const struct adc_plan_input *in, size_
     return cloud_ext_text(b, c, &ch->external_id);
 }
 
+/* How many users ahead the fill loops below hash a user's keys and prefetch their slots
+ * (str-index.h): far enough for the memory to answer, near enough to stay in cache. */
+#define AHEAD 8
+
+/* The hashes of cloud user i's keys (0 for a key it does not have), their slots prefetched. */
+struct cloud_hashes {
+    uint64_t id, name, ext;
+};
+static void hash_cloud(const struct adc_plan_input *in, size_t i,
+                       const struct adc_strindex *cloud_id, const struct adc_strindex *cloud_name,
+                       const struct adc_strindex *own_ext, struct cloud_hashes *h) {
+    const struct adc_cloud_user *c = &in->cloud[i];
+    char buf[ADC_UUID_TEXT];
+    const char *id = adc_cloud_user_id(c, buf);
+    *h = (struct cloud_hashes){0};
+    if (!empty(id))
+        adc_strindex_prefetch(cloud_id, h->id = adc_strindex_hash(cloud_id, id));
+    if (!empty(c->user_name))
+        adc_strindex_prefetch(cloud_name, h->name = adc_strindex_hash(cloud_name, c->user_name));
+    if (adc_cloud_user_has_external_id(c) && adc_streq(adc_cloud_user_provider(c), in->app_id))
+        adc_strindex_prefetch(
+            own_ext, h->ext = adc_strindex_hash(own_ext, adc_cloud_user_external_id(c, buf)));
+}
+
 /* The cloud side: indexes by id, name and (of the users this configuration owns) externalId;
  * flags the owned ones. A paged listing can return a user twice when the list shifts between
  * pages; the second copy must not look like a user nobody claims (it would be deleted).
@@ -339,35 +363,63 @@ static size_t index_cloud(const struct adc_plan_input *in, struct adc_strindex *
                           struct adc_strindex *cloud_name, struct adc_strindex *own_ext,
                           uint8_t *cflags) {
     size_t n_owned = 0;
+    struct cloud_hashes ahead[AHEAD];
+    for (size_t i = 0; i < AHEAD && i < in->n_cloud; i++)
+        hash_cloud(in, i, cloud_id, cloud_name, own_ext, &ahead[i]);
     for (size_t i = 0; i < in->n_cloud; i++) {
         const struct adc_cloud_user *c = &in->cloud[i];
+        struct cloud_hashes h = ahead[i % AHEAD];
+        if (i + AHEAD < in->n_cloud)
+            hash_cloud(in, i + AHEAD, cloud_id, cloud_name, own_ext, &ahead[i % AHEAD]);
         char buf[ADC_UUID_TEXT];
         const char *id = adc_cloud_user_id(c, buf);
-        if (!empty(id) && adc_strindex_put(cloud_id, id, i) != ADC_STRINDEX_NONE) {
+        if (!empty(id) && adc_strindex_put_hashed(cloud_id, id, h.id, i) != ADC_STRINDEX_NONE) {
             cflags[i] |= CLOUD_IGNORED;
             continue;
         }
         if (!empty(c->user_name))
-            adc_strindex_put(cloud_name, c->user_name, i);
+            adc_strindex_put_hashed(cloud_name, c->user_name, h.name, i);
         if (adc_streq(adc_cloud_user_provider(c), in->app_id)) {
             cflags[i] |= CLOUD_OWNED;
             n_owned++;
             if (adc_cloud_user_has_external_id(c))
-                adc_strindex_put(own_ext, adc_cloud_user_external_id(c, buf), i);
+                adc_strindex_put_hashed(own_ext, adc_cloud_user_external_id(c, buf), h.ext, i);
         }
     }
     return n_owned;
 }
 
+/* The hashes of directory user i's externalId and name (0 for one it lacks), prefetched. */
+struct dir_hashes {
+    uint64_t ext, name;
+};
+static void hash_dir(const struct adc_plan_input *in, size_t i, const struct adc_strindex *dir_ext,
+                     const struct adc_strindex *dir_name, struct dir_hashes *h) {
+    char buf[ADC_DIR_UUID_TEXT];
+    const char *ext = adc_dir_user_external_id(&in->dir[i], buf);
+    const char *name = adc_dir_user_name(&in->dir[i]);
+    *h = (struct dir_hashes){0};
+    if (!empty(ext))
+        adc_strindex_prefetch(dir_ext, h->ext = adc_strindex_hash(dir_ext, ext));
+    if (!empty(name))
+        adc_strindex_prefetch(dir_name, h->name = adc_strindex_hash(dir_name, name));
+}
+
 /* The directory side: rule 8, no usable name or a name (or identifier) used twice. */
 static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *dir_ext,
                          struct adc_strindex *dir_name, uint8_t *dstate) {
+    struct dir_hashes ahead[AHEAD];
+    for (size_t i = 0; i < AHEAD && i < in->n_dir; i++)
+        hash_dir(in, i, dir_ext, dir_name, &ahead[i]);
     for (size_t i = 0; i < in->n_dir; i++) {
+        struct dir_hashes h = ahead[i % AHEAD];
+        if (i + AHEAD < in->n_dir)
+            hash_dir(in, i + AHEAD, dir_ext, dir_name, &ahead[i % AHEAD]);
         char ext_buf[ADC_DIR_UUID_TEXT];
         const char *ext = adc_dir_user_external_id(&in->dir[i], ext_buf);
         const char *name = adc_dir_user_name(&in->dir[i]);
         if (!empty(ext)) {
-            size_t j = adc_strindex_put(dir_ext, ext, i);
+            size_t j = adc_strindex_put_hashed(dir_ext, ext, h.ext, i);
             if (j != ADC_STRINDEX_NONE) {
                 if (dstate[j] == DIR_OK || dstate[j] == DIR_DUP_NAME)
                     dstate[j] = DIR_DUP_ID;
@@ -380,7 +432,7 @@ static void classify_dir(const struct adc_plan_input *in, struct adc_strindex *d
             dstate[i] = DIR_NO_NAME;
             continue;
         }
-        size_t j = adc_strindex_put(dir_name, name, i);
+        size_t j = adc_strindex_put_hashed(dir_name, name, h.name, i);
         if (j != ADC_STRINDEX_NONE) {
             if (dstate[j] == DIR_OK)
                 dstate[j] = DIR_DUP_NAME;

@@ -87,10 +87,28 @@ void adc_strindex_done(struct adc_strindex *ix) {
     ix->cap = 0;
 }
 
+uint64_t adc_strindex_hash(const struct adc_strindex *ix, const char *key) {
+    return hash(key, ix->fold_case);
+}
+
+void adc_strindex_prefetch(const struct adc_strindex *ix, uint64_t h) {
+    if (!ix->cap)
+        return;
+    size_t i = slot_of(h, ix->cap);
+    __builtin_prefetch(&ix->tags[i], 1);
+    __builtin_prefetch(&ix->pos[i], 1);
+    if (ix->keys)
+        __builtin_prefetch(&ix->keys[i], 1);
+}
+
 size_t adc_strindex_put(struct adc_strindex *ix, const char *key, size_t pos) {
     assert(key);
+    return adc_strindex_put_hashed(ix, key, hash(key, ix->fold_case), pos);
+}
+
+size_t adc_strindex_put_hashed(struct adc_strindex *ix, const char *key, uint64_t h, size_t pos) {
+    assert(key);
     assert(pos < UINT32_MAX);
-    uint64_t h = hash(key, ix->fold_case);
     uint8_t tag = tag_of(h);
     size_t i = slot_of(h, ix->cap);
     for (size_t probes = 0; probes < ix->cap; probes++) {

@@ -41,5 +41,13 @@ void adc_strindex_done(struct adc_strindex *ix);
  * position already held by that key (which is kept). Adding more than `n` keys is a
  * programming error. */
 size_t adc_strindex_put(struct adc_strindex *ix, const char *key, size_t pos);
+/* Filling a large index costs a cache miss or two per key (its slot is anywhere in arrays of
+ * megabytes): most of a plan's time at 1,000,000 users (docs/BENCHMARKS.md, issue 21). A loop
+ * hides them by computing the hash of a key some keys ahead (adc_strindex_hash), asking for
+ * its slot then (adc_strindex_prefetch, only a hint), and putting it with that hash when it
+ * gets there (adc_strindex_put_hashed: the same as adc_strindex_put). */
+uint64_t adc_strindex_hash(const struct adc_strindex *ix, const char *key);
+void adc_strindex_prefetch(const struct adc_strindex *ix, uint64_t h);
+size_t adc_strindex_put_hashed(struct adc_strindex *ix, const char *key, uint64_t h, size_t pos);
 /* The position of `key`, or ADC_STRINDEX_NONE. */
 size_t adc_strindex_get(const struct adc_strindex *ix, const char *key);

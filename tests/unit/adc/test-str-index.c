@@ -212,11 +212,47 @@ static void compact_dir_user(void **state) {
     adc_dir_users_done(&l);
 }
 
+/* A put with the hash computed ahead (adc_strindex_hash, adc_strindex_prefetch: the plan's fill
+ * loops) is the same put: the same answers for new keys, duplicates and folded case, in an
+ * index with keys and in a keyed one; a prefetch of an empty index does nothing. */
+static void hashed_puts(void **state) {
+    (void)state;
+    enum { N = 3000 };
+    char(*keys)[24] = calloc(N, sizeof(*keys));
+    assert_non_null(keys);
+    for (size_t i = 0; i < N; i++)
+        snprintf(keys[i], sizeof(keys[i]), "%s%zu@x", i % 2 ? "User" : "user", i / 2);
+    struct adc_strindex plain, hashed, keyed;
+    assert_int_equal(adc_strindex_init(&plain, N, true), 0);
+    assert_int_equal(adc_strindex_init(&hashed, N, true), 0);
+    assert_int_equal(adc_strindex_init_keyed(&keyed, N, true, key_of_row, keys), 0);
+    for (size_t i = 0; i < N; i++) {
+        uint64_t h = adc_strindex_hash(&hashed, keys[i]);
+        assert_true(h == adc_strindex_hash(&keyed, keys[i]));
+        adc_strindex_prefetch(&hashed, h);
+        size_t want = adc_strindex_put(&plain, keys[i], i);
+        /* pairs differ in case only: every odd key is a duplicate of the even one before it */
+        assert_true(want == (i % 2 ? i - 1 : ADC_STRINDEX_NONE));
+        assert_true(adc_strindex_put_hashed(&hashed, keys[i], h, i) == want);
+        assert_true(adc_strindex_put_hashed(&keyed, keys[i], h, i) == want);
+    }
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(adc_strindex_get(&hashed, keys[i]), i - i % 2);
+        assert_int_equal(adc_strindex_get(&keyed, keys[i]), i - i % 2);
+    }
+    adc_strindex_done(&plain);
+    adc_strindex_done(&hashed);
+    adc_strindex_done(&keyed);
+    adc_strindex_prefetch(&hashed, 42); /* cap 0 */
+    free(keys);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(put_get_and_duplicates),
         cmocka_unit_test(fold_case_is_ascii_only),
         cmocka_unit_test(many_keys),
+        cmocka_unit_test(hashed_puts),
         cmocka_unit_test(keyed_index),
         cmocka_unit_test(full_small_index),
         cmocka_unit_test(packed_user),
