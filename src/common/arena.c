@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mem.h"
+
 struct adc_arena_block {
     struct adc_arena_block *next;
     size_t used, size;
@@ -23,6 +25,7 @@ void *adc_arena_alloc(struct adc_arena *a, size_t size) {
             cap = size;
         if (cap > SIZE_MAX - sizeof(*b) || !(b = malloc(sizeof(*b) + cap)))
             return NULL;
+        adc_mem_populate(b, sizeof(*b) + cap); /* filled from start to end, soon */
         b->used = 0;
         b->size = cap;
         b->next = a->blocks;

@@ -13,6 +13,7 @@
 
 #include "cloud/scim-user.h"
 #include "common/buf.h"
+#include "common/mem.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/macros.h"
@@ -193,7 +194,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
         long v =
             adc_transport_retry_after_parse(data + sizeof(length) - 1, n - (sizeof(length) - 1));
         if (v > 0 && (unsigned long)v <= ADC_TRANSPORT_MAX_BODY && s->body.len == 0)
-            (void)adc_buf_reserve(&s->body, (size_t)v);
+            if (adc_buf_reserve(&s->body, (size_t)v) == 0)
+                adc_mem_populate(s->body.data, (size_t)v);
     }
     return n;
 }

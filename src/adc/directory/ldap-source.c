@@ -32,6 +32,7 @@ struct reader {
     unsigned page;
     size_t n_references;
     char *err;
+    struct adc_buf scratch; /* one entry's strings before they go to the list's arena */
 };
 
 /* "search of 'dc=x' failed on page 3 after 1000 entries: ..." */
@@ -71,49 +72,67 @@ static void count_id_attribute(struct adc_read_result *res, const char *attr) {
         res->id_attribute = attr;
 }
 
-/* Decodes entry e into *v (the values lend bytes of the message: it must outlive *v) and its
- * DN (*dn, a new string). Returns 0, -EBADMSG with the libldap code in *ldap_rc, or -ENOMEM. */
+/* The values of one attribute (a SET OF octet strings, RFC 4511 section 4.1.7) into *v when
+ * mask names fields of the mapping, lent from the message as they stand (LBER_BV_NOTERM: no
+ * copy, no terminator written). libldap's ldap_get_attribute_ber would allocate an array for
+ * each attribute's values: eight allocations and frees an entry, 8,000,000 at 1,000,000 users
+ * (docs/BENCHMARKS.md, issue 21). Returns LDAP_SUCCESS or LDAP_DECODING_ERROR. */
+static int decode_values(BerElement *ber, unsigned mask, struct adc_entry_values *v) {
+    ber_len_t set_len;
+    if (ber_skip_tag(ber, &set_len) == LBER_DEFAULT)
+        return LDAP_DECODING_ERROR;
+    /* ber_skip_tag checked that the set fits in what is left */
+    ber_len_t after = (ber_len_t)ber_remaining(ber) - set_len;
+    unsigned count = 0;
+    struct adc_bytes first = {NULL, 0};
+    while ((ber_len_t)ber_remaining(ber) > after) {
+        struct berval val;
+        if (ber_get_stringbv(ber, &val, LBER_BV_NOTERM) == LBER_DEFAULT)
+            return LDAP_DECODING_ERROR;
+        struct adc_bytes b = {val.bv_val, val.bv_len};
+        if (count++ == 0)
+            first = b;
+        else if (mask)
+            adc_entry_values_add_more(v, mask, &b);
+    }
+    /* a value that ran past the set's end */
+    if ((ber_len_t)ber_remaining(ber) != after)
+        return LDAP_DECODING_ERROR;
+    if (mask && count > 0)
+        adc_entry_values_add(v, mask, &first, count);
+    return LDAP_SUCCESS;
+}
+
+/* Decodes entry e into *v (the values lend bytes of the message: it must outlive *v) and lends
+ * its DN (*dn, NUL-terminated in the message). Returns 0, or -EBADMSG with the libldap code in
+ * *ldap_rc. */
 static int decode_entry(LDAP *ld, const struct adc_user_map *map, LDAPMessage *e,
-                        struct adc_entry_values *v, char **dn, int *ldap_rc) {
+                        struct adc_entry_values *v, const char **dn, int *ldap_rc) {
     BerElement *ber = NULL;
     struct berval dnv = {0, NULL};
-    struct berval attr = {0, NULL};
-    struct berval *vals = NULL;
     int r = -EBADMSG, rc;
 
     memset(v, 0, sizeof(*v));
-    /* ldap_get_dn_ber and ldap_get_attribute_ber lend the bytes of the message itself: no
-     * copies while the entry is decoded. */
+    /* ldap_get_dn_ber lends the bytes of the message itself, the DN terminated in place (the
+     * byte it overwrites is kept by liblber): no copies while the entry is decoded. */
     rc = ldap_get_dn_ber(ld, e, &ber, &dnv);
     if (rc != LDAP_SUCCESS)
         goto out;
-    for (rc = ldap_get_attribute_ber(ld, e, ber, &attr, &vals); rc == LDAP_SUCCESS;
-         rc = ldap_get_attribute_ber(ld, e, ber, &attr, &vals)) {
-        if (!attr.bv_val)
-            break; /* end of the attributes */
-        char name_buf[128];
-        if (attr.bv_len < sizeof(name_buf)) {
-            memcpy(name_buf, attr.bv_val, attr.bv_len);
-            name_buf[attr.bv_len] = '\0';
-            unsigned mask = adc_user_map_fields(map, name_buf);
-            unsigned count = 0;
-            while (vals && vals[count].bv_val)
-                count++;
-            if (mask && count > 0) {
-                struct adc_bytes first = {vals[0].bv_val, vals[0].bv_len};
-                adc_entry_values_add(v, mask, &first, count);
-                for (unsigned k = 1; k < count; k++) {
-                    struct adc_bytes more = {vals[k].bv_val, vals[k].bv_len};
-                    adc_entry_values_add_more(v, mask, &more);
-                }
-            }
+    /* The attributes, as ldap_get_attribute_ber reads them: while bytes are left, a SEQUENCE
+     * of the type (terminated in place) and the SET of values. */
+    while (rc == LDAP_SUCCESS && ber_remaining(ber) > 0) {
+        struct berval attr = {0, NULL};
+        if (ber_scanf(ber, "{m", &attr) == LBER_ERROR) {
+            rc = LDAP_DECODING_ERROR;
+            break;
         }
-        ber_memfree(vals);
-        vals = NULL;
+        unsigned mask = attr.bv_len < 128 ? adc_user_map_fields(map, attr.bv_val) : 0;
+        rc = decode_values(ber, mask, v);
     }
     if (rc != LDAP_SUCCESS)
         goto out;
-    r = (*dn = strndup(dnv.bv_val, dnv.bv_len)) ? 0 : -ENOMEM;
+    *dn = dnv.bv_val ? dnv.bv_val : "";
+    r = 0;
 out:
     *ldap_rc = rc;
     if (ber)
@@ -123,7 +142,8 @@ out:
 
 static int handle_entry(struct reader *rd, LDAPMessage *e) {
     struct adc_entry_values v;
-    char *dn = NULL, *name = NULL, *reason = NULL;
+    const char *dn = NULL;
+    char *name = NULL, *reason = NULL;
     const char *id_attr = NULL;
     int r, rc;
 
@@ -137,15 +157,17 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
     if (r < 0)
         goto out;
 
-    struct adc_user u;
-    r = adc_user_map_entry(&rd->map, dn, &v, &u, &name, &reason, &id_attr);
+    struct adc_user u; /* its strings lent by rd->scratch */
+    r = adc_user_map_entry_view(&rd->map, dn, &v, &rd->scratch, &u, &name, &reason, &id_attr);
     if (r < 0) {
         fail(rd, "%s", "out of memory");
         goto out;
     }
     if (r == 1) {
-        r = adc_skipped_append(&rd->res.skipped, &rd->res.n_skipped, &rd->res.cap_skipped,
-                               TAKE_PTR(dn), TAKE_PTR(name), TAKE_PTR(reason));
+        char *dn_copy = strdup(dn); /* the message's, freed after this entry */
+        r = dn_copy ? adc_skipped_append(&rd->res.skipped, &rd->res.n_skipped, &rd->res.cap_skipped,
+                                         dn_copy, TAKE_PTR(name), TAKE_PTR(reason))
+                    : -ENOMEM;
         if (r < 0)
             fail(rd, "%s", "out of memory");
         goto out;
@@ -153,7 +175,6 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
     /* Compact, its strings in the list's arena: 24 bytes and no allocation of its own per
      * user (docs/BENCHMARKS.md, issue 21's memory). */
     struct adc_dir_user *slot = adc_dir_users_add(&rd->res.users, &u);
-    adc_user_done(&u);
     if (!slot) {
         fail(rd, "%s", "out of memory");
         r = -ENOMEM;
@@ -161,7 +182,6 @@ static int handle_entry(struct reader *rd, LDAPMessage *e) {
     }
     r = 0;
 out:
-    free(dn);
     free(name);
     free(reason);
     return r;
@@ -341,6 +361,7 @@ int adc_ldap_read_users(const struct adc_ldap_config *cfg, struct adc_read_resul
     r = 0;
 out:
     adc_read_result_done(&rd.res);
+    adc_buf_done(&rd.scratch);
     return adc_ldap_read_end(rd.ld, r, &rd.err, err, "cannot read the directory: out of memory");
 }
 
@@ -386,7 +407,7 @@ int adc_ldap_read_entry(const struct adc_ldap_config *cfg, LDAP *ld, const char 
     const struct adc_user_map *map = &m;
     adc_user_map_init(&m, cfg);
     LDAPMessage *res = NULL;
-    char *entry_dn = NULL;
+    const char *entry_dn = NULL; /* lent by res */
     int timeout = adc_ldap_timeout(cfg), msgid, r, code = LDAP_OTHER;
     struct timeval limit = {timeout, 0};
     const char *filter =
@@ -440,7 +461,6 @@ int adc_ldap_read_entry(const struct adc_ldap_config *cfg, LDAP *ld, const char 
     out->skipped = r == 1;
     r = 0;
 out:
-    free(entry_dn);
     ldap_msgfree(res);
     return r;
 }

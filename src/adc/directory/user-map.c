@@ -151,11 +151,22 @@ static bool text_ok(const struct adc_entry_values *v, enum adc_user_field f) {
     return v->count[f] > 0 && b->n > 0 && b->n <= ADC_USER_VALUE_MAX && adc_utf8_valid(b->p, b->n);
 }
 
-static int dup_field(const struct adc_entry_values *v, enum adc_user_field f, char **ret) {
+/* A copy of p[0..n) and a NUL at the end of b, which was reserved for all of an entry's
+ * strings (adc_user_map_entry_view): the pointers handed out stay valid. NULL if b had to move
+ * (it cannot, reserved) or failed. */
+static char *put(struct adc_buf *b, const char *p, size_t n) {
+    char *before = b->data, *d = b->data ? b->data + b->len : NULL;
+    if (adc_buf_append(b, p, n) < 0 || adc_buf_append(b, "", 1) < 0 || b->data != before)
+        return NULL;
+    return d;
+}
+
+static int dup_field(const struct adc_entry_values *v, enum adc_user_field f, struct adc_buf *b,
+                     char **ret) {
     *ret = NULL;
     if (!text_ok(v, f))
         return 0;
-    *ret = strndup(v->first[f].p, v->first[f].n);
+    *ret = put(b, v->first[f].p, v->first[f].n);
     return *ret ? 0 : -ENOMEM;
 }
 
@@ -216,8 +227,8 @@ bool adc_user_map_disabled_at(const struct adc_entry_values *v, long long now) {
 
 /* The identity: returns 0 with *ret (new string) and *attr, 1 when there is none usable (with
  * *reason), -ENOMEM. */
-static int map_identity(const struct adc_user_map *m, const struct adc_entry_values *v, char **ret,
-                        const char **attr, char **reason) {
+static int map_identity(const struct adc_user_map *m, const struct adc_entry_values *v,
+                        struct adc_buf *buf, char **ret, const char **attr, char **reason) {
     static const enum adc_user_field detected[] = {ADC_FIELD_ENTRYUUID, ADC_FIELD_OBJECTGUID,
                                                    ADC_FIELD_NSUNIQUEID};
     enum adc_user_field f = ADC_FIELD_COUNT;
@@ -248,14 +259,14 @@ static int map_identity(const struct adc_user_map *m, const struct adc_entry_val
         }
         char s[37];
         adc_guid_format((const unsigned char *)b->p, s);
-        *ret = strdup(s);
+        *ret = put(buf, s, strlen(s));
     } else {
         if (!text_ok(v, f)) {
             *reason = adc_strdup_printf("the identifier '%s' is empty, too long or not UTF-8",
                                         m->attr[f]);
             return *reason ? 1 : -ENOMEM;
         }
-        *ret = strndup(b->p, b->n);
+        *ret = put(buf, b->p, b->n);
     }
     if (!*ret)
         return -ENOMEM;
@@ -263,20 +274,14 @@ static int map_identity(const struct adc_user_map *m, const struct adc_entry_val
     return 0;
 }
 
-/* The further values of the email attribute as one string, one address per line: usable text
- * only (UTF-8, no line breaks, not too long), none twice, not the primary address again. */
-static int join_more_emails(const struct adc_entry_values *v, const char *primary, char **ret) {
-    size_t len = 0;
-    char *s;
-    *ret = NULL;
-    for (unsigned i = 0; i < v->n_more_email; i++)
-        len += v->more_email[i].n + 1;
-    if (len == 0)
-        return 0;
-    s = malloc(len + 1);
-    if (!s)
-        return -ENOMEM;
+/* The further values of the email attribute as one string in buf, one address per line: usable
+ * text only (UTF-8, no line breaks, not too long), none twice, not the primary address again;
+ * *ret NULL when none is left. */
+static int join_more_emails(const struct adc_entry_values *v, const char *primary,
+                            struct adc_buf *buf, char **ret) {
+    char *before = buf->data, *s = buf->data ? buf->data + buf->len : NULL;
     size_t n = 0;
+    *ret = NULL;
     for (unsigned i = 0; i < v->n_more_email; i++) {
         const struct adc_bytes *b = &v->more_email[i];
         if (b->n == 0 || b->n > ADC_USER_VALUE_MAX || memchr(b->p, '\n', b->n) ||
@@ -288,22 +293,32 @@ static int join_more_emails(const struct adc_entry_values *v, const char *primar
             seen = v->more_email[k].n == b->n && strncasecmp(v->more_email[k].p, b->p, b->n) == 0;
         if (seen)
             continue;
-        if (n)
-            s[n++] = '\n';
-        memcpy(s + n, b->p, b->n);
-        n += b->n;
+        if ((n && adc_buf_append(buf, "\n", 1) < 0) || adc_buf_append(buf, b->p, b->n) < 0)
+            return -ENOMEM;
+        n += (n ? 1 : 0) + b->n;
     }
-    s[n] = '\0';
     if (n == 0)
-        free(s);
-    else
-        *ret = s;
+        return 0;
+    if (adc_buf_append(buf, "", 1) < 0 || buf->data != before)
+        return -ENOMEM; /* reserved: cannot move */
+    *ret = s;
     return 0;
 }
 
-int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
-                       const struct adc_entry_values *v, struct adc_user *u, char **name,
-                       char **reason, const char **id_attr) {
+/* Room for every string of the entry at once (put): the pointers into buf then stay valid. */
+static size_t strings_size(const struct adc_entry_values *v, const char *dn) {
+    size_t size = strlen(dn) + 1 + 37; /* 37: an objectGUID's text */
+    for (size_t f = 0; f < ADC_FIELD_COUNT; f++)
+        if (v->count[f] > 0)
+            size += v->first[f].n + 1;
+    for (unsigned i = 0; i < v->n_more_email; i++)
+        size += v->more_email[i].n + 1;
+    return size;
+}
+
+int adc_user_map_entry_view(const struct adc_user_map *m, const char *dn,
+                            const struct adc_entry_values *v, struct adc_buf *buf,
+                            struct adc_user *u, char **name, char **reason, const char **id_attr) {
     struct adc_user tmp = {0};
     const char *name_attr = m->attr[ADC_FIELD_NAME];
     const struct adc_bytes *nb = &v->first[ADC_FIELD_NAME];
@@ -321,28 +336,28 @@ int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
                                     name_attr, ADC_USER_VALUE_MAX);
         return *reason ? 1 : -ENOMEM;
     }
-    tmp.user_name = strndup(nb->p, nb->n);
-    if (!tmp.user_name)
+    adc_buf_clear(buf);
+    if (adc_buf_reserve(buf, strings_size(v, dn)) < 0 || !(tmp.user_name = put(buf, nb->p, nb->n)))
         return -ENOMEM;
 
-    r = map_identity(m, v, &tmp.external_id, id_attr, reason);
+    r = map_identity(m, v, buf, &tmp.external_id, id_attr, reason);
     if (r != 0) {
-        if (r == 1)
-            *name = TAKE_PTR(tmp.user_name);
-        goto out;
+        if (r == 1 && !(*name = strdup(tmp.user_name))) {
+            free(*reason);
+            *reason = NULL;
+            r = -ENOMEM;
+        }
+        return r;
     }
-    if ((r = dup_field(v, ADC_FIELD_DISPLAY, &tmp.display_name)) < 0 ||
-        (!tmp.display_name && (r = dup_field(v, ADC_FIELD_CN, &tmp.display_name)) < 0) ||
-        (r = dup_field(v, ADC_FIELD_GIVEN, &tmp.given_name)) < 0 ||
-        (r = dup_field(v, ADC_FIELD_FAMILY, &tmp.family_name)) < 0 ||
-        (r = dup_field(v, ADC_FIELD_EMAIL, &tmp.email)) < 0 ||
-        (tmp.email && (r = join_more_emails(v, tmp.email, &tmp.other_emails)) < 0))
-        goto out;
-    tmp.dn = strdup(dn);
-    if (!tmp.dn) {
-        r = -ENOMEM;
-        goto out;
-    }
+    if ((r = dup_field(v, ADC_FIELD_DISPLAY, buf, &tmp.display_name)) < 0 ||
+        (!tmp.display_name && (r = dup_field(v, ADC_FIELD_CN, buf, &tmp.display_name)) < 0) ||
+        (r = dup_field(v, ADC_FIELD_GIVEN, buf, &tmp.given_name)) < 0 ||
+        (r = dup_field(v, ADC_FIELD_FAMILY, buf, &tmp.family_name)) < 0 ||
+        (r = dup_field(v, ADC_FIELD_EMAIL, buf, &tmp.email)) < 0 ||
+        (tmp.email && (r = join_more_emails(v, tmp.email, buf, &tmp.other_emails)) < 0))
+        return r;
+    if (!(tmp.dn = put(buf, dn, strlen(dn))))
+        return -ENOMEM;
     tmp.active = !adc_user_map_disabled(v);
     tmp.id_attribute = *id_attr;
     if (v->count[ADC_FIELD_PRIMARY_GROUP] == 1 && v->first[ADC_FIELD_PRIMARY_GROUP].n < 12) {
@@ -355,10 +370,35 @@ int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
             tmp.primary_group_rid = (unsigned)n;
     }
     *u = tmp;
-    memset(&tmp, 0, sizeof(tmp)); /* owned by *u now */
-    r = 0;
+    return 0;
+}
+
+int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
+                       const struct adc_entry_values *v, struct adc_user *u, char **name,
+                       char **reason, const char **id_attr) {
+    struct adc_buf buf;
+    struct adc_user view, tmp;
+    adc_buf_init(&buf, 0);
+    int r = adc_user_map_entry_view(m, dn, v, &buf, &view, name, reason, id_attr);
+    if (r != 0)
+        goto out;
+    /* Each string a copy of its own (adc_user_done frees them one by one). */
+    tmp = view;
+    char **own[] = {&tmp.user_name,   &tmp.external_id, &tmp.display_name, &tmp.given_name,
+                    &tmp.family_name, &tmp.email,       &tmp.other_emails, &tmp.dn};
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(own); i++)
+        *own[i] = NULL;
+    const char *from[] = {view.user_name,   view.external_id, view.display_name, view.given_name,
+                          view.family_name, view.email,       view.other_emails, view.dn};
+    for (size_t i = 0; i < ADC_ARRAY_SIZE(own); i++)
+        if (from[i] && !(*own[i] = strdup(from[i]))) {
+            adc_user_done(&tmp);
+            r = -ENOMEM;
+            goto out;
+        }
+    *u = tmp;
 out:
-    adc_user_done(&tmp);
+    adc_buf_done(&buf);
     return r;
 }
 

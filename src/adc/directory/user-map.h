@@ -95,6 +95,15 @@ bool adc_user_map_disabled(const struct adc_entry_values *v);
 int adc_user_map_entry(const struct adc_user_map *m, const char *dn,
                        const struct adc_entry_values *v, struct adc_user *u, char **name,
                        char **reason, const char **id_attr);
+/* The same without an allocation per string: *u's strings are written one after the other
+ * into buf (cleared first, its memory kept for the next entry) and lent from there until buf
+ * is used again; never adc_user_done such a u. For the enumeration, which copies each user
+ * into its list's arena at once: sixteen allocations and frees less per entry
+ * (docs/BENCHMARKS.md, issue 21). *name and *reason are new strings as above. */
+struct adc_buf;
+int adc_user_map_entry_view(const struct adc_user_map *m, const char *dn,
+                            const struct adc_entry_values *v, struct adc_buf *buf,
+                            struct adc_user *u, char **name, char **reason, const char **id_attr);
 
 /* Formats a 16-byte objectGUID in its canonical string form: the first three groups are stored
  * little-endian (Microsoft's GUID struct), the last two as bytes. out holds 37 bytes. */

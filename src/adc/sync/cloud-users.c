@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/mem.h"
 
 void adc_cloud_users_init(struct adc_cloud_users *c) { memset(c, 0, sizeof(*c)); }
 
@@ -26,6 +27,8 @@ int adc_cloud_users_reserve(struct adc_cloud_users *c, size_t n) {
     struct adc_cloud_user *items = realloc(c->items, n * sizeof(*items));
     if (!items)
         return -ENOMEM;
+    /* Reserved for the count the listing announced: it is filled to the end. */
+    adc_mem_populate(items + c->cap, (n - c->cap) * sizeof(*items));
     c->items = items;
     c->cap = n;
     return 0;

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/mem.h"
+
 /* ASCII-only folding on purpose: it is what strcasecmp and SQLite's NOCASE compare. */
 static inline unsigned char fold(unsigned char c) {
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
@@ -50,6 +52,10 @@ static int init(struct adc_strindex *ix, size_t n, bool fold_case, bool with_key
         adc_strindex_done(ix);
         return -ENOMEM;
     }
+    /* Every page of these is visited, in random order, while the index is filled. */
+    adc_mem_populate(ix->keys, with_keys ? cap * sizeof(*ix->keys) : 0);
+    adc_mem_populate(ix->pos, cap * sizeof(*ix->pos));
+    adc_mem_populate(ix->tags, cap);
     ix->cap = cap;
     ix->fold_case = fold_case;
     return 0;

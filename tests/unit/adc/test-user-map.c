@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
+#include "common/buf.h"
 #include "directory/user-map.h"
 
 static struct adc_ldap_config base_cfg(void) {
@@ -438,6 +439,84 @@ static void duplicates_are_all_skipped(void **state) {
     adc_dir_users_done(&l);
 }
 
+/* The enumeration maps each entry into one reused buffer (adc_user_map_entry_view): every
+ * string of a user is there, values are read by their length (the reader lends them without a
+ * terminator), and the next entry's strings replace them. */
+static void view_reuses_one_buffer(void **state) {
+    (void)state;
+    static const unsigned char g[16] = {0xe0, 0x04, 0x25, 0x3f, 0x89, 0x4f, 0xd3, 0x11,
+                                        0x9a, 0x00, 0x03, 0x05, 0xe8, 0x2c, 0x33, 0x01};
+    struct adc_ldap_config cfg = base_cfg();
+    cfg.id_attribute = "objectGUID";
+    struct adc_user_map m;
+    adc_user_map_init(&m, &cfg);
+    struct adc_buf buf;
+    adc_buf_init(&buf, 0);
+    /* values cut out of one longer text, as they stand in an LDAP message */
+    const char *msg = "ann@example.orgXAnn ExampleXAnnXExampleXa.alias@example.orgX";
+    struct adc_entry_values v = {0};
+    unsigned mail = adc_user_map_fields(&m, "mail");
+    struct adc_bytes b = {msg, 15};
+    adc_entry_values_add(&v, mail, &b, 2);
+    b = (struct adc_bytes){msg + 40, 19};
+    adc_entry_values_add_more(&v, mail, &b);
+    b = (struct adc_bytes){msg + 16, 11};
+    adc_entry_values_add(&v, adc_user_map_fields(&m, "displayName"), &b, 1);
+    b = (struct adc_bytes){msg + 28, 3};
+    adc_entry_values_add(&v, adc_user_map_fields(&m, "givenName"), &b, 1);
+    b = (struct adc_bytes){msg + 32, 7};
+    adc_entry_values_add(&v, adc_user_map_fields(&m, "sn"), &b, 1);
+    put_bytes(&m, &v, "objectGUID", g, sizeof(g));
+
+    struct adc_user u;
+    char *name = NULL, *reason = NULL;
+    const char *id_attr = NULL;
+    assert_int_equal(adc_user_map_entry_view(&m, "uid=ann,dc=example,dc=org", &v, &buf, &u, &name,
+                                             &reason, &id_attr),
+                     0);
+    assert_null(name);
+    assert_null(reason);
+    assert_string_equal(u.user_name, "ann@example.org");
+    assert_string_equal(u.email, "ann@example.org");
+    assert_string_equal(u.other_emails, "a.alias@example.org");
+    assert_string_equal(u.display_name, "Ann Example");
+    assert_string_equal(u.given_name, "Ann");
+    assert_string_equal(u.family_name, "Example");
+    assert_string_equal(u.external_id, "3f2504e0-4f89-11d3-9a00-0305e82c3301");
+    assert_string_equal(u.dn, "uid=ann,dc=example,dc=org");
+    assert_string_equal(id_attr, "objectGUID");
+    assert_true(u.active);
+    /* all of them in the buffer */
+    const char *fields[] = {u.user_name,  u.email,       u.other_emails, u.display_name,
+                            u.given_name, u.family_name, u.external_id,  u.dn};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        assert_true(fields[i] >= buf.data && fields[i] < buf.data + buf.cap);
+
+    /* the next entry in the same buffer: only its own strings */
+    struct adc_entry_values w = {0};
+    put(&m, &w, "mail", "bob@example.org", 1);
+    put_bytes(&m, &w, "objectGUID", g, sizeof(g));
+    assert_int_equal(adc_user_map_entry_view(&m, "uid=bob,dc=example,dc=org", &w, &buf, &u, &name,
+                                             &reason, &id_attr),
+                     0);
+    assert_string_equal(u.user_name, "bob@example.org");
+    assert_null(u.other_emails);
+    assert_null(u.display_name);
+    assert_string_equal(u.dn, "uid=bob,dc=example,dc=org");
+
+    /* a skipped entry: the name and the reason are the caller's */
+    struct adc_entry_values x = {0};
+    put(&m, &x, "mail", "carl@example.org", 1);
+    assert_int_equal(adc_user_map_entry_view(&m, "uid=carl,dc=example,dc=org", &x, &buf, &u, &name,
+                                             &reason, &id_attr),
+                     1);
+    assert_string_equal(name, "carl@example.org");
+    assert_non_null(strstr(reason, "objectGUID"));
+    free(name);
+    free(reason);
+    adc_buf_done(&buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(guid_known_vector),
@@ -454,6 +533,7 @@ int main(void) {
         cmocka_unit_test(identity_attribute_per_user),
         cmocka_unit_test(utf8_validation),
         cmocka_unit_test(duplicates_are_all_skipped),
+        cmocka_unit_test(view_reuses_one_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
