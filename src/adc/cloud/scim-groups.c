@@ -115,8 +115,10 @@ static int gmember_element(struct adc_json_scan *s, size_t index, void *ctx) {
  * grows: at 1,000,000 members 4 MB instead of up to 8 for a moment). */
 static int group_ext_member(struct adc_json_scan *s, const char *key, void *ctx) {
     struct adc_cloud_group *g = ctx;
-    if (strcmp(key, "memberCount") != 0 || adc_json_scan_next_is(s, '"') ||
-        adc_json_scan_next_is(s, 'n'))
+    bool number = false; /* anything else is skipped: the count is only a hint */
+    for (const char *c = "-0123456789"; *c && !number; c++)
+        number = adc_json_scan_next_is(s, *c);
+    if (strcmp(key, "memberCount") != 0 || !number)
         return adc_json_scan_skip(s);
     long long n;
     int r = adc_json_scan_number(s, &n);
