@@ -272,8 +272,8 @@ static void emit_eq_values(struct sql_builder *b, const struct adc_scim_filter *
 static void gen_external_id_in(struct sql_builder *b, const struct adc_scim_filter *f) {
     static const char *const parts[] = {
         "(users.seq IN (SELECT x.seq FROM user_external_ids AS x WHERE x.external_id IN (",
-        ") UNION ALL SELECT p.seq FROM users AS p WHERE p.seq > (SELECT m.seq FROM index_marks "
-        "AS m WHERE m.name = 'user_external_ids') AND p.external_id IN (",
+        (") UNION ALL SELECT p.seq FROM users AS p WHERE p.seq > (SELECT m.seq FROM index_marks "
+         "AS m WHERE m.name = 'user_external_ids') AND p.external_id IN ("),
         ")) AND users.external_id IN ("};
     for (size_t i = 0; i < ADC_ARRAY_SIZE(parts); i++) {
         bool first = true;
